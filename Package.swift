@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Landscape: second-order automatic differentiation and loss-landscape probes.
+// Library targets depend only on the system OpenBLAS (with LAPACK) and zlib;
+// the CLI adds swift-argument-parser.
+let optimized: [SwiftSetting] = []
+
+let package = Package(
+    name: "Landscape",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Landscape", targets: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training"]),
+        .executable(name: "landscape", targets: ["LandscapeCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimized),
+        .target(name: "Autodiff", dependencies: ["Tensors"], swiftSettings: optimized),
+        .target(name: "Layers", dependencies: ["Autodiff", "Tensors"], swiftSettings: optimized),
+        .target(name: "Probes", dependencies: ["Autodiff", "Layers", "Tensors"], swiftSettings: optimized),
+        .target(name: "Optimizers", dependencies: ["Tensors"], swiftSettings: optimized),
+        .target(name: "Datasets", dependencies: ["CZlib", "Tensors"]),
+        .target(name: "Checkpoints"),
+        .target(name: "Training", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints"], swiftSettings: optimized),
+        .executableTarget(name: "LandscapeCLI", dependencies: [
+            "Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: optimized),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "Tensors"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Autodiff", "Tensors", "Datasets", "Optimizers"]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "Layers", "Autodiff", "Tensors"]),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Autodiff"]),
+    ]
+)

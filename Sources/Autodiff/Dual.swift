@@ -1,0 +1,136 @@
+import Tensors
+
+/// A dual number `primal + tangent·ε` with `ε² = 0`: forward-mode differentiation (JVP).
+///
+/// `Dual<V>` conforms to ``ScalarAlgebra`` when `V` does and to ``TensorAlgebra``
+/// when `V` does, so it wraps scalars (`Dual<Double>`), tensors
+/// (`Dual<Tensor<Float>>`), other duals (`Dual<Dual<Double>>`, the hyper-dual of
+/// forward-over-forward) and taped values. Each nesting level is its own type, so
+/// perturbations of different levels cannot be confused (Siskind & Pearlmutter 2005):
+/// d/dx [x · d/dy (x + y)] = 1 by construction.
+///
+/// A `nil` tangent means an exact zero and costs nothing: constants (input batches,
+/// labels) are lifted with a `nil` tangent, and products with them skip the tangent
+/// GEMM entirely.
+public struct Dual<V: ScalarAlgebra> {
+    /// The value.
+    public var primal: V
+    /// The directional derivative; `nil` is an exact zero.
+    public var tangent: V?
+
+    /// Creates a dual number; omit `tangent` for a constant.
+    @inlinable
+    public init(primal: V, tangent: V? = nil) {
+        self.primal = primal
+        self.tangent = tangent
+    }
+
+    /// The tangent, materializing zeros for a `nil` tangent.
+    @inlinable
+    public var tangentOrZero: V { tangent ?? primal.zerosLike() }
+
+    @inlinable
+    static func sum(_ a: V?, _ b: V?) -> V? {
+        switch (a, b) {
+        case let (x?, y?): return x + y
+        case let (x?, nil): return x
+        case let (nil, y?): return y
+        case (nil, nil): return nil
+        }
+    }
+}
+
+extension Dual: ScalarAlgebra {
+    @inlinable public static func + (a: Dual, b: Dual) -> Dual { Dual(primal: a.primal + b.primal, tangent: sum(a.tangent, b.tangent)) }
+    @inlinable public static func - (a: Dual, b: Dual) -> Dual {
+        Dual(primal: a.primal - b.primal, tangent: sum(a.tangent, b.tangent.map { -$0 }))
+    }
+    /// Product rule: (a·b)' = a'·b + a·b'.
+    @inlinable public static func * (a: Dual, b: Dual) -> Dual {
+        Dual(primal: a.primal * b.primal, tangent: sum(a.tangent.map { $0 * b.primal }, b.tangent.map { a.primal * $0 }))
+    }
+    /// Quotient rule: (a/b)' = (a' − (a/b)·b') / b.
+    @inlinable public static func / (a: Dual, b: Dual) -> Dual {
+        let q = a.primal / b.primal
+        return Dual(primal: q, tangent: sum(a.tangent, b.tangent.map { -(q * $0) }).map { $0 / b.primal })
+    }
+    @inlinable public static prefix func - (a: Dual) -> Dual { Dual(primal: -a.primal, tangent: a.tangent.map { -$0 }) }
+    @inlinable public func scaled(by factor: Double) -> Dual { Dual(primal: primal.scaled(by: factor), tangent: tangent?.scaled(by: factor)) }
+    @inlinable public func shifted(by offset: Double) -> Dual { Dual(primal: primal.shifted(by: offset), tangent: tangent) }
+    /// exp' = exp.
+    @inlinable public static func exp(_ x: Dual) -> Dual { let y = V.exp(x.primal); return Dual(primal: y, tangent: x.tangent.map { $0 * y }) }
+    /// log'(x) = 1/x.
+    @inlinable public static func log(_ x: Dual) -> Dual { Dual(primal: V.log(x.primal), tangent: x.tangent.map { $0 / x.primal }) }
+    /// sqrt'(x) = 1/(2·sqrt x); infinite at 0 (IEEE 754).
+    @inlinable public static func sqrt(_ x: Dual) -> Dual {
+        let y = V.sqrt(x.primal)
+        return Dual(primal: y, tangent: x.tangent.map { ($0 / y).scaled(by: 0.5) })
+    }
+    /// tanh' = 1 − tanh².
+    @inlinable public static func tanh(_ x: Dual) -> Dual {
+        let y = V.tanh(x.primal)
+        return Dual(primal: y, tangent: x.tangent.map { $0 * (-(y * y)).shifted(by: 1) })
+    }
+    /// sin' = cos.
+    @inlinable public static func sin(_ x: Dual) -> Dual { Dual(primal: V.sin(x.primal), tangent: x.tangent.map { $0 * V.cos(x.primal) }) }
+    /// cos' = −sin.
+    @inlinable public static func cos(_ x: Dual) -> Dual { Dual(primal: V.cos(x.primal), tangent: x.tangent.map { -($0 * V.sin(x.primal)) }) }
+    /// σ' = σ(1 − σ).
+    @inlinable public static func sigmoid(_ x: Dual) -> Dual {
+        let y = V.sigmoid(x.primal)
+        return Dual(primal: y, tangent: x.tangent.map { $0 * (y - y * y) })
+    }
+    /// ReLU with ReLU'(0) = 0: the tangent is masked by the primal.
+    @inlinable public func relu() -> Dual { Dual(primal: primal.relu(), tangent: tangent?.masked(wherePositive: primal)) }
+    @inlinable public func masked(wherePositive mask: Dual) -> Dual {
+        Dual(primal: primal.masked(wherePositive: mask.primal), tangent: tangent?.masked(wherePositive: mask.primal))
+    }
+    @inlinable public func zerosLike() -> Dual { Dual(primal: primal.zerosLike()) }
+    @inlinable public func onesLike() -> Dual { Dual(primal: primal.onesLike()) }
+}
+
+extension Dual: TensorAlgebra where V: TensorAlgebra {
+    public typealias Scalar = V.Scalar
+    @inlinable public init(constant: Tensor<V.Scalar>) { self.init(primal: V(constant: constant)) }
+    @inlinable public var primalTensor: Tensor<V.Scalar> { primal.primalTensor }
+    @inlinable public var shape: [Int] { primal.shape }
+    /// Bilinear: (A·B)' = A'·B + A·B'; a constant factor skips its GEMM.
+    @inlinable public static func matmul(_ a: Dual, _ b: Dual, transposeA: Bool, transposeB: Bool) -> Dual {
+        Dual(primal: V.matmul(a.primal, b.primal, transposeA: transposeA, transposeB: transposeB),
+             tangent: sum(a.tangent.map { V.matmul($0, b.primal, transposeA: transposeA, transposeB: transposeB) },
+                          b.tangent.map { V.matmul(a.primal, $0, transposeA: transposeA, transposeB: transposeB) }))
+    }
+    @inlinable public func addingRowBroadcast(_ bias: Dual) -> Dual {
+        let rows = primal.shape[0]
+        let t: V?
+        switch (tangent, bias.tangent) {
+        case let (x?, b?): t = x.addingRowBroadcast(b)
+        case let (x?, nil): t = x
+        case let (nil, b?): t = b.broadcastRows(rows)
+        case (nil, nil): t = nil
+        }
+        return Dual(primal: primal.addingRowBroadcast(bias.primal), tangent: t)
+    }
+    @inlinable public func broadcastRows(_ rows: Int) -> Dual { Dual(primal: primal.broadcastRows(rows), tangent: tangent?.broadcastRows(rows)) }
+    @inlinable public func sumRows() -> Dual { Dual(primal: primal.sumRows(), tangent: tangent?.sumRows()) }
+    @inlinable public func broadcastColumns(_ cols: Int) -> Dual { Dual(primal: primal.broadcastColumns(cols), tangent: tangent?.broadcastColumns(cols)) }
+    @inlinable public func sumColumns() -> Dual { Dual(primal: primal.sumColumns(), tangent: tangent?.sumColumns()) }
+    @inlinable public func sum() -> Dual { Dual(primal: primal.sum(), tangent: tangent?.sum()) }
+    @inlinable public func broadcast(to shape: [Int]) -> Dual { Dual(primal: primal.broadcast(to: shape), tangent: tangent?.broadcast(to: shape)) }
+    @inlinable public func reshaped(_ shape: [Int]) -> Dual { Dual(primal: primal.reshaped(shape), tangent: tangent?.reshaped(shape)) }
+    /// JVP of log-softmax: ẏ = ż − rowsum(softmax(z) ⊙ ż).
+    @inlinable public func logSoftmax() -> Dual {
+        let y = primal.logSoftmax()
+        return Dual(primal: y, tangent: tangent.map { t in
+            t - (V.exp(y) * t).sumColumns().broadcastColumns(y.shape[1])
+        })
+    }
+    @inlinable public func gatherColumns(_ index: [Int]) -> Dual { Dual(primal: primal.gatherColumns(index), tangent: tangent?.gatherColumns(index)) }
+    @inlinable public func scatterColumns(_ index: [Int], width: Int) -> Dual {
+        Dual(primal: primal.scatterColumns(index, width: width), tangent: tangent?.scatterColumns(index, width: width))
+    }
+}
+
+extension Dual: CustomStringConvertible {
+    public var description: String { "Dual(\(primal), tangent: \(tangent.map { "\($0)" } ?? "0"))" }
+}

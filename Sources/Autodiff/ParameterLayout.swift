@@ -1,0 +1,111 @@
+import Tensors
+
+/// Errors of the differentiation API: wrong lengths, non-scalar outputs, sizes over a limit.
+public enum AutodiffError: Error, CustomStringConvertible, Equatable {
+    /// A flat vector has the wrong number of elements.
+    case lengthMismatch(what: String, expected: Int, actual: Int)
+    /// The function's output is not a scalar (rank 0 or one element).
+    case nonScalarOutput(shape: [Int])
+    /// A dense Hessian was requested above the size limit.
+    case tooLarge(parameters: Int, limit: Int)
+    /// An argument is out of its valid range.
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case let .lengthMismatch(what, expected, actual):
+            return "\(what) has \(actual) elements, expected \(expected)"
+        case let .nonScalarOutput(shape):
+            return "the function must return a scalar (shape [] or one element), got shape \(shape)"
+        case let .tooLarge(parameters, limit):
+            return "a dense Hessian of \(parameters) parameters exceeds the limit of \(limit) (raise the limit to allow it: it needs \(parameters) HVPs and \(parameters)² values)"
+        case let .invalidArgument(message):
+            return message
+        }
+    }
+}
+
+/// The layout of a model's parameters inside one flat vector θ of length ``parameterCount``
+/// (DESIGN.md, "Parameters are one flat vector").
+///
+/// Entries are stored back to back in the order given, each row-major. Gradients,
+/// HVPs, directions and optimizer state use the same layout.
+public struct ParameterLayout: Sendable, Equatable {
+    /// One named parameter tensor.
+    public struct Entry: Sendable, Equatable {
+        /// The tensor's name, e.g. "fc1.weight" (PyTorch naming).
+        public let name: String
+        /// Its shape, e.g. `[out, in]` for a linear weight.
+        public let shape: [Int]
+        /// The index of its first element in θ.
+        public let offset: Int
+        /// The number of elements.
+        public var count: Int { shape.reduce(1, *) }
+        /// The range of θ it occupies.
+        public var range: Range<Int> { offset..<(offset + count) }
+    }
+
+    /// The entries, in θ order.
+    public let entries: [Entry]
+    /// The length d of θ.
+    public let parameterCount: Int
+
+    /// Lays out the given tensors back to back.
+    /// - Precondition: names are unique and dimensions non-negative.
+    public init(_ items: [(name: String, shape: [Int])]) {
+        var offset = 0
+        var entries: [Entry] = []
+        for item in items {
+            precondition(item.shape.allSatisfy { $0 >= 0 }, "ParameterLayout: \(item.name) has a negative dimension \(item.shape)")
+            entries.append(Entry(name: item.name, shape: item.shape, offset: offset))
+            offset += item.shape.reduce(1, *)
+        }
+        precondition(Set(entries.map(\.name)).count == entries.count, "ParameterLayout: duplicate names in \(entries.map(\.name))")
+        self.entries = entries
+        self.parameterCount = offset
+    }
+
+    /// A layout of a single rank-1 block of length `count`, named `name`.
+    public init(vectorOf count: Int, name: String = "x") { self.init([(name: name, shape: [count])]) }
+
+    /// The entry named `name`, if any.
+    public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
+
+    /// Checks that `θ` has ``parameterCount`` elements.
+    /// - Throws: ``AutodiffError/lengthMismatch(what:expected:actual:)`` naming `what`.
+    public func validate<E>(_ θ: Tensor<E>, as what: String = "the parameter vector") throws {
+        guard θ.count == parameterCount else { throw AutodiffError.lengthMismatch(what: what, expected: parameterCount, actual: θ.count) }
+    }
+
+    /// Splits θ into one tensor per entry, shaped as the entry.
+    /// - Throws: ``AutodiffError/lengthMismatch(what:expected:actual:)`` if θ has the wrong length.
+    public func split<E>(_ θ: Tensor<E>, as what: String = "the parameter vector") throws -> [Tensor<E>] {
+        try validate(θ, as: what)
+        return entries.map { θ.flatSlice($0.range).reshaped($0.shape) }
+    }
+
+    /// Concatenates per-entry tensors back into a flat vector of length ``parameterCount``.
+    /// - Precondition: one tensor per entry, each with the entry's element count.
+    public func flatten<E>(_ blocks: [Tensor<E>]) -> Tensor<E> {
+        precondition(blocks.count == entries.count, "ParameterLayout.flatten: \(blocks.count) blocks for \(entries.count) entries")
+        for (b, e) in zip(blocks, entries) {
+            precondition(b.count == e.count, "ParameterLayout.flatten: \(e.name) has \(b.count) elements, expected \(e.count)")
+        }
+        return Tensor.concatenateFlat(blocks)
+    }
+}
+
+/// A scalar function of a model's parameters (typically a loss on a fixed batch),
+/// written once over any ``TensorAlgebra`` so that it can be evaluated plainly,
+/// with tangents (JVP), on a tape (gradient) or both (HVP).
+///
+/// The parameters arrive as one value per ``ParameterLayout`` entry, shaped as the
+/// entry. The result must have one element (rank 0 preferred).
+public protocol Objective {
+    /// The element type of the parameter vector.
+    associatedtype Scalar: TensorScalar
+    /// The layout of θ.
+    var layout: ParameterLayout { get }
+    /// Evaluates the function in the algebra `A`.
+    func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == Scalar
+}

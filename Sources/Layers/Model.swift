@@ -1,0 +1,142 @@
+import Autodiff
+import Tensors
+
+/// Errors of models and their inputs.
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    /// The input batch has the wrong shape for the model.
+    case inputShape(model: String, expected: String, actual: [Int])
+    /// The labels do not match the batch or are out of range.
+    case labels(String)
+    /// An unknown model name.
+    case unknownModel(String, known: [String])
+
+    public var description: String {
+        switch self {
+        case let .inputShape(model, expected, actual): return "\(model): input must have shape \(expected), got \(actual)"
+        case let .labels(message): return message
+        case let .unknownModel(name, known): return "unknown model '\(name)'; known models: \(known.joined(separator: ", "))"
+        }
+    }
+}
+
+/// A classifier written once over ``TensorAlgebra``, with its parameters in one flat
+/// vector laid out by ``layout``.
+public protocol Model: Sendable {
+    /// A short name ("mlp", "cnn").
+    var name: String { get }
+    /// The layout of θ (names as in PyTorch: "fc1.weight", …).
+    var layout: ParameterLayout { get }
+    /// The number of input features per sample (784 for MNIST).
+    var inputSize: Int { get }
+    /// The number of classes.
+    var classCount: Int { get }
+    /// Logits `[N, classCount]` for inputs `[N, inputSize]`, parameters one value per layout entry.
+    func logits<A: TensorAlgebra>(_ parameters: [A], input: A) -> A
+    /// A freshly initialized flat θ (PyTorch default initialization), reproducible from `seed`.
+    func initialParameters<E: TensorScalar>(_: E.Type, seed: UInt64) -> Tensor<E>
+}
+
+extension Model {
+    /// Checks an input batch and its labels.
+    /// - Throws: ``ModelError`` naming the problem.
+    public func validate<E>(input: Tensor<E>, labels: [Int]) throws {
+        guard input.rank == 2, input.shape[1] == inputSize else {
+            throw ModelError.inputShape(model: name, expected: "[N, \(inputSize)]", actual: input.shape)
+        }
+        guard labels.count == input.shape[0] else {
+            throw ModelError.labels("\(name): \(labels.count) labels for a batch of \(input.shape[0])")
+        }
+        if let bad = labels.first(where: { $0 < 0 || $0 >= classCount }) {
+            throw ModelError.labels("\(name): label \(bad) outside 0..<\(classCount)")
+        }
+    }
+
+    /// The mean cross-entropy loss on a batch as an ``Objective`` over θ.
+    /// - Throws: ``ModelError`` if the batch or labels do not fit the model.
+    public func loss<E: TensorScalar>(on input: Tensor<E>, labels: [Int]) throws -> ModelLoss<Self, E> {
+        try validate(input: input, labels: labels)
+        return ModelLoss(model: self, input: input, labels: labels)
+    }
+
+    /// Mean loss and accuracy of θ on a data set, evaluated in chunks of `batchSize` rows
+    /// with plain tensors. `input` is `[N, inputSize]`.
+    /// - Throws: ``ModelError`` or ``AutodiffError`` for wrong shapes or lengths.
+    public func evaluate<E: TensorScalar>(_ θ: Tensor<E>, input: Tensor<E>, labels: [Int], batchSize: Int = 2048) throws -> (loss: Double, accuracy: Double) {
+        try validate(input: input, labels: labels)
+        let params = try layout.split(θ)
+        let n = input.shape[0]
+        guard n > 0 else { return (.nan, .nan) }
+        var totalLoss = 0.0, correct = 0
+        var start = 0
+        while start < n {
+            let end = min(start + max(batchSize, 1), n)
+            let x = input.rows(start..<end)
+            let y = Array(labels[start..<end])
+            let z: Tensor<E> = logits(params, input: x)
+            totalLoss += Double(softmaxCrossEntropy(logits: z, labels: y).scalar) * Double(end - start)
+            correct += zip(z.argmaxRows(), y).filter { $0 == $1 }.count
+            start = end
+        }
+        return (totalLoss / Double(n), Double(correct) / Double(n))
+    }
+}
+
+/// The mean softmax cross-entropy of a model on a fixed batch, as a function of θ.
+public struct ModelLoss<M: Model, E: TensorScalar>: Objective {
+    public typealias Scalar = E
+    /// The model.
+    public let model: M
+    /// The batch, `[N, inputSize]`; a constant (no tangent, not taped).
+    public let input: Tensor<E>
+    /// The labels, `N` values in `0..<classCount`.
+    public let labels: [Int]
+    public var layout: ParameterLayout { model.layout }
+
+    @inlinable
+    public func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == E {
+        softmaxCrossEntropy(logits: model.logits(parameters, input: A(constant: input)), labels: labels)
+    }
+}
+
+/// The multilayer perceptron of the study: Linear(784→256) → ReLU → Linear(256→256) →
+/// ReLU → Linear(256→10); 269,322 parameters for the default sizes.
+public struct MLP: Model {
+    public var name: String { "mlp" }
+    /// The layer widths, input first (default `[784, 256, 256, 10]`).
+    public let sizes: [Int]
+    /// The linear layers.
+    public let layers: [Linear]
+    public let layout: ParameterLayout
+
+    /// An MLP with the given widths (at least input and output).
+    /// - Precondition: at least two positive sizes.
+    public init(sizes: [Int] = [784, 256, 256, 10]) {
+        precondition(sizes.count >= 2 && sizes.allSatisfy { $0 > 0 }, "MLP: need at least two positive sizes, got \(sizes)")
+        self.sizes = sizes
+        self.layers = zip(sizes, sizes.dropFirst()).map { Linear($0, $1) }
+        var items: [(name: String, shape: [Int])] = []
+        for (i, l) in layers.enumerated() {
+            items.append((name: "fc\(i + 1).weight", shape: l.parameterShapes[0]))
+            items.append((name: "fc\(i + 1).bias", shape: l.parameterShapes[1]))
+        }
+        self.layout = ParameterLayout(items)
+    }
+
+    public var inputSize: Int { sizes[0] }
+    public var classCount: Int { sizes[sizes.count - 1] }
+
+    @inlinable
+    public func logits<A: TensorAlgebra>(_ parameters: [A], input: A) -> A {
+        var h = input
+        for (i, layer) in layers.enumerated() {
+            h = layer(h, weight: parameters[2 * i], bias: parameters[2 * i + 1])
+            if i < layers.count - 1 { h = h.relu() }
+        }
+        return h
+    }
+
+    public func initialParameters<E: TensorScalar>(_: E.Type, seed: UInt64) -> Tensor<E> {
+        var rng = SplitMix64(seed: seed)
+        return layout.flatten(layers.flatMap { $0.initialParameters(E.self, using: &rng) })
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Tensors
+
+/// Errors of optimizer configuration.
+public enum OptimizerError: Error, CustomStringConvertible, Equatable {
+    /// A hyper-parameter is out of range.
+    case invalidHyperparameter(String)
+    /// The state and parameters have different lengths.
+    case lengthMismatch(expected: Int, actual: Int)
+
+    public var description: String {
+        switch self {
+        case let .invalidHyperparameter(m): return m
+        case let .lengthMismatch(e, a): return "optimizer: vector of length \(a), expected \(e)"
+        }
+    }
+}
+
+/// A learning-rate schedule as a function of the step index `t` in `0..<totalSteps`.
+public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
+    /// `η_t = η₀`.
+    case constant
+    /// `η_t = η₀ · γ^⌊t / stepSize⌋` (PyTorch's StepLR, counted in steps).
+    case step(stepSize: Int, gamma: Double)
+    /// `η_t = η₀ · ½(1 + cos(π t / T))`, reaching 0 at t = T = totalSteps
+    /// (Loshchilov & Hutter 2017, without restarts; PyTorch's CosineAnnealingLR with η_min = 0).
+    case cosine
+
+    /// The learning rate at step `t` of `totalSteps`, for base rate `base`.
+    public func rate(base: Double, step t: Int, totalSteps: Int) -> Double {
+        switch self {
+        case .constant: return base
+        case let .step(stepSize, gamma): return base * Foundation.pow(gamma, Double(t / max(stepSize, 1)))
+        case .cosine:
+            guard totalSteps > 0 else { return base }
+            let x = min(Double(t) / Double(totalSteps), 1)
+            return base * 0.5 * (1 + Foundation.cos(Double.pi * x))
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case let .step(s, g): return "step(\(s),\(g))"
+        case .cosine: return "cosine"
+        }
+    }
+
+    /// Parses "constant", "cosine", or "step:STEPSIZE:GAMMA" (e.g. "step:1000:0.5").
+    /// - Throws: ``OptimizerError/invalidHyperparameter(_:)`` naming the text.
+    public static func parse(_ text: String) throws -> LearningRateSchedule {
+        let parts = text.lowercased().split(separator: ":").map(String.init)
+        switch parts.first {
+        case "constant" where parts.count == 1: return .constant
+        case "cosine" where parts.count == 1: return .cosine
+        case "step" where parts.count == 3:
+            guard let s = Int(parts[1]), s > 0, let g = Double(parts[2]), g > 0, g.isFinite else { break }
+            return .step(stepSize: s, gamma: g)
+        default: break
+        }
+        throw OptimizerError.invalidHyperparameter("unknown learning-rate schedule '\(text)'; use constant, cosine, or step:STEPSIZE:GAMMA (e.g. step:1000:0.5)")
+    }
+}
+
+/// Stochastic gradient descent with heavy-ball momentum and L2 weight decay on a
+/// flat parameter vector, in PyTorch's formulation (Polyak 1964; Sutskever et al. 2013):
+///
+///     g ← ∇L + λ·θ;   b ← μ·b + g;   θ ← θ − η_t·(Nesterov ? g + μ·b : b)
+///
+/// with `b = 0` before the first step.
+public struct SGD<E: TensorScalar>: Sendable {
+    /// Base learning rate η₀ (> 0).
+    public let learningRate: Double
+    /// Momentum μ in [0, 1).
+    public let momentum: Double
+    /// Weight decay λ ≥ 0.
+    public let weightDecay: Double
+    /// Nesterov momentum.
+    public let nesterov: Bool
+    /// The schedule of η over ``totalSteps``.
+    public let schedule: LearningRateSchedule
+    /// The number of steps the schedule spans.
+    public let totalSteps: Int
+    /// The momentum buffer b (length d), zeros before the first step.
+    public var velocity: Tensor<E>
+    /// Steps taken.
+    public var step: Int
+
+    /// - Throws: ``OptimizerError/invalidHyperparameter(_:)`` for η₀ ≤ 0, μ ∉ [0, 1), λ < 0, or non-finite values.
+    public init(parameterCount: Int, learningRate: Double, momentum: Double = 0, weightDecay: Double = 0,
+                nesterov: Bool = false, schedule: LearningRateSchedule = .constant, totalSteps: Int = 0) throws {
+        guard learningRate > 0, learningRate.isFinite else { throw OptimizerError.invalidHyperparameter("learning rate must be positive and finite, got \(learningRate)") }
+        guard momentum >= 0, momentum < 1 else { throw OptimizerError.invalidHyperparameter("momentum must be in [0, 1), got \(momentum)") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw OptimizerError.invalidHyperparameter("weight decay must be ≥ 0, got \(weightDecay)") }
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+        self.schedule = schedule
+        self.totalSteps = totalSteps
+        self.velocity = Tensor.zeros([parameterCount])
+        self.step = 0
+    }
+
+    /// The learning rate the next step will use.
+    public var currentLearningRate: Double { schedule.rate(base: learningRate, step: step, totalSteps: totalSteps) }
+
+    /// Applies one update to θ in place.
+    /// - Throws: ``OptimizerError/lengthMismatch(expected:actual:)`` if θ or the gradient has the wrong length.
+    @inlinable
+    public mutating func update(_ θ: inout Tensor<E>, gradient: Tensor<E>) throws {
+        guard θ.count == velocity.count else { throw OptimizerError.lengthMismatch(expected: velocity.count, actual: θ.count) }
+        guard gradient.count == velocity.count else { throw OptimizerError.lengthMismatch(expected: velocity.count, actual: gradient.count) }
+        let lr = E(currentLearningRate), mu = E(momentum), wd = E(weightDecay), nest = nesterov
+        let n = θ.count
+        velocity.withUnsafeMutablePointer { b in
+            θ.withUnsafeMutablePointer { p in
+                gradient.withUnsafePointer { g in
+                    E.sgdMomentumStep(p, b, g, n, lr, mu, wd, nest)
+                }
+            }
+        }
+        step += 1
+    }
+}
+
+extension TensorScalar {
+    /// The fused SGD-momentum update loop (see ``SGD``); specialized per element type.
+    @inlinable @usableFromInline
+    static func sgdMomentumStep(_ p: UnsafeMutablePointer<Self>, _ b: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
+                                _ n: Int, _ lr: Self, _ mu: Self, _ wd: Self, _ nesterov: Bool) {
+        for i in 0..<n {
+            let gi = g[i] + wd * p[i]
+            let bi = mu * b[i] + gi
+            b[i] = bi
+            p[i] -= lr * (nesterov ? gi + mu * bi : bi)
+        }
+    }
+}

@@ -1,0 +1,283 @@
+import CBLAS
+import Foundation
+
+/// Elementwise unary operations that ``Tensor`` evaluates in one concrete loop.
+///
+/// Non-smooth conventions: `relu(x) = max(x, 0)`; its derivative at 0 is taken as 0.
+public enum UnaryOperation: Sendable {
+    /// `-x`
+    case negate
+    /// `e^x`
+    case exp
+    /// natural logarithm; `log(0) = -inf`, `log(x < 0) = nan` (IEEE 754)
+    case log
+    /// square root; `sqrt(x < 0) = nan` (IEEE 754)
+    case sqrt
+    /// hyperbolic tangent
+    case tanh
+    /// sine (radians)
+    case sin
+    /// cosine (radians)
+    case cos
+    /// logistic sigmoid `1 / (1 + e^-x)`, evaluated without overflow for large `|x|`
+    case sigmoid
+    /// `max(x, 0)`
+    case relu
+}
+
+/// Elementwise binary operations on two buffers of equal length.
+public enum BinaryOperation: Sendable {
+    case add, subtract, multiply, divide
+}
+
+/// The element type of a ``Tensor``: `Float` or `Double`.
+///
+/// Every loop over tensor elements is a requirement of this protocol, so that a
+/// call from generic code (for example a `Dual<Tensor<Float>>` pullback) runs a
+/// loop specialized for the concrete element type rather than unspecialized
+/// generic arithmetic. The default implementations live in a protocol extension
+/// and are specialized in the conformances of `Float` and `Double`.
+///
+/// Pointers passed to these kernels must address at least the stated number of
+/// elements; output buffers may alias inputs only where said.
+public protocol TensorScalar: BinaryFloatingPoint, Sendable, CustomStringConvertible
+where Self.RawSignificand: FixedWidthInteger {
+    /// The safetensors dtype string of this type ("F32" or "F64").
+    static var dtypeName: String { get }
+    /// Converts from `Double` (rounding to nearest for `Float`).
+    init(_ value: Double)
+
+    /// `e^x`.
+    static func elementaryExp(_ x: Self) -> Self
+    /// `log(x)`.
+    static func elementaryLog(_ x: Self) -> Self
+    /// `tanh(x)`.
+    static func elementaryTanh(_ x: Self) -> Self
+    /// `sin(x)`.
+    static func elementarySin(_ x: Self) -> Self
+    /// `cos(x)`.
+    static func elementaryCos(_ x: Self) -> Self
+
+    /// Row-major GEMM `C ← α·op(A)·op(B) + β·C` through OpenBLAS (`cblas_sgemm`/`cblas_dgemm`).
+    /// `op(A)` is m×k, `op(B)` is k×n, `C` is m×n; `lda`, `ldb`, `ldc` are row strides.
+    static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+                     a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                     beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+    /// `y[i] = op(x[i])` for `i < count`; `y` may alias `x`.
+    static func applyUnary(_ op: UnaryOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// `c[i] = a[i] op b[i]`; `c` may alias `a` or `b`.
+    static func applyBinary(_ op: BinaryOperation, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = scale·x[i] + shift`; `y` may alias `x`.
+    static func affine(_ x: UnsafePointer<Self>, scale: Self, shift: Self, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = g[i]` where `x[i] > 0`, else `0` (the ReLU mask; ReLU'(0) = 0).
+    static func maskPositive(_ g: UnsafePointer<Self>, where x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// `Σ x[i]`, accumulated in `Double`.
+    static func sum(_ x: UnsafePointer<Self>, count: Int) -> Double
+    /// `Σ a[i]·b[i]`, accumulated in `Double`.
+    static func dot(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, count: Int) -> Double
+    /// `y[i, j] = x[i, j] + bias[j]` for an `rows × cols` matrix `x`.
+    static func addRowBroadcast(_ x: UnsafePointer<Self>, _ bias: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
+    /// `y[i, j] = v[j]`: repeats a length-`cols` vector as `rows` rows.
+    static func broadcastRows(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
+    /// `y[i, j] = v[i]`: repeats each element of a length-`rows` vector across `cols` columns.
+    static func broadcastColumns(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
+    /// `y[j] = Σ_i x[i, j]` (sum over rows, giving a length-`cols` vector).
+    static func sumRows(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
+    /// `y[i] = Σ_j x[i, j]` (sum over columns, giving a length-`rows` vector).
+    static func sumColumns(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
+    /// Row-wise `y[i, j] = x[i, j] − max_k x[i, k] − log Σ_k exp(x[i, k] − max_k x[i, k])` (stable log-softmax).
+    static func logSoftmaxRows(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
+    /// `y[i] = x[i, index[i]]`.
+    static func gatherColumns(_ x: UnsafePointer<Self>, _ index: UnsafePointer<Int>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
+    /// `y[i, j] = (j == index[i]) ? v[i] : 0`.
+    static func scatterColumns(_ v: UnsafePointer<Self>, _ index: UnsafePointer<Int>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
+    /// Fills `y[0..<count]` with `value`.
+    static func fill(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int)
+}
+
+extension TensorScalar {
+    @inlinable
+    public static func applyUnary(_ op: UnaryOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        switch op {
+        case .negate: for i in 0..<count { y[i] = -x[i] }
+        case .exp: for i in 0..<count { y[i] = elementaryExp(x[i]) }
+        case .log: for i in 0..<count { y[i] = elementaryLog(x[i]) }
+        case .sqrt: for i in 0..<count { y[i] = x[i].squareRoot() }
+        case .tanh: for i in 0..<count { y[i] = elementaryTanh(x[i]) }
+        case .sin: for i in 0..<count { y[i] = elementarySin(x[i]) }
+        case .cos: for i in 0..<count { y[i] = elementaryCos(x[i]) }
+        case .sigmoid:
+            for i in 0..<count {
+                let v = x[i]
+                if v >= 0 { y[i] = 1 / (1 + elementaryExp(-v)) } else { let e = elementaryExp(v); y[i] = e / (1 + e) }
+            }
+        case .relu: for i in 0..<count { let v = x[i]; y[i] = v > 0 ? v : 0 }
+        }
+    }
+
+    @inlinable
+    public static func applyBinary(_ op: BinaryOperation, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>, count: Int) {
+        switch op {
+        case .add: for i in 0..<count { c[i] = a[i] + b[i] }
+        case .subtract: for i in 0..<count { c[i] = a[i] - b[i] }
+        case .multiply: for i in 0..<count { c[i] = a[i] * b[i] }
+        case .divide: for i in 0..<count { c[i] = a[i] / b[i] }
+        }
+    }
+
+    @inlinable
+    public static func affine(_ x: UnsafePointer<Self>, scale: Self, shift: Self, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { y[i] = scale * x[i] + shift }
+    }
+
+    @inlinable
+    public static func maskPositive(_ g: UnsafePointer<Self>, where x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { y[i] = x[i] > 0 ? g[i] : 0 }
+    }
+
+    @inlinable
+    public static func sum(_ x: UnsafePointer<Self>, count: Int) -> Double {
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+        var i = 0
+        while i + 4 <= count {
+            s0 += Double(x[i]); s1 += Double(x[i + 1]); s2 += Double(x[i + 2]); s3 += Double(x[i + 3])
+            i += 4
+        }
+        while i < count { s0 += Double(x[i]); i += 1 }
+        return (s0 + s1) + (s2 + s3)
+    }
+
+    @inlinable
+    public static func dot(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, count: Int) -> Double {
+        var s0 = 0.0, s1 = 0.0
+        var i = 0
+        while i + 2 <= count {
+            s0 += Double(a[i]) * Double(b[i]); s1 += Double(a[i + 1]) * Double(b[i + 1])
+            i += 2
+        }
+        if i < count { s0 += Double(a[i]) * Double(b[i]) }
+        return s0 + s1
+    }
+
+    @inlinable
+    public static func addRowBroadcast(_ x: UnsafePointer<Self>, _ bias: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let xr = x + r * cols, yr = y + r * cols
+            for j in 0..<cols { yr[j] = xr[j] + bias[j] }
+        }
+    }
+
+    @inlinable
+    public static func broadcastRows(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
+        for r in 0..<rows { (y + r * cols).update(from: v, count: cols) }
+    }
+
+    @inlinable
+    public static func broadcastColumns(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let value = v[r], yr = y + r * cols
+            for j in 0..<cols { yr[j] = value }
+        }
+    }
+
+    @inlinable
+    public static func sumRows(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
+        for j in 0..<cols { y[j] = 0 }
+        for r in 0..<rows {
+            let xr = x + r * cols
+            for j in 0..<cols { y[j] += xr[j] }
+        }
+    }
+
+    @inlinable
+    public static func sumColumns(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let xr = x + r * cols
+            var s: Self = 0
+            for j in 0..<cols { s += xr[j] }
+            y[r] = s
+        }
+    }
+
+    @inlinable
+    public static func logSoftmaxRows(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let xr = x + r * cols, yr = y + r * cols
+            var m = -Self.infinity
+            for j in 0..<cols where xr[j] > m { m = xr[j] }
+            if !m.isFinite {
+                // All -inf (or a +inf/nan present): fall back to IEEE arithmetic, which yields nan.
+                if m == -Self.infinity { for j in 0..<cols { yr[j] = .nan } ; continue }
+            }
+            var s: Self = 0
+            for j in 0..<cols { s += elementaryExp(xr[j] - m) }
+            let lse = m + elementaryLog(s)
+            for j in 0..<cols { yr[j] = xr[j] - lse }
+        }
+    }
+
+    @inlinable
+    public static func gatherColumns(_ x: UnsafePointer<Self>, _ index: UnsafePointer<Int>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
+        for r in 0..<rows { y[r] = x[r * cols + index[r]] }
+    }
+
+    @inlinable
+    public static func scatterColumns(_ v: UnsafePointer<Self>, _ index: UnsafePointer<Int>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
+        for i in 0..<(rows * cols) { y[i] = 0 }
+        for r in 0..<rows { y[r * cols + index[r]] = v[r] }
+    }
+
+    @inlinable
+    public static func fill(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int) {
+        for i in 0..<count { y[i] = value }
+    }
+}
+
+extension Float: TensorScalar {
+    public static var dtypeName: String { "F32" }
+    @inlinable public static func elementaryExp(_ x: Float) -> Float { Foundation.exp(x) }
+    @inlinable public static func elementaryLog(_ x: Float) -> Float { Foundation.log(x) }
+    @inlinable public static func elementaryTanh(_ x: Float) -> Float { Foundation.tanh(x) }
+    @inlinable public static func elementarySin(_ x: Float) -> Float { Foundation.sin(x) }
+    @inlinable public static func elementaryCos(_ x: Float) -> Float { Foundation.cos(x) }
+
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+}
+
+extension Double: TensorScalar {
+    public static var dtypeName: String { "F64" }
+    @inlinable public static func elementaryExp(_ x: Double) -> Double { Foundation.exp(x) }
+    @inlinable public static func elementaryLog(_ x: Double) -> Double { Foundation.log(x) }
+    @inlinable public static func elementaryTanh(_ x: Double) -> Double { Foundation.tanh(x) }
+    @inlinable public static func elementarySin(_ x: Double) -> Double { Foundation.sin(x) }
+    @inlinable public static func elementaryCos(_ x: Double) -> Double { Foundation.cos(x) }
+
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+                            a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+                            beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+}
+
+extension TensorScalar {
+    /// `y ← α·x + y` over `n` elements, through `cblas_saxpy`/`cblas_daxpy`.
+    @inlinable
+    public static func axpy(_ n: Int, _ alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>) {
+        if Self.self == Float.self {
+            cblas_saxpy(blasint(n), Float(alpha), UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), 1,
+                        UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self), 1)
+        } else if Self.self == Double.self {
+            cblas_daxpy(blasint(n), Double(alpha), UnsafeRawPointer(x).assumingMemoryBound(to: Double.self), 1,
+                        UnsafeMutableRawPointer(y).assumingMemoryBound(to: Double.self), 1)
+        } else {
+            for i in 0..<n { y[i] += alpha * x[i] }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+import Autodiff
+import Checkpoints
+import Datasets
+import Foundation
+import Layers
+import Optimizers
+import Probes
+import Tensors
+
+/// Errors that stop a training run.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// The mini-batch loss became NaN or ±inf. The last good checkpoint (previous epoch) is kept.
+    case nonFiniteLoss(epoch: Int, step: Int, loss: Double, lastCheckpoint: String?)
+    /// A configuration value is invalid.
+    case invalidConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case let .nonFiniteLoss(epoch, step, loss, last):
+            return "training stopped: non-finite loss (\(loss)) at epoch \(epoch), step \(step)" +
+                (last.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written before it")
+        case let .invalidConfiguration(m):
+            return "invalid configuration: \(m)"
+        }
+    }
+}
+
+/// The settings of one training run (`landscape train`). Units: learning rate per step,
+/// sizes in samples, `seed` seeds initialization, shuffling and probe vectors.
+public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    public var model: String = "mlp"
+    public var batchSize: Int = 64
+    public var learningRate: Double = 0.05
+    public var momentum: Double = 0.9
+    public var weightDecay: Double = 0
+    public var nesterov: Bool = false
+    /// "constant", "cosine" or "step:STEPSIZE:GAMMA" (see ``LearningRateSchedule/parse(_:)``).
+    public var schedule: String = "cosine"
+    public var epochs: Int = 3
+    public var seed: UInt64 = 0
+    /// Estimate λ_max every this many epochs (0 disables it).
+    public var lambdaEvery: Int = 1
+    /// Training samples in the fixed probe batch for λ_max (the first samples of the training split).
+    public var lambdaSamples: Int = 1024
+    /// Maximum power iterations per estimate.
+    public var lambdaIterations: Int = 20
+    /// Relative change of the Rayleigh quotient at which power iteration stops.
+    public var lambdaTolerance: Double = 1e-3
+    /// Rows per chunk when evaluating loss and accuracy.
+    public var evaluationBatchSize: Int = 2048
+
+    public init() {}
+
+    /// Checks every field.
+    /// - Throws: ``TrainingError/invalidConfiguration(_:)`` naming the field.
+    public func validate() throws {
+        func bad(_ m: String) -> TrainingError { .invalidConfiguration(m) }
+        guard batchSize >= 1 else { throw bad("batch size must be at least 1, got \(batchSize)") }
+        guard learningRate > 0, learningRate.isFinite else { throw bad("learning rate must be positive, got \(learningRate)") }
+        guard momentum >= 0, momentum < 1 else { throw bad("momentum must be in [0, 1), got \(momentum)") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw bad("weight decay must be ≥ 0, got \(weightDecay)") }
+        guard epochs >= 1 else { throw bad("epochs must be at least 1, got \(epochs)") }
+        guard lambdaEvery >= 0 else { throw bad("lambda-every must be ≥ 0, got \(lambdaEvery)") }
+        guard lambdaSamples >= 1 else { throw bad("lambda-samples must be at least 1, got \(lambdaSamples)") }
+        guard lambdaIterations >= 1 else { throw bad("lambda-iterations must be at least 1, got \(lambdaIterations)") }
+        guard lambdaTolerance > 0 else { throw bad("lambda-tolerance must be positive, got \(lambdaTolerance)") }
+        guard evaluationBatchSize >= 1 else { throw bad("evaluation batch size must be at least 1") }
+        do { _ = try LearningRateSchedule.parse(schedule) } catch { throw bad("\(error)") }
+    }
+}
+
+/// One epoch's measurements.
+public struct EpochMetrics: Sendable, Equatable {
+    public var epoch: Int
+    /// Mean loss and accuracy over the whole training split, evaluated after the epoch.
+    public var trainLoss: Double, trainAccuracy: Double
+    /// Mean of the mini-batch losses during the epoch (the running average).
+    public var trainRunningLoss: Double
+    public var validationLoss: Double, validationAccuracy: Double
+    public var testLoss: Double, testAccuracy: Double
+    /// λ_max by power iteration on the probe batch (nan when not estimated this epoch).
+    public var lambdaMax: Double
+    public var lambdaIterations: Int
+    public var lambdaResidual: Double
+    /// The learning rate of the epoch's last step.
+    public var learningRate: Double
+    /// Seconds: training steps, evaluation, λ_max.
+    public var trainSeconds: Double, evaluationSeconds: Double, probeSeconds: Double
+
+    /// The CSV header matching ``csvRow``.
+    public static let csvHeader = "epoch,train_loss,train_accuracy,train_running_loss,validation_loss,validation_accuracy,test_loss,test_accuracy,lambda_max,lambda_iterations,lambda_residual,learning_rate,train_seconds,evaluation_seconds,probe_seconds"
+
+    /// One CSV row (full precision).
+    public var csvRow: String {
+        [String(epoch), "\(trainLoss)", "\(trainAccuracy)", "\(trainRunningLoss)", "\(validationLoss)", "\(validationAccuracy)",
+         "\(testLoss)", "\(testAccuracy)", "\(lambdaMax)", String(lambdaIterations), "\(lambdaResidual)", "\(learningRate)",
+         String(format: "%.3f", trainSeconds), String(format: "%.3f", evaluationSeconds), String(format: "%.3f", probeSeconds)].joined(separator: ",")
+    }
+}
+
+/// Progress of the steps inside an epoch, for a progress bar.
+public struct StepProgress: Sendable {
+    public var epoch: Int, step: Int, stepsInEpoch: Int, samplesPerSecond: Double, secondsRemaining: Double
+}
+
+/// Looks up a model by name.
+/// - Throws: ``ModelError/unknownModel(_:known:)`` listing the known names.
+public func makeModel(named name: String) throws -> any Model {
+    switch name.lowercased() {
+    case "mlp": return MLP()
+    default: throw ModelError.unknownModel(name, known: ["mlp"])
+    }
+}
+
+/// Trains a model with SGD on a data set, measuring loss, accuracy and λ_max every
+/// epoch, writing `metrics.csv`, `run.json` and a safetensors checkpoint of θ per epoch
+/// into `outputDirectory` (if given).
+public struct Trainer {
+    public let configuration: TrainingConfiguration
+    public let data: MNISTDataset
+    public let outputDirectory: URL?
+
+    /// - Throws: ``TrainingError/invalidConfiguration(_:)`` for invalid settings.
+    public init(configuration: TrainingConfiguration, data: MNISTDataset, outputDirectory: URL?) throws {
+        try configuration.validate()
+        guard data.train.count > 0 else { throw TrainingError.invalidConfiguration("the training split is empty") }
+        self.configuration = configuration
+        self.data = data
+        self.outputDirectory = outputDirectory
+    }
+
+    /// Converts a data split to a `[N, features]` tensor and labels.
+    public static func tensor(of split: DatasetSplit) -> (Tensor<Float>, [Int]) {
+        (Tensor(shape: [split.count, split.featureCount], scalars: split.images), split.labels)
+    }
+
+    /// Runs the training. `onEpoch` is called after each epoch; `onStep` after each step.
+    /// - Returns: the final θ and every epoch's metrics.
+    /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:)`` (the checkpoint
+    ///   of the previous epoch is kept), model/data shape errors, or file errors.
+    public func run(onStep: (StepProgress) -> Void = { _ in }, onEpoch: (EpochMetrics) -> Void = { _ in }) throws -> (parameters: Tensor<Float>, metrics: [EpochMetrics]) {
+        let cfg = configuration
+        let model = try makeModel(named: cfg.model)
+        return try run(model: model, onStep: onStep, onEpoch: onEpoch)
+    }
+
+    func run<M: Model>(model: M, onStep: (StepProgress) -> Void, onEpoch: (EpochMetrics) -> Void) throws -> (parameters: Tensor<Float>, metrics: [EpochMetrics]) {
+        let cfg = configuration
+        let schedule = try LearningRateSchedule.parse(cfg.schedule)
+        let train = data.train
+        let stepsPerEpoch = train.batchCount(size: cfg.batchSize)
+        var θ = model.initialParameters(Float.self, seed: cfg.seed)
+        var optimizer = try SGD<Float>(parameterCount: θ.count, learningRate: cfg.learningRate, momentum: cfg.momentum,
+                                       weightDecay: cfg.weightDecay, nesterov: cfg.nesterov, schedule: schedule,
+                                       totalSteps: stepsPerEpoch * cfg.epochs)
+        let (trainX, trainY) = Self.tensor(of: train)
+        let (valX, valY) = Self.tensor(of: data.validation)
+        let (testX, testY) = Self.tensor(of: data.test)
+        let probeCount = min(cfg.lambdaSamples, train.count)
+        let probe = try model.loss(on: trainX.rows(0..<probeCount), labels: Array(trainY[0..<probeCount]))
+
+        if let dir = outputDirectory {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try writeRunInfo(model: model, to: dir)
+            try AtomicFile.write(EpochMetrics.csvHeader + "\n", to: dir.appendingPathComponent("metrics.csv"))
+        }
+        var lastCheckpoint: String? = nil
+        var eigenvector: Tensor<Float>? = nil
+        var all: [EpochMetrics] = []
+        for epoch in 1...cfg.epochs {
+            let t0 = Date()
+            var lossSum = 0.0
+            var step = 0
+            var lastRate = optimizer.currentLearningRate
+            for batch in train.batchIndices(size: cfg.batchSize, seed: cfg.seed, epoch: epoch) {
+                step += 1
+                let x = trainX.gatherRows(batch)
+                let y = batch.map { trainY[$0] }
+                let f = try model.loss(on: x, labels: y)
+                let (loss, g) = try valueWithGradient(of: f, at: θ)
+                guard loss.isFinite else {
+                    throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: Double(loss), lastCheckpoint: lastCheckpoint)
+                }
+                lossSum += Double(loss)
+                lastRate = optimizer.currentLearningRate
+                try optimizer.update(&θ, gradient: g)
+                let elapsed = Date().timeIntervalSince(t0)
+                let rate = Double(step * cfg.batchSize) / max(elapsed, 1e-9)
+                onStep(StepProgress(epoch: epoch, step: step, stepsInEpoch: stepsPerEpoch, samplesPerSecond: rate,
+                                    secondsRemaining: elapsed / Double(step) * Double(stepsPerEpoch - step)))
+            }
+            let trainSeconds = Date().timeIntervalSince(t0)
+            let t1 = Date()
+            let (trL, trA) = try model.evaluate(θ, input: trainX, labels: trainY, batchSize: cfg.evaluationBatchSize)
+            let (vaL, vaA) = data.validation.count > 0 ? try model.evaluate(θ, input: valX, labels: valY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
+            let (teL, teA) = data.test.count > 0 ? try model.evaluate(θ, input: testX, labels: testY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
+            let evaluationSeconds = Date().timeIntervalSince(t1)
+            let t2 = Date()
+            var lambda = Double.nan, lambdaIts = 0, lambdaRes = Double.nan
+            if cfg.lambdaEvery > 0 && (epoch % cfg.lambdaEvery == 0 || epoch == cfg.epochs) {
+                // Warm start from the previous estimate's eigenvector.
+                let r = try powerIteration(of: probe, at: θ, maxIterations: cfg.lambdaIterations, tolerance: cfg.lambdaTolerance,
+                                           seed: cfg.seed &+ UInt64(epoch), initialVector: eigenvector)
+                eigenvector = r.eigenvector
+                lambda = r.eigenvalue; lambdaIts = r.iterations; lambdaRes = r.residualNorm
+            }
+            let probeSeconds = Date().timeIntervalSince(t2)
+            let m = EpochMetrics(epoch: epoch, trainLoss: trL, trainAccuracy: trA, trainRunningLoss: lossSum / Double(max(step, 1)),
+                                 validationLoss: vaL, validationAccuracy: vaA, testLoss: teL, testAccuracy: teA,
+                                 lambdaMax: lambda, lambdaIterations: lambdaIts, lambdaResidual: lambdaRes, learningRate: lastRate,
+                                 trainSeconds: trainSeconds, evaluationSeconds: evaluationSeconds, probeSeconds: probeSeconds)
+            all.append(m)
+            if let dir = outputDirectory {
+                let name = String(format: "theta-epoch-%03d.safetensors", epoch)
+                try saveParameters(θ, layout: model.layout, to: dir.appendingPathComponent(name),
+                                   metadata: ["model": model.name, "epoch": String(epoch), "seed": String(cfg.seed)])
+                lastCheckpoint = dir.appendingPathComponent(name).path
+                let csv = dir.appendingPathComponent("metrics.csv")
+                let previous = (try? String(contentsOf: csv, encoding: .utf8)) ?? EpochMetrics.csvHeader + "\n"
+                try AtomicFile.write(previous + m.csvRow + "\n", to: csv)
+            }
+            onEpoch(m)
+        }
+        return (θ, all)
+    }
+
+    func writeRunInfo<M: Model>(model: M, to dir: URL) throws {
+        let info: [String: Any] = [
+            "configuration": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(configuration))) ?? [:],
+            "model": ["name": model.name, "parameters": model.layout.parameterCount,
+                      "layout": model.layout.entries.map { ["name": $0.name, "shape": $0.shape, "offset": $0.offset] }],
+            "data": ["name": data.name, "directory": data.directory.path, "train": data.train.count,
+                     "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed],
+            "openblas": ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount],
+            "seed": configuration.seed,
+            "started": ISO8601DateFormatter().string(from: Date()),
+            "host": ["processors": ProcessInfo.processInfo.activeProcessorCount],
+        ]
+        let json = try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(json, to: dir.appendingPathComponent("run.json"))
+    }
+}
+
+/// Saves a flat θ as safetensors, one F32 tensor per layout entry named as in the layout
+/// (readable by `safetensors.numpy.load_file` and PyTorch). Written atomically.
+/// - Throws: ``CheckpointError`` on I/O failure; ``AutodiffError`` if θ has the wrong length.
+public func saveParameters(_ θ: Tensor<Float>, layout: ParameterLayout, to url: URL, metadata: [String: String] = [:]) throws {
+    try layout.validate(θ)
+    let tensors = layout.entries.map { (name: $0.name, shape: $0.shape, values: Array(θ.scalars[$0.range])) }
+    try SafeTensors.write(tensors, metadata: metadata, to: url)
+}
+
+/// Loads a flat θ saved by ``saveParameters(_:layout:to:metadata:)``, checking every
+/// layout entry's presence and shape.
+/// - Throws: ``CheckpointError`` for unreadable files or missing tensors; ``TrainingError`` for shape mismatches.
+public func loadParameters(from url: URL, layout: ParameterLayout) throws -> Tensor<Float> {
+    let file = try SafeTensors.read(from: url)
+    var values: [Float] = []
+    values.reserveCapacity(layout.parameterCount)
+    for e in layout.entries {
+        let shape = try file.shape(named: e.name)
+        guard shape == e.shape else {
+            throw TrainingError.invalidConfiguration("\(url.path): tensor \(e.name) has shape \(shape), the model expects \(e.shape)")
+        }
+        values.append(contentsOf: try file.floats(named: e.name))
+    }
+    return Tensor(values)
+}
