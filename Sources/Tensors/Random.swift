@@ -26,7 +26,13 @@ extension Tensor {
         let n = shape.reduce(1, *)
         var s = [Element]()
         s.reserveCapacity(n)
-        for _ in 0..<n { s.append(Element((2 * rng.nextUnitInterval() - 1) * bound)) }
+        let upper = Element(bound)
+        for _ in 0..<n {
+            // Rounding to Float can reach +bound; redraw so the interval stays half-open.
+            var x: Element
+            repeat { x = Element((2 * rng.nextUnitInterval() - 1) * bound) } while x >= upper && bound > 0
+            s.append(x)
+        }
         return Tensor(shape: shape, scalars: s)
     }
 

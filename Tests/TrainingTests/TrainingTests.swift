@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+import Autodiff
+import Checkpoints
+import Datasets
+import Layers
+import Tensors
+import Training
+
+/// The shared MNIST copy beside the repository (../shared/data/mnist), if present.
+func sharedMNIST() -> URL? {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let dir = root.deletingLastPathComponent().appendingPathComponent("shared/data/mnist")
+    return FileManager.default.fileExists(atPath: dir.appendingPathComponent("train-images-idx3-ubyte.gz").path) ? dir : nil
+}
+
+func temporaryDirectory() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-test-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite struct TrainingTests {
+    @Test func shortRunOnRealMNISTReducesTheLoss() throws {
+        guard let dir = sharedMNIST() else {
+            Issue.record("MNIST not found at ../shared/data/mnist: this test needs the real data and did not run")
+            return
+        }
+        let data = try MNISTDataset(directory: dir, validationCount: 1000, trainLimit: 3000, testLimit: 1000)
+        var cfg = TrainingConfiguration()
+        cfg.epochs = 2
+        cfg.batchSize = 32
+        cfg.learningRate = 0.05
+        cfg.lambdaSamples = 256
+        cfg.lambdaIterations = 10
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let trainer = try Trainer(configuration: cfg, data: data, outputDirectory: out)
+        let model = MLP()
+        let θ0 = model.initialParameters(Float.self, seed: cfg.seed)
+        let (trainX, trainY) = Trainer.tensor(of: data.train)
+        let (initialLoss, _) = try model.evaluate(θ0, input: trainX, labels: trainY)
+        let (θ, metrics) = try trainer.run()
+        #expect(metrics.count == 2)
+        #expect(metrics[1].trainLoss < 0.5 * initialLoss, "loss \(initialLoss) → \(metrics[1].trainLoss)")
+        #expect(metrics[1].testAccuracy > 0.8)
+        #expect(metrics.allSatisfy { $0.lambdaMax.isFinite && $0.lambdaMax > 0 })
+        // Files: metrics.csv with a header and one row per epoch; run.json with the kernel; checkpoints that load back.
+        let csv = try String(contentsOf: out.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 3)
+        #expect(csv[0] == Substring(EpochMetrics.csvHeader))
+        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("run.json"))) as? [String: Any]
+        #expect((info?["openblas"] as? [String: Any])?["kernel"] as? String == BLASRuntime.coreName)
+        let loaded = try loadParameters(from: out.appendingPathComponent("theta-epoch-002.safetensors"), layout: model.layout)
+        #expect(loaded == θ)
+        let file = try SafeTensors.read(from: out.appendingPathComponent("theta-epoch-002.safetensors"))
+        #expect(file.names.sorted() == model.layout.entries.map(\.name).sorted())
+        #expect(try file.shape(named: "fc1.weight") == [256, 784])
+    }
+
+    @Test func nonFiniteLossStopsWithEpochAndStepAndKeepsTheCheckpoint() throws {
+        // A synthetic data set and an absurd learning rate make the loss overflow.
+        let n = 256
+        var rng = SplitMix64(seed: 3)
+        let images = (0..<(n * 784)).map { _ in Float(rng.nextUnitInterval()) }
+        let labels = (0..<n).map { _ in rng.next(below: 10) }
+        let split = DatasetSplit(name: "synthetic", images: images, labels: labels, featureCount: 784)
+        let data = try syntheticDataset(train: split)
+        var cfg = TrainingConfiguration()
+        cfg.epochs = 3
+        cfg.batchSize = 32
+        // 240 training samples / 32 = 8 steps per epoch: a sane rate in epoch 1, then ×1e6 from epoch 2 on.
+        cfg.learningRate = 0.01
+        cfg.momentum = 0.9
+        cfg.schedule = "step:8:1e6"
+        cfg.lambdaEvery = 0
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: out) }
+        do {
+            _ = try Trainer(configuration: cfg, data: data, outputDirectory: out).run()
+            Issue.record("training with learning rate 1e6 did not stop")
+        } catch let TrainingError.nonFiniteLoss(epoch, step, loss, last) {
+            #expect(!loss.isFinite)
+            #expect(epoch == 2 && step >= 1, "stopped at epoch \(epoch), step \(step)")
+            let message = "\(TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: loss, lastCheckpoint: last))"
+            #expect(message.contains("epoch \(epoch)") && message.contains("step \(step)"))
+            #expect(last == out.appendingPathComponent("theta-epoch-001.safetensors").path)
+            let kept = try loadParameters(from: out.appendingPathComponent("theta-epoch-001.safetensors"), layout: MLP().layout)
+            #expect(kept.scalars.allSatisfy { $0.isFinite })
+            #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("theta-epoch-002.safetensors").path))
+        }
+    }
+
+    @Test func invalidConfigurationsAreRejectedWithTheirName() throws {
+        var cfg = TrainingConfiguration()
+        cfg.batchSize = 0
+        #expect(throws: TrainingError.self) { try cfg.validate() }
+        cfg = TrainingConfiguration(); cfg.schedule = "linear"
+        do { try cfg.validate(); Issue.record("schedule 'linear' accepted") } catch { #expect("\(error)".contains("linear")) }
+        cfg = TrainingConfiguration(); cfg.momentum = 1
+        #expect(throws: TrainingError.self) { try cfg.validate() }
+        #expect(throws: ModelError.self) { try makeModel(named: "resnet") }
+    }
+
+    @Test func parametersWithTheWrongShapeAreRejectedOnLoad() throws {
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let small = MLP(sizes: [4, 3, 2])
+        let url = out.appendingPathComponent("small.safetensors")
+        try saveParameters(small.initialParameters(Float.self, seed: 1), layout: small.layout, to: url)
+        #expect(throws: (any Error).self) { try loadParameters(from: url, layout: MLP().layout) }
+        #expect(throws: AutodiffError.self) { try saveParameters(Tensor<Float>.zeros([3]), layout: small.layout, to: url) }
+    }
+}
+
+/// An MNISTDataset built from in-memory splits by writing IDX files to a temporary directory.
+func syntheticDataset(train: DatasetSplit) throws -> MNISTDataset {
+    let dir = temporaryDirectory()
+    let n = train.count
+    let pixels = train.images.map { UInt8(min(255, max(0, ($0 * 255).rounded()))) }
+    try IDX.write(IDXTensor(shape: [n, 28, 28], bytes: pixels), to: dir.appendingPathComponent("train-images-idx3-ubyte.gz"))
+    try IDX.write(IDXTensor(shape: [n], bytes: train.labels.map { UInt8($0) }), to: dir.appendingPathComponent("train-labels-idx1-ubyte.gz"))
+    try IDX.write(IDXTensor(shape: [16, 28, 28], bytes: [UInt8](repeating: 0, count: 16 * 784)), to: dir.appendingPathComponent("t10k-images-idx3-ubyte.gz"))
+    try IDX.write(IDXTensor(shape: [16], bytes: [UInt8](repeating: 1, count: 16)), to: dir.appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
+    return try MNISTDataset(directory: dir, validationCount: 16)
+}
