@@ -92,6 +92,24 @@ public protocol TensorAlgebra: ScalarAlgebra {
     func gatherColumns(_ index: [Int]) -> Self
     /// `[N] → [N, width]` with `self[i]` at column `index[i]` and zeros elsewhere.
     func scatterColumns(_ index: [Int], width: Int) -> Self
+    /// 2-D cross-correlation: `x` `[N, C, H, W]`, `w` `[O, C, kH, kW]` → `[N, O, Ho, Wo]`
+    /// (zero padding, stride; im2col + GEMM). Bilinear in `x` and `w`.
+    static func conv2d(_ x: Self, _ w: Self, stride: Int, padding: Int) -> Self
+    /// ∂/∂x of `⟨g, conv2d(x, w)⟩`: shape `inputShape`. Bilinear in `g` and `w`.
+    static func conv2dBackwardInput(_ g: Self, _ w: Self, inputShape: [Int], stride: Int, padding: Int) -> Self
+    /// ∂/∂w of `⟨g, conv2d(x, w)⟩`: shape `filterShape`. Bilinear in `x` and `g`.
+    static func conv2dBackwardFilter(_ x: Self, _ g: Self, filterShape: [Int], stride: Int, padding: Int) -> Self
+    /// `self[n, c, …] + bias[c]` for `self` `[N, C, …]`, `bias` `[C]`.
+    func addingChannelBias(_ bias: Self) -> Self
+    /// `[N, C, …] → [C]`, summing all but the channel axis.
+    func sumChannels() -> Self
+    /// `[C] → shape` (`[N, C, …]`), repeating each channel's value (adjoint of ``sumChannels()``).
+    func broadcastChannels(to shape: [Int]) -> Self
+    /// 2×2 stride-2 max-pool routing: `self` taken at each window's argmax of `x`'s primal
+    /// (first maximum in scan order). Linear in `self`; no derivative flows into `x`.
+    func gatherMaxPool2x2(argmaxOf x: Self) -> Self
+    /// The adjoint of ``gatherMaxPool2x2(argmaxOf:)``: values placed at each window's argmax of `x`.
+    func scatterMaxPool2x2(argmaxOf x: Self) -> Self
 }
 
 extension TensorAlgebra {
@@ -101,6 +119,11 @@ extension TensorAlgebra {
     @inlinable public func mean() -> Self { sum().scaled(by: 1 / Double(shape.reduce(1, *))) }
     /// Row-wise softmax of `[N, C]` logits: `exp(logSoftmax)`.
     @inlinable public func softmax() -> Self { Self.exp(logSoftmax()) }
+    /// 2×2, stride-2 max-pool `[N, C, H, W] → [N, C, H/2, W/2]`. The derivative is routed to the
+    /// first maximum of each window in scan order (row-major).
+    @inlinable public func maxPool2x2() -> Self { gatherMaxPool2x2(argmaxOf: self) }
+    /// Flattens all but the first axis: `[N, …] → [N, ∏…]`.
+    @inlinable public func flattened() -> Self { let s = shape; return reshaped([s[0], s.dropFirst().reduce(1, *)]) }
 }
 
 // MARK: - Plain scalars

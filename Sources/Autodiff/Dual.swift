@@ -131,6 +131,46 @@ extension Dual: TensorAlgebra where V: TensorAlgebra {
     }
 }
 
+extension Dual where V: TensorAlgebra {
+    /// Bilinear conv2d: (x ⋆ w)' = ẋ ⋆ w + x ⋆ ẇ.
+    @inlinable public static func conv2d(_ x: Dual, _ w: Dual, stride: Int, padding: Int) -> Dual {
+        Dual(primal: V.conv2d(x.primal, w.primal, stride: stride, padding: padding),
+             tangent: sum(x.tangent.map { V.conv2d($0, w.primal, stride: stride, padding: padding) },
+                          w.tangent.map { V.conv2d(x.primal, $0, stride: stride, padding: padding) }))
+    }
+    @inlinable public static func conv2dBackwardInput(_ g: Dual, _ w: Dual, inputShape: [Int], stride: Int, padding: Int) -> Dual {
+        Dual(primal: V.conv2dBackwardInput(g.primal, w.primal, inputShape: inputShape, stride: stride, padding: padding),
+             tangent: sum(g.tangent.map { V.conv2dBackwardInput($0, w.primal, inputShape: inputShape, stride: stride, padding: padding) },
+                          w.tangent.map { V.conv2dBackwardInput(g.primal, $0, inputShape: inputShape, stride: stride, padding: padding) }))
+    }
+    @inlinable public static func conv2dBackwardFilter(_ x: Dual, _ g: Dual, filterShape: [Int], stride: Int, padding: Int) -> Dual {
+        Dual(primal: V.conv2dBackwardFilter(x.primal, g.primal, filterShape: filterShape, stride: stride, padding: padding),
+             tangent: sum(x.tangent.map { V.conv2dBackwardFilter($0, g.primal, filterShape: filterShape, stride: stride, padding: padding) },
+                          g.tangent.map { V.conv2dBackwardFilter(x.primal, $0, filterShape: filterShape, stride: stride, padding: padding) }))
+    }
+    @inlinable public func addingChannelBias(_ bias: Dual) -> Dual {
+        let s = primal.shape
+        let t: V?
+        switch (tangent, bias.tangent) {
+        case let (x?, b?): t = x.addingChannelBias(b)
+        case let (x?, nil): t = x
+        case let (nil, b?): t = b.broadcastChannels(to: s)
+        case (nil, nil): t = nil
+        }
+        return Dual(primal: primal.addingChannelBias(bias.primal), tangent: t)
+    }
+    @inlinable public func sumChannels() -> Dual { Dual(primal: primal.sumChannels(), tangent: tangent?.sumChannels()) }
+    @inlinable public func broadcastChannels(to shape: [Int]) -> Dual {
+        Dual(primal: primal.broadcastChannels(to: shape), tangent: tangent?.broadcastChannels(to: shape))
+    }
+    @inlinable public func gatherMaxPool2x2(argmaxOf x: Dual) -> Dual {
+        Dual(primal: primal.gatherMaxPool2x2(argmaxOf: x.primal), tangent: tangent?.gatherMaxPool2x2(argmaxOf: x.primal))
+    }
+    @inlinable public func scatterMaxPool2x2(argmaxOf x: Dual) -> Dual {
+        Dual(primal: primal.scatterMaxPool2x2(argmaxOf: x.primal), tangent: tangent?.scatterMaxPool2x2(argmaxOf: x.primal))
+    }
+}
+
 extension Dual: CustomStringConvertible {
     public var description: String { "Dual(\(primal), tangent: \(tangent.map { "\($0)" } ?? "0"))" }
 }

@@ -209,6 +209,45 @@ extension Tracked: TensorAlgebra where V: TensorAlgebra {
     }
 }
 
+extension Tracked where V: TensorAlgebra {
+    /// Pullback of y = x ⋆ w: x̄ = conv2dBackwardInput(ȳ, w), w̄ = conv2dBackwardFilter(x, ȳ).
+    @inlinable public static func conv2d(_ x: Tracked, _ w: Tracked, stride: Int, padding: Int) -> Tracked {
+        let xv = x.value, wv = w.value
+        return binary(x, w, V.conv2d(xv, wv, stride: stride, padding: padding),
+                      { V.conv2dBackwardInput($0, wv, inputShape: xv.shape, stride: stride, padding: padding) },
+                      { V.conv2dBackwardFilter(xv, $0, filterShape: wv.shape, stride: stride, padding: padding) })
+    }
+    /// Pullback of y = B_in(g, w): ḡ = conv2d(ȳ, w), w̄ = conv2dBackwardFilter(ȳ, g).
+    @inlinable public static func conv2dBackwardInput(_ g: Tracked, _ w: Tracked, inputShape: [Int], stride: Int, padding: Int) -> Tracked {
+        let gv = g.value, wv = w.value
+        return binary(g, w, V.conv2dBackwardInput(gv, wv, inputShape: inputShape, stride: stride, padding: padding),
+                      { V.conv2d($0, wv, stride: stride, padding: padding) },
+                      { V.conv2dBackwardFilter($0, gv, filterShape: wv.shape, stride: stride, padding: padding) })
+    }
+    /// Pullback of y = B_filter(x, g): x̄ = conv2dBackwardInput(g, ȳ), ḡ = conv2d(x, ȳ).
+    @inlinable public static func conv2dBackwardFilter(_ x: Tracked, _ g: Tracked, filterShape: [Int], stride: Int, padding: Int) -> Tracked {
+        let xv = x.value, gv = g.value
+        return binary(x, g, V.conv2dBackwardFilter(xv, gv, filterShape: filterShape, stride: stride, padding: padding),
+                      { V.conv2dBackwardInput(gv, $0, inputShape: xv.shape, stride: stride, padding: padding) },
+                      { V.conv2d(xv, $0, stride: stride, padding: padding) })
+    }
+    @inlinable public func addingChannelBias(_ bias: Tracked) -> Tracked {
+        Tracked.binary(self, bias, value.addingChannelBias(bias.value), { $0 }, { $0.sumChannels() })
+    }
+    @inlinable public func sumChannels() -> Tracked { let s = value.shape; return Tracked.unary(self, value.sumChannels()) { $0.broadcastChannels(to: s) } }
+    @inlinable public func broadcastChannels(to shape: [Int]) -> Tracked {
+        Tracked.unary(self, value.broadcastChannels(to: shape)) { $0.sumChannels() }
+    }
+    @inlinable public func gatherMaxPool2x2(argmaxOf x: Tracked) -> Tracked {
+        let xv = x.value
+        return Tracked.unary(self, value.gatherMaxPool2x2(argmaxOf: xv)) { $0.scatterMaxPool2x2(argmaxOf: xv) }
+    }
+    @inlinable public func scatterMaxPool2x2(argmaxOf x: Tracked) -> Tracked {
+        let xv = x.value
+        return Tracked.unary(self, value.scatterMaxPool2x2(argmaxOf: xv)) { $0.gatherMaxPool2x2(argmaxOf: xv) }
+    }
+}
+
 extension Tracked: CustomStringConvertible {
     public var description: String { "Tracked(\(value)\(tape == nil ? ", constant" : ", node \(index)"))" }
 }

@@ -81,7 +81,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model on MNIST with SGD, printing loss, accuracy and λ_max (power iteration on HVPs) every epoch.")
 
-    @Option(help: "Model: mlp.") var model: String = "mlp"
+    @Option(help: "Model: mlp or cnn.") var model: String = "mlp"
     @Option(help: "Mini-batch size.") var batchSize: Int = 64
     @Option(help: "Initial learning rate.") var learningRate: Double = 0.05
     @Option(help: "Heavy-ball momentum in [0, 1).") var momentum: Double = 0.9
@@ -176,7 +176,7 @@ struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check gradients and Hessian-vector products of a random Float64 model against central finite differences.")
 
-    @Option(help: "Model: mlp.") var model: String = "mlp"
+    @Option(help: "Model: mlp or cnn.") var model: String = "mlp"
     @Option(help: "Samples in the random batch.") var batch: Int = 16
     @Option(help: "Gradient coordinates to check (random subset; 0 = all).") var coordinates: Int = 256
     @Option(help: "Seed of the model, batch and directions.") var seed: UInt64 = 0

@@ -94,6 +94,22 @@ where Self.RawSignificand: FixedWidthInteger {
     static func scatterColumns(_ v: UnsafePointer<Self>, _ index: UnsafePointer<Int>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
     /// Fills `y[0..<count]` with `value`.
     static func fill(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int)
+    /// im2col for a batch (see ``ConvolutionGeometry``); `cols` is `C·kH·kW × N·Ho·Wo`.
+    static func im2col(_ x: UnsafePointer<Self>, _ cols: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry)
+    /// col2im, the adjoint of im2col (accumulating; `x` is zeroed first).
+    static func col2im(_ cols: UnsafePointer<Self>, _ x: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry)
+    /// `y[b, a, k] = x[a, b, k]`.
+    static func swapLeadingAxes(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, a: Int, b: Int, k: Int)
+    /// `y[n, c, q] = x[n, c, q] + bias[c]`.
+    static func addChannelBias(_ x: UnsafePointer<Self>, _ bias: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, n: Int, c: Int, q: Int)
+    /// `y[c] = Σ_{n,q} x[n, c, q]`.
+    static func sumChannels(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, n: Int, c: Int, q: Int)
+    /// `y[n, c, q] = v[c]`.
+    static func broadcastChannels(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, n: Int, c: Int, q: Int)
+    /// 2×2/stride-2 max-pool routing of `t` by the argmax of `x` (first maximum in scan order).
+    static func maxPool2Gather(_ t: UnsafePointer<Self>, by x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, planes: Int, h: Int, w: Int)
+    /// The adjoint of maxPool2Gather.
+    static func maxPool2Scatter(_ g: UnsafePointer<Self>, by x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, planes: Int, h: Int, w: Int)
 }
 
 extension TensorScalar {
@@ -278,6 +294,184 @@ extension TensorScalar {
                         UnsafeMutableRawPointer(y).assumingMemoryBound(to: Double.self), 1)
         } else {
             for i in 0..<n { y[i] += alpha * x[i] }
+        }
+    }
+}
+
+// MARK: - Convolution, pooling and layout kernels
+
+/// The geometry of a 2-D convolution over N×C×H×W inputs with O×C×kH×kW filters,
+/// stride `stride` and zero padding `padding` on every side.
+public struct ConvolutionGeometry: Sendable, Equatable {
+    public let batch: Int, channels: Int, height: Int, width: Int
+    public let outputChannels: Int, kernelHeight: Int, kernelWidth: Int
+    public let stride: Int, padding: Int
+    /// ⌊(H + 2p − kH)/s⌋ + 1
+    public var outputHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
+    /// ⌊(W + 2p − kW)/s⌋ + 1
+    public var outputWidth: Int { (width + 2 * padding - kernelWidth) / stride + 1 }
+    /// C·kH·kW: the rows of an im2col matrix.
+    public var patchSize: Int { channels * kernelHeight * kernelWidth }
+    /// Ho·Wo.
+    public var outputPixels: Int { outputHeight * outputWidth }
+
+    public init(batch: Int, channels: Int, height: Int, width: Int, outputChannels: Int,
+                kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int) {
+        self.batch = batch; self.channels = channels; self.height = height; self.width = width
+        self.outputChannels = outputChannels; self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
+        self.stride = stride; self.padding = padding
+    }
+}
+
+extension TensorScalar {
+    /// im2col for one batch: `cols[(c·kH + i)·kW + j, n·Ho·Wo + oy·Wo + ox] = x[n, c, oy·s − p + i, ox·s − p + j]`
+    /// (0 outside the image). `cols` is `patchSize × (N·Ho·Wo)`.
+    @inlinable
+    public static func im2col(_ x: UnsafePointer<Self>, _ cols: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry) {
+        let ho = g.outputHeight, wo = g.outputWidth, P = ho * wo, NP = g.batch * P
+        let H = g.height, W = g.width, s = g.stride, p = g.padding
+        for c in 0..<g.channels {
+            for i in 0..<g.kernelHeight {
+                for j in 0..<g.kernelWidth {
+                    let row = cols + ((c * g.kernelHeight + i) * g.kernelWidth + j) * NP
+                    for n in 0..<g.batch {
+                        let plane = x + (n * g.channels + c) * H * W
+                        let out = row + n * P
+                        for oy in 0..<ho {
+                            let iy = oy * s - p + i
+                            let o = out + oy * wo
+                            if iy < 0 || iy >= H { for ox in 0..<wo { o[ox] = 0 }; continue }
+                            let src = plane + iy * W
+                            if s == 1 {
+                                // Contiguous middle part, zeros at the edges.
+                                let lo = max(0, min(wo, p - j)), hi = max(lo, min(wo, W + p - j))
+                                for ox in 0..<lo { o[ox] = 0 }
+                                if hi > lo { (o + lo).update(from: src + (lo - p + j), count: hi - lo) }
+                                for ox in hi..<wo { o[ox] = 0 }
+                            } else {
+                                for ox in 0..<wo {
+                                    let ix = ox * s - p + j
+                                    o[ox] = (ix >= 0 && ix < W) ? src[ix] : 0
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// col2im, the adjoint of ``im2col(_:_:_:)``: accumulates `cols` back into `x`
+    /// (which is zeroed first).
+    @inlinable
+    public static func col2im(_ cols: UnsafePointer<Self>, _ x: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry) {
+        let ho = g.outputHeight, wo = g.outputWidth, P = ho * wo, NP = g.batch * P
+        let H = g.height, W = g.width, s = g.stride, p = g.padding
+        for k in 0..<(g.batch * g.channels * H * W) { x[k] = 0 }
+        for c in 0..<g.channels {
+            for i in 0..<g.kernelHeight {
+                for j in 0..<g.kernelWidth {
+                    let row = cols + ((c * g.kernelHeight + i) * g.kernelWidth + j) * NP
+                    for n in 0..<g.batch {
+                        let plane = x + (n * g.channels + c) * H * W
+                        let src = row + n * P
+                        for oy in 0..<ho {
+                            let iy = oy * s - p + i
+                            if iy < 0 || iy >= H { continue }
+                            let dst = plane + iy * W
+                            let o = src + oy * wo
+                            for ox in 0..<wo {
+                                let ix = ox * s - p + j
+                                if ix >= 0 && ix < W { dst[ix] += o[ox] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `y[b, a, k] = x[a, b, k]` for `x` of shape `[A, B, K]`.
+    @inlinable
+    public static func swapLeadingAxes(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, a: Int, b: Int, k: Int) {
+        for i in 0..<a {
+            for j in 0..<b {
+                (y + (j * a + i) * k).update(from: x + (i * b + j) * k, count: k)
+            }
+        }
+    }
+
+    /// `y[n, c, q] = x[n, c, q] + bias[c]` for `x` of shape `[N, C, Q]`.
+    @inlinable
+    public static func addChannelBias(_ x: UnsafePointer<Self>, _ bias: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, n: Int, c: Int, q: Int) {
+        for i in 0..<n { for ch in 0..<c {
+            let off = (i * c + ch) * q, b = bias[ch]
+            for k in 0..<q { y[off + k] = x[off + k] + b }
+        } }
+    }
+
+    /// `y[c] = Σ_{n,q} x[n, c, q]` for `x` of shape `[N, C, Q]`.
+    @inlinable
+    public static func sumChannels(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, n: Int, c: Int, q: Int) {
+        for ch in 0..<c { y[ch] = 0 }
+        for i in 0..<n { for ch in 0..<c {
+            let off = (i * c + ch) * q
+            var s: Self = 0
+            for k in 0..<q { s += x[off + k] }
+            y[ch] += s
+        } }
+    }
+
+    /// `y[n, c, q] = v[c]`.
+    @inlinable
+    public static func broadcastChannels(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, n: Int, c: Int, q: Int) {
+        for i in 0..<n { for ch in 0..<c {
+            let off = (i * c + ch) * q, b = v[ch]
+            for k in 0..<q { y[off + k] = b }
+        } }
+    }
+
+    /// 2×2 max-pool routing, stride 2, over `planes` planes of `h × w` (h, w even):
+    /// `y[pl, oy, ox] = t[pl, 2oy + a*, 2ox + b*]` where `(a*, b*)` is the position of the
+    /// maximum of `x` in the window, the first in scan order (row-major) on ties.
+    @inlinable
+    public static func maxPool2Gather(_ t: UnsafePointer<Self>, by x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, planes: Int, h: Int, w: Int) {
+        let ho = h / 2, wo = w / 2
+        for pl in 0..<planes {
+            let xp = x + pl * h * w, tp = t + pl * h * w, yp = y + pl * ho * wo
+            for oy in 0..<ho {
+                let r0 = 2 * oy * w, r1 = r0 + w
+                for ox in 0..<wo {
+                    let c0 = 2 * ox
+                    var best = r0 + c0
+                    if xp[r0 + c0 + 1] > xp[best] { best = r0 + c0 + 1 }
+                    if xp[r1 + c0] > xp[best] { best = r1 + c0 }
+                    if xp[r1 + c0 + 1] > xp[best] { best = r1 + c0 + 1 }
+                    yp[oy * wo + ox] = tp[best]
+                }
+            }
+        }
+    }
+
+    /// The adjoint of ``maxPool2Gather(_:by:_:planes:h:w:)``: `y` (shape of `x`) is zero except
+    /// `g[pl, oy, ox]` at each window's argmax of `x`.
+    @inlinable
+    public static func maxPool2Scatter(_ g: UnsafePointer<Self>, by x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, planes: Int, h: Int, w: Int) {
+        let ho = h / 2, wo = w / 2
+        for k in 0..<(planes * h * w) { y[k] = 0 }
+        for pl in 0..<planes {
+            let xp = x + pl * h * w, yp = y + pl * h * w, gp = g + pl * ho * wo
+            for oy in 0..<ho {
+                let r0 = 2 * oy * w, r1 = r0 + w
+                for ox in 0..<wo {
+                    let c0 = 2 * ox
+                    var best = r0 + c0
+                    if xp[r0 + c0 + 1] > xp[best] { best = r0 + c0 + 1 }
+                    if xp[r1 + c0] > xp[best] { best = r1 + c0 }
+                    if xp[r1 + c0 + 1] > xp[best] { best = r1 + c0 + 1 }
+                    yp[best] = gp[oy * wo + ox]
+                }
+            }
         }
     }
 }

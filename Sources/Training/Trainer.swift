@@ -108,7 +108,8 @@ public struct StepProgress: Sendable {
 public func makeModel(named name: String) throws -> any Model {
     switch name.lowercased() {
     case "mlp": return MLP()
-    default: throw ModelError.unknownModel(name, known: ["mlp"])
+    case "cnn": return try CNN()
+    default: throw ModelError.unknownModel(name, known: ["mlp", "cnn"])
     }
 }
 

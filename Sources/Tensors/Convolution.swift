@@ -1,0 +1,222 @@
+/// Errors of convolution and pooling geometry, each naming the offending sizes.
+public enum ConvolutionError: Error, CustomStringConvertible, Equatable {
+    case inputRank([Int])
+    case filterRank([Int])
+    case channelMismatch(inputChannels: Int, filterChannels: Int)
+    case kernelLargerThanPaddedInput(kernel: [Int], paddedInput: [Int])
+    case invalidStride(Int)
+    case invalidPadding(Int)
+    case oddPoolingInput([Int])
+
+    public var description: String {
+        switch self {
+        case let .inputRank(s): return "conv2d: input must be N×C×H×W (rank 4), got shape \(s)"
+        case let .filterRank(s): return "conv2d: filter must be O×C×kH×kW (rank 4), got shape \(s)"
+        case let .channelMismatch(i, f): return "conv2d: input has \(i) channels but the filter expects \(f)"
+        case let .kernelLargerThanPaddedInput(k, p): return "conv2d: kernel \(k[0])×\(k[1]) is larger than the padded input \(p[0])×\(p[1])"
+        case let .invalidStride(s): return "conv2d: stride must be at least 1, got \(s)"
+        case let .invalidPadding(p): return "conv2d: padding must be ≥ 0, got \(p)"
+        case let .oddPoolingInput(s): return "max-pool 2×2: height and width must be even, got input shape \(s)"
+        }
+    }
+}
+
+extension ConvolutionGeometry {
+    /// The geometry of `conv2d(input, filter)`, checked.
+    /// - Parameters: `input` `[N, C, H, W]`, `filter` `[O, C, kH, kW]`.
+    /// - Throws: ``ConvolutionError`` naming the problem (rank, channel mismatch, kernel
+    ///   larger than the padded input, stride < 1, padding < 0).
+    public static func checked(input: [Int], filter: [Int], stride: Int, padding: Int) throws -> ConvolutionGeometry {
+        guard input.count == 4 else { throw ConvolutionError.inputRank(input) }
+        guard filter.count == 4 else { throw ConvolutionError.filterRank(filter) }
+        guard stride >= 1 else { throw ConvolutionError.invalidStride(stride) }
+        guard padding >= 0 else { throw ConvolutionError.invalidPadding(padding) }
+        guard input[1] == filter[1] else { throw ConvolutionError.channelMismatch(inputChannels: input[1], filterChannels: filter[1]) }
+        guard filter[2] <= input[2] + 2 * padding, filter[3] <= input[3] + 2 * padding else {
+            throw ConvolutionError.kernelLargerThanPaddedInput(kernel: [filter[2], filter[3]], paddedInput: [input[2] + 2 * padding, input[3] + 2 * padding])
+        }
+        return ConvolutionGeometry(batch: input[0], channels: input[1], height: input[2], width: input[3], outputChannels: filter[0],
+                                   kernelHeight: filter[2], kernelWidth: filter[3], stride: stride, padding: padding)
+    }
+
+    @usableFromInline
+    static func require(input: [Int], filter: [Int], stride: Int, padding: Int) -> ConvolutionGeometry {
+        do { return try checked(input: input, filter: filter, stride: stride, padding: padding) } catch { preconditionFailure("\(error)") }
+    }
+
+    /// `[N, O, Ho, Wo]`.
+    public var outputShape: [Int] { [batch, outputChannels, outputHeight, outputWidth] }
+}
+
+extension Tensor {
+    /// Samples per im2col chunk, so that one chunk's column matrix stays near 4 M elements
+    /// (cache- and memory-friendly; the GEMMs stay large).
+    @inlinable
+    static func chunkSize(_ g: ConvolutionGeometry) -> Int {
+        max(1, min(g.batch, (1 << 22) / max(g.patchSize * g.outputPixels, 1)))
+    }
+
+    @inlinable
+    static func subGeometry(_ g: ConvolutionGeometry, batch: Int) -> ConvolutionGeometry {
+        ConvolutionGeometry(batch: batch, channels: g.channels, height: g.height, width: g.width, outputChannels: g.outputChannels,
+                            kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, stride: g.stride, padding: g.padding)
+    }
+
+    /// 2-D cross-correlation (PyTorch's `conv2d`, no bias) by im2col + GEMM, in chunks of samples.
+    /// - Parameters: `x` `[N, C, H, W]`, `w` `[O, C, kH, kW]`; returns `[N, O, Ho, Wo]` with
+    ///   `Ho = ⌊(H + 2p − kH)/s⌋ + 1` (zero padding `p`, stride `s`).
+    /// - Precondition: shapes as ``ConvolutionGeometry/checked(input:filter:stride:padding:)`` requires.
+    @inlinable
+    public static func conv2d(_ x: Tensor, _ w: Tensor, stride: Int, padding: Int) -> Tensor {
+        let g = ConvolutionGeometry.require(input: x.shape, filter: w.shape, stride: stride, padding: padding)
+        let (O, K, P, chunk) = (g.outputChannels, g.patchSize, g.outputPixels, chunkSize(g))
+        let inPlane = g.channels * g.height * g.width
+        var cols = [Element](repeating: 0, count: K * chunk * P)
+        var tmp = [Element](repeating: 0, count: O * chunk * P)
+        return Tensor(shape: g.outputShape) { y, _ in
+            x.withUnsafePointer { xp in w.withUnsafePointer { wp in
+                cols.withUnsafeMutableBufferPointer { cb in tmp.withUnsafeMutableBufferPointer { tb in
+                    var n0 = 0
+                    while n0 < g.batch {
+                        let nb = min(chunk, g.batch - n0)
+                        let sg = subGeometry(g, batch: nb)
+                        Element.im2col(xp + n0 * inPlane, cb.baseAddress!, sg)
+                        // tmp[O, nb·P] = W[O, K] · cols[K, nb·P]
+                        Element.gemm(transposeA: false, transposeB: false, m: O, n: nb * P, k: K, alpha: 1, a: wp, lda: K,
+                                     b: cb.baseAddress!, ldb: nb * P, beta: 0, c: tb.baseAddress!, ldc: nb * P)
+                        Element.swapLeadingAxes(tb.baseAddress!, y + n0 * O * P, a: O, b: nb, k: P)
+                        n0 += nb
+                    }
+                } }
+            } }
+        }
+    }
+
+    /// The gradient of `conv2d` with respect to its input: `x̄ = col2im(Wᵀ ḡ)`, shape `inputShape`.
+    /// Linear in `g`; the adjoint of `conv2d(·, w)`.
+    @inlinable
+    public static func conv2dBackwardInput(_ g: Tensor, _ w: Tensor, inputShape: [Int], stride: Int, padding: Int) -> Tensor {
+        let geo = ConvolutionGeometry.require(input: inputShape, filter: w.shape, stride: stride, padding: padding)
+        precondition(g.shape == geo.outputShape, "conv2dBackwardInput: cotangent has shape \(g.shape), expected \(geo.outputShape)")
+        let (O, K, P, chunk) = (geo.outputChannels, geo.patchSize, geo.outputPixels, chunkSize(geo))
+        let inPlane = geo.channels * geo.height * geo.width
+        var cols = [Element](repeating: 0, count: K * chunk * P)
+        var gt = [Element](repeating: 0, count: O * chunk * P)
+        return Tensor(shape: inputShape) { dx, _ in
+            g.withUnsafePointer { gp in w.withUnsafePointer { wp in
+                cols.withUnsafeMutableBufferPointer { cb in gt.withUnsafeMutableBufferPointer { tb in
+                    var n0 = 0
+                    while n0 < geo.batch {
+                        let nb = min(chunk, geo.batch - n0)
+                        let sg = subGeometry(geo, batch: nb)
+                        Element.swapLeadingAxes(gp + n0 * O * P, tb.baseAddress!, a: nb, b: O, k: P)   // [O, nb·P]
+                        // cols[K, nb·P] = Wᵀ[K, O] · gt[O, nb·P]
+                        Element.gemm(transposeA: true, transposeB: false, m: K, n: nb * P, k: O, alpha: 1, a: wp, lda: K,
+                                     b: tb.baseAddress!, ldb: nb * P, beta: 0, c: cb.baseAddress!, ldc: nb * P)
+                        Element.col2im(cb.baseAddress!, dx + n0 * inPlane, sg)
+                        n0 += nb
+                    }
+                } }
+            } }
+        }
+    }
+
+    /// The gradient of `conv2d` with respect to its filter: `W̄ = Σ_chunks ḡ · im2col(x)ᵀ`, shape `filterShape`.
+    /// Linear in `g` and in `x`.
+    @inlinable
+    public static func conv2dBackwardFilter(_ x: Tensor, _ g: Tensor, filterShape: [Int], stride: Int, padding: Int) -> Tensor {
+        let geo = ConvolutionGeometry.require(input: x.shape, filter: filterShape, stride: stride, padding: padding)
+        precondition(g.shape == geo.outputShape, "conv2dBackwardFilter: cotangent has shape \(g.shape), expected \(geo.outputShape)")
+        let (O, K, P, chunk) = (geo.outputChannels, geo.patchSize, geo.outputPixels, chunkSize(geo))
+        let inPlane = geo.channels * geo.height * geo.width
+        var cols = [Element](repeating: 0, count: K * chunk * P)
+        var gt = [Element](repeating: 0, count: O * chunk * P)
+        return Tensor(shape: filterShape) { dw, count in
+            Element.fill(dw, value: 0, count: count)
+            x.withUnsafePointer { xp in g.withUnsafePointer { gp in
+                cols.withUnsafeMutableBufferPointer { cb in gt.withUnsafeMutableBufferPointer { tb in
+                    var n0 = 0
+                    while n0 < geo.batch {
+                        let nb = min(chunk, geo.batch - n0)
+                        let sg = subGeometry(geo, batch: nb)
+                        Element.im2col(xp + n0 * inPlane, cb.baseAddress!, sg)
+                        Element.swapLeadingAxes(gp + n0 * O * P, tb.baseAddress!, a: nb, b: O, k: P)
+                        // dW[O, K] += gt[O, nb·P] · cols[K, nb·P]ᵀ
+                        Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: tb.baseAddress!, lda: nb * P,
+                                     b: cb.baseAddress!, ldb: nb * P, beta: 1, c: dw, ldc: K)
+                        n0 += nb
+                    }
+                } }
+            } }
+        }
+    }
+
+    /// The im2col matrix `[C·kH·kW, N·Ho·Wo]` of a `[N, C, H, W]` tensor.
+    @inlinable
+    public func im2col(_ g: ConvolutionGeometry) -> Tensor {
+        Tensor(shape: [g.patchSize, g.batch * g.outputPixels]) { cols, _ in withUnsafePointer { Element.im2col($0, cols, g) } }
+    }
+
+    /// Views the tensor as `[a, b, rest]` and returns `[b, a, rest]` (a copy).
+    @inlinable
+    public func swappingLeadingAxes(_ a: Int, _ b: Int) -> Tensor {
+        let k = count / max(a * b, 1)
+        precondition(a * b * k == count, "swappingLeadingAxes: \(shape) is not divisible into [\(a), \(b), …]")
+        return Tensor(shape: [b, a, k]) { y, _ in withUnsafePointer { Element.swapLeadingAxes($0, y, a: a, b: b, k: k) } }
+    }
+
+    /// `self[n, c, …] + bias[c]` for `self` `[N, C, …]` and `bias` `[C]`.
+    @inlinable
+    public func addingChannelBias(_ bias: Tensor) -> Tensor {
+        precondition(rank >= 2 && bias.rank == 1 && bias.shape[0] == shape[1], "addingChannelBias: cannot add bias \(bias.shape) to channels of \(shape)")
+        let q = count / max(shape[0] * shape[1], 1)
+        return Tensor(shape: shape) { y, _ in withUnsafePointer { x in bias.withUnsafePointer { b in Element.addChannelBias(x, b, y, n: shape[0], c: shape[1], q: q) } } }
+    }
+
+    /// `Σ_{n, …} self[n, c, …]`: shape `[C]` (the adjoint of ``broadcastChannels(to:)``).
+    @inlinable
+    public func sumChannels() -> Tensor {
+        precondition(rank >= 2, "sumChannels: expected [N, C, …], got \(shape)")
+        let q = count / max(shape[0] * shape[1], 1)
+        return Tensor(shape: [shape[1]]) { y, _ in withUnsafePointer { Element.sumChannels($0, y, n: shape[0], c: shape[1], q: q) } }
+    }
+
+    /// Repeats a `[C]` vector over the other axes of `shape` (`[N, C, …]`).
+    @inlinable
+    public func broadcastChannels(to shape: [Int]) -> Tensor {
+        precondition(rank == 1 && shape.count >= 2 && shape[1] == self.shape[0], "broadcastChannels: cannot broadcast \(self.shape) to channels of \(shape)")
+        let q = shape.reduce(1, *) / max(shape[0] * shape[1], 1)
+        return Tensor(shape: shape) { y, _ in withUnsafePointer { Element.broadcastChannels($0, y, n: shape[0], c: shape[1], q: q) } }
+    }
+
+    /// Checks that a `[N, C, H, W]` shape can be max-pooled 2×2 with stride 2.
+    /// - Throws: ``ConvolutionError/oddPoolingInput(_:)`` or ``ConvolutionError/inputRank(_:)``.
+    public static func checkMaxPool2x2(_ shape: [Int]) throws {
+        guard shape.count == 4 else { throw ConvolutionError.inputRank(shape) }
+        guard shape[2] % 2 == 0, shape[3] % 2 == 0 else { throw ConvolutionError.oddPoolingInput(shape) }
+    }
+
+    /// 2×2, stride-2 max-pool routing: `self` (any values of the same shape as `x`) taken at
+    /// each window's argmax of `x` (the first maximum in scan order on ties). `[N, C, H, W] → [N, C, H/2, W/2]`.
+    @inlinable
+    public func gatherMaxPool2x2(argmaxOf x: Tensor) -> Tensor {
+        do { try Tensor.checkMaxPool2x2(x.shape) } catch { preconditionFailure("\(error)") }
+        precondition(shape == x.shape, "gatherMaxPool2x2: values \(shape) and selector \(x.shape) differ")
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        return Tensor(shape: [n, c, h / 2, w / 2]) { y, _ in
+            withUnsafePointer { t in x.withUnsafePointer { xp in Element.maxPool2Gather(t, by: xp, y, planes: n * c, h: h, w: w) } }
+        }
+    }
+
+    /// The adjoint of ``gatherMaxPool2x2(argmaxOf:)``: `[N, C, H/2, W/2]` values placed at each
+    /// window's argmax of `x`, zeros elsewhere; shape of `x`.
+    @inlinable
+    public func scatterMaxPool2x2(argmaxOf x: Tensor) -> Tensor {
+        do { try Tensor.checkMaxPool2x2(x.shape) } catch { preconditionFailure("\(error)") }
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        precondition(shape == [n, c, h / 2, w / 2], "scatterMaxPool2x2: values \(shape) do not match pooled \(x.shape)")
+        return Tensor(shape: x.shape) { y, _ in
+            withUnsafePointer { g in x.withUnsafePointer { xp in Element.maxPool2Scatter(g, by: xp, y, planes: n * c, h: h, w: w) } }
+        }
+    }
+}
