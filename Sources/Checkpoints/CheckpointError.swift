@@ -95,7 +95,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
         case let .invalidTensorName(path, tensor, problem):
             return "safetensors file '\(path)': invalid tensor name '\(tensor)': \(problem)"
         case let .ioFailure(path, operation, reason):
-            return "checkpoint file '\(path)': \(operation) failed: \(reason)"
+            return "'\(path)': \(operation) failed: \(reason)"
         }
     }
 }

@@ -46,7 +46,8 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Parses "constant", "cosine", or "step:STEPSIZE:GAMMA" (e.g. "step:1000:0.5").
+    /// Parses "constant", "cosine", or "step:STEPSIZE:GAMMA" (e.g. "step:1000:0.5"; STEPSIZE ≥ 1 in
+    /// the caller's unit — steps here, epochs in `landscape train` —, GAMMA > 0 and finite).
     /// - Throws: ``OptimizerError/invalidHyperparameter(_:)`` naming the text.
     public static func parse(_ text: String) throws -> LearningRateSchedule {
         let parts = text.lowercased().split(separator: ":").map(String.init)
@@ -54,7 +55,12 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
         case "constant" where parts.count == 1: return .constant
         case "cosine" where parts.count == 1: return .cosine
         case "step" where parts.count == 3:
-            guard let s = Int(parts[1]), s > 0, let g = Double(parts[2]), g > 0, g.isFinite else { break }
+            guard let s = Int(parts[1]), s > 0 else {
+                throw OptimizerError.invalidHyperparameter("learning-rate schedule '\(text)': the step size must be an integer ≥ 1, got '\(parts[1])'")
+            }
+            guard let g = Double(parts[2]), g > 0, g.isFinite else {
+                throw OptimizerError.invalidHyperparameter("learning-rate schedule '\(text)': gamma must be a positive finite number, got '\(parts[2])'")
+            }
             return .step(stepSize: s, gamma: g)
         default: break
         }
@@ -126,7 +132,7 @@ public struct SGD<E: TensorScalar>: Sendable {
 
 extension TensorScalar {
     /// The fused SGD-momentum update loop (see ``SGD``); specialized per element type.
-    @inlinable @usableFromInline
+    @inlinable
     static func sgdMomentumStep(_ p: UnsafeMutablePointer<Self>, _ b: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
                                 _ n: Int, _ lr: Self, _ mu: Self, _ wd: Self, _ nesterov: Bool) {
         for i in 0..<n {

@@ -71,23 +71,23 @@ extension Tensor {
         let g = ConvolutionGeometry.require(input: x.shape, filter: w.shape, stride: stride, padding: padding)
         let (O, K, P, chunk) = (g.outputChannels, g.patchSize, g.outputPixels, chunkSize(g))
         let inPlane = g.channels * g.height * g.width
-        var cols = [Element](repeating: 0, count: K * chunk * P)
-        var tmp = [Element](repeating: 0, count: O * chunk * P)
+        let cols = UnsafeMutablePointer<Element>.allocate(capacity: K * chunk * P)
+        defer { cols.deallocate() }
+        let tmp = UnsafeMutablePointer<Element>.allocate(capacity: O * chunk * P)
+        defer { tmp.deallocate() }
         return Tensor(shape: g.outputShape) { y, _ in
             x.withUnsafePointer { xp in w.withUnsafePointer { wp in
-                cols.withUnsafeMutableBufferPointer { cb in tmp.withUnsafeMutableBufferPointer { tb in
                     var n0 = 0
                     while n0 < g.batch {
                         let nb = min(chunk, g.batch - n0)
                         let sg = subGeometry(g, batch: nb)
-                        Element.im2col(xp + n0 * inPlane, cb.baseAddress!, sg)
+                        Element.im2col(xp + n0 * inPlane, cols, sg)
                         // tmp[O, nb·P] = W[O, K] · cols[K, nb·P]
                         Element.gemm(transposeA: false, transposeB: false, m: O, n: nb * P, k: K, alpha: 1, a: wp, lda: K,
-                                     b: cb.baseAddress!, ldb: nb * P, beta: 0, c: tb.baseAddress!, ldc: nb * P)
-                        Element.swapLeadingAxes(tb.baseAddress!, y + n0 * O * P, a: O, b: nb, k: P)
+                                     b: cols, ldb: nb * P, beta: 0, c: tmp, ldc: nb * P)
+                        Element.swapLeadingAxes(tmp, y + n0 * O * P, a: O, b: nb, k: P)
                         n0 += nb
                     }
-                } }
             } }
         }
     }
@@ -100,23 +100,23 @@ extension Tensor {
         precondition(g.shape == geo.outputShape, "conv2dBackwardInput: cotangent has shape \(g.shape), expected \(geo.outputShape)")
         let (O, K, P, chunk) = (geo.outputChannels, geo.patchSize, geo.outputPixels, chunkSize(geo))
         let inPlane = geo.channels * geo.height * geo.width
-        var cols = [Element](repeating: 0, count: K * chunk * P)
-        var gt = [Element](repeating: 0, count: O * chunk * P)
+        let cols = UnsafeMutablePointer<Element>.allocate(capacity: K * chunk * P)
+        defer { cols.deallocate() }
+        let gt = UnsafeMutablePointer<Element>.allocate(capacity: O * chunk * P)
+        defer { gt.deallocate() }
         return Tensor(shape: inputShape) { dx, _ in
             g.withUnsafePointer { gp in w.withUnsafePointer { wp in
-                cols.withUnsafeMutableBufferPointer { cb in gt.withUnsafeMutableBufferPointer { tb in
                     var n0 = 0
                     while n0 < geo.batch {
                         let nb = min(chunk, geo.batch - n0)
                         let sg = subGeometry(geo, batch: nb)
-                        Element.swapLeadingAxes(gp + n0 * O * P, tb.baseAddress!, a: nb, b: O, k: P)   // [O, nb·P]
+                        Element.swapLeadingAxes(gp + n0 * O * P, gt, a: nb, b: O, k: P)   // [O, nb·P]
                         // cols[K, nb·P] = Wᵀ[K, O] · gt[O, nb·P]
                         Element.gemm(transposeA: true, transposeB: false, m: K, n: nb * P, k: O, alpha: 1, a: wp, lda: K,
-                                     b: tb.baseAddress!, ldb: nb * P, beta: 0, c: cb.baseAddress!, ldc: nb * P)
-                        Element.col2im(cb.baseAddress!, dx + n0 * inPlane, sg)
+                                     b: gt, ldb: nb * P, beta: 0, c: cols, ldc: nb * P)
+                        Element.col2im(cols, dx + n0 * inPlane, sg)
                         n0 += nb
                     }
-                } }
             } }
         }
     }
@@ -129,24 +129,24 @@ extension Tensor {
         precondition(g.shape == geo.outputShape, "conv2dBackwardFilter: cotangent has shape \(g.shape), expected \(geo.outputShape)")
         let (O, K, P, chunk) = (geo.outputChannels, geo.patchSize, geo.outputPixels, chunkSize(geo))
         let inPlane = geo.channels * geo.height * geo.width
-        var cols = [Element](repeating: 0, count: K * chunk * P)
-        var gt = [Element](repeating: 0, count: O * chunk * P)
+        let cols = UnsafeMutablePointer<Element>.allocate(capacity: K * chunk * P)
+        defer { cols.deallocate() }
+        let gt = UnsafeMutablePointer<Element>.allocate(capacity: O * chunk * P)
+        defer { gt.deallocate() }
         return Tensor(shape: filterShape) { dw, count in
             Element.fill(dw, value: 0, count: count)
             x.withUnsafePointer { xp in g.withUnsafePointer { gp in
-                cols.withUnsafeMutableBufferPointer { cb in gt.withUnsafeMutableBufferPointer { tb in
                     var n0 = 0
                     while n0 < geo.batch {
                         let nb = min(chunk, geo.batch - n0)
                         let sg = subGeometry(geo, batch: nb)
-                        Element.im2col(xp + n0 * inPlane, cb.baseAddress!, sg)
-                        Element.swapLeadingAxes(gp + n0 * O * P, tb.baseAddress!, a: nb, b: O, k: P)
+                        Element.im2col(xp + n0 * inPlane, cols, sg)
+                        Element.swapLeadingAxes(gp + n0 * O * P, gt, a: nb, b: O, k: P)
                         // dW[O, K] += gt[O, nb·P] · cols[K, nb·P]ᵀ
-                        Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: tb.baseAddress!, lda: nb * P,
-                                     b: cb.baseAddress!, ldb: nb * P, beta: 1, c: dw, ldc: K)
+                        Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: gt, lda: nb * P,
+                                     b: cols, ldb: nb * P, beta: 1, c: dw, ldc: K)
                         n0 += nb
                     }
-                } }
             } }
         }
     }

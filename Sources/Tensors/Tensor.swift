@@ -65,7 +65,8 @@ public struct Tensor<Element: TensorScalar>: Sendable, Equatable {
     /// A tensor of the given shape with every element equal to `value`.
     @inlinable
     public init(repeating value: Element, shape: [Int]) {
-        self.init(shape: shape, scalars: [Element](repeating: value, count: shape.reduce(1, *)))
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: shape \(shape) has a negative dimension")
+        self.init(shape: shape) { y, n in Element.fill(y, value: value, count: n) }
     }
 
     /// A tensor of zeros.
@@ -126,15 +127,18 @@ public struct Tensor<Element: TensorScalar>: Sendable, Equatable {
     @inlinable
     public func flatSlice(_ range: Range<Int>) -> Tensor {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "flatSlice: range \(range) outside 0..<\(count)")
-        return Tensor(shape: [range.count], scalars: Array(scalars[range]))
+        return Tensor(shape: [range.count]) { y, n in withUnsafePointer { Element.copy($0 + range.lowerBound, y, count: n) } }
     }
 
     /// Concatenates the flattened scalars of `parts` into one rank-1 tensor.
     public static func concatenateFlat(_ parts: [Tensor]) -> Tensor {
-        var s = [Element]()
-        s.reserveCapacity(parts.reduce(0) { $0 + $1.count })
-        for p in parts { s.append(contentsOf: p.scalars) }
-        return Tensor(shape: [s.count], scalars: s)
+        return Tensor(shape: [parts.reduce(0) { $0 + $1.count }]) { y, _ in
+            var offset = 0
+            for p in parts {
+                p.withUnsafePointer { Element.copy($0, y + offset, count: p.count) }
+                offset += p.count
+            }
+        }
     }
 
     /// Row `i` of a rank-2 tensor... or generally the sub-tensor at index `i` of the first axis.
@@ -142,7 +146,7 @@ public struct Tensor<Element: TensorScalar>: Sendable, Equatable {
     public func rows(_ range: Range<Int>) -> Tensor {
         precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows: range \(range) outside the first axis of \(shape)")
         let inner = shape.dropFirst().reduce(1, *)
-        return Tensor(shape: [range.count] + shape.dropFirst(), scalars: Array(scalars[(range.lowerBound * inner)..<(range.upperBound * inner)]))
+        return Tensor(shape: [range.count] + shape.dropFirst()) { y, n in withUnsafePointer { Element.copy($0 + range.lowerBound * inner, y, count: n) } }
     }
 
     /// Gathers the sub-tensors at `indices` along the first axis (e.g. a mini-batch of images).
@@ -153,7 +157,7 @@ public struct Tensor<Element: TensorScalar>: Sendable, Equatable {
             self.withUnsafePointer { src in
                 for (r, i) in indices.enumerated() {
                     precondition(i >= 0 && i < shape[0], "gatherRows: index \(i) outside 0..<\(shape[0])")
-                    (out + r * inner).update(from: src + i * inner, count: inner)
+                    Element.copy(src + i * inner, out + r * inner, count: inner)
                 }
             }
         }

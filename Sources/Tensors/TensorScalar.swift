@@ -94,6 +94,8 @@ where Self.RawSignificand: FixedWidthInteger {
     static func scatterColumns(_ v: UnsafePointer<Self>, _ index: UnsafePointer<Int>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
     /// Fills `y[0..<count]` with `value`.
     static func fill(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int)
+    /// Copies `count` elements from `x` to `y` (non-overlapping).
+    static func copy(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// im2col for a batch (see ``ConvolutionGeometry``); `cols` is `C·kH·kW × N·Ho·Wo`.
     static func im2col(_ x: UnsafePointer<Self>, _ cols: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry)
     /// col2im, the adjoint of im2col (accumulating; `x` is zeroed first).
@@ -247,6 +249,11 @@ extension TensorScalar {
     @inlinable
     public static func fill(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int) {
         for i in 0..<count { y[i] = value }
+    }
+
+    @inlinable
+    public static func copy(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        y.update(from: x, count: count)
     }
 }
 

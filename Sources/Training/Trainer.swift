@@ -11,14 +11,24 @@ import Tensors
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// The mini-batch loss became NaN or ±inf. The last good checkpoint (previous epoch) is kept.
     case nonFiniteLoss(epoch: Int, step: Int, loss: Double, lastCheckpoint: String?)
+    /// The parameters became NaN or ±inf in the last step of an epoch (the loss of that step was
+    /// still finite). Nothing of that epoch is saved; the last good checkpoint is kept.
+    case nonFiniteParameters(epoch: Int, step: Int, lastCheckpoint: String?)
+    /// A curvature probe failed during an epoch.
+    case probeFailed(epoch: Int, reason: String)
     /// A configuration value is invalid.
     case invalidConfiguration(String)
 
     public var description: String {
         switch self {
         case let .nonFiniteLoss(epoch, step, loss, last):
-            return "training stopped: non-finite loss (\(loss)) at epoch \(epoch), step \(step)" +
+            return "training stopped: non-finite loss (\(loss.isNaN ? "NaN" : "\(loss)")) at epoch \(epoch), step \(step) (the learning rate is probably too large)" +
                 (last.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written before it")
+        case let .nonFiniteParameters(epoch, step, last):
+            return "training stopped: the parameters became non-finite at epoch \(epoch), step \(step) (the learning rate is probably too large)" +
+                (last.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written before it")
+        case let .probeFailed(epoch, reason):
+            return "λ_max estimate failed after epoch \(epoch): \(reason)"
         case let .invalidConfiguration(m):
             return "invalid configuration: \(m)"
         }
@@ -34,7 +44,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var momentum: Double = 0.9
     public var weightDecay: Double = 0
     public var nesterov: Bool = false
-    /// "constant", "cosine" or "step:STEPSIZE:GAMMA" (see ``LearningRateSchedule/parse(_:)``).
+    /// "constant", "cosine" or "step:EPOCHS:GAMMA": multiply the rate by GAMMA every EPOCHS epochs
+    /// (PyTorch's StepLR stepped once per epoch). Cosine decays to 0 over all steps of the run.
     public var schedule: String = "cosine"
     public var epochs: Int = 3
     public var seed: UInt64 = 0
@@ -55,16 +66,18 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// - Throws: ``TrainingError/invalidConfiguration(_:)`` naming the field.
     public func validate() throws {
         func bad(_ m: String) -> TrainingError { .invalidConfiguration(m) }
-        guard batchSize >= 1 else { throw bad("batch size must be at least 1, got \(batchSize)") }
-        guard learningRate > 0, learningRate.isFinite else { throw bad("learning rate must be positive, got \(learningRate)") }
-        guard momentum >= 0, momentum < 1 else { throw bad("momentum must be in [0, 1), got \(momentum)") }
-        guard weightDecay >= 0, weightDecay.isFinite else { throw bad("weight decay must be ≥ 0, got \(weightDecay)") }
-        guard epochs >= 1 else { throw bad("epochs must be at least 1, got \(epochs)") }
+        guard batchSize >= 1, batchSize <= 1 << 24 else { throw bad("batch size must be in 1...\(1 << 24), got \(batchSize)") }
+        guard learningRate > 0, learningRate.isFinite, Float(learningRate) > 0, Float(learningRate).isFinite else {
+            throw bad("learning rate must be positive and representable in Float32, got \(learningRate)")
+        }
+        guard momentum >= 0, momentum < 1, Float(momentum) < 1 else { throw bad("momentum must be in [0, 1) (also after rounding to Float32), got \(momentum)") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw bad("weight decay must be ≥ 0 and finite, got \(weightDecay)") }
+        guard epochs >= 1, epochs <= 100_000 else { throw bad("epochs must be in 1...100000, got \(epochs)") }
         guard lambdaEvery >= 0 else { throw bad("lambda-every must be ≥ 0, got \(lambdaEvery)") }
         guard lambdaSamples >= 1 else { throw bad("lambda-samples must be at least 1, got \(lambdaSamples)") }
-        guard lambdaIterations >= 1 else { throw bad("lambda-iterations must be at least 1, got \(lambdaIterations)") }
-        guard lambdaTolerance > 0 else { throw bad("lambda-tolerance must be positive, got \(lambdaTolerance)") }
-        guard evaluationBatchSize >= 1 else { throw bad("evaluation batch size must be at least 1") }
+        guard lambdaIterations >= 1, lambdaIterations <= 100_000 else { throw bad("lambda-iterations must be in 1...100000, got \(lambdaIterations)") }
+        guard lambdaTolerance > 0, lambdaTolerance.isFinite else { throw bad("lambda-tolerance must be positive and finite, got \(lambdaTolerance)") }
+        guard evaluationBatchSize >= 1, evaluationBatchSize <= 1 << 24 else { throw bad("evaluation batch size must be in 1...\(1 << 24)") }
         do { _ = try LearningRateSchedule.parse(schedule) } catch { throw bad("\(error)") }
     }
 }
@@ -78,22 +91,26 @@ public struct EpochMetrics: Sendable, Equatable {
     public var trainRunningLoss: Double
     public var validationLoss: Double, validationAccuracy: Double
     public var testLoss: Double, testAccuracy: Double
-    /// λ_max by power iteration on the probe batch (nan when not estimated this epoch).
+    /// λ_max by power iteration on the probe batch: the Hessian eigenvalue of largest magnitude,
+    /// which is λ_max unless negative curvature dominates (then it is negative). nan when not
+    /// estimated this epoch (see ``TrainingConfiguration/lambdaEvery``).
     public var lambdaMax: Double
     public var lambdaIterations: Int
     public var lambdaResidual: Double
+    /// Whether power iteration met its tolerance within its iteration budget.
+    public var lambdaConverged: Bool
     /// The learning rate of the epoch's last step.
     public var learningRate: Double
     /// Seconds: training steps, evaluation, λ_max.
     public var trainSeconds: Double, evaluationSeconds: Double, probeSeconds: Double
 
     /// The CSV header matching ``csvRow``.
-    public static let csvHeader = "epoch,train_loss,train_accuracy,train_running_loss,validation_loss,validation_accuracy,test_loss,test_accuracy,lambda_max,lambda_iterations,lambda_residual,learning_rate,train_seconds,evaluation_seconds,probe_seconds"
+    public static let csvHeader = "epoch,train_loss,train_accuracy,train_running_loss,validation_loss,validation_accuracy,test_loss,test_accuracy,lambda_max,lambda_iterations,lambda_residual,lambda_converged,learning_rate,train_seconds,evaluation_seconds,probe_seconds"
 
     /// One CSV row (full precision).
     public var csvRow: String {
         [String(epoch), "\(trainLoss)", "\(trainAccuracy)", "\(trainRunningLoss)", "\(validationLoss)", "\(validationAccuracy)",
-         "\(testLoss)", "\(testAccuracy)", "\(lambdaMax)", String(lambdaIterations), "\(lambdaResidual)", "\(learningRate)",
+         "\(testLoss)", "\(testAccuracy)", "\(lambdaMax)", String(lambdaIterations), "\(lambdaResidual)", lambdaConverged ? "1" : "0", "\(learningRate)",
          String(format: "%.3f", trainSeconds), String(format: "%.3f", evaluationSeconds), String(format: "%.3f", probeSeconds)].joined(separator: ",")
     }
 }
@@ -147,9 +164,10 @@ public struct Trainer {
 
     func run<M: Model>(model: M, onStep: (StepProgress) -> Void, onEpoch: (EpochMetrics) -> Void) throws -> (parameters: Tensor<Float>, metrics: [EpochMetrics]) {
         let cfg = configuration
-        let schedule = try LearningRateSchedule.parse(cfg.schedule)
         let train = data.train
         let stepsPerEpoch = train.batchCount(size: cfg.batchSize)
+        var schedule = try LearningRateSchedule.parse(cfg.schedule)
+        if case let .step(epochs, gamma) = schedule { schedule = .step(stepSize: epochs * stepsPerEpoch, gamma: gamma) }
         var θ = model.initialParameters(Float.self, seed: cfg.seed)
         var optimizer = try SGD<Float>(parameterCount: θ.count, learningRate: cfg.learningRate, momentum: cfg.momentum,
                                        weightDecay: cfg.weightDecay, nesterov: cfg.nesterov, schedule: schedule,
@@ -191,24 +209,36 @@ public struct Trainer {
                                     secondsRemaining: elapsed / Double(step) * Double(stepsPerEpoch - step)))
             }
             let trainSeconds = Date().timeIntervalSince(t0)
+            guard θ.dot(θ).isFinite else {
+                throw TrainingError.nonFiniteParameters(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint)
+            }
             let t1 = Date()
             let (trL, trA) = try model.evaluate(θ, input: trainX, labels: trainY, batchSize: cfg.evaluationBatchSize)
             let (vaL, vaA) = data.validation.count > 0 ? try model.evaluate(θ, input: valX, labels: valY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
             let (teL, teA) = data.test.count > 0 ? try model.evaluate(θ, input: testX, labels: testY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
             let evaluationSeconds = Date().timeIntervalSince(t1)
+            guard trL.isFinite else {
+                throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: trL, lastCheckpoint: lastCheckpoint)
+            }
             let t2 = Date()
-            var lambda = Double.nan, lambdaIts = 0, lambdaRes = Double.nan
+            var lambda = Double.nan, lambdaIts = 0, lambdaRes = Double.nan, lambdaConverged = false
             if cfg.lambdaEvery > 0 && (epoch % cfg.lambdaEvery == 0 || epoch == cfg.epochs) {
                 // Warm start from the previous estimate's eigenvector.
-                let r = try powerIteration(of: probe, at: θ, maxIterations: cfg.lambdaIterations, tolerance: cfg.lambdaTolerance,
+                let r: PowerIterationResult<Float>
+                do {
+                    r = try powerIteration(of: probe, at: θ, maxIterations: cfg.lambdaIterations, tolerance: cfg.lambdaTolerance,
                                            seed: cfg.seed &+ UInt64(epoch), initialVector: eigenvector)
+                } catch {
+                    throw TrainingError.probeFailed(epoch: epoch, reason: "\(error)")
+                }
+                lambdaConverged = r.converged
                 eigenvector = r.eigenvector
                 lambda = r.eigenvalue; lambdaIts = r.iterations; lambdaRes = r.residualNorm
             }
             let probeSeconds = Date().timeIntervalSince(t2)
             let m = EpochMetrics(epoch: epoch, trainLoss: trL, trainAccuracy: trA, trainRunningLoss: lossSum / Double(max(step, 1)),
                                  validationLoss: vaL, validationAccuracy: vaA, testLoss: teL, testAccuracy: teA,
-                                 lambdaMax: lambda, lambdaIterations: lambdaIts, lambdaResidual: lambdaRes, learningRate: lastRate,
+                                 lambdaMax: lambda, lambdaIterations: lambdaIts, lambdaResidual: lambdaRes, lambdaConverged: lambdaConverged, learningRate: lastRate,
                                  trainSeconds: trainSeconds, evaluationSeconds: evaluationSeconds, probeSeconds: probeSeconds)
             all.append(m)
             if let dir = outputDirectory {

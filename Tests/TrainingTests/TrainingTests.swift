@@ -69,10 +69,10 @@ func temporaryDirectory() -> URL {
         var cfg = TrainingConfiguration()
         cfg.epochs = 3
         cfg.batchSize = 32
-        // 240 training samples / 32 = 8 steps per epoch: a sane rate in epoch 1, then ×1e6 from epoch 2 on.
+        // A sane rate in epoch 1, then ×1e6 from epoch 2 on (the step schedule counts epochs).
         cfg.learningRate = 0.01
         cfg.momentum = 0.9
-        cfg.schedule = "step:8:1e6"
+        cfg.schedule = "step:1:1e6"
         cfg.lambdaEvery = 0
         let out = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: out) }

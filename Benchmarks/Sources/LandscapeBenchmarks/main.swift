@@ -10,6 +10,7 @@ import Tensors
 // OpenBLAS kernel. Usage: landscape-benchmarks [--quick] [--json FILE] [--markdown FILE]
 
 BLASRuntime.ensureFastKernel()
+BLASRuntime.retainFreedMemory()
 
 let args = CommandLine.arguments
 let quick = args.contains("--quick")
@@ -58,47 +59,65 @@ let dgemm = gemmThroughput(Double.self)
 print("OpenBLAS kernel: \(BLASRuntime.coreName), threads: \(BLASRuntime.threadCount)")
 print(String(format: "sgemm 1024: %.1f GFLOP/s, dgemm 1024: %.1f GFLOP/s", sgemm, dgemm))
 
-/// FLOPs of the MLP's GEMMs: forward 2·N·Σ in·out; gradient = 3× forward (forward + two backward GEMMs per layer, minus the input's);
-/// counted as forward ×3 for simplicity (the first layer's input gradient is not computed, so this slightly overcounts).
-func mlpForwardFlops(_ m: MLP, batch: Int) -> Double {
-    zip(m.sizes, m.sizes.dropFirst()).reduce(0.0) { $0 + 2 * Double(batch) * Double($1.0) * Double($1.1) }
+/// GEMM/convolution FLOPs of one forward pass and of one value-with-gradient.
+func flops<M: Model>(_ m: M, batch: Int) -> (forward: Double, gradient: Double) {
+    let n = Double(batch)
+    if let mlp = m as? MLP {
+        let layers = zip(mlp.sizes, mlp.sizes.dropFirst()).map { 2 * n * Double($0.0) * Double($0.1) }
+        let fwd = layers.reduce(0, +)
+        return (fwd, 3 * fwd - layers[0])        // no input gradient for the first layer
+    }
+    if let cnn = m as? CNN {
+        var fwd = 0.0, grad = 0.0
+        var (c, h, w) = (cnn.inputChannels, cnn.height, cnn.width)
+        for (i, conv) in cnn.convolutions.enumerated() {
+            let f = 2 * n * Double(conv.outputChannels * c * conv.kernelSize * conv.kernelSize * h * w)
+            fwd += f; grad += i == 0 ? 2 * f : 3 * f
+            c = conv.outputChannels; h /= 2; w /= 2
+        }
+        for l in [cnn.hidden, cnn.output] { let f = 2 * n * Double(l.inputSize * l.outputSize); fwd += f; grad += 3 * f }
+        return (fwd, grad)
+    }
+    return (.nan, .nan)
 }
 
-func benchMLP<E: TensorScalar>(_: E.Type, batch: Int, gemmRate: Double, hvpOnly: Bool) throws {
-    let m = MLP()
+func benchModel<M: Model, E: TensorScalar>(_ m: M, _: E.Type, batch: Int, gemmRate: Double, hvpOnly: Bool) throws {
     var rng = SplitMix64(seed: 7)
-    let x = Tensor<E>.randomUniform([batch, 784], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
-    let labels = (0..<batch).map { _ in rng.next(below: 10) }
+    let x = Tensor<E>.randomUniform([batch, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
+    let labels = (0..<batch).map { _ in rng.next(below: m.classCount) }
     let θ = m.initialParameters(E.self, seed: 1)
     let v = Tensor<E>.randomNormal([θ.count], using: &rng)
     let f = try m.loss(on: x, labels: labels)
-    let fwd = mlpForwardFlops(m, batch: batch)
-    // First layer: no input gradient, so gradient = forward + 2·forward − (first layer forward).
-    let first = 2 * Double(batch) * 784 * 256
-    let gradFlops = 3 * fwd - first
+    let (fwd, gradFlops) = flops(m, batch: batch)
     let prec = E.self == Float.self ? "f32" : "f64"
-    let tg = try measure { _ = try valueWithGradient(of: f, at: θ) }
+    let reps = batch >= 2048 && m is CNN ? 3 : 7
+    let tg = try measure(warmup: 1, repeats: reps) { _ = try valueWithGradient(of: f, at: θ) }
     if !hvpOnly {
-        let tl = try measure { _ = try value(of: f, at: θ) }
-        rows.append(Row(model: "mlp", workload: "loss", precision: prec, batch: batch, medianSeconds: tl, gflops: fwd / tl / 1e9, fractionOfGemm: fwd / tl / 1e9 / gemmRate))
+        let tl = try measure(warmup: 1, repeats: reps) { _ = try value(of: f, at: θ) }
+        rows.append(Row(model: m.name, workload: "loss", precision: prec, batch: batch, medianSeconds: tl, gflops: fwd / tl / 1e9, fractionOfGemm: fwd / tl / 1e9 / gemmRate))
     }
-    rows.append(Row(model: "mlp", workload: "value+gradient", precision: prec, batch: batch, medianSeconds: tg, gflops: gradFlops / tg / 1e9, fractionOfGemm: gradFlops / tg / 1e9 / gemmRate, ratioToGradient: 1))
-    let th = try measure { _ = try valueGradientAndHVP(of: f, at: θ, along: v) }
-    rows.append(Row(model: "mlp", workload: "HVP (fwd-over-rev)", precision: prec, batch: batch, medianSeconds: th, ratioToGradient: th / tg))
+    rows.append(Row(model: m.name, workload: "value+gradient", precision: prec, batch: batch, medianSeconds: tg, gflops: gradFlops / tg / 1e9, fractionOfGemm: gradFlops / tg / 1e9 / gemmRate, ratioToGradient: 1))
+    let th = try measure(warmup: 1, repeats: reps) { _ = try valueGradientAndHVP(of: f, at: θ, along: v) }
+    rows.append(Row(model: m.name, workload: "HVP (fwd-over-rev)", precision: prec, batch: batch, medianSeconds: th, ratioToGradient: th / tg))
     if !hvpOnly {
         var opt = try SGD<E>(parameterCount: θ.count, learningRate: 0.01, momentum: 0.9)
         var p = θ
-        let ts = try measure {
+        let ts = try measure(warmup: 1, repeats: reps) {
             let g = try gradient(of: f, at: p)
             try opt.update(&p, gradient: g)
         }
-        rows.append(Row(model: "mlp", workload: "SGD step", precision: prec, batch: batch, medianSeconds: ts, ratioToGradient: ts / tg))
+        rows.append(Row(model: m.name, workload: "SGD step", precision: prec, batch: batch, medianSeconds: ts, ratioToGradient: ts / tg))
     }
+    print("done: \(m.name) \(prec) batch \(batch)")
 }
 
-for batch in (quick ? [64, 2048] : [64, 512, 2048]) {
-    try benchMLP(Float.self, batch: batch, gemmRate: sgemm, hvpOnly: false)
-    try benchMLP(Double.self, batch: batch, gemmRate: dgemm, hvpOnly: true)
+let cnn = try CNN()
+let models: [any Model] = (option("--models") ?? "mlp,cnn").split(separator: ",").map { $0 == "cnn" ? cnn as any Model : MLP() as any Model }
+for model in models {
+    for batch in (quick ? [64, 2048] : [64, 512, 2048]) {
+        try benchModel(model, Float.self, batch: batch, gemmRate: sgemm, hvpOnly: false)
+        try benchModel(model, Double.self, batch: batch, gemmRate: dgemm, hvpOnly: true)
+    }
 }
 
 // λ_max by 20 power iterations on 512 samples.
