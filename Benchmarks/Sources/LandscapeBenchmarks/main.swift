@@ -34,6 +34,53 @@ func measure(warmup: Int = 2, repeats: Int = 7, _ body: () throws -> Void) rethr
     return times[times.count / 2]
 }
 
+if args.contains("--ops") {
+    // Per-operation medians for the CNN's shapes (for profiling, not for the report).
+    let n = Int(option("--batch") ?? "64") ?? 64
+    var rng = SplitMix64(seed: 3)
+    let x1 = Tensor<Float>.randomUniform([n, 1, 28, 28], bound: 1, using: &rng)
+    let w1 = Tensor<Float>.randomUniform([16, 1, 5, 5], bound: 0.2, using: &rng)
+    let x2 = Tensor<Float>.randomUniform([n, 16, 14, 14], bound: 1, using: &rng)
+    let w2 = Tensor<Float>.randomUniform([32, 16, 5, 5], bound: 0.05, using: &rng)
+    let y1 = Tensor.conv2d(x1, w1, stride: 1, padding: 2), y2 = Tensor.conv2d(x2, w2, stride: 1, padding: 2)
+    func report(_ name: String, flops: Double, _ body: () -> Void) {
+        let t = measure(warmup: 3, repeats: 15, body)
+        print(String(format: "%-28@ %9.3f ms  %7.1f GFLOP/s", name as NSString, t * 1e3, flops / t / 1e9))
+    }
+    let f1 = 2.0 * Double(n) * 16 * 25 * 784, f2 = 2.0 * Double(n) * 32 * 400 * 196
+    report("conv1 forward", flops: f1) { _ = Tensor.conv2d(x1, w1, stride: 1, padding: 2) }
+    report("conv1 backward filter", flops: f1) { _ = Tensor.conv2dBackwardFilter(x1, y1, filterShape: w1.shape, stride: 1, padding: 2) }
+    report("conv2 forward", flops: f2) { _ = Tensor.conv2d(x2, w2, stride: 1, padding: 2) }
+    report("conv2 backward input", flops: f2) { _ = Tensor.conv2dBackwardInput(y2, w2, inputShape: x2.shape, stride: 1, padding: 2) }
+    report("conv2 backward filter", flops: f2) { _ = Tensor.conv2dBackwardFilter(x2, y2, filterShape: w2.shape, stride: 1, padding: 2) }
+    report("relu y1", flops: 0) { _ = y1.relu() }
+    if args.contains("--maxpool-loop") { for _ in 0..<2000 { _ = y1.gatherMaxPool2x2(argmaxOf: y1) }; exit(0) }
+    report("maxpool y1", flops: 0) { _ = y1.maxPool2x2() }
+    do {
+        let src = UnsafeMutablePointer<Float>.allocate(capacity: y1.count), dst = UnsafeMutablePointer<Float>.allocate(capacity: y1.count / 4)
+        y1.withUnsafePointer { src.update(from: $0, count: y1.count) }
+        report("maxpool kernel only", flops: 0) { Float.maxPool2Gather(src, by: src, dst, planes: n * 16, h: 28, w: 28) }
+        report("maxpool tensor+kernel", flops: 0) { _ = Tensor<Float>(shape: [n, 16, 14, 14]) { y, _ in y1.withUnsafePointer { Float.maxPool2Gather($0, by: $0, y, planes: n * 16, h: 28, w: 28) } } }
+        report("gatherMaxPool2x2", flops: 0) { _ = y1.gatherMaxPool2x2(argmaxOf: y1) }
+        report("maxpool kernel, fresh out", flops: 0) { let d = UnsafeMutablePointer<Float>.allocate(capacity: y1.count / 4); Float.maxPool2Gather(src, by: src, d, planes: n * 16, h: 28, w: 28); d.deallocate() }
+        report("relu kernel only", flops: 0) { Float.applyUnary(.relu, src, dst, count: y1.count / 4) }
+    }
+    report("channel bias y1", flops: 0) { _ = y1.addingChannelBias(Tensor<Float>.zeros([16])) }
+    report("im2col conv2", flops: 0) { _ = x2.im2col(ConvolutionGeometry(batch: n, channels: 16, height: 14, width: 14, outputChannels: 32, kernelHeight: 5, kernelWidth: 5, stride: 1, padding: 2)) }
+    let cols2 = Tensor<Float>.randomUniform([400, n * 196], bound: 1, using: &rng)
+    let w2m = w2.reshaped([32, 400])
+    report("gemm W·cols (32×400·400×nP)", flops: f2) { _ = Tensor.matmul(w2m, cols2) }
+    report("gemm colsᵀ·Wᵀ (nP×400·400×32)", flops: f2) { _ = Tensor.matmul(cols2, w2m, transposeA: true, transposeB: true) }
+    let cols2t = Tensor<Float>.randomUniform([n * 196, 400], bound: 1, using: &rng)
+    report("gemm cols'·Wᵀ (rows=pixels)", flops: f2) { _ = Tensor.matmul(cols2t, w2m, transposeB: true) }
+    let g2 = Tensor<Float>.randomUniform([32, n * 196], bound: 1, using: &rng)
+    report("gemm Wᵀ·g (400×32·32×nP)", flops: f2) { _ = Tensor.matmul(w2m, g2, transposeA: true) }
+    report("gemm g·colsᵀ (32×nP·nP×400)", flops: f2) { _ = Tensor.matmul(g2, cols2, transposeB: true) }
+    let a = Tensor<Float>.randomUniform([1024, 1024], bound: 1, using: &rng)
+    report("sgemm 1024", flops: 2 * 1024 * 1024 * 1024) { _ = Tensor.matmul(a, a) }
+    exit(0)
+}
+
 struct Row: Codable {
     var model: String
     var workload: String
