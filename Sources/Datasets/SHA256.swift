@@ -100,7 +100,8 @@ public struct SHA256: Sendable {
         hexDigest(of: Array(string.utf8))
     }
 
-    private static func hex(_ digest: [UInt8]) -> String {
+    /// Lowercase hexadecimal of a digest.
+    static func hex(_ digest: [UInt8]) -> String {
         let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var chars = [UInt8]()
         chars.reserveCapacity(digest.count * 2)

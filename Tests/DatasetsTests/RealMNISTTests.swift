@@ -44,7 +44,7 @@ struct RealMNISTTests {
         try MNISTFetcher.verify(directory: dir)
     }
 
-    @Test("fetch from a local copy into a temporary directory, then again (already present), then repair")
+    @Test("fetch from a local copy into a temporary directory, then again (already present); a damaged file is refused, not replaced")
     func fetchFromLocalCopy() throws {
         guard let source = sharedMNISTOrRecordIssue() else { return }
         let dest = try makeTemporaryDirectory("fetch-dest")
@@ -59,14 +59,20 @@ struct RealMNISTTests {
         let second = try MNISTFetcher.fetch(into: dest, localCopy: source, routes: [.existing, .localCopy])
         #expect(second == .alreadyPresent(dest.standardizedFileURL))
 
-        // Damage a destination file: the next fetch notices (it does not
-        // report .alreadyPresent) and copies again; the copy verifies.
+        // Damage a destination file: the next fetch notices, but the file
+        // may be the user's, so it refuses (naming it) and leaves it alone.
         let labels = dest.appendingPathComponent(MNISTFile.testLabels.gzipName)
-        try Data([0x1f, 0x8b, 0, 0]).write(to: labels)
-        let third = try MNISTFetcher.fetch(into: dest, localCopy: source, routes: [.existing, .localCopy]) { lines.append($0) }
-        #expect(third == .localCopy(source.standardizedFileURL))
-        #expect(lines.contains { $0.contains("are not valid") && $0.contains(labels.standardizedFileURL.path) })
-        #expect(try IDX.read(labels).shape == [10_000])
+        let damaged: [UInt8] = [0x1f, 0x8b, 0, 0]
+        try Data(damaged).write(to: labels)
+        let error = #expect(throws: DatasetError.self) {
+            try MNISTFetcher.fetch(into: dest, localCopy: source, routes: [.existing, .localCopy]) { lines.append($0) }
+        }
+        guard case .conflictingFiles(let directory, let problems)? = error else {
+            Issue.record("expected .conflictingFiles, got \(String(describing: error))"); return
+        }
+        #expect(directory == dest.standardizedFileURL.path)
+        #expect(problems.map(\.path) == [labels.standardizedFileURL.path])
+        #expect(try [UInt8](Data(contentsOf: labels)) == damaged, "the damaged file is left untouched")
 
         // The environment variable names a local copy when no argument does.
         let candidates = MNISTFetcher.localCopyCandidates(explicit: nil, environment: [MNISTFetcher.environmentVariable: source.path])
