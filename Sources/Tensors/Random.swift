@@ -38,19 +38,20 @@ extension Tensor {
 
     /// Independent standard normal samples, drawn in row-major order.
     public static func randomNormal<G: RandomNumberGenerator>(_ shape: [Int], using rng: inout G) -> Tensor {
-        let n = shape.reduce(1, *)
-        var s = [Element]()
-        s.reserveCapacity(n)
-        for _ in 0..<n { s.append(Element(rng.nextStandardNormal())) }
-        return Tensor(shape: shape, scalars: s)
+        sampled(shape, using: &rng) { $0.nextStandardNormal() }
     }
 
     /// Independent Rademacher (±1) samples, drawn in row-major order.
     public static func randomRademacher<G: RandomNumberGenerator>(_ shape: [Int], using rng: inout G) -> Tensor {
+        sampled(shape, using: &rng) { $0.nextRademacher() }
+    }
+
+    /// A tensor whose elements are drawn one by one in row-major order.
+    static func sampled<G: RandomNumberGenerator>(_ shape: [Int], using rng: inout G, _ draw: (inout G) -> Double) -> Tensor {
         let n = shape.reduce(1, *)
         var s = [Element]()
         s.reserveCapacity(n)
-        for _ in 0..<n { s.append(Element(rng.nextRademacher())) }
+        for _ in 0..<n { s.append(Element(draw(&rng))) }
         return Tensor(shape: shape, scalars: s)
     }
 

@@ -1,4 +1,5 @@
 import Autodiff
+import Checkpoints
 import Foundation
 import Layers
 import Optimizers
@@ -79,6 +80,40 @@ if args.contains("--ops") {
     let a = Tensor<Float>.randomUniform([1024, 1024], bound: 1, using: &rng)
     report("sgemm 1024", flops: 2 * 1024 * 1024 * 1024) { _ = Tensor.matmul(a, a) }
     exit(0)
+}
+
+if let dir = option("--export-peer-check") {
+    // Writes, per model, a safetensors file with a batch, θ, a direction v and Landscape's
+    // Float32 HVP, for Benchmarks/peers/jax_bench.py to compare against JAX on the same numbers.
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    for m in [MLP() as any Model, try CNN() as any Model] {
+        try exportPeerCheck(m, to: URL(fileURLWithPath: dir).appendingPathComponent("peer-check-\(m.name).safetensors"))
+    }
+    exit(0)
+}
+
+func exportPeerCheck<M: Model>(_ m: M, to url: URL) throws {
+    var rng = SplitMix64(seed: 11)
+    let n = 64
+    let x = Tensor<Float>.randomUniform([n, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
+    let labels = (0..<n).map { _ in rng.next(below: m.classCount) }
+    let θ = m.initialParameters(Float.self, seed: 5)
+    let v = Tensor<Float>.randomNormal([θ.count], using: &rng)
+    let f = try m.loss(on: x, labels: labels)
+    let (loss, g, hv) = try valueGradientAndHVP(of: f, at: θ, along: v)
+    var tensors: [(name: String, shape: [Int], payload: SafeTensorsPayload)] = [
+        (name: "x", shape: [n, m.inputSize], payload: .f32(x.scalars)),
+        (name: "labels", shape: [n], payload: .i64(labels.map { Int64($0) })),
+        (name: "loss", shape: [], payload: .f32([loss])),
+    ]
+    for e in m.layout.entries {
+        tensors.append((name: "theta/" + e.name, shape: e.shape, payload: .f32(Array(θ.scalars[e.range]))))
+        tensors.append((name: "v/" + e.name, shape: e.shape, payload: .f32(Array(v.scalars[e.range]))))
+        tensors.append((name: "grad/" + e.name, shape: e.shape, payload: .f32(Array(g.scalars[e.range]))))
+        tensors.append((name: "hvp/" + e.name, shape: e.shape, payload: .f32(Array(hv.scalars[e.range]))))
+    }
+    try SafeTensors.write(tensors, metadata: ["model": m.name, "order": m.layout.entries.map(\.name).joined(separator: ",")], to: url)
+    print("wrote \(url.path)")
 }
 
 struct Row: Codable {
@@ -167,17 +202,39 @@ for model in models {
     }
 }
 
-// λ_max by 20 power iterations on 512 samples.
-do {
-    let m = MLP()
+// λ_max by 20 power iterations on 512 samples, and one training epoch of 60,000 samples.
+func benchProbesAndEpochs<M: Model>(_ m: M) throws {
     var rng = SplitMix64(seed: 9)
-    let x = Tensor<Float>.randomUniform([512, 784], bound: 1, using: &rng)
-    let f = try m.loss(on: x, labels: (0..<512).map { _ in rng.next(below: 10) })
+    let x = Tensor<Float>.randomUniform([512, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
+    let f = try m.loss(on: x, labels: (0..<512).map { _ in rng.next(below: m.classCount) })
     let θ = m.initialParameters(Float.self, seed: 1)
-    let t = try measure(warmup: 1, repeats: 3) { _ = try powerIteration(of: f, at: θ, maxIterations: 20, tolerance: 1e-12) }
-    let tg = try measure { _ = try valueWithGradient(of: f, at: θ) }
-    rows.append(Row(model: "mlp", workload: "lambda_max (20 power its)", precision: "f32", batch: 512, medianSeconds: t, ratioToGradient: t / tg))
+    let tg = try measure(warmup: 1, repeats: 5) { _ = try valueWithGradient(of: f, at: θ) }
+    let t = try measure(warmup: 1, repeats: quick ? 1 : 3) { _ = try powerIteration(of: f, at: θ, maxIterations: 20, tolerance: 1e-12) }
+    rows.append(Row(model: m.name, workload: "lambda_max (20 power its)", precision: "f32", batch: 512, medianSeconds: t, ratioToGradient: t / tg))
+    guard !args.contains("--no-epochs") else { return }
+    let samples = 60_000
+    let data = Tensor<Float>.randomUniform([samples, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
+    let labels = (0..<samples).map { _ in rng.next(below: m.classCount) }
+    for batch in [64, 2048] {
+        var p = θ
+        var opt = try SGD<Float>(parameterCount: θ.count, learningRate: 0.01, momentum: 0.9)
+        let t0 = now()
+        var start = 0
+        while start < samples {
+            let end = min(start + batch, samples)
+            let fb = try m.loss(on: data.rows(start..<end), labels: Array(labels[start..<end]))
+            let g = try gradient(of: fb, at: p)
+            try opt.update(&p, gradient: g)
+            start = end
+        }
+        let te = now() - t0
+        let (_, gradFlops) = flops(m, batch: samples)
+        rows.append(Row(model: m.name, workload: "training epoch (60k samples, 1 run)", precision: "f32", batch: batch, medianSeconds: te,
+                        gflops: gradFlops / te / 1e9, fractionOfGemm: gradFlops / te / 1e9 / sgemm))
+        print("done: \(m.name) epoch at batch \(batch)")
+    }
 }
+for model in models { try benchProbesAndEpochs(model) }
 
 var md = "OpenBLAS kernel: \(BLASRuntime.coreName), threads: \(BLASRuntime.threadCount); sgemm \(String(format: "%.1f", sgemm)) GFLOP/s, dgemm \(String(format: "%.1f", dgemm)) GFLOP/s (1024×1024, this run)\n\n"
 md += "| model | workload | precision | batch | median (ms) | GFLOP/s | of gemm | time / gradient |\n|---|---|---|---|---|---|---|---|\n"
