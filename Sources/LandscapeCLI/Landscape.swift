@@ -74,7 +74,7 @@ struct Fetch: ParsableCommand {
 
     func run() throws {
         let dir = URL(fileURLWithPath: dataDir)
-        let source = try MNISTFetcher.fetch(into: dir, localCopy: from.map { URL(fileURLWithPath: $0) }, log: { print($0) })
+        let source = try MNISTFetcher.fetch(into: dir, localCopy: from.map { URL(fileURLWithPath: $0) }, log: { outLine($0) })
         outLine("MNIST in \(dir.path): \(source); verified (shapes and SHA-256 of the decompressed contents)")
     }
 }
