@@ -1,3 +1,5 @@
+import Foundation
+
 /// Errors of convolution and pooling geometry, each naming the offending sizes.
 public enum ConvolutionError: Error, CustomStringConvertible, Equatable {
     case inputRank([Int])
@@ -53,7 +55,20 @@ extension Tensor {
     /// (cache- and memory-friendly; the GEMMs stay large).
     @inlinable
     static func chunkSize(_ g: ConvolutionGeometry) -> Int {
-        max(1, min(g.batch, (1 << 22) / max(g.patchSize * g.outputPixels, 1)))
+        max(1, min(g.batch, (1 << 23) / max(g.patchSize * g.outputPixels, 1)))
+    }
+
+    /// The im2col matrix of the whole batch when it fits in one chunk, from ``Im2colCache``
+    /// when this very input (same storage, same geometry) was unfolded recently; `nil` when the
+    /// batch is processed in chunks. Forward and filter-gradient passes of the same input, and
+    /// the several products of a dual number's parts, then share one im2col.
+    @inlinable
+    static func wholeBatchColumns(_ x: Tensor, _ g: ConvolutionGeometry) -> Tensor? {
+        guard chunkSize(g) >= g.batch else { return nil }
+        if let cached: Tensor = Im2colCache.shared.lookup(x, g) { return cached }
+        let cols = x.im2col(g)
+        Im2colCache.shared.insert(x, g, cols)
+        return cols
     }
 
     @inlinable
@@ -70,6 +85,10 @@ extension Tensor {
     public static func conv2d(_ x: Tensor, _ w: Tensor, stride: Int, padding: Int) -> Tensor {
         let g = ConvolutionGeometry.require(input: x.shape, filter: w.shape, stride: stride, padding: padding)
         let (O, K, P, chunk) = (g.outputChannels, g.patchSize, g.outputPixels, chunkSize(g))
+        if let cols = wholeBatchColumns(x, g) {
+            let y = matmul(w.reshaped([O, K]), cols)          // [O, N·P]
+            return y.swappingLeadingAxes(O, g.batch).reshaped(g.outputShape)
+        }
         let inPlane = g.channels * g.height * g.width
         let cols = UnsafeMutablePointer<Element>.allocate(capacity: K * chunk * P)
         defer { cols.deallocate() }
@@ -128,6 +147,10 @@ extension Tensor {
         let geo = ConvolutionGeometry.require(input: x.shape, filter: filterShape, stride: stride, padding: padding)
         precondition(g.shape == geo.outputShape, "conv2dBackwardFilter: cotangent has shape \(g.shape), expected \(geo.outputShape)")
         let (O, K, P, chunk) = (geo.outputChannels, geo.patchSize, geo.outputPixels, chunkSize(geo))
+        if let cols = wholeBatchColumns(x, geo) {
+            let gt = g.swappingLeadingAxes(geo.batch, O).reshaped([O, geo.batch * P])
+            return matmul(gt, cols, transposeB: true).reshaped(filterShape)
+        }
         let inPlane = geo.channels * geo.height * geo.width
         let cols = UnsafeMutablePointer<Element>.allocate(capacity: K * chunk * P)
         defer { cols.deallocate() }
@@ -218,5 +241,59 @@ extension Tensor {
         return Tensor(shape: x.shape) { y, _ in
             withUnsafePointer { g in x.withUnsafePointer { xp in Element.maxPool2Scatter(g, by: xp, y, planes: n * c, h: h, w: w) } }
         }
+    }
+}
+
+
+/// A small least-recently-used cache of im2col matrices, keyed by the identity of the input's
+/// storage and the convolution geometry.
+///
+/// Tensors are values whose storage is shared copy-on-write, so storage that is still alive
+/// never changes its contents; each entry keeps its input alive, so a storage address cannot be
+/// reused while the entry exists. At most ``capacity`` entries and ``maximumElements`` elements
+/// are kept. Thread-safe.
+public final class Im2colCache: @unchecked Sendable {
+    /// The process-wide cache used by ``Tensor/conv2d(_:_:stride:padding:)`` and
+    /// ``Tensor/conv2dBackwardFilter(_:_:filterShape:stride:padding:)``.
+    public static let shared = Im2colCache()
+    /// Entries kept.
+    public let capacity = 4
+    /// Total elements of cached matrices kept (128 MiB of Float).
+    public let maximumElements = 1 << 25
+
+    struct Entry {
+        let input: Any
+        let address: UnsafeRawPointer?
+        let count: Int
+        let geometry: ConvolutionGeometry
+        let columns: Any
+        let elements: Int
+    }
+    private var entries: [Entry] = []
+    private let lock = NSLock()
+
+    /// The cached im2col matrix of `x` under `g`, if present.
+    public func lookup<E: TensorScalar>(_ x: Tensor<E>, _ g: ConvolutionGeometry) -> Tensor<E>? {
+        let address = x.withUnsafePointer { UnsafeRawPointer($0) }
+        lock.lock(); defer { lock.unlock() }
+        guard let i = entries.firstIndex(where: { $0.address == address && $0.count == x.count && $0.geometry == g && $0.input is Tensor<E> }) else { return nil }
+        let e = entries.remove(at: i)
+        entries.append(e)
+        return e.columns as? Tensor<E>
+    }
+
+    /// Stores the im2col matrix `columns` of `x` under `g` (when it fits the limits).
+    public func insert<E: TensorScalar>(_ x: Tensor<E>, _ g: ConvolutionGeometry, _ columns: Tensor<E>) {
+        guard columns.count <= maximumElements / 2, x.count > 0 else { return }
+        let address = x.withUnsafePointer { UnsafeRawPointer($0) }
+        lock.lock(); defer { lock.unlock() }
+        entries.append(Entry(input: x, address: address, count: x.count, geometry: g, columns: columns, elements: columns.count))
+        while entries.count > capacity || entries.reduce(0, { $0 + $1.elements }) > maximumElements { entries.removeFirst() }
+    }
+
+    /// Drops every entry (releasing their memory).
+    public func removeAll() {
+        lock.lock(); defer { lock.unlock() }
+        entries.removeAll()
     }
 }

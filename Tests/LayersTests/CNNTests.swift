@@ -74,10 +74,10 @@ func maxAbsDiff(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double {
         }
     }
 
-    /// Large enough that the implementation splits the batch into im2col chunks (> 4 M column elements).
+    /// Large enough that the implementation splits the batch into im2col chunks (> 8 M column elements).
     @Test func chunkedBatchesMatchLoopNestAndAdjointIdentities() {
         var rng = SplitMix64(seed: 77)
-        let x = Tensor<Double>.randomNormal([170, 4, 16, 16], using: &rng)
+        let x = Tensor<Double>.randomNormal([340, 4, 16, 16], using: &rng)
         let w = Tensor<Double>.randomNormal([2, 4, 5, 5], using: &rng)
         let y = Tensor.conv2d(x, w, stride: 1, padding: 2)
         #expect(maxAbsDiff(y, referenceConv2d(x, w, stride: 1, padding: 2)) < 1e-11)
@@ -89,6 +89,25 @@ func maxAbsDiff(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double {
         #expect(abs(lhs1 - rhs1) <= 1e-10 * abs(rhs1))
         let lhs2 = dw.dot(v), rhs2 = g.dot(referenceConv2d(x, v, stride: 1, padding: 2))
         #expect(abs(lhs2 - rhs2) <= 1e-10 * abs(rhs2))
+    }
+
+    /// The im2col cache must never serve a matrix for changed data: a mutated copy gets new
+    /// storage, and the same storage under another geometry is a different entry.
+    @Test func im2colCacheNeverServesStaleColumns() {
+        var rng = SplitMix64(seed: 91)
+        let x = Tensor<Double>.randomNormal([3, 2, 6, 6], using: &rng)
+        let w = Tensor<Double>.randomNormal([2, 2, 3, 3], using: &rng)
+        _ = Tensor.conv2d(x, w, stride: 1, padding: 1)
+        var x2 = x
+        x2.addScaled(Tensor<Double>.randomNormal(x.shape, using: &rng), 1)
+        #expect(maxAbsDiff(Tensor.conv2d(x2, w, stride: 1, padding: 1), referenceConv2d(x2, w, stride: 1, padding: 1)) < 1e-12)
+        #expect(maxAbsDiff(Tensor.conv2d(x, w, stride: 2, padding: 0), referenceConv2d(x, w, stride: 2, padding: 0)) < 1e-12)
+        #expect(maxAbsDiff(Tensor.conv2d(x, w, stride: 1, padding: 1), referenceConv2d(x, w, stride: 1, padding: 1)) < 1e-12)
+        let g = Tensor<Double>.randomNormal([3, 2, 6, 6], using: &rng)
+        let dw = Tensor.conv2dBackwardFilter(x2, g, filterShape: w.shape, stride: 1, padding: 1)
+        let v = Tensor<Double>.randomNormal(w.shape, using: &rng)
+        let expected = g.dot(referenceConv2d(x2, v, stride: 1, padding: 1))
+        #expect(abs(dw.dot(v) - expected) <= 1e-10 * abs(expected))
     }
 
     @Test(arguments: [UInt64(1), 2, 3]) func maxPoolPrimalAndVJPMatchReference(seed: UInt64) {
