@@ -113,33 +113,25 @@ public struct SGD<E: TensorScalar>: Sendable {
 
     /// Applies one update to θ in place.
     /// - Throws: ``OptimizerError/lengthMismatch(expected:actual:)`` if θ or the gradient has the wrong length.
-    @inlinable
     public mutating func update(_ θ: inout Tensor<E>, gradient: Tensor<E>) throws {
         guard θ.count == velocity.count else { throw OptimizerError.lengthMismatch(expected: velocity.count, actual: θ.count) }
         guard gradient.count == velocity.count else { throw OptimizerError.lengthMismatch(expected: velocity.count, actual: gradient.count) }
-        let lr = E(currentLearningRate), mu = E(momentum), wd = E(weightDecay), nest = nesterov
+        let lr = E(currentLearningRate), mu = E(momentum), wd = E(weightDecay)
         let n = θ.count
+        // Every loop is a BLAS call or a TensorScalar kernel, so the update runs at full speed
+        // even when called from unspecialized generic code.
+        var g = gradient
+        if weightDecay != 0 { g.addScaled(θ, wd) }                       // g ← ∇L + λθ
         velocity.withUnsafeMutablePointer { b in
-            θ.withUnsafeMutablePointer { p in
-                gradient.withUnsafePointer { g in
-                    E.sgdMomentumStep(p, b, g, n, lr, mu, wd, nest)
-                }
-            }
+            E.affine(b, scale: mu, shift: 0, b, count: n)                // b ← μb
+            g.withUnsafePointer { gp in E.axpy(n, 1, gp, b) }            // b ← μb + g
+        }
+        if nesterov {
+            θ.addScaled(g, -lr)                                           // θ ← θ − η(g + μb)
+            θ.addScaled(velocity, -lr * mu)
+        } else {
+            θ.addScaled(velocity, -lr)                                    // θ ← θ − ηb
         }
         step += 1
-    }
-}
-
-extension TensorScalar {
-    /// The fused SGD-momentum update loop (see ``SGD``); specialized per element type.
-    @inlinable
-    static func sgdMomentumStep(_ p: UnsafeMutablePointer<Self>, _ b: UnsafeMutablePointer<Self>, _ g: UnsafePointer<Self>,
-                                _ n: Int, _ lr: Self, _ mu: Self, _ wd: Self, _ nesterov: Bool) {
-        for i in 0..<n {
-            let gi = g[i] + wd * p[i]
-            let bi = mu * b[i] + gi
-            b[i] = bi
-            p[i] -= lr * (nesterov ? gi + mu * bi : bi)
-        }
     }
 }
