@@ -41,6 +41,9 @@ public protocol ScalarAlgebra {
     static func cos(_ x: Self) -> Self
     /// Logistic sigmoid `1/(1+e^{-x})`, without overflow for large `|x|`.
     static func sigmoid(_ x: Self) -> Self
+    /// `x^exponent` for a constant real exponent (IEEE `pow`: nan for negative `x` and a
+    /// non-integer exponent).
+    static func pow(_ x: Self, _ exponent: Double) -> Self
     /// `max(x, 0)`; ReLU'(0) = 0.
     func relu() -> Self
     /// `self` where `mask > 0`, else 0. Linear in `self`; `mask` is read for its primal
@@ -138,6 +141,7 @@ extension Double: ScalarAlgebra {
     @inlinable public static func sin(_ x: Double) -> Double { Foundation.sin(x) }
     @inlinable public static func cos(_ x: Double) -> Double { Foundation.cos(x) }
     @inlinable public static func sigmoid(_ x: Double) -> Double { x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) }
+    @inlinable public static func pow(_ x: Double, _ exponent: Double) -> Double { Foundation.pow(x, exponent) }
     @inlinable public func relu() -> Double { self > 0 ? self : 0 }
     @inlinable public func masked(wherePositive mask: Double) -> Double { mask > 0 ? self : 0 }
     @inlinable public func zerosLike() -> Double { 0 }
@@ -154,6 +158,7 @@ extension Float: ScalarAlgebra {
     @inlinable public static func sin(_ x: Float) -> Float { Foundation.sin(x) }
     @inlinable public static func cos(_ x: Float) -> Float { Foundation.cos(x) }
     @inlinable public static func sigmoid(_ x: Float) -> Float { x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) }
+    @inlinable public static func pow(_ x: Float, _ exponent: Double) -> Float { Foundation.pow(x, Float(exponent)) }
     @inlinable public func relu() -> Float { self > 0 ? self : 0 }
     @inlinable public func masked(wherePositive mask: Float) -> Float { mask > 0 ? self : 0 }
     @inlinable public func zerosLike() -> Float { 0 }
@@ -172,6 +177,7 @@ extension Tensor: ScalarAlgebra {
     @inlinable public static func sin(_ x: Tensor) -> Tensor { x.map(.sin) }
     @inlinable public static func cos(_ x: Tensor) -> Tensor { x.map(.cos) }
     @inlinable public static func sigmoid(_ x: Tensor) -> Tensor { x.map(.sigmoid) }
+    @inlinable public static func pow(_ x: Tensor, _ exponent: Double) -> Tensor { x.pow(Element(exponent)) }
     @inlinable public func relu() -> Tensor { map(.relu) }
     @inlinable public func zerosLike() -> Tensor { Tensor(repeating: 0, shape: shape) }
     @inlinable public func onesLike() -> Tensor { Tensor(repeating: 1, shape: shape) }

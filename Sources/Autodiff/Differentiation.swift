@@ -196,3 +196,50 @@ public func hessian<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, limit: Int =
     }
     return Tensor(shape: [d, d], scalars: h)
 }
+
+// MARK: - Taylor mode
+
+/// The normalized Taylor coefficients `c_k = (1/k!) dᵏ/dtᵏ f(x + t·v)` at t = 0, k = 0…order,
+/// in one forward pass on ``Jet`` (Griewank & Walther 2008, ch. 13).
+/// - Throws: ``AutodiffError/invalidArgument(_:)`` for a negative order.
+@inlinable
+public func taylorCoefficients<T: ScalarAlgebra>(of f: (Jet<T>) -> Jet<T>, at x: T, along v: T, order: Int) throws -> [T] {
+    guard order >= 0 else { throw AutodiffError.invalidArgument("Taylor order must be ≥ 0, got \(order)") }
+    let y = f(Jet(point: x, direction: v, order: order))
+    return (0...order).map { y.coefficient($0) }
+}
+
+/// The normalized Taylor coefficients of `t ↦ f(x + t·v)` for a function of several variables.
+/// - Throws: ``AutodiffError`` for a negative order or `x.count != v.count`.
+@inlinable
+public func taylorCoefficients<T: ScalarAlgebra>(of f: ([Jet<T>]) -> Jet<T>, at x: [T], along v: [T], order: Int) throws -> [T] {
+    guard order >= 0 else { throw AutodiffError.invalidArgument("Taylor order must be ≥ 0, got \(order)") }
+    guard x.count == v.count else { throw AutodiffError.lengthMismatch(what: "the direction", expected: x.count, actual: v.count) }
+    let y = f(zip(x, v).map { Jet(point: $0, direction: $1, order: order) })
+    return (0...order).map { y.coefficient($0) }
+}
+
+/// The normalized Taylor coefficients of `t ↦ L(θ + t·v)` for an objective (e.g. a model's loss
+/// on a batch), k = 0…order: c₀ = L(θ), c₁ = ∇Lᵀv, 2·c₂ = vᵀHv, 6·c₃ = ∇³L[v, v, v].
+/// One forward pass on `Jet<Tensor>`; the batch is a constant (order 0).
+/// - Throws: ``AutodiffError`` for a negative order, wrong lengths, or a non-scalar output.
+@inlinable
+public func taylorCoefficients<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along v: Tensor<O.Scalar>, order: Int) throws -> [O.Scalar] {
+    guard order >= 0 else { throw AutodiffError.invalidArgument("Taylor order must be ≥ 0, got \(order)") }
+    let blocks = try f.layout.split(θ)
+    let dirs = try f.layout.split(v, as: "the direction")
+    let y: Jet<Tensor<O.Scalar>> = f(zip(blocks, dirs).map { Jet(point: $0, direction: $1, order: order) })
+    try f.checkScalar(y.shape)
+    return (0...order).map { y.coefficient($0).scalars[0] }
+}
+
+/// The directional derivatives `dᵏ/dtᵏ L(θ + t·v)` at t = 0, k = 0…order (k!·c_k).
+/// - Throws: as ``taylorCoefficients(of:at:along:order:)``.
+@inlinable
+public func directionalDerivatives<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along v: Tensor<O.Scalar>, order: Int) throws -> [Double] {
+    var factorial = 1.0
+    return try taylorCoefficients(of: f, at: θ, along: v, order: order).enumerated().map { k, c in
+        if k > 1 { factorial *= Double(k) }
+        return Double(c) * factorial
+    }
+}

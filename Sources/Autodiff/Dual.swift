@@ -80,6 +80,10 @@ extension Dual: ScalarAlgebra {
         let y = V.sigmoid(x.primal)
         return Dual(primal: y, tangent: x.tangent.map { $0 * (y - y * y) })
     }
+    /// (x^r)' = r·x^(r−1)·x'.
+    @inlinable public static func pow(_ x: Dual, _ exponent: Double) -> Dual {
+        Dual(primal: V.pow(x.primal, exponent), tangent: x.tangent.map { $0 * V.pow(x.primal, exponent - 1).scaled(by: exponent) })
+    }
     /// ReLU with ReLU'(0) = 0: the tangent is masked by the primal.
     @inlinable public func relu() -> Dual { Dual(primal: primal.relu(), tangent: tangent?.masked(wherePositive: primal)) }
     @inlinable public func masked(wherePositive mask: Dual) -> Dual {

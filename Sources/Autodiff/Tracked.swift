@@ -146,6 +146,11 @@ extension Tracked: ScalarAlgebra {
     @inlinable public static func sin(_ x: Tracked) -> Tracked { let xv = x.value; return unary(x, V.sin(xv)) { $0 * V.cos(xv) } }
     @inlinable public static func cos(_ x: Tracked) -> Tracked { let xv = x.value; return unary(x, V.cos(xv)) { -($0 * V.sin(xv)) } }
     @inlinable public static func sigmoid(_ x: Tracked) -> Tracked { let y = V.sigmoid(x.value); return unary(x, y) { $0 * (y - y * y) } }
+    /// Pullback of x^r: ȳ·r·x^(r−1).
+    @inlinable public static func pow(_ x: Tracked, _ exponent: Double) -> Tracked {
+        let xv = x.value
+        return unary(x, V.pow(xv, exponent)) { $0 * V.pow(xv, exponent - 1).scaled(by: exponent) }
+    }
     /// ReLU'(0) = 0.
     @inlinable public func relu() -> Tracked { let xv = value; return Tracked.unary(self, xv.relu()) { $0.masked(wherePositive: xv) } }
     @inlinable public func masked(wherePositive mask: Tracked) -> Tracked {

@@ -20,6 +20,12 @@ extension Tensor {
         }
     }
 
+    /// Elementwise `self^exponent` (IEEE `pow`).
+    @inlinable
+    public func pow(_ exponent: Element) -> Tensor {
+        Tensor(shape: shape) { y, n in withUnsafePointer { x in Element.applyPow(x, exponent: exponent, y, count: n) } }
+    }
+
     /// Elementwise `scale·self + shift`.
     @inlinable
     public func affine(scale: Element, shift: Element) -> Tensor {

@@ -57,6 +57,8 @@ where Self.RawSignificand: FixedWidthInteger {
     static func elementarySin(_ x: Self) -> Self
     /// `cos(x)`.
     static func elementaryCos(_ x: Self) -> Self
+    /// `x^y` (IEEE `pow`).
+    static func elementaryPow(_ x: Self, _ y: Self) -> Self
 
     /// Row-major GEMM `C ← α·op(A)·op(B) + β·C` through OpenBLAS (`cblas_sgemm`/`cblas_dgemm`).
     /// `op(A)` is m×k, `op(B)` is k×n, `C` is m×n; `lda`, `ldb`, `ldc` are row strides.
@@ -68,6 +70,8 @@ where Self.RawSignificand: FixedWidthInteger {
     static func applyUnary(_ op: UnaryOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// `c[i] = a[i] op b[i]`; `c` may alias `a` or `b`.
     static func applyBinary(_ op: BinaryOperation, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = x[i]^exponent` (IEEE `pow`); `y` may alias `x`.
+    static func applyPow(_ x: UnsafePointer<Self>, exponent: Self, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// `y[i] = scale·x[i] + shift`; `y` may alias `x`.
     static func affine(_ x: UnsafePointer<Self>, scale: Self, shift: Self, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// `y[i] = g[i]` where `x[i] > 0`, else `0` (the ReLU mask; ReLU'(0) = 0).
@@ -142,6 +146,11 @@ extension TensorScalar {
         case .multiply: for i in 0..<count { c[i] = a[i] * b[i] }
         case .divide: for i in 0..<count { c[i] = a[i] / b[i] }
         }
+    }
+
+    @inlinable
+    public static func applyPow(_ x: UnsafePointer<Self>, exponent: Self, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { y[i] = elementaryPow(x[i], exponent) }
     }
 
     @inlinable
@@ -264,6 +273,7 @@ extension Float: TensorScalar {
     @inlinable public static func elementaryTanh(_ x: Float) -> Float { Foundation.tanh(x) }
     @inlinable public static func elementarySin(_ x: Float) -> Float { Foundation.sin(x) }
     @inlinable public static func elementaryCos(_ x: Float) -> Float { Foundation.cos(x) }
+    @inlinable public static func elementaryPow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
 
     public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -280,6 +290,7 @@ extension Double: TensorScalar {
     @inlinable public static func elementaryTanh(_ x: Double) -> Double { Foundation.tanh(x) }
     @inlinable public static func elementarySin(_ x: Double) -> Double { Foundation.sin(x) }
     @inlinable public static func elementaryCos(_ x: Double) -> Double { Foundation.cos(x) }
+    @inlinable public static func elementaryPow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
 
     public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
                             a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
