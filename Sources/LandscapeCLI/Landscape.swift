@@ -5,6 +5,7 @@ import Foundation
 import Layers
 import Tensors
 import Training
+import Checkpoints
 
 @main
 struct Landscape: ParsableCommand {
@@ -12,7 +13,7 @@ struct Landscape: ParsableCommand {
         commandName: "landscape",
         abstract: "Second-order automatic differentiation and loss-landscape analysis.",
         discussion: "Runs on the OpenBLAS kernel picked for this CPU (OPENBLAS_CORETYPE; set it yourself to override).",
-        subcommands: [Fetch.self, Train.self, Check.self])
+        subcommands: [Fetch.self, Train.self, Check.self, Taylor.self])
 
     static func main() {
         BLASRuntime.ensureFastKernel()
@@ -281,4 +282,83 @@ func mkdirParents(_ path: String) -> Int32 {
     if !parent.isEmpty && parent != path && mkdirParents(parent) != 0 { return -1 }
     if mkdir(path, 0o755) == 0 || errno == EEXIST { return 0 }
     return -1
+}
+
+struct Taylor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the first K directional derivatives of the loss along a direction, in one Taylor-mode (jet) pass, and compare the quadratic model with the true loss change.")
+
+    @Option(help: "Model: mlp or cnn.") var model: String = "mlp"
+    @Option(help: "A parameter file (safetensors, as written by `train`); default: a fresh model from --seed.") var parameters: String?
+    @Option(help: "A direction file (safetensors with the layout's tensor names); default: a random unit direction from --seed.") var direction: String?
+    @Option(parsing: .unconditional, help: "Highest derivative order K (≥ 2).") var order: Int = 4
+    @Option(parsing: .unconditional, help: "Training samples in the batch (the first of the training split).") var samples: Int = 256
+    @Option(help: "Comma-separated step sizes ε for the comparison table.") var epsilons: String = "0.01,0.1,0.3,1"
+    @Option(parsing: .unconditional, help: "Seed of the fresh model and the random direction.") var seed: UInt64 = 0
+    @OptionGroup var data: DataOptions
+
+    func epsilonValues() throws -> [Double] {
+        let values = epsilons.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! > 0 && $0!.isFinite }) else {
+            throw ValidationError("--epsilons must be positive finite numbers separated by commas, got '\(epsilons)'")
+        }
+        return values.map { $0! }
+    }
+
+    func validate() throws {
+        guard order >= 2, order <= 12 else { throw ValidationError("--order must be in 2...12, got \(order)") }
+        guard samples >= 1, samples <= 60_000 else { throw ValidationError("--samples must be in 1...60000, got \(samples)") }
+        _ = try epsilonValues()
+        do { _ = try makeModel(named: model) } catch { throw ValidationError("\(error)") }
+    }
+
+    func run() throws {
+        let m = try makeModel(named: model)
+        try run(m)
+    }
+
+    func loadFlat(_ path: String, layout: ParameterLayout, what: String) throws -> Tensor<Double> {
+        do {
+            return Tensor(converting: try loadParameters(from: URL(fileURLWithPath: path), layout: layout))
+        } catch {
+            throw CLIError(description: "cannot use \(path) as \(what): \(error)")
+        }
+    }
+
+    func run<M: Model>(_ m: M) throws {
+        let eps = try epsilonValues()
+        let dataset = try data.load(log: stderrLine)
+        let n = min(samples, dataset.train.count)
+        let (x, y) = Trainer.tensor(of: dataset.train)
+        let f = try m.loss(on: Tensor<Double>(converting: x.rows(0..<n)), labels: Array(y[0..<n]))
+        let θ = try parameters.map { try loadFlat($0, layout: m.layout, what: "parameters") } ?? m.initialParameters(Double.self, seed: seed)
+        var v: Tensor<Double>
+        if let direction {
+            v = try loadFlat(direction, layout: m.layout, what: "a direction")
+            guard v.norm() > 0, v.norm().isFinite else { throw CLIError(description: "the direction in \(direction) is zero or not finite") }
+        } else {
+            var rng = SplitMix64(seed: seed &+ 0x7A11)
+            v = Tensor<Double>.randomNormal([θ.count], using: &rng).normalized()
+        }
+        let d = try directionalDerivatives(of: f, at: θ, along: v, order: order)
+        outLine("model \(m.name) (\(m.layout.parameterCount) parameters), θ: \(parameters ?? "fresh, seed \(seed)"), direction: \(direction ?? "random unit, seed \(seed)") (‖v‖ = \(String(format: "%.4g", v.norm()))), batch: first \(n) training samples, Float64")
+        let names = ["L(θ)", "gᵀv", "vᵀHv", "∇³L[v,v,v]"]
+        outLine("  k   dᵏ/dtᵏ L(θ + t·v) at t = 0")
+        for (k, value) in d.enumerated() {
+            outLine(String(format: "%3d   %+.10e   %@", k, value, (k < names.count ? names[k] : "∇^\(k)L[v,…,v]") as NSString))
+        }
+        let l0 = d[0], g = d[1], curvature = d[2]
+        outLine("")
+        outLine("      ε     true ΔL − ε·gᵀv     ½ε²·vᵀHv (quadratic)     Taylor to order \(order)     rel. error of quadratic")
+        for e in eps {
+            var moved = θ
+            moved.addScaled(v, e)
+            let truth = try value(of: f, at: moved) - l0 - e * g
+            let quadratic = 0.5 * e * e * curvature
+            var taylor = 0.0, factorial = 1.0, power = e
+            for k in 2...order { factorial *= Double(k); power *= e; taylor += d[k] / factorial * power }
+            let rel = abs(quadratic - truth) / max(abs(truth), 1e-300)
+            outLine(String(format: "%8.4g   %+.8e   %+.8e           %+.8e       %.3g", e, truth, quadratic, taylor, rel))
+        }
+    }
 }

@@ -211,6 +211,9 @@ func benchProbesAndEpochs<M: Model>(_ m: M) throws {
     let tg = try measure(warmup: 1, repeats: 5) { _ = try valueWithGradient(of: f, at: θ) }
     let t = try measure(warmup: 1, repeats: quick ? 1 : 3) { _ = try powerIteration(of: f, at: θ, maxIterations: 20, tolerance: 1e-12) }
     rows.append(Row(model: m.name, workload: "lambda_max (20 power its)", precision: "f32", batch: 512, medianSeconds: t, ratioToGradient: t / tg))
+    let v = Tensor<Float>.randomNormal([θ.count], using: &rng)
+    let tj = try measure(warmup: 1, repeats: quick ? 3 : 5) { _ = try taylorCoefficients(of: f, at: θ, along: v, order: 3) }
+    rows.append(Row(model: m.name, workload: "jet, order 3", precision: "f32", batch: 512, medianSeconds: tj, ratioToGradient: tj / tg))
     guard !args.contains("--no-epochs") else { return }
     let samples = 60_000
     let data = Tensor<Float>.randomUniform([samples, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
