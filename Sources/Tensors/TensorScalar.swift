@@ -275,6 +275,15 @@ extension Float: TensorScalar {
     @inlinable public static func elementaryCos(_ x: Float) -> Float { Foundation.cos(x) }
     @inlinable public static func elementaryPow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
 
+    /// The ReLU mask as bit operations (a select on random signs mispredicts; measured 50× slower).
+    @inlinable
+    public static func maskPositive(_ g: UnsafePointer<Float>, where x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let keep: UInt32 = 0 &- UInt32(unsafeBitCast(x[i] > 0, to: UInt8.self))
+            y[i] = Float(bitPattern: g[i].bitPattern & keep)
+        }
+    }
+
     public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -291,6 +300,15 @@ extension Double: TensorScalar {
     @inlinable public static func elementarySin(_ x: Double) -> Double { Foundation.sin(x) }
     @inlinable public static func elementaryCos(_ x: Double) -> Double { Foundation.cos(x) }
     @inlinable public static func elementaryPow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
+
+    /// The ReLU mask as bit operations (a select on random signs mispredicts).
+    @inlinable
+    public static func maskPositive(_ g: UnsafePointer<Double>, where x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int) {
+        for i in 0..<count {
+            let keep: UInt64 = 0 &- UInt64(unsafeBitCast(x[i] > 0, to: UInt8.self))
+            y[i] = Double(bitPattern: g[i].bitPattern & keep)
+        }
+    }
 
     public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
                             a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,

@@ -77,6 +77,20 @@ if args.contains("--ops") {
     let g2 = Tensor<Float>.randomUniform([32, n * 196], bound: 1, using: &rng)
     report("gemm Wᵀ·g (400×32·32×nP)", flops: f2) { _ = Tensor.matmul(w2m, g2, transposeA: true) }
     report("gemm g·colsᵀ (32×nP·nP×400)", flops: f2) { _ = Tensor.matmul(g2, cols2, transposeB: true) }
+    do {
+        let b = 2048
+        let xm = Tensor<Float>.randomUniform([b, 784], bound: 1, using: &rng), w1 = Tensor<Float>.randomUniform([256, 784], bound: 1, using: &rng)
+        let g1 = Tensor<Float>.randomUniform([b, 256], bound: 1, using: &rng), w2 = Tensor<Float>.randomUniform([256, 256], bound: 1, using: &rng)
+        let f1 = 2.0 * Double(b) * 784 * 256, f2 = 2.0 * Double(b) * 256 * 256
+        report("mlp fwd x·W1ᵀ (2048)", flops: f1) { _ = Tensor.matmul(xm, w1, transposeB: true) }
+        report("mlp dW1 = gᵀ·x", flops: f1) { _ = Tensor.matmul(g1, xm, transposeA: true) }
+        report("mlp fwd h·W2ᵀ", flops: f2) { _ = Tensor.matmul(g1, w2, transposeB: true) }
+        report("mlp dh = g·W2", flops: f2) { _ = Tensor.matmul(g1, w2) }
+        report("mlp dW2 = gᵀ·h", flops: f2) { _ = Tensor.matmul(g1, g1, transposeA: true) }
+        report("relu mask [2048,256]", flops: 0) { _ = g1.masked(wherePositive: g1) }
+        report("bias add [2048,256]", flops: 0) { _ = g1.addingRowBroadcast(Tensor<Float>.zeros([256])) }
+        report("sumRows [2048,256]", flops: 0) { _ = g1.sumRows() }
+    }
     let a = Tensor<Float>.randomUniform([1024, 1024], bound: 1, using: &rng)
     report("sgemm 1024", flops: 2 * 1024 * 1024 * 1024) { _ = Tensor.matmul(a, a) }
     exit(0)
