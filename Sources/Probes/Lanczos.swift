@@ -1,0 +1,139 @@
+import Autodiff
+import Tensors
+
+/// Which end of the spectrum ``lanczos(of:at:count:target:steps:tolerance:seed:)`` returns.
+public enum SpectrumEnd: String, Sendable, CaseIterable {
+    /// The k largest eigenvalues (λ_max first).
+    case largestAlgebraic
+    /// The k smallest eigenvalues (λ_min first; negative curvature).
+    case smallestAlgebraic
+    /// The k eigenvalues of largest |λ|.
+    case largestMagnitude
+}
+
+/// One Ritz pair from Lanczos.
+public struct RitzPair<E: TensorScalar>: Sendable {
+    /// The Ritz value θ (an eigenvalue estimate of H).
+    public let value: Double
+    /// The unit Ritz vector y = Q s (length d).
+    public let vector: Tensor<E>
+    /// The residual ‖H y − θ y‖₂, from the Lanczos relation β_m·|s_m| (exact in exact arithmetic;
+    /// full reorthogonalization keeps it close in floating point).
+    public let residualNorm: Double
+    /// Whether `residualNorm ≤ tolerance · max(|θ|, ‖T‖ · 1e-12)`.
+    public let converged: Bool
+}
+
+/// The result of ``lanczos(of:at:count:target:steps:tolerance:seed:)``.
+public struct LanczosResult<E: TensorScalar>: Sendable {
+    /// The requested Ritz pairs, ordered by `target` (largest first, smallest first, or largest |θ| first).
+    public let pairs: [RitzPair<E>]
+    /// Lanczos steps (HVPs) performed.
+    public let steps: Int
+    /// All Ritz values of the final tridiagonal matrix (ascending): the quadrature nodes of SLQ.
+    public let ritzValues: [Double]
+}
+
+/// Extreme eigenpairs of the Hessian H(θ) of `f` by the Lanczos iteration with full
+/// reorthogonalization (Lanczos 1950; Golub & Van Loan, *Matrix Computations*, §10.1;
+/// as in PyHessian and curvlinops), using forward-over-reverse HVPs (Pearlmutter 1994).
+///
+/// Builds an orthonormal Krylov basis Q = [q₁ … q_m] from a seeded random unit q₁ with
+/// `H q_j = β_{j−1} q_{j−1} + α_j q_j + β_j q_{j+1}`, reorthogonalizing every new vector
+/// against all previous ones (twice), then diagonalizes the tridiagonal T_m = tridiag(β, α, β)
+/// with LAPACK `dstev`. Stops early when β_j vanishes (an invariant subspace: the Ritz values
+/// are then exact eigenvalues).
+///
+/// Single-vector Lanczos finds each **distinct** eigenvalue once: a repeated eigenvalue's
+/// eigenspace contributes one direction to the Krylov space, so multiplicities are not
+/// resolved (use ``hessianSpectrum(of:at:limit:)`` for small models).
+///
+/// - Parameters:
+///   - θ: the point (length d = `f.layout.parameterCount`).
+///   - count: k ≥ 1 eigenpairs, k ≤ d.
+///   - target: which end of the spectrum (λ_min by `.smallestAlgebraic`).
+///   - steps: Krylov dimension m, k ≤ m ≤ d (default min(d, max(2k + 20, 40))). Memory: m vectors of length d.
+///   - tolerance: relative residual for ``RitzPair/converged``.
+/// - Throws: ``AutodiffError`` for wrong lengths, k < 1, k > d, m outside k...d, or a non-finite HVP;
+///   ``LAPACK/Failure`` if the tridiagonal eigensolver fails.
+public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int, target: SpectrumEnd = .largestAlgebraic,
+                                  steps: Int? = nil, tolerance: Double = 1e-6, seed: UInt64 = 0) throws -> LanczosResult<O.Scalar> {
+    let d = f.layout.parameterCount
+    try f.layout.validate(θ)
+    guard k >= 1 else { throw AutodiffError.invalidArgument("Lanczos: the number of eigenpairs must be at least 1, got \(k)") }
+    guard k <= d else { throw AutodiffError.invalidArgument("Lanczos: asked for \(k) eigenpairs of a \(d)×\(d) Hessian") }
+    let m = steps ?? min(d, max(2 * k + 20, 40))
+    guard m >= k, m <= d else { throw AutodiffError.invalidArgument("Lanczos: steps must be in \(k)...\(d), got \(m)") }
+    guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("Lanczos: tolerance must be positive, got \(tolerance)") }
+
+    var rng = SplitMix64(seed: seed)
+    var q = Tensor<O.Scalar>.randomNormal([d], using: &rng).normalized()
+    var basis: [Tensor<O.Scalar>] = []
+    var alpha: [Double] = [], beta: [Double] = []
+    var lastBeta = 0.0
+    for j in 0..<m {
+        basis.append(q)
+        var w = try hessianVectorProduct(of: f, at: θ, along: q)
+        guard w.norm().isFinite else { throw AutodiffError.invalidArgument("Lanczos: the Hessian-vector product is not finite at step \(j + 1)") }
+        let a = w.dot(q)
+        alpha.append(a)
+        // Full reorthogonalization (twice is enough: Parlett's "twice is enough").
+        for _ in 0..<2 {
+            for b in basis { w.addScaled(b, O.Scalar(-w.dot(b))) }
+        }
+        let bnorm = w.norm()
+        lastBeta = bnorm
+        let scale = max(alpha.map(abs).max() ?? 0, beta.max() ?? 0, 1e-300)
+        if j == m - 1 || bnorm <= 1e-10 * scale { break }
+        beta.append(bnorm)
+        q = w.affine(scale: O.Scalar(1 / bnorm), shift: 0)
+    }
+    let steps = alpha.count
+    let (values, vectors) = try LAPACK.tridiagonalEigen(diagonal: alpha, offDiagonal: Array(beta.prefix(steps - 1)))
+    var order = Array(0..<steps)
+    switch target {
+    case .largestAlgebraic: order.sort { values[$0] > values[$1] }
+    case .smallestAlgebraic: order.sort { values[$0] < values[$1] }
+    case .largestMagnitude: order.sort { abs(values[$0]) > abs(values[$1]) }
+    }
+    let tNorm = max(values.map(abs).max() ?? 0, 1e-300)
+    let pairs: [RitzPair<O.Scalar>] = order.prefix(min(k, steps)).map { i in
+        let s = (0..<steps).map { vectors.scalars[i * steps + $0] }
+        var y = Tensor<O.Scalar>.zeros([d])
+        for (c, b) in zip(s, basis) { y.addScaled(b, O.Scalar(c)) }
+        let residual = abs(lastBeta * s[steps - 1])
+        return RitzPair(value: values[i], vector: y, residualNorm: residual,
+                        converged: residual <= tolerance * max(abs(values[i]), tNorm * 1e-12))
+    }
+    return LanczosResult(pairs: pairs, steps: steps, ritzValues: values)
+}
+
+/// All eigenvalues (ascending) of the dense Hessian of a small model: d HVPs, then LAPACK
+/// `dsyevd`. The Hessian is symmetrized as (H + Hᵀ)/2 against round-off.
+/// - Throws: ``AutodiffError/tooLarge(parameters:limit:)`` above `limit` parameters (raise it to
+///   allow d² memory and d HVPs), and the errors of the HVP and of ``LAPACK``.
+public func hessianSpectrum<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, limit: Int = 4096) throws -> [Double] {
+    let h = try hessian(of: f, at: θ, limit: limit)
+    let d = h.shape[0]
+    var sym = [Double](repeating: 0, count: d * d)
+    for i in 0..<d { for j in 0..<d { sym[i * d + j] = 0.5 * (Double(h.scalars[i * d + j]) + Double(h.scalars[j * d + i])) } }
+    return try LAPACK.symmetricEigen(Tensor(shape: [d, d], scalars: sym)).values
+}
+
+/// Hutchinson's trace estimator (Hutchinson 1989): `tr H ≈ (1/m) Σ_i z_iᵀ H z_i` with seeded
+/// Rademacher probes z_i. Returns the estimate and its standard error `s/√m` (s the sample
+/// standard deviation of the m products).
+/// - Throws: ``AutodiffError`` for `probes < 2` or the errors of the HVP.
+public func hutchinsonTrace<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, probes: Int = 100, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
+    guard probes >= 2 else { throw AutodiffError.invalidArgument("Hutchinson: need at least 2 probes for a standard error, got \(probes)") }
+    try f.layout.validate(θ)
+    var rng = SplitMix64(seed: seed)
+    var samples: [Double] = []
+    for _ in 0..<probes {
+        let z = Tensor<O.Scalar>.randomRademacher([θ.count], using: &rng)
+        samples.append(try hessianVectorProduct(of: f, at: θ, along: z).dot(z))
+    }
+    let mean = samples.reduce(0, +) / Double(probes)
+    let variance = samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(probes - 1)
+    return (mean, (variance / Double(probes)).squareRoot())
+}
