@@ -30,8 +30,11 @@ public struct LanczosResult<E: TensorScalar>: Sendable {
     public let pairs: [RitzPair<E>]
     /// Lanczos steps (HVPs) performed.
     public let steps: Int
-    /// All Ritz values of the final tridiagonal matrix (ascending): the quadrature nodes of SLQ.
+    /// All Ritz values of the final tridiagonal matrix (ascending): the nodes of the Gauss
+    /// quadrature used by stochastic Lanczos quadrature.
     public let ritzValues: [Double]
+    /// The quadrature weights τ_j = (e₁ᵀ s_j)² of ``ritzValues`` (they sum to 1).
+    public let quadratureWeights: [Double]
 }
 
 /// Extreme eigenpairs of the Hessian H(θ) of `f` by the Lanczos iteration with full
@@ -54,10 +57,12 @@ public struct LanczosResult<E: TensorScalar>: Sendable {
 ///   - target: which end of the spectrum (λ_min by `.smallestAlgebraic`).
 ///   - steps: Krylov dimension m, k ≤ m ≤ d (default min(d, max(2k + 20, 40))). Memory: m vectors of length d.
 ///   - tolerance: relative residual for ``RitzPair/converged``.
+///   - initialVector: the start vector q₁ (normalized here); default a seeded Gaussian.
 /// - Throws: ``AutodiffError`` for wrong lengths, k < 1, k > d, m outside k...d, or a non-finite HVP;
 ///   ``LAPACK/Failure`` if the tridiagonal eigensolver fails.
 public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int, target: SpectrumEnd = .largestAlgebraic,
-                                  steps: Int? = nil, tolerance: Double = 1e-6, seed: UInt64 = 0) throws -> LanczosResult<O.Scalar> {
+                                  steps: Int? = nil, tolerance: Double = 1e-6, seed: UInt64 = 0,
+                                  initialVector: Tensor<O.Scalar>? = nil) throws -> LanczosResult<O.Scalar> {
     let d = f.layout.parameterCount
     try f.layout.validate(θ)
     guard k >= 1 else { throw AutodiffError.invalidArgument("Lanczos: the number of eigenpairs must be at least 1, got \(k)") }
@@ -66,8 +71,15 @@ public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int
     guard m >= k, m <= d else { throw AutodiffError.invalidArgument("Lanczos: steps must be in \(k)...\(d), got \(m)") }
     guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("Lanczos: tolerance must be positive, got \(tolerance)") }
 
-    var rng = SplitMix64(seed: seed)
-    var q = Tensor<O.Scalar>.randomNormal([d], using: &rng).normalized()
+    var q: Tensor<O.Scalar>
+    if let initialVector {
+        try f.layout.validate(initialVector, as: "the initial vector")
+        guard initialVector.norm() > 0, initialVector.norm().isFinite else { throw AutodiffError.invalidArgument("Lanczos: the initial vector is zero or not finite") }
+        q = initialVector.normalized()
+    } else {
+        var rng = SplitMix64(seed: seed)
+        q = Tensor<O.Scalar>.randomNormal([d], using: &rng).normalized()
+    }
     var basis: [Tensor<O.Scalar>] = []
     var alpha: [Double] = [], beta: [Double] = []
     var lastBeta = 0.0
@@ -105,7 +117,8 @@ public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int
         return RitzPair(value: values[i], vector: y, residualNorm: residual,
                         converged: residual <= tolerance * max(abs(values[i]), tNorm * 1e-12))
     }
-    return LanczosResult(pairs: pairs, steps: steps, ritzValues: values)
+    let weights = (0..<steps).map { i in vectors.scalars[i * steps] * vectors.scalars[i * steps] }
+    return LanczosResult(pairs: pairs, steps: steps, ritzValues: values, quadratureWeights: weights)
 }
 
 /// All eigenvalues (ascending) of the dense Hessian of a small model: d HVPs, then LAPACK

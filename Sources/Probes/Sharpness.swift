@@ -1,0 +1,106 @@
+import Autodiff
+import Foundation
+import Tensors
+
+/// Filter normalization of a direction (Li, Xu, Taylor, Studer & Goldstein 2018, "Visualizing
+/// the loss landscape of neural nets", §4): every filter of `direction` — a row of a linear
+/// weight `[out, in]` or an output channel `[C, kH, kW]` of a convolution weight, i.e. each slice
+/// along the first axis of a layout entry of rank ≥ 2 — is rescaled to the norm of the same
+/// filter of θ. Biases (rank-1 entries) are set to zero, as in the paper's treatment of biases
+/// and batch-norm parameters. A zero filter of the direction stays zero.
+/// - Throws: ``AutodiffError/lengthMismatch(what:expected:actual:)`` for wrong lengths.
+public func filterNormalized<E: TensorScalar>(_ direction: Tensor<E>, like θ: Tensor<E>, layout: ParameterLayout) throws -> Tensor<E> {
+    try layout.validate(θ)
+    try layout.validate(direction, as: "the direction")
+    var out = direction.scalars
+    let p = θ.scalars
+    for e in layout.entries {
+        if e.shape.count < 2 {
+            for i in e.range { out[i] = 0 }
+            continue
+        }
+        let filters = e.shape[0], size = e.count / max(filters, 1)
+        for f in 0..<filters {
+            let r = (e.offset + f * size)..<(e.offset + (f + 1) * size)
+            var dn = 0.0, tn = 0.0
+            for i in r { dn += Double(out[i]) * Double(out[i]); tn += Double(p[i]) * Double(p[i]) }
+            let scale = dn > 0 ? (tn / dn).squareRoot() : 0
+            for i in r { out[i] = E(Double(out[i]) * scale) }
+        }
+    }
+    return Tensor(shape: direction.shape, scalars: out)
+}
+
+/// How random directions are drawn for sharpness and slices.
+public enum DirectionKind: String, Sendable, CaseIterable {
+    /// Gaussian, normalized to unit Euclidean norm in parameter space.
+    case unit
+    /// Gaussian, then filter-normalized (``filterNormalized(_:like:layout:)``); not unit norm.
+    case filterNormalized
+}
+
+/// Random-direction sharpness (the study's §5.3; Keskar et al. 2017 use the worst case):
+/// for m seeded directions u_i, the loss increases ΔL_i = L(θ + ε u_i) − L(θ), and
+/// S_ε^max = max_i ΔL_i, S_ε^mean = mean_i ΔL_i. ``quadraticPrediction`` is ½ε²·λ_max (the
+/// study's eq. 13) when `lambdaMax` is given: the increase along the top eigenvector of a
+/// quadratic model.
+public struct RandomSharpness: Sendable {
+    public let epsilon: Double
+    public let maximum: Double
+    public let mean: Double
+    /// Every ΔL_i.
+    public let increases: [Double]
+    public let quadraticPrediction: Double?
+}
+
+/// Evaluates ``RandomSharpness`` with `directions` seeded directions of the given kind, in the
+/// objective's precision (use a Float64 objective to keep small ε above round-off).
+/// - Throws: ``AutodiffError`` for ε ≤ 0 or non-finite, directions < 1, wrong lengths.
+public func randomSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, directions: Int = 20,
+                                          kind: DirectionKind = .unit, lambdaMax: Double? = nil, seed: UInt64 = 0) throws -> RandomSharpness {
+    guard epsilon > 0, epsilon.isFinite else { throw AutodiffError.invalidArgument("sharpness: ε must be positive and finite, got \(epsilon)") }
+    guard directions >= 1 else { throw AutodiffError.invalidArgument("sharpness: need at least one direction, got \(directions)") }
+    let l0 = try value(of: f, at: θ)
+    var rng = SplitMix64(seed: seed)
+    var increases: [Double] = []
+    for _ in 0..<directions {
+        var u = Tensor<O.Scalar>.randomNormal([θ.count], using: &rng)
+        u = kind == .unit ? u.normalized() : try filterNormalized(u, like: θ, layout: f.layout)
+        var moved = θ
+        moved.addScaled(u, O.Scalar(epsilon))
+        increases.append(Double(try value(of: f, at: moved)) - Double(l0))
+    }
+    return RandomSharpness(epsilon: epsilon, maximum: increases.max()!, mean: increases.reduce(0, +) / Double(directions),
+                           increases: increases, quadraticPrediction: lambdaMax.map { 0.5 * epsilon * epsilon * $0 })
+}
+
+/// Worst-case sharpness max_{‖δ‖₂ ≤ ε} L(θ + δ) − L(θ) by projected (normalized) gradient ascent
+/// (Keskar et al. 2017 use L-BFGS-B on a box; here the Euclidean ball): δ ← Π_ε(δ + η·ε·∇L(θ+δ)/‖∇L(θ+δ)‖),
+/// starting from δ = 0 (a seeded random point of the sphere when the gradient vanishes).
+/// Returns the best increase found and its δ (length d).
+/// - Throws: ``AutodiffError`` for ε ≤ 0, steps < 1, step size ≤ 0, wrong lengths.
+public func worstCaseSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, steps: Int = 20,
+                                             stepSize: Double = 0.5, seed: UInt64 = 0) throws -> (increase: Double, delta: Tensor<O.Scalar>) {
+    guard epsilon > 0, epsilon.isFinite else { throw AutodiffError.invalidArgument("sharpness: ε must be positive and finite, got \(epsilon)") }
+    guard steps >= 1 else { throw AutodiffError.invalidArgument("sharpness: steps must be at least 1, got \(steps)") }
+    guard stepSize > 0, stepSize.isFinite else { throw AutodiffError.invalidArgument("sharpness: step size must be positive, got \(stepSize)") }
+    let l0 = Double(try value(of: f, at: θ))
+    var delta = Tensor<O.Scalar>.zeros([θ.count])
+    var best = (increase: 0.0, delta: delta)
+    var rng = SplitMix64(seed: seed)
+    for _ in 0..<steps {
+        var point = θ
+        point.addScaled(delta, 1)
+        let (l, g) = try valueWithGradient(of: f, at: point)
+        if Double(l) - l0 > best.increase { best = (Double(l) - l0, delta) }
+        let gn = g.norm()
+        if gn > 0 { delta.addScaled(g, O.Scalar(stepSize * epsilon / gn)) } else { delta.addScaled(Tensor<O.Scalar>.randomNormal([θ.count], using: &rng).normalized(), O.Scalar(epsilon)) }
+        let dn = delta.norm()
+        if dn > epsilon { delta = delta.affine(scale: O.Scalar(epsilon / dn), shift: 0) }
+    }
+    var point = θ
+    point.addScaled(delta, 1)
+    let last = Double(try value(of: f, at: point)) - l0
+    if last > best.increase { best = (last, delta) }
+    return best
+}
