@@ -5,6 +5,7 @@ import Foundation
 import Layers
 import Tensors
 import Training
+import Probes
 import Checkpoints
 
 @main
@@ -13,7 +14,7 @@ struct Landscape: ParsableCommand {
         commandName: "landscape",
         abstract: "Second-order automatic differentiation and loss-landscape analysis.",
         discussion: "Runs on the OpenBLAS kernel picked for this CPU (OPENBLAS_CORETYPE; set it yourself to override).",
-        subcommands: [Fetch.self, Train.self, Check.self, Taylor.self])
+        subcommands: [Fetch.self, Train.self, Check.self, Taylor.self, Probe.self, Slice.self])
 
     static func main() {
         BLASRuntime.ensureFastKernel()
@@ -359,6 +360,234 @@ struct Taylor: ParsableCommand {
             for k in 2...order { factorial *= Double(k); power *= e; taylor += d[k] / factorial * power }
             let rel = abs(quadratic - truth) / max(abs(truth), 1e-300)
             outLine(String(format: "%8.4g   %+.8e   %+.8e           %+.8e       %.3g", e, truth, quadratic, taylor, rel))
+        }
+    }
+}
+
+/// Options shared by `probe` and `slice`: the model, its parameters and the batch.
+struct ProbeTarget: ParsableArguments {
+    @Option(help: "Model: mlp or cnn.") var model: String = "mlp"
+    @Option(help: "A parameter file (safetensors, as written by `train`); default: a fresh model from --seed.") var parameters: String?
+    @Option(parsing: .unconditional, help: "Training samples in the probe batch (the first of the training split).") var samples: Int = 512
+    @Option(parsing: .unconditional, help: "Seed of the fresh model, probe vectors and directions.") var seed: UInt64 = 0
+    @Option(help: "Directory for the CSV/JSON/SVG outputs (default runs/probe-TIMESTAMP or runs/slice-TIMESTAMP).") var outputDir: String?
+    @OptionGroup var data: DataOptions
+
+    func validate() throws {
+        guard samples >= 1, samples <= 60_000 else { throw ValidationError("--samples must be in 1...60000, got \(samples)") }
+        do { _ = try makeModel(named: model) } catch { throw ValidationError("\(error)") }
+    }
+
+    /// The loss on the probe batch in Float64 and θ (Float64).
+    func load<M: Model>(_ m: M) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
+        let dataset = try data.load(log: stderrLine)
+        let n = min(samples, dataset.train.count)
+        let (x, y) = Trainer.tensor(of: dataset.train)
+        let f = try m.loss(on: Tensor<Double>(converting: x.rows(0..<n)), labels: Array(y[0..<n]))
+        let θ: Tensor<Double>
+        if let parameters {
+            do { θ = Tensor(converting: try loadParameters(from: URL(fileURLWithPath: parameters), layout: m.layout)) }
+            catch { throw CLIError(description: "cannot use \(parameters) as parameters of the \(m.name): \(error)") }
+        } else {
+            θ = m.initialParameters(Double.self, seed: seed)
+        }
+        return (f, θ)
+    }
+}
+
+func writeText(_ text: String, _ dir: URL, _ name: String) throws {
+    try AtomicFile.write(text, to: dir.appendingPathComponent(name))
+}
+
+struct Probe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Curvature probes on a parameter file: λ_max (power iteration and Lanczos), λ_min, trace (Hutchinson, Hutch++), spectral density (SLQ), effective rank and sharpness.")
+
+    @OptionGroup var target: ProbeTarget
+    @Option(parsing: .unconditional, help: "Top eigenvalues by Lanczos.") var top: Int = 5
+    @Option(parsing: .unconditional, help: "Lanczos steps for the top eigenvalues.") var lanczosSteps: Int = 40
+    @Option(parsing: .unconditional, help: "Power iterations (maximum) for λ_max.") var powerIterations: Int = 100
+    @Option(parsing: .unconditional, help: "SLQ probe vectors.") var slqProbes: Int = 3
+    @Option(parsing: .unconditional, help: "SLQ Lanczos steps per probe.") var slqSteps: Int = 40
+    @Option(parsing: .unconditional, help: "Hutchinson probes (Hutch++ uses the same number of HVPs).") var traceProbes: Int = 30
+    @Option(parsing: .unconditional, help: "Sharpness radius ε (parameter-space units).") var epsilon: Double = 0.05
+    @Option(parsing: .unconditional, help: "Random directions for sharpness.") var directions: Int = 20
+    @Flag(help: "Filter-normalized random directions for sharpness (Li et al. 2018).") var filterNormalized = false
+    @Option(parsing: .unconditional, help: "Projected gradient-ascent steps for worst-case sharpness.") var ascentSteps: Int = 20
+
+    func validate() throws {
+        guard top >= 1, lanczosSteps >= top else { throw ValidationError("--top must be ≥ 1 and ≤ --lanczos-steps") }
+        guard powerIterations >= 1, slqProbes >= 1, slqSteps >= 2, traceProbes >= 6, directions >= 1, ascentSteps >= 1 else {
+            throw ValidationError("iteration counts must be positive (--trace-probes ≥ 6, --slq-steps ≥ 2)")
+        }
+        guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive and finite, got \(epsilon)") }
+    }
+
+    func run() throws {
+        let m = try makeModel(named: target.model)
+        try run(m)
+    }
+
+    func run<M: Model>(_ m: M) throws {
+        let out = try prepareRunDirectory(target.outputDir, defaultPrefix: "runs/probe-\(m.name)")
+        let (f, θ) = try target.load(m)
+        let d = θ.count
+        func step(_ name: String) -> Date { stderrLine("… \(name)"); return Date() }
+        var timings: [String: Double] = [:]
+        var t = step("λ_max by power iteration")
+        let power = try powerIteration(of: f, at: θ, maxIterations: powerIterations, tolerance: 1e-4, seed: target.seed)
+        timings["power_iteration"] = Date().timeIntervalSince(t)
+        t = step("top-\(top) eigenvalues by Lanczos")
+        let lz = try lanczos(of: f, at: θ, count: top, target: .largestAlgebraic, steps: min(lanczosSteps, d), seed: target.seed)
+        let lzMin = try lanczos(of: f, at: θ, count: 1, target: .smallestAlgebraic, steps: min(lanczosSteps, d), seed: target.seed &+ 1)
+        timings["lanczos"] = Date().timeIntervalSince(t)
+        t = step("trace (Hutchinson, Hutch++)")
+        let hutch = try hutchinsonTrace(of: f, at: θ, probes: traceProbes, seed: target.seed)
+        let hpp = try hutchPlusPlusTrace(of: f, at: θ, probes: traceProbes, seed: target.seed)
+        timings["trace"] = Date().timeIntervalSince(t)
+        t = step("spectral density (SLQ, \(slqProbes) × \(slqSteps) steps)")
+        let density = try spectralDensity(of: f, at: θ, probes: slqProbes, steps: min(slqSteps, d), seed: target.seed)
+        let rank = EffectiveRank(nodes: density.nodes, weights: density.weights.map { $0 * Double(d) })
+        timings["slq"] = Date().timeIntervalSince(t)
+        t = step("sharpness (ε = \(epsilon))")
+        let lambdaMax = lz.pairs[0].value
+        let sharp = try randomSharpness(of: f, at: θ, epsilon: epsilon, directions: directions, kind: filterNormalized ? .filterNormalized : .unit,
+                                        lambdaMax: lambdaMax, seed: target.seed)
+        let worst = try worstCaseSharpness(of: f, at: θ, epsilon: epsilon, steps: ascentSteps, seed: target.seed)
+        timings["sharpness"] = Date().timeIntervalSince(t)
+
+        outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(min(target.samples, 55_000)) training samples, Float64")
+        outLine(String(format: "λ_max  power iteration %.6g (%d its, residual %.2g%@)   Lanczos %.6g (residual %.2g)   relative difference %.2g",
+                       power.eigenvalue, power.iterations, power.residualNorm, power.converged ? "" : ", not converged", lambdaMax, lz.pairs[0].residualNorm,
+                       abs(power.eigenvalue - lambdaMax) / max(abs(lambdaMax), 1e-300)))
+        outLine("top-\(top) (Lanczos): " + lz.pairs.map { String(format: "%.6g", $0.value) }.joined(separator: ", ") + String(format: "   λ_min %.6g", lzMin.pairs[0].value))
+        outLine(String(format: "trace  Hutchinson %.6g ± %.2g   Hutch++ %.6g ± %.2g   SLQ d·mean %.6g", hutch.trace, hutch.standardError, hpp.trace, hpp.standardError, density.mean * Double(d)))
+        outLine(String(format: "effective rank (from SLQ)  entropy %.4g   trace/λ_max %.4g", rank.entropy, rank.traceRatio))
+        outLine(String(format: "sharpness ε = %g  S_max %.6g   S_mean %.6g   worst case (PGA) %.6g   ½ε²λ_max %.6g", epsilon, sharp.maximum, sharp.mean, worst.increase, sharp.quadraticPrediction ?? .nan))
+
+        let json: [String: Any] = [
+            "model": m.name, "parameters": d, "samples": min(target.samples, 55_000), "seed": target.seed,
+            "lambda_max_power": ["value": power.eigenvalue, "iterations": power.iterations, "residual": power.residualNorm, "converged": power.converged],
+            "lanczos_top": lz.pairs.map { ["value": $0.value, "residual": $0.residualNorm, "converged": $0.converged] },
+            "lambda_min": lzMin.pairs[0].value,
+            "trace_hutchinson": ["estimate": hutch.trace, "standard_error": hutch.standardError],
+            "trace_hutchpp": ["estimate": hpp.trace, "standard_error": hpp.standardError],
+            "effective_rank": ["entropy": rank.entropy, "trace_ratio": rank.traceRatio],
+            "sharpness": ["epsilon": epsilon, "max": sharp.maximum, "mean": sharp.mean, "worst_case": worst.increase,
+                          "half_eps2_lambda_max": sharp.quadraticPrediction ?? Double.nan, "directions": filterNormalized ? "filter-normalized" : "unit"],
+            "seconds": timings, "openblas": BLASRuntime.coreName,
+        ]
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]), to: out.appendingPathComponent("probe.json"))
+        try writeText("eigenvalue,density\n" + zip(density.grid, density.density).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density.csv")
+        try writeText("node,weight\n" + zip(density.nodes, density.weights).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density-nodes.csv")
+        let floor = (density.density.max() ?? 1) * 1e-8
+        try writeText(SVGPlot.linePlot(title: "Hessian spectral density (SLQ, \(slqProbes) probes × \(min(slqSteps, d)) steps)", xLabel: "eigenvalue λ",
+                                       yLabel: "density φ(λ)", series: [.init(name: "SLQ density", x: density.grid, y: density.density.map { max($0, floor) }, color: "#1f77b4")],
+                                       logY: true), out, "density.svg")
+        outLine("wrote \(out.path)/probe.json, density.csv, density-nodes.csv, density.svg")
+    }
+}
+
+struct Slice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "1D or 2D loss slices L(θ + αu + βv) along random, filter-normalized, Hessian-eigenvector or interpolation directions, with CSV and SVG output.")
+
+    @OptionGroup var target: ProbeTarget
+    @Option(parsing: .unconditional, help: "1 or 2 dimensions.") var dimensions: Int = 2
+    @Option(help: "Directions: random, filter (filter-normalized random), eigen (top Hessian eigenvectors), interpolate (to --to), pca (of the theta-epoch-*.safetensors in --trajectory).") var directions: String = "filter"
+    @Option(help: "Second parameter file for --directions interpolate.") var to: String?
+    @Option(help: "A run directory whose theta-epoch-NNN.safetensors form the trajectory for --directions pca.") var trajectory: String?
+    @Option(parsing: .unconditional, help: "Grid points per axis.") var points: Int = 25
+    @Option(help: "Range of α and β as LO:HI.") var range: String = "-1:1"
+    @Option(parsing: .unconditional, help: "Order of the Taylor polynomial drawn beside a 1D slice.") var taylorOrder: Int = 4
+
+    func bounds() throws -> (Double, Double) {
+        let parts = range.split(separator: ":").map { Double($0) }
+        guard parts.count == 2, let lo = parts[0], let hi = parts[1], lo < hi, lo.isFinite, hi.isFinite else {
+            throw ValidationError("--range must be LO:HI with LO < HI, got '\(range)'")
+        }
+        return (lo, hi)
+    }
+
+    func validate() throws {
+        guard dimensions == 1 || dimensions == 2 else { throw ValidationError("--dimensions must be 1 or 2, got \(dimensions)") }
+        guard points >= 2, points <= 201 else { throw ValidationError("--points must be in 2...201, got \(points)") }
+        guard ["random", "filter", "eigen", "interpolate", "pca"].contains(directions) else {
+            throw ValidationError("--directions must be random, filter, eigen, interpolate or pca, got '\(directions)'")
+        }
+        if directions == "interpolate" && to == nil { throw ValidationError("--directions interpolate needs --to FILE") }
+        if directions == "pca" && trajectory == nil { throw ValidationError("--directions pca needs --trajectory RUN_DIRECTORY") }
+        guard taylorOrder >= 1, taylorOrder <= 12 else { throw ValidationError("--taylor-order must be in 1...12") }
+        _ = try bounds()
+    }
+
+    func run() throws {
+        let m = try makeModel(named: target.model)
+        try run(m)
+    }
+
+    func run<M: Model>(_ m: M) throws {
+        let out = try prepareRunDirectory(target.outputDir, defaultPrefix: "runs/slice-\(m.name)")
+        let (f, θ) = try target.load(m)
+        let (lo, hi) = try bounds()
+        var rng = SplitMix64(seed: target.seed &+ 0x511CE)
+        var dirs: [Tensor<Double>] = []
+        switch directions {
+        case "random":
+            dirs = (0..<dimensions).map { _ in Tensor<Double>.randomNormal([θ.count], using: &rng).normalized() }
+        case "filter":
+            dirs = try (0..<dimensions).map { _ in try filterNormalized(Tensor<Double>.randomNormal([θ.count], using: &rng), like: θ, layout: m.layout) }
+        case "eigen":
+            stderrLine("… top-\(dimensions) Hessian eigenvectors by Lanczos")
+            dirs = try lanczos(of: f, at: θ, count: dimensions, steps: min(40, θ.count), seed: target.seed).pairs.map(\.vector)
+        case "pca":
+            let dir = URL(fileURLWithPath: trajectory!)
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
+                .filter { $0.hasPrefix("theta-epoch-") && $0.hasSuffix(".safetensors") }.sorted()
+            guard files.count >= dimensions + 1 else {
+                throw CLIError(description: "--trajectory \(dir.path) holds \(files.count) checkpoints (theta-epoch-NNN.safetensors); PCA needs at least \(dimensions + 1)")
+            }
+            let snapshots = try files.map { name -> Tensor<Double> in
+                do { return Tensor(converting: try loadParameters(from: dir.appendingPathComponent(name), layout: m.layout)) }
+                catch { throw CLIError(description: "cannot use \(name) as parameters of the \(m.name): \(error)") }
+            }
+            let (pcs, ratios) = try trajectoryPCA(snapshots, count: dimensions)
+            stderrLine("PCA of \(files.count) checkpoints: explained variance " + ratios.map { String(format: "%.3f", $0) }.joined(separator: ", "))
+            // Scale the unit principal directions to the trajectory's extent along each.
+            dirs = pcs.map { pc in
+                let spread = snapshots.map { s -> Double in var c = s; c.addScaled(θ, -1); return abs(c.dot(pc)) }.max() ?? 1
+                return pc.scaled(by: max(spread, 1e-12))
+            }
+        default:
+            let other: Tensor<Double>
+            do { other = Tensor(converting: try loadParameters(from: URL(fileURLWithPath: to!), layout: m.layout)) }
+            catch { throw CLIError(description: "cannot use \(to!) as parameters of the \(m.name): \(error)") }
+            dirs = [try interpolationDirection(from: θ, to: other)]
+            if dimensions == 2 { dirs.append(try filterNormalized(Tensor<Double>.randomNormal([θ.count], using: &rng), like: θ, layout: m.layout)) }
+        }
+        let alphas = try grid(from: lo, to: hi, count: points)
+        let start = Date()
+        if dimensions == 1 {
+            let ts = try taylorSlice(of: f, at: θ, along: dirs[0], alphas: alphas, order: taylorOrder)
+            try writeText("alpha,loss,taylor\n" + (0..<alphas.count).map { "\(alphas[$0]),\(ts.slice.losses[$0]),\(ts.polynomial[$0])" }.joined(separator: "\n") + "\n", out, "slice1d.csv")
+            try writeText(SVGPlot.linePlot(title: "1D loss slice (\(directions) direction)", xLabel: "α", yLabel: "loss L(θ + α·u)",
+                                           series: [.init(name: "loss", x: alphas, y: ts.slice.losses, color: "#1f77b4"),
+                                                    .init(name: "Taylor polynomial, order \(taylorOrder)", x: alphas, y: ts.polynomial, color: "#d62728", dashed: true)]),
+                          out, "slice1d.svg")
+            outLine("1D slice of \(points) points in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; Taylor polynomial (order \(taylorOrder)) parts from the loss " +
+                    (ts.partingRadius.map { "at |α| = \(String(format: "%.3g", $0))" } ?? "nowhere on the grid") + "; wrote \(out.path)/slice1d.csv, slice1d.svg")
+        } else {
+            let s = try slice2D(of: f, at: θ, u: dirs[0], v: dirs[1], alphas: alphas, betas: alphas, orthogonalize: directions == "random") { i, n in
+                if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write("\rrow \(i)/\(n)".data(using: .utf8)!) }
+            }
+            if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write("\r\u{1B}[2K".data(using: .utf8)!) }
+            var csv = "alpha,beta,loss\n"
+            for (i, a) in alphas.enumerated() { for (j, b) in alphas.enumerated() { csv += "\(a),\(b),\(s.losses[i][j])\n" } }
+            try writeText(csv, out, "slice2d.csv")
+            try writeText(SVGPlot.contourMap(title: "2D loss slice (\(directions) directions)", xLabel: "α", yLabel: "β", zLabel: "loss",
+                                             x: alphas, y: alphas, z: s.losses), out, "slice2d.svg")
+            outLine("2D slice of \(points)×\(points) points in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; cos∠(u, v) = \(String(format: "%.3g", s.cosine))" +
+                    (directions == "filter" ? " (filter-normalized directions are not orthogonalized)" : "") + "; wrote \(out.path)/slice2d.csv, slice2d.svg")
         }
     }
 }
