@@ -43,6 +43,8 @@ public func slice1D<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along u: Ten
 
 /// The 2-D slice L(θ + α·u + β·v). Pass `orthogonalize: true` to replace v by its component
 /// orthogonal to u, rescaled to ‖v‖ (Gram–Schmidt), which makes the axes independent.
+/// Objectives that conform to ``PlaneEvaluable`` (the MLP's loss) evaluate the grid sharing the
+/// work that is linear in the parameters; others take one forward pass per point.
 /// - Throws: ``AutodiffError`` for empty grids, wrong lengths, or v parallel to u when orthogonalizing.
 public func slice2D<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, u: Tensor<O.Scalar>, v: Tensor<O.Scalar>,
                                   alphas: [Double], betas: [Double], orthogonalize: Bool = false,
@@ -61,6 +63,10 @@ public func slice2D<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, u: Tensor<O.
         w = w.affine(scale: O.Scalar(v.norm() / n), shift: 0)
     }
     let cosine = u.dot(w) / max(u.norm() * w.norm(), 1e-300)
+    if let plane = f as? any PlaneEvaluable, let fast = try planeLosses(plane, θ, u, w, alphas, betas) {
+        progress(alphas.count, alphas.count)
+        return Slice2D(alphas: alphas, betas: betas, losses: fast, cosine: cosine)
+    }
     var losses: [[Double]] = []
     for (i, a) in alphas.enumerated() {
         var row: [Double] = []
@@ -74,6 +80,14 @@ public func slice2D<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, u: Tensor<O.
         progress(i + 1, alphas.count)
     }
     return Slice2D(alphas: alphas, betas: betas, losses: losses, cosine: cosine)
+}
+
+/// Opens the existential and calls ``PlaneEvaluable/lossesOnPlane(_:u:v:alphas:betas:)`` when the
+/// element types match.
+func planeLosses<P: PlaneEvaluable, E: TensorScalar>(_ p: P, _ θ: Tensor<E>, _ u: Tensor<E>, _ v: Tensor<E>,
+                                                     _ alphas: [Double], _ betas: [Double]) throws -> [[Double]]? {
+    guard let θp = θ as? Tensor<P.Scalar>, let up = u as? Tensor<P.Scalar>, let vp = v as? Tensor<P.Scalar> else { return nil }
+    return try p.lossesOnPlane(θp, u: up, v: vp, alphas: alphas, betas: betas)
 }
 
 /// The direction from θ₁ to θ₂ (θ₂ − θ₁), for the interpolation slice L((1 − α)θ₁ + αθ₂) =

@@ -73,6 +73,25 @@ import Tensors
         #expect(abs(ts.polynomial[center] - ts.slice.losses[center]) < 1e-12)
     }
 
+    /// The MLP's grid path (first layer shared as A + αB + βC) equals one forward pass per point.
+    @Test func mlpPlaneEvaluationMatchesPointByPointEvaluation() throws {
+        let model = MLP(sizes: [7, 6, 5, 3])
+        var rng = SplitMix64(seed: 12)
+        let x = Tensor<Double>.randomNormal([9, 7], using: &rng)
+        let f = try model.loss(on: x, labels: (0..<9).map { $0 % 3 })
+        let θ = model.initialParameters(Double.self, seed: 3)
+        let u = Tensor<Double>.randomNormal([θ.count], using: &rng), v = Tensor<Double>.randomNormal([θ.count], using: &rng)
+        let alphas = [-1.0, -0.2, 0, 0.7, 1.3], betas = [-0.5, 0, 0.25, 2]
+        let s = try slice2D(of: f, at: θ, u: u, v: v, alphas: alphas, betas: betas)
+        for (i, a) in alphas.enumerated() { for (j, b) in betas.enumerated() {
+            var p = θ
+            p.addScaled(u, a)
+            p.addScaled(v, b)
+            let expected = try value(of: f, at: p)
+            #expect(abs(s.losses[i][j] - expected) <= 1e-12 * max(1, abs(expected)), "(\(a), \(b))")
+        } }
+    }
+
     @Test func badGridsGiveClearErrors() throws {
         let f = Quadratic(spectrum: [1, 2], seed: 1)
         let θ = Tensor<Double>.zeros([2])
