@@ -132,65 +132,112 @@ extension TensorAlgebra {
 // MARK: - Plain scalars
 
 extension Double: ScalarAlgebra {
+    /// `scaled` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func scaled(by factor: Double) -> Double { self * factor }
+    /// `shifted` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func shifted(by offset: Double) -> Double { self + offset }
+    /// `exp` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
+    /// `log` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func log(_ x: Double) -> Double { Foundation.log(x) }
+    /// `sqrt` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func sqrt(_ x: Double) -> Double { x.squareRoot() }
+    /// `tanh` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
+    /// `sin` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func sin(_ x: Double) -> Double { Foundation.sin(x) }
+    /// `cos` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func cos(_ x: Double) -> Double { Foundation.cos(x) }
+    /// `sigmoid` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func sigmoid(_ x: Double) -> Double { x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) }
+    /// `pow` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func pow(_ x: Double, _ exponent: Double) -> Double { Foundation.pow(x, exponent) }
+    /// `relu` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func relu() -> Double { self > 0 ? self : 0 }
+    /// `masked` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func masked(wherePositive mask: Double) -> Double { mask > 0 ? self : 0 }
+    /// `zerosLike` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func zerosLike() -> Double { 0 }
+    /// `onesLike` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func onesLike() -> Double { 1 }
 }
 
 extension Float: ScalarAlgebra {
+    /// `scaled` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func scaled(by factor: Double) -> Float { self * Float(factor) }
+    /// `shifted` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func shifted(by offset: Double) -> Float { self + Float(offset) }
+    /// `exp` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func exp(_ x: Float) -> Float { Foundation.exp(x) }
+    /// `log` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func log(_ x: Float) -> Float { Foundation.log(x) }
+    /// `sqrt` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func sqrt(_ x: Float) -> Float { x.squareRoot() }
+    /// `tanh` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func tanh(_ x: Float) -> Float { Foundation.tanh(x) }
+    /// `sin` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func sin(_ x: Float) -> Float { Foundation.sin(x) }
+    /// `cos` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func cos(_ x: Float) -> Float { Foundation.cos(x) }
+    /// `sigmoid` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func sigmoid(_ x: Float) -> Float { x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) }
+    /// `pow` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func pow(_ x: Float, _ exponent: Double) -> Float { Foundation.pow(x, Float(exponent)) }
+    /// `relu` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func relu() -> Float { self > 0 ? self : 0 }
+    /// `masked` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func masked(wherePositive mask: Float) -> Float { mask > 0 ? self : 0 }
+    /// `zerosLike` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func zerosLike() -> Float { 0 }
+    /// `onesLike` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func onesLike() -> Float { 1 }
 }
 
 // MARK: - Plain tensors
 
 extension Tensor: ScalarAlgebra {
+    /// `scaled` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func scaled(by factor: Double) -> Tensor { affine(scale: Element(factor), shift: 0) }
+    /// `shifted` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func shifted(by offset: Double) -> Tensor { affine(scale: 1, shift: Element(offset)) }
+    /// `exp` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func exp(_ x: Tensor) -> Tensor { x.map(.exp) }
+    /// `log` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func log(_ x: Tensor) -> Tensor { x.map(.log) }
+    /// `sqrt` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func sqrt(_ x: Tensor) -> Tensor { x.map(.sqrt) }
+    /// `tanh` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func tanh(_ x: Tensor) -> Tensor { x.map(.tanh) }
+    /// `sin` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func sin(_ x: Tensor) -> Tensor { x.map(.sin) }
+    /// `cos` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func cos(_ x: Tensor) -> Tensor { x.map(.cos) }
+    /// `sigmoid` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func sigmoid(_ x: Tensor) -> Tensor { x.map(.sigmoid) }
+    /// `pow` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public static func pow(_ x: Tensor, _ exponent: Double) -> Tensor { x.pow(Element(exponent)) }
+    /// `relu` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func relu() -> Tensor { map(.relu) }
+    /// `zerosLike` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func zerosLike() -> Tensor { Tensor(repeating: 0, shape: shape) }
+    /// `onesLike` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func onesLike() -> Tensor { Tensor(repeating: 1, shape: shape) }
 }
 
 extension Tensor: TensorAlgebra {
+    /// The element type of θ and of the batch.
     public typealias Scalar = Element
+    /// `init` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public init(constant: Tensor<Element>) { self = constant }
+    /// `primalTensor` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public var primalTensor: Tensor<Element> { self }
+    /// `sum` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func sum() -> Tensor { Tensor(Element(sumAsDouble())) }
+    /// `broadcast` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func broadcast(to shape: [Int]) -> Tensor {
         precondition(count == 1, "broadcast(to:): expected a one-element tensor, got \(self.shape)")
         return Tensor(repeating: scalars[0], shape: shape)
     }
+    /// `logSoftmax` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func logSoftmax() -> Tensor { logSoftmaxRows() }
 }

@@ -41,7 +41,9 @@ public struct Dual<V: ScalarAlgebra> {
 }
 
 extension Dual: ScalarAlgebra {
+    /// JVP of `+`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public static func + (a: Dual, b: Dual) -> Dual { Dual(primal: a.primal + b.primal, tangent: sum(a.tangent, b.tangent)) }
+    /// JVP of `-`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public static func - (a: Dual, b: Dual) -> Dual {
         Dual(primal: a.primal - b.primal, tangent: sum(a.tangent, b.tangent.map { -$0 }))
     }
@@ -54,8 +56,11 @@ extension Dual: ScalarAlgebra {
         let q = a.primal / b.primal
         return Dual(primal: q, tangent: sum(a.tangent, b.tangent.map { -(q * $0) }).map { $0 / b.primal })
     }
+    /// JVP of `negation`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public static prefix func - (a: Dual) -> Dual { Dual(primal: -a.primal, tangent: a.tangent.map { -$0 }) }
+    /// JVP of `scaled`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func scaled(by factor: Double) -> Dual { Dual(primal: primal.scaled(by: factor), tangent: tangent?.scaled(by: factor)) }
+    /// JVP of `shifted`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func shifted(by offset: Double) -> Dual { Dual(primal: primal.shifted(by: offset), tangent: tangent) }
     /// exp' = exp.
     @inlinable public static func exp(_ x: Dual) -> Dual { let y = V.exp(x.primal); return Dual(primal: y, tangent: x.tangent.map { $0 * y }) }
@@ -86,17 +91,24 @@ extension Dual: ScalarAlgebra {
     }
     /// ReLU with ReLU'(0) = 0: the tangent is masked by the primal.
     @inlinable public func relu() -> Dual { Dual(primal: primal.relu(), tangent: tangent?.masked(wherePositive: primal)) }
+    /// JVP of `masked`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func masked(wherePositive mask: Dual) -> Dual {
         Dual(primal: primal.masked(wherePositive: mask.primal), tangent: tangent?.masked(wherePositive: mask.primal))
     }
+    /// JVP of `zerosLike`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func zerosLike() -> Dual { Dual(primal: primal.zerosLike()) }
+    /// JVP of `onesLike`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func onesLike() -> Dual { Dual(primal: primal.onesLike()) }
 }
 
 extension Dual: TensorAlgebra where V: TensorAlgebra {
+    /// The element type at the bottom of the nesting.
     public typealias Scalar = V.Scalar
+    /// JVP of `init`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public init(constant: Tensor<V.Scalar>) { self.init(primal: V(constant: constant)) }
+    /// JVP of `primalTensor`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public var primalTensor: Tensor<V.Scalar> { primal.primalTensor }
+    /// JVP of `shape`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public var shape: [Int] { primal.shape }
     /// Bilinear: (A·B)' = A'·B + A·B'; a constant factor skips its GEMM.
     @inlinable public static func matmul(_ a: Dual, _ b: Dual, transposeA: Bool, transposeB: Bool) -> Dual {
@@ -104,6 +116,7 @@ extension Dual: TensorAlgebra where V: TensorAlgebra {
              tangent: sum(a.tangent.map { V.matmul($0, b.primal, transposeA: transposeA, transposeB: transposeB) },
                           b.tangent.map { V.matmul(a.primal, $0, transposeA: transposeA, transposeB: transposeB) }))
     }
+    /// JVP of `addingRowBroadcast`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func addingRowBroadcast(_ bias: Dual) -> Dual {
         let rows = primal.shape[0]
         let t: V?
@@ -115,12 +128,19 @@ extension Dual: TensorAlgebra where V: TensorAlgebra {
         }
         return Dual(primal: primal.addingRowBroadcast(bias.primal), tangent: t)
     }
+    /// JVP of `broadcastRows`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func broadcastRows(_ rows: Int) -> Dual { Dual(primal: primal.broadcastRows(rows), tangent: tangent?.broadcastRows(rows)) }
+    /// JVP of `sumRows`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func sumRows() -> Dual { Dual(primal: primal.sumRows(), tangent: tangent?.sumRows()) }
+    /// JVP of `broadcastColumns`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func broadcastColumns(_ cols: Int) -> Dual { Dual(primal: primal.broadcastColumns(cols), tangent: tangent?.broadcastColumns(cols)) }
+    /// JVP of `sumColumns`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func sumColumns() -> Dual { Dual(primal: primal.sumColumns(), tangent: tangent?.sumColumns()) }
+    /// JVP of `sum`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func sum() -> Dual { Dual(primal: primal.sum(), tangent: tangent?.sum()) }
+    /// JVP of `broadcast`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func broadcast(to shape: [Int]) -> Dual { Dual(primal: primal.broadcast(to: shape), tangent: tangent?.broadcast(to: shape)) }
+    /// JVP of `reshaped`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func reshaped(_ shape: [Int]) -> Dual { Dual(primal: primal.reshaped(shape), tangent: tangent?.reshaped(shape)) }
     /// JVP of log-softmax: ẏ = ż − rowsum(softmax(z) ⊙ ż).
     @inlinable public func logSoftmax() -> Dual {
@@ -129,7 +149,9 @@ extension Dual: TensorAlgebra where V: TensorAlgebra {
             t - (V.exp(y) * t).sumColumns().broadcastColumns(y.shape[1])
         })
     }
+    /// JVP of `gatherColumns`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func gatherColumns(_ index: [Int]) -> Dual { Dual(primal: primal.gatherColumns(index), tangent: tangent?.gatherColumns(index)) }
+    /// JVP of `scatterColumns`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func scatterColumns(_ index: [Int], width: Int) -> Dual {
         Dual(primal: primal.scatterColumns(index, width: width), tangent: tangent?.scatterColumns(index, width: width))
     }
@@ -142,16 +164,19 @@ extension Dual where V: TensorAlgebra {
              tangent: sum(x.tangent.map { V.conv2d($0, w.primal, stride: stride, padding: padding) },
                           w.tangent.map { V.conv2d(x.primal, $0, stride: stride, padding: padding) }))
     }
+    /// JVP of `conv2dBackwardInput`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public static func conv2dBackwardInput(_ g: Dual, _ w: Dual, inputShape: [Int], stride: Int, padding: Int) -> Dual {
         Dual(primal: V.conv2dBackwardInput(g.primal, w.primal, inputShape: inputShape, stride: stride, padding: padding),
              tangent: sum(g.tangent.map { V.conv2dBackwardInput($0, w.primal, inputShape: inputShape, stride: stride, padding: padding) },
                           w.tangent.map { V.conv2dBackwardInput(g.primal, $0, inputShape: inputShape, stride: stride, padding: padding) }))
     }
+    /// JVP of `conv2dBackwardFilter`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public static func conv2dBackwardFilter(_ x: Dual, _ g: Dual, filterShape: [Int], stride: Int, padding: Int) -> Dual {
         Dual(primal: V.conv2dBackwardFilter(x.primal, g.primal, filterShape: filterShape, stride: stride, padding: padding),
              tangent: sum(x.tangent.map { V.conv2dBackwardFilter($0, g.primal, filterShape: filterShape, stride: stride, padding: padding) },
                           g.tangent.map { V.conv2dBackwardFilter(x.primal, $0, filterShape: filterShape, stride: stride, padding: padding) }))
     }
+    /// JVP of `addingChannelBias`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func addingChannelBias(_ bias: Dual) -> Dual {
         let s = primal.shape
         let t: V?
@@ -163,18 +188,23 @@ extension Dual where V: TensorAlgebra {
         }
         return Dual(primal: primal.addingChannelBias(bias.primal), tangent: t)
     }
+    /// JVP of `sumChannels`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func sumChannels() -> Dual { Dual(primal: primal.sumChannels(), tangent: tangent?.sumChannels()) }
+    /// JVP of `broadcastChannels`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func broadcastChannels(to shape: [Int]) -> Dual {
         Dual(primal: primal.broadcastChannels(to: shape), tangent: tangent?.broadcastChannels(to: shape))
     }
+    /// JVP of `gatherMaxPool2x2`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func gatherMaxPool2x2(argmaxOf x: Dual) -> Dual {
         Dual(primal: primal.gatherMaxPool2x2(argmaxOf: x.primal), tangent: tangent?.gatherMaxPool2x2(argmaxOf: x.primal))
     }
+    /// JVP of `scatterMaxPool2x2`: the operation on the primal, its linearization on the tangent (a `nil` tangent stays `nil`).
     @inlinable public func scatterMaxPool2x2(argmaxOf x: Dual) -> Dual {
         Dual(primal: primal.scatterMaxPool2x2(argmaxOf: x.primal), tangent: tangent?.scatterMaxPool2x2(argmaxOf: x.primal))
     }
 }
 
 extension Dual: CustomStringConvertible {
+    /// A one-line, human-readable description (for logs and error output).
     public var description: String { "Dual(\(primal), tangent: \(tangent.map { "\($0)" } ?? "0"))" }
 }

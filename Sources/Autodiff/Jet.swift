@@ -133,10 +133,13 @@ public struct Jet<V: ScalarAlgebra> {
 }
 
 extension Jet: ScalarAlgebra {
+    /// Taylor rule of `+` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public static func + (a: Jet, b: Jet) -> Jet {
         Jet(terms: (0...max(a.order, b.order)).map { k in k == 0 ? a.primal + b.primal : add(a.term(k), b.term(k)) })
     }
+    /// Taylor rule of `-` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public static func - (a: Jet, b: Jet) -> Jet { a + (-b) }
+    /// Taylor rule of `negation` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public static prefix func - (a: Jet) -> Jet { a.mapLinear { -$0 } }
     /// Cauchy product.
     @inlinable public static func * (a: Jet, b: Jet) -> Jet { cauchy(a, b, *) }
@@ -154,7 +157,9 @@ extension Jet: ScalarAlgebra {
         }
         return Jet(terms: c)
     }
+    /// Taylor rule of `scaled` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func scaled(by factor: Double) -> Jet { mapLinear { $0.scaled(by: factor) } }
+    /// Taylor rule of `shifted` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func shifted(by offset: Double) -> Jet { var j = self; j.terms[0] = primal.shifted(by: offset); return j }
     /// exp: y' = y·x'.
     @inlinable public static func exp(_ x: Jet) -> Jet { ode(x, y0: V.exp(x.primal)) { m, y in y[m] } }
@@ -219,7 +224,9 @@ extension Jet: ScalarAlgebra {
         }
         return (Jet(terms: s), Jet(terms: c))
     }
+    /// Taylor rule of `sin` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public static func sin(_ x: Jet) -> Jet { sinCos(x).0 }
+    /// Taylor rule of `cos` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public static func cos(_ x: Jet) -> Jet { sinCos(x).1 }
     /// tanh: y' = (1 − y²)·x', with u_m = δ_{m0} − Σ_{i=0..m} y_i y_{m−i}.
     @inlinable public static func tanh(_ x: Jet) -> Jet {
@@ -239,19 +246,28 @@ extension Jet: ScalarAlgebra {
         j.terms[0] = p.relu()
         return j
     }
+    /// Taylor rule of `masked` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func masked(wherePositive mask: Jet) -> Jet { let m = mask.primal; return mapLinear { $0.masked(wherePositive: m) } }
+    /// Taylor rule of `zerosLike` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func zerosLike() -> Jet { Jet(constant: primal.zerosLike()) }
+    /// Taylor rule of `onesLike` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func onesLike() -> Jet { Jet(constant: primal.onesLike()) }
 }
 
 extension Jet: TensorAlgebra where V: TensorAlgebra {
+    /// The element type at the bottom of the nesting.
     public typealias Scalar = V.Scalar
+    /// Taylor rule of `init` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public init(constant: Tensor<V.Scalar>) { self.init(constant: V(constant: constant)) }
+    /// Taylor rule of `primalTensor` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public var primalTensor: Tensor<V.Scalar> { primal.primalTensor }
+    /// Taylor rule of `shape` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public var shape: [Int] { primal.shape }
+    /// Taylor rule of `matmul` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public static func matmul(_ a: Jet, _ b: Jet, transposeA: Bool, transposeB: Bool) -> Jet {
         cauchy(a, b) { V.matmul($0, $1, transposeA: transposeA, transposeB: transposeB) }
     }
+    /// Taylor rule of `addingRowBroadcast` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func addingRowBroadcast(_ bias: Jet) -> Jet {
         let rows = primal.shape[0]
         return Jet(terms: (0...max(order, bias.order)).map { k in
@@ -263,12 +279,19 @@ extension Jet: TensorAlgebra where V: TensorAlgebra {
             }
         })
     }
+    /// Taylor rule of `broadcastRows` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func broadcastRows(_ rows: Int) -> Jet { mapLinear { $0.broadcastRows(rows) } }
+    /// Taylor rule of `sumRows` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func sumRows() -> Jet { mapLinear { $0.sumRows() } }
+    /// Taylor rule of `broadcastColumns` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func broadcastColumns(_ cols: Int) -> Jet { mapLinear { $0.broadcastColumns(cols) } }
+    /// Taylor rule of `sumColumns` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func sumColumns() -> Jet { mapLinear { $0.sumColumns() } }
+    /// Taylor rule of `sum` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func sum() -> Jet { mapLinear { $0.sum() } }
+    /// Taylor rule of `broadcast` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func broadcast(to shape: [Int]) -> Jet { mapLinear { $0.broadcast(to: shape) } }
+    /// Taylor rule of `reshaped` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func reshaped(_ shape: [Int]) -> Jet { mapLinear { $0.reshaped(shape) } }
     /// Stable log-softmax: y = z − L with L = L₀ + log Σ_j exp(z_j − L₀), L₀ the primal
     /// log-sum-exp (a constant shift), so every exp argument has primal ≤ 0.
@@ -283,17 +306,23 @@ extension Jet: TensorAlgebra where V: TensorAlgebra {
         y.terms[0] = y0
         return y
     }
+    /// Taylor rule of `gatherColumns` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func gatherColumns(_ index: [Int]) -> Jet { mapLinear { $0.gatherColumns(index) } }
+    /// Taylor rule of `scatterColumns` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func scatterColumns(_ index: [Int], width: Int) -> Jet { mapLinear { $0.scatterColumns(index, width: width) } }
+    /// Taylor rule of `conv2d` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public static func conv2d(_ x: Jet, _ w: Jet, stride: Int, padding: Int) -> Jet {
         cauchy(x, w) { V.conv2d($0, $1, stride: stride, padding: padding) }
     }
+    /// Taylor rule of `conv2dBackwardInput` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public static func conv2dBackwardInput(_ g: Jet, _ w: Jet, inputShape: [Int], stride: Int, padding: Int) -> Jet {
         cauchy(g, w) { V.conv2dBackwardInput($0, $1, inputShape: inputShape, stride: stride, padding: padding) }
     }
+    /// Taylor rule of `conv2dBackwardFilter` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public static func conv2dBackwardFilter(_ x: Jet, _ g: Jet, filterShape: [Int], stride: Int, padding: Int) -> Jet {
         cauchy(x, g) { V.conv2dBackwardFilter($0, $1, filterShape: filterShape, stride: stride, padding: padding) }
     }
+    /// Taylor rule of `addingChannelBias` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func addingChannelBias(_ bias: Jet) -> Jet {
         let s = primal.shape
         return Jet(terms: (0...max(order, bias.order)).map { k in
@@ -305,13 +334,17 @@ extension Jet: TensorAlgebra where V: TensorAlgebra {
             }
         })
     }
+    /// Taylor rule of `sumChannels` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func sumChannels() -> Jet { mapLinear { $0.sumChannels() } }
+    /// Taylor rule of `broadcastChannels` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func broadcastChannels(to shape: [Int]) -> Jet { mapLinear { $0.broadcastChannels(to: shape) } }
     /// Max-pool routes every coefficient by the argmax of the selector's coefficient 0.
     @inlinable public func gatherMaxPool2x2(argmaxOf x: Jet) -> Jet { let m = x.primal; return mapLinear { $0.gatherMaxPool2x2(argmaxOf: m) } }
+    /// Taylor rule of `scatterMaxPool2x2` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
     @inlinable public func scatterMaxPool2x2(argmaxOf x: Jet) -> Jet { let m = x.primal; return mapLinear { $0.scatterMaxPool2x2(argmaxOf: m) } }
 }
 
 extension Jet: CustomStringConvertible {
+    /// A one-line, human-readable description (for logs and error output).
     public var description: String { "Jet(" + (0...order).map { "\(coefficient($0))" }.joined(separator: ", ") + ")" }
 }

@@ -11,6 +11,7 @@ public enum AutodiffError: Error, CustomStringConvertible, Equatable {
     /// An argument is out of its valid range.
     case invalidArgument(String)
 
+    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
         case let .lengthMismatch(what, expected, actual):

@@ -123,28 +123,42 @@ public struct Tracked<V: ScalarAlgebra> {
 }
 
 extension Tracked: ScalarAlgebra {
+    /// `+` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func + (a: Tracked, b: Tracked) -> Tracked { binary(a, b, a.value + b.value, { $0 }, { $0 }) }
+    /// `-` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func - (a: Tracked, b: Tracked) -> Tracked { binary(a, b, a.value - b.value, { $0 }, { -$0 }) }
+    /// `*` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func * (a: Tracked, b: Tracked) -> Tracked {
         let av = a.value, bv = b.value
         return binary(a, b, av * bv, { $0 * bv }, { av * $0 })
     }
+    /// `/` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func / (a: Tracked, b: Tracked) -> Tracked {
         let bv = b.value, q = a.value / b.value
         return binary(a, b, q, { $0 / bv }, { -($0 * q / bv) })
     }
+    /// `negation` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static prefix func - (a: Tracked) -> Tracked { unary(a, -a.value) { -$0 } }
+    /// `scaled` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func scaled(by factor: Double) -> Tracked { Tracked.unary(self, value.scaled(by: factor)) { $0.scaled(by: factor) } }
+    /// `shifted` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func shifted(by offset: Double) -> Tracked { Tracked.unary(self, value.shifted(by: offset)) { $0 } }
+    /// `exp` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func exp(_ x: Tracked) -> Tracked { let y = V.exp(x.value); return unary(x, y) { $0 * y } }
+    /// `log` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func log(_ x: Tracked) -> Tracked { let xv = x.value; return unary(x, V.log(xv)) { $0 / xv } }
+    /// `sqrt` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func sqrt(_ x: Tracked) -> Tracked { let y = V.sqrt(x.value); return unary(x, y) { ($0 / y).scaled(by: 0.5) } }
+    /// `tanh` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func tanh(_ x: Tracked) -> Tracked {
         let y = V.tanh(x.value)
         return unary(x, y) { $0 * (-(y * y)).shifted(by: 1) }
     }
+    /// `sin` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func sin(_ x: Tracked) -> Tracked { let xv = x.value; return unary(x, V.sin(xv)) { $0 * V.cos(xv) } }
+    /// `cos` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func cos(_ x: Tracked) -> Tracked { let xv = x.value; return unary(x, V.cos(xv)) { -($0 * V.sin(xv)) } }
+    /// `sigmoid` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public static func sigmoid(_ x: Tracked) -> Tracked { let y = V.sigmoid(x.value); return unary(x, y) { $0 * (y - y * y) } }
     /// Pullback of x^r: ȳ·r·x^(r−1).
     @inlinable public static func pow(_ x: Tracked, _ exponent: Double) -> Tracked {
@@ -153,18 +167,25 @@ extension Tracked: ScalarAlgebra {
     }
     /// ReLU'(0) = 0.
     @inlinable public func relu() -> Tracked { let xv = value; return Tracked.unary(self, xv.relu()) { $0.masked(wherePositive: xv) } }
+    /// `masked` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func masked(wherePositive mask: Tracked) -> Tracked {
         let m = mask.value
         return Tracked.unary(self, value.masked(wherePositive: m)) { $0.masked(wherePositive: m) }
     }
+    /// `zerosLike` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func zerosLike() -> Tracked { Tracked(untracked: value.zerosLike()) }
+    /// `onesLike` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func onesLike() -> Tracked { Tracked(untracked: value.onesLike()) }
 }
 
 extension Tracked: TensorAlgebra where V: TensorAlgebra {
+    /// The element type at the bottom of the nesting.
     public typealias Scalar = V.Scalar
+    /// `init` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public init(constant: Tensor<V.Scalar>) { self.init(untracked: V(constant: constant)) }
+    /// `primalTensor` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public var primalTensor: Tensor<V.Scalar> { value.primalTensor }
+    /// `shape` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public var shape: [Int] { value.shape }
 
     /// Pullback of C = op(A)·op(B): Ā = C̄·op(B)ᵀ, B̄ = op(A)ᵀ·C̄, each arranged so no transpose is copied.
@@ -187,28 +208,38 @@ extension Tracked: TensorAlgebra where V: TensorAlgebra {
             }
         })
     }
+    /// `addingRowBroadcast` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func addingRowBroadcast(_ bias: Tracked) -> Tracked {
         Tracked.binary(self, bias, value.addingRowBroadcast(bias.value), { $0 }, { $0.sumRows() })
     }
+    /// `broadcastRows` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func broadcastRows(_ rows: Int) -> Tracked { Tracked.unary(self, value.broadcastRows(rows)) { $0.sumRows() } }
+    /// `sumRows` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func sumRows() -> Tracked { let n = value.shape[0]; return Tracked.unary(self, value.sumRows()) { $0.broadcastRows(n) } }
+    /// `broadcastColumns` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func broadcastColumns(_ cols: Int) -> Tracked { Tracked.unary(self, value.broadcastColumns(cols)) { $0.sumColumns() } }
+    /// `sumColumns` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func sumColumns() -> Tracked { let c = value.shape[1]; return Tracked.unary(self, value.sumColumns()) { $0.broadcastColumns(c) } }
+    /// `sum` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func sum() -> Tracked { let s = value.shape; return Tracked.unary(self, value.sum()) { $0.broadcast(to: s) } }
+    /// `broadcast` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func broadcast(to shape: [Int]) -> Tracked {
         let s = value.shape
         return Tracked.unary(self, value.broadcast(to: shape)) { $0.sum().reshaped(s) }
     }
+    /// `reshaped` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func reshaped(_ shape: [Int]) -> Tracked { let s = value.shape; return Tracked.unary(self, value.reshaped(shape)) { $0.reshaped(s) } }
     /// Pullback of log-softmax: z̄ = ȳ − softmax(z) ⊙ rowsum(ȳ).
     @inlinable public func logSoftmax() -> Tracked {
         let y = value.logSoftmax()
         return Tracked.unary(self, y) { g in g - V.exp(y) * g.sumColumns().broadcastColumns(y.shape[1]) }
     }
+    /// `gatherColumns` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func gatherColumns(_ index: [Int]) -> Tracked {
         let c = value.shape[1]
         return Tracked.unary(self, value.gatherColumns(index)) { $0.scatterColumns(index, width: c) }
     }
+    /// `scatterColumns` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func scatterColumns(_ index: [Int], width: Int) -> Tracked {
         Tracked.unary(self, value.scatterColumns(index, width: width)) { $0.gatherColumns(index) }
     }
@@ -236,17 +267,22 @@ extension Tracked where V: TensorAlgebra {
                       { V.conv2dBackwardInput(gv, $0, inputShape: xv.shape, stride: stride, padding: padding) },
                       { V.conv2d(xv, $0, stride: stride, padding: padding) })
     }
+    /// `addingChannelBias` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func addingChannelBias(_ bias: Tracked) -> Tracked {
         Tracked.binary(self, bias, value.addingChannelBias(bias.value), { $0 }, { $0.sumChannels() })
     }
+    /// `sumChannels` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func sumChannels() -> Tracked { let s = value.shape; return Tracked.unary(self, value.sumChannels()) { $0.broadcastChannels(to: s) } }
+    /// `broadcastChannels` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func broadcastChannels(to shape: [Int]) -> Tracked {
         Tracked.unary(self, value.broadcastChannels(to: shape)) { $0.sumChannels() }
     }
+    /// `gatherMaxPool2x2` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func gatherMaxPool2x2(argmaxOf x: Tracked) -> Tracked {
         let xv = x.value
         return Tracked.unary(self, value.gatherMaxPool2x2(argmaxOf: xv)) { $0.scatterMaxPool2x2(argmaxOf: xv) }
     }
+    /// `scatterMaxPool2x2` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
     @inlinable public func scatterMaxPool2x2(argmaxOf x: Tracked) -> Tracked {
         let xv = x.value
         return Tracked.unary(self, value.scatterMaxPool2x2(argmaxOf: xv)) { $0.gatherMaxPool2x2(argmaxOf: xv) }
@@ -254,5 +290,6 @@ extension Tracked where V: TensorAlgebra {
 }
 
 extension Tracked: CustomStringConvertible {
+    /// A one-line, human-readable description (for logs and error output).
     public var description: String { "Tracked(\(value)\(tape == nil ? ", constant" : ", node \(index)"))" }
 }

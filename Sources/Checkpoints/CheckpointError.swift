@@ -54,6 +54,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     /// An operating-system call failed while reading or writing `path`.
     case ioFailure(path: String, operation: String, reason: String)
 
+    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
         case let .fileTooShort(path, byteCount):

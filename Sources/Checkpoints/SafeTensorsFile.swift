@@ -2,6 +2,7 @@ import Foundation
 
 /// One tensor's header entry in a safetensors file (format by Hugging Face).
 public struct SafeTensorsEntry: Sendable, Hashable {
+    /// The element type of a tensor in the file.
     public typealias DType = SafeTensorsDType
 
     /// The tensor's name (the header key).
@@ -19,6 +20,7 @@ public struct SafeTensorsEntry: Sendable, Hashable {
     /// Number of data bytes: `elementCount * dtype.byteSize`.
     public var byteCount: Int { dataOffsets.count }
 
+    /// An entry: `name`, `shape`, `dtype` and its byte range in the data buffer (relative to the end of the header).
     public init(name: String, shape: [Int], dtype: DType, dataOffsets: Range<Int>) {
         self.name = name
         self.shape = shape

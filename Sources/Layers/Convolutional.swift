@@ -6,6 +6,7 @@ import Tensors
 /// Shapes: input `[N, C, H, W]`, weight `[O, C, k, k]`, bias `[O]`, output `[N, O, Ho, Wo]`
 /// with `Ho = ⌊(H + 2p − k)/s⌋ + 1`. Computed by im2col and one GEMM.
 public struct Conv2D: Sendable, Equatable {
+    /// C (input channels), O (output channels), k (square kernel side), stride s ≥ 1 and zero padding p ≥ 0.
     public let inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int, padding: Int
 
     /// - Precondition: positive channel counts and kernel, stride ≥ 1, padding ≥ 0.
@@ -44,10 +45,15 @@ public struct Conv2D: Sendable, Equatable {
 /// linear(128→10); 215,370 parameters with the defaults. Inputs are `[N, C·H·W]` rows
 /// (e.g. flattened 28×28 images), reshaped to `[N, C, H, W]`.
 public struct CNN: Model {
+    /// The model name used by the CLI and in checkpoints: "cnn".
     public var name: String { "cnn" }
+    /// The input image: C channels of H × W pixels.
     public let inputChannels: Int, height: Int, width: Int
+    /// The conv → ReLU → max-pool stages, in order.
     public let convolutions: [Conv2D]
+    /// The fully connected layers after flattening: hidden (flattened → hidden size) and output (→ classes).
     public let hidden: Linear, output: Linear
+    /// The layout of θ (PyTorch names, e.g. "conv1.weight" [O, C, k, k], "fc1.bias" [out]).
     public let layout: ParameterLayout
     /// Channels × height × width entering the first fully connected layer.
     public let flattenedSize: Int
@@ -87,9 +93,12 @@ public struct CNN: Model {
         self.layout = ParameterLayout(items)
     }
 
+    /// C·H·W, the length of one flattened input row.
     public var inputSize: Int { inputChannels * height * width }
+    /// The number of classes (logits per sample).
     public var classCount: Int { output.outputSize }
 
+    /// Logits `[N, classCount]` for flattened inputs `[N, inputSize]`; parameters one value per layout entry.
     @inlinable
     public func logits<A: TensorAlgebra>(_ parameters: [A], input: A) -> A {
         var h = input.reshaped([input.shape[0], inputChannels, height, width])
@@ -101,6 +110,7 @@ public struct CNN: Model {
         return output(h, weight: parameters[k + 2], bias: parameters[k + 3])
     }
 
+    /// A flat θ with PyTorch’s default initialization (uniform ±1/√fan_in for weights and biases), reproducible from `seed` (SplitMix64).
     public func initialParameters<E: TensorScalar>(_: E.Type, seed: UInt64) -> Tensor<E> {
         var rng = SplitMix64(seed: seed)
         var blocks: [Tensor<E>] = []

@@ -10,6 +10,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     /// An unknown model name.
     case unknownModel(String, known: [String])
 
+    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
         case let .inputShape(model, expected, actual): return "\(model): input must have shape \(expected), got \(actual)"
@@ -83,6 +84,7 @@ extension Model {
 
 /// The mean softmax cross-entropy of a model on a fixed batch, as a function of θ.
 public struct ModelLoss<M: Model, E: TensorScalar>: Objective {
+    /// The element type of θ and of the batch.
     public typealias Scalar = E
     /// The model.
     public let model: M
@@ -90,8 +92,10 @@ public struct ModelLoss<M: Model, E: TensorScalar>: Objective {
     public let input: Tensor<E>
     /// The labels, `N` values in `0..<classCount`.
     public let labels: [Int]
+    /// The model’s layout of θ.
     public var layout: ParameterLayout { model.layout }
 
+    /// The mean softmax cross-entropy of the model on the batch, in the algebra `A` (a rank-0 value).
     @inlinable
     public func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == E {
         softmaxCrossEntropy(logits: model.logits(parameters, input: A(constant: input)), labels: labels)
@@ -101,11 +105,13 @@ public struct ModelLoss<M: Model, E: TensorScalar>: Objective {
 /// The multilayer perceptron of the study: Linear(784→256) → ReLU → Linear(256→256) →
 /// ReLU → Linear(256→10); 269,322 parameters for the default sizes.
 public struct MLP: Model {
+    /// The model name used by the CLI and in checkpoints: "mlp".
     public var name: String { "mlp" }
     /// The layer widths, input first (default `[784, 256, 256, 10]`).
     public let sizes: [Int]
     /// The linear layers.
     public let layers: [Linear]
+    /// The layout of θ (PyTorch names, e.g. "conv1.weight" [O, C, k, k], "fc1.bias" [out]).
     public let layout: ParameterLayout
 
     /// An MLP with the given widths (at least input and output).
@@ -122,9 +128,12 @@ public struct MLP: Model {
         self.layout = ParameterLayout(items)
     }
 
+    /// The input width (784 for MNIST).
     public var inputSize: Int { sizes[0] }
+    /// The output width (the number of classes).
     public var classCount: Int { sizes[sizes.count - 1] }
 
+    /// Logits `[N, classCount]` for flattened inputs `[N, inputSize]`; parameters one value per layout entry.
     @inlinable
     public func logits<A: TensorAlgebra>(_ parameters: [A], input: A) -> A {
         var h = input
@@ -135,6 +144,7 @@ public struct MLP: Model {
         return h
     }
 
+    /// A flat θ with PyTorch’s default initialization (uniform ±1/√fan_in for weights and biases), reproducible from `seed` (SplitMix64).
     public func initialParameters<E: TensorScalar>(_: E.Type, seed: UInt64) -> Tensor<E> {
         var rng = SplitMix64(seed: seed)
         return layout.flatten(layers.flatMap { $0.initialParameters(E.self, using: &rng) })

@@ -5,11 +5,17 @@ import Foundation
 public enum SVGPlot {
     /// One line series.
     public struct Series: Sendable {
+        /// The legend label.
         public let name: String
+        /// Abscissae.
         public let x: [Double]
+        /// Ordinates (same count as `x`; non-finite points are skipped).
         public let y: [Double]
+        /// An SVG colour, e.g. "#1f77b4".
         public let color: String
+        /// Whether the line is dashed.
         public let dashed: Bool
+        /// A series named `name` through the points (x[i], y[i]).
         public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false) {
             self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed
         }

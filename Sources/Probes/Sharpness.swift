@@ -45,11 +45,15 @@ public enum DirectionKind: String, Sendable, CaseIterable {
 /// study's eq. 13) when `lambdaMax` is given: the increase along the top eigenvector of a
 /// quadratic model.
 public struct RandomSharpness: Sendable {
+    /// The radius ε (parameter-space units).
     public let epsilon: Double
+    /// S_ε^max = max_i ΔL_i (loss units).
     public let maximum: Double
+    /// S_ε^mean = mean_i ΔL_i (loss units).
     public let mean: Double
     /// Every ΔL_i.
     public let increases: [Double]
+    /// ½ε²λ_max (the study’s eq. 13) when λ_max was given.
     public let quadraticPrediction: Double?
 }
 

@@ -4,15 +4,20 @@ import Tensors
 
 /// A 1-D slice α ↦ L(θ + α·u) on a grid (the study's eq. 14; Goodfellow et al. 2015; Li et al. 2018).
 public struct Slice1D: Sendable {
+    /// The α grid (first direction), ascending.
     public let alphas: [Double]
+    /// L(θ + α·u) for each α.
     public let losses: [Double]
 }
 
 /// A 2-D slice (α, β) ↦ L(θ + α·u + β·v) on a grid (the study's eq. 15); `losses[i][j]` is at
 /// (alphas[i], betas[j]).
 public struct Slice2D: Sendable {
+    /// The α grid (first direction), ascending.
     public let alphas: [Double]
+    /// The β grid (second direction), ascending.
     public let betas: [Double]
+    /// `losses[i][j]` = L(θ + alphas[i]·u + betas[j]·v).
     public let losses: [[Double]]
     /// cos∠(u, v) of the directions actually used (0 when orthogonal).
     public let cosine: Double
@@ -134,6 +139,7 @@ public func trajectoryPCA<E: TensorScalar>(_ snapshots: [Tensor<E>], count: Int 
 /// A Taylor slice: along u, the order-K Taylor polynomial of α ↦ L(θ + α·u) (from one jet pass)
 /// beside the true slice, and the radius where they part.
 public struct TaylorSlice: Sendable {
+    /// The true slice.
     public let slice: Slice1D
     /// The polynomial Σ_k c_k α^k on the same grid.
     public let polynomial: [Double]

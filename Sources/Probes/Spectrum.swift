@@ -65,7 +65,9 @@ public func spectralDensity<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, prob
 /// The study's eqs. 9–10 are not available to us; these are the two standard definitions, named
 /// so that the study's choice can be matched (see Notes/probes.md).
 public struct EffectiveRank: Sendable, Equatable {
+    /// exp(−Σ p log p) with p_i = |λ_i| / Σ|λ|.
     public let entropy: Double
+    /// Σ|λ_i| / max|λ_i|.
     public let traceRatio: Double
 
     /// From an exact spectrum (e.g. ``hessianSpectrum(of:at:limit:)``). A zero spectrum gives 0.

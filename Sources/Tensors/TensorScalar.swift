@@ -119,6 +119,7 @@ where Self.RawSignificand: FixedWidthInteger {
 }
 
 extension TensorScalar {
+    /// The `applyUnary` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func applyUnary(_ op: UnaryOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
         switch op {
@@ -138,6 +139,7 @@ extension TensorScalar {
         }
     }
 
+    /// The `applyBinary` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func applyBinary(_ op: BinaryOperation, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>, count: Int) {
         switch op {
@@ -148,21 +150,25 @@ extension TensorScalar {
         }
     }
 
+    /// The `applyPow` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func applyPow(_ x: UnsafePointer<Self>, exponent: Self, _ y: UnsafeMutablePointer<Self>, count: Int) {
         for i in 0..<count { y[i] = elementaryPow(x[i], exponent) }
     }
 
+    /// The `affine` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func affine(_ x: UnsafePointer<Self>, scale: Self, shift: Self, _ y: UnsafeMutablePointer<Self>, count: Int) {
         for i in 0..<count { y[i] = scale * x[i] + shift }
     }
 
+    /// The `maskPositive` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func maskPositive(_ g: UnsafePointer<Self>, where x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
         for i in 0..<count { y[i] = x[i] > 0 ? g[i] : 0 }
     }
 
+    /// The `sum` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func sum(_ x: UnsafePointer<Self>, count: Int) -> Double {
         var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
@@ -175,6 +181,7 @@ extension TensorScalar {
         return (s0 + s1) + (s2 + s3)
     }
 
+    /// The `dot` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func dot(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, count: Int) -> Double {
         var s0 = 0.0, s1 = 0.0
@@ -187,6 +194,7 @@ extension TensorScalar {
         return s0 + s1
     }
 
+    /// The `addRowBroadcast` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func addRowBroadcast(_ x: UnsafePointer<Self>, _ bias: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows {
@@ -195,11 +203,13 @@ extension TensorScalar {
         }
     }
 
+    /// The `broadcastRows` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func broadcastRows(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows { (y + r * cols).update(from: v, count: cols) }
     }
 
+    /// The `broadcastColumns` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func broadcastColumns(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows {
@@ -208,6 +218,7 @@ extension TensorScalar {
         }
     }
 
+    /// The `sumRows` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func sumRows(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for j in 0..<cols { y[j] = 0 }
@@ -217,6 +228,7 @@ extension TensorScalar {
         }
     }
 
+    /// The `sumColumns` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func sumColumns(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows {
@@ -227,6 +239,7 @@ extension TensorScalar {
         }
     }
 
+    /// The `logSoftmaxRows` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func logSoftmaxRows(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows {
@@ -244,22 +257,26 @@ extension TensorScalar {
         }
     }
 
+    /// The `gatherColumns` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func gatherColumns(_ x: UnsafePointer<Self>, _ index: UnsafePointer<Int>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows { y[r] = x[r * cols + index[r]] }
     }
 
+    /// The `scatterColumns` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func scatterColumns(_ v: UnsafePointer<Self>, _ index: UnsafePointer<Int>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for i in 0..<(rows * cols) { y[i] = 0 }
         for r in 0..<rows { y[r * cols + index[r]] = v[r] }
     }
 
+    /// The `fill` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func fill(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int) {
         for i in 0..<count { y[i] = value }
     }
 
+    /// The `copy` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func copy(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
         y.update(from: x, count: count)
@@ -267,12 +284,19 @@ extension TensorScalar {
 }
 
 extension Float: TensorScalar {
+    /// The safetensors dtype string ("F32" or "F64").
     public static var dtypeName: String { "F32" }
+    /// The `elementaryExp` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementaryExp(_ x: Float) -> Float { Foundation.exp(x) }
+    /// The `elementaryLog` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementaryLog(_ x: Float) -> Float { Foundation.log(x) }
+    /// The `elementaryTanh` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementaryTanh(_ x: Float) -> Float { Foundation.tanh(x) }
+    /// The `elementarySin` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementarySin(_ x: Float) -> Float { Foundation.sin(x) }
+    /// The `elementaryCos` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementaryCos(_ x: Float) -> Float { Foundation.cos(x) }
+    /// The `elementaryPow` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementaryPow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
 
     /// The ReLU mask as bit operations (a select on random signs mispredicts; measured 50× slower).
@@ -284,6 +308,7 @@ extension Float: TensorScalar {
         }
     }
 
+    /// Row-major GEMM through OpenBLAS (see the requirement).
     public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -293,12 +318,19 @@ extension Float: TensorScalar {
 }
 
 extension Double: TensorScalar {
+    /// The safetensors dtype string ("F32" or "F64").
     public static var dtypeName: String { "F64" }
+    /// The `elementaryExp` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementaryExp(_ x: Double) -> Double { Foundation.exp(x) }
+    /// The `elementaryLog` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementaryLog(_ x: Double) -> Double { Foundation.log(x) }
+    /// The `elementaryTanh` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementaryTanh(_ x: Double) -> Double { Foundation.tanh(x) }
+    /// The `elementarySin` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementarySin(_ x: Double) -> Double { Foundation.sin(x) }
+    /// The `elementaryCos` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementaryCos(_ x: Double) -> Double { Foundation.cos(x) }
+    /// The `elementaryPow` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable public static func elementaryPow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
 
     /// The ReLU mask as bit operations (a select on random signs mispredicts).
@@ -310,6 +342,7 @@ extension Double: TensorScalar {
         }
     }
 
+    /// Row-major GEMM through OpenBLAS (see the requirement).
     public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
                             a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
                             beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
@@ -339,8 +372,11 @@ extension TensorScalar {
 /// The geometry of a 2-D convolution over N×C×H×W inputs with O×C×kH×kW filters,
 /// stride `stride` and zero padding `padding` on every side.
 public struct ConvolutionGeometry: Sendable, Equatable {
+    /// The `member` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     public let batch: Int, channels: Int, height: Int, width: Int
+    /// The `member` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     public let outputChannels: Int, kernelHeight: Int, kernelWidth: Int
+    /// The `member` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     public let stride: Int, padding: Int
     /// ⌊(H + 2p − kH)/s⌋ + 1
     public var outputHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
@@ -351,6 +387,7 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     /// Ho·Wo.
     public var outputPixels: Int { outputHeight * outputWidth }
 
+    /// The `init` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     public init(batch: Int, channels: Int, height: Int, width: Int, outputChannels: Int,
                 kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int) {
         self.batch = batch; self.channels = channels; self.height = height; self.width = width

@@ -19,6 +19,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// A configuration value is invalid.
     case invalidConfiguration(String)
 
+    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
         case let .nonFiniteLoss(epoch, step, loss, last):
@@ -38,16 +39,24 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 /// The settings of one training run (`landscape train`). Units: learning rate per step,
 /// sizes in samples, `seed` seeds initialization, shuffling and probe vectors.
 public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    /// The model name: "mlp" or "cnn".
     public var model: String = "mlp"
+    /// Samples per SGD step (1…2²⁴).
     public var batchSize: Int = 64
+    /// The base learning rate η₀ (> 0, representable in Float32).
     public var learningRate: Double = 0.05
+    /// Heavy-ball momentum μ in [0, 1).
     public var momentum: Double = 0.9
+    /// L2 weight decay λ ≥ 0.
     public var weightDecay: Double = 0
+    /// Nesterov momentum instead of heavy ball.
     public var nesterov: Bool = false
     /// "constant", "cosine" or "step:EPOCHS:GAMMA": multiply the rate by GAMMA every EPOCHS epochs
     /// (PyTorch's StepLR stepped once per epoch). Cosine decays to 0 over all steps of the run.
     public var schedule: String = "cosine"
+    /// Passes over the training split (1…100000).
     public var epochs: Int = 3
+    /// Seeds initialization, shuffling and the λ_max start vector.
     public var seed: UInt64 = 0
     /// Estimate λ_max every this many epochs (0 disables it).
     public var lambdaEvery: Int = 1
@@ -60,6 +69,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// Rows per chunk when evaluating loss and accuracy.
     public var evaluationBatchSize: Int = 2048
 
+    /// The defaults of `landscape train` (the study’s high-noise MLP run for 3 epochs).
     public init() {}
 
     /// Checks every field.
@@ -84,18 +94,23 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 
 /// One epoch's measurements.
 public struct EpochMetrics: Sendable, Equatable {
+    /// The epoch, from 1.
     public var epoch: Int
     /// Mean loss and accuracy over the whole training split, evaluated after the epoch.
     public var trainLoss: Double, trainAccuracy: Double
     /// Mean of the mini-batch losses during the epoch (the running average).
     public var trainRunningLoss: Double
+    /// Mean loss and accuracy (fraction in [0, 1]) on the validation split.
     public var validationLoss: Double, validationAccuracy: Double
+    /// Mean loss and accuracy (fraction in [0, 1]) on the test split.
     public var testLoss: Double, testAccuracy: Double
     /// λ_max by power iteration on the probe batch: the Hessian eigenvalue of largest magnitude,
     /// which is λ_max unless negative curvature dominates (then it is negative). nan when not
     /// estimated this epoch (see ``TrainingConfiguration/lambdaEvery``).
     public var lambdaMax: Double
+    /// Power iterations used for λ_max (0 when not estimated).
     public var lambdaIterations: Int
+    /// ‖Hv − λv‖ of the λ_max estimate (nan when not estimated).
     public var lambdaResidual: Double
     /// Whether power iteration met its tolerance within its iteration budget.
     public var lambdaConverged: Bool
@@ -117,6 +132,7 @@ public struct EpochMetrics: Sendable, Equatable {
 
 /// Progress of the steps inside an epoch, for a progress bar.
 public struct StepProgress: Sendable {
+    /// Epoch (from 1), step within it (from 1), steps per epoch, throughput so far and the estimated seconds left in the epoch.
     public var epoch: Int, step: Int, stepsInEpoch: Int, samplesPerSecond: Double, secondsRemaining: Double
 }
 
@@ -134,8 +150,11 @@ public func makeModel(named name: String) throws -> any Model {
 /// epoch, writing `metrics.csv`, `run.json` and a safetensors checkpoint of θ per epoch
 /// into `outputDirectory` (if given).
 public struct Trainer {
+    /// The validated settings.
     public let configuration: TrainingConfiguration
+    /// The data set with its train/validation/test splits.
     public let data: MNISTDataset
+    /// The run directory for metrics.csv, run.json and checkpoints; `nil` writes nothing.
     public let outputDirectory: URL?
 
     /// - Throws: ``TrainingError/invalidConfiguration(_:)`` for invalid settings.
