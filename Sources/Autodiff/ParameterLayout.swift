@@ -110,3 +110,31 @@ public protocol Objective {
     /// Evaluates the function in the algebra `A`.
     func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == Scalar
 }
+
+/// The mean of several objectives over the same parameters, e.g. a model's loss on several
+/// batches: `f(θ) = (1/n) Σ_i f_i(θ)`. Its gradients and HVPs are the averages of the parts'
+/// (linearity), so every probe accepts a list of batches through it.
+public struct AveragedObjective<O: Objective>: Objective {
+    public typealias Scalar = O.Scalar
+    /// The parts; all share one layout.
+    public let parts: [O]
+    /// The shared layout of θ.
+    public var layout: ParameterLayout { parts[0].layout }
+
+    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for no parts or parts with different layouts.
+    public init(_ parts: [O]) throws {
+        guard let first = parts.first else { throw AutodiffError.invalidArgument("AveragedObjective: no objectives to average") }
+        guard parts.allSatisfy({ $0.layout == first.layout }) else {
+            throw AutodiffError.invalidArgument("AveragedObjective: the objectives have different parameter layouts")
+        }
+        self.parts = parts
+    }
+
+    /// `(1/n) Σ_i f_i(parameters)` in the algebra `A`.
+    @inlinable
+    public func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == Scalar {
+        var total = parts[0](parameters)
+        for part in parts.dropFirst() { total = total + part(parameters) }
+        return total.scaled(by: 1 / Double(parts.count))
+    }
+}
