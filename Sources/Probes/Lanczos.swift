@@ -71,15 +71,7 @@ public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int
     guard m >= k, m <= d else { throw AutodiffError.invalidArgument("Lanczos: steps must be in \(k)...\(d), got \(m)") }
     guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("Lanczos: tolerance must be positive, got \(tolerance)") }
 
-    var q: Tensor<O.Scalar>
-    if let initialVector {
-        try f.layout.validate(initialVector, as: "the initial vector")
-        guard initialVector.norm() > 0, initialVector.norm().isFinite else { throw AutodiffError.invalidArgument("Lanczos: the initial vector is zero or not finite") }
-        q = initialVector.normalized()
-    } else {
-        var rng = SplitMix64(seed: seed)
-        q = Tensor<O.Scalar>.randomNormal([d], using: &rng).normalized()
-    }
+    var q = try unitStartVector(initialVector, layout: f.layout, seed: seed, probe: "Lanczos")
     var basis: [Tensor<O.Scalar>] = []
     var alpha: [Double] = [], beta: [Double] = []
     var lastBeta = 0.0

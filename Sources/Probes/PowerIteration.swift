@@ -44,15 +44,7 @@ public func powerIteration<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, maxIt
     guard maxIterations >= 1 else { throw AutodiffError.invalidArgument("maxIterations must be at least 1, got \(maxIterations)") }
     guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("tolerance must be positive, got \(tolerance)") }
     try f.layout.validate(θ)
-    var v: Tensor<O.Scalar>
-    if let initialVector {
-        try f.layout.validate(initialVector, as: "the initial vector")
-        guard initialVector.norm() > 0, initialVector.norm().isFinite else { throw AutodiffError.invalidArgument("the initial vector is zero or not finite") }
-        v = initialVector.normalized()
-    } else {
-        var rng = SplitMix64(seed: seed)
-        v = Tensor.randomNormal([θ.count], using: &rng).normalized()
-    }
+    var v = try unitStartVector(initialVector, layout: f.layout, seed: seed, probe: "power iteration")
     var history: [Double] = []
     var lambda = 0.0, residual = Double.infinity, converged = false
     for k in 1...maxIterations {
@@ -74,4 +66,17 @@ public func powerIteration<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, maxIt
     }
     return PowerIterationResult(eigenvalue: lambda, eigenvector: v, iterations: history.count,
                                 residualNorm: residual, converged: converged, history: history)
+}
+
+/// The unit start vector of an iterative eigensolver: `initial` normalized, or a seeded Gaussian.
+/// - Throws: ``AutodiffError`` if `initial` has the wrong length, is zero or is not finite.
+func unitStartVector<E: TensorScalar>(_ initial: Tensor<E>?, layout: ParameterLayout, seed: UInt64, probe: String) throws -> Tensor<E> {
+    if let initial {
+        try layout.validate(initial, as: "the initial vector")
+        let n = initial.norm()
+        guard n > 0, n.isFinite else { throw AutodiffError.invalidArgument("\(probe): the initial vector is zero or not finite") }
+        return initial.normalized()
+    }
+    var rng = SplitMix64(seed: seed)
+    return Tensor<E>.randomNormal([layout.parameterCount], using: &rng).normalized()
 }
