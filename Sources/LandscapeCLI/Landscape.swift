@@ -119,6 +119,10 @@ struct Train: ParsableCommand {
     func run() throws {
         let cfg = configurationValue()
         let out = try prepareRunDirectory(outputDir, defaultPrefix: "runs/train-\(model)")
+        try removingIfEmptyOnError(out) { try train(cfg, out) }
+    }
+
+    func train(_ cfg: TrainingConfiguration, _ out: URL) throws {
         let dataset = try data.load(log: stderrLine)
         if let limit = data.trainLimit, limit > dataset.train.count {
             stderrLine("note: --train-limit \(limit) exceeds the training split; using all \(dataset.train.count) samples")
@@ -237,7 +241,8 @@ func prepareRunDirectory(_ explicit: String?, defaultPrefix: String) throws -> U
         if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw CLIError(description: "output directory \(url.path) exists and is a file") }
             let held = ((try? fm.contentsOfDirectory(atPath: url.path)) ?? []).filter {
-                $0 == "run.json" || $0 == "metrics.csv" || ($0.hasPrefix("theta-epoch-") && $0.hasSuffix(".safetensors"))
+                ["run.json", "metrics.csv", "probe.json", "density.csv", "slice1d.csv", "slice2d.csv"].contains($0)
+                    || ($0.hasPrefix("theta-epoch-") && $0.hasSuffix(".safetensors"))
             }
             if !held.isEmpty {
                 throw CLIError(description: "output directory \(url.path) already holds a run (\(held.sorted().prefix(3).joined(separator: ", "))); choose another --output-dir or remove it")
@@ -299,7 +304,7 @@ struct Taylor: ParsableCommand {
     @OptionGroup var data: DataOptions
 
     func epsilonValues() throws -> [Double] {
-        let values = epsilons.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        let values = epsilons.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! > 0 && $0!.isFinite }) else {
             throw ValidationError("--epsilons must be positive finite numbers separated by commas, got '\(epsilons)'")
         }
@@ -416,20 +421,23 @@ struct Probe: ParsableCommand {
     @Option(parsing: .unconditional, help: "Projected gradient-ascent steps for worst-case sharpness.") var ascentSteps: Int = 20
 
     func validate() throws {
-        guard top >= 1, lanczosSteps >= top else { throw ValidationError("--top must be ≥ 1 and ≤ --lanczos-steps") }
-        guard powerIterations >= 1, slqProbes >= 1, slqSteps >= 2, traceProbes >= 6, directions >= 1, ascentSteps >= 1 else {
-            throw ValidationError("iteration counts must be positive (--trace-probes ≥ 6, --slq-steps ≥ 2)")
+        guard top >= 1, lanczosSteps >= top else { throw ValidationError("--top must be in 1...--lanczos-steps (\(lanczosSteps)), got \(top)") }
+        let checks: [(String, Int, Int)] = [("--power-iterations", powerIterations, 1), ("--slq-probes", slqProbes, 1), ("--slq-steps", slqSteps, 2),
+                                            ("--trace-probes", traceProbes, 6), ("--directions", directions, 1), ("--ascent-steps", ascentSteps, 1),
+                                            ("--lanczos-steps", lanczosSteps, 1)]
+        for (name, value, minimum) in checks where value < minimum {
+            throw ValidationError("\(name) must be at least \(minimum), got \(value)")
         }
         guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive and finite, got \(epsilon)") }
     }
 
     func run() throws {
         let m = try makeModel(named: target.model)
-        try run(m)
+        let out = try prepareRunDirectory(target.outputDir, defaultPrefix: "runs/probe-\(m.name)")
+        try removingIfEmptyOnError(out) { try run(m, out) }
     }
 
-    func run<M: Model>(_ m: M) throws {
-        let out = try prepareRunDirectory(target.outputDir, defaultPrefix: "runs/probe-\(m.name)")
+    func run<M: Model>(_ m: M, _ out: URL) throws {
         let (f, θ) = try target.load(m)
         let d = θ.count
         func step(_ name: String) -> Date { stderrLine("… \(name)"); return Date() }
@@ -498,7 +506,7 @@ struct Slice: ParsableCommand {
     @Option(help: "Second parameter file for --directions interpolate.") var to: String?
     @Option(help: "A run directory whose theta-epoch-NNN.safetensors form the trajectory for --directions pca.") var trajectory: String?
     @Option(parsing: .unconditional, help: "Grid points per axis.") var points: Int = 25
-    @Option(help: "Range of α and β as LO:HI.") var range: String = "-1:1"
+    @Option(parsing: .unconditional, help: "Range of α and β as LO:HI, e.g. -1:1 or -0.5:1.5.") var range: String = "-1:1"
     @Option(parsing: .unconditional, help: "Order of the Taylor polynomial drawn beside a 1D slice.") var taylorOrder: Int = 4
 
     func bounds() throws -> (Double, Double) {
@@ -517,17 +525,19 @@ struct Slice: ParsableCommand {
         }
         if directions == "interpolate" && to == nil { throw ValidationError("--directions interpolate needs --to FILE") }
         if directions == "pca" && trajectory == nil { throw ValidationError("--directions pca needs --trajectory RUN_DIRECTORY") }
+        if to != nil && directions != "interpolate" { throw ValidationError("--to is only used with --directions interpolate") }
+        if trajectory != nil && directions != "pca" { throw ValidationError("--trajectory is only used with --directions pca") }
         guard taylorOrder >= 1, taylorOrder <= 12 else { throw ValidationError("--taylor-order must be in 1...12") }
         _ = try bounds()
     }
 
     func run() throws {
         let m = try makeModel(named: target.model)
-        try run(m)
+        let out = try prepareRunDirectory(target.outputDir, defaultPrefix: "runs/slice-\(m.name)")
+        try removingIfEmptyOnError(out) { try run(m, out) }
     }
 
-    func run<M: Model>(_ m: M) throws {
-        let out = try prepareRunDirectory(target.outputDir, defaultPrefix: "runs/slice-\(m.name)")
+    func run<M: Model>(_ m: M, _ out: URL) throws {
         let (f, θ) = try target.load(m)
         let (lo, hi) = try bounds()
         var rng = SplitMix64(seed: target.seed &+ 0x511CE)
@@ -544,8 +554,11 @@ struct Slice: ParsableCommand {
             let dir = URL(fileURLWithPath: trajectory!)
             let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
                 .filter { $0.hasPrefix("theta-epoch-") && $0.hasSuffix(".safetensors") }.sorted()
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir) else { throw CLIError(description: "--trajectory \(dir.path) does not exist") }
+            guard isDir.boolValue else { throw CLIError(description: "--trajectory \(dir.path) is not a directory") }
             guard files.count >= dimensions + 1 else {
-                throw CLIError(description: "--trajectory \(dir.path) holds \(files.count) checkpoints (theta-epoch-NNN.safetensors); PCA needs at least \(dimensions + 1)")
+                throw CLIError(description: "--trajectory \(dir.path) holds \(files.count) checkpoint\(files.count == 1 ? "" : "s") (theta-epoch-NNN.safetensors); PCA needs at least \(dimensions + 1)")
             }
             let snapshots = try files.map { name -> Tensor<Double> in
                 do { return Tensor(converting: try loadParameters(from: dir.appendingPathComponent(name), layout: m.layout)) }
@@ -589,5 +602,16 @@ struct Slice: ParsableCommand {
             outLine("2D slice of \(points)×\(points) points in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; cos∠(u, v) = \(String(format: "%.3g", s.cosine))" +
                     (directions == "filter" ? " (filter-normalized directions are not orthogonalized)" : "") + "; wrote \(out.path)/slice2d.csv, slice2d.svg")
         }
+    }
+}
+
+/// Runs `body`; if it throws and left `directory` empty, removes the directory (so a failed
+/// command leaves nothing behind) and rethrows.
+func removingIfEmptyOnError(_ directory: URL, _ body: () throws -> Void) throws {
+    do { try body() } catch {
+        if let contents = try? FileManager.default.contentsOfDirectory(atPath: directory.path), contents.isEmpty {
+            try? FileManager.default.removeItem(at: directory)
+        }
+        throw error
     }
 }

@@ -38,6 +38,7 @@ public func slice1D<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along u: Ten
     guard !alphas.isEmpty else { throw AutodiffError.invalidArgument("slice: the grid is empty") }
     try f.layout.validate(θ)
     try f.layout.validate(u, as: "the direction")
+    guard u.norm() > 0, u.norm().isFinite else { throw AutodiffError.invalidArgument("slice: the direction is zero or not finite") }
     let losses = try alphas.map { a -> Double in
         var p = θ
         p.addScaled(u, O.Scalar(a))
@@ -58,6 +59,9 @@ public func slice2D<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, u: Tensor<O.
     try f.layout.validate(θ)
     try f.layout.validate(u, as: "the direction u")
     try f.layout.validate(v, as: "the direction v")
+    guard u.norm() > 0, u.norm().isFinite, v.norm() > 0, v.norm().isFinite else {
+        throw AutodiffError.invalidArgument("slice: a direction is zero or not finite (e.g. an interpolation between identical parameter files)")
+    }
     var w = v
     if orthogonalize {
         let uu = u.dot(u)
