@@ -30,8 +30,11 @@ struct Landscape: ParsableCommand {
 
 /// Shared data options.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Directory with the four MNIST IDX files (.gz or raw). Fetched there if missing.")
-    var dataDir: String = "data/mnist"
+    @Option(help: "Data set: mnist, or fashion-mnist (Debian's dataset-fashion-mnist files, or --data-dir).")
+    var dataset: String = "mnist"
+
+    @Option(help: "Directory with the four IDX files (.gz or raw). MNIST is fetched there if missing. Default: data/mnist, or /usr/share/datasets/fashion-mnist for fashion-mnist.")
+    var dataDir: String?
 
     @Option(help: "An existing local copy of the MNIST files to use when fetching.")
     var mnistFrom: String?
@@ -44,12 +47,20 @@ struct DataOptions: ParsableArguments {
 
     func validate() throws {
         guard validation >= 0, validation < 60_000 else { throw ValidationError("--validation must be in 0..<60000 (the rest is the training split), got \(validation)") }
-        guard !dataDir.isEmpty else { throw ValidationError("--data-dir must not be empty") }
+        if let dataDir, dataDir.isEmpty { throw ValidationError("--data-dir must not be empty") }
+        guard ["mnist", "fashion-mnist"].contains(dataset) else { throw ValidationError("--dataset must be mnist or fashion-mnist, got '\(dataset)'") }
         if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1, got \(trainLimit)") }
     }
 
     func load(log: (String) -> Void) throws -> MNISTDataset {
-        let dir = URL(fileURLWithPath: dataDir)
+        if dataset == "fashion-mnist" {
+            let dir = URL(fileURLWithPath: dataDir ?? MNISTDataset.defaultFashionMNISTDirectory.path)
+            guard FileManager.default.fileExists(atPath: dir.path) else {
+                throw CLIError(description: "Fashion-MNIST not found in \(dir.path): install it with `apt-get install dataset-fashion-mnist` or pass --data-dir")
+            }
+            return try MNISTDataset.fashionMNIST(directory: dir, validationCount: validation, trainLimit: trainLimit)
+        }
+        let dir = URL(fileURLWithPath: dataDir ?? "data/mnist")
         let present = MNISTFile.allCases.allSatisfy { (try? $0.locate(in: dir)) != nil }
         if !present {
             log("MNIST not found in \(dir.path); fetching it")
