@@ -56,7 +56,12 @@ extension Tensor {
     /// (cache- and memory-friendly; the GEMMs stay large).
     @inlinable
     static func chunkSize(_ g: ConvolutionGeometry) -> Int {
-        max(1, min(g.batch, (1 << 23) / max(g.patchSize * g.outputPixels, 1)))
+        let perSample = max(g.patchSize * g.outputPixels, 1)
+        // A whole batch of up to 8 M column elements is unfolded at once (and cached); larger
+        // batches go in chunks of ~1 M elements (4 MiB of Float), which stay in cache between
+        // im2col and the GEMM that reads them.
+        if g.batch * perSample <= 1 << 23 { return g.batch }
+        return max(1, min(g.batch, (1 << 20) / perSample))
     }
 
     /// The im2col matrix of the whole batch when it fits in one chunk, from ``Im2colCache``

@@ -35,6 +35,19 @@ func measure(warmup: Int = 2, repeats: Int = 7, _ body: () throws -> Void) rethr
     return times[times.count / 2]
 }
 
+if let b = option("--hvp-profile") {
+    // Three CNN HVPs at the given batch, for a profiler (perf record).
+    let m = try CNN()
+    var rng = SplitMix64(seed: 3)
+    let n = Int(b) ?? 2048
+    let x = Tensor<Float>.randomUniform([n, 784], bound: 1, using: &rng)
+    let f = try m.loss(on: x, labels: (0..<n).map { _ in rng.next(below: 10) })
+    let θ = m.initialParameters(Float.self, seed: 1)
+    let v = Tensor<Float>.randomNormal([θ.count], using: &rng)
+    for _ in 0..<3 { _ = try valueGradientAndHVP(of: f, at: θ, along: v) }
+    exit(0)
+}
+
 if args.contains("--ops") {
     // Per-operation medians for the CNN's shapes (for profiling, not for the report).
     let n = Int(option("--batch") ?? "64") ?? 64
