@@ -111,6 +111,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Relative tolerance of power iteration.") var lambdaTolerance: Double = 1e-3
     @Option(help: "Run directory (default runs/train-MODEL-TIMESTAMP).") var outputDir: String?
     @Flag(help: "No progress bar even on a terminal.") var noProgress = false
+    @Option(help: "Continue the run in this directory after its last complete epoch (its run.json gives the configuration; pass the same data options).") var resume: String?
     @OptionGroup var data: DataOptions
 
     func configurationValue() -> TrainingConfiguration {
@@ -128,27 +129,47 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        if let resume {
+            let out = URL(fileURLWithPath: resume)
+            let infoURL = out.appendingPathComponent("run.json")
+            guard let raw = try? Data(contentsOf: infoURL),
+                  let info = try? JSONSerialization.jsonObject(with: raw) as? [String: Any],
+                  let cfgObject = info["configuration"],
+                  let cfgData = try? JSONSerialization.data(withJSONObject: cfgObject),
+                  let cfg = try? JSONDecoder().decode(TrainingConfiguration.self, from: cfgData) else {
+                throw CLIError(description: "--resume \(out.path): no readable run.json with a training configuration")
+            }
+            try train(cfg, out, resuming: info["data"] as? [String: Any])
+            return
+        }
         let cfg = configurationValue()
         let out = try prepareRunDirectory(outputDir, defaultPrefix: "runs/train-\(model)")
-        try removingIfEmptyOnError(out) { try train(cfg, out) }
+        try removingIfEmptyOnError(out) { try train(cfg, out, resuming: nil) }
     }
 
-    func train(_ cfg: TrainingConfiguration, _ out: URL) throws {
+    func train(_ cfg: TrainingConfiguration, _ out: URL, resuming: [String: Any]?) throws {
         let dataset = try data.load(log: stderrLine)
+        if let resuming {
+            let expected = [resuming["train"] as? Int, resuming["validation"] as? Int, resuming["test"] as? Int]
+            let actual = [dataset.train.count, dataset.validation.count, dataset.test.count]
+            guard expected.map({ $0 ?? -1 }) == actual, (resuming["name"] as? String) == dataset.name else {
+                throw CLIError(description: "--resume: the data differ from the run's (\(resuming["name"] ?? "?") with \(expected.map { $0.map(String.init) ?? "?" }.joined(separator: "/")) train/validation/test samples; now \(dataset.name) with \(actual.map(String.init).joined(separator: "/"))); pass the same --dataset, --validation and --train-limit")
+            }
+        }
         if let limit = data.trainLimit, limit > dataset.train.count {
             stderrLine("note: --train-limit \(limit) exceeds the training split; using all \(dataset.train.count) samples")
         }
         let trainer = try Trainer(configuration: cfg, data: dataset, outputDirectory: out)
-        outLine("landscape train: \(model) on \(dataset.name) (\(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test), " +
-              "batch \(batchSize), lr \(learningRate) \(schedule), momentum \(momentum), \(epochs) epoch\(epochs == 1 ? "" : "s"), seed \(seed); \(BLASRuntime.summary)")
-        outLine("run directory: \(out.path)")
+        outLine("landscape train: \(cfg.model) on \(dataset.name) (\(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test), " +
+              "batch \(cfg.batchSize), lr \(cfg.learningRate) \(cfg.schedule), momentum \(cfg.momentum), \(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s"), seed \(cfg.seed); \(BLASRuntime.summary)")
+        outLine("run directory: \(out.path)\(resuming != nil ? " (resuming after its last complete epoch)" : "")")
         let header = ["epoch".leftPadded(5), "train_loss".leftPadded(10), "train_acc".leftPadded(9), "val_loss".leftPadded(10),
                       "val_acc".leftPadded(9), "test_loss".leftPadded(10), "test_acc".leftPadded(9), "lambda_max".leftPadded(11),
                       "seconds".leftPadded(8)].joined(separator: " ")
         outLine(header)
         let progress = ProgressBar(enabled: !noProgress && isatty(STDERR_FILENO) == 1)
         do {
-            _ = try trainer.run(onStep: { progress.update($0) }, onEpoch: { m in
+            _ = try trainer.run(resume: resuming != nil, onStep: { progress.update($0) }, onEpoch: { m in
                 progress.clear()
                 let lambda = m.lambdaMax.isNaN ? "—" : String(format: "%.3f", m.lambdaMax) + (m.lambdaConverged ? " " : "*")
                 outLine(String(format: "%5d %10.4f %8.2f%% %10.4f %8.2f%% %10.4f %8.2f%% ", m.epoch, m.trainLoss, 100 * m.trainAccuracy,

@@ -175,13 +175,16 @@ public struct Trainer {
     /// - Returns: the final θ and every epoch's metrics.
     /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:)`` (the checkpoint
     ///   of the previous epoch is kept), model/data shape errors, or file errors.
-    public func run(onStep: (StepProgress) -> Void = { _ in }, onEpoch: (EpochMetrics) -> Void = { _ in }) throws -> (parameters: Tensor<Float>, metrics: [EpochMetrics]) {
+    ///   With `resume: true` the run continues after the last complete epoch found in
+    ///   ``outputDirectory`` (θ, optimizer state and the λ_max start vector are read back; the
+    ///   per-epoch shuffles are seeded), so it produces the same metrics as an uninterrupted run.
+    public func run(resume: Bool = false, onStep: (StepProgress) -> Void = { _ in }, onEpoch: (EpochMetrics) throws -> Void = { _ in }) throws -> (parameters: Tensor<Float>, metrics: [EpochMetrics]) {
         let cfg = configuration
         let model = try makeModel(named: cfg.model)
-        return try run(model: model, onStep: onStep, onEpoch: onEpoch)
+        return try run(model: model, resume: resume, onStep: onStep, onEpoch: onEpoch)
     }
 
-    func run<M: Model>(model: M, onStep: (StepProgress) -> Void, onEpoch: (EpochMetrics) -> Void) throws -> (parameters: Tensor<Float>, metrics: [EpochMetrics]) {
+    func run<M: Model>(model: M, resume: Bool, onStep: (StepProgress) -> Void, onEpoch: (EpochMetrics) throws -> Void) throws -> (parameters: Tensor<Float>, metrics: [EpochMetrics]) {
         let cfg = configuration
         let train = data.train
         let stepsPerEpoch = train.batchCount(size: cfg.batchSize)
@@ -197,15 +200,31 @@ public struct Trainer {
         let probeCount = min(cfg.lambdaSamples, train.count)
         let probe = try model.loss(on: trainX.rows(0..<probeCount), labels: Array(trainY[0..<probeCount]))
 
-        if let dir = outputDirectory {
+        var lastCheckpoint: String? = nil
+        var eigenvector: Tensor<Float>? = nil
+        var firstEpoch = 1
+        if resume {
+            guard let dir = outputDirectory else { throw TrainingError.invalidConfiguration("resume needs the run directory") }
+            guard let state = try TrainingCheckpoint.lastComplete(in: dir, layout: model.layout) else {
+                throw TrainingError.invalidConfiguration("\(dir.path) holds no complete epoch to resume from (metrics row, theta and optimizer checkpoints)")
+            }
+            guard state.epoch < cfg.epochs else {
+                throw TrainingError.invalidConfiguration("\(dir.path) already finished all \(cfg.epochs) epochs")
+            }
+            θ = state.parameters
+            optimizer.velocity = state.velocity
+            optimizer.step = state.step
+            eigenvector = state.eigenvector
+            lastCheckpoint = state.parametersPath
+            firstEpoch = state.epoch + 1
+            try AtomicFile.write(state.metricsPrefix, to: dir.appendingPathComponent("metrics.csv"))
+        } else if let dir = outputDirectory {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try writeRunInfo(model: model, to: dir)
             try AtomicFile.write(EpochMetrics.csvHeader + "\n", to: dir.appendingPathComponent("metrics.csv"))
         }
-        var lastCheckpoint: String? = nil
-        var eigenvector: Tensor<Float>? = nil
         var all: [EpochMetrics] = []
-        for epoch in 1...cfg.epochs {
+        for epoch in firstEpoch...cfg.epochs {
             let t0 = Date()
             var lossSum = 0.0
             var step = 0
@@ -264,12 +283,16 @@ public struct Trainer {
                 let name = String(format: "theta-epoch-%03d.safetensors", epoch)
                 try saveParameters(θ, layout: model.layout, to: dir.appendingPathComponent(name),
                                    metadata: ["model": model.name, "epoch": String(epoch), "seed": String(cfg.seed)])
+                var state: [(name: String, shape: [Int], values: [Float])] = [(name: "velocity", shape: [θ.count], values: optimizer.velocity.scalars)]
+                if let eigenvector { state.append((name: "eigenvector", shape: [θ.count], values: eigenvector.scalars)) }
+                try SafeTensors.write(state, metadata: ["epoch": String(epoch), "step": String(optimizer.step)],
+                                      to: dir.appendingPathComponent(String(format: "optimizer-epoch-%03d.safetensors", epoch)))
                 lastCheckpoint = dir.appendingPathComponent(name).path
                 let csv = dir.appendingPathComponent("metrics.csv")
                 let previous = (try? String(contentsOf: csv, encoding: .utf8)) ?? EpochMetrics.csvHeader + "\n"
                 try AtomicFile.write(previous + m.csvRow + "\n", to: csv)
             }
-            onEpoch(m)
+            try onEpoch(m)
         }
         return (θ, all)
     }
@@ -288,6 +311,54 @@ public struct Trainer {
         ]
         let json = try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(json, to: dir.appendingPathComponent("run.json"))
+    }
+}
+
+/// The state of a training run after a complete epoch, read back from its run directory:
+/// `theta-epoch-NNN.safetensors`, `optimizer-epoch-NNN.safetensors` (SGD velocity and step, the
+/// λ_max start vector) and the epoch's row in `metrics.csv` (written last, so a row means the
+/// epoch is complete).
+public struct TrainingCheckpoint {
+    /// The last complete epoch.
+    public let epoch: Int
+    /// θ after it (length d).
+    public let parameters: Tensor<Float>
+    /// The path of its θ file.
+    public let parametersPath: String
+    /// The SGD momentum buffer (length d).
+    public let velocity: Tensor<Float>
+    /// SGD steps taken.
+    public let step: Int
+    /// The power-iteration vector of that epoch, if λ_max was estimated.
+    public let eigenvector: Tensor<Float>?
+    /// metrics.csv cut after that epoch's row.
+    public let metricsPrefix: String
+
+    /// Finds the last epoch with a metrics row and both checkpoint files; `nil` if there is none.
+    /// - Throws: ``CheckpointError`` or ``TrainingError`` for corrupt or mismatched files.
+    public static func lastComplete(in dir: URL, layout: ParameterLayout) throws -> TrainingCheckpoint? {
+        guard let csv = try? String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8) else { return nil }
+        let lines = csv.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        guard lines.first == EpochMetrics.csvHeader else {
+            throw TrainingError.invalidConfiguration("\(dir.path)/metrics.csv does not start with the expected header")
+        }
+        let fm = FileManager.default
+        for k in stride(from: lines.count - 1, through: 1, by: -1) {
+            guard let epoch = Int(lines[k].split(separator: ",").first ?? "") else { continue }
+            let thetaURL = dir.appendingPathComponent(String(format: "theta-epoch-%03d.safetensors", epoch))
+            let optURL = dir.appendingPathComponent(String(format: "optimizer-epoch-%03d.safetensors", epoch))
+            guard fm.fileExists(atPath: thetaURL.path), fm.fileExists(atPath: optURL.path) else { continue }
+            let θ = try loadParameters(from: thetaURL, layout: layout)
+            let opt = try SafeTensors.read(from: optURL)
+            let velocity = try opt.floats(named: "velocity")
+            guard velocity.count == θ.count, let step = opt.metadata["step"].flatMap({ Int($0) }) else {
+                throw TrainingError.invalidConfiguration("\(optURL.path): velocity or step missing or of the wrong size")
+            }
+            let eigen = opt.names.contains("eigenvector") ? Tensor(try opt.floats(named: "eigenvector")) : nil
+            return TrainingCheckpoint(epoch: epoch, parameters: θ, parametersPath: thetaURL.path, velocity: Tensor(velocity),
+                                      step: step, eigenvector: eigen, metricsPrefix: lines[0...k].joined(separator: "\n") + "\n")
+        }
+        return nil
     }
 }
 
