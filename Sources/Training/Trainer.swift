@@ -172,7 +172,8 @@ public struct Trainer {
     }
 
     /// Runs the training. `onEpoch` is called after each epoch; `onStep` after each step.
-    /// - Returns: the final θ and every epoch's metrics.
+    /// - Returns: the final θ and the metrics of the epochs this call ran (after a resume, the
+    ///   earlier ones are in metrics.csv).
     /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:)`` (the checkpoint
     ///   of the previous epoch is kept), model/data shape errors, or file errors.
     ///   With `resume: true` the run continues after the last complete epoch found in
@@ -205,6 +206,13 @@ public struct Trainer {
         var firstEpoch = 1
         if resume {
             guard let dir = outputDirectory else { throw TrainingError.invalidConfiguration("resume needs the run directory") }
+            if let raw = try? Data(contentsOf: dir.appendingPathComponent("run.json")),
+               let info = try? JSONSerialization.jsonObject(with: raw) as? [String: Any], let saved = info["configuration"],
+               let savedData = try? JSONSerialization.data(withJSONObject: saved),
+               let savedConfiguration = try? JSONDecoder().decode(TrainingConfiguration.self, from: savedData),
+               savedConfiguration != cfg {
+                throw TrainingError.invalidConfiguration("\(dir.path) was trained with another configuration (run.json); resuming with different settings would not reproduce the run")
+            }
             guard let state = try TrainingCheckpoint.lastComplete(in: dir, layout: model.layout) else {
                 throw TrainingError.invalidConfiguration("\(dir.path) holds no complete epoch to resume from (metrics row, theta and optimizer checkpoints)")
             }
@@ -355,6 +363,9 @@ public struct TrainingCheckpoint {
                 throw TrainingError.invalidConfiguration("\(optURL.path): velocity or step missing or of the wrong size")
             }
             let eigen = opt.names.contains("eigenvector") ? Tensor(try opt.floats(named: "eigenvector")) : nil
+            if let eigen, eigen.count != θ.count {
+                throw TrainingError.invalidConfiguration("\(optURL.path): the λ_max start vector has \(eigen.count) elements, θ has \(θ.count)")
+            }
             return TrainingCheckpoint(epoch: epoch, parameters: θ, parametersPath: thetaURL.path, velocity: Tensor(velocity),
                                       step: step, eigenvector: eigen, metricsPrefix: lines[0...k].joined(separator: "\n") + "\n")
         }

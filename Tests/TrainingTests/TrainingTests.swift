@@ -157,7 +157,13 @@ struct Interrupted: Error {}
         }
         #expect(try rows(a) == rows(b))
         #expect(try rows(a).count == 4)
-        // Nothing left to resume, and a directory without a run, are clear errors.
+        // Another configuration, nothing left to resume, and a directory without a run are clear errors.
+        var other = cfg
+        other.seed = 9
+        do {
+            _ = try Trainer(configuration: other, data: data, outputDirectory: b).run(resume: true)
+            Issue.record("resuming with another seed was accepted")
+        } catch { #expect("\(error)".contains("another configuration"), "\(error)") }
         #expect(throws: TrainingError.self) { try Trainer(configuration: cfg, data: data, outputDirectory: a).run(resume: true) }
         let empty = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: empty) }
