@@ -115,6 +115,7 @@ public protocol Objective {
 /// batches: `f(θ) = (1/n) Σ_i f_i(θ)`. Its gradients and HVPs are the averages of the parts'
 /// (linearity), so every probe accepts a list of batches through it.
 public struct AveragedObjective<O: Objective>: Objective {
+    /// The element type of θ, that of the parts.
     public typealias Scalar = O.Scalar
     /// The parts; all share one layout.
     public let parts: [O]
