@@ -432,11 +432,31 @@ struct ProbeTarget: ParsableArguments {
     }
 }
 
+/// A command that works on one model's parameters and writes into a fresh output directory
+/// (`probe`, `slice`): `run()` picks the model, prepares `PREFIX-MODEL-TIMESTAMP` (or
+/// `--output-dir`), and removes it again if the command fails before writing anything.
+protocol ModelCommand: ParsableCommand {
+    /// The model, parameters, batch and output options.
+    var target: ProbeTarget { get }
+    /// The default output directory prefix, e.g. "runs/probe".
+    static var outputPrefix: String { get }
+    /// The command's work for a concrete model, writing into `out`.
+    func run<M: Model>(_ m: M, _ out: URL) throws
+}
+
+extension ModelCommand {
+    func run() throws {
+        let m = try makeModel(named: target.model)
+        let out = try prepareRunDirectory(target.outputDir, defaultPrefix: "\(Self.outputPrefix)-\(m.name)")
+        try removingIfEmptyOnError(out) { try run(m, out) }
+    }
+}
+
 func writeText(_ text: String, _ dir: URL, _ name: String) throws {
     try AtomicFile.write(text, to: dir.appendingPathComponent(name))
 }
 
-struct Probe: ParsableCommand {
+struct Probe: ModelCommand {
     static let configuration = CommandConfiguration(
         abstract: "Curvature probes on a parameter file: λ_max (power iteration and Lanczos), λ_min, trace (Hutchinson, Hutch++), spectral density (SLQ), effective rank and sharpness.")
 
@@ -463,11 +483,7 @@ struct Probe: ParsableCommand {
         guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive and finite, got \(epsilon)") }
     }
 
-    func run() throws {
-        let m = try makeModel(named: target.model)
-        let out = try prepareRunDirectory(target.outputDir, defaultPrefix: "runs/probe-\(m.name)")
-        try removingIfEmptyOnError(out) { try run(m, out) }
-    }
+    static let outputPrefix = "runs/probe"
 
     func run<M: Model>(_ m: M, _ out: URL) throws {
         let (f, θ) = try target.load(m)
@@ -528,7 +544,7 @@ struct Probe: ParsableCommand {
     }
 }
 
-struct Slice: ParsableCommand {
+struct Slice: ModelCommand {
     static let configuration = CommandConfiguration(
         abstract: "1D or 2D loss slices L(θ + αu + βv) along random, filter-normalized, Hessian-eigenvector or interpolation directions, with CSV and SVG output.")
 
@@ -563,11 +579,7 @@ struct Slice: ParsableCommand {
         _ = try bounds()
     }
 
-    func run() throws {
-        let m = try makeModel(named: target.model)
-        let out = try prepareRunDirectory(target.outputDir, defaultPrefix: "runs/slice-\(m.name)")
-        try removingIfEmptyOnError(out) { try run(m, out) }
-    }
+    static let outputPrefix = "runs/slice"
 
     func run<M: Model>(_ m: M, _ out: URL) throws {
         let (f, θ) = try target.load(m)

@@ -83,6 +83,26 @@ extension Tensor {
                             kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, stride: g.stride, padding: g.padding)
     }
 
+    /// Runs `body(n0, nb, geometry, columns, outputs)` for consecutive chunks of at most
+    /// ``chunkSize(_:)`` samples starting at n0, with scratch buffers for one chunk's im2col
+    /// matrix `[K, nb·P]` and its `[O, nb·P]` GEMM operand/result (allocated once).
+    @inlinable
+    static func forEachChunk(_ g: ConvolutionGeometry,
+                             _ body: (_ n0: Int, _ nb: Int, _ geometry: ConvolutionGeometry,
+                                      _ columns: UnsafeMutablePointer<Element>, _ outputs: UnsafeMutablePointer<Element>) -> Void) {
+        let chunk = chunkSize(g), P = g.outputPixels
+        let columns = UnsafeMutablePointer<Element>.allocate(capacity: g.patchSize * chunk * P)
+        defer { columns.deallocate() }
+        let outputs = UnsafeMutablePointer<Element>.allocate(capacity: g.outputChannels * chunk * P)
+        defer { outputs.deallocate() }
+        var n0 = 0
+        while n0 < g.batch {
+            let nb = min(chunk, g.batch - n0)
+            body(n0, nb, subGeometry(g, batch: nb), columns, outputs)
+            n0 += nb
+        }
+    }
+
     /// 2-D cross-correlation (PyTorch's `conv2d`, no bias) by im2col + GEMM, in chunks of samples.
     /// - Parameters: `x` `[N, C, H, W]`, `w` `[O, C, kH, kW]`; returns `[N, O, Ho, Wo]` with
     ///   `Ho = ⌊(H + 2p − kH)/s⌋ + 1` (zero padding `p`, stride `s`).
@@ -90,29 +110,21 @@ extension Tensor {
     @inlinable
     public static func conv2d(_ x: Tensor, _ w: Tensor, stride: Int, padding: Int) -> Tensor {
         let g = ConvolutionGeometry.require(input: x.shape, filter: w.shape, stride: stride, padding: padding)
-        let (O, K, P, chunk) = (g.outputChannels, g.patchSize, g.outputPixels, chunkSize(g))
+        let (O, K, P) = (g.outputChannels, g.patchSize, g.outputPixels)
         if let cols = wholeBatchColumns(x, g) {
             let y = matmul(w.reshaped([O, K]), cols)          // [O, N·P]
             return y.swappingLeadingAxes(O, g.batch).reshaped(g.outputShape)
         }
         let inPlane = g.channels * g.height * g.width
-        let cols = UnsafeMutablePointer<Element>.allocate(capacity: K * chunk * P)
-        defer { cols.deallocate() }
-        let tmp = UnsafeMutablePointer<Element>.allocate(capacity: O * chunk * P)
-        defer { tmp.deallocate() }
         return Tensor(shape: g.outputShape) { y, _ in
             x.withUnsafePointer { xp in w.withUnsafePointer { wp in
-                    var n0 = 0
-                    while n0 < g.batch {
-                        let nb = min(chunk, g.batch - n0)
-                        let sg = subGeometry(g, batch: nb)
-                        Element.im2col(xp + n0 * inPlane, cols, sg)
-                        // tmp[O, nb·P] = W[O, K] · cols[K, nb·P]
-                        Element.gemm(transposeA: false, transposeB: false, m: O, n: nb * P, k: K, alpha: 1, a: wp, lda: K,
-                                     b: cols, ldb: nb * P, beta: 0, c: tmp, ldc: nb * P)
-                        Element.swapLeadingAxes(tmp, y + n0 * O * P, a: O, b: nb, k: P)
-                        n0 += nb
-                    }
+                forEachChunk(g) { n0, nb, sg, cols, tmp in
+                    Element.im2col(xp + n0 * inPlane, cols, sg)
+                    // tmp[O, nb·P] = W[O, K] · cols[K, nb·P]
+                    Element.gemm(transposeA: false, transposeB: false, m: O, n: nb * P, k: K, alpha: 1, a: wp, lda: K,
+                                 b: cols, ldb: nb * P, beta: 0, c: tmp, ldc: nb * P)
+                    Element.swapLeadingAxes(tmp, y + n0 * O * P, a: O, b: nb, k: P)
+                }
             } }
         }
     }
@@ -123,25 +135,17 @@ extension Tensor {
     public static func conv2dBackwardInput(_ g: Tensor, _ w: Tensor, inputShape: [Int], stride: Int, padding: Int) -> Tensor {
         let geo = ConvolutionGeometry.require(input: inputShape, filter: w.shape, stride: stride, padding: padding)
         precondition(g.shape == geo.outputShape, "conv2dBackwardInput: cotangent has shape \(g.shape), expected \(geo.outputShape)")
-        let (O, K, P, chunk) = (geo.outputChannels, geo.patchSize, geo.outputPixels, chunkSize(geo))
+        let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
         let inPlane = geo.channels * geo.height * geo.width
-        let cols = UnsafeMutablePointer<Element>.allocate(capacity: K * chunk * P)
-        defer { cols.deallocate() }
-        let gt = UnsafeMutablePointer<Element>.allocate(capacity: O * chunk * P)
-        defer { gt.deallocate() }
         return Tensor(shape: inputShape) { dx, _ in
             g.withUnsafePointer { gp in w.withUnsafePointer { wp in
-                    var n0 = 0
-                    while n0 < geo.batch {
-                        let nb = min(chunk, geo.batch - n0)
-                        let sg = subGeometry(geo, batch: nb)
-                        Element.swapLeadingAxes(gp + n0 * O * P, gt, a: nb, b: O, k: P)   // [O, nb·P]
-                        // cols[K, nb·P] = Wᵀ[K, O] · gt[O, nb·P]
-                        Element.gemm(transposeA: true, transposeB: false, m: K, n: nb * P, k: O, alpha: 1, a: wp, lda: K,
-                                     b: gt, ldb: nb * P, beta: 0, c: cols, ldc: nb * P)
-                        Element.col2im(cols, dx + n0 * inPlane, sg)
-                        n0 += nb
-                    }
+                forEachChunk(geo) { n0, nb, sg, cols, gt in
+                    Element.swapLeadingAxes(gp + n0 * O * P, gt, a: nb, b: O, k: P)   // [O, nb·P]
+                    // cols[K, nb·P] = Wᵀ[K, O] · gt[O, nb·P]
+                    Element.gemm(transposeA: true, transposeB: false, m: K, n: nb * P, k: O, alpha: 1, a: wp, lda: K,
+                                 b: gt, ldb: nb * P, beta: 0, c: cols, ldc: nb * P)
+                    Element.col2im(cols, dx + n0 * inPlane, sg)
+                }
             } }
         }
     }
@@ -152,30 +156,22 @@ extension Tensor {
     public static func conv2dBackwardFilter(_ x: Tensor, _ g: Tensor, filterShape: [Int], stride: Int, padding: Int) -> Tensor {
         let geo = ConvolutionGeometry.require(input: x.shape, filter: filterShape, stride: stride, padding: padding)
         precondition(g.shape == geo.outputShape, "conv2dBackwardFilter: cotangent has shape \(g.shape), expected \(geo.outputShape)")
-        let (O, K, P, chunk) = (geo.outputChannels, geo.patchSize, geo.outputPixels, chunkSize(geo))
+        let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
         if let cols = wholeBatchColumns(x, geo) {
             let gt = g.swappingLeadingAxes(geo.batch, O).reshaped([O, geo.batch * P])
             return matmul(gt, cols, transposeB: true).reshaped(filterShape)
         }
         let inPlane = geo.channels * geo.height * geo.width
-        let cols = UnsafeMutablePointer<Element>.allocate(capacity: K * chunk * P)
-        defer { cols.deallocate() }
-        let gt = UnsafeMutablePointer<Element>.allocate(capacity: O * chunk * P)
-        defer { gt.deallocate() }
         return Tensor(shape: filterShape) { dw, count in
             Element.fill(dw, value: 0, count: count)
             x.withUnsafePointer { xp in g.withUnsafePointer { gp in
-                    var n0 = 0
-                    while n0 < geo.batch {
-                        let nb = min(chunk, geo.batch - n0)
-                        let sg = subGeometry(geo, batch: nb)
-                        Element.im2col(xp + n0 * inPlane, cols, sg)
-                        Element.swapLeadingAxes(gp + n0 * O * P, gt, a: nb, b: O, k: P)
-                        // dW[O, K] += gt[O, nb·P] · cols[K, nb·P]ᵀ
-                        Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: gt, lda: nb * P,
-                                     b: cols, ldb: nb * P, beta: 1, c: dw, ldc: K)
-                        n0 += nb
-                    }
+                forEachChunk(geo) { n0, nb, sg, cols, gt in
+                    Element.im2col(xp + n0 * inPlane, cols, sg)
+                    Element.swapLeadingAxes(gp + n0 * O * P, gt, a: nb, b: O, k: P)
+                    // dW[O, K] += gt[O, nb·P] · cols[K, nb·P]ᵀ
+                    Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: gt, lda: nb * P,
+                                 b: cols, ldb: nb * P, beta: 1, c: dw, ldc: K)
+                }
             } }
         }
     }
