@@ -10,7 +10,7 @@ let package = Package(
     name: "Landscape",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "Landscape", targets: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training"]),
+        .library(name: "Landscape", targets: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Study"]),
         .executable(name: "landscape", targets: ["LandscapeCLI"]),
     ],
     dependencies: [
@@ -29,8 +29,9 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["CZlib", "Tensors"]),
         .target(name: "Checkpoints"),
         .target(name: "Training", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints"], swiftSettings: optimized),
+        .target(name: "Study", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Datasets", "Checkpoints", "Training"], swiftSettings: optimized),
         .executableTarget(name: "LandscapeCLI", dependencies: [
-            "Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training",
+            "Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Study",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimized),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
@@ -40,6 +41,7 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
+        .testTarget(name: "StudyTests", dependencies: ["Study", "Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Probes"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Autodiff"]),
     ]
 )

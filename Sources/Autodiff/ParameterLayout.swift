@@ -111,31 +111,55 @@ public protocol Objective {
     func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == Scalar
 }
 
-/// The mean of several objectives over the same parameters, e.g. a model's loss on several
-/// batches: `f(θ) = (1/n) Σ_i f_i(θ)`. Its gradients and HVPs are the averages of the parts'
-/// (linearity), so every probe accepts a list of batches through it.
+/// The weighted mean of several objectives over the same parameters, e.g. a model's loss on
+/// several batches: `f(θ) = Σ_i w_i f_i(θ)` with `w_i = 1/n` by default, or `w_i = n_i / Σ n_j`
+/// for batches of sizes n_i (``init(_:sizes:)``), which makes f the mean loss over the union of
+/// the batches. Its gradients and HVPs are the same combination of the parts' (linearity), so
+/// every probe accepts a list of batches through it.
 public struct AveragedObjective<O: Objective>: Objective {
     /// The element type of θ, that of the parts.
     public typealias Scalar = O.Scalar
     /// The parts; all share one layout.
     public let parts: [O]
+    /// The weight of each part (they sum to 1).
+    public let weights: [Double]
     /// The shared layout of θ.
     public var layout: ParameterLayout { parts[0].layout }
 
+    /// The plain mean `(1/n) Σ_i f_i`.
     /// - Throws: ``AutodiffError/invalidArgument(_:)`` for no parts or parts with different layouts.
     public init(_ parts: [O]) throws {
+        try self.init(parts, sizes: Array(repeating: 1, count: parts.count))
+    }
+
+    /// The mean weighted by part sizes: `Σ_i (n_i / Σ_j n_j) f_i` — for mean losses on batches of
+    /// n_i samples, the mean loss over all samples.
+    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for no parts, parts with different layouts,
+    ///   a size count that differs from the part count, or a size < 1.
+    public init(_ parts: [O], sizes: [Int]) throws {
         guard let first = parts.first else { throw AutodiffError.invalidArgument("AveragedObjective: no objectives to average") }
         guard parts.allSatisfy({ $0.layout == first.layout }) else {
             throw AutodiffError.invalidArgument("AveragedObjective: the objectives have different parameter layouts")
         }
+        guard sizes.count == parts.count, sizes.allSatisfy({ $0 >= 1 }) else {
+            throw AutodiffError.invalidArgument("AveragedObjective: need one size ≥ 1 per part, got \(sizes) for \(parts.count) parts")
+        }
+        let total = Double(sizes.reduce(0, +))
         self.parts = parts
+        self.weights = sizes.map { Double($0) / total }
     }
 
-    /// `(1/n) Σ_i f_i(parameters)` in the algebra `A`.
+    /// `Σ_i w_i f_i(parameters)` in the algebra `A`.
     @inlinable
     public func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == Scalar {
-        var total = parts[0](parameters)
-        for part in parts.dropFirst() { total = total + part(parameters) }
-        return total.scaled(by: 1 / Double(parts.count))
+        if parts.count == 1 { return parts[0](parameters) }
+        if weights.allSatisfy({ $0 == weights[0] }) {
+            var total = parts[0](parameters)
+            for part in parts.dropFirst() { total = total + part(parameters) }
+            return total.scaled(by: 1 / Double(parts.count))
+        }
+        var total = parts[0](parameters).scaled(by: weights[0])
+        for (part, w) in zip(parts, weights).dropFirst() { total = total + part(parameters).scaled(by: w) }
+        return total
     }
 }

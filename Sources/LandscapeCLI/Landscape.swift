@@ -14,7 +14,7 @@ struct Landscape: ParsableCommand {
         commandName: "landscape",
         abstract: "Second-order automatic differentiation and loss-landscape analysis.",
         discussion: "Runs on the OpenBLAS kernel picked for this CPU (OPENBLAS_CORETYPE; set it yourself to override).",
-        subcommands: [Fetch.self, Train.self, Check.self, Taylor.self, Probe.self, Slice.self])
+        subcommands: [StudyCommand.self, Report.self, Fetch.self, Train.self, Check.self, Taylor.self, Probe.self, Slice.self])
 
     static func main() {
         BLASRuntime.ensureFastKernel()
@@ -53,22 +53,30 @@ struct DataOptions: ParsableArguments {
     }
 
     func load(log: (String) -> Void) throws -> MNISTDataset {
-        if dataset == "fashion-mnist" {
-            let dir = URL(fileURLWithPath: dataDir ?? MNISTDataset.defaultFashionMNISTDirectory.path)
-            guard FileManager.default.fileExists(atPath: dir.path) else {
-                throw CLIError(description: "Fashion-MNIST not found in \(dir.path): install it with `apt-get install dataset-fashion-mnist` or pass --data-dir")
-            }
-            return try MNISTDataset.fashionMNIST(directory: dir, validationCount: validation, trainLimit: trainLimit)
-        }
-        let dir = URL(fileURLWithPath: dataDir ?? "data/mnist")
-        let present = MNISTFile.allCases.allSatisfy { (try? $0.locate(in: dir)) != nil }
-        if !present {
-            log("MNIST not found in \(dir.path); fetching it")
-            let source = try MNISTFetcher.fetch(into: dir, localCopy: mnistFrom.map { URL(fileURLWithPath: $0) }, log: log)
-            log("MNIST \(source)")
-        }
-        return try MNISTDataset(directory: dir, validationCount: validation, trainLimit: trainLimit)
+        try loadDataset(dataset, directory: dataDir, mnistFrom: mnistFrom, validation: validation, trainLimit: trainLimit, testLimit: nil, log: log)
     }
+}
+
+/// Loads MNIST (fetching it into `directory`, default data/mnist, when missing) or Fashion-MNIST
+/// (Debian's files or `directory`).
+/// - Throws: ``CLIError`` for missing Fashion-MNIST; fetch and ``DatasetError`` errors.
+func loadDataset(_ dataset: String, directory: String?, mnistFrom: String?, validation: Int, trainLimit: Int?, testLimit: Int?,
+                 log: (String) -> Void) throws -> MNISTDataset {
+    if dataset == "fashion-mnist" {
+        let dir = URL(fileURLWithPath: directory ?? MNISTDataset.defaultFashionMNISTDirectory.path)
+        guard FileManager.default.fileExists(atPath: dir.path) else {
+            throw CLIError(description: "Fashion-MNIST not found in \(dir.path): install it with `apt-get install dataset-fashion-mnist` or pass --data-dir")
+        }
+        return try MNISTDataset.fashionMNIST(directory: dir, validationCount: validation, trainLimit: trainLimit, testLimit: testLimit)
+    }
+    let dir = URL(fileURLWithPath: directory ?? "data/mnist")
+    let present = MNISTFile.allCases.allSatisfy { (try? $0.locate(in: dir)) != nil }
+    if !present {
+        log("MNIST not found in \(dir.path); fetching it")
+        let source = try MNISTFetcher.fetch(into: dir, localCopy: mnistFrom.map { URL(fileURLWithPath: $0) }, log: log)
+        log("MNIST \(source)")
+    }
+    return try MNISTDataset(directory: dir, validationCount: validation, trainLimit: trainLimit, testLimit: testLimit)
 }
 
 func stderrLine(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
@@ -273,7 +281,7 @@ func prepareRunDirectory(_ explicit: String?, defaultPrefix: String) throws -> U
         if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw CLIError(description: "output directory \(url.path) exists and is a file") }
             let held = ((try? fm.contentsOfDirectory(atPath: url.path)) ?? []).filter {
-                ["run.json", "metrics.csv", "probe.json", "density.csv", "slice1d.csv", "slice2d.csv"].contains($0)
+                ["run.json", "metrics.csv", "probe.json", "density.csv", "slice1d.csv", "slice2d.csv", "config.json", "study.json", "runs"].contains($0)
                     || ($0.hasPrefix("theta-epoch-") && $0.hasSuffix(".safetensors"))
             }
             if !held.isEmpty {

@@ -36,6 +36,34 @@ public enum SVGPlot {
         return out
     }
 
+    /// Tick positions (in log₁₀ units) for a log axis spanning [lo, hi] (log₁₀ values): whole
+    /// decades when at least two fit, else 1-2-5 steps, else the linear ticks of the values.
+    static func logTicks(_ lo: Double, _ hi: Double) -> [Double] {
+        guard hi > lo, lo.isFinite, hi.isFinite else { return [lo] }
+        let first = Int(Foundation.ceil(lo)), last = Int(Foundation.floor(hi))
+        let decades = first <= last ? (first...last).map(Double.init) : []
+        if decades.count >= 2 {
+            let stride = max(1, decades.count / 6)
+            return decades.enumerated().filter { $0.offset % stride == 0 }.map(\.element)
+        }
+        var out: [Double] = []
+        for k in Int(Foundation.floor(lo))...Int(Foundation.ceil(hi)) {
+            for m in [1.0, 2, 5] {
+                let t = Foundation.log10(m) + Double(k)
+                if t >= lo - 1e-12, t <= hi + 1e-12 { out.append(t) }
+            }
+        }
+        if out.count >= 2 { return out }
+        return ticks(Foundation.pow(10, lo), Foundation.pow(10, hi)).filter { $0 > 0 }.map { Foundation.log10($0) }
+    }
+
+    /// The label of a log-axis tick at log₁₀ value `t`.
+    static func logLabel(_ t: Double) -> String {
+        let v = Foundation.pow(10, t)
+        if abs(t - t.rounded()) < 1e-9, abs(t) >= 3 { return "1e\(Int(t.rounded()))" }
+        return label(v)
+    }
+
     static func label(_ v: Double) -> String {
         if v == 0 { return "0" }
         let a = abs(v)
@@ -43,10 +71,14 @@ public enum SVGPlot {
         return String(format: "%g", (v * 1e6).rounded() / 1e6)
     }
 
-    /// A line plot. `logY` plots log₁₀ of positive values (non-positive points are skipped).
+    /// A line plot. `logY` plots log₁₀ of positive values (non-positive points are skipped);
+    /// `markers` draws a dot at every point (useful for few points).
     public static func linePlot(title: String, xLabel: String, yLabel: String, series: [Series], logY: Bool = false,
-                                width: Double = 640, height: Double = 420) -> String {
-        let left = 78.0, right = 20.0, top = 40.0, bottom = 56.0
+                                markers: Bool = false, width: Double = 640, height: Double = 420) -> String {
+        // The legend goes in a right margin sized to the longest name, so it never covers data.
+        let legendWidth = series.count > 1 ? 60 + 7 * Double(series.map(\.name.count).max() ?? 0) : 0
+        let width = width + legendWidth
+        let left = 78.0, right = 20.0 + legendWidth, top = 40.0, bottom = 56.0
         let pw = width - left - right, ph = height - top - bottom
         func ty(_ v: Double) -> Double? { logY ? (v > 0 ? Foundation.log10(v) : nil) : (v.isFinite ? v : nil) }
         let xs = series.flatMap(\.x).filter(\.isFinite)
@@ -59,15 +91,15 @@ public enum SVGPlot {
         func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * ph }
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(width / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
+        s += "<text x=\"\(left + pw / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
         s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
         for t in ticks(x0, x1) {
             s += "<line x1=\"\(px(t))\" y1=\"\(top + ph)\" x2=\"\(px(t))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"
             s += "<text x=\"\(px(t))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(label(t))</text>\n"
         }
-        for t in ticks(y0, y1) {
+        for t in logY ? logTicks(y0, y1) : ticks(y0, y1) {
             s += "<line x1=\"\(left - 5)\" y1=\"\(py(t))\" x2=\"\(left)\" y2=\"\(py(t))\" stroke=\"#333\"/>"
-            s += "<text x=\"\(left - 8)\" y=\"\(py(t) + 4)\" text-anchor=\"end\">\(logY ? "1e" + label(t) : label(t))</text>\n"
+            s += "<text x=\"\(left - 8)\" y=\"\(py(t) + 4)\" text-anchor=\"end\">\(logY ? logLabel(t) : label(t))</text>\n"
         }
         s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         s += "<text transform=\"translate(16 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel + (logY ? " (log scale)" : "")))</text>\n"
@@ -77,9 +109,17 @@ public enum SVGPlot {
                 return String(format: "%.2f,%.2f", px(x), py(min(max(yy, y0), y1)))
             }
             s += "<polyline data-series=\"\(escape(ser.name))\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pts.joined(separator: " "))\"/>\n"
+            if markers {
+                for p in pts {
+                    let xy = p.split(separator: ",")
+                    s += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"\(ser.dashed ? "white" : ser.color)\" stroke=\"\(ser.color)\"/>"
+                }
+                s += "\n"
+            }
             let ly = top + 14 + Double(k) * 18
-            s += "<line x1=\"\(left + 12)\" y1=\"\(ly)\" x2=\"\(left + 36)\" y2=\"\(ly)\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
-            s += "<text x=\"\(left + 42)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
+            let lx = series.count > 1 ? left + pw + 14 : left + 12
+            s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+            s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
         }
         return s + "</svg>\n"
     }
@@ -136,6 +176,61 @@ public enum SVGPlot {
             s += "<text x=\"\(bx + 24)\" y=\"\(top + ph * (1 - Double(k) / 4) + 4)\">\(String(format: "%.3g", v))</text>\n"
         }
         s += "<text transform=\"translate(\(width - 10) \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(zLabel))</text>\n"
+        return s + "</svg>\n"
+    }
+
+    /// One labelled point of a scatter plot.
+    public struct Point: Sendable {
+        /// The label drawn beside the point (and its `data-series` attribute).
+        public let label: String
+        /// Coordinates.
+        public let x: Double, y: Double
+        /// An SVG colour.
+        public let color: String
+        /// A point labelled `label` at (x, y).
+        public init(label: String, x: Double, y: Double, color: String) {
+            self.label = label; self.x = x; self.y = y; self.color = color
+        }
+    }
+
+    /// A scatter plot of labelled points. `logX` plots log₁₀ x (non-positive x are skipped);
+    /// non-finite points are skipped; a dashed line marks y = 0 when it is in range.
+    public static func scatterPlot(title: String, xLabel: String, yLabel: String, points: [Point], logX: Bool = false,
+                                   width: Double = 640, height: Double = 420) -> String {
+        let left = 78.0, right = 20.0, top = 40.0, bottom = 56.0
+        let pw = width - left - right, ph = height - top - bottom
+        func tx(_ v: Double) -> Double? { logX ? (v > 0 && v.isFinite ? Foundation.log10(v) : nil) : (v.isFinite ? v : nil) }
+        let shown = points.compactMap { p -> (Point, Double)? in tx(p.x).flatMap { x in p.y.isFinite ? (p, x) : nil } }
+        var x0 = shown.map(\.1).min() ?? 0, x1 = shown.map(\.1).max() ?? 1
+        var y0 = min(shown.map(\.0.y).min() ?? 0, 0), y1 = shown.map(\.0.y).max() ?? 1
+        if x1 <= x0 { x0 -= 0.5; x1 += 0.5 }
+        if y1 <= y0 { y0 -= 0.5; y1 += 0.5 }
+        let xpad = 0.12 * (x1 - x0), ypad = 0.1 * (y1 - y0)
+        x0 -= xpad; x1 += xpad; y0 -= ypad; y1 += ypad
+        func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
+        func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * ph }
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(width / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
+        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
+        for t in logX ? logTicks(x0, x1) : ticks(x0, x1) {
+            s += "<line x1=\"\(px(t))\" y1=\"\(top + ph)\" x2=\"\(px(t))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"
+            s += "<text x=\"\(px(t))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(logX ? logLabel(t) : label(t))</text>\n"
+        }
+        for t in ticks(y0, y1) {
+            s += "<line x1=\"\(left - 5)\" y1=\"\(py(t))\" x2=\"\(left)\" y2=\"\(py(t))\" stroke=\"#333\"/>"
+            s += "<text x=\"\(left - 8)\" y=\"\(py(t) + 4)\" text-anchor=\"end\">\(label(t))</text>\n"
+        }
+        if y0 < 0, y1 > 0 {
+            s += "<line x1=\"\(left)\" y1=\"\(py(0))\" x2=\"\(left + pw)\" y2=\"\(py(0))\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n"
+        }
+        s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel + (logX ? " (log scale)" : "")))</text>\n"
+        s += "<text transform=\"translate(16 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        for (p, x) in shown {
+            s += "<g data-series=\"\(escape(p.label))\"><circle cx=\"\(px(x))\" cy=\"\(py(p.y))\" r=\"6\" fill=\"\(p.color)\"/>"
+            let flip = px(x) > left + 0.65 * pw
+            s += "<text x=\"\(px(x) + (flip ? -9 : 9))\" y=\"\(py(p.y) - 8)\"\(flip ? " text-anchor=\"end\"" : "")>\(escape(p.label))</text></g>\n"
+        }
         return s + "</svg>\n"
     }
 }

@@ -68,6 +68,10 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var lambdaTolerance: Double = 1e-3
     /// Rows per chunk when evaluating loss and accuracy.
     public var evaluationBatchSize: Int = 2048
+    /// Rows per chunk of the probe batch in Hessian-vector products (0: the whole probe batch at
+    /// once). The probe loss is the size-weighted mean of the chunks' losses, i.e. the same
+    /// function; only the speed differs (the CNN's HVP costs less per sample in chunks of 64).
+    public var probeBatchSize: Int = 0
 
     /// The defaults of `landscape train` (the study’s high-noise MLP run for 3 epochs).
     public init() {}
@@ -88,6 +92,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         guard lambdaIterations >= 1, lambdaIterations <= 100_000 else { throw bad("lambda-iterations must be in 1...100000, got \(lambdaIterations)") }
         guard lambdaTolerance > 0, lambdaTolerance.isFinite else { throw bad("lambda-tolerance must be positive and finite, got \(lambdaTolerance)") }
         guard evaluationBatchSize >= 1, evaluationBatchSize <= 1 << 24 else { throw bad("evaluation batch size must be in 1...\(1 << 24)") }
+        guard probeBatchSize >= 0 else { throw bad("probe batch size must be ≥ 0 (0: one batch), got \(probeBatchSize)") }
         do { _ = try LearningRateSchedule.parse(schedule) } catch { throw bad("\(error)") }
     }
 }
@@ -118,6 +123,8 @@ public struct EpochMetrics: Sendable, Equatable {
     public var learningRate: Double
     /// Seconds: training steps, evaluation, λ_max.
     public var trainSeconds: Double, evaluationSeconds: Double, probeSeconds: Double
+    /// The values of the ``EpochProbe``'s columns (empty without one).
+    public var extra: [Double] = []
 
     /// The CSV header matching ``csvRow``.
     public static let csvHeader = "epoch,train_loss,train_accuracy,train_running_loss,validation_loss,validation_accuracy,test_loss,test_accuracy,lambda_max,lambda_iterations,lambda_residual,lambda_converged,learning_rate,train_seconds,evaluation_seconds,probe_seconds"
@@ -126,7 +133,24 @@ public struct EpochMetrics: Sendable, Equatable {
     public var csvRow: String {
         [String(epoch), "\(trainLoss)", "\(trainAccuracy)", "\(trainRunningLoss)", "\(validationLoss)", "\(validationAccuracy)",
          "\(testLoss)", "\(testAccuracy)", "\(lambdaMax)", String(lambdaIterations), "\(lambdaResidual)", lambdaConverged ? "1" : "0", "\(learningRate)",
-         String(format: "%.3f", trainSeconds), String(format: "%.3f", evaluationSeconds), String(format: "%.3f", probeSeconds)].joined(separator: ",")
+         String(format: "%.3f", trainSeconds), String(format: "%.3f", evaluationSeconds), String(format: "%.3f", probeSeconds)]
+            .joined(separator: ",") + extra.map { ",\($0)" }.joined()
+    }
+}
+
+/// Extra measurements taken after every epoch of a training run, after λ_max and before the
+/// epoch's checkpoint and metrics row are written (the study adds sharpness and the Hessian
+/// trace this way). Their values become extra CSV columns, so a resumed run reads them back.
+public struct EpochProbe {
+    /// The CSV column names, appended to ``EpochMetrics/csvHeader``.
+    public let columns: [String]
+    /// Measures the epoch: `(epoch, θ after it, the epoch's metrics so far) → one value per column`.
+    public let measure: (_ epoch: Int, _ parameters: Tensor<Float>, _ metrics: EpochMetrics) throws -> [Double]
+
+    /// An epoch probe with the given columns.
+    public init(columns: [String], measure: @escaping (_ epoch: Int, _ parameters: Tensor<Float>, _ metrics: EpochMetrics) throws -> [Double]) {
+        self.columns = columns
+        self.measure = measure
     }
 }
 
@@ -156,14 +180,37 @@ public struct Trainer {
     public let data: MNISTDataset
     /// The run directory for metrics.csv, run.json and checkpoints; `nil` writes nothing.
     public let outputDirectory: URL?
+    /// Extra per-epoch measurements (columns of metrics.csv), or `nil`.
+    public let epochProbe: EpochProbe?
 
     /// - Throws: ``TrainingError/invalidConfiguration(_:)`` for invalid settings.
-    public init(configuration: TrainingConfiguration, data: MNISTDataset, outputDirectory: URL?) throws {
+    public init(configuration: TrainingConfiguration, data: MNISTDataset, outputDirectory: URL?, epochProbe: EpochProbe? = nil) throws {
         try configuration.validate()
         guard data.train.count > 0 else { throw TrainingError.invalidConfiguration("the training split is empty") }
         self.configuration = configuration
         self.data = data
         self.outputDirectory = outputDirectory
+        self.epochProbe = epochProbe
+    }
+
+    /// The header of this run's metrics.csv: ``EpochMetrics/csvHeader`` plus the epoch probe's columns.
+    public var csvHeader: String { ([EpochMetrics.csvHeader] + (epochProbe?.columns ?? [])).joined(separator: ",") }
+
+    /// The mean loss on the first `samples` rows of `input` as an objective, evaluated in chunks
+    /// of `chunk` rows (0: one batch) and weighted by chunk size — the same function either way.
+    /// - Throws: ``ModelError`` for inputs or labels that do not fit the model.
+    public static func probeObjective<M: Model, E: TensorScalar>(model: M, input: Tensor<E>, labels: [Int], samples: Int, chunk: Int) throws -> AveragedObjective<ModelLoss<M, E>> {
+        let n = min(samples, labels.count)
+        let size = chunk > 0 ? min(chunk, n) : n
+        var parts: [ModelLoss<M, E>] = [], sizes: [Int] = []
+        var start = 0
+        while start < n {
+            let end = min(start + size, n)
+            parts.append(try model.loss(on: input.rows(start..<end), labels: Array(labels[start..<end])))
+            sizes.append(end - start)
+            start = end
+        }
+        return try AveragedObjective(parts, sizes: sizes)
     }
 
     /// Converts a data split to a `[N, features]` tensor and labels.
@@ -185,7 +232,9 @@ public struct Trainer {
         return try run(model: model, resume: resume, onStep: onStep, onEpoch: onEpoch)
     }
 
-    func run<M: Model>(model: M, resume: Bool, onStep: (StepProgress) -> Void, onEpoch: (EpochMetrics) throws -> Void) throws -> (parameters: Tensor<Float>, metrics: [EpochMetrics]) {
+    /// ``run(resume:onStep:onEpoch:)`` with a given model (its name must match the configuration's).
+    /// - Throws: as ``run(resume:onStep:onEpoch:)``.
+    public func run<M: Model>(model: M, resume: Bool, onStep: (StepProgress) -> Void, onEpoch: (EpochMetrics) throws -> Void) throws -> (parameters: Tensor<Float>, metrics: [EpochMetrics]) {
         let cfg = configuration
         let train = data.train
         let stepsPerEpoch = train.batchCount(size: cfg.batchSize)
@@ -198,8 +247,7 @@ public struct Trainer {
         let (trainX, trainY) = Self.tensor(of: train)
         let (valX, valY) = Self.tensor(of: data.validation)
         let (testX, testY) = Self.tensor(of: data.test)
-        let probeCount = min(cfg.lambdaSamples, train.count)
-        let probe = try model.loss(on: trainX.rows(0..<probeCount), labels: Array(trainY[0..<probeCount]))
+        let probe = try Self.probeObjective(model: model, input: trainX, labels: trainY, samples: cfg.lambdaSamples, chunk: cfg.probeBatchSize)
 
         var lastCheckpoint: String? = nil
         var eigenvector: Tensor<Float>? = nil
@@ -213,7 +261,7 @@ public struct Trainer {
                savedConfiguration != cfg {
                 throw TrainingError.invalidConfiguration("\(dir.path) was trained with another configuration (run.json); resuming with different settings would not reproduce the run")
             }
-            guard let state = try TrainingCheckpoint.lastComplete(in: dir, layout: model.layout) else {
+            guard let state = try TrainingCheckpoint.lastComplete(in: dir, layout: model.layout, header: csvHeader) else {
                 throw TrainingError.invalidConfiguration("\(dir.path) holds no complete epoch to resume from (metrics row, theta and optimizer checkpoints)")
             }
             guard state.epoch < cfg.epochs else {
@@ -229,7 +277,7 @@ public struct Trainer {
         } else if let dir = outputDirectory {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try writeRunInfo(model: model, to: dir)
-            try AtomicFile.write(EpochMetrics.csvHeader + "\n", to: dir.appendingPathComponent("metrics.csv"))
+            try AtomicFile.write(csvHeader + "\n", to: dir.appendingPathComponent("metrics.csv"))
         }
         var all: [EpochMetrics] = []
         for epoch in firstEpoch...cfg.epochs {
@@ -282,10 +330,17 @@ public struct Trainer {
                 lambda = r.eigenvalue; lambdaIts = r.iterations; lambdaRes = r.residualNorm
             }
             let probeSeconds = Date().timeIntervalSince(t2)
-            let m = EpochMetrics(epoch: epoch, trainLoss: trL, trainAccuracy: trA, trainRunningLoss: lossSum / Double(max(step, 1)),
+            var m = EpochMetrics(epoch: epoch, trainLoss: trL, trainAccuracy: trA, trainRunningLoss: lossSum / Double(max(step, 1)),
                                  validationLoss: vaL, validationAccuracy: vaA, testLoss: teL, testAccuracy: teA,
                                  lambdaMax: lambda, lambdaIterations: lambdaIts, lambdaResidual: lambdaRes, lambdaConverged: lambdaConverged, learningRate: lastRate,
                                  trainSeconds: trainSeconds, evaluationSeconds: evaluationSeconds, probeSeconds: probeSeconds)
+            if let epochProbe {
+                let values = try epochProbe.measure(epoch, θ, m)
+                guard values.count == epochProbe.columns.count else {
+                    throw TrainingError.probeFailed(epoch: epoch, reason: "the epoch probe returned \(values.count) values for \(epochProbe.columns.count) columns")
+                }
+                m.extra = values
+            }
             all.append(m)
             if let dir = outputDirectory {
                 let name = String(format: "theta-epoch-%03d.safetensors", epoch)
@@ -297,7 +352,7 @@ public struct Trainer {
                                       to: dir.appendingPathComponent(String(format: "optimizer-epoch-%03d.safetensors", epoch)))
                 lastCheckpoint = dir.appendingPathComponent(name).path
                 let csv = dir.appendingPathComponent("metrics.csv")
-                let previous = (try? String(contentsOf: csv, encoding: .utf8)) ?? EpochMetrics.csvHeader + "\n"
+                let previous = (try? String(contentsOf: csv, encoding: .utf8)) ?? csvHeader + "\n"
                 try AtomicFile.write(previous + m.csvRow + "\n", to: csv)
             }
             try onEpoch(m)
@@ -343,11 +398,12 @@ public struct TrainingCheckpoint {
     public let metricsPrefix: String
 
     /// Finds the last epoch with a metrics row and both checkpoint files; `nil` if there is none.
+    /// `header` is the expected first line of metrics.csv (``Trainer/csvHeader``).
     /// - Throws: ``CheckpointError`` or ``TrainingError`` for corrupt or mismatched files.
-    public static func lastComplete(in dir: URL, layout: ParameterLayout) throws -> TrainingCheckpoint? {
+    public static func lastComplete(in dir: URL, layout: ParameterLayout, header: String = EpochMetrics.csvHeader) throws -> TrainingCheckpoint? {
         guard let csv = try? String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8) else { return nil }
         let lines = csv.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-        guard lines.first == EpochMetrics.csvHeader else {
+        guard lines.first == header else {
             throw TrainingError.invalidConfiguration("\(dir.path)/metrics.csv does not start with the expected header")
         }
         let fm = FileManager.default

@@ -169,4 +169,29 @@ struct Interrupted: Error {}
         defer { try? FileManager.default.removeItem(at: empty) }
         #expect(throws: TrainingError.self) { try Trainer(configuration: cfg, data: data, outputDirectory: empty).run(resume: true) }
     }
+
+    @Test func chunkedProbeObjectiveIsTheSameFunction() throws {
+        // Uneven chunks (100 = 32 + 32 + 32 + 4) weighted by size give the mean over all 100 rows.
+        let seed: UInt64 = 17
+        var rng = SplitMix64(seed: seed)
+        let model = MLP(sizes: [12, 8, 3])
+        let x = Tensor<Double>.randomNormal([100, 12], using: &rng)
+        let y = (0..<100).map { ($0 * 7) % 3 }
+        let θ = model.initialParameters(Double.self, seed: seed)
+        let v = Tensor<Double>.randomNormal([θ.count], using: &rng)
+        let whole = try model.loss(on: x, labels: y)
+        let chunked = try Trainer.probeObjective(model: model, input: x, labels: y, samples: 100, chunk: 32)
+        #expect(chunked.parts.count == 4)
+        #expect(chunked.weights == [0.32, 0.32, 0.32, 0.04])
+        let (l0, g0) = try valueWithGradient(of: whole, at: θ)
+        let (l1, g1) = try valueWithGradient(of: chunked, at: θ)
+        #expect(abs(l0 - l1) < 1e-12, "seed \(seed)")
+        var dg = g0; dg.addScaled(g1, -1)
+        #expect(dg.norm() < 1e-12 * g0.norm(), "seed \(seed)")
+        let h0 = try hessianVectorProduct(of: whole, at: θ, along: v), h1 = try hessianVectorProduct(of: chunked, at: θ, along: v)
+        var dh = h0; dh.addScaled(h1, -1)
+        #expect(dh.norm() < 1e-10 * h0.norm(), "seed \(seed)")
+        // samples beyond the data are clamped; chunk 0 is one batch.
+        #expect(try Trainer.probeObjective(model: model, input: x, labels: y, samples: 500, chunk: 0).parts.count == 1)
+    }
 }

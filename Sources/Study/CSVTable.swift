@@ -1,0 +1,62 @@
+import Checkpoints
+import Foundation
+
+/// A small CSV table (header + rows, comma-separated, no quoting: the study's files hold
+/// numbers and plain names only).
+public struct CSVTable: Sendable {
+    /// The column names.
+    public var columns: [String]
+    /// The rows, by column name.
+    public var rows: [[String: String]]
+
+    /// Parses CSV text; `path` names the file in errors.
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` for an empty file or a row whose field
+    ///   count differs from the header's (naming the line).
+    public static func parse(_ text: String, path: String) throws -> CSVTable {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { String($0).trimmingCharacters(in: .whitespaces) }
+        guard let head = lines.first else { throw StudyError.corruptFile(path: path, reason: "is empty (no CSV header)") }
+        let columns = head.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var rows: [[String: String]] = []
+        for (k, line) in lines.dropFirst().enumerated() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == columns.count else {
+                throw StudyError.corruptFile(path: path, reason: "line \(k + 2) has \(fields.count) fields, the header has \(columns.count)")
+            }
+            rows.append(Dictionary(uniqueKeysWithValues: zip(columns, fields)))
+        }
+        return CSVTable(columns: columns, rows: rows)
+    }
+
+    /// Reads a CSV file.
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` if it is missing, unreadable or malformed.
+    public static func read(_ url: URL) throws -> CSVTable {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw StudyError.corruptFile(path: url.path, reason: "is missing or not readable UTF-8 text")
+        }
+        return try parse(text, path: url.path)
+    }
+
+    /// Reads a CSV file, or `nil` if it does not exist.
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` if it exists but is malformed.
+    public static func readIfPresent(_ url: URL) throws -> CSVTable? {
+        FileManager.default.fileExists(atPath: url.path) ? try read(url) : nil
+    }
+
+    /// The CSV text (header and rows, missing fields empty).
+    public var text: String {
+        ([columns.joined(separator: ",")] + rows.map { r in columns.map { r[$0] ?? "" }.joined(separator: ",") }).joined(separator: "\n") + "\n"
+    }
+
+    /// A column's values as numbers ("nan" and unparsable fields become NaN).
+    public func numbers(_ column: String) -> [Double] { rows.map { Double($0[column] ?? "") ?? .nan } }
+
+    /// Replaces the rows of one model and regime in a CSV file (creating it), atomically.
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` for a malformed existing file or one with other columns; I/O errors.
+    static func replaceRows(in url: URL, columns: [String], model: String, regime: String, with newRows: [[String: String]]) throws {
+        var table = try readIfPresent(url) ?? CSVTable(columns: columns, rows: [])
+        guard table.columns == columns else { throw StudyError.corruptFile(path: url.path, reason: "has other columns than expected (\(columns.joined(separator: ",")))") }
+        table.rows.removeAll { $0["model"] == model && $0["regime"] == regime }
+        table.rows += newRows
+        try AtomicFile.write(table.text, to: url)
+    }
+}

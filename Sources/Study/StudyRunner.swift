@@ -1,0 +1,315 @@
+import Autodiff
+import Checkpoints
+import Datasets
+import Foundation
+import Layers
+import Probes
+import Tensors
+import Training
+
+/// What a study run did, per configuration.
+public struct StudyOutcome: Sendable {
+    /// Configurations that finished all epochs and their final probes.
+    public var completed: [String] = []
+    /// Configurations that stopped early (non-finite loss or parameters), with the message.
+    public var failed: [(name: String, reason: String)] = []
+    /// Wall-clock seconds of this call.
+    public var seconds: Double = 0
+}
+
+/// Runs the study (``StudyConfiguration``) into a run directory:
+///
+/// ```
+/// DIR/config.json                 the resolved configuration (every key)
+/// DIR/study.json                  data set, sizes, OpenBLAS kernel, threads, start times
+/// DIR/metrics.csv                 one row per configuration and epoch (all runs)
+/// DIR/final.csv                   final-epoch probes per configuration (timings, SLQ trace, effective ranks)
+/// DIR/spectra.csv                 top Lanczos eigenvalues per configuration
+/// DIR/slices/NAME.csv             the final 2D slice (alpha, beta, loss)
+/// DIR/densities/NAME.csv          the SLQ density (eigenvalue, density); NAME-nodes.csv its nodes and weights
+/// DIR/runs/NAME/                  the configuration's training run: metrics.csv, run.json,
+///                                 theta-epoch-NNN.safetensors, optimizer-epoch-NNN.safetensors,
+///                                 failed.txt when it stopped on a non-finite loss
+/// DIR/summary.md, report.html, figures/*.svg   written by ``StudyReport``
+/// ```
+///
+/// Every file is written atomically (temporary file + rename), and a configuration's epoch
+/// counts as done once its metrics row is written (after its checkpoints), so an interrupted
+/// study (Ctrl-C included) resumes from the last complete epoch of each configuration with the
+/// same results as an uninterrupted run.
+public struct StudyRunner {
+    /// The validated configuration.
+    public let configuration: StudyConfiguration
+    /// The data set (loaded by the caller as the configuration says).
+    public let data: MNISTDataset
+    /// The run directory.
+    public let directory: URL
+    /// Receives one line per event (configuration start, epoch results, final probes, failures).
+    public var log: (String) -> Void = { _ in }
+    /// Receives the progress of training steps (configuration name, progress).
+    public var onStep: (String, StepProgress) -> Void = { _, _ in }
+
+    /// The extra per-epoch columns the study adds to each run's metrics.csv.
+    public static let probeColumns = ["sharpness_mean", "sharpness_max", "quadratic_prediction", "trace", "trace_stderr", "sharpness_seconds", "trace_seconds"]
+
+    /// - Throws: ``StudyError/invalidConfiguration(_:)`` for an invalid configuration or an empty training split.
+    public init(configuration: StudyConfiguration, data: MNISTDataset, directory: URL) throws {
+        try configuration.validate()
+        guard data.train.count > 0 else { throw StudyError.invalidConfiguration("the training split is empty") }
+        self.configuration = configuration
+        self.data = data
+        self.directory = directory
+    }
+
+    /// Runs (or, with `resume`, continues) every configuration, then writes the report.
+    ///
+    /// A configuration whose loss or parameters become non-finite is ended with a message (in
+    /// `runs/NAME/failed.txt` and the outcome) and the others go on. `shouldStop(name, epoch)` is
+    /// asked after every complete epoch; returning true stops with
+    /// ``StudyError/interrupted(configuration:epoch:)`` leaving a resumable directory (tests use it).
+    /// - Throws: ``StudyError`` for directory problems, a configuration that differs from the
+    ///   directory's on resume, corrupt checkpoints or CSV files (naming the file); data, model and
+    ///   probe errors. Nothing already written is removed.
+    public func run(resume: Bool = false, shouldStop: (String, Int) -> Bool = { _, _ in false }) throws -> StudyOutcome {
+        let start = Date()
+        let fm = FileManager.default
+        try prepare(resume: resume)
+        var outcome = StudyOutcome()
+        for model in configuration.models {
+            for regime in configuration.regimes {
+                let name = "\(model)-\(regime)"
+                let runDir = directory.appendingPathComponent("runs/\(name)")
+                let failedURL = runDir.appendingPathComponent("failed.txt")
+                if let reason = try? String(contentsOf: failedURL, encoding: .utf8) {
+                    log("[\(name)] stopped earlier: \(reason.trimmingCharacters(in: .whitespacesAndNewlines)); not retried")
+                    outcome.failed.append((name, reason.trimmingCharacters(in: .whitespacesAndNewlines)))
+                    continue
+                }
+                let m = try makeModel(named: model)
+                do {
+                    try runConfiguration(m, regime: regime, name: name, runDir: runDir, shouldStop: shouldStop)
+                    outcome.completed.append(name)
+                } catch let error as TrainingError {
+                    switch error {
+                    case .nonFiniteLoss, .nonFiniteParameters:
+                        try fm.createDirectory(at: runDir, withIntermediateDirectories: true)
+                        try AtomicFile.write("\(error)\n", to: failedURL)
+                        log("[\(name)] \(error); this configuration ends here, the others go on")
+                        outcome.failed.append((name, "\(error)"))
+                        try mergeMetrics()
+                    default:
+                        throw error
+                    }
+                }
+            }
+        }
+        try StudyReport.generate(in: directory)
+        outcome.seconds = Date().timeIntervalSince(start)
+        return outcome
+    }
+
+    // MARK: Directory
+
+    func prepare(resume: Bool) throws {
+        let fm = FileManager.default
+        let configURL = directory.appendingPathComponent("config.json")
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: directory.path, isDirectory: &isDir), !isDir.boolValue {
+            throw StudyError.runDirectory(path: directory.path, reason: "exists and is a file")
+        }
+        if resume {
+            guard fm.fileExists(atPath: configURL.path) else {
+                throw StudyError.runDirectory(path: directory.path, reason: "holds no config.json; is it a study directory?")
+            }
+            let saved: StudyConfiguration
+            do { saved = try StudyConfiguration.load(from: configURL) } catch {
+                throw StudyError.corruptFile(path: configURL.path, reason: "cannot be read back: \(error)")
+            }
+            guard saved == configuration else {
+                throw StudyError.runDirectory(path: directory.path, reason: "its config.json differs from the configuration given; resume with the directory's own configuration")
+            }
+            try updateStudyInfo(resumed: true)
+            return
+        }
+        if fm.fileExists(atPath: directory.path) {
+            let held = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).filter { !$0.hasPrefix(".") }
+            guard held.isEmpty else {
+                throw StudyError.runDirectory(path: directory.path, reason: "is not empty (\(held.sorted().prefix(3).joined(separator: ", "))); choose a new directory or pass --resume to continue it")
+            }
+        }
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(configuration), to: configURL)
+        try updateStudyInfo(resumed: false)
+        try AtomicFile.write(Self.metricsHeader + "\n", to: directory.appendingPathComponent("metrics.csv"))
+    }
+
+    func updateStudyInfo(resumed: Bool) throws {
+        let url = directory.appendingPathComponent("study.json")
+        var info = ((try? Data(contentsOf: url)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }) ?? [:]
+        let now = ISO8601DateFormatter().string(from: Date())
+        if resumed { info["resumed"] = ((info["resumed"] as? [String]) ?? []) + [now] } else { info["started"] = now }
+        info["data"] = ["name": data.name, "directory": data.directory.path, "train": data.train.count,
+                        "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
+        info["openblas"] = ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount]
+        info["host"] = ["processors": ProcessInfo.processInfo.activeProcessorCount]
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]), to: url)
+    }
+
+    // MARK: One configuration
+
+    func runConfiguration<M: Model>(_ model: M, regime: String, name: String, runDir: URL, shouldStop: (String, Int) -> Bool) throws {
+        let cfg = configuration
+        let training = try cfg.training(model: model.name, regime: regime)
+        let (trainX, trainY) = Trainer.tensor(of: data.train)
+        let probeCount = min(cfg.probeSamples, data.train.count)
+        let probe = try Trainer.probeObjective(model: model, input: trainX, labels: trainY, samples: probeCount, chunk: training.probeBatchSize)
+        let probeX = trainX.rows(0..<probeCount), probeY = Array(trainY[0..<probeCount])
+        let sharpnessF32 = try model.loss(on: probeX, labels: probeY)
+        let sharpnessF64 = try model.loss(on: Tensor<Double>(shape: probeX.shape, scalars: probeX.scalars.map(Double.init)), labels: probeY)
+        let epochProbe = EpochProbe(columns: Self.probeColumns) { epoch, θ, metrics in
+            let t0 = Date()
+            let lambda = metrics.lambdaMax.isFinite ? metrics.lambdaMax : nil
+            let s: RandomSharpness
+            if cfg.sharpnessPrecision == "float64" {
+                s = try randomSharpness(of: sharpnessF64, at: Tensor<Double>(shape: θ.shape, scalars: θ.scalars.map(Double.init)),
+                                        epsilon: cfg.sharpnessEpsilon, directions: cfg.sharpnessDirections, kind: .unit,
+                                        lambdaMax: lambda, seed: cfg.sharpnessSeed)
+            } else {
+                s = try randomSharpness(of: sharpnessF32, at: θ, epsilon: cfg.sharpnessEpsilon, directions: cfg.sharpnessDirections,
+                                        kind: .unit, lambdaMax: lambda, seed: cfg.sharpnessSeed)
+            }
+            let t1 = Date()
+            let trace = try hutchinsonTrace(of: probe, at: θ, probes: cfg.traceProbes, seed: cfg.traceSeed)
+            let t2 = Date()
+            return [s.mean, s.maximum, s.quadraticPrediction ?? .nan, trace.trace, trace.standardError,
+                    t1.timeIntervalSince(t0), t2.timeIntervalSince(t1)]
+        }
+        let trainer = try Trainer(configuration: training, data: data, outputDirectory: runDir, epochProbe: epochProbe)
+        let fm = FileManager.default
+        let state = fm.fileExists(atPath: runDir.appendingPathComponent("metrics.csv").path)
+            ? try checkpoint(in: runDir, model: model, header: trainer.csvHeader) : nil
+        var θ: Tensor<Float>
+        if let state, state.epoch >= cfg.epochs {
+            θ = state.parameters
+        } else {
+            if let state {
+                log("[\(name)] resuming after epoch \(state.epoch) of \(cfg.epochs)")
+            } else {
+                log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(regime): batch \(training.batchSize), lr \(training.learningRate) \(training.schedule), momentum \(training.momentum), \(cfg.epochs) epochs, seed \(cfg.seed)")
+            }
+            let result = try trainer.run(model: model, resume: state != nil, onStep: { onStep(name, $0) }, onEpoch: { m in
+                try mergeMetrics()
+                log("[\(name)] " + Self.describe(m, epochs: cfg.epochs))
+                if shouldStop(name, m.epoch) { throw StudyError.interrupted(configuration: name, epoch: m.epoch) }
+            })
+            θ = result.parameters
+        }
+        try finalProbes(model, θ: θ, probe: probe, trainX: trainX, trainY: trainY, name: name)
+    }
+
+    func checkpoint<M: Model>(in runDir: URL, model: M, header: String) throws -> TrainingCheckpoint? {
+        do { return try TrainingCheckpoint.lastComplete(in: runDir, layout: model.layout, header: header) } catch {
+            throw StudyError.corruptFile(path: runDir.path, reason: "cannot resume from its checkpoints: \(error) (nothing was changed; remove the damaged epoch's files or the whole run directory to redo it)")
+        }
+    }
+
+    static func describe(_ m: EpochMetrics, epochs: Int) -> String {
+        let e = m.extra
+        return String(format: "epoch %d/%d  train %.4f %.2f%% (running %.4f)  val %.4f %.2f%%  test %.4f %.2f%%  λ_max %.4g%@  S_max %.3g  S_mean %.3g  tr %.4g±%.2g  [%.1f s train, %.1f s eval, %.1f s probes]",
+                      m.epoch, epochs, m.trainLoss, 100 * m.trainAccuracy, m.trainRunningLoss, m.validationLoss, 100 * m.validationAccuracy,
+                      m.testLoss, 100 * m.testAccuracy, m.lambdaMax, m.lambdaConverged ? "" : "*", e[1], e[0], e[3], e[4],
+                      m.trainSeconds, m.evaluationSeconds, m.probeSeconds + e[5] + e[6])
+    }
+
+    // MARK: Final-epoch probes
+
+    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, probe: AveragedObjective<ModelLoss<M, Float>>,
+                               trainX: Tensor<Float>, trainY: [Int], name: String) throws {
+        let cfg = configuration
+        let fm = FileManager.default
+        let sliceURL = directory.appendingPathComponent("slices/\(name).csv")
+        let densityURL = directory.appendingPathComponent("densities/\(name).csv")
+        let regime = String(name.dropFirst(model.name.count + 1))
+        let finalTable = try CSVTable.readIfPresent(directory.appendingPathComponent("final.csv"))
+        if fm.fileExists(atPath: sliceURL.path), fm.fileExists(atPath: densityURL.path),
+           finalTable?.rows.contains(where: { $0["model"] == model.name && $0["regime"] == regime }) == true {
+            log("[\(name)] final probes already done")
+            return
+        }
+        log("[\(name)] final probes: top-\(cfg.lanczosCount) Lanczos (\(cfg.lanczosSteps) steps), SLQ density (\(cfg.slqProbes)×\(cfg.slqSteps)), \(cfg.slicePoints)×\(cfg.slicePoints) slice")
+        let t0 = Date()
+        let top = try lanczos(of: probe, at: θ, count: cfg.lanczosCount, target: .largestAlgebraic,
+                              steps: min(cfg.lanczosSteps, θ.count), seed: cfg.spectrumSeed)
+        let t1 = Date()
+        let density = try spectralDensity(of: probe, at: θ, probes: cfg.slqProbes, steps: min(cfg.slqSteps, θ.count), seed: cfg.spectrumSeed)
+        let rank = EffectiveRank(nodes: density.nodes, weights: density.weights.map { $0 * Double(θ.count) })
+        let t2 = Date()
+        var rng = SplitMix64(seed: cfg.sliceSeed)
+        let u = try filterNormalized(Tensor<Float>.randomNormal([θ.count], using: &rng), like: θ, layout: model.layout)
+        let v = try filterNormalized(Tensor<Float>.randomNormal([θ.count], using: &rng), like: θ, layout: model.layout)
+        let n = min(cfg.sliceSamples, cfg.probeSamples, trainY.count)
+        let sliceLoss = try model.loss(on: trainX.rows(0..<n), labels: Array(trainY[0..<n]))
+        let axis = try grid(from: -cfg.sliceRange, to: cfg.sliceRange, count: cfg.slicePoints)
+        let slice = try slice2D(of: sliceLoss, at: θ, u: u, v: v, alphas: axis, betas: axis)
+        let t3 = Date()
+
+        try fm.createDirectory(at: sliceURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try fm.createDirectory(at: densityURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var csv = "alpha,beta,loss\n"
+        for (i, a) in axis.enumerated() { for (j, b) in axis.enumerated() { csv += "\(a),\(b),\(slice.losses[i][j])\n" } }
+        try AtomicFile.write(csv, to: sliceURL)
+        csv = "eigenvalue,density\n" + zip(density.grid, density.density).map { "\($0),\($1)" }.joined(separator: "\n") + "\n"
+        try AtomicFile.write(csv, to: densityURL)
+        csv = "node,weight\n" + zip(density.nodes, density.weights).map { "\($0),\($1)" }.joined(separator: "\n") + "\n"
+        try AtomicFile.write(csv, to: directory.appendingPathComponent("densities/\(name)-nodes.csv"))
+
+        let spectraRows = top.pairs.enumerated().map { k, p in
+            ["model": model.name, "regime": regime, "rank": String(k + 1), "eigenvalue": "\(p.value)",
+             "residual": "\(p.residualNorm)", "converged": p.converged ? "1" : "0"]
+        }
+        try CSVTable.replaceRows(in: directory.appendingPathComponent("spectra.csv"), columns: ["model", "regime", "rank", "eigenvalue", "residual", "converged"],
+                                 model: model.name, regime: regime, with: spectraRows)
+        let finalRow = ["model": model.name, "regime": regime, "lanczos_steps": String(top.steps), "lanczos_seconds": String(format: "%.3f", t1.timeIntervalSince(t0)),
+                        "slq_probes": String(cfg.slqProbes), "slq_steps": String(cfg.slqSteps), "slq_seconds": String(format: "%.3f", t2.timeIntervalSince(t1)),
+                        "slq_trace": "\(density.mean * Double(θ.count))", "effective_rank_entropy": "\(rank.entropy)", "effective_rank_trace_ratio": "\(rank.traceRatio)",
+                        "slice_points": String(cfg.slicePoints), "slice_samples": String(n), "slice_cosine": "\(slice.cosine)",
+                        "slice_seconds": String(format: "%.3f", t3.timeIntervalSince(t2))]
+        try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: Self.finalColumns,
+                                 model: model.name, regime: regime, with: [finalRow])
+        log(String(format: "[%@] top eigenvalues %@; SLQ trace %.4g, effective rank %.4g (entropy) / %.4g (Σ|λ|/λ_max); slice loss %.3g…%.3g  [%.1f s Lanczos, %.1f s SLQ, %.1f s slice]",
+                   name, top.pairs.map { String(format: "%.4g", $0.value) }.joined(separator: ", "), density.mean * Double(θ.count), rank.entropy, rank.traceRatio,
+                   slice.losses.flatMap { $0 }.min() ?? .nan, slice.losses.flatMap { $0 }.max() ?? .nan,
+                   t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), t3.timeIntervalSince(t2)))
+    }
+
+    /// The columns of final.csv.
+    public static let finalColumns = ["model", "regime", "lanczos_steps", "lanczos_seconds", "slq_probes", "slq_steps", "slq_seconds", "slq_trace",
+                                      "effective_rank_entropy", "effective_rank_trace_ratio", "slice_points", "slice_samples", "slice_cosine", "slice_seconds"]
+
+    // MARK: metrics.csv
+
+    /// The header of the study's metrics.csv: model and regime, then each run's columns
+    /// (λ_max's seconds renamed `lambda_seconds`).
+    public static let metricsHeader = (["model", "regime"] + EpochMetrics.csvHeader.split(separator: ",").map { $0 == "probe_seconds" ? "lambda_seconds" : String($0) } + probeColumns)
+        .joined(separator: ",")
+
+    /// Rewrites DIR/metrics.csv from the runs' own metrics.csv files (atomic).
+    func mergeMetrics() throws {
+        var out = Self.metricsHeader + "\n"
+        let runHeader = ([EpochMetrics.csvHeader] + Self.probeColumns).joined(separator: ",")
+        for model in configuration.models {
+            for regime in configuration.regimes {
+                let url = directory.appendingPathComponent("runs/\(model)-\(regime)/metrics.csv")
+                guard let text = try? String(contentsOf: url, encoding: .utf8) else { continue }
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+                guard lines.first.map(String.init) == runHeader else {
+                    throw StudyError.corruptFile(path: url.path, reason: "does not start with the expected header")
+                }
+                for line in lines.dropFirst() { out += "\(model),\(regime),\(line)\n" }
+            }
+        }
+        try AtomicFile.write(out, to: directory.appendingPathComponent("metrics.csv"))
+    }
+}

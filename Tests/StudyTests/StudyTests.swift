@@ -1,0 +1,373 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+import Checkpoints
+import Datasets
+import Layers
+import Study
+import Tensors
+import Training
+
+/// The shared MNIST copy beside the repository (../shared/data/mnist), if present.
+func sharedMNIST() -> URL? {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let dir = root.deletingLastPathComponent().appendingPathComponent("shared/data/mnist")
+    return FileManager.default.fileExists(atPath: dir.appendingPathComponent("train-images-idx3-ubyte.gz").path) ? dir : nil
+}
+
+func temporaryDirectory() -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("landscape-study-test-\(UUID().uuidString)")
+}
+
+/// A study small enough for a debug-build test: 600 training samples, 1 epoch, tiny probes.
+func tinyConfiguration() -> StudyConfiguration {
+    var c = StudyConfiguration()
+    c.trainLimit = 600
+    c.validation = 200
+    c.testLimit = 300
+    c.epochs = 1
+    c.regimeSettings["low-noise"] = RegimeSettings(batchSize: 200, learningRate: 0.01)
+    c.probeSamples = 64
+    c.probeBatchSize = ["cnn": 32]
+    c.lambdaIterations = 5
+    c.sharpnessDirections = 3
+    c.traceProbes = 2
+    c.slicePoints = 5
+    c.sliceSamples = 32
+    c.lanczosCount = 2
+    c.lanczosSteps = 4
+    c.slqProbes = 1
+    c.slqSteps = 4
+    return c
+}
+
+func tinyData() throws -> MNISTDataset? {
+    guard let dir = sharedMNIST() else {
+        Issue.record("MNIST not found at ../shared/data/mnist: this test needs the real data and did not run")
+        return nil
+    }
+    let c = tinyConfiguration()
+    return try MNISTDataset(directory: dir, validationCount: c.validation, trainLimit: c.trainLimit, testLimit: c.testLimit)
+}
+
+/// Every regular file under `dir` (relative path → contents).
+func snapshot(_ dir: URL) -> [String: Data] {
+    var out: [String: Data] = [:]
+    let base = dir.standardizedFileURL.path
+    if let e = FileManager.default.enumerator(atPath: base) {
+        for case let rel as String in e {
+            var isDir: ObjCBool = false
+            let full = base + "/" + rel
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue {
+                out[rel] = FileManager.default.contents(atPath: full)
+            }
+        }
+    }
+    return out
+}
+
+/// metrics.csv without the timing columns (which differ between runs).
+func metricsWithoutTimes(_ dir: URL) throws -> [[String: String]] {
+    try CSVTable.read(dir.appendingPathComponent("metrics.csv")).rows.map { $0.filter { !$0.key.hasSuffix("_seconds") } }
+}
+
+/// The data-series attributes of an SVG file, after checking it parses as XML.
+final class SeriesCollector: NSObject, XMLParserDelegate {
+    var series: [String] = []
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        if let s = attributes["data-series"] { series.append(s) }
+    }
+}
+
+func svgSeries(_ url: URL) throws -> [String] {
+    let parser = XMLParser(contentsOf: url)!
+    let collector = SeriesCollector()
+    parser.delegate = collector
+    #expect(parser.parse(), "\(url.lastPathComponent) is not well-formed XML: \(String(describing: parser.parserError))")
+    return collector.series
+}
+
+@Suite(.serialized) struct StudyEndToEndTests {
+    @Test func tinyStudyWritesEveryFile() throws {
+        guard let data = try tinyData() else { return }
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outcome = try StudyRunner(configuration: tinyConfiguration(), data: data, directory: dir).run()
+        #expect(outcome.completed == ["mlp-high-noise", "mlp-low-noise", "cnn-high-noise", "cnn-low-noise"])
+        #expect(outcome.failed.isEmpty)
+
+        let names = ["mlp-high-noise", "mlp-low-noise", "cnn-high-noise", "cnn-low-noise"]
+        var expected = ["config.json", "study.json", "metrics.csv", "final.csv", "spectra.csv", "summary.md", "report.html",
+                        "figures/loss.svg", "figures/accuracy.svg", "figures/lambda-max.svg", "figures/sharpness-max.svg",
+                        "figures/gap-vs-lambda.svg", "figures/density.svg"]
+        for n in names {
+            expected += ["slices/\(n).csv", "densities/\(n).csv", "densities/\(n)-nodes.csv", "figures/slice-\(n).svg",
+                         "runs/\(n)/metrics.csv", "runs/\(n)/run.json", "runs/\(n)/theta-epoch-001.safetensors", "runs/\(n)/optimizer-epoch-001.safetensors"]
+        }
+        for f in expected { #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(f).path), "missing \(f)") }
+
+        // metrics.csv: the documented columns, one row per configuration and epoch, finite values.
+        let metrics = try CSVTable.read(dir.appendingPathComponent("metrics.csv"))
+        #expect(metrics.columns == ["model", "regime", "epoch", "train_loss", "train_accuracy", "train_running_loss", "validation_loss",
+                                    "validation_accuracy", "test_loss", "test_accuracy", "lambda_max", "lambda_iterations", "lambda_residual",
+                                    "lambda_converged", "learning_rate", "train_seconds", "evaluation_seconds", "lambda_seconds",
+                                    "sharpness_mean", "sharpness_max", "quadratic_prediction", "trace", "trace_stderr", "sharpness_seconds", "trace_seconds"])
+        #expect(metrics.rows.count == 4)
+        #expect(metrics.rows.map { "\($0["model"]!)-\($0["regime"]!)" } == names)
+        for row in metrics.rows {
+            for (k, v) in row where k != "model" && k != "regime" {
+                #expect(Double(v)?.isFinite == true, "\(k) = \(v) in \(row["model"]!)-\(row["regime"]!)")
+            }
+            let acc = Double(row["test_accuracy"]!)!
+            #expect(acc >= 0 && acc <= 1)
+            // S_max ≥ S_mean by definition; the trace's standard error is non-negative.
+            #expect(Double(row["sharpness_max"]!)! >= Double(row["sharpness_mean"]!)!)
+            #expect(Double(row["trace_stderr"]!)! >= 0)
+        }
+        // Final-epoch files.
+        let spectra = try CSVTable.read(dir.appendingPathComponent("spectra.csv"))
+        #expect(spectra.rows.count == 8) // 2 eigenvalues × 4 configurations
+        let slice = try CSVTable.read(dir.appendingPathComponent("slices/cnn-low-noise.csv"))
+        #expect(slice.columns == ["alpha", "beta", "loss"])
+        #expect(slice.rows.count == 25)
+        #expect(slice.numbers("loss").allSatisfy { $0.isFinite && $0 > 0 })
+        #expect(Set(slice.numbers("alpha")) == [-1, -0.5, 0, 0.5, 1])
+        let density = try CSVTable.read(dir.appendingPathComponent("densities/mlp-high-noise.csv"))
+        #expect(density.numbers("density").allSatisfy { $0.isFinite && $0 >= 0 })
+
+        // Checkpoints: safetensors header is valid JSON with the layout's names, shapes and contiguous offsets.
+        let url = dir.appendingPathComponent("runs/mlp-high-noise/theta-epoch-001.safetensors")
+        let bytes = try Data(contentsOf: url)
+        let n = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        let header = try #require(try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + Int(n)))) as? [String: Any])
+        let expectedShapes: [String: [Int]] = ["fc1.weight": [256, 784], "fc1.bias": [256], "fc2.weight": [256, 256], "fc2.bias": [256],
+                                               "fc3.weight": [10, 256], "fc3.bias": [10]]
+        var spans: [(Int, Int)] = []
+        for (name, shape) in expectedShapes {
+            let entry = try #require(header[name] as? [String: Any], "no tensor \(name)")
+            #expect(entry["dtype"] as? String == "F32")
+            #expect(entry["shape"] as? [Int] == shape)
+            let offsets = try #require(entry["data_offsets"] as? [Int])
+            #expect(offsets[1] - offsets[0] == 4 * shape.reduce(1, *))
+            spans.append((offsets[0], offsets[1]))
+        }
+        spans.sort { $0.0 < $1.0 }
+        #expect(spans.first?.0 == 0)
+        for (a, b) in zip(spans, spans.dropFirst()) { #expect(a.1 == b.0) }
+        #expect(spans.last?.1 == bytes.count - 8 - Int(n))
+        // Round trip: load and save again gives the same bytes.
+        let θ = try loadParameters(from: url, layout: MLP().layout)
+        let again = temporaryDirectory()
+        try FileManager.default.createDirectory(at: again, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: again) }
+        let metadata = try SafeTensors.read(from: url).metadata
+        try saveParameters(θ, layout: MLP().layout, to: again.appendingPathComponent("t.safetensors"), metadata: metadata)
+        #expect(try Data(contentsOf: again.appendingPathComponent("t.safetensors")) == bytes)
+        let opt = try SafeTensors.read(from: dir.appendingPathComponent("runs/cnn-low-noise/optimizer-epoch-001.safetensors"))
+        #expect(try opt.floats(named: "velocity").count == 215_370)
+
+        // Figures: well-formed XML with the expected series.
+        let loss = try svgSeries(dir.appendingPathComponent("figures/loss.svg"))
+        for n in names { #expect(loss.contains("\(n) train") && loss.contains("\(n) validation"), "loss.svg lacks \(n): \(loss)") }
+        let accuracy = try svgSeries(dir.appendingPathComponent("figures/accuracy.svg"))
+        for n in names { #expect(accuracy.contains("\(n) train") && accuracy.contains("\(n) test")) }
+        for f in ["lambda-max.svg", "sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"] {
+            #expect(Set(try svgSeries(dir.appendingPathComponent("figures/\(f)"))) == Set(names), "\(f)")
+        }
+        #expect(try svgSeries(dir.appendingPathComponent("figures/slice-mlp-low-noise.svg")) == ["grid"])
+        let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
+        for f in expected where f.hasPrefix("figures/") { #expect(html.contains("src=\"\(f)\""), "report.html does not show \(f)") }
+        let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        for n in names { #expect(summary.contains("| \(n) | 1/1 |")) }
+        #expect(summary.contains("MNIST"))
+
+        // `landscape report` regenerates the same report from the CSV files.
+        let before = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("figures"))
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("summary.md"))
+        let written = try StudyReport.generate(in: dir)
+        #expect(written.count == 12) // 6 figures + 4 slices + summary.md + report.html
+        #expect(try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8) == before)
+    }
+
+    @Test func resumedStudyEqualsUninterruptedStudy() throws {
+        guard let data = try tinyData() else { return }
+        var c = tinyConfiguration()
+        c.models = ["mlp"]
+        c.epochs = 2
+        let a = temporaryDirectory(), b = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
+        _ = try StudyRunner(configuration: c, data: data, directory: a).run()
+        #expect(throws: StudyError.interrupted(configuration: "mlp-high-noise", epoch: 1)) {
+            try StudyRunner(configuration: c, data: data, directory: b).run(shouldStop: { name, epoch in name == "mlp-high-noise" && epoch == 1 })
+        }
+        #expect(try CSVTable.read(b.appendingPathComponent("metrics.csv")).rows.count == 1)
+        let outcome = try StudyRunner(configuration: c, data: data, directory: b).run(resume: true)
+        #expect(outcome.completed == ["mlp-high-noise", "mlp-low-noise"])
+        let ma = try metricsWithoutTimes(a), mb = try metricsWithoutTimes(b)
+        #expect(ma.count == 4)
+        #expect(ma == mb)
+        for f in ["slices/mlp-high-noise.csv", "densities/mlp-low-noise.csv", "spectra.csv", "runs/mlp-high-noise/theta-epoch-002.safetensors",
+                  "runs/mlp-low-noise/optimizer-epoch-002.safetensors"] {
+            #expect(try Data(contentsOf: a.appendingPathComponent(f)) == Data(contentsOf: b.appendingPathComponent(f)), "\(f) differs")
+        }
+        // Resuming a finished study redoes nothing and changes no result.
+        let done = snapshot(b)
+        _ = try StudyRunner(configuration: c, data: data, directory: b).run(resume: true)
+        let after = snapshot(b)
+        for (k, v) in done where k.hasSuffix(".csv") || k.hasSuffix(".safetensors") { #expect(after[k] == v, "\(k) changed") }
+    }
+
+    @Test func nonFiniteLossEndsOnlyThatConfiguration() throws {
+        guard let data = try tinyData() else { return }
+        var c = tinyConfiguration()
+        c.models = ["mlp"]
+        c.regimeSettings["high-noise"] = RegimeSettings(batchSize: 64, learningRate: 1e30)
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outcome = try StudyRunner(configuration: c, data: data, directory: dir).run()
+        #expect(outcome.completed == ["mlp-low-noise"])
+        #expect(outcome.failed.map(\.name) == ["mlp-high-noise"])
+        let reason = try String(contentsOf: dir.appendingPathComponent("runs/mlp-high-noise/failed.txt"), encoding: .utf8)
+        #expect(reason.contains("non-finite") && reason.contains("epoch 1"), "\(reason)")
+        let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.contains("stopped"))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("slices/mlp-low-noise.csv").path))
+        // On resume the failed configuration is reported again, not retried.
+        let again = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
+        #expect(again.failed.map(\.name) == ["mlp-high-noise"])
+    }
+
+    @Test func corruptCheckpointOnResumeIsAClearErrorAndLosesNothing() throws {
+        guard let data = try tinyData() else { return }
+        var c = tinyConfiguration()
+        c.models = ["mlp"]
+        c.regimes = ["high-noise"]
+        c.epochs = 2
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try? StudyRunner(configuration: c, data: data, directory: dir).run(shouldStop: { _, e in e == 1 })
+        let theta = dir.appendingPathComponent("runs/mlp-high-noise/theta-epoch-001.safetensors")
+        let bytes = try Data(contentsOf: theta)
+        try bytes.prefix(100).write(to: theta)
+        let before = snapshot(dir)
+        do {
+            _ = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
+            Issue.record("resume from a truncated checkpoint did not fail")
+        } catch let error as StudyError {
+            #expect("\(error)".contains("theta-epoch-001.safetensors"), "\(error)")
+        }
+        let after = snapshot(dir)
+        for (k, v) in before where k != "study.json" { #expect(after[k] == v, "\(k) was changed") }
+        #expect(Set(after.keys) == Set(before.keys))
+    }
+}
+
+@Suite struct StudyInputTests {
+    func write(_ text: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("study-config-\(UUID().uuidString).json")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    func message(_ body: () throws -> Void) -> String {
+        do { try body(); return "" } catch { return "\(error)" }
+    }
+
+    @Test func defaultsAreTheStudysProtocol() throws {
+        let c = StudyConfiguration()
+        #expect(c.models == ["mlp", "cnn"] && c.regimes == ["high-noise", "low-noise"])
+        #expect(c.regimeSettings["high-noise"] == RegimeSettings(batchSize: 64, learningRate: 0.05))
+        #expect(c.regimeSettings["low-noise"] == RegimeSettings(batchSize: 2048, learningRate: 0.01))
+        #expect(c.epochs == 10 && c.momentum == 0.9 && c.weightDecay == 0 && c.schedule == "cosine")
+        #expect(c.probeSamples == 1024 && c.sharpnessDirections == 20 && c.slicePoints == 31 && c.lanczosCount == 5)
+        let high = try c.training(model: "cnn", regime: "high-noise"), low = try c.training(model: "cnn", regime: "low-noise")
+        #expect(high.seed == low.seed)
+        try c.validate()
+        let quick = try StudyConfiguration.preset(named: "quick")
+        #expect(quick.trainLimit == 10_000 && quick.epochs == 2)
+        #expect(message { _ = try StudyConfiguration.preset(named: "huge") }.contains("unknown preset 'huge'"))
+    }
+
+    @Test func fileKeysOverrideDefaultsAndMissingKeysKeepThem() throws {
+        let url = try write(#"{"epochs": 3, "models": ["cnn"], "regimeSettings": {"high-noise": {"batchSize": 32, "learningRate": 0.1}, "low-noise": {"batchSize": 2048, "learningRate": 0.01}}}"#)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let c = try StudyConfiguration.load(from: url)
+        #expect(c.epochs == 3 && c.models == ["cnn"])
+        #expect(c.regimeSettings["high-noise"]?.batchSize == 32)
+        #expect(c.probeSamples == 1024)
+        let set = try c.setting("regimeSettings.low-noise.batchSize=1024").setting("sharpnessEpsilon=0.25").setting("schedule=constant")
+        #expect(set.regimeSettings["low-noise"]?.batchSize == 1024 && set.sharpnessEpsilon == 0.25 && set.schedule == "constant")
+    }
+
+    @Test func unknownModelOrRegimeIsNamed() throws {
+        var c = StudyConfiguration()
+        c.models = ["mlp", "resnet"]
+        #expect(message { try c.validate() }.contains("unknown model 'resnet'"))
+        c = StudyConfiguration()
+        c.regimes = ["medium-noise"]
+        let m = message { try c.validate() }
+        #expect(m.contains("unknown regime 'medium-noise'") && m.contains("high-noise"), "\(m)")
+        let url = try write(#"{"models": ["vgg"]}"#)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(message { _ = try StudyConfiguration.load(from: url) }.contains("'vgg'"))
+    }
+
+    @Test func configFileErrorsNameTheKey() throws {
+        let cases: [(String, String)] = [
+            (#"{"epochs": "ten"}"#, "'epochs' must be an integer"),
+            (#"{"epochs": 2.5}"#, "'epochs'"),
+            (#"{"sharpnessEpsilon": true}"#, "'sharpnessEpsilon' must be a number"),
+            (#"{"models": "mlp"}"#, "'models' must be a list"),
+            (#"{"regimeSettings": {"low-noise": {"batchSize": 64}}}"#, "lacks the key 'learningRate'"),
+            (#"{"epoch": 3}"#, "unknown key 'epoch'"),
+            (#"[1, 2]"#, "JSON object"),
+            ("{epochs: 3", "not valid JSON"),
+            (#"{"epochs": 0}"#, "epochs must be in 1...100000"),
+        ]
+        for (text, expected) in cases {
+            let url = try write(text)
+            defer { try? FileManager.default.removeItem(at: url) }
+            let m = message { _ = try StudyConfiguration.load(from: url) }
+            #expect(m.contains(expected), "\(text): \(m)")
+            #expect(m.contains(url.path) || expected.hasPrefix("epochs must"), "\(text): the message does not name the file: \(m)")
+        }
+        #expect(message { _ = try StudyConfiguration.load(from: URL(fileURLWithPath: "/nonexistent/study.json")) }.contains("cannot be read"))
+        #expect(message { _ = try StudyConfiguration().setting("epochs") }.contains("KEY=VALUE"))
+        #expect(message { _ = try StudyConfiguration().setting("epochs=many") }.contains("'epochs' must be an integer"))
+        #expect(message { _ = try StudyConfiguration().setting("bogus=1") }.contains("unknown key 'bogus'"))
+    }
+
+    @Test func outputDirectoryThatIsAFileOrHoldsOtherFilesIsRefused() throws {
+        guard let data = try tinyData() else { return }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("study-file-\(UUID().uuidString)")
+        try Data("keep me".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let m = message { _ = try StudyRunner(configuration: tinyConfiguration(), data: data, directory: file).run() }
+        #expect(m.contains("is a file"), "\(m)")
+        #expect(try Data(contentsOf: file) == Data("keep me".utf8))
+
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data("notes".utf8).write(to: dir.appendingPathComponent("notes.txt"))
+        let m2 = message { _ = try StudyRunner(configuration: tinyConfiguration(), data: data, directory: dir).run() }
+        #expect(m2.contains("not empty") && m2.contains("notes.txt"), "\(m2)")
+        #expect(snapshot(dir).keys.sorted() == ["notes.txt"])
+        let m3 = message { _ = try StudyRunner(configuration: tinyConfiguration(), data: data, directory: dir).run(resume: true) }
+        #expect(m3.contains("no config.json"), "\(m3)")
+    }
+
+    @Test func reportNeedsAStudyDirectory() throws {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(message { try StudyReport.generate(in: dir) }.contains("no config.json"))
+        try JSONEncoder().encode(StudyConfiguration()).write(to: dir.appendingPathComponent("config.json"))
+        try Data("model,regime\nmlp".utf8).write(to: dir.appendingPathComponent("metrics.csv"))
+        let m = message { try StudyReport.generate(in: dir) }
+        #expect(m.contains("metrics.csv") && m.contains("line 2"), "\(m)")
+    }
+}
