@@ -117,6 +117,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Training samples in the fixed λ_max probe batch.") var lambdaSamples: Int = 1024
     @Option(parsing: .unconditional, help: "Maximum power iterations per λ_max estimate.") var lambdaIterations: Int = 20
     @Option(parsing: .unconditional, help: "Relative tolerance of power iteration.") var lambdaTolerance: Double = 1e-3
+    @Option(parsing: .unconditional, help: "Rows per gradient evaluation inside a step (0: the whole batch); the gradients of the micro-batches are averaged.") var microBatch: Int = 0
     @Option(help: "Run directory (default runs/train-MODEL-TIMESTAMP).") var outputDir: String?
     @Flag(help: "No progress bar even on a terminal.") var noProgress = false
     @Option(help: "Continue the run in this directory after its last complete epoch (its run.json gives the configuration; pass the same data options).") var resume: String?
@@ -128,6 +129,7 @@ struct Train: ParsableCommand {
         c.weightDecay = weightDecay; c.nesterov = nesterov; c.schedule = schedule; c.epochs = epochs; c.seed = seed
         c.lambdaEvery = lambdaEvery; c.lambdaSamples = lambdaSamples; c.lambdaIterations = lambdaIterations
         c.lambdaTolerance = lambdaTolerance
+        c.microBatchSize = microBatch
         return c
     }
 

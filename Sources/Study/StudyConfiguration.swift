@@ -92,6 +92,9 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
     public var probeSamples: Int = 1024
     /// Rows per chunk of the probe set in HVPs, per model (0 or missing: the whole probe set at once).
     public var probeBatchSize: [String: Int] = ["mlp": 0, "cnn": 64]
+    /// Rows per gradient evaluation inside an SGD step, per model (0 or missing: the whole
+    /// mini-batch at once); see ``TrainingConfiguration/microBatchSize``.
+    public var microBatchSize: [String: Int] = [:]
     /// Maximum power iterations per λ_max estimate (warm-started from the previous epoch's vector).
     public var lambdaIterations: Int = 20
     /// Relative change of the Rayleigh quotient at which power iteration stops.
@@ -186,6 +189,7 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
         t.lambdaTolerance = lambdaTolerance
         t.evaluationBatchSize = evaluationBatchSize
         t.probeBatchSize = probeBatchSize[model] ?? 0
+        t.microBatchSize = microBatchSize[model] ?? 0
         return t
     }
 
@@ -212,6 +216,7 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
             }
         }
         for (name, n) in probeBatchSize where n < 0 { throw bad("probeBatchSize[\(name)] must be ≥ 0, got \(n)") }
+        for (name, n) in microBatchSize where n < 0 { throw bad("microBatchSize[\(name)] must be ≥ 0, got \(n)") }
         guard probeSamples >= 1 else { throw bad("probeSamples must be at least 1, got \(probeSamples)") }
         guard sharpnessEpsilon > 0, sharpnessEpsilon.isFinite else { throw bad("sharpnessEpsilon must be positive and finite, got \(sharpnessEpsilon)") }
         guard sharpnessDirections >= 1, sharpnessDirections <= 10_000 else { throw bad("sharpnessDirections must be in 1...10000, got \(sharpnessDirections)") }

@@ -123,9 +123,10 @@ public enum StudyReport {
             guard let d = try CSVTable.readIfPresent(directory.appendingPathComponent("densities/\(n).csv")) else { continue }
             densitySeries.append(SVGPlot.Series(name: n, x: d.numbers("eigenvalue"), y: d.numbers("density"), color: color(n, index: k)))
         }
-        // Between Gaussian bumps the smoothed density falls to ~1e-40; show six decades below the peak.
+        // Between Gaussian bumps the smoothed density falls to ~1e-40; outlying eigenvalues carry a
+        // weight of ~1/d (~1e-6 of the bulk's), so show nine decades below the peak and clamp the rest there.
         let peak = densitySeries.flatMap(\.y).filter(\.isFinite).max() ?? 0
-        densitySeries = densitySeries.map { SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y.map { $0 >= 1e-6 * peak ? $0 : .nan }, color: $0.color) }
+        densitySeries = densitySeries.map { SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y.map { max($0, 1e-9 * peak) }, color: $0.color) }
         if !densitySeries.isEmpty {
             try write(SVGPlot.linePlot(title: "Hessian spectral density (SLQ, \(config.slqProbes) probe\(config.slqProbes == 1 ? "" : "s") × \(config.slqSteps) steps)",
                                        xLabel: "eigenvalue", yLabel: "density", series: densitySeries, logY: true), "density.svg")
@@ -161,7 +162,7 @@ public enum StudyReport {
             guard !r.isEmpty else { continue }
             func sum(_ c: String) -> Double { r.reduce(0) { $0 + (Double($1[c] ?? "") ?? 0) } }
             let fin = finals?.rows.first { "\($0["model"] ?? "")-\($0["regime"] ?? "")" == n }
-            let finalSeconds = ["lanczos_seconds", "slq_seconds", "slice_seconds"].reduce(0.0) { $0 + (Double(fin?[$1] ?? "") ?? 0) }
+            let finalSeconds = ["lanczos_seconds", "slq_seconds", "slice_seconds", "precision_check_seconds"].reduce(0.0) { $0 + (Double(fin?[$1] ?? "") ?? 0) }
             let parts = [sum("train_seconds"), sum("evaluation_seconds"), sum("lambda_seconds"), sum("sharpness_seconds"), sum("trace_seconds"), finalSeconds]
             for k in 0..<6 { totals[k] += parts[k] }
             let total = parts.reduce(0, +)
@@ -184,7 +185,18 @@ public enum StudyReport {
         md += "trace: Hutchinson with \(config.traceProbes) Rademacher probes. Accuracies are full-split evaluations after the epoch; gap = train − test accuracy.\n\n"
         md += markdownTable(header, table) + "\n"
         md += "## Time (seconds)\n\n" + markdownTable(timeHeader, timeTable) + "\n"
-        md += "Probes = λ_max + sharpness + trace every epoch, and the final Lanczos, SLQ and slice.\n\n"
+        md += "Probes = λ_max + sharpness + trace every epoch, and the final Lanczos, SLQ, slice and sharpness precision check.\n\n"
+        if let finals, finals.columns.contains("sharpness_mean_float64") {
+            md += "Sharpness precision check at the final θ (the same \(config.sharpnessDirections) directions, ε = \(config.sharpnessEpsilon)):\n\n"
+            var rows: [[String]] = []
+            for r in finals.rows {
+                let m32 = Double(r["sharpness_mean_float32"] ?? "") ?? .nan, m64 = Double(r["sharpness_mean_float64"] ?? "") ?? .nan
+                let x32 = Double(r["sharpness_max_float32"] ?? "") ?? .nan, x64 = Double(r["sharpness_max_float64"] ?? "") ?? .nan
+                rows.append(["\(r["model"] ?? "")-\(r["regime"] ?? "")", fmt(m64, "%.4g"), fmt(m32, "%.4g"), fmt(abs(m32 - m64), "%.2g"),
+                             fmt(x64, "%.4g"), fmt(x32, "%.4g"), fmt(abs(x32 - x64), "%.2g")])
+            }
+            md += markdownTable(["configuration", "S_mean Float64", "S_mean Float32", "|difference|", "S_max Float64", "S_max Float32", "|difference|"], rows) + "\n"
+        }
         md += "## The source paper's claims, checked on these numbers\n\n" + claims.map { "- \($0)" }.joined(separator: "\n") + "\n"
         try AtomicFile.write(md, to: directory.appendingPathComponent("summary.md"))
         written.append(directory.appendingPathComponent("summary.md"))

@@ -254,6 +254,15 @@ public struct StudyRunner {
         let axis = try grid(from: -cfg.sliceRange, to: cfg.sliceRange, count: cfg.slicePoints)
         let slice = try slice2D(of: sliceLoss, at: θ, u: u, v: v, alphas: axis, betas: axis)
         let t3 = Date()
+        // Precision check of the last epoch's sharpness: the same directions in the other precision.
+        let probeCount = min(cfg.probeSamples, trainY.count)
+        let probeX = trainX.rows(0..<probeCount), probeY = Array(trainY[0..<probeCount])
+        let θ64 = Tensor<Double>(shape: θ.shape, scalars: θ.scalars.map(Double.init))
+        let s32 = try randomSharpness(of: try model.loss(on: probeX, labels: probeY), at: θ, epsilon: cfg.sharpnessEpsilon,
+                                      directions: cfg.sharpnessDirections, kind: .unit, seed: cfg.sharpnessSeed)
+        let s64 = try randomSharpness(of: try model.loss(on: Tensor<Double>(shape: probeX.shape, scalars: probeX.scalars.map(Double.init)), labels: probeY),
+                                      at: θ64, epsilon: cfg.sharpnessEpsilon, directions: cfg.sharpnessDirections, kind: .unit, seed: cfg.sharpnessSeed)
+        let t4 = Date()
 
         try fm.createDirectory(at: sliceURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         try fm.createDirectory(at: densityURL.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -275,7 +284,10 @@ public struct StudyRunner {
                         "slq_probes": String(cfg.slqProbes), "slq_steps": String(cfg.slqSteps), "slq_seconds": String(format: "%.3f", t2.timeIntervalSince(t1)),
                         "slq_trace": "\(density.mean * Double(θ.count))", "effective_rank_entropy": "\(rank.entropy)", "effective_rank_trace_ratio": "\(rank.traceRatio)",
                         "slice_points": String(cfg.slicePoints), "slice_samples": String(n), "slice_cosine": "\(slice.cosine)",
-                        "slice_seconds": String(format: "%.3f", t3.timeIntervalSince(t2))]
+                        "slice_seconds": String(format: "%.3f", t3.timeIntervalSince(t2)),
+                        "sharpness_mean_float32": "\(s32.mean)", "sharpness_mean_float64": "\(s64.mean)",
+                        "sharpness_max_float32": "\(s32.maximum)", "sharpness_max_float64": "\(s64.maximum)",
+                        "precision_check_seconds": String(format: "%.3f", t4.timeIntervalSince(t3))]
         try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: Self.finalColumns,
                                  model: model.name, regime: regime, with: [finalRow])
         log(String(format: "[%@] top eigenvalues %@; SLQ trace %.4g, effective rank %.4g (entropy) / %.4g (Σ|λ|/λ_max); slice loss %.3g…%.3g  [%.1f s Lanczos, %.1f s SLQ, %.1f s slice]",
@@ -284,9 +296,12 @@ public struct StudyRunner {
                    t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), t3.timeIntervalSince(t2)))
     }
 
-    /// The columns of final.csv.
+    /// The columns of final.csv: per configuration, the final Lanczos, SLQ and slice settings and
+    /// seconds, the SLQ trace and effective ranks, and S_ε at the final θ in Float32 and Float64
+    /// (the same directions) as a check of the precision chosen for the per-epoch sharpness.
     public static let finalColumns = ["model", "regime", "lanczos_steps", "lanczos_seconds", "slq_probes", "slq_steps", "slq_seconds", "slq_trace",
-                                      "effective_rank_entropy", "effective_rank_trace_ratio", "slice_points", "slice_samples", "slice_cosine", "slice_seconds"]
+                                      "effective_rank_entropy", "effective_rank_trace_ratio", "slice_points", "slice_samples", "slice_cosine", "slice_seconds",
+                                      "sharpness_mean_float32", "sharpness_mean_float64", "sharpness_max_float32", "sharpness_max_float64", "precision_check_seconds"]
 
     // MARK: metrics.csv
 

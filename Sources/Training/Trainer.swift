@@ -72,9 +72,41 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// once). The probe loss is the size-weighted mean of the chunks' losses, i.e. the same
     /// function; only the speed differs (the CNN's HVP costs less per sample in chunks of 64).
     public var probeBatchSize: Int = 0
+    /// Rows per gradient evaluation inside one SGD step (0: the whole mini-batch at once). A
+    /// larger mini-batch is split into micro-batches whose gradients are averaged, weighted by
+    /// size: the same step up to rounding, with less memory and better cache use at large batches.
+    public var microBatchSize: Int = 0
 
     /// The defaults of `landscape train` (the study’s high-noise MLP run for 3 epochs).
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case model, batchSize, learningRate, momentum, weightDecay, nesterov, schedule, epochs, seed, lambdaEvery, lambdaSamples
+        case lambdaIterations, lambdaTolerance, evaluationBatchSize, probeBatchSize, microBatchSize
+    }
+
+    /// Decodes a configuration; keys missing from older run.json files keep their defaults.
+    /// - Throws: `DecodingError` for values of the wrong type.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainingConfiguration()
+        model = try c.decodeIfPresent(String.self, forKey: .model) ?? d.model
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
+        momentum = try c.decodeIfPresent(Double.self, forKey: .momentum) ?? d.momentum
+        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? d.weightDecay
+        nesterov = try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? d.nesterov
+        schedule = try c.decodeIfPresent(String.self, forKey: .schedule) ?? d.schedule
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        lambdaEvery = try c.decodeIfPresent(Int.self, forKey: .lambdaEvery) ?? d.lambdaEvery
+        lambdaSamples = try c.decodeIfPresent(Int.self, forKey: .lambdaSamples) ?? d.lambdaSamples
+        lambdaIterations = try c.decodeIfPresent(Int.self, forKey: .lambdaIterations) ?? d.lambdaIterations
+        lambdaTolerance = try c.decodeIfPresent(Double.self, forKey: .lambdaTolerance) ?? d.lambdaTolerance
+        evaluationBatchSize = try c.decodeIfPresent(Int.self, forKey: .evaluationBatchSize) ?? d.evaluationBatchSize
+        probeBatchSize = try c.decodeIfPresent(Int.self, forKey: .probeBatchSize) ?? d.probeBatchSize
+        microBatchSize = try c.decodeIfPresent(Int.self, forKey: .microBatchSize) ?? d.microBatchSize
+    }
 
     /// Checks every field.
     /// - Throws: ``TrainingError/invalidConfiguration(_:)`` naming the field.
@@ -92,6 +124,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         guard lambdaIterations >= 1, lambdaIterations <= 100_000 else { throw bad("lambda-iterations must be in 1...100000, got \(lambdaIterations)") }
         guard lambdaTolerance > 0, lambdaTolerance.isFinite else { throw bad("lambda-tolerance must be positive and finite, got \(lambdaTolerance)") }
         guard evaluationBatchSize >= 1, evaluationBatchSize <= 1 << 24 else { throw bad("evaluation batch size must be in 1...\(1 << 24)") }
+        guard microBatchSize >= 0 else { throw bad("micro-batch size must be ≥ 0 (0: the whole mini-batch), got \(microBatchSize)") }
         guard probeBatchSize >= 0 else { throw bad("probe batch size must be ≥ 0 (0: one batch), got \(probeBatchSize)") }
         do { _ = try LearningRateSchedule.parse(schedule) } catch { throw bad("\(error)") }
     }
@@ -287,10 +320,7 @@ public struct Trainer {
             var lastRate = optimizer.currentLearningRate
             for batch in train.batchIndices(size: cfg.batchSize, seed: cfg.seed, epoch: epoch) {
                 step += 1
-                let x = trainX.gatherRows(batch)
-                let y = batch.map { trainY[$0] }
-                let f = try model.loss(on: x, labels: y)
-                let (loss, g) = try valueWithGradient(of: f, at: θ)
+                let (loss, g) = try Self.valueWithGradient(model, θ, rows: batch, of: trainX, trainY, microBatch: cfg.microBatchSize)
                 guard loss.isFinite else {
                     throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: Double(loss), lastCheckpoint: lastCheckpoint)
                 }
@@ -358,6 +388,29 @@ public struct Trainer {
             try onEpoch(m)
         }
         return (θ, all)
+    }
+
+    /// The mean loss over `rows` of the training data and its gradient, in micro-batches of at
+    /// most `microBatch` rows (0: all at once) weighted by size.
+    static func valueWithGradient<M: Model>(_ model: M, _ θ: Tensor<Float>, rows: [Int], of x: Tensor<Float>, _ y: [Int],
+                                            microBatch: Int) throws -> (Float, Tensor<Float>) {
+        if microBatch <= 0 || rows.count <= microBatch {
+            let f = try model.loss(on: x.gatherRows(rows), labels: rows.map { y[$0] })
+            return try Autodiff.valueWithGradient(of: f, at: θ)
+        }
+        var total: Float = 0
+        var gradient = Tensor<Float>.zeros([θ.count])
+        var start = 0
+        while start < rows.count {
+            let part = Array(rows[start..<min(start + microBatch, rows.count)])
+            let f = try model.loss(on: x.gatherRows(part), labels: part.map { y[$0] })
+            let (l, g) = try Autodiff.valueWithGradient(of: f, at: θ)
+            let w = Float(part.count) / Float(rows.count)
+            total += w * l
+            gradient.addScaled(g, w)
+            start += microBatch
+        }
+        return (total, gradient)
     }
 
     func writeRunInfo<M: Model>(model: M, to dir: URL) throws {

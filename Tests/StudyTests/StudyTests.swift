@@ -265,6 +265,32 @@ func svgSeries(_ url: URL) throws -> [String] {
     }
 }
 
+@Suite struct FashionStudyTests {
+    @Test func fashionMNISTStudyNamesItsDataSet() throws {
+        let dir = MNISTDataset.defaultFashionMNISTDirectory
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("train-images-idx3-ubyte.gz").path) else {
+            Issue.record("Fashion-MNIST not found at \(dir.path) (apt-get install dataset-fashion-mnist): this test did not run")
+            return
+        }
+        var c = tinyConfiguration()
+        c.dataset = "fashion-mnist"
+        c.models = ["mlp"]
+        c.regimes = ["high-noise"]
+        let data = try MNISTDataset.fashionMNIST(directory: dir, validationCount: c.validation, trainLimit: c.trainLimit, testLimit: c.testLimit)
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let outcome = try StudyRunner(configuration: c, data: data, directory: out).run()
+        #expect(outcome.completed == ["mlp-high-noise"])
+        let summary = try String(contentsOf: out.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.hasPrefix("# Study summary: Fashion-MNIST"))
+        let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.contains("<h1>Landscape study: Fashion-MNIST</h1>"))
+        #expect(try svgSeries(out.appendingPathComponent("figures/loss.svg")).contains("mlp-high-noise train"))
+        let lossFigure = try String(contentsOf: out.appendingPathComponent("figures/loss.svg"), encoding: .utf8)
+        #expect(lossFigure.contains("Fashion-MNIST"))
+    }
+}
+
 @Suite struct StudyInputTests {
     func write(_ text: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("study-config-\(UUID().uuidString).json")

@@ -194,4 +194,32 @@ struct Interrupted: Error {}
         // samples beyond the data are clamped; chunk 0 is one batch.
         #expect(try Trainer.probeObjective(model: model, input: x, labels: y, samples: 500, chunk: 0).parts.count == 1)
     }
+
+    @Test func microBatchesGiveTheSameSteps() throws {
+        guard let dir = sharedMNIST() else {
+            Issue.record("MNIST not found at ../shared/data/mnist: this test needs the real data and did not run")
+            return
+        }
+        let data = try MNISTDataset(directory: dir, validationCount: 100, trainLimit: 1000, testLimit: 100)
+        var cfg = TrainingConfiguration()
+        cfg.epochs = 1
+        cfg.batchSize = 250
+        cfg.lambdaEvery = 0
+        let (θ0, m0) = try Trainer(configuration: cfg, data: data, outputDirectory: nil).run()
+        cfg.microBatchSize = 64 // 250 = 64 + 64 + 64 + 58: uneven parts, weighted by size
+        let (θ1, m1) = try Trainer(configuration: cfg, data: data, outputDirectory: nil).run()
+        var d = θ0; d.addScaled(θ1, -1)
+        #expect(d.norm() < 1e-5 * θ0.norm(), "‖Δθ‖ = \(d.norm())")
+        #expect(abs(m0[0].trainRunningLoss - m1[0].trainRunningLoss) < 1e-5)
+        cfg.microBatchSize = -1
+        #expect(throws: TrainingError.self) { try cfg.validate() }
+    }
+
+    @Test func olderRunConfigurationsStillDecode() throws {
+        // run.json written before probeBatchSize/microBatchSize existed.
+        let json = #"{"model":"cnn","batchSize":32,"learningRate":0.1,"momentum":0.5,"weightDecay":0,"nesterov":false,"schedule":"constant","epochs":2,"seed":4,"lambdaEvery":1,"lambdaSamples":128,"lambdaIterations":5,"lambdaTolerance":0.01,"evaluationBatchSize":512}"#
+        let c = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(json.utf8))
+        #expect(c.model == "cnn" && c.batchSize == 32 && c.seed == 4 && c.probeBatchSize == 0 && c.microBatchSize == 0)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(TrainingConfiguration.self, from: Data(#"{"epochs":"two"}"#.utf8)) }
+    }
 }
