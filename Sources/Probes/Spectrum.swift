@@ -35,12 +35,28 @@ public func spectralDensity<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, prob
     guard gridPoints >= 2 else { throw AutodiffError.invalidArgument("SLQ: the grid needs at least 2 points, got \(gridPoints)") }
     if let bandwidth, !(bandwidth > 0 && bandwidth.isFinite) { throw AutodiffError.invalidArgument("SLQ: bandwidth must be positive, got \(bandwidth)") }
     var rng = SplitMix64(seed: seed)
-    var nodes: [Double] = [], weights: [Double] = []
+    var runs: [LanczosResult<O.Scalar>] = []
     for p in 0..<probes {
         let z = Tensor<O.Scalar>.randomRademacher([d], using: &rng)
-        let r = try lanczos(of: f, at: θ, count: 1, steps: steps, seed: seed &+ UInt64(p), initialVector: z)
+        runs.append(try lanczos(of: f, at: θ, count: 1, steps: steps, seed: seed &+ UInt64(p), initialVector: z))
+    }
+    return try spectralDensity(from: runs, gridPoints: gridPoints, bandwidth: bandwidth)
+}
+
+/// The SLQ density from Lanczos runs already made (one per probe), e.g. a run that also gave the
+/// top eigenvalues: each run started from a Rademacher (or other isotropic) vector contributes
+/// its Ritz values θ_j with Gauss weights τ_j / (number of runs); smoothing as in
+/// ``spectralDensity(of:at:probes:steps:gridPoints:bandwidth:seed:)``. A run from a non-random
+/// start vector (e.g. a warm start) would bias the density.
+/// - Throws: ``AutodiffError`` for no runs, gridPoints < 2 or σ ≤ 0.
+public func spectralDensity<E: TensorScalar>(from runs: [LanczosResult<E>], gridPoints: Int = 512, bandwidth: Double? = nil) throws -> SpectralDensity {
+    guard !runs.isEmpty else { throw AutodiffError.invalidArgument("SLQ: no Lanczos runs") }
+    guard gridPoints >= 2 else { throw AutodiffError.invalidArgument("SLQ: the grid needs at least 2 points, got \(gridPoints)") }
+    if let bandwidth, !(bandwidth > 0 && bandwidth.isFinite) { throw AutodiffError.invalidArgument("SLQ: bandwidth must be positive, got \(bandwidth)") }
+    var nodes: [Double] = [], weights: [Double] = []
+    for r in runs {
         nodes += r.ritzValues
-        weights += r.quadratureWeights.map { $0 / Double(probes) }
+        weights += r.quadratureWeights.map { $0 / Double(runs.count) }
     }
     let lo = nodes.min()!, hi = nodes.max()!
     let sigma = bandwidth ?? max(0.01 * (hi - lo), 1e-12)

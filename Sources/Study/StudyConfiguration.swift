@@ -124,9 +124,10 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
     public var sliceSeed: UInt64 = 3
     /// Top Lanczos eigenvalues reported at the final epoch.
     public var lanczosCount: Int = 5
-    /// Lanczos steps (HVPs) for them.
+    /// Lanczos steps (HVPs) for them, at least. The first SLQ probe is the same Lanczos run
+    /// (max(lanczosSteps, slqSteps) steps from a Rademacher vector).
     public var lanczosSteps: Int = 30
-    /// Rademacher probes of the SLQ density.
+    /// Rademacher probes of the SLQ density (the first shares the top-eigenvalue run).
     public var slqProbes: Int = 1
     /// Lanczos steps per SLQ probe.
     public var slqSteps: Int = 40

@@ -35,6 +35,22 @@ import Tensors
         #expect(abs(peak - 4) < 0.1 || abs(peak + 3) < 0.1, "peak at \(peak)")
     }
 
+    @Test func densityFromATopEigenvalueRunIsThatProbesQuadrature() throws {
+        // The study reuses one Lanczos run for the top eigenvalues and the first SLQ probe.
+        let f = Quadratic(spectrum: Self.spectrum, seed: 9)
+        let d = Self.spectrum.count
+        let θ = Tensor<Double>.zeros([d])
+        var rng = SplitMix64(seed: 5)
+        let z = Tensor<Double>.randomRademacher([d], using: &rng)
+        let run = try lanczos(of: f, at: θ, count: 3, steps: d, initialVector: z)
+        #expect(run.pairs.map(\.value).enumerated().allSatisfy { abs($0.element - [6.0, 4, 2.5][$0.offset]) < 1e-9 })
+        let s = try spectralDensity(from: [run], gridPoints: 2001, bandwidth: 0.05)
+        let zHz = try hessianVectorProduct(of: f, at: θ, along: z).dot(z) / Double(d)
+        #expect(abs(s.mean - zHz) < 1e-10, "the Gauss quadrature of zᵀHz/d")
+        #expect(abs(s.weights.reduce(0, +) - 1) < 1e-12)
+        #expect(throws: AutodiffError.self) { try spectralDensity(from: [LanczosResult<Double>]()) }
+    }
+
     @Test func effectiveRanksOfKnownSpectra() {
         let flat = EffectiveRank(spectrum: [2, 2, 2, 2])
         #expect(abs(flat.entropy - 4) < 1e-12 && abs(flat.traceRatio - 4) < 1e-12)

@@ -5,6 +5,7 @@ import Layers
 import Optimizers
 import Probes
 import Tensors
+import Training
 
 // Plain release benchmark: warm-up, then the median of repeated runs. Reports ratios
 // measured in this run (GFLOP/s relative to sgemm, HVP time / gradient time), and the
@@ -45,6 +46,40 @@ if let b = option("--hvp-profile") {
     let θ = m.initialParameters(Float.self, seed: 1)
     let v = Tensor<Float>.randomNormal([θ.count], using: &rng)
     for _ in 0..<3 { _ = try valueGradientAndHVP(of: f, at: θ, along: v) }
+    exit(0)
+}
+
+if args.contains("--chunks") {
+    // Study settings: seconds per HVP / loss of the CNN's 1,024-sample probe set evaluated in
+    // chunks, and per 2048-sample SGD gradient in micro-batches, relative to the unchunked time.
+    let m = try CNN()
+    var rng = SplitMix64(seed: 3)
+    let n = 1024
+    let x = Tensor<Float>.randomUniform([2048, 784], bound: 1, using: &rng)
+    let y = (0..<2048).map { _ in rng.next(below: 10) }
+    let θ = m.initialParameters(Float.self, seed: 1)
+    let v = Tensor<Float>.randomNormal([θ.count], using: &rng)
+    print("OpenBLAS \(BLASRuntime.coreName), \(BLASRuntime.threadCount) threads; CNN, probe set of \(n)")
+    var base = 0.0
+    for chunk in [1024, 512, 256, 128, 64, 32] {
+        let f = try Trainer.probeObjective(model: m, input: x, labels: y, samples: n, chunk: chunk)
+        let t = try measure(warmup: 1, repeats: 3) { _ = try hessianVectorProduct(of: f, at: θ, along: v) }
+        if chunk == 1024 { base = t }
+        print(String(format: "HVP, chunk %5d: %7.1f ms  (%.2f of unchunked)", chunk, t * 1e3, t / base))
+    }
+    for chunk in [1024, 256, 64] {
+        let f = try Trainer.probeObjective(model: m, input: x, labels: y, samples: n, chunk: chunk)
+        let t = try measure(warmup: 1, repeats: 3) { _ = try value(of: f, at: θ) }
+        print(String(format: "loss, chunk %5d: %7.1f ms", chunk, t * 1e3))
+    }
+    let all = try m.loss(on: x, labels: y)
+    let tg = try measure(warmup: 1, repeats: 3) { _ = try valueWithGradient(of: all, at: θ) }
+    print(String(format: "gradient at 2048, whole batch: %7.1f ms", tg * 1e3))
+    for micro in [512, 256, 128, 64] {
+        let parts = try Trainer.probeObjective(model: m, input: x, labels: y, samples: 2048, chunk: micro)
+        let t = try measure(warmup: 1, repeats: 3) { _ = try valueWithGradient(of: parts, at: θ) }
+        print(String(format: "gradient at 2048, micro-batch %4d: %7.1f ms  (%.2f of whole)", micro, t * 1e3, t / tg))
+    }
     exit(0)
 }
 
