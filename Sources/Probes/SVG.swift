@@ -226,10 +226,23 @@ public enum SVGPlot {
         }
         s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel + (logX ? " (log scale)" : "")))</text>\n"
         s += "<text transform=\"translate(16 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        // Labels go above-right, above-left, below-right or below-left of their point: the first
+        // place that stays inside the plot and overlaps no label placed before (7 px per character).
+        var placed: [(x0: Double, y0: Double, x1: Double, y1: Double)] = []
         for (p, x) in shown {
-            s += "<g data-series=\"\(escape(p.label))\"><circle cx=\"\(px(x))\" cy=\"\(py(p.y))\" r=\"6\" fill=\"\(p.color)\"/>"
-            let flip = px(x) > left + 0.65 * pw
-            s += "<text x=\"\(px(x) + (flip ? -9 : 9))\" y=\"\(py(p.y) - 8)\"\(flip ? " text-anchor=\"end\"" : "")>\(escape(p.label))</text></g>\n"
+            let cx = px(x), cy = py(p.y), w = 7 * Double(p.label.count)
+            s += "<g data-series=\"\(escape(p.label))\"><circle cx=\"\(cx)\" cy=\"\(cy)\" r=\"6\" fill=\"\(p.color)\"/>"
+            let candidates: [(Double, Double, Bool)] = [(cx + 9, cy - 8, false), (cx - 9, cy - 8, true), (cx + 9, cy + 20, false), (cx - 9, cy + 20, true)]
+            func box(_ c: (Double, Double, Bool)) -> (x0: Double, y0: Double, x1: Double, y1: Double) {
+                c.2 ? (c.0 - w, c.1 - 12, c.0, c.1 + 2) : (c.0, c.1 - 12, c.0 + w, c.1 + 2)
+            }
+            let fits = candidates.first { c in
+                let b = box(c)
+                return b.x0 >= left && b.x1 <= left + pw && b.y0 >= top && b.y1 <= top + ph
+                    && !placed.contains { $0.x0 < b.x1 && b.x0 < $0.x1 && $0.y0 < b.y1 && b.y0 < $0.y1 }
+            } ?? (cx > left + 0.65 * pw ? candidates[1] : candidates[0])
+            placed.append(box(fits))
+            s += "<text x=\"\(fits.0)\" y=\"\(fits.1)\"\(fits.2 ? " text-anchor=\"end\"" : "")>\(escape(p.label))</text></g>\n"
         }
         return s + "</svg>\n"
     }
