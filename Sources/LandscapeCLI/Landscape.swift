@@ -110,7 +110,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Heavy-ball momentum in [0, 1).") var momentum: Double = 0.9
     @Option(parsing: .unconditional, help: "L2 weight decay.") var weightDecay: Double = 0
     @Flag(help: "Use Nesterov momentum.") var nesterov = false
-    @Option(help: "Learning-rate schedule: constant, cosine, or step:STEPSIZE:GAMMA.") var schedule: String = "cosine"
+    @Option(help: "Learning-rate schedule: constant, cosine (to zero over the run), or step:EPOCHS:GAMMA (multiply by GAMMA every EPOCHS epochs).") var schedule: String = "cosine"
     @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int = 3
     @Option(parsing: .unconditional, help: "Seed of initialization, shuffling and probe vectors.") var seed: UInt64 = 0
     @Option(parsing: .unconditional, help: "Estimate λ_max every N epochs (0: never).") var lambdaEvery: Int = 1

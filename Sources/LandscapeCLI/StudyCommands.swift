@@ -92,9 +92,7 @@ struct StudyCommand: ParsableCommand {
             if cfg.dataDirectory == nil, cfg.dataset == "mnist" { cfg.dataDirectory = "data/mnist" }
             if let d = cfg.dataDirectory { cfg.dataDirectory = URL(fileURLWithPath: d).standardizedFileURL.path }
             if printConfig {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                outLine(String(decoding: try encoder.encode(cfg), as: UTF8.self))
+                outLine(String(decoding: try cfg.jsonData(), as: UTF8.self))
                 return
             }
             out = try prepareRunDirectory(outputDir, defaultPrefix: "runs/study")
@@ -134,7 +132,9 @@ struct Report: ParsableCommand {
     @Argument(help: "The study's run directory.") var directory: String
 
     func run() throws {
-        let written = try StudyReport.generate(in: URL(fileURLWithPath: directory))
-        outLine("wrote \(written.count) files: " + written.map { $0.path.replacingOccurrences(of: directory.hasSuffix("/") ? directory : directory + "/", with: "") }.joined(separator: ", "))
+        let dir = URL(fileURLWithPath: directory).standardizedFileURL
+        let written = try StudyReport.generate(in: dir)
+        outLine("wrote \(written.count) files in \(dir.path):")
+        for url in written { outLine("  " + url.standardizedFileURL.path.replacingOccurrences(of: dir.path + "/", with: "")) }
     }
 }

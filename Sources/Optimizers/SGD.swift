@@ -66,7 +66,7 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
             return .step(stepSize: s, gamma: g)
         default: break
         }
-        throw OptimizerError.invalidHyperparameter("unknown learning-rate schedule '\(text)'; use constant, cosine, or step:STEPSIZE:GAMMA (e.g. step:1000:0.5)")
+        throw OptimizerError.invalidHyperparameter("unknown learning-rate schedule '\(text)'; use constant, cosine, or step:N:GAMMA (multiply by GAMMA every N epochs in landscape train and study, e.g. step:3:0.5)")
     }
 }
 

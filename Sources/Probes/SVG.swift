@@ -72,9 +72,10 @@ public enum SVGPlot {
     }
 
     /// A line plot. `logY` plots log₁₀ of positive values (non-positive points are skipped);
-    /// `markers` draws a dot at every point (useful for few points).
+    /// `markers` draws a dot at every point (useful for few points); `integerX` keeps only whole-number
+    /// x ticks (epochs).
     public static func linePlot(title: String, xLabel: String, yLabel: String, series: [Series], logY: Bool = false,
-                                markers: Bool = false, width: Double = 640, height: Double = 420) -> String {
+                                markers: Bool = false, integerX: Bool = false, width: Double = 640, height: Double = 420) -> String {
         // The legend goes in a right margin sized to the longest name, so it never covers data.
         let legendWidth = series.count > 1 ? 60 + 7 * Double(series.map(\.name.count).max() ?? 0) : 0
         let width = width + legendWidth
@@ -93,7 +94,7 @@ public enum SVGPlot {
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(left + pw / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
         s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
-        for t in ticks(x0, x1) {
+        for t in ticks(x0, x1).filter({ !integerX || $0 == $0.rounded() }) + (integerX && x1 - x0 < 5 ? Array(stride(from: Foundation.ceil(x0), through: x1, by: 1)).filter { !ticks(x0, x1).contains($0) } : []) {
             s += "<line x1=\"\(px(t))\" y1=\"\(top + ph)\" x2=\"\(px(t))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"
             s += "<text x=\"\(px(t))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(label(t))</text>\n"
         }
@@ -124,15 +125,21 @@ public enum SVGPlot {
         return s + "</svg>\n"
     }
 
-    /// A filled-contour map of `z[i][j]` over (x[i], y[j]) with `levels` colour bands and a colour bar.
+    /// A filled-contour map of `z[i][j]` over (x[i], y[j]) with `levels` colour bands and a colour bar:
+    /// each grid cell is filled with the colour of its band. With `logZ` the bands are even in
+    /// log₁₀ z (non-positive values count as missing) and the colour bar is labelled in z.
+    /// Missing and non-finite values are drawn light grey (`data-missing` counts them).
     public static func contourMap(title: String, xLabel: String, yLabel: String, zLabel: String,
-                                  x: [Double], y: [Double], z: [[Double]], levels: Int = 14,
+                                  x: [Double], y: [Double], z: [[Double]], levels: Int = 14, logZ: Bool = false,
                                   width: Double = 640, height: Double = 520) -> String {
         let left = 70.0, right = 130.0, top = 40.0, bottom = 56.0
         let pw = width - left - right, ph = height - top - bottom
+        let z = logZ ? z.map { $0.map { $0 > 0 && $0.isFinite ? Foundation.log10($0) : Double.nan } } : z
         let finite = z.flatMap { $0 }.filter(\.isFinite)
-        let zmin = finite.min() ?? 0, zmax = max(finite.max() ?? 1, (finite.min() ?? 0) + 1e-300)
-        func band(_ v: Double) -> Int { v.isFinite ? min(levels - 1, max(0, Int((v - zmin) / (zmax - zmin) * Double(levels)))) : levels - 1 }
+        let missing = z.flatMap { $0 }.count - finite.count
+        let zmin = finite.min() ?? 0, zmax = finite.max() ?? 1
+        let span = zmax > zmin ? zmax - zmin : 1
+        func band(_ v: Double) -> Int? { v.isFinite ? min(levels - 1, max(0, Int((v - zmin) / span * Double(levels)))) : nil }
         func color(_ b: Int) -> String {
             // Viridis-like ramp from dark blue to yellow.
             let t = Double(b) / Double(max(levels - 1, 1))
@@ -149,9 +156,10 @@ public enum SVGPlot {
         s += "<text x=\"\((left + pw / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
         let nx = x.count, ny = y.count
         let cw = pw / Double(max(nx, 1)), chh = ph / Double(max(ny, 1))
-        s += "<g data-series=\"grid\">\n"
+        s += "<g data-series=\"grid\" data-missing=\"\(missing)\">\n"
         for i in 0..<nx { for j in 0..<ny {
-            s += String(format: "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%@\"/>", left + Double(i) * cw, top + Double(ny - 1 - j) * chh, cw + 0.5, chh + 0.5, color(band(z[i][j])) as NSString)
+            let fill = band(z[i][j]).map(color) ?? "#dddddd"
+            s += String(format: "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%@\"/>", left + Double(i) * cw, top + Double(ny - 1 - j) * chh, cw + 0.5, chh + 0.5, fill as NSString)
         } ; s += "\n" }
         s += "</g>\n<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
         let x0 = x.first ?? 0, x1 = x.last ?? 1, y0 = y.first ?? 0, y1 = y.last ?? 1
@@ -173,7 +181,7 @@ public enum SVGPlot {
         s += "\n<rect x=\"\(bx)\" y=\"\(top)\" width=\"18\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
         for k in 0...4 {
             let v = zmin + (zmax - zmin) * Double(k) / 4
-            s += "<text x=\"\(bx + 24)\" y=\"\(top + ph * (1 - Double(k) / 4) + 4)\">\(String(format: "%.3g", v))</text>\n"
+            s += "<text x=\"\(bx + 24)\" y=\"\(top + ph * (1 - Double(k) / 4) + 4)\">\(String(format: "%.3g", logZ ? Foundation.pow(10, v) : v))</text>\n"
         }
         s += "<text transform=\"translate(\(width - 10) \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(zLabel))</text>\n"
         return s + "</svg>\n"

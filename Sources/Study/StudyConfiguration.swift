@@ -263,16 +263,33 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
         return merged
     }
 
-    /// This configuration with `overrides` applied, as JSON would: each value replaces the key's.
+    /// This configuration with `overrides` applied, as JSON would: each value replaces the key's,
+    /// except objects (regimeSettings, probeBatchSize, microBatchSize), which are merged entry by
+    /// entry, so `{"regimeSettings": {"low-noise": {"batchSize": 512}}}` changes one number.
     /// - Throws: ``StudyError/configurationFile(path:reason:)`` (with `source` as the path) for unknown
-    ///   keys or values of the wrong type.
+    ///   keys (also inside a regime) or values of the wrong type, naming the key.
     public func merging(_ overrides: [String: Any], source: String) throws -> StudyConfiguration {
         var dict = try jsonObject()
         for (key, value) in overrides {
             guard Self.keys.contains(key) else {
                 throw StudyError.configurationFile(path: source, reason: "unknown key '\(key)'; known keys: \(Self.keys.sorted().joined(separator: ", "))")
             }
-            dict[key] = value
+            if let inner = value as? [String: Any], let base = dict[key] as? [String: Any] {
+                var merged = base
+                for (k, v) in inner {
+                    if key == "regimeSettings", let regime = v as? [String: Any] {
+                        for rk in regime.keys where !["batchSize", "learningRate"].contains(rk) {
+                            throw StudyError.configurationFile(path: source, reason: "unknown key '\(key).\(k).\(rk)'; a regime has batchSize and learningRate")
+                        }
+                        merged[k] = (base[k] as? [String: Any]).map { $0.merging(regime) { $1 } } ?? regime
+                    } else {
+                        merged[k] = v
+                    }
+                }
+                dict[key] = merged
+            } else {
+                dict[key] = value
+            }
         }
         do { return try Self.decode(dict, source: source) } catch let StudyError.configurationFile(path, reason) where reason.hasPrefix("the top level") {
             // The decoder could not say which key failed (e.g. 2.5 for an integer): try them one by one.
@@ -281,7 +298,7 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
                 var single = defaults
                 single[key] = value
                 do { _ = try Self.decode(single, source: source) } catch {
-                    throw StudyError.configurationFile(path: path, reason: "'\(key)' has an invalid value (\(value)): \(reason.dropFirst("the top level: ".count))")
+                    throw StudyError.configurationFile(path: path, reason: "'\(key)' has an invalid value (\(value)); expected \(Self.expectedType(key))")
                 }
             }
             throw StudyError.configurationFile(path: path, reason: reason)
@@ -301,23 +318,35 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
         let raw = String(assignment[assignment.index(after: eq)...])
         guard path.allSatisfy({ !$0.isEmpty }) else { throw StudyError.invalidConfiguration("--set: malformed key in '\(assignment)'") }
         let value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
-        var dict = try jsonObject()
         guard Self.keys.contains(path[0]) else {
             throw StudyError.invalidConfiguration("--set: unknown key '\(path[0])'; known keys: \(Self.keys.sorted().joined(separator: ", "))")
         }
-        func set(_ container: Any?, _ rest: ArraySlice<String>) throws -> Any {
-            guard let head = rest.first else { return value }
-            var object: [String: Any]
-            if let c = container as? [String: Any] { object = c } else if container == nil || container is NSNull { object = [:] } else {
-                throw StudyError.invalidConfiguration("--set \(path.joined(separator: ".")): '\(head)' is not inside an object")
-            }
-            object[head] = try set(object[head], rest.dropFirst())
-            return object
-        }
-        dict = try set(dict, path[...]) as! [String: Any]
-        do { return try Self.decode(dict, source: "--set") } catch let StudyError.configurationFile(_, reason) {
+        var nested: Any = value
+        for k in path.dropFirst().reversed() { nested = [k: nested] }
+        do { return try merging([path[0]: nested], source: "--set") } catch let StudyError.configurationFile(_, reason) {
             throw StudyError.invalidConfiguration("--set \(assignment): \(reason)")
         }
+    }
+
+    /// What a key holds, for error messages.
+    static func expectedType(_ key: String) -> String {
+        guard let child = Mirror(reflecting: StudyConfiguration()).children.first(where: { $0.label == key }) else { return "another value" }
+        switch child.value {
+        case is Int, is UInt64: return "an integer"
+        case is Double: return "a number"
+        case is Bool: return "true or false"
+        case is String: return "a string"
+        case is Int?: return "an integer or null"
+        case is String?: return "a string or null"
+        case is [String]: return "a list of strings"
+        default: return "an object"
+        }
+    }
+
+    /// The configuration as pretty-printed JSON with sorted keys; unset optional keys appear as null.
+    /// - Throws: encoding errors (not expected).
+    public func jsonData() throws -> Data {
+        try JSONSerialization.data(withJSONObject: try jsonObject(), options: [.prettyPrinted, .sortedKeys])
     }
 
     /// The JSON keys of the configuration.
@@ -329,7 +358,9 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
 
     func jsonObject() throws -> [String: Any] {
         let data = try JSONEncoder().encode(self)
-        return (try JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        var object = (try JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        for key in ["dataDirectory", "trainLimit", "testLimit"] where object[key] == nil { object[key] = NSNull() }
+        return object
     }
 
     static func decode(_ dict: [String: Any], source: String) throws -> StudyConfiguration {

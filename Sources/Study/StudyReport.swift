@@ -87,14 +87,14 @@ public enum StudyReport {
         let tag = "\(datasetName)"
         try write(SVGPlot.linePlot(title: "Loss per epoch (\(tag)): train (solid), validation (dashed)", xLabel: "epoch", yLabel: "mean cross-entropy loss",
                                    series: series("train_loss", label: " train") + series("validation_loss", label: " validation", dashed: true),
-                                   logY: true, markers: true), "loss.svg")
+                                   logY: true, markers: true, integerX: true), "loss.svg")
         try write(SVGPlot.linePlot(title: "Accuracy per epoch (\(tag)): train (solid), test (dashed)", xLabel: "epoch", yLabel: "accuracy (%)",
                                    series: series("train_accuracy", label: " train", scale: 100) + series("test_accuracy", label: " test", dashed: true, scale: 100),
-                                   markers: true), "accuracy.svg")
+                                   markers: true, integerX: true), "accuracy.svg")
         try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(config.probeSamples) probe samples", xLabel: "epoch", yLabel: "λ_max",
-                                   series: series("lambda_max"), logY: true, markers: true), "lambda-max.svg")
+                                   series: series("lambda_max"), logY: true, markers: true, integerX: true), "lambda-max.svg")
         try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.sharpnessEpsilon), \(config.sharpnessDirections) unit directions", xLabel: "epoch",
-                                   yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: series("sharpness_max"), logY: true, markers: true), "sharpness-max.svg")
+                                   yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: series("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg")
         let final = finalValues(metrics, names: names, epochs: config.epochs)
         // Log scale when every λ_max is positive and they span more than a factor of 10.
         let lambdas = final.map(\.lambdaMax).filter(\.isFinite)
@@ -112,10 +112,10 @@ public enum StudyReport {
             }
             var z = Array(repeating: Array(repeating: Double.nan, count: betas.count), count: alphas.count)
             for k in 0..<l.count {
-                if let i = alphas.firstIndex(of: a[k]), let j = betas.firstIndex(of: b[k]) { z[i][j] = l[k] > 0 ? Foundation.log10(l[k]) : .nan }
+                if let i = alphas.firstIndex(of: a[k]), let j = betas.firstIndex(of: b[k]) { z[i][j] = l[k] }
             }
-            try write(SVGPlot.contourMap(title: "\(n): L(θ + αu + βv), filter-normalized u, v", xLabel: "α", yLabel: "β", zLabel: "log₁₀ loss",
-                                         x: alphas, y: betas, z: z), "slice-\(n).svg")
+            try write(SVGPlot.contourMap(title: "\(n): L(θ + αu + βv), filter-normalized u, v", xLabel: "α", yLabel: "β", zLabel: "loss (log colour scale; grey: not finite)",
+                                         x: alphas, y: betas, z: z, logZ: true), "slice-\(n).svg")
             sliceFigures.append("slice-\(n).svg")
         }
         var densitySeries: [SVGPlot.Series] = []
@@ -177,15 +177,28 @@ public enum StudyReport {
             let s = config.regimeSettings[r]!
             return "\(r) (batch \(s.batchSize), η₀ = \(s.learningRate))"
         }.joined(separator: ", ")
-        md += "; momentum \(config.momentum), \(config.schedule) schedule, \(config.epochs) epochs, weight decay \(config.weightDecay), seed \(config.seed).\n"
+        md += "; momentum \(config.momentum), \(config.schedule) schedule, \(config.epochs) epoch\(config.epochs == 1 ? "" : "s"), weight decay \(config.weightDecay), seed \(config.seed).\n"
         if let tr = dataInfo["train"], let va = dataInfo["validation"], let te = dataInfo["test"] { md += "Data: \(datasetName), \(tr) train / \(va) validation / \(te) test samples. " }
         if let ob = info["openblas"] as? [String: Any] { md += "OpenBLAS kernel \(ob["kernel"] ?? "?"), \(ob["threads"] ?? "?") threads.\n" }
         md += "\nλ_max: power iteration on the first \(config.probeSamples) training samples (warm-started each epoch); "
         md += "S_ε over \(config.sharpnessDirections) random unit directions, ε = \(config.sharpnessEpsilon), in \(config.sharpnessPrecision); "
-        md += "trace: Hutchinson with \(config.traceProbes) Rademacher probes. Accuracies are full-split evaluations after the epoch; gap = train − test accuracy.\n\n"
+        md += "trace: Hutchinson with \(config.traceProbes) Rademacher probes. Accuracies are full-split evaluations after the epoch; gap = train − test accuracy.\n"
+        if let limit = config.trainLimit, let tr = dataInfo["train"] as? Int, tr <= limit {
+            md += "This is a subset run (trainLimit \(limit), e.g. `--preset quick`): a first look, not the study's protocol, which trains on all 55,000 samples.\n"
+        }
+        for r in config.regimes {
+            guard let s = config.regimeSettings[r], let tr = dataInfo["train"] as? Int else { continue }
+            let steps = (tr + s.batchSize - 1) / s.batchSize * config.epochs
+            let stuck = final.filter { $0.name.hasSuffix("-\(r)") && $0.trainAccuracy < 0.5 }
+            if !stuck.isEmpty {
+                md += "Warning: \(stuck.map(\.name).joined(separator: ", ")) did not learn (train accuracy \(stuck.map { String(format: "%.1f %%", 100 * $0.trainAccuracy) }.joined(separator: ", "))): \(r) takes only \(steps) SGD steps of batch \(s.batchSize) on \(tr) samples in \(config.epochs) epoch\(config.epochs == 1 ? "" : "s"), so its curvature describes a barely trained network.\n"
+            }
+        }
+        md += "\n"
         md += markdownTable(header, table) + "\n"
         md += "## Time (seconds)\n\n" + markdownTable(timeHeader, timeTable) + "\n"
         md += "Probes = λ_max + sharpness + trace every epoch, and the final Lanczos, SLQ, slice and sharpness precision check.\n\n"
+        var precisionHeader: [String] = [], precisionRows: [[String]] = []
         if let finals, finals.columns.contains("sharpness_mean_float64") {
             md += "Sharpness precision check at the final θ (the same \(config.sharpnessDirections) directions, ε = \(config.sharpnessEpsilon)):\n\n"
             var rows: [[String]] = []
@@ -195,9 +208,13 @@ public enum StudyReport {
                 rows.append(["\(r["model"] ?? "")-\(r["regime"] ?? "")", fmt(m64, "%.4g"), fmt(m32, "%.4g"), fmt(abs(m32 - m64), "%.2g"),
                              fmt(x64, "%.4g"), fmt(x32, "%.4g"), fmt(abs(x32 - x64), "%.2g")])
             }
-            md += markdownTable(["configuration", "S_mean Float64", "S_mean Float32", "|difference|", "S_max Float64", "S_max Float32", "|difference|"], rows) + "\n"
+            precisionHeader = ["configuration", "S_mean Float64", "S_mean Float32", "|difference|", "S_max Float64", "S_max Float32", "|difference|"]
+            precisionRows = rows
+            md += markdownTable(precisionHeader, rows) + "\n"
         }
-        md += "## The source paper's claims, checked on these numbers\n\n" + claims.map { "- \($0)" }.joined(separator: "\n") + "\n"
+        md += "## The source paper's claims, checked on these numbers\n\n"
+        md += "The claims of the study this project reproduces (issue 6 of the project): \(datasetName == "MNIST" ? "" : "they are about MNIST; here they are checked on \(datasetName) for comparison only. ")"
+        md += "A \"no\" reports a measured difference, not an error.\n\n" + claims.map { "- \($0)" }.joined(separator: "\n") + "\n"
         try AtomicFile.write(md, to: directory.appendingPathComponent("summary.md"))
         written.append(directory.appendingPathComponent("summary.md"))
 
@@ -212,6 +229,9 @@ public enum StudyReport {
         }
         html += "</div>\n<h2>Final 2D slices</h2>\n<div class=\"grid\">\n" + sliceFigures.map { "<img src=\"figures/\($0)\" alt=\"\($0)\" width=\"560\">" }.joined(separator: "\n") + "\n</div>\n"
         html += "<h2>Time (seconds)</h2>\n" + htmlTable(timeHeader, timeTable.map { $0.map { $0.replacingOccurrences(of: "**", with: "") } })
+        if !precisionRows.isEmpty {
+            html += "<h2>Sharpness precision check at the final θ</h2>\n" + htmlTable(precisionHeader, precisionRows)
+        }
         html += "<h2>The source paper's claims, checked on these numbers</h2>\n<ul>\n" + claims.map { "<li>\(esc($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
         html += "<p>Data files: metrics.csv, final.csv, spectra.csv, slices/, densities/; checkpoints in runs/. Regenerate with <code>landscape report DIR</code>.</p>\n</body></html>\n"
         try AtomicFile.write(html, to: directory.appendingPathComponent("report.html"))

@@ -138,9 +138,7 @@ public struct StudyRunner {
             }
         }
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(configuration), to: configURL)
+        try AtomicFile.write(try configuration.jsonData(), to: configURL)
         try updateStudyInfo(resumed: false)
         try AtomicFile.write(Self.metricsHeader + "\n", to: directory.appendingPathComponent("metrics.csv"))
     }
@@ -197,7 +195,7 @@ public struct StudyRunner {
             if let state {
                 log("[\(name)] resuming after epoch \(state.epoch) of \(cfg.epochs)")
             } else {
-                log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(regime): batch \(training.batchSize), lr \(training.learningRate) \(training.schedule), momentum \(training.momentum), \(cfg.epochs) epochs, seed \(cfg.seed)")
+                log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(regime): batch \(training.batchSize), lr \(training.learningRate) \(training.schedule), momentum \(training.momentum), \(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s"), seed \(cfg.seed)")
             }
             let result = try trainer.run(model: model, resume: state != nil, onStep: { onStep(name, $0) }, onEpoch: { m in
                 try mergeMetrics()

@@ -6,6 +6,7 @@ import Testing
 import Checkpoints
 import Datasets
 import Layers
+import Probes
 import Study
 import Tensors
 import Training
@@ -326,6 +327,21 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(c.probeSamples == 1024)
         let set = try c.setting("regimeSettings.low-noise.batchSize=1024").setting("sharpnessEpsilon=0.25").setting("schedule=constant")
         #expect(set.regimeSettings["low-noise"]?.batchSize == 1024 && set.sharpnessEpsilon == 0.25 && set.schedule == "constant")
+        #expect(set.regimeSettings["low-noise"]?.learningRate == 0.01)
+        // A file may change one number inside a regime; the rest keeps its value.
+        let partial = try write(#"{"regimeSettings": {"low-noise": {"batchSize": 512}}, "probeBatchSize": {"cnn": 128}}"#)
+        defer { try? FileManager.default.removeItem(at: partial) }
+        let p = try StudyConfiguration.load(from: partial)
+        #expect(p.regimeSettings["low-noise"] == RegimeSettings(batchSize: 512, learningRate: 0.01))
+        #expect(p.regimeSettings["high-noise"] == RegimeSettings(batchSize: 64, learningRate: 0.05))
+        #expect(p.probeBatchSize == ["mlp": 0, "cnn": 128])
+        // The written configuration lists every key (unset optional ones as null) and reads back equal.
+        let json = try #require(try JSONSerialization.jsonObject(with: p.jsonData()) as? [String: Any])
+        #expect(Set(json.keys) == StudyConfiguration.keys)
+        #expect(json["trainLimit"] is NSNull)
+        let back = try write(String(decoding: try p.jsonData(), as: UTF8.self))
+        defer { try? FileManager.default.removeItem(at: back) }
+        #expect(try StudyConfiguration.load(from: back) == p)
     }
 
     @Test func unknownModelOrRegimeIsNamed() throws {
@@ -344,10 +360,11 @@ func svgSeries(_ url: URL) throws -> [String] {
     @Test func configFileErrorsNameTheKey() throws {
         let cases: [(String, String)] = [
             (#"{"epochs": "ten"}"#, "'epochs' must be an integer"),
-            (#"{"epochs": 2.5}"#, "'epochs'"),
+            (#"{"epochs": 2.5}"#, "'epochs' has an invalid value (2.5); expected an integer"),
             (#"{"sharpnessEpsilon": true}"#, "'sharpnessEpsilon' must be a number"),
             (#"{"models": "mlp"}"#, "'models' must be a list"),
-            (#"{"regimeSettings": {"low-noise": {"batchSize": 64}}}"#, "lacks the key 'learningRate'"),
+            (#"{"regimeSettings": {"mid-noise": {"batchSize": 64}}}"#, "'regimeSettings.mid-noise' lacks the key 'learningRate'"),
+            (#"{"regimeSettings": {"low-noise": {"batchsize": 64}}}"#, "unknown key 'regimeSettings.low-noise.batchsize'"),
             (#"{"epoch": 3}"#, "unknown key 'epoch'"),
             (#"[1, 2]"#, "JSON object"),
             ("{epochs: 3", "not valid JSON"),
@@ -363,6 +380,8 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(message { _ = try StudyConfiguration.load(from: URL(fileURLWithPath: "/nonexistent/study.json")) }.contains("cannot be read"))
         #expect(message { _ = try StudyConfiguration().setting("epochs") }.contains("KEY=VALUE"))
         #expect(message { _ = try StudyConfiguration().setting("epochs=many") }.contains("'epochs' must be an integer"))
+        #expect(message { _ = try StudyConfiguration().setting("epochs=2.5") }.contains("'epochs' has an invalid value (2.5); expected an integer"))
+        #expect(message { _ = try StudyConfiguration().setting("regimeSettings.low-noise.lr=1") }.contains("unknown key 'regimeSettings.low-noise.lr'"))
         #expect(message { _ = try StudyConfiguration().setting("bogus=1") }.contains("unknown key 'bogus'"))
     }
 
@@ -384,6 +403,19 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(snapshot(dir).keys.sorted() == ["notes.txt"])
         let m3 = message { _ = try StudyRunner(configuration: tinyConfiguration(), data: data, directory: dir).run(resume: true) }
         #expect(m3.contains("no config.json"), "\(m3)")
+    }
+
+    @Test func contourMapOfNonFiniteOrConstantValuesDoesNotCrash() throws {
+        // A diverged model's slice: all NaN but one point, and a constant map.
+        var z = Array(repeating: Array(repeating: Double.nan, count: 3), count: 3)
+        z[1][1] = 2.5
+        let svg = SVGPlot.contourMap(title: "t", xLabel: "α", yLabel: "β", zLabel: "loss", x: [-1, 0, 1], y: [-1, 0, 1], z: z, logZ: true)
+        #expect(svg.contains("data-missing=\"8\""))
+        let flat = SVGPlot.contourMap(title: "t", xLabel: "α", yLabel: "β", zLabel: "loss", x: [0, 1], y: [0, 1], z: [[1, 1], [1, 1]])
+        #expect(flat.contains("data-missing=\"0\""))
+        // Log colour scale: the colour bar is labelled in loss units (10 and 1000 at the ends).
+        let log = SVGPlot.contourMap(title: "t", xLabel: "α", yLabel: "β", zLabel: "loss", x: [0, 1], y: [0, 1], z: [[10, 100], [100, 1000]], logZ: true)
+        #expect(log.contains(">10</text>") && log.contains(">1e+03</text>"), "\(log)")
     }
 
     @Test func reportNeedsAStudyDirectory() throws {
