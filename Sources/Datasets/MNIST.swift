@@ -210,3 +210,22 @@ public struct MNISTDataset: Sendable {
                             featureCount: f, sourceIndices: indices)
     }
 }
+
+extension MNISTDataset {
+    /// SHA-256 of the decompressed canonical training-label files, by data set name.
+    public static let knownTrainingLabelDigests: [String: String] = [
+        "MNIST": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "Fashion-MNIST": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    ]
+
+    /// Which canonical data set the training labels in `directory` belong to ("MNIST",
+    /// "Fashion-MNIST"), from the SHA-256 of the decompressed label file; `nil` for other files.
+    /// - Throws: `DatasetError` if the label file is missing or unreadable.
+    public static func identify(directory: URL) throws -> String? {
+        let url = try MNISTFile.trainLabels.locate(in: directory)
+        var hasher = SHA256()
+        hasher.update(try IDX.decompressedContents(of: url))
+        let digest = SHA256.hex(hasher.finalize())
+        return knownTrainingLabelDigests.first { $0.value == digest }?.key
+    }
+}

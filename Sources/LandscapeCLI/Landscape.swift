@@ -67,6 +67,7 @@ func loadDataset(_ dataset: String, directory: String?, mnistFrom: String?, vali
         guard FileManager.default.fileExists(atPath: dir.path) else {
             throw CLIError(description: "Fashion-MNIST not found in \(dir.path): install it with `apt-get install dataset-fashion-mnist` or pass --data-dir")
         }
+        try checkIdentity(dir, expected: "Fashion-MNIST", log: log)
         return try MNISTDataset.fashionMNIST(directory: dir, validationCount: validation, trainLimit: trainLimit, testLimit: testLimit)
     }
     let dir = URL(fileURLWithPath: directory ?? "data/mnist")
@@ -76,7 +77,20 @@ func loadDataset(_ dataset: String, directory: String?, mnistFrom: String?, vali
         let source = try MNISTFetcher.fetch(into: dir, localCopy: mnistFrom.map { URL(fileURLWithPath: $0) }, log: log)
         log("MNIST \(source)")
     }
+    try checkIdentity(dir, expected: "MNIST", log: log)
     return try MNISTDataset(directory: dir, validationCount: validation, trainLimit: trainLimit, testLimit: testLimit)
+}
+
+/// Refuses a directory that holds the other canonical data set; notes files that are neither.
+/// - Throws: ``CLIError`` when the files are the other data set; `DatasetError` for unreadable labels.
+func checkIdentity(_ dir: URL, expected: String, log: (String) -> Void) throws {
+    switch try MNISTDataset.identify(directory: dir) {
+    case expected?: return
+    case let other?:
+        throw CLIError(description: "the files in \(dir.path) are \(other), not \(expected); pass --dataset \(other.lowercased()) or another --data-dir")
+    case nil:
+        log("note: the training labels in \(dir.path) are not the canonical \(expected) files (unknown SHA-256); using them as \(expected)")
+    }
 }
 
 func stderrLine(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }

@@ -7,6 +7,9 @@ import Training
 
 /// The message printed when Ctrl-C stops a study (set before the study starts; read by the signal handler).
 nonisolated(unsafe) var interruptMessage: UnsafeMutablePointer<CChar>? = nil
+/// The message when Ctrl-C comes before config.json exists, and that file's path.
+nonisolated(unsafe) var interruptEarlyMessage: UnsafeMutablePointer<CChar>? = nil
+nonisolated(unsafe) var interruptConfigPath: UnsafeMutablePointer<CChar>? = nil
 
 struct StudyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,7 +66,7 @@ struct StudyCommand: ParsableCommand {
             let given = [config != nil ? "--config" : nil, models != nil ? "--models" : nil, regimes != nil ? "--regimes" : nil,
                          epochs != nil ? "--epochs" : nil, seed != nil ? "--seed" : nil, dataset != nil ? "--dataset" : nil,
                          trainLimit != nil ? "--train-limit" : nil, assignments.isEmpty ? nil : "--set", outputDir != nil ? "--output-dir" : nil,
-                         preset != "full" ? "--preset" : nil].compactMap { $0 }
+                         preset != "full" ? "--preset" : nil, dataDir != nil ? "--data-dir" : nil, printConfig ? "--print-config" : nil].compactMap { $0 }
             guard given.isEmpty else {
                 throw ValidationError("--resume continues with the directory's own config.json; drop \(given.joined(separator: ", "))")
             }
@@ -79,9 +82,10 @@ struct StudyCommand: ParsableCommand {
         if let resume {
             out = URL(fileURLWithPath: resume)
             var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: out.path, isDirectory: &isDir), isDir.boolValue else {
+            guard FileManager.default.fileExists(atPath: out.path, isDirectory: &isDir) else {
                 throw CLIError(description: "--resume \(out.path): no such directory")
             }
+            guard isDir.boolValue else { throw CLIError(description: "--resume \(out.path): is a file, not a study directory") }
             let configURL = out.appendingPathComponent("config.json")
             guard FileManager.default.fileExists(atPath: configURL.path) else {
                 throw CLIError(description: "--resume \(out.path): no config.json there; is it a study directory?")
@@ -107,8 +111,12 @@ struct StudyCommand: ParsableCommand {
             outLine("landscape study: \(cfg.runNames.joined(separator: ", ")) on \(data.name) (\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test), \(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s"), seed \(cfg.seed); \(BLASRuntime.summary)")
             outLine("run directory: \(out.path)\(resuming ? " (resuming)" : "")")
             interruptMessage = strdup("\ninterrupted: every complete epoch is saved; continue with `landscape study --resume \(out.path)`\n")
+            interruptEarlyMessage = strdup("\ninterrupted before the study started; nothing to resume in \(out.path)\n")
+            interruptConfigPath = strdup(out.appendingPathComponent("config.json").path)
             signal(SIGINT) { _ in
-                if let m = interruptMessage { _ = write(STDERR_FILENO, m, strlen(m)) }
+                // Only async-signal-safe calls here: access(2), write(2), _exit(2).
+                let started = interruptConfigPath.map { access($0, F_OK) == 0 } ?? true
+                if let m = started ? interruptMessage : interruptEarlyMessage { _ = write(STDERR_FILENO, m, strlen(m)) }
                 _exit(130)
             }
             let outcome = try runner.run(resume: resuming)

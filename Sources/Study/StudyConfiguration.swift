@@ -209,15 +209,18 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
         guard !regimes.isEmpty else { throw bad("regimes is empty") }
         guard Set(regimes).count == regimes.count else { throw bad("regimes lists a regime twice: \(regimes)") }
         for r in regimes where regimeSettings[r] == nil {
-            throw bad("unknown regime '\(r)' in regimes; known regimes: \(regimeSettings.keys.sorted().joined(separator: ", ")) (add it to regimeSettings)")
+            throw bad("unknown regime '\(r)' in regimes; known regimes: \(regimeSettings.isEmpty ? "none" : regimeSettings.keys.sorted().joined(separator: ", ")) (add it to regimeSettings)")
         }
         for name in regimeSettings.keys {
-            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
-                throw bad("regime name '\(name)' must use only ASCII letters, digits, '-' and '_' (it names files)")
+            guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw bad("regime name '\(name.prefix(80))' must be 1–64 ASCII letters, digits, '-' and '_' (it names files)")
             }
         }
         for (name, n) in probeBatchSize where n < 0 { throw bad("probeBatchSize[\(name)] must be ≥ 0, got \(n)") }
         for (name, n) in microBatchSize where n < 0 { throw bad("microBatchSize[\(name)] must be ≥ 0, got \(n)") }
+        for name in Set(probeBatchSize.keys).union(microBatchSize.keys) where !["mlp", "cnn"].contains(name) {
+            throw bad("probeBatchSize and microBatchSize are keyed by model (mlp, cnn); got '\(name)'")
+        }
         guard probeSamples >= 1 else { throw bad("probeSamples must be at least 1, got \(probeSamples)") }
         guard sharpnessEpsilon > 0, sharpnessEpsilon.isFinite else { throw bad("sharpnessEpsilon must be positive and finite, got \(sharpnessEpsilon)") }
         guard sharpnessDirections >= 1, sharpnessDirections <= 10_000 else { throw bad("sharpnessDirections must be in 1...10000, got \(sharpnessDirections)") }
@@ -227,9 +230,10 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
         guard sliceRange > 0, sliceRange.isFinite else { throw bad("sliceRange must be positive and finite, got \(sliceRange)") }
         guard sliceSamples >= 1 else { throw bad("sliceSamples must be at least 1, got \(sliceSamples)") }
         guard lanczosCount >= 1 else { throw bad("lanczosCount must be at least 1, got \(lanczosCount)") }
-        guard lanczosSteps >= lanczosCount, lanczosSteps <= 10_000 else { throw bad("lanczosSteps must be in lanczosCount...10000 (\(lanczosCount)...10000), got \(lanczosSteps)") }
+        // Lanczos keeps every vector (full reorthogonalization): 500 steps × 269,322 Float32 ≈ 540 MB.
+        guard lanczosSteps >= lanczosCount, lanczosSteps <= 500 else { throw bad("lanczosSteps must be in lanczosCount...500 (\(lanczosCount)...500; each step keeps a parameter-sized vector), got \(lanczosSteps)") }
         guard slqProbes >= 1, slqProbes <= 1_000 else { throw bad("slqProbes must be in 1...1000, got \(slqProbes)") }
-        guard slqSteps >= 2, slqSteps <= 10_000 else { throw bad("slqSteps must be in 2...10000, got \(slqSteps)") }
+        guard slqSteps >= 2, slqSteps <= 500 else { throw bad("slqSteps must be in 2...500 (each step keeps a parameter-sized vector), got \(slqSteps)") }
         for m in models {
             for r in regimes {
                 do { try training(model: m, regime: r).validate() } catch {
@@ -247,6 +251,10 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
     ///   a top level that is not an object, unknown keys or values of the wrong type (naming the key);
     ///   ``StudyError/invalidConfiguration(_:)`` for invalid values.
     public static func load(from url: URL, base: StudyConfiguration = StudyConfiguration()) throws -> StudyConfiguration {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+            throw StudyError.configurationFile(path: url.path, reason: "is a directory, not a JSON file")
+        }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw StudyError.configurationFile(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
@@ -326,6 +334,13 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
         do { return try merging([path[0]: nested], source: "--set") } catch let StudyError.configurationFile(_, reason) {
             throw StudyError.invalidConfiguration("--set \(assignment): \(reason)")
         }
+    }
+
+    /// The configuration as it reads back from its own JSON: objects merged with the defaults
+    /// (e.g. a probeBatchSize without "mlp" gains `"mlp": 0`, which means the same).
+    /// - Throws: ``StudyError`` (not expected for a valid configuration).
+    public func normalized() throws -> StudyConfiguration {
+        try StudyConfiguration().merging(try jsonObject(), source: "the configuration")
     }
 
     /// What a key holds, for error messages.

@@ -68,7 +68,12 @@ public enum StudyReport {
             (try? String(contentsOf: directory.appendingPathComponent("runs/\(n)/failed.txt"), encoding: .utf8)).map { (n, $0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         })
         let figures = directory.appendingPathComponent("figures")
-        try FileManager.default.createDirectory(at: figures, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(at: figures, withIntermediateDirectories: true) } catch {
+            throw StudyError.runDirectory(path: directory.path, reason: "cannot create figures/ in it (\(error.localizedDescription)); is it writable?")
+        }
+        guard FileManager.default.isWritableFile(atPath: figures.path), FileManager.default.isWritableFile(atPath: directory.path) else {
+            throw StudyError.runDirectory(path: directory.path, reason: "is not writable; the report cannot be written")
+        }
         var written: [URL] = []
         func write(_ text: String, _ name: String) throws {
             let url = figures.appendingPathComponent(name)
@@ -91,7 +96,7 @@ public enum StudyReport {
         try write(SVGPlot.linePlot(title: "Accuracy per epoch (\(tag)): train (solid), test (dashed)", xLabel: "epoch", yLabel: "accuracy (%)",
                                    series: series("train_accuracy", label: " train", scale: 100) + series("test_accuracy", label: " test", dashed: true, scale: 100),
                                    markers: true, integerX: true), "accuracy.svg")
-        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(config.probeSamples) probe samples", xLabel: "epoch", yLabel: "λ_max",
+        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.probeSamples, dataInfo["train"] as? Int ?? config.probeSamples)) probe samples", xLabel: "epoch", yLabel: "λ_max",
                                    series: series("lambda_max"), logY: true, markers: true, integerX: true), "lambda-max.svg")
         try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.sharpnessEpsilon), \(config.sharpnessDirections) unit directions", xLabel: "epoch",
                                    yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: series("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg")
@@ -180,7 +185,8 @@ public enum StudyReport {
         md += "; momentum \(config.momentum), \(config.schedule) schedule, \(config.epochs) epoch\(config.epochs == 1 ? "" : "s"), weight decay \(config.weightDecay), seed \(config.seed).\n"
         if let tr = dataInfo["train"], let va = dataInfo["validation"], let te = dataInfo["test"] { md += "Data: \(datasetName), \(tr) train / \(va) validation / \(te) test samples. " }
         if let ob = info["openblas"] as? [String: Any] { md += "OpenBLAS kernel \(ob["kernel"] ?? "?"), \(ob["threads"] ?? "?") threads.\n" }
-        md += "\nλ_max: power iteration on the first \(config.probeSamples) training samples (warm-started each epoch); "
+        let probeCount = min(config.probeSamples, dataInfo["train"] as? Int ?? config.probeSamples)
+        md += "\nλ_max: power iteration on the first \(probeCount) training samples (warm-started each epoch); "
         md += "S_ε over \(config.sharpnessDirections) random unit directions, ε = \(config.sharpnessEpsilon), in \(config.sharpnessPrecision); "
         md += "trace: Hutchinson with \(config.traceProbes) Rademacher probes. Accuracies are full-split evaluations after the epoch; gap = train − test accuracy.\n"
         if let limit = config.trainLimit, let tr = dataInfo["train"] as? Int, tr <= limit {
@@ -239,32 +245,32 @@ public enum StudyReport {
         return written
     }
 
-    /// The source paper's claims as sentences saying whether these numbers agree.
+    /// The source paper's claims as sentences saying whether these numbers agree ("cannot tell"
+    /// when a value is missing or not finite).
     static func paperClaims(_ final: [FinalValues], names: [String]) -> [String] {
         var out: [String] = []
         func f(_ n: String) -> FinalValues? { final.first { $0.name == n } }
-        if let c = f("cnn-high-noise") ?? f("cnn-low-noise") {
-            let cnn = final.filter { $0.name.hasPrefix("cnn-") }
-            let above = cnn.filter { $0.testAccuracy > 0.99 }
-            out.append("CNN test accuracy above 99 %: \(above.count == cnn.count ? "yes" : "no") (" + cnn.map { "\($0.name) \(String(format: "%.2f", 100 * $0.testAccuracy)) %" }.joined(separator: ", ") + ")")
-            _ = c
+        func g(_ v: Double) -> String { v.isFinite ? String(format: "%.4g", v) : "not finite" }
+        func verdict(_ values: [Double], _ holds: Bool) -> String { values.allSatisfy(\.isFinite) ? (holds ? "yes" : "no") : "cannot tell" }
+        let cnn = final.filter { $0.name.hasPrefix("cnn-") }
+        if !cnn.isEmpty {
+            out.append("CNN test accuracy above 99 %: \(verdict(cnn.map(\.testAccuracy), cnn.allSatisfy { $0.testAccuracy > 0.99 })) (" + cnn.map { "\($0.name) \(String(format: "%.2f", 100 * $0.testAccuracy)) %" }.joined(separator: ", ") + ")")
         }
         for model in ["mlp", "cnn"] {
             guard let h = f("\(model)-high-noise"), let l = f("\(model)-low-noise") else { continue }
-            out.append("\(model.uppercased()): low-noise ends with a larger λ_max than high-noise: \(l.lambdaMax > h.lambdaMax ? "yes" : "no") (\(String(format: "%.4g", l.lambdaMax)) vs \(String(format: "%.4g", h.lambdaMax)))")
-            out.append("\(model.uppercased()): S_ε^max ordered as λ_max: \((l.lambdaMax > h.lambdaMax) == (l.sharpnessMax > h.sharpnessMax) ? "yes" : "no") (S_max low-noise \(String(format: "%.3g", l.sharpnessMax)), high-noise \(String(format: "%.3g", h.sharpnessMax)))")
+            out.append("\(model.uppercased()): low-noise ends with a larger λ_max than high-noise: \(verdict([l.lambdaMax, h.lambdaMax], l.lambdaMax > h.lambdaMax)) (\(g(l.lambdaMax)) vs \(g(h.lambdaMax)))")
+            out.append("\(model.uppercased()): S_ε^max ordered as λ_max: \(verdict([l.lambdaMax, h.lambdaMax, l.sharpnessMax, h.sharpnessMax], (l.lambdaMax > h.lambdaMax) == (l.sharpnessMax > h.sharpnessMax))) (S_max low-noise \(g(l.sharpnessMax)), high-noise \(g(h.sharpnessMax)))")
         }
         if let h = f("cnn-high-noise"), let l = f("cnn-low-noise") {
-            out.append("CNN λ_max in the paper's ranges (low-noise > 100, high-noise ≈ 5–15): \(l.lambdaMax > 100 && h.lambdaMax >= 5 && h.lambdaMax <= 15 ? "yes" : "no") (low-noise \(String(format: "%.4g", l.lambdaMax)), high-noise \(String(format: "%.4g", h.lambdaMax)))")
+            out.append("CNN λ_max in the paper's ranges (low-noise > 100, high-noise ≈ 5–15): \(verdict([l.lambdaMax, h.lambdaMax], l.lambdaMax > 100 && h.lambdaMax >= 5 && h.lambdaMax <= 15)) (low-noise \(g(l.lambdaMax)), high-noise \(g(h.lambdaMax)))")
         }
-        let ordered = final.filter { $0.lambdaMax.isFinite && $0.sharpnessMax.isFinite }
-        if ordered.count >= 3 {
-            let byLambda = ordered.sorted { $0.lambdaMax < $1.lambdaMax }.map(\.name), bySharp = ordered.sorted { $0.sharpnessMax < $1.sharpnessMax }.map(\.name)
-            out.append("Across all configurations, S_ε^max ranks them as λ_max does: \(byLambda == bySharp ? "yes" : "no") (λ_max: \(byLambda.joined(separator: " < ")); S_max: \(bySharp.joined(separator: " < ")))")
+        if final.count >= 3 {
+            let finite = final.allSatisfy { $0.lambdaMax.isFinite && $0.sharpnessMax.isFinite }
+            let byLambda = final.sorted { $0.lambdaMax < $1.lambdaMax }.map(\.name), bySharp = final.sorted { $0.sharpnessMax < $1.sharpnessMax }.map(\.name)
+            out.append("Across all configurations, S_ε^max ranks them as λ_max does: \(finite ? (byLambda == bySharp ? "yes" : "no") : "cannot tell") (λ_max: \(byLambda.joined(separator: " < ")); S_max: \(bySharp.joined(separator: " < ")))")
         }
         if !final.isEmpty {
-            let small = final.filter { abs($0.generalizationGap) < 1 }
-            out.append("Generalization gaps under one percentage point: \(small.count == final.count ? "yes" : "no") (" + final.map { "\($0.name) \(String(format: "%.2f", $0.generalizationGap))" }.joined(separator: ", ") + ")")
+            out.append("Generalization gaps under one percentage point: \(verdict(final.map(\.generalizationGap), final.allSatisfy { abs($0.generalizationGap) < 1 })) (" + final.map { "\($0.name) \(String(format: "%.2f", $0.generalizationGap))" }.joined(separator: ", ") + ")")
         }
         if final.contains(where: { $0.epoch < $0.epochs }) { out.append("(Some configurations have not finished all epochs; their last epoch is used.)") }
         return out

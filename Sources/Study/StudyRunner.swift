@@ -56,7 +56,7 @@ public struct StudyRunner {
     public init(configuration: StudyConfiguration, data: MNISTDataset, directory: URL) throws {
         try configuration.validate()
         guard data.train.count > 0 else { throw StudyError.invalidConfiguration("the training split is empty") }
-        self.configuration = configuration
+        self.configuration = try configuration.normalized()
         self.data = data
         self.directory = directory
     }
@@ -74,6 +74,14 @@ public struct StudyRunner {
         let start = Date()
         let fm = FileManager.default
         try prepare(resume: resume)
+        let lock = try lockDirectory()
+        defer { close(lock) }
+        if configuration.probeSamples > data.train.count {
+            log("note: probeSamples \(configuration.probeSamples) exceeds the training split; the probe set is all \(data.train.count) training samples")
+        }
+        for r in configuration.regimes where configuration.regimeSettings[r]!.batchSize > data.train.count {
+            log("note: regime \(r) has batch size \(configuration.regimeSettings[r]!.batchSize) but the training split has \(data.train.count) samples: one SGD step per epoch")
+        }
         var outcome = StudyOutcome()
         for model in configuration.models {
             for regime in configuration.regimes {
@@ -81,7 +89,7 @@ public struct StudyRunner {
                 let runDir = directory.appendingPathComponent("runs/\(name)")
                 let failedURL = runDir.appendingPathComponent("failed.txt")
                 if let reason = try? String(contentsOf: failedURL, encoding: .utf8) {
-                    log("[\(name)] stopped earlier: \(reason.trimmingCharacters(in: .whitespacesAndNewlines)); not retried")
+                    log("[\(name)] stopped earlier: \(reason.trimmingCharacters(in: .whitespacesAndNewlines)); not retried (delete \(failedURL.path) to retry it)")
                     outcome.failed.append((name, reason.trimmingCharacters(in: .whitespacesAndNewlines)))
                     continue
                 }
@@ -128,6 +136,31 @@ public struct StudyRunner {
             guard saved == configuration else {
                 throw StudyError.runDirectory(path: directory.path, reason: "its config.json differs from the configuration given; resume with the directory's own configuration")
             }
+            // config.json must still be the configuration the study started with (kept in study.json),
+            // and the data must be the same: a resumed study that changed either would mix results.
+            let infoURL = directory.appendingPathComponent("study.json")
+            let info = (try? Data(contentsOf: infoURL)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            if let stored = info?["configuration"] as? [String: Any] {
+                let original = try StudyConfiguration().merging(stored, source: infoURL.path).jsonObject()
+                let now = try configuration.jsonObject()
+                let changed = Set(original.keys).union(now.keys).filter { k in
+                    let a = original[k].flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }
+                    let b = now[k].flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }
+                    return a != b
+                }.sorted()
+                guard changed.isEmpty else {
+                    throw StudyError.runDirectory(path: directory.path, reason: "config.json was changed since the study started (\(changed.joined(separator: ", "))); resuming would mix results of two configurations. Restore it or start a new study")
+                }
+            } else {
+                log("note: \(infoURL.path) is missing or holds no original configuration; config.json cannot be checked against it")
+            }
+            if let d = info?["data"] as? [String: Any] {
+                let was = [d["name"] as? String ?? "?", "\(d["train"] ?? "?")", "\(d["validation"] ?? "?")", "\(d["test"] ?? "?")"]
+                let now = [data.name, "\(data.train.count)", "\(data.validation.count)", "\(data.test.count)"]
+                guard was == now else {
+                    throw StudyError.runDirectory(path: directory.path, reason: "the study ran on \(was[0]) with \(was[1])/\(was[2])/\(was[3]) train/validation/test samples; the data now are \(now[0]) with \(now[1])/\(now[2])/\(now[3])")
+                }
+            }
             try updateStudyInfo(resumed: true)
             return
         }
@@ -148,11 +181,26 @@ public struct StudyRunner {
         var info = ((try? Data(contentsOf: url)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }) ?? [:]
         let now = ISO8601DateFormatter().string(from: Date())
         if resumed { info["resumed"] = ((info["resumed"] as? [String]) ?? []) + [now] } else { info["started"] = now }
+        if info["configuration"] == nil { info["configuration"] = try configuration.jsonObject() }
         info["data"] = ["name": data.name, "directory": data.directory.path, "train": data.train.count,
                         "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
         info["openblas"] = ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount]
         info["host"] = ["processors": ProcessInfo.processInfo.activeProcessorCount]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]), to: url)
+    }
+
+    /// Takes an exclusive lock on DIR/.lock (flock), so that two processes never run one study.
+    /// - Returns: the lock's file descriptor (closing it releases the lock).
+    /// - Throws: ``StudyError/runDirectory(path:reason:)`` when another process holds it.
+    func lockDirectory() throws -> Int32 {
+        let path = directory.appendingPathComponent(".lock").path
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StudyError.runDirectory(path: directory.path, reason: "cannot create its lock file: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw StudyError.runDirectory(path: directory.path, reason: "another landscape study is running in it (its .lock is held)")
+        }
+        return fd
     }
 
     // MARK: One configuration
@@ -181,6 +229,10 @@ public struct StudyRunner {
             let t1 = Date()
             let trace = try hutchinsonTrace(of: probe, at: θ, probes: cfg.traceProbes, seed: cfg.traceSeed)
             let t2 = Date()
+            if !s.mean.isFinite || !s.maximum.isFinite {
+                log("[\(model.name)-\(regime)] warning: S_ε is not finite at epoch \(epoch) (ε = \(cfg.sharpnessEpsilon) moves θ too far?)")
+            }
+            if !trace.trace.isFinite { log("[\(model.name)-\(regime)] warning: the Hutchinson trace is not finite at epoch \(epoch)") }
             return [s.mean, s.maximum, s.quadraticPrediction ?? .nan, trace.trace, trace.standardError,
                     t1.timeIntervalSince(t0), t2.timeIntervalSince(t1)]
         }

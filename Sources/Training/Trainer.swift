@@ -466,8 +466,14 @@ public struct TrainingCheckpoint {
             let optURL = dir.appendingPathComponent(String(format: "optimizer-epoch-%03d.safetensors", epoch))
             guard fm.fileExists(atPath: thetaURL.path), fm.fileExists(atPath: optURL.path) else { continue }
             let θ = try loadParameters(from: thetaURL, layout: layout)
+            guard θ.scalars.allSatisfy(\.isFinite) else {
+                throw TrainingError.invalidConfiguration("\(thetaURL.path) holds non-finite parameters: the checkpoint is corrupt")
+            }
             let opt = try SafeTensors.read(from: optURL)
             let velocity = try opt.floats(named: "velocity")
+            guard velocity.allSatisfy(\.isFinite) else {
+                throw TrainingError.invalidConfiguration("\(optURL.path) holds a non-finite momentum buffer: the checkpoint is corrupt")
+            }
             guard velocity.count == θ.count, let step = opt.metadata["step"].flatMap({ Int($0) }) else {
                 throw TrainingError.invalidConfiguration("\(optURL.path): velocity or step missing or of the wrong size")
             }

@@ -7,7 +7,7 @@ import Checkpoints
 import Datasets
 import Layers
 import Probes
-import Study
+@testable import Study
 import Tensors
 import Training
 
@@ -263,6 +263,99 @@ func svgSeries(_ url: URL) throws -> [String] {
         let after = snapshot(dir)
         for (k, v) in before where k != "study.json" { #expect(after[k] == v, "\(k) was changed") }
         #expect(Set(after.keys) == Set(before.keys))
+    }
+}
+
+@Suite(.serialized) struct StudyResumeSafetyTests {
+    /// A 2-epoch MLP study stopped after epoch 1.
+    func interrupted(_ data: MNISTDataset) throws -> (StudyConfiguration, URL) {
+        var c = tinyConfiguration()
+        c.models = ["mlp"]
+        c.regimes = ["high-noise"]
+        c.epochs = 2
+        let dir = temporaryDirectory()
+        #expect(throws: StudyError.self) { try StudyRunner(configuration: c, data: data, directory: dir).run(shouldStop: { _, e in e == 1 }) }
+        return (c, dir)
+    }
+
+    @Test func editedConfigOrOtherDataIsRefusedOnResume() throws {
+        guard let data = try tinyData() else { return }
+        let (c, dir) = try interrupted(data)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var edited = c
+        edited.sharpnessEpsilon = 0.05
+        try edited.jsonData().write(to: dir.appendingPathComponent("config.json"))
+        let before = snapshot(dir)
+        do {
+            _ = try StudyRunner(configuration: edited, data: data, directory: dir).run(resume: true)
+            Issue.record("a changed config.json was accepted on resume")
+        } catch {
+            #expect("\(error)".contains("sharpnessEpsilon") && "\(error)".contains("changed since the study started"), "\(error)")
+        }
+        #expect(snapshot(dir) == before)
+        // Restored config, other data: refused too.
+        try c.jsonData().write(to: dir.appendingPathComponent("config.json"))
+        let other = try MNISTDataset(directory: sharedMNIST()!, validationCount: c.validation, trainLimit: 500, testLimit: c.testLimit)
+        let m = (try? StudyRunner(configuration: c, data: other, directory: dir).run(resume: true)).map { _ in "" } ?? "refused"
+        #expect(m == "refused")
+        // The original configuration and data resume fine.
+        let outcome = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
+        #expect(outcome.completed == ["mlp-high-noise"])
+    }
+
+    @Test func nonFiniteCheckpointIsCalledCorrupt() throws {
+        guard let data = try tinyData() else { return }
+        let (c, dir) = try interrupted(data)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("runs/mlp-high-noise/theta-epoch-001.safetensors")
+        var values = try loadParameters(from: url, layout: MLP().layout).scalars
+        values[7] = .nan
+        try saveParameters(Tensor(values), layout: MLP().layout, to: url)
+        do {
+            _ = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
+            Issue.record("a NaN checkpoint was accepted")
+        } catch {
+            #expect("\(error)".contains("non-finite parameters") && "\(error)".contains("theta-epoch-001"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs/mlp-high-noise/failed.txt").path))
+    }
+
+    @Test func aSecondProcessCannotRunTheSameStudy() throws {
+        guard let data = try tinyData() else { return }
+        let (c, dir) = try interrupted(data)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fd = open(dir.appendingPathComponent(".lock").path, O_CREAT | O_RDWR, 0o644)
+        #expect(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        // flock locks belong to the open file description, so a second open in this process conflicts too.
+        do {
+            _ = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
+            Issue.record("ran while the lock was held")
+        } catch {
+            #expect("\(error)".contains("another landscape study is running"), "\(error)")
+        }
+        close(fd)
+        _ = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
+    }
+
+    @Test func claimsWithNonFiniteValuesSayCannotTell() {
+        func v(_ name: String, _ lambda: Double, _ smax: Double) -> StudyReport.FinalValues {
+            StudyReport.FinalValues(name: name, epoch: 1, epochs: 1, trainLoss: 0.1, trainAccuracy: 0.99, validationAccuracy: 0.99, testLoss: 0.1,
+                                    testAccuracy: 0.985, lambdaMax: lambda, sharpnessMax: smax, sharpnessMean: 0, trace: 1, traceStandardError: 0)
+        }
+        let claims = StudyReport.paperClaims([v("mlp-high-noise", 1, .nan), v("mlp-low-noise", 10, .nan)], names: ["mlp-high-noise", "mlp-low-noise"])
+        #expect(claims.contains { $0.hasPrefix("MLP: S_ε^max ordered as λ_max: cannot tell") }, "\(claims)")
+        #expect(claims.contains { $0.hasPrefix("MLP: low-noise ends with a larger λ_max than high-noise: yes") })
+        let ok = StudyReport.paperClaims([v("mlp-high-noise", 1, 0.1), v("mlp-low-noise", 10, 0.01)], names: ["mlp-high-noise", "mlp-low-noise"])
+        #expect(ok.contains { $0.hasPrefix("MLP: S_ε^max ordered as λ_max: no") }, "\(ok)")
+    }
+
+    @Test func dataSetsAreIdentifiedByTheirLabels() throws {
+        guard let mnist = sharedMNIST() else { Issue.record("MNIST not found: this test did not run"); return }
+        #expect(try MNISTDataset.identify(directory: mnist) == "MNIST")
+        let fashion = MNISTDataset.defaultFashionMNISTDirectory
+        if FileManager.default.fileExists(atPath: fashion.path) {
+            #expect(try MNISTDataset.identify(directory: fashion) == "Fashion-MNIST")
+        }
     }
 }
 
