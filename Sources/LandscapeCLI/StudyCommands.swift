@@ -17,14 +17,14 @@ struct StudyCommand: ParsableCommand {
         abstract: "Run the MNIST geometry study: MLP and CNN × high-noise and low-noise SGD, with loss, accuracy, λ_max, sharpness and trace every epoch, final slices and spectra, figures and an HTML report.",
         discussion: """
         The configuration starts from --preset (full: the study's protocol; quick: 10,000 training samples, 2 epochs, \
-        smaller probes, about two minutes), then a --config JSON file (any subset of the keys printed by --print-config), \
+        smaller probes, 1–3 minutes), then a --config JSON file (any subset of the keys printed by --print-config), \
         then the options below and --set KEY=VALUE for any key (dotted keys reach into objects, e.g. \
         --set regimeSettings.low-noise.batchSize=1024). The run directory gets config.json, metrics.csv, summary.md, \
         report.html, figures/*.svg, slices/ and densities/ CSV files and per-configuration checkpoints in runs/. \
         Ctrl-C leaves it resumable: `landscape study --resume DIR` continues from each configuration's last complete epoch.
         """)
 
-    @Option(help: "Preset: full (the study's protocol) or quick (a first look in about two minutes).") var preset: String = "full"
+    @Option(help: "Preset: full (the study's protocol) or quick (a first look in 1–3 minutes).") var preset: String = "full"
     @Option(help: "A JSON configuration file; its keys override the preset's.") var config: String?
     @Option(help: "Comma-separated models (mlp, cnn).") var models: String?
     @Option(help: "Comma-separated regimes (high-noise, low-noise, or keys you add to regimeSettings).") var regimes: String?

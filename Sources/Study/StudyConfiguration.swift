@@ -142,7 +142,7 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
 
     /// A preset: "full" is the study's protocol; "quick" runs the same protocol on 10,000
     /// training samples for 2 epochs with smaller probes (256 probe samples, 10 directions,
-    /// 3 trace probes, a 15×15 slice on 128 samples, shorter Lanczos runs), about 1.5 minutes on 2 cores.
+    /// 3 trace probes, a 15×15 slice on 128 samples, shorter Lanczos runs): 70 s on 2 idle cores.
     /// - Throws: ``StudyError/invalidConfiguration(_:)`` for an unknown name.
     public static func preset(named name: String) throws -> StudyConfiguration {
         var c = StudyConfiguration()
