@@ -76,6 +76,9 @@ public struct StudyRunner {
         try prepare(resume: resume)
         let lock = try lockDirectory()
         defer { close(lock) }
+        if let limit = configuration.trainLimit, limit > data.train.count {
+            log("note: trainLimit \(limit) exceeds the training split; using all \(data.train.count) samples")
+        }
         if configuration.probeSamples > data.train.count {
             log("note: probeSamples \(configuration.probeSamples) exceeds the training split; the probe set is all \(data.train.count) training samples")
         }
