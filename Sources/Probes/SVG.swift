@@ -15,9 +15,11 @@ public enum SVGPlot {
         public let color: String
         /// Whether the line is dashed.
         public let dashed: Bool
+        /// Whether only ring markers are drawn (no line), e.g. to flag some points of another series.
+        public let ringsOnly: Bool
         /// A series named `name` through the points (x[i], y[i]).
-        public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false) {
-            self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed
+        public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, ringsOnly: Bool = false) {
+            self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed; self.ringsOnly = ringsOnly
         }
     }
 
@@ -109,6 +111,17 @@ public enum SVGPlot {
                 guard x.isFinite, let yy = ty(y) else { return nil }
                 return String(format: "%.2f,%.2f", px(x), py(min(max(yy, y0), y1)))
             }
+            let ly = top + 14 + Double(k) * 18
+            let lx = series.count > 1 ? left + pw + 14 : left + 12
+            if ser.ringsOnly {
+                s += "<g data-series=\"\(escape(ser.name))\">" + pts.map { p -> String in
+                    let xy = p.split(separator: ",")
+                    return "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"7\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
+                }.joined() + "</g>\n"
+                s += "<circle cx=\"\(lx + 12)\" cy=\"\(ly)\" r=\"6\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
+                s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
+                continue
+            }
             s += "<polyline data-series=\"\(escape(ser.name))\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pts.joined(separator: " "))\"/>\n"
             if markers {
                 for p in pts {
@@ -117,8 +130,6 @@ public enum SVGPlot {
                 }
                 s += "\n"
             }
-            let ly = top + 14 + Double(k) * 18
-            let lx = series.count > 1 ? left + pw + 14 : left + 12
             s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
             s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
         }

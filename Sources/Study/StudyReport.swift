@@ -90,6 +90,10 @@ public enum StudyReport {
             }
         }
         let tag = "\(datasetName)"
+        // Power-iteration estimates that did not meet their tolerance, ringed in the λ_max figure.
+        let flagged = metrics.rows.filter { $0["lambda_converged"] == "0" && Double($0["lambda_max"] ?? "")?.isFinite == true }
+        let notConverged = flagged.isEmpty ? [] : [SVGPlot.Series(name: "not converged (\(config.lambdaIterations) iterations)", x: flagged.map { Double($0["epoch"]!) ?? .nan },
+                                                                  y: flagged.map { Double($0["lambda_max"]!) ?? .nan }, color: "#000000", ringsOnly: true)]
         try write(SVGPlot.linePlot(title: "Loss per epoch (\(tag)): train (solid), validation (dashed)", xLabel: "epoch", yLabel: "mean cross-entropy loss",
                                    series: series("train_loss", label: " train") + series("validation_loss", label: " validation", dashed: true),
                                    logY: true, markers: true, integerX: true), "loss.svg")
@@ -97,7 +101,7 @@ public enum StudyReport {
                                    series: series("train_accuracy", label: " train", scale: 100) + series("test_accuracy", label: " test", dashed: true, scale: 100),
                                    markers: true, integerX: true), "accuracy.svg")
         try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.probeSamples, dataInfo["train"] as? Int ?? config.probeSamples)) probe samples", xLabel: "epoch", yLabel: "λ_max",
-                                   series: series("lambda_max"), logY: true, markers: true, integerX: true), "lambda-max.svg")
+                                   series: series("lambda_max") + notConverged, logY: true, markers: true, integerX: true), "lambda-max.svg")
         try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.sharpnessEpsilon), \(config.sharpnessDirections) unit directions", xLabel: "epoch",
                                    yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: series("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg")
         let final = finalValues(metrics, names: names, epochs: config.epochs)

@@ -174,9 +174,14 @@ func svgSeries(_ url: URL) throws -> [String] {
         for n in names { #expect(loss.contains("\(n) train") && loss.contains("\(n) validation"), "loss.svg lacks \(n): \(loss)") }
         let accuracy = try svgSeries(dir.appendingPathComponent("figures/accuracy.svg"))
         for n in names { #expect(accuracy.contains("\(n) train") && accuracy.contains("\(n) test")) }
-        for f in ["lambda-max.svg", "sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"] {
+        for f in ["sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"] {
             #expect(Set(try svgSeries(dir.appendingPathComponent("figures/\(f)"))) == Set(names), "\(f)")
         }
+        // λ_max: one line per configuration, plus rings on estimates that did not converge.
+        let lambdaSeries = Set(try svgSeries(dir.appendingPathComponent("figures/lambda-max.svg")))
+        let ring = "not converged (5 iterations)"
+        #expect(lambdaSeries.subtracting([ring]) == Set(names))
+        #expect(lambdaSeries.contains(ring) == metrics.rows.contains { $0["lambda_converged"] == "0" })
         #expect(try svgSeries(dir.appendingPathComponent("figures/slice-mlp-low-noise.svg")) == ["grid"])
         let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
         for f in expected where f.hasPrefix("figures/") { #expect(html.contains("src=\"\(f)\""), "report.html does not show \(f)") }
