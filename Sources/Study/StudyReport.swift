@@ -231,7 +231,7 @@ public enum StudyReport {
         var html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Landscape study: \(esc(datasetName))</title>\n"
         html += "<style>body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:4px}.grid{display:flex;flex-wrap:wrap}</style></head><body>\n"
         html += "<h1>Landscape study: \(esc(datasetName))</h1>\n"
-        html += md.split(separator: "\n").prefix(while: { !$0.hasPrefix("|") }).dropFirst().filter { !$0.isEmpty }.map { "<p>\(esc(String($0)))</p>" }.joined(separator: "\n")
+        html += md.split(separator: "\n").prefix(while: { !$0.hasPrefix("|") }).dropFirst().filter { !$0.isEmpty }.map { "<p>\(codeSpans(esc(String($0))))</p>" }.joined(separator: "\n")
         html += htmlTable(header, table)
         html += "<h2>Figures</h2>\n<div class=\"grid\">\n"
         for f in ["loss.svg", "accuracy.svg", "lambda-max.svg", "sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"] where written.contains(where: { $0.lastPathComponent == f }) {
@@ -282,6 +282,13 @@ public enum StudyReport {
 
     static func markdownTable(_ header: [String], _ rows: [[String]]) -> String {
         "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n" + rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n"
+    }
+
+    /// Markdown `code` spans as HTML <code> elements (on already escaped text).
+    static func codeSpans(_ s: String) -> String {
+        let parts = s.split(separator: "`", omittingEmptySubsequences: false)
+        guard parts.count >= 3 else { return s }
+        return parts.enumerated().map { $0.offset % 2 == 1 && $0.offset < parts.count - 1 ? "<code>\($0.element)</code>" : String($0.element) }.joined()
     }
 
     static func esc(_ s: String) -> String {

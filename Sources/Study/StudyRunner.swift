@@ -291,7 +291,8 @@ public struct StudyRunner {
             log("[\(name)] final probes already done")
             return
         }
-        log("[\(name)] final probes: top-\(cfg.lanczosCount) Lanczos (\(cfg.lanczosSteps) steps), SLQ density (\(cfg.slqProbes)×\(cfg.slqSteps)), \(cfg.slicePoints)×\(cfg.slicePoints) slice")
+        log("[\(name)] final probes: top-\(cfg.lanczosCount) eigenvalues and SLQ density from a \(max(cfg.lanczosSteps, cfg.slqSteps))-step Lanczos run" +
+            (cfg.slqProbes > 1 ? " (+ \(cfg.slqProbes - 1) SLQ probe\(cfg.slqProbes == 2 ? "" : "s") of \(cfg.slqSteps) steps)" : "") + ", \(cfg.slicePoints)×\(cfg.slicePoints) slice")
         // One Lanczos run from a Rademacher vector gives both the top eigenvalues and the first
         // SLQ probe (the same Krylov space); further SLQ probes are runs of their own.
         let t0 = Date()
