@@ -38,6 +38,14 @@ public enum SVGPlot {
         return out
     }
 
+    /// The SVG header, white background, title centred over the plot area and the plot frame.
+    static func frame(width: Double, height: Double, title: String, left: Double, top: Double, pw: Double, ph: Double) -> String {
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(left + pw / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
+        return s + "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
+    }
+
     /// Tick positions (in log₁₀ units) for a log axis spanning [lo, hi] (log₁₀ values): whole
     /// decades when at least two fit, else 1-2-5 steps, else the linear ticks of the values.
     static func logTicks(_ lo: Double, _ hi: Double) -> [Double] {
@@ -92,10 +100,7 @@ public enum SVGPlot {
         let pad = 0.05 * (y1 - y0); y0 -= pad; y1 += pad
         func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
         func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * ph }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(left + pw / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
-        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
+        var s = frame(width: width, height: height, title: title, left: left, top: top, pw: pw, ph: ph)
         for t in ticks(x0, x1).filter({ !integerX || $0 == $0.rounded() }) + (integerX && x1 - x0 < 5 ? Array(stride(from: Foundation.ceil(x0), through: x1, by: 1)).filter { !ticks(x0, x1).contains($0) } : []) {
             s += "<line x1=\"\(px(t))\" y1=\"\(top + ph)\" x2=\"\(px(t))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"
             s += "<text x=\"\(px(t))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(label(t))</text>\n"
@@ -228,10 +233,7 @@ public enum SVGPlot {
         x0 -= xpad; x1 += xpad; y0 -= ypad; y1 += ypad
         func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
         func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * ph }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(width / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
-        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
+        var s = frame(width: width, height: height, title: title, left: left, top: top, pw: pw, ph: ph)
         for t in logX ? logTicks(x0, x1) : ticks(x0, x1) {
             s += "<line x1=\"\(px(t))\" y1=\"\(top + ph)\" x2=\"\(px(t))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"
             s += "<text x=\"\(px(t))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(logX ? logLabel(t) : label(t))</text>\n"
