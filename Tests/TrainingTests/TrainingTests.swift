@@ -14,6 +14,13 @@ func sharedMNIST() -> URL? {
     return FileManager.default.fileExists(atPath: dir.appendingPathComponent("train-images-idx3-ubyte.gz").path) ? dir : nil
 }
 
+/// The shared MNIST copy, or `nil` after recording that the calling test could not run.
+func sharedMNISTOrRecord() -> URL? {
+    if let dir = sharedMNIST() { return dir }
+    Issue.record("MNIST not found at ../shared/data/mnist: this test needs the real data and did not run")
+    return nil
+}
+
 func temporaryDirectory() -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-test-\(UUID().uuidString)")
     try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -22,10 +29,7 @@ func temporaryDirectory() -> URL {
 
 @Suite struct TrainingTests {
     @Test func shortRunOnRealMNISTReducesTheLoss() throws {
-        guard let dir = sharedMNIST() else {
-            Issue.record("MNIST not found at ../shared/data/mnist: this test needs the real data and did not run")
-            return
-        }
+        guard let dir = sharedMNISTOrRecord() else { return }
         let data = try MNISTDataset(directory: dir, validationCount: 1000, trainLimit: 3000, testLimit: 1000)
         var cfg = TrainingConfiguration()
         cfg.epochs = 2
@@ -196,10 +200,7 @@ struct Interrupted: Error {}
     }
 
     @Test func microBatchesGiveTheSameSteps() throws {
-        guard let dir = sharedMNIST() else {
-            Issue.record("MNIST not found at ../shared/data/mnist: this test needs the real data and did not run")
-            return
-        }
+        guard let dir = sharedMNISTOrRecord() else { return }
         let data = try MNISTDataset(directory: dir, validationCount: 100, trainLimit: 1000, testLimit: 100)
         var cfg = TrainingConfiguration()
         cfg.epochs = 1
