@@ -1,67 +1,81 @@
 import Foundation
 import Tensors
 
-/// The elementwise operations shared by scalars and tensors: the "scalar part" of
-/// the algebra that layers are written against (DESIGN.md, "One algebra, several
-/// number systems").
-///
-/// `Float`, `Double` and `Tensor` conform directly; `Dual<V>` and `Tracked<V>`
-/// conform whenever `V` does, so number systems nest (`Dual<Dual<Double>>`,
-/// `Tracked<Dual<Tensor<Double>>>`). For tensors, binary operations require equal
-/// shapes (a precondition that names both shapes); use
-/// ``TensorAlgebra/addingRowBroadcast(_:)`` for biases.
-///
-/// Non-smooth convention: ``relu()`` has derivative 0 at 0.
-public protocol ScalarAlgebra {
-    /// Elementwise sum.
+// The algebra that layers are written against, in layers (as swift-numerics layers
+// AlgebraicField / ElementaryFunctions / RealFunctions):
+//
+//   ArithmeticAlgebra → ElementaryFunctions → ActivationFunctions (= ScalarAlgebra)
+//     → TensorAlgebra → ConvolutionAlgebra
+//
+// Plain values (`Float`, `Double`, `Tensor`) implement each layer with kernels. The number
+// systems that carry derivatives (`Dual`, `Tracked`, `Jet`) implement a handful of primitives
+// (``DerivativeCarrier``) and get every operation from one declaration each: the elementwise
+// functions from the rule table (`Rules.swift`), the linear and bilinear operations from
+// `Carrier.swift`.
+
+/// Arithmetic: `+ − × ÷` (elementwise for tensors; equal shapes, a precondition naming both),
+/// negation, and constant scaling and shifting (the constant takes no derivative).
+public protocol ArithmeticAlgebra {
     static func + (lhs: Self, rhs: Self) -> Self
-    /// Elementwise difference.
     static func - (lhs: Self, rhs: Self) -> Self
-    /// Elementwise product.
     static func * (lhs: Self, rhs: Self) -> Self
-    /// Elementwise quotient (IEEE 754 for division by zero).
+    /// IEEE 754 for division by zero.
     static func / (lhs: Self, rhs: Self) -> Self
-    /// Elementwise negation.
     static prefix func - (operand: Self) -> Self
-    /// `factor · self`, with `factor` a constant (no derivative flows into it).
+    /// `factor · self`, with `factor` a constant.
     func scaled(by factor: Double) -> Self
     /// `self + offset`, with `offset` a constant.
     func shifted(by offset: Double) -> Self
-    /// `e^x`.
-    static func exp(_ x: Self) -> Self
-    /// Natural logarithm (IEEE 754: `log 0 = -inf`, `log(x<0) = nan`).
-    static func log(_ x: Self) -> Self
-    /// Square root (IEEE 754: `sqrt(x<0) = nan`; the derivative at 0 is `+inf`).
-    static func sqrt(_ x: Self) -> Self
-    /// Hyperbolic tangent.
-    static func tanh(_ x: Self) -> Self
-    /// Sine (radians).
-    static func sin(_ x: Self) -> Self
-    /// Cosine (radians).
-    static func cos(_ x: Self) -> Self
-    /// Logistic sigmoid `1/(1+e^{-x})`, without overflow for large `|x|`.
-    static func sigmoid(_ x: Self) -> Self
-    /// `x^exponent` for a constant real exponent (IEEE `pow`: nan for negative `x` and a
-    /// non-integer exponent).
-    static func pow(_ x: Self, _ exponent: Double) -> Self
-    /// `max(x, 0)`; ReLU'(0) = 0.
-    func relu() -> Self
-    /// `self` where `mask > 0`, else 0. Linear in `self`; `mask` is read for its primal
-    /// value only (no derivative flows into it). This is the ReLU pullback and JVP.
-    func masked(wherePositive mask: Self) -> Self
     /// A value of the same shape filled with 0, carrying no derivative.
     func zerosLike() -> Self
     /// A value of the same shape filled with 1, carrying no derivative.
     func onesLike() -> Self
+    /// Whether every element, primal and derivative parts alike, is exactly zero. Jets use it to
+    /// find leading zero coefficients (removable singularities, powers at 0).
+    var isIdenticallyZero: Bool { get }
+    /// `t · d` elementwise, except that where `t` is exactly 0 the result is 0 whatever `d` is.
+    /// This is the chain-rule product of a (co)tangent `t` and a local derivative `d`: a branch
+    /// that receives no sensitivity passes none on, even through an infinite derivative
+    /// (√x at 0 behind a `select`), instead of 0·∞ = nan.
+    static func strongZeroProduct(_ t: Self, _ d: Self) -> Self
 }
 
-/// The tensor operations a model needs, refining ``ScalarAlgebra``.
+/// Elementwise functions. Each one is an entry of the rule table: a type conforming to
+/// ``ElementwiseFunction`` (primal kernel + derivative) or ``BinaryElementwiseFunction``,
+/// applied through these two requirements. The named functions (`exp`, `tan`, `erf`, …) are
+/// declared once each in `Rules.swift`; a user's own function is applied the same way
+/// (`V.applying(MyFunction(), to: x)`).
+public protocol ElementaryFunctions: ArithmeticAlgebra {
+    /// `f(x)` elementwise, with `f`'s derivative in number systems that carry one.
+    static func applying<F: ElementwiseFunction>(_ f: F, to x: Self) -> Self
+    /// `f(a, b)` elementwise, with `f`'s partial derivatives.
+    static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Self, _ b: Self) -> Self
+}
+
+/// Piecewise operations that route values by the sign of a primal. No derivative flows into
+/// the condition. ReLU, abs, sign, max and min are built on these (`Rules.swift`).
+public protocol ActivationFunctions: ElementaryFunctions {
+    /// `self` where `mask > 0`, else 0. Linear in `self`; `mask` is read for its primal value only.
+    /// This is the ReLU pullback and JVP (ReLU'(0) = 0).
+    func masked(wherePositive mask: Self) -> Self
+    /// `a` where `condition > 0`, else `b` (a nan condition picks `b`); `condition` is read for
+    /// its primal only. The derivative through the branch not taken is exactly zero in forward
+    /// and reverse mode: `select(x, sqrt(x), 0)` at x = 0 has derivative 0, not nan. For a
+    /// condition such as `x > c`, pass `x.shifted(by: -c)`.
+    static func select(_ condition: Self, _ a: Self, _ b: Self) -> Self
+}
+
+/// Everything elementwise: arithmetic, elementary functions and activations. `Float`, `Double`
+/// and `Tensor` conform, and `Dual<V>`, `Tracked<V>`, `Jet<V>` whenever `V` does, so number
+/// systems nest (`Dual<Dual<Double>>`, `Tracked<Dual<Tensor<Double>>>`).
+public typealias ScalarAlgebra = ActivationFunctions
+
+/// The tensor operations a model needs beyond the elementwise ones.
 ///
-/// Conformers: `Tensor<Float>`, `Tensor<Double>`, and `Dual<V>`, `Tracked<V>` for
-/// any conforming `V`. Shapes are checked by preconditions whose messages name
-/// the operation and the shapes. Every operation's derivative (JVP in `Dual`,
-/// pullback in `Tracked`) is written in these same operations, which is what
-/// makes forward-over-reverse work without special cases (Pearlmutter 1994).
+/// Conformers: `Tensor<Float>`, `Tensor<Double>`, and `Dual<V>`, `Tracked<V>`, `Jet<V>` for any
+/// conforming `V`. Shapes are checked by preconditions whose messages name the operation and
+/// the shapes. Every derivative is written in these same operations, which is what makes
+/// forward-over-reverse work without special cases (Pearlmutter 1994).
 public protocol TensorAlgebra: ScalarAlgebra {
     /// The element type at the bottom of the nesting (`Float` or `Double`).
     associatedtype Scalar: TensorScalar
@@ -69,7 +83,6 @@ public protocol TensorAlgebra: ScalarAlgebra {
     init(constant: Tensor<Scalar>)
     /// The plain values, with all derivative parts dropped.
     var primalTensor: Tensor<Scalar> { get }
-    /// The shape of the value.
     var shape: [Int] { get }
     /// Matrix product `op(a)·op(b)` of rank-2 values (`op` = transpose where flagged).
     static func matmul(_ a: Self, _ b: Self, transposeA: Bool, transposeB: Bool) -> Self
@@ -89,12 +102,22 @@ public protocol TensorAlgebra: ScalarAlgebra {
     func broadcast(to shape: [Int]) -> Self
     /// The same elements viewed with another shape of equal element count.
     func reshaped(_ shape: [Int]) -> Self
-    /// Row-wise log-softmax of `[N, C]` logits, stable for large logits.
-    func logSoftmax() -> Self
     /// `self[i, index[i]]` for `self: [N, C]` → `[N]`.
     func gatherColumns(_ index: [Int]) -> Self
     /// `[N] → [N, width]` with `self[i]` at column `index[i]` and zeros elsewhere.
     func scatterColumns(_ index: [Int], width: Int) -> Self
+    /// `op(x)` for a tensor function of the rule table (``TensorFunction``: primal + JVP + VJP),
+    /// e.g. ``logSoftmax()``, ``maxColumns()``, ``euclideanNorm()`` or a user's own.
+    static func applying<Op: TensorFunction>(_ op: Op, to x: Self) -> Self
+}
+
+/// The convolution operations, required by the CNN only: a number system that runs MLPs need
+/// not implement them.
+///
+/// The three convolutions are each bilinear and each one's partial adjoints are the other two
+/// (⟨g, conv(x, w)⟩ = ⟨convBackwardInput(g, w), x⟩ = ⟨convBackwardFilter(x, g), w⟩), so the set
+/// is closed under differentiation.
+public protocol ConvolutionAlgebra: TensorAlgebra {
     /// 2-D cross-correlation: `x` `[N, C, H, W]`, `w` `[O, C, kH, kW]` → `[N, O, Ho, Wo]`
     /// (zero padding, stride; im2col + GEMM). Bilinear in `x` and `w`.
     static func conv2d(_ x: Self, _ w: Self, stride: Int, padding: Int) -> Self
@@ -122,122 +145,75 @@ extension TensorAlgebra {
     @inlinable public func mean() -> Self { sum().scaled(by: 1 / Double(shape.reduce(1, *))) }
     /// Row-wise softmax of `[N, C]` logits: `exp(logSoftmax)`.
     @inlinable public func softmax() -> Self { Self.exp(logSoftmax()) }
-    /// 2×2, stride-2 max-pool `[N, C, H, W] → [N, C, H/2, W/2]`. The derivative is routed to the
-    /// first maximum of each window in scan order (row-major).
-    @inlinable public func maxPool2x2() -> Self { gatherMaxPool2x2(argmaxOf: self) }
     /// Flattens all but the first axis: `[N, …] → [N, ∏…]`.
     @inlinable public func flattened() -> Self { let s = shape; return reshaped([s[0], s.dropFirst().reduce(1, *)]) }
 }
 
-// MARK: - Plain scalars
-
-extension Double: ScalarAlgebra {
-    /// `scaled` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public func scaled(by factor: Double) -> Double { self * factor }
-    /// `shifted` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public func shifted(by offset: Double) -> Double { self + offset }
-    /// `exp` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
-    /// `log` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func log(_ x: Double) -> Double { Foundation.log(x) }
-    /// `sqrt` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func sqrt(_ x: Double) -> Double { x.squareRoot() }
-    /// `tanh` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
-    /// `sin` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func sin(_ x: Double) -> Double { Foundation.sin(x) }
-    /// `cos` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func cos(_ x: Double) -> Double { Foundation.cos(x) }
-    /// `sigmoid` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func sigmoid(_ x: Double) -> Double { x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) }
-    /// `pow` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func pow(_ x: Double, _ exponent: Double) -> Double { Foundation.pow(x, exponent) }
-    /// `relu` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public func relu() -> Double { self > 0 ? self : 0 }
-    /// `masked` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public func masked(wherePositive mask: Double) -> Double { mask > 0 ? self : 0 }
-    /// `zerosLike` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public func zerosLike() -> Double { 0 }
-    /// `onesLike` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public func onesLike() -> Double { 1 }
+extension ConvolutionAlgebra {
+    /// 2×2, stride-2 max-pool `[N, C, H, W] → [N, C, H/2, W/2]`. The derivative is routed to the
+    /// first maximum of each window in scan order (row-major).
+    @inlinable public func maxPool2x2() -> Self { gatherMaxPool2x2(argmaxOf: self) }
 }
 
-extension Float: ScalarAlgebra {
-    /// `scaled` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
+// MARK: - Plain scalars
+
+extension Double: ActivationFunctions {
+    @inlinable public func scaled(by factor: Double) -> Double { self * factor }
+    @inlinable public func shifted(by offset: Double) -> Double { self + offset }
+    @inlinable public func zerosLike() -> Double { 0 }
+    @inlinable public func onesLike() -> Double { 1 }
+    @inlinable public var isIdenticallyZero: Bool { self == 0 }
+    @inlinable public static func strongZeroProduct(_ t: Double, _ d: Double) -> Double { t == 0 ? 0 : t * d }
+    @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Double) -> Double { f(x) }
+    @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Double, _ b: Double) -> Double { f(a, b) }
+    @inlinable public func masked(wherePositive mask: Double) -> Double { mask > 0 ? self : 0 }
+    @inlinable public static func select(_ condition: Double, _ a: Double, _ b: Double) -> Double { condition > 0 ? a : b }
+}
+
+extension Float: ActivationFunctions {
+    /// `self · factor`, with the factor rounded to `Float`.
     @inlinable public func scaled(by factor: Double) -> Float { self * Float(factor) }
-    /// `shifted` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
+    /// `self + offset`, with the offset rounded to `Float`.
     @inlinable public func shifted(by offset: Double) -> Float { self + Float(offset) }
-    /// `exp` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func exp(_ x: Float) -> Float { Foundation.exp(x) }
-    /// `log` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func log(_ x: Float) -> Float { Foundation.log(x) }
-    /// `sqrt` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func sqrt(_ x: Float) -> Float { x.squareRoot() }
-    /// `tanh` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func tanh(_ x: Float) -> Float { Foundation.tanh(x) }
-    /// `sin` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func sin(_ x: Float) -> Float { Foundation.sin(x) }
-    /// `cos` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func cos(_ x: Float) -> Float { Foundation.cos(x) }
-    /// `sigmoid` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func sigmoid(_ x: Float) -> Float { x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) }
-    /// `pow` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func pow(_ x: Float, _ exponent: Double) -> Float { Foundation.pow(x, Float(exponent)) }
-    /// `relu` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public func relu() -> Float { self > 0 ? self : 0 }
-    /// `masked` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public func masked(wherePositive mask: Float) -> Float { mask > 0 ? self : 0 }
-    /// `zerosLike` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func zerosLike() -> Float { 0 }
-    /// `onesLike` on plain `Float` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func onesLike() -> Float { 1 }
+    @inlinable public var isIdenticallyZero: Bool { self == 0 }
+    @inlinable public static func strongZeroProduct(_ t: Float, _ d: Float) -> Float { t == 0 ? 0 : t * d }
+    @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Float) -> Float { f(x) }
+    @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Float, _ b: Float) -> Float { f(a, b) }
+    @inlinable public func masked(wherePositive mask: Float) -> Float { mask > 0 ? self : 0 }
+    @inlinable public static func select(_ condition: Float, _ a: Float, _ b: Float) -> Float { condition > 0 ? a : b }
 }
 
 // MARK: - Plain tensors
 
-extension Tensor: ScalarAlgebra {
-    /// `scaled` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
+extension Tensor: ActivationFunctions {
+    /// `factor · self`, with the factor rounded to `Element`.
     @inlinable public func scaled(by factor: Double) -> Tensor { affine(scale: Element(factor), shift: 0) }
-    /// `shifted` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
+    /// `self + offset`, with the offset rounded to `Element`.
     @inlinable public func shifted(by offset: Double) -> Tensor { affine(scale: 1, shift: Element(offset)) }
-    /// `exp` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func exp(_ x: Tensor) -> Tensor { x.map(.exp) }
-    /// `log` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func log(_ x: Tensor) -> Tensor { x.map(.log) }
-    /// `sqrt` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func sqrt(_ x: Tensor) -> Tensor { x.map(.sqrt) }
-    /// `tanh` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func tanh(_ x: Tensor) -> Tensor { x.map(.tanh) }
-    /// `sin` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func sin(_ x: Tensor) -> Tensor { x.map(.sin) }
-    /// `cos` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func cos(_ x: Tensor) -> Tensor { x.map(.cos) }
-    /// `sigmoid` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func sigmoid(_ x: Tensor) -> Tensor { x.map(.sigmoid) }
-    /// `pow` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public static func pow(_ x: Tensor, _ exponent: Double) -> Tensor { x.pow(Element(exponent)) }
-    /// `relu` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public func relu() -> Tensor { map(.relu) }
-    /// `zerosLike` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func zerosLike() -> Tensor { Tensor(repeating: 0, shape: shape) }
-    /// `onesLike` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func onesLike() -> Tensor { Tensor(repeating: 1, shape: shape) }
+    @inlinable public var isIdenticallyZero: Bool { withUnsafePointer { p in (0..<count).allSatisfy { p[$0] == 0 } } }
+    @inlinable public static func strongZeroProduct(_ t: Tensor, _ d: Tensor) -> Tensor { Tensor.strongZeroProductKernel(t, d) }
+    @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Tensor) -> Tensor { f.tensorKernel(x) ?? x.map(f) }
+    @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Tensor, _ b: Tensor) -> Tensor {
+        f.tensorKernel(a, b) ?? a.zip(b, f)
+    }
+    @inlinable public static func select(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor { selectKernel(condition, a, b) }
 }
 
 extension Tensor: TensorAlgebra {
     /// The element type of θ and of the batch.
     public typealias Scalar = Element
-    /// `init` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public init(constant: Tensor<Element>) { self = constant }
-    /// `primalTensor` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public var primalTensor: Tensor<Element> { self }
-    /// `sum` on plain `Double` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func sum() -> Tensor { Tensor(Element(sumAsDouble())) }
-    /// `broadcast` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
     @inlinable public func broadcast(to shape: [Int]) -> Tensor {
         precondition(count == 1, "broadcast(to:): expected a one-element tensor, got \(self.shape)")
         return Tensor(repeating: scalars[0], shape: shape)
     }
-    /// `logSoftmax` on plain `Tensor` values (no derivative): the protocol requirement of ``ScalarAlgebra``/``TensorAlgebra`` of that name.
-    @inlinable public func logSoftmax() -> Tensor { logSoftmaxRows() }
+    @inlinable public static func applying<Op: TensorFunction>(_ op: Op, to x: Tensor) -> Tensor { op.value(x) }
 }
+
+extension Tensor: ConvolutionAlgebra {}

@@ -5,58 +5,80 @@ import Tensors
 /// (Taylor mode; Griewank & Walther, *Evaluating Derivatives*, 2nd ed., ch. 13).
 ///
 /// Coefficients are stored **normalized** (divided by k!); ``derivative(_:)`` returns the
-/// derivatives themselves. The order K is chosen at run time. Missing coefficients
-/// (`nil`, or beyond a shorter operand's order) are exact zeros and cost nothing, so a
-/// constant (an input batch) is a jet of order 0 and a product with it is one product
-/// per coefficient.
+/// derivatives themselves. The order K is chosen at run time. A `nil` term is an exact zero and
+/// costs nothing; a constant (an input batch) is *exact*: every coefficient beyond its terms is
+/// zero, so a product with it is one product per coefficient. A computed jet is known through
+/// ``order`` and no further: an operation whose operands are known to different orders is known
+/// to the smaller one.
 ///
-/// `Jet<V>` conforms to ``ScalarAlgebra`` / ``TensorAlgebra`` whenever `V` does, so
-/// `Jet<Double>`, `Jet<Tensor<Double>>`, `Jet<Dual<Double>>` work and the MLP and CNN run on
-/// jets. Rules: Cauchy products for ×, matmul and the convolutions; the ODE recurrences for
-/// exp, log, sqrt, pow, sin/cos, tanh, sigmoid (`Notes/jets.md`); ReLU and max-pool route
-/// every coefficient by the mask/argmax of coefficient 0 (non-smooth points follow the
+/// Rules come from the rule table (`Rules.swift`, `Carrier.swift`): Cauchy products for the
+/// bilinear operations, the ODE y' = f'(x)·x' (or y' = JVP(x, x')) for the others, with
+/// hand-written recurrences for exp, log, sqrt, pow, sin, cos, tanh, sigmoid and division.
+/// ReLU and max-pool route every coefficient by coefficient 0 (non-smooth points follow the
 /// primal's convention: ReLU'(0) = 0).
+///
+/// Where an expansion loses orders, the jet says so by a lower ``order``: dividing by a series
+/// whose leading coefficients vanish divides out the common power of t ((eᵗ − 1)/t at t = 0 is
+/// 1 + t/2 + t²/6 + …, one order fewer), a fractional power of a series starting at tᵐ shifts
+/// the same way (√(t² + t⁴) = t·√(1 + t²)), and a power with no expansion (t^1.5 at 0) is known
+/// only through the last order that exists (1). These checks look at whole values: a tensor
+/// whose leading coefficient is zero in some elements only gets IEEE infinities there.
+/// ``taylorCoefficients(of:at:along:order:)`` reruns at a higher order to recover lost orders
+/// and throws when the expansion does not exist.
 public struct Jet<V: ScalarAlgebra> {
     /// `terms[k]` is c_k; `nil` is an exact zero; `terms[0]` is never `nil`.
     public var terms: [V?]
+    /// The highest order whose coefficient is known; `nil` for an exact value (a constant).
+    public var truncation: Int?
 
-    /// A jet from its normalized coefficients (`coefficients[k] = f⁽ᵏ⁾/k!`).
+    @inlinable
+    init(terms: [V?], truncation: Int?) {
+        precondition(!terms.isEmpty && terms[0] != nil, "Jet: coefficient 0 must be present")
+        self.terms = terms
+        self.truncation = truncation
+    }
+
+    /// A jet from its normalized coefficients (`coefficients[k] = f⁽ᵏ⁾/k!`), known through order
+    /// `coefficients.count − 1`.
     /// - Precondition: at least one coefficient.
     @inlinable
     public init(coefficients: [V]) {
         precondition(!coefficients.isEmpty, "Jet: needs at least the coefficient of order 0")
-        terms = coefficients.map { $0 }
+        self.init(terms: coefficients.map { $0 }, truncation: coefficients.count - 1)
     }
 
-    /// A jet from coefficients where `nil` is zero. - Precondition: `terms[0] != nil`.
+    /// A jet from coefficients where `nil` is zero, known through order `terms.count − 1`.
+    /// - Precondition: `terms[0] != nil`.
     @inlinable
-    public init(terms: [V?]) {
-        precondition(!terms.isEmpty && terms[0] != nil, "Jet: coefficient 0 must be present")
-        self.terms = terms
-    }
+    public init(terms: [V?]) { self.init(terms: terms, truncation: terms.count - 1) }
 
     /// The jet of `x + t·v` truncated at `order`: coefficients `[x, v, 0, …]`.
     /// - Precondition: `order ≥ 0`.
     @inlinable
     public init(point x: V, direction v: V, order: Int) {
         precondition(order >= 0, "Jet: order must be ≥ 0, got \(order)")
-        terms = [x] + (order >= 1 ? [v] : []) + [V?](repeating: nil, count: max(order - 1, 0))
+        self.init(terms: [x] + (order >= 1 ? [v] : []), truncation: order)
     }
 
-    /// A constant: order 0.
+    /// A constant: exact, every coefficient of order ≥ 1 zero.
     @inlinable
-    public init(constant x: V) { terms = [x] }
+    public init(constant x: V) { self.init(terms: [x], truncation: nil) }
 
-    /// The order K (number of coefficients − 1).
-    @inlinable public var order: Int { terms.count - 1 }
+    /// The highest order whose coefficient is known.
+    @inlinable public var order: Int { truncation ?? (terms.count - 1) }
+    /// Whether the jet is exact (a constant).
+    @inlinable public var isExact: Bool { truncation == nil }
     /// c₀, the value.
     @inlinable public var primal: V { terms[0]! }
 
-    /// The normalized coefficient c_k (zero beyond the order).
+    /// The normalized coefficient c_k: zero where it is an exact zero, nan beyond the known order.
     @inlinable
-    public func coefficient(_ k: Int) -> V { (k < terms.count ? terms[k] : nil) ?? primal.zerosLike() }
+    public func coefficient(_ k: Int) -> V {
+        if let t = truncation, k > t { return primal.zerosLike().shifted(by: .nan) }
+        return term(k) ?? primal.zerosLike()
+    }
 
-    /// All normalized coefficients c₀…c_K.
+    /// All known normalized coefficients c₀…c_K.
     @inlinable public var coefficients: [V] { (0...order).map(coefficient) }
 
     /// The k-th derivative `k!·c_k` (of `t ↦ f(x + t v)` at t = 0).
@@ -80,14 +102,47 @@ public struct Jet<V: ScalarAlgebra> {
         }
     }
 
+    /// The known order of a result of `a` and `b`: the smaller of the two (exact values count as
+    /// known to every order).
+    @inlinable
+    static func combined(_ a: Jet, _ b: Jet) -> Int? {
+        switch (a.truncation, b.truncation) {
+        case let (x?, y?): return Swift.min(x, y)
+        case let (x?, nil): return x
+        case let (nil, y?): return y
+        case (nil, nil): return nil
+        }
+    }
+
     /// Applies a linear map to every coefficient.
     @inlinable
-    public func mapLinear(_ f: (V) -> V) -> Jet { Jet(terms: terms.map { $0.map(f) }) }
+    public func mapLinear(_ f: (V) -> V) -> Jet { Jet(terms: terms.map { $0.map(f) }, truncation: truncation) }
+
+    /// The first `order + 1` coefficients, known through `order`.
+    @inlinable
+    func truncated(to order: Int) -> Jet { Jet(terms: Array(terms.prefix(order + 1)), truncation: order) }
+
+    /// The series divided by tᵐ (the first m coefficients must be zero): known m orders fewer.
+    @inlinable
+    func droppingLeading(_ m: Int) -> Jet {
+        var t = Array(terms.dropFirst(m))
+        if t.isEmpty { t = [primal.zerosLike()] } else if t[0] == nil { t[0] = primal.zerosLike() }
+        return Jet(terms: t, truncation: truncation.map { $0 - m })
+    }
+
+    /// The number of leading coefficients that are identically zero (up to the known order).
+    @inlinable
+    var leadingZeros: Int {
+        var m = 0
+        while m <= order, term(m)?.isIdenticallyZero ?? true { m += 1 }
+        return m
+    }
 
     /// The Cauchy product of a bilinear map: `c_k = Σ_{i+j=k} f(a_i, b_j)`.
     @inlinable
     static func cauchy(_ a: Jet, _ b: Jet, _ f: (V, V) -> V) -> Jet {
-        let K = max(a.order, b.order)
+        let t = combined(a, b)
+        let K = t ?? (a.terms.count + b.terms.count - 2)
         var out = [V?](repeating: nil, count: K + 1)
         for k in 0...K {
             var acc: V? = nil
@@ -97,7 +152,7 @@ public struct Jet<V: ScalarAlgebra> {
             out[k] = acc
         }
         if out[0] == nil { out[0] = f(a.primal, b.primal) }
-        return Jet(terms: out)
+        return Jet(terms: out, truncation: t)
     }
 
     /// `y` with `y' = u · x'` where `u` is itself a jet computed from `y` so far: the ODE
@@ -106,7 +161,7 @@ public struct Jet<V: ScalarAlgebra> {
     @inlinable
     static func ode(_ x: Jet, y0: V, _ uAt: (Int, [V?]) -> V?) -> Jet {
         var y: [V?] = [y0]
-        guard x.order >= 1 else { return Jet(terms: y) }
+        guard x.order >= 1 else { return Jet(terms: y, truncation: x.order) }
         var u: [V?] = [uAt(0, y)]
         for k in 1...x.order {
             var acc: V? = nil
@@ -116,7 +171,51 @@ public struct Jet<V: ScalarAlgebra> {
             y.append(acc.map { $0.scaled(by: 1 / Double(k)) })
             u.append(uAt(k, y))
         }
-        return Jet(terms: y)
+        return Jet(terms: y, truncation: x.order)
+    }
+
+    /// The generic Taylor rule: `y` with `y' = J(x, y)[x']` for a tangent map `J` written in the
+    /// algebra (`J(t, x, y)`), i.e. `y_k = (1/k)·[J(x', x, y)]_{k−1}` on the jets known through
+    /// order k − 1 (causality of Taylor arithmetic). One evaluation of `J` per order: O(K³).
+    @inlinable
+    static func integrate(_ x: Jet, y0: V, _ tangentMap: (Jet, Jet, Jet) -> Jet) -> Jet {
+        let K = x.order
+        var y: [V?] = [y0]
+        guard K >= 1 else { return Jet(terms: y, truncation: K) }
+        let dx = x.derivativeSeries()
+        for k in 1...K {
+            let m = k - 1
+            let out = tangentMap(dx.truncated(to: m), x.truncated(to: m), Jet(terms: y, truncation: m))
+            guard out.order >= m else { return Jet(terms: y, truncation: m) }
+            y.append(out.term(m).map { $0.scaled(by: 1 / Double(k)) })
+        }
+        return Jet(terms: y, truncation: K)
+    }
+
+    /// The binary form of ``integrate(_:y0:_:)``: `y' = J(a, b, y)[a', b']`.
+    @inlinable
+    static func integrate(_ a: Jet, _ b: Jet, y0: V, _ tangentMap: (Jet, Jet, Jet, Jet, Jet) -> Jet) -> Jet {
+        let K = combined(a, b) ?? Swift.max(a.order, b.order)
+        var y: [V?] = [y0]
+        guard K >= 1 else { return Jet(terms: y, truncation: K) }
+        let da = a.derivativeSeries(), db = b.derivativeSeries()
+        for k in 1...K {
+            let m = k - 1
+            let out = tangentMap(da.truncated(to: m), db.truncated(to: m), a.truncated(to: m), b.truncated(to: m),
+                                 Jet(terms: y, truncation: m))
+            guard out.order >= m else { return Jet(terms: y, truncation: m) }
+            y.append(out.term(m).map { $0.scaled(by: 1 / Double(k)) })
+        }
+        return Jet(terms: y, truncation: K)
+    }
+
+    /// x'(t): coefficients (j+1)·x_{j+1}, known one order fewer.
+    @inlinable
+    func derivativeSeries() -> Jet {
+        let K = order
+        var d: [V?] = (0..<Swift.max(K, 1)).map { j in term(j + 1).map { $0.scaled(by: Double(j + 1)) } }
+        if d[0] == nil { d[0] = primal.zerosLike() }
+        return Jet(terms: d, truncation: truncation.map { Swift.max($0 - 1, 0) })
     }
 
     /// Σ_{i=lo..hi} a_i · b_{m−i} over present terms.
@@ -130,41 +229,12 @@ public struct Jet<V: ScalarAlgebra> {
         }
         return acc
     }
-}
 
-extension Jet: ScalarAlgebra {
-    /// Taylor rule of `+` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public static func + (a: Jet, b: Jet) -> Jet {
-        Jet(terms: (0...max(a.order, b.order)).map { k in k == 0 ? a.primal + b.primal : add(a.term(k), b.term(k)) })
-    }
-    /// Taylor rule of `-` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public static func - (a: Jet, b: Jet) -> Jet { a + (-b) }
-    /// Taylor rule of `negation` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public static prefix func - (a: Jet) -> Jet { a.mapLinear { -$0 } }
-    /// Cauchy product.
-    @inlinable public static func * (a: Jet, b: Jet) -> Jet { cauchy(a, b, *) }
-    /// Division: c_k = (a_k − Σ_{i=1..k} b_i c_{k−i}) / b₀.
-    @inlinable public static func / (a: Jet, b: Jet) -> Jet {
-        let K = max(a.order, b.order)
-        let b0 = b.primal
-        var c: [V?] = [a.primal / b0]
-        if K >= 1 {
-            for k in 1...K {
-                let s = convolution(b.terms, c, k, from: 1)
-                let num = add(a.term(k), s.map { -$0 })
-                c.append(num.map { $0 / b0 })
-            }
-        }
-        return Jet(terms: c)
-    }
-    /// Taylor rule of `scaled` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func scaled(by factor: Double) -> Jet { mapLinear { $0.scaled(by: factor) } }
-    /// Taylor rule of `shifted` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func shifted(by offset: Double) -> Jet { var j = self; j.terms[0] = primal.shifted(by: offset); return j }
-    /// exp: y' = y·x'.
-    @inlinable public static func exp(_ x: Jet) -> Jet { ode(x, y0: V.exp(x.primal)) { m, y in y[m] } }
-    /// log: y_k = (x_k − (1/k) Σ_{j=1..k−1} j·y_j·x_{k−j}) / x₀.
-    @inlinable public static func log(_ x: Jet) -> Jet {
+    // MARK: Hand-written recurrences (Notes/jets.md)
+
+    /// log: y_k = (x_k − (1/k) Σ_{j=1..k−1} j·y_j·x_{k−j}) / x₀. No expansion at x₀ = 0 (IEEE −∞).
+    @inlinable
+    static func logarithm(_ x: Jet) -> Jet {
         let x0 = x.primal
         var y: [V?] = [V.log(x0)]
         if x.order >= 1 {
@@ -175,10 +245,14 @@ extension Jet: ScalarAlgebra {
                 y.append(num.map { $0 / x0 })
             }
         }
-        return Jet(terms: y)
+        return Jet(terms: y, truncation: x.order)
     }
-    /// sqrt: y_k = (x_k − Σ_{j=1..k−1} y_j y_{k−j}) / (2 y₀). At x₀ = 0 the coefficients are ±inf or nan (IEEE 754).
-    @inlinable public static func sqrt(_ x: Jet) -> Jet {
+
+    /// sqrt: y_k = (x_k − Σ_{j=1..k−1} y_j y_{k−j}) / (2 y₀); a series starting at t^{2m} is
+    /// t^m·√(series / t^{2m}) (``power(_:_:)``).
+    @inlinable
+    static func squareRoot(_ x: Jet) -> Jet {
+        if x.order >= 1, x.primal.isIdenticallyZero { return power(x, 0.5) }
         let y0 = V.sqrt(x.primal)
         var y: [V?] = [y0]
         if x.order >= 1 {
@@ -188,27 +262,88 @@ extension Jet: ScalarAlgebra {
                 y.append(num.map { ($0 / y0).scaled(by: 0.5) })
             }
         }
-        return Jet(terms: y)
+        return Jet(terms: y, truncation: x.order)
     }
-    /// pow with a real exponent r: y_k = (1/(k x₀)) Σ_{j=1..k} (r·j − (k − j)) x_j y_{k−j}
-    /// (from x·y' = r·y·x'). At x₀ = 0 the coefficients are inf or nan (IEEE 754).
-    @inlinable public static func pow(_ x: Jet, _ exponent: Double) -> Jet {
+
+    /// x^r. An integer exponent (|r| ≤ 64) is exact: repeated Cauchy products (and a division for
+    /// r < 0), smooth at x₀ = 0. A real exponent uses y_k = (1/(k x₀)) Σ_{j=1..k} (r·j − (k − j)) x_j
+    /// y_{k−j} (from x·y' = r·y·x'); at x₀ = 0 a series starting at tᵐ gives t^{mr}·(x/tᵐ)^r when
+    /// m·r is an integer, and otherwise is known only through order ⌊m·r⌋ (zeros).
+    @inlinable
+    static func power(_ x: Jet, _ r: Double) -> Jet {
+        let K = x.order
         let x0 = x.primal
-        var y: [V?] = [V.pow(x0, exponent)]
-        if x.order >= 1 {
-            for k in 1...x.order {
+        let y0 = V.pow(x0, r)
+        if r == r.rounded(), Swift.abs(r) <= 64 {
+            var n = Int(Swift.abs(r))
+            if n == 0 { return Jet(terms: [y0], truncation: K) }
+            var result: Jet? = nil, base = x
+            while n > 0 {
+                if n & 1 == 1 { result = result.map { $0 * base } ?? base }
+                n >>= 1
+                if n > 0 { base = base * base }
+            }
+            var y = r < 0 ? quotient(Jet(constant: x0.onesLike()), result!) : result!
+            y.terms[0] = y0
+            return y
+        }
+        if K >= 1, x0.isIdenticallyZero, r > 0 {
+            let m = x.leadingZeros
+            if m > K { return Jet(terms: [y0], truncation: Swift.min(K, Int((Double(K + 1) * r).rounded(.up)) - 1)) }
+            let mr = Double(m) * r
+            if mr == mr.rounded() {
+                let shift = Int(mr)
+                let inner = power(x.droppingLeading(m), r)
+                var t = [V?](repeating: nil, count: shift) + inner.terms
+                t[0] = y0
+                let known = Swift.min(K, inner.order + shift)
+                return Jet(terms: Array(t.prefix(known + 1)), truncation: known)
+            }
+            return Jet(terms: [y0], truncation: Swift.min(K, Int(mr.rounded(.down))))
+        }
+        var y: [V?] = [y0]
+        if K >= 1 {
+            for k in 1...K {
                 var acc: V? = nil
                 for j in 1...k {
-                    let w = exponent * Double(j) - Double(k - j)
+                    let w = r * Double(j) - Double(k - j)
                     if w != 0, let xj = x.term(j), let yr = y[k - j] { acc = add(acc, (xj * yr).scaled(by: w)) }
                 }
                 y.append(acc.map { ($0 / x0).scaled(by: 1 / Double(k)) })
             }
         }
-        return Jet(terms: y)
+        return Jet(terms: y, truncation: K)
     }
+
+    /// Division: c_k = (a_k − Σ_{i=1..k} b_i c_{k−i}) / b₀. When b's first m coefficients vanish
+    /// and a's too, both are divided by tᵐ first (a removable singularity; m orders fewer).
+    @inlinable
+    static func quotient(_ a: Jet, _ b: Jet) -> Jet {
+        var a = a, b = b
+        if b.order >= 1, b.primal.isIdenticallyZero {
+            let m = b.leadingZeros
+            if m <= b.order, a.leadingZeros >= m {
+                a = a.droppingLeading(m)
+                b = b.droppingLeading(m)
+            }
+        }
+        let t = combined(a, b)
+        let K = t ?? (b.terms.count == 1 ? a.terms.count - 1 : Swift.max(a.terms.count, b.terms.count) - 1)
+        let b0 = b.primal
+        var c: [V?] = [a.primal / b0]
+        if K >= 1 {
+            for k in 1...K {
+                let s = convolution(b.terms, c, k, from: 1)
+                let num = add(a.term(k), s.map { -$0 })
+                c.append(num.map { $0 / b0 })
+            }
+        }
+        return Jet(terms: c, truncation: t ?? (b.terms.count == 1 ? nil : K))
+    }
+
     /// sin and cos together: s' = c·x', c' = −s·x'.
-    @inlinable static func sinCos(_ x: Jet) -> (Jet, Jet) {
+    @inlinable
+    static func sinCos(_ x: Jet) -> (Jet, Jet) {
         var s: [V?] = [V.sin(x.primal)], c: [V?] = [V.cos(x.primal)]
         if x.order >= 1 {
             for k in 1...x.order {
@@ -222,129 +357,62 @@ extension Jet: ScalarAlgebra {
                 c.append(ck.map { $0.scaled(by: 1 / Double(k)) })
             }
         }
-        return (Jet(terms: s), Jet(terms: c))
+        return (Jet(terms: s, truncation: x.order), Jet(terms: c, truncation: x.order))
     }
-    /// Taylor rule of `sin` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public static func sin(_ x: Jet) -> Jet { sinCos(x).0 }
-    /// Taylor rule of `cos` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public static func cos(_ x: Jet) -> Jet { sinCos(x).1 }
-    /// tanh: y' = (1 − y²)·x', with u_m = δ_{m0} − Σ_{i=0..m} y_i y_{m−i}.
-    @inlinable public static func tanh(_ x: Jet) -> Jet {
-        ode(x, y0: V.tanh(x.primal)) { m, y in
-            let sq = convolution(y, y, m)
-            return m == 0 ? (-(y[0]! * y[0]!)).shifted(by: 1) : sq.map { -$0 }
+}
+
+extension Jet: DerivativeCarrier {
+    public typealias Value = V
+    @inlinable public init(constantValue: V) { self.init(constant: constantValue) }
+    @inlinable public var primalValue: V { primal }
+    @inlinable public var isIdenticallyZero: Bool { terms.allSatisfy { $0?.isIdenticallyZero ?? true } }
+    @inlinable public func mappingPrimal(_ f: (V) -> V) -> Jet { var j = self; j.terms[0] = f(primal); return j }
+    @inlinable public func linear(_ f: @escaping (V) -> V, adjoint: @escaping (V) -> V) -> Jet { mapLinear(f) }
+    @inlinable public static func linear(_ a: Jet, _ b: Jet, _ both: @escaping (V, V) -> V,
+                                         left: @escaping (V) -> V, right: @escaping (V) -> V,
+                                         adjointLeft: @escaping (V) -> V, adjointRight: @escaping (V) -> V) -> Jet {
+        let t = combined(a, b)
+        let K = t ?? (Swift.max(a.terms.count, b.terms.count) - 1)
+        return Jet(terms: (0...K).map { k in
+            if k == 0 { return both(a.primal, b.primal) }
+            switch (a.term(k), b.term(k)) {
+            case let (x?, y?): return both(x, y)
+            case let (x?, nil): return left(x)
+            case let (nil, y?): return right(y)
+            case (nil, nil): return nil
+            }
+        }, truncation: t)
+    }
+    @inlinable public static func bilinear(_ a: Jet, _ b: Jet, _ f: @escaping (V, V) -> V,
+                                           adjointLeft: @escaping (V, V) -> V, adjointRight: @escaping (V, V) -> V) -> Jet {
+        cauchy(a, b, f)
+    }
+    @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Jet) -> Jet {
+        if x.isExact && x.terms.count == 1 { return Jet(constant: V.applying(f, to: x.primal)) }
+        if let fast = f.taylor(x) { return fast }
+        return integrate(x, y0: V.applying(f, to: x.primal)) { t, xs, ys in f.tangent(t, at: xs, value: ys) }
+    }
+    @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Jet, _ b: Jet) -> Jet {
+        if a.isExact && b.isExact && a.terms.count == 1 && b.terms.count == 1 { return Jet(constant: V.applying(f, a.primal, b.primal)) }
+        if let fast = f.taylor(a, b) { return fast }
+        return integrate(a, b, y0: V.applying(f, a.primal, b.primal)) { ta, tb, xa, xb, y in
+            let (pa, pb) = f.partials(xa, xb, value: y)
+            return Jet.strongZeroProduct(ta, pa) + Jet.strongZeroProduct(tb, pb)
         }
     }
-    /// sigmoid: y' = (y − y²)·x'.
-    @inlinable public static func sigmoid(_ x: Jet) -> Jet {
-        ode(x, y0: V.sigmoid(x.primal)) { m, y in add(y[m], convolution(y, y, m).map { -$0 }) }
-    }
-    /// ReLU: every coefficient masked by c₀ > 0 (ReLU'(0) = 0).
-    @inlinable public func relu() -> Jet {
-        let p = primal
-        var j = mapLinear { $0.masked(wherePositive: p) }
-        j.terms[0] = p.relu()
-        return j
-    }
-    /// Taylor rule of `masked` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func masked(wherePositive mask: Jet) -> Jet { let m = mask.primal; return mapLinear { $0.masked(wherePositive: m) } }
-    /// Taylor rule of `zerosLike` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func zerosLike() -> Jet { Jet(constant: primal.zerosLike()) }
-    /// Taylor rule of `onesLike` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func onesLike() -> Jet { Jet(constant: primal.onesLike()) }
 }
 
 extension Jet: TensorAlgebra where V: TensorAlgebra {
-    /// The element type at the bottom of the nesting.
     public typealias Scalar = V.Scalar
-    /// Taylor rule of `init` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public init(constant: Tensor<V.Scalar>) { self.init(constant: V(constant: constant)) }
-    /// Taylor rule of `primalTensor` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public var primalTensor: Tensor<V.Scalar> { primal.primalTensor }
-    /// Taylor rule of `shape` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public var shape: [Int] { primal.shape }
-    /// Taylor rule of `matmul` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public static func matmul(_ a: Jet, _ b: Jet, transposeA: Bool, transposeB: Bool) -> Jet {
-        cauchy(a, b) { V.matmul($0, $1, transposeA: transposeA, transposeB: transposeB) }
+    @inlinable public static func applying<Op: TensorFunction>(_ op: Op, to x: Jet) -> Jet {
+        if x.isExact && x.terms.count == 1 { return Jet(constant: V.applying(op, to: x.primal)) }
+        if let fast = op.taylor(x) { return fast }
+        return integrate(x, y0: V.applying(op, to: x.primal)) { t, xs, ys in op.jvp(at: xs, value: ys, tangent: t) }
     }
-    /// Taylor rule of `addingRowBroadcast` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func addingRowBroadcast(_ bias: Jet) -> Jet {
-        let rows = primal.shape[0]
-        return Jet(terms: (0...max(order, bias.order)).map { k in
-            switch (term(k), bias.term(k)) {
-            case let (x?, b?): return x.addingRowBroadcast(b)
-            case let (x?, nil): return x
-            case let (nil, b?): return b.broadcastRows(rows)
-            case (nil, nil): return nil
-            }
-        })
-    }
-    /// Taylor rule of `broadcastRows` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func broadcastRows(_ rows: Int) -> Jet { mapLinear { $0.broadcastRows(rows) } }
-    /// Taylor rule of `sumRows` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func sumRows() -> Jet { mapLinear { $0.sumRows() } }
-    /// Taylor rule of `broadcastColumns` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func broadcastColumns(_ cols: Int) -> Jet { mapLinear { $0.broadcastColumns(cols) } }
-    /// Taylor rule of `sumColumns` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func sumColumns() -> Jet { mapLinear { $0.sumColumns() } }
-    /// Taylor rule of `sum` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func sum() -> Jet { mapLinear { $0.sum() } }
-    /// Taylor rule of `broadcast` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func broadcast(to shape: [Int]) -> Jet { mapLinear { $0.broadcast(to: shape) } }
-    /// Taylor rule of `reshaped` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func reshaped(_ shape: [Int]) -> Jet { mapLinear { $0.reshaped(shape) } }
-    /// Stable log-softmax: y = z − L with L = L₀ + log Σ_j exp(z_j − L₀), L₀ the primal
-    /// log-sum-exp (a constant shift), so every exp argument has primal ≤ 0.
-    @inlinable public func logSoftmax() -> Jet {
-        let z0 = primal
-        let y0 = z0.logSoftmax()
-        let n = z0.shape[0], c = z0.shape[1]
-        let lse0 = (z0 - y0).gatherColumns([Int](repeating: 0, count: n))       // [N]
-        let shifted = self - Jet(constant: lse0.broadcastColumns(c))
-        let logE = Jet.log(Jet.exp(shifted).sumColumns())                     // ≈ 0 at order 0
-        var y = shifted - logE.broadcastColumns(c)
-        y.terms[0] = y0
-        return y
-    }
-    /// Taylor rule of `gatherColumns` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func gatherColumns(_ index: [Int]) -> Jet { mapLinear { $0.gatherColumns(index) } }
-    /// Taylor rule of `scatterColumns` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func scatterColumns(_ index: [Int], width: Int) -> Jet { mapLinear { $0.scatterColumns(index, width: width) } }
-    /// Taylor rule of `conv2d` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public static func conv2d(_ x: Jet, _ w: Jet, stride: Int, padding: Int) -> Jet {
-        cauchy(x, w) { V.conv2d($0, $1, stride: stride, padding: padding) }
-    }
-    /// Taylor rule of `conv2dBackwardInput` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public static func conv2dBackwardInput(_ g: Jet, _ w: Jet, inputShape: [Int], stride: Int, padding: Int) -> Jet {
-        cauchy(g, w) { V.conv2dBackwardInput($0, $1, inputShape: inputShape, stride: stride, padding: padding) }
-    }
-    /// Taylor rule of `conv2dBackwardFilter` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public static func conv2dBackwardFilter(_ x: Jet, _ g: Jet, filterShape: [Int], stride: Int, padding: Int) -> Jet {
-        cauchy(x, g) { V.conv2dBackwardFilter($0, $1, filterShape: filterShape, stride: stride, padding: padding) }
-    }
-    /// Taylor rule of `addingChannelBias` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func addingChannelBias(_ bias: Jet) -> Jet {
-        let s = primal.shape
-        return Jet(terms: (0...max(order, bias.order)).map { k in
-            switch (term(k), bias.term(k)) {
-            case let (x?, b?): return x.addingChannelBias(b)
-            case let (x?, nil): return x
-            case let (nil, b?): return b.broadcastChannels(to: s)
-            case (nil, nil): return nil
-            }
-        })
-    }
-    /// Taylor rule of `sumChannels` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func sumChannels() -> Jet { mapLinear { $0.sumChannels() } }
-    /// Taylor rule of `broadcastChannels` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func broadcastChannels(to shape: [Int]) -> Jet { mapLinear { $0.broadcastChannels(to: shape) } }
-    /// Max-pool routes every coefficient by the argmax of the selector's coefficient 0.
-    @inlinable public func gatherMaxPool2x2(argmaxOf x: Jet) -> Jet { let m = x.primal; return mapLinear { $0.gatherMaxPool2x2(argmaxOf: m) } }
-    /// Taylor rule of `scatterMaxPool2x2` on every coefficient (linear maps per coefficient, bilinear maps by the Cauchy product; Notes/jets.md).
-    @inlinable public func scatterMaxPool2x2(argmaxOf x: Jet) -> Jet { let m = x.primal; return mapLinear { $0.scatterMaxPool2x2(argmaxOf: m) } }
 }
 
+extension Jet: ConvolutionAlgebra where V: ConvolutionAlgebra {}
+
 extension Jet: CustomStringConvertible {
-    /// A one-line, human-readable description (for logs and error output).
     public var description: String { "Jet(" + (0...order).map { "\(coefficient($0))" }.joined(separator: ", ") + ")" }
 }

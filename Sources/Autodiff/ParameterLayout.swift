@@ -108,7 +108,7 @@ public protocol Objective {
     /// The layout of θ.
     var layout: ParameterLayout { get }
     /// Evaluates the function in the algebra `A`.
-    func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == Scalar
+    func callAsFunction<A: ConvolutionAlgebra>(_ parameters: [A]) -> A where A.Scalar == Scalar
 }
 
 /// The weighted mean of several objectives over the same parameters, e.g. a model's loss on
@@ -151,7 +151,7 @@ public struct AveragedObjective<O: Objective>: Objective {
 
     /// `Σ_i w_i f_i(parameters)` in the algebra `A`.
     @inlinable
-    public func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == Scalar {
+    public func callAsFunction<A: ConvolutionAlgebra>(_ parameters: [A]) -> A where A.Scalar == Scalar {
         if parts.count == 1 { return parts[0](parameters) }
         if weights.allSatisfy({ $0 == weights[0] }) {
             var total = parts[0](parameters)

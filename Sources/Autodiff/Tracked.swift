@@ -73,12 +73,12 @@ public final class Tape<V: ScalarAlgebra> {
 
 /// A value recorded on a ``Tape``: reverse-mode differentiation (VJP).
 ///
-/// `Tracked<V>` conforms to ``ScalarAlgebra``/``TensorAlgebra`` whenever `V` does.
-/// A constant (``init(untracked:)`` or ``TensorAlgebra/init(constant:)``) has no
-/// tape and costs nothing in the reverse pass. `Tracked<Dual<Tensor<Double>>>` is
+/// `Tracked<V>` conforms to ``ScalarAlgebra``/``TensorAlgebra``/``ConvolutionAlgebra`` whenever
+/// `V` does; its pullbacks are the adjoints of the rule table (`Rules.swift`, `Carrier.swift`).
+/// A constant (``init(untracked:)`` or ``TensorAlgebra/init(constant:)``) has no tape, records
+/// nothing and costs nothing in the reverse pass. `Tracked<Dual<Tensor<Double>>>` is
 /// forward-over-reverse: gradient and Hessian-vector product in one pass.
 public struct Tracked<V: ScalarAlgebra> {
-    /// The value.
     public let value: V
     /// The tape this value is recorded on; `nil` for a constant.
     public let tape: Tape<V>?
@@ -122,174 +122,48 @@ public struct Tracked<V: ScalarAlgebra> {
     }
 }
 
-extension Tracked: ScalarAlgebra {
-    /// `+` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func + (a: Tracked, b: Tracked) -> Tracked { binary(a, b, a.value + b.value, { $0 }, { $0 }) }
-    /// `-` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func - (a: Tracked, b: Tracked) -> Tracked { binary(a, b, a.value - b.value, { $0 }, { -$0 }) }
-    /// `*` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func * (a: Tracked, b: Tracked) -> Tracked {
+extension Tracked: DerivativeCarrier {
+    public typealias Value = V
+    @inlinable public init(constantValue: V) { self.init(untracked: constantValue) }
+    @inlinable public var primalValue: V { value }
+    @inlinable public var isIdenticallyZero: Bool { value.isIdenticallyZero }
+    @inlinable public func mappingPrimal(_ f: (V) -> V) -> Tracked { Tracked.unary(self, f(value)) { $0 } }
+    @inlinable public func linear(_ f: @escaping (V) -> V, adjoint: @escaping (V) -> V) -> Tracked {
+        Tracked.unary(self, f(value), adjoint)
+    }
+    @inlinable public static func linear(_ a: Tracked, _ b: Tracked, _ both: @escaping (V, V) -> V,
+                                         left: @escaping (V) -> V, right: @escaping (V) -> V,
+                                         adjointLeft: @escaping (V) -> V, adjointRight: @escaping (V) -> V) -> Tracked {
+        binary(a, b, both(a.value, b.value), adjointLeft, adjointRight)
+    }
+    @inlinable public static func bilinear(_ a: Tracked, _ b: Tracked, _ f: @escaping (V, V) -> V,
+                                           adjointLeft: @escaping (V, V) -> V, adjointRight: @escaping (V, V) -> V) -> Tracked {
         let av = a.value, bv = b.value
-        return binary(a, b, av * bv, { $0 * bv }, { av * $0 })
+        return binary(a, b, f(av, bv), { adjointLeft($0, bv) }, { adjointRight(av, $0) })
     }
-    /// `/` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func / (a: Tracked, b: Tracked) -> Tracked {
-        let bv = b.value, q = a.value / b.value
-        return binary(a, b, q, { $0 / bv }, { -($0 * q / bv) })
+    /// x̄ = f'(x)·ȳ: a diagonal derivative is its own transpose.
+    @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Tracked) -> Tracked {
+        let xv = x.value, y = V.applying(f, to: xv)
+        return unary(x, y) { f.tangent($0, at: xv, value: y) }
     }
-    /// `negation` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static prefix func - (a: Tracked) -> Tracked { unary(a, -a.value) { -$0 } }
-    /// `scaled` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func scaled(by factor: Double) -> Tracked { Tracked.unary(self, value.scaled(by: factor)) { $0.scaled(by: factor) } }
-    /// `shifted` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func shifted(by offset: Double) -> Tracked { Tracked.unary(self, value.shifted(by: offset)) { $0 } }
-    /// `exp` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func exp(_ x: Tracked) -> Tracked { let y = V.exp(x.value); return unary(x, y) { $0 * y } }
-    /// `log` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func log(_ x: Tracked) -> Tracked { let xv = x.value; return unary(x, V.log(xv)) { $0 / xv } }
-    /// `sqrt` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func sqrt(_ x: Tracked) -> Tracked { let y = V.sqrt(x.value); return unary(x, y) { ($0 / y).scaled(by: 0.5) } }
-    /// `tanh` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func tanh(_ x: Tracked) -> Tracked {
-        let y = V.tanh(x.value)
-        return unary(x, y) { $0 * (-(y * y)).shifted(by: 1) }
+    @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Tracked, _ b: Tracked) -> Tracked {
+        let av = a.value, bv = b.value, y = V.applying(f, av, bv)
+        guard a.isTracked || b.isTracked else { return Tracked(untracked: y) }
+        let (da, db) = f.partials(av, bv, value: y)
+        return binary(a, b, y, { V.strongZeroProduct($0, da) }, { V.strongZeroProduct($0, db) })
     }
-    /// `sin` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func sin(_ x: Tracked) -> Tracked { let xv = x.value; return unary(x, V.sin(xv)) { $0 * V.cos(xv) } }
-    /// `cos` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func cos(_ x: Tracked) -> Tracked { let xv = x.value; return unary(x, V.cos(xv)) { -($0 * V.sin(xv)) } }
-    /// `sigmoid` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public static func sigmoid(_ x: Tracked) -> Tracked { let y = V.sigmoid(x.value); return unary(x, y) { $0 * (y - y * y) } }
-    /// Pullback of x^r: ȳ·r·x^(r−1).
-    @inlinable public static func pow(_ x: Tracked, _ exponent: Double) -> Tracked {
-        let xv = x.value
-        return unary(x, V.pow(xv, exponent)) { $0 * V.pow(xv, exponent - 1).scaled(by: exponent) }
-    }
-    /// ReLU'(0) = 0.
-    @inlinable public func relu() -> Tracked { let xv = value; return Tracked.unary(self, xv.relu()) { $0.masked(wherePositive: xv) } }
-    /// `masked` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func masked(wherePositive mask: Tracked) -> Tracked {
-        let m = mask.value
-        return Tracked.unary(self, value.masked(wherePositive: m)) { $0.masked(wherePositive: m) }
-    }
-    /// `zerosLike` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func zerosLike() -> Tracked { Tracked(untracked: value.zerosLike()) }
-    /// `onesLike` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func onesLike() -> Tracked { Tracked(untracked: value.onesLike()) }
 }
 
 extension Tracked: TensorAlgebra where V: TensorAlgebra {
-    /// The element type at the bottom of the nesting.
     public typealias Scalar = V.Scalar
-    /// `init` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public init(constant: Tensor<V.Scalar>) { self.init(untracked: V(constant: constant)) }
-    /// `primalTensor` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public var primalTensor: Tensor<V.Scalar> { value.primalTensor }
-    /// `shape` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public var shape: [Int] { value.shape }
-
-    /// Pullback of C = op(A)·op(B): Ā = C̄·op(B)ᵀ, B̄ = op(A)ᵀ·C̄, each arranged so no transpose is copied.
-    @inlinable public static func matmul(_ a: Tracked, _ b: Tracked, transposeA: Bool, transposeB: Bool) -> Tracked {
-        let av = a.value, bv = b.value
-        let c = V.matmul(av, bv, transposeA: transposeA, transposeB: transposeB)
-        return binary(a, b, c, { g in
-            switch (transposeA, transposeB) {
-            case (false, false): return V.matmul(g, bv, transposeA: false, transposeB: true)
-            case (false, true): return V.matmul(g, bv, transposeA: false, transposeB: false)
-            case (true, false): return V.matmul(bv, g, transposeA: false, transposeB: true)
-            case (true, true): return V.matmul(bv, g, transposeA: true, transposeB: true)
-            }
-        }, { g in
-            switch (transposeA, transposeB) {
-            case (false, false): return V.matmul(av, g, transposeA: true, transposeB: false)
-            case (false, true): return V.matmul(g, av, transposeA: true, transposeB: false)
-            case (true, false): return V.matmul(av, g, transposeA: false, transposeB: false)
-            case (true, true): return V.matmul(g, av, transposeA: true, transposeB: true)
-            }
-        })
-    }
-    /// `addingRowBroadcast` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func addingRowBroadcast(_ bias: Tracked) -> Tracked {
-        Tracked.binary(self, bias, value.addingRowBroadcast(bias.value), { $0 }, { $0.sumRows() })
-    }
-    /// `broadcastRows` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func broadcastRows(_ rows: Int) -> Tracked { Tracked.unary(self, value.broadcastRows(rows)) { $0.sumRows() } }
-    /// `sumRows` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func sumRows() -> Tracked { let n = value.shape[0]; return Tracked.unary(self, value.sumRows()) { $0.broadcastRows(n) } }
-    /// `broadcastColumns` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func broadcastColumns(_ cols: Int) -> Tracked { Tracked.unary(self, value.broadcastColumns(cols)) { $0.sumColumns() } }
-    /// `sumColumns` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func sumColumns() -> Tracked { let c = value.shape[1]; return Tracked.unary(self, value.sumColumns()) { $0.broadcastColumns(c) } }
-    /// `sum` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func sum() -> Tracked { let s = value.shape; return Tracked.unary(self, value.sum()) { $0.broadcast(to: s) } }
-    /// `broadcast` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func broadcast(to shape: [Int]) -> Tracked {
-        let s = value.shape
-        return Tracked.unary(self, value.broadcast(to: shape)) { $0.sum().reshaped(s) }
-    }
-    /// `reshaped` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func reshaped(_ shape: [Int]) -> Tracked { let s = value.shape; return Tracked.unary(self, value.reshaped(shape)) { $0.reshaped(s) } }
-    /// Pullback of log-softmax: z̄ = ȳ − softmax(z) ⊙ rowsum(ȳ).
-    @inlinable public func logSoftmax() -> Tracked {
-        let y = value.logSoftmax()
-        return Tracked.unary(self, y) { g in g - V.exp(y) * g.sumColumns().broadcastColumns(y.shape[1]) }
-    }
-    /// `gatherColumns` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func gatherColumns(_ index: [Int]) -> Tracked {
-        let c = value.shape[1]
-        return Tracked.unary(self, value.gatherColumns(index)) { $0.scatterColumns(index, width: c) }
-    }
-    /// `scatterColumns` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func scatterColumns(_ index: [Int], width: Int) -> Tracked {
-        Tracked.unary(self, value.scatterColumns(index, width: width)) { $0.gatherColumns(index) }
+    @inlinable public static func applying<Op: TensorFunction>(_ op: Op, to x: Tracked) -> Tracked {
+        let xv = x.value, y = V.applying(op, to: xv)
+        return unary(x, y) { op.vjp(at: xv, value: y, cotangent: $0) }
     }
 }
 
-extension Tracked where V: TensorAlgebra {
-    /// Pullback of y = x ⋆ w: x̄ = conv2dBackwardInput(ȳ, w), w̄ = conv2dBackwardFilter(x, ȳ).
-    @inlinable public static func conv2d(_ x: Tracked, _ w: Tracked, stride: Int, padding: Int) -> Tracked {
-        let xv = x.value, wv = w.value
-        return binary(x, w, V.conv2d(xv, wv, stride: stride, padding: padding),
-                      { V.conv2dBackwardInput($0, wv, inputShape: xv.shape, stride: stride, padding: padding) },
-                      { V.conv2dBackwardFilter(xv, $0, filterShape: wv.shape, stride: stride, padding: padding) })
-    }
-    /// Pullback of y = B_in(g, w): ḡ = conv2d(ȳ, w), w̄ = conv2dBackwardFilter(ȳ, g).
-    @inlinable public static func conv2dBackwardInput(_ g: Tracked, _ w: Tracked, inputShape: [Int], stride: Int, padding: Int) -> Tracked {
-        let gv = g.value, wv = w.value
-        return binary(g, w, V.conv2dBackwardInput(gv, wv, inputShape: inputShape, stride: stride, padding: padding),
-                      { V.conv2d($0, wv, stride: stride, padding: padding) },
-                      { V.conv2dBackwardFilter($0, gv, filterShape: wv.shape, stride: stride, padding: padding) })
-    }
-    /// Pullback of y = B_filter(x, g): x̄ = conv2dBackwardInput(g, ȳ), ḡ = conv2d(x, ȳ).
-    @inlinable public static func conv2dBackwardFilter(_ x: Tracked, _ g: Tracked, filterShape: [Int], stride: Int, padding: Int) -> Tracked {
-        let xv = x.value, gv = g.value
-        return binary(x, g, V.conv2dBackwardFilter(xv, gv, filterShape: filterShape, stride: stride, padding: padding),
-                      { V.conv2dBackwardInput(gv, $0, inputShape: xv.shape, stride: stride, padding: padding) },
-                      { V.conv2d(xv, $0, stride: stride, padding: padding) })
-    }
-    /// `addingChannelBias` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func addingChannelBias(_ bias: Tracked) -> Tracked {
-        Tracked.binary(self, bias, value.addingChannelBias(bias.value), { $0 }, { $0.sumChannels() })
-    }
-    /// `sumChannels` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func sumChannels() -> Tracked { let s = value.shape; return Tracked.unary(self, value.sumChannels()) { $0.broadcastChannels(to: s) } }
-    /// `broadcastChannels` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func broadcastChannels(to shape: [Int]) -> Tracked {
-        Tracked.unary(self, value.broadcastChannels(to: shape)) { $0.sumChannels() }
-    }
-    /// `gatherMaxPool2x2` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func gatherMaxPool2x2(argmaxOf x: Tracked) -> Tracked {
-        let xv = x.value
-        return Tracked.unary(self, value.gatherMaxPool2x2(argmaxOf: xv)) { $0.scatterMaxPool2x2(argmaxOf: xv) }
-    }
-    /// `scatterMaxPool2x2` on the tape: records the value with a pullback written in `V`’s own operations (constants record nothing).
-    @inlinable public func scatterMaxPool2x2(argmaxOf x: Tracked) -> Tracked {
-        let xv = x.value
-        return Tracked.unary(self, value.scatterMaxPool2x2(argmaxOf: xv)) { $0.gatherMaxPool2x2(argmaxOf: xv) }
-    }
-}
+extension Tracked: ConvolutionAlgebra where V: ConvolutionAlgebra {}
 
 extension Tracked: CustomStringConvertible {
-    /// A one-line, human-readable description (for logs and error output).
     public var description: String { "Tracked(\(value)\(tape == nil ? ", constant" : ", node \(index)"))" }
 }

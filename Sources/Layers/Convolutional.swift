@@ -28,7 +28,7 @@ public struct Conv2D: Sendable, Equatable {
 
     /// `x ⋆ W + b` in any algebra.
     @inlinable
-    public func callAsFunction<A: TensorAlgebra>(_ x: A, weight: A, bias: A) -> A {
+    public func callAsFunction<A: ConvolutionAlgebra>(_ x: A, weight: A, bias: A) -> A {
         A.conv2d(x, weight, stride: stride, padding: padding).addingChannelBias(bias)
     }
 
@@ -100,7 +100,7 @@ public struct CNN: Model {
 
     /// Logits `[N, classCount]` for flattened inputs `[N, inputSize]`; parameters one value per layout entry.
     @inlinable
-    public func logits<A: TensorAlgebra>(_ parameters: [A], input: A) -> A {
+    public func logits<A: ConvolutionAlgebra>(_ parameters: [A], input: A) -> A {
         var h = input.reshaped([input.shape[0], inputChannels, height, width])
         for (i, conv) in convolutions.enumerated() {
             h = conv(h, weight: parameters[2 * i], bias: parameters[2 * i + 1]).relu().maxPool2x2()

@@ -32,7 +32,7 @@ public protocol Model: Sendable {
     /// The number of classes.
     var classCount: Int { get }
     /// Logits `[N, classCount]` for inputs `[N, inputSize]`, parameters one value per layout entry.
-    func logits<A: TensorAlgebra>(_ parameters: [A], input: A) -> A
+    func logits<A: ConvolutionAlgebra>(_ parameters: [A], input: A) -> A
     /// A freshly initialized flat θ (PyTorch default initialization), reproducible from `seed`.
     func initialParameters<E: TensorScalar>(_: E.Type, seed: UInt64) -> Tensor<E>
 }
@@ -97,7 +97,7 @@ public struct ModelLoss<M: Model, E: TensorScalar>: Objective {
 
     /// The mean softmax cross-entropy of the model on the batch, in the algebra `A` (a rank-0 value).
     @inlinable
-    public func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == E {
+    public func callAsFunction<A: ConvolutionAlgebra>(_ parameters: [A]) -> A where A.Scalar == E {
         softmaxCrossEntropy(logits: model.logits(parameters, input: A(constant: input)), labels: labels)
     }
 }

@@ -5,10 +5,53 @@ extension Tensor {
         precondition(shape == other.shape, "\(op): incompatible shapes \(shape) and \(other.shape)")
     }
 
-    /// Elementwise `op(self)`.
+    /// Elementwise `f(self)`, one loop per tensor: the primal of an elementwise rule. Users call
+    /// the named operations (`Tensor.exp`, …) of the algebra instead.
     @inlinable
-    public func map(_ op: UnaryOperation) -> Tensor {
-        Tensor(shape: shape) { y, n in withUnsafePointer { x in Element.applyUnary(op, x, y, count: n) } }
+    package func map<F: ScalarFunction>(_ f: F) -> Tensor {
+        Tensor(shape: shape) { y, n in withUnsafePointer { x in Element.map(f, x, y, count: n) } }
+    }
+
+    /// Elementwise `f(self, other)`. - Precondition: equal shapes.
+    @inlinable
+    package func zip<F: BinaryScalarFunction>(_ other: Tensor, _ f: F) -> Tensor {
+        checkSameShape(other, "\(F.self)")
+        return Tensor(shape: shape) { c, n in
+            withUnsafePointer { a in other.withUnsafePointer { b in Element.zip(f, a, b, c, count: n) } }
+        }
+    }
+
+    /// `max(self, 0)` elementwise.
+    @inlinable
+    package func reluKernel() -> Tensor {
+        Tensor(shape: shape) { y, n in withUnsafePointer { x in Element.relu(x, y, count: n) } }
+    }
+
+    /// `condition > 0 ? a : b` elementwise (a nan condition picks `b`). - Precondition: equal shapes.
+    @inlinable
+    package static func selectKernel(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+        condition.checkSameShape(a, "select"); condition.checkSameShape(b, "select")
+        return Tensor(shape: a.shape) { y, n in
+            condition.withUnsafePointer { c in a.withUnsafePointer { ap in b.withUnsafePointer { bp in
+                Element.select(c, ap, bp, y, count: n)
+            } } }
+        }
+    }
+
+    /// `t·d` elementwise, except that an exact-zero `t` gives 0 whatever `d` is (0·∞ = 0).
+    @inlinable
+    package static func strongZeroProductKernel(_ t: Tensor, _ d: Tensor) -> Tensor {
+        t.checkSameShape(d, "strongZeroProduct")
+        return Tensor(shape: t.shape) { y, n in
+            t.withUnsafePointer { tp in d.withUnsafePointer { dp in Element.strongZeroProduct(tp, dp, y, count: n) } }
+        }
+    }
+
+    /// The largest element of each row of a `[N, C]` tensor: shape `[N]` (nan if the row holds one).
+    @inlinable
+    public func maxColumnsKernel() -> Tensor {
+        precondition(rank == 2, "maxColumns: expected a rank-2 tensor, got \(shape)")
+        return Tensor(shape: [shape[0]]) { y, _ in withUnsafePointer { x in Element.maxColumns(x, y, rows: shape[0], cols: shape[1]) } }
     }
 
     /// Elementwise `self op other`. - Precondition: equal shapes.
@@ -18,12 +61,6 @@ extension Tensor {
         return Tensor(shape: shape) { c, n in
             withUnsafePointer { a in other.withUnsafePointer { b in Element.applyBinary(op, a, b, c, count: n) } }
         }
-    }
-
-    /// Elementwise `self^exponent` (IEEE `pow`).
-    @inlinable
-    public func pow(_ exponent: Element) -> Tensor {
-        Tensor(shape: shape) { y, n in withUnsafePointer { x in Element.applyPow(x, exponent: exponent, y, count: n) } }
     }
 
     /// Elementwise `scale·self + shift`.
@@ -168,7 +205,9 @@ extension Tensor {
     /// Elementwise quotient. - Precondition: equal shapes.
     @inlinable public static func / (a: Tensor, b: Tensor) -> Tensor { a.zip(b, .divide) }
     /// Elementwise negation.
-    @inlinable public static prefix func - (a: Tensor) -> Tensor { a.map(.negate) }
+    @inlinable public static prefix func - (a: Tensor) -> Tensor {
+        Tensor(shape: a.shape) { y, n in a.withUnsafePointer { x in Element.negate(x, y, count: n) } }
+    }
     /// Multiplies every element by a scalar.
     @inlinable public static func * (a: Tensor, s: Element) -> Tensor { a.affine(scale: s, shift: 0) }
 }

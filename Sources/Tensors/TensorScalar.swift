@@ -1,30 +1,6 @@
 import CBLAS
 import Foundation
 
-/// Elementwise unary operations that ``Tensor`` evaluates in one concrete loop.
-///
-/// Non-smooth conventions: `relu(x) = max(x, 0)`; its derivative at 0 is taken as 0.
-public enum UnaryOperation: Sendable {
-    /// `-x`
-    case negate
-    /// `e^x`
-    case exp
-    /// natural logarithm; `log(0) = -inf`, `log(x < 0) = nan` (IEEE 754)
-    case log
-    /// square root; `sqrt(x < 0) = nan` (IEEE 754)
-    case sqrt
-    /// hyperbolic tangent
-    case tanh
-    /// sine (radians)
-    case sin
-    /// cosine (radians)
-    case cos
-    /// logistic sigmoid `1 / (1 + e^-x)`, evaluated without overflow for large `|x|`
-    case sigmoid
-    /// `max(x, 0)`
-    case relu
-}
-
 /// Elementwise binary operations on two buffers of equal length.
 public enum BinaryOperation: Sendable {
     case add, subtract, multiply, divide
@@ -47,18 +23,10 @@ where Self.RawSignificand: FixedWidthInteger {
     /// Converts from `Double` (rounding to nearest for `Float`).
     init(_ value: Double)
 
-    /// `e^x`.
-    static func elementaryExp(_ x: Self) -> Self
-    /// `log(x)`.
-    static func elementaryLog(_ x: Self) -> Self
-    /// `tanh(x)`.
-    static func elementaryTanh(_ x: Self) -> Self
-    /// `sin(x)`.
-    static func elementarySin(_ x: Self) -> Self
-    /// `cos(x)`.
-    static func elementaryCos(_ x: Self) -> Self
-    /// `x^y` (IEEE `pow`).
-    static func elementaryPow(_ x: Self, _ y: Self) -> Self
+    /// `f(x)`: the `Float` or `Double` overload of a primal kernel.
+    static func evaluate<F: ScalarFunction>(_ f: F, _ x: Self) -> Self
+    /// `f(a, b)`: the `Float` or `Double` overload of a binary primal kernel.
+    static func evaluate<F: BinaryScalarFunction>(_ f: F, _ a: Self, _ b: Self) -> Self
 
     /// Row-major GEMM `C ← α·op(A)·op(B) + β·C` through OpenBLAS (`cblas_sgemm`/`cblas_dgemm`).
     /// `op(A)` is m×k, `op(B)` is k×n, `C` is m×n; `lda`, `ldb`, `ldc` are row strides.
@@ -66,12 +34,23 @@ where Self.RawSignificand: FixedWidthInteger {
                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
 
-    /// `y[i] = op(x[i])` for `i < count`; `y` may alias `x`.
-    static func applyUnary(_ op: UnaryOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = f(x[i])` for `i < count`; `y` may alias `x`.
+    static func map<F: ScalarFunction>(_ f: F, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// `c[i] = f(a[i], b[i])`; `c` may alias `a` or `b`.
+    static func zip<F: BinaryScalarFunction>(_ f: F, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = −x[i]` (IEEE negation: −0 for 0); `y` may alias `x`.
+    static func negate(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = max(x[i], 0)`; `y` may alias `x`.
+    static func relu(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = c[i] > 0 ? a[i] : b[i]`; a nan condition picks `b`.
+    static func select(_ c: UnsafePointer<Self>, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = t[i] == 0 ? 0 : t[i]·d[i]`: the product of a (co)tangent and a derivative, where an
+    /// exact zero (co)tangent gives 0 even if the derivative is infinite or nan.
+    static func strongZeroProduct(_ t: UnsafePointer<Self>, _ d: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// `y[i] = max_j x[i, j]` for an `rows × cols` matrix (nan if the row holds a nan).
+    static func maxColumns(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
     /// `c[i] = a[i] op b[i]`; `c` may alias `a` or `b`.
     static func applyBinary(_ op: BinaryOperation, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>, count: Int)
-    /// `y[i] = x[i]^exponent` (IEEE `pow`); `y` may alias `x`.
-    static func applyPow(_ x: UnsafePointer<Self>, exponent: Self, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// `y[i] = scale·x[i] + shift`; `y` may alias `x`.
     static func affine(_ x: UnsafePointer<Self>, scale: Self, shift: Self, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// `y[i] = g[i]` where `x[i] > 0`, else `0` (the ReLU mask; ReLU'(0) = 0).
@@ -119,27 +98,50 @@ where Self.RawSignificand: FixedWidthInteger {
 }
 
 extension TensorScalar {
-    /// The `applyUnary` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
-    public static func applyUnary(_ op: UnaryOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
-        switch op {
-        case .negate: for i in 0..<count { y[i] = -x[i] }
-        case .exp: for i in 0..<count { y[i] = elementaryExp(x[i]) }
-        case .log: for i in 0..<count { y[i] = elementaryLog(x[i]) }
-        case .sqrt: for i in 0..<count { y[i] = x[i].squareRoot() }
-        case .tanh: for i in 0..<count { y[i] = elementaryTanh(x[i]) }
-        case .sin: for i in 0..<count { y[i] = elementarySin(x[i]) }
-        case .cos: for i in 0..<count { y[i] = elementaryCos(x[i]) }
-        case .sigmoid:
-            for i in 0..<count {
-                let v = x[i]
-                if v >= 0 { y[i] = 1 / (1 + elementaryExp(-v)) } else { let e = elementaryExp(v); y[i] = e / (1 + e) }
+    public static func map<F: ScalarFunction>(_ f: F, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { y[i] = evaluate(f, x[i]) }
+    }
+
+    @inlinable
+    public static func zip<F: BinaryScalarFunction>(_ f: F, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { c[i] = evaluate(f, a[i], b[i]) }
+    }
+
+    @inlinable
+    public static func negate(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { y[i] = -x[i] }
+    }
+
+    @inlinable
+    public static func relu(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { let v = x[i]; y[i] = v > 0 ? v : 0 }
+    }
+
+    @inlinable
+    public static func select(_ c: UnsafePointer<Self>, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { y[i] = c[i] > 0 ? a[i] : b[i] }
+    }
+
+    @inlinable
+    public static func strongZeroProduct(_ t: UnsafePointer<Self>, _ d: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
+        for i in 0..<count { let ti = t[i]; y[i] = ti == 0 ? 0 : ti * d[i] }
+    }
+
+    @inlinable
+    public static func maxColumns(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let xr = x + r * cols
+            var m = -Self.infinity
+            for j in 0..<cols {
+                let v = xr[j]
+                if v.isNaN { m = v; break }
+                if v > m { m = v }
             }
-        case .relu: for i in 0..<count { let v = x[i]; y[i] = v > 0 ? v : 0 }
+            y[r] = m
         }
     }
 
-    /// The `applyBinary` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func applyBinary(_ op: BinaryOperation, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>, count: Int) {
         switch op {
@@ -150,25 +152,16 @@ extension TensorScalar {
         }
     }
 
-    /// The `applyPow` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable
-    public static func applyPow(_ x: UnsafePointer<Self>, exponent: Self, _ y: UnsafeMutablePointer<Self>, count: Int) {
-        for i in 0..<count { y[i] = elementaryPow(x[i], exponent) }
-    }
-
-    /// The `affine` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func affine(_ x: UnsafePointer<Self>, scale: Self, shift: Self, _ y: UnsafeMutablePointer<Self>, count: Int) {
         for i in 0..<count { y[i] = scale * x[i] + shift }
     }
 
-    /// The `maskPositive` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func maskPositive(_ g: UnsafePointer<Self>, where x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
         for i in 0..<count { y[i] = x[i] > 0 ? g[i] : 0 }
     }
 
-    /// The `sum` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func sum(_ x: UnsafePointer<Self>, count: Int) -> Double {
         var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
@@ -181,7 +174,6 @@ extension TensorScalar {
         return (s0 + s1) + (s2 + s3)
     }
 
-    /// The `dot` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func dot(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, count: Int) -> Double {
         var s0 = 0.0, s1 = 0.0
@@ -194,7 +186,6 @@ extension TensorScalar {
         return s0 + s1
     }
 
-    /// The `addRowBroadcast` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func addRowBroadcast(_ x: UnsafePointer<Self>, _ bias: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows {
@@ -203,13 +194,11 @@ extension TensorScalar {
         }
     }
 
-    /// The `broadcastRows` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func broadcastRows(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows { (y + r * cols).update(from: v, count: cols) }
     }
 
-    /// The `broadcastColumns` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func broadcastColumns(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows {
@@ -218,7 +207,6 @@ extension TensorScalar {
         }
     }
 
-    /// The `sumRows` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func sumRows(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for j in 0..<cols { y[j] = 0 }
@@ -228,7 +216,6 @@ extension TensorScalar {
         }
     }
 
-    /// The `sumColumns` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func sumColumns(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows {
@@ -239,7 +226,6 @@ extension TensorScalar {
         }
     }
 
-    /// The `logSoftmaxRows` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func logSoftmaxRows(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows {
@@ -250,33 +236,31 @@ extension TensorScalar {
                 // All -inf (or a +inf/nan present): fall back to IEEE arithmetic, which yields nan.
                 if m == -Self.infinity { for j in 0..<cols { yr[j] = .nan } ; continue }
             }
+            // (x − m) − log Σ exp(x − m), not x − (m + log Σ): at equal huge logits the second form
+            // loses every digit of log Σ to the rounding of m + log Σ (3e7 + log 3 = 3e7 in Float).
             var s: Self = 0
-            for j in 0..<cols { s += elementaryExp(xr[j] - m) }
-            let lse = m + elementaryLog(s)
-            for j in 0..<cols { yr[j] = xr[j] - lse }
+            for j in 0..<cols { s += evaluate(Exp(), xr[j] - m) }
+            let logSum = evaluate(Log(), s)
+            for j in 0..<cols { yr[j] = (xr[j] - m) - logSum }
         }
     }
 
-    /// The `gatherColumns` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func gatherColumns(_ x: UnsafePointer<Self>, _ index: UnsafePointer<Int>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for r in 0..<rows { y[r] = x[r * cols + index[r]] }
     }
 
-    /// The `scatterColumns` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func scatterColumns(_ v: UnsafePointer<Self>, _ index: UnsafePointer<Int>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int) {
         for i in 0..<(rows * cols) { y[i] = 0 }
         for r in 0..<rows { y[r * cols + index[r]] = v[r] }
     }
 
-    /// The `fill` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func fill(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int) {
         for i in 0..<count { y[i] = value }
     }
 
-    /// The `copy` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     @inlinable
     public static func copy(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
         y.update(from: x, count: count)
@@ -284,20 +268,9 @@ extension TensorScalar {
 }
 
 extension Float: TensorScalar {
-    /// The safetensors dtype string ("F32" or "F64").
     public static var dtypeName: String { "F32" }
-    /// The `elementaryExp` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementaryExp(_ x: Float) -> Float { Foundation.exp(x) }
-    /// The `elementaryLog` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementaryLog(_ x: Float) -> Float { Foundation.log(x) }
-    /// The `elementaryTanh` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementaryTanh(_ x: Float) -> Float { Foundation.tanh(x) }
-    /// The `elementarySin` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementarySin(_ x: Float) -> Float { Foundation.sin(x) }
-    /// The `elementaryCos` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementaryCos(_ x: Float) -> Float { Foundation.cos(x) }
-    /// The `elementaryPow` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementaryPow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
+    @inlinable public static func evaluate<F: ScalarFunction>(_ f: F, _ x: Float) -> Float { f(x) }
+    @inlinable public static func evaluate<F: BinaryScalarFunction>(_ f: F, _ a: Float, _ b: Float) -> Float { f(a, b) }
 
     /// The ReLU mask as bit operations (a select on random signs mispredicts; measured 50× slower).
     @inlinable
@@ -318,20 +291,9 @@ extension Float: TensorScalar {
 }
 
 extension Double: TensorScalar {
-    /// The safetensors dtype string ("F32" or "F64").
     public static var dtypeName: String { "F64" }
-    /// The `elementaryExp` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementaryExp(_ x: Double) -> Double { Foundation.exp(x) }
-    /// The `elementaryLog` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementaryLog(_ x: Double) -> Double { Foundation.log(x) }
-    /// The `elementaryTanh` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementaryTanh(_ x: Double) -> Double { Foundation.tanh(x) }
-    /// The `elementarySin` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementarySin(_ x: Double) -> Double { Foundation.sin(x) }
-    /// The `elementaryCos` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementaryCos(_ x: Double) -> Double { Foundation.cos(x) }
-    /// The `elementaryPow` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
-    @inlinable public static func elementaryPow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
+    @inlinable public static func evaluate<F: ScalarFunction>(_ f: F, _ x: Double) -> Double { f(x) }
+    @inlinable public static func evaluate<F: BinaryScalarFunction>(_ f: F, _ a: Double, _ b: Double) -> Double { f(a, b) }
 
     /// The ReLU mask as bit operations (a select on random signs mispredicts).
     @inlinable
@@ -372,11 +334,8 @@ extension TensorScalar {
 /// The geometry of a 2-D convolution over N×C×H×W inputs with O×C×kH×kW filters,
 /// stride `stride` and zero padding `padding` on every side.
 public struct ConvolutionGeometry: Sendable, Equatable {
-    /// The `member` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     public let batch: Int, channels: Int, height: Int, width: Int
-    /// The `member` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     public let outputChannels: Int, kernelHeight: Int, kernelWidth: Int
-    /// The `member` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     public let stride: Int, padding: Int
     /// ⌊(H + 2p − kH)/s⌋ + 1
     public var outputHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
@@ -387,7 +346,6 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     /// Ho·Wo.
     public var outputPixels: Int { outputHeight * outputWidth }
 
-    /// The `init` kernel (see the requirement): one loop, specialized for `Float` and `Double`.
     public init(batch: Int, channels: Int, height: Int, width: Int, outputChannels: Int,
                 kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int) {
         self.batch = batch; self.channels = channels; self.height = height; self.width = width

@@ -1,0 +1,159 @@
+import Tensors
+
+/// The primitives of a number system that carries derivatives (`Dual`, `Tracked`, `Jet`).
+///
+/// A carrier implements four ways of combining values — a constant shift of the primal, a
+/// linear map, a sum of linear maps of two operands, a bilinear map — and the three `applying`
+/// entries of the rule table. Every operation of the algebra is then declared once, below, by
+/// its linear map and adjoint or its bilinear map and partial adjoints; each carrier skips exact
+/// zeros (`nil` tangents, untaped constants, missing coefficients) inside its primitives, in one
+/// place.
+public protocol DerivativeCarrier: ScalarAlgebra {
+    /// The number system one level down (`V` of `Dual<V>`).
+    associatedtype Value: ScalarAlgebra
+    /// A constant: no derivative parts.
+    init(constantValue: Value)
+    /// The value one level down, derivative parts dropped.
+    var primalValue: Value { get }
+    /// `f(primal)` with the derivative parts unchanged (`f` a constant shift).
+    func mappingPrimal(_ f: (Value) -> Value) -> Self
+    /// A linear map `f` applied to the primal and every derivative part; `adjoint` is its transpose.
+    func linear(_ f: @escaping (Value) -> Value, adjoint: @escaping (Value) -> Value) -> Self
+    /// `both(a, b) = left(a) + right(b)` with `left`, `right` linear (`both` is their fused form);
+    /// the adjoints give the operands' cotangents.
+    static func linear(_ a: Self, _ b: Self, _ both: @escaping (Value, Value) -> Value,
+                       left: @escaping (Value) -> Value, right: @escaping (Value) -> Value,
+                       adjointLeft: @escaping (Value) -> Value, adjointRight: @escaping (Value) -> Value) -> Self
+    /// A bilinear map `f(a, b)`; `adjointLeft(ḡ, b)` and `adjointRight(a, ḡ)` are the cotangents of `a` and `b`.
+    static func bilinear(_ a: Self, _ b: Self, _ f: @escaping (Value, Value) -> Value,
+                         adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self
+}
+
+// MARK: - Arithmetic and routing, declared once
+
+extension DerivativeCarrier {
+    @inlinable public static func + (a: Self, b: Self) -> Self {
+        linear(a, b, +, left: { $0 }, right: { $0 }, adjointLeft: { $0 }, adjointRight: { $0 })
+    }
+    @inlinable public static func - (a: Self, b: Self) -> Self {
+        linear(a, b, -, left: { $0 }, right: { -$0 }, adjointLeft: { $0 }, adjointRight: { -$0 })
+    }
+    @inlinable public static prefix func - (a: Self) -> Self { a.linear({ -$0 }, adjoint: { -$0 }) }
+    /// Bilinear: (ab)' = a'b + ab'.
+    @inlinable public static func * (a: Self, b: Self) -> Self {
+        bilinear(a, b, *, adjointLeft: { g, b in g * b }, adjointRight: { a, g in a * g })
+    }
+    @inlinable public static func / (a: Self, b: Self) -> Self { applying(Quotient(), a, b) }
+    @inlinable public func scaled(by factor: Double) -> Self {
+        linear({ $0.scaled(by: factor) }, adjoint: { $0.scaled(by: factor) })
+    }
+    @inlinable public func shifted(by offset: Double) -> Self { mappingPrimal { $0.shifted(by: offset) } }
+    @inlinable public func zerosLike() -> Self { Self(constantValue: primalValue.zerosLike()) }
+    @inlinable public func onesLike() -> Self { Self(constantValue: primalValue.onesLike()) }
+    /// Bilinear with the strong zero at every level.
+    @inlinable public static func strongZeroProduct(_ t: Self, _ d: Self) -> Self {
+        bilinear(t, d, Value.strongZeroProduct, adjointLeft: { g, d in Value.strongZeroProduct(g, d) },
+                 adjointRight: { t, g in Value.strongZeroProduct(g, t) })
+    }
+    @inlinable public func masked(wherePositive mask: Self) -> Self {
+        let m = mask.primalValue
+        return linear({ $0.masked(wherePositive: m) }, adjoint: { $0.masked(wherePositive: m) })
+    }
+    /// Linear in `a` and `b` for a fixed condition: the branch not taken gets an exact zero.
+    @inlinable public static func select(_ condition: Self, _ a: Self, _ b: Self) -> Self {
+        let c = condition.primalValue
+        return linear(a, b, { Value.select(c, $0, $1) },
+                      left: { Value.select(c, $0, $0.zerosLike()) }, right: { Value.select(c, $0.zerosLike(), $0) },
+                      adjointLeft: { Value.select(c, $0, $0.zerosLike()) }, adjointRight: { Value.select(c, $0.zerosLike(), $0) })
+    }
+}
+
+// MARK: - Tensor operations, declared once
+
+extension DerivativeCarrier where Value: TensorAlgebra {
+    @inlinable public init(constant: Tensor<Value.Scalar>) { self.init(constantValue: Value(constant: constant)) }
+    @inlinable public var primalTensor: Tensor<Value.Scalar> { primalValue.primalTensor }
+    @inlinable public var shape: [Int] { primalValue.shape }
+
+    /// Bilinear; the adjoints C̄·op(B)ᵀ and op(A)ᵀ·C̄ are arranged so no transpose is copied.
+    @inlinable public static func matmul(_ a: Self, _ b: Self, transposeA: Bool, transposeB: Bool) -> Self {
+        bilinear(a, b, { Value.matmul($0, $1, transposeA: transposeA, transposeB: transposeB) }, adjointLeft: { g, b in
+            switch (transposeA, transposeB) {
+            case (false, false): return Value.matmul(g, b, transposeA: false, transposeB: true)
+            case (false, true): return Value.matmul(g, b, transposeA: false, transposeB: false)
+            case (true, false): return Value.matmul(b, g, transposeA: false, transposeB: true)
+            case (true, true): return Value.matmul(b, g, transposeA: true, transposeB: true)
+            }
+        }, adjointRight: { a, g in
+            switch (transposeA, transposeB) {
+            case (false, false): return Value.matmul(a, g, transposeA: true, transposeB: false)
+            case (false, true): return Value.matmul(g, a, transposeA: true, transposeB: false)
+            case (true, false): return Value.matmul(a, g, transposeA: false, transposeB: false)
+            case (true, true): return Value.matmul(g, a, transposeA: true, transposeB: true)
+            }
+        })
+    }
+    @inlinable public func addingRowBroadcast(_ bias: Self) -> Self {
+        let rows = shape[0]
+        return Self.linear(self, bias, { $0.addingRowBroadcast($1) }, left: { $0 }, right: { $0.broadcastRows(rows) },
+                           adjointLeft: { $0 }, adjointRight: { $0.sumRows() })
+    }
+    @inlinable public func broadcastRows(_ rows: Int) -> Self { linear({ $0.broadcastRows(rows) }, adjoint: { $0.sumRows() }) }
+    @inlinable public func sumRows() -> Self { let n = shape[0]; return linear({ $0.sumRows() }, adjoint: { $0.broadcastRows(n) }) }
+    @inlinable public func broadcastColumns(_ cols: Int) -> Self { linear({ $0.broadcastColumns(cols) }, adjoint: { $0.sumColumns() }) }
+    @inlinable public func sumColumns() -> Self { let c = shape[1]; return linear({ $0.sumColumns() }, adjoint: { $0.broadcastColumns(c) }) }
+    @inlinable public func sum() -> Self { let s = shape; return linear({ $0.sum() }, adjoint: { $0.broadcast(to: s) }) }
+    @inlinable public func broadcast(to shape: [Int]) -> Self {
+        let s = self.shape
+        return linear({ $0.broadcast(to: shape) }, adjoint: { $0.sum().reshaped(s) })
+    }
+    @inlinable public func reshaped(_ shape: [Int]) -> Self { let s = self.shape; return linear({ $0.reshaped(shape) }, adjoint: { $0.reshaped(s) }) }
+    @inlinable public func gatherColumns(_ index: [Int]) -> Self {
+        let c = shape[1]
+        return linear({ $0.gatherColumns(index) }, adjoint: { $0.scatterColumns(index, width: c) })
+    }
+    @inlinable public func scatterColumns(_ index: [Int], width: Int) -> Self {
+        linear({ $0.scatterColumns(index, width: width) }, adjoint: { $0.gatherColumns(index) })
+    }
+}
+
+extension DerivativeCarrier where Value: ConvolutionAlgebra {
+    /// x̄ = conv2dBackwardInput(ȳ, w), w̄ = conv2dBackwardFilter(x, ȳ).
+    @inlinable public static func conv2d(_ x: Self, _ w: Self, stride: Int, padding: Int) -> Self {
+        let xs = x.shape, ws = w.shape
+        return bilinear(x, w, { Value.conv2d($0, $1, stride: stride, padding: padding) },
+                        adjointLeft: { g, w in Value.conv2dBackwardInput(g, w, inputShape: xs, stride: stride, padding: padding) },
+                        adjointRight: { x, g in Value.conv2dBackwardFilter(x, g, filterShape: ws, stride: stride, padding: padding) })
+    }
+    /// ḡ = conv2d(ȳ, w), w̄ = conv2dBackwardFilter(ȳ, g).
+    @inlinable public static func conv2dBackwardInput(_ g: Self, _ w: Self, inputShape: [Int], stride: Int, padding: Int) -> Self {
+        let ws = w.shape
+        return bilinear(g, w, { Value.conv2dBackwardInput($0, $1, inputShape: inputShape, stride: stride, padding: padding) },
+                        adjointLeft: { y, w in Value.conv2d(y, w, stride: stride, padding: padding) },
+                        adjointRight: { g, y in Value.conv2dBackwardFilter(y, g, filterShape: ws, stride: stride, padding: padding) })
+    }
+    /// x̄ = conv2dBackwardInput(g, ȳ), ḡ = conv2d(x, ȳ).
+    @inlinable public static func conv2dBackwardFilter(_ x: Self, _ g: Self, filterShape: [Int], stride: Int, padding: Int) -> Self {
+        let xs = x.shape
+        return bilinear(x, g, { Value.conv2dBackwardFilter($0, $1, filterShape: filterShape, stride: stride, padding: padding) },
+                        adjointLeft: { y, g in Value.conv2dBackwardInput(g, y, inputShape: xs, stride: stride, padding: padding) },
+                        adjointRight: { x, y in Value.conv2d(x, y, stride: stride, padding: padding) })
+    }
+    @inlinable public func addingChannelBias(_ bias: Self) -> Self {
+        let s = shape
+        return Self.linear(self, bias, { $0.addingChannelBias($1) }, left: { $0 }, right: { $0.broadcastChannels(to: s) },
+                           adjointLeft: { $0 }, adjointRight: { $0.sumChannels() })
+    }
+    @inlinable public func sumChannels() -> Self { let s = shape; return linear({ $0.sumChannels() }, adjoint: { $0.broadcastChannels(to: s) }) }
+    @inlinable public func broadcastChannels(to shape: [Int]) -> Self {
+        linear({ $0.broadcastChannels(to: shape) }, adjoint: { $0.sumChannels() })
+    }
+    @inlinable public func gatherMaxPool2x2(argmaxOf x: Self) -> Self {
+        let m = x.primalValue
+        return linear({ $0.gatherMaxPool2x2(argmaxOf: m) }, adjoint: { $0.scatterMaxPool2x2(argmaxOf: m) })
+    }
+    @inlinable public func scatterMaxPool2x2(argmaxOf x: Self) -> Self {
+        let m = x.primalValue
+        return linear({ $0.scatterMaxPool2x2(argmaxOf: m) }, adjoint: { $0.gatherMaxPool2x2(argmaxOf: m) })
+    }
+}
