@@ -199,37 +199,60 @@ public func hessian<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, limit: Int =
 
 // MARK: - Taylor mode
 
+/// Runs `evaluate(K)` (a jet computation at order K) at `order`, and again at higher orders while
+/// a removable singularity leaves the result known to fewer orders (each division by a series
+/// starting at tᵐ costs m orders); throws when more orders do not help (no expansion exists).
+@inlinable
+func jetWithRecoveredOrders<V>(order: Int, _ evaluate: (Int) throws -> Jet<V>) throws -> Jet<V> {
+    guard order >= 0 else { throw AutodiffError.invalidArgument("Taylor order must be ≥ 0, got \(order)") }
+    var y = try evaluate(order)
+    var working = order
+    while y.knownOrder < order && working < 4 * order + 8 {
+        working += order - y.order
+        let next = try evaluate(working)
+        if next.knownOrder <= y.knownOrder { break }
+        y = next
+    }
+    guard y.knownOrder >= order else { throw AutodiffError.noTaylorExpansion(knownOrder: y.order, requested: order) }
+    return y
+}
+
 /// The normalized Taylor coefficients `c_k = (1/k!) dᵏ/dtᵏ f(x + t·v)` at t = 0, k = 0…order,
-/// in one forward pass on ``Jet`` (Griewank & Walther 2008, ch. 13).
-/// - Throws: ``AutodiffError/invalidArgument(_:)`` for a negative order.
+/// in one forward pass on ``Jet`` (Griewank & Walther 2008, ch. 13); more passes at higher orders
+/// where a removable singularity (e.g. (eᵗ − 1)/t at t = 0) costs orders.
+/// - Throws: ``AutodiffError/invalidArgument(_:)`` for a negative order;
+///   ``AutodiffError/noTaylorExpansion(knownOrder:requested:)`` where the expansion stops
+///   (t^1.5 at 0 is known through order 1 only).
 @inlinable
 public func taylorCoefficients<T: ScalarAlgebra>(of f: (Jet<T>) -> Jet<T>, at x: T, along v: T, order: Int) throws -> [T] {
-    guard order >= 0 else { throw AutodiffError.invalidArgument("Taylor order must be ≥ 0, got \(order)") }
-    let y = f(Jet(point: x, direction: v, order: order))
+    let y = try jetWithRecoveredOrders(order: order) { f(Jet(point: x, direction: v, order: $0)) }
     return (0...order).map { y.coefficient($0) }
 }
 
 /// The normalized Taylor coefficients of `t ↦ f(x + t·v)` for a function of several variables.
-/// - Throws: ``AutodiffError`` for a negative order or `x.count != v.count`.
+/// - Throws: ``AutodiffError`` for a negative order, `x.count != v.count`, or no expansion.
 @inlinable
 public func taylorCoefficients<T: ScalarAlgebra>(of f: ([Jet<T>]) -> Jet<T>, at x: [T], along v: [T], order: Int) throws -> [T] {
-    guard order >= 0 else { throw AutodiffError.invalidArgument("Taylor order must be ≥ 0, got \(order)") }
     guard x.count == v.count else { throw AutodiffError.lengthMismatch(what: "the direction", expected: x.count, actual: v.count) }
-    let y = f(zip(x, v).map { Jet(point: $0, direction: $1, order: order) })
+    let y = try jetWithRecoveredOrders(order: order) { K in f(zip(x, v).map { Jet(point: $0, direction: $1, order: K) }) }
     return (0...order).map { y.coefficient($0) }
 }
 
 /// The normalized Taylor coefficients of `t ↦ L(θ + t·v)` for an objective (e.g. a model's loss
 /// on a batch), k = 0…order: c₀ = L(θ), c₁ = ∇Lᵀv, 2·c₂ = vᵀHv, 6·c₃ = ∇³L[v, v, v].
-/// One forward pass on `Jet<Tensor>`; the batch is a constant (order 0).
-/// - Throws: ``AutodiffError`` for a negative order, wrong lengths, or a non-scalar output.
+/// One forward pass on `Jet<Tensor>`; the batch is a constant.
+/// - Throws: ``AutodiffError`` for a negative order, wrong lengths, a non-scalar output, or no
+///   expansion.
 @inlinable
 public func taylorCoefficients<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along v: Tensor<O.Scalar>, order: Int) throws -> [O.Scalar] {
     guard order >= 0 else { throw AutodiffError.invalidArgument("Taylor order must be ≥ 0, got \(order)") }
     let blocks = try f.layout.split(θ)
     let dirs = try f.layout.split(v, as: "the direction")
-    let y: Jet<Tensor<O.Scalar>> = f(zip(blocks, dirs).map { Jet(point: $0, direction: $1, order: order) })
-    try f.checkScalar(y.shape)
+    let y: Jet<Tensor<O.Scalar>> = try jetWithRecoveredOrders(order: order) { K in
+        let y: Jet<Tensor<O.Scalar>> = f(zip(blocks, dirs).map { Jet(point: $0, direction: $1, order: K) })
+        try f.checkScalar(y.shape)
+        return y
+    }
     return (0...order).map { y.coefficient($0).scalars[0] }
 }
 

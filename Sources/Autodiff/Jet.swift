@@ -68,6 +68,8 @@ public struct Jet<V: ScalarAlgebra> {
     @inlinable public var order: Int { truncation ?? (terms.count - 1) }
     /// Whether the jet is exact (a constant).
     @inlinable public var isExact: Bool { truncation == nil }
+    /// The highest order whose coefficient is known: ``order``, or `Int.max` for an exact jet.
+    @inlinable public var knownOrder: Int { truncation ?? .max }
     /// c₀, the value.
     @inlinable public var primal: V { terms[0]! }
 
@@ -186,7 +188,7 @@ public struct Jet<V: ScalarAlgebra> {
         for k in 1...K {
             let m = k - 1
             let out = tangentMap(dx.truncated(to: m), x.truncated(to: m), Jet(terms: y, truncation: m))
-            guard out.order >= m else { return Jet(terms: y, truncation: m) }
+            guard out.knownOrder >= m else { return Jet(terms: y, truncation: m) }
             y.append(out.term(m).map { $0.scaled(by: 1 / Double(k)) })
         }
         return Jet(terms: y, truncation: K)
@@ -203,7 +205,7 @@ public struct Jet<V: ScalarAlgebra> {
             let m = k - 1
             let out = tangentMap(da.truncated(to: m), db.truncated(to: m), a.truncated(to: m), b.truncated(to: m),
                                  Jet(terms: y, truncation: m))
-            guard out.order >= m else { return Jet(terms: y, truncation: m) }
+            guard out.knownOrder >= m else { return Jet(terms: y, truncation: m) }
             y.append(out.term(m).map { $0.scaled(by: 1 / Double(k)) })
         }
         return Jet(terms: y, truncation: K)
@@ -252,7 +254,7 @@ public struct Jet<V: ScalarAlgebra> {
     /// t^m·√(series / t^{2m}) (``power(_:_:)``).
     @inlinable
     static func squareRoot(_ x: Jet) -> Jet {
-        if x.order >= 1, x.primal.isIdenticallyZero { return power(x, 0.5) }
+        if x.order >= 1, x.primal.isIdenticallyZero { return power(x, 0.5)! }
         let y0 = V.sqrt(x.primal)
         var y: [V?] = [y0]
         if x.order >= 1 {
@@ -266,11 +268,11 @@ public struct Jet<V: ScalarAlgebra> {
     }
 
     /// x^r. An integer exponent (|r| ≤ 64) is exact: repeated Cauchy products (and a division for
-    /// r < 0), smooth at x₀ = 0. A real exponent uses y_k = (1/(k x₀)) Σ_{j=1..k} (r·j − (k − j)) x_j
-    /// y_{k−j} (from x·y' = r·y·x'); at x₀ = 0 a series starting at tᵐ gives t^{mr}·(x/tᵐ)^r when
-    /// m·r is an integer, and otherwise is known only through order ⌊m·r⌋ (zeros).
+    /// r < 0), smooth at x₀ = 0. At x₀ = 0 a real r > 0 on a series starting at tᵐ gives
+    /// t^{mr}·(x/tᵐ)^r when m·r is an integer, and otherwise is known only through order ⌊m·r⌋
+    /// (zeros). Elsewhere `nil`: the generic ODE.
     @inlinable
-    static func power(_ x: Jet, _ r: Double) -> Jet {
+    static func power(_ x: Jet, _ r: Double) -> Jet? {
         let K = x.order
         let x0 = x.primal
         let y0 = V.pow(x0, r)
@@ -293,7 +295,7 @@ public struct Jet<V: ScalarAlgebra> {
             let mr = Double(m) * r
             if mr == mr.rounded() {
                 let shift = Int(mr)
-                let inner = power(x.droppingLeading(m), r)
+                let inner = Jet.applying(Power(r), to: x.droppingLeading(m))
                 var t = [V?](repeating: nil, count: shift) + inner.terms
                 t[0] = y0
                 let known = Swift.min(K, inner.order + shift)
@@ -301,18 +303,10 @@ public struct Jet<V: ScalarAlgebra> {
             }
             return Jet(terms: [y0], truncation: Swift.min(K, Int(mr.rounded(.down))))
         }
-        var y: [V?] = [y0]
-        if K >= 1 {
-            for k in 1...K {
-                var acc: V? = nil
-                for j in 1...k {
-                    let w = r * Double(j) - Double(k - j)
-                    if w != 0, let xj = x.term(j), let yr = y[k - j] { acc = add(acc, (xj * yr).scaled(by: w)) }
-                }
-                y.append(acc.map { ($0 / x0).scaled(by: 1 / Double(k)) })
-            }
-        }
-        return Jet(terms: y, truncation: K)
+        // x₀ ≠ 0: the generic ODE with u = r·x^(r−1). The shorter recurrence
+        // y_k = (1/(k x₀)) Σ (r·j − (k − j)) x_j y_{k−j} scales every term by y₀, which underflows
+        // (x₀ = 1e−300, r = 1.5) while the derivatives do not.
+        return nil
     }
 
     /// Division: c_k = (a_k − Σ_{i=1..k} b_i c_{k−i}) / b₀. When b's first m coefficients vanish

@@ -10,6 +10,9 @@ public enum AutodiffError: Error, CustomStringConvertible, Equatable {
     case tooLarge(parameters: Int, limit: Int)
     /// An argument is out of its valid range.
     case invalidArgument(String)
+    /// The Taylor expansion at the point exists only through order `knownOrder` (a power such as
+    /// t^1.5 or a pole at t = 0), and order `requested` was asked for.
+    case noTaylorExpansion(knownOrder: Int, requested: Int)
 
     /// A one-line, human-readable description (for logs and error output).
     public var description: String {
@@ -22,12 +25,14 @@ public enum AutodiffError: Error, CustomStringConvertible, Equatable {
             return "a dense Hessian of \(parameters) parameters exceeds the limit of \(limit) (raise the limit to allow it: it needs \(parameters) HVPs and \(parameters)² values)"
         case let .invalidArgument(message):
             return message
+        case let .noTaylorExpansion(knownOrder, requested):
+            return "the Taylor expansion at this point exists only through order \(knownOrder) (the function is not smooth there, e.g. t^1.5 or √t at t = 0); order \(requested) was requested"
         }
     }
 }
 
 /// The layout of a model's parameters inside one flat vector θ of length ``parameterCount``
-/// (DESIGN.md, "Parameters are one flat vector").
+/// (`Notes/architecture.md`, "Parameters are one flat vector").
 ///
 /// Entries are stored back to back in the order given, each row-major. Gradients,
 /// HVPs, directions and optimizer state use the same layout.

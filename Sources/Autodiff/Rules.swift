@@ -110,7 +110,8 @@ extension Log1p: ElementwiseFunction {
 }
 
 extension Expm1: ElementwiseFunction {
-    @inlinable public func derivative<V: ScalarAlgebra>(at x: V, value y: V) -> V { y.shifted(by: 1) }
+    /// eˣ, not y + 1: at x = −30, y + 1 keeps 3 digits of e⁻³⁰.
+    @inlinable public func derivative<V: ScalarAlgebra>(at x: V, value y: V) -> V { V.exp(x) }
 }
 
 extension Sqrt: ElementwiseFunction {
@@ -121,10 +122,12 @@ extension Sqrt: ElementwiseFunction {
 }
 
 extension Tanh: ElementwiseFunction {
-    /// sech²x = 4σ(2x)σ(−2x), not 1 − tanh²x: at |x| = 30 the latter is 0, the former 3.5e−26.
+    /// sech²x, as 1 − tanh²x for |x| < 1 and as 4σ(2x)σ(−2x) beyond: at |x| = 30 the first form
+    /// is 0 while sech² = 3.5e−26, and near 0 the second loses the derivatives of sech² (its
+    /// σ(−2x) − σ(2x) cancels), so each form is used where it keeps every digit.
     @inlinable public func derivative<V: ScalarAlgebra>(at x: V, value y: V) -> V {
         let twice = x.scaled(by: 2)
-        return (V.sigmoid(twice) * V.sigmoid(-twice)).scaled(by: 4)
+        return V.select(V.abs(x).shifted(by: -1), (V.sigmoid(twice) * V.sigmoid(-twice)).scaled(by: 4), (-(y * y)).shifted(by: 1))
     }
     /// y' = (1 − y²)·x' (the coefficients of order ≥ 1 need no cancellation-free form).
     @inlinable public func taylor<V: ScalarAlgebra>(_ x: Jet<V>) -> Jet<V>? {
@@ -135,14 +138,18 @@ extension Tanh: ElementwiseFunction {
 }
 
 extension Sigmoid: ElementwiseFunction {
-    /// σ(x)·σ(−x), not σ(1 − σ): at x = 60, 1 − σ rounds to 0 while σ(−60) = 8.8e−27.
-    @inlinable public func derivative<V: ScalarAlgebra>(at x: V, value y: V) -> V { y * V.sigmoid(-x) }
-    /// y' = (y − y²)·x'.
+    /// σ'(x) = sech²(x/2)/4, through tanh's derivative: σ(1 − σ) would be 0 at x = 60 (1 − σ rounds
+    /// to 0, while σ' = 8.8e−27), and σ(x)σ(−x) loses the derivatives of σ' near 0.
+    @inlinable public func derivative<V: ScalarAlgebra>(at x: V, value y: V) -> V {
+        let half = x.scaled(by: 0.5)
+        return Tanh().derivative(at: half, value: V.tanh(half)).scaled(by: 0.25)
+    }
+    /// σ(x) = (1 + tanh(x/2))/2 on the higher coefficients: the recurrence y' = (y − y²)·x' cancels
+    /// near 0 (σ'' = −x/8 at x = 1e−300 comes out 0).
     @inlinable public func taylor<V: ScalarAlgebra>(_ x: Jet<V>) -> Jet<V>? {
-        guard x.order >= 1 else { return nil }
-        let y0 = V.sigmoid(x.primal)
-        let u0 = derivative(at: x.primal, value: y0)
-        return Jet.ode(x, y0: y0) { m, y in m == 0 ? u0 : Jet.add(y[m], Jet.convolution(y, y, m).map { -$0 }) }
+        var y = Jet.tanh(x.scaled(by: 0.5)).scaled(by: 0.5)
+        y.terms[0] = V.sigmoid(x.primal)
+        return y
     }
 }
 
