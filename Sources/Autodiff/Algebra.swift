@@ -157,33 +157,23 @@ extension ConvolutionAlgebra {
 
 // MARK: - Plain scalars
 
-extension Double: ActivationFunctions {
-    @inlinable public func scaled(by factor: Double) -> Double { self * factor }
-    @inlinable public func shifted(by offset: Double) -> Double { self + offset }
-    @inlinable public func zerosLike() -> Double { 0 }
-    @inlinable public func onesLike() -> Double { 1 }
+/// `Float` and `Double` conform once, through their ``TensorScalar`` kernels: a constant factor or
+/// offset is rounded to the type.
+extension ActivationFunctions where Self: TensorScalar {
+    @inlinable public func scaled(by factor: Double) -> Self { self * Self(factor) }
+    @inlinable public func shifted(by offset: Double) -> Self { self + Self(offset) }
+    @inlinable public func zerosLike() -> Self { 0 }
+    @inlinable public func onesLike() -> Self { 1 }
     @inlinable public var isIdenticallyZero: Bool { self == 0 }
-    @inlinable public static func strongZeroProduct(_ t: Double, _ d: Double) -> Double { t == 0 ? 0 : t * d }
-    @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Double) -> Double { f(x) }
-    @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Double, _ b: Double) -> Double { f(a, b) }
-    @inlinable public func masked(wherePositive mask: Double) -> Double { mask > 0 ? self : 0 }
-    @inlinable public static func select(_ condition: Double, _ a: Double, _ b: Double) -> Double { condition > 0 ? a : b }
+    @inlinable public static func strongZeroProduct(_ t: Self, _ d: Self) -> Self { t == 0 ? 0 : t * d }
+    @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Self) -> Self { evaluate(f, x) }
+    @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Self, _ b: Self) -> Self { evaluate(f, a, b) }
+    @inlinable public func masked(wherePositive mask: Self) -> Self { mask > 0 ? self : 0 }
+    @inlinable public static func select(_ condition: Self, _ a: Self, _ b: Self) -> Self { condition > 0 ? a : b }
 }
 
-extension Float: ActivationFunctions {
-    /// `self · factor`, with the factor rounded to `Float`.
-    @inlinable public func scaled(by factor: Double) -> Float { self * Float(factor) }
-    /// `self + offset`, with the offset rounded to `Float`.
-    @inlinable public func shifted(by offset: Double) -> Float { self + Float(offset) }
-    @inlinable public func zerosLike() -> Float { 0 }
-    @inlinable public func onesLike() -> Float { 1 }
-    @inlinable public var isIdenticallyZero: Bool { self == 0 }
-    @inlinable public static func strongZeroProduct(_ t: Float, _ d: Float) -> Float { t == 0 ? 0 : t * d }
-    @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Float) -> Float { f(x) }
-    @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Float, _ b: Float) -> Float { f(a, b) }
-    @inlinable public func masked(wherePositive mask: Float) -> Float { mask > 0 ? self : 0 }
-    @inlinable public static func select(_ condition: Float, _ a: Float, _ b: Float) -> Float { condition > 0 ? a : b }
-}
+extension Double: ActivationFunctions {}
+extension Float: ActivationFunctions {}
 
 // MARK: - Plain tensors
 

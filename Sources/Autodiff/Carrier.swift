@@ -29,6 +29,18 @@ public protocol DerivativeCarrier: ScalarAlgebra {
                          adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self
 }
 
+/// `a + b` where `nil` is an exact zero (`nil + nil = nil`): how every carrier adds derivative
+/// parts without materializing zeros.
+@inlinable
+func sumOfPresent<V: ArithmeticAlgebra>(_ a: V?, _ b: V?) -> V? {
+    switch (a, b) {
+    case let (x?, y?): return x + y
+    case let (x?, nil): return x
+    case let (nil, y?): return y
+    case (nil, nil): return nil
+    }
+}
+
 // MARK: - Arithmetic and routing, declared once
 
 extension DerivativeCarrier {

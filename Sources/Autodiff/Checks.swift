@@ -19,7 +19,6 @@ public struct DerivativeCheck: Sendable, CustomStringConvertible {
     /// Whether ``worstRelativeError`` is at most `tolerance`.
     public func passes(tolerance: Double) -> Bool { worstRelativeError <= tolerance }
 
-    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         "worst relative error \(worstRelativeError) at index \(worstIndex) over \(componentsChecked) components (h = \(step))"
     }

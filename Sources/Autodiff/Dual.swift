@@ -34,14 +34,7 @@ public struct Dual<V: ScalarAlgebra> {
     public var tangentOrZero: V { tangent ?? primal.zerosLike() }
 
     @inlinable
-    static func sum(_ a: V?, _ b: V?) -> V? {
-        switch (a, b) {
-        case let (x?, y?): return x + y
-        case let (x?, nil): return x
-        case let (nil, y?): return y
-        case (nil, nil): return nil
-        }
-    }
+    static func sum(_ a: V?, _ b: V?) -> V? { sumOfPresent(a, b) }
 }
 
 extension Dual: DerivativeCarrier {

@@ -95,14 +95,7 @@ public struct Jet<V: ScalarAlgebra> {
     func term(_ k: Int) -> V? { k < terms.count ? terms[k] : nil }
 
     @inlinable
-    static func add(_ a: V?, _ b: V?) -> V? {
-        switch (a, b) {
-        case let (x?, y?): return x + y
-        case let (x?, nil): return x
-        case let (nil, y?): return y
-        case (nil, nil): return nil
-        }
-    }
+    static func add(_ a: V?, _ b: V?) -> V? { sumOfPresent(a, b) }
 
     /// The known order of a result of `a` and `b`: the smaller of the two (exact values count as
     /// known to every order).

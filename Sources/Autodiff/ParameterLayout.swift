@@ -14,7 +14,6 @@ public enum AutodiffError: Error, CustomStringConvertible, Equatable {
     /// t^1.5 or a pole at t = 0), and order `requested` was asked for.
     case noTaylorExpansion(knownOrder: Int, requested: Int)
 
-    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
         case let .lengthMismatch(what, expected, actual):

@@ -10,7 +10,6 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     /// An unknown model name.
     case unknownModel(String, known: [String])
 
-    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
         case let .inputShape(model, expected, actual): return "\(model): input must have shape \(expected), got \(actual)"
@@ -111,7 +110,7 @@ public struct MLP: Model {
     public let sizes: [Int]
     /// The linear layers.
     public let layers: [Linear]
-    /// The layout of θ (PyTorch names, e.g. "conv1.weight" [O, C, k, k], "fc1.bias" [out]).
+    /// The layout of θ (PyTorch names: "fc1.weight" [out, in], "fc1.bias" [out], …).
     public let layout: ParameterLayout
 
     /// An MLP with the given widths (at least input and output).

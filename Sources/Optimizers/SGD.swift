@@ -8,7 +8,6 @@ public enum OptimizerError: Error, CustomStringConvertible, Equatable {
     /// The state and parameters have different lengths.
     case lengthMismatch(expected: Int, actual: Int)
 
-    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
         case let .invalidHyperparameter(m): return m
@@ -39,7 +38,6 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
         case .constant: return "constant"

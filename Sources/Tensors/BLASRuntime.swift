@@ -3,7 +3,7 @@ import Foundation
 
 /// Which OpenBLAS kernel runs, and a way to pick the right one on CPUs that
 /// Debian's OpenBLAS 0.3.21 does not recognise (it falls back to the slow
-/// "Prescott" kernel, 5–7× slower; see DESIGN.md, "OpenBLAS kernel selection").
+/// "Prescott" kernel, 5–7× slower; `Notes/performance.md`).
 ///
 /// OpenBLAS chooses its kernel when the library loads, so the choice has to be
 /// in `OPENBLAS_CORETYPE` before the process starts: ``ensureFastKernel(arguments:)``

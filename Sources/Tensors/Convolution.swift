@@ -10,7 +10,6 @@ public enum ConvolutionError: Error, CustomStringConvertible, Equatable {
     case invalidPadding(Int)
     case oddPoolingInput([Int])
 
-    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
         case let .inputRank(s): return "conv2d: input must be N×C×H×W (rank 4), got shape \(s)"

@@ -8,7 +8,6 @@ public enum LAPACK {
         /// LAPACK returned `info ≠ 0`.
         case notConverged(routine: String, info: Int)
 
-        /// A one-line, human-readable description (for logs and error output).
         public var description: String {
             switch self {
             case let .invalidInput(m): return m

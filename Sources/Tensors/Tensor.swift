@@ -7,7 +7,6 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
     /// Two operands of an operation have incompatible shapes.
     case shapeMismatch(operation: String, lhs: [Int], rhs: [Int])
 
-    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
         case let .scalarCountMismatch(shape, expected, actual):
@@ -166,7 +165,6 @@ public struct Tensor<Element: TensorScalar>: Sendable, Equatable {
 }
 
 extension Tensor: CustomStringConvertible {
-    /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         if count <= 16 { return "Tensor\(shape)(\(scalars.map { "\($0)" }.joined(separator: ", ")))" }
         return "Tensor\(shape)(\(scalars.prefix(8).map { "\($0)" }.joined(separator: ", ")), …)"

@@ -334,8 +334,11 @@ extension TensorScalar {
 /// The geometry of a 2-D convolution over N×C×H×W inputs with O×C×kH×kW filters,
 /// stride `stride` and zero padding `padding` on every side.
 public struct ConvolutionGeometry: Sendable, Equatable {
+    /// The input's N, C, H, W.
     public let batch: Int, channels: Int, height: Int, width: Int
+    /// The filter's O, kH, kW.
     public let outputChannels: Int, kernelHeight: Int, kernelWidth: Int
+    /// The same stride and zero padding on both spatial axes.
     public let stride: Int, padding: Int
     /// ⌊(H + 2p − kH)/s⌋ + 1
     public var outputHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
@@ -469,7 +472,7 @@ extension TensorScalar {
         } }
     }
 
-    /// `y[n, c, q] = v[c]`.
+    /// Repeats each channel's value over the batch and the positions of `[N, C, Q]`.
     @inlinable
     public static func broadcastChannels(_ v: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, n: Int, c: Int, q: Int) {
         for i in 0..<n { for ch in 0..<c {
