@@ -49,14 +49,14 @@ extension Tensor {
 
     /// The largest element of each row of a `[N, C]` tensor: shape `[N]` (nan if the row holds one).
     @inlinable
-    public func maxColumnsKernel() -> Tensor {
+    package func maxColumnsKernel() -> Tensor {
         precondition(rank == 2, "maxColumns: expected a rank-2 tensor, got \(shape)")
         return Tensor(shape: [shape[0]]) { y, _ in withUnsafePointer { x in Element.maxColumns(x, y, rows: shape[0], cols: shape[1]) } }
     }
 
     /// Elementwise `self op other`. - Precondition: equal shapes.
     @inlinable
-    public func zip(_ other: Tensor, _ op: BinaryOperation) -> Tensor {
+    package func zip(_ other: Tensor, _ op: BinaryOperation) -> Tensor {
         checkSameShape(other, "\(op)")
         return Tensor(shape: shape) { c, n in
             withUnsafePointer { a in other.withUnsafePointer { b in Element.applyBinary(op, a, b, c, count: n) } }
@@ -159,7 +159,7 @@ extension Tensor {
 
     /// Stable row-wise log-softmax of a `[N, C]` tensor (max-shifted log-sum-exp; finite for logits like [1000, 0, -1000]).
     @inlinable
-    public func logSoftmaxRows() -> Tensor {
+    package func logSoftmaxRows() -> Tensor {
         precondition(rank == 2, "logSoftmax: expected logits of shape [N, C], got \(shape)")
         return Tensor(shape: shape) { y, _ in withUnsafePointer { x in Element.logSoftmaxRows(x, y, rows: shape[0], cols: shape[1]) } }
     }

@@ -112,7 +112,7 @@ if args.contains("--ops") {
         report("maxpool tensor+kernel", flops: 0) { _ = Tensor<Float>(shape: [n, 16, 14, 14]) { y, _ in y1.withUnsafePointer { Float.maxPool2Gather($0, by: $0, y, planes: n * 16, h: 28, w: 28) } } }
         report("gatherMaxPool2x2", flops: 0) { _ = y1.gatherMaxPool2x2(argmaxOf: y1) }
         report("maxpool kernel, fresh out", flops: 0) { let d = UnsafeMutablePointer<Float>.allocate(capacity: y1.count / 4); Float.maxPool2Gather(src, by: src, d, planes: n * 16, h: 28, w: 28); d.deallocate() }
-        report("relu kernel only", flops: 0) { Float.applyUnary(.relu, src, dst, count: y1.count / 4) }
+        report("relu kernel only", flops: 0) { Float.relu(src, dst, count: y1.count / 4) }
     }
     report("channel bias y1", flops: 0) { _ = y1.addingChannelBias(Tensor<Float>.zeros([16])) }
     report("im2col conv2", flops: 0) { _ = x2.im2col(ConvolutionGeometry(batch: n, channels: 16, height: 14, width: 14, outputChannels: 32, kernelHeight: 5, kernelWidth: 5, stride: 1, padding: 2)) }
