@@ -63,34 +63,42 @@ public struct LanczosResult<E: TensorScalar>: Sendable {
 public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int, target: SpectrumEnd = .largestAlgebraic,
                                   steps: Int? = nil, tolerance: Double = 1e-6, seed: UInt64 = 0,
                                   initialVector: Tensor<O.Scalar>? = nil) throws -> LanczosResult<O.Scalar> {
-    let d = f.layout.parameterCount
-    try f.layout.validate(θ)
+    try lanczos(of: try HessianOperator(of: f, at: θ), count: k, target: target, steps: steps, tolerance: tolerance,
+                seed: seed, initialVector: initialVector)
+}
+
+/// Lanczos on any symmetric operator (the Hessian, the Gauss–Newton matrix, a layer's block, a
+/// plain matrix); see ``lanczos(of:at:count:target:steps:tolerance:seed:initialVector:)``.
+public func lanczos<A: SymmetricOperator>(of op: A, count k: Int, target: SpectrumEnd = .largestAlgebraic,
+                                          steps: Int? = nil, tolerance: Double = 1e-6, seed: UInt64 = 0,
+                                          initialVector: Tensor<A.Scalar>? = nil) throws -> LanczosResult<A.Scalar> {
+    let d = op.dimension
     guard k >= 1 else { throw AutodiffError.invalidArgument("Lanczos: the number of eigenpairs must be at least 1, got \(k)") }
     guard k <= d else { throw AutodiffError.invalidArgument("Lanczos: asked for \(k) eigenpairs of a \(d)×\(d) Hessian") }
     let m = steps ?? min(d, max(2 * k + 20, 40))
     guard m >= k, m <= d else { throw AutodiffError.invalidArgument("Lanczos: steps must be in \(k)...\(d), got \(m)") }
     guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("Lanczos: tolerance must be positive, got \(tolerance)") }
 
-    var q = try unitStartVector(initialVector, layout: f.layout, seed: seed, probe: "Lanczos")
-    var basis: [Tensor<O.Scalar>] = []
+    var q = try unitStartVector(initialVector, dimension: d, seed: seed, probe: "Lanczos")
+    var basis: [Tensor<A.Scalar>] = []
     var alpha: [Double] = [], beta: [Double] = []
     var lastBeta = 0.0
     for j in 0..<m {
         basis.append(q)
-        var w = try hessianVectorProduct(of: f, at: θ, along: q)
-        guard w.norm().isFinite else { throw AutodiffError.invalidArgument("Lanczos: the Hessian-vector product is not finite at step \(j + 1)") }
+        var w = try op.apply(q)
+        guard w.norm().isFinite else { throw AutodiffError.invalidArgument("Lanczos: the operator product is not finite at step \(j + 1)") }
         let a = w.dot(q)
         alpha.append(a)
         // Full reorthogonalization (twice is enough: Parlett's "twice is enough").
         for _ in 0..<2 {
-            for b in basis { w.addScaled(b, O.Scalar(-w.dot(b))) }
+            for b in basis { w.addScaled(b, A.Scalar(-w.dot(b))) }
         }
         let bnorm = w.norm()
         lastBeta = bnorm
         let scale = max(alpha.map(abs).max() ?? 0, beta.max() ?? 0, 1e-300)
         if j == m - 1 || bnorm <= 1e-10 * scale { break }
         beta.append(bnorm)
-        q = w.affine(scale: O.Scalar(1 / bnorm), shift: 0)
+        q = w.affine(scale: A.Scalar(1 / bnorm), shift: 0)
     }
     let steps = alpha.count
     let (values, vectors) = try LAPACK.tridiagonalEigen(diagonal: alpha, offDiagonal: Array(beta.prefix(steps - 1)))
@@ -101,10 +109,10 @@ public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int
     case .largestMagnitude: order.sort { abs(values[$0]) > abs(values[$1]) }
     }
     let tNorm = max(values.map(abs).max() ?? 0, 1e-300)
-    let pairs: [RitzPair<O.Scalar>] = order.prefix(min(k, steps)).map { i in
+    let pairs: [RitzPair<A.Scalar>] = order.prefix(min(k, steps)).map { i in
         let s = (0..<steps).map { vectors.scalars[i * steps + $0] }
-        var y = Tensor<O.Scalar>.zeros([d])
-        for (c, b) in zip(s, basis) { y.addScaled(b, O.Scalar(c)) }
+        var y = Tensor<A.Scalar>.zeros([d])
+        for (c, b) in zip(s, basis) { y.addScaled(b, A.Scalar(c)) }
         let residual = abs(lastBeta * s[steps - 1])
         return RitzPair(value: values[i], vector: y, residualNorm: residual,
                         converged: residual <= tolerance * max(abs(values[i]), tNorm * 1e-12))
@@ -118,11 +126,7 @@ public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int
 /// - Throws: ``AutodiffError/tooLarge(parameters:limit:)`` above `limit` parameters (raise it to
 ///   allow d² memory and d HVPs), and the errors of the HVP and of ``LAPACK``.
 public func hessianSpectrum<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, limit: Int = 4096) throws -> [Double] {
-    let h = try hessian(of: f, at: θ, limit: limit)
-    let d = h.shape[0]
-    var sym = [Double](repeating: 0, count: d * d)
-    for i in 0..<d { for j in 0..<d { sym[i * d + j] = 0.5 * (Double(h.scalars[i * d + j]) + Double(h.scalars[j * d + i])) } }
-    return try LAPACK.symmetricEigen(Tensor(shape: [d, d], scalars: sym)).values
+    try HessianOperator(of: f, at: θ).spectrum(limit: limit)
 }
 
 /// Hutchinson's trace estimator (Hutchinson 1989): `tr H ≈ (1/m) Σ_i z_iᵀ H z_i` with seeded
@@ -130,15 +134,52 @@ public func hessianSpectrum<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, limi
 /// standard deviation of the m products).
 /// - Throws: ``AutodiffError`` for `probes < 2` or the errors of the HVP.
 public func hutchinsonTrace<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, probes: Int = 100, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
+    try hutchinsonTrace(of: try HessianOperator(of: f, at: θ), probes: probes, seed: seed)
+}
+
+/// Hutchinson's trace estimator on any symmetric operator; see ``hutchinsonTrace(of:at:probes:seed:)``.
+public func hutchinsonTrace<A: SymmetricOperator>(of op: A, probes: Int = 100, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
     guard probes >= 2 else { throw AutodiffError.invalidArgument("Hutchinson: need at least 2 probes for a standard error, got \(probes)") }
-    try f.layout.validate(θ)
     var rng = SplitMix64(seed: seed)
-    var samples: [Double] = []
+    let z = (0..<probes).map { _ in Tensor<A.Scalar>.randomRademacher([op.dimension], using: &rng) }
+    return meanAndStandardError(zip(try op.apply(block: z), z).map { $0.dot($1) })
+}
+
+/// ‖A‖²_F = tr(A²) by E‖Az‖² over seeded Rademacher z (Hutchinson on A², one product per probe),
+/// with its standard error. √ of it is the Frobenius norm; tr(A²)/tr(A)² measures how spread
+/// the spectrum is.
+/// - Throws: ``AutodiffError`` for `probes < 2` or product errors.
+public func frobeniusNormSquared<A: SymmetricOperator>(of op: A, probes: Int = 100, seed: UInt64 = 0) throws -> (value: Double, standardError: Double) {
+    guard probes >= 2 else { throw AutodiffError.invalidArgument("Frobenius estimator: need at least 2 probes, got \(probes)") }
+    var rng = SplitMix64(seed: seed)
+    let z = (0..<probes).map { _ in Tensor<A.Scalar>.randomRademacher([op.dimension], using: &rng) }
+    let (m, se) = meanAndStandardError(try op.apply(block: z).map { $0.dot($0) })
+    return (m, se)
+}
+
+/// The diagonal of A by Hutchinson's diagonal estimator (Bekas, Kokiopoulou & Saad 2007):
+/// diag(A) ≈ (1/m) Σ z ⊙ Az over seeded Rademacher z, with the standard error of each entry.
+/// - Throws: ``AutodiffError`` for `probes < 2` or product errors.
+public func hutchinsonDiagonal<A: SymmetricOperator>(of op: A, probes: Int = 100, seed: UInt64 = 0) throws -> (diagonal: [Double], standardError: [Double]) {
+    guard probes >= 2 else { throw AutodiffError.invalidArgument("Hutchinson diagonal: need at least 2 probes, got \(probes)") }
+    var rng = SplitMix64(seed: seed)
+    let d = op.dimension
+    var sum = [Double](repeating: 0, count: d), sumSq = [Double](repeating: 0, count: d)
     for _ in 0..<probes {
-        let z = Tensor<O.Scalar>.randomRademacher([θ.count], using: &rng)
-        samples.append(try hessianVectorProduct(of: f, at: θ, along: z).dot(z))
+        let z = Tensor<A.Scalar>.randomRademacher([d], using: &rng)
+        let az = try op.apply(z)
+        for i in 0..<d { let s = Double(z.scalars[i]) * Double(az.scalars[i]); sum[i] += s; sumSq[i] += s * s }
     }
-    let mean = samples.reduce(0, +) / Double(probes)
-    let variance = samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(probes - 1)
-    return (mean, (variance / Double(probes)).squareRoot())
+    let m = Double(probes)
+    let mean = sum.map { $0 / m }
+    let se = (0..<d).map { i in (max(sumSq[i] / m - mean[i] * mean[i], 0) * m / (m - 1) / m).squareRoot() }
+    return (mean, se)
+}
+
+/// The mean of samples and its standard error s/√m (s the sample standard deviation).
+func meanAndStandardError(_ samples: [Double]) -> (Double, Double) {
+    let m = Double(samples.count)
+    let mean = samples.reduce(0, +) / m
+    let variance = samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (m - 1)
+    return (mean, (variance / m).squareRoot())
 }

@@ -1,82 +1,115 @@
 import Autodiff
 import Tensors
 
-/// The result of ``powerIteration(of:at:maxIterations:tolerance:seed:initialVector:)``.
+/// Why power iteration stopped.
+public enum PowerIterationStatus: String, Sendable {
+    /// The residual ‖Av − λv‖ fell to `tolerance·|λ|`: λ is an eigenvalue to that accuracy.
+    case converged
+    /// The iterations ran out with the residual still above `tolerance·|λ|` (slow convergence:
+    /// |λ₂|/|λ₁| near 1; use more iterations or Lanczos).
+    case maxIterations
+    /// `Av = 0`: the iterate lies in the null space, which says nothing about the dominant eigenvalue.
+    case zeroQuotient
+    /// ‖Av‖ settled while the residual stayed of the size of ‖Av‖: the iterate alternates between
+    /// the eigenvectors of a dominant pair ±λ (magnitude ``PowerIterationResult/dominantMagnitude``),
+    /// and the Rayleigh quotient estimates neither. Use Lanczos.
+    case plusMinusPair
+    /// The residual stopped falling (less than 1 % over the last 10 iterations) far from convergence.
+    case stagnated
+}
+
+/// The result of power iteration.
 public struct PowerIterationResult<E: TensorScalar>: Sendable {
-    /// The Rayleigh quotient `vᵀHv` of the final unit vector: the estimate of the
-    /// eigenvalue of largest magnitude, with its sign.
+    /// The Rayleigh quotient `vᵀAv` of the final unit vector: the estimate of the eigenvalue of
+    /// largest magnitude, with its sign. Trust it only where ``converged``.
     public let eigenvalue: Double
     /// The final unit vector v (length d), usable to warm-start the next call.
     public let eigenvector: Tensor<E>
-    /// HVPs performed.
+    /// Operator products performed.
     public let iterations: Int
-    /// `‖Hv − λv‖₂` for the final v and λ (in the loss's units per unit parameter).
+    /// `‖Av − λv‖₂` for the final v and λ.
     public let residualNorm: Double
-    /// Whether the relative change of the Rayleigh quotient fell below the tolerance.
-    public let converged: Bool
+    /// ‖Av‖ for the final unit v: the dominant |λ| when the iterate has converged or alternates.
+    public let dominantMagnitude: Double
+    /// Why the iteration stopped.
+    public let status: PowerIterationStatus
+    /// Whether `residualNorm ≤ tolerance·|eigenvalue|` (``status`` is `.converged`).
+    public var converged: Bool { status == .converged }
     /// The Rayleigh quotient after each iteration.
     public let history: [Double]
 }
 
-/// The dominant eigenvalue of the Hessian `H(θ)` of `f` by power iteration on
-/// Hessian-vector products (forward-over-reverse, Pearlmutter 1994; the study's
-/// λ_max probe, as in PyHessian).
+/// The dominant eigenvalue of a symmetric operator by power iteration (the study's λ_max probe,
+/// as in PyHessian), with a convergence test that cannot call a wrong value converged.
 ///
-/// Starting from a seeded random unit vector (or `initialVector`), repeats
-/// `w = H v`, `λ = vᵀw` (Rayleigh quotient), `v ← w/‖w‖`, and stops when
-/// `|λ_k − λ_{k−1}| ≤ tolerance·|λ_k|` or after `maxIterations` HVPs.
+/// Starting from a seeded random unit vector (or `initialVector`), repeats `w = A v`,
+/// `λ = vᵀw` (Rayleigh quotient), `v ← w/‖w‖`, and stops when the residual
+/// `‖w − λv‖ ≤ tolerance·|λ|` (not when λ merely changes little: for diag(5, 4.95) from
+/// (1, 1)/√2 the quotient moves by < 0.1 % per step long before it is near 5), when `Av = 0`,
+/// when a dominant ±λ pair makes the iterate alternate, when the residual stagnates, or after
+/// `maxIterations` products; ``PowerIterationResult/status`` says which.
 ///
-/// Power iteration converges to the eigenvalue of **largest magnitude**. When that
-/// eigenvalue is negative (strong negative curvature), the function returns that
-/// negative value, not the largest algebraic eigenvalue; use Lanczos for λ_max in
-/// that case. Convergence is slow when |λ₂|/|λ₁| is near 1; check ``PowerIterationResult/converged``
-/// and ``PowerIterationResult/residualNorm``.
+/// Power iteration converges to the eigenvalue of **largest magnitude**; when that is negative
+/// it returns the negative value (use Lanczos for λ_max then).
 ///
 /// - Parameters:
-///   - θ: the point, length d = `f.layout.parameterCount`.
 ///   - maxIterations: at least 1.
-///   - tolerance: relative change of the Rayleigh quotient, > 0.
+///   - tolerance: relative residual, > 0.
 ///   - initialVector: a warm start (e.g. the previous epoch's eigenvector); normalized here.
-/// - Throws: ``AutodiffError`` for wrong lengths, a zero initial vector, or invalid options.
+/// - Throws: ``AutodiffError`` for wrong lengths, a zero initial vector, invalid options or a
+///   non-finite product.
+public func powerIteration<A: SymmetricOperator>(of a: A, maxIterations: Int = 100, tolerance: Double = 1e-3, seed: UInt64 = 0,
+                                                 initialVector: Tensor<A.Scalar>? = nil) throws -> PowerIterationResult<A.Scalar> {
+    guard maxIterations >= 1 else { throw AutodiffError.invalidArgument("maxIterations must be at least 1, got \(maxIterations)") }
+    guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("tolerance must be positive, got \(tolerance)") }
+    var v = try unitStartVector(initialVector, dimension: a.dimension, seed: seed, probe: "power iteration")
+    var history: [Double] = [], residuals: [Double] = []
+    var lambda = 0.0, residual = Double.infinity, magnitude = 0.0, previousMagnitude = -1.0
+    var status = PowerIterationStatus.maxIterations
+    for k in 1...maxIterations {
+        let w = try a.apply(v)
+        lambda = w.dot(v)
+        var r = w
+        r.addScaled(v, A.Scalar(-lambda))
+        residual = r.norm()
+        magnitude = w.norm()
+        history.append(lambda); residuals.append(residual)
+        guard magnitude.isFinite, lambda.isFinite else {
+            throw AutodiffError.invalidArgument("power iteration: the product is not finite at iteration \(k)")
+        }
+        if magnitude == 0 { status = .zeroQuotient; break }
+        if lambda != 0 && residual <= tolerance * abs(lambda) { status = .converged; break }
+        if k >= 3 && abs(magnitude - previousMagnitude) <= tolerance * magnitude && residual >= 0.5 * magnitude {
+            status = .plusMinusPair; break
+        }
+        if k > 10 && residual >= 0.99 * residuals[k - 11] { status = .stagnated; break }
+        previousMagnitude = magnitude
+        if k < maxIterations { v = w.affine(scale: A.Scalar(1 / magnitude), shift: 0) }
+    }
+    return PowerIterationResult(eigenvalue: lambda, eigenvector: v, iterations: history.count, residualNorm: residual,
+                                dominantMagnitude: magnitude, status: status, history: history)
+}
+
+/// Power iteration on the Hessian `H(θ)` of `f` (Hessian-vector products by forward-over-reverse,
+/// Pearlmutter 1994): ``powerIteration(of:maxIterations:tolerance:seed:initialVector:)`` on
+/// ``HessianOperator``.
+/// - Throws: as the operator form, and for θ of the wrong length.
 public func powerIteration<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, maxIterations: Int = 100,
                                          tolerance: Double = 1e-3, seed: UInt64 = 0,
                                          initialVector: Tensor<O.Scalar>? = nil) throws -> PowerIterationResult<O.Scalar> {
-    guard maxIterations >= 1 else { throw AutodiffError.invalidArgument("maxIterations must be at least 1, got \(maxIterations)") }
-    guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("tolerance must be positive, got \(tolerance)") }
-    try f.layout.validate(θ)
-    var v = try unitStartVector(initialVector, layout: f.layout, seed: seed, probe: "power iteration")
-    var history: [Double] = []
-    var lambda = 0.0, residual = Double.infinity, converged = false
-    for k in 1...maxIterations {
-        let w = try hessianVectorProduct(of: f, at: θ, along: v)
-        let newLambda = w.dot(v)
-        var r = w
-        r.addScaled(v, O.Scalar(-newLambda))
-        residual = r.norm()
-        history.append(newLambda)
-        let wn = w.norm()
-        let change = abs(newLambda - lambda)
-        lambda = newLambda
-        if !wn.isFinite || !newLambda.isFinite {
-            throw AutodiffError.invalidArgument("power iteration: the Hessian-vector product is not finite at iteration \(k)")
-        }
-        if wn == 0 { converged = true; break }
-        if k > 1 && change <= tolerance * abs(newLambda) { converged = true; break }
-        if k < maxIterations { v = w.affine(scale: O.Scalar(1 / wn), shift: 0) }
-    }
-    return PowerIterationResult(eigenvalue: lambda, eigenvector: v, iterations: history.count,
-                                residualNorm: residual, converged: converged, history: history)
+    try powerIteration(of: try HessianOperator(of: f, at: θ), maxIterations: maxIterations, tolerance: tolerance,
+                       seed: seed, initialVector: initialVector)
 }
 
 /// The unit start vector of an iterative eigensolver: `initial` normalized, or a seeded Gaussian.
 /// - Throws: ``AutodiffError`` if `initial` has the wrong length, is zero or is not finite.
-func unitStartVector<E: TensorScalar>(_ initial: Tensor<E>?, layout: ParameterLayout, seed: UInt64, probe: String) throws -> Tensor<E> {
+func unitStartVector<E: TensorScalar>(_ initial: Tensor<E>?, dimension: Int, seed: UInt64, probe: String) throws -> Tensor<E> {
     if let initial {
-        try layout.validate(initial, as: "the initial vector")
+        guard initial.count == dimension else { throw AutodiffError.lengthMismatch(what: "the initial vector", expected: dimension, actual: initial.count) }
         let n = initial.norm()
         guard n > 0, n.isFinite else { throw AutodiffError.invalidArgument("\(probe): the initial vector is zero or not finite") }
         return initial.normalized()
     }
     var rng = SplitMix64(seed: seed)
-    return Tensor<E>.randomNormal([layout.parameterCount], using: &rng).normalized()
+    return Tensor<E>.randomNormal([dimension], using: &rng).normalized()
 }

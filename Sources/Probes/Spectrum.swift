@@ -29,16 +29,23 @@ public struct SpectralDensity: Sendable {
 /// - Throws: ``AutodiffError`` for probes < 1, steps < 2, steps > d, gridPoints < 2, σ ≤ 0, or HVP errors.
 public func spectralDensity<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, probes: Int = 4, steps: Int = 60,
                                           gridPoints: Int = 512, bandwidth: Double? = nil, seed: UInt64 = 0) throws -> SpectralDensity {
-    let d = f.layout.parameterCount
+    try spectralDensity(of: try HessianOperator(of: f, at: θ), probes: probes, steps: steps, gridPoints: gridPoints,
+                        bandwidth: bandwidth, seed: seed)
+}
+
+/// SLQ on any symmetric operator; see ``spectralDensity(of:at:probes:steps:gridPoints:bandwidth:seed:)``.
+public func spectralDensity<A: SymmetricOperator>(of op: A, probes: Int = 4, steps: Int = 60,
+                                                  gridPoints: Int = 512, bandwidth: Double? = nil, seed: UInt64 = 0) throws -> SpectralDensity {
+    let d = op.dimension
     guard probes >= 1 else { throw AutodiffError.invalidArgument("SLQ: probes must be at least 1, got \(probes)") }
     guard steps >= 2, steps <= d else { throw AutodiffError.invalidArgument("SLQ: steps must be in 2...\(d), got \(steps)") }
     guard gridPoints >= 2 else { throw AutodiffError.invalidArgument("SLQ: the grid needs at least 2 points, got \(gridPoints)") }
     if let bandwidth, !(bandwidth > 0 && bandwidth.isFinite) { throw AutodiffError.invalidArgument("SLQ: bandwidth must be positive, got \(bandwidth)") }
     var rng = SplitMix64(seed: seed)
-    var runs: [LanczosResult<O.Scalar>] = []
+    var runs: [LanczosResult<A.Scalar>] = []
     for p in 0..<probes {
-        let z = Tensor<O.Scalar>.randomRademacher([d], using: &rng)
-        runs.append(try lanczos(of: f, at: θ, count: 1, steps: steps, seed: seed &+ UInt64(p), initialVector: z))
+        let z = Tensor<A.Scalar>.randomRademacher([d], using: &rng)
+        runs.append(try lanczos(of: op, count: 1, steps: steps, seed: seed &+ UInt64(p), initialVector: z))
     }
     return try spectralDensity(from: runs, gridPoints: gridPoints, bandwidth: bandwidth)
 }
@@ -115,26 +122,29 @@ public struct EffectiveRank: Sendable, Equatable {
 /// Returns the estimate and the standard error of its Hutchinson part.
 /// - Throws: ``AutodiffError`` for `probes < 6` or HVP errors.
 public func hutchPlusPlusTrace<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, probes: Int = 60, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
+    try hutchPlusPlusTrace(of: try HessianOperator(of: f, at: θ), probes: probes, seed: seed)
+}
+
+/// Hutch++ on any symmetric operator; see ``hutchPlusPlusTrace(of:at:probes:seed:)``.
+public func hutchPlusPlusTrace<A: SymmetricOperator>(of op: A, probes: Int = 60, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
     guard probes >= 6 else { throw AutodiffError.invalidArgument("Hutch++: need at least 6 probes, got \(probes)") }
-    try f.layout.validate(θ)
-    let d = θ.count, k = probes / 3, m = probes - 2 * k
+    let d = op.dimension, k = probes / 3, m = probes - 2 * k
     var rng = SplitMix64(seed: seed)
-    // Q: orthonormal basis of H S (modified Gram–Schmidt, twice).
-    var q: [Tensor<O.Scalar>] = []
-    for _ in 0..<k {
-        var y = try hessianVectorProduct(of: f, at: θ, along: Tensor<O.Scalar>.randomRademacher([d], using: &rng))
-        for _ in 0..<2 { for b in q { y.addScaled(b, O.Scalar(-y.dot(b))) } }
+    // Q: orthonormal basis of A S (modified Gram–Schmidt, twice).
+    var q: [Tensor<A.Scalar>] = []
+    let sketch = try op.apply(block: (0..<k).map { _ in Tensor<A.Scalar>.randomRademacher([d], using: &rng) })
+    for var y in sketch {
+        for _ in 0..<2 { for b in q { y.addScaled(b, A.Scalar(-y.dot(b))) } }
         let n = y.norm()
-        if n > 1e-12 { q.append(y.affine(scale: O.Scalar(1 / n), shift: 0)) }
+        if n > 1e-12 { q.append(y.affine(scale: A.Scalar(1 / n), shift: 0)) }
     }
-    var top = 0.0
-    for b in q { top += try hessianVectorProduct(of: f, at: θ, along: b).dot(b) }
-    var samples: [Double] = []
-    for _ in 0..<m {
-        var z = Tensor<O.Scalar>.randomRademacher([d], using: &rng)
-        for b in q { z.addScaled(b, O.Scalar(-z.dot(b))) }
-        samples.append(try hessianVectorProduct(of: f, at: θ, along: z).dot(z))
+    let top = zip(try op.apply(block: q), q).reduce(0.0) { $0 + $1.0.dot($1.1) }
+    let zs: [Tensor<A.Scalar>] = (0..<m).map { _ in
+        var z = Tensor<A.Scalar>.randomRademacher([d], using: &rng)
+        for b in q { z.addScaled(b, A.Scalar(-z.dot(b))) }
+        return z
     }
+    let samples = zip(try op.apply(block: zs), zs).map { $0.dot($1) }
     let mean = samples.reduce(0, +) / Double(m)
     let se = m > 1 ? (samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(m - 1) / Double(m)).squareRoot() : .nan
     return (top + mean, se)

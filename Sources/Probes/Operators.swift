@@ -1,0 +1,300 @@
+import Autodiff
+import Layers
+import Tensors
+
+/// A symmetric linear operator `A` on vectors of length ``dimension``: what every probe
+/// (power iteration, Lanczos, Hutchinson, Hutch++, SLQ, the Frobenius and diagonal estimators,
+/// dense materialization) needs. The Hessian of an objective, the Gauss–Newton matrix, the
+/// empirical Fisher, a block of any of them, a weighted sum over data chunks, and a plain
+/// symmetric matrix conform (as curvlinops' linear operators and JAX's `linearize`).
+public protocol SymmetricOperator {
+    associatedtype Scalar: TensorScalar
+    /// d: the length of the vectors `apply` takes and returns.
+    var dimension: Int { get }
+    /// `A v` for `v` of length d.
+    /// - Throws: ``AutodiffError`` for a wrong length or a non-finite product.
+    func apply(_ v: Tensor<Scalar>) throws -> Tensor<Scalar>
+    /// `[A v₁, …, A v_k]`; the default applies the vectors one by one.
+    func apply(block vectors: [Tensor<Scalar>]) throws -> [Tensor<Scalar>]
+}
+
+extension SymmetricOperator {
+    public func apply(block vectors: [Tensor<Scalar>]) throws -> [Tensor<Scalar>] { try vectors.map { try apply($0) } }
+
+    /// Checks a vector's length against ``dimension``.
+    func validate(_ v: Tensor<Scalar>, as what: String = "the vector") throws {
+        guard v.count == dimension else { throw AutodiffError.lengthMismatch(what: what, expected: dimension, actual: v.count) }
+    }
+
+    /// The dense d×d matrix (Double), symmetrized as (A + Aᵀ)/2 against round-off: d products.
+    /// - Throws: ``AutodiffError/tooLarge(parameters:limit:)`` above `limit` (raise it to allow
+    ///   d² memory and d products).
+    public func dense(limit: Int = 4096) throws -> Tensor<Double> {
+        let d = dimension
+        guard d <= limit else { throw AutodiffError.tooLarge(parameters: d, limit: limit) }
+        var a = [Double](repeating: 0, count: d * d)
+        for j in 0..<d {
+            var e = Tensor<Scalar>.zeros([d])
+            e.withUnsafeMutablePointer { $0[j] = 1 }
+            let col = try apply(e)
+            for i in 0..<d { a[i * d + j] = Double(col.scalars[i]) }
+        }
+        for i in 0..<d { for j in (i + 1)..<max(d, i + 1) where j < d {
+            let s = 0.5 * (a[i * d + j] + a[j * d + i]); a[i * d + j] = s; a[j * d + i] = s
+        } }
+        return Tensor(shape: [d, d], scalars: a)
+    }
+
+    /// All eigenvalues (ascending) of the dense matrix: ``dense(limit:)`` and LAPACK `dsyevd`.
+    public func spectrum(limit: Int = 4096) throws -> [Double] { try LAPACK.symmetricEigen(dense(limit: limit)).values }
+}
+
+/// A plain symmetric matrix as an operator, e.g. to test the probes on known spectra.
+public struct SymmetricMatrix<E: TensorScalar>: SymmetricOperator {
+    public typealias Scalar = E
+    /// The matrix, `[d, d]`.
+    public let matrix: Tensor<E>
+    public var dimension: Int { matrix.shape[0] }
+
+    /// - Throws: ``AutodiffError/invalidArgument(_:)`` unless `matrix` is square, finite and
+    ///   symmetric to round-off (|a_ij − a_ji| ≤ 1e-12·max|a|).
+    public init(_ matrix: Tensor<E>) throws {
+        guard matrix.rank == 2, matrix.shape[0] == matrix.shape[1], matrix.shape[0] > 0 else {
+            throw AutodiffError.invalidArgument("SymmetricMatrix: expected a non-empty square matrix, got shape \(matrix.shape)")
+        }
+        let d = matrix.shape[0], a = matrix.scalars
+        guard a.allSatisfy({ $0.isFinite }) else { throw AutodiffError.invalidArgument("SymmetricMatrix: the matrix has non-finite entries") }
+        let scale = a.map { Double($0.magnitude) }.max() ?? 0
+        for i in 0..<d { for j in 0..<i where abs(Double(a[i * d + j]) - Double(a[j * d + i])) > 1e-12 * scale {
+            throw AutodiffError.invalidArgument("SymmetricMatrix: entries (\(i), \(j)) and (\(j), \(i)) differ: \(a[i * d + j]) vs \(a[j * d + i])")
+        } }
+        self.matrix = matrix
+    }
+
+    /// The diagonal matrix diag(values).
+    public init(diagonal values: [Double]) throws {
+        let d = values.count
+        var a = [E](repeating: 0, count: d * d)
+        for i in 0..<d { a[i * d + i] = E(values[i]) }
+        try self.init(Tensor(shape: [d, d], scalars: a))
+    }
+
+    public func apply(_ v: Tensor<E>) throws -> Tensor<E> {
+        try validate(v)
+        return Tensor.matmul(matrix, v.reshaped([dimension, 1])).reshaped([dimension])
+    }
+}
+
+/// The Hessian ∇²f(θ) of an objective at a point, applied by forward-over-reverse HVPs
+/// (Pearlmutter 1994).
+public struct HessianOperator<O: Objective>: SymmetricOperator {
+    public typealias Scalar = O.Scalar
+    public let objective: O
+    public let point: Tensor<O.Scalar>
+    public var dimension: Int { point.count }
+
+    /// - Throws: ``AutodiffError/lengthMismatch(what:expected:actual:)`` if θ does not fit the layout.
+    public init(of objective: O, at θ: Tensor<O.Scalar>) throws {
+        try objective.layout.validate(θ)
+        self.objective = objective
+        self.point = θ
+    }
+
+    public func apply(_ v: Tensor<O.Scalar>) throws -> Tensor<O.Scalar> {
+        try finite(try hessianVectorProduct(of: objective, at: point, along: v), "the Hessian-vector product")
+    }
+}
+
+/// The generalized Gauss–Newton matrix G = Jᵀ ∇²ℓ J of a model's mean softmax cross-entropy on a
+/// batch (Schraudolph 2002; Martens 2020): J the Jacobian of the logits with respect to θ, ∇²ℓ
+/// the cross-entropy's Hessian in the logits, (diag(p) − ppᵀ)/N per sample with p = softmax(z).
+/// Positive semi-definite; equal to the Hessian when the logits are linear in θ. One product is
+/// a JVP (forward mode) and a VJP (reverse mode) of the logits.
+public struct GaussNewtonOperator<M: Model, E: TensorScalar>: SymmetricOperator {
+    public typealias Scalar = E
+    public let model: M
+    public let point: Tensor<E>
+    public let input: Tensor<E>
+    public let labels: [Int]
+    public var dimension: Int { point.count }
+    @usableFromInline let probabilities: Tensor<E>
+
+    /// - Throws: ``ModelError`` for a batch that does not fit the model, ``AutodiffError`` for a
+    ///   wrong θ length.
+    public init(model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int]) throws {
+        try model.validate(input: input, labels: labels)
+        try model.layout.validate(θ)
+        self.model = model; self.point = θ; self.input = input; self.labels = labels
+        let z: Tensor<E> = model.logits(try model.layout.split(θ), input: input)
+        probabilities = Tensor.exp(z.logSoftmax())
+    }
+
+    public func apply(_ v: Tensor<E>) throws -> Tensor<E> {
+        try validate(v)
+        let layout = model.layout
+        let blocks = try layout.split(point), dirs = try layout.split(v, as: "the vector")
+        // J v: the logits' tangent.
+        let jv = model.logits(zip(blocks, dirs).map { Dual(primal: $0, tangent: $1) }, input: Dual(constant: input)).tangentOrZero
+        // ∇²ℓ (J v) = (p ⊙ u − p · rowsum(p ⊙ u)) / N for u = J v.
+        let p = probabilities, n = Double(input.shape[0])
+        let pu = p * jv
+        let hu = (pu - p * pu.sumColumns().broadcastColumns(p.shape[1])).scaled(by: 1 / n)
+        // Jᵀ (∇²ℓ J v): the cotangent of θ for the logits' cotangent hu.
+        let tape = Tape<Tensor<E>>()
+        let vars = blocks.map { tape.variable($0) }
+        let z = model.logits(vars, input: Tracked(constant: input))
+        let out = (z * Tracked(untracked: hu)).sum()
+        let cot = tape.cotangents(of: out, seed: Tensor(1))
+        return try finite(layout.flatten(vars.map { cot[$0.index] ?? $0.value.zerosLike() }), "the Gauss–Newton product")
+    }
+}
+
+/// The empirical Fisher F = (1/N) Σ_i g_i g_iᵀ of a model's cross-entropy on a batch, g_i the
+/// gradient of sample i's loss (Kunstner, Balles & Hennig 2019 on its use and misuse).
+/// Positive semi-definite. Building it takes N backward passes and keeps the N×d matrix of
+/// per-sample gradients; a product is then two GEMVs.
+public struct EmpiricalFisherOperator<E: TensorScalar>: SymmetricOperator {
+    public typealias Scalar = E
+    /// Per-sample gradients, `[N, d]`.
+    public let gradients: Tensor<E>
+    public var dimension: Int { gradients.shape[1] }
+
+    /// - Throws: ``ModelError`` or ``AutodiffError`` for a batch or θ that does not fit the model.
+    public init<M: Model>(model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int]) throws {
+        try model.validate(input: input, labels: labels)
+        var rows: [E] = []
+        for i in 0..<input.shape[0] {
+            let g = try gradient(of: try model.loss(on: input.rows(i..<(i + 1)), labels: [labels[i]]), at: θ)
+            rows += g.scalars
+        }
+        gradients = Tensor(shape: [input.shape[0], θ.count], scalars: rows)
+    }
+
+    public func apply(_ v: Tensor<E>) throws -> Tensor<E> {
+        try validate(v)
+        let n = gradients.shape[0]
+        let gv = Tensor.matmul(gradients, v.reshaped([dimension, 1]))                       // [N, 1]
+        return Tensor.matmul(gradients, gv, transposeA: true).reshaped([dimension]).scaled(by: 1 / Double(n))
+    }
+}
+
+/// An operator restricted to some coordinates: P A Pᵀ for the selection P of `ranges` (e.g. one
+/// layer's entries of a ``ParameterLayout``), of dimension the total length of the ranges.
+public struct RestrictedOperator<Base: SymmetricOperator>: SymmetricOperator {
+    public typealias Scalar = Base.Scalar
+    public let base: Base
+    /// Disjoint, ascending ranges of the base's coordinates.
+    public let ranges: [Range<Int>]
+    public var dimension: Int { ranges.reduce(0) { $0 + $1.count } }
+
+    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for empty, overlapping, unsorted or
+    ///   out-of-range ranges.
+    public init(_ base: Base, ranges: [Range<Int>]) throws {
+        guard !ranges.isEmpty, ranges.allSatisfy({ !$0.isEmpty && $0.lowerBound >= 0 && $0.upperBound <= base.dimension }),
+              zip(ranges, ranges.dropFirst()).allSatisfy({ $0.upperBound <= $1.lowerBound }) else {
+            throw AutodiffError.invalidArgument("block: the ranges \(ranges) must be non-empty, ascending, disjoint and inside 0..<\(base.dimension)")
+        }
+        self.base = base; self.ranges = ranges
+    }
+
+    /// The block of a layout's entries named in `names` (e.g. `["fc1.weight", "fc1.bias"]`).
+    /// - Throws: ``AutodiffError/invalidArgument(_:)`` naming an unknown entry.
+    public init(_ base: Base, entries names: [String], of layout: ParameterLayout) throws {
+        let entries = try names.map { name in
+            guard let e = layout.entry(named: name) else {
+                throw AutodiffError.invalidArgument("block: no parameter named '\(name)'; known: \(layout.entries.map(\.name).joined(separator: ", "))")
+            }
+            return e
+        }
+        try self.init(base, ranges: entries.map(\.range).sorted { $0.lowerBound < $1.lowerBound })
+    }
+
+    /// `Pᵀ x`: `x` placed at the ranges of a zero vector of the base's dimension.
+    func embed(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+        var full = [Scalar](repeating: 0, count: base.dimension), k = 0
+        for r in ranges { for i in r { full[i] = x.scalars[k]; k += 1 } }
+        return Tensor(full)
+    }
+
+    /// `P y`: the ranges' coordinates of `y`.
+    func extract(_ y: Tensor<Scalar>) -> Tensor<Scalar> { Tensor(ranges.flatMap { Array(y.scalars[$0]) }) }
+
+    public func apply(_ v: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try validate(v)
+        return extract(try base.apply(embed(v)))
+    }
+}
+
+/// The layers of a layout: entries grouped by the name before the last dot ("fc1.weight" and
+/// "fc1.bias" form "fc1"), in θ order.
+public func layerBlocks(of layout: ParameterLayout) -> [(name: String, entries: [String])] {
+    var blocks: [(name: String, entries: [String])] = []
+    for e in layout.entries {
+        let layer = e.name.split(separator: ".").dropLast().joined(separator: ".")
+        let name = layer.isEmpty ? e.name : layer
+        if let i = blocks.firstIndex(where: { $0.name == name }) { blocks[i].entries.append(e.name) } else { blocks.append((name, [e.name])) }
+    }
+    return blocks
+}
+
+/// The block-diagonal part of an operator: Σ_b P_bᵀ P_b A P_bᵀ P_b over disjoint blocks (e.g. the
+/// layers), the curvature with all cross-layer terms dropped (as K-FAC's block structure).
+public struct BlockDiagonalOperator<Base: SymmetricOperator>: SymmetricOperator {
+    public typealias Scalar = Base.Scalar
+    public let blocks: [RestrictedOperator<Base>]
+    public var dimension: Int { blocks[0].base.dimension }
+
+    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for no blocks, blocks of different bases'
+    ///   dimensions or overlapping blocks.
+    public init(_ blocks: [RestrictedOperator<Base>]) throws {
+        guard let first = blocks.first else { throw AutodiffError.invalidArgument("block-diagonal operator: no blocks") }
+        let all = blocks.flatMap(\.ranges).sorted { $0.lowerBound < $1.lowerBound }
+        guard blocks.allSatisfy({ $0.base.dimension == first.base.dimension }),
+              zip(all, all.dropFirst()).allSatisfy({ $0.upperBound <= $1.lowerBound }) else {
+            throw AutodiffError.invalidArgument("block-diagonal operator: the blocks overlap or belong to operators of different sizes")
+        }
+        self.blocks = blocks
+    }
+
+    public func apply(_ v: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try validate(v)
+        var out = [Scalar](repeating: 0, count: dimension)
+        for b in blocks {
+            let y = try b.apply(b.extract(v))
+            var k = 0
+            for r in b.ranges { for i in r { out[i] += y.scalars[k]; k += 1 } }
+        }
+        return Tensor(out)
+    }
+}
+
+/// Σ_i w_i A_i over operators of one dimension, applied one at a time: e.g. the Hessian of the
+/// mean loss over a data set in chunks (w_i = n_i / N), whose memory is that of one chunk.
+public struct WeightedSumOperator<Part: SymmetricOperator>: SymmetricOperator {
+    public typealias Scalar = Part.Scalar
+    public let parts: [Part]
+    public let weights: [Double]
+    public var dimension: Int { parts[0].dimension }
+
+    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for no parts, a weight count that differs,
+    ///   non-finite weights or parts of different dimensions.
+    public init(_ parts: [Part], weights: [Double]) throws {
+        guard let first = parts.first, weights.count == parts.count, weights.allSatisfy({ $0.isFinite }),
+              parts.allSatisfy({ $0.dimension == first.dimension }) else {
+            throw AutodiffError.invalidArgument("weighted sum: need one finite weight per part and parts of one dimension (\(parts.count) parts, \(weights.count) weights)")
+        }
+        self.parts = parts; self.weights = weights
+    }
+
+    public func apply(_ v: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        var total = try parts[0].apply(v).scaled(by: weights[0])
+        for (p, w) in zip(parts, weights).dropFirst() { total.addScaled(try p.apply(v), Scalar(w)) }
+        return total
+    }
+}
+
+/// `y` if every element is finite, else an error naming the product.
+func finite<E: TensorScalar>(_ y: Tensor<E>, _ what: String) throws -> Tensor<E> {
+    guard y.norm().isFinite else { throw AutodiffError.invalidArgument("\(what) is not finite") }
+    return y
+}
