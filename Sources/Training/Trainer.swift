@@ -54,7 +54,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// "constant", "cosine" or "step:EPOCHS:GAMMA": multiply the rate by GAMMA every EPOCHS epochs
     /// (PyTorch's StepLR stepped once per epoch). Cosine decays to 0 over all steps of the run.
     public var schedule: String = "cosine"
-    /// Passes over the training split (1…100000).
+    /// Passes over the training split (1…``maximumEpochs``).
     public var epochs: Int = 3
     /// Seeds initialization, shuffling and the λ_max start vector.
     public var seed: UInt64 = 0
@@ -79,6 +79,26 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 
     /// The defaults of `landscape train` (the study’s high-noise MLP run for 3 epochs).
     public init() {}
+
+    /// The most epochs a run may have, and so the largest step size (in epochs) of a step schedule.
+    public static let maximumEpochs = 100_000
+
+    /// The schedule in SGD steps: a step schedule's size in epochs times `stepsPerEpoch`.
+    /// - Throws: ``TrainingError/invalidConfiguration(_:)`` for an unparsable schedule or a step
+    ///   size whose count of steps does not fit in an `Int`.
+    public func learningRateSchedule(stepsPerEpoch: Int) throws -> LearningRateSchedule {
+        let schedule: LearningRateSchedule
+        do { schedule = try LearningRateSchedule.parse(self.schedule) } catch { throw TrainingError.invalidConfiguration("\(error)") }
+        guard case let .step(epochs, gamma) = schedule else { return schedule }
+        guard epochs <= Self.maximumEpochs else {
+            throw TrainingError.invalidConfiguration("learning-rate schedule '\(self.schedule)': the step size must be at most \(Self.maximumEpochs) epochs (the longest run), got \(epochs)")
+        }
+        let (steps, overflow) = epochs.multipliedReportingOverflow(by: stepsPerEpoch)
+        guard !overflow else {
+            throw TrainingError.invalidConfiguration("learning-rate schedule '\(self.schedule)': \(epochs) epochs of \(stepsPerEpoch) steps do not fit in a step count")
+        }
+        return .step(stepSize: steps, gamma: gamma)
+    }
 
     enum CodingKeys: String, CodingKey {
         case model, batchSize, learningRate, momentum, weightDecay, nesterov, schedule, epochs, seed, lambdaEvery, lambdaSamples
@@ -118,15 +138,15 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         }
         guard momentum >= 0, momentum < 1, Float(momentum) < 1 else { throw bad("momentum must be in [0, 1) (also after rounding to Float32), got \(momentum)") }
         guard weightDecay >= 0, weightDecay.isFinite else { throw bad("weight decay must be ≥ 0 and finite, got \(weightDecay)") }
-        guard epochs >= 1, epochs <= 100_000 else { throw bad("epochs must be in 1...100000, got \(epochs)") }
+        guard epochs >= 1, epochs <= Self.maximumEpochs else { throw bad("epochs must be in 1...\(Self.maximumEpochs), got \(epochs)") }
         guard lambdaEvery >= 0 else { throw bad("lambda-every must be ≥ 0, got \(lambdaEvery)") }
         guard lambdaSamples >= 1 else { throw bad("lambda-samples must be at least 1, got \(lambdaSamples)") }
-        guard lambdaIterations >= 1, lambdaIterations <= 100_000 else { throw bad("lambda-iterations must be in 1...100000, got \(lambdaIterations)") }
+        if let m = ProbeLimits.violation("lambda-iterations", lambdaIterations, ProbeLimits.powerIterations) { throw bad(m) }
         guard lambdaTolerance > 0, lambdaTolerance.isFinite else { throw bad("lambda-tolerance must be positive and finite, got \(lambdaTolerance)") }
         guard evaluationBatchSize >= 1, evaluationBatchSize <= 1 << 24 else { throw bad("evaluation batch size must be in 1...\(1 << 24)") }
         guard microBatchSize >= 0 else { throw bad("micro-batch size must be ≥ 0 (0: the whole mini-batch), got \(microBatchSize)") }
         guard probeBatchSize >= 0 else { throw bad("probe batch size must be ≥ 0 (0: one batch), got \(probeBatchSize)") }
-        do { _ = try LearningRateSchedule.parse(schedule) } catch { throw bad("\(error)") }
+        _ = try learningRateSchedule(stepsPerEpoch: 1)
     }
 }
 
@@ -271,8 +291,7 @@ public struct Trainer {
         let cfg = configuration
         let train = data.train
         let stepsPerEpoch = train.batchCount(size: cfg.batchSize)
-        var schedule = try LearningRateSchedule.parse(cfg.schedule)
-        if case let .step(epochs, gamma) = schedule { schedule = .step(stepSize: epochs * stepsPerEpoch, gamma: gamma) }
+        let schedule = try cfg.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)
         var θ = model.initialParameters(Float.self, seed: cfg.seed)
         var optimizer = try SGD<Float>(parameterCount: θ.count, learningRate: cfg.learningRate, momentum: cfg.momentum,
                                        weightDecay: cfg.weightDecay, nesterov: cfg.nesterov, schedule: schedule,
