@@ -183,7 +183,8 @@ struct Train: ParsableCommand {
         if let limit = data.trainLimit, limit > dataset.train.count {
             stderrLine("note: --train-limit \(limit) exceeds the training split; using all \(dataset.train.count) samples")
         }
-        let trainer = try Trainer(configuration: cfg, data: dataset, outputDirectory: out)
+        var trainer = try Trainer(configuration: cfg, data: dataset, outputDirectory: out)
+        trainer.log = stderrLine
         outLine("landscape train: \(cfg.model) on \(dataset.name) (\(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test), " +
               "batch \(cfg.batchSize), lr \(cfg.learningRate) \(cfg.schedule), momentum \(cfg.momentum), \(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s"), seed \(cfg.seed); \(BLASRuntime.summary)")
         outLine("run directory: \(out.path)\(resuming != nil ? " (resuming after its last complete epoch)" : "")")
@@ -687,11 +688,11 @@ func noteNonFinite(_ losses: [Double]) {
     }
 }
 
-/// Runs `body`; if it throws and left `directory` empty, removes the directory (so a failed
-/// command leaves nothing behind) and rethrows.
+/// Runs `body`; if it throws and left `directory` empty (but for its lock file), removes the
+/// directory (so a failed command leaves nothing behind) and rethrows.
 func removingIfEmptyOnError(_ directory: URL, _ body: () throws -> Void) throws {
     do { try body() } catch {
-        if let contents = try? FileManager.default.contentsOfDirectory(atPath: directory.path), contents.isEmpty {
+        if let contents = try? FileManager.default.contentsOfDirectory(atPath: directory.path), contents.allSatisfy({ $0 == DirectoryLock.fileName }) {
             try? FileManager.default.removeItem(at: directory)
         }
         throw error

@@ -315,12 +315,13 @@ func svgSeries(_ url: URL) throws -> [String] {
         let url = dir.appendingPathComponent("runs/mlp-high-noise/theta-epoch-001.safetensors")
         var values = try loadParameters(from: url, layout: MLP().layout).scalars
         values[7] = .nan
-        try saveParameters(Tensor(values), layout: MLP().layout, to: url)
+        try saveParameters(Tensor(values), layout: MLP().layout, to: url, metadata: try SafeTensors.read(from: url).metadata)
         do {
             _ = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
             Issue.record("a NaN checkpoint was accepted")
         } catch {
-            #expect("\(error)".contains("non-finite parameters") && "\(error)".contains("theta-epoch-001"), "\(error)")
+            // The file no longer matches the checksum the run recorded for it.
+            #expect("\(error)".contains("changed after it was written") && "\(error)".contains("theta-epoch-001"), "\(error)")
         }
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs/mlp-high-noise/failed.txt").path))
     }
@@ -340,6 +341,41 @@ func svgSeries(_ url: URL) throws -> [String] {
         }
         close(fd)
         _ = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
+    }
+
+    @Test func aCutLastRowOfARunsMetricsIsDroppedAndNamed() throws {
+        // Issue 13, item 5: this used to be an error naming the study's metrics.csv.
+        guard let data = try tinyData() else { return }
+        let (c, dir) = try interrupted(data)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("runs/mlp-high-noise/metrics.csv")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        try String(text.dropLast(40)).write(to: url, atomically: true, encoding: .utf8)
+        var runner = try StudyRunner(configuration: c, data: data, directory: dir)
+        var lines: [String] = []
+        runner.log = { lines.append($0) }
+        let outcome = try runner.run(resume: true)
+        #expect(outcome.completed == ["mlp-high-noise"])
+        #expect(lines.contains { $0.contains("runs/mlp-high-noise/metrics.csv") && $0.contains("cut") }, "\(lines)")
+        #expect(try CSVTable.read(dir.appendingPathComponent("metrics.csv")).rows.map { $0["epoch"] } == ["1", "2"])
+        // A row cut in the middle of the file is an error naming the run's file, not the study's.
+        let full = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map(String.init)
+        try ([full[0], String(full[1].prefix(30)), full[2]].joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+        do {
+            try StudyRunner(configuration: c, data: data, directory: dir).mergeMetrics()
+            Issue.record("a cut middle row was accepted")
+        } catch { #expect("\(error)".contains("runs/mlp-high-noise/metrics.csv") && "\(error)".contains("line 2"), "\(error)") }
+    }
+
+    @Test func aRefusedSecondResumeLeavesStudyJSONAlone() throws {
+        guard let data = try tinyData() else { return }
+        let (c, dir) = try interrupted(data)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let before = try Data(contentsOf: dir.appendingPathComponent("study.json"))
+        let fd = try #require(try DirectoryLock.acquire(in: dir))
+        defer { DirectoryLock.release(fd) }
+        #expect(throws: StudyError.self) { try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true) }
+        #expect(try Data(contentsOf: dir.appendingPathComponent("study.json")) == before)
     }
 
     @Test func claimsWithNonFiniteValuesSayCannotTell() {
