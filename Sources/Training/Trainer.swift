@@ -319,6 +319,8 @@ public struct Trainer {
         if let dir = outputDirectory {
             if !resume { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
             lock = try Self.lock(dir)
+            let stale = AtomicFile.removeStaleTemporaryFiles(in: dir)
+            if !stale.isEmpty { log("note: removed \(stale.count) temporary file\(stale.count == 1 ? "" : "s") of writes that were cut off (\(stale.joined(separator: ", ")))") }
         } else {
             lock = nil
         }
