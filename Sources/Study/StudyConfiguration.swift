@@ -263,17 +263,23 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
         do { data = try Data(contentsOf: url) } catch {
             throw StudyError.configurationFile(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
         }
+        return try decode(json: data, source: url.path, base: base)
+    }
+
+    /// ``load(from:base:)`` for JSON bytes held in memory; `source` names them in errors.
+    /// - Throws: as ``load(from:base:)``.
+    public static func decode(json data: Data, source: String, base: StudyConfiguration = StudyConfiguration()) throws -> StudyConfiguration {
         if let problem = JSONText.problem(in: data) {
-            throw StudyError.configurationFile(path: url.path, reason: "cannot be read as JSON: \(problem)")
+            throw StudyError.configurationFile(path: source, reason: "cannot be read as JSON: \(problem)")
         }
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
-            throw StudyError.configurationFile(path: url.path, reason: "is not valid JSON")
+            throw StudyError.configurationFile(path: source, reason: "is not valid JSON")
         }
         guard let dict = object as? [String: Any] else {
-            throw StudyError.configurationFile(path: url.path, reason: "must hold a JSON object ({…}) of configuration keys")
+            throw StudyError.configurationFile(path: source, reason: "must hold a JSON object ({…}) of configuration keys")
         }
-        let merged = try base.merging(dict, source: url.path)
+        let merged = try base.merging(dict, source: source)
         try merged.validate()
         return merged
     }
