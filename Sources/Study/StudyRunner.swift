@@ -28,7 +28,7 @@ public struct StudyOutcome: Sendable {
 /// DIR/slices/NAME.csv             the final 2D slice (alpha, beta, loss)
 /// DIR/densities/NAME.csv          the SLQ density (eigenvalue, density); NAME-nodes.csv its nodes and weights
 /// DIR/runs/NAME/                  the configuration's training run: metrics.csv, run.json,
-///                                 theta-epoch-NNN.safetensors, optimizer-epoch-NNN.safetensors,
+///                                 theta-epoch-NNN.safetensors, optimizer-epoch-NNN.safetensors, checkpoints.csv,
 ///                                 failed.txt when it stopped on a non-finite loss
 /// DIR/summary.md, report.html, figures/*.svg   written by ``StudyReport``
 /// ```

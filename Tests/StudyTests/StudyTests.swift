@@ -367,6 +367,23 @@ func svgSeries(_ url: URL) throws -> [String] {
         } catch { #expect("\(error)".contains("runs/mlp-high-noise/metrics.csv") && "\(error)".contains("line 2"), "\(error)") }
     }
 
+    @Test func aFinalCSVWithARepeatedColumnIsAnErrorNamingIt() throws {
+        // Issue 13, item 1: this trapped in CSVTable.parse ("Duplicate values for key").
+        guard let data = try tinyData() else { return }
+        let (c, dir) = try interrupted(data)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("final.csv")
+        try "model,model,regime\nmlp,mlp,high-noise\n".write(to: url, atomically: true, encoding: .utf8)
+        do {
+            _ = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
+            Issue.record("a damaged final.csv was accepted")
+        } catch { #expect("\(error)".contains(url.path) && "\(error)".contains("'model' twice"), "\(error)") }
+        do {
+            _ = try StudyReport.generate(in: dir)
+            Issue.record("report accepted a damaged final.csv")
+        } catch { #expect("\(error)".contains("final.csv") && "\(error)".contains("twice"), "\(error)") }
+    }
+
     @Test func aRefusedSecondResumeLeavesStudyJSONAlone() throws {
         guard let data = try tinyData() else { return }
         let (c, dir) = try interrupted(data)
