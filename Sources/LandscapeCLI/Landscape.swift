@@ -302,7 +302,8 @@ func prepareRunDirectory(_ explicit: String?, defaultPrefix: String) throws -> U
                     || ($0.hasPrefix("theta-epoch-") && $0.hasSuffix(".safetensors"))
             }
             if !held.isEmpty {
-                throw CLIError(description: "output directory \(url.path) already holds a run (\(held.sorted().prefix(3).joined(separator: ", "))); choose another --output-dir or remove it")
+                let resumable = held.contains("run.json") ? "continue it with `landscape train --resume \(url.path)`, " : held.contains("config.json") ? "continue it with `landscape study --resume \(url.path)`, " : ""
+                throw CLIError(description: "output directory \(url.path) already holds a run (\(held.sorted().prefix(3).joined(separator: ", "))); \(resumable)choose another --output-dir or remove it")
             }
             guard fm.isWritableFile(atPath: url.path) else { throw CLIError(description: "output directory \(url.path) is not writable") }
             return
