@@ -384,6 +384,28 @@ func svgSeries(_ url: URL) throws -> [String] {
         } catch { #expect("\(error)".contains("final.csv") && "\(error)".contains("twice"), "\(error)") }
     }
 
+    @Test func aReportOfValuesOneUlpApartIsDrawn() throws {
+        // Issue 13, item 2: the tick loop never advanced and grew until the process aborted.
+        guard let data = try tinyData() else { return }
+        let (_, dir) = try interrupted(data)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("metrics.csv")
+        var table = try CSVTable.read(url)
+        let fixed = Set(["model", "regime", "epoch"])
+        for k in table.rows.indices {
+            for c in table.columns where !fixed.contains(c) { table.rows[k][c] = k % 2 == 0 ? "1.0" : "\(Double(1).nextUp)" }
+        }
+        table.rows.append(table.rows[0].merging(["epoch": "2", "train_loss": "\(Double(1).nextUp)"]) { $1 })
+        try AtomicFile.write(table.text, to: url)
+        let written = try StudyReport.generate(in: dir)
+        let svgs = written.filter { $0.pathExtension == "svg" }
+        #expect(!svgs.isEmpty)
+        for svg in svgs {
+            _ = try svgSeries(svg)
+            #expect(!(try String(contentsOf: svg, encoding: .utf8)).contains("nan"), "\(svg.lastPathComponent)")
+        }
+    }
+
     @Test func aRefusedSecondResumeLeavesStudyJSONAlone() throws {
         guard let data = try tinyData() else { return }
         let (c, dir) = try interrupted(data)
