@@ -269,7 +269,9 @@ public struct StudyRunner {
             } else {
                 log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(regime): batch \(training.batchSize), lr \(training.learningRate) \(training.schedule), momentum \(training.momentum), \(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s"), seed \(cfg.seed)")
             }
-            let result = try trainer.run(model: model, resume: state != nil, onStep: { onStep(name, $0) }, onEpoch: { m in
+            // A run directory with a run.json is continued (from its start if no epoch is complete).
+            let started = FileManager.default.fileExists(atPath: runDir.appendingPathComponent("run.json").path)
+            let result = try trainer.run(model: model, resume: started, onStep: { onStep(name, $0) }, onEpoch: { m in
                 try mergeMetrics()
                 log("[\(name)] " + Self.describe(m, epochs: cfg.epochs))
                 if shouldStop(name, m.epoch) { throw StudyError.interrupted(configuration: name, epoch: m.epoch) }
@@ -279,8 +281,12 @@ public struct StudyRunner {
         try finalProbes(model, θ: θ, probe: probe, trainX: trainX, trainY: trainY, name: name)
     }
 
+    /// The run's last complete epoch, checked; a cut last metrics row is left for the trainer to
+    /// warn about when it resumes (its epoch is then not complete).
     func checkpoint<M: Model>(of trainer: Trainer, model: M) throws -> TrainingCheckpoint? {
-        do { return try trainer.lastComplete(model: model) } catch {
+        var quiet = trainer
+        quiet.log = { _ in }
+        do { return try quiet.lastComplete(model: model) } catch {
             throw StudyError.corruptFile(path: trainer.outputDirectory!.path, reason: "cannot resume from its checkpoints: \(error) (nothing was changed; remove the damaged epoch's files or the whole run directory to redo it)")
         }
     }
