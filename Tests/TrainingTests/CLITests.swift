@@ -80,6 +80,44 @@ func runLandscape(_ exe: URL, _ args: [String]) throws -> CLIResult {
         #expect(!svg.contains("nan") && !svg.contains("inf"))
     }
 
+    @Test func slicesOfTwoAdjacentDoublesAreDrawn() throws {
+        // Two points one ulp apart are a valid grid; their plot's ticks used to loop forever.
+        guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
+        for dimensions in ["1", "2"] {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-slice-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: out) }
+            let r = try runLandscape(exe, ["slice", "--range", "1e16:10000000000000002", "--points", "2", "--dimensions", dimensions,
+                                           "--samples", "8", "--data-dir", mnist.path, "--output-dir", out.path])
+            #expect(r.status == 0, "\(r.output)")
+            let svg = try String(contentsOf: out.appendingPathComponent("slice\(dimensions)d.svg"), encoding: .utf8)
+            #expect(svg.hasSuffix("</svg>\n") && !svg.contains("nan"))
+        }
+    }
+
+    @Test func twoResumesOfOneRunAtOnceWriteEachEpochOnce() throws {
+        // Before, both succeeded and metrics.csv held epochs 1 2 3 3.
+        guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-train-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = ["--data-dir", mnist.path, "--train-limit", "256", "--validation", "100", "--no-progress"]
+        // A 3-epoch run, cut back to epoch 1 as if killed during epoch 2.
+        let full = try runLandscape(exe, ["train", "--epochs", "3", "--batch-size", "64", "--lambda-samples", "32", "--output-dir", dir.path] + data)
+        #expect(full.status == 0, "\(full.output)")
+        let metrics = dir.appendingPathComponent("metrics.csv")
+        let lines = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n")
+        try (lines.prefix(2).joined(separator: "\n") + "\n").write(to: metrics, atomically: true, encoding: .utf8)
+        let logs = (0..<2).map { _ in FileManager.default.temporaryDirectory.appendingPathComponent("landscape-cli-\(UUID().uuidString).log") }
+        defer { for l in logs { try? FileManager.default.removeItem(at: l) } }
+        let processes = try logs.map { try launchLandscape(exe, ["train", "--resume", dir.path] + data, log: $0) }
+        for p in processes { p.waitUntilExit() }
+        let outputs = logs.map { (try? String(contentsOf: $0, encoding: .utf8)) ?? "" }
+        #expect(processes.filter { $0.terminationStatus == 0 }.count == 1, "\(outputs)")
+        // The other found the lock held, or (if it came second) nothing left to do.
+        #expect(outputs.contains { $0.contains("another landscape process is training in it") || $0.contains("already finished all 3 epochs") }, "\(outputs)")
+        let epochs = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] }
+        #expect(epochs == ["1", "2", "3"])
+    }
+
     @Test func everyProbeOptionHasAnUpperBound() throws {
         guard let exe = landscapeExecutable() else { return }
         for (option, value, range) in [("--lanczos-steps", 501, "1...500"), ("--slq-steps", 501, "2...500"), ("--slq-probes", 1001, "1...1000"),
