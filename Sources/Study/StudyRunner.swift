@@ -136,6 +136,10 @@ public struct StudyRunner {
             let lock = try lockDirectory()
             do {
                 try checkResumable(configURL: configURL)
+                for sub in ["", "slices", "densities", "figures"] {
+                    let stale = AtomicFile.removeStaleTemporaryFiles(in: directory.appendingPathComponent(sub))
+                    if !stale.isEmpty { log("note: removed \(stale.count) temporary file\(stale.count == 1 ? "" : "s") of writes that were cut off in \(directory.appendingPathComponent(sub).path)") }
+                }
                 try updateStudyInfo(resumed: true)
             } catch {
                 DirectoryLock.release(lock)

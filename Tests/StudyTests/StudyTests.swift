@@ -351,6 +351,9 @@ func svgSeries(_ url: URL) throws -> [String] {
         let url = dir.appendingPathComponent("runs/mlp-high-noise/metrics.csv")
         let text = try String(contentsOf: url, encoding: .utf8)
         try String(text.dropLast(40)).write(to: url, atomically: true, encoding: .utf8)
+        // A write cut off by a kill leaves its temporary file; the resume removes it.
+        let stale = dir.appendingPathComponent(".metrics.csv.\(UUID().uuidString).tmp")
+        try Data("model,reg".utf8).write(to: stale)
         var runner = try StudyRunner(configuration: c, data: data, directory: dir)
         var lines: [String] = []
         runner.log = { lines.append($0) }
@@ -358,6 +361,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(outcome.completed == ["mlp-high-noise"])
         #expect(lines.filter { $0.contains("runs/mlp-high-noise/metrics.csv") && $0.contains("cut") }.count == 1, "\(lines)")
         #expect(try CSVTable.read(dir.appendingPathComponent("metrics.csv")).rows.map { $0["epoch"] } == ["1", "2"])
+        #expect(!FileManager.default.fileExists(atPath: stale.path))
         // A row cut in the middle of the file is an error naming the run's file, not the study's.
         let full = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map(String.init)
         try ([full[0], String(full[1].prefix(30)), full[2]].joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
