@@ -88,6 +88,22 @@ public enum AtomicFile {
         try write(Data(text.utf8), to: url)
     }
 
+    /// Removes the temporary files that writes into `directory` left behind when their process
+    /// was killed. Only safe while no other process writes there (under the directory's lock).
+    /// - Returns: the names removed.
+    @discardableResult
+    public static func removeStaleTemporaryFiles(in directory: URL) -> [String] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter(isTemporaryName)
+        for name in names { _ = unlink(directory.appendingPathComponent(name).path) }
+        return names.sorted()
+    }
+
+    /// Whether `name` is one of ``write(_:to:)-(Data,_)``'s temporary names (`.NAME.UUID.tmp`).
+    public static func isTemporaryName(_ name: String) -> Bool {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return name.hasPrefix(".") && parts.count >= 4 && parts.last == "tmp" && UUID(uuidString: String(parts[parts.count - 2])) != nil
+    }
+
     private static func systemReason() -> String {
         String(cString: strerror(errno))
     }

@@ -39,6 +39,7 @@ indirect enum JSONValue: Decodable, Sendable {
 
     /// Parses UTF-8 JSON; throws `detail` text on failure.
     static func parse(_ bytes: Data) throws(ParseFailure) -> JSONValue {
+        if let problem = JSONText.problem(in: bytes) { throw ParseFailure(detail: problem) }
         do {
             return try JSONDecoder().decode(JSONValue.self, from: bytes)
         } catch let error as DecodingError {

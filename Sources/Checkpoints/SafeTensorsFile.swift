@@ -67,6 +67,11 @@ public struct SafeTensorsFile: Sendable {
     /// Size in bytes of the data buffer after the header.
     public var bufferByteCount: Int { storage.count - bufferStart }
 
+    /// Calls `body` with the raw data buffer after the header (every tensor's bytes, in file order).
+    public func withDataBuffer<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[bufferStart...])) }
+    }
+
     /// The header entry of the named tensor.
     /// - Throws: ``CheckpointError/tensorNotFound(path:tensor:)``.
     public func entry(named name: String) throws -> SafeTensorsEntry {

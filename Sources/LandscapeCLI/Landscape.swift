@@ -183,7 +183,8 @@ struct Train: ParsableCommand {
         if let limit = data.trainLimit, limit > dataset.train.count {
             stderrLine("note: --train-limit \(limit) exceeds the training split; using all \(dataset.train.count) samples")
         }
-        let trainer = try Trainer(configuration: cfg, data: dataset, outputDirectory: out)
+        var trainer = try Trainer(configuration: cfg, data: dataset, outputDirectory: out)
+        trainer.log = stderrLine
         outLine("landscape train: \(cfg.model) on \(dataset.name) (\(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test), " +
               "batch \(cfg.batchSize), lr \(cfg.learningRate) \(cfg.schedule), momentum \(cfg.momentum), \(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s"), seed \(cfg.seed); \(BLASRuntime.summary)")
         outLine("run directory: \(out.path)\(resuming != nil ? " (resuming after its last complete epoch)" : "")")
@@ -301,7 +302,8 @@ func prepareRunDirectory(_ explicit: String?, defaultPrefix: String) throws -> U
                     || ($0.hasPrefix("theta-epoch-") && $0.hasSuffix(".safetensors"))
             }
             if !held.isEmpty {
-                throw CLIError(description: "output directory \(url.path) already holds a run (\(held.sorted().prefix(3).joined(separator: ", "))); choose another --output-dir or remove it")
+                let resumable = held.contains("run.json") ? "continue it with `landscape train --resume \(url.path)`, " : held.contains("config.json") ? "continue it with `landscape study --resume \(url.path)`, " : ""
+                throw CLIError(description: "output directory \(url.path) already holds a run (\(held.sorted().prefix(3).joined(separator: ", "))); \(resumable)choose another --output-dir or remove it")
             }
             guard fm.isWritableFile(atPath: url.path) else { throw CLIError(description: "output directory \(url.path) is not writable") }
             return
@@ -498,11 +500,14 @@ struct Probe: ModelCommand {
 
     func validate() throws {
         guard top >= 1, lanczosSteps >= top else { throw ValidationError("--top must be in 1...--lanczos-steps (\(lanczosSteps)), got \(top)") }
-        let checks: [(String, Int, Int)] = [("--power-iterations", powerIterations, 1), ("--slq-probes", slqProbes, 1), ("--slq-steps", slqSteps, 2),
-                                            ("--trace-probes", traceProbes, 6), ("--directions", directions, 1), ("--ascent-steps", ascentSteps, 1),
-                                            ("--lanczos-steps", lanczosSteps, 1)]
-        for (name, value, minimum) in checks where value < minimum {
-            throw ValidationError("\(name) must be at least \(minimum), got \(value)")
+        // Hutch++ splits its probes in thirds, so it needs at least 6.
+        let checks: [(String, Int, ClosedRange<Int>)] = [
+            ("--power-iterations", powerIterations, ProbeLimits.powerIterations), ("--slq-probes", slqProbes, ProbeLimits.slqProbes),
+            ("--slq-steps", slqSteps, ProbeLimits.slqSteps), ("--trace-probes", traceProbes, 6...ProbeLimits.traceProbes.upperBound),
+            ("--directions", directions, ProbeLimits.sharpnessDirections), ("--ascent-steps", ascentSteps, ProbeLimits.ascentSteps),
+            ("--lanczos-steps", lanczosSteps, ProbeLimits.lanczosSteps)]
+        for (name, value, range) in checks {
+            if let message = ProbeLimits.violation(name, value, range) { throw ValidationError(message) }
         }
         guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive and finite, got \(epsilon)") }
     }
@@ -600,7 +605,8 @@ struct Slice: ModelCommand {
         if to != nil && directions != "interpolate" { throw ValidationError("--to is only used with --directions interpolate") }
         if trajectory != nil && directions != "pca" { throw ValidationError("--trajectory is only used with --directions pca") }
         guard taylorOrder >= 1, taylorOrder <= 12 else { throw ValidationError("--taylor-order must be in 1...12") }
-        _ = try bounds()
+        let (lo, hi) = try bounds()
+        do { _ = try grid(from: lo, to: hi, count: points) } catch { throw ValidationError("--range \(range) with --points \(points): \(error)") }
     }
 
     static let outputPrefix = "runs/slice"
@@ -655,6 +661,7 @@ struct Slice: ModelCommand {
                                            series: [.init(name: "loss", x: alphas, y: ts.slice.losses, color: "#1f77b4"),
                                                     .init(name: "Taylor polynomial, order \(taylorOrder)", x: alphas, y: ts.polynomial, color: "#d62728", dashed: true)]),
                           out, "slice1d.svg")
+            noteNonFinite(ts.slice.losses)
             outLine("1D slice of \(points) points in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; Taylor polynomial (order \(taylorOrder)) parts from the loss " +
                     (ts.partingRadius.map { "at |α| = \(String(format: "%.3g", $0))" } ?? "nowhere on the grid") + "; wrote \(out.path)/slice1d.csv, slice1d.svg")
         } else {
@@ -662,6 +669,7 @@ struct Slice: ModelCommand {
                 if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write("\rrow \(i)/\(n)".data(using: .utf8)!) }
             }
             if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write("\r\u{1B}[2K".data(using: .utf8)!) }
+            noteNonFinite(s.losses.flatMap { $0 })
             var csv = "alpha,beta,loss\n"
             for (i, a) in alphas.enumerated() { for (j, b) in alphas.enumerated() { csv += "\(a),\(b),\(s.losses[i][j])\n" } }
             try writeText(csv, out, "slice2d.csv")
@@ -673,11 +681,19 @@ struct Slice: ModelCommand {
     }
 }
 
-/// Runs `body`; if it throws and left `directory` empty, removes the directory (so a failed
-/// command leaves nothing behind) and rethrows.
+/// Warns on standard error when some slice losses are NaN or ±inf (the model overflows that far from θ).
+func noteNonFinite(_ losses: [Double]) {
+    let bad = losses.filter { !$0.isFinite }.count
+    if bad > 0 {
+        stderrLine("warning: \(bad) of \(losses.count) losses are not finite (NaN or ±inf: the model overflows that far from θ); they are written as such and drawn grey or left out")
+    }
+}
+
+/// Runs `body`; if it throws and left `directory` empty (but for its lock file), removes the
+/// directory (so a failed command leaves nothing behind) and rethrows.
 func removingIfEmptyOnError(_ directory: URL, _ body: () throws -> Void) throws {
     do { try body() } catch {
-        if let contents = try? FileManager.default.contentsOfDirectory(atPath: directory.path), contents.isEmpty {
+        if let contents = try? FileManager.default.contentsOfDirectory(atPath: directory.path), contents.allSatisfy({ $0 == DirectoryLock.fileName }) {
             try? FileManager.default.removeItem(at: directory)
         }
         throw error

@@ -27,15 +27,37 @@ public enum SVGPlot {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 
+    /// Up to `count` + 1 round ticks (1-2-5 steps) in [lo, hi], for any finite range: a range too
+    /// narrow for two distinct ticks in floating point gets its two ends.
     static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
         guard hi > lo, lo.isFinite, hi.isFinite else { return [lo] }
-        let raw = (hi - lo) / Double(count)
+        let raw = hi / Double(count) - lo / Double(count)
         let mag = Foundation.pow(10, Foundation.floor(Foundation.log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? raw
-        var t = Foundation.ceil(lo / step) * step
+        guard step > 0, step.isFinite else { return [lo, hi] }
+        let slack = 1e-9
+        let first = Foundation.ceil(lo / step - slack), last = Foundation.floor(hi / step + slack)
+        guard last >= first, last - first <= Double(2 * count + 2) else { return [lo, hi] }
         var out: [Double] = []
-        while t <= hi + 1e-12 * step { out.append(t); t += step }
-        return out
+        for k in 0...Int(last - first) {
+            let t = (first + Double(k)) * step
+            if t >= lo - slack * step, t <= hi + slack * step, t != out.last { out.append(t) }
+        }
+        return out.count >= 2 ? out : [lo, hi]
+    }
+
+    /// Where `v` lies in [lo, hi] as a fraction (0 at lo, 1 at hi), computed in halves so that a
+    /// range as wide as ±Double.greatestFiniteMagnitude does not overflow.
+    static func fraction(_ v: Double, _ lo: Double, _ hi: Double) -> Double {
+        (v / 2 - lo / 2) / (hi / 2 - lo / 2)
+    }
+
+    /// The axis range for data in [lo, hi]: the data's own, or, when it is empty or narrower than
+    /// 10⁻¹² of its magnitude (values a few ulps apart), ±5% (at least ±0.5) around its centre.
+    static func axisRange(_ lo: Double, _ hi: Double) -> (Double, Double) {
+        if hi / 2 - lo / 2 > max(abs(lo), abs(hi)) * 0.5e-12 { return (lo, hi) }
+        let c = lo / 2 + hi / 2, h = max(0.5, abs(c) * 0.05)
+        return (c - h, c + h)
     }
 
     /// The SVG header, white background, title centred over the plot area and the plot frame.
@@ -94,14 +116,18 @@ public enum SVGPlot {
         func ty(_ v: Double) -> Double? { logY ? (v > 0 ? Foundation.log10(v) : nil) : (v.isFinite ? v : nil) }
         let xs = series.flatMap(\.x).filter(\.isFinite)
         let ys = series.flatMap { $0.y.compactMap(ty) }
-        var x0 = xs.min() ?? 0, x1 = xs.max() ?? 1, y0 = ys.min() ?? 0, y1 = ys.max() ?? 1
-        if x1 <= x0 { x1 = x0 + 1 }
-        if y1 <= y0 { y0 -= 0.5; y1 += 0.5 }
-        let pad = 0.05 * (y1 - y0); y0 -= pad; y1 += pad
-        func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
-        func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * ph }
+        let (x0, x1) = axisRange(xs.min() ?? 0, xs.max() ?? 1)
+        var (y0, y1) = axisRange(ys.min() ?? 0, ys.max() ?? 1)
+        let pad = 0.05 * y1 - 0.05 * y0; y0 -= pad; y1 += pad
+        func px(_ x: Double) -> Double { left + fraction(x, x0, x1) * pw }
+        func py(_ y: Double) -> Double { top + (1 - fraction(y, y0, y1)) * ph }
         var s = frame(width: width, height: height, title: title, left: left, top: top, pw: pw, ph: ph)
-        for t in ticks(x0, x1).filter({ !integerX || $0 == $0.rounded() }) + (integerX && x1 - x0 < 5 ? Array(stride(from: Foundation.ceil(x0), through: x1, by: 1)).filter { !ticks(x0, x1).contains($0) } : []) {
+        let xTicks = ticks(x0, x1)
+        var shownX = integerX ? xTicks.filter { $0 == $0.rounded() } : xTicks
+        if integerX, x1 - x0 < 5, abs(x0) < 0x1p52, abs(x1) < 0x1p52 {
+            shownX += stride(from: Int(Foundation.ceil(x0)), through: Int(Foundation.floor(x1)), by: 1).map(Double.init).filter { !xTicks.contains($0) }
+        }
+        for t in shownX {
             s += "<line x1=\"\(px(t))\" y1=\"\(top + ph)\" x2=\"\(px(t))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"
             s += "<text x=\"\(px(t))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(label(t))</text>\n"
         }
@@ -154,8 +180,10 @@ public enum SVGPlot {
         let finite = z.flatMap { $0 }.filter(\.isFinite)
         let missing = z.flatMap { $0 }.count - finite.count
         let zmin = finite.min() ?? 0, zmax = finite.max() ?? 1
-        let span = zmax > zmin ? zmax - zmin : 1
-        func band(_ v: Double) -> Int? { v.isFinite ? min(levels - 1, max(0, Int((v - zmin) / span * Double(levels)))) : nil }
+        func band(_ v: Double) -> Int? {
+            guard v.isFinite else { return nil }
+            return zmax > zmin ? min(levels - 1, max(0, Int(fraction(v, zmin, zmax) * Double(levels)))) : 0
+        }
         func color(_ b: Int) -> String {
             // Viridis-like ramp from dark blue to yellow.
             let t = Double(b) / Double(max(levels - 1, 1))
@@ -180,11 +208,11 @@ public enum SVGPlot {
         s += "</g>\n<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
         let x0 = x.first ?? 0, x1 = x.last ?? 1, y0 = y.first ?? 0, y1 = y.last ?? 1
         for t in ticks(x0, x1) where x1 > x0 {
-            let px = left + (t - x0) / (x1 - x0) * pw
+            let px = left + fraction(t, x0, x1) * pw
             s += "<text x=\"\(px)\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(label(t))</text>\n"
         }
         for t in ticks(y0, y1) where y1 > y0 {
-            let py = top + (1 - (t - y0) / (y1 - y0)) * ph
+            let py = top + (1 - fraction(t, y0, y1)) * ph
             s += "<text x=\"\(left - 8)\" y=\"\(py + 4)\" text-anchor=\"end\">\(label(t))</text>\n"
         }
         s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
@@ -196,7 +224,7 @@ public enum SVGPlot {
         }
         s += "\n<rect x=\"\(bx)\" y=\"\(top)\" width=\"18\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
         for k in 0...4 {
-            let v = zmin + (zmax - zmin) * Double(k) / 4
+            let v = zmin * (1 - Double(k) / 4) + zmax * Double(k) / 4
             s += "<text x=\"\(bx + 24)\" y=\"\(top + ph * (1 - Double(k) / 4) + 4)\">\(String(format: "%.3g", logZ ? Foundation.pow(10, v) : v))</text>\n"
         }
         s += "<text transform=\"translate(\(width - 10) \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(zLabel))</text>\n"
@@ -225,14 +253,12 @@ public enum SVGPlot {
         let pw = width - left - right, ph = height - top - bottom
         func tx(_ v: Double) -> Double? { logX ? (v > 0 && v.isFinite ? Foundation.log10(v) : nil) : (v.isFinite ? v : nil) }
         let shown = points.compactMap { p -> (Point, Double)? in tx(p.x).flatMap { x in p.y.isFinite ? (p, x) : nil } }
-        var x0 = shown.map(\.1).min() ?? 0, x1 = shown.map(\.1).max() ?? 1
-        var y0 = min(shown.map(\.0.y).min() ?? 0, 0), y1 = shown.map(\.0.y).max() ?? 1
-        if x1 <= x0 { x0 -= 0.5; x1 += 0.5 }
-        if y1 <= y0 { y0 -= 0.5; y1 += 0.5 }
-        let xpad = 0.12 * (x1 - x0), ypad = 0.1 * (y1 - y0)
+        var (x0, x1) = axisRange(shown.map(\.1).min() ?? 0, shown.map(\.1).max() ?? 1)
+        var (y0, y1) = axisRange(min(shown.map(\.0.y).min() ?? 0, 0), shown.map(\.0.y).max() ?? 1)
+        let xpad = 0.12 * x1 - 0.12 * x0, ypad = 0.1 * y1 - 0.1 * y0
         x0 -= xpad; x1 += xpad; y0 -= ypad; y1 += ypad
-        func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
-        func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * ph }
+        func px(_ x: Double) -> Double { left + fraction(x, x0, x1) * pw }
+        func py(_ y: Double) -> Double { top + (1 - fraction(y, y0, y1)) * ph }
         var s = frame(width: width, height: height, title: title, left: left, top: top, pw: pw, ph: ph)
         for t in logX ? logTicks(x0, x1) : ticks(x0, x1) {
             s += "<line x1=\"\(px(t))\" y1=\"\(top + ph)\" x2=\"\(px(t))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"

@@ -23,13 +23,23 @@ public struct Slice2D: Sendable {
     public let cosine: Double
 }
 
-/// An evenly spaced grid of `count` points from `lower` to `upper`.
-/// - Throws: ``AutodiffError`` for `count < 1`, a non-finite or empty range.
+/// An evenly spaced grid of `count` points from `lower` to `upper`, for any finite range
+/// (one wider than `Double.greatestFiniteMagnitude` included).
+/// - Throws: ``AutodiffError`` for `count < 1`, a non-finite or reversed range, or a range too
+///   narrow to hold `count` distinct Float64 values (e.g. 1…1.0000000000000002).
 public func grid(from lower: Double, to upper: Double, count: Int) throws -> [Double] {
     guard count >= 1 else { throw AutodiffError.invalidArgument("slice grid: need at least one point, got \(count)") }
     guard lower.isFinite, upper.isFinite, lower <= upper else { throw AutodiffError.invalidArgument("slice grid: invalid range \(lower)...\(upper)") }
     if count == 1 { return [lower] }
-    return (0..<count).map { lower + (upper - lower) * Double($0) / Double(count - 1) }
+    let span = upper - lower
+    let points = (0..<count).map { k -> Double in
+        let t = Double(k) / Double(count - 1)
+        return span.isFinite ? lower + span * t : lower * (1 - t) + upper * t
+    }
+    for k in 1..<count where !(points[k - 1] < points[k]) {
+        throw AutodiffError.invalidArgument("slice grid: the range \(lower)...\(upper) is too narrow for \(count) distinct points in Float64 (points \(k) and \(k + 1) are both \(points[k]))")
+    }
+    return points
 }
 
 /// The 1-D slice L(θ + α·u) for α in `alphas`.

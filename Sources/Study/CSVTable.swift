@@ -10,12 +10,19 @@ public struct CSVTable: Sendable {
     public var rows: [[String: String]]
 
     /// Parses CSV text; `path` names the file in errors.
-    /// - Throws: ``StudyError/corruptFile(path:reason:)`` for an empty file or a row whose field
-    ///   count differs from the header's (naming the line).
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` for an empty file, an empty or repeated
+    ///   column name, or a row whose field count differs from the header's (naming the line).
     public static func parse(_ text: String, path: String) throws -> CSVTable {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { String($0).trimmingCharacters(in: .whitespaces) }
         guard let head = lines.first else { throw StudyError.corruptFile(path: path, reason: "is empty (no CSV header)") }
         let columns = head.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        if let k = columns.firstIndex(of: "") {
+            throw StudyError.corruptFile(path: path, reason: "column \(k + 1) of the header has an empty name")
+        }
+        var seen = Set<String>()
+        for name in columns where !seen.insert(name).inserted {
+            throw StudyError.corruptFile(path: path, reason: "the header names the column '\(name)' twice")
+        }
         var rows: [[String: String]] = []
         for (k, line) in lines.dropFirst().enumerated() {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)

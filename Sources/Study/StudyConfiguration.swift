@@ -1,4 +1,6 @@
+import Checkpoints
 import Foundation
+import Probes
 import Training
 
 /// Errors of the study: configuration, files and resuming. Each names the key, file or run.
@@ -223,17 +225,19 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
         }
         guard probeSamples >= 1 else { throw bad("probeSamples must be at least 1, got \(probeSamples)") }
         guard sharpnessEpsilon > 0, sharpnessEpsilon.isFinite else { throw bad("sharpnessEpsilon must be positive and finite, got \(sharpnessEpsilon)") }
-        guard sharpnessDirections >= 1, sharpnessDirections <= 10_000 else { throw bad("sharpnessDirections must be in 1...10000, got \(sharpnessDirections)") }
+        if let m = ProbeLimits.violation("sharpnessDirections", sharpnessDirections, ProbeLimits.sharpnessDirections) { throw bad(m) }
         guard ["float32", "float64"].contains(sharpnessPrecision) else { throw bad("sharpnessPrecision must be float32 or float64, got '\(sharpnessPrecision)'") }
-        guard traceProbes >= 2, traceProbes <= 10_000 else { throw bad("traceProbes must be in 2...10000 (a standard error needs two), got \(traceProbes)") }
+        if let m = ProbeLimits.violation("traceProbes", traceProbes, ProbeLimits.traceProbes) { throw bad(m + " (a standard error needs two)") }
         guard slicePoints >= 2, slicePoints <= 401 else { throw bad("slicePoints must be in 2...401, got \(slicePoints)") }
         guard sliceRange > 0, sliceRange.isFinite else { throw bad("sliceRange must be positive and finite, got \(sliceRange)") }
+        do { _ = try grid(from: -sliceRange, to: sliceRange, count: slicePoints) } catch { throw bad("sliceRange \(sliceRange) with slicePoints \(slicePoints): \(error)") }
         guard sliceSamples >= 1 else { throw bad("sliceSamples must be at least 1, got \(sliceSamples)") }
-        guard lanczosCount >= 1 else { throw bad("lanczosCount must be at least 1, got \(lanczosCount)") }
-        // Lanczos keeps every vector (full reorthogonalization): 500 steps × 269,322 Float32 ≈ 540 MB.
-        guard lanczosSteps >= lanczosCount, lanczosSteps <= 500 else { throw bad("lanczosSteps must be in lanczosCount...500 (\(lanczosCount)...500; each step keeps a parameter-sized vector), got \(lanczosSteps)") }
-        guard slqProbes >= 1, slqProbes <= 1_000 else { throw bad("slqProbes must be in 1...1000, got \(slqProbes)") }
-        guard slqSteps >= 2, slqSteps <= 500 else { throw bad("slqSteps must be in 2...500 (each step keeps a parameter-sized vector), got \(slqSteps)") }
+        if let m = ProbeLimits.violation("lanczosCount", lanczosCount, ProbeLimits.lanczosSteps) { throw bad(m) }
+        if let m = ProbeLimits.violation("lanczosSteps", lanczosSteps, lanczosCount...ProbeLimits.lanczosSteps.upperBound) {
+            throw bad(m + " (at least lanczosCount; each step keeps a parameter-sized vector)")
+        }
+        if let m = ProbeLimits.violation("slqProbes", slqProbes, ProbeLimits.slqProbes) { throw bad(m) }
+        if let m = ProbeLimits.violation("slqSteps", slqSteps, ProbeLimits.slqSteps) { throw bad(m + " (each step keeps a parameter-sized vector)") }
         for m in models {
             for r in regimes {
                 do { try training(model: m, regime: r).validate() } catch {
@@ -259,14 +263,23 @@ public struct StudyConfiguration: Codable, Sendable, Equatable {
         do { data = try Data(contentsOf: url) } catch {
             throw StudyError.configurationFile(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
         }
+        return try decode(json: data, source: url.path, base: base)
+    }
+
+    /// ``load(from:base:)`` for JSON bytes held in memory; `source` names them in errors.
+    /// - Throws: as ``load(from:base:)``.
+    public static func decode(json data: Data, source: String, base: StudyConfiguration = StudyConfiguration()) throws -> StudyConfiguration {
+        if let problem = JSONText.problem(in: data) {
+            throw StudyError.configurationFile(path: source, reason: "cannot be read as JSON: \(problem)")
+        }
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
-            throw StudyError.configurationFile(path: url.path, reason: "is not valid JSON")
+            throw StudyError.configurationFile(path: source, reason: "is not valid JSON")
         }
         guard let dict = object as? [String: Any] else {
-            throw StudyError.configurationFile(path: url.path, reason: "must hold a JSON object ({…}) of configuration keys")
+            throw StudyError.configurationFile(path: source, reason: "must hold a JSON object ({…}) of configuration keys")
         }
-        let merged = try base.merging(dict, source: url.path)
+        let merged = try base.merging(dict, source: source)
         try merged.validate()
         return merged
     }

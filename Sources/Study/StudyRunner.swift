@@ -28,7 +28,7 @@ public struct StudyOutcome: Sendable {
 /// DIR/slices/NAME.csv             the final 2D slice (alpha, beta, loss)
 /// DIR/densities/NAME.csv          the SLQ density (eigenvalue, density); NAME-nodes.csv its nodes and weights
 /// DIR/runs/NAME/                  the configuration's training run: metrics.csv, run.json,
-///                                 theta-epoch-NNN.safetensors, optimizer-epoch-NNN.safetensors,
+///                                 theta-epoch-NNN.safetensors, optimizer-epoch-NNN.safetensors, checkpoints.csv,
 ///                                 failed.txt when it stopped on a non-finite loss
 /// DIR/summary.md, report.html, figures/*.svg   written by ``StudyReport``
 /// ```
@@ -73,9 +73,8 @@ public struct StudyRunner {
     public func run(resume: Bool = false, shouldStop: (String, Int) -> Bool = { _, _ in false }) throws -> StudyOutcome {
         let start = Date()
         let fm = FileManager.default
-        try prepare(resume: resume)
-        let lock = try lockDirectory()
-        defer { close(lock) }
+        let lock = try prepare(resume: resume)
+        defer { DirectoryLock.release(lock) }
         if let limit = configuration.trainLimit, limit > data.train.count {
             log("note: trainLimit \(limit) exceeds the training split; using all \(data.train.count) samples")
         }
@@ -121,7 +120,9 @@ public struct StudyRunner {
 
     // MARK: Directory
 
-    func prepare(resume: Bool) throws {
+    /// Checks (on resume) or creates the directory and takes its lock before writing anything.
+    /// - Returns: the lock (``lockDirectory()``).
+    func prepare(resume: Bool) throws -> Int32 {
         let fm = FileManager.default
         let configURL = directory.appendingPathComponent("config.json")
         var isDir: ObjCBool = false
@@ -132,40 +133,19 @@ public struct StudyRunner {
             guard fm.fileExists(atPath: configURL.path) else {
                 throw StudyError.runDirectory(path: directory.path, reason: "holds no config.json; is it a study directory?")
             }
-            let saved: StudyConfiguration
-            do { saved = try StudyConfiguration.load(from: configURL) } catch {
-                throw StudyError.corruptFile(path: configURL.path, reason: "cannot be read back: \(error)")
-            }
-            guard saved == configuration else {
-                throw StudyError.runDirectory(path: directory.path, reason: "its config.json differs from the configuration given; resume with the directory's own configuration")
-            }
-            // config.json must still be the configuration the study started with (kept in study.json),
-            // and the data must be the same: a resumed study that changed either would mix results.
-            let infoURL = directory.appendingPathComponent("study.json")
-            let info = (try? Data(contentsOf: infoURL)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-            if let stored = info?["configuration"] as? [String: Any] {
-                let original = try StudyConfiguration().merging(stored, source: infoURL.path).jsonObject()
-                let now = try configuration.jsonObject()
-                let changed = Set(original.keys).union(now.keys).filter { k in
-                    let a = original[k].flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }
-                    let b = now[k].flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }
-                    return a != b
-                }.sorted()
-                guard changed.isEmpty else {
-                    throw StudyError.runDirectory(path: directory.path, reason: "config.json was changed since the study started (\(changed.joined(separator: ", "))); resuming would mix results of two configurations. Restore it or start a new study")
+            let lock = try lockDirectory()
+            do {
+                try checkResumable(configURL: configURL)
+                for sub in ["", "slices", "densities", "figures"] {
+                    let stale = AtomicFile.removeStaleTemporaryFiles(in: directory.appendingPathComponent(sub))
+                    if !stale.isEmpty { log("note: removed \(stale.count) temporary file\(stale.count == 1 ? "" : "s") of writes that were cut off in \(directory.appendingPathComponent(sub).path)") }
                 }
-            } else {
-                log("note: \(infoURL.path) is missing or holds no original configuration; config.json cannot be checked against it")
+                try updateStudyInfo(resumed: true)
+            } catch {
+                DirectoryLock.release(lock)
+                throw error
             }
-            if let d = info?["data"] as? [String: Any] {
-                let was = [d["name"] as? String ?? "?", "\(d["train"] ?? "?")", "\(d["validation"] ?? "?")", "\(d["test"] ?? "?")"]
-                let now = [data.name, "\(data.train.count)", "\(data.validation.count)", "\(data.test.count)"]
-                guard was == now else {
-                    throw StudyError.runDirectory(path: directory.path, reason: "the study ran on \(was[0]) with \(was[1])/\(was[2])/\(was[3]) train/validation/test samples; the data now are \(now[0]) with \(now[1])/\(now[2])/\(now[3])")
-                }
-            }
-            try updateStudyInfo(resumed: true)
-            return
+            return lock
         }
         if fm.fileExists(atPath: directory.path) {
             let held = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).filter { !$0.hasPrefix(".") }
@@ -174,9 +154,53 @@ public struct StudyRunner {
             }
         }
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        try AtomicFile.write(try configuration.jsonData(), to: configURL)
-        try updateStudyInfo(resumed: false)
-        try AtomicFile.write(Self.metricsHeader + "\n", to: directory.appendingPathComponent("metrics.csv"))
+        let lock = try lockDirectory()
+        do {
+            try AtomicFile.write(try configuration.jsonData(), to: configURL)
+            try updateStudyInfo(resumed: false)
+            try AtomicFile.write(Self.metricsHeader + "\n", to: directory.appendingPathComponent("metrics.csv"))
+        } catch {
+            DirectoryLock.release(lock)
+            throw error
+        }
+        return lock
+    }
+
+    /// The resume checks: config.json is the configuration given and the one the study started
+    /// with (kept in study.json), and the data are the same.
+    func checkResumable(configURL: URL) throws {
+        let saved: StudyConfiguration
+        do { saved = try StudyConfiguration.load(from: configURL) } catch {
+            throw StudyError.corruptFile(path: configURL.path, reason: "cannot be read back: \(error)")
+        }
+        guard saved == configuration else {
+            throw StudyError.runDirectory(path: directory.path, reason: "its config.json differs from the configuration given; resume with the directory's own configuration")
+        }
+        // config.json must still be the configuration the study started with (kept in study.json),
+        // and the data must be the same: a resumed study that changed either would mix results.
+        let infoURL = directory.appendingPathComponent("study.json")
+        let info = (try? Data(contentsOf: infoURL)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        if let stored = info?["configuration"] as? [String: Any] {
+            let original = try StudyConfiguration().merging(stored, source: infoURL.path).jsonObject()
+            let now = try configuration.jsonObject()
+            let changed = Set(original.keys).union(now.keys).filter { k in
+                let a = original[k].flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }
+                let b = now[k].flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }
+                return a != b
+            }.sorted()
+            guard changed.isEmpty else {
+                throw StudyError.runDirectory(path: directory.path, reason: "config.json was changed since the study started (\(changed.joined(separator: ", "))); resuming would mix results of two configurations. Restore it or start a new study")
+            }
+        } else {
+            log("note: \(infoURL.path) is missing or holds no original configuration; config.json cannot be checked against it")
+        }
+        if let d = info?["data"] as? [String: Any] {
+            let was = [d["name"] as? String ?? "?", "\(d["train"] ?? "?")", "\(d["validation"] ?? "?")", "\(d["test"] ?? "?")"]
+            let now = [data.name, "\(data.train.count)", "\(data.validation.count)", "\(data.test.count)"]
+            guard was == now else {
+                throw StudyError.runDirectory(path: directory.path, reason: "the study ran on \(was[0]) with \(was[1])/\(was[2])/\(was[3]) train/validation/test samples; the data now are \(now[0]) with \(now[1])/\(now[2])/\(now[3])")
+            }
+        }
     }
 
     func updateStudyInfo(resumed: Bool) throws {
@@ -196,13 +220,11 @@ public struct StudyRunner {
     /// - Returns: the lock's file descriptor (closing it releases the lock).
     /// - Throws: ``StudyError/runDirectory(path:reason:)`` when another process holds it.
     func lockDirectory() throws -> Int32 {
-        let path = directory.appendingPathComponent(".lock").path
-        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StudyError.runDirectory(path: directory.path, reason: "cannot create its lock file: \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            throw StudyError.runDirectory(path: directory.path, reason: "another landscape study is running in it (its .lock is held)")
+        let fd: Int32?
+        do { fd = try DirectoryLock.acquire(in: directory) } catch {
+            throw StudyError.runDirectory(path: directory.path, reason: "cannot create its lock file: \(error)")
         }
+        guard let fd else { throw StudyError.runDirectory(path: directory.path, reason: "another landscape study is running in it (its .lock is held)") }
         return fd
     }
 
@@ -239,10 +261,9 @@ public struct StudyRunner {
             return [s.mean, s.maximum, s.quadraticPrediction ?? .nan, trace.trace, trace.standardError,
                     t1.timeIntervalSince(t0), t2.timeIntervalSince(t1)]
         }
-        let trainer = try Trainer(configuration: training, data: data, outputDirectory: runDir, epochProbe: epochProbe)
-        let fm = FileManager.default
-        let state = fm.fileExists(atPath: runDir.appendingPathComponent("metrics.csv").path)
-            ? try checkpoint(in: runDir, model: model, header: trainer.csvHeader) : nil
+        var trainer = try Trainer(configuration: training, data: data, outputDirectory: runDir, epochProbe: epochProbe)
+        trainer.log = log
+        let state = try checkpoint(of: trainer, model: model)
         var θ: Tensor<Float>
         if let state, state.epoch >= cfg.epochs {
             θ = state.parameters
@@ -252,7 +273,9 @@ public struct StudyRunner {
             } else {
                 log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(regime): batch \(training.batchSize), lr \(training.learningRate) \(training.schedule), momentum \(training.momentum), \(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s"), seed \(cfg.seed)")
             }
-            let result = try trainer.run(model: model, resume: state != nil, onStep: { onStep(name, $0) }, onEpoch: { m in
+            // A run directory with a run.json is continued (from its start if no epoch is complete).
+            let started = FileManager.default.fileExists(atPath: runDir.appendingPathComponent("run.json").path)
+            let result = try trainer.run(model: model, resume: started, onStep: { onStep(name, $0) }, onEpoch: { m in
                 try mergeMetrics()
                 log("[\(name)] " + Self.describe(m, epochs: cfg.epochs))
                 if shouldStop(name, m.epoch) { throw StudyError.interrupted(configuration: name, epoch: m.epoch) }
@@ -262,9 +285,13 @@ public struct StudyRunner {
         try finalProbes(model, θ: θ, probe: probe, trainX: trainX, trainY: trainY, name: name)
     }
 
-    func checkpoint<M: Model>(in runDir: URL, model: M, header: String) throws -> TrainingCheckpoint? {
-        do { return try TrainingCheckpoint.lastComplete(in: runDir, layout: model.layout, header: header) } catch {
-            throw StudyError.corruptFile(path: runDir.path, reason: "cannot resume from its checkpoints: \(error) (nothing was changed; remove the damaged epoch's files or the whole run directory to redo it)")
+    /// The run's last complete epoch, checked; a cut last metrics row is left for the trainer to
+    /// warn about when it resumes (its epoch is then not complete).
+    func checkpoint<M: Model>(of trainer: Trainer, model: M) throws -> TrainingCheckpoint? {
+        var quiet = trainer
+        quiet.log = { _ in }
+        do { return try quiet.lastComplete(model: model) } catch {
+            throw StudyError.corruptFile(path: trainer.outputDirectory!.path, reason: "cannot resume from its checkpoints: \(error) (nothing was changed; remove the damaged epoch's files or the whole run directory to redo it)")
         }
     }
 
@@ -381,12 +408,12 @@ public struct StudyRunner {
         for model in configuration.models {
             for regime in configuration.regimes {
                 let url = directory.appendingPathComponent("runs/\(model)-\(regime)/metrics.csv")
-                guard let text = try? String(contentsOf: url, encoding: .utf8) else { continue }
-                let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-                guard lines.first.map(String.init) == runHeader else {
-                    throw StudyError.corruptFile(path: url.path, reason: "does not start with the expected header")
+                guard FileManager.default.fileExists(atPath: url.path) else { continue }
+                let rows: [String]
+                do { rows = try RunRecord.completeRows(of: url, header: runHeader, log: log) } catch let TrainingError.corruptRun(path, reason) {
+                    throw StudyError.corruptFile(path: path, reason: reason)
                 }
-                for line in lines.dropFirst() { out += "\(model),\(regime),\(line)\n" }
+                for line in rows { out += "\(model),\(regime),\(line)\n" }
             }
         }
         try AtomicFile.write(out, to: directory.appendingPathComponent("metrics.csv"))

@@ -18,6 +18,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case probeFailed(epoch: Int, reason: String)
     /// A configuration value is invalid.
     case invalidConfiguration(String)
+    /// A file of the run directory does not match what the run recorded (path, the mismatch).
+    case corruptRun(path: String, reason: String)
+    /// The run directory cannot be used (path, reason), e.g. another process trains in it.
+    case runDirectory(path: String, reason: String)
 
     /// A one-line, human-readable description (for logs and error output).
     public var description: String {
@@ -32,6 +36,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "λ_max estimate failed after epoch \(epoch): \(reason)"
         case let .invalidConfiguration(m):
             return "invalid configuration: \(m)"
+        case let .corruptRun(path, reason):
+            return "\(path): \(reason)"
+        case let .runDirectory(path, reason):
+            return "run directory \(path): \(reason)"
         }
     }
 }
@@ -54,7 +62,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// "constant", "cosine" or "step:EPOCHS:GAMMA": multiply the rate by GAMMA every EPOCHS epochs
     /// (PyTorch's StepLR stepped once per epoch). Cosine decays to 0 over all steps of the run.
     public var schedule: String = "cosine"
-    /// Passes over the training split (1…100000).
+    /// Passes over the training split (1…``maximumEpochs``).
     public var epochs: Int = 3
     /// Seeds initialization, shuffling and the λ_max start vector.
     public var seed: UInt64 = 0
@@ -79,6 +87,26 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 
     /// The defaults of `landscape train` (the study’s high-noise MLP run for 3 epochs).
     public init() {}
+
+    /// The most epochs a run may have, and so the largest step size (in epochs) of a step schedule.
+    public static let maximumEpochs = 100_000
+
+    /// The schedule in SGD steps: a step schedule's size in epochs times `stepsPerEpoch`.
+    /// - Throws: ``TrainingError/invalidConfiguration(_:)`` for an unparsable schedule or a step
+    ///   size whose count of steps does not fit in an `Int`.
+    public func learningRateSchedule(stepsPerEpoch: Int) throws -> LearningRateSchedule {
+        let schedule: LearningRateSchedule
+        do { schedule = try LearningRateSchedule.parse(self.schedule) } catch { throw TrainingError.invalidConfiguration("\(error)") }
+        guard case let .step(epochs, gamma) = schedule else { return schedule }
+        guard epochs <= Self.maximumEpochs else {
+            throw TrainingError.invalidConfiguration("learning-rate schedule '\(self.schedule)': the step size must be at most \(Self.maximumEpochs) epochs (the longest run), got \(epochs)")
+        }
+        let (steps, overflow) = epochs.multipliedReportingOverflow(by: stepsPerEpoch)
+        guard !overflow else {
+            throw TrainingError.invalidConfiguration("learning-rate schedule '\(self.schedule)': \(epochs) epochs of \(stepsPerEpoch) steps do not fit in a step count")
+        }
+        return .step(stepSize: steps, gamma: gamma)
+    }
 
     enum CodingKeys: String, CodingKey {
         case model, batchSize, learningRate, momentum, weightDecay, nesterov, schedule, epochs, seed, lambdaEvery, lambdaSamples
@@ -118,15 +146,15 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         }
         guard momentum >= 0, momentum < 1, Float(momentum) < 1 else { throw bad("momentum must be in [0, 1) (also after rounding to Float32), got \(momentum)") }
         guard weightDecay >= 0, weightDecay.isFinite else { throw bad("weight decay must be ≥ 0 and finite, got \(weightDecay)") }
-        guard epochs >= 1, epochs <= 100_000 else { throw bad("epochs must be in 1...100000, got \(epochs)") }
+        guard epochs >= 1, epochs <= Self.maximumEpochs else { throw bad("epochs must be in 1...\(Self.maximumEpochs), got \(epochs)") }
         guard lambdaEvery >= 0 else { throw bad("lambda-every must be ≥ 0, got \(lambdaEvery)") }
         guard lambdaSamples >= 1 else { throw bad("lambda-samples must be at least 1, got \(lambdaSamples)") }
-        guard lambdaIterations >= 1, lambdaIterations <= 100_000 else { throw bad("lambda-iterations must be in 1...100000, got \(lambdaIterations)") }
+        if let m = ProbeLimits.violation("lambda-iterations", lambdaIterations, ProbeLimits.powerIterations) { throw bad(m) }
         guard lambdaTolerance > 0, lambdaTolerance.isFinite else { throw bad("lambda-tolerance must be positive and finite, got \(lambdaTolerance)") }
         guard evaluationBatchSize >= 1, evaluationBatchSize <= 1 << 24 else { throw bad("evaluation batch size must be in 1...\(1 << 24)") }
         guard microBatchSize >= 0 else { throw bad("micro-batch size must be ≥ 0 (0: the whole mini-batch), got \(microBatchSize)") }
         guard probeBatchSize >= 0 else { throw bad("probe batch size must be ≥ 0 (0: one batch), got \(probeBatchSize)") }
-        do { _ = try LearningRateSchedule.parse(schedule) } catch { throw bad("\(error)") }
+        _ = try learningRateSchedule(stepsPerEpoch: 1)
     }
 }
 
@@ -215,6 +243,8 @@ public struct Trainer {
     public let outputDirectory: URL?
     /// Extra per-epoch measurements (columns of metrics.csv), or `nil`.
     public let epochProbe: EpochProbe?
+    /// Receives warnings (e.g. a cut metrics row dropped on resume).
+    public var log: (String) -> Void = { _ in }
 
     /// - Throws: ``TrainingError/invalidConfiguration(_:)`` for invalid settings.
     public init(configuration: TrainingConfiguration, data: MNISTDataset, outputDirectory: URL?, epochProbe: EpochProbe? = nil) throws {
@@ -271,8 +301,7 @@ public struct Trainer {
         let cfg = configuration
         let train = data.train
         let stepsPerEpoch = train.batchCount(size: cfg.batchSize)
-        var schedule = try LearningRateSchedule.parse(cfg.schedule)
-        if case let .step(epochs, gamma) = schedule { schedule = .step(stepSize: epochs * stepsPerEpoch, gamma: gamma) }
+        let schedule = try cfg.learningRateSchedule(stepsPerEpoch: stepsPerEpoch)
         var θ = model.initialParameters(Float.self, seed: cfg.seed)
         var optimizer = try SGD<Float>(parameterCount: θ.count, learningRate: cfg.learningRate, momentum: cfg.momentum,
                                        weightDecay: cfg.weightDecay, nesterov: cfg.nesterov, schedule: schedule,
@@ -285,33 +314,44 @@ public struct Trainer {
         var lastCheckpoint: String? = nil
         var eigenvector: Tensor<Float>? = nil
         var firstEpoch = 1
+        var records: [RunRecord.Entry] = []
+        let lock: Int32?
+        if let dir = outputDirectory {
+            if !resume { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+            lock = try Self.lock(dir)
+            let stale = AtomicFile.removeStaleTemporaryFiles(in: dir)
+            if !stale.isEmpty { log("note: removed \(stale.count) temporary file\(stale.count == 1 ? "" : "s") of writes that were cut off (\(stale.joined(separator: ", ")))") }
+        } else {
+            lock = nil
+        }
+        defer { if let lock { DirectoryLock.release(lock) } }
         if resume {
             guard let dir = outputDirectory else { throw TrainingError.invalidConfiguration("resume needs the run directory") }
-            if let raw = try? Data(contentsOf: dir.appendingPathComponent("run.json")),
-               let info = try? JSONSerialization.jsonObject(with: raw) as? [String: Any], let saved = info["configuration"],
-               let savedData = try? JSONSerialization.data(withJSONObject: saved),
-               let savedConfiguration = try? JSONDecoder().decode(TrainingConfiguration.self, from: savedData),
-               savedConfiguration != cfg {
-                throw TrainingError.invalidConfiguration("\(dir.path) was trained with another configuration (run.json); resuming with different settings would not reproduce the run")
+            try checkRunInfo(in: dir)
+            if let state = try lastComplete(model: model) {
+                guard state.epoch < cfg.epochs else {
+                    throw TrainingError.invalidConfiguration("\(dir.path) already finished all \(cfg.epochs) epochs")
+                }
+                θ = state.parameters
+                optimizer.velocity = state.velocity
+                optimizer.step = state.step
+                eigenvector = state.eigenvector
+                lastCheckpoint = state.parametersPath
+                firstEpoch = state.epoch + 1
+                records = state.records
+                try AtomicFile.write(RunRecord.text(of: records), to: dir.appendingPathComponent(RunRecord.fileName))
+                try AtomicFile.write(state.metricsPrefix, to: dir.appendingPathComponent("metrics.csv"))
+            } else {
+                log("note: \(dir.path) holds no complete epoch; the run starts again from epoch 1")
+                try AtomicFile.write(RunRecord.text(of: []), to: dir.appendingPathComponent(RunRecord.fileName))
+                try AtomicFile.write(csvHeader + "\n", to: dir.appendingPathComponent("metrics.csv"))
             }
-            guard let state = try TrainingCheckpoint.lastComplete(in: dir, layout: model.layout, header: csvHeader) else {
-                throw TrainingError.invalidConfiguration("\(dir.path) holds no complete epoch to resume from (metrics row, theta and optimizer checkpoints)")
-            }
-            guard state.epoch < cfg.epochs else {
-                throw TrainingError.invalidConfiguration("\(dir.path) already finished all \(cfg.epochs) epochs")
-            }
-            θ = state.parameters
-            optimizer.velocity = state.velocity
-            optimizer.step = state.step
-            eigenvector = state.eigenvector
-            lastCheckpoint = state.parametersPath
-            firstEpoch = state.epoch + 1
-            try AtomicFile.write(state.metricsPrefix, to: dir.appendingPathComponent("metrics.csv"))
         } else if let dir = outputDirectory {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try writeRunInfo(model: model, to: dir)
+            try AtomicFile.write(RunRecord.text(of: []), to: dir.appendingPathComponent(RunRecord.fileName))
             try AtomicFile.write(csvHeader + "\n", to: dir.appendingPathComponent("metrics.csv"))
         }
+        let configurationHash = cfg.sha256
         var all: [EpochMetrics] = []
         for epoch in firstEpoch...cfg.epochs {
             let t0 = Date()
@@ -373,14 +413,17 @@ public struct Trainer {
             }
             all.append(m)
             if let dir = outputDirectory {
-                let name = String(format: "theta-epoch-%03d.safetensors", epoch)
-                try saveParameters(θ, layout: model.layout, to: dir.appendingPathComponent(name),
-                                   metadata: ["model": model.name, "epoch": String(epoch), "seed": String(cfg.seed)])
+                let thetaURL = dir.appendingPathComponent(RunRecord.thetaName(epoch: epoch))
+                let common = ["epoch": String(epoch), "step": String(optimizer.step), "configuration_sha256": configurationHash]
+                try model.layout.validate(θ)
+                let thetaSum = try RunRecord.writeChecked(model.layout.entries.map { (name: $0.name, shape: $0.shape, values: Array(θ.scalars[$0.range])) },
+                                                          metadata: common.merging(["model": model.name, "seed": String(cfg.seed)]) { $1 }, to: thetaURL)
                 var state: [(name: String, shape: [Int], values: [Float])] = [(name: "velocity", shape: [θ.count], values: optimizer.velocity.scalars)]
                 if let eigenvector { state.append((name: "eigenvector", shape: [θ.count], values: eigenvector.scalars)) }
-                try SafeTensors.write(state, metadata: ["epoch": String(epoch), "step": String(optimizer.step)],
-                                      to: dir.appendingPathComponent(String(format: "optimizer-epoch-%03d.safetensors", epoch)))
-                lastCheckpoint = dir.appendingPathComponent(name).path
+                let optimizerSum = try RunRecord.writeChecked(state, metadata: common, to: dir.appendingPathComponent(RunRecord.optimizerName(epoch: epoch)))
+                records.append(RunRecord.Entry(epoch: epoch, step: optimizer.step, configuration: configurationHash, theta: thetaSum, optimizer: optimizerSum))
+                try AtomicFile.write(RunRecord.text(of: records), to: dir.appendingPathComponent(RunRecord.fileName))
+                lastCheckpoint = thetaURL.path
                 let csv = dir.appendingPathComponent("metrics.csv")
                 let previous = (try? String(contentsOf: csv, encoding: .utf8)) ?? csvHeader + "\n"
                 try AtomicFile.write(previous + m.csvRow + "\n", to: csv)
@@ -413,9 +456,56 @@ public struct Trainer {
         return (total, gradient)
     }
 
+    /// Takes the run directory's lock (``DirectoryLock``): one process per run directory.
+    /// - Throws: ``TrainingError/runDirectory(path:reason:)`` when another process holds it.
+    static func lock(_ dir: URL) throws -> Int32 {
+        let fd: Int32?
+        do { fd = try DirectoryLock.acquire(in: dir) } catch {
+            throw TrainingError.runDirectory(path: dir.path, reason: "cannot create its lock file: \(error)")
+        }
+        guard let fd else {
+            throw TrainingError.runDirectory(path: dir.path, reason: "another landscape process is training in it (its \(DirectoryLock.fileName) is held)")
+        }
+        return fd
+    }
+
+    /// Checks that the directory's run.json holds this configuration, unedited: the same settings
+    /// and the SHA-256 it was written with.
+    /// - Throws: ``TrainingError/corruptRun(path:reason:)`` naming run.json.
+    func checkRunInfo(in dir: URL) throws {
+        let url = dir.appendingPathComponent("run.json")
+        func bad(_ reason: String) -> TrainingError { .corruptRun(path: url.path, reason: reason) }
+        guard let raw = try? Data(contentsOf: url) else { throw bad("is missing or unreadable: the directory holds no run to resume") }
+        guard let info = try? JSONSerialization.jsonObject(with: raw) as? [String: Any], let saved = info["configuration"],
+              let savedData = try? JSONSerialization.data(withJSONObject: saved),
+              let savedConfiguration = try? JSONDecoder().decode(TrainingConfiguration.self, from: savedData) else {
+            throw bad("holds no readable training configuration")
+        }
+        guard savedConfiguration == configuration else {
+            throw TrainingError.invalidConfiguration("\(dir.path) was trained with another configuration (run.json); resuming with different settings would not reproduce the run")
+        }
+        guard let recorded = info["configuration_sha256"] as? String else {
+            throw bad("records no configuration_sha256 (written by an older landscape?); its configuration cannot be checked")
+        }
+        guard recorded == savedConfiguration.sha256 else {
+            throw bad("its configuration was edited after the run started (its SHA-256 differs from the recorded configuration_sha256); restore it or start a new run")
+        }
+    }
+
+    /// The last complete epoch in ``outputDirectory``, every file checked against the run's
+    /// records (``RunRecord``); `nil` if metrics.csv is missing or holds no complete row.
+    /// - Throws: ``TrainingError/corruptRun(path:reason:)`` naming the file that does not match;
+    ///   ``CheckpointError`` for unreadable checkpoints.
+    public func lastComplete<M: Model>(model: M) throws -> TrainingCheckpoint? {
+        guard let dir = outputDirectory else { return nil }
+        return try TrainingCheckpoint.lastComplete(in: dir, layout: model.layout, header: csvHeader, configuration: configuration,
+                                                   stepsPerEpoch: data.train.batchCount(size: configuration.batchSize), log: log)
+    }
+
     func writeRunInfo<M: Model>(model: M, to dir: URL) throws {
         let info: [String: Any] = [
             "configuration": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(configuration))) ?? [:],
+            "configuration_sha256": configuration.sha256,
             "model": ["name": model.name, "parameters": model.layout.parameterCount,
                       "layout": model.layout.entries.map { ["name": $0.name, "shape": $0.shape, "offset": $0.offset] }],
             "data": ["name": data.name, "directory": data.directory.path, "train": data.train.count,
@@ -430,9 +520,10 @@ public struct Trainer {
     }
 }
 
-/// The state of a training run after a complete epoch, read back from its run directory:
-/// `theta-epoch-NNN.safetensors`, `optimizer-epoch-NNN.safetensors` (SGD velocity and step, the
-/// λ_max start vector) and the epoch's row in `metrics.csv` (written last, so a row means the
+/// The state of a training run after a complete epoch, read back from its run directory and
+/// checked against the run's records (``RunRecord``): `theta-epoch-NNN.safetensors`,
+/// `optimizer-epoch-NNN.safetensors` (SGD velocity and step, the λ_max start vector), the epoch's
+/// record in `checkpoints.csv` and its row in `metrics.csv` (written last, so a row means the
 /// epoch is complete).
 public struct TrainingCheckpoint {
     /// The last complete epoch.
@@ -449,42 +540,58 @@ public struct TrainingCheckpoint {
     public let eigenvector: Tensor<Float>?
     /// metrics.csv cut after that epoch's row.
     public let metricsPrefix: String
+    /// The records of checkpoints.csv up to that epoch.
+    public let records: [RunRecord.Entry]
 
-    /// Finds the last epoch with a metrics row and both checkpoint files; `nil` if there is none.
-    /// `header` is the expected first line of metrics.csv (``Trainer/csvHeader``).
-    /// - Throws: ``CheckpointError`` or ``TrainingError`` for corrupt or mismatched files.
-    public static func lastComplete(in dir: URL, layout: ParameterLayout, header: String = EpochMetrics.csvHeader) throws -> TrainingCheckpoint? {
-        guard let csv = try? String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8) else { return nil }
-        let lines = csv.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-        guard lines.first == header else {
-            throw TrainingError.invalidConfiguration("\(dir.path)/metrics.csv does not start with the expected header")
+    /// Finds the last epoch with a complete metrics row and checks its checkpoints: its record in
+    /// checkpoints.csv (the configuration's SHA-256 and `epoch × stepsPerEpoch` steps), and each
+    /// file's metadata (epoch, step, configuration) and tensors' SHA-256 against that record.
+    /// `nil` if metrics.csv is missing or holds no complete row. `header` is the expected first
+    /// line of metrics.csv (``Trainer/csvHeader``); `log` receives the warning for a cut last row.
+    /// - Throws: ``TrainingError/corruptRun(path:reason:)`` naming the file that does not match
+    ///   or is missing; ``CheckpointError`` for unreadable checkpoints; ``TrainingError`` for
+    ///   non-finite or mis-shaped values.
+    public static func lastComplete(in dir: URL, layout: ParameterLayout, header: String, configuration: TrainingConfiguration,
+                                    stepsPerEpoch: Int, log: (String) -> Void) throws -> TrainingCheckpoint? {
+        let csvURL = dir.appendingPathComponent("metrics.csv")
+        guard FileManager.default.fileExists(atPath: csvURL.path) else { return nil }
+        let rows = try RunRecord.completeRows(of: csvURL, header: header, log: log)
+        guard !rows.isEmpty else { return nil }
+        let epoch = rows.count
+        let recordsURL = dir.appendingPathComponent(RunRecord.fileName)
+        let records = try RunRecord.entries(in: dir)
+        guard records.count >= epoch else {
+            throw TrainingError.corruptRun(path: recordsURL.path, reason: "records \(records.count) epoch\(records.count == 1 ? "" : "s"), but metrics.csv holds \(epoch)")
         }
-        let fm = FileManager.default
-        for k in stride(from: lines.count - 1, through: 1, by: -1) {
-            guard let epoch = Int(lines[k].split(separator: ",").first ?? "") else { continue }
-            let thetaURL = dir.appendingPathComponent(String(format: "theta-epoch-%03d.safetensors", epoch))
-            let optURL = dir.appendingPathComponent(String(format: "optimizer-epoch-%03d.safetensors", epoch))
-            guard fm.fileExists(atPath: thetaURL.path), fm.fileExists(atPath: optURL.path) else { continue }
-            let θ = try loadParameters(from: thetaURL, layout: layout)
-            guard θ.scalars.allSatisfy(\.isFinite) else {
-                throw TrainingError.invalidConfiguration("\(thetaURL.path) holds non-finite parameters: the checkpoint is corrupt")
-            }
-            let opt = try SafeTensors.read(from: optURL)
-            let velocity = try opt.floats(named: "velocity")
-            guard velocity.allSatisfy(\.isFinite) else {
-                throw TrainingError.invalidConfiguration("\(optURL.path) holds a non-finite momentum buffer: the checkpoint is corrupt")
-            }
-            guard velocity.count == θ.count, let step = opt.metadata["step"].flatMap({ Int($0) }) else {
-                throw TrainingError.invalidConfiguration("\(optURL.path): velocity or step missing or of the wrong size")
-            }
-            let eigen = opt.names.contains("eigenvector") ? Tensor(try opt.floats(named: "eigenvector")) : nil
-            if let eigen, eigen.count != θ.count {
-                throw TrainingError.invalidConfiguration("\(optURL.path): the λ_max start vector has \(eigen.count) elements, θ has \(θ.count)")
-            }
-            return TrainingCheckpoint(epoch: epoch, parameters: θ, parametersPath: thetaURL.path, velocity: Tensor(velocity),
-                                      step: step, eigenvector: eigen, metricsPrefix: lines[0...k].joined(separator: "\n") + "\n")
+        let entry = records[epoch - 1]
+        guard entry.configuration == configuration.sha256 else {
+            throw TrainingError.corruptRun(path: recordsURL.path, reason: "epoch \(epoch) was trained with another configuration (configuration_sha256 differs from run.json's): the configuration was edited under the run")
         }
-        return nil
+        guard entry.step == epoch * stepsPerEpoch else {
+            throw TrainingError.corruptRun(path: recordsURL.path, reason: "records step \(entry.step) after epoch \(epoch); \(epoch) epochs of \(stepsPerEpoch) steps are \(epoch * stepsPerEpoch)")
+        }
+        let thetaURL = dir.appendingPathComponent(RunRecord.thetaName(epoch: epoch))
+        let optURL = dir.appendingPathComponent(RunRecord.optimizerName(epoch: epoch))
+        _ = try RunRecord.verifiedFile(thetaURL, entry: entry, checksum: entry.theta)
+        let opt = try RunRecord.verifiedFile(optURL, entry: entry, checksum: entry.optimizer)
+        let θ = try loadParameters(from: thetaURL, layout: layout)
+        guard θ.scalars.allSatisfy(\.isFinite) else {
+            throw TrainingError.invalidConfiguration("\(thetaURL.path) holds non-finite parameters: the checkpoint is corrupt")
+        }
+        let velocity = try opt.floats(named: "velocity")
+        guard velocity.allSatisfy(\.isFinite) else {
+            throw TrainingError.invalidConfiguration("\(optURL.path) holds a non-finite momentum buffer: the checkpoint is corrupt")
+        }
+        guard velocity.count == θ.count else {
+            throw TrainingError.corruptRun(path: optURL.path, reason: "the velocity has \(velocity.count) elements, θ has \(θ.count)")
+        }
+        let eigen = opt.names.contains("eigenvector") ? Tensor(try opt.floats(named: "eigenvector")) : nil
+        if let eigen, eigen.count != θ.count {
+            throw TrainingError.corruptRun(path: optURL.path, reason: "the λ_max start vector has \(eigen.count) elements, θ has \(θ.count)")
+        }
+        return TrainingCheckpoint(epoch: epoch, parameters: θ, parametersPath: thetaURL.path, velocity: Tensor(velocity),
+                                  step: entry.step, eigenvector: eigen, metricsPrefix: ([header] + rows).joined(separator: "\n") + "\n",
+                                  records: Array(records.prefix(epoch)))
     }
 }
 

@@ -1,0 +1,6 @@
+#include <stddef.h>
+#include <stdint.h>
+
+/* libFuzzer's driver (compiler-rt, LLVM ≥ 11): parses the libFuzzer flags in argv and runs
+   callback on each input. Linked in by -sanitize=fuzzer. */
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import Checkpoints
+import Probes
+@testable import Study
+import Training
+
+/// Issue 13: study inputs that used to trap or give wrong results.
+@Suite struct InputSafetyTests {
+    @Test func repeatedOrEmptyCSVColumnNamesAreAnErrorNamingTheFile() throws {
+        // Before: Dictionary(uniqueKeysWithValues:) trapped ("Duplicate values for key").
+        for (text, reason) in [("train_loss,train_loss,epoch\n1,2,3\n", "'train_loss' twice"), (",,\n1,2,3\n", "empty name"), ("a,,b\n", "column 2")] {
+            do {
+                _ = try CSVTable.parse(text, path: "runs/x/final.csv")
+                Issue.record("accepted \(text)")
+            } catch let StudyError.corruptFile(path, r) {
+                #expect(path == "runs/x/final.csv")
+                #expect(r.contains(reason), "\(r)")
+            }
+        }
+    }
+
+    @Test func aHugeStepScheduleIsRefusedByValidation() throws {
+        // Before: epochs × steps per epoch overflowed and trapped once training started.
+        var t = TrainingConfiguration()
+        t.schedule = "step:9223372036854775807:0.5"
+        do { try t.validate(); Issue.record("accepted") } catch { #expect("\(error)".contains("at most \(TrainingConfiguration.maximumEpochs) epochs"), "\(error)") }
+        let c = try StudyConfiguration().setting("schedule=step:9223372036854775807:0.5")
+        do { try c.validate(); Issue.record("accepted") } catch { #expect("\(error)".contains("step size must be at most"), "\(error)") }
+        // The conversion itself: 3 epochs of 100 steps are 300 steps; the largest step size fits.
+        t.schedule = "step:3:0.5"
+        #expect(try t.learningRateSchedule(stepsPerEpoch: 100) == .step(stepSize: 300, gamma: 0.5))
+        t.schedule = "step:\(TrainingConfiguration.maximumEpochs):0.5"
+        #expect(try t.learningRateSchedule(stepsPerEpoch: 60_000) == .step(stepSize: 6_000_000_000, gamma: 0.5))
+        #expect(throws: TrainingError.self) { try t.learningRateSchedule(stepsPerEpoch: Int.max / 2) }
+    }
+
+    @Test func studyProbeCapsAreTheSharedLimits() throws {
+        let cases: [(WritableKeyPath<StudyConfiguration, Int>, ClosedRange<Int>, String)] = [
+            (\.lanczosSteps, ProbeLimits.lanczosSteps, "lanczosSteps"), (\.slqSteps, ProbeLimits.slqSteps, "slqSteps"),
+            (\.slqProbes, ProbeLimits.slqProbes, "slqProbes"), (\.traceProbes, ProbeLimits.traceProbes, "traceProbes"),
+            (\.sharpnessDirections, ProbeLimits.sharpnessDirections, "sharpnessDirections"),
+        ]
+        for (key, range, name) in cases {
+            var c = StudyConfiguration()
+            c[keyPath: key] = range.upperBound
+            try c.validate()
+            c[keyPath: key] = range.upperBound + 1
+            do { try c.validate(); Issue.record("\(name) above its cap was accepted") } catch {
+                #expect("\(error)".contains("\(name) must be in") && "\(error)".contains("\(range.upperBound)"), "\(error)")
+            }
+        }
+        var c = StudyConfiguration()
+        c.lambdaIterations = ProbeLimits.powerIterations.upperBound + 1
+        #expect(throws: StudyError.self) { try c.validate() }
+        c = StudyConfiguration()
+        c.lanczosCount = 10_000
+        #expect(throws: StudyError.self) { try c.validate() }
+    }
+
+    @Test func aSliceRangeTooNarrowForItsPointsIsRefused() throws {
+        var c = StudyConfiguration()
+        c.sliceRange = 5e-322 // about 100 subnormal steps each side: 400 intervals cannot be distinct
+        c.slicePoints = 401
+        do { try c.validate(); Issue.record("accepted") } catch { #expect("\(error)".contains("too narrow"), "\(error)") }
+    }
+
+    @Test func aConfigurationNestedTooDeepIsCalledTooDeep() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("deep-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data(("{\"models\":" + String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000) + "}").utf8).write(to: url)
+        do { _ = try StudyConfiguration.load(from: url); Issue.record("accepted") } catch {
+            #expect("\(error)".contains("too deep") && "\(error)".contains(url.path), "\(error)")
+        }
+        try Data([0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D]).write(to: url)
+        do { _ = try StudyConfiguration.load(from: url); Issue.record("accepted") } catch {
+            #expect("\(error)".contains("not UTF-8"), "\(error)")
+        }
+    }
+}

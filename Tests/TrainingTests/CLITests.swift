@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import Checkpoints
+import Tensors
+
+/// The `landscape` executable that `swift build --build-tests` puts beside the test bundle.
+func landscapeExecutable() -> URL? {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let url = root.appendingPathComponent(".build/debug/landscape")
+    if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+    Issue.record("\(url.path) not found: build the package (swift build --build-tests) before running this test")
+    return nil
+}
+
+/// The finished `landscape` run: exit status, whether it ended by a signal, stdout + stderr.
+struct CLIResult {
+    var status: Int32, signalled: Bool, output: String
+}
+
+/// Starts `landscape ARGS` with its output going to `log`.
+func launchLandscape(_ exe: URL, _ args: [String], log: URL) throws -> Process {
+    FileManager.default.createFile(atPath: log.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: log)
+    let p = Process()
+    p.executableURL = exe
+    p.arguments = args
+    p.standardOutput = handle
+    p.standardError = handle
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    return p
+}
+
+/// Runs `landscape ARGS` to the end.
+func runLandscape(_ exe: URL, _ args: [String]) throws -> CLIResult {
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-cli-\(UUID().uuidString).log")
+    defer { try? FileManager.default.removeItem(at: log) }
+    let p = try launchLandscape(exe, args, log: log)
+    p.waitUntilExit()
+    return CLIResult(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
+                     output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+}
+
+/// Issue 13 through the command line: each input that crashed, looped or gave NaN with exit 0
+/// now ends with a clear error or a finite result.
+@Suite struct CLITests {
+    @Test func aHugeStepScheduleIsAValidationError() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let r = try runLandscape(exe, ["train", "--schedule", "step:9223372036854775807:0.5", "--data-dir", "/nonexistent"])
+        #expect(!r.signalled && r.status != 0)
+        #expect(r.output.contains("step size must be at most 100000 epochs"), "\(r.output)")
+        let s = try runLandscape(exe, ["study", "--set", "schedule=step:9223372036854775807:0.5", "--print-config"])
+        #expect(!s.signalled && s.status != 0)
+        #expect(s.output.contains("step size must be at most"), "\(s.output)")
+    }
+
+    @Test func slicesTooNarrowForTheirPointsAreAValidationError() throws {
+        guard let exe = landscapeExecutable() else { return }
+        for (range, dimensions) in [("1:1.0000000000000002", "2"), ("1e16:10000000000000002", "1"), ("1e16:10000000000000002", "2")] {
+            let r = try runLandscape(exe, ["slice", "--range", range, "--dimensions", dimensions, "--data-dir", "/nonexistent"])
+            #expect(!r.signalled && r.status != 0, "\(range)")
+            #expect(r.output.contains("too narrow for 25 distinct points"), "\(r.output)")
+        }
+    }
+
+    @Test func theWidestSliceRangeGivesFiniteAlphas() throws {
+        guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-slice-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try runLandscape(exe, ["slice", "--range=-1e308:1e308", "--dimensions", "1", "--points", "5", "--samples", "8",
+                                       "--data-dir", mnist.path, "--output-dir", out.path])
+        #expect(r.status == 0, "\(r.output)")
+        let rows = try String(contentsOf: out.appendingPathComponent("slice1d.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        let alphas = rows.map { Double($0.split(separator: ",")[0])! }
+        #expect(alphas.count == 5 && alphas.allSatisfy(\.isFinite))
+        #expect(alphas.first == -1e308 && alphas[2] == 0 && alphas.last == 1e308)
+        // θ ± 1e308·u overflows the model: said, not silent.
+        #expect(r.output.contains("4 of 5 losses are not finite"), "\(r.output)")
+        let svg = try String(contentsOf: out.appendingPathComponent("slice1d.svg"), encoding: .utf8)
+        #expect(!svg.contains("nan") && !svg.contains("inf"))
+    }
+
+    @Test func slicesOfTwoAdjacentDoublesAreDrawn() throws {
+        // Two points one ulp apart are a valid grid; their plot's ticks used to loop forever.
+        guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
+        for dimensions in ["1", "2"] {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-slice-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: out) }
+            let r = try runLandscape(exe, ["slice", "--range", "1e16:10000000000000002", "--points", "2", "--dimensions", dimensions,
+                                           "--samples", "8", "--data-dir", mnist.path, "--output-dir", out.path])
+            #expect(r.status == 0, "\(r.output)")
+            let svg = try String(contentsOf: out.appendingPathComponent("slice\(dimensions)d.svg"), encoding: .utf8)
+            #expect(svg.hasSuffix("</svg>\n") && !svg.contains("nan"))
+        }
+    }
+
+    @Test func twoResumesOfOneRunAtOnceWriteEachEpochOnce() throws {
+        // Before, both succeeded and metrics.csv held epochs 1 2 3 3.
+        guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-train-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = ["--data-dir", mnist.path, "--train-limit", "256", "--validation", "100", "--no-progress"]
+        // A 3-epoch run, cut back to epoch 1 as if killed during epoch 2.
+        let full = try runLandscape(exe, ["train", "--epochs", "3", "--batch-size", "64", "--lambda-samples", "32", "--output-dir", dir.path] + data)
+        #expect(full.status == 0, "\(full.output)")
+        let metrics = dir.appendingPathComponent("metrics.csv")
+        let lines = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n")
+        try (lines.prefix(2).joined(separator: "\n") + "\n").write(to: metrics, atomically: true, encoding: .utf8)
+        let logs = (0..<2).map { _ in FileManager.default.temporaryDirectory.appendingPathComponent("landscape-cli-\(UUID().uuidString).log") }
+        defer { for l in logs { try? FileManager.default.removeItem(at: l) } }
+        let processes = try logs.map { try launchLandscape(exe, ["train", "--resume", dir.path] + data, log: $0) }
+        for p in processes { p.waitUntilExit() }
+        let outputs = logs.map { (try? String(contentsOf: $0, encoding: .utf8)) ?? "" }
+        #expect(processes.filter { $0.terminationStatus == 0 }.count == 1, "\(outputs)")
+        // The other found the lock held, or (if it came second) nothing left to do.
+        #expect(outputs.contains { $0.contains("another landscape process is training in it") || $0.contains("already finished all 3 epochs") }, "\(outputs)")
+        let epochs = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] }
+        #expect(epochs == ["1", "2", "3"])
+    }
+
+    @Test func everyProbeOptionHasAnUpperBound() throws {
+        guard let exe = landscapeExecutable() else { return }
+        for (option, value, range) in [("--lanczos-steps", 501, "1...500"), ("--slq-steps", 501, "2...500"), ("--slq-probes", 1001, "1...1000"),
+                                       ("--trace-probes", 10_001, "6...10000"), ("--directions", 10_001, "1...10000"),
+                                       ("--ascent-steps", 10_001, "1...10000"), ("--power-iterations", 100_001, "1...100000")] {
+            let r = try runLandscape(exe, ["probe", option, String(value), "--data-dir", "/nonexistent"])
+            #expect(!r.signalled && r.status != 0, "\(option)")
+            #expect(r.output.contains("\(option) must be in \(range), got \(value)"), "\(r.output)")
+        }
+    }
+}
