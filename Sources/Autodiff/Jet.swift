@@ -23,6 +23,10 @@ import Tensors
 /// the same way (√(t² + t⁴) = t·√(1 + t²)), and a power with no expansion (t^1.5 at 0) is known
 /// only through the last order that exists (1). These checks look at whole values: a tensor
 /// whose leading coefficient is zero in some elements only gets IEEE infinities there.
+/// Fractional powers of a series starting at tᵐ (m even) take the root of its leading
+/// coefficient: √(t²) is t, the one-sided (t → 0⁺) expansion of |t|. At a kink (|t|, ReLU at 0)
+/// a jet follows the derivative conventions (abs'(0) = 0), which is not an expansion; a pole
+/// (1/t at 0) gives IEEE infinities, and so does a product through one ((1/t)·t² at 0).
 /// ``taylorCoefficients(of:at:along:order:)`` reruns at a higher order to recover lost orders
 /// and throws when the expansion does not exist.
 public struct Jet<V: ScalarAlgebra> {
@@ -373,6 +377,16 @@ extension Jet: DerivativeCarrier {
     @inlinable public static func bilinear(_ a: Jet, _ b: Jet, _ f: @escaping (V, V) -> V,
                                            adjointLeft: @escaping (V, V) -> V, adjointRight: @escaping (V, V) -> V) -> Jet {
         cauchy(a, b, f)
+    }
+    /// Where the condition picks one branch everywhere, that branch whole: the branch not taken
+    /// cannot limit the known order (`select(t, √t, 0)` at t = 0 is the exact 0).
+    @inlinable public static func select(_ condition: Jet, _ a: Jet, _ b: Jet) -> Jet {
+        let c = condition.primal, one = c.onesLike(), zero = c.zerosLike()
+        if V.select(c, zero, one).isIdenticallyZero { return a }
+        if V.select(c, one, zero).isIdenticallyZero { return b }
+        return linear(a, b, { V.select(c, $0, $1) },
+                      left: { V.select(c, $0, $0.zerosLike()) }, right: { V.select(c, $0.zerosLike(), $0) },
+                      adjointLeft: { V.select(c, $0, $0.zerosLike()) }, adjointRight: { V.select(c, $0.zerosLike(), $0) })
     }
     @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Jet) -> Jet {
         if x.isExact && x.terms.count == 1 { return Jet(constant: V.applying(f, to: x.primal)) }

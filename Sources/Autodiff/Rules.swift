@@ -338,7 +338,9 @@ extension ElementaryFunctions {
     /// `x^exponent` for a constant real exponent (IEEE `pow`: nan for negative `x` and a
     /// non-integer exponent). Integer exponents are smooth at 0 in every number system.
     @inlinable public static func pow(_ x: Self, _ exponent: Double) -> Self { applying(Power(exponent), to: x) }
-    /// `x^y` with a variable exponent, for x > 0 (and x = 0 with y > 0).
+    /// `x^y` with a variable exponent, for x > 0 (and x = 0 with y > 0, once differentiable there
+    /// for y ≥ 1; higher derivatives at x = 0 are nan). For an integer exponent use
+    /// ``pow(_:_:)-(Self,Double)``, which is smooth at 0.
     @inlinable public static func pow(_ x: Self, _ y: Self) -> Self { applying(PowerOf(), x, y) }
     /// The larger of `a` and `b` elementwise; at ties each operand gets half the derivative.
     @inlinable public static func max(_ a: Self, _ b: Self) -> Self { applying(Maximum(), a, b) }

@@ -14,7 +14,7 @@ public enum PowerIterationStatus: String, Sendable {
     /// the eigenvectors of a dominant pair ±λ (magnitude ``PowerIterationResult/dominantMagnitude``),
     /// and the Rayleigh quotient estimates neither. Use Lanczos.
     case plusMinusPair
-    /// The residual stopped falling (less than 1 % over the last 10 iterations) far from convergence.
+    /// The residual stopped falling: no lower after 20 more iterations.
     case stagnated
 }
 
@@ -82,7 +82,7 @@ public func powerIteration<A: SymmetricOperator>(of a: A, maxIterations: Int = 1
         if k >= 3 && abs(magnitude - previousMagnitude) <= tolerance * magnitude && residual >= 0.5 * magnitude {
             status = .plusMinusPair; break
         }
-        if k > 10 && residual >= 0.99 * residuals[k - 11] { status = .stagnated; break }
+        if k > 20 && residual >= residuals[k - 21] { status = .stagnated; break }
         previousMagnitude = magnitude
         if k < maxIterations { v = w.affine(scale: A.Scalar(1 / magnitude), shift: 0) }
     }

@@ -211,3 +211,18 @@ import Tensors
         #expect(j.coefficients.map { $0.scalars[0] } == [9, 6, 1, 0])
     }
 }
+
+@Suite struct SelectInJetsTests {
+    @Test func theBranchNotTakenDoesNotLimitAJetsOrder() throws {
+        // select(t, √t, 0) at t = 0 is the exact 0: [0, 0, 0], not "no expansion" from √t.
+        let c = try taylorCoefficients(of: { x in Jet.select(x, Jet.sqrt(x), x.zerosLike()) }, at: 0.0, along: 1.0, order: 2)
+        #expect(c == [0, 0, 0])
+        // Taken everywhere: the branch itself (√(1 + t) = 1 + t/2 − t²/8).
+        let s = try taylorCoefficients(of: { x in Jet.select(x, Jet.sqrt(x), x.zerosLike()) }, at: 1.0, along: 1.0, order: 2)
+        #expect(abs(s[0] - 1) < 1e-15 && abs(s[1] - 0.5) < 1e-15 && abs(s[2] + 0.125) < 1e-15)
+        // Mixed over a tensor: each element follows its branch.
+        let x = Tensor<Double>([-1, 4])
+        let j = Jet.select(Jet(constant: x), Jet(point: x, direction: x.onesLike(), order: 2) * Jet(constant: x), Jet(constant: x.zerosLike()))
+        #expect(j.coefficient(0).scalars == [0, 16] && j.coefficient(1).scalars == [0, 4])
+    }
+}

@@ -61,7 +61,7 @@ struct Quadratic: Objective {
     @Test func warmStartFromTheEigenvectorConvergesAtOnce() throws {
         let f = Quadratic(spectrum: [4, 1, 0.5], seed: 5)
         let r = try powerIteration(of: f, at: Tensor<Double>.zeros([3]), initialVector: Tensor(f.eigenvectors[0]))
-        #expect(r.iterations == 2)
+        #expect(r.iterations == 1 && r.converged)   // the residual of an exact eigenvector is 0 at once
         #expect(abs(r.eigenvalue - 4) < 1e-12)
     }
 
