@@ -33,10 +33,11 @@ public protocol ArithmeticAlgebra {
     /// Whether every element, primal and derivative parts alike, is exactly zero. Jets use it to
     /// find leading zero coefficients (removable singularities, powers at 0).
     var isIdenticallyZero: Bool { get }
-    /// `t · d` elementwise, except that where `t` is exactly 0 the result is 0 whatever `d` is.
-    /// This is the chain-rule product of a (co)tangent `t` and a local derivative `d`: a branch
-    /// that receives no sensitivity passes none on, even through an infinite derivative
-    /// (√x at 0 behind a `select`), instead of 0·∞ = nan.
+    /// `t · d` elementwise, except that where `t` or `d` is exactly 0 the result is 0 whatever the
+    /// other is. This is the chain-rule product of a (co)tangent `t` and a local derivative `d`: a
+    /// branch that receives no sensitivity passes none on, even through an infinite derivative
+    /// (√x at 0 behind a `select`), and a locally flat function passes none on even from an
+    /// overflowed tangent (erf'' at 1e308), instead of 0·∞ = nan.
     static func strongZeroProduct(_ t: Self, _ d: Self) -> Self
 }
 
@@ -165,7 +166,7 @@ extension ActivationFunctions where Self: TensorScalar {
     @inlinable public func zerosLike() -> Self { 0 }
     @inlinable public func onesLike() -> Self { 1 }
     @inlinable public var isIdenticallyZero: Bool { self == 0 }
-    @inlinable public static func strongZeroProduct(_ t: Self, _ d: Self) -> Self { t == 0 ? 0 : t * d }
+    @inlinable public static func strongZeroProduct(_ t: Self, _ d: Self) -> Self { t == 0 || d == 0 ? 0 : t * d }
     @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Self) -> Self { evaluate(f, x) }
     @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Self, _ b: Self) -> Self { evaluate(f, a, b) }
     @inlinable public func masked(wherePositive mask: Self) -> Self { mask > 0 ? self : 0 }

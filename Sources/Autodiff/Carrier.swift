@@ -51,9 +51,11 @@ extension DerivativeCarrier {
         linear(a, b, -, left: { $0 }, right: { -$0 }, adjointLeft: { $0 }, adjointRight: { -$0 })
     }
     @inlinable public static prefix func - (a: Self) -> Self { a.linear({ -$0 }, adjoint: { -$0 }) }
-    /// Bilinear: (ab)' = a'b + ab'.
+    /// Bilinear: (ab)' = a'b + ab'. The adjoints are strong-zero products, so an exactly zero
+    /// factor passes no cotangent even from an infinite one: ∇√(x·x) at 0 is 0 in reverse mode as
+    /// in forward mode (not ∞·0).
     @inlinable public static func * (a: Self, b: Self) -> Self {
-        bilinear(a, b, *, adjointLeft: { g, b in g * b }, adjointRight: { a, g in a * g })
+        bilinear(a, b, *, adjointLeft: { g, b in Value.strongZeroProduct(g, b) }, adjointRight: { a, g in Value.strongZeroProduct(g, a) })
     }
     @inlinable public static func / (a: Self, b: Self) -> Self { applying(Quotient(), a, b) }
     @inlinable public func scaled(by factor: Double) -> Self {

@@ -260,9 +260,10 @@ public func taylorCoefficients<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, a
 /// - Throws: as ``taylorCoefficients(of:at:along:order:)``.
 @inlinable
 public func directionalDerivatives<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along v: Tensor<O.Scalar>, order: Int) throws -> [Double] {
-    var factorial = 1.0
-    return try taylorCoefficients(of: f, at: θ, along: v, order: order).enumerated().map { k, c in
-        if k > 1 { factorial *= Double(k) }
-        return Double(c) * factorial
+    try taylorCoefficients(of: f, at: θ, along: v, order: order).enumerated().map { k, c in
+        // k!·c_k one factor at a time: k! alone overflows at k = 171.
+        var d = Double(c)
+        if k > 1 { for i in 2...k { d *= Double(i) } }
+        return d
     }
 }

@@ -81,7 +81,11 @@ extension Dual: TensorAlgebra where V: TensorAlgebra {
     public typealias Scalar = V.Scalar
     @inlinable public static func applying<Op: TensorFunction>(_ op: Op, to x: Dual) -> Dual {
         let y = V.applying(op, to: x.primal)
-        return Dual(primal: y, tangent: x.tangent.map { op.jvp(at: x.primal, value: y, tangent: $0) })
+        return Dual(primal: y, tangent: x.tangent.map {
+            let t = op.jvp(at: x.primal, value: y, tangent: $0)
+            precondition(t.shape == y.shape, "\(Op.self).jvp returned shape \(t.shape) for a value of shape \(y.shape)")
+            return t
+        })
     }
 }
 

@@ -80,6 +80,7 @@ public struct Jet<V: ScalarAlgebra> {
     /// The normalized coefficient c_k: zero where it is an exact zero, nan beyond the known order.
     @inlinable
     public func coefficient(_ k: Int) -> V {
+        precondition(k >= 0, "Jet.coefficient: the order must be ≥ 0, got \(k)")
         if let t = truncation, k > t { return primal.zerosLike().shifted(by: .nan) }
         return term(k) ?? primal.zerosLike()
     }
@@ -90,9 +91,10 @@ public struct Jet<V: ScalarAlgebra> {
     /// The k-th derivative `k!·c_k` (of `t ↦ f(x + t v)` at t = 0).
     @inlinable
     public func derivative(_ k: Int) -> V {
-        var factorial = 1.0
-        if k > 1 { for i in 2...k { factorial *= Double(i) } }
-        return coefficient(k).scaled(by: factorial)
+        // One factor at a time: k! alone overflows (171! in Double, 35! in Float) where k!·c_k need not.
+        var d = coefficient(k)
+        if k > 1 { for i in 2...k { d = d.scaled(by: Double(i)) } }
+        return d
     }
 
     @inlinable
@@ -132,6 +134,7 @@ public struct Jet<V: ScalarAlgebra> {
     /// The number of leading coefficients that are identically zero (up to the known order).
     @inlinable
     var leadingZeros: Int {
+        if isExact && isIdenticallyZero { return Int.max / 2 }   // the exact 0: every coefficient
         var m = 0
         while m <= order, term(m)?.isIdenticallyZero ?? true { m += 1 }
         return m
@@ -231,10 +234,12 @@ public struct Jet<V: ScalarAlgebra> {
 
     // MARK: Hand-written recurrences (Notes/jets.md)
 
-    /// log: y_k = (x_k − (1/k) Σ_{j=1..k−1} j·y_j·x_{k−j}) / x₀. No expansion at x₀ = 0 (IEEE −∞).
+    /// log: y_k = (x_k − (1/k) Σ_{j=1..k−1} j·y_j·x_{k−j}) / x₀. No expansion at x₀ = 0 (−∞, known
+    /// through order 0).
     @inlinable
     static func logarithm(_ x: Jet) -> Jet {
         let x0 = x.primal
+        if x.order >= 1, x0.isIdenticallyZero { return Jet(terms: [V.log(x0)], truncation: 0) }   // log t: no expansion
         var y: [V?] = [V.log(x0)]
         if x.order >= 1 {
             for k in 1...x.order {
@@ -267,7 +272,8 @@ public struct Jet<V: ScalarAlgebra> {
     /// x^r. An integer exponent (|r| ≤ 64) is exact: repeated Cauchy products (and a division for
     /// r < 0), smooth at x₀ = 0. At x₀ = 0 a real r > 0 on a series starting at tᵐ gives
     /// t^{mr}·(x/tᵐ)^r when m·r is an integer, and otherwise is known only through order ⌊m·r⌋
-    /// (zeros). Elsewhere `nil`: the generic ODE.
+    /// (zeros); r < 0 there is a pole (known through order 0). `nil` (the generic ODE) only where
+    /// y₀ underflows.
     @inlinable
     static func power(_ x: Jet, _ r: Double) -> Jet? {
         let K = x.order
@@ -286,10 +292,16 @@ public struct Jet<V: ScalarAlgebra> {
             y.terms[0] = y0
             return y
         }
-        if K >= 1, x0.isIdenticallyZero, r > 0 {
+        if K >= 1, x0.isIdenticallyZero {
+            guard r > 0 else { return Jet(terms: [y0], truncation: 0) }   // a pole at t = 0: no expansion
             let m = x.leadingZeros
-            if m > K { return Jet(terms: [y0], truncation: Swift.min(K, Int((Double(K + 1) * r).rounded(.up)) - 1)) }
+            if m > K {
+                // x = O(t^{K+1}), so x^r = O(t^{(K+1)r}): zeros through order ⌈(K+1)r⌉ − 1.
+                let bound = (Double(K + 1) * r).rounded(.up) - 1
+                return Jet(terms: [y0], truncation: bound >= Double(K) ? K : Swift.max(Int(bound), 0))
+            }
             let mr = Double(m) * r
+            if mr > Double(K) { return Jet(terms: [y0], truncation: K) }   // the first nonzero term is beyond K
             if mr == mr.rounded() {
                 let shift = Int(mr)
                 let inner = Jet.applying(Power(r), to: x.droppingLeading(m))
@@ -298,12 +310,25 @@ public struct Jet<V: ScalarAlgebra> {
                 let known = Swift.min(K, inner.order + shift)
                 return Jet(terms: Array(t.prefix(known + 1)), truncation: known)
             }
-            return Jet(terms: [y0], truncation: Swift.min(K, Int(mr.rounded(.down))))
+            return Jet(terms: [y0], truncation: Int(mr.rounded(.down)))
         }
-        // x₀ ≠ 0: the generic ODE with u = r·x^(r−1). The shorter recurrence
-        // y_k = (1/(k x₀)) Σ (r·j − (k − j)) x_j y_{k−j} scales every term by y₀, which underflows
-        // (x₀ = 1e−300, r = 1.5) while the derivatives do not.
-        return nil
+        // x₀ ≠ 0: y_k = (1/(k x₀)) Σ_{j=1..k} (r·j − (k − j)) x_j y_{k−j} (from x·y' = r·y·x'), O(K²).
+        // It scales every term by y₀; where y₀ underflows to 0 (x₀ = 1e−300, r = 1.5) while the
+        // derivatives do not, the generic ODE (u = r·x^(r−1)) is used instead.
+        let one = x0.onesLike(), zero = x0.zerosLike()
+        guard r.isFinite, V.select(V.abs(y0), zero, one).isIdenticallyZero else { return nil }
+        var y: [V?] = [y0]
+        if K >= 1 {
+            for k in 1...K {
+                var acc: V? = nil
+                for j in 1...k {
+                    let w = r * Double(j) - Double(k - j)
+                    if w != 0, let xj = x.term(j), let yr = y[k - j] { acc = add(acc, (xj * yr).scaled(by: w)) }
+                }
+                y.append(acc.map { ($0 / x0).scaled(by: 1 / Double(k)) })
+            }
+        }
+        return Jet(terms: y, truncation: K)
     }
 
     /// Division: c_k = (a_k − Σ_{i=1..k} b_i c_{k−i}) / b₀. When b's first m coefficients vanish
@@ -311,11 +336,14 @@ public struct Jet<V: ScalarAlgebra> {
     @inlinable
     static func quotient(_ a: Jet, _ b: Jet) -> Jet {
         var a = a, b = b
+        var pole = false
         if b.order >= 1, b.primal.isIdenticallyZero {
             let m = b.leadingZeros
             if m <= b.order, a.leadingZeros >= m {
                 a = a.droppingLeading(m)
                 b = b.droppingLeading(m)
+            } else if m <= b.order {
+                pole = true   // a/b ~ t^{−k}: no expansion (IEEE infinities, known through order 0)
             }
         }
         let t = combined(a, b)
@@ -329,6 +357,7 @@ public struct Jet<V: ScalarAlgebra> {
                 c.append(num.map { $0 / b0 })
             }
         }
+        if pole { return Jet(terms: [c[0]], truncation: 0) }
         return Jet(terms: c, truncation: t ?? (b.terms.count == 1 ? nil : K))
     }
 

@@ -229,9 +229,16 @@ extension Quotient: BinaryElementwiseFunction {
 }
 
 extension PowerOf: BinaryElementwiseFunction {
-    /// (b·a^(b−1), log(a)·a^b); the second is 0 where a^b = 0 (a = 0, b > 0), not (−∞)·0.
+    /// (b·a^(b−1), log(a)·a^b); the first is 0 for b = 0 and the second where a^b = 0 (a = 0,
+    /// b > 0), not 0·∞.
     @inlinable public func partials<V: ScalarAlgebra>(_ a: V, _ b: V, value y: V) -> (V, V) {
-        (b * V.pow(a, b.shifted(by: -1)), V.select(V.abs(y), V.log(a) * y, y.zerosLike()))
+        (V.strongZeroProduct(b, V.pow(a, b.shifted(by: -1))), V.select(V.abs(y), V.log(a) * y, y.zerosLike()))
+    }
+    /// exp(b·log a): the recurrences of exp and log, O(K²) (for a₀ > 0).
+    @inlinable public func taylor<V: ScalarAlgebra>(_ a: Jet<V>, _ b: Jet<V>) -> Jet<V>? {
+        var y = Jet.exp(b * Jet.log(a))
+        y.terms[0] = V.applying(self, a.primal, b.primal)
+        return y
     }
 }
 
@@ -293,13 +300,15 @@ public struct EuclideanNorm: TensorFunction {
     @inlinable public init() {}
     /// Scaled by the largest magnitude, so ‖x‖ neither overflows nor underflows in the squares.
     public func value<S: TensorScalar>(_ x: Tensor<S>) -> Tensor<S> {
+        if x.scalars.contains(where: { $0.isNaN }) { return Tensor(S.nan) }
         let big = x.scalars.reduce(0.0) { Swift.max($0, Double($1.magnitude)) }
         guard big > 0, big.isFinite else { return Tensor(S(big)) }
         let s = x.scalars.reduce(0.0) { let r = Double($1) / big; return $0 + r * r }
         return Tensor(S(big * s.squareRoot()))
     }
+    /// Σ (x/‖x‖)·t: dividing first keeps huge and tiny x from overflowing or underflowing.
     @inlinable public func jvp<V: TensorAlgebra>(at x: V, value y: V, tangent t: V) -> V {
-        V.select(y, (x * t).sum().reshaped(y.shape) / y, y.zerosLike())
+        V.select(y, (x / y.broadcast(to: x.shape) * t).sum().reshaped(y.shape), y.zerosLike())
     }
     @inlinable public func vjp<V: TensorAlgebra>(at x: V, value y: V, cotangent g: V) -> V {
         x * V.select(y, g / y, y.zerosLike()).broadcast(to: x.shape)

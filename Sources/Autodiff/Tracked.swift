@@ -158,7 +158,11 @@ extension Tracked: TensorAlgebra where V: TensorAlgebra {
     public typealias Scalar = V.Scalar
     @inlinable public static func applying<Op: TensorFunction>(_ op: Op, to x: Tracked) -> Tracked {
         let xv = x.value, y = V.applying(op, to: xv)
-        return unary(x, y) { op.vjp(at: xv, value: y, cotangent: $0) }
+        return unary(x, y) {
+            let g = op.vjp(at: xv, value: y, cotangent: $0)
+            precondition(g.shape == xv.shape, "\(Op.self).vjp returned shape \(g.shape) for an input of shape \(xv.shape)")
+            return g
+        }
     }
 }
 

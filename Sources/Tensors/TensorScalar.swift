@@ -44,8 +44,8 @@ where Self.RawSignificand: FixedWidthInteger {
     static func relu(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// `y[i] = c[i] > 0 ? a[i] : b[i]`; a nan condition picks `b`.
     static func select(_ c: UnsafePointer<Self>, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
-    /// `y[i] = t[i] == 0 ? 0 : t[i]·d[i]`: the product of a (co)tangent and a derivative, where an
-    /// exact zero (co)tangent gives 0 even if the derivative is infinite or nan.
+    /// `y[i] = t[i] == 0 || d[i] == 0 ? 0 : t[i]·d[i]`: the chain-rule product of a (co)tangent
+    /// and a derivative, where an exact zero on either side gives 0 even if the other is ±∞ or nan.
     static func strongZeroProduct(_ t: UnsafePointer<Self>, _ d: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// `y[i] = max_j x[i, j]` for an `rows × cols` matrix (nan if the row holds a nan).
     static func maxColumns(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, cols: Int)
@@ -125,7 +125,7 @@ extension TensorScalar {
 
     @inlinable
     public static func strongZeroProduct(_ t: UnsafePointer<Self>, _ d: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
-        for i in 0..<count { let ti = t[i]; y[i] = ti == 0 ? 0 : ti * d[i] }
+        for i in 0..<count { let ti = t[i], di = d[i]; y[i] = ti == 0 || di == 0 ? 0 : ti * di }
     }
 
     @inlinable
@@ -232,9 +232,14 @@ extension TensorScalar {
             let xr = x + r * cols, yr = y + r * cols
             var m = -Self.infinity
             for j in 0..<cols where xr[j] > m { m = xr[j] }
-            if !m.isFinite {
-                // All -inf (or a +inf/nan present): fall back to IEEE arithmetic, which yields nan.
-                if m == -Self.infinity { for j in 0..<cols { yr[j] = .nan } ; continue }
+            if m == -Self.infinity { for j in 0..<cols { yr[j] = .nan }; continue }   // no finite logit: undefined
+            if m == Self.infinity {
+                // softmax puts all mass on the +∞ logits, equally: log(1/count) there, −∞ elsewhere.
+                var count: Self = 0
+                for j in 0..<cols where xr[j] == m { count += 1 }
+                let logShare = -evaluate(Log(), count)
+                for j in 0..<cols { yr[j] = xr[j] == m ? logShare : (xr[j].isNaN ? .nan : -Self.infinity) }
+                continue
             }
             // (x − m) − log Σ exp(x − m), not x − (m + log Σ): at equal huge logits the second form
             // loses every digit of log Σ to the rounding of m + log Σ (3e7 + log 3 = 3e7 in Float).

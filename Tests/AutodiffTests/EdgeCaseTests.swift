@@ -226,3 +226,75 @@ import Tensors
         #expect(j.coefficient(0).scalars == [0, 16] && j.coefficient(1).scalars == [0, 4])
     }
 }
+
+/// Inputs from an attack on the rule table: each once gave nan, a crash or exponential time.
+@Suite struct HostileInputTests {
+    @Test func reverseModeAgreesWithForwardModeThroughAZeroFactor() {
+        // √(x·x) at 0: forward 0 (strong zero), reverse 0 too (not ∞·0).
+        #expect(derivative(of: { x in Dual.sqrt(x * x) }, at: 0.0) == 0)
+        #expect(gradient(of: { x in Tracked.sqrt(x[0] * x[0]) }, at: [0.0]) == [0])
+        // erf'' at 1e308: the tangent of x² overflows, exp(−x²) is flat: 0, not nan.
+        #expect(secondDerivative(of: { Dual<Dual<Double>>.erf($0) }, at: 1e308) == 0)
+    }
+
+    @Test func variablePowersAtZeroExponents() {
+        // d/dx x^0 = 0 at 0; d²/dx² x^1 = 0 at 0 (the exponent a constant dual).
+        #expect(derivative(of: { x in Dual.pow(x, x.zerosLike()) }, at: 0.0) == 0)
+        #expect(secondDerivative(of: { x in Dual<Dual<Double>>.pow(x, x.onesLike()) }, at: 0.0) == 0)
+        // x^y at (2, 3): ∂x = 3·4 = 12, ∂y = 8 log 2.
+        let g = gradient(of: { Tracked.pow($0[0], $0[1]) }, at: [2.0, 3.0])
+        #expect(abs(g[0] - 12) < 1e-13 && abs(g[1] - 8 * Foundation.log(2.0)) < 1e-13)
+    }
+
+    @Test func fractionalPowersOfHighOrderTakeQuadraticTime() throws {
+        // (1 + t)^0.5 to order 40: the binomial series, quickly (once exponential in the order).
+        let start = Date()
+        let c = try taylorCoefficients(of: { Jet.pow($0, 0.5) }, at: 1.0, along: 1.0, order: 40)
+        #expect(Date().timeIntervalSince(start) < 2)
+        var binomial = 1.0
+        for k in 0...40 {
+            #expect(abs(c[k] - binomial) < 1e-12 * max(abs(binomial), 1e-3), "c\(k)")
+            binomial *= (0.5 - Double(k)) / Double(k + 1)
+        }
+        let p = try taylorCoefficients(of: { x in Jet.pow(x, Jet(constant: 3.0)) }, at: 2.0, along: 1.0, order: 20)
+        #expect(abs(p[0] - 8) < 1e-12 && abs(p[1] - 12) < 1e-12 && abs(p[3] - 1) < 1e-12 && abs(p[4]) < 1e-12)
+    }
+
+    @Test func hugeExponentsAndPolesAtZero() throws {
+        // t^1e300 at 0: every coefficient through the order is 0 (no Int conversion trap).
+        #expect(try taylorCoefficients(of: { Jet.pow($0, 1e300) }, at: 0.0, along: 1.0, order: 5) == [0, 0, 0, 0, 0, 0])
+        // Poles have no expansion: said, not returned as alternating infinities.
+        #expect(throws: AutodiffError.noTaylorExpansion(knownOrder: 0, requested: 3)) {
+            try taylorCoefficients(of: { t in t.onesLike() / t }, at: 0.0, along: 1.0, order: 3)
+        }
+        #expect(throws: AutodiffError.noTaylorExpansion(knownOrder: 0, requested: 2)) {
+            try taylorCoefficients(of: { Jet.pow($0, -1.5) }, at: 0.0, along: 1.0, order: 2)
+        }
+        #expect(throws: AutodiffError.noTaylorExpansion(knownOrder: 0, requested: 2)) {
+            try taylorCoefficients(of: { Jet.log($0) }, at: 0.0, along: 1.0, order: 2)
+        }
+        // 0/t² ≡ 0.
+        #expect(try taylorCoefficients(of: { t in t.zerosLike() / (t * t) }, at: 0.0, along: 1.0, order: 3) == [0, 0, 0, 0])
+    }
+
+    @Test func normsOfNaNHugeAndTinyVectors() {
+        #expect(Tensor<Double>([.nan, 0]).euclideanNorm().scalars[0].isNaN)
+        let huge = Dual(primal: Tensor<Double>([1e308, 1e308]), tangent: Tensor([1, 1])).euclideanNorm().tangentOrZero.scalars[0]
+        #expect(abs(huge - 2.0.squareRoot()) < 1e-15)
+        let tiny = Dual(primal: Tensor<Double>([1e-300, 1e-300]), tangent: Tensor([1e-300, 1e-300])).euclideanNorm().tangentOrZero.scalars[0]
+        #expect(abs(tiny / (2.0.squareRoot() * 1e-300) - 1) < 1e-15)
+    }
+
+    @Test func logSoftmaxWithAnInfiniteLogit() {
+        let y = Tensor<Double>(shape: [1, 3], scalars: [.infinity, 0, .infinity]).logSoftmax().scalars
+        #expect(abs(y[0] + Foundation.log(2.0)) < 1e-15 && y[1] == -.infinity && abs(y[2] + Foundation.log(2.0)) < 1e-15)
+    }
+
+    @Test func highDerivativesDoNotOverflowThroughTheFactorial() throws {
+        // A quadratic's 171st derivative is 0 (171! alone is ∞ in Double).
+        let jet = Jet(point: 0.5, direction: 1.0, order: 172) * Jet(point: 0.5, direction: 1.0, order: 172)
+        #expect(jet.derivative(171) == 0 && jet.derivative(2) == 2)
+        let e = Jet<Float>.exp(Jet(point: 0, direction: 1, order: 35))
+        #expect(abs(e.derivative(35) - 1) < 1e-2)
+    }
+}

@@ -102,8 +102,9 @@ func centralDifference(_ g: (Double) -> Double, at x: Double, domain: ClosedRang
                 let jet = Jet<Double>.applying(f, to: Jet(point: x, direction: 1, order: order))
                 check.agree(jet.primal, y, 0, "Jet value (order \(order))", at: x)
                 if jet.knownOrder < order {
-                    // Only where the function is not smooth: the jet must say so, not guess.
-                    if !f.kinks.contains(x) && y != 0 { check.failures.append("\(name) at \(x): jet of order \(order) known only to \(jet.order)") }
+                    // Only where the function is not smooth (a kink, a pole, a fractional power at 0):
+                    // the jet must say so, not guess.
+                    if !f.kinks.contains(x) && y != 0 && y.isFinite { check.failures.append("\(name) at \(x): jet of order \(order) known only to \(jet.order)") }
                     continue
                 }
                 for k in 1...order { check.agree(jet.derivative(k), n[k], 1e-11, "Jet order \(order) f^(\(k))", at: x) }
