@@ -497,8 +497,14 @@ struct Probe: ModelCommand {
     @Option(parsing: .unconditional, help: "Random directions for sharpness.") var directions: Int = 20
     @Flag(help: "Filter-normalized random directions for sharpness (Li et al. 2018).") var filterNormalized = false
     @Option(parsing: .unconditional, help: "Projected gradient-ascent steps for worst-case sharpness.") var ascentSteps: Int = 20
+    @Option(name: .customLong("operator"), help: "Curvature for the eigenvalue, trace and density probes: hessian, ggn (generalized Gauss–Newton) or fisher (empirical Fisher).") var curvature: String = "hessian"
+    @Option(help: "Per-block probes: none, or layer (λ_max, λ_min and trace of each layer's diagonal block).") var blocks: String = "none"
 
     func validate() throws {
+        guard CurvatureKind(rawValue: curvature) != nil else {
+            throw ValidationError("--operator must be one of \(CurvatureKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(curvature)'")
+        }
+        guard ["none", "layer"].contains(blocks) else { throw ValidationError("--blocks must be none or layer, got '\(blocks)'") }
         guard top >= 1, lanczosSteps >= top else { throw ValidationError("--top must be in 1...--lanczos-steps (\(lanczosSteps)), got \(top)") }
         // Hutch++ splits its probes in thirds, so it needs at least 6.
         let checks: [(String, Int, ClosedRange<Int>)] = [
@@ -516,24 +522,41 @@ struct Probe: ModelCommand {
 
     func run<M: Model>(_ m: M, _ out: URL) throws {
         let (f, θ) = try target.load(m)
+        switch CurvatureKind(rawValue: curvature)! {
+        case .hessian: try run(m, out, f, θ, try HessianOperator(of: f, at: θ))
+        case .ggn: try run(m, out, f, θ, try GaussNewtonOperator(model: m, at: θ, input: f.input, labels: f.labels))
+        case .fisher:
+            stderrLine("… per-sample gradients for the empirical Fisher (\(f.labels.count) backward passes)")
+            try run(m, out, f, θ, try EmpiricalFisherOperator(model: m, at: θ, input: f.input, labels: f.labels))
+        }
+    }
+
+    func run<M: Model, A: SymmetricOperator>(_ m: M, _ out: URL, _ f: ModelLoss<M, Double>, _ θ: Tensor<Double>, _ op: A) throws where A.Scalar == Double {
         let d = θ.count
         func step(_ name: String) -> Date { stderrLine("… \(name)"); return Date() }
         var timings: [String: Double] = [:]
-        var t = step("λ_max by power iteration")
-        let power = try powerIteration(of: f, at: θ, maxIterations: powerIterations, tolerance: 1e-4, seed: target.seed)
+        var t = step("λ_max of the \(curvature) by power iteration")
+        let power = try powerIteration(of: op, maxIterations: powerIterations, tolerance: 1e-4, seed: target.seed)
         timings["power_iteration"] = Date().timeIntervalSince(t)
         t = step("top-\(top) eigenvalues by Lanczos")
-        let lz = try lanczos(of: f, at: θ, count: top, target: .largestAlgebraic, steps: min(lanczosSteps, d), seed: target.seed)
-        let lzMin = try lanczos(of: f, at: θ, count: 1, target: .smallestAlgebraic, steps: min(lanczosSteps, d), seed: target.seed &+ 1)
+        let lz = try lanczos(of: op, count: top, target: .largestAlgebraic, steps: min(lanczosSteps, d), seed: target.seed)
+        let lzMin = try lanczos(of: op, count: 1, target: .smallestAlgebraic, steps: min(lanczosSteps, d), seed: target.seed &+ 1)
         timings["lanczos"] = Date().timeIntervalSince(t)
         t = step("trace (Hutchinson, Hutch++)")
-        let hutch = try hutchinsonTrace(of: f, at: θ, probes: traceProbes, seed: target.seed)
-        let hpp = try hutchPlusPlusTrace(of: f, at: θ, probes: traceProbes, seed: target.seed)
+        let hutch = try hutchinsonTrace(of: op, probes: traceProbes, seed: target.seed)
+        let hpp = try hutchPlusPlusTrace(of: op, probes: traceProbes, seed: target.seed)
         timings["trace"] = Date().timeIntervalSince(t)
         t = step("spectral density (SLQ, \(slqProbes) × \(slqSteps) steps)")
-        let density = try spectralDensity(of: f, at: θ, probes: slqProbes, steps: min(slqSteps, d), seed: target.seed)
+        let density = try spectralDensity(of: op, probes: slqProbes, steps: min(slqSteps, d), seed: target.seed)
         let rank = EffectiveRank(nodes: density.nodes, weights: density.weights.map { $0 * Double(d) })
         timings["slq"] = Date().timeIntervalSince(t)
+        var layerResults: [BlockCurvature] = []
+        if blocks == "layer" {
+            t = step("per-layer λ_max, λ_min and trace")
+            layerResults = try blockCurvature(of: op, blocks: layerBlocks(of: m.layout), layout: m.layout,
+                                              steps: min(lanczosSteps, 30), traceProbes: max(traceProbes / 3, 2), seed: target.seed)
+            timings["blocks"] = Date().timeIntervalSince(t)
+        }
         t = step("sharpness (ε = \(epsilon))")
         let lambdaMax = lz.pairs[0].value
         let sharp = try randomSharpness(of: f, at: θ, epsilon: epsilon, directions: directions, kind: filterNormalized ? .filterNormalized : .unit,
@@ -541,18 +564,29 @@ struct Probe: ModelCommand {
         let worst = try worstCaseSharpness(of: f, at: θ, epsilon: epsilon, steps: ascentSteps, seed: target.seed)
         timings["sharpness"] = Date().timeIntervalSince(t)
 
-        outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(min(target.samples, 55_000)) training samples, Float64")
+        outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(min(target.samples, 55_000)) training samples, Float64, operator: \(curvature)")
         outLine(String(format: "λ_max  power iteration %.6g (%d its, residual %.2g%@)   Lanczos %.6g (residual %.2g)   relative difference %.2g",
-                       power.eigenvalue, power.iterations, power.residualNorm, power.converged ? "" : ", not converged", lambdaMax, lz.pairs[0].residualNorm,
+                       power.eigenvalue, power.iterations, power.residualNorm, power.converged ? "" : ", not converged: \(power.status.rawValue)", lambdaMax, lz.pairs[0].residualNorm,
                        abs(power.eigenvalue - lambdaMax) / max(abs(lambdaMax), 1e-300)))
         outLine("top-\(top) (Lanczos): " + lz.pairs.map { String(format: "%.6g", $0.value) }.joined(separator: ", ") + String(format: "   λ_min %.6g", lzMin.pairs[0].value))
         outLine(String(format: "trace  Hutchinson %.6g ± %.2g   Hutch++ %.6g ± %.2g   SLQ d·mean %.6g", hutch.trace, hutch.standardError, hpp.trace, hpp.standardError, density.mean * Double(d)))
         outLine(String(format: "effective rank (from SLQ)  entropy %.4g   trace/λ_max %.4g", rank.entropy, rank.traceRatio))
         outLine(String(format: "sharpness ε = %g  S_max %.6g   S_mean %.6g   worst case (PGA) %.6g   ½ε²λ_max %.6g", epsilon, sharp.maximum, sharp.mean, worst.increase, sharp.quadraticPrediction ?? .nan))
+        if !layerResults.isEmpty {
+            outLine("per layer (\(curvature) diagonal blocks):")
+            for b in layerResults {
+                outLine(String(format: "  %@  %d parameters  λ_max %.6g%@  λ_min %.6g%@  trace %.6g ± %.2g", b.name, b.parameters,
+                               b.lambdaMax.value, b.lambdaMax.converged ? "" : " (not converged)", b.lambdaMin.value,
+                               b.lambdaMin.converged ? "" : " (not converged)", b.trace, b.traceStandardError))
+            }
+        }
 
         let json: [String: Any] = [
-            "model": m.name, "parameters": d, "samples": min(target.samples, 55_000), "seed": target.seed,
-            "lambda_max_power": ["value": power.eigenvalue, "iterations": power.iterations, "residual": power.residualNorm, "converged": power.converged],
+            "model": m.name, "parameters": d, "samples": min(target.samples, 55_000), "seed": target.seed, "operator": curvature,
+            "blocks": layerResults.map { ["name": $0.name, "parameters": $0.parameters, "lambda_max": $0.lambdaMax.value,
+                                          "lambda_max_residual": $0.lambdaMax.residualNorm, "lambda_min": $0.lambdaMin.value,
+                                          "lambda_min_residual": $0.lambdaMin.residualNorm, "trace": $0.trace, "trace_standard_error": $0.traceStandardError] as [String: Any] },
+            "lambda_max_power": ["value": power.eigenvalue, "iterations": power.iterations, "residual": power.residualNorm, "converged": power.converged, "status": power.status.rawValue],
             "lanczos_top": lz.pairs.map { ["value": $0.value, "residual": $0.residualNorm, "converged": $0.converged] },
             "lambda_min": lzMin.pairs[0].value,
             "trace_hutchinson": ["estimate": hutch.trace, "standard_error": hutch.standardError],
@@ -566,7 +600,7 @@ struct Probe: ModelCommand {
         try writeText("eigenvalue,density\n" + zip(density.grid, density.density).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density.csv")
         try writeText("node,weight\n" + zip(density.nodes, density.weights).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density-nodes.csv")
         let floor = (density.density.max() ?? 1) * 1e-8
-        try writeText(SVGPlot.linePlot(title: "Hessian spectral density (SLQ, \(slqProbes) probes × \(min(slqSteps, d)) steps)", xLabel: "eigenvalue λ",
+        try writeText(SVGPlot.linePlot(title: "\(curvature == "hessian" ? "Hessian" : curvature == "ggn" ? "Gauss–Newton" : "empirical Fisher") spectral density (SLQ, \(slqProbes) probes × \(min(slqSteps, d)) steps)", xLabel: "eigenvalue λ",
                                        yLabel: "density φ(λ)", series: [.init(name: "SLQ density", x: density.grid, y: density.density.map { max($0, floor) }, color: "#1f77b4")],
                                        logY: true), out, "density.svg")
         outLine("wrote \(out.path)/probe.json, density.csv, density-nodes.csv, density.svg")

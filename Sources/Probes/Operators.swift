@@ -85,23 +85,25 @@ public struct SymmetricMatrix<E: TensorScalar>: SymmetricOperator {
     }
 }
 
-/// The Hessian ∇²f(θ) of an objective at a point, applied by forward-over-reverse HVPs
-/// (Pearlmutter 1994).
+/// The Hessian ∇²f(θ) of an objective at a point, linearized once (``LinearizedHessian``):
+/// building it runs the primal forward and reverse pass and records its intermediates; each
+/// product then computes only the tangents of the forward-over-reverse pass (Pearlmutter 1994).
 public struct HessianOperator<O: Objective>: SymmetricOperator {
     public typealias Scalar = O.Scalar
-    public let objective: O
-    public let point: Tensor<O.Scalar>
+    public var objective: O { linearization.objective }
+    public var point: Tensor<O.Scalar> { linearization.point }
+    /// The recorded pass, with f(θ) and ∇f(θ).
+    public let linearization: LinearizedHessian<O>
     public var dimension: Int { point.count }
 
     /// - Throws: ``AutodiffError/lengthMismatch(what:expected:actual:)`` if θ does not fit the layout.
     public init(of objective: O, at θ: Tensor<O.Scalar>) throws {
         try objective.layout.validate(θ)
-        self.objective = objective
-        self.point = θ
+        linearization = try LinearizedHessian(of: objective, at: θ)
     }
 
     public func apply(_ v: Tensor<O.Scalar>) throws -> Tensor<O.Scalar> {
-        try finite(try hessianVectorProduct(of: objective, at: point, along: v), "the Hessian-vector product")
+        try finite(try linearization.apply(v), "the Hessian-vector product")
     }
 }
 
@@ -297,4 +299,48 @@ public struct WeightedSumOperator<Part: SymmetricOperator>: SymmetricOperator {
 func finite<E: TensorScalar>(_ y: Tensor<E>, _ what: String) throws -> Tensor<E> {
     guard y.norm().isFinite else { throw AutodiffError.invalidArgument("\(what) is not finite") }
     return y
+}
+
+/// The curvature matrices a probe can run on.
+public enum CurvatureKind: String, CaseIterable, Sendable {
+    /// The Hessian of the loss.
+    case hessian
+    /// The generalized Gauss–Newton matrix (``GaussNewtonOperator``).
+    case ggn
+    /// The empirical Fisher (``EmpiricalFisherOperator``).
+    case fisher
+}
+
+/// λ_max, λ_min and the trace of one diagonal block of a curvature operator.
+public struct BlockCurvature: Sendable {
+    public let name: String
+    /// The block's dimension.
+    public let parameters: Int
+    /// The largest and smallest Ritz values of a Lanczos run on the block, with their residuals.
+    public let lambdaMax: RitzPair<Double>, lambdaMin: RitzPair<Double>
+    /// Hutchinson's trace of the block and its standard error.
+    public let trace: Double, traceStandardError: Double
+}
+
+/// The curvature of each block (e.g. ``layerBlocks(of:)``) of an operator over a layout: one
+/// Lanczos run of `steps` steps (capped at the block's size) for λ_max and λ_min, and Hutchinson
+/// with `traceProbes` probes for the trace.
+/// - Throws: ``AutodiffError`` for unknown entries or invalid options; product errors.
+public func blockCurvature<A: SymmetricOperator>(of op: A, blocks: [(name: String, entries: [String])], layout: ParameterLayout,
+                                                 steps: Int = 30, traceProbes: Int = 10, seed: UInt64 = 0) throws -> [BlockCurvature] {
+    guard layout.parameterCount == op.dimension else {
+        throw AutodiffError.lengthMismatch(what: "the operator", expected: layout.parameterCount, actual: op.dimension)
+    }
+    return try blocks.map { block in
+        let restricted = try RestrictedOperator(op, entries: block.entries, of: layout)
+        let d = restricted.dimension
+        let run = try lanczos(of: restricted, count: 1, steps: min(max(steps, 2), d), seed: seed)
+        let low = try lanczos(of: restricted, count: 1, target: .smallestAlgebraic, steps: min(max(steps, 2), d), seed: seed &+ 2)
+        let (t, se) = try hutchinsonTrace(of: restricted, probes: max(traceProbes, 2), seed: seed &+ 1)
+        func double(_ p: RitzPair<A.Scalar>) -> RitzPair<Double> {
+            RitzPair(value: p.value, vector: Tensor<Double>(converting: p.vector), residualNorm: p.residualNorm, converged: p.converged)
+        }
+        return BlockCurvature(name: block.name, parameters: d, lambdaMax: double(run.pairs[0]), lambdaMin: double(low.pairs[0]),
+                              trace: t, traceStandardError: se)
+    }
 }

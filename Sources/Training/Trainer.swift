@@ -235,6 +235,9 @@ public func makeModel(named name: String) throws -> any Model {
 /// epoch, writing `metrics.csv`, `run.json` and a safetensors checkpoint of θ per epoch
 /// into `outputDirectory` (if given).
 public struct Trainer {
+    /// Lanczos steps after a power iteration whose residual did not converge (the λ_max probe).
+    public static let lambdaFallbackSteps = 10
+
     /// The validated settings.
     public let configuration: TrainingConfiguration
     /// The data set with its train/validation/test splits.
@@ -398,6 +401,19 @@ public struct Trainer {
                 lambdaConverged = r.converged
                 eigenvector = r.eigenvector
                 lambda = r.eigenvalue; lambdaIts = r.iterations; lambdaRes = r.residualNorm
+                if !r.converged && r.status != .zeroQuotient {
+                    // Power iteration's residual did not fall to tolerance·|λ| (a close λ₂, a ±λ
+                    // pair): a few Lanczos steps from its last vector, whose Ritz residual is honest too.
+                    do {
+                        let lz = try lanczos(of: probe, at: θ, count: 1, steps: min(Self.lambdaFallbackSteps, θ.count),
+                                             tolerance: cfg.lambdaTolerance, initialVector: r.eigenvector)
+                        lambda = lz.pairs[0].value; lambdaRes = lz.pairs[0].residualNorm; lambdaConverged = lz.pairs[0].converged
+                        lambdaIts += lz.steps
+                        eigenvector = lz.pairs[0].vector
+                    } catch {
+                        throw TrainingError.probeFailed(epoch: epoch, reason: "\(error)")
+                    }
+                }
             }
             let probeSeconds = Date().timeIntervalSince(t2)
             var m = EpochMetrics(epoch: epoch, trainLoss: trL, trainAccuracy: trA, trainRunningLoss: lossSum / Double(max(step, 1)),

@@ -190,3 +190,36 @@ import Tensors
         #expect((ggnSum - ggnWhole).norm() < 1e-13 * ggnWhole.norm())
     }
 }
+
+/// The linearized Hessian (primal recorded once, tangents replayed) against the full
+/// forward-over-reverse HVP.
+@Suite struct LinearizedHessianTests {
+    func check<M: Model>(_ model: M, inputs: Int, seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let θ = model.initialParameters(Double.self, seed: seed)
+        let x = Tensor<Double>.randomUniform([inputs, model.inputSize], bound: 1, using: &rng)
+        let loss = try model.loss(on: x, labels: (0..<inputs).map { $0 % model.classCount })
+        let op = try HessianOperator(of: loss, at: θ)
+        let (value, grad) = try valueWithGradient(of: loss, at: θ)
+        #expect(abs(op.linearization.value - value) <= 1e-15 * abs(value))
+        #expect((op.linearization.gradient - grad).norm() <= 1e-15 * grad.norm())
+        for k in 0..<3 {   // several replays of one recording
+            let v = Tensor<Double>.randomNormal([θ.count], using: &rng)
+            let full = try hessianVectorProduct(of: loss, at: θ, along: v)
+            let fast = try op.apply(v)
+            #expect((fast - full).norm() <= 1e-12 * full.norm(), "seed \(seed) \(model.name) replay \(k): \((fast - full).norm() / full.norm())")
+        }
+        // Chunked (an averaged objective of three batches) equals the whole batch.
+        let parts = try [0..<2, 2..<5, 5..<inputs].map { try model.loss(on: x.rows($0), labels: (($0.lowerBound)..<($0.upperBound)).map { $0 % model.classCount }) }
+        let chunked = try HessianOperator(of: try AveragedObjective(parts, sizes: [2, 3, inputs - 5]), at: θ)
+        let v = Tensor<Double>.randomNormal([θ.count], using: &rng)
+        let whole = try op.apply(v)
+        #expect((try chunked.apply(v) - whole).norm() <= 1e-12 * whole.norm())
+    }
+
+    @Test(arguments: [UInt64(1), 2]) func mlp(seed: UInt64) throws { try check(MLP(sizes: [12, 6, 5, 3]), inputs: 7, seed: seed) }
+    @Test(arguments: [UInt64(3), 4]) func cnn(seed: UInt64) throws {
+        try check(try CNN(inputChannels: 1, height: 8, width: 8, channels: [2, 3], kernelSize: 3, padding: 1, hiddenSize: 4, classCount: 3),
+                  inputs: 7, seed: seed)
+    }
+}

@@ -128,4 +128,24 @@ func runLandscape(_ exe: URL, _ args: [String]) throws -> CLIResult {
             #expect(r.output.contains("\(option) must be in \(range), got \(value)"), "\(r.output)")
         }
     }
+
+    @Test func probeRunsOnTheGaussNewtonMatrixPerLayer() throws {
+        guard let exe = landscapeExecutable(), let data = sharedMNISTOrRecord() else { return }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("probe-ggn-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try runLandscape(exe, ["probe", "--operator", "ggn", "--blocks", "layer", "--samples", "16", "--top", "2",
+                                       "--lanczos-steps", "8", "--slq-probes", "1", "--slq-steps", "4", "--trace-probes", "6",
+                                       "--directions", "2", "--ascent-steps", "2", "--power-iterations", "5",
+                                       "--data-dir", data.path, "--output-dir", out.path])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("operator: ggn") && r.output.contains("per layer"), "\(r.output)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("probe.json"))) as! [String: Any]
+        let blocks = json["blocks"] as! [[String: Any]]
+        #expect(blocks.map { $0["name"] as! String } == ["fc1", "fc2", "fc3"])
+        // The Gauss–Newton matrix is PSD: every block's λ_min is ≥ 0 up to round-off.
+        for b in blocks { #expect((b["lambda_min"] as! Double) > -1e-8 * (b["lambda_max"] as! Double), "\(b)") }
+        #expect(blocks.reduce(0) { $0 + ($1["parameters"] as! Int) } == 269_322)
+        let bad = try runLandscape(exe, ["probe", "--operator", "laplacian", "--data-dir", "/nonexistent"])
+        #expect(bad.status != 0 && bad.output.contains("--operator must be one of hessian, ggn, fisher"), "\(bad.output)")
+    }
 }

@@ -243,6 +243,10 @@ func benchModel<M: Model, E: TensorScalar>(_ m: M, _: E.Type, batch: Int, gemmRa
     rows.append(Row(model: m.name, workload: "value+gradient", precision: prec, batch: batch, medianSeconds: tg, gflops: gradFlops / tg / 1e9, fractionOfGemm: gradFlops / tg / 1e9 / gemmRate, ratioToGradient: 1))
     let th = try measure(warmup: 1, repeats: reps) { _ = try valueGradientAndHVP(of: f, at: θ, along: v) }
     rows.append(Row(model: m.name, workload: "HVP (fwd-over-rev)", precision: prec, batch: batch, medianSeconds: th, ratioToGradient: th / tg))
+    // The linearized Hessian: recorded once (one value+gradient pass), then tangents only per product.
+    let op = try LinearizedHessian(of: f, at: θ)
+    let ta = try measure(warmup: 1, repeats: reps) { _ = try op.apply(v) }
+    rows.append(Row(model: m.name, workload: "linearized HVP (apply)", precision: prec, batch: batch, medianSeconds: ta, ratioToGradient: ta / tg))
     if !hvpOnly {
         var opt = try SGD<E>(parameterCount: θ.count, learningRate: 0.01, momentum: 0.9)
         var p = θ
