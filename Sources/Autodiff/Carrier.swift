@@ -41,6 +41,18 @@ func sumOfPresent<V: ArithmeticAlgebra>(_ a: V?, _ b: V?) -> V? {
     }
 }
 
+/// The derivative part of `left(a) + right(b)` from the operands' parts, where `nil` is an exact
+/// zero: `both` when both are present (the fused form), one map when one is, `nil` otherwise.
+@inlinable
+func sumOfLinearMaps<V>(_ a: V?, _ b: V?, both: (V, V) -> V, left: (V) -> V, right: (V) -> V) -> V? {
+    switch (a, b) {
+    case let (x?, y?): return both(x, y)
+    case let (x?, nil): return left(x)
+    case let (nil, y?): return right(y)
+    case (nil, nil): return nil
+    }
+}
+
 // MARK: - Arithmetic and routing, declared once
 
 extension DerivativeCarrier {

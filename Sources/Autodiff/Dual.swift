@@ -49,13 +49,7 @@ extension Dual: DerivativeCarrier {
     @inlinable public static func linear(_ a: Dual, _ b: Dual, _ both: @escaping (V, V) -> V,
                                          left: @escaping (V) -> V, right: @escaping (V) -> V,
                                          adjointLeft: @escaping (V) -> V, adjointRight: @escaping (V) -> V) -> Dual {
-        let t: V?
-        switch (a.tangent, b.tangent) {
-        case let (x?, y?): t = both(x, y)
-        case let (x?, nil): t = left(x)
-        case let (nil, y?): t = right(y)
-        case (nil, nil): t = nil
-        }
+        let t = sumOfLinearMaps(a.tangent, b.tangent, both: both, left: left, right: right)
         return Dual(primal: both(a.primal, b.primal), tangent: t)
     }
     /// (f(a, b))' = f(a', b) + f(a, b'); a constant operand skips its product.

@@ -394,13 +394,7 @@ extension Jet: DerivativeCarrier {
         let t = combined(a, b)
         let K = t ?? (Swift.max(a.terms.count, b.terms.count) - 1)
         return Jet(terms: (0...K).map { k in
-            if k == 0 { return both(a.primal, b.primal) }
-            switch (a.term(k), b.term(k)) {
-            case let (x?, y?): return both(x, y)
-            case let (x?, nil): return left(x)
-            case let (nil, y?): return right(y)
-            case (nil, nil): return nil
-            }
+            k == 0 ? Optional(both(a.primal, b.primal)) : sumOfLinearMaps(a.term(k), b.term(k), both: both, left: left, right: right)
         }, truncation: t)
     }
     @inlinable public static func bilinear(_ a: Jet, _ b: Jet, _ f: @escaping (V, V) -> V,

@@ -68,13 +68,7 @@ extension Linearized: DerivativeCarrier {
                                          left: @escaping (V) -> V, right: @escaping (V) -> V,
                                          adjointLeft: @escaping (V) -> V, adjointRight: @escaping (V) -> V) -> Linearized {
         let rec = a.record ?? b.record
-        let t: V?
-        switch (a.tangent, b.tangent) {
-        case let (x?, y?): t = both(x, y)
-        case let (x?, nil): t = left(x)
-        case let (nil, y?): t = right(y)
-        case (nil, nil): t = nil
-        }
+        let t = sumOfLinearMaps(a.tangent, b.tangent, both: both, left: left, right: right)
         return Linearized(primal: result(rec) { both(a.primal, b.primal) }, tangent: t, record: rec)
     }
     @inlinable public static func bilinear(_ a: Linearized, _ b: Linearized, _ f: @escaping (V, V) -> V,
