@@ -222,6 +222,24 @@ public enum StudyReport {
             precisionRows = rows
             md += markdownTable(precisionHeader, rows) + "\n"
         }
+        var curvatureHeader: [String] = [], curvatureRows: [[String]] = []
+        if let layers = try CSVTable.readIfPresent(directory.appendingPathComponent("layers.csv")) {
+            let ggn = try CSVTable.readIfPresent(directory.appendingPathComponent("ggn-spectra.csv"))
+            for name in names {
+                let rows = layers.rows.filter { "\($0["model"] ?? "")-\($0["regime"] ?? "")" == name }
+                guard !rows.isEmpty else { continue }
+                let perLayer = rows.map { r in
+                    "\(r["layer"] ?? "?") \(fmt(Double(r["lambda_max"] ?? "") ?? .nan, "%.4g"))\(r["lambda_max_converged"] == "1" ? "" : "*") / \(fmt(Double(r["trace"] ?? "") ?? .nan, "%.4g"))"
+                }.joined(separator: ", ")
+                let top = (ggn?.rows ?? []).filter { "\($0["model"] ?? "")-\($0["regime"] ?? "")" == name }
+                    .compactMap { Double($0["eigenvalue"] ?? "") }.map { fmt($0, "%.4g") }.joined(separator: ", ")
+                curvatureRows.append([name, perLayer, top.isEmpty ? "—" : top])
+            }
+            curvatureHeader = ["configuration", "per layer: λ_max / trace of the Hessian block", "Gauss–Newton top eigenvalues"]
+            md += "## Curvature per layer and the Gauss–Newton matrix (final θ, probe set)\n\n"
+            md += "λ_max of each layer's diagonal Hessian block by \(StudyRunner.layerLanczosSteps) Lanczos steps (* not converged to 1e-6), its trace from the \(config.traceProbes) Hutchinson probes of the whole Hessian split by block; the GGN Jᵀ∇²ℓJ is PSD and, for a network near a minimum, close to the Hessian's top.\n\n"
+            md += markdownTable(curvatureHeader, curvatureRows) + "\n"
+        }
         md += "## The source paper's claims, checked on these numbers\n\n"
         md += "The claims below are those of the study this project reproduces, as listed in the project's issue 6\(datasetName == "MNIST" ? "" : "; they are about MNIST and are checked on \(datasetName) for comparison only"). "
         md += "A \"no\" reports a measured difference, not an error.\n\n" + claims.map { "- \($0)" }.joined(separator: "\n") + "\n"
@@ -242,8 +260,11 @@ public enum StudyReport {
         if !precisionRows.isEmpty {
             html += "<h2>Sharpness precision check at the final θ</h2>\n" + htmlTable(precisionHeader, precisionRows)
         }
+        if !curvatureRows.isEmpty {
+            html += "<h2>Curvature per layer and the Gauss–Newton matrix</h2>\n" + htmlTable(curvatureHeader, curvatureRows)
+        }
         html += "<h2>The source paper's claims, checked on these numbers</h2>\n<ul>\n" + claims.map { "<li>\(esc($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
-        html += "<p>Data files: metrics.csv, final.csv, spectra.csv, slices/, densities/; checkpoints in runs/. Regenerate with <code>landscape report DIR</code>.</p>\n</body></html>\n"
+        html += "<p>Data files: metrics.csv, final.csv, spectra.csv, ggn-spectra.csv, layers.csv, slices/, densities/; checkpoints in runs/. Regenerate with <code>landscape report DIR</code>.</p>\n</body></html>\n"
         try AtomicFile.write(html, to: directory.appendingPathComponent("report.html"))
         written.append(directory.appendingPathComponent("report.html"))
         return written

@@ -25,6 +25,8 @@ public struct StudyOutcome: Sendable {
 /// DIR/metrics.csv                 one row per configuration and epoch (all runs)
 /// DIR/final.csv                   final-epoch probes per configuration (timings, SLQ trace, effective ranks)
 /// DIR/spectra.csv                 top Lanczos eigenvalues per configuration
+/// DIR/ggn-spectra.csv             top eigenvalues of the Gauss–Newton matrix per configuration
+/// DIR/layers.csv                  per configuration and layer: λ_max and trace of the Hessian's diagonal block
 /// DIR/slices/NAME.csv             the final 2D slice (alpha, beta, loss)
 /// DIR/densities/NAME.csv          the SLQ density (eigenvalue, density); NAME-nodes.csv its nodes and weights
 /// DIR/runs/NAME/                  the configuration's training run: metrics.csv, run.json,
@@ -353,6 +355,32 @@ public struct StudyRunner {
         let s64 = try randomSharpness(of: try model.loss(on: Tensor<Double>(shape: probeX.shape, scalars: probeX.scalars.map(Double.init)), labels: probeY),
                                       at: θ64, epsilon: cfg.sharpnessEpsilon, directions: cfg.sharpnessDirections, kind: .unit, seed: cfg.sharpnessSeed)
         let t4 = Date()
+        // Curvature per layer and the Gauss–Newton matrix's top eigenvalues on the same probe set:
+        // each layer's diagonal Hessian block by a short Lanczos run, its trace by splitting
+        // Hutchinson products of the whole Hessian by block (tr H_bb = E[z_bᵀ(Hz)_b]), and the
+        // GGN's top eigenvalues by Lanczos on the chunk-weighted sum of per-chunk GGN operators.
+        let hessianOp = try HessianOperator(of: probe, at: θ)
+        var rngT = SplitMix64(seed: cfg.traceSeed &+ 1)
+        let zs = (0..<max(cfg.traceProbes, 2)).map { _ in Tensor<Float>.randomRademacher([θ.count], using: &rngT) }
+        let hz = try hessianOp.apply(block: zs)
+        var layerRows: [[String: String]] = []
+        for block in layerBlocks(of: model.layout) {
+            let restricted = try RestrictedOperator(hessianOp, entries: block.entries, of: model.layout)
+            let run = try lanczos(of: restricted, count: 1, steps: min(Self.layerLanczosSteps, restricted.dimension), seed: cfg.spectrumSeed)
+            let samples = zip(zs, hz).map { z, h in restricted.ranges.reduce(0.0) { acc, r in acc + r.reduce(0.0) { $0 + Double(z.scalars[$1]) * Double(h.scalars[$1]) } } }
+            let mean = samples.reduce(0, +) / Double(samples.count)
+            let se = (samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(samples.count - 1) / Double(samples.count)).squareRoot()
+            layerRows.append(["model": model.name, "regime": regime, "layer": block.name, "parameters": String(restricted.dimension),
+                              "lambda_max": "\(run.pairs[0].value)", "lambda_max_residual": "\(run.pairs[0].residualNorm)",
+                              "lambda_max_converged": run.pairs[0].converged ? "1" : "0", "trace": "\(mean)", "trace_stderr": "\(se)"])
+        }
+        let ggnParts = try probe.parts.map { try GaussNewtonOperator(model: model, at: θ, input: $0.input, labels: $0.labels) }
+        let ggn = try lanczos(of: try WeightedSumOperator(ggnParts, weights: probe.weights), count: cfg.lanczosCount,
+                              steps: min(max(cfg.lanczosSteps, cfg.lanczosCount), θ.count), seed: cfg.spectrumSeed)
+        let t5 = Date()
+        log(String(format: "[%@] per layer λ_max %@; Gauss–Newton top eigenvalues %@  [%.1f s]", name,
+                   layerRows.map { "\($0["layer"]!) \(String(format: "%.4g", Double($0["lambda_max"]!)!))" }.joined(separator: ", "),
+                   ggn.pairs.map { String(format: "%.4g", $0.value) }.joined(separator: ", "), t5.timeIntervalSince(t4)))
 
         try fm.createDirectory(at: sliceURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         try fm.createDirectory(at: densityURL.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -368,8 +396,16 @@ public struct StudyRunner {
             ["model": model.name, "regime": regime, "rank": String(k + 1), "eigenvalue": "\(p.value)",
              "residual": "\(p.residualNorm)", "converged": p.converged ? "1" : "0"]
         }
-        try CSVTable.replaceRows(in: directory.appendingPathComponent("spectra.csv"), columns: ["model", "regime", "rank", "eigenvalue", "residual", "converged"],
+        try CSVTable.replaceRows(in: directory.appendingPathComponent("spectra.csv"), columns: Self.spectraColumns,
                                  model: model.name, regime: regime, with: spectraRows)
+        let ggnRows = ggn.pairs.enumerated().map { k, p in
+            ["model": model.name, "regime": regime, "rank": String(k + 1), "eigenvalue": "\(p.value)",
+             "residual": "\(p.residualNorm)", "converged": p.converged ? "1" : "0"]
+        }
+        try CSVTable.replaceRows(in: directory.appendingPathComponent("ggn-spectra.csv"), columns: Self.spectraColumns,
+                                 model: model.name, regime: regime, with: ggnRows)
+        try CSVTable.replaceRows(in: directory.appendingPathComponent("layers.csv"), columns: Self.layerColumns,
+                                 model: model.name, regime: regime, with: layerRows)
         let finalRow = ["model": model.name, "regime": regime, "lanczos_steps": String(top.steps), "lanczos_seconds": String(format: "%.3f", t1.timeIntervalSince(t0)),
                         "slq_probes": String(cfg.slqProbes), "slq_steps": String(cfg.slqSteps), "slq_seconds": String(format: "%.3f", t2.timeIntervalSince(t1)),
                         "slq_trace": "\(density.mean * Double(θ.count))", "effective_rank_entropy": "\(rank.entropy)", "effective_rank_trace_ratio": "\(rank.traceRatio)",
@@ -377,7 +413,8 @@ public struct StudyRunner {
                         "slice_seconds": String(format: "%.3f", t3.timeIntervalSince(t2)),
                         "sharpness_mean_float32": "\(s32.mean)", "sharpness_mean_float64": "\(s64.mean)",
                         "sharpness_max_float32": "\(s32.maximum)", "sharpness_max_float64": "\(s64.maximum)",
-                        "precision_check_seconds": String(format: "%.3f", t4.timeIntervalSince(t3))]
+                        "precision_check_seconds": String(format: "%.3f", t4.timeIntervalSince(t3)),
+                        "curvature_seconds": String(format: "%.3f", t5.timeIntervalSince(t4))]
         try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: Self.finalColumns,
                                  model: model.name, regime: regime, with: [finalRow])
         log(String(format: "[%@] top eigenvalues %@; SLQ trace %.4g, effective rank %.4g (entropy) / %.4g (Σ|λ|/λ_max); slice loss %.3g…%.3g  [%.1f s Lanczos, %.1f s SLQ, %.1f s slice]",
@@ -392,7 +429,18 @@ public struct StudyRunner {
     /// (the same directions) as a check of the precision chosen for the per-epoch sharpness.
     public static let finalColumns = ["model", "regime", "lanczos_steps", "lanczos_seconds", "slq_probes", "slq_steps", "slq_seconds", "slq_trace",
                                       "effective_rank_entropy", "effective_rank_trace_ratio", "slice_points", "slice_samples", "slice_cosine", "slice_seconds",
-                                      "sharpness_mean_float32", "sharpness_mean_float64", "sharpness_max_float32", "sharpness_max_float64", "precision_check_seconds"]
+                                      "sharpness_mean_float32", "sharpness_mean_float64", "sharpness_max_float32", "sharpness_max_float64", "precision_check_seconds",
+                                      "curvature_seconds"]
+
+    /// The columns of spectra.csv (the Hessian's top Lanczos eigenvalues) and ggn-spectra.csv (the Gauss–Newton matrix's).
+    public static let spectraColumns = ["model", "regime", "rank", "eigenvalue", "residual", "converged"]
+
+    /// The columns of layers.csv: per configuration and layer, λ_max of the layer's diagonal Hessian
+    /// block (Lanczos, ``layerLanczosSteps`` steps) with its residual, and the block's Hutchinson trace.
+    public static let layerColumns = ["model", "regime", "layer", "parameters", "lambda_max", "lambda_max_residual", "lambda_max_converged", "trace", "trace_stderr"]
+
+    /// Lanczos steps per layer block at the final epoch.
+    public static let layerLanczosSteps = 10
 
     // MARK: metrics.csv
 

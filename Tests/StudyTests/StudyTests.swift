@@ -130,6 +130,16 @@ func svgSeries(_ url: URL) throws -> [String] {
         // Final-epoch files.
         let spectra = try CSVTable.read(dir.appendingPathComponent("spectra.csv"))
         #expect(spectra.rows.count == 8) // 2 eigenvalues × 4 configurations
+        // The Gauss–Newton matrix's top eigenvalues (PSD: ≥ 0) and per-layer Hessian blocks.
+        let ggn = try CSVTable.read(dir.appendingPathComponent("ggn-spectra.csv"))
+        #expect(ggn.columns == ["model", "regime", "rank", "eigenvalue", "residual", "converged"] && ggn.rows.count == 8)
+        #expect(ggn.numbers("eigenvalue").allSatisfy { $0.isFinite && $0 > -1e-6 })
+        let layers = try CSVTable.read(dir.appendingPathComponent("layers.csv"))
+        #expect(layers.columns == ["model", "regime", "layer", "parameters", "lambda_max", "lambda_max_residual", "lambda_max_converged", "trace", "trace_stderr"])
+        #expect(layers.rows.filter { $0["model"] == "mlp" }.map { $0["layer"]! } == ["fc1", "fc2", "fc3", "fc1", "fc2", "fc3"])
+        #expect(layers.numbers("lambda_max").allSatisfy { $0.isFinite } && layers.numbers("trace").allSatisfy { $0.isFinite })
+        let summaryText = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summaryText.contains("## Curvature per layer and the Gauss–Newton matrix"))
         let slice = try CSVTable.read(dir.appendingPathComponent("slices/cnn-low-noise.csv"))
         #expect(slice.columns == ["alpha", "beta", "loss"])
         #expect(slice.rows.count == 25)
