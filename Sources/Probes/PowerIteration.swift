@@ -65,6 +65,7 @@ public func powerIteration<A: SymmetricOperator>(of a: A, maxIterations: Int = 1
     var v = try unitStartVector(initialVector, dimension: a.dimension, seed: seed, probe: "power iteration")
     var history: [Double] = [], residuals: [Double] = []
     var lambda = 0.0, residual = Double.infinity, magnitude = 0.0, previousMagnitude = -1.0
+    var oneBack: Tensor<A.Scalar>? = nil, twoBack: Tensor<A.Scalar>? = nil
     var status = PowerIterationStatus.maxIterations
     for k in 1...maxIterations {
         let w = try a.apply(v)
@@ -79,11 +80,16 @@ public func powerIteration<A: SymmetricOperator>(of a: A, maxIterations: Int = 1
         }
         if magnitude == 0 { status = .zeroQuotient; break }
         if lambda != 0 && residual <= tolerance * abs(lambda) { status = .converged; break }
-        if k >= 3 && abs(magnitude - previousMagnitude) <= tolerance * magnitude && residual >= 0.5 * magnitude {
-            status = .plusMinusPair; break
+        // A ±λ pair: ‖Av‖ has settled, the iterate repeats every second step (v_k ≈ ±v_{k−2}),
+        // and it is far from any eigenvector (residual ≥ ‖Av‖/2).
+        if k >= 4, let older = twoBack, abs(magnitude - previousMagnitude) <= tolerance * magnitude, residual >= 0.5 * magnitude {
+            var d = v
+            d.addScaled(older, A.Scalar(v.dot(older) >= 0 ? -1 : 1))
+            if d.norm() <= tolerance.squareRoot() { status = .plusMinusPair; break }
         }
         if k > 20 && residual >= residuals[k - 21] { status = .stagnated; break }
         previousMagnitude = magnitude
+        twoBack = oneBack; oneBack = v
         if k < maxIterations { v = w.affine(scale: A.Scalar(1 / magnitude), shift: 0) }
     }
     return PowerIterationResult(eigenvalue: lambda, eigenvector: v, iterations: history.count, residualNorm: residual,
