@@ -171,7 +171,7 @@ public enum StudyReport {
             guard !r.isEmpty else { continue }
             func sum(_ c: String) -> Double { r.reduce(0) { $0 + (Double($1[c] ?? "") ?? 0) } }
             let fin = finals?.rows.first { "\($0["model"] ?? "")-\($0["regime"] ?? "")" == n }
-            let finalSeconds = ["lanczos_seconds", "slq_seconds", "slice_seconds", "precision_check_seconds"].reduce(0.0) { $0 + (Double(fin?[$1] ?? "") ?? 0) }
+            let finalSeconds = ["lanczos_seconds", "slq_seconds", "slice_seconds", "precision_check_seconds", "curvature_seconds"].reduce(0.0) { $0 + (Double(fin?[$1] ?? "") ?? 0) }
             let parts = [sum("train_seconds"), sum("evaluation_seconds"), sum("lambda_seconds"), sum("sharpness_seconds"), sum("trace_seconds"), finalSeconds]
             for k in 0..<6 { totals[k] += parts[k] }
             let total = parts.reduce(0, +)
@@ -207,7 +207,7 @@ public enum StudyReport {
         md += "\n"
         md += markdownTable(header, table) + "\n"
         md += "## Time (seconds)\n\n" + markdownTable(timeHeader, timeTable) + "\n"
-        md += "Probes = λ_max + sharpness + trace every epoch, and the final Lanczos, SLQ, slice and sharpness precision check.\n\n"
+        md += "Probes = λ_max + sharpness + trace every epoch, and the final Lanczos, SLQ, slice, sharpness precision check, per-layer blocks and Gauss–Newton eigenvalues.\n\n"
         var precisionHeader: [String] = [], precisionRows: [[String]] = []
         if let finals, finals.columns.contains("sharpness_mean_float64") {
             md += "Sharpness precision check at the final θ (the same \(config.sharpnessDirections) directions, ε = \(config.sharpnessEpsilon)):\n\n"
