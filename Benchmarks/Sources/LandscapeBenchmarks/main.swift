@@ -36,6 +36,36 @@ func measure(warmup: Int = 2, repeats: Int = 7, _ body: () throws -> Void) rethr
     return times[times.count / 2]
 }
 
+/// A rule with the built-in function's primal and derivative but no hand-written Taylor rule,
+/// so that jets take the generic ODE: what each kept recurrence saves.
+struct GenericODE<F: ElementwiseFunction>: ElementwiseFunction {
+    let f: F
+    func callAsFunction(_ x: Float) -> Float { f(x) }
+    func callAsFunction(_ x: Double) -> Double { f(x) }
+    func derivative<V: ScalarAlgebra>(at x: V, value y: V) -> V { f.derivative(at: x, value: y) }
+}
+
+if args.contains("--jet-rules") {
+    // Each hand-written Taylor rule against the generic ODE on a [512, 256] Float64 tensor
+    // (the MLP's hidden activations at batch 512), orders 3 and 8.
+    var rng = SplitMix64(seed: 5)
+    let x = Tensor<Double>.randomUniform([512, 256], bound: 1, using: &rng)
+    let v = Tensor<Double>.randomUniform([512, 256], bound: 1, using: &rng)
+    func row<F: ElementwiseFunction>(_ name: String, _ f: F, _ at: Tensor<Double>) {
+        for order in [3, 8] {
+            let jet = Jet(point: at, direction: v, order: order)
+            let fast = measure(warmup: 1, repeats: 5) { _ = Jet.applying(f, to: jet) }
+            let generic = measure(warmup: 1, repeats: 5) { _ = Jet.applying(GenericODE(f: f), to: jet) }
+            print(String(format: "%@ order %d: recurrence %.2f ms, generic ODE %.2f ms (%.1f×)", name, order, fast * 1e3, generic * 1e3, generic / fast))
+        }
+    }
+    let positive = x.affine(scale: 0.5, shift: 1)
+    row("exp", Exp(), x); row("log", Log(), positive); row("sqrt", Sqrt(), positive); row("tanh", Tanh(), x)
+    row("sigmoid", Sigmoid(), x); row("sin", Sin(), x); row("cos", Cos(), x); row("pow 1.5", Power(1.5), positive)
+    row("relu", ReLU(), x)
+    exit(0)
+}
+
 if let b = option("--hvp-profile") {
     // Three CNN HVPs at the given batch, for a profiler (perf record).
     let m = try CNN()
