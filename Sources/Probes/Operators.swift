@@ -39,7 +39,7 @@ extension SymmetricOperator {
             let col = try apply(e)
             for i in 0..<d { a[i * d + j] = Double(col.scalars[i]) }
         }
-        for i in 0..<d { for j in (i + 1)..<max(d, i + 1) where j < d {
+        for i in 0..<d { for j in 0..<i {
             let s = 0.5 * (a[i * d + j] + a[j * d + i]); a[i * d + j] = s; a[j * d + i] = s
         } }
         return Tensor(shape: [d, d], scalars: a)
@@ -322,8 +322,8 @@ public struct BlockCurvature: Sendable {
     public let trace: Double, traceStandardError: Double
 }
 
-/// The curvature of each block (e.g. ``layerBlocks(of:)``) of an operator over a layout: one
-/// Lanczos run of `steps` steps (capped at the block's size) for λ_max and λ_min, and Hutchinson
+/// The curvature of each block (e.g. ``layerBlocks(of:)``) of an operator over a layout: a
+/// Lanczos run of `steps` steps (capped at the block's size) for each of λ_max and λ_min, and Hutchinson
 /// with `traceProbes` probes for the trace.
 /// - Throws: ``AutodiffError`` for unknown entries or invalid options; product errors.
 public func blockCurvature<A: SymmetricOperator>(of op: A, blocks: [(name: String, entries: [String])], layout: ParameterLayout,

@@ -241,7 +241,7 @@ public enum StudyReport {
             md += markdownTable(curvatureHeader, curvatureRows) + "\n"
         }
         md += "## The source paper's claims, checked on these numbers\n\n"
-        md += "The claims below are those of the study this project reproduces, as listed in the project's issue 6\(datasetName == "MNIST" ? "" : "; they are about MNIST and are checked on \(datasetName) for comparison only"). "
+        md += "The claims below are those of the study this project reproduces, as stated by the source paper of the MNIST geometry study\(datasetName == "MNIST" ? "" : "; they are about MNIST and are checked on \(datasetName) for comparison only"). "
         md += "A \"no\" reports a measured difference, not an error.\n\n" + claims.map { "- \($0)" }.joined(separator: "\n") + "\n"
         try AtomicFile.write(md, to: directory.appendingPathComponent("summary.md"))
         written.append(directory.appendingPathComponent("summary.md"))

@@ -138,7 +138,7 @@ import Tensors
         let tape = Tape<Tensor<Double>>()
         let out = tape.variable(x).maxColumns().sum()
         #expect(tape.cotangents(of: out, seed: Tensor(1))[0]!.scalars == [0, 0.5, 0.5])
-        // The jet routes the same way: 6c₃ of max over [1 + t³...] is the average of the tied rows' coefficients.
+        // The jet routes the same way: c₁ is the average of the tied entries' c₁.
         let jet = Jet(coefficients: [x, Tensor(shape: [1, 3], scalars: [5, 1, 2])]).maxColumns()
         #expect(jet.coefficient(1).scalars == [1.5])
     }

@@ -13,14 +13,11 @@ typealias D4 = Dual<Dual<Dual<Dual<Double>>>>
 
 /// The k-th derivative (k ≤ 4) of f at x by nested duals: an independent route from jets.
 func nestedDerivatives(_ f: any ElementwiseFunction, at x: Double) -> [Double] {
-    func lift(_ v: Double, _ dir: Bool) -> Dual<Double> { Dual(primal: v, tangent: dir ? 1 : nil) }
     // x + ε₁ + ε₂ + ε₃ + ε₄ with one seed per level; the ε₁ε₂ε₃ε₄ part is f''''.
-    let one = Dual<Double>(primal: 1)
     let x1 = Dual(primal: x, tangent: 1.0)
     let x2 = Dual(primal: x1, tangent: Dual(primal: 1.0))
     let x3 = Dual(primal: x2, tangent: Dual(primal: Dual(primal: 1.0)))
     let x4 = D4(primal: x3, tangent: Dual(primal: Dual(primal: Dual(primal: 1.0))))
-    _ = one; _ = lift
     let y = D4.applying(f, to: x4)
     let d1 = y.primal.primal.primal.tangentOrZero
     let d2 = y.primal.primal.tangentOrZero.tangentOrZero

@@ -42,7 +42,7 @@ import Tensors
             let truth = a.matrix.scalars[i * 8 + i]
             #expect(abs(diag.diagonal[i] - truth) < 4 * diag.standardError[i] + 1e-12, "seed \(seed) entry \(i)")
         }
-        // SLQ with d steps is exact Gauss quadrature: its mean is zᵀAz/d averaged over the probes.
+        // SLQ: the quadrature weights of all probes together sum to 1.
         let density = try spectralDensity(of: a, probes: 3, steps: 8, seed: seed)
         #expect(abs(density.weights.reduce(0, +) - 1) < 1e-12)
     }
