@@ -79,10 +79,6 @@ where Self.RawSignificand: FixedWidthInteger {
     static func fill(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int)
     /// Copies `count` elements from `x` to `y` (non-overlapping).
     static func copy(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
-    /// im2col for a batch (see ``ConvolutionGeometry``); `cols` is `C·kH·kW × N·Ho·Wo`.
-    static func im2col(_ x: UnsafePointer<Self>, _ cols: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry)
-    /// col2im, the adjoint of im2col (accumulating; `x` is zeroed first).
-    static func col2im(_ cols: UnsafePointer<Self>, _ x: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry)
     /// `y[b, a, k] = x[a, b, k]`.
     static func swapLeadingAxes(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, a: Int, b: Int, k: Int)
     /// `y[n, c, q] = x[n, c, q] + bias[c]`.
@@ -353,6 +349,9 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     public var patchSize: Int { channels * kernelHeight * kernelWidth }
     /// Ho·Wo.
     public var outputPixels: Int { outputHeight * outputWidth }
+    /// H + 2p and W + 2p: the zero-padded image.
+    public var paddedHeight: Int { height + 2 * padding }
+    public var paddedWidth: Int { width + 2 * padding }
 
     public init(batch: Int, channels: Int, height: Int, width: Int, outputChannels: Int,
                 kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int) {
@@ -363,84 +362,78 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 }
 
 extension TensorScalar {
-    /// im2col for one batch: `cols[(c·kH + i)·kW + j, n·Ho·Wo + oy·Wo + ox] = x[n, c, oy·s − p + i, ox·s − p + j]`
-    /// (0 outside the image). `cols` is `patchSize × (N·Ho·Wo)`.
+    /// Copies `nb` images `[nb, C, H, W]` into the interior of the zero-bordered buffer
+    /// `[nb, C, H + 2p, W + 2p]`, whose border must already be zero.
     @inlinable
-    public static func im2col(_ x: UnsafePointer<Self>, _ cols: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry) {
-        let ho = g.outputHeight, wo = g.outputWidth, P = ho * wo, NP = g.batch * P
-        let H = g.height, W = g.width, s = g.stride, p = g.padding
-        parallelRanges(g.batch, minimumPerThread: max(1, 16_384 / max(g.patchSize * P, 1))) { samples in
-        for c in 0..<g.channels {
-            for i in 0..<g.kernelHeight {
-                for j in 0..<g.kernelWidth {
-                    let row = cols + ((c * g.kernelHeight + i) * g.kernelWidth + j) * NP
-                    for n in samples {
-                        let plane = x + (n * g.channels + c) * H * W
-                        let out = row + n * P
-                        for oy in 0..<ho {
-                            let iy = oy * s - p + i
-                            let o = out + oy * wo
-                            if iy < 0 || iy >= H { for ox in 0..<wo { o[ox] = 0 }; continue }
-                            let src = plane + iy * W
-                            if s == 1 {
-                                // Contiguous middle part, zeros at the edges (inline loops: rows are short).
-                                let lo = max(0, min(wo, p - j)), hi = max(lo, min(wo, W + p - j))
-                                for ox in 0..<lo { o[ox] = 0 }
-                                let shift = j - p
-                                for ox in lo..<hi { o[ox] = src[ox + shift] }
-                                for ox in hi..<wo { o[ox] = 0 }
-                            } else {
-                                for ox in 0..<wo {
-                                    let ix = ox * s - p + j
-                                    o[ox] = (ix >= 0 && ix < W) ? src[ix] : 0
-                                }
-                            }
-                        }
-                    }
-                }
+    public static func padImages(_ x: UnsafePointer<Self>, _ padded: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry) {
+        let (H, W, p) = (g.height, g.width, g.padding), (Hp, Wp) = (g.paddedHeight, g.paddedWidth)
+        parallelRanges(g.batch * g.channels, minimumPerThread: max(1, 32_768 / max(Hp * Wp, 1))) { planes in
+            for q in planes {
+                let src = x + q * H * W, dst = padded + q * Hp * Wp + p * Wp + p
+                for r in 0..<H { let s = src + r * W, d = dst + r * Wp; for c in 0..<W { d[c] = s[c] } }
             }
-        }
         }
     }
 
-    /// col2im, the adjoint of ``im2col(_:_:_:)``: accumulates `cols` back into `x`
-    /// (which is zeroed first).
-    ///
-    /// Its loop nest deliberately repeats im2col's: sharing the traversal through a closure or
-    /// a generic visitor made both 1.7–2.3× slower in the benchmark's `--ops` rows (im2col of
-    /// the CNN's conv2 at batch 64: 2.0 ms → 3.4–4.7 ms), so the two stay written out.
+    /// The adjoint of ``padImages(_:_:_:)``: the interior of `padded` `[nb, C, H + 2p, W + 2p]`
+    /// copied to `x` `[nb, C, H, W]` (the border is dropped).
     @inlinable
-    public static func col2im(_ cols: UnsafePointer<Self>, _ x: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry) {
-        let ho = g.outputHeight, wo = g.outputWidth, P = ho * wo, NP = g.batch * P
-        let H = g.height, W = g.width, s = g.stride, p = g.padding
-        parallelRanges(g.batch, minimumPerThread: max(1, 16_384 / max(g.patchSize * P, 1))) { samples in
-        for k in (samples.lowerBound * g.channels * H * W)..<(samples.upperBound * g.channels * H * W) { x[k] = 0 }
-        for c in 0..<g.channels {
-            for i in 0..<g.kernelHeight {
-                for j in 0..<g.kernelWidth {
-                    let row = cols + ((c * g.kernelHeight + i) * g.kernelWidth + j) * NP
-                    for n in samples {
-                        let plane = x + (n * g.channels + c) * H * W
-                        let src = row + n * P
-                        for oy in 0..<ho {
-                            let iy = oy * s - p + i
-                            if iy < 0 || iy >= H { continue }
-                            let dst = plane + iy * W
-                            let o = src + oy * wo
-                            if s == 1 {
-                                let lo = max(0, min(wo, p - j)), hi = max(lo, min(wo, W + p - j)), shift = j - p
-                                for ox in lo..<hi { dst[ox + shift] += o[ox] }
-                            } else {
-                                for ox in 0..<wo {
-                                    let ix = ox * s - p + j
-                                    if ix >= 0 && ix < W { dst[ix] += o[ox] }
-                                }
-                            }
-                        }
+    public static func cropImages(_ padded: UnsafePointer<Self>, _ x: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry) {
+        let (H, W, p) = (g.height, g.width, g.padding), (Hp, Wp) = (g.paddedHeight, g.paddedWidth)
+        parallelRanges(g.batch * g.channels, minimumPerThread: max(1, 32_768 / max(Hp * Wp, 1))) { planes in
+            for q in planes {
+                let src = padded + q * Hp * Wp + p * Wp + p, dst = x + q * H * W
+                for r in 0..<H { let s = src + r * Wp, d = dst + r * W; for c in 0..<W { d[c] = s[c] } }
+            }
+        }
+    }
+
+    /// im2col of zero-padded images: `cols[(c·kH + i)·kW + j, n·Ho·Wo + oy·Wo + ox] =
+    /// padded[n, c, oy·s + i, ox·s + j]` for `padded` `[N, C, H + 2p, W + 2p]`
+    /// (``padImages(_:_:_:)``); `cols` is `patchSize × (N·Ho·Wo)`.
+    ///
+    /// Padding first leaves a branch-free inner loop (one output row: a contiguous copy when
+    /// s = 1), which is what makes the unfolding cheap next to the GEMM that reads it.
+    @inlinable
+    public static func im2colPadded(_ padded: UnsafePointer<Self>, _ cols: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry) {
+        let (ho, wo, s) = (g.outputHeight, g.outputWidth, g.stride), P = ho * wo, NP = g.batch * P
+        let (Hp, Wp, C, kh, kw) = (g.paddedHeight, g.paddedWidth, g.channels, g.kernelHeight, g.kernelWidth)
+        parallelRanges(g.patchSize, minimumPerThread: max(1, 32_768 / max(NP, 1))) { rows in
+            for k in rows {
+                let (c, i, j) = (k / (kh * kw), (k / kw) % kh, k % kw)
+                let row = cols + k * NP
+                for n in 0..<g.batch {
+                    let src = padded + (n * C + c) * Hp * Wp + i * Wp + j, dst = row + n * P
+                    for oy in 0..<ho {
+                        let a = src + oy * s * Wp, b = dst + oy * wo
+                        if s == 1 { for ox in 0..<wo { b[ox] = a[ox] } } else { for ox in 0..<wo { b[ox] = a[ox * s] } }
                     }
                 }
             }
         }
+    }
+
+    /// col2im, the adjoint of ``im2colPadded(_:_:_:)``: adds `cols` into `padded`
+    /// `[N, C, H + 2p, W + 2p]` (which the caller zeroes; ``cropImages(_:_:_:)`` then drops the
+    /// border). Parallel over image planes, so no two threads write the same element.
+    @inlinable
+    public static func col2imPadded(_ cols: UnsafePointer<Self>, _ padded: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry) {
+        let (ho, wo, s) = (g.outputHeight, g.outputWidth, g.stride), P = ho * wo, NP = g.batch * P
+        let (Hp, Wp, C, kh, kw) = (g.paddedHeight, g.paddedWidth, g.channels, g.kernelHeight, g.kernelWidth)
+        parallelRanges(g.batch * C, minimumPerThread: max(1, 32_768 / max(kh * kw * P, 1))) { planes in
+            for q in planes {
+                let (n, c) = (q / C, q % C)
+                for i in 0..<kh {
+                    for j in 0..<kw {
+                        let src = cols + ((c * kh + i) * kw + j) * NP + n * P
+                        let dst = padded + q * Hp * Wp + i * Wp + j
+                        for oy in 0..<ho {
+                            let a = src + oy * wo, b = dst + oy * s * Wp
+                            if s == 1 { for ox in 0..<wo { b[ox] += a[ox] } } else { for ox in 0..<wo { b[ox * s] += a[ox] } }
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -74,7 +74,7 @@ func maxAbsDiff(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double {
         }
     }
 
-    /// Large enough that the implementation splits the batch into im2col chunks (> 8 M column elements).
+    /// Large enough that the implementation splits the batch into tiles of images (38, 38, …, 36).
     @Test func chunkedBatchesMatchLoopNestAndAdjointIdentities() {
         var rng = SplitMix64(seed: 77)
         let x = Tensor<Double>.randomNormal([340, 4, 16, 16], using: &rng)
@@ -91,23 +91,44 @@ func maxAbsDiff(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double {
         #expect(abs(lhs2 - rhs2) <= 1e-10 * abs(rhs2))
     }
 
-    /// The im2col cache must never serve a matrix for changed data: a mutated copy gets new
-    /// storage, and the same storage under another geometry is a different entry.
-    @Test func im2colCacheNeverServesStaleColumns() {
+    /// The study's two layers in Float at batches that split into uneven tiles (conv2: 13
+    /// images per tile, so 28 = 10 + 10 + 8; conv1: 53, so 61 = 31 + 30), against the Double
+    /// loop nest, and the adjoint identities ⟨conv(x, w), g⟩ = ⟨x, convᵀ_x(g, w)⟩ = ⟨w, convᵀ_w(x, g)⟩.
+    @Test(arguments: [(28, 16, 14, 32), (61, 1, 28, 16), (1, 16, 14, 32)])
+    func floatTilesMatchLoopNestAndAdjoints(n: Int, c: Int, side: Int, o: Int) {
+        var rng = SplitMix64(seed: UInt64(1000 + n))
+        let x = Tensor<Float>.randomNormal([n, c, side, side], using: &rng)
+        let w = Tensor<Float>.randomNormal([o, c, 5, 5], using: &rng).scaled(by: 0.2)
+        let y = Tensor.conv2d(x, w, stride: 1, padding: 2)
+        let xd = Tensor<Double>(shape: x.shape, scalars: x.scalars.map(Double.init))
+        let wd = Tensor<Double>(shape: w.shape, scalars: w.scalars.map(Double.init))
+        let ref = referenceConv2d(xd, wd, stride: 1, padding: 2)
+        let scale = ref.scalars.map(abs).max() ?? 1
+        #expect(maxAbsDiff(Tensor<Double>(shape: y.shape, scalars: y.scalars.map(Double.init)), ref) <= 1e-5 * scale, "seed \(1000 + n)")
+        let g = Tensor<Float>.randomNormal(y.shape, using: &rng)
+        let dx = Tensor.conv2dBackwardInput(g, w, inputShape: x.shape, stride: 1, padding: 2)
+        let dw = Tensor.conv2dBackwardFilter(x, g, filterShape: w.shape, stride: 1, padding: 2)
+        let gd = g.scalars.map(Double.init)
+        let lhs = zip(ref.scalars, gd).reduce(0) { $0 + $1.0 * $1.1 }
+        let viaInput = zip(dx.scalars, xd.scalars).reduce(0) { $0 + Double($1.0) * $1.1 }
+        let viaFilter = zip(dw.scalars, wd.scalars).reduce(0) { $0 + Double($1.0) * $1.1 }
+        let magnitude = zip(ref.scalars, gd).reduce(0) { $0 + abs($1.0 * $1.1) }
+        #expect(abs(viaInput - lhs) <= 1e-5 * magnitude, "⟨x, convᵀ_x g⟩ vs ⟨conv x, g⟩, seed \(1000 + n)")
+        #expect(abs(viaFilter - lhs) <= 1e-5 * magnitude, "⟨w, convᵀ_w g⟩ vs ⟨conv x, g⟩, seed \(1000 + n)")
+    }
+
+    /// The unfolded matrix of the whole batch equals the definition, tile boundaries included.
+    @Test func im2colMatchesDefinition() {
         var rng = SplitMix64(seed: 91)
-        let x = Tensor<Double>.randomNormal([3, 2, 6, 6], using: &rng)
-        let w = Tensor<Double>.randomNormal([2, 2, 3, 3], using: &rng)
-        _ = Tensor.conv2d(x, w, stride: 1, padding: 1)
-        var x2 = x
-        x2.addScaled(Tensor<Double>.randomNormal(x.shape, using: &rng), 1)
-        #expect(maxAbsDiff(Tensor.conv2d(x2, w, stride: 1, padding: 1), referenceConv2d(x2, w, stride: 1, padding: 1)) < 1e-12)
-        #expect(maxAbsDiff(Tensor.conv2d(x, w, stride: 2, padding: 0), referenceConv2d(x, w, stride: 2, padding: 0)) < 1e-12)
-        #expect(maxAbsDiff(Tensor.conv2d(x, w, stride: 1, padding: 1), referenceConv2d(x, w, stride: 1, padding: 1)) < 1e-12)
-        let g = Tensor<Double>.randomNormal([3, 2, 6, 6], using: &rng)
-        let dw = Tensor.conv2dBackwardFilter(x2, g, filterShape: w.shape, stride: 1, padding: 1)
-        let v = Tensor<Double>.randomNormal(w.shape, using: &rng)
-        let expected = g.dot(referenceConv2d(x2, v, stride: 1, padding: 1))
-        #expect(abs(dw.dot(v) - expected) <= 1e-10 * abs(expected))
+        let g = ConvolutionGeometry(batch: 30, channels: 3, height: 9, width: 7, outputChannels: 1, kernelHeight: 3, kernelWidth: 2, stride: 2, padding: 1)
+        let x = Tensor<Double>.randomNormal([30, 3, 9, 7], using: &rng)
+        let cols = x.im2col(g)
+        let (ho, wo) = (g.outputHeight, g.outputWidth)
+        for n in [0, 13, 29] { for c in 0..<3 { for i in 0..<3 { for j in 0..<2 { for oy in 0..<ho { for ox in 0..<wo {
+            let (iy, ix) = (oy * 2 - 1 + i, ox * 2 - 1 + j)
+            let expected = iy >= 0 && iy < 9 && ix >= 0 && ix < 7 ? x.scalars[((n * 3 + c) * 9 + iy) * 7 + ix] : 0
+            #expect(cols.scalars[((c * 3 + i) * 2 + j) * 30 * ho * wo + n * ho * wo + oy * wo + ox] == expected)
+        } } } } } }
     }
 
     @Test(arguments: [UInt64(1), 2, 3]) func maxPoolPrimalAndVJPMatchReference(seed: UInt64) {
