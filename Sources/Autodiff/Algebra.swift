@@ -126,6 +126,13 @@ public protocol ConvolutionAlgebra: TensorAlgebra {
     static func conv2dBackwardInput(_ g: Self, _ w: Self, inputShape: [Int], stride: Int, padding: Int) -> Self
     /// ∂/∂w of `⟨g, conv2d(x, w)⟩`: shape `filterShape`. Bilinear in `x` and `g`.
     static func conv2dBackwardFilter(_ x: Self, _ g: Self, filterShape: [Int], stride: Int, padding: Int) -> Self
+    /// The forward-mode rules of the three bilinear convolutions — `f(ȧ, b) + f(a, ḃ)`, `nil` an
+    /// exact zero — in one call, so an implementation can share work between the two terms
+    /// (`Tensor` unfolds each tile once and accumulates both GEMMs into one result). The defaults
+    /// make the two calls.
+    static func conv2dTangent(_ x: Self, _ ẋ: Self?, _ w: Self, _ ẇ: Self?, stride: Int, padding: Int) -> Self?
+    static func conv2dBackwardInputTangent(_ g: Self, _ ġ: Self?, _ w: Self, _ ẇ: Self?, inputShape: [Int], stride: Int, padding: Int) -> Self?
+    static func conv2dBackwardFilterTangent(_ x: Self, _ ẋ: Self?, _ g: Self, _ ġ: Self?, filterShape: [Int], stride: Int, padding: Int) -> Self?
     /// `self[n, c, …] + bias[c]` for `self` `[N, C, …]`, `bias` `[C]`.
     func addingChannelBias(_ bias: Self) -> Self
     /// `[N, C, …] → [C]`, summing all but the channel axis.
@@ -151,6 +158,19 @@ extension TensorAlgebra {
 }
 
 extension ConvolutionAlgebra {
+    @inlinable public static func conv2dTangent(_ x: Self, _ ẋ: Self?, _ w: Self, _ ẇ: Self?, stride: Int, padding: Int) -> Self? {
+        sumOfPresent(ẋ.map { conv2d($0, w, stride: stride, padding: padding) }, ẇ.map { conv2d(x, $0, stride: stride, padding: padding) })
+    }
+    @inlinable public static func conv2dBackwardInputTangent(_ g: Self, _ ġ: Self?, _ w: Self, _ ẇ: Self?,
+                                                             inputShape: [Int], stride: Int, padding: Int) -> Self? {
+        sumOfPresent(ġ.map { conv2dBackwardInput($0, w, inputShape: inputShape, stride: stride, padding: padding) },
+                     ẇ.map { conv2dBackwardInput(g, $0, inputShape: inputShape, stride: stride, padding: padding) })
+    }
+    @inlinable public static func conv2dBackwardFilterTangent(_ x: Self, _ ẋ: Self?, _ g: Self, _ ġ: Self?,
+                                                              filterShape: [Int], stride: Int, padding: Int) -> Self? {
+        sumOfPresent(ẋ.map { conv2dBackwardFilter($0, g, filterShape: filterShape, stride: stride, padding: padding) },
+                     ġ.map { conv2dBackwardFilter(x, $0, filterShape: filterShape, stride: stride, padding: padding) })
+    }
     /// 2×2, stride-2 max-pool `[N, C, H, W] → [N, C, H/2, W/2]`. The derivative is routed to the
     /// first maximum of each window in scan order (row-major).
     @inlinable public func maxPool2x2() -> Self { gatherMaxPool2x2(argmaxOf: self) }

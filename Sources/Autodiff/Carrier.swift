@@ -27,6 +27,20 @@ public protocol DerivativeCarrier: ScalarAlgebra {
     /// A bilinear map `f(a, b)`; `adjointLeft(ḡ, b)` and `adjointRight(a, ḡ)` are the cotangents of `a` and `b`.
     static func bilinear(_ a: Self, _ b: Self, _ f: @escaping (Value, Value) -> Value,
                          adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self
+    /// ``bilinear(_:_:_:adjointLeft:adjointRight:)`` with a fused forward-mode rule:
+    /// `tangent(a, ȧ, b, ḃ) = f(ȧ, b) + f(a, ḃ)` (`nil` parts exact zeros). Carriers that push
+    /// tangents (`Dual`, `Linearized`) use it; the default ignores it.
+    static func bilinear(_ a: Self, _ b: Self, _ f: @escaping (Value, Value) -> Value,
+                         tangent: @escaping (Value, Value?, Value, Value?) -> Value?,
+                         adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self
+}
+
+extension DerivativeCarrier {
+    @inlinable public static func bilinear(_ a: Self, _ b: Self, _ f: @escaping (Value, Value) -> Value,
+                                           tangent: @escaping (Value, Value?, Value, Value?) -> Value?,
+                                           adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self {
+        bilinear(a, b, f, adjointLeft: adjointLeft, adjointRight: adjointRight)
+    }
 }
 
 /// `a + b` where `nil` is an exact zero (`nil + nil = nil`): how every carrier adds derivative
@@ -148,6 +162,7 @@ extension DerivativeCarrier where Value: ConvolutionAlgebra {
     @inlinable public static func conv2d(_ x: Self, _ w: Self, stride: Int, padding: Int) -> Self {
         let xs = x.shape, ws = w.shape
         return bilinear(x, w, { Value.conv2d($0, $1, stride: stride, padding: padding) },
+                        tangent: { Value.conv2dTangent($0, $1, $2, $3, stride: stride, padding: padding) },
                         adjointLeft: { g, w in Value.conv2dBackwardInput(g, w, inputShape: xs, stride: stride, padding: padding) },
                         adjointRight: { x, g in Value.conv2dBackwardFilter(x, g, filterShape: ws, stride: stride, padding: padding) })
     }
@@ -155,6 +170,7 @@ extension DerivativeCarrier where Value: ConvolutionAlgebra {
     @inlinable public static func conv2dBackwardInput(_ g: Self, _ w: Self, inputShape: [Int], stride: Int, padding: Int) -> Self {
         let ws = w.shape
         return bilinear(g, w, { Value.conv2dBackwardInput($0, $1, inputShape: inputShape, stride: stride, padding: padding) },
+                        tangent: { Value.conv2dBackwardInputTangent($0, $1, $2, $3, inputShape: inputShape, stride: stride, padding: padding) },
                         adjointLeft: { y, w in Value.conv2d(y, w, stride: stride, padding: padding) },
                         adjointRight: { g, y in Value.conv2dBackwardFilter(y, g, filterShape: ws, stride: stride, padding: padding) })
     }
@@ -162,6 +178,7 @@ extension DerivativeCarrier where Value: ConvolutionAlgebra {
     @inlinable public static func conv2dBackwardFilter(_ x: Self, _ g: Self, filterShape: [Int], stride: Int, padding: Int) -> Self {
         let xs = x.shape
         return bilinear(x, g, { Value.conv2dBackwardFilter($0, $1, filterShape: filterShape, stride: stride, padding: padding) },
+                        tangent: { Value.conv2dBackwardFilterTangent($0, $1, $2, $3, filterShape: filterShape, stride: stride, padding: padding) },
                         adjointLeft: { y, g in Value.conv2dBackwardInput(g, y, inputShape: xs, stride: stride, padding: padding) },
                         adjointRight: { x, y in Value.conv2d(x, y, stride: stride, padding: padding) })
     }

@@ -57,6 +57,11 @@ extension Dual: DerivativeCarrier {
                                            adjointLeft: @escaping (V, V) -> V, adjointRight: @escaping (V, V) -> V) -> Dual {
         Dual(primal: f(a.primal, b.primal), tangent: sum(a.tangent.map { f($0, b.primal) }, b.tangent.map { f(a.primal, $0) }))
     }
+    @inlinable public static func bilinear(_ a: Dual, _ b: Dual, _ f: @escaping (V, V) -> V,
+                                           tangent: @escaping (V, V?, V, V?) -> V?,
+                                           adjointLeft: @escaping (V, V) -> V, adjointRight: @escaping (V, V) -> V) -> Dual {
+        Dual(primal: f(a.primal, b.primal), tangent: tangent(a.primal, a.tangent, b.primal, b.tangent))
+    }
     /// ẏ = f'(x)·ẋ.
     @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Dual) -> Dual {
         let y = V.applying(f, to: x.primal)

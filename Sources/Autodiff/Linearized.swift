@@ -77,6 +77,12 @@ extension Linearized: DerivativeCarrier {
         return Linearized(primal: result(rec) { f(a.primal, b.primal) },
                           tangent: sumOfPresent(a.tangent.map { f($0, b.primal) }, b.tangent.map { f(a.primal, $0) }), record: rec)
     }
+    @inlinable public static func bilinear(_ a: Linearized, _ b: Linearized, _ f: @escaping (V, V) -> V,
+                                           tangent: @escaping (V, V?, V, V?) -> V?,
+                                           adjointLeft: @escaping (V, V) -> V, adjointRight: @escaping (V, V) -> V) -> Linearized {
+        let rec = a.record ?? b.record
+        return Linearized(primal: result(rec) { f(a.primal, b.primal) }, tangent: tangent(a.primal, a.tangent, b.primal, b.tangent), record: rec)
+    }
     @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Linearized) -> Linearized {
         let y = result(x.record) { V.applying(f, to: x.primal) }
         return Linearized(primal: y, tangent: x.tangent.map { f.tangent($0, at: x.primal, value: y) }, record: x.record)

@@ -293,3 +293,107 @@ extension Tensor {
 }
 
 
+
+// MARK: - Forward-mode rules with shared work
+
+extension Tensor {
+    /// The tangent of `conv2d` at `(x, w)` along `(ẋ, ẇ)`: `conv2d(ẋ, w) + conv2d(x, ẇ)`, `nil`
+    /// tangents exact zeros (`nil` when both are). One pass over the tiles: each tile's two
+    /// unfoldings feed two GEMMs accumulating into one result, so the sum costs nothing.
+    @inlinable
+    public static func conv2dTangent(_ x: Tensor, _ ẋ: Tensor?, _ w: Tensor, _ ẇ: Tensor?, stride: Int, padding: Int) -> Tensor? {
+        guard let ẋ, let ẇ else {
+            if let ẋ { return conv2d(ẋ, w, stride: stride, padding: padding) }
+            if let ẇ { return conv2d(x, ẇ, stride: stride, padding: padding) }
+            return nil
+        }
+        let g = ConvolutionGeometry.require(input: x.shape, filter: w.shape, stride: stride, padding: padding)
+        precondition(ẋ.shape == x.shape && ẇ.shape == w.shape, "conv2dTangent: tangents \(ẋ.shape), \(ẇ.shape) do not match \(x.shape), \(w.shape)")
+        let (O, K, P) = (g.outputChannels, g.patchSize, g.outputPixels)
+        return Tensor(shape: g.outputShape) { y, _ in
+            x.withUnsafePointer { xp in ẋ.withUnsafePointer { tp in w.withUnsafePointer { wp in ẇ.withUnsafePointer { vp in
+                let tiles = ConvolutionTiles<Element>(g, stack: 2)
+                defer { tiles.deallocate() }
+                let second = K * tiles.tile * P
+                tiles.forEach { n0, nb, sg in
+                    tiles.unfold(tp, n0: n0, sg)
+                    tiles.unfold(xp, n0: n0, sg, into: second)
+                    // outputs[O, nb·P] = W · cols(ẋ) + Ẇ · cols(x)
+                    Element.gemm(transposeA: false, transposeB: false, m: O, n: nb * P, k: K, alpha: 1, a: wp, lda: K,
+                                 b: tiles.columns, ldb: nb * P, beta: 0, c: tiles.outputs, ldc: nb * P)
+                    Element.gemm(transposeA: false, transposeB: false, m: O, n: nb * P, k: K, alpha: 1, a: vp, lda: K,
+                                 b: tiles.columns + second, ldb: nb * P, beta: 1, c: tiles.outputs, ldc: nb * P)
+                    Element.swapLeadingAxes(tiles.outputs, y + n0 * O * P, a: O, b: nb, k: P)
+                }
+            } } } }
+        }
+    }
+
+    /// The tangent of `conv2dBackwardInput` at `(g, w)` along `(ġ, ẇ)`: `col2im(Wᵀ ġ + Ẇᵀ g)`,
+    /// one fold per tile for both terms.
+    @inlinable
+    public static func conv2dBackwardInputTangent(_ g: Tensor, _ ġ: Tensor?, _ w: Tensor, _ ẇ: Tensor?,
+                                                  inputShape: [Int], stride: Int, padding: Int) -> Tensor? {
+        guard let ġ, let ẇ else {
+            if let ġ { return conv2dBackwardInput(ġ, w, inputShape: inputShape, stride: stride, padding: padding) }
+            if let ẇ { return conv2dBackwardInput(g, ẇ, inputShape: inputShape, stride: stride, padding: padding) }
+            return nil
+        }
+        let geo = ConvolutionGeometry.require(input: inputShape, filter: w.shape, stride: stride, padding: padding)
+        precondition(g.shape == geo.outputShape && ġ.shape == g.shape && ẇ.shape == w.shape,
+                     "conv2dBackwardInputTangent: cotangents \(g.shape), \(ġ.shape) or filter tangent \(ẇ.shape) do not match \(geo.outputShape), \(w.shape)")
+        let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
+        return Tensor(shape: inputShape) { dx, _ in
+            g.withUnsafePointer { gp in ġ.withUnsafePointer { hp in w.withUnsafePointer { wp in ẇ.withUnsafePointer { vp in
+                let tiles = ConvolutionTiles<Element>(geo, stack: 2)
+                defer { tiles.deallocate() }
+                let second = O * tiles.tile * P
+                tiles.forEach { n0, nb, sg in
+                    Element.swapLeadingAxes(hp + n0 * O * P, tiles.outputs, a: nb, b: O, k: P)
+                    Element.swapLeadingAxes(gp + n0 * O * P, tiles.outputs + second, a: nb, b: O, k: P)
+                    // cols[K, nb·P] = Wᵀ · ġ + Ẇᵀ · g
+                    Element.gemm(transposeA: true, transposeB: false, m: K, n: nb * P, k: O, alpha: 1, a: wp, lda: K,
+                                 b: tiles.outputs, ldb: nb * P, beta: 0, c: tiles.columns, ldc: nb * P)
+                    Element.gemm(transposeA: true, transposeB: false, m: K, n: nb * P, k: O, alpha: 1, a: vp, lda: K,
+                                 b: tiles.outputs + second, ldb: nb * P, beta: 1, c: tiles.columns, ldc: nb * P)
+                    tiles.fold(tiles.columns, into: dx, n0: n0, sg)
+                }
+            } } } }
+        }
+    }
+
+    /// The tangent of `conv2dBackwardFilter` at `(x, g)` along `(ẋ, ġ)`:
+    /// `Σ_tiles g · im2col(ẋ)ᵀ + ġ · im2col(x)ᵀ`, both products accumulating into one result.
+    @inlinable
+    public static func conv2dBackwardFilterTangent(_ x: Tensor, _ ẋ: Tensor?, _ g: Tensor, _ ġ: Tensor?,
+                                                   filterShape: [Int], stride: Int, padding: Int) -> Tensor? {
+        guard let ẋ, let ġ else {
+            if let ẋ { return conv2dBackwardFilter(ẋ, g, filterShape: filterShape, stride: stride, padding: padding) }
+            if let ġ { return conv2dBackwardFilter(x, ġ, filterShape: filterShape, stride: stride, padding: padding) }
+            return nil
+        }
+        let geo = ConvolutionGeometry.require(input: x.shape, filter: filterShape, stride: stride, padding: padding)
+        precondition(ẋ.shape == x.shape && g.shape == geo.outputShape && ġ.shape == g.shape,
+                     "conv2dBackwardFilterTangent: tangent \(ẋ.shape) or cotangents \(g.shape), \(ġ.shape) do not match \(x.shape), \(geo.outputShape)")
+        let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
+        return Tensor(shape: filterShape) { dw, count in
+            Element.fill(dw, value: 0, count: count)
+            x.withUnsafePointer { xp in ẋ.withUnsafePointer { tp in g.withUnsafePointer { gp in ġ.withUnsafePointer { hp in
+                let tiles = ConvolutionTiles<Element>(geo, stack: 2)
+                defer { tiles.deallocate() }
+                let (secondColumns, secondOutputs) = (K * tiles.tile * P, O * tiles.tile * P)
+                tiles.forEach { n0, nb, sg in
+                    tiles.unfold(tp, n0: n0, sg)
+                    tiles.unfold(xp, n0: n0, sg, into: secondColumns)
+                    Element.swapLeadingAxes(gp + n0 * O * P, tiles.outputs, a: nb, b: O, k: P)
+                    Element.swapLeadingAxes(hp + n0 * O * P, tiles.outputs + secondOutputs, a: nb, b: O, k: P)
+                    // dW[O, K] += g · cols(ẋ)ᵀ + ġ · cols(x)ᵀ
+                    Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: tiles.outputs, lda: nb * P,
+                                 b: tiles.columns, ldb: nb * P, beta: 1, c: dw, ldc: K)
+                    Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: tiles.outputs + secondOutputs, lda: nb * P,
+                                 b: tiles.columns + secondColumns, ldb: nb * P, beta: 1, c: dw, ldc: K)
+                }
+            } } } }
+        }
+    }
+}

@@ -79,6 +79,14 @@ where Self.RawSignificand: FixedWidthInteger {
     static func fill(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int)
     /// Copies `count` elements from `x` to `y` (non-overlapping).
     static func copy(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    /// Copies `[N, C, H, W]` images into the interior of a zero-bordered `[N, C, H + 2p, W + 2p]` buffer.
+    static func padImages(_ x: UnsafePointer<Self>, _ padded: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry)
+    /// The interior of `[N, C, H + 2p, W + 2p]` images copied to `[N, C, H, W]`.
+    static func cropImages(_ padded: UnsafePointer<Self>, _ x: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry)
+    /// im2col of zero-padded images; `cols` is `C·kH·kW × N·Ho·Wo`.
+    static func im2colPadded(_ padded: UnsafePointer<Self>, _ cols: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry)
+    /// The adjoint of im2colPadded (accumulating into `padded`).
+    static func col2imPadded(_ cols: UnsafePointer<Self>, _ padded: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry)
     /// `y[b, a, k] = x[a, b, k]`.
     static func swapLeadingAxes(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, a: Int, b: Int, k: Int)
     /// `y[n, c, q] = x[n, c, q] + bias[c]`.

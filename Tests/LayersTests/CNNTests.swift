@@ -117,6 +117,32 @@ func maxAbsDiff(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double {
         #expect(abs(viaFilter - lhs) <= 1e-5 * magnitude, "⟨w, convᵀ_w g⟩ vs ⟨conv x, g⟩, seed \(1000 + n)")
     }
 
+    /// The fused forward-mode rules (one pass per tile, both GEMMs into one result) equal the
+    /// two-term definitions built from the loop nest, with one or both tangents present, at a
+    /// batch that splits into uneven tiles (45 images of 100·256 column elements: 23 + 22).
+    @Test(arguments: [(45, 4, 16, 1, 2), (5, 3, 9, 2, 1), (7, 2, 8, 1, 0)])
+    func fusedTangentsMatchTheirDefinitions(n: Int, c: Int, side: Int, s: Int, p: Int) throws {
+        var rng = SplitMix64(seed: UInt64(500 + n))
+        let k = 5 <= side + 2 * p ? 5 : 3
+        let x = Tensor<Double>.randomNormal([n, c, side, side], using: &rng), ẋ = Tensor<Double>.randomNormal(x.shape, using: &rng)
+        let w = Tensor<Double>.randomNormal([3, c, k, k], using: &rng), ẇ = Tensor<Double>.randomNormal(w.shape, using: &rng)
+        let conv = { (a: Tensor<Double>, b: Tensor<Double>) in referenceConv2d(a, b, stride: s, padding: p) }
+        let tangent = try #require(Tensor.conv2dTangent(x, ẋ, w, ẇ, stride: s, padding: p))
+        let expected = conv(ẋ, w) + conv(x, ẇ)
+        #expect(maxAbsDiff(tangent, expected) < 1e-11, "seed \(500 + n)")
+        #expect(maxAbsDiff(try #require(Tensor.conv2dTangent(x, nil, w, ẇ, stride: s, padding: p)), conv(x, ẇ)) < 1e-11)
+        #expect(Tensor.conv2dTangent(x, nil, w, nil, stride: s, padding: p) == nil)
+        // The adjoints' rules, checked through ⟨·, ·⟩ against the loop nest (the adjoints are exact).
+        let g = Tensor<Double>.randomNormal(expected.shape, using: &rng), ġ = Tensor<Double>.randomNormal(expected.shape, using: &rng)
+        let u = Tensor<Double>.randomNormal(x.shape, using: &rng), v = Tensor<Double>.randomNormal(w.shape, using: &rng)
+        let bi = try #require(Tensor.conv2dBackwardInputTangent(g, ġ, w, ẇ, inputShape: x.shape, stride: s, padding: p))
+        let biExpected = ġ.dot(conv(u, w)) + g.dot(conv(u, ẇ))
+        #expect(abs(bi.dot(u) - biExpected) <= 1e-10 * max(1, abs(biExpected)), "seed \(500 + n)")
+        let bf = try #require(Tensor.conv2dBackwardFilterTangent(x, ẋ, g, ġ, filterShape: w.shape, stride: s, padding: p))
+        let bfExpected = g.dot(conv(ẋ, v)) + ġ.dot(conv(x, v))
+        #expect(abs(bf.dot(v) - bfExpected) <= 1e-10 * max(1, abs(bfExpected)), "seed \(500 + n)")
+    }
+
     /// The unfolded matrix of the whole batch equals the definition, tile boundaries included.
     @Test func im2colMatchesDefinition() {
         var rng = SplitMix64(seed: 91)

@@ -146,6 +146,19 @@ if args.contains("--ops") {
     }
     report("channel bias y1", flops: 0) { _ = y1.addingChannelBias(Tensor<Float>.zeros([16])) }
     report("im2col conv2", flops: 0) { _ = x2.im2col(ConvolutionGeometry(batch: n, channels: 16, height: 14, width: 14, outputChannels: 32, kernelHeight: 5, kernelWidth: 5, stride: 1, padding: 2)) }
+    do {
+        let nb = 13, chunks = max(1, n / nb)
+        let sg = ConvolutionGeometry(batch: nb, channels: 16, height: 14, width: 14, outputChannels: 32, kernelHeight: 5, kernelWidth: 5, stride: 1, padding: 2)
+        let buf = UnsafeMutablePointer<Float>.allocate(capacity: 400 * nb * 196), ob = UnsafeMutablePointer<Float>.allocate(capacity: 32 * nb * 196), yb = UnsafeMutablePointer<Float>.allocate(capacity: 32 * nb * 196)
+        x2.withUnsafePointer { xp in
+            let pad = UnsafeMutablePointer<Float>.allocate(capacity: nb * 16 * 18 * 18); pad.initialize(repeating: 0, count: nb * 16 * 18 * 18)
+            report("pad conv2 chunks of 13", flops: 0) { for c in 0..<chunks { Float.padImages(xp + c * nb * 16 * 196, pad, sg) } }
+            report("im2col conv2 chunks of 13", flops: 0) { for _ in 0..<chunks { Float.im2colPadded(pad, buf, sg) } }
+            report("col2im conv2 chunks of 13", flops: 0) { for _ in 0..<chunks { Float.col2imPadded(buf, pad, sg) } }
+        }
+        report("gemm chunks of 13", flops: f2 * Double(chunks * nb) / Double(n)) { w2.withUnsafePointer { wp in for _ in 0..<chunks { Float.gemm(transposeA: false, transposeB: false, m: 32, n: nb * 196, k: 400, alpha: 1, a: wp, lda: 400, b: buf, ldb: nb * 196, beta: 0, c: ob, ldc: nb * 196) } } }
+        report("swap chunks of 13", flops: 0) { for _ in 0..<chunks { Float.swapLeadingAxes(ob, yb, a: 32, b: nb, k: 196) } }
+    }
     let cols2 = Tensor<Float>.randomUniform([400, n * 196], bound: 1, using: &rng)
     let w2m = w2.reshaped([32, 400])
     report("gemm W·cols (32×400·400×nP)", flops: f2) { _ = Tensor.matmul(w2m, cols2) }
@@ -292,7 +305,7 @@ func benchModel<M: Model, E: TensorScalar>(_ m: M, _: E.Type, batch: Int, gemmRa
 let cnn = try CNN()
 let models: [any Model] = (option("--models") ?? "mlp,cnn").split(separator: ",").map { $0 == "cnn" ? cnn as any Model : MLP() as any Model }
 for model in models {
-    for batch in (quick ? [64, 2048] : [64, 512, 2048]) {
+    for batch in (option("--batches").map { $0.split(separator: ",").compactMap { Int($0) } } ?? (quick ? [64, 2048] : [64, 512, 2048])) {
         try benchModel(model, Float.self, batch: batch, gemmRate: sgemm, hvpOnly: false)
         try benchModel(model, Double.self, batch: batch, gemmRate: dgemm, hvpOnly: true)
     }
@@ -333,7 +346,7 @@ func benchProbesAndEpochs<M: Model>(_ m: M) throws {
         print("done: \(m.name) epoch at batch \(batch)")
     }
 }
-for model in models { try benchProbesAndEpochs(model) }
+if !args.contains("--no-probes") { for model in models { try benchProbesAndEpochs(model) } }
 
 var md = "OpenBLAS kernel: \(BLASRuntime.coreName), threads: \(BLASRuntime.threadCount); sgemm \(String(format: "%.1f", sgemm)) GFLOP/s, dgemm \(String(format: "%.1f", dgemm)) GFLOP/s (1024×1024, this run)\n\n"
 md += "| model | workload | precision | batch | median (ms) | GFLOP/s | of gemm | time / gradient |\n|---|---|---|---|---|---|---|---|\n"
