@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # One command for the benchmarks: builds in release mode, runs Landscape's benchmark
 # (every model, batch and measure; ratios to sgemm/dgemm measured in the same run; OpenBLAS
-# kernel and threads printed), then — unless PEERS=0 — the JAX peer on the same workloads
-# right after it (never at the same time), the HVP agreement check on the same weights and
-# vector, and the merged table with Landscape / JAX per row.
+# kernel and threads printed), then — unless PEERS=0 — the JAX and PyTorch peers on the same
+# workloads right after it (one after the other, never at the same time), their HVP agreement
+# checks on the same weights and vector, and the merged table with Landscape / JAX and
+# Landscape / PyTorch (eager and torch.func) per row.
 #
 #   bash Benchmarks/run.sh            # full run, about 15 minutes on 2 cores
-#   bash Benchmarks/run.sh --quick    # batches 64 and 2048, fewer repeats (JAX: --quick too)
+#   bash Benchmarks/run.sh --quick    # batches 64 and 2048, fewer repeats (peers: --quick too)
 #   PEERS=0 bash Benchmarks/run.sh    # Landscape only
 #   OUT=DIR bash Benchmarks/run.sh    # where to write (default runs/benchmarks/TIMESTAMP)
 #
 # Writes DIR/landscape.md and .json (table and raw figures), and with peers
-# DIR/jax.json, DIR/jax-check.json and DIR/table.md (the side-by-side table).
+# DIR/jax.json, DIR/jax-check.json, DIR/torch.json, DIR/torch-check.json and DIR/table.md
+# (the side-by-side table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-runs/benchmarks/$(date +%Y%m%d-%H%M%S)}"
@@ -26,8 +28,11 @@ if [ "${PEERS:-1}" = 1 ]; then
     Benchmarks/.build/release/landscape-benchmarks --export-peer-check "$out/peer-check"
     .build-peers/venv/bin/python Benchmarks/peers/jax_bench.py --check "$out/peer-check" --json "$out/jax-check.json"
     .build-peers/venv/bin/python Benchmarks/peers/jax_bench.py --time ${quick[@]+"${quick[@]}"} --json "$out/jax.json"
+    .build-peers/venv/bin/python Benchmarks/peers/torch_bench.py --check "$out/peer-check" --json "$out/torch-check.json"
+    .build-peers/venv/bin/python Benchmarks/peers/torch_bench.py --time ${quick[@]+"${quick[@]}"} --json "$out/torch.json"
     python3 Benchmarks/peers/merge.py --landscape "$out/landscape.json" --jax "$out/jax.json" \
-        --check "$out/jax-check.json" --out "$out/table.md"
+        --torch "$out/torch.json" --check "$out/jax-check.json" --check "$out/torch-check.json" \
+        --out "$out/table.md"
     echo "side-by-side table: $out/table.md"
 fi
 echo "Landscape table: $out/landscape.md; raw figures: $out/landscape.json"
