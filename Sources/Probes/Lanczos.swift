@@ -58,20 +58,22 @@ public struct LanczosResult<E: TensorScalar>: Sendable {
 ///   - steps: Krylov dimension m, k ≤ m ≤ d (default min(d, max(2k + 20, 40))). Memory: m vectors of length d.
 ///   - tolerance: relative residual for ``RitzPair/converged``.
 ///   - initialVector: the start vector q₁ (normalized here); default a seeded Gaussian.
+///   - stopWhenConverged: stop before `steps` once the k Ritz pairs have converged (checked after
+///     every step); then ``LanczosResult/steps`` says how many products were used.
 /// - Throws: ``AutodiffError`` for wrong lengths, k < 1, k > d, m outside k...d, or a non-finite HVP;
 ///   ``LAPACK/Failure`` if the tridiagonal eigensolver fails.
 public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int, target: SpectrumEnd = .largestAlgebraic,
                                   steps: Int? = nil, tolerance: Double = 1e-6, seed: UInt64 = 0,
-                                  initialVector: Tensor<O.Scalar>? = nil) throws -> LanczosResult<O.Scalar> {
+                                  initialVector: Tensor<O.Scalar>? = nil, stopWhenConverged: Bool = false) throws -> LanczosResult<O.Scalar> {
     try lanczos(of: try HessianOperator(of: f, at: θ), count: k, target: target, steps: steps, tolerance: tolerance,
-                seed: seed, initialVector: initialVector)
+                seed: seed, initialVector: initialVector, stopWhenConverged: stopWhenConverged)
 }
 
 /// Lanczos on any symmetric operator (the Hessian, the Gauss–Newton matrix, a layer's block, a
-/// plain matrix); see ``lanczos(of:at:count:target:steps:tolerance:seed:initialVector:)``.
+/// plain matrix); see ``lanczos(of:at:count:target:steps:tolerance:seed:initialVector:stopWhenConverged:)``.
 public func lanczos<A: SymmetricOperator>(of op: A, count k: Int, target: SpectrumEnd = .largestAlgebraic,
                                           steps: Int? = nil, tolerance: Double = 1e-6, seed: UInt64 = 0,
-                                          initialVector: Tensor<A.Scalar>? = nil) throws -> LanczosResult<A.Scalar> {
+                                          initialVector: Tensor<A.Scalar>? = nil, stopWhenConverged: Bool = false) throws -> LanczosResult<A.Scalar> {
     let d = op.dimension
     guard k >= 1 else { throw AutodiffError.invalidArgument("Lanczos: the number of eigenpairs must be at least 1, got \(k)") }
     guard k <= d else { throw AutodiffError.invalidArgument("Lanczos: asked for \(k) eigenpairs of a \(d)×\(d) Hessian") }
@@ -97,28 +99,53 @@ public func lanczos<A: SymmetricOperator>(of op: A, count k: Int, target: Spectr
         lastBeta = bnorm
         let scale = max(alpha.map(abs).max() ?? 0, beta.max() ?? 0, 1e-300)
         if j == m - 1 || bnorm <= 1e-10 * scale { break }
+        if stopWhenConverged, alpha.count >= k,
+           try ritzPairsConverged(alpha: alpha, beta: beta, nextBeta: bnorm, count: k, target: target, tolerance: tolerance) { break }
         beta.append(bnorm)
         q = w.affine(scale: A.Scalar(1 / bnorm), shift: 0)
     }
     let steps = alpha.count
     let (values, vectors) = try LAPACK.tridiagonalEigen(diagonal: alpha, offDiagonal: Array(beta.prefix(steps - 1)))
-    var order = Array(0..<steps)
-    switch target {
-    case .largestAlgebraic: order.sort { values[$0] > values[$1] }
-    case .smallestAlgebraic: order.sort { values[$0] < values[$1] }
-    case .largestMagnitude: order.sort { abs(values[$0]) > abs(values[$1]) }
-    }
     let tNorm = max(values.map(abs).max() ?? 0, 1e-300)
-    let pairs: [RitzPair<A.Scalar>] = order.prefix(min(k, steps)).map { i in
+    let pairs: [RitzPair<A.Scalar>] = ritzOrder(values, target).prefix(min(k, steps)).map { i in
         let s = (0..<steps).map { vectors.scalars[i * steps + $0] }
         var y = Tensor<A.Scalar>.zeros([d])
         for (c, b) in zip(s, basis) { y.addScaled(b, A.Scalar(c)) }
         let residual = abs(lastBeta * s[steps - 1])
         return RitzPair(value: values[i], vector: y, residualNorm: residual,
-                        converged: residual <= tolerance * max(abs(values[i]), tNorm * 1e-12))
+                        converged: ritzConverged(residual: residual, value: values[i], spread: tNorm, tolerance: tolerance))
     }
     let weights = (0..<steps).map { i in vectors.scalars[i * steps] * vectors.scalars[i * steps] }
     return LanczosResult(pairs: pairs, steps: steps, ritzValues: values, quadratureWeights: weights)
+}
+
+/// Indices of the Ritz values, the requested end of the spectrum first.
+func ritzOrder(_ values: [Double], _ target: SpectrumEnd) -> [Int] {
+    let order = Array(values.indices)
+    switch target {
+    case .largestAlgebraic: return order.sorted { values[$0] > values[$1] }
+    case .smallestAlgebraic: return order.sorted { values[$0] < values[$1] }
+    case .largestMagnitude: return order.sorted { abs(values[$0]) > abs(values[$1]) }
+    }
+}
+
+/// A Ritz pair's convergence: residual ≤ tolerance·|θ|, with |θ| floored at 1e-12 of the
+/// largest |Ritz value| so that a zero eigenvalue can converge.
+func ritzConverged(residual: Double, value: Double, spread: Double, tolerance: Double) -> Bool {
+    residual <= tolerance * max(abs(value), spread * 1e-12)
+}
+
+/// Whether the `count` target Ritz pairs of the tridiagonal T_j (diagonal `alpha`, off-diagonal
+/// `beta`) have converged, their residuals ‖A y − θ y‖ being |β_j s_j| with β_j = `nextBeta`
+/// (Parlett, *The Symmetric Eigenvalue Problem*, §13.1): the test `stopWhenConverged` applies
+/// after each step, at the cost of one tridiagonal eigensolve of size j.
+func ritzPairsConverged(alpha: [Double], beta: [Double], nextBeta: Double, count k: Int, target: SpectrumEnd, tolerance: Double) throws -> Bool {
+    let j = alpha.count
+    let (values, vectors) = try LAPACK.tridiagonalEigen(diagonal: alpha, offDiagonal: Array(beta.prefix(j - 1)))
+    let spread = max(values.map(abs).max() ?? 0, 1e-300)
+    return ritzOrder(values, target).prefix(k).allSatisfy { i in
+        ritzConverged(residual: abs(nextBeta * vectors.scalars[i * j + j - 1]), value: values[i], spread: spread, tolerance: tolerance)
+    }
 }
 
 /// All eigenvalues (ascending) of the dense Hessian of a small model: d HVPs, then LAPACK

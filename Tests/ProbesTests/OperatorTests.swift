@@ -14,6 +14,25 @@ import Tensors
         try SymmetricMatrix(Quadratic(spectrum: spectrum, seed: seed).a)
     }
 
+    /// Lanczos that stops on convergence: on a 60-dimensional spectrum with a close top pair
+    /// (10, 9.9: power iteration would need ~1400 products for a 1e-6 residual) it stops well
+    /// before its step limit with an honest residual, and says "not converged" when the limit is
+    /// too small.
+    @Test(arguments: [UInt64(21), 22]) func lanczosStopsWhenConverged(seed: UInt64) throws {
+        let spectrum = [10, 9.9] + (0..<58).map { 5 * Double($0) / 58 - 1 }
+        let a = try SymmetricMatrix(Quadratic(spectrum: spectrum, seed: seed).a)
+        let r = try lanczos(of: a, count: 1, steps: 60, tolerance: 1e-6, seed: seed &+ 7, stopWhenConverged: true)
+        #expect(r.pairs[0].converged && r.steps < 40, "seed \(seed): \(r.steps) steps, residual \(r.pairs[0].residualNorm)")
+        #expect(abs(r.pairs[0].value - 10) < 1e-5, "seed \(seed): \(r.pairs[0].value)")
+        let av = try a.apply(r.pairs[0].vector), y = r.pairs[0].vector
+        let trueResidual = (av - y.scaled(by: r.pairs[0].value)).norm()
+        #expect(trueResidual <= 1e-5 * 10 && abs(trueResidual - r.pairs[0].residualNorm) < 1e-8, "seed \(seed): \(trueResidual)")
+        let short = try lanczos(of: a, count: 1, steps: 3, tolerance: 1e-6, seed: seed &+ 7, stopWhenConverged: true)
+        #expect(!short.pairs[0].converged && short.steps == 3)
+        let full = try lanczos(of: a, count: 1, steps: 60, tolerance: 1e-6, seed: seed &+ 7)
+        #expect(full.steps == 60 && abs(full.pairs[0].value - 10) < 1e-10)
+    }
+
     @Test(arguments: [UInt64(11), 12]) func probesRecoverAKnownSpectrum(seed: UInt64) throws {
         let a = try Self.matrix(seed: seed)
         let exact = Self.spectrum.sorted()
