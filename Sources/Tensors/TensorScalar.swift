@@ -414,7 +414,7 @@ extension TensorScalar {
                     let src = padded + (n * C + c) * Hp * Wp + i * Wp + j, dst = row + n * P
                     for oy in 0..<ho {
                         let a = src + oy * s * Wp, b = dst + oy * wo
-                        if s == 1 { b.update(from: a, count: wo) } else { for ox in 0..<wo { b[ox] = a[ox * s] } }
+                        if s == 1 { for ox in 0..<wo { b[ox] = a[ox] } } else { for ox in 0..<wo { b[ox] = a[ox * s] } }
                     }
                 }
             }
