@@ -45,27 +45,6 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
         case .cosine: return "cosine"
         }
     }
-
-    /// Parses "constant", "cosine", or "step:STEPSIZE:GAMMA" (e.g. "step:1000:0.5"; STEPSIZE ≥ 1 in
-    /// the caller's unit — steps here, epochs in `landscape train` —, GAMMA > 0 and finite).
-    /// - Throws: ``OptimizerError/invalidHyperparameter(_:)`` naming the text.
-    public static func parse(_ text: String) throws -> LearningRateSchedule {
-        let parts = text.lowercased().split(separator: ":").map(String.init)
-        switch parts.first {
-        case "constant" where parts.count == 1: return .constant
-        case "cosine" where parts.count == 1: return .cosine
-        case "step" where parts.count == 3:
-            guard let s = Int(parts[1]), s > 0 else {
-                throw OptimizerError.invalidHyperparameter("learning-rate schedule '\(text)': the step size must be an integer ≥ 1, got '\(parts[1])'")
-            }
-            guard let g = Double(parts[2]), g > 0, g.isFinite else {
-                throw OptimizerError.invalidHyperparameter("learning-rate schedule '\(text)': gamma must be a positive finite number, got '\(parts[2])'")
-            }
-            return .step(stepSize: s, gamma: g)
-        default: break
-        }
-        throw OptimizerError.invalidHyperparameter("unknown learning-rate schedule '\(text)'; use constant, cosine, or step:N:GAMMA (multiply by GAMMA every N epochs in landscape train and study, e.g. step:3:0.5)")
-    }
 }
 
 /// Stochastic gradient descent with heavy-ball momentum and L2 weight decay on a
