@@ -109,7 +109,7 @@ public struct Trainer {
         let stepsPerEpoch = self.stepsPerEpoch
         var θ = state?.parameters ?? model.initialParameters(Float.self, seed: cfg.seed)
         var optimizer = try SGD<Float>(parameterCount: θ.count, learningRate: o.learningRate, momentum: o.momentum,
-                                       weightDecay: o.weightDecay, nesterov: o.nesterov,
+                                       weightDecay: o.weightDecay, nesterov: o.nesterov, gradientClipNorm: o.gradientClipNorm,
                                        schedule: try cfg.learningRateSchedule(stepsPerEpoch: stepsPerEpoch),
                                        totalSteps: stepsPerEpoch * cfg.epochs)
         if let state {

@@ -49,6 +49,7 @@ public struct TrainingConfiguration: ConfigurationValue {
         }
         guard o.momentum >= 0, o.momentum < 1, Float(o.momentum) < 1 else { throw bad("optimizer.momentum", "must be in [0, 1) (also after rounding to Float32), got \(o.momentum)") }
         guard o.weightDecay >= 0, o.weightDecay.isFinite else { throw bad("optimizer.weightDecay", "must be ≥ 0 and finite, got \(o.weightDecay)") }
+        if let c = o.gradientClipNorm, !(c > 0 && c.isFinite) { throw bad("optimizer.gradientClipNorm", "must be positive and finite (or null: no clipping), got \(c)") }
         guard o.microBatchSize >= 0 else { throw bad("optimizer.microBatchSize", "must be ≥ 0 (0: the whole mini-batch), got \(o.microBatchSize)") }
         guard epochs >= 1, epochs <= Self.maximumEpochs else { throw bad("epochs", "must be in 1...\(Self.maximumEpochs), got \(epochs)") }
         if case let .step(every, gamma) = schedule {
@@ -108,6 +109,9 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
     public var weightDecay: Double = 0
     /// Nesterov momentum instead of heavy ball.
     public var nesterov: Bool = false
+    /// Clip each mini-batch gradient to this global L2 norm before weight decay and momentum
+    /// (``SGD/gradientClipNorm``); `nil`: no clipping.
+    public var gradientClipNorm: Double? = nil
     /// Rows per gradient evaluation inside one SGD step (0: the whole mini-batch at once). A
     /// larger mini-batch is split into micro-batches whose gradients are averaged, weighted by
     /// size: the same step up to rounding, with less memory and better cache use at large batches.
