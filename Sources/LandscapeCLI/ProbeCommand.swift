@@ -14,28 +14,38 @@ struct ProbeCommand: ModelCommand {
 
     @OptionGroup var target: ProbeTarget
     @Option(help: "Directory for the JSON/CSV/SVG outputs (default runs/probe-MODEL-TIMESTAMP).") var outputDir: String?
-    @Option(parsing: .unconditional, help: "Top eigenvalues by Lanczos.") var top: Int = 5
-    @Option(parsing: .unconditional, help: "Lanczos steps for the top eigenvalues.") var lanczosSteps: Int = 40
-    @Option(parsing: .unconditional, help: "Power iterations (maximum) for λ_max.") var powerIterations: Int = 100
-    @Option(parsing: .unconditional, help: "SLQ probe vectors.") var slqProbes: Int = 3
-    @Option(parsing: .unconditional, help: "SLQ Lanczos steps per probe.") var slqSteps: Int = 40
-    @Option(parsing: .unconditional, help: "Hutchinson probes (Hutch++ uses the same number of HVPs).") var traceProbes: Int = 30
-    @Option(parsing: .unconditional, help: "Sharpness radius ε (parameter-space units).") var epsilon: Double = 0.05
-    @Option(parsing: .unconditional, help: "Random directions for sharpness.") var directions: Int = 20
+    @Option(parsing: .unconditional, help: "Top eigenvalues by Lanczos (default \(ProbeCommand.defaults.top)).") var top: Int?
+    @Option(parsing: .unconditional, help: "Lanczos steps for the top eigenvalues (default \(ProbeCommand.defaults.lanczosSteps)).") var lanczosSteps: Int?
+    @Option(parsing: .unconditional, help: "Power iterations (maximum) for λ_max (default \(ProbeCommand.defaults.powerIterations)).") var powerIterations: Int?
+    @Option(parsing: .unconditional, help: "SLQ probe vectors (default \(ProbeCommand.defaults.slqProbes)).") var slqProbes: Int?
+    @Option(parsing: .unconditional, help: "SLQ Lanczos steps per probe (default \(ProbeCommand.defaults.slqSteps)).") var slqSteps: Int?
+    @Option(parsing: .unconditional, help: "Hutchinson probes; Hutch++ uses the same number of HVPs (default \(ProbeCommand.defaults.traceProbes)).") var traceProbes: Int?
+    @Option(parsing: .unconditional, help: "Sharpness radius ε in parameter-space units (default \(ProbeCommand.defaults.epsilon)).") var epsilon: Double?
+    @Option(parsing: .unconditional, help: "Random directions for sharpness (default \(ProbeCommand.defaults.directions)).") var directions: Int?
     @Flag(help: "Filter-normalized random directions for sharpness (Li et al. 2018).") var filterNormalized = false
-    @Option(parsing: .unconditional, help: "Projected gradient-ascent steps for worst-case sharpness.") var ascentSteps: Int = 20
+    @Option(parsing: .unconditional, help: "Projected gradient-ascent steps for worst-case sharpness (default \(ProbeCommand.defaults.ascentSteps)).") var ascentSteps: Int?
     @Option(name: .customLong("operator"), help: "Curvature for the eigenvalue, trace and density probes: hessian, ggn (generalized Gauss–Newton) or fisher (empirical Fisher).") var curvature: String = "hessian"
     @Option(help: "Per-block probes: none, or layer (λ_max, λ_min and trace of each layer's diagonal block).") var blocks: String = "none"
 
     static let outputPrefix = "runs/probe"
+    /// The probe suite's defaults, which the options override.
+    static let defaults = ProbeSuiteSettings()
 
-    /// The options as the probe suite's settings.
+    /// The options laid over the probe suite's defaults.
     var settings: ProbeSuiteSettings {
-        var s = ProbeSuiteSettings()
-        s.top = top; s.lanczosSteps = lanczosSteps; s.powerIterations = powerIterations
-        s.slqProbes = slqProbes; s.slqSteps = slqSteps; s.traceProbes = traceProbes
-        s.epsilon = epsilon; s.directions = directions; s.filterNormalized = filterNormalized; s.ascentSteps = ascentSteps
-        s.perLayer = blocks == "layer"; s.seed = target.seed
+        var s = Self.defaults
+        if let top { s.top = top }
+        if let lanczosSteps { s.lanczosSteps = lanczosSteps }
+        if let powerIterations { s.powerIterations = powerIterations }
+        if let slqProbes { s.slqProbes = slqProbes }
+        if let slqSteps { s.slqSteps = slqSteps }
+        if let traceProbes { s.traceProbes = traceProbes }
+        if let epsilon { s.epsilon = epsilon }
+        if let directions { s.directions = directions }
+        if let ascentSteps { s.ascentSteps = ascentSteps }
+        s.filterNormalized = filterNormalized
+        s.perLayer = blocks == "layer"
+        s.seed = target.seed
         return s
     }
 
@@ -62,17 +72,18 @@ struct ProbeCommand: ModelCommand {
 
     func run<M: Model, A: SymmetricOperator>(_ m: M, _ out: URL, _ f: ModelLoss<M, Double>, _ θ: Tensor<Double>, _ op: A) throws where A.Scalar == Double {
         let d = θ.count
+        let settings = self.settings
         let r = try probeSuite(of: f, at: θ, operator: op, layout: m.layout, settings: settings) { stderrLine("… \($0) (\(curvature))") }
         let power = r.power, lz = r.top, sharp = r.sharpness
         outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(f.labels.count) training samples, Float64, operator: \(curvature)")
         outLine(String(format: "λ_max  power iteration %.6g (%d its, residual %.2g%@)   Lanczos %.6g (residual %.2g)   relative difference %.2g",
                        power.eigenvalue, power.iterations, power.residualNorm, power.converged ? "" : ", not converged: \(power.status.rawValue)", r.lambdaMax, lz.pairs[0].residualNorm,
                        abs(power.eigenvalue - r.lambdaMax) / max(abs(r.lambdaMax), 1e-300)))
-        outLine("top-\(top) (Lanczos): " + lz.pairs.map { String(format: "%.6g", $0.value) }.joined(separator: ", ") + String(format: "   λ_min %.6g", r.bottom.pairs[0].value))
+        outLine("top-\(settings.top) (Lanczos): " + lz.pairs.map { String(format: "%.6g", $0.value) }.joined(separator: ", ") + String(format: "   λ_min %.6g", r.bottom.pairs[0].value))
         outLine(String(format: "trace  Hutchinson %.6g ± %.2g   Hutch++ %.6g ± %.2g   SLQ d·mean %.6g", r.hutchinson.trace, r.hutchinson.standardError,
                        r.hutchPlusPlus.trace, r.hutchPlusPlus.standardError, r.density.mean * Double(d)))
         outLine(String(format: "effective rank (from SLQ)  entropy %.4g   trace/λ_max %.4g", r.rank.entropy, r.rank.traceRatio))
-        outLine(String(format: "sharpness ε = %g  S_max %.6g   S_mean %.6g   worst case (PGA) %.6g   ½ε²λ_max %.6g", epsilon, sharp.maximum, sharp.mean, r.worstCase, sharp.quadraticPrediction ?? .nan))
+        outLine(String(format: "sharpness ε = %g  S_max %.6g   S_mean %.6g   worst case (PGA) %.6g   ½ε²λ_max %.6g", settings.epsilon, sharp.maximum, sharp.mean, r.worstCase, sharp.quadraticPrediction ?? .nan))
         if !r.layers.isEmpty {
             outLine("per layer (\(curvature) diagonal blocks):")
             for b in r.layers {
@@ -93,7 +104,7 @@ struct ProbeCommand: ModelCommand {
             "trace_hutchinson": ["estimate": r.hutchinson.trace, "standard_error": r.hutchinson.standardError],
             "trace_hutchpp": ["estimate": r.hutchPlusPlus.trace, "standard_error": r.hutchPlusPlus.standardError],
             "effective_rank": ["entropy": r.rank.entropy, "trace_ratio": r.rank.traceRatio],
-            "sharpness": ["epsilon": epsilon, "max": sharp.maximum, "mean": sharp.mean, "worst_case": r.worstCase,
+            "sharpness": ["epsilon": settings.epsilon, "max": sharp.maximum, "mean": sharp.mean, "worst_case": r.worstCase,
                           "half_eps2_lambda_max": sharp.quadraticPrediction ?? Double.nan, "directions": filterNormalized ? "filter-normalized" : "unit"],
             "seconds": r.seconds, "openblas": BLASRuntime.coreName,
         ]
@@ -103,7 +114,7 @@ struct ProbeCommand: ModelCommand {
         try writeText("node,weight\n" + zip(density.nodes, density.weights).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density-nodes.csv")
         let floor = (density.density.max() ?? 1) * 1e-8
         let title = curvature == "hessian" ? "Hessian" : curvature == "ggn" ? "Gauss–Newton" : "empirical Fisher"
-        try writeText(SVGPlot.linePlot(title: "\(title) spectral density (SLQ, \(slqProbes) probes × \(min(slqSteps, d)) steps)", xLabel: "eigenvalue λ",
+        try writeText(SVGPlot.linePlot(title: "\(title) spectral density (SLQ, \(settings.slqProbes) probes × \(min(settings.slqSteps, d)) steps)", xLabel: "eigenvalue λ",
                                        yLabel: "density φ(λ)", series: [.init(name: "SLQ density", x: density.grid, y: density.density.map { max($0, floor) }, color: "#1f77b4")],
                                        logY: true), out, "density.svg")
         outLine("wrote \(out.path)/probe.json, density.csv, density-nodes.csv, density.svg")

@@ -155,9 +155,11 @@ public enum Schedule: Codable, Equatable, Sendable, CustomStringConvertible {
     public init(parsing text: String) throws {
         let parts = text.lowercased().split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         func bad(_ m: String) -> ConfigurationError { ConfigurationError(key: "schedule", m) }
+        if let named = [Schedule.constant, .cosine].first(where: { $0.description == text.lowercased() }) {
+            self = named
+            return
+        }
         switch parts.first {
-        case "constant" where parts.count == 1: self = .constant
-        case "cosine" where parts.count == 1: self = .cosine
         case "step" where parts.count == 3:
             guard let every = Int(parts[1]), every > 0 else { throw bad("has an invalid value ('\(text)'): the step size must be an integer ≥ 1 (epochs), got '\(parts[1])'") }
             guard let gamma = Double(parts[2]), gamma > 0, gamma.isFinite else { throw bad("has an invalid value ('\(text)'): gamma must be a positive finite number, got '\(parts[2])'") }
