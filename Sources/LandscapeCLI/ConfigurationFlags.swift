@@ -79,8 +79,10 @@ enum ConfigurationFlags {
                 let json = (try? JSONSerialization.data(withJSONObject: [v], options: .sortedKeys)).map { String(decoding: $0, as: UTF8.self) } ?? "[?]"
                 shown = String(json.dropFirst().dropLast())
             }
-            return "  --\(option(for: path)) (\(path), default \(shown))"
+            let name = path.split(separator: ".").last.map(String.init) ?? path
+            let owned = (try? C.path(of: name))?.joined(separator: ".") == path
+            return owned ? "  --\(option(for: path)) (\(path), default \(shown))" : "  --set \(path)=… (default \(shown))"
         }
-        return "Configuration options (each is --set KEY=VALUE for its key; a key whose last name is not unique takes its full path with --set):\n" + lines.joined(separator: "\n")
+        return "Configuration options (each is --set KEY=VALUE for its key):\n" + lines.joined(separator: "\n")
     }
 }

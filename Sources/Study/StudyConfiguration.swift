@@ -214,6 +214,9 @@ public struct StudyConfiguration: ConfigurationValue {
             error.key = error.key.map { "training.\($0)" }
             throw error
         }
+        guard training.model == TrainingConfiguration().model else {
+            throw bad("training.model", "is set from 'models' for each configuration; list the models in 'models' (--models) instead")
+        }
         guard !models.isEmpty else { throw bad("models", "is empty") }
         guard Set(models).count == models.count else { throw bad("models", "lists a model twice: \(models.map(\.rawValue))") }
         guard !regimes.isEmpty else { throw bad("regimes", "is empty") }

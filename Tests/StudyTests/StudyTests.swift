@@ -593,6 +593,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         c = StudyConfiguration()
         c.models = [.mlp, .mlp]
         #expect(message { try c.validate() }.contains("'models' lists a model twice"))
+        #expect(message { _ = try StudyConfiguration().setting("model=cnn").validate() }.contains("'training.model' is set from 'models'"))
     }
 
     @Test func configFileErrorsNameTheKey() throws {
