@@ -10,7 +10,7 @@ let package = Package(
     name: "Landscape",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "Landscape", targets: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Study"]),
+        .library(name: "Landscape", targets: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Plotting", "Study"]),
         .executable(name: "landscape", targets: ["LandscapeCLI"]),
     ],
     dependencies: [
@@ -23,15 +23,16 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimized),
         .target(name: "Autodiff", dependencies: ["Tensors"], swiftSettings: optimized),
-        .target(name: "Layers", dependencies: ["Autodiff", "Tensors"], swiftSettings: optimized),
-        .target(name: "Probes", dependencies: ["Autodiff", "Layers", "Tensors"], swiftSettings: optimized),
+        .target(name: "Probes", dependencies: ["Autodiff", "Tensors"], swiftSettings: optimized),
+        .target(name: "Layers", dependencies: ["Autodiff", "Probes", "Tensors"], swiftSettings: optimized),
         .target(name: "Optimizers", dependencies: ["Tensors"], swiftSettings: optimized),
         .target(name: "Datasets", dependencies: ["CZlib", "Tensors"]),
-        .target(name: "Checkpoints"),
+        .target(name: "Checkpoints", dependencies: ["Autodiff", "Tensors"]),
         .target(name: "Training", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints"], swiftSettings: optimized),
-        .target(name: "Study", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Datasets", "Checkpoints", "Training"], swiftSettings: optimized),
+        .target(name: "Plotting"),
+        .target(name: "Study", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Datasets", "Checkpoints", "Training", "Plotting"], swiftSettings: optimized),
         .executableTarget(name: "LandscapeCLI", dependencies: [
-            "Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Study",
+            "Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Plotting", "Study",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimized),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
@@ -41,7 +42,8 @@ let package = Package(
         .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
-        .testTarget(name: "StudyTests", dependencies: ["Study", "Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Probes"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Autodiff"]),
+        .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
+        .testTarget(name: "StudyTests", dependencies: ["Study", "Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Probes", "Plotting"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Autodiff", "Optimizers"]),
     ]
 )

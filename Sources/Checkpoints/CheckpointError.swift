@@ -53,6 +53,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     case invalidTensorName(path: String, tensor: String, problem: String)
     /// An operating-system call failed while reading or writing `path`.
     case ioFailure(path: String, operation: String, reason: String)
+    /// A parameter file's tensor has another shape than the model's layout gives it.
+    case shapeMismatch(path: String, tensor: String, shape: [Int], expected: [Int])
 
     /// A one-line, human-readable description (for logs and error output).
     public var description: String {
@@ -97,6 +99,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
             return "safetensors file '\(path)': invalid tensor name '\(tensor)': \(problem)"
         case let .ioFailure(path, operation, reason):
             return "'\(path)': \(operation) failed: \(reason)"
+        case let .shapeMismatch(path, tensor, shape, expected):
+            return "safetensors file '\(path)': tensor '\(tensor)' has shape \(shape), the model expects \(expected)"
         }
     }
 }

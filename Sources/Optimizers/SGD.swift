@@ -45,35 +45,15 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
         case .cosine: return "cosine"
         }
     }
-
-    /// Parses "constant", "cosine", or "step:STEPSIZE:GAMMA" (e.g. "step:1000:0.5"; STEPSIZE ≥ 1 in
-    /// the caller's unit — steps here, epochs in `landscape train` —, GAMMA > 0 and finite).
-    /// - Throws: ``OptimizerError/invalidHyperparameter(_:)`` naming the text.
-    public static func parse(_ text: String) throws -> LearningRateSchedule {
-        let parts = text.lowercased().split(separator: ":").map(String.init)
-        switch parts.first {
-        case "constant" where parts.count == 1: return .constant
-        case "cosine" where parts.count == 1: return .cosine
-        case "step" where parts.count == 3:
-            guard let s = Int(parts[1]), s > 0 else {
-                throw OptimizerError.invalidHyperparameter("learning-rate schedule '\(text)': the step size must be an integer ≥ 1, got '\(parts[1])'")
-            }
-            guard let g = Double(parts[2]), g > 0, g.isFinite else {
-                throw OptimizerError.invalidHyperparameter("learning-rate schedule '\(text)': gamma must be a positive finite number, got '\(parts[2])'")
-            }
-            return .step(stepSize: s, gamma: g)
-        default: break
-        }
-        throw OptimizerError.invalidHyperparameter("unknown learning-rate schedule '\(text)'; use constant, cosine, or step:N:GAMMA (multiply by GAMMA every N epochs in landscape train and study, e.g. step:3:0.5)")
-    }
 }
 
 /// Stochastic gradient descent with heavy-ball momentum and L2 weight decay on a
 /// flat parameter vector, in PyTorch's formulation (Polyak 1964; Sutskever et al. 2013):
 ///
-///     g ← ∇L + λ·θ;   b ← μ·b + g;   θ ← θ − η_t·(Nesterov ? g + μ·b : b)
+///     g ← ∇L·min(1, c/‖∇L‖) + λ·θ;   b ← μ·b + g;   θ ← θ − η_t·(Nesterov ? g + μ·b : b)
 ///
-/// with `b = 0` before the first step.
+/// with `b = 0` before the first step; the gradient is clipped to the global L2 norm c only when
+/// ``gradientClipNorm`` is set (PyTorch's `clip_grad_norm_` before `step`).
 public struct SGD<E: TensorScalar>: Sendable {
     /// Base learning rate η₀ (> 0).
     public let learningRate: Double
@@ -83,6 +63,8 @@ public struct SGD<E: TensorScalar>: Sendable {
     public let weightDecay: Double
     /// Nesterov momentum.
     public let nesterov: Bool
+    /// The global L2 norm c each gradient is clipped to, or `nil` (no clipping).
+    public let gradientClipNorm: Double?
     /// The schedule of η over ``totalSteps``.
     public let schedule: LearningRateSchedule
     /// The number of steps the schedule spans.
@@ -92,16 +74,18 @@ public struct SGD<E: TensorScalar>: Sendable {
     /// Steps taken.
     public var step: Int
 
-    /// - Throws: ``OptimizerError/invalidHyperparameter(_:)`` for η₀ ≤ 0, μ ∉ [0, 1), λ < 0, or non-finite values.
+    /// - Throws: ``OptimizerError/invalidHyperparameter(_:)`` for η₀ ≤ 0, μ ∉ [0, 1), λ < 0, c ≤ 0, or non-finite values.
     public init(parameterCount: Int, learningRate: Double, momentum: Double = 0, weightDecay: Double = 0,
-                nesterov: Bool = false, schedule: LearningRateSchedule = .constant, totalSteps: Int = 0) throws {
+                nesterov: Bool = false, gradientClipNorm: Double? = nil, schedule: LearningRateSchedule = .constant, totalSteps: Int = 0) throws {
         guard learningRate > 0, learningRate.isFinite else { throw OptimizerError.invalidHyperparameter("learning rate must be positive and finite, got \(learningRate)") }
         guard momentum >= 0, momentum < 1 else { throw OptimizerError.invalidHyperparameter("momentum must be in [0, 1), got \(momentum)") }
         guard weightDecay >= 0, weightDecay.isFinite else { throw OptimizerError.invalidHyperparameter("weight decay must be ≥ 0, got \(weightDecay)") }
+        if let c = gradientClipNorm, !(c > 0 && c.isFinite) { throw OptimizerError.invalidHyperparameter("gradient clip norm must be positive and finite, got \(c)") }
         self.learningRate = learningRate
         self.momentum = momentum
         self.weightDecay = weightDecay
         self.nesterov = nesterov
+        self.gradientClipNorm = gradientClipNorm
         self.schedule = schedule
         self.totalSteps = totalSteps
         self.velocity = Tensor.zeros([parameterCount])
@@ -121,7 +105,11 @@ public struct SGD<E: TensorScalar>: Sendable {
         // Every loop is a BLAS call or a TensorScalar kernel, so the update runs at full speed
         // even when called from unspecialized generic code.
         var g = gradient
-        if weightDecay != 0 { g.addScaled(θ, wd) }                       // g ← ∇L + λθ
+        if let c = gradientClipNorm {                                     // g ← ∇L·min(1, c/‖∇L‖)
+            let norm = g.norm()
+            if norm > c { g = g.affine(scale: E(c / norm), shift: 0) }
+        }
+        if weightDecay != 0 { g.addScaled(θ, wd) }                       // g ← g + λθ
         velocity.withUnsafeMutablePointer { b in
             E.affine(b, scale: mu, shift: 0, b, count: n)                // b ← μb
             g.withUnsafePointer { gp in E.axpy(n, 1, gp, b) }            // b ← μb + g

@@ -1,5 +1,4 @@
 import Autodiff
-import Layers
 import Tensors
 
 /// A symmetric linear operator `A` on vectors of length ``dimension``: what every probe
@@ -22,7 +21,8 @@ extension SymmetricOperator {
     public func apply(block vectors: [Tensor<Scalar>]) throws -> [Tensor<Scalar>] { try vectors.map { try apply($0) } }
 
     /// Checks a vector's length against ``dimension``.
-    func validate(_ v: Tensor<Scalar>, as what: String = "the vector") throws {
+    /// - Throws: ``AutodiffError/lengthMismatch(what:expected:actual:)``.
+    public func validate(_ v: Tensor<Scalar>, as what: String = "the vector") throws {
         guard v.count == dimension else { throw AutodiffError.lengthMismatch(what: what, expected: dimension, actual: v.count) }
     }
 
@@ -104,79 +104,6 @@ public struct HessianOperator<O: Objective>: SymmetricOperator {
 
     public func apply(_ v: Tensor<O.Scalar>) throws -> Tensor<O.Scalar> {
         try finite(try linearization.apply(v), "the Hessian-vector product")
-    }
-}
-
-/// The generalized Gauss–Newton matrix G = Jᵀ ∇²ℓ J of a model's mean softmax cross-entropy on a
-/// batch (Schraudolph 2002; Martens 2020): J the Jacobian of the logits with respect to θ, ∇²ℓ
-/// the cross-entropy's Hessian in the logits, (diag(p) − ppᵀ)/N per sample with p = softmax(z).
-/// Positive semi-definite; equal to the Hessian when the logits are linear in θ. One product is
-/// a JVP (forward mode) and a VJP (reverse mode) of the logits.
-public struct GaussNewtonOperator<M: Model, E: TensorScalar>: SymmetricOperator {
-    public typealias Scalar = E
-    public let model: M
-    public let point: Tensor<E>
-    public let input: Tensor<E>
-    public let labels: [Int]
-    public var dimension: Int { point.count }
-    @usableFromInline let probabilities: Tensor<E>
-
-    /// - Throws: ``ModelError`` for a batch that does not fit the model, ``AutodiffError`` for a
-    ///   wrong θ length.
-    public init(model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int]) throws {
-        try model.validate(input: input, labels: labels)
-        try model.layout.validate(θ)
-        self.model = model; self.point = θ; self.input = input; self.labels = labels
-        let z: Tensor<E> = model.logits(try model.layout.split(θ), input: input)
-        probabilities = Tensor.exp(z.logSoftmax())
-    }
-
-    public func apply(_ v: Tensor<E>) throws -> Tensor<E> {
-        try validate(v)
-        let layout = model.layout
-        let blocks = try layout.split(point), dirs = try layout.split(v, as: "the vector")
-        // J v: the logits' tangent.
-        let jv = model.logits(zip(blocks, dirs).map { Dual(primal: $0, tangent: $1) }, input: Dual(constant: input)).tangentOrZero
-        // ∇²ℓ (J v) = (p ⊙ u − p · rowsum(p ⊙ u)) / N for u = J v.
-        let p = probabilities, n = Double(input.shape[0])
-        let pu = p * jv
-        let hu = (pu - p * pu.sumColumns().broadcastColumns(p.shape[1])).scaled(by: 1 / n)
-        // Jᵀ (∇²ℓ J v): the cotangent of θ for the logits' cotangent hu.
-        let tape = Tape<Tensor<E>>()
-        let vars = blocks.map { tape.variable($0) }
-        let z = model.logits(vars, input: Tracked(constant: input))
-        let out = (z * Tracked(untracked: hu)).sum()
-        let cot = tape.cotangents(of: out, seed: Tensor(1))
-        return try finite(layout.flatten(vars.map { cot[$0.index] ?? $0.value.zerosLike() }), "the Gauss–Newton product")
-    }
-}
-
-/// The empirical Fisher F = (1/N) Σ_i g_i g_iᵀ of a model's cross-entropy on a batch, g_i the
-/// gradient of sample i's loss (Kunstner, Balles & Hennig 2019 on its use and misuse).
-/// Positive semi-definite. Building it takes N backward passes and keeps the N×d matrix of
-/// per-sample gradients; a product is then two GEMVs.
-public struct EmpiricalFisherOperator<E: TensorScalar>: SymmetricOperator {
-    public typealias Scalar = E
-    /// Per-sample gradients, `[N, d]`.
-    public let gradients: Tensor<E>
-    public var dimension: Int { gradients.shape[1] }
-
-    /// - Throws: ``ModelError`` or ``AutodiffError`` for a batch or θ that does not fit the model.
-    public init<M: Model>(model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int]) throws {
-        try model.validate(input: input, labels: labels)
-        var rows: [E] = []
-        for i in 0..<input.shape[0] {
-            let g = try gradient(of: try model.loss(on: input.rows(i..<(i + 1)), labels: [labels[i]]), at: θ)
-            rows += g.scalars
-        }
-        gradients = Tensor(shape: [input.shape[0], θ.count], scalars: rows)
-    }
-
-    public func apply(_ v: Tensor<E>) throws -> Tensor<E> {
-        try validate(v)
-        let n = gradients.shape[0]
-        let gv = Tensor.matmul(gradients, v.reshaped([dimension, 1]))                       // [N, 1]
-        return Tensor.matmul(gradients, gv, transposeA: true).reshaped([dimension]).scaled(by: 1 / Double(n))
     }
 }
 
@@ -295,21 +222,13 @@ public struct WeightedSumOperator<Part: SymmetricOperator>: SymmetricOperator {
     }
 }
 
-/// `y` if every element is finite, else an error naming the product.
-func finite<E: TensorScalar>(_ y: Tensor<E>, _ what: String) throws -> Tensor<E> {
+/// `y` if every element is finite, else an error naming the product (`what`, e.g. "the Hessian-vector product").
+/// - Throws: ``AutodiffError/invalidArgument(_:)``.
+public func finite<E: TensorScalar>(_ y: Tensor<E>, _ what: String) throws -> Tensor<E> {
     guard y.norm().isFinite else { throw AutodiffError.invalidArgument("\(what) is not finite") }
     return y
 }
 
-/// The curvature matrices a probe can run on.
-public enum CurvatureKind: String, CaseIterable, Sendable {
-    /// The Hessian of the loss.
-    case hessian
-    /// The generalized Gauss–Newton matrix (``GaussNewtonOperator``).
-    case ggn
-    /// The empirical Fisher (``EmpiricalFisherOperator``).
-    case fisher
-}
 
 /// λ_max, λ_min and the trace of one diagonal block of a curvature operator.
 public struct BlockCurvature: Sendable {

@@ -1,6 +1,8 @@
 import Checkpoints
 import Foundation
-import Probes
+import Layers
+import Plotting
+import Training
 
 /// Writes a study's figures (SVG), `summary.md` and `report.html` from the files in its run
 /// directory (config.json, metrics.csv, final.csv, spectra.csv, slices/, densities/), so the
@@ -62,7 +64,7 @@ public enum StudyReport {
         let spectra = try CSVTable.readIfPresent(directory.appendingPathComponent("spectra.csv"))
         let info = (try? Data(contentsOf: directory.appendingPathComponent("study.json"))).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
         let dataInfo = info["data"] as? [String: Any] ?? [:]
-        let datasetName = dataInfo["name"] as? String ?? (config.dataset == "fashion-mnist" ? "Fashion-MNIST" : "MNIST")
+        let datasetName = dataInfo["name"] as? String ?? (config.training.data.dataset.displayName)
         let names = config.runNames
         let failures: [String: String] = Dictionary(uniqueKeysWithValues: names.compactMap { n in
             (try? String(contentsOf: directory.appendingPathComponent("runs/\(n)/failed.txt"), encoding: .utf8)).map { (n, $0.trimmingCharacters(in: .whitespacesAndNewlines)) }
@@ -92,7 +94,7 @@ public enum StudyReport {
         let tag = "\(datasetName)"
         // Power-iteration estimates that did not meet their tolerance, ringed in the λ_max figure.
         let flagged = metrics.rows.filter { $0["lambda_converged"] == "0" && Double($0["lambda_max"] ?? "")?.isFinite == true }
-        let notConverged = flagged.isEmpty ? [] : [SVGPlot.Series(name: "not converged (\(config.lambdaIterations) iterations)", x: flagged.map { Double($0["epoch"]!) ?? .nan },
+        let notConverged = flagged.isEmpty ? [] : [SVGPlot.Series(name: "not converged (\(config.training.probes.lambdaIterations) iterations)", x: flagged.map { Double($0["epoch"]!) ?? .nan },
                                                                   y: flagged.map { Double($0["lambda_max"]!) ?? .nan }, color: "#000000", ringsOnly: true)]
         try write(SVGPlot.linePlot(title: "Loss per epoch (\(tag)): train (solid), validation (dashed)", xLabel: "epoch", yLabel: "mean cross-entropy loss",
                                    series: series("train_loss", label: " train") + series("validation_loss", label: " validation", dashed: true),
@@ -100,11 +102,11 @@ public enum StudyReport {
         try write(SVGPlot.linePlot(title: "Accuracy per epoch (\(tag)): train (solid), test (dashed)", xLabel: "epoch", yLabel: "accuracy (%)",
                                    series: series("train_accuracy", label: " train", scale: 100) + series("test_accuracy", label: " test", dashed: true, scale: 100),
                                    markers: true, integerX: true), "accuracy.svg")
-        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.probeSamples, dataInfo["train"] as? Int ?? config.probeSamples)) probe samples", xLabel: "epoch", yLabel: "λ_max",
+        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.training.probes.probeSamples, dataInfo["train"] as? Int ?? config.training.probes.probeSamples)) probe samples", xLabel: "epoch", yLabel: "λ_max",
                                    series: series("lambda_max") + notConverged, logY: true, markers: true, integerX: true), "lambda-max.svg")
-        try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.sharpnessEpsilon), \(config.sharpnessDirections) unit directions", xLabel: "epoch",
+        try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.epochProbes.sharpnessEpsilon), \(config.epochProbes.sharpnessDirections) unit directions", xLabel: "epoch",
                                    yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: series("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg")
-        let final = finalValues(metrics, names: names, epochs: config.epochs)
+        let final = finalValues(metrics, names: names, epochs: config.training.epochs)
         // Log scale when every λ_max is positive and they span more than a factor of 10.
         let lambdas = final.map(\.lambdaMax).filter(\.isFinite)
         let logLambda = !lambdas.isEmpty && lambdas.allSatisfy { $0 > 0 } && lambdas.max()! > 10 * lambdas.min()!
@@ -137,7 +139,7 @@ public enum StudyReport {
         let peak = densitySeries.flatMap(\.y).filter(\.isFinite).max() ?? 0
         densitySeries = densitySeries.map { SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y.map { max($0, 1e-9 * peak) }, color: $0.color) }
         if !densitySeries.isEmpty {
-            try write(SVGPlot.linePlot(title: "Hessian spectral density (SLQ, \(config.slqProbes) probe\(config.slqProbes == 1 ? "" : "s") × \(config.slqSteps) steps)",
+            try write(SVGPlot.linePlot(title: "Hessian spectral density (SLQ, \(config.finalProbes.slqProbes) probe\(config.finalProbes.slqProbes == 1 ? "" : "s") × \(config.finalProbes.slqSteps) steps)",
                                        xLabel: "eigenvalue", yLabel: "density", series: densitySeries, logY: true), "density.svg")
         }
 
@@ -153,11 +155,11 @@ public enum StudyReport {
         for n in names {
             let status = failures[n] ?? ""
             guard let f = final.first(where: { $0.name == n }) else {
-                table.append([n, "0/\(config.epochs)", "—", "—", "—", "—", "—", "—", "—", "—", "—", status.isEmpty ? "not started" : status])
+                table.append([n, "0/\(config.training.epochs)", "—", "—", "—", "—", "—", "—", "—", "—", "—", status.isEmpty ? "not started" : status])
                 continue
             }
-            let done = f.epoch >= config.epochs
-            table.append([n, "\(f.epoch)/\(config.epochs)", fmt(f.trainLoss), fmt(100 * f.trainAccuracy, "%.2f"), fmt(100 * f.testAccuracy, "%.2f"),
+            let done = f.epoch >= config.training.epochs
+            table.append([n, "\(f.epoch)/\(config.training.epochs)", fmt(f.trainLoss), fmt(100 * f.trainAccuracy, "%.2f"), fmt(100 * f.testAccuracy, "%.2f"),
                           fmt(f.generalizationGap, "%.2f"), fmt(f.lambdaMax), fmt(f.sharpnessMax, "%.3g"), fmt(f.sharpnessMean, "%.3g"),
                           fmt(f.trace) + " ± " + fmt(f.traceStandardError, "%.2g"), topEigenvalues(n),
                           !status.isEmpty ? "stopped: " + status : (done ? "complete" : "in progress")])
@@ -182,35 +184,36 @@ public enum StudyReport {
         let claims = paperClaims(final, names: names)
 
         var md = "# Study summary: \(datasetName)\n\n"
-        md += "Models \(config.models.joined(separator: ", ")) × regimes " + config.regimes.map { r in
-            let s = config.regimeSettings[r]!
+        md += "Models \(config.models.map(\.rawValue).joined(separator: ", ")) × regimes " + config.regimes.map { r in
+            let s = config.resolvedRegime(r)
             return "\(r) (batch \(s.batchSize), η₀ = \(s.learningRate))"
         }.joined(separator: ", ")
-        md += "; momentum \(config.momentum), \(config.schedule) schedule, \(config.epochs) epoch\(config.epochs == 1 ? "" : "s"), weight decay \(config.weightDecay), seed \(config.seed).\n"
+        md += "; momentum \(config.training.optimizer.momentum), \(config.training.schedule) schedule, \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), weight decay \(config.training.optimizer.weightDecay), seed \(config.training.seed).\n"
         if let tr = dataInfo["train"], let va = dataInfo["validation"], let te = dataInfo["test"] { md += "Data: \(datasetName), \(tr) train / \(va) validation / \(te) test samples. " }
         if let ob = info["openblas"] as? [String: Any] { md += "OpenBLAS kernel \(ob["kernel"] ?? "?"), \(ob["threads"] ?? "?") threads.\n" }
-        let probeCount = min(config.probeSamples, dataInfo["train"] as? Int ?? config.probeSamples)
+        let probeCount = min(config.training.probes.probeSamples, dataInfo["train"] as? Int ?? config.training.probes.probeSamples)
         md += "\nλ_max: power iteration on the first \(probeCount) training samples (warm-started each epoch); "
-        md += "S_ε over \(config.sharpnessDirections) random unit directions, ε = \(config.sharpnessEpsilon), in \(config.sharpnessPrecision); "
-        md += "trace: Hutchinson with \(config.traceProbes) Rademacher probes. Accuracies are full-split evaluations after the epoch; gap = train − test accuracy.\n"
-        if let limit = config.trainLimit, let tr = dataInfo["train"] as? Int, tr <= limit {
+        md += "S_ε over \(config.epochProbes.sharpnessDirections) random unit directions, ε = \(config.epochProbes.sharpnessEpsilon), in \(config.epochProbes.sharpnessPrecision); "
+        md += "trace: Hutchinson with \(config.epochProbes.traceProbes) Rademacher probes. Accuracies are full-split evaluations after the epoch; gap = train − test accuracy.\n"
+        if let limit = config.training.data.trainLimit, let tr = dataInfo["train"] as? Int, tr <= limit {
             md += "This is a subset run (trainLimit \(limit), e.g. `--preset quick`): a first look, not the study's protocol, which trains on all 55,000 samples.\n"
         }
         for r in config.regimes {
-            guard let s = config.regimeSettings[r], let tr = dataInfo["train"] as? Int else { continue }
-            let steps = (tr + s.batchSize - 1) / s.batchSize * config.epochs
+            guard config.regimeSettings[r] != nil, let tr = dataInfo["train"] as? Int else { continue }
+            let s = config.resolvedRegime(r)
+            let steps = (tr + s.batchSize - 1) / s.batchSize * config.training.epochs
             let stuck = final.filter { $0.name.hasSuffix("-\(r)") && $0.trainAccuracy < 0.5 }
             if !stuck.isEmpty {
-                md += "Warning: \(stuck.map(\.name).joined(separator: ", ")) did not learn (train accuracy \(stuck.map { String(format: "%.1f %%", 100 * $0.trainAccuracy) }.joined(separator: ", "))): \(r) takes only \(steps) SGD steps of batch \(s.batchSize) on \(tr) samples in \(config.epochs) epoch\(config.epochs == 1 ? "" : "s"), so its curvature describes a barely trained network.\n"
+                md += "Warning: \(stuck.map(\.name).joined(separator: ", ")) did not learn (train accuracy \(stuck.map { String(format: "%.1f %%", 100 * $0.trainAccuracy) }.joined(separator: ", "))): \(r) takes only \(steps) SGD steps of batch \(s.batchSize) on \(tr) samples in \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), so its curvature describes a barely trained network.\n"
             }
         }
         md += "\n"
-        md += markdownTable(header, table) + "\n"
-        md += "## Time (seconds)\n\n" + markdownTable(timeHeader, timeTable) + "\n"
+        md += Markdown.table(header, table) + "\n"
+        md += "## Time (seconds)\n\n" + Markdown.table(timeHeader, timeTable) + "\n"
         md += "Probes = λ_max + sharpness + trace every epoch, and the final Lanczos, SLQ, slice, sharpness precision check, per-layer blocks and Gauss–Newton eigenvalues.\n\n"
         var precisionHeader: [String] = [], precisionRows: [[String]] = []
         if let finals, finals.columns.contains("sharpness_mean_float64") {
-            md += "Sharpness precision check at the final θ (the same \(config.sharpnessDirections) directions, ε = \(config.sharpnessEpsilon)):\n\n"
+            md += "Sharpness precision check at the final θ (the same \(config.epochProbes.sharpnessDirections) directions, ε = \(config.epochProbes.sharpnessEpsilon)):\n\n"
             var rows: [[String]] = []
             for r in finals.rows {
                 let m32 = Double(r["sharpness_mean_float32"] ?? "") ?? .nan, m64 = Double(r["sharpness_mean_float64"] ?? "") ?? .nan
@@ -220,7 +223,7 @@ public enum StudyReport {
             }
             precisionHeader = ["configuration", "S_mean Float64", "S_mean Float32", "|difference|", "S_max Float64", "S_max Float32", "|difference|"]
             precisionRows = rows
-            md += markdownTable(precisionHeader, rows) + "\n"
+            md += Markdown.table(precisionHeader, rows) + "\n"
         }
         var curvatureHeader: [String] = [], curvatureRows: [[String]] = []
         if let layers = try CSVTable.readIfPresent(directory.appendingPathComponent("layers.csv")) {
@@ -237,8 +240,8 @@ public enum StudyReport {
             }
             curvatureHeader = ["configuration", "per layer: λ_max / trace of the Hessian block", "Gauss–Newton top eigenvalues"]
             md += "## Curvature per layer and the Gauss–Newton matrix (final θ, probe set)\n\n"
-            md += "λ_max of each layer's diagonal Hessian block by \(StudyRunner.layerLanczosSteps) Lanczos steps (* not converged to 1e-6), its trace from the \(config.traceProbes) Hutchinson probes of the whole Hessian split by block; the GGN Jᵀ∇²ℓJ is PSD and, for a network near a minimum, close to the Hessian's top.\n\n"
-            md += markdownTable(curvatureHeader, curvatureRows) + "\n"
+            md += "λ_max of each layer's diagonal Hessian block by \(StudyRunner.layerLanczosSteps) Lanczos steps (* not converged to 1e-6), its trace from the \(config.epochProbes.traceProbes) Hutchinson probes of the whole Hessian split by block; the GGN Jᵀ∇²ℓJ is PSD and, for a network near a minimum, close to the Hessian's top.\n\n"
+            md += Markdown.table(curvatureHeader, curvatureRows) + "\n"
         }
         md += "## The source paper's claims, checked on these numbers\n\n"
         md += "The claims below are those of the study this project reproduces, as stated by the source paper of the MNIST geometry study\(datasetName == "MNIST" ? "" : "; they are about MNIST and are checked on \(datasetName) for comparison only"). "
@@ -246,25 +249,24 @@ public enum StudyReport {
         try AtomicFile.write(md, to: directory.appendingPathComponent("summary.md"))
         written.append(directory.appendingPathComponent("summary.md"))
 
-        var html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Landscape study: \(esc(datasetName))</title>\n"
-        html += "<style>body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:4px}.grid{display:flex;flex-wrap:wrap}</style></head><body>\n"
-        html += "<h1>Landscape study: \(esc(datasetName))</h1>\n"
-        html += md.split(separator: "\n").prefix(while: { !$0.hasPrefix("|") }).dropFirst().filter { !$0.isEmpty }.map { "<p>\(codeSpans(esc(String($0))))</p>" }.joined(separator: "\n")
-        html += htmlTable(header, table)
+        var html = HTML.pageStart(title: "Landscape study: \(datasetName)")
+        html += "<h1>Landscape study: \(HTML.escape(datasetName))</h1>\n"
+        html += md.split(separator: "\n").prefix(while: { !$0.hasPrefix("|") }).dropFirst().filter { !$0.isEmpty }.map { "<p>\(HTML.codeSpans(HTML.escape(String($0))))</p>" }.joined(separator: "\n")
+        html += HTML.table(header, table)
         html += "<h2>Figures</h2>\n<div class=\"grid\">\n"
         for f in ["loss.svg", "accuracy.svg", "lambda-max.svg", "sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"] where written.contains(where: { $0.lastPathComponent == f }) {
             html += "<img src=\"figures/\(f)\" alt=\"\(f)\">\n"
         }
         html += "</div>\n<h2>Final 2D slices</h2>\n<div class=\"grid\">\n" + sliceFigures.map { "<img src=\"figures/\($0)\" alt=\"\($0)\" width=\"560\">" }.joined(separator: "\n") + "\n</div>\n"
-        html += "<h2>Time (seconds)</h2>\n" + htmlTable(timeHeader, timeTable.map { $0.map { $0.replacingOccurrences(of: "**", with: "") } })
+        html += "<h2>Time (seconds)</h2>\n" + HTML.table(timeHeader, timeTable.map { $0.map { $0.replacingOccurrences(of: "**", with: "") } })
         if !precisionRows.isEmpty {
-            html += "<h2>Sharpness precision check at the final θ</h2>\n" + htmlTable(precisionHeader, precisionRows)
+            html += "<h2>Sharpness precision check at the final θ</h2>\n" + HTML.table(precisionHeader, precisionRows)
         }
         if !curvatureRows.isEmpty {
-            html += "<h2>Curvature per layer and the Gauss–Newton matrix</h2>\n" + htmlTable(curvatureHeader, curvatureRows)
+            html += "<h2>Curvature per layer and the Gauss–Newton matrix</h2>\n" + HTML.table(curvatureHeader, curvatureRows)
         }
-        html += "<h2>The source paper's claims, checked on these numbers</h2>\n<ul>\n" + claims.map { "<li>\(esc($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
-        html += "<p>Data files: metrics.csv, final.csv, spectra.csv, ggn-spectra.csv, layers.csv, slices/, densities/; checkpoints in runs/. Regenerate with <code>landscape report DIR</code>.</p>\n</body></html>\n"
+        html += "<h2>The source paper's claims, checked on these numbers</h2>\n<ul>\n" + claims.map { "<li>\(HTML.escape($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
+        html += "<p>Data files: metrics.csv, final.csv, spectra.csv, ggn-spectra.csv, layers.csv, slices/, densities/; checkpoints in runs/. Regenerate with <code>landscape report DIR</code>.</p>\n" + HTML.pageEnd
         try AtomicFile.write(html, to: directory.appendingPathComponent("report.html"))
         written.append(directory.appendingPathComponent("report.html"))
         return written
@@ -281,7 +283,7 @@ public enum StudyReport {
         if !cnn.isEmpty {
             out.append("CNN test accuracy above 99 %: \(verdict(cnn.map(\.testAccuracy), cnn.allSatisfy { $0.testAccuracy > 0.99 })) (" + cnn.map { "\($0.name) \(String(format: "%.2f", 100 * $0.testAccuracy)) %" }.joined(separator: ", ") + ")")
         }
-        for model in ["mlp", "cnn"] {
+        for model in ModelKind.allCases.map(\.rawValue) {
             guard let h = f("\(model)-high-noise"), let l = f("\(model)-low-noise") else { continue }
             out.append("\(model.uppercased()): low-noise ends with a larger λ_max than high-noise: \(verdict([l.lambdaMax, h.lambdaMax], l.lambdaMax > h.lambdaMax)) (\(g(l.lambdaMax)) vs \(g(h.lambdaMax)))")
             out.append("\(model.uppercased()): S_ε^max ordered as λ_max: \(verdict([l.lambdaMax, h.lambdaMax, l.sharpnessMax, h.sharpnessMax], (l.lambdaMax > h.lambdaMax) == (l.sharpnessMax > h.sharpnessMax))) (S_max low-noise \(g(l.sharpnessMax)), high-noise \(g(h.sharpnessMax)))")
@@ -299,24 +301,5 @@ public enum StudyReport {
         }
         if final.contains(where: { $0.epoch < $0.epochs }) { out.append("(Some configurations have not finished all epochs; their last epoch is used.)") }
         return out
-    }
-
-    static func markdownTable(_ header: [String], _ rows: [[String]]) -> String {
-        "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---" }.joined(separator: "|") + "|\n" + rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n"
-    }
-
-    /// Markdown `code` spans as HTML <code> elements (on already escaped text).
-    static func codeSpans(_ s: String) -> String {
-        let parts = s.split(separator: "`", omittingEmptySubsequences: false)
-        guard parts.count >= 3 else { return s }
-        return parts.enumerated().map { $0.offset % 2 == 1 && $0.offset < parts.count - 1 ? "<code>\($0.element)</code>" : String($0.element) }.joined()
-    }
-
-    static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
-
-    static func htmlTable(_ header: [String], _ rows: [[String]]) -> String {
-        "<table><tr>" + header.map { "<th>\(esc($0))</th>" }.joined() + "</tr>\n" + rows.map { "<tr>" + $0.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }.joined(separator: "\n") + "</table>\n"
     }
 }

@@ -52,12 +52,12 @@ public struct StudyRunner {
     public var onStep: (String, StepProgress) -> Void = { _, _ in }
 
     /// The extra per-epoch columns the study adds to each run's metrics.csv.
-    public static let probeColumns = ["sharpness_mean", "sharpness_max", "quadratic_prediction", "trace", "trace_stderr", "sharpness_seconds", "trace_seconds"]
+    public static var probeColumns: [String] { SharpnessAndTrace.columns }
 
-    /// - Throws: ``StudyError/invalidConfiguration(_:)`` for an invalid configuration or an empty training split.
+    /// - Throws: ``ConfigurationError`` for an invalid configuration or an empty training split.
     public init(configuration: StudyConfiguration, data: MNISTDataset, directory: URL) throws {
         try configuration.validate()
-        guard data.train.count > 0 else { throw StudyError.invalidConfiguration("the training split is empty") }
+        guard data.train.count > 0 else { throw ConfigurationError(key: "training.data", "selects an empty training split") }
         self.configuration = try configuration.normalized()
         self.data = data
         self.directory = directory
@@ -77,19 +77,23 @@ public struct StudyRunner {
         let fm = FileManager.default
         let lock = try prepare(resume: resume)
         defer { DirectoryLock.release(lock) }
-        if let limit = configuration.trainLimit, limit > data.train.count {
+        let training = configuration.training
+        if let limit = training.data.trainLimit, limit > data.train.count {
             log("note: trainLimit \(limit) exceeds the training split; using all \(data.train.count) samples")
         }
-        if configuration.probeSamples > data.train.count {
-            log("note: probeSamples \(configuration.probeSamples) exceeds the training split; the probe set is all \(data.train.count) training samples")
+        if training.probes.probeSamples > data.train.count {
+            log("note: probeSamples \(training.probes.probeSamples) exceeds the training split; the probe set is all \(data.train.count) training samples")
         }
-        for r in configuration.regimes where configuration.regimeSettings[r]!.batchSize > data.train.count {
-            log("note: regime \(r) has batch size \(configuration.regimeSettings[r]!.batchSize) but the training split has \(data.train.count) samples: one SGD step per epoch")
+        for r in configuration.regimes {
+            let batch = configuration.regimeSettings[r]?.batchSize ?? training.optimizer.batchSize
+            if batch > data.train.count {
+                log("note: regime \(r) has batch size \(batch) but the training split has \(data.train.count) samples: one SGD step per epoch")
+            }
         }
         var outcome = StudyOutcome()
         for model in configuration.models {
             for regime in configuration.regimes {
-                let name = "\(model)-\(regime)"
+                let name = "\(model.rawValue)-\(regime)"
                 let runDir = directory.appendingPathComponent("runs/\(name)")
                 let failedURL = runDir.appendingPathComponent("failed.txt")
                 if let reason = try? String(contentsOf: failedURL, encoding: .utf8) {
@@ -97,9 +101,9 @@ public struct StudyRunner {
                     outcome.failed.append((name, reason.trimmingCharacters(in: .whitespacesAndNewlines)))
                     continue
                 }
-                let m = try makeModel(named: model)
+                let m = try model.make()
                 do {
-                    try runConfiguration(m, regime: regime, name: name, runDir: runDir, shouldStop: shouldStop)
+                    try runConfiguration(m, kind: model, regime: regime, name: name, runDir: runDir, shouldStop: shouldStop)
                     outcome.completed.append(name)
                 } catch let error as TrainingError {
                     switch error {
@@ -183,13 +187,8 @@ public struct StudyRunner {
         let infoURL = directory.appendingPathComponent("study.json")
         let info = (try? Data(contentsOf: infoURL)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
         if let stored = info?["configuration"] as? [String: Any] {
-            let original = try StudyConfiguration().merging(stored, source: infoURL.path).jsonObject()
-            let now = try configuration.jsonObject()
-            let changed = Set(original.keys).union(now.keys).filter { k in
-                let a = original[k].flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }
-                let b = now[k].flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }
-                return a != b
-            }.sorted()
+            let original = try StudyConfiguration().merging(stored, source: infoURL.path)
+            let changed = original.differingKeys(from: configuration)
             guard changed.isEmpty else {
                 throw StudyError.runDirectory(path: directory.path, reason: "config.json was changed since the study started (\(changed.joined(separator: ", "))); resuming would mix results of two configurations. Restore it or start a new study")
             }
@@ -210,7 +209,7 @@ public struct StudyRunner {
         var info = ((try? Data(contentsOf: url)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }) ?? [:]
         let now = ISO8601DateFormatter().string(from: Date())
         if resumed { info["resumed"] = ((info["resumed"] as? [String]) ?? []) + [now] } else { info["started"] = now }
-        if info["configuration"] == nil { info["configuration"] = try configuration.jsonObject() }
+        if info["configuration"] == nil { info["configuration"] = configuration.jsonObject() }
         info["data"] = ["name": data.name, "directory": data.directory.path, "train": data.train.count,
                         "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
         info["openblas"] = ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount]
@@ -232,54 +231,65 @@ public struct StudyRunner {
 
     // MARK: One configuration
 
-    func runConfiguration<M: Model>(_ model: M, regime: String, name: String, runDir: URL, shouldStop: (String, Int) -> Bool) throws {
-        let cfg = configuration
-        let training = try cfg.training(model: model.name, regime: regime)
+    func runConfiguration<M: Model>(_ model: M, kind: ModelKind, regime: String, name: String, runDir: URL, shouldStop: (String, Int) -> Bool) throws {
+        let cfg = configuration, e = cfg.epochProbes
+        let training = try cfg.training(model: kind, regime: regime)
         let (trainX, trainY) = Trainer.tensor(of: data.train)
-        let probeCount = min(cfg.probeSamples, data.train.count)
-        let probe = try Trainer.probeObjective(model: model, input: trainX, labels: trainY, samples: probeCount, chunk: training.probeBatchSize)
+        let probeCount = min(training.probes.probeSamples, data.train.count)
+        let probe = try Trainer.probeObjective(model: model, input: trainX, labels: trainY, samples: probeCount, chunk: training.probes.probeBatchSize)
         let probeX = trainX.rows(0..<probeCount), probeY = Array(trainY[0..<probeCount])
         let sharpnessF32 = try model.loss(on: probeX, labels: probeY)
         let sharpnessF64 = try model.loss(on: Tensor<Double>(shape: probeX.shape, scalars: probeX.scalars.map(Double.init)), labels: probeY)
-        let epochProbe = EpochProbe(columns: Self.probeColumns) { epoch, θ, metrics in
+        let epochProbe = EpochProbe(SharpnessAndTrace.self) { epoch, θ, metrics in
             let t0 = Date()
             let lambda = metrics.lambdaMax.isFinite ? metrics.lambdaMax : nil
             let s: RandomSharpness
-            if cfg.sharpnessPrecision == "float64" {
+            switch e.sharpnessPrecision {
+            case .float64:
                 s = try randomSharpness(of: sharpnessF64, at: Tensor<Double>(shape: θ.shape, scalars: θ.scalars.map(Double.init)),
-                                        epsilon: cfg.sharpnessEpsilon, directions: cfg.sharpnessDirections, kind: .unit,
-                                        lambdaMax: lambda, seed: cfg.sharpnessSeed)
-            } else {
-                s = try randomSharpness(of: sharpnessF32, at: θ, epsilon: cfg.sharpnessEpsilon, directions: cfg.sharpnessDirections,
-                                        kind: .unit, lambdaMax: lambda, seed: cfg.sharpnessSeed)
+                                        epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections, kind: .unit,
+                                        lambdaMax: lambda, seed: e.sharpnessSeed)
+            case .float32:
+                s = try randomSharpness(of: sharpnessF32, at: θ, epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections,
+                                        kind: .unit, lambdaMax: lambda, seed: e.sharpnessSeed)
             }
             let t1 = Date()
-            let trace = try hutchinsonTrace(of: probe, at: θ, probes: cfg.traceProbes, seed: cfg.traceSeed)
+            let trace = try hutchinsonTrace(of: probe, at: θ, probes: e.traceProbes, seed: e.traceSeed)
             let t2 = Date()
             if !s.mean.isFinite || !s.maximum.isFinite {
-                log("[\(model.name)-\(regime)] warning: S_ε is not finite at epoch \(epoch) (ε = \(cfg.sharpnessEpsilon) moves θ too far?)")
+                log("[\(model.name)-\(regime)] warning: S_ε is not finite at epoch \(epoch) (ε = \(e.sharpnessEpsilon) moves θ too far?)")
             }
             if !trace.trace.isFinite { log("[\(model.name)-\(regime)] warning: the Hutchinson trace is not finite at epoch \(epoch)") }
-            return [s.mean, s.maximum, s.quadraticPrediction ?? .nan, trace.trace, trace.standardError,
-                    t1.timeIntervalSince(t0), t2.timeIntervalSince(t1)]
+            return SharpnessAndTrace(sharpnessMean: s.mean, sharpnessMax: s.maximum, quadraticPrediction: s.quadraticPrediction ?? .nan,
+                                     trace: trace.trace, traceStandardError: trace.standardError,
+                                     sharpnessSeconds: t1.timeIntervalSince(t0), traceSeconds: t2.timeIntervalSince(t1))
         }
-        var trainer = try Trainer(configuration: training, data: data, outputDirectory: runDir, epochProbe: epochProbe)
+        var trainer = try Trainer(configuration: training, data: data, epochProbe: epochProbe)
         trainer.log = log
-        let state = try checkpoint(of: trainer, model: model)
+        // A run directory with a run.json is continued (from its start if no epoch is complete).
+        let started = FileManager.default.fileExists(atPath: runDir.appendingPathComponent(RunStore.runInfoName).path)
+        let store = started ? try RunStore.open(at: runDir, probeColumns: Self.probeColumns, log: log)
+                            : try RunStore.create(at: runDir, configuration: training, model: model, data: data, probeColumns: Self.probeColumns, log: log)
+        defer { store.close() }
+        if started { try store.check(configuration: training) }
+        let state: TrainingCheckpoint?
+        do { state = try store.lastComplete(layout: model.layout, stepsPerEpoch: trainer.stepsPerEpoch) } catch {
+            throw StudyError.corruptFile(path: runDir.path, reason: "cannot resume from its checkpoints: \(error) (nothing was changed; remove the damaged epoch's files or the whole run directory to redo it)")
+        }
         var θ: Tensor<Float>
-        if let state, state.epoch >= cfg.epochs {
+        if let state, state.epoch >= training.epochs {
             θ = state.parameters
         } else {
             if let state {
-                log("[\(name)] resuming after epoch \(state.epoch) of \(cfg.epochs)")
+                log("[\(name)] resuming after epoch \(state.epoch) of \(training.epochs)")
             } else {
-                log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(regime): batch \(training.batchSize), lr \(training.learningRate) \(training.schedule), momentum \(training.momentum), \(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s"), seed \(cfg.seed)")
+                let o = training.optimizer
+                log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(regime): batch \(o.batchSize), lr \(o.learningRate) \(training.schedule), momentum \(o.momentum), \(training.epochs) epoch\(training.epochs == 1 ? "" : "s"), seed \(training.seed)")
             }
-            // A run directory with a run.json is continued (from its start if no epoch is complete).
-            let started = FileManager.default.fileExists(atPath: runDir.appendingPathComponent("run.json").path)
-            let result = try trainer.run(model: model, resume: started, onStep: { onStep(name, $0) }, onEpoch: { m in
+            if started { try store.prepareToContinue(after: state) }
+            let result = try trainer.train(model: model, from: state, store: store, onStep: { onStep(name, $0) }, onEpoch: { m in
                 try mergeMetrics()
-                log("[\(name)] " + Self.describe(m, epochs: cfg.epochs))
+                log("[\(name)] " + Self.describe(m, epochs: training.epochs))
                 if shouldStop(name, m.epoch) { throw StudyError.interrupted(configuration: name, epoch: m.epoch) }
             })
             θ = result.parameters
@@ -287,29 +297,19 @@ public struct StudyRunner {
         try finalProbes(model, θ: θ, probe: probe, trainX: trainX, trainY: trainY, name: name)
     }
 
-    /// The run's last complete epoch, checked; a cut last metrics row is left for the trainer to
-    /// warn about when it resumes (its epoch is then not complete).
-    func checkpoint<M: Model>(of trainer: Trainer, model: M) throws -> TrainingCheckpoint? {
-        var quiet = trainer
-        quiet.log = { _ in }
-        do { return try quiet.lastComplete(model: model) } catch {
-            throw StudyError.corruptFile(path: trainer.outputDirectory!.path, reason: "cannot resume from its checkpoints: \(error) (nothing was changed; remove the damaged epoch's files or the whole run directory to redo it)")
-        }
-    }
-
     static func describe(_ m: EpochMetrics, epochs: Int) -> String {
-        let e = m.extra
+        let e = SharpnessAndTrace(values: m.extra)
         return String(format: "epoch %d/%d  train %.4f %.2f%% (running %.4f)  val %.4f %.2f%%  test %.4f %.2f%%  λ_max %.4g%@  S_max %.3g  S_mean %.3g  tr %.4g±%.2g  [%.1f s train, %.1f s eval, %.1f s probes]",
                       m.epoch, epochs, m.trainLoss, 100 * m.trainAccuracy, m.trainRunningLoss, m.validationLoss, 100 * m.validationAccuracy,
-                      m.testLoss, 100 * m.testAccuracy, m.lambdaMax, m.lambdaConverged ? "" : "*", e[1], e[0], e[3], e[4],
-                      m.trainSeconds, m.evaluationSeconds, m.probeSeconds + e[5] + e[6])
+                      m.testLoss, 100 * m.testAccuracy, m.lambdaMax, m.lambdaConverged ? "" : "*", e.sharpnessMax, e.sharpnessMean, e.trace, e.traceStandardError,
+                      m.trainSeconds, m.evaluationSeconds, m.lambdaSeconds + e.sharpnessSeconds + e.traceSeconds)
     }
 
     // MARK: Final-epoch probes
 
     func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, probe: AveragedObjective<ModelLoss<M, Float>>,
                                trainX: Tensor<Float>, trainY: [Int], name: String) throws {
-        let cfg = configuration
+        let cfg = configuration, e = cfg.epochProbes, f = cfg.finalProbes
         let fm = FileManager.default
         let sliceURL = directory.appendingPathComponent("slices/\(name).csv")
         let densityURL = directory.appendingPathComponent("densities/\(name).csv")
@@ -320,53 +320,53 @@ public struct StudyRunner {
             log("[\(name)] final probes already done")
             return
         }
-        log("[\(name)] final probes: top-\(cfg.lanczosCount) eigenvalues and SLQ density from a \(max(cfg.lanczosSteps, cfg.slqSteps))-step Lanczos run" +
-            (cfg.slqProbes > 1 ? " (+ \(cfg.slqProbes - 1) SLQ probe\(cfg.slqProbes == 2 ? "" : "s") of \(cfg.slqSteps) steps)" : "") + ", \(cfg.slicePoints)×\(cfg.slicePoints) slice")
+        log("[\(name)] final probes: top-\(f.lanczosCount) eigenvalues and SLQ density from a \(max(f.lanczosSteps, f.slqSteps))-step Lanczos run" +
+            (f.slqProbes > 1 ? " (+ \(f.slqProbes - 1) SLQ probe\(f.slqProbes == 2 ? "" : "s") of \(f.slqSteps) steps)" : "") + ", \(f.slicePoints)×\(f.slicePoints) slice")
         // One Lanczos run from a Rademacher vector gives both the top eigenvalues and the first
         // SLQ probe (the same Krylov space); further SLQ probes are runs of their own.
         let t0 = Date()
-        var rng0 = SplitMix64(seed: cfg.spectrumSeed)
-        let top = try lanczos(of: probe, at: θ, count: cfg.lanczosCount, target: .largestAlgebraic,
-                              steps: min(max(cfg.lanczosSteps, cfg.slqSteps), θ.count),
+        var rng0 = SplitMix64(seed: f.spectrumSeed)
+        let top = try lanczos(of: probe, at: θ, count: f.lanczosCount, target: .largestAlgebraic,
+                              steps: min(max(f.lanczosSteps, f.slqSteps), θ.count),
                               initialVector: Tensor<Float>.randomRademacher([θ.count], using: &rng0))
         let t1 = Date()
         var runs = [top]
-        for _ in 1..<max(cfg.slqProbes, 1) {
-            runs.append(try lanczos(of: probe, at: θ, count: 1, steps: min(cfg.slqSteps, θ.count),
+        for _ in 1..<max(f.slqProbes, 1) {
+            runs.append(try lanczos(of: probe, at: θ, count: 1, steps: min(f.slqSteps, θ.count),
                                     initialVector: Tensor<Float>.randomRademacher([θ.count], using: &rng0)))
         }
         let density = try spectralDensity(from: runs)
         let rank = EffectiveRank(nodes: density.nodes, weights: density.weights.map { $0 * Double(θ.count) })
         let t2 = Date()
-        var rng = SplitMix64(seed: cfg.sliceSeed)
+        var rng = SplitMix64(seed: f.sliceSeed)
         let u = try filterNormalized(Tensor<Float>.randomNormal([θ.count], using: &rng), like: θ, layout: model.layout)
         let v = try filterNormalized(Tensor<Float>.randomNormal([θ.count], using: &rng), like: θ, layout: model.layout)
-        let n = min(cfg.sliceSamples, cfg.probeSamples, trainY.count)
+        let n = min(f.sliceSamples, cfg.training.probes.probeSamples, trainY.count)
         let sliceLoss = try model.loss(on: trainX.rows(0..<n), labels: Array(trainY[0..<n]))
-        let axis = try grid(from: -cfg.sliceRange, to: cfg.sliceRange, count: cfg.slicePoints)
+        let axis = try grid(from: -f.sliceRange, to: f.sliceRange, count: f.slicePoints)
         let slice = try slice2D(of: sliceLoss, at: θ, u: u, v: v, alphas: axis, betas: axis)
         let t3 = Date()
         // Precision check of the last epoch's sharpness: the same directions in the other precision.
-        let probeCount = min(cfg.probeSamples, trainY.count)
+        let probeCount = min(cfg.training.probes.probeSamples, trainY.count)
         let probeX = trainX.rows(0..<probeCount), probeY = Array(trainY[0..<probeCount])
         let θ64 = Tensor<Double>(shape: θ.shape, scalars: θ.scalars.map(Double.init))
-        let s32 = try randomSharpness(of: try model.loss(on: probeX, labels: probeY), at: θ, epsilon: cfg.sharpnessEpsilon,
-                                      directions: cfg.sharpnessDirections, kind: .unit, seed: cfg.sharpnessSeed)
+        let s32 = try randomSharpness(of: try model.loss(on: probeX, labels: probeY), at: θ, epsilon: e.sharpnessEpsilon,
+                                      directions: e.sharpnessDirections, kind: .unit, seed: e.sharpnessSeed)
         let s64 = try randomSharpness(of: try model.loss(on: Tensor<Double>(shape: probeX.shape, scalars: probeX.scalars.map(Double.init)), labels: probeY),
-                                      at: θ64, epsilon: cfg.sharpnessEpsilon, directions: cfg.sharpnessDirections, kind: .unit, seed: cfg.sharpnessSeed)
+                                      at: θ64, epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections, kind: .unit, seed: e.sharpnessSeed)
         let t4 = Date()
         // Curvature per layer and the Gauss–Newton matrix's top eigenvalues on the same probe set:
         // each layer's diagonal Hessian block by a short Lanczos run, its trace by splitting
         // Hutchinson products of the whole Hessian by block (tr H_bb = E[z_bᵀ(Hz)_b]), and the
         // GGN's top eigenvalues by Lanczos on the chunk-weighted sum of per-chunk GGN operators.
         let hessianOp = try HessianOperator(of: probe, at: θ)
-        var rngT = SplitMix64(seed: cfg.traceSeed &+ 1)
-        let zs = (0..<max(cfg.traceProbes, 2)).map { _ in Tensor<Float>.randomRademacher([θ.count], using: &rngT) }
+        var rngT = SplitMix64(seed: e.traceSeed &+ 1)
+        let zs = (0..<max(e.traceProbes, 2)).map { _ in Tensor<Float>.randomRademacher([θ.count], using: &rngT) }
         let hz = try hessianOp.apply(block: zs)
         var layerRows: [[String: String]] = []
         for block in layerBlocks(of: model.layout) {
             let restricted = try RestrictedOperator(hessianOp, entries: block.entries, of: model.layout)
-            let run = try lanczos(of: restricted, count: 1, steps: min(Self.layerLanczosSteps, restricted.dimension), seed: cfg.spectrumSeed)
+            let run = try lanczos(of: restricted, count: 1, steps: min(Self.layerLanczosSteps, restricted.dimension), seed: f.spectrumSeed)
             let samples = zip(zs, hz).map { z, h in restricted.ranges.reduce(0.0) { acc, r in acc + r.reduce(0.0) { $0 + Double(z.scalars[$1]) * Double(h.scalars[$1]) } } }
             let mean = samples.reduce(0, +) / Double(samples.count)
             let se = (samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(samples.count - 1) / Double(samples.count)).squareRoot()
@@ -375,8 +375,8 @@ public struct StudyRunner {
                               "lambda_max_converged": run.pairs[0].converged ? "1" : "0", "trace": "\(mean)", "trace_stderr": "\(se)"])
         }
         let ggnParts = try probe.parts.map { try GaussNewtonOperator(model: model, at: θ, input: $0.input, labels: $0.labels) }
-        let ggn = try lanczos(of: try WeightedSumOperator(ggnParts, weights: probe.weights), count: cfg.lanczosCount,
-                              steps: min(max(cfg.lanczosSteps, cfg.lanczosCount), θ.count), seed: cfg.spectrumSeed)
+        let ggn = try lanczos(of: try WeightedSumOperator(ggnParts, weights: probe.weights), count: f.lanczosCount,
+                              steps: min(max(f.lanczosSteps, f.lanczosCount), θ.count), seed: f.spectrumSeed)
         let t5 = Date()
         log(String(format: "[%@] per layer λ_max %@; Gauss–Newton top eigenvalues %@  [%.1f s]", name,
                    layerRows.map { "\($0["layer"]!) \(String(format: "%.4g", Double($0["lambda_max"]!)!))" }.joined(separator: ", "),
@@ -407,9 +407,9 @@ public struct StudyRunner {
         try CSVTable.replaceRows(in: directory.appendingPathComponent("layers.csv"), columns: Self.layerColumns,
                                  model: model.name, regime: regime, with: layerRows)
         let finalRow = ["model": model.name, "regime": regime, "lanczos_steps": String(top.steps), "lanczos_seconds": String(format: "%.3f", t1.timeIntervalSince(t0)),
-                        "slq_probes": String(cfg.slqProbes), "slq_steps": String(cfg.slqSteps), "slq_seconds": String(format: "%.3f", t2.timeIntervalSince(t1)),
+                        "slq_probes": String(f.slqProbes), "slq_steps": String(f.slqSteps), "slq_seconds": String(format: "%.3f", t2.timeIntervalSince(t1)),
                         "slq_trace": "\(density.mean * Double(θ.count))", "effective_rank_entropy": "\(rank.entropy)", "effective_rank_trace_ratio": "\(rank.traceRatio)",
-                        "slice_points": String(cfg.slicePoints), "slice_samples": String(n), "slice_cosine": "\(slice.cosine)",
+                        "slice_points": String(f.slicePoints), "slice_samples": String(n), "slice_cosine": "\(slice.cosine)",
                         "slice_seconds": String(format: "%.3f", t3.timeIntervalSince(t2)),
                         "sharpness_mean_float32": "\(s32.mean)", "sharpness_mean_float64": "\(s64.mean)",
                         "sharpness_max_float32": "\(s32.maximum)", "sharpness_max_float64": "\(s64.maximum)",
@@ -444,26 +444,51 @@ public struct StudyRunner {
 
     // MARK: metrics.csv
 
-    /// The header of the study's metrics.csv: model and regime, then each run's columns
-    /// (λ_max's seconds renamed `lambda_seconds`).
-    public static let metricsHeader = (["model", "regime"] + EpochMetrics.csvHeader.split(separator: ",").map { $0 == "probe_seconds" ? "lambda_seconds" : String($0) } + probeColumns)
-        .joined(separator: ",")
+    /// The header of the study's metrics.csv: model and regime, then each run's columns.
+    public static var metricsHeader: String { (["model", "regime"] + EpochMetrics.columns + probeColumns).joined(separator: ",") }
 
     /// Rewrites DIR/metrics.csv from the runs' own metrics.csv files (atomic).
     func mergeMetrics() throws {
         var out = Self.metricsHeader + "\n"
-        let runHeader = ([EpochMetrics.csvHeader] + Self.probeColumns).joined(separator: ",")
         for model in configuration.models {
             for regime in configuration.regimes {
-                let url = directory.appendingPathComponent("runs/\(model)-\(regime)/metrics.csv")
+                let url = directory.appendingPathComponent("runs/\(model.rawValue)-\(regime)/metrics.csv")
                 guard FileManager.default.fileExists(atPath: url.path) else { continue }
                 let rows: [String]
-                do { rows = try RunRecord.completeRows(of: url, header: runHeader, log: log) } catch let TrainingError.corruptRun(path, reason) {
+                do { rows = try RunRecord.completeRows(of: url, columns: EpochMetrics.columns + Self.probeColumns, renamed: EpochMetrics.renamedColumns, log: log) } catch let TrainingError.corruptRun(path, reason) {
                     throw StudyError.corruptFile(path: path, reason: reason)
                 }
-                for line in rows { out += "\(model),\(regime),\(line)\n" }
+                for line in rows { out += "\(model.rawValue),\(regime),\(line)\n" }
             }
         }
         try AtomicFile.write(out, to: directory.appendingPathComponent("metrics.csv"))
+    }
+}
+
+/// The study's per-epoch probe results: random-direction sharpness and the Hutchinson trace, with
+/// their seconds (columns of each run's and the study's metrics.csv).
+public struct SharpnessAndTrace: EpochProbeResult, Equatable {
+    /// S_ε^mean and S_ε^max over the random unit directions, and ½ε²λ_max (nan without λ_max).
+    public var sharpnessMean: Double, sharpnessMax: Double, quadraticPrediction: Double
+    /// The Hutchinson trace and its standard error.
+    public var trace: Double, traceStandardError: Double
+    /// Seconds spent on sharpness and on the trace.
+    public var sharpnessSeconds: Double, traceSeconds: Double
+
+    /// The results with these values.
+    public init(sharpnessMean: Double, sharpnessMax: Double, quadraticPrediction: Double, trace: Double, traceStandardError: Double,
+                sharpnessSeconds: Double, traceSeconds: Double) {
+        self.sharpnessMean = sharpnessMean; self.sharpnessMax = sharpnessMax; self.quadraticPrediction = quadraticPrediction
+        self.trace = trace; self.traceStandardError = traceStandardError
+        self.sharpnessSeconds = sharpnessSeconds; self.traceSeconds = traceSeconds
+    }
+
+    public static let columns = ["sharpness_mean", "sharpness_max", "quadratic_prediction", "trace", "trace_stderr", "sharpness_seconds", "trace_seconds"]
+
+    public var values: [Double] { [sharpnessMean, sharpnessMax, quadraticPrediction, trace, traceStandardError, sharpnessSeconds, traceSeconds] }
+
+    public init(values v: [Double]) {
+        self.init(sharpnessMean: v[0], sharpnessMax: v[1], quadraticPrediction: v[2], trace: v[3], traceStandardError: v[4],
+                  sharpnessSeconds: v[5], traceSeconds: v[6])
     }
 }

@@ -4,7 +4,8 @@ import Foundation
 
 /// What a training run records about itself so that `--resume` can check every file it reads:
 ///
-/// - `run.json` holds the configuration and its SHA-256 (``TrainingConfiguration/sha256``);
+/// - `run.json` holds the configuration and its SHA-256 (``TrainingConfiguration/sha256``; for a
+///   run.json of the flat form, that form's SHA-256: ``RunStore``);
 /// - each checkpoint's safetensors metadata holds its `epoch`, the optimizer `step`, the
 ///   `configuration_sha256` and `tensors_sha256` (SHA-256 of the data buffer after the header);
 /// - `checkpoints.csv` holds one record per epoch (``header``): the step and the three
@@ -15,11 +16,6 @@ public enum RunRecord {
     public static let fileName = "checkpoints.csv"
     /// Its header.
     public static let header = "epoch,step,configuration_sha256,theta_sha256,optimizer_sha256"
-
-    /// The θ checkpoint of an epoch.
-    public static func thetaName(epoch: Int) -> String { String(format: "theta-epoch-%03d.safetensors", epoch) }
-    /// The optimizer checkpoint of an epoch (SGD velocity and step, the λ_max start vector).
-    public static func optimizerName(epoch: Int) -> String { String(format: "optimizer-epoch-%03d.safetensors", epoch) }
 
     /// One epoch's record in checkpoints.csv.
     public struct Entry: Equatable, Sendable {
@@ -46,21 +42,22 @@ public enum RunRecord {
     }
 
     /// The complete rows of a run's metrics.csv (without the header): epochs 1, 2, 3, … in order.
+    /// The header must name `columns`, or older names of them (`renamed`: old name → current).
     /// A last row that is cut (fewer fields than the header, or no final newline) is dropped with
     /// a warning to `log`; it is never kept.
     /// - Throws: ``TrainingError/corruptRun(path:reason:)`` naming the file and line for a wrong
     ///   header, a row of the wrong length before the last, or epochs out of order or repeated.
-    public static func completeRows(of url: URL, header: String, log: (String) -> Void) throws -> [String] {
+    public static func completeRows(of url: URL, columns: [String], renamed: [String: String] = [:], log: (String) -> Void) throws -> [String] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw TrainingError.corruptRun(path: url.path, reason: "is missing or not readable UTF-8 text")
         }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let ended = text.hasSuffix("\n")
         if ended { lines.removeLast() }
-        guard lines.first == header else {
+        guard let first = lines.first, first.split(separator: ",", omittingEmptySubsequences: false).map({ renamed[String($0)] ?? String($0) }) == columns else {
             throw TrainingError.corruptRun(path: url.path, reason: "does not start with the expected header")
         }
-        let width = header.split(separator: ",", omittingEmptySubsequences: false).count
+        let width = columns.count
         var rows: [String] = []
         for k in 1..<lines.count {
             let fields = lines[k].split(separator: ",", omittingEmptySubsequences: false)
@@ -132,16 +129,5 @@ public enum RunRecord {
             throw bad("its tensors' SHA-256 is \(actual), the run recorded \(checksum) for epoch \(entry.epoch) in \(fileName): the file was changed after it was written")
         }
         return file
-    }
-}
-
-extension TrainingConfiguration {
-    /// SHA-256 (lowercase hex) of the configuration's JSON with sorted keys: what run.json, the
-    /// checkpoints and checkpoints.csv record, so that a configuration edited under a run is noticed.
-    public var sha256: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(self)) ?? Data()
-        return SHA256.hexDigest(of: [UInt8](data))
     }
 }

@@ -77,26 +77,4 @@ struct ScheduleTests {
         }
         #expect(sgd.step == T)
     }
-
-    @Test("parse accepts constant, cosine, step:S:G", arguments: [
-        ("constant", LearningRateSchedule.constant), ("cosine", .cosine),
-        ("step:100:0.5", .step(stepSize: 100, gamma: 0.5)), ("step:1:0.1", .step(stepSize: 1, gamma: 0.1)),
-    ])
-    func parseAccepts(text: String, expected: LearningRateSchedule) throws {
-        #expect(try LearningRateSchedule.parse(text) == expected)
-    }
-
-    @Test("parse rejects malformed text with invalidHyperparameter naming it", arguments: [
-        "linear", "step:0:0.5", "step:10", "step:a:b", "", "step:-5:0.5", "step:10:0", "step:10:-0.5",
-        "step:10:nan", "step:10:inf", "constant:1", "cosine:100", "step:10:0.5:1",
-    ])
-    func parseRejects(text: String) {
-        let error = #expect(throws: OptimizerError.self, "'\(text)'") { try LearningRateSchedule.parse(text) }
-        guard let error else { return }
-        guard case let .invalidHyperparameter(message) = error else {
-            Issue.record("'\(text)': expected invalidHyperparameter, got \(error)")
-            return
-        }
-        #expect(message.contains("'\(text)'"), "message \(message) does not name '\(text)'")
-    }
 }

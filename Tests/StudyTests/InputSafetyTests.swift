@@ -23,23 +23,23 @@ import Training
     @Test func aHugeStepScheduleIsRefusedByValidation() throws {
         // Before: epochs × steps per epoch overflowed and trapped once training started.
         var t = TrainingConfiguration()
-        t.schedule = "step:9223372036854775807:0.5"
+        t.schedule = try Schedule(parsing: "step:9223372036854775807:0.5")
         do { try t.validate(); Issue.record("accepted") } catch { #expect("\(error)".contains("at most \(TrainingConfiguration.maximumEpochs) epochs"), "\(error)") }
         let c = try StudyConfiguration().setting("schedule=step:9223372036854775807:0.5")
         do { try c.validate(); Issue.record("accepted") } catch { #expect("\(error)".contains("step size must be at most"), "\(error)") }
         // The conversion itself: 3 epochs of 100 steps are 300 steps; the largest step size fits.
-        t.schedule = "step:3:0.5"
+        t.schedule = try Schedule(parsing: "step:3:0.5")
         #expect(try t.learningRateSchedule(stepsPerEpoch: 100) == .step(stepSize: 300, gamma: 0.5))
-        t.schedule = "step:\(TrainingConfiguration.maximumEpochs):0.5"
+        t.schedule = try Schedule(parsing: "step:\(TrainingConfiguration.maximumEpochs):0.5")
         #expect(try t.learningRateSchedule(stepsPerEpoch: 60_000) == .step(stepSize: 6_000_000_000, gamma: 0.5))
-        #expect(throws: TrainingError.self) { try t.learningRateSchedule(stepsPerEpoch: Int.max / 2) }
+        #expect(throws: ConfigurationError.self) { try t.learningRateSchedule(stepsPerEpoch: Int.max / 2) }
     }
 
     @Test func studyProbeCapsAreTheSharedLimits() throws {
         let cases: [(WritableKeyPath<StudyConfiguration, Int>, ClosedRange<Int>, String)] = [
-            (\.lanczosSteps, ProbeLimits.lanczosSteps, "lanczosSteps"), (\.slqSteps, ProbeLimits.slqSteps, "slqSteps"),
-            (\.slqProbes, ProbeLimits.slqProbes, "slqProbes"), (\.traceProbes, ProbeLimits.traceProbes, "traceProbes"),
-            (\.sharpnessDirections, ProbeLimits.sharpnessDirections, "sharpnessDirections"),
+            (\.finalProbes.lanczosSteps, ProbeLimits.lanczosSteps, "finalProbes.lanczosSteps"), (\.finalProbes.slqSteps, ProbeLimits.slqSteps, "finalProbes.slqSteps"),
+            (\.finalProbes.slqProbes, ProbeLimits.slqProbes, "finalProbes.slqProbes"), (\.epochProbes.traceProbes, ProbeLimits.traceProbes, "epochProbes.traceProbes"),
+            (\.epochProbes.sharpnessDirections, ProbeLimits.sharpnessDirections, "epochProbes.sharpnessDirections"),
         ]
         for (key, range, name) in cases {
             var c = StudyConfiguration()
@@ -47,21 +47,21 @@ import Training
             try c.validate()
             c[keyPath: key] = range.upperBound + 1
             do { try c.validate(); Issue.record("\(name) above its cap was accepted") } catch {
-                #expect("\(error)".contains("\(name) must be in") && "\(error)".contains("\(range.upperBound)"), "\(error)")
+                #expect("\(error)".contains("'\(name)' must be in") && "\(error)".contains("\(range.upperBound)"), "\(error)")
             }
         }
         var c = StudyConfiguration()
-        c.lambdaIterations = ProbeLimits.powerIterations.upperBound + 1
-        #expect(throws: StudyError.self) { try c.validate() }
+        c.training.probes.lambdaIterations = ProbeLimits.powerIterations.upperBound + 1
+        do { try c.validate(); Issue.record("accepted") } catch { #expect("\(error)".contains("'training.probes.lambdaIterations' must be in 1...100000"), "\(error)") }
         c = StudyConfiguration()
-        c.lanczosCount = 10_000
-        #expect(throws: StudyError.self) { try c.validate() }
+        c.finalProbes.lanczosCount = 10_000
+        #expect(throws: ConfigurationError.self) { try c.validate() }
     }
 
     @Test func aSliceRangeTooNarrowForItsPointsIsRefused() throws {
         var c = StudyConfiguration()
-        c.sliceRange = 5e-322 // about 100 subnormal steps each side: 400 intervals cannot be distinct
-        c.slicePoints = 401
+        c.finalProbes.sliceRange = 5e-322 // about 100 subnormal steps each side: 400 intervals cannot be distinct
+        c.finalProbes.slicePoints = 401
         do { try c.validate(); Issue.record("accepted") } catch { #expect("\(error)".contains("too narrow"), "\(error)") }
     }
 

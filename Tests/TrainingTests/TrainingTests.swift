@@ -33,10 +33,10 @@ func temporaryDirectory() -> URL {
         let data = try MNISTDataset(directory: dir, validationCount: 1000, trainLimit: 3000, testLimit: 1000)
         var cfg = TrainingConfiguration()
         cfg.epochs = 2
-        cfg.batchSize = 32
-        cfg.learningRate = 0.05
-        cfg.lambdaSamples = 256
-        cfg.lambdaIterations = 10
+        cfg.optimizer.batchSize = 32
+        cfg.optimizer.learningRate = 0.05
+        cfg.probes.probeSamples = 256
+        cfg.probes.lambdaIterations = 10
         let out = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: out) }
         let trainer = try Trainer(configuration: cfg, data: data, outputDirectory: out)
@@ -72,12 +72,12 @@ func temporaryDirectory() -> URL {
         let data = try syntheticDataset(train: split)
         var cfg = TrainingConfiguration()
         cfg.epochs = 3
-        cfg.batchSize = 32
+        cfg.optimizer.batchSize = 32
         // A sane rate in epoch 1, then ×1e6 from epoch 2 on (the step schedule counts epochs).
-        cfg.learningRate = 0.01
-        cfg.momentum = 0.9
-        cfg.schedule = "step:1:1e6"
-        cfg.lambdaEvery = 0
+        cfg.optimizer.learningRate = 0.01
+        cfg.optimizer.momentum = 0.9
+        cfg.schedule = .step(everyEpochs: 1, gamma: 1e6)
+        cfg.probes.lambdaEvery = 0
         let out = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: out) }
         do {
@@ -97,13 +97,17 @@ func temporaryDirectory() -> URL {
 
     @Test func invalidConfigurationsAreRejectedWithTheirName() throws {
         var cfg = TrainingConfiguration()
-        cfg.batchSize = 0
-        #expect(throws: TrainingError.self) { try cfg.validate() }
-        cfg = TrainingConfiguration(); cfg.schedule = "linear"
-        do { try cfg.validate(); Issue.record("schedule 'linear' accepted") } catch { #expect("\(error)".contains("linear")) }
-        cfg = TrainingConfiguration(); cfg.momentum = 1
-        #expect(throws: TrainingError.self) { try cfg.validate() }
+        cfg.optimizer.batchSize = 0
+        do { try cfg.validate(); Issue.record("batch size 0 accepted") } catch let error as ConfigurationError {
+            #expect(error.key == "optimizer.batchSize" && "\(error)".contains("'optimizer.batchSize' must be in 1...16777216, got 0"), "\(error)")
+        }
+        do { _ = try cfg.setting("schedule=linear"); Issue.record("schedule 'linear' accepted") } catch {
+            #expect("\(error)".contains("'training.schedule'") == false && "\(error)".contains("'schedule'") && "\(error)".contains("linear"), "\(error)")
+        }
+        cfg = TrainingConfiguration(); cfg.optimizer.momentum = 1
+        #expect(throws: ConfigurationError.self) { try cfg.validate() }
         #expect(throws: ModelError.self) { try makeModel(named: "resnet") }
+        #expect(try makeModel(named: "CNN").name == "cnn")
     }
 
     @Test func parametersWithTheWrongShapeAreRejectedOnLoad() throws {
@@ -142,9 +146,9 @@ struct Interrupted: Error {}
         let data = try syntheticDataset(train: DatasetSplit(name: "synthetic", images: images, labels: labels, featureCount: 784))
         var cfg = TrainingConfiguration()
         cfg.epochs = 3
-        cfg.batchSize = 32
-        cfg.lambdaSamples = 64
-        cfg.lambdaIterations = 5
+        cfg.optimizer.batchSize = 32
+        cfg.probes.probeSamples = 64
+        cfg.probes.lambdaIterations = 5
         let a = temporaryDirectory(), b = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
         let (θa, _) = try Trainer(configuration: cfg, data: data, outputDirectory: a).run()
@@ -204,23 +208,26 @@ struct Interrupted: Error {}
         let data = try MNISTDataset(directory: dir, validationCount: 100, trainLimit: 1000, testLimit: 100)
         var cfg = TrainingConfiguration()
         cfg.epochs = 1
-        cfg.batchSize = 250
-        cfg.lambdaEvery = 0
+        cfg.optimizer.batchSize = 250
+        cfg.probes.lambdaEvery = 0
         let (θ0, m0) = try Trainer(configuration: cfg, data: data, outputDirectory: nil).run()
-        cfg.microBatchSize = 64 // 250 = 64 + 64 + 64 + 58: uneven parts, weighted by size
+        cfg.optimizer.microBatchSize = 64 // 250 = 64 + 64 + 64 + 58: uneven parts, weighted by size
         let (θ1, m1) = try Trainer(configuration: cfg, data: data, outputDirectory: nil).run()
         var d = θ0; d.addScaled(θ1, -1)
         #expect(d.norm() < 1e-5 * θ0.norm(), "‖Δθ‖ = \(d.norm())")
         #expect(abs(m0[0].trainRunningLoss - m1[0].trainRunningLoss) < 1e-5)
-        cfg.microBatchSize = -1
-        #expect(throws: TrainingError.self) { try cfg.validate() }
+        cfg.optimizer.microBatchSize = -1
+        #expect(throws: ConfigurationError.self) { try cfg.validate() }
     }
 
     @Test func olderRunConfigurationsStillDecode() throws {
-        // run.json written before probeBatchSize/microBatchSize existed.
+        // run.json's flat form, written before probeBatchSize/microBatchSize existed.
         let json = #"{"model":"cnn","batchSize":32,"learningRate":0.1,"momentum":0.5,"weightDecay":0,"nesterov":false,"schedule":"constant","epochs":2,"seed":4,"lambdaEvery":1,"lambdaSamples":128,"lambdaIterations":5,"lambdaTolerance":0.01,"evaluationBatchSize":512}"#
-        let c = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(json.utf8))
-        #expect(c.model == "cnn" && c.batchSize == 32 && c.seed == 4 && c.probeBatchSize == 0 && c.microBatchSize == 0)
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(TrainingConfiguration.self, from: Data(#"{"epochs":"two"}"#.utf8)) }
+        let c = try TrainingConfiguration.decode(json: Data(json.utf8), source: "run.json")
+        #expect(c.model == .cnn && c.optimizer.batchSize == 32 && c.seed == 4 && c.probes.probeSamples == 128 && c.probes.probeBatchSize == 0 && c.optimizer.microBatchSize == 0)
+        #expect(c.schedule == .constant && c.optimizer.momentum == 0.5 && c.probes.lambdaTolerance == 0.01 && c.evaluationBatchSize == 512)
+        do { _ = try TrainingConfiguration.decode(json: Data(#"{"epochs":"two"}"#.utf8), source: "run.json"); Issue.record("accepted") } catch {
+            #expect("\(error)" == "run.json: 'epochs' must be an integer", "\(error)")
+        }
     }
 }

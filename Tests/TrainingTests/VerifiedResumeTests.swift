@@ -21,9 +21,9 @@ import Training
     static let configuration: TrainingConfiguration = {
         var cfg = TrainingConfiguration()
         cfg.epochs = 3
-        cfg.batchSize = 64
-        cfg.lambdaSamples = 32
-        cfg.lambdaIterations = 3
+        cfg.optimizer.batchSize = 64
+        cfg.probes.probeSamples = 32
+        cfg.probes.lambdaIterations = 3
         return cfg
     }()
 

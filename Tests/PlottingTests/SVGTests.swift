@@ -3,7 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
-import Probes
+import Plotting
 
 final class SeriesCollector: NSObject, XMLParserDelegate {
     var series: [String] = []

@@ -1,0 +1,90 @@
+import Foundation
+
+/// The data sets this package reads, by name: the one list of data-set names.
+public enum DatasetKind: String, CaseIterable, Codable, Sendable {
+    case mnist
+    case fashionMNIST = "fashion-mnist"
+
+    /// The name in messages and reports ("MNIST", "Fashion-MNIST"; ``MNISTDataset/name``).
+    public var displayName: String {
+        switch self {
+        case .mnist: return "MNIST"
+        case .fashionMNIST: return "Fashion-MNIST"
+        }
+    }
+
+    /// Where the files are when no directory is given: `data/mnist` (relative to the current
+    /// directory; fetched there if missing) or Debian's `/usr/share/datasets/fashion-mnist`.
+    public var defaultDirectory: String {
+        switch self {
+        case .mnist: return "data/mnist"
+        case .fashionMNIST: return MNISTDataset.defaultFashionMNISTDirectory.path
+        }
+    }
+}
+
+/// Which data a run trains on: the data set, its directory and the splits' sizes (in samples).
+public struct DataSettings: Codable, Equatable, Sendable {
+    /// The data set.
+    public var dataset: DatasetKind = .mnist
+    /// The directory with the four IDX files (`nil`: ``DatasetKind/defaultDirectory``).
+    public var dataDirectory: String? = nil
+    /// Training samples held out for validation (of the 60,000).
+    public var validation: Int = MNISTDataset.defaultValidationCount
+    /// Use only this many training samples (a seeded random subset); `nil` = all.
+    public var trainLimit: Int? = nil
+    /// Use only this many test samples (a seeded random subset); `nil` = all.
+    public var testLimit: Int? = nil
+
+    /// The defaults: all of MNIST in data/mnist with 5,000 samples held out.
+    public init() {}
+
+    /// The directory the files are read from, as an absolute path.
+    public var resolvedDirectory: String {
+        URL(fileURLWithPath: dataDirectory ?? dataset.defaultDirectory).standardizedFileURL.path
+    }
+
+    /// The problem with these settings (key and words), or `nil`.
+    public var problem: (key: String, problem: String)? {
+        if let dataDirectory, dataDirectory.isEmpty { return ("dataDirectory", "must not be empty") }
+        guard validation >= 0, validation < 60_000 else { return ("validation", "must be in 0..<60000 (the rest is the training split), got \(validation)") }
+        if let trainLimit, trainLimit < 1 { return ("trainLimit", "must be at least 1, got \(trainLimit)") }
+        if let testLimit, testLimit < 1 { return ("testLimit", "must be at least 1, got \(testLimit)") }
+        return nil
+    }
+}
+
+extension MNISTDataset {
+    /// Loads the data set the settings name. MNIST is fetched into its directory when the files
+    /// are missing (from `mnistFrom`, a local copy, else as ``MNISTFetcher/fetch(into:localCopy:log:)``
+    /// says); Fashion-MNIST must be present. A directory that holds the other canonical data set
+    /// is refused; files that are neither are used with a note to `log`.
+    /// - Throws: ``DatasetError`` naming the directory or file.
+    public static func load(_ settings: DataSettings, mnistFrom: URL? = nil, log: (String) -> Void) throws -> MNISTDataset {
+        let kind = settings.dataset
+        let dir = URL(fileURLWithPath: settings.resolvedDirectory)
+        switch kind {
+        case .fashionMNIST:
+            guard FileManager.default.fileExists(atPath: dir.path) else {
+                throw DatasetError.fileNotFound(path: "\(dir.path) (Fashion-MNIST: install it with `apt-get install dataset-fashion-mnist` or pass its directory)")
+            }
+        case .mnist:
+            let present = MNISTFile.allCases.allSatisfy { (try? $0.locate(in: dir)) != nil }
+            if !present {
+                log("MNIST not found in \(dir.path); fetching it")
+                let source = try MNISTFetcher.fetch(into: dir, localCopy: mnistFrom, log: log)
+                log("MNIST \(source)")
+            }
+        }
+        switch try identify(directory: dir) {
+        case kind.displayName?: break
+        case let other?:
+            let otherKind = DatasetKind.allCases.first { $0.displayName == other }
+            throw DatasetError.invalidArgument(path: dir.path, reason: "the files are \(other), not \(kind.displayName); use the data set \(otherKind?.rawValue ?? other) or another directory")
+        case nil:
+            log("note: the training labels in \(dir.path) are not the canonical \(kind.displayName) files (unknown SHA-256); using them as \(kind.displayName)")
+        }
+        return try MNISTDataset(directory: dir, validationCount: settings.validation, trainLimit: settings.trainLimit,
+                                testLimit: settings.testLimit, name: kind.displayName)
+    }
+}

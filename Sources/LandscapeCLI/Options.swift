@@ -1,0 +1,143 @@
+import ArgumentParser
+import Autodiff
+import Checkpoints
+import Datasets
+import Foundation
+import Layers
+import Probes
+import Study
+import Tensors
+import Training
+
+extension ModelKind: ExpressibleByArgument {}
+extension DatasetKind: ExpressibleByArgument {}
+extension StudyConfiguration.Preset: ExpressibleByArgument {}
+extension SliceDirectionKind: ExpressibleByArgument {}
+
+/// The data options of `taylor`, `probe` and `slice`: overlays on ``DataSettings`` (unset: its defaults).
+struct DataOptions: ParsableArguments {
+    @Option(help: "Data set (default mnist; fashion-mnist reads Debian's dataset-fashion-mnist files, or --data-directory).")
+    var dataset: DatasetKind?
+
+    @Option(name: [.customLong("data-directory"), .customLong("data-dir")],
+            help: "Directory with the four IDX files (.gz or raw). MNIST is fetched there if missing. Default: data/mnist, or /usr/share/datasets/fashion-mnist for fashion-mnist.")
+    var dataDirectory: String?
+
+    @Option(help: "An existing local copy of the MNIST files to use when fetching.")
+    var mnistFrom: String?
+
+    @Option(parsing: .unconditional, help: "Training samples held out for validation (of the 60,000; default 5000).")
+    var validation: Int?
+
+    @Option(parsing: .unconditional, help: "Use only this many training samples (a seeded random subset), for quick runs.")
+    var trainLimit: Int?
+
+    /// The data settings with these options laid over the defaults.
+    var settings: DataSettings {
+        var s = DataSettings()
+        if let dataset { s.dataset = dataset }
+        if let dataDirectory { s.dataDirectory = dataDirectory }
+        if let validation { s.validation = validation }
+        if let trainLimit { s.trainLimit = trainLimit }
+        return s
+    }
+
+    func validate() throws {
+        if let (key, problem) = settings.problem { throw ValidationError("--\(ConfigurationFlags.option(for: key)) \(problem)") }
+    }
+
+    func load(log: (String) -> Void) throws -> MNISTDataset {
+        try MNISTDataset.load(settings, mnistFrom: mnistFrom.map { URL(fileURLWithPath: $0) }, log: log)
+    }
+}
+
+/// Options shared by `probe`, `slice` and `taylor`: the model, its parameters and the batch.
+struct ProbeTarget: ParsableArguments {
+    @Option(help: "Model (default mlp).") var model: ModelKind?
+    @Option(help: "A parameter file (safetensors, as written by `train`); default: a fresh model from --seed.") var parameters: String?
+    @Option(name: [.customLong("probe-samples"), .customLong("samples")], parsing: .unconditional,
+            help: "Training samples in the probe batch (the first of the training split; default 512, taylor 256).") var probeSamples: Int?
+    @Option(parsing: .unconditional, help: "Seed of the fresh model, probe vectors and directions.") var seed: UInt64 = 0
+    @OptionGroup var data: DataOptions
+
+    /// The model (``TrainingConfiguration``'s default when none is given).
+    func makeModel() throws -> any Model { try (model ?? TrainingConfiguration().model).make() }
+
+    func validate() throws {
+        if let probeSamples, probeSamples < 1 || probeSamples > 60_000 { throw ValidationError("--probe-samples must be in 1...60000, got \(probeSamples)") }
+    }
+
+    /// The loss on the first `--probe-samples` (else `defaultSamples`) training samples in Float64, and θ (Float64).
+    func load<M: Model>(_ m: M, defaultSamples: Int = 512) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
+        let dataset = try data.load(log: stderrLine)
+        let n = min(probeSamples ?? defaultSamples, dataset.train.count)
+        let (x, y) = Trainer.tensor(of: dataset.train)
+        let f = try m.loss(on: Tensor<Double>(converting: x.rows(0..<n)), labels: Array(y[0..<n]))
+        let θ = try parameters.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") } ?? m.initialParameters(Double.self, seed: seed)
+        return (f, θ)
+    }
+}
+
+/// A parameter file read as a flat Float64 vector of `layout`.
+/// - Throws: ``CLIError`` naming the file and `what` it was meant to be.
+func loadFlat(_ path: String, layout: ParameterLayout, what: String) throws -> Tensor<Double> {
+    do { return Tensor(converting: try loadParameters(from: URL(fileURLWithPath: path), layout: layout)) } catch {
+        throw CLIError(description: "cannot use \(path) as \(what): \(error)")
+    }
+}
+
+/// A command that works on one model's parameters and writes into a fresh output directory
+/// (`probe`, `slice`): `run()` picks the model, prepares `PREFIX-MODEL-TIMESTAMP` (or
+/// `--output-dir`), and removes it again if the command fails before writing anything.
+protocol ModelCommand: ParsableCommand {
+    /// The model, parameters and batch.
+    var target: ProbeTarget { get }
+    /// `--output-dir`, if given.
+    var outputDir: String? { get }
+    /// The default output directory prefix, e.g. "runs/probe".
+    static var outputPrefix: String { get }
+    /// The command's work for a concrete model, writing into `out`.
+    func run<M: Model>(_ m: M, _ out: URL) throws
+}
+
+extension ModelCommand {
+    func run() throws {
+        let m = try target.makeModel()
+        let out = try prepareOutputDirectory(outputDir, defaultPrefix: "\(Self.outputPrefix)-\(m.name)")
+        try removingIfEmptyOnError(out) { try run(m, out) }
+    }
+}
+
+/// How `train` and `study` get their configuration: the defaults (or a preset), then a file, then
+/// `--set` and the configuration options (``ConfigurationFlags``), in command-line order.
+struct ConfigurationOptions: ParsableArguments {
+    @Option(help: "A JSON configuration file (any subset of the keys --print-config prints); its keys override the defaults.") var config: String?
+    @Option(name: .customLong("set"), help: "KEY=VALUE for any configuration key (repeatable; dotted keys reach into objects).") var assignments: [String] = []
+    @Flag(help: "Print the resolved configuration as JSON and exit.") var printConfig = false
+
+    /// `base` with the file and the assignments laid over it, validated.
+    /// - Throws: ``ConfigurationError`` naming the source and the key.
+    func resolve<C: ConfigurationValue>(_ base: C) throws -> C {
+        var c = base
+        if let config { c = try C.load(from: URL(fileURLWithPath: config), base: c) }
+        for a in assignments { c = try c.setting(a) }
+        try c.validate()
+        return c
+    }
+
+    /// The options given, by name, for refusing them where they do not apply (`--resume`).
+    var given: [String] {
+        [config != nil ? "--config" : nil, assignments.isEmpty ? nil : "--set (or a configuration option)", printConfig ? "--print-config" : nil].compactMap { $0 }
+    }
+}
+
+/// The run-directory and console options of `train` and `study`.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Run directory (default runs/COMMAND-…-TIMESTAMP); must be new or empty.") var outputDir: String?
+    @Option(help: "Continue the run in this directory after its last complete epoch (with the directory's own configuration).") var resume: String?
+    @Option(help: "An existing local copy of the MNIST files to use when fetching.") var mnistFrom: String?
+    @Flag(help: "No progress bar even on a terminal.") var noProgress = false
+
+    /// `--mnist-from` as a URL.
+    var mnistCopy: URL? { mnistFrom.map { URL(fileURLWithPath: $0) } }
+}

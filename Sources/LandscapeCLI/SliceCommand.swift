@@ -1,0 +1,100 @@
+import ArgumentParser
+import Checkpoints
+import Foundation
+import Layers
+import Plotting
+import Probes
+import Tensors
+
+struct SliceCommand: ModelCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slice",
+        abstract: "1D or 2D loss slices L(θ + αu + βv) along random, filter-normalized, Hessian-eigenvector or interpolation directions, with CSV and SVG output.")
+
+    @OptionGroup var target: ProbeTarget
+    @Option(help: "Directory for the CSV/SVG outputs (default runs/slice-MODEL-TIMESTAMP).") var outputDir: String?
+    @Option(parsing: .unconditional, help: "1 or 2 dimensions.") var dimensions: Int = 2
+    @Option(help: "Directions: random, filter (filter-normalized random), eigen (top Hessian eigenvectors), interpolate (to --to), pca (of the theta-epoch-*.safetensors in --trajectory).") var directions: SliceDirectionKind = .filter
+    @Option(help: "Second parameter file for --directions interpolate.") var to: String?
+    @Option(help: "A run directory whose theta-epoch-NNN.safetensors form the trajectory for --directions pca.") var trajectory: String?
+    @Option(parsing: .unconditional, help: "Grid points per axis.") var points: Int = 25
+    @Option(parsing: .unconditional, help: "Range of α and β as LO:HI, e.g. -1:1 or -0.5:1.5.") var range: String = "-1:1"
+    @Option(parsing: .unconditional, help: "Order of the Taylor polynomial drawn beside a 1D slice.") var taylorOrder: Int = 4
+
+    static let outputPrefix = "runs/slice"
+
+    func bounds() throws -> (Double, Double) {
+        let parts = range.split(separator: ":").map { Double($0) }
+        guard parts.count == 2, let lo = parts[0], let hi = parts[1], lo < hi, lo.isFinite, hi.isFinite else {
+            throw ValidationError("--range must be LO:HI with LO < HI, got '\(range)'")
+        }
+        return (lo, hi)
+    }
+
+    func validate() throws {
+        guard dimensions == 1 || dimensions == 2 else { throw ValidationError("--dimensions must be 1 or 2, got \(dimensions)") }
+        guard points >= 2, points <= 201 else { throw ValidationError("--points must be in 2...201, got \(points)") }
+        if directions == .interpolate && to == nil { throw ValidationError("--directions interpolate needs --to FILE") }
+        if directions == .pca && trajectory == nil { throw ValidationError("--directions pca needs --trajectory RUN_DIRECTORY") }
+        if to != nil && directions != .interpolate { throw ValidationError("--to is only used with --directions interpolate") }
+        if trajectory != nil && directions != .pca { throw ValidationError("--trajectory is only used with --directions pca") }
+        guard taylorOrder >= 1, taylorOrder <= 12 else { throw ValidationError("--taylor-order must be in 1...12") }
+        let (lo, hi) = try bounds()
+        do { _ = try grid(from: lo, to: hi, count: points) } catch { throw ValidationError("--range \(range) with --points \(points): \(error)") }
+    }
+
+    /// The θ checkpoints of the --trajectory run directory.
+    func trajectorySnapshots<M: Model>(_ m: M) throws -> [Tensor<Double>] {
+        guard let trajectory else { return [] }
+        let dir = URL(fileURLWithPath: trajectory)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir) else { throw CLIError(description: "--trajectory \(dir.path) does not exist") }
+        guard isDir.boolValue else { throw CLIError(description: "--trajectory \(dir.path) is not a directory") }
+        let files = try ParameterFiles.thetaFiles(in: dir)
+        guard files.count >= dimensions + 1 else {
+            throw CLIError(description: "--trajectory \(dir.path) holds \(files.count) checkpoint\(files.count == 1 ? "" : "s") (theta-epoch-NNN.safetensors); PCA needs at least \(dimensions + 1)")
+        }
+        return try files.map { try loadFlat($0.path, layout: m.layout, what: "parameters of the \(m.name)") }
+    }
+
+    func run<M: Model>(_ m: M, _ out: URL) throws {
+        let (f, θ) = try target.load(m)
+        let (lo, hi) = try bounds()
+        if directions == .eigen { stderrLine("… top-\(dimensions) Hessian eigenvectors by Lanczos") }
+        let snapshots = try trajectorySnapshots(m)
+        let endpoint = try to.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") }
+        let (dirs, explained) = try sliceDirections(directions, count: dimensions, of: f, at: θ, layout: m.layout, seed: target.seed,
+                                                    endpoint: endpoint, trajectory: snapshots)
+        if let explained {
+            stderrLine("PCA of \(snapshots.count) checkpoints: explained variance " + explained.map { String(format: "%.3f", $0) }.joined(separator: ", "))
+        }
+        let alphas = try grid(from: lo, to: hi, count: points)
+        let start = Date()
+        let seconds = { String(format: "%.1f", Date().timeIntervalSince(start)) }
+        if dimensions == 1 {
+            let ts = try taylorSlice(of: f, at: θ, along: dirs[0], alphas: alphas, order: taylorOrder)
+            try writeText("alpha,loss,taylor\n" + (0..<alphas.count).map { "\(alphas[$0]),\(ts.slice.losses[$0]),\(ts.polynomial[$0])" }.joined(separator: "\n") + "\n", out, "slice1d.csv")
+            try writeText(SVGPlot.linePlot(title: "1D loss slice (\(directions.rawValue) direction)", xLabel: "α", yLabel: "loss L(θ + α·u)",
+                                           series: [.init(name: "loss", x: alphas, y: ts.slice.losses, color: "#1f77b4"),
+                                                    .init(name: "Taylor polynomial, order \(taylorOrder)", x: alphas, y: ts.polynomial, color: "#d62728", dashed: true)]),
+                          out, "slice1d.svg")
+            noteNonFinite(ts.slice.losses)
+            outLine("1D slice of \(points) points in \(seconds()) s; Taylor polynomial (order \(taylorOrder)) parts from the loss " +
+                    (ts.partingRadius.map { "at |α| = \(String(format: "%.3g", $0))" } ?? "nowhere on the grid") + "; wrote \(out.path)/slice1d.csv, slice1d.svg")
+        } else {
+            let progress = ProgressBar(enabled: true)
+            let s = try slice2D(of: f, at: θ, u: dirs[0], v: dirs[1], alphas: alphas, betas: alphas, orthogonalize: directions == .random) { i, n in
+                progress.status("row \(i)/\(n)")
+            }
+            progress.clear()
+            noteNonFinite(s.losses.flatMap { $0 })
+            var csv = "alpha,beta,loss\n"
+            for (i, a) in alphas.enumerated() { for (j, b) in alphas.enumerated() { csv += "\(a),\(b),\(s.losses[i][j])\n" } }
+            try writeText(csv, out, "slice2d.csv")
+            try writeText(SVGPlot.contourMap(title: "2D loss slice (\(directions.rawValue) directions)", xLabel: "α", yLabel: "β", zLabel: "loss",
+                                             x: alphas, y: alphas, z: s.losses), out, "slice2d.svg")
+            outLine("2D slice of \(points)×\(points) points in \(seconds()) s; cos∠(u, v) = \(String(format: "%.3g", s.cosine))" +
+                    (directions == .filter ? " (filter-normalized directions are not orthogonalized)" : "") + "; wrote \(out.path)/slice2d.csv, slice2d.svg")
+        }
+    }
+}

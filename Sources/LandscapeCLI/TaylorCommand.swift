@@ -1,0 +1,70 @@
+import ArgumentParser
+import Autodiff
+import Foundation
+import Layers
+import Tensors
+
+struct TaylorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "taylor",
+        abstract: "Print the first K directional derivatives of the loss along a direction, in one Taylor-mode (jet) pass, and compare the quadratic model with the true loss change.")
+
+    @OptionGroup var target: ProbeTarget
+    @Option(help: "A direction file (safetensors with the layout's tensor names); default: a random unit direction from --seed.") var direction: String?
+    @Option(parsing: .unconditional, help: "Highest derivative order K (≥ 2).") var order: Int = 4
+    @Option(help: "Comma-separated step sizes ε for the comparison table.") var epsilons: String = "0.01,0.1,0.3,1"
+
+    /// Training samples in the batch unless --probe-samples says otherwise.
+    static let defaultSamples = 256
+
+    func epsilonValues() throws -> [Double] {
+        let values = epsilons.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! > 0 && $0!.isFinite }) else {
+            throw ValidationError("--epsilons must be positive finite numbers separated by commas, got '\(epsilons)'")
+        }
+        return values.map { $0! }
+    }
+
+    func validate() throws {
+        guard order >= 2, order <= 12 else { throw ValidationError("--order must be in 2...12, got \(order)") }
+        _ = try epsilonValues()
+    }
+
+    func run() throws {
+        try run(try target.makeModel())
+    }
+
+    func run<M: Model>(_ m: M) throws {
+        let eps = try epsilonValues()
+        let (f, θ) = try target.load(m, defaultSamples: Self.defaultSamples)
+        let seed = target.seed
+        var v: Tensor<Double>
+        if let direction {
+            v = try loadFlat(direction, layout: m.layout, what: "a direction")
+            guard v.norm() > 0, v.norm().isFinite else { throw CLIError(description: "the direction in \(direction) is zero or not finite") }
+        } else {
+            var rng = SplitMix64(seed: seed &+ 0x7A11)
+            v = Tensor<Double>.randomNormal([θ.count], using: &rng).normalized()
+        }
+        let d = try directionalDerivatives(of: f, at: θ, along: v, order: order)
+        outLine("model \(m.name) (\(m.layout.parameterCount) parameters), θ: \(target.parameters ?? "fresh, seed \(seed)"), direction: \(direction ?? "random unit, seed \(seed)") (‖v‖ = \(String(format: "%.4g", v.norm()))), batch: first \(f.labels.count) training samples, Float64")
+        let names = ["L(θ)", "gᵀv", "vᵀHv", "∇³L[v,v,v]"]
+        outLine("  k   dᵏ/dtᵏ L(θ + t·v) at t = 0")
+        for (k, value) in d.enumerated() {
+            outLine(String(format: "%3d   %+.10e   %@", k, value, (k < names.count ? names[k] : "∇^\(k)L[v,…,v]") as NSString))
+        }
+        let l0 = d[0], g = d[1], curvature = d[2]
+        outLine("")
+        outLine("      ε     true ΔL − ε·gᵀv     ½ε²·vᵀHv (quadratic)     Taylor to order \(order)     rel. error of quadratic")
+        for e in eps {
+            var moved = θ
+            moved.addScaled(v, e)
+            let truth = try value(of: f, at: moved) - l0 - e * g
+            let quadratic = 0.5 * e * e * curvature
+            var taylor = 0.0, factorial = 1.0, power = e
+            for k in 2...order { factorial *= Double(k); power *= e; taylor += d[k] / factorial * power }
+            let rel = abs(quadratic - truth) / max(abs(truth), 1e-300)
+            outLine(String(format: "%8.4g   %+.8e   %+.8e           %+.8e       %.3g", e, truth, quadratic, taylor, rel))
+        }
+    }
+}

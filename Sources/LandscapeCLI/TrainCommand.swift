@@ -1,0 +1,89 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Tensors
+import Training
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model on MNIST with SGD, printing loss, accuracy and λ_max (power iteration on HVPs) every epoch.",
+        discussion: """
+        The configuration starts from the defaults (--print-config shows them), then a --config JSON file (any subset of \
+        the keys), then the configuration options below and --set KEY=VALUE, in command-line order.
+
+        """ + ConfigurationFlags.help(TrainingConfiguration.self))
+
+    @OptionGroup var settings: ConfigurationOptions
+    @OptionGroup var output: RunOptions
+
+    func validate() throws {
+        if output.resume != nil {
+            let given = settings.given.filter { !$0.hasPrefix("--set") } + (output.outputDir != nil ? ["--output-dir"] : [])
+            guard given.isEmpty else { throw ValidationError("--resume continues with the run's own configuration; drop \(given.joined(separator: ", "))") }
+            return
+        }
+        do { _ = try settings.resolve(TrainingConfiguration()) } catch { throw ValidationError("\(error)") }
+    }
+
+    func run() throws {
+        if let resume = output.resume {
+            let store = try RunStore.open(at: URL(fileURLWithPath: resume), log: stderrLine)
+            let cfg = try settings.resolve(store.configuration)
+            guard cfg.describesSameRun(as: store.configuration) else {
+                throw CLIError(description: "--resume \(resume): only data settings may be given when resuming (the run's configuration is in its run.json): \(store.configuration.differingKeys(from: cfg).filter { !$0.hasPrefix("data.") }.joined(separator: ", ")) would change the run")
+            }
+            try train(cfg, store: store, resuming: true)
+            return
+        }
+        let cfg = try settings.resolve(TrainingConfiguration())
+        if settings.printConfig {
+            outLine(String(decoding: try cfg.jsonData(), as: UTF8.self))
+            return
+        }
+        let out = try prepareOutputDirectory(output.outputDir, defaultPrefix: "runs/train-\(cfg.model.rawValue)")
+        try removingIfEmptyOnError(out) { try train(cfg, store: nil, resuming: false, directory: out) }
+    }
+
+    func train(_ cfg: TrainingConfiguration, store opened: RunStore?, resuming: Bool, directory: URL? = nil) throws {
+        let dataset = try MNISTDataset.load(cfg.data, mnistFrom: output.mnistCopy, log: stderrLine)
+        if let limit = cfg.data.trainLimit, limit > dataset.train.count {
+            stderrLine("note: --train-limit \(limit) exceeds the training split; using all \(dataset.train.count) samples")
+        }
+        let model = try cfg.model.make()
+        var trainer = try Trainer(configuration: cfg, data: dataset)
+        trainer.log = stderrLine
+        let store = try opened ?? RunStore.create(at: directory!, configuration: cfg, model: model, data: dataset, log: stderrLine)
+        defer { store.close() }
+        var state: TrainingCheckpoint? = nil
+        if resuming {
+            try store.check(data: dataset)
+            state = try store.lastComplete(layout: model.layout, stepsPerEpoch: trainer.stepsPerEpoch)
+            if let state, state.epoch >= cfg.epochs { throw TrainingError.invalidRun("\(store.directory.path) already finished all \(cfg.epochs) epochs") }
+            try store.prepareToContinue(after: state)
+        }
+        let o = cfg.optimizer
+        outLine("landscape train: \(cfg.model.rawValue) on \(dataset.name) (\(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test), " +
+                "batch \(o.batchSize), lr \(o.learningRate) \(cfg.schedule), momentum \(o.momentum), \(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s"), seed \(cfg.seed); \(BLASRuntime.summary)")
+        outLine("run directory: \(store.directory.path)\(resuming ? " (resuming after its last complete epoch)" : "")")
+        let table = ConsoleTable(columns: [("epoch", 5), ("train_loss", 10), ("train_acc", 9), ("val_loss", 10), ("val_acc", 9),
+                                           ("test_loss", 10), ("test_acc", 9), ("lambda_max", 11), ("seconds", 8)])
+        outLine(table.header)
+        let progress = ProgressBar(enabled: !output.noProgress)
+        func percent(_ x: Double) -> String { String(format: "%.2f%%", 100 * x) }
+        func loss(_ x: Double) -> String { String(format: "%.4f", x) }
+        do {
+            _ = try trainer.train(model: model, from: state, store: store, onStep: { progress.update($0) }, onEpoch: { m in
+                progress.clear()
+                let lambda = m.lambdaMax.isNaN ? "—" : String(format: "%.3f", m.lambdaMax) + (m.lambdaConverged ? " " : "*")
+                outLine(table.row([String(m.epoch), loss(m.trainLoss), percent(m.trainAccuracy), loss(m.validationLoss), percent(m.validationAccuracy),
+                                   loss(m.testLoss), percent(m.testAccuracy), lambda, String(format: "%.1f", m.trainSeconds + m.evaluationSeconds + m.lambdaSeconds)]))
+            })
+        } catch {
+            progress.clear()
+            throw error
+        }
+        outLine("metrics: \(store.directory.appendingPathComponent(RunStore.metricsName).path); checkpoints: theta-epoch-NNN.safetensors" +
+                "\n(λ_max: the Hessian eigenvalue of largest magnitude on the probe batch; * = power iteration did not converge; — = not estimated)")
+    }
+}

@@ -1,0 +1,24 @@
+/// The models of this package by name: the one list of model names (CLI options, configuration
+/// files, run.json, the study's `models`).
+public enum ModelKind: String, CaseIterable, Codable, CodingKeyRepresentable, Sendable {
+    case mlp
+    case cnn
+
+    /// The model with its default sizes (``MLP/init(sizes:)``, ``CNN``).
+    /// - Throws: ``ModelError`` (not expected for the defaults).
+    public func make() throws -> any Model {
+        switch self {
+        case .mlp: return MLP()
+        case .cnn: return try CNN()
+        }
+    }
+}
+
+/// Looks up a model by name (case-insensitive) and builds it with its default sizes.
+/// - Throws: ``ModelError/unknownModel(_:known:)`` listing the known names.
+public func makeModel(named name: String) throws -> any Model {
+    guard let kind = ModelKind(rawValue: name.lowercased()) else {
+        throw ModelError.unknownModel(name, known: ModelKind.allCases.map(\.rawValue))
+    }
+    return try kind.make()
+}

@@ -1,0 +1,162 @@
+import Autodiff
+import Foundation
+import Tensors
+
+/// The settings of ``probeSuite(of:at:operator:layout:settings:progress:)`` (`landscape probe`).
+public struct ProbeSuiteSettings: Sendable, Equatable {
+    /// Top eigenvalues by Lanczos, and the Lanczos steps for them (at least `top`).
+    public var top = 5, lanczosSteps = 40
+    /// Power iterations (maximum) for λ_max; converged when ‖Av − λv‖ ≤ `powerTolerance`·|λ|.
+    public var powerIterations = 100, powerTolerance = 1e-4
+    /// SLQ probe vectors and Lanczos steps per probe.
+    public var slqProbes = 3, slqSteps = 40
+    /// Hutchinson probes (Hutch++ uses the same number of products; at least 6).
+    public var traceProbes = 30
+    /// Sharpness radius ε (parameter-space units), random directions, and projected gradient-ascent steps.
+    public var epsilon = 0.05, directions = 20, ascentSteps = 20
+    /// Filter-normalized random directions for sharpness (Li et al. 2018) instead of unit ones.
+    public var filterNormalized = false
+    /// Also λ_max, λ_min and the trace of each layer's diagonal block.
+    public var perLayer = false
+    /// Seed of every probe vector and direction.
+    public var seed: UInt64 = 0
+
+    /// The defaults of `landscape probe`.
+    public init() {}
+
+    /// The problem with these settings (the setting's name and what is wrong), or `nil`.
+    public var problem: (setting: String, problem: String)? {
+        guard top >= 1, lanczosSteps >= top else { return ("top", "must be in 1...lanczosSteps (\(lanczosSteps)), got \(top)") }
+        // Hutch++ splits its probes in thirds, so it needs at least 6.
+        let checks: [(String, Int, ClosedRange<Int>)] = [
+            ("powerIterations", powerIterations, ProbeLimits.powerIterations), ("slqProbes", slqProbes, ProbeLimits.slqProbes),
+            ("slqSteps", slqSteps, ProbeLimits.slqSteps), ("traceProbes", traceProbes, 6...ProbeLimits.traceProbes.upperBound),
+            ("directions", directions, ProbeLimits.sharpnessDirections), ("ascentSteps", ascentSteps, ProbeLimits.ascentSteps),
+            ("lanczosSteps", lanczosSteps, ProbeLimits.lanczosSteps)]
+        for (name, value, range) in checks where !range.contains(value) {
+            return (name, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
+        }
+        guard epsilon > 0, epsilon.isFinite else { return ("epsilon", "must be positive and finite, got \(epsilon)") }
+        return nil
+    }
+}
+
+/// What ``probeSuite(of:at:operator:layout:settings:progress:)`` measured.
+public struct ProbeSuiteResult<E: TensorScalar>: Sendable {
+    /// λ of largest magnitude by power iteration.
+    public var power: PowerIterationResult<E>
+    /// The top eigenvalues (largest algebraic) and λ_min by Lanczos.
+    public var top: LanczosResult<E>, bottom: LanczosResult<E>
+    /// Trace estimates with their standard errors.
+    public var hutchinson: (trace: Double, standardError: Double), hutchPlusPlus: (trace: Double, standardError: Double)
+    /// The SLQ spectral density and the effective ranks from it.
+    public var density: SpectralDensity, rank: EffectiveRank
+    /// Per-layer curvature (empty unless ``ProbeSuiteSettings/perLayer``).
+    public var layers: [BlockCurvature]
+    /// Random-direction sharpness (with ½ε²λ_max from the top Lanczos value) and the worst case by gradient ascent.
+    public var sharpness: RandomSharpness, worstCase: Double
+    /// Seconds per probe: `power_iteration`, `lanczos`, `trace`, `slq`, `blocks`, `sharpness`.
+    public var seconds: [String: Double]
+    /// λ_max: the largest Lanczos Ritz value.
+    public var lambdaMax: Double { top.pairs[0].value }
+}
+
+/// The curvature probes of `landscape probe` on one operator: λ_max by power iteration and by
+/// Lanczos, λ_min, the trace by Hutchinson and Hutch++, the SLQ density and effective ranks,
+/// optionally per-layer blocks, and the sharpness of `f` at θ (random and worst-case). `op` is the
+/// Hessian of `f` at θ or another curvature matrix there (Gauss–Newton, Fisher); `progress` is
+/// told each probe's name as it starts.
+/// - Throws: ``AutodiffError`` for invalid settings or lengths; the operator's errors.
+public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tensor<O.Scalar>, operator op: A, layout: ParameterLayout,
+                                                           settings s: ProbeSuiteSettings, progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<O.Scalar>
+    where A.Scalar == O.Scalar {
+    if let (setting, problem) = s.problem { throw AutodiffError.invalidArgument("probe suite: \(setting) \(problem)") }
+    let d = θ.count
+    var seconds: [String: Double] = [:]
+    func step(_ name: String) -> Date { progress(name); return Date() }
+    var t = step("λ_max by power iteration")
+    let power = try powerIteration(of: op, maxIterations: s.powerIterations, tolerance: s.powerTolerance, seed: s.seed)
+    seconds["power_iteration"] = Date().timeIntervalSince(t)
+    t = step("top-\(s.top) eigenvalues by Lanczos")
+    let top = try lanczos(of: op, count: s.top, target: .largestAlgebraic, steps: min(s.lanczosSteps, d), seed: s.seed)
+    let bottom = try lanczos(of: op, count: 1, target: .smallestAlgebraic, steps: min(s.lanczosSteps, d), seed: s.seed &+ 1)
+    seconds["lanczos"] = Date().timeIntervalSince(t)
+    t = step("trace (Hutchinson, Hutch++)")
+    let hutch = try hutchinsonTrace(of: op, probes: s.traceProbes, seed: s.seed)
+    let hpp = try hutchPlusPlusTrace(of: op, probes: s.traceProbes, seed: s.seed)
+    seconds["trace"] = Date().timeIntervalSince(t)
+    t = step("spectral density (SLQ, \(s.slqProbes) × \(s.slqSteps) steps)")
+    let density = try spectralDensity(of: op, probes: s.slqProbes, steps: min(s.slqSteps, d), seed: s.seed)
+    let rank = EffectiveRank(nodes: density.nodes, weights: density.weights.map { $0 * Double(d) })
+    seconds["slq"] = Date().timeIntervalSince(t)
+    var layers: [BlockCurvature] = []
+    if s.perLayer {
+        t = step("per-layer λ_max, λ_min and trace")
+        layers = try blockCurvature(of: op, blocks: layerBlocks(of: layout), layout: layout,
+                                    steps: min(s.lanczosSteps, 30), traceProbes: max(s.traceProbes / 3, 2), seed: s.seed)
+        seconds["blocks"] = Date().timeIntervalSince(t)
+    }
+    t = step("sharpness (ε = \(s.epsilon))")
+    let sharp = try randomSharpness(of: f, at: θ, epsilon: s.epsilon, directions: s.directions, kind: s.filterNormalized ? .filterNormalized : .unit,
+                                    lambdaMax: top.pairs[0].value, seed: s.seed)
+    let worst = try worstCaseSharpness(of: f, at: θ, epsilon: s.epsilon, steps: s.ascentSteps, seed: s.seed)
+    seconds["sharpness"] = Date().timeIntervalSince(t)
+    return ProbeSuiteResult(power: power, top: top, bottom: bottom, hutchinson: hutch, hutchPlusPlus: hpp, density: density, rank: rank,
+                            layers: layers, sharpness: sharp, worstCase: worst.increase, seconds: seconds)
+}
+
+/// How ``sliceDirections(_:count:of:at:layout:seed:endpoint:trajectory:)`` chooses the directions of a slice.
+public enum SliceDirectionKind: String, CaseIterable, Sendable {
+    /// Random unit directions.
+    case random
+    /// Filter-normalized random directions (Li et al. 2018).
+    case filter
+    /// The top Hessian eigenvectors (Lanczos).
+    case eigen
+    /// Towards a second point (`endpoint`), then a filter-normalized random direction.
+    case interpolate
+    /// The principal directions of a training trajectory (``trajectoryDirections(_:around:count:)``).
+    case pca
+}
+
+/// The directions of a 1D or 2D slice at θ (`count` of them, 1 or 2), and for ``SliceDirectionKind/pca``
+/// the trajectory's explained variance ratios. Random directions come from `seed`.
+/// - Throws: ``AutodiffError`` for a missing `endpoint` or too short a `trajectory`, wrong lengths;
+///   Lanczos errors for ``SliceDirectionKind/eigen``.
+public func sliceDirections<O: Objective>(_ kind: SliceDirectionKind, count: Int, of f: O, at θ: Tensor<O.Scalar>, layout: ParameterLayout,
+                                          seed: UInt64, endpoint: Tensor<O.Scalar>? = nil, trajectory: [Tensor<O.Scalar>] = []) throws
+    -> (directions: [Tensor<O.Scalar>], explainedVariance: [Double]?) {
+    typealias V = Tensor<O.Scalar>
+    var rng = SplitMix64(seed: seed &+ 0x511CE)
+    switch kind {
+    case .random:
+        return ((0..<count).map { _ in V.randomNormal([θ.count], using: &rng).normalized() }, nil)
+    case .filter:
+        return (try (0..<count).map { _ in try filterNormalized(V.randomNormal([θ.count], using: &rng), like: θ, layout: layout) }, nil)
+    case .eigen:
+        return (try lanczos(of: f, at: θ, count: count, steps: min(40, θ.count), seed: seed).pairs.map(\.vector), nil)
+    case .pca:
+        let (directions, ratios) = try trajectoryDirections(trajectory, around: θ, count: count)
+        return (directions, ratios)
+    case .interpolate:
+        guard let endpoint else { throw AutodiffError.invalidArgument("slice directions: interpolate needs an endpoint") }
+        var dirs = [try interpolationDirection(from: θ, to: endpoint)]
+        if count == 2 { dirs.append(try filterNormalized(V.randomNormal([θ.count], using: &rng), like: θ, layout: layout)) }
+        return (dirs, nil)
+    }
+}
+
+/// The principal directions of a trajectory (``trajectoryPCA(_:count:)``), each scaled to the
+/// trajectory's extent along it from θ (the largest |⟨θ_k − θ, pc⟩|), with the explained variance ratios.
+/// - Throws: ``AutodiffError`` for fewer than `count + 1` snapshots or wrong lengths.
+public func trajectoryDirections<E: TensorScalar>(_ snapshots: [Tensor<E>], around θ: Tensor<E>, count: Int) throws -> (directions: [Tensor<E>], explainedVariance: [Double]) {
+    guard snapshots.count >= count + 1 else {
+        throw AutodiffError.invalidArgument("trajectory PCA: \(snapshots.count) snapshot\(snapshots.count == 1 ? "" : "s"); \(count) directions need at least \(count + 1)")
+    }
+    let (pcs, ratios) = try trajectoryPCA(snapshots, count: count)
+    let scaled = pcs.map { pc in
+        let spread = snapshots.map { s -> Double in var c = s; c.addScaled(θ, -1); return abs(c.dot(pc)) }.max() ?? 1
+        return pc.scaled(by: max(spread, 1e-12))
+    }
+    return (scaled, ratios)
+}

@@ -1,0 +1,374 @@
+import Checkpoints
+import Foundation
+
+/// A configuration value that is invalid or cannot be read: where it came from, which key, and
+/// what is wrong. Every configuration error of the package has this one form:
+/// `SOURCE: 'KEY' PROBLEM`, e.g. `--set: 'training.optimizer.momentum' must be in [0, 1), got 1.5`.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// Where the value came from: a file's path, `--set`, `the command line`, `the configuration`.
+    public var source: String
+    /// The dotted key (`training.optimizer.learningRate`), or `nil` for the input as a whole.
+    public var key: String?
+    /// What is wrong, in words (`must be positive and finite, got -1`).
+    public var problem: String
+
+    /// An error about `key` (or the whole input) from `source`.
+    public init(source: String = "the configuration", key: String?, _ problem: String) {
+        self.source = source
+        self.key = key
+        self.problem = problem
+    }
+
+    public var description: String { key.map { "\(source): '\($0)' \(problem)" } ?? "\(source): \(problem)" }
+}
+
+/// A configuration: a `Codable` struct (synthesized) whose properties' initial values are its
+/// defaults, written once. This protocol's extension gives every configuration the same file
+/// format and the same command-line overlays:
+///
+/// - As JSON, every key is optional: the value read is the defaults (or a base such as a preset)
+///   with the file's keys laid over them (``decode(json:source:base:)``); nested objects merge key
+///   by key, and so do the entries of an *open object* (a map whose keys the user names, e.g. the
+///   study's regimes). Unknown keys and values of the wrong type are errors naming the key.
+/// - A key is its dotted path (`training.optimizer.momentum`) or, where that is unique, its last
+///   component alone (`momentum`); so a flat file written by an older version reads as the nested
+///   form (with ``renamedKeys`` for names that changed), and `--set momentum=0.95` works.
+/// - `--print-config` prints ``jsonData()``: every key, unset optional ones as `null`.
+/// - ``validate()`` checks the values once, where a configuration enters (decoding, a run store).
+public protocol ConfigurationValue: Codable, Equatable, Sendable {
+    /// The defaults.
+    init()
+    /// Dotted paths of open objects: maps from names the user chooses to values, whose entries
+    /// merge one by one and whose keys are not configuration keys.
+    static var openObjects: Set<String> { get }
+    /// Names of older versions and the names that replaced them (last components).
+    static var renamedKeys: [String: String] { get }
+    /// Checks every value.
+    /// - Throws: ``ConfigurationError`` naming the first bad key.
+    func validate() throws
+}
+
+extension ConfigurationValue {
+    public static var openObjects: Set<String> { [] }
+    public static var renamedKeys: [String: String] { [:] }
+
+    // MARK: Keys
+
+    /// Every key's dotted path, sorted: the leaves of the JSON tree (open objects count as leaves).
+    public static var keyPaths: [String] {
+        var out: [String] = []
+        func walk(_ object: [String: Any], _ prefix: String) {
+            for (k, v) in object {
+                let path = prefix.isEmpty ? k : "\(prefix).\(k)"
+                if let inner = v as? [String: Any], !openObjects.contains(path) { walk(inner, path) } else { out.append(path) }
+            }
+        }
+        walk(Self().jsonObject(), "")
+        return out.sorted()
+    }
+
+    /// The dotted path a key names: a path of the tree, a path inside an open object, or the
+    /// unique last component of one (after ``renamedKeys``).
+    /// - Throws: ``ConfigurationError`` for an unknown or ambiguous key.
+    public static func path(of key: String, source: String = "the configuration") throws -> [String] {
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else { throw ConfigurationError(source: source, key: key, "is not a key (empty component)") }
+        let template = Self().jsonObject()
+        if template[parts[0]] != nil { return parts }
+        let name = renamedKeys[parts[0]] ?? parts[0]
+        let matches = keyPaths.filter { $0 == name || $0.hasSuffix(".\(name)") }
+        guard matches.count == 1 else {
+            if matches.isEmpty {
+                throw ConfigurationError(source: source, key: key, "is not a configuration key; the keys are \(keyPaths.joined(separator: ", "))")
+            }
+            throw ConfigurationError(source: source, key: key, "is ambiguous: write \(matches.joined(separator: " or "))")
+        }
+        return matches[0].split(separator: ".").map(String.init) + parts.dropFirst()
+    }
+
+    // MARK: JSON
+
+    /// The configuration as a JSON object: every key, unset optional ones as `NSNull`.
+    public func jsonObject() -> [String: Any] {
+        let data = (try? JSONEncoder().encode(self)) ?? Data("{}".utf8)
+        var object: Any = (try? JSONSerialization.jsonObject(with: data)) ?? [String: Any]()
+        fillNulls(&object, self)
+        return object as? [String: Any] ?? [:]
+    }
+
+    /// The configuration as pretty-printed JSON with sorted keys (`config.json`, `--print-config`).
+    /// - Throws: encoding errors (not expected).
+    public func jsonData() throws -> Data {
+        try JSONSerialization.data(withJSONObject: jsonObject(), options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// Reads a configuration from a JSON file over `base`, and validates it.
+    /// - Throws: ``ConfigurationError`` with the file's path as the source.
+    public static func load(from url: URL, base: Self = Self()) throws -> Self {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+            throw ConfigurationError(source: url.path, key: nil, "is a directory, not a JSON file")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ConfigurationError(source: url.path, key: nil, "cannot be read (\(error.localizedDescription))")
+        }
+        return try decode(json: data, source: url.path, base: base)
+    }
+
+    /// ``load(from:base:)`` for JSON bytes in memory; `source` names them in errors.
+    /// - Throws: ``ConfigurationError``.
+    public static func decode(json data: Data, source: String, base: Self = Self()) throws -> Self {
+        if let problem = JSONText.problem(in: data) { throw ConfigurationError(source: source, key: nil, "cannot be read as JSON: \(problem)") }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
+            throw ConfigurationError(source: source, key: nil, "is not valid JSON")
+        }
+        guard let dict = object as? [String: Any] else {
+            throw ConfigurationError(source: source, key: nil, "must hold a JSON object ({…}) of configuration keys")
+        }
+        let merged = try base.merging(dict, source: source)
+        do { try merged.validate() } catch var error as ConfigurationError {
+            error.source = source
+            throw error
+        }
+        return merged
+    }
+
+    /// This configuration with `overrides` laid over it, as a JSON file would be (not validated).
+    /// - Throws: ``ConfigurationError`` (with `source`) for unknown keys and values of the wrong type.
+    public func merging(_ overrides: [String: Any], source: String) throws -> Self {
+        var assignments: [([String], Any)] = []
+        for (key, value) in overrides.sorted(by: { $0.key < $1.key }) {
+            try Self.flatten(value, at: try Self.path(of: key, source: source), into: &assignments, source: source)
+        }
+        var tree = jsonObject()
+        for (path, value) in assignments { Self.assign(value, at: path, in: &tree) }
+        return try Self.decodeTree(tree, source: source, assignments: assignments, base: self)
+    }
+
+    /// Sets one key from a command-line `KEY=VALUE` (`--set`, or an option named after a key).
+    /// VALUE is read as JSON when it parses (numbers, true/false, null, lists, objects), else as a
+    /// string; for a key that holds a list, a string is split at commas (`models=mlp,cnn`). Not validated.
+    /// - Throws: ``ConfigurationError`` for a malformed assignment, an unknown key or a value of the wrong type.
+    public func setting(_ assignment: String, source: String = "--set") throws -> Self {
+        guard let eq = assignment.firstIndex(of: "="), eq != assignment.startIndex else {
+            throw ConfigurationError(source: source, key: nil, "expects KEY=VALUE, got '\(assignment)'")
+        }
+        let key = String(assignment[..<eq])
+        let raw = String(assignment[assignment.index(after: eq)...])
+        let path = try Self.path(of: key, source: source)
+        var value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
+        if value is String, Self.templateValue(at: path) is [Any] {
+            value = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        var nested = value
+        for k in path.reversed() { nested = [k: nested] }
+        return try merging(nested as? [String: Any] ?? [:], source: "\(source) \(assignment)")
+    }
+
+    /// The value as it reads back from its own JSON (open objects merged with the defaults' entries).
+    /// - Throws: ``ConfigurationError`` (not expected for a valid configuration).
+    public func normalized() throws -> Self {
+        try Self().merging(jsonObject(), source: "the configuration")
+    }
+
+    /// The keys whose values differ between the two configurations (dotted paths, sorted).
+    public func differingKeys(from other: Self) -> [String] {
+        func leaves(_ object: [String: Any], _ prefix: String, _ out: inout [String: Data]) {
+            for (k, v) in object {
+                let path = prefix.isEmpty ? k : "\(prefix).\(k)"
+                if let inner = v as? [String: Any], !Self.openObjects.contains(path) { leaves(inner, path, &out) }
+                else { out[path] = try? JSONSerialization.data(withJSONObject: [v], options: .sortedKeys) }
+            }
+        }
+        var a: [String: Data] = [:], b: [String: Data] = [:]
+        leaves(jsonObject(), "", &a)
+        leaves(other.jsonObject(), "", &b)
+        return Set(a.keys).union(b.keys).filter { a[$0] != b[$0] }.sorted()
+    }
+
+    // MARK: Merging
+
+    /// Splits `value` at `path` into assignments of leaves (or whole open-object entries),
+    /// checking every key against the defaults' tree.
+    static func flatten(_ value: Any, at path: [String], into out: inout [([String], Any)], source: String) throws {
+        let dotted = path.joined(separator: ".")
+        let template = templateValue(at: path)
+        if let open = openObjects.first(where: { dotted == $0 || dotted.hasPrefix($0 + ".") }) {
+            let depth = open.split(separator: ".").count
+            if path.count == depth, let entries = value as? [String: Any] {
+                for (name, entry) in entries.sorted(by: { $0.key < $1.key }) { try flatten(entry, at: path + [name], into: &out, source: source) }
+                return
+            }
+            // An entry (or a key inside one): check its keys against the defaults' entries.
+            let entryKeys = Set((templateValue(at: Array(path.prefix(depth))) as? [String: Any] ?? [:]).values.compactMap { $0 as? [String: Any] }.flatMap(\.keys))
+            if path.count == depth + 1, let inner = value as? [String: Any], !entryKeys.isEmpty {
+                for k in inner.keys.sorted() where !entryKeys.contains(k) {
+                    throw ConfigurationError(source: source, key: "\(dotted).\(k)", "is not a key of \(open) entries; they have \(entryKeys.sorted().joined(separator: ", "))")
+                }
+            } else if path.count == depth + 2, !entryKeys.isEmpty, !entryKeys.contains(path[depth + 1]) {
+                throw ConfigurationError(source: source, key: dotted, "is not a key of \(open) entries; they have \(entryKeys.sorted().joined(separator: ", "))")
+            } else if path.count > depth + 2 {
+                throw ConfigurationError(source: source, key: dotted, "is not a configuration key")
+            }
+            out.append((path, value))
+            return
+        }
+        guard let template else {
+            throw ConfigurationError(source: source, key: dotted, "is not a configuration key; the keys are \(keyPaths.joined(separator: ", "))")
+        }
+        if template is [String: Any], let inner = value as? [String: Any] {
+            for (k, v) in inner.sorted(by: { $0.key < $1.key }) { try flatten(v, at: path + [k], into: &out, source: source) }
+        } else {
+            out.append((path, value))
+        }
+    }
+
+    /// The defaults' JSON value at `path`, or `nil` where there is none.
+    static func templateValue(at path: [String]) -> Any? {
+        var node: Any? = Self().jsonObject()
+        for k in path { node = (node as? [String: Any])?[k] }
+        return node
+    }
+
+    /// Sets `value` at `path` in a JSON tree; an object laid over an object (an open object's
+    /// entry) merges with it key by key.
+    static func assign(_ value: Any, at path: [String], in tree: inout [String: Any]) {
+        guard let first = path.first else { return }
+        if path.count == 1 {
+            if let inner = value as? [String: Any], let existing = tree[first] as? [String: Any] {
+                tree[first] = existing.merging(inner) { $1 }
+            } else {
+                tree[first] = value
+            }
+            return
+        }
+        var child = tree[first] as? [String: Any] ?? [:]
+        assign(value, at: Array(path.dropFirst()), in: &child)
+        tree[first] = child
+    }
+
+    /// Decodes a merged tree; a value of the wrong type is reported with its key.
+    static func decodeTree(_ tree: [String: Any], source: String, assignments: [([String], Any)], base: Self) throws -> Self {
+        do { return try decodeReportingPath(tree, source: source) } catch let error as ConfigurationError where error.key == nil {
+            // The decoder did not say which key failed (e.g. 2.5 for an integer): try them one by one.
+            for (path, value) in assignments {
+                var single = base.jsonObject()
+                assign(value, at: path, in: &single)
+                if (try? decodeReportingPath(single, source: source)) == nil {
+                    throw ConfigurationError(source: source, key: path.joined(separator: "."), "has an invalid value (\(value)); expected \(expectedType(at: path))")
+                }
+            }
+            throw error
+        }
+    }
+
+    static func decodeReportingPath(_ tree: [String: Any], source: String) throws -> Self {
+        let data = try JSONSerialization.data(withJSONObject: tree)
+        do { return try JSONDecoder().decode(Self.self, from: data) } catch let error as DecodingError {
+            func key(_ c: DecodingError.Context) -> String? {
+                let p = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
+                return p.isEmpty ? nil : p.joined(separator: ".")
+            }
+            func expected(_ c: DecodingError.Context) -> String { expectedType(at: c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }) }
+            switch error {
+            case let .typeMismatch(_, c):
+                throw ConfigurationError(source: source, key: key(c), "must be \(expected(c))")
+            case let .valueNotFound(_, c):
+                throw ConfigurationError(source: source, key: key(c), "must be \(expected(c)), not null")
+            case let .keyNotFound(k, c):
+                throw ConfigurationError(source: source, key: key(c), "lacks the key '\(k.stringValue)'")
+            case let .dataCorrupted(c):
+                // The decoder's own words for a number that is not an integer or a name that is not
+                // a case; a type's own message (a schedule's syntax) as it is.
+                let generic = c.debugDescription.hasPrefix("Cannot initialize") || c.debugDescription.hasPrefix("Parsed JSON number")
+                guard generic, let k = key(c) else { throw ConfigurationError(source: source, key: key(c), c.debugDescription) }
+                var node: Any? = tree
+                for part in c.codingPath { node = part.intValue.flatMap { i in (node as? [Any]).flatMap { i < $0.count ? $0[i] : nil } } ?? (node as? [String: Any])?[part.stringValue] }
+                let shown = node.map { $0 is String ? "'\($0)'" : "\($0)" } ?? "?"
+                throw ConfigurationError(source: source, key: k, "has an invalid value (\(shown)); expected \(expected(c))")
+            @unknown default:
+                throw ConfigurationError(source: source, key: nil, "\(error)")
+            }
+        }
+    }
+
+    /// What the key at `path` holds, in words, from the defaults' Swift value ("an integer",
+    /// "true or false", "one of mlp, cnn", …).
+    public static func expectedType(at path: [String]) -> String {
+        var value: Any = Self()
+        for k in path {
+            let children = Array(Mirror(reflecting: value).children)
+            if Mirror(reflecting: value).displayStyle == .collection, let i = Int(k), !children.isEmpty {
+                value = children[min(i, children.count - 1)].value
+            } else if Mirror(reflecting: value).displayStyle == .dictionary {
+                let pairs = children.map { Array(Mirror(reflecting: $0.value).children.map(\.value)) }
+                guard let pair = pairs.first(where: { p in ((p[0] as? any RawRepresentable).map { "\($0.rawValue)" } ?? "\(p[0])") == k }) ?? pairs.first else { return "another value" }
+                value = pair[1]
+            } else if let child = children.first(where: { $0.label == k }) {
+                value = child.value
+            } else {
+                return "another value"
+            }
+        }
+        return describeType(value)
+    }
+}
+
+/// What a value of this kind is, in words, for error messages ("an integer", "one of mlp, cnn").
+func describeType(_ value: Any) -> String {
+    if let named = value as? any CaseIterable { return "one of " + caseNames(named).joined(separator: ", ") }
+    if let list = value as? [any CaseIterable], let first = list.first { return "a list of names (" + caseNames(first).joined(separator: ", ") + ")" }
+    var name = "\(type(of: value))"
+    let optional = name.hasPrefix("Optional<")
+    if optional { name = String(name.dropFirst("Optional<".count).dropLast()) }
+    let base: String
+    switch name {
+    case "Int", "UInt64": base = "an integer"
+    case "Double": base = "a number"
+    case "Bool": base = "true or false"
+    case "String": base = "a string"
+    case _ where name.hasPrefix("Array<"): base = "a list"
+    case _ where name.hasPrefix("Dictionary<"): base = "an object"
+    default: base = "a value of the form of its default"
+    }
+    return optional ? base + " or null" : base
+}
+
+/// The names of an enumeration's cases as written in JSON (raw values).
+func caseNames<T: CaseIterable>(_ value: T) -> [String] {
+    T.allCases.map { c in (c as? any RawRepresentable).map { "\($0.rawValue)" } ?? "\(c)" }
+}
+
+/// Adds `NSNull` for every `nil` optional of `value` (a struct, or a dictionary of structs) to its
+/// JSON object, which the synthesized encoder leaves out.
+func fillNulls(_ json: inout Any, _ value: Any) {
+    let mirror = Mirror(reflecting: value)
+    guard var dict = json as? [String: Any] else { return }
+    switch mirror.displayStyle {
+    case .struct:
+        for child in mirror.children {
+            guard let label = child.label else { continue }
+            let m = Mirror(reflecting: child.value)
+            if m.displayStyle == .optional, m.children.isEmpty {
+                if dict[label] == nil { dict[label] = NSNull() }
+            } else if var sub = dict[label] {
+                fillNulls(&sub, child.value)
+                dict[label] = sub
+            }
+        }
+    case .dictionary:
+        for child in mirror.children {
+            let pair = Array(Mirror(reflecting: child.value).children.map(\.value))
+            guard pair.count == 2 else { continue }
+            let key = (pair[0] as? any RawRepresentable).map { "\($0.rawValue)" } ?? "\(pair[0])"
+            if var sub = dict[key] {
+                fillNulls(&sub, pair[1])
+                dict[key] = sub
+            }
+        }
+    default: return
+    }
+    json = dict
+}

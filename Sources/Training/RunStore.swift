@@ -1,0 +1,302 @@
+import Autodiff
+import Checkpoints
+import Datasets
+import Foundation
+import Layers
+import Tensors
+
+/// One training run's directory, owned by one process at a time:
+///
+/// ```
+/// run.json                         the configuration and its SHA-256, the model's layout, the data, the OpenBLAS kernel
+/// checkpoints.csv                  per epoch: the step and the SHA-256 of the configuration and of each checkpoint (RunRecord)
+/// theta-epoch-NNN.safetensors      θ after epoch NNN (ParameterFiles)
+/// optimizer-epoch-NNN.safetensors  the SGD velocity and step and the λ_max start vector after it
+/// metrics.csv                      one row per complete epoch (EpochMetrics, then the epoch probe's columns)
+/// .lock                            flock(2) while a process holds the store
+/// ```
+///
+/// An epoch is appended in that order, each file atomically, the metrics row last: a row means
+/// the epoch is complete, and ``lastComplete(layout:stepsPerEpoch:)`` checks every file of it
+/// against the records before a run continues from it (``prepareToContinue(after:)``).
+///
+/// Directories of older versions read as follows: a run.json whose configuration is one flat
+/// object (before the nested settings) is read through the keys' last components
+/// (`lambdaSamples` is `probeSamples`) and checked against the SHA-256 of that flat form, which
+/// the run keeps recording; a metrics.csv whose header says `probe_seconds` for
+/// `lambda_seconds` (``EpochMetrics/renamedColumns``) is read as the current one and gets the
+/// current header when the run continues.
+public final class RunStore {
+    /// The run directory.
+    public let directory: URL
+    /// The run's configuration, as run.json holds it.
+    public let configuration: TrainingConfiguration
+    /// The SHA-256 run.json records for the configuration, written into every checkpoint.
+    public let configurationHash: String
+    /// The columns of metrics.csv: ``EpochMetrics/columns`` and the epoch probe's.
+    public let columns: [String]
+    /// Receives warnings (a cut metrics row, removed temporary files).
+    public var log: (String) -> Void
+    /// The data run.json records: name and split sizes.
+    let recordedData: [String: Any]
+    /// The records of the epochs in checkpoints.csv.
+    var records: [RunRecord.Entry] = []
+    /// The lock's file descriptor while the store is open.
+    var lock: Int32?
+
+    /// The file names the store writes.
+    public static let runInfoName = "run.json", metricsName = "metrics.csv"
+
+    init(directory: URL, configuration: TrainingConfiguration, configurationHash: String, probeColumns: [String],
+         recordedData: [String: Any], lock: Int32, log: @escaping (String) -> Void) {
+        self.directory = directory
+        self.configuration = configuration
+        self.configurationHash = configurationHash
+        self.columns = EpochMetrics.columns + probeColumns
+        self.recordedData = recordedData
+        self.lock = lock
+        self.log = log
+    }
+
+    deinit { close() }
+
+    /// Releases the directory's lock (also done when the store is released).
+    public func close() {
+        if let lock { DirectoryLock.release(lock) }
+        lock = nil
+    }
+
+    var metricsURL: URL { directory.appendingPathComponent(Self.metricsName) }
+    var header: String { columns.joined(separator: ",") }
+
+    // MARK: Creating and opening
+
+    /// Starts a run in `directory` (created if missing; it must not hold a run yet): takes the
+    /// lock, then writes run.json, an empty checkpoints.csv and metrics.csv's header.
+    /// - Throws: ``ConfigurationError`` for an invalid configuration; ``TrainingError/runDirectory(path:reason:)``
+    ///   when the directory holds a run, cannot be created or is locked; I/O errors.
+    public static func create(at directory: URL, configuration: TrainingConfiguration, model: any Model, data: MNISTDataset,
+                              probeColumns: [String] = [], log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
+        try configuration.validate()
+        let fm = FileManager.default
+        if fm.fileExists(atPath: directory.appendingPathComponent(runInfoName).path) {
+            throw TrainingError.runDirectory(path: directory.path, reason: "already holds a run (run.json); continue it or choose another directory")
+        }
+        do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw TrainingError.runDirectory(path: directory.path, reason: "cannot be created (\(error.localizedDescription))")
+        }
+        let lock = try takeLock(directory)
+        let dataInfo: [String: Any] = ["name": data.name, "directory": data.directory.path, "train": data.train.count,
+                                       "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
+        let store = RunStore(directory: directory, configuration: configuration, configurationHash: configuration.sha256,
+                             probeColumns: probeColumns, recordedData: dataInfo, lock: lock, log: log)
+        let info: [String: Any] = [
+            "configuration": configuration.jsonObject(),
+            "configuration_sha256": configuration.sha256,
+            "model": ["name": model.name, "parameters": model.layout.parameterCount,
+                      "layout": model.layout.entries.map { ["name": $0.name, "shape": $0.shape, "offset": $0.offset] }],
+            "data": dataInfo,
+            "openblas": ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount],
+            "seed": configuration.seed,
+            "started": ISO8601DateFormatter().string(from: Date()),
+            "host": ["processors": ProcessInfo.processInfo.activeProcessorCount],
+        ]
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]),
+                             to: directory.appendingPathComponent(runInfoName))
+        try store.rewrite(records: [], metrics: [])
+        return store
+    }
+
+    /// Opens a run to continue it: takes the lock, removes temporary files of cut-off writes, and
+    /// reads run.json, checking it against the SHA-256 it was written with.
+    /// - Throws: ``TrainingError/runDirectory(path:reason:)`` (locked), ``TrainingError/corruptRun(path:reason:)``
+    ///   naming run.json when it is missing, unreadable or edited.
+    public static func open(at directory: URL, probeColumns: [String] = [], log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
+            throw TrainingError.runDirectory(path: directory.path, reason: "does not exist or is not a directory")
+        }
+        let lock = try takeLock(directory)
+        do {
+            let stale = AtomicFile.removeStaleTemporaryFiles(in: directory)
+            if !stale.isEmpty { log("note: removed \(stale.count) temporary file\(stale.count == 1 ? "" : "s") of writes that were cut off (\(stale.joined(separator: ", ")))") }
+            let (configuration, hash, data) = try readRunInfo(directory)
+            return RunStore(directory: directory, configuration: configuration, configurationHash: hash, probeColumns: probeColumns,
+                            recordedData: data, lock: lock, log: log)
+        } catch {
+            DirectoryLock.release(lock)
+            throw error
+        }
+    }
+
+    /// Takes the directory's lock (``DirectoryLock``): one process per run directory.
+    static func takeLock(_ dir: URL) throws -> Int32 {
+        let fd: Int32?
+        do { fd = try DirectoryLock.acquire(in: dir) } catch {
+            throw TrainingError.runDirectory(path: dir.path, reason: "cannot create its lock file: \(error)")
+        }
+        guard let fd else {
+            throw TrainingError.runDirectory(path: dir.path, reason: "another landscape process is training in it (its \(DirectoryLock.fileName) is held)")
+        }
+        return fd
+    }
+
+    /// run.json's configuration (current or flat form), the SHA-256 it records, and its data record.
+    static func readRunInfo(_ dir: URL) throws -> (TrainingConfiguration, String, [String: Any]) {
+        let url = dir.appendingPathComponent(runInfoName)
+        func bad(_ reason: String) -> TrainingError { .corruptRun(path: url.path, reason: reason) }
+        guard let raw = try? Data(contentsOf: url) else { throw bad("is missing or unreadable: the directory holds no run to resume") }
+        guard let info = try? JSONSerialization.jsonObject(with: raw) as? [String: Any], let object = info["configuration"] as? [String: Any] else {
+            throw bad("holds no readable training configuration")
+        }
+        let configuration: TrainingConfiguration, hash: String
+        do {
+            if FlatTrainingConfiguration.isFlat(object) {
+                (configuration, hash) = try FlatTrainingConfiguration.read(object, source: url.path)
+            } else {
+                configuration = try TrainingConfiguration().merging(object, source: url.path)
+                hash = configuration.sha256
+            }
+        } catch {
+            throw bad("holds no readable training configuration (\(error))")
+        }
+        guard let recorded = info["configuration_sha256"] as? String else {
+            throw bad("records no configuration_sha256 (written by an older landscape?); its configuration cannot be checked")
+        }
+        guard recorded == hash else {
+            throw bad("its configuration was edited after the run started (its SHA-256 differs from the recorded configuration_sha256); restore it or start a new run")
+        }
+        return (configuration, recorded, info["data"] as? [String: Any] ?? [:])
+    }
+
+    // MARK: Checks
+
+    /// Refuses to continue the run with another configuration (the data settings aside; see ``check(data:)``).
+    /// - Throws: ``TrainingError/invalidRun(_:)``.
+    public func check(configuration given: TrainingConfiguration) throws {
+        guard given.describesSameRun(as: configuration) else {
+            throw TrainingError.invalidRun("\(directory.path) was trained with another configuration (run.json); resuming with different settings would not reproduce the run")
+        }
+    }
+
+    /// Refuses data other than the run's: another data set or other split sizes than run.json records.
+    /// - Throws: ``TrainingError/invalidRun(_:)`` naming both.
+    public func check(data: MNISTDataset) throws {
+        let recorded = recordedData
+        let expected = [recorded["train"] as? Int, recorded["validation"] as? Int, recorded["test"] as? Int]
+        let actual = [data.train.count, data.validation.count, data.test.count]
+        guard expected.map({ $0 ?? -1 }) == actual, (recorded["name"] as? String) == data.name else {
+            throw TrainingError.invalidRun("the data differ from the run's (\(recorded["name"] ?? "?") with \(expected.map { $0.map(String.init) ?? "?" }.joined(separator: "/")) train/validation/test samples; now \(data.name) with \(actual.map(String.init).joined(separator: "/"))); use the same data set, validation and train limit")
+        }
+    }
+
+    // MARK: Epochs
+
+    /// The last complete epoch, every file checked against the run's records; `nil` if metrics.csv
+    /// is missing or holds no complete row. Reads only.
+    /// - Throws: ``TrainingError/corruptRun(path:reason:)`` naming the file that does not match;
+    ///   ``CheckpointError`` for unreadable checkpoints.
+    public func lastComplete(layout: ParameterLayout, stepsPerEpoch: Int) throws -> TrainingCheckpoint? {
+        guard FileManager.default.fileExists(atPath: metricsURL.path) else { return nil }
+        let rows = try RunRecord.completeRows(of: metricsURL, columns: columns, renamed: EpochMetrics.renamedColumns, log: log)
+        guard !rows.isEmpty else { return nil }
+        let epoch = rows.count
+        let recordsURL = directory.appendingPathComponent(RunRecord.fileName)
+        let records = try RunRecord.entries(in: directory)
+        guard records.count >= epoch else {
+            throw TrainingError.corruptRun(path: recordsURL.path, reason: "records \(records.count) epoch\(records.count == 1 ? "" : "s"), but metrics.csv holds \(epoch)")
+        }
+        let entry = records[epoch - 1]
+        guard entry.configuration == configurationHash else {
+            throw TrainingError.corruptRun(path: recordsURL.path, reason: "epoch \(epoch) was trained with another configuration (configuration_sha256 differs from run.json's): the configuration was edited under the run")
+        }
+        guard entry.step == epoch * stepsPerEpoch else {
+            throw TrainingError.corruptRun(path: recordsURL.path, reason: "records step \(entry.step) after epoch \(epoch); \(epoch) epochs of \(stepsPerEpoch) steps are \(epoch * stepsPerEpoch)")
+        }
+        let thetaURL = directory.appendingPathComponent(ParameterFiles.thetaName(epoch: epoch))
+        let optURL = directory.appendingPathComponent(ParameterFiles.optimizerName(epoch: epoch))
+        _ = try RunRecord.verifiedFile(thetaURL, entry: entry, checksum: entry.theta)
+        let opt = try RunRecord.verifiedFile(optURL, entry: entry, checksum: entry.optimizer)
+        let θ: Tensor<Float>
+        do { θ = try loadParameters(from: thetaURL, layout: layout) } catch let error as CheckpointError {
+            if case .shapeMismatch = error { throw TrainingError.corruptRun(path: thetaURL.path, reason: "\(error)") }
+            throw error
+        }
+        guard θ.scalars.allSatisfy(\.isFinite) else {
+            throw TrainingError.corruptRun(path: thetaURL.path, reason: "holds non-finite parameters: the checkpoint is corrupt")
+        }
+        let velocity = try opt.floats(named: "velocity")
+        guard velocity.allSatisfy(\.isFinite) else {
+            throw TrainingError.corruptRun(path: optURL.path, reason: "holds a non-finite momentum buffer: the checkpoint is corrupt")
+        }
+        guard velocity.count == θ.count else {
+            throw TrainingError.corruptRun(path: optURL.path, reason: "the velocity has \(velocity.count) elements, θ has \(θ.count)")
+        }
+        let eigen = opt.names.contains("eigenvector") ? Tensor(try opt.floats(named: "eigenvector")) : nil
+        if let eigen, eigen.count != θ.count {
+            throw TrainingError.corruptRun(path: optURL.path, reason: "the λ_max start vector has \(eigen.count) elements, θ has \(θ.count)")
+        }
+        return TrainingCheckpoint(epoch: epoch, parameters: θ, parametersPath: thetaURL.path, velocity: Tensor(velocity),
+                                  step: entry.step, eigenvector: eigen, metricsRows: rows, records: Array(records.prefix(epoch)))
+    }
+
+    /// Cuts checkpoints.csv and metrics.csv after the epoch a run continues from (a state from
+    /// ``lastComplete(layout:stepsPerEpoch:)``; `nil`: the run starts again from epoch 1).
+    /// - Throws: I/O errors.
+    public func prepareToContinue(after state: TrainingCheckpoint?) throws {
+        if state == nil { log("note: \(directory.path) holds no complete epoch; the run starts again from epoch 1") }
+        try rewrite(records: state?.records ?? [], metrics: state?.metricsRows ?? [])
+    }
+
+    /// Writes checkpoints.csv and metrics.csv holding these epochs.
+    func rewrite(records: [RunRecord.Entry], metrics: [String]) throws {
+        self.records = records
+        try AtomicFile.write(RunRecord.text(of: records), to: directory.appendingPathComponent(RunRecord.fileName))
+        try AtomicFile.write(([header] + metrics).joined(separator: "\n") + "\n", to: metricsURL)
+    }
+
+    /// Appends a complete epoch: θ and the optimizer state (velocity, step, λ_max start vector)
+    /// as checkpoints, then the epoch's record in checkpoints.csv, then its metrics row; each
+    /// file atomically, in that order.
+    /// - Returns: the path of θ's checkpoint.
+    /// - Throws: ``AutodiffError`` for a θ that does not fit the layout; ``CheckpointError`` and I/O errors.
+    @discardableResult
+    public func append(_ metrics: EpochMetrics, parameters θ: Tensor<Float>, model: any Model, velocity: Tensor<Float>, step: Int,
+                       eigenvector: Tensor<Float>?) throws -> String {
+        let epoch = metrics.epoch
+        let thetaURL = directory.appendingPathComponent(ParameterFiles.thetaName(epoch: epoch))
+        let common = ["epoch": String(epoch), "step": String(step), "configuration_sha256": configurationHash]
+        try model.layout.validate(θ)
+        let thetaSum = try RunRecord.writeChecked(ParameterFiles.tensors(of: θ, layout: model.layout),
+                                                  metadata: common.merging(["model": model.name, "seed": String(configuration.seed)]) { $1 }, to: thetaURL)
+        var state: [(name: String, shape: [Int], values: [Float])] = [(name: "velocity", shape: [θ.count], values: velocity.scalars)]
+        if let eigenvector { state.append((name: "eigenvector", shape: [θ.count], values: eigenvector.scalars)) }
+        let optimizerSum = try RunRecord.writeChecked(state, metadata: common, to: directory.appendingPathComponent(ParameterFiles.optimizerName(epoch: epoch)))
+        records.append(RunRecord.Entry(epoch: epoch, step: step, configuration: configurationHash, theta: thetaSum, optimizer: optimizerSum))
+        try AtomicFile.write(RunRecord.text(of: records), to: directory.appendingPathComponent(RunRecord.fileName))
+        let previous = (try? String(contentsOf: metricsURL, encoding: .utf8)) ?? header + "\n"
+        try AtomicFile.write(previous + metrics.csvRow + "\n", to: metricsURL)
+        return thetaURL.path
+    }
+}
+
+/// The state of a training run after a complete epoch, read back from its run directory and
+/// checked against the run's records (``RunStore/lastComplete(layout:stepsPerEpoch:)``).
+public struct TrainingCheckpoint {
+    /// The last complete epoch.
+    public let epoch: Int
+    /// θ after it (length d).
+    public let parameters: Tensor<Float>
+    /// The path of its θ file.
+    public let parametersPath: String
+    /// The SGD momentum buffer (length d).
+    public let velocity: Tensor<Float>
+    /// SGD steps taken.
+    public let step: Int
+    /// The power-iteration vector of that epoch, if λ_max was estimated.
+    public let eigenvector: Tensor<Float>?
+    /// metrics.csv's rows of epochs 1…``epoch`` (without the header).
+    public let metricsRows: [String]
+    /// The records of checkpoints.csv up to that epoch.
+    public let records: [RunRecord.Entry]
+}

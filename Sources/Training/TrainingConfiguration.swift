@@ -1,0 +1,231 @@
+import Checkpoints
+import Datasets
+import Foundation
+import Layers
+import Optimizers
+import Probes
+
+/// The settings of one training run: the model, its data, SGD, the learning-rate schedule and
+/// the per-epoch λ_max probe. Every default is the initial value of its property, written here
+/// once; `landscape train`'s options, `--set` keys, run.json and the study's `training` object are
+/// this type (``ConfigurationValue``). Units: sizes in samples, the learning rate per step, the
+/// schedule in epochs; `seed` seeds initialization, shuffling and probe vectors.
+public struct TrainingConfiguration: ConfigurationValue {
+    /// The model.
+    public var model: ModelKind = .mlp
+    /// The data set and its splits.
+    public var data = DataSettings()
+    /// SGD's hyper-parameters.
+    public var optimizer = OptimizerSettings()
+    /// The learning-rate schedule, in epochs.
+    public var schedule: Schedule = .cosine
+    /// Passes over the training split (1…``maximumEpochs``).
+    public var epochs: Int = 3
+    /// Seeds initialization, shuffling and the λ_max start vector.
+    public var seed: UInt64 = 0
+    /// The λ_max estimate after every epoch, on a fixed probe set.
+    public var probes = ProbeSettings()
+    /// Rows per chunk when evaluating loss and accuracy.
+    public var evaluationBatchSize: Int = 2048
+
+    /// The defaults of `landscape train` (the study's high-noise MLP run, for 3 epochs).
+    public init() {}
+
+    /// `lambdaSamples` was the probe-set size's name in run.json before it was `probeSamples` everywhere.
+    public static var renamedKeys: [String: String] { ["lambdaSamples": "probeSamples"] }
+
+    /// The most epochs a run may have, and so the largest step size (in epochs) of a step schedule.
+    public static let maximumEpochs = 100_000
+
+    /// Checks every value.
+    /// - Throws: ``ConfigurationError`` naming the key (relative to this configuration).
+    public func validate() throws {
+        func bad(_ key: String, _ problem: String) -> ConfigurationError { ConfigurationError(key: key, problem) }
+        if let (key, problem) = data.problem { throw bad("data.\(key)", problem) }
+        let o = optimizer
+        guard o.batchSize >= 1, o.batchSize <= 1 << 24 else { throw bad("optimizer.batchSize", "must be in 1...\(1 << 24), got \(o.batchSize)") }
+        guard o.learningRate > 0, o.learningRate.isFinite, Float(o.learningRate) > 0, Float(o.learningRate).isFinite else {
+            throw bad("optimizer.learningRate", "must be positive and representable in Float32, got \(o.learningRate)")
+        }
+        guard o.momentum >= 0, o.momentum < 1, Float(o.momentum) < 1 else { throw bad("optimizer.momentum", "must be in [0, 1) (also after rounding to Float32), got \(o.momentum)") }
+        guard o.weightDecay >= 0, o.weightDecay.isFinite else { throw bad("optimizer.weightDecay", "must be ≥ 0 and finite, got \(o.weightDecay)") }
+        if let c = o.gradientClipNorm, !(c > 0 && c.isFinite) { throw bad("optimizer.gradientClipNorm", "must be positive and finite (or null: no clipping), got \(c)") }
+        guard o.microBatchSize >= 0 else { throw bad("optimizer.microBatchSize", "must be ≥ 0 (0: the whole mini-batch), got \(o.microBatchSize)") }
+        guard epochs >= 1, epochs <= Self.maximumEpochs else { throw bad("epochs", "must be in 1...\(Self.maximumEpochs), got \(epochs)") }
+        if case let .step(every, gamma) = schedule {
+            guard every >= 1, every <= Self.maximumEpochs else {
+                throw bad("schedule", "has an invalid value ('\(schedule)'): the step size must be at most \(Self.maximumEpochs) epochs (the longest run), got \(every)")
+            }
+            guard gamma > 0, gamma.isFinite else { throw bad("schedule", "has an invalid value ('\(schedule)'): gamma must be a positive finite number, got \(gamma)") }
+        }
+        let p = probes
+        guard p.lambdaEvery >= 0 else { throw bad("probes.lambdaEvery", "must be ≥ 0 (0: never), got \(p.lambdaEvery)") }
+        guard p.probeSamples >= 1 else { throw bad("probes.probeSamples", "must be at least 1, got \(p.probeSamples)") }
+        guard p.probeBatchSize >= 0 else { throw bad("probes.probeBatchSize", "must be ≥ 0 (0: the whole probe set at once), got \(p.probeBatchSize)") }
+        if let m = ProbeLimits.violation("", p.lambdaIterations, ProbeLimits.powerIterations) { throw bad("probes.lambdaIterations", m.trimmingCharacters(in: .whitespaces)) }
+        guard p.lambdaTolerance > 0, p.lambdaTolerance.isFinite else { throw bad("probes.lambdaTolerance", "must be positive and finite, got \(p.lambdaTolerance)") }
+        guard evaluationBatchSize >= 1, evaluationBatchSize <= 1 << 24 else { throw bad("evaluationBatchSize", "must be in 1...\(1 << 24), got \(evaluationBatchSize)") }
+    }
+
+    /// The schedule in steps, for `stepsPerEpoch` SGD steps per epoch: the one place where the
+    /// schedule's epochs become steps.
+    /// - Throws: ``ConfigurationError`` when the step count overflows.
+    public func learningRateSchedule(stepsPerEpoch: Int) throws -> LearningRateSchedule {
+        switch schedule {
+        case .constant: return .constant
+        case .cosine: return .cosine
+        case let .step(every, gamma):
+            let (steps, overflow) = every.multipliedReportingOverflow(by: stepsPerEpoch)
+            guard !overflow else {
+                throw ConfigurationError(key: "schedule", "has an invalid value ('\(schedule)'): \(every) epochs of \(stepsPerEpoch) steps do not fit in a step count")
+            }
+            return .step(stepSize: steps, gamma: gamma)
+        }
+    }
+
+    /// The same run as `other`: equal in everything but the data settings (a run's data are
+    /// checked by what they are, the recorded data set and split sizes, not by where they lie).
+    public func describesSameRun(as other: TrainingConfiguration) -> Bool {
+        var a = self, b = other
+        a.data = DataSettings()
+        b.data = DataSettings()
+        return a == b
+    }
+
+    /// SHA-256 (lowercase hex) of the configuration's JSON with sorted keys: what run.json, the
+    /// checkpoints and checkpoints.csv record, so that a configuration edited under a run is noticed.
+    public var sha256: String { sha256OfSortedJSON(self) }
+}
+
+/// SGD's hyper-parameters (``SGD``).
+public struct OptimizerSettings: Codable, Equatable, Sendable {
+    /// Samples per SGD step (1…2²⁴).
+    public var batchSize: Int = 64
+    /// The base learning rate η₀ (> 0, representable in Float32).
+    public var learningRate: Double = 0.05
+    /// Heavy-ball momentum μ in [0, 1).
+    public var momentum: Double = 0.9
+    /// L2 weight decay λ ≥ 0.
+    public var weightDecay: Double = 0
+    /// Nesterov momentum instead of heavy ball.
+    public var nesterov: Bool = false
+    /// Clip each mini-batch gradient to this global L2 norm before weight decay and momentum
+    /// (``SGD/gradientClipNorm``); `nil`: no clipping.
+    public var gradientClipNorm: Double? = nil
+    /// Rows per gradient evaluation inside one SGD step (0: the whole mini-batch at once). A
+    /// larger mini-batch is split into micro-batches whose gradients are averaged, weighted by
+    /// size: the same step up to rounding, with less memory and better cache use at large batches.
+    public var microBatchSize: Int = 0
+
+    /// The defaults: batch 64, η₀ = 0.05, momentum 0.9, no weight decay, heavy ball.
+    public init() {}
+}
+
+/// The λ_max estimate of every epoch: power iteration on Hessian-vector products over the fixed
+/// probe set (the first ``probeSamples`` training samples), warm-started from the previous epoch.
+public struct ProbeSettings: Codable, Equatable, Sendable {
+    /// Estimate λ_max every this many epochs (0 disables it; the last epoch always has one).
+    public var lambdaEvery: Int = 1
+    /// The probe set: the first this many training samples.
+    public var probeSamples: Int = 1024
+    /// Rows per chunk of the probe set in Hessian-vector products (0: all at once). The probe loss
+    /// is the size-weighted mean of the chunks' losses, i.e. the same function; only the speed
+    /// differs (the CNN's HVP costs less per sample in chunks of 64).
+    public var probeBatchSize: Int = 0
+    /// Maximum power iterations per estimate.
+    public var lambdaIterations: Int = 20
+    /// Power iteration has converged when its residual ‖Hv − λv‖ ≤ tolerance·|λ|.
+    public var lambdaTolerance: Double = 1e-3
+
+    /// The defaults: every epoch, 1,024 samples at once, 20 iterations, tolerance 1e-3.
+    public init() {}
+}
+
+/// A learning-rate schedule counted in epochs, written as text: `constant`, `cosine` (to zero
+/// over all steps of the run) or `step:EPOCHS:GAMMA` (multiply by GAMMA every EPOCHS epochs,
+/// PyTorch's StepLR stepped once per epoch). ``TrainingConfiguration/learningRateSchedule(stepsPerEpoch:)``
+/// turns it into steps.
+public enum Schedule: Codable, Equatable, Sendable, CustomStringConvertible {
+    case constant
+    case cosine
+    case step(everyEpochs: Int, gamma: Double)
+
+    /// Reads the text form.
+    /// - Throws: ``ConfigurationError`` (key `schedule`) naming the text and what is wrong.
+    public init(parsing text: String) throws {
+        let parts = text.lowercased().split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        func bad(_ m: String) -> ConfigurationError { ConfigurationError(key: "schedule", m) }
+        if let named = [Schedule.constant, .cosine].first(where: { $0.description == text.lowercased() }) {
+            self = named
+            return
+        }
+        switch parts.first {
+        case "step" where parts.count == 3:
+            guard let every = Int(parts[1]), every > 0 else { throw bad("has an invalid value ('\(text)'): the step size must be an integer ≥ 1 (epochs), got '\(parts[1])'") }
+            guard let gamma = Double(parts[2]), gamma > 0, gamma.isFinite else { throw bad("has an invalid value ('\(text)'): gamma must be a positive finite number, got '\(parts[2])'") }
+            self = .step(everyEpochs: every, gamma: gamma)
+        default:
+            throw bad("has an invalid value ('\(text)'); use constant, cosine, or step:EPOCHS:GAMMA (multiply by GAMMA every EPOCHS epochs, e.g. step:3:0.5)")
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do { try self.init(parsing: text) } catch let error as ConfigurationError {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.problem))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case .cosine: return "cosine"
+        case let .step(every, gamma): return "step:\(every):\(gamma)"
+        }
+    }
+}
+
+/// SHA-256 (lowercase hex) of a value's JSON encoding with sorted keys.
+func sha256OfSortedJSON<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let data = (try? encoder.encode(value)) ?? Data()
+    return SHA256.hexDigest(of: [UInt8](data))
+}
+
+// MARK: run.json written before the nested form
+
+/// run.json's `configuration` as landscape wrote it before this type had nested settings: one
+/// flat object (`model`, `batchSize`, `learningRate`, `momentum`, `weightDecay`, `nesterov`,
+/// `schedule` as text, `epochs`, `seed`, `lambdaEvery`, `lambdaSamples`, `lambdaIterations`,
+/// `lambdaTolerance`, `evaluationBatchSize`, `probeBatchSize`, `microBatchSize`; missing keys
+/// meant their defaults) and no data settings. It reads as ``TrainingConfiguration`` through the
+/// keys' last components (``ConfigurationValue``) with `lambdaSamples` renamed `probeSamples`;
+/// its SHA-256 is that of the flat form, with the schedule's text as written.
+struct FlatTrainingConfiguration: Encodable {
+    var model: String, batchSize: Int, learningRate: Double, momentum: Double, weightDecay: Double, nesterov: Bool
+    var schedule: String, epochs: Int, seed: UInt64, lambdaEvery: Int, lambdaSamples: Int, lambdaIterations: Int
+    var lambdaTolerance: Double, evaluationBatchSize: Int, probeBatchSize: Int, microBatchSize: Int
+
+    /// Whether a run.json configuration object is in the flat form.
+    static func isFlat(_ object: [String: Any]) -> Bool { object["optimizer"] == nil && object["probes"] == nil }
+
+    /// Reads a flat configuration object.
+    /// - Returns: the configuration and the SHA-256 the flat form had.
+    /// - Throws: ``ConfigurationError``.
+    static func read(_ object: [String: Any], source: String) throws -> (TrainingConfiguration, sha256: String) {
+        let c = try TrainingConfiguration().merging(object, source: source)
+        let o = c.optimizer, p = c.probes
+        let flat = FlatTrainingConfiguration(
+            model: c.model.rawValue, batchSize: o.batchSize, learningRate: o.learningRate, momentum: o.momentum, weightDecay: o.weightDecay,
+            nesterov: o.nesterov, schedule: object["schedule"] as? String ?? c.schedule.description, epochs: c.epochs, seed: c.seed,
+            lambdaEvery: p.lambdaEvery, lambdaSamples: p.probeSamples, lambdaIterations: p.lambdaIterations, lambdaTolerance: p.lambdaTolerance,
+            evaluationBatchSize: c.evaluationBatchSize, probeBatchSize: p.probeBatchSize, microBatchSize: o.microBatchSize)
+        return (c, sha256OfSortedJSON(flat))
+    }
+}

@@ -1,0 +1,36 @@
+/// Errors that stop a training run or refuse its directory.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// The mini-batch loss became NaN or ±inf. The last good checkpoint (previous epoch) is kept.
+    case nonFiniteLoss(epoch: Int, step: Int, loss: Double, lastCheckpoint: String?)
+    /// The parameters became NaN or ±inf in the last step of an epoch (the loss of that step was
+    /// still finite). Nothing of that epoch is saved; the last good checkpoint is kept.
+    case nonFiniteParameters(epoch: Int, step: Int, lastCheckpoint: String?)
+    /// A curvature probe failed during an epoch.
+    case probeFailed(epoch: Int, reason: String)
+    /// The run cannot go on as asked (e.g. it already finished, or was trained with other settings).
+    case invalidRun(String)
+    /// A file of the run directory does not match what the run recorded (path, the mismatch).
+    case corruptRun(path: String, reason: String)
+    /// The run directory cannot be used (path, reason), e.g. another process trains in it.
+    case runDirectory(path: String, reason: String)
+
+    /// A one-line, human-readable description (for logs and error output).
+    public var description: String {
+        switch self {
+        case let .nonFiniteLoss(epoch, step, loss, last):
+            return "training stopped: non-finite loss (\(loss.isNaN ? "NaN" : "\(loss)")) at epoch \(epoch), step \(step) (the learning rate is probably too large)" +
+                (last.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written before it")
+        case let .nonFiniteParameters(epoch, step, last):
+            return "training stopped: the parameters became non-finite at epoch \(epoch), step \(step) (the learning rate is probably too large)" +
+                (last.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written before it")
+        case let .probeFailed(epoch, reason):
+            return "λ_max estimate failed after epoch \(epoch): \(reason)"
+        case let .invalidRun(m):
+            return m
+        case let .corruptRun(path, reason):
+            return "\(path): \(reason)"
+        case let .runDirectory(path, reason):
+            return "run directory \(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import Datasets
+import Layers
+@testable import Study
+import Training
+
+/// The study directory in Tests/Fixtures/cli-study, written by `landscape study` before the
+/// configuration type and the run store (Tests/Fixtures/README.md; its checkpoints were left out).
+@Suite struct StudyFixtureTests {
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/cli-study")
+
+    func copy() throws -> URL {
+        let dir = temporaryDirectory().appendingPathComponent("cli-study")
+        try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Self.fixture, to: dir)
+        return dir
+    }
+
+    /// The command that wrote it, as a configuration.
+    static var configuration: StudyConfiguration {
+        var c = StudyConfiguration.Preset.quick.configuration
+        c.training.data.dataDirectory = "/work/wt12/data/mnist"
+        c.training.data.trainLimit = 200
+        c.training.data.validation = 100
+        c.training.data.testLimit = 100
+        c.training.epochs = 2
+        c.training.probes.probeSamples = 32
+        c.finalProbes.sliceSamples = 16
+        c.finalProbes.slicePoints = 5
+        c.finalProbes.lanczosSteps = 8
+        c.finalProbes.lanczosCount = 3
+        c.finalProbes.slqSteps = 8
+        c.epochProbes.sharpnessDirections = 4
+        c.epochProbes.traceProbes = 2
+        // The flat file spelled out the regimes and both models' chunk sizes.
+        c.regimeSettings["high-noise"] = RegimeSettings(batchSize: 64, learningRate: 0.05)
+        c.probeBatchSize = [.mlp: 0, .cnn: 64]
+        return c
+    }
+
+    @Test func itsFlatConfigReadsAsTheCommandThatWroteIt() throws {
+        let c = try StudyConfiguration.load(from: Self.fixture.appendingPathComponent("config.json"))
+        #expect(c == Self.configuration, "\(c.differingKeys(from: Self.configuration))")
+    }
+
+    @Test func itsReportIsRegeneratedByteForByte() throws {
+        let dir = try copy()
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        let written = try StudyReport.generate(in: dir)
+        #expect(written.count == 12)
+        for url in written {
+            let name = url.path.replacingOccurrences(of: dir.path + "/", with: "")
+            #expect(try Data(contentsOf: url) == Data(contentsOf: Self.fixture.appendingPathComponent(name)), "\(name) differs from the earlier version's")
+        }
+    }
+
+    @Test func resumingItChecksEveryFileAndNamesTheMissingCheckpoint() throws {
+        guard let mnist = sharedMNIST() else { Issue.record("MNIST not found at ../shared/data/mnist: this test needs the real data and did not run"); return }
+        let dir = try copy()
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        let c = try StudyConfiguration.load(from: dir.appendingPathComponent("config.json"))
+        let data = try MNISTDataset(directory: mnist, validationCount: 100, trainLimit: 200, testLimit: 100)
+        // config.json against study.json's original, each run's flat run.json against the
+        // configuration the study derives for it: all pass; then the first run's checkpoint is missing.
+        do { _ = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true); Issue.record("resumed without checkpoints") } catch {
+            let m = "\(error)"
+            #expect(m.contains("runs/mlp-high-noise") && m.contains("theta-epoch-002.safetensors") && m.contains("is missing"), "\(m)")
+        }
+        // Nothing already written was lost.
+        #expect(try Data(contentsOf: dir.appendingPathComponent("runs/mlp-high-noise/metrics.csv")) == Data(contentsOf: Self.fixture.appendingPathComponent("runs/mlp-high-noise/metrics.csv")))
+    }
+}
