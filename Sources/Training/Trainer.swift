@@ -10,7 +10,8 @@ import Tensors
 /// each split, λ_max by warm-started power iteration on a fixed probe set and an optional
 /// ``EpochProbe``; each complete epoch goes to a ``RunStore`` when one is given.
 public struct Trainer {
-    /// Lanczos steps after a power iteration whose residual did not converge (the λ_max probe).
+    /// At most this many Lanczos steps after a power iteration whose residual did not converge
+    /// (the λ_max probe); they stop once the Ritz residual meets the tolerance.
     public static let lambdaFallbackSteps = 10
 
     /// The validated settings.
@@ -175,7 +176,7 @@ public struct Trainer {
                     // pair): a few Lanczos steps from its last vector, whose Ritz residual is honest too.
                     do {
                         let lz = try lanczos(of: probe, at: θ, count: 1, steps: min(Self.lambdaFallbackSteps, θ.count),
-                                             tolerance: p.lambdaTolerance, initialVector: r.eigenvector)
+                                             tolerance: p.lambdaTolerance, initialVector: r.eigenvector, stopWhenConverged: true)
                         lambda = lz.pairs[0].value; lambdaRes = lz.pairs[0].residualNorm; lambdaConverged = lz.pairs[0].converged
                         lambdaIts += lz.steps
                         eigenvector = lz.pairs[0].vector

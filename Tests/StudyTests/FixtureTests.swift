@@ -37,6 +37,7 @@ import Training
         // The flat file spelled out the regimes and both models' chunk sizes.
         c.regimeSettings["high-noise"] = RegimeSettings(batchSize: 64, learningRate: 0.05)
         c.probeBatchSize = [.mlp: 0, .cnn: 64]
+        c.training.probes.lambdaIterations = 20   // the default then
         return c
     }
 
