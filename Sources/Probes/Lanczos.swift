@@ -59,7 +59,11 @@ public struct LanczosResult<E: TensorScalar>: Sendable {
 ///   - tolerance: relative residual for ``RitzPair/converged``.
 ///   - initialVector: the start vector q₁ (normalized here); default a seeded Gaussian.
 ///   - stopWhenConverged: stop before `steps` once the k Ritz pairs have converged (checked after
-///     every step); then ``LanczosResult/steps`` says how many products were used.
+///     every step); then ``LanczosResult/steps`` says how many products were used. A converged
+///     pair is an eigenpair to the tolerance, but the requested end of the spectrum only if the
+///     Krylov space has found it: from a start vector nearly orthogonal to the top eigenvector
+///     (component 1e-8) the first Ritz pair can converge to an interior eigenvalue, as power
+///     iteration can. Start from a vector with weight on the wanted end (a previous estimate).
 /// - Throws: ``AutodiffError`` for wrong lengths, k < 1, k > d, m outside k...d, or a non-finite HVP;
 ///   ``LAPACK/Failure`` if the tridiagonal eigensolver fails.
 public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int, target: SpectrumEnd = .largestAlgebraic,

@@ -302,13 +302,14 @@ extension Tensor {
     /// unfoldings feed two GEMMs accumulating into one result, so the sum costs nothing.
     @inlinable
     public static func conv2dTangent(_ x: Tensor, _ ẋ: Tensor?, _ w: Tensor, _ ẇ: Tensor?, stride: Int, padding: Int) -> Tensor? {
+        precondition((ẋ?.shape ?? x.shape) == x.shape && (ẇ?.shape ?? w.shape) == w.shape,
+                     "conv2dTangent: tangents \(ẋ?.shape ?? []), \(ẇ?.shape ?? []) do not match \(x.shape), \(w.shape)")
         guard let ẋ, let ẇ else {
             if let ẋ { return conv2d(ẋ, w, stride: stride, padding: padding) }
             if let ẇ { return conv2d(x, ẇ, stride: stride, padding: padding) }
             return nil
         }
         let g = ConvolutionGeometry.require(input: x.shape, filter: w.shape, stride: stride, padding: padding)
-        precondition(ẋ.shape == x.shape && ẇ.shape == w.shape, "conv2dTangent: tangents \(ẋ.shape), \(ẇ.shape) do not match \(x.shape), \(w.shape)")
         let (O, K, P) = (g.outputChannels, g.patchSize, g.outputPixels)
         return Tensor(shape: g.outputShape) { y, _ in
             x.withUnsafePointer { xp in ẋ.withUnsafePointer { tp in w.withUnsafePointer { wp in ẇ.withUnsafePointer { vp in
@@ -334,14 +335,15 @@ extension Tensor {
     @inlinable
     public static func conv2dBackwardInputTangent(_ g: Tensor, _ ġ: Tensor?, _ w: Tensor, _ ẇ: Tensor?,
                                                   inputShape: [Int], stride: Int, padding: Int) -> Tensor? {
+        precondition((ġ?.shape ?? g.shape) == g.shape && (ẇ?.shape ?? w.shape) == w.shape,
+                     "conv2dBackwardInputTangent: tangents \(ġ?.shape ?? []), \(ẇ?.shape ?? []) do not match \(g.shape), \(w.shape)")
         guard let ġ, let ẇ else {
             if let ġ { return conv2dBackwardInput(ġ, w, inputShape: inputShape, stride: stride, padding: padding) }
             if let ẇ { return conv2dBackwardInput(g, ẇ, inputShape: inputShape, stride: stride, padding: padding) }
             return nil
         }
         let geo = ConvolutionGeometry.require(input: inputShape, filter: w.shape, stride: stride, padding: padding)
-        precondition(g.shape == geo.outputShape && ġ.shape == g.shape && ẇ.shape == w.shape,
-                     "conv2dBackwardInputTangent: cotangents \(g.shape), \(ġ.shape) or filter tangent \(ẇ.shape) do not match \(geo.outputShape), \(w.shape)")
+        precondition(g.shape == geo.outputShape, "conv2dBackwardInputTangent: cotangent has shape \(g.shape), expected \(geo.outputShape)")
         let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
         return Tensor(shape: inputShape) { dx, _ in
             g.withUnsafePointer { gp in ġ.withUnsafePointer { hp in w.withUnsafePointer { wp in ẇ.withUnsafePointer { vp in
@@ -367,14 +369,15 @@ extension Tensor {
     @inlinable
     public static func conv2dBackwardFilterTangent(_ x: Tensor, _ ẋ: Tensor?, _ g: Tensor, _ ġ: Tensor?,
                                                    filterShape: [Int], stride: Int, padding: Int) -> Tensor? {
+        precondition((ẋ?.shape ?? x.shape) == x.shape && (ġ?.shape ?? g.shape) == g.shape,
+                     "conv2dBackwardFilterTangent: tangents \(ẋ?.shape ?? []), \(ġ?.shape ?? []) do not match \(x.shape), \(g.shape)")
         guard let ẋ, let ġ else {
             if let ẋ { return conv2dBackwardFilter(ẋ, g, filterShape: filterShape, stride: stride, padding: padding) }
             if let ġ { return conv2dBackwardFilter(x, ġ, filterShape: filterShape, stride: stride, padding: padding) }
             return nil
         }
         let geo = ConvolutionGeometry.require(input: x.shape, filter: filterShape, stride: stride, padding: padding)
-        precondition(ẋ.shape == x.shape && g.shape == geo.outputShape && ġ.shape == g.shape,
-                     "conv2dBackwardFilterTangent: tangent \(ẋ.shape) or cotangents \(g.shape), \(ġ.shape) do not match \(x.shape), \(geo.outputShape)")
+        precondition(g.shape == geo.outputShape, "conv2dBackwardFilterTangent: cotangent has shape \(g.shape), expected \(geo.outputShape)")
         let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
         return Tensor(shape: filterShape) { dw, count in
             Element.fill(dw, value: 0, count: count)
