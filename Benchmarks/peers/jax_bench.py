@@ -75,18 +75,7 @@ if os.environ.get("JAX_ENABLE_X64") == "1":
 
 # ----------------------------------------------------------------------------- models
 
-MLP_SHAPES = [
-    ("fc1.weight", (256, 784)), ("fc1.bias", (256,)),
-    ("fc2.weight", (256, 256)), ("fc2.bias", (256,)),
-    ("fc3.weight", (10, 256)), ("fc3.bias", (10,)),
-]
-CNN_SHAPES = [
-    ("conv1.weight", (16, 1, 5, 5)), ("conv1.bias", (16,)),
-    ("conv2.weight", (32, 16, 5, 5)), ("conv2.bias", (32,)),
-    ("fc1.weight", (128, 1568)), ("fc1.bias", (128,)),
-    ("fc2.weight", (10, 128)), ("fc2.bias", (10,)),
-]
-SHAPES = {"mlp": MLP_SHAPES, "cnn": CNN_SHAPES}
+from peer_common import CNN_SHAPES, MLP_SHAPES, NAMES, SHAPES, log, rel_err  # noqa: E402,F401
 
 
 def linear(h, w, b):
@@ -210,15 +199,6 @@ def make_fns(model):
     }
 
 # ----------------------------------------------------------------------------- check
-
-
-def rel_err(a, b):
-    """max|a−b| / max(max|a|, max|b|) over all the arrays of a and b."""
-    a = [np.asarray(t, np.float64).ravel() for t in a]
-    b = [np.asarray(t, np.float64).ravel() for t in b]
-    a, b = np.concatenate(a), np.concatenate(b)
-    scale = max(np.max(np.abs(a)), np.max(np.abs(b)))
-    return float(np.max(np.abs(a - b)) / scale) if scale > 0 else 0.0
 
 
 def check(directory, precision, tolerance):
@@ -361,10 +341,6 @@ def run_time(args):
             rows += json.load(f)
         os.unlink(out)
     return rows
-
-
-def log(s):
-    print(s, flush=True)
 
 
 def main():

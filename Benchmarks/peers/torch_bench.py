@@ -83,21 +83,9 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
 
 # ----------------------------------------------------------------------------- models
 
-# Landscape's parameter order and names (as jax_bench.py). The modules below declare their
+# Landscape's parameter order and names (peer_common.py). The modules below declare their
 # layers in this order, so that named_parameters() yields exactly these.
-MLP_SHAPES = [
-    ("fc1.weight", (256, 784)), ("fc1.bias", (256,)),
-    ("fc2.weight", (256, 256)), ("fc2.bias", (256,)),
-    ("fc3.weight", (10, 256)), ("fc3.bias", (10,)),
-]
-CNN_SHAPES = [
-    ("conv1.weight", (16, 1, 5, 5)), ("conv1.bias", (16,)),
-    ("conv2.weight", (32, 16, 5, 5)), ("conv2.bias", (32,)),
-    ("fc1.weight", (128, 1568)), ("fc1.bias", (128,)),
-    ("fc2.weight", (10, 128)), ("fc2.bias", (10,)),
-]
-SHAPES = {"mlp": MLP_SHAPES, "cnn": CNN_SHAPES}
-NAMES = {m: [n for n, _ in s] for m, s in SHAPES.items()}
+from peer_common import CNN_SHAPES, MLP_SHAPES, NAMES, SHAPES, log, rel_err  # noqa: E402,F401
 
 
 class MLP(nn.Module):
@@ -303,15 +291,6 @@ def lambda_max_full(side, v0, iters=20):
 # ----------------------------------------------------------------------------- check
 
 
-def rel_err(a, b):
-    """max|a−b| / max(max|a|, max|b|) over all the arrays of a and b."""
-    a = [np.asarray(t, np.float64).ravel() for t in a]
-    b = [np.asarray(t, np.float64).ravel() for t in b]
-    a, b = np.concatenate(a), np.concatenate(b)
-    scale = max(np.max(np.abs(a)), np.max(np.abs(b)))
-    return float(np.max(np.abs(a - b)) / scale) if scale > 0 else 0.0
-
-
 def to_numpy(ts):
     return [t.detach().cpu().numpy() for t in ts]
 
@@ -497,10 +476,6 @@ def run_time(args, log):
                         side.sgd_step()
                     add(model, variant, epoch_name(samples), "f32", batch, time.perf_counter() - t0)
     return rows
-
-
-def log(s):
-    print(s, flush=True)
 
 
 def csv(kind, choices=None):

@@ -261,9 +261,9 @@ func tinyCNNLoss(seed: UInt64, batch: Int = 3) throws -> (ModelLoss<CNN, Double>
 
 /// The training curve of the CNN is the same as before the convolution was rewritten in tiles:
 /// 16 SGD steps (batch 64, lr 0.05, momentum 0.9) from seed 1 on seeded class-template images.
-/// `recorded` was printed by the im2col-per-chunk implementation (commit bd265fb,
-/// `landscape-benchmarks --loss-curve`): an independent implementation of the same
-/// mathematics, whose summation order differs, so the curves agree to Float32 round-off.
+/// `recorded` is what this test's loop printed (`%.9g`) when run against the im2col-per-chunk
+/// implementation of commit bd265fb: an independent implementation of the same mathematics,
+/// whose summation order differs, so the curves agree to Float32 round-off.
 @Suite struct CNNTrainingCurveTests {
     static let recorded: [Double] = [2.29964256, 2.30089831, 2.29808426, 2.30753613, 2.29179239, 2.29872155, 2.30683708, 2.28508759,
                                      2.29298306, 2.26880884, 2.27867222, 2.27519703, 2.24774837, 2.25826597, 2.23501968, 2.24405336]

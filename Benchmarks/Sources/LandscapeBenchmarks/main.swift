@@ -114,29 +114,6 @@ if args.contains("--chunks") {
     exit(0)
 }
 
-if args.contains("--loss-curve") {
-    // Losses of 16 SGD steps (batch 64, lr 0.05, momentum 0.9) of the CNN from seed 1 on seeded
-    // synthetic images, for the training-curve fixture of the tests (printed with 9 digits).
-    let m = try CNN()
-    var rng = SplitMix64(seed: 2024)
-    // Learnable: each image is its class's seeded template plus noise.
-    let templates = Tensor<Float>.randomUniform([10, 784], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
-    let y = (0..<1024).map { _ in rng.next(below: 10) }
-    let noise = Tensor<Float>.randomUniform([1024, 784], bound: 0.3, using: &rng)
-    let x = Tensor<Float>(shape: [1024, 784], scalars: (0..<(1024 * 784)).map { templates.scalars[y[$0 / 784] * 784 + $0 % 784] + noise.scalars[$0] })
-    var θ = m.initialParameters(Float.self, seed: 1)
-    var opt = try SGD<Float>(parameterCount: θ.count, learningRate: 0.05, momentum: 0.9)
-    var losses: [String] = []
-    for s in 0..<16 {
-        let f = try m.loss(on: x.rows((s * 64)..<((s + 1) * 64)), labels: Array(y[(s * 64)..<((s + 1) * 64)]))
-        let (l, g) = try valueWithGradient(of: f, at: θ)
-        losses.append(String(format: "%.9g", Double(l)))
-        try opt.update(&θ, gradient: g)
-    }
-    print(losses.joined(separator: ", "))
-    exit(0)
-}
-
 if args.contains("--ops") {
     // Per-operation medians for the CNN's shapes (for profiling, not for the report).
     let n = Int(option("--batch") ?? "64") ?? 64

@@ -1,0 +1,33 @@
+"""What the peer benchmarks share: Landscape's parameter order, names and shapes, the
+agreement measure and the log line. Imported by jax_bench.py and torch_bench.py (which run
+with this directory on sys.path)."""
+
+import numpy as np
+
+# Landscape's parameter order and names (PyTorch conventions).
+MLP_SHAPES = [
+    ("fc1.weight", (256, 784)), ("fc1.bias", (256,)),
+    ("fc2.weight", (256, 256)), ("fc2.bias", (256,)),
+    ("fc3.weight", (10, 256)), ("fc3.bias", (10,)),
+]
+CNN_SHAPES = [
+    ("conv1.weight", (16, 1, 5, 5)), ("conv1.bias", (16,)),
+    ("conv2.weight", (32, 16, 5, 5)), ("conv2.bias", (32,)),
+    ("fc1.weight", (128, 1568)), ("fc1.bias", (128,)),
+    ("fc2.weight", (10, 128)), ("fc2.bias", (10,)),
+]
+SHAPES = {"mlp": MLP_SHAPES, "cnn": CNN_SHAPES}
+NAMES = {m: [n for n, _ in s] for m, s in SHAPES.items()}
+
+
+def rel_err(a, b):
+    """max|a−b| / max(max|a|, max|b|) over all the arrays of a and b."""
+    a = [np.asarray(t, np.float64).ravel() for t in a]
+    b = [np.asarray(t, np.float64).ravel() for t in b]
+    a, b = np.concatenate(a), np.concatenate(b)
+    scale = max(np.max(np.abs(a)), np.max(np.abs(b)))
+    return float(np.max(np.abs(a - b)) / scale) if scale > 0 else 0.0
+
+
+def log(s):
+    print(s, flush=True)
