@@ -61,7 +61,7 @@ extension Model {
     /// Mean loss and accuracy of θ on a data set, evaluated in chunks of `batchSize` rows
     /// with plain tensors. `input` is `[N, inputSize]`.
     /// - Throws: ``ModelError`` or ``AutodiffError`` for wrong shapes or lengths.
-    public func evaluate<E: TensorScalar>(_ θ: Tensor<E>, input: Tensor<E>, labels: [Int], batchSize: Int = 2048) throws -> (loss: Double, accuracy: Double) {
+    public func evaluate<E: TensorScalar>(_ θ: Tensor<E>, input: Tensor<E>, labels: [Int], batchSize: Int) throws -> (loss: Double, accuracy: Double) {
         try validate(input: input, labels: labels)
         let params = try layout.split(θ)
         let n = input.shape[0]

@@ -43,7 +43,7 @@ func temporaryDirectory() -> URL {
         let model = MLP()
         let θ0 = model.initialParameters(Float.self, seed: cfg.seed)
         let (trainX, trainY) = Trainer.tensor(of: data.train)
-        let (initialLoss, _) = try model.evaluate(θ0, input: trainX, labels: trainY)
+        let (initialLoss, _) = try model.evaluate(θ0, input: trainX, labels: trainY, batchSize: cfg.evaluationBatchSize)
         let (θ, metrics) = try trainer.run()
         #expect(metrics.count == 2)
         #expect(metrics[1].trainLoss < 0.5 * initialLoss, "loss \(initialLoss) → \(metrics[1].trainLoss)")
