@@ -159,17 +159,15 @@ extension TensorAlgebra {
 
 extension ConvolutionAlgebra {
     @inlinable public static func conv2dTangent(_ x: Self, _ ẋ: Self?, _ w: Self, _ ẇ: Self?, stride: Int, padding: Int) -> Self? {
-        sumOfPresent(ẋ.map { conv2d($0, w, stride: stride, padding: padding) }, ẇ.map { conv2d(x, $0, stride: stride, padding: padding) })
+        bilinearTangentRule { conv2d($0, $1, stride: stride, padding: padding) }(x, ẋ, w, ẇ)
     }
     @inlinable public static func conv2dBackwardInputTangent(_ g: Self, _ ġ: Self?, _ w: Self, _ ẇ: Self?,
                                                              inputShape: [Int], stride: Int, padding: Int) -> Self? {
-        sumOfPresent(ġ.map { conv2dBackwardInput($0, w, inputShape: inputShape, stride: stride, padding: padding) },
-                     ẇ.map { conv2dBackwardInput(g, $0, inputShape: inputShape, stride: stride, padding: padding) })
+        bilinearTangentRule { conv2dBackwardInput($0, $1, inputShape: inputShape, stride: stride, padding: padding) }(g, ġ, w, ẇ)
     }
     @inlinable public static func conv2dBackwardFilterTangent(_ x: Self, _ ẋ: Self?, _ g: Self, _ ġ: Self?,
                                                               filterShape: [Int], stride: Int, padding: Int) -> Self? {
-        sumOfPresent(ẋ.map { conv2dBackwardFilter($0, g, filterShape: filterShape, stride: stride, padding: padding) },
-                     ġ.map { conv2dBackwardFilter(x, $0, filterShape: filterShape, stride: stride, padding: padding) })
+        bilinearTangentRule { conv2dBackwardFilter($0, $1, filterShape: filterShape, stride: stride, padding: padding) }(x, ẋ, g, ġ)
     }
     /// 2×2, stride-2 max-pool `[N, C, H, W] → [N, C, H/2, W/2]`. The derivative is routed to the
     /// first maximum of each window in scan order (row-major).

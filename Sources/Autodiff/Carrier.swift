@@ -43,6 +43,14 @@ extension DerivativeCarrier {
     }
 }
 
+/// The forward-mode rule of a bilinear map `f`, term by term: `(a, ȧ, b, ḃ) ↦ f(ȧ, b) + f(a, ḃ)`,
+/// a `nil` tangent skipping its product (both `nil`: `nil`). What `bilinear` uses when the value
+/// type has no fused form.
+@inlinable
+func bilinearTangentRule<V: ArithmeticAlgebra>(_ f: @escaping (V, V) -> V) -> (V, V?, V, V?) -> V? {
+    { a, ȧ, b, ḃ in sumOfPresent(ȧ.map { f($0, b) }, ḃ.map { f(a, $0) }) }
+}
+
 /// `a + b` where `nil` is an exact zero (`nil + nil = nil`): how every carrier adds derivative
 /// parts without materializing zeros.
 @inlinable

@@ -55,7 +55,7 @@ extension Dual: DerivativeCarrier {
     /// (f(a, b))' = f(a', b) + f(a, b'); a constant operand skips its product.
     @inlinable public static func bilinear(_ a: Dual, _ b: Dual, _ f: @escaping (V, V) -> V,
                                            adjointLeft: @escaping (V, V) -> V, adjointRight: @escaping (V, V) -> V) -> Dual {
-        Dual(primal: f(a.primal, b.primal), tangent: sum(a.tangent.map { f($0, b.primal) }, b.tangent.map { f(a.primal, $0) }))
+        bilinear(a, b, f, tangent: bilinearTangentRule(f), adjointLeft: adjointLeft, adjointRight: adjointRight)
     }
     @inlinable public static func bilinear(_ a: Dual, _ b: Dual, _ f: @escaping (V, V) -> V,
                                            tangent: @escaping (V, V?, V, V?) -> V?,

@@ -73,9 +73,7 @@ extension Linearized: DerivativeCarrier {
     }
     @inlinable public static func bilinear(_ a: Linearized, _ b: Linearized, _ f: @escaping (V, V) -> V,
                                            adjointLeft: @escaping (V, V) -> V, adjointRight: @escaping (V, V) -> V) -> Linearized {
-        let rec = a.record ?? b.record
-        return Linearized(primal: result(rec) { f(a.primal, b.primal) },
-                          tangent: sumOfPresent(a.tangent.map { f($0, b.primal) }, b.tangent.map { f(a.primal, $0) }), record: rec)
+        bilinear(a, b, f, tangent: bilinearTangentRule(f), adjointLeft: adjointLeft, adjointRight: adjointRight)
     }
     @inlinable public static func bilinear(_ a: Linearized, _ b: Linearized, _ f: @escaping (V, V) -> V,
                                            tangent: @escaping (V, V?, V, V?) -> V?,
