@@ -188,7 +188,10 @@ public enum StudyReport {
             let s = config.resolvedRegime(r)
             return "\(r) (batch \(s.batchSize), η₀ = \(s.learningRate))"
         }.joined(separator: ", ")
-        md += "; momentum \(config.training.optimizer.momentum), \(config.training.schedule) schedule, \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), weight decay \(config.training.optimizer.weightDecay), seed \(config.training.seed).\n"
+        md += "; momentum \(config.training.optimizer.momentum), \(config.training.schedule) schedule, \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), weight decay \(config.training.optimizer.weightDecay)"
+        if config.training.optimizer.nesterov { md += ", Nesterov momentum" }
+        if let clip = config.training.optimizer.gradientClipNorm { md += ", gradients clipped to global norm \(clip)" }
+        md += ", seed \(config.training.seed).\n"
         if let tr = dataInfo["train"], let va = dataInfo["validation"], let te = dataInfo["test"] { md += "Data: \(datasetName), \(tr) train / \(va) validation / \(te) test samples. " }
         if let ob = info["openblas"] as? [String: Any] { md += "OpenBLAS kernel \(ob["kernel"] ?? "?"), \(ob["threads"] ?? "?") threads.\n" }
         let probeCount = min(config.training.probes.probeSamples, dataInfo["train"] as? Int ?? config.training.probes.probeSamples)
