@@ -75,7 +75,7 @@ if os.environ.get("JAX_ENABLE_X64") == "1":
 
 # ----------------------------------------------------------------------------- models
 
-from peer_common import CNN_SHAPES, MLP_SHAPES, NAMES, SHAPES, log, rel_err  # noqa: E402,F401
+from peer_common import CNN_SHAPES, MLP_SHAPES, NAMES, SHAPES, finish, log, rel_err  # noqa: E402,F401
 
 
 def linear(h, w, b):
@@ -375,11 +375,7 @@ def main():
         args.precision = args.precision or "both"
         out = run_time(args)
         ok = True
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
-            f.write("\n")
-    sys.exit(0 if ok else 1)
+    finish(out, args.json, ok)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 agreement measure and the log line. Imported by jax_bench.py and torch_bench.py (which run
 with this directory on sys.path)."""
 
+import json
+import sys
+
 import numpy as np
 
 # Landscape's parameter order and names (PyTorch conventions).
@@ -31,3 +34,12 @@ def rel_err(a, b):
 
 def log(s):
     print(s, flush=True)
+
+
+def finish(out, path, ok):
+    """Writes `out` as JSON to `path` (when given) and exits: status 0, or 1 when a check failed."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(out, f, indent=2)
+            f.write("\n")
+    sys.exit(0 if ok else 1)

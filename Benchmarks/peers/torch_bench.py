@@ -85,7 +85,7 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
 
 # Landscape's parameter order and names (peer_common.py). The modules below declare their
 # layers in this order, so that named_parameters() yields exactly these.
-from peer_common import CNN_SHAPES, MLP_SHAPES, NAMES, SHAPES, log, rel_err  # noqa: E402,F401
+from peer_common import CNN_SHAPES, MLP_SHAPES, NAMES, SHAPES, finish, log, rel_err  # noqa: E402,F401
 
 
 class MLP(nn.Module):
@@ -579,11 +579,7 @@ def main():
         args.batches = args.batches or ([64, 2048] if args.quick else [64, 512, 2048])
         out = {**env, "quick": args.quick, "rows": run_time(args, log)}
         ok = True
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
-            f.write("\n")
-    sys.exit(0 if ok else 1)
+    finish(out, args.json, ok)
 
 
 if __name__ == "__main__":
