@@ -61,13 +61,13 @@ struct ConvolutionTiles<Element: TensorScalar> {
     @usableFromInline let tile: Int
     /// `[tile, C, H + 2p, W + 2p]`, border kept zero; unused (empty) when p = 0.
     @usableFromInline let padded: UnsafeMutablePointer<Element>
-    /// `[stack · K, tile · P]`: the im2col matrices of up to `stack` inputs, one above the other.
+    /// `[K, tile · P]`: one tile's im2col matrix.
     @usableFromInline let columns: UnsafeMutablePointer<Element>
-    /// `[stack · O, tile · P]`.
+    /// `[O, tile · P]`: one tile's GEMM result or cotangent.
     @usableFromInline let outputs: UnsafeMutablePointer<Element>
     @usableFromInline let paddedCount: Int
 
-    /// Column elements per tile, per stacked input: 2²⁰ (4 MiB of Float). One tile's unfolded
+    /// Column elements per tile: 2²⁰ (4 MiB of Float). One tile's unfolded
     /// matrix then stays in the 32 MiB L3 between the unfolding and the GEMM that reads it, and
     /// the GEMM's N = tile·P stays wide (conv2 of the study: 13 images, N = 2548). OpenBLAS ran
     /// these products at 200–230 GFLOP/s for 4–32 images, 180 for one, 170 for the whole
@@ -75,7 +75,7 @@ struct ConvolutionTiles<Element: TensorScalar> {
     @usableFromInline static var columnElementsPerTile: Int { 1 << 20 }
 
     @inlinable
-    init(_ g: ConvolutionGeometry, stack: Int = 1) {
+    init(_ g: ConvolutionGeometry) {
         geometry = g
         let perImage = max(g.patchSize * g.outputPixels, 1)
         let limit = max(1, Self.columnElementsPerTile / perImage)
@@ -84,8 +84,8 @@ struct ConvolutionTiles<Element: TensorScalar> {
         paddedCount = g.padding > 0 ? tile * g.channels * g.paddedHeight * g.paddedWidth : 0
         padded = .allocate(capacity: max(paddedCount, 1))
         Element.fill(padded, value: 0, count: paddedCount)
-        columns = .allocate(capacity: max(stack * g.patchSize * tile * g.outputPixels, 1))
-        outputs = .allocate(capacity: max(stack * g.outputChannels * tile * g.outputPixels, 1))
+        columns = .allocate(capacity: max(g.patchSize * tile * g.outputPixels, 1))
+        outputs = .allocate(capacity: max(g.outputChannels * tile * g.outputPixels, 1))
     }
 
     @inlinable
@@ -102,15 +102,15 @@ struct ConvolutionTiles<Element: TensorScalar> {
         }
     }
 
-    /// The im2col matrix `[K, nb·P]` of images `x[n0 ..< n0 + nb]`, written at `columns + offset`.
+    /// The im2col matrix `[K, nb·P]` of images `x[n0 ..< n0 + nb]`, written to `columns`.
     @inlinable
-    func unfold(_ x: UnsafePointer<Element>, n0: Int, _ sg: ConvolutionGeometry, into offset: Int = 0) {
+    func unfold(_ x: UnsafePointer<Element>, n0: Int, _ sg: ConvolutionGeometry) {
         let image = x + n0 * geometry.channels * geometry.height * geometry.width
         if geometry.padding == 0 {
-            Element.im2colPadded(image, columns + offset, sg)
+            Element.im2colPadded(image, columns, sg)
         } else {
             Element.padImages(image, padded, sg)
-            Element.im2colPadded(padded, columns + offset, sg)
+            Element.im2colPadded(padded, columns, sg)
         }
     }
 
@@ -145,65 +145,103 @@ extension Tensor {
     /// - Precondition: shapes as ``ConvolutionGeometry/checked(input:filter:stride:padding:)`` requires.
     @inlinable
     public static func conv2d(_ x: Tensor, _ w: Tensor, stride: Int, padding: Int) -> Tensor {
-        let g = ConvolutionGeometry.require(input: x.shape, filter: w.shape, stride: stride, padding: padding)
-        let (O, K, P) = (g.outputChannels, g.patchSize, g.outputPixels)
-        return Tensor(shape: g.outputShape) { y, _ in
-            x.withUnsafePointer { xp in w.withUnsafePointer { wp in
-                let tiles = ConvolutionTiles<Element>(g)
-                defer { tiles.deallocate() }
-                tiles.forEach { n0, nb, sg in
-                    tiles.unfold(xp, n0: n0, sg)
-                    // outputs[O, nb·P] = W[O, K] · cols[K, nb·P]
-                    Element.gemm(transposeA: false, transposeB: false, m: O, n: nb * P, k: K, alpha: 1, a: wp, lda: K,
-                                 b: tiles.columns, ldb: nb * P, beta: 0, c: tiles.outputs, ldc: nb * P)
-                    Element.swapLeadingAxes(tiles.outputs, y + n0 * O * P, a: O, b: nb, k: P)
-                }
-            } }
-        }
+        conv2dSum([(x, w)], stride: stride, padding: padding)
     }
 
     /// The gradient of `conv2d` with respect to its input: `x̄ = col2im(Wᵀ ḡ)`, shape `inputShape`.
     /// Linear in `g`; the adjoint of `conv2d(·, w)`.
     @inlinable
     public static func conv2dBackwardInput(_ g: Tensor, _ w: Tensor, inputShape: [Int], stride: Int, padding: Int) -> Tensor {
-        let geo = ConvolutionGeometry.require(input: inputShape, filter: w.shape, stride: stride, padding: padding)
-        precondition(g.shape == geo.outputShape, "conv2dBackwardInput: cotangent has shape \(g.shape), expected \(geo.outputShape)")
-        let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
-        return Tensor(shape: inputShape) { dx, _ in
-            g.withUnsafePointer { gp in w.withUnsafePointer { wp in
-                let tiles = ConvolutionTiles<Element>(geo)
-                defer { tiles.deallocate() }
-                tiles.forEach { n0, nb, sg in
-                    Element.swapLeadingAxes(gp + n0 * O * P, tiles.outputs, a: nb, b: O, k: P)   // [O, nb·P]
-                    // cols[K, nb·P] = Wᵀ[K, O] · ḡ[O, nb·P]
-                    Element.gemm(transposeA: true, transposeB: false, m: K, n: nb * P, k: O, alpha: 1, a: wp, lda: K,
-                                 b: tiles.outputs, ldb: nb * P, beta: 0, c: tiles.columns, ldc: nb * P)
-                    tiles.fold(tiles.columns, into: dx, n0: n0, sg)
-                }
-            } }
-        }
+        conv2dBackwardInputSum([(g, w)], inputShape: inputShape, stride: stride, padding: padding)
     }
 
     /// The gradient of `conv2d` with respect to its filter: `W̄ = Σ_tiles ḡ · im2col(x)ᵀ`, shape `filterShape`.
     /// Linear in `g` and in `x`.
     @inlinable
     public static func conv2dBackwardFilter(_ x: Tensor, _ g: Tensor, filterShape: [Int], stride: Int, padding: Int) -> Tensor {
-        let geo = ConvolutionGeometry.require(input: x.shape, filter: filterShape, stride: stride, padding: padding)
-        precondition(g.shape == geo.outputShape, "conv2dBackwardFilter: cotangent has shape \(g.shape), expected \(geo.outputShape)")
+        conv2dBackwardFilterSum([(x, g)], filterShape: filterShape, stride: stride, padding: padding)
+    }
+
+    /// Calls `body` with a pointer to the scalars of each tensor, in order.
+    @inlinable
+    static func withUnsafePointers<R>(_ tensors: ArraySlice<Tensor>, _ pointers: [UnsafePointer<Element>] = [],
+                                      _ body: ([UnsafePointer<Element>]) -> R) -> R {
+        guard let first = tensors.first else { return body(pointers) }
+        return first.withUnsafePointer { withUnsafePointers(tensors.dropFirst(), pointers + [$0], body) }
+    }
+
+    /// `Σ_t conv2d(x_t, w_t)` over terms of one shape: per tile, each term's unfolding and GEMM
+    /// accumulate into one tile result (the primal has one term, its tangent two).
+    @inlinable
+    static func conv2dSum(_ terms: [(input: Tensor, filter: Tensor)], stride: Int, padding: Int) -> Tensor {
+        let g = ConvolutionGeometry.require(input: terms[0].input.shape, filter: terms[0].filter.shape, stride: stride, padding: padding)
+        precondition(terms.allSatisfy { $0.input.shape == terms[0].input.shape && $0.filter.shape == terms[0].filter.shape },
+                     "conv2d: terms of different shapes \(terms.map { ($0.input.shape, $0.filter.shape) })")
+        let (O, K, P) = (g.outputChannels, g.patchSize, g.outputPixels)
+        return Tensor(shape: g.outputShape) { y, _ in
+            withUnsafePointers(ArraySlice(terms.flatMap { [$0.input, $0.filter] })) { p in
+                let tiles = ConvolutionTiles<Element>(g)
+                defer { tiles.deallocate() }
+                tiles.forEach { n0, nb, sg in
+                    for t in terms.indices {
+                        tiles.unfold(p[2 * t], n0: n0, sg)
+                        // outputs[O, nb·P] (+)= W_t[O, K] · cols_t[K, nb·P]
+                        Element.gemm(transposeA: false, transposeB: false, m: O, n: nb * P, k: K, alpha: 1, a: p[2 * t + 1], lda: K,
+                                     b: tiles.columns, ldb: nb * P, beta: t == 0 ? 0 : 1, c: tiles.outputs, ldc: nb * P)
+                    }
+                    Element.swapLeadingAxes(tiles.outputs, y + n0 * O * P, a: O, b: nb, k: P)
+                }
+            }
+        }
+    }
+
+    /// `Σ_t conv2dBackwardInput(g_t, w_t)`: per tile, the terms' GEMMs accumulate into one
+    /// column matrix, folded once.
+    @inlinable
+    static func conv2dBackwardInputSum(_ terms: [(cotangent: Tensor, filter: Tensor)], inputShape: [Int], stride: Int, padding: Int) -> Tensor {
+        let geo = ConvolutionGeometry.require(input: inputShape, filter: terms[0].filter.shape, stride: stride, padding: padding)
+        precondition(terms.allSatisfy { $0.cotangent.shape == geo.outputShape && $0.filter.shape == terms[0].filter.shape },
+                     "conv2dBackwardInput: cotangents \(terms.map(\.cotangent.shape)) or filters do not match \(geo.outputShape)")
         let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
-        return Tensor(shape: filterShape) { dw, count in
-            Element.fill(dw, value: 0, count: count)
-            x.withUnsafePointer { xp in g.withUnsafePointer { gp in
+        return Tensor(shape: inputShape) { dx, _ in
+            withUnsafePointers(ArraySlice(terms.flatMap { [$0.cotangent, $0.filter] })) { p in
                 let tiles = ConvolutionTiles<Element>(geo)
                 defer { tiles.deallocate() }
                 tiles.forEach { n0, nb, sg in
-                    tiles.unfold(xp, n0: n0, sg)
-                    Element.swapLeadingAxes(gp + n0 * O * P, tiles.outputs, a: nb, b: O, k: P)
-                    // dW[O, K] += ḡ[O, nb·P] · cols[K, nb·P]ᵀ
-                    Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: tiles.outputs, lda: nb * P,
-                                 b: tiles.columns, ldb: nb * P, beta: 1, c: dw, ldc: K)
+                    for t in terms.indices {
+                        Element.swapLeadingAxes(p[2 * t] + n0 * O * P, tiles.outputs, a: nb, b: O, k: P)   // [O, nb·P]
+                        // cols[K, nb·P] (+)= W_tᵀ[K, O] · ḡ_t[O, nb·P]
+                        Element.gemm(transposeA: true, transposeB: false, m: K, n: nb * P, k: O, alpha: 1, a: p[2 * t + 1], lda: K,
+                                     b: tiles.outputs, ldb: nb * P, beta: t == 0 ? 0 : 1, c: tiles.columns, ldc: nb * P)
+                    }
+                    tiles.fold(tiles.columns, into: dx, n0: n0, sg)
                 }
-            } }
+            }
+        }
+    }
+
+    /// `Σ_t conv2dBackwardFilter(x_t, g_t)`: every tile's GEMMs accumulate into the one result.
+    @inlinable
+    static func conv2dBackwardFilterSum(_ terms: [(input: Tensor, cotangent: Tensor)], filterShape: [Int], stride: Int, padding: Int) -> Tensor {
+        let geo = ConvolutionGeometry.require(input: terms[0].input.shape, filter: filterShape, stride: stride, padding: padding)
+        precondition(terms.allSatisfy { $0.input.shape == terms[0].input.shape && $0.cotangent.shape == geo.outputShape },
+                     "conv2dBackwardFilter: cotangents \(terms.map(\.cotangent.shape)) or inputs do not match \(geo.outputShape)")
+        let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
+        return Tensor(shape: filterShape) { dw, count in
+            Element.fill(dw, value: 0, count: count)
+            withUnsafePointers(ArraySlice(terms.flatMap { [$0.input, $0.cotangent] })) { p in
+                let tiles = ConvolutionTiles<Element>(geo)
+                defer { tiles.deallocate() }
+                tiles.forEach { n0, nb, sg in
+                    for t in terms.indices {
+                        tiles.unfold(p[2 * t], n0: n0, sg)
+                        Element.swapLeadingAxes(p[2 * t + 1] + n0 * O * P, tiles.outputs, a: nb, b: O, k: P)
+                        // dW[O, K] += ḡ_t[O, nb·P] · cols_t[K, nb·P]ᵀ
+                        Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: tiles.outputs, lda: nb * P,
+                                     b: tiles.columns, ldb: nb * P, beta: 1, c: dw, ldc: K)
+                    }
+                }
+            }
         }
     }
 
@@ -298,36 +336,14 @@ extension Tensor {
 
 extension Tensor {
     /// The tangent of `conv2d` at `(x, w)` along `(ẋ, ẇ)`: `conv2d(ẋ, w) + conv2d(x, ẇ)`, `nil`
-    /// tangents exact zeros (`nil` when both are). One pass over the tiles: each tile's two
-    /// unfoldings feed two GEMMs accumulating into one result, so the sum costs nothing.
+    /// tangents exact zeros (`nil` when both are). One pass over the tiles, both GEMMs
+    /// accumulating into one result, so the sum costs nothing.
     @inlinable
     public static func conv2dTangent(_ x: Tensor, _ ẋ: Tensor?, _ w: Tensor, _ ẇ: Tensor?, stride: Int, padding: Int) -> Tensor? {
         precondition((ẋ?.shape ?? x.shape) == x.shape && (ẇ?.shape ?? w.shape) == w.shape,
                      "conv2dTangent: tangents \(ẋ?.shape ?? []), \(ẇ?.shape ?? []) do not match \(x.shape), \(w.shape)")
-        guard let ẋ, let ẇ else {
-            if let ẋ { return conv2d(ẋ, w, stride: stride, padding: padding) }
-            if let ẇ { return conv2d(x, ẇ, stride: stride, padding: padding) }
-            return nil
-        }
-        let g = ConvolutionGeometry.require(input: x.shape, filter: w.shape, stride: stride, padding: padding)
-        let (O, K, P) = (g.outputChannels, g.patchSize, g.outputPixels)
-        return Tensor(shape: g.outputShape) { y, _ in
-            x.withUnsafePointer { xp in ẋ.withUnsafePointer { tp in w.withUnsafePointer { wp in ẇ.withUnsafePointer { vp in
-                let tiles = ConvolutionTiles<Element>(g, stack: 2)
-                defer { tiles.deallocate() }
-                let second = K * tiles.tile * P
-                tiles.forEach { n0, nb, sg in
-                    tiles.unfold(tp, n0: n0, sg)
-                    tiles.unfold(xp, n0: n0, sg, into: second)
-                    // outputs[O, nb·P] = W · cols(ẋ) + Ẇ · cols(x)
-                    Element.gemm(transposeA: false, transposeB: false, m: O, n: nb * P, k: K, alpha: 1, a: wp, lda: K,
-                                 b: tiles.columns, ldb: nb * P, beta: 0, c: tiles.outputs, ldc: nb * P)
-                    Element.gemm(transposeA: false, transposeB: false, m: O, n: nb * P, k: K, alpha: 1, a: vp, lda: K,
-                                 b: tiles.columns + second, ldb: nb * P, beta: 1, c: tiles.outputs, ldc: nb * P)
-                    Element.swapLeadingAxes(tiles.outputs, y + n0 * O * P, a: O, b: nb, k: P)
-                }
-            } } } }
-        }
+        let terms = [ẋ.map { (input: $0, filter: w) }, ẇ.map { (input: x, filter: $0) }].compactMap { $0 }
+        return terms.isEmpty ? nil : conv2dSum(terms, stride: stride, padding: padding)
     }
 
     /// The tangent of `conv2dBackwardInput` at `(g, w)` along `(ġ, ẇ)`: `col2im(Wᵀ ġ + Ẇᵀ g)`,
@@ -337,31 +353,8 @@ extension Tensor {
                                                   inputShape: [Int], stride: Int, padding: Int) -> Tensor? {
         precondition((ġ?.shape ?? g.shape) == g.shape && (ẇ?.shape ?? w.shape) == w.shape,
                      "conv2dBackwardInputTangent: tangents \(ġ?.shape ?? []), \(ẇ?.shape ?? []) do not match \(g.shape), \(w.shape)")
-        guard let ġ, let ẇ else {
-            if let ġ { return conv2dBackwardInput(ġ, w, inputShape: inputShape, stride: stride, padding: padding) }
-            if let ẇ { return conv2dBackwardInput(g, ẇ, inputShape: inputShape, stride: stride, padding: padding) }
-            return nil
-        }
-        let geo = ConvolutionGeometry.require(input: inputShape, filter: w.shape, stride: stride, padding: padding)
-        precondition(g.shape == geo.outputShape, "conv2dBackwardInputTangent: cotangent has shape \(g.shape), expected \(geo.outputShape)")
-        let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
-        return Tensor(shape: inputShape) { dx, _ in
-            g.withUnsafePointer { gp in ġ.withUnsafePointer { hp in w.withUnsafePointer { wp in ẇ.withUnsafePointer { vp in
-                let tiles = ConvolutionTiles<Element>(geo, stack: 2)
-                defer { tiles.deallocate() }
-                let second = O * tiles.tile * P
-                tiles.forEach { n0, nb, sg in
-                    Element.swapLeadingAxes(hp + n0 * O * P, tiles.outputs, a: nb, b: O, k: P)
-                    Element.swapLeadingAxes(gp + n0 * O * P, tiles.outputs + second, a: nb, b: O, k: P)
-                    // cols[K, nb·P] = Wᵀ · ġ + Ẇᵀ · g
-                    Element.gemm(transposeA: true, transposeB: false, m: K, n: nb * P, k: O, alpha: 1, a: wp, lda: K,
-                                 b: tiles.outputs, ldb: nb * P, beta: 0, c: tiles.columns, ldc: nb * P)
-                    Element.gemm(transposeA: true, transposeB: false, m: K, n: nb * P, k: O, alpha: 1, a: vp, lda: K,
-                                 b: tiles.outputs + second, ldb: nb * P, beta: 1, c: tiles.columns, ldc: nb * P)
-                    tiles.fold(tiles.columns, into: dx, n0: n0, sg)
-                }
-            } } } }
-        }
+        let terms = [ġ.map { (cotangent: $0, filter: w) }, ẇ.map { (cotangent: g, filter: $0) }].compactMap { $0 }
+        return terms.isEmpty ? nil : conv2dBackwardInputSum(terms, inputShape: inputShape, stride: stride, padding: padding)
     }
 
     /// The tangent of `conv2dBackwardFilter` at `(x, g)` along `(ẋ, ġ)`:
@@ -371,32 +364,7 @@ extension Tensor {
                                                    filterShape: [Int], stride: Int, padding: Int) -> Tensor? {
         precondition((ẋ?.shape ?? x.shape) == x.shape && (ġ?.shape ?? g.shape) == g.shape,
                      "conv2dBackwardFilterTangent: tangents \(ẋ?.shape ?? []), \(ġ?.shape ?? []) do not match \(x.shape), \(g.shape)")
-        guard let ẋ, let ġ else {
-            if let ẋ { return conv2dBackwardFilter(ẋ, g, filterShape: filterShape, stride: stride, padding: padding) }
-            if let ġ { return conv2dBackwardFilter(x, ġ, filterShape: filterShape, stride: stride, padding: padding) }
-            return nil
-        }
-        let geo = ConvolutionGeometry.require(input: x.shape, filter: filterShape, stride: stride, padding: padding)
-        precondition(g.shape == geo.outputShape, "conv2dBackwardFilterTangent: cotangent has shape \(g.shape), expected \(geo.outputShape)")
-        let (O, K, P) = (geo.outputChannels, geo.patchSize, geo.outputPixels)
-        return Tensor(shape: filterShape) { dw, count in
-            Element.fill(dw, value: 0, count: count)
-            x.withUnsafePointer { xp in ẋ.withUnsafePointer { tp in g.withUnsafePointer { gp in ġ.withUnsafePointer { hp in
-                let tiles = ConvolutionTiles<Element>(geo, stack: 2)
-                defer { tiles.deallocate() }
-                let (secondColumns, secondOutputs) = (K * tiles.tile * P, O * tiles.tile * P)
-                tiles.forEach { n0, nb, sg in
-                    tiles.unfold(tp, n0: n0, sg)
-                    tiles.unfold(xp, n0: n0, sg, into: secondColumns)
-                    Element.swapLeadingAxes(gp + n0 * O * P, tiles.outputs, a: nb, b: O, k: P)
-                    Element.swapLeadingAxes(hp + n0 * O * P, tiles.outputs + secondOutputs, a: nb, b: O, k: P)
-                    // dW[O, K] += g · cols(ẋ)ᵀ + ġ · cols(x)ᵀ
-                    Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: tiles.outputs, lda: nb * P,
-                                 b: tiles.columns, ldb: nb * P, beta: 1, c: dw, ldc: K)
-                    Element.gemm(transposeA: false, transposeB: true, m: O, n: K, k: nb * P, alpha: 1, a: tiles.outputs + secondOutputs, lda: nb * P,
-                                 b: tiles.columns + secondColumns, ldb: nb * P, beta: 1, c: dw, ldc: K)
-                }
-            } } } }
-        }
+        let terms = [ẋ.map { (input: $0, cotangent: g) }, ġ.map { (input: x, cotangent: $0) }].compactMap { $0 }
+        return terms.isEmpty ? nil : conv2dBackwardFilterSum(terms, filterShape: filterShape, stride: stride, padding: padding)
     }
 }
