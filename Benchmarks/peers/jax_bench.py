@@ -75,7 +75,7 @@ if os.environ.get("JAX_ENABLE_X64") == "1":
 
 # ----------------------------------------------------------------------------- models
 
-from peer_common import CNN_SHAPES, MLP_SHAPES, NAMES, SHAPES, finish, log, rel_err  # noqa: E402,F401
+from peer_common import NAMES, SHAPES, agreement, finish, log  # noqa: E402
 
 
 def linear(h, w, b):
@@ -208,7 +208,7 @@ def check(directory, precision, tolerance):
     for model in ("mlp", "cnn"):
         path = os.path.join(directory, f"peer-check-{model}.safetensors")
         t = load_file(path)
-        names = [n for n, _ in SHAPES[model]]
+        names = NAMES[model]
         for n, shape in SHAPES[model]:
             for kind in ("theta", "v", "grad", "hvp"):
                 got = t[f"{kind}/{n}"].shape
@@ -219,20 +219,12 @@ def check(directory, precision, tolerance):
         x = jnp.asarray(t["x"].astype(dtype))
         labels = jnp.asarray(t["labels"].astype(np.int32))
         value, g, hv = make_fns(model)["HVP (fwd-over-rev)"](theta, v, x, labels)
-        ref_g = [t[f"grad/{n}"] for n in names]
-        ref_h = [t[f"hvp/{n}"] for n in names]
         r = {
             "precision": precision,
             "batch": int(x.shape[0]),
-            "lossLandscape": float(t["loss"]),
             "lossJAX": float(value),
-            "lossRelErr": rel_err([value], [t["loss"]]),
-            "gradRelErr": rel_err(g, ref_g),
-            "hvpRelErr": rel_err(hv, ref_h),
-            "hvpRelErrPerParameter": {n: rel_err([a], [b]) for n, a, b in zip(names, hv, ref_h)},
-            "gradRelErrPerParameter": {n: rel_err([a], [b]) for n, a, b in zip(names, g, ref_g)},
+            **agreement(float(value), g, hv, t, names, tolerance),
         }
-        r["pass"] = max(r["lossRelErr"], r["gradRelErr"], r["hvpRelErr"]) <= tolerance
         ok &= r["pass"]
         results[model] = r
         print(f"{model}: JAX {precision} vs Landscape f32 (batch {r['batch']}): "

@@ -32,6 +32,24 @@ def rel_err(a, b):
     return float(np.max(np.abs(a - b)) / scale) if scale > 0 else 0.0
 
 
+def agreement(value, grad, hvp, reference, names, tolerance):
+    """The errors of a peer's loss, gradient and HVP against Landscape's (`reference`: the
+    check file's tensors `loss`, `grad/NAME`, `hvp/NAME`), overall and per parameter, and
+    whether all three are within `tolerance`."""
+    ref_g = [reference[f"grad/{n}"] for n in names]
+    ref_h = [reference[f"hvp/{n}"] for n in names]
+    r = {
+        "lossLandscape": float(reference["loss"]),
+        "lossRelErr": rel_err([value], [reference["loss"]]),
+        "gradRelErr": rel_err(grad, ref_g),
+        "hvpRelErr": rel_err(hvp, ref_h),
+        "hvpRelErrPerParameter": {n: rel_err([a], [b]) for n, a, b in zip(names, hvp, ref_h)},
+        "gradRelErrPerParameter": {n: rel_err([a], [b]) for n, a, b in zip(names, grad, ref_g)},
+    }
+    r["pass"] = max(r["lossRelErr"], r["gradRelErr"], r["hvpRelErr"]) <= tolerance
+    return r
+
+
 def log(s):
     print(s, flush=True)
 

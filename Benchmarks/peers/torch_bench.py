@@ -58,11 +58,9 @@ merge.py reads the rows and the metadata.
 """
 
 import argparse
-import json
 import os
 import re
 import statistics
-import sys
 import time
 import warnings
 
@@ -85,7 +83,7 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
 
 # Landscape's parameter order and names (peer_common.py). The modules below declare their
 # layers in this order, so that named_parameters() yields exactly these.
-from peer_common import CNN_SHAPES, MLP_SHAPES, NAMES, SHAPES, finish, log, rel_err  # noqa: E402,F401
+from peer_common import NAMES, SHAPES, agreement, finish, log  # noqa: E402
 
 
 class MLP(nn.Module):
@@ -330,8 +328,6 @@ def check(directory, precision, tolerance, variants):
         v = [torch.from_numpy(t[f"v/{n}"]).to(dtype) for n in names]
         x = torch.from_numpy(t["x"]).to(dtype)
         labels = torch.from_numpy(t["labels"].astype(np.int64))
-        ref_g = [t[f"grad/{n}"] for n in names]
-        ref_h = [t[f"hvp/{n}"] for n in names]
         results[model] = {}
         for variant in variants:
             value, g, hv = VARIANTS[variant](model, theta, x, labels).value_grad_hvp(v)
@@ -342,15 +338,9 @@ def check(directory, precision, tolerance, variants):
                 "hvpMode": "rev-over-rev" if variant == "eager" else "fwd-over-rev",
                 "precision": precision,
                 "batch": int(x.shape[0]),
-                "lossLandscape": float(t["loss"]),
                 "lossPyTorch": value,
-                "lossRelErr": rel_err([value], [t["loss"]]),
-                "gradRelErr": rel_err(g, ref_g),
-                "hvpRelErr": rel_err(hv, ref_h),
-                "hvpRelErrPerParameter": {n: rel_err([a], [b]) for n, a, b in zip(names, hv, ref_h)},
-                "gradRelErrPerParameter": {n: rel_err([a], [b]) for n, a, b in zip(names, g, ref_g)},
+                **agreement(value, g, hv, t, names, tolerance),
             }
-            r["pass"] = max(r["lossRelErr"], r["gradRelErr"], r["hvpRelErr"]) <= tolerance
             ok &= r["pass"]
             results[model][variant] = r
             print(f"{model}: PyTorch {variant} ({r['hvpMode']}) {precision} vs Landscape f32 "
