@@ -79,7 +79,8 @@ public func randomSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsi
 }
 
 /// Worst-case sharpness max_{‖δ‖₂ ≤ ε} L(θ + δ) − L(θ) by projected (normalized) gradient ascent
-/// (Keskar et al. 2017 use L-BFGS-B on a box; here the Euclidean ball): δ ← Π_ε(δ + η·ε·∇L(θ+δ)/‖∇L(θ+δ)‖),
+/// (Keskar et al. 2017 use L-BFGS-B on a box, see ``keskarSharpness(of:at:epsilon:steps:stepSize:seed:)``;
+/// here the Euclidean ball): δ ← Π_ε(δ + η·ε·∇L(θ+δ)/‖∇L(θ+δ)‖),
 /// starting from δ = 0 (a seeded random point of the sphere when the gradient vanishes).
 /// Returns the best increase found and its δ (length d).
 /// - Throws: ``AutodiffError`` for ε ≤ 0, steps < 1, step size ≤ 0, wrong lengths, a non-finite
