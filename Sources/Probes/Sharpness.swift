@@ -62,7 +62,7 @@ public struct RandomSharpness: Sendable {
 /// - Throws: ``AutodiffError`` for ε ≤ 0 or non-finite, directions < 1, wrong lengths.
 public func randomSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, directions: Int = 20,
                                           kind: DirectionKind = .unit, lambdaMax: Double? = nil, seed: UInt64 = 0) throws -> RandomSharpness {
-    guard epsilon > 0, epsilon.isFinite else { throw AutodiffError.invalidArgument("sharpness: ε must be positive and finite, got \(epsilon)") }
+    try checkRadius(epsilon, "sharpness")
     guard directions >= 1 else { throw AutodiffError.invalidArgument("sharpness: need at least one direction, got \(directions)") }
     let l0 = try value(of: f, at: θ)
     var rng = SplitMix64(seed: seed)
@@ -79,32 +79,68 @@ public func randomSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsi
 }
 
 /// Worst-case sharpness max_{‖δ‖₂ ≤ ε} L(θ + δ) − L(θ) by projected (normalized) gradient ascent
-/// (Keskar et al. 2017 use L-BFGS-B on a box; here the Euclidean ball): δ ← Π_ε(δ + η·ε·∇L(θ+δ)/‖∇L(θ+δ)‖),
+/// (Keskar et al. 2017 use L-BFGS-B on a box, see ``keskarSharpness(of:at:epsilon:steps:stepSize:seed:)``;
+/// here the Euclidean ball): δ ← Π_ε(δ + η·ε·∇L(θ+δ)/‖∇L(θ+δ)‖),
 /// starting from δ = 0 (a seeded random point of the sphere when the gradient vanishes).
 /// Returns the best increase found and its δ (length d).
-/// - Throws: ``AutodiffError`` for ε ≤ 0, steps < 1, step size ≤ 0, wrong lengths.
+/// - Throws: ``AutodiffError`` for ε ≤ 0, steps < 1, step size ≤ 0, wrong lengths, a non-finite
+///   loss or gradient on the way.
 public func worstCaseSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, steps: Int = 20,
                                              stepSize: Double = 0.5, seed: UInt64 = 0) throws -> (increase: Double, delta: Tensor<O.Scalar>) {
-    guard epsilon > 0, epsilon.isFinite else { throw AutodiffError.invalidArgument("sharpness: ε must be positive and finite, got \(epsilon)") }
-    guard steps >= 1 else { throw AutodiffError.invalidArgument("sharpness: steps must be at least 1, got \(steps)") }
-    guard stepSize > 0, stepSize.isFinite else { throw AutodiffError.invalidArgument("sharpness: step size must be positive, got \(stepSize)") }
+    try checkAscent(epsilon: epsilon, steps: steps, stepSize: stepSize, "sharpness")
     let l0 = Double(try value(of: f, at: θ))
-    var delta = Tensor<O.Scalar>.zeros([θ.count])
-    var best = (increase: 0.0, delta: delta)
-    var rng = SplitMix64(seed: seed)
-    for _ in 0..<steps {
-        var point = θ
-        point.addScaled(delta, 1)
-        let (l, g) = try valueWithGradient(of: f, at: point)
-        if Double(l) - l0 > best.increase { best = (Double(l) - l0, delta) }
+    let best = try projectedAscent(of: f, at: θ, baseline: l0, steps: steps, seed: seed, "sharpness") { delta, g, rng in
         let gn = g.norm()
         if gn > 0 { delta.addScaled(g, O.Scalar(stepSize * epsilon / gn)) } else { delta.addScaled(Tensor<O.Scalar>.randomNormal([θ.count], using: &rng).normalized(), O.Scalar(epsilon)) }
         let dn = delta.norm()
         if dn > epsilon { delta = delta.affine(scale: O.Scalar(epsilon / dn), shift: 0) }
     }
+    return (best.increase, best.delta)
+}
+
+/// Checks a perturbation radius ε (positive and finite); `what` names the probe in the message.
+func checkRadius(_ epsilon: Double, _ what: String) throws {
+    guard epsilon > 0, epsilon.isFinite else { throw AutodiffError.invalidArgument("\(what): ε must be positive and finite, got \(epsilon)") }
+}
+
+/// Checks the arguments of a projected ascent: the radius, steps ≥ 1 and a positive finite step size.
+func checkAscent(epsilon: Double, steps: Int, stepSize: Double, _ what: String) throws {
+    try checkRadius(epsilon, what)
+    guard steps >= 1 else { throw AutodiffError.invalidArgument("\(what): steps must be at least 1, got \(steps)") }
+    guard stepSize > 0, stepSize.isFinite else { throw AutodiffError.invalidArgument("\(what): step size must be positive and finite, got \(stepSize)") }
+}
+
+/// The ascent loop of the worst-case probes: up to `steps` times, evaluate L and ∇L at θ + δ,
+/// keep the best increase L(θ + δ) − `baseline`, then let `step` move δ along the gradient and
+/// project it back onto its set; the last δ is evaluated too. Starts at δ = 0, so the increase is
+/// ≥ 0. `step` may draw from the generator only when the gradient is zero, so a step under a
+/// nonzero gradient that leaves δ unchanged would repeat forever: the loop stops there. `steps`
+/// in the result counts the gradient evaluations.
+/// - Throws: ``AutodiffError/invalidArgument(_:)`` for a non-finite baseline, loss or gradient.
+func projectedAscent<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, baseline l0: Double, steps: Int, seed: UInt64, _ what: String,
+                                   step: (inout Tensor<O.Scalar>, Tensor<O.Scalar>, inout SplitMix64) -> Void) throws
+    -> (increase: Double, delta: Tensor<O.Scalar>, steps: Int) {
+    guard l0.isFinite else { throw AutodiffError.invalidArgument("\(what): the loss at θ is \(l0)") }
+    var delta = Tensor<O.Scalar>.zeros([θ.count])
+    var best = (increase: 0.0, delta: delta)
+    var rng = SplitMix64(seed: seed)
+    for k in 1...steps {
+        var point = θ
+        point.addScaled(delta, 1)
+        let (l, g) = try valueWithGradient(of: f, at: point)
+        let gn = g.norm()
+        guard Double(l).isFinite, gn.isFinite else {
+            throw AutodiffError.invalidArgument("\(what): the loss or its gradient at θ + δ is not finite after \(k - 1) steps (loss \(l))")
+        }
+        if Double(l) - l0 > best.increase { best = (Double(l) - l0, delta) }
+        let previous = delta
+        step(&delta, g, &rng)
+        if gn > 0 && delta == previous { return (best.increase, best.delta, k) }
+    }
     var point = θ
     point.addScaled(delta, 1)
-    let last = Double(try value(of: f, at: point)) - l0
-    if last > best.increase { best = (last, delta) }
-    return best
+    let last = Double(try value(of: f, at: point))
+    guard last.isFinite else { throw AutodiffError.invalidArgument("\(what): the loss at θ + δ is \(last) after \(steps) steps") }
+    if last - l0 > best.increase { best = (last - l0, delta) }
+    return (best.increase, best.delta, steps)
 }
