@@ -22,10 +22,19 @@ struct ProbeCommand: ModelCommand {
     @Option(parsing: .unconditional, help: "Hutchinson probes; Hutch++ uses the same number of HVPs (default \(ProbeCommand.defaults.traceProbes)).") var traceProbes: Int?
     @Option(parsing: .unconditional, help: "Sharpness radius ε in parameter-space units (default \(ProbeCommand.defaults.epsilon)).") var epsilon: Double?
     @Option(parsing: .unconditional, help: "Random directions for sharpness (default \(ProbeCommand.defaults.directions)).") var directions: Int?
+    @Option(parsing: .unconditional, help: "Keskar et al.'s box sharpness: half-width ε of the box |δ_i| ≤ ε(|θ_i| + 1) (default \(ProbeCommand.defaults.keskarEpsilon)).") var keskarEpsilon: Double?
+    @Option(parsing: .unconditional, help: "z of the effective dimensionality Σ λ/(λ + z) from the SLQ density (default \(ProbeCommand.defaults.effectiveDimensionScale)).") var effectiveDimensionScale: Double?
+    @Option(parsing: .unconditional, help: "Count eigenvalues above this fraction of λ_max in the SLQ density (default \(ProbeCommand.defaults.rankFraction)).") var rankFraction: Double?
     @Flag(help: "Filter-normalized random directions for sharpness (Li et al. 2018).") var filterNormalized = false
     @Option(parsing: .unconditional, help: "Projected gradient-ascent steps for worst-case sharpness (default \(ProbeCommand.defaults.ascentSteps)).") var ascentSteps: Int?
     @Option(name: .customLong("operator"), help: "Curvature for the eigenvalue, trace and density probes: hessian, ggn (generalized Gauss–Newton) or fisher (empirical Fisher).") var curvature: String = "hessian"
     @Option(help: "Per-block probes: none, or layer (λ_max, λ_min and trace of each layer's diagonal block).") var blocks: String = "none"
+    @Option(help: "Further probes by name, comma-separated, with their default settings, on the --operator curvature (\(ProbeRegistry.names.joined(separator: ", "))); their fields go to probe.json under \"probes\".") var probes: String = ""
+
+    /// The probes of --probes.
+    var extraProbes: [AnyProbe] {
+        get throws { try probes.split(separator: ",").map { try ProbeRegistry.probe(named: $0.trimmingCharacters(in: .whitespaces)) } }
+    }
 
     static let outputPrefix = "runs/probe"
     /// The probe suite's defaults, which the options override.
@@ -43,6 +52,9 @@ struct ProbeCommand: ModelCommand {
         if let epsilon { s.epsilon = epsilon }
         if let directions { s.directions = directions }
         if let ascentSteps { s.ascentSteps = ascentSteps }
+        if let keskarEpsilon { s.keskarEpsilon = keskarEpsilon }
+        if let effectiveDimensionScale { s.effectiveDimensionScale = effectiveDimensionScale }
+        if let rankFraction { s.rankFraction = rankFraction }
         s.filterNormalized = filterNormalized
         s.perLayer = blocks == "layer"
         s.seed = target.seed
@@ -54,6 +66,7 @@ struct ProbeCommand: ModelCommand {
             throw ValidationError("--operator must be one of \(CurvatureKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(curvature)'")
         }
         guard ["none", "layer"].contains(blocks) else { throw ValidationError("--blocks must be none or layer, got '\(blocks)'") }
+        do { _ = try extraProbes } catch { throw ValidationError("--probes: \(error)") }
         if let (setting, problem) = settings.problem {
             throw ValidationError("--\(ConfigurationFlags.option(for: setting)) \(problem)")
         }
@@ -76,14 +89,22 @@ struct ProbeCommand: ModelCommand {
         let r = try probeSuite(of: f, at: θ, operator: op, layout: m.layout, settings: settings) { stderrLine("… \($0) (\(curvature))") }
         let power = r.power, lz = r.top, sharp = r.sharpness
         outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(f.labels.count) training samples, Float64, operator: \(curvature)")
-        outLine(String(format: "λ_max  power iteration %.6g (%d its, residual %.2g%@)   Lanczos %.6g (residual %.2g)   relative difference %.2g",
-                       power.eigenvalue, power.iterations, power.residualNorm, power.converged ? "" : ", not converged: \(power.status.rawValue)", r.lambdaMax, lz.pairs[0].residualNorm,
-                       abs(power.eigenvalue - r.lambdaMax) / max(abs(r.lambdaMax), 1e-300)))
+        outLine(String(format: "λ_max (largest eigenvalue)  %@ %.6g (%d products, residual %.2g%@)   Lanczos top-%d %.6g (residual %.2g)   relative difference %.2g",
+                       power.method == .powerIteration ? "power iteration" : "power iteration + Lanczos", power.value, power.products, power.residualNorm,
+                       power.converged ? "" : ", not converged; power iteration: \(power.powerStatus.rawValue)", settings.top, r.lambdaMax, lz.pairs[0].residualNorm,
+                       abs(power.value - r.lambdaMax) / max(abs(r.lambdaMax), 1e-300)))
+        if let negative = power.dominantNegative {
+            outLine(String(format: "dominant negative eigenvalue %.6g (|λ| ≥ λ_max: negative curvature dominates in magnitude)", negative))
+        }
         outLine("top-\(settings.top) (Lanczos): " + lz.pairs.map { String(format: "%.6g", $0.value) }.joined(separator: ", ") + String(format: "   λ_min %.6g", r.bottom.pairs[0].value))
         outLine(String(format: "trace  Hutchinson %.6g ± %.2g   Hutch++ %.6g ± %.2g   SLQ d·mean %.6g", r.hutchinson.trace, r.hutchinson.standardError,
                        r.hutchPlusPlus.trace, r.hutchPlusPlus.standardError, r.density.mean * Double(d)))
-        outLine(String(format: "effective rank (from SLQ)  entropy %.4g   trace/λ_max %.4g", r.rank.entropy, r.rank.traceRatio))
+        outLine(String(format: "effective rank (from SLQ)  entropy %.4g   trace/λ_max %.4g   participation ratio %.4g   N_eff(z = %g) %.4g   eigenvalues ≥ %g·λ_max %.4g",
+                       r.ranks.effectiveRank.entropy, r.ranks.effectiveRank.traceRatio, r.ranks.participationRatio, r.ranks.regularization,
+                       r.ranks.effectiveDimension, r.ranks.fraction, r.ranks.countAboveFraction))
         outLine(String(format: "sharpness ε = %g  S_max %.6g   S_mean %.6g   worst case (PGA) %.6g   ½ε²λ_max %.6g", settings.epsilon, sharp.maximum, sharp.mean, r.worstCase, sharp.quadraticPrediction ?? .nan))
+        outLine(String(format: "Keskar sharpness, box |δ_i| ≤ %g(|θ_i| + 1): increase %.6g, φ = %.6g %% (%d ascent steps)",
+                       r.keskar.epsilon, r.keskar.increase, r.keskar.sharpness, r.keskar.steps))
         if !r.layers.isEmpty {
             outLine("per layer (\(curvature) diagonal blocks):")
             for b in r.layers {
@@ -93,17 +114,33 @@ struct ProbeCommand: ModelCommand {
             }
         }
 
+        var further: [String: Any] = [:]
+        if !(try extraProbes).isEmpty {
+            var context = ProbeContext(point: θ, loss: LossFunction(f), seed: target.seed, curvature: { AnySymmetricOperator(op) })
+            for p in try extraProbes {
+                stderrLine("… \(p.name) (\(curvature))")
+                let values = try p.measure(&context)
+                further[p.name] = p.json(values)
+                outLine("\(p.name): " + zip(p.columns, values).map { "\($0.0) \(String(format: "%.6g", $0.1))" }.joined(separator: "  "))
+            }
+        }
         let json: [String: Any] = [
+            "probes": further,
             "model": m.name, "parameters": d, "samples": f.labels.count, "seed": target.seed, "operator": curvature,
             "blocks": r.layers.map { ["name": $0.name, "parameters": $0.parameters, "lambda_max": $0.lambdaMax.value,
                                       "lambda_max_residual": $0.lambdaMax.residualNorm, "lambda_min": $0.lambdaMin.value,
                                       "lambda_min_residual": $0.lambdaMin.residualNorm, "trace": $0.trace, "trace_standard_error": $0.traceStandardError] as [String: Any] },
-            "lambda_max_power": ["value": power.eigenvalue, "iterations": power.iterations, "residual": power.residualNorm, "converged": power.converged, "status": power.status.rawValue],
+            "lambda_max_power": ["value": power.value, "products": power.products, "residual": power.residualNorm, "converged": power.converged,
+                                 "method": power.method.rawValue, "power_status": power.powerStatus.rawValue, "dominant_negative": power.dominantNegative.map { $0 as Any } ?? NSNull()],
             "lanczos_top": lz.pairs.map { ["value": $0.value, "residual": $0.residualNorm, "converged": $0.converged] },
             "lambda_min": r.bottom.pairs[0].value,
             "trace_hutchinson": ["estimate": r.hutchinson.trace, "standard_error": r.hutchinson.standardError],
             "trace_hutchpp": ["estimate": r.hutchPlusPlus.trace, "standard_error": r.hutchPlusPlus.standardError],
-            "effective_rank": ["entropy": r.rank.entropy, "trace_ratio": r.rank.traceRatio],
+            "effective_rank": ["entropy": r.ranks.effectiveRank.entropy, "trace_ratio": r.ranks.effectiveRank.traceRatio,
+                               "participation_ratio": r.ranks.participationRatio, "effective_dimension": r.ranks.effectiveDimension,
+                               "effective_dimension_z": r.ranks.regularization, "count_above_fraction": r.ranks.countAboveFraction,
+                               "fraction": r.ranks.fraction],
+            "keskar_sharpness": ["epsilon": r.keskar.epsilon, "increase": r.keskar.increase, "phi_percent": r.keskar.sharpness, "steps": r.keskar.steps],
             "sharpness": ["epsilon": settings.epsilon, "max": sharp.maximum, "mean": sharp.mean, "worst_case": r.worstCase,
                           "half_eps2_lambda_max": sharp.quadraticPrediction ?? Double.nan, "directions": filterNormalized ? "filter-normalized" : "unit"],
             "seconds": r.seconds, "openblas": BLASRuntime.coreName,

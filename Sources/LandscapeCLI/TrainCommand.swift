@@ -77,7 +77,7 @@ struct TrainCommand: ParsableCommand {
                 progress.clear()
                 let lambda = m.lambdaMax.isNaN ? "—" : String(format: "%.3f", m.lambdaMax) + (m.lambdaConverged ? " " : "*")
                 outLine(table.row([String(m.epoch), loss(m.trainLoss), percent(m.trainAccuracy), loss(m.validationLoss), percent(m.validationAccuracy),
-                                   loss(m.testLoss), percent(m.testAccuracy), lambda, String(format: "%.1f", m.trainSeconds + m.evaluationSeconds + m.lambdaSeconds)]))
+                                   loss(m.testLoss), percent(m.testAccuracy), lambda, String(format: "%.1f", m.trainSeconds + m.evaluationSeconds + (m["lambda_seconds"].isFinite ? m["lambda_seconds"] : 0))]))
             })
         } catch {
             progress.clear()

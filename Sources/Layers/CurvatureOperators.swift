@@ -76,11 +76,43 @@ public struct EmpiricalFisherOperator<E: TensorScalar>: SymmetricOperator {
 }
 
 /// The curvature matrices a probe can run on.
-public enum CurvatureKind: String, CaseIterable, Sendable {
+public enum CurvatureKind: String, CaseIterable, Codable, Sendable {
     /// The Hessian of the loss.
     case hessian
     /// The generalized Gauss–Newton matrix (``GaussNewtonOperator``).
     case ggn
     /// The empirical Fisher (``EmpiricalFisherOperator``).
     case fisher
+
+    /// This curvature of `model`'s mean cross-entropy over the rows of `input` ([N, inputSize])
+    /// at θ, summed over chunks of `chunkSize` rows (0: one chunk) with weights n_i/N
+    /// (``ChunkedOperator``): the same matrix as on the whole batch, to round-off.
+    /// - Throws: ``ModelError`` for a batch that does not fit the model, ``AutodiffError`` for a
+    ///   wrong θ length or an empty batch.
+    public func matrix<M: Model, E: TensorScalar>(of model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int], chunkSize: Int = 0,
+                                                  records: ChunkRecords = .kept) throws -> AnySymmetricOperator<E> {
+        try model.validate(input: input, labels: labels)
+        try model.layout.validate(θ)
+        guard !labels.isEmpty else { throw AutodiffError.invalidArgument("\(rawValue): the batch is empty") }
+        guard chunkSize >= 0 else { throw AutodiffError.invalidArgument("\(rawValue): the chunk size must be ≥ 0, got \(chunkSize)") }
+        let chunks = RowChunks(rows: labels.count, size: chunkSize)
+        func rows(_ r: Range<Int>) -> (Tensor<E>, [Int]) { chunks.count == 1 ? (input, labels) : (input.rows(r), Array(labels[r])) }
+        switch self {
+        case .hessian:
+            return AnySymmetricOperator(try ChunkedOperator(chunks: chunks, records: records) { r in
+                let (x, y) = rows(r)
+                return try HessianOperator(of: try model.loss(on: x, labels: y), at: θ)
+            })
+        case .ggn:
+            return AnySymmetricOperator(try ChunkedOperator(chunks: chunks, records: records) { r in
+                let (x, y) = rows(r)
+                return try GaussNewtonOperator(model: model, at: θ, input: x, labels: y)
+            })
+        case .fisher:
+            return AnySymmetricOperator(try ChunkedOperator(chunks: chunks, records: records) { r in
+                let (x, y) = rows(r)
+                return try EmpiricalFisherOperator(model: model, at: θ, input: x, labels: y)
+            })
+        }
+    }
 }

@@ -67,15 +67,11 @@ extension Model {
         let n = input.shape[0]
         guard n > 0 else { return (.nan, .nan) }
         var totalLoss = 0.0, correct = 0
-        var start = 0
-        while start < n {
-            let end = min(start + max(batchSize, 1), n)
-            let x = input.rows(start..<end)
-            let y = Array(labels[start..<end])
-            let z: Tensor<E> = logits(params, input: x)
-            totalLoss += Double(softmaxCrossEntropy(logits: z, labels: y).scalar) * Double(end - start)
+        for r in RowChunks(rows: n, size: max(batchSize, 1)) {
+            let y = Array(labels[r])
+            let z: Tensor<E> = logits(params, input: input.rows(r))
+            totalLoss += Double(softmaxCrossEntropy(logits: z, labels: y).scalar) * Double(r.count)
             correct += zip(z.argmaxRows(), y).filter { $0 == $1 }.count
-            start = end
         }
         return (totalLoss / Double(n), Double(correct) / Double(n))
     }

@@ -52,19 +52,66 @@ public struct KeskarSharpness<Scalar: TensorScalar>: Sendable {
 ///   not fit the layout.
 public func keskarSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, steps: Int = 20,
                                           stepSize: Double = 0.25, seed: UInt64 = 0) throws -> KeskarSharpness<O.Scalar> {
+    try keskarSharpness(of: LossFunction(f), at: θ, epsilon: epsilon, steps: steps, stepSize: stepSize, seed: seed)
+}
+
+/// ``keskarSharpness(of:at:epsilon:steps:stepSize:seed:)`` of any loss function.
+public func keskarSharpness<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<E>, epsilon: Double, steps: Int = 20,
+                                             stepSize: Double = 0.25, seed: UInt64 = 0) throws -> KeskarSharpness<E> {
     let what = "Keskar sharpness"
     try checkAscent(epsilon: epsilon, steps: steps, stepSize: stepSize, what)
     try f.layout.validate(θ)
-    let l0 = Double(try value(of: f, at: θ))
+    let l0 = try f.value(at: θ)
     guard (1 + l0).isFinite, 1 + l0 > 0 else {
         throw AutodiffError.invalidArgument("\(what): φ divides by 1 + f(θ), which must be positive and finite (f a loss ≥ 0); f(θ) = \(l0)")
     }
     let width = Tensor.abs(θ).shifted(by: 1).scaled(by: epsilon)
     let lower = -width
     let found = try projectedAscent(of: f, at: θ, baseline: l0, steps: steps, seed: seed, what) { delta, g, rng in
-        let direction = g.isIdenticallyZero ? Tensor<O.Scalar>.randomRademacher([θ.count], using: &rng) : Tensor.sign(g)
+        let direction = g.isIdenticallyZero ? Tensor<E>.randomRademacher([θ.count], using: &rng) : Tensor.sign(g)
         delta = Tensor.min(Tensor.max(delta + (width * direction).scaled(by: stepSize), lower), width)
     }
     return KeskarSharpness(epsilon: epsilon, value: l0, increase: found.increase, sharpness: 100 * found.increase / (1 + l0),
                            steps: found.steps, delta: found.delta)
+}
+
+/// Keskar et al.'s box sharpness as a probe (``keskarSharpness(of:at:epsilon:steps:stepSize:seed:)``).
+public struct KeskarProbe: Probe {
+    public static let name = "keskar"
+    /// The box half-width ε: |δ_i| ≤ ε(|θ_i| + 1).
+    public var epsilon = 1e-3
+    /// Gradient evaluations of the ascent.
+    public var steps = 20
+    /// Seed of the sign vector used where the gradient vanishes.
+    public var seed: UInt64 = 0
+    /// The precision of the loss evaluations; `float64` evaluates a Float32 context's loss in Float64.
+    public var precision: Precision = .float64
+
+    public init() {}
+
+    public struct Result: ProbeResult {
+        public var increase = Double.nan, sharpness = Double.nan, steps = 0
+        public init() {}
+        public static var fields: [ProbeField<Result>] {
+            [.init("keskar_increase", \.increase), .init("keskar_sharpness", \.sharpness), .init("keskar_steps", \.steps)]
+        }
+    }
+
+    public func validate() throws {
+        try checkPositive("epsilon", epsilon)
+        try check("steps", steps, in: ProbeLimits.ascentSteps)
+    }
+
+    public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> Result {
+        var out = Result()
+        if precision == .float64 {
+            let (f, θ) = try context.inFloat64()
+            let k = try keskarSharpness(of: f, at: θ, epsilon: epsilon, steps: steps, seed: seed)
+            out.increase = k.increase; out.sharpness = k.sharpness; out.steps = k.steps
+        } else {
+            let k = try keskarSharpness(of: context.loss, at: context.point, epsilon: epsilon, steps: steps, seed: seed)
+            out.increase = k.increase; out.sharpness = k.sharpness; out.steps = k.steps
+        }
+        return out
+    }
 }

@@ -88,3 +88,47 @@ public func largestEigenvalue<A: SymmetricOperator>(of op: A, powerIterations: I
     return LargestEigenvalue(value: top.value, residualNorm: top.residualNorm, converged: top.converged, vector: top.vector,
                              products: power.iterations + lz.steps, method: .lanczos, powerStatus: power.status, dominantNegative: negative)
 }
+
+/// λ_max as a probe: ``largestEigenvalue(of:powerIterations:lanczosSteps:tolerance:seed:initialVector:)``
+/// on the context's curvature, warm-started from the previous pass's eigenvector; it leaves λ_max
+/// in the context for ½ε²λ_max.
+public struct LambdaMaxProbe: Probe {
+    public static let name = "lambda_max"
+    /// Power iterations before Lanczos takes over.
+    public var powerIterations = 10
+    /// The most Lanczos steps after them.
+    public var lanczosSteps = 10
+    /// Convergence: ‖Hv − λv‖ ≤ tolerance·|λ|.
+    public var tolerance = 1e-3
+
+    public init() {}
+    public init(powerIterations: Int, lanczosSteps: Int = 10, tolerance: Double) {
+        self.powerIterations = powerIterations; self.lanczosSteps = lanczosSteps; self.tolerance = tolerance
+    }
+
+    public struct Result: ProbeResult {
+        public var lambdaMax = Double.nan, products = 0, residual = Double.nan, converged = false, negative = Double.nan
+        public init() {}
+        public static var fields: [ProbeField<Result>] {
+            [.init("lambda_max", \.lambdaMax), .init("lambda_iterations", \.products), .init("lambda_residual", \.residual),
+             .init("lambda_converged", \.converged), .init("lambda_negative", \.negative)]
+        }
+    }
+
+    public func validate() throws {
+        try check("powerIterations", powerIterations, in: ProbeLimits.powerIterations)
+        try check("lanczosSteps", lanczosSteps, in: ProbeLimits.lanczosSteps)
+        try checkPositive("tolerance", tolerance)
+    }
+
+    public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> Result {
+        let r = try largestEigenvalue(of: try context.curvature(), powerIterations: powerIterations, lanczosSteps: lanczosSteps,
+                                      tolerance: tolerance, seed: context.seed, initialVector: context.warmStarts[Self.name])
+        context.warmStarts[Self.name] = r.vector
+        context.lambdaMax = r.value
+        var out = Result()
+        out.lambdaMax = r.value; out.products = r.products; out.residual = r.residualNorm; out.converged = r.converged
+        out.negative = r.dominantNegative ?? .nan
+        return out
+    }
+}

@@ -197,29 +197,94 @@ public struct BlockDiagonalOperator<Base: SymmetricOperator>: SymmetricOperator 
     }
 }
 
-/// Σ_i w_i A_i over operators of one dimension, applied one at a time: e.g. the Hessian of the
-/// mean loss over a data set in chunks (w_i = n_i / N), whose memory is that of one chunk.
-public struct WeightedSumOperator<Part: SymmetricOperator>: SymmetricOperator {
-    public typealias Scalar = Part.Scalar
-    public let parts: [Part]
-    public let weights: [Double]
-    public var dimension: Int { parts[0].dimension }
+/// How a ``ChunkedOperator`` holds its chunks' operators.
+public enum ChunkRecords: String, Codable, Sendable, CaseIterable {
+    /// Each product rebuilds each chunk's operator (for the Hessian: re-records its forward and
+    /// reverse pass), so only one chunk's record exists at a time: memory of one chunk, about
+    /// 1.7× the time per product of `kept`.
+    case streamed
+    /// Every chunk's operator is built once and kept: products replay the records, memory grows
+    /// with the data.
+    case kept
+}
 
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for no parts, a weight count that differs,
-    ///   non-finite weights or parts of different dimensions.
-    public init(_ parts: [Part], weights: [Double]) throws {
-        guard let first = parts.first, weights.count == parts.count, weights.allSatisfy({ $0.isFinite }),
-              parts.allSatisfy({ $0.dimension == first.dimension }) else {
-            throw AutodiffError.invalidArgument("weighted sum: need one finite weight per part and parts of one dimension (\(parts.count) parts, \(weights.count) weights)")
+/// Σ_i w_i A_i over chunks of data (``RowChunks``, w_i = n_i/n), A_i the curvature of chunk i's
+/// mean loss: the curvature of the mean loss over all rows, as curvlinops' `_loop_over_data`.
+/// Every curvature operator over a data set (Hessian, Gauss–Newton, Fisher, their blocks) is one.
+public struct ChunkedOperator<Part: SymmetricOperator>: SymmetricOperator {
+    public typealias Scalar = Part.Scalar
+    public let chunks: RowChunks
+    public let records: ChunkRecords
+    public let dimension: Int
+    let make: (Range<Int>) throws -> Part
+    let kept: [Part]
+
+    /// - Parameter make: the operator of the chunk of rows given; it is called once per chunk
+    ///   (`kept`) or once per chunk and product (`streamed`).
+    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for chunks whose operators differ in
+    ///   dimension; `make`'s errors.
+    public init(chunks: RowChunks, records: ChunkRecords = .kept, make: @escaping (Range<Int>) throws -> Part) throws {
+        let first = try make(chunks[0])
+        self.chunks = chunks; self.records = records; self.make = make; self.dimension = first.dimension
+        var kept: [Part] = []
+        if records == .kept || chunks.count == 1 {
+            kept = [first]
+            for i in chunks.indices.dropFirst() {
+                let part = try make(chunks[i])
+                guard part.dimension == first.dimension else {
+                    throw AutodiffError.invalidArgument("chunked operator: chunk \(i) has dimension \(part.dimension), chunk 0 \(first.dimension)")
+                }
+                kept.append(part)
+            }
         }
-        self.parts = parts; self.weights = weights
+        self.kept = kept
+    }
+
+    /// The operator of chunk `i`.
+    func part(_ i: Int) throws -> Part {
+        if i < kept.count { return kept[i] }
+        let part = try make(chunks[i])
+        guard part.dimension == dimension else {
+            throw AutodiffError.invalidArgument("chunked operator: chunk \(i) has dimension \(part.dimension), expected \(dimension)")
+        }
+        return part
     }
 
     public func apply(_ v: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        var total = try parts[0].apply(v).scaled(by: weights[0])
-        for (p, w) in zip(parts, weights).dropFirst() { total.addScaled(try p.apply(v), Scalar(w)) }
-        return total
+        try validate(v)
+        return try chunks.weightedSum { i, _ in try part(i).apply(v) }
     }
+
+    /// One pass over the chunks for all vectors: a streamed chunk is built once per block.
+    public func apply(block vectors: [Tensor<Scalar>]) throws -> [Tensor<Scalar>] {
+        for v in vectors { try validate(v) }
+        guard !vectors.isEmpty else { return [] }
+        var totals: [Tensor<Scalar>] = []
+        for i in chunks.indices {
+            let ys = try part(i).apply(block: vectors), w = chunks.weight(i)
+            if chunks.count == 1 { return ys }
+            if totals.isEmpty { totals = ys.map { $0.scaled(by: w) } } else { for k in ys.indices { totals[k].addScaled(ys[k], Scalar(w)) } }
+        }
+        return totals
+    }
+}
+
+/// Any symmetric operator of scalar `E`, behind one type (e.g. the curvature a probe is given,
+/// whichever kind and chunking it is).
+public struct AnySymmetricOperator<E: TensorScalar>: SymmetricOperator {
+    public typealias Scalar = E
+    public let dimension: Int
+    let product: (Tensor<E>) throws -> Tensor<E>
+    let blockProduct: ([Tensor<E>]) throws -> [Tensor<E>]
+
+    public init<A: SymmetricOperator>(_ base: A) where A.Scalar == E {
+        dimension = base.dimension
+        product = base.apply
+        blockProduct = { try base.apply(block: $0) }
+    }
+
+    public func apply(_ v: Tensor<E>) throws -> Tensor<E> { try product(v) }
+    public func apply(block vectors: [Tensor<E>]) throws -> [Tensor<E>] { try blockProduct(vectors) }
 }
 
 /// `y` if every element is finite, else an error naming the product (`what`, e.g. "the Hessian-vector product").

@@ -6,7 +6,9 @@ import Tensors
 public struct ProbeSuiteSettings: Sendable, Equatable {
     /// Top eigenvalues by Lanczos, and the Lanczos steps for them (at least `top`).
     public var top = 5, lanczosSteps = 40
-    /// Power iterations (maximum) for λ_max; converged when ‖Av − λv‖ ≤ `powerTolerance`·|λ|.
+    /// Power iterations (maximum) for λ_max, before Lanczos takes over
+    /// (``largestEigenvalue(of:powerIterations:lanczosSteps:tolerance:seed:initialVector:)``); converged
+    /// when ‖Av − λv‖ ≤ `powerTolerance`·|λ|.
     public var powerIterations = 100, powerTolerance = 1e-4
     /// SLQ probe vectors and Lanczos steps per probe.
     public var slqProbes = 3, slqSteps = 40
@@ -14,6 +16,11 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
     public var traceProbes = 30
     /// Sharpness radius ε (parameter-space units), random directions, and projected gradient-ascent steps.
     public var epsilon = 0.05, directions = 20, ascentSteps = 20
+    /// Keskar et al.'s box half-width ε: |δ_i| ≤ ε(|θ_i| + 1) (``keskarSharpness(of:at:epsilon:steps:stepSize:seed:)``).
+    public var keskarEpsilon = 1e-3
+    /// z of the effective dimensionality N_eff(z) = Σ λ/(λ + z), and the fraction f of λ_max above
+    /// which eigenvalues are counted (``SpectralRanks``).
+    public var effectiveDimensionScale = 1.0, rankFraction = 0.01
     /// Filter-normalized random directions for sharpness (Li et al. 2018) instead of unit ones.
     public var filterNormalized = false
     /// Also λ_max, λ_min and the trace of each layer's diagonal block.
@@ -37,27 +44,33 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
             return (name, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
         }
         guard epsilon > 0, epsilon.isFinite else { return ("epsilon", "must be positive and finite, got \(epsilon)") }
+        guard keskarEpsilon > 0, keskarEpsilon.isFinite else { return ("keskarEpsilon", "must be positive and finite, got \(keskarEpsilon)") }
+        guard effectiveDimensionScale > 0, effectiveDimensionScale.isFinite else {
+            return ("effectiveDimensionScale", "must be positive and finite, got \(effectiveDimensionScale)")
+        }
+        guard rankFraction > 0, rankFraction <= 1 else { return ("rankFraction", "must be in (0, 1], got \(rankFraction)") }
         return nil
     }
 }
 
 /// What ``probeSuite(of:at:operator:layout:settings:progress:)`` measured.
 public struct ProbeSuiteResult<E: TensorScalar>: Sendable {
-    /// λ of largest magnitude by power iteration.
-    public var power: PowerIterationResult<E>
+    /// λ_max (largest algebraic) by power iteration, then Lanczos where power iteration leaves it open.
+    public var power: LargestEigenvalue<E>
     /// The top eigenvalues (largest algebraic) and λ_min by Lanczos.
     public var top: LanczosResult<E>, bottom: LanczosResult<E>
     /// Trace estimates with their standard errors.
     public var hutchinson: (trace: Double, standardError: Double), hutchPlusPlus: (trace: Double, standardError: Double)
-    /// The SLQ spectral density and the effective ranks from it.
-    public var density: SpectralDensity, rank: EffectiveRank
+    /// The SLQ spectral density, and the effective ranks and dimensionality from it.
+    public var density: SpectralDensity, ranks: SpectralRanks
     /// Per-layer curvature (empty unless ``ProbeSuiteSettings/perLayer``).
     public var layers: [BlockCurvature]
-    /// Random-direction sharpness (with ½ε²λ_max from the top Lanczos value) and the worst case by gradient ascent.
-    public var sharpness: RandomSharpness, worstCase: Double
-    /// Seconds per probe: `power_iteration`, `lanczos`, `trace`, `slq`, `blocks`, `sharpness`.
+    /// Random-direction sharpness (with ½ε²λ_max from the top Lanczos value), the worst case in the
+    /// ℓ2 ball by gradient ascent, and Keskar et al.'s box sharpness.
+    public var sharpness: RandomSharpness, worstCase: Double, keskar: KeskarSharpness<E>
+    /// Seconds per probe: `power_iteration`, `lanczos`, `trace`, `slq`, `blocks`, `sharpness`, `keskar`.
     public var seconds: [String: Double]
-    /// λ_max: the largest Lanczos Ritz value.
+    /// λ_max: the largest Lanczos Ritz value of the top-k run.
     public var lambdaMax: Double { top.pairs[0].value }
 }
 
@@ -75,7 +88,7 @@ public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tenso
     var seconds: [String: Double] = [:]
     func step(_ name: String) -> Date { progress(name); return Date() }
     var t = step("λ_max by power iteration")
-    let power = try powerIteration(of: op, maxIterations: s.powerIterations, tolerance: s.powerTolerance, seed: s.seed)
+    let power = try largestEigenvalue(of: op, powerIterations: s.powerIterations, lanczosSteps: min(s.lanczosSteps, d), tolerance: s.powerTolerance, seed: s.seed)
     seconds["power_iteration"] = Date().timeIntervalSince(t)
     t = step("top-\(s.top) eigenvalues by Lanczos")
     let top = try lanczos(of: op, count: s.top, target: .largestAlgebraic, steps: min(s.lanczosSteps, d), seed: s.seed)
@@ -87,7 +100,7 @@ public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tenso
     seconds["trace"] = Date().timeIntervalSince(t)
     t = step("spectral density (SLQ, \(s.slqProbes) × \(s.slqSteps) steps)")
     let density = try spectralDensity(of: op, probes: s.slqProbes, steps: min(s.slqSteps, d), seed: s.seed)
-    let rank = EffectiveRank(nodes: density.nodes, weights: density.weights.map { $0 * Double(d) })
+    let ranks = try SpectralRanks(density: density, dimension: d, regularization: s.effectiveDimensionScale, fraction: s.rankFraction)
     seconds["slq"] = Date().timeIntervalSince(t)
     var layers: [BlockCurvature] = []
     if s.perLayer {
@@ -101,8 +114,11 @@ public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tenso
                                     lambdaMax: top.pairs[0].value, seed: s.seed)
     let worst = try worstCaseSharpness(of: f, at: θ, epsilon: s.epsilon, steps: s.ascentSteps, seed: s.seed)
     seconds["sharpness"] = Date().timeIntervalSince(t)
-    return ProbeSuiteResult(power: power, top: top, bottom: bottom, hutchinson: hutch, hutchPlusPlus: hpp, density: density, rank: rank,
-                            layers: layers, sharpness: sharp, worstCase: worst.increase, seconds: seconds)
+    t = step("Keskar sharpness (ε = \(s.keskarEpsilon), box)")
+    let keskar = try keskarSharpness(of: f, at: θ, epsilon: s.keskarEpsilon, steps: s.ascentSteps, seed: s.seed)
+    seconds["keskar"] = Date().timeIntervalSince(t)
+    return ProbeSuiteResult(power: power, top: top, bottom: bottom, hutchinson: hutch, hutchPlusPlus: hpp, density: density, ranks: ranks,
+                            layers: layers, sharpness: sharp, worstCase: worst.increase, keskar: keskar, seconds: seconds)
 }
 
 /// How ``sliceDirections(_:count:of:at:layout:seed:endpoint:trajectory:)`` chooses the directions of a slice.

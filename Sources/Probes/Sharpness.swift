@@ -32,7 +32,7 @@ public func filterNormalized<E: TensorScalar>(_ direction: Tensor<E>, like θ: T
 }
 
 /// How random directions are drawn for sharpness and slices.
-public enum DirectionKind: String, Sendable, CaseIterable {
+public enum DirectionKind: String, Codable, Sendable, CaseIterable {
     /// Gaussian, normalized to unit Euclidean norm in parameter space.
     case unit
     /// Gaussian, then filter-normalized (``filterNormalized(_:like:layout:)``); not unit norm.
@@ -62,17 +62,23 @@ public struct RandomSharpness: Sendable {
 /// - Throws: ``AutodiffError`` for ε ≤ 0 or non-finite, directions < 1, wrong lengths.
 public func randomSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, directions: Int = 20,
                                           kind: DirectionKind = .unit, lambdaMax: Double? = nil, seed: UInt64 = 0) throws -> RandomSharpness {
+    try randomSharpness(of: LossFunction(f), at: θ, epsilon: epsilon, directions: directions, kind: kind, lambdaMax: lambdaMax, seed: seed)
+}
+
+/// ``randomSharpness(of:at:epsilon:directions:kind:lambdaMax:seed:)`` of any loss function.
+public func randomSharpness<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<E>, epsilon: Double, directions: Int = 20,
+                                             kind: DirectionKind = .unit, lambdaMax: Double? = nil, seed: UInt64 = 0) throws -> RandomSharpness {
     try checkRadius(epsilon, "sharpness")
     guard directions >= 1 else { throw AutodiffError.invalidArgument("sharpness: need at least one direction, got \(directions)") }
-    let l0 = try value(of: f, at: θ)
+    let l0 = try f.value(at: θ)
     var rng = SplitMix64(seed: seed)
     var increases: [Double] = []
     for _ in 0..<directions {
-        var u = Tensor<O.Scalar>.randomNormal([θ.count], using: &rng)
+        var u = Tensor<E>.randomNormal([θ.count], using: &rng)
         u = kind == .unit ? u.normalized() : try filterNormalized(u, like: θ, layout: f.layout)
         var moved = θ
-        moved.addScaled(u, O.Scalar(epsilon))
-        increases.append(Double(try value(of: f, at: moved)) - Double(l0))
+        moved.addScaled(u, E(epsilon))
+        increases.append(try f.value(at: moved) - l0)
     }
     return RandomSharpness(epsilon: epsilon, maximum: increases.max()!, mean: increases.reduce(0, +) / Double(directions),
                            increases: increases, quadraticPrediction: lambdaMax.map { 0.5 * epsilon * epsilon * $0 })
@@ -87,13 +93,19 @@ public func randomSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsi
 ///   loss or gradient on the way.
 public func worstCaseSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, steps: Int = 20,
                                              stepSize: Double = 0.5, seed: UInt64 = 0) throws -> (increase: Double, delta: Tensor<O.Scalar>) {
+    try worstCaseSharpness(of: LossFunction(f), at: θ, epsilon: epsilon, steps: steps, stepSize: stepSize, seed: seed)
+}
+
+/// ``worstCaseSharpness(of:at:epsilon:steps:stepSize:seed:)`` of any loss function.
+public func worstCaseSharpness<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<E>, epsilon: Double, steps: Int = 20,
+                                                stepSize: Double = 0.5, seed: UInt64 = 0) throws -> (increase: Double, delta: Tensor<E>) {
     try checkAscent(epsilon: epsilon, steps: steps, stepSize: stepSize, "sharpness")
-    let l0 = Double(try value(of: f, at: θ))
+    let l0 = try f.value(at: θ)
     let best = try projectedAscent(of: f, at: θ, baseline: l0, steps: steps, seed: seed, "sharpness") { delta, g, rng in
         let gn = g.norm()
-        if gn > 0 { delta.addScaled(g, O.Scalar(stepSize * epsilon / gn)) } else { delta.addScaled(Tensor<O.Scalar>.randomNormal([θ.count], using: &rng).normalized(), O.Scalar(epsilon)) }
+        if gn > 0 { delta.addScaled(g, E(stepSize * epsilon / gn)) } else { delta.addScaled(Tensor<E>.randomNormal([θ.count], using: &rng).normalized(), E(epsilon)) }
         let dn = delta.norm()
-        if dn > epsilon { delta = delta.affine(scale: O.Scalar(epsilon / dn), shift: 0) }
+        if dn > epsilon { delta = delta.affine(scale: E(epsilon / dn), shift: 0) }
     }
     return (best.increase, best.delta)
 }
@@ -117,30 +129,83 @@ func checkAscent(epsilon: Double, steps: Int, stepSize: Double, _ what: String) 
 /// nonzero gradient that leaves δ unchanged would repeat forever: the loop stops there. `steps`
 /// in the result counts the gradient evaluations.
 /// - Throws: ``AutodiffError/invalidArgument(_:)`` for a non-finite baseline, loss or gradient.
-func projectedAscent<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, baseline l0: Double, steps: Int, seed: UInt64, _ what: String,
-                                   step: (inout Tensor<O.Scalar>, Tensor<O.Scalar>, inout SplitMix64) -> Void) throws
-    -> (increase: Double, delta: Tensor<O.Scalar>, steps: Int) {
+func projectedAscent<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<E>, baseline l0: Double, steps: Int, seed: UInt64, _ what: String,
+                                      step: (inout Tensor<E>, Tensor<E>, inout SplitMix64) -> Void) throws
+    -> (increase: Double, delta: Tensor<E>, steps: Int) {
     guard l0.isFinite else { throw AutodiffError.invalidArgument("\(what): the loss at θ is \(l0)") }
-    var delta = Tensor<O.Scalar>.zeros([θ.count])
+    var delta = Tensor<E>.zeros([θ.count])
     var best = (increase: 0.0, delta: delta)
     var rng = SplitMix64(seed: seed)
     for k in 1...steps {
         var point = θ
         point.addScaled(delta, 1)
-        let (l, g) = try valueWithGradient(of: f, at: point)
+        let (l, g) = try f.valueWithGradient(at: point)
         let gn = g.norm()
-        guard Double(l).isFinite, gn.isFinite else {
+        guard l.isFinite, gn.isFinite else {
             throw AutodiffError.invalidArgument("\(what): the loss or its gradient at θ + δ is not finite after \(k - 1) steps (loss \(l))")
         }
-        if Double(l) - l0 > best.increase { best = (Double(l) - l0, delta) }
+        if l - l0 > best.increase { best = (l - l0, delta) }
         let previous = delta
         step(&delta, g, &rng)
         if gn > 0 && delta == previous { return (best.increase, best.delta, k) }
     }
     var point = θ
     point.addScaled(delta, 1)
-    let last = Double(try value(of: f, at: point))
+    let last = try f.value(at: point)
     guard last.isFinite else { throw AutodiffError.invalidArgument("\(what): the loss at θ + δ is \(last) after \(steps) steps") }
     if last - l0 > best.increase { best = (last - l0, delta) }
     return (best.increase, best.delta, steps)
+}
+
+/// The floating-point precision of a probe's loss evaluations.
+public enum Precision: String, CaseIterable, Codable, Sendable {
+    case float32, float64
+}
+
+/// Random-direction sharpness as a probe (``randomSharpness(of:at:epsilon:directions:kind:lambdaMax:seed:)``),
+/// with ½ε²λ_max when a λ_max probe ran before it in the same pass.
+public struct SharpnessProbe: Probe {
+    public static let name = "sharpness"
+    /// ε (parameter-space units).
+    public var epsilon = 0.05
+    /// Random directions.
+    public var directions = 20
+    /// Seed of the directions (the same at every point, so that points are compared on equal terms).
+    public var seed: UInt64 = 1
+    /// Unit or filter-normalized directions.
+    public var kind: DirectionKind = .unit
+    /// The precision of the loss evaluations; `float64` evaluates a Float32 context's loss in Float64.
+    public var precision: Precision = .float32
+
+    public init() {}
+    public init(epsilon: Double, directions: Int, seed: UInt64, kind: DirectionKind = .unit, precision: Precision = .float32) {
+        self.epsilon = epsilon; self.directions = directions; self.seed = seed; self.kind = kind; self.precision = precision
+    }
+
+    public struct Result: ProbeResult {
+        public var mean = Double.nan, maximum = Double.nan, quadraticPrediction = Double.nan
+        public init() {}
+        public static var fields: [ProbeField<Result>] {
+            [.init("sharpness_mean", \.mean), .init("sharpness_max", \.maximum), .init("quadratic_prediction", \.quadraticPrediction)]
+        }
+    }
+
+    public func validate() throws {
+        try checkPositive("epsilon", epsilon)
+        try check("directions", directions, in: ProbeLimits.sharpnessDirections)
+    }
+
+    public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> Result {
+        let s: RandomSharpness
+        if precision == .float64 {
+            let (f, θ) = try context.inFloat64()
+            s = try randomSharpness(of: f, at: θ, epsilon: epsilon, directions: directions, kind: kind, lambdaMax: context.lambdaMax, seed: seed)
+        } else {
+            s = try randomSharpness(of: context.loss, at: context.point, epsilon: epsilon, directions: directions, kind: kind,
+                                    lambdaMax: context.lambdaMax, seed: seed)
+        }
+        var out = Result()
+        out.mean = s.mean; out.maximum = s.maximum; out.quadraticPrediction = s.quadraticPrediction ?? .nan
+        return out
+    }
 }

@@ -1,4 +1,5 @@
 import Autodiff
+import Tensors
 
 /// How many directions of a curvature spectrum {λ_i} matter, by three counts beside the effective
 /// ranks of ``EffectiveRank``:
@@ -105,5 +106,49 @@ public struct SpectralRanks: Sendable, Equatable {
         lambdaMax = top
         countAboveFraction = top > 0 ? zip(nodes, weights).filter { $0.0 >= f * top }.reduce(0) { $0 + $1.1 } : 0
         effectiveRank = EffectiveRank(nodes: nodes, weights: weights)
+    }
+}
+
+/// The SLQ spectral density of the curvature (``spectralDensity(of:probes:steps:gridPoints:bandwidth:seed:)``)
+/// and the ranks from it (``SpectralRanks``), as a probe.
+public struct SpectralRanksProbe: Probe {
+    public static let name = "spectral_ranks"
+    /// SLQ probe vectors and Lanczos steps per probe (capped at d).
+    public var slqProbes = 3, slqSteps = 40
+    /// z of N_eff(z), and the fraction of λ_max above which eigenvalues are counted.
+    public var regularization = 1.0, fraction = 0.01
+    /// Seed of the SLQ probe vectors.
+    public var seed: UInt64 = 4
+
+    public init() {}
+
+    public struct Result: ProbeResult {
+        public var slqTrace = Double.nan, entropy = Double.nan, traceRatio = Double.nan, participationRatio = Double.nan
+        public var effectiveDimension = Double.nan, countAboveFraction = Double.nan
+        public init() {}
+        public static var fields: [ProbeField<Result>] {
+            [.init("slq_trace", \.slqTrace), .init("effective_rank_entropy", \.entropy), .init("effective_rank_trace_ratio", \.traceRatio),
+             .init("participation_ratio", \.participationRatio), .init("effective_dimension", \.effectiveDimension),
+             .init("count_above_fraction", \.countAboveFraction)]
+        }
+    }
+
+    public func validate() throws {
+        try check("slqProbes", slqProbes, in: ProbeLimits.slqProbes)
+        try check("slqSteps", slqSteps, in: ProbeLimits.slqSteps)
+        try checkPositive("regularization", regularization)
+        guard fraction > 0, fraction <= 1 else { throw invalid("fraction", "must be in (0, 1], got \(fraction)") }
+    }
+
+    public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> Result {
+        let op = try context.curvature()
+        let density = try spectralDensity(of: op, probes: slqProbes, steps: min(slqSteps, op.dimension), seed: seed)
+        let ranks = try SpectralRanks(density: density, dimension: op.dimension, regularization: regularization, fraction: fraction)
+        var out = Result()
+        out.slqTrace = density.mean * Double(op.dimension)
+        out.entropy = ranks.effectiveRank.entropy; out.traceRatio = ranks.effectiveRank.traceRatio
+        out.participationRatio = ranks.participationRatio; out.effectiveDimension = ranks.effectiveDimension
+        out.countAboveFraction = ranks.countAboveFraction
+        return out
     }
 }

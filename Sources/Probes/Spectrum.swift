@@ -115,37 +115,3 @@ public struct EffectiveRank: Sendable, Equatable {
         traceRatio = mass / peak
     }
 }
-
-/// Hutch++ trace estimate (Meyer, Musco, Musco & Woodruff 2021) with `probes` HVPs in total
-/// (a third for the sketch S, a third for Q = orth(H S), a third for Hutchinson on the
-/// complement): tr(H) ≈ tr(Qᵀ H Q) + tr((I − QQᵀ) H (I − QQᵀ)) estimated with Rademacher probes.
-/// Returns the estimate and the standard error of its Hutchinson part.
-/// - Throws: ``AutodiffError`` for `probes < 6` or HVP errors.
-public func hutchPlusPlusTrace<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, probes: Int = 60, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
-    try hutchPlusPlusTrace(of: try HessianOperator(of: f, at: θ), probes: probes, seed: seed)
-}
-
-/// Hutch++ on any symmetric operator; see ``hutchPlusPlusTrace(of:at:probes:seed:)``.
-public func hutchPlusPlusTrace<A: SymmetricOperator>(of op: A, probes: Int = 60, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
-    guard probes >= 6 else { throw AutodiffError.invalidArgument("Hutch++: need at least 6 probes, got \(probes)") }
-    let d = op.dimension, k = probes / 3, m = probes - 2 * k
-    var rng = SplitMix64(seed: seed)
-    // Q: orthonormal basis of A S (modified Gram–Schmidt, twice).
-    var q: [Tensor<A.Scalar>] = []
-    let sketch = try op.apply(block: (0..<k).map { _ in Tensor<A.Scalar>.randomRademacher([d], using: &rng) })
-    for var y in sketch {
-        for _ in 0..<2 { for b in q { y.addScaled(b, A.Scalar(-y.dot(b))) } }
-        let n = y.norm()
-        if n > 1e-12 { q.append(y.affine(scale: A.Scalar(1 / n), shift: 0)) }
-    }
-    let top = zip(try op.apply(block: q), q).reduce(0.0) { $0 + $1.0.dot($1.1) }
-    let zs: [Tensor<A.Scalar>] = (0..<m).map { _ in
-        var z = Tensor<A.Scalar>.randomRademacher([d], using: &rng)
-        for b in q { z.addScaled(b, A.Scalar(-z.dot(b))) }
-        return z
-    }
-    let samples = zip(try op.apply(block: zs), zs).map { $0.dot($1) }
-    let mean = samples.reduce(0, +) / Double(m)
-    let se = m > 1 ? (samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(m - 1) / Double(m)).squareRoot() : .nan
-    return (top + mean, se)
-}

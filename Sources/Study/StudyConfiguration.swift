@@ -41,10 +41,6 @@ public struct RegimeSettings: Codable, Sendable, Equatable {
     }
 }
 
-/// The floating-point precision of a probe's loss evaluations.
-public enum Precision: String, CaseIterable, Codable, Sendable {
-    case float32, float64
-}
 
 /// The probes the study adds after every epoch (besides λ_max): random-direction sharpness and
 /// the Hutchinson trace, on the training settings' probe set.
@@ -90,6 +86,9 @@ public struct FinalProbeSettings: Codable, Sendable, Equatable {
     public var slqSteps: Int = 40
     /// Seed of the Lanczos and SLQ start vectors.
     public var spectrumSeed: UInt64 = 4
+    /// Further probes at the final θ, by name (``ProbeRegistry``), with their default settings;
+    /// their columns go to final.csv.
+    public var extraFinalProbes: [String] = [KeskarProbe.name]
 
     /// The study's protocol.
     public init() {}
@@ -229,13 +228,17 @@ public struct StudyConfiguration: ConfigurationValue {
                 throw bad("regimeSettings", "names the regime '\(name.prefix(80))'; a regime name must be 1–64 ASCII letters, digits, '-' and '_' (it names files)")
             }
         }
-        let e = epochProbes, f = finalProbes
-        guard e.sharpnessEpsilon > 0, e.sharpnessEpsilon.isFinite else { throw bad("epochProbes.sharpnessEpsilon", "must be positive and finite, got \(e.sharpnessEpsilon)") }
+        let f = finalProbes
         func limit(_ key: String, _ value: Int, _ range: ClosedRange<Int>, _ note: String = "") throws {
             guard range.contains(value) else { throw bad(key, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)\(note)") }
         }
-        try limit("epochProbes.sharpnessDirections", e.sharpnessDirections, ProbeLimits.sharpnessDirections)
-        try limit("epochProbes.traceProbes", e.traceProbes, ProbeLimits.traceProbes, " (a standard error needs two)")
+        // The epoch probes' settings are checked by the probes themselves (their ranges written once).
+        for probe in StudyRunner.epochProbes(training, epochProbes).probes {
+            do { try probe.validate() } catch { throw bad(probe.name == LambdaMaxProbe.name ? "training.probes" : "epochProbes", "\(error)") }
+        }
+        for name in f.extraFinalProbes where !ProbeRegistry.names.contains(name) {
+            throw bad("finalProbes.extraFinalProbes", "names '\(name)', which is not a probe; choose from \(ProbeRegistry.names.joined(separator: ", "))")
+        }
         try limit("finalProbes.slicePoints", f.slicePoints, 2...401)
         guard f.sliceRange > 0, f.sliceRange.isFinite else { throw bad("finalProbes.sliceRange", "must be positive and finite, got \(f.sliceRange)") }
         do { _ = try grid(from: -f.sliceRange, to: f.sliceRange, count: f.slicePoints) } catch {

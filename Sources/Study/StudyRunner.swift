@@ -51,8 +51,16 @@ public struct StudyRunner {
     /// Receives the progress of training steps (configuration name, progress).
     public var onStep: (String, StepProgress) -> Void = { _, _ in }
 
-    /// The extra per-epoch columns the study adds to each run's metrics.csv.
-    public static var probeColumns: [String] { SharpnessAndTrace.columns }
+
+    /// The study's epoch probes: λ_max with the training settings, then sharpness and the trace
+    /// with ``StudyConfiguration/epochProbes``.
+    public static func epochProbes(_ training: TrainingConfiguration, _ e: EpochProbeSettings) -> EpochProbes {
+        let p = training.probes
+        return EpochProbes([AnyProbe(LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance)),
+                            AnyProbe(SharpnessProbe(epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections, seed: e.sharpnessSeed,
+                                                    precision: e.sharpnessPrecision)),
+                            AnyProbe(TraceProbe(probes: e.traceProbes, seed: e.traceSeed))] + Trainer.extraProbes(of: training), every: p.lambdaEvery)
+    }
 
     /// - Throws: ``ConfigurationError`` for an invalid configuration or an empty training split.
     public init(configuration: StudyConfiguration, data: MNISTDataset, directory: URL) throws {
@@ -164,7 +172,7 @@ public struct StudyRunner {
         do {
             try AtomicFile.write(try configuration.jsonData(), to: configURL)
             try updateStudyInfo(resumed: false)
-            try AtomicFile.write(Self.metricsHeader + "\n", to: directory.appendingPathComponent("metrics.csv"))
+            try AtomicFile.write(metricsHeader + "\n", to: directory.appendingPathComponent("metrics.csv"))
         } catch {
             DirectoryLock.release(lock)
             throw error
@@ -236,40 +244,14 @@ public struct StudyRunner {
         let training = try cfg.training(model: kind, regime: regime)
         let (trainX, trainY) = Trainer.tensor(of: data.train)
         let probeCount = min(training.probes.probeSamples, data.train.count)
-        let probe = try Trainer.probeObjective(model: model, input: trainX, labels: trainY, samples: probeCount, chunk: training.probes.probeBatchSize)
-        let probeX = trainX.rows(0..<probeCount), probeY = Array(trainY[0..<probeCount])
-        let sharpnessF32 = try model.loss(on: probeX, labels: probeY)
-        let sharpnessF64 = try model.loss(on: Tensor<Double>(shape: probeX.shape, scalars: probeX.scalars.map(Double.init)), labels: probeY)
-        let epochProbe = EpochProbe(SharpnessAndTrace.self) { epoch, θ, metrics in
-            let t0 = Date()
-            let lambda = metrics.lambdaMax.isFinite ? metrics.lambdaMax : nil
-            let s: RandomSharpness
-            switch e.sharpnessPrecision {
-            case .float64:
-                s = try randomSharpness(of: sharpnessF64, at: Tensor<Double>(shape: θ.shape, scalars: θ.scalars.map(Double.init)),
-                                        epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections, kind: .unit,
-                                        lambdaMax: lambda, seed: e.sharpnessSeed)
-            case .float32:
-                s = try randomSharpness(of: sharpnessF32, at: θ, epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections,
-                                        kind: .unit, lambdaMax: lambda, seed: e.sharpnessSeed)
-            }
-            let t1 = Date()
-            let trace = try hutchinsonTrace(of: probe, at: θ, probes: e.traceProbes, seed: e.traceSeed)
-            let t2 = Date()
-            if !s.mean.isFinite || !s.maximum.isFinite {
-                log("[\(model.name)-\(regime)] warning: S_ε is not finite at epoch \(epoch) (ε = \(e.sharpnessEpsilon) moves θ too far?)")
-            }
-            if !trace.trace.isFinite { log("[\(model.name)-\(regime)] warning: the Hutchinson trace is not finite at epoch \(epoch)") }
-            return SharpnessAndTrace(sharpnessMean: s.mean, sharpnessMax: s.maximum, quadraticPrediction: s.quadraticPrediction ?? .nan,
-                                     trace: trace.trace, traceStandardError: trace.standardError,
-                                     sharpnessSeconds: t1.timeIntervalSince(t0), traceSeconds: t2.timeIntervalSince(t1))
-        }
-        var trainer = try Trainer(configuration: training, data: data, epochProbe: epochProbe)
+        let (probeX, probeY) = Trainer.probeSet(of: trainX, labels: trainY, samples: probeCount)
+        let chunk = training.probes.probeBatchSize
+        var trainer = try Trainer(configuration: training, data: data, epochProbes: Self.epochProbes(training, e))
         trainer.log = log
         // A run directory with a run.json is continued (from its start if no epoch is complete).
         let started = FileManager.default.fileExists(atPath: runDir.appendingPathComponent(RunStore.runInfoName).path)
-        let store = started ? try RunStore.open(at: runDir, probeColumns: Self.probeColumns, log: log)
-                            : try RunStore.create(at: runDir, configuration: training, model: model, data: data, probeColumns: Self.probeColumns, log: log)
+        let store = started ? try RunStore.open(at: runDir, probeColumns: trainer.epochProbes.columns, log: log)
+                            : try RunStore.create(at: runDir, configuration: training, model: model, data: data, probeColumns: trainer.epochProbes.columns, log: log)
         defer { store.close() }
         if started { try store.check(configuration: training) }
         let state: TrainingCheckpoint?
@@ -294,21 +276,20 @@ public struct StudyRunner {
             })
             θ = result.parameters
         }
-        try finalProbes(model, θ: θ, probe: probe, trainX: trainX, trainY: trainY, name: name)
+        try finalProbes(model, θ: θ, chunk: chunk, trainX: trainX, trainY: trainY, name: name)
     }
 
     static func describe(_ m: EpochMetrics, epochs: Int) -> String {
-        let e = SharpnessAndTrace(values: m.extra)
+        let seconds = m.probeColumns.indices.filter { m.probeColumns[$0].hasSuffix("_seconds") }.map { m.probeValues[$0] }.reduce(0, +)
         return String(format: "epoch %d/%d  train %.4f %.2f%% (running %.4f)  val %.4f %.2f%%  test %.4f %.2f%%  λ_max %.4g%@  S_max %.3g  S_mean %.3g  tr %.4g±%.2g  [%.1f s train, %.1f s eval, %.1f s probes]",
                       m.epoch, epochs, m.trainLoss, 100 * m.trainAccuracy, m.trainRunningLoss, m.validationLoss, 100 * m.validationAccuracy,
-                      m.testLoss, 100 * m.testAccuracy, m.lambdaMax, m.lambdaConverged ? "" : "*", e.sharpnessMax, e.sharpnessMean, e.trace, e.traceStandardError,
-                      m.trainSeconds, m.evaluationSeconds, m.lambdaSeconds + e.sharpnessSeconds + e.traceSeconds)
+                      m.testLoss, 100 * m.testAccuracy, m.lambdaMax, m.lambdaConverged ? "" : "*", m["sharpness_max"], m["sharpness_mean"],
+                      m["trace"], m["trace_stderr"], m.trainSeconds, m.evaluationSeconds, seconds)
     }
 
     // MARK: Final-epoch probes
 
-    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, probe: AveragedObjective<ModelLoss<M, Float>>,
-                               trainX: Tensor<Float>, trainY: [Int], name: String) throws {
+    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], name: String) throws {
         let cfg = configuration, e = cfg.epochProbes, f = cfg.finalProbes
         let fm = FileManager.default
         let sliceURL = directory.appendingPathComponent("slices/\(name).csv")
@@ -325,18 +306,22 @@ public struct StudyRunner {
         // One Lanczos run from a Rademacher vector gives both the top eigenvalues and the first
         // SLQ probe (the same Krylov space); further SLQ probes are runs of their own.
         let t0 = Date()
+        let probeCount = min(cfg.training.probes.probeSamples, trainY.count)
+        let (probeX, probeY) = Trainer.probeSet(of: trainX, labels: trainY, samples: probeCount)
+        let hessianOp = try Trainer.probeHessian(of: model, at: θ, input: probeX, labels: probeY, chunk: chunk)
         var rng0 = SplitMix64(seed: f.spectrumSeed)
-        let top = try lanczos(of: probe, at: θ, count: f.lanczosCount, target: .largestAlgebraic,
+        let top = try lanczos(of: hessianOp, count: f.lanczosCount, target: .largestAlgebraic,
                               steps: min(max(f.lanczosSteps, f.slqSteps), θ.count),
                               initialVector: Tensor<Float>.randomRademacher([θ.count], using: &rng0))
         let t1 = Date()
         var runs = [top]
         for _ in 1..<max(f.slqProbes, 1) {
-            runs.append(try lanczos(of: probe, at: θ, count: 1, steps: min(f.slqSteps, θ.count),
+            runs.append(try lanczos(of: hessianOp, count: 1, steps: min(f.slqSteps, θ.count),
                                     initialVector: Tensor<Float>.randomRademacher([θ.count], using: &rng0)))
         }
         let density = try spectralDensity(from: runs)
-        let rank = EffectiveRank(nodes: density.nodes, weights: density.weights.map { $0 * Double(θ.count) })
+        let ranks = try SpectralRanks(density: density, dimension: θ.count)
+        let rank = ranks.effectiveRank
         let t2 = Date()
         var rng = SplitMix64(seed: f.sliceSeed)
         let u = try filterNormalized(Tensor<Float>.randomNormal([θ.count], using: &rng), like: θ, layout: model.layout)
@@ -347,8 +332,6 @@ public struct StudyRunner {
         let slice = try slice2D(of: sliceLoss, at: θ, u: u, v: v, alphas: axis, betas: axis)
         let t3 = Date()
         // Precision check of the last epoch's sharpness: the same directions in the other precision.
-        let probeCount = min(cfg.training.probes.probeSamples, trainY.count)
-        let probeX = trainX.rows(0..<probeCount), probeY = Array(trainY[0..<probeCount])
         let θ64 = Tensor<Double>(shape: θ.shape, scalars: θ.scalars.map(Double.init))
         let s32 = try randomSharpness(of: try model.loss(on: probeX, labels: probeY), at: θ, epsilon: e.sharpnessEpsilon,
                                       directions: e.sharpnessDirections, kind: .unit, seed: e.sharpnessSeed)
@@ -359,7 +342,6 @@ public struct StudyRunner {
         // each layer's diagonal Hessian block by a short Lanczos run, its trace by splitting
         // Hutchinson products of the whole Hessian by block (tr H_bb = E[z_bᵀ(Hz)_b]), and the
         // GGN's top eigenvalues by Lanczos on the chunk-weighted sum of per-chunk GGN operators.
-        let hessianOp = try HessianOperator(of: probe, at: θ)
         var rngT = SplitMix64(seed: e.traceSeed &+ 1)
         let zs = (0..<max(e.traceProbes, 2)).map { _ in Tensor<Float>.randomRademacher([θ.count], using: &rngT) }
         let hz = try hessianOp.apply(block: zs)
@@ -374,10 +356,17 @@ public struct StudyRunner {
                               "lambda_max": "\(run.pairs[0].value)", "lambda_max_residual": "\(run.pairs[0].residualNorm)",
                               "lambda_max_converged": run.pairs[0].converged ? "1" : "0", "trace": "\(mean)", "trace_stderr": "\(se)"])
         }
-        let ggnParts = try probe.parts.map { try GaussNewtonOperator(model: model, at: θ, input: $0.input, labels: $0.labels) }
-        let ggn = try lanczos(of: try WeightedSumOperator(ggnParts, weights: probe.weights), count: f.lanczosCount,
+        let ggn = try lanczos(of: try CurvatureKind.ggn.matrix(of: model, at: θ, input: probeX, labels: probeY, chunkSize: chunk), count: f.lanczosCount,
                               steps: min(max(f.lanczosSteps, f.lanczosCount), θ.count), seed: f.spectrumSeed)
         let t5 = Date()
+        // The extra final probes on the same probe set and Hessian.
+        let extras = finalExtraProbes
+        var context = ProbeContext(point: θ, loss: LossFunction(try model.loss(on: probeX, labels: probeY)), seed: f.spectrumSeed, curvature: { hessianOp },
+                               float64: { (LossFunction(try model.loss(on: Tensor<Double>(converting: probeX), labels: probeY)), Tensor<Double>(converting: θ)) })
+        let extraValues = try extras.measure(&context)
+        if !extras.probes.isEmpty {
+            log("[\(name)] " + zip(extras.columns, extraValues).filter { !$0.0.hasSuffix("_seconds") }.map { "\($0.0) \(String(format: "%.4g", $0.1))" }.joined(separator: ", "))
+        }
         log(String(format: "[%@] per layer λ_max %@; Gauss–Newton top eigenvalues %@  [%.1f s]", name,
                    layerRows.map { "\($0["layer"]!) \(String(format: "%.4g", Double($0["lambda_max"]!)!))" }.joined(separator: ", "),
                    ggn.pairs.map { String(format: "%.4g", $0.value) }.joined(separator: ", "), t5.timeIntervalSince(t4)))
@@ -414,8 +403,11 @@ public struct StudyRunner {
                         "sharpness_mean_float32": "\(s32.mean)", "sharpness_mean_float64": "\(s64.mean)",
                         "sharpness_max_float32": "\(s32.maximum)", "sharpness_max_float64": "\(s64.maximum)",
                         "precision_check_seconds": String(format: "%.3f", t4.timeIntervalSince(t3)),
-                        "curvature_seconds": String(format: "%.3f", t5.timeIntervalSince(t4))]
-        try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: Self.finalColumns,
+                        "curvature_seconds": String(format: "%.3f", t5.timeIntervalSince(t4)),
+                        "participation_ratio": "\(ranks.participationRatio)", "effective_dimension": "\(ranks.effectiveDimension)",
+                        "count_above_fraction": "\(ranks.countAboveFraction)"]
+            .merging(zip(extras.columns, extraValues).map { c, v in (c, c.hasSuffix("_seconds") ? String(format: "%.3f", v) : "\(v)") }) { a, _ in a }
+        try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: finalColumns,
                                  model: model.name, regime: regime, with: [finalRow])
         log(String(format: "[%@] top eigenvalues %@; SLQ trace %.4g, effective rank %.4g (entropy) / %.4g (Σ|λ|/λ_max); slice loss %.3g…%.3g  [%.1f s Lanczos, %.1f s SLQ, %.1f s slice]",
                    name, top.pairs.map { String(format: "%.4g", $0.value) }.joined(separator: ", "), density.mean * Double(θ.count), rank.entropy, rank.traceRatio,
@@ -427,10 +419,18 @@ public struct StudyRunner {
     /// seconds (`lanczos_seconds` is the run that gives the top eigenvalues and the first SLQ probe,
     /// `slq_seconds` the further SLQ probes and the smoothing), the SLQ trace and effective ranks, and S_ε at the final θ in Float32 and Float64
     /// (the same directions) as a check of the precision chosen for the per-epoch sharpness.
-    public static let finalColumns = ["model", "regime", "lanczos_steps", "lanczos_seconds", "slq_probes", "slq_steps", "slq_seconds", "slq_trace",
+    public var finalColumns: [String] { Self.fixedFinalColumns + finalExtraProbes.columns }
+
+    /// The probes of ``FinalProbeSettings/extraFinalProbes``, with their default settings.
+    var finalExtraProbes: EpochProbes {
+        EpochProbes(configuration.finalProbes.extraFinalProbes.compactMap { try? ProbeRegistry.probe(named: $0) }, every: 1)
+    }
+
+    /// The columns of final.csv that every study has; the extra final probes' columns follow.
+    public static let fixedFinalColumns = ["model", "regime", "lanczos_steps", "lanczos_seconds", "slq_probes", "slq_steps", "slq_seconds", "slq_trace",
                                       "effective_rank_entropy", "effective_rank_trace_ratio", "slice_points", "slice_samples", "slice_cosine", "slice_seconds",
                                       "sharpness_mean_float32", "sharpness_mean_float64", "sharpness_max_float32", "sharpness_max_float64", "precision_check_seconds",
-                                      "curvature_seconds"]
+                                      "curvature_seconds", "participation_ratio", "effective_dimension", "count_above_fraction"]
 
     /// The columns of spectra.csv (the Hessian's top Lanczos eigenvalues) and ggn-spectra.csv (the Gauss–Newton matrix's).
     public static let spectraColumns = ["model", "regime", "rank", "eigenvalue", "residual", "converged"]
@@ -445,50 +445,25 @@ public struct StudyRunner {
     // MARK: metrics.csv
 
     /// The header of the study's metrics.csv: model and regime, then each run's columns.
-    public static var metricsHeader: String { (["model", "regime"] + EpochMetrics.columns + probeColumns).joined(separator: ",") }
+    public var metricsHeader: String { (["model", "regime"] + EpochMetrics.columns + probeColumns).joined(separator: ",") }
+
+    /// The epoch probes' columns in every run's metrics.csv.
+    public var probeColumns: [String] { Self.epochProbes(configuration.training, configuration.epochProbes).columns }
 
     /// Rewrites DIR/metrics.csv from the runs' own metrics.csv files (atomic).
     func mergeMetrics() throws {
-        var out = Self.metricsHeader + "\n"
+        var out = metricsHeader + "\n"
         for model in configuration.models {
             for regime in configuration.regimes {
                 let url = directory.appendingPathComponent("runs/\(model.rawValue)-\(regime)/metrics.csv")
                 guard FileManager.default.fileExists(atPath: url.path) else { continue }
                 let rows: [String]
-                do { rows = try RunRecord.completeRows(of: url, columns: EpochMetrics.columns + Self.probeColumns, renamed: EpochMetrics.renamedColumns, log: log) } catch let TrainingError.corruptRun(path, reason) {
+                do { rows = try RunRecord.completeRows(of: url, columns: EpochMetrics.columns + probeColumns, renamed: EpochMetrics.renamedColumns, added: EpochMetrics.addedColumns, log: log) } catch let TrainingError.corruptRun(path, reason) {
                     throw StudyError.corruptFile(path: path, reason: reason)
                 }
                 for line in rows { out += "\(model.rawValue),\(regime),\(line)\n" }
             }
         }
         try AtomicFile.write(out, to: directory.appendingPathComponent("metrics.csv"))
-    }
-}
-
-/// The study's per-epoch probe results: random-direction sharpness and the Hutchinson trace, with
-/// their seconds (columns of each run's and the study's metrics.csv).
-public struct SharpnessAndTrace: EpochProbeResult, Equatable {
-    /// S_ε^mean and S_ε^max over the random unit directions, and ½ε²λ_max (nan without λ_max).
-    public var sharpnessMean: Double, sharpnessMax: Double, quadraticPrediction: Double
-    /// The Hutchinson trace and its standard error.
-    public var trace: Double, traceStandardError: Double
-    /// Seconds spent on sharpness and on the trace.
-    public var sharpnessSeconds: Double, traceSeconds: Double
-
-    /// The results with these values.
-    public init(sharpnessMean: Double, sharpnessMax: Double, quadraticPrediction: Double, trace: Double, traceStandardError: Double,
-                sharpnessSeconds: Double, traceSeconds: Double) {
-        self.sharpnessMean = sharpnessMean; self.sharpnessMax = sharpnessMax; self.quadraticPrediction = quadraticPrediction
-        self.trace = trace; self.traceStandardError = traceStandardError
-        self.sharpnessSeconds = sharpnessSeconds; self.traceSeconds = traceSeconds
-    }
-
-    public static let columns = ["sharpness_mean", "sharpness_max", "quadratic_prediction", "trace", "trace_stderr", "sharpness_seconds", "trace_seconds"]
-
-    public var values: [Double] { [sharpnessMean, sharpnessMax, quadraticPrediction, trace, traceStandardError, sharpnessSeconds, traceSeconds] }
-
-    public init(values v: [Double]) {
-        self.init(sharpnessMean: v[0], sharpnessMax: v[1], quadraticPrediction: v[2], trace: v[3], traceStandardError: v[4],
-                  sharpnessSeconds: v[5], traceSeconds: v[6])
     }
 }

@@ -1,7 +1,9 @@
 import Foundation
+import Probes
 import Tensors
 
-/// One epoch's measurements: a row of a run's `metrics.csv`.
+/// One epoch's measurements: a row of a run's `metrics.csv`: loss and accuracy, the learning
+/// rate and timings (``columns``), then the epoch probes' columns (``probeColumns``).
 public struct EpochMetrics: Sendable, Equatable {
     /// The epoch, from 1.
     public var epoch: Int
@@ -13,69 +15,95 @@ public struct EpochMetrics: Sendable, Equatable {
     public var validationLoss: Double, validationAccuracy: Double
     /// Mean loss and accuracy (fraction in [0, 1]) on the test split.
     public var testLoss: Double, testAccuracy: Double
-    /// λ_max by power iteration on the probe set: the Hessian eigenvalue of largest magnitude,
-    /// which is λ_max unless negative curvature dominates (then it is negative). nan when not
-    /// estimated this epoch (see ``ProbeSettings/lambdaEvery``).
-    public var lambdaMax: Double
-    /// Power iterations (and fallback Lanczos steps) used for λ_max (0 when not estimated).
-    public var lambdaIterations: Int
-    /// ‖Hv − λv‖ of the λ_max estimate (nan when not estimated).
-    public var lambdaResidual: Double
-    /// Whether the estimate met its tolerance within its iteration budget.
-    public var lambdaConverged: Bool
     /// The learning rate of the epoch's last step.
     public var learningRate: Double
-    /// Seconds: training steps, evaluation, λ_max.
-    public var trainSeconds: Double, evaluationSeconds: Double, lambdaSeconds: Double
-    /// The values of the ``EpochProbe``'s columns (empty without one).
-    public var extra: [Double] = []
+    /// Seconds: training steps, evaluation.
+    public var trainSeconds: Double, evaluationSeconds: Double
+    /// The epoch probes' columns (each probe's result columns, then its seconds; ``EpochProbes/columns``).
+    public var probeColumns: [String] = []
+    /// Their values, nan where a probe did not run this epoch.
+    public var probeValues: [Double] = []
 
-    /// The CSV columns matching ``csvRow`` (the study's metrics.csv has the same names).
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, trainRunningLoss: Double, validationLoss: Double,
+                validationAccuracy: Double, testLoss: Double, testAccuracy: Double, learningRate: Double, trainSeconds: Double,
+                evaluationSeconds: Double, probeColumns: [String] = [], probeValues: [Double] = []) {
+        self.epoch = epoch; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy; self.trainRunningLoss = trainRunningLoss
+        self.validationLoss = validationLoss; self.validationAccuracy = validationAccuracy; self.testLoss = testLoss
+        self.testAccuracy = testAccuracy; self.learningRate = learningRate; self.trainSeconds = trainSeconds
+        self.evaluationSeconds = evaluationSeconds; self.probeColumns = probeColumns; self.probeValues = probeValues
+    }
+
+    /// The value of a probe column, or nan when there is no such column.
+    public subscript(column: String) -> Double {
+        probeColumns.firstIndex(of: column).map { probeValues[$0] } ?? .nan
+    }
+
+    /// λ_max (the ``LambdaMaxProbe``'s `lambda_max`), nan when not measured.
+    public var lambdaMax: Double { self["lambda_max"] }
+    /// Whether λ_max met its tolerance.
+    public var lambdaConverged: Bool { self["lambda_converged"] == 1 }
+
+    /// The CSV columns before the probes' (the study's metrics.csv has the same names).
     public static let columns = ["epoch", "train_loss", "train_accuracy", "train_running_loss", "validation_loss", "validation_accuracy",
-                                 "test_loss", "test_accuracy", "lambda_max", "lambda_iterations", "lambda_residual", "lambda_converged",
-                                 "learning_rate", "train_seconds", "evaluation_seconds", "lambda_seconds"]
+                                 "test_loss", "test_accuracy", "learning_rate", "train_seconds", "evaluation_seconds"]
 
     /// The names of older versions' columns: a run's metrics.csv called `lambda_seconds` `probe_seconds`.
     public static let renamedColumns = ["probe_seconds": "lambda_seconds"]
 
-    /// The CSV header matching ``csvRow``.
-    public static var csvHeader: String { columns.joined(separator: ",") }
+    /// Columns that runs of older versions lack, with the value their rows read as.
+    public static let addedColumns = ["lambda_negative": "nan"]
 
-    /// One CSV row (full precision).
+    /// The CSV header of a run whose epoch probes have these columns.
+    public static func csvHeader(probeColumns: [String]) -> String { (columns + probeColumns).joined(separator: ",") }
+
+    /// One CSV row (full precision; seconds to the millisecond).
     public var csvRow: String {
-        [String(epoch), "\(trainLoss)", "\(trainAccuracy)", "\(trainRunningLoss)", "\(validationLoss)", "\(validationAccuracy)",
-         "\(testLoss)", "\(testAccuracy)", "\(lambdaMax)", String(lambdaIterations), "\(lambdaResidual)", lambdaConverged ? "1" : "0", "\(learningRate)",
-         String(format: "%.3f", trainSeconds), String(format: "%.3f", evaluationSeconds), String(format: "%.3f", lambdaSeconds)]
-            .joined(separator: ",") + extra.map { ",\($0)" }.joined()
+        let base = [String(epoch), "\(trainLoss)", "\(trainAccuracy)", "\(trainRunningLoss)", "\(validationLoss)", "\(validationAccuracy)",
+                    "\(testLoss)", "\(testAccuracy)", "\(learningRate)", String(format: "%.3f", trainSeconds), String(format: "%.3f", evaluationSeconds)]
+        let probes = zip(probeColumns, probeValues).map { c, v in c.hasSuffix("_seconds") ? String(format: "%.3f", v) : "\(v)" }
+        return (base + probes).joined(separator: ",")
     }
 }
 
-/// The values an ``EpochProbe`` measures after an epoch, with named fields. The type lists its CSV
-/// columns and converts to and from a row's values in that order, in one place.
-public protocol EpochProbeResult: Sendable {
-    /// The CSV column names, appended to ``EpochMetrics/columns``.
-    static var columns: [String] { get }
-    /// The values in the order of ``columns``.
-    var values: [Double] { get }
-    /// The result whose values are `values` (``columns``' order), e.g. read back from ``EpochMetrics/extra``.
-    /// - Precondition: `values.count == Self.columns.count`.
-    init(values: [Double])
-}
+/// The probes a run measures after every `every` epochs (and after the last), in order, on the
+/// fixed probe set: each a ``Probe`` description (λ_max by default), whose result columns and
+/// seconds become columns of metrics.csv, so a resumed run reads them back.
+public struct EpochProbes: Sendable {
+    public let probes: [AnyProbe]
+    /// Run every this many epochs (0: only never; the last epoch always has them when > 0).
+    public let every: Int
 
-/// Extra measurements taken after every epoch of a training run, after λ_max and before the
-/// epoch's checkpoint and metrics row are written (the study adds sharpness and the Hessian
-/// trace this way). Their values become extra CSV columns, so a resumed run reads them back.
-public struct EpochProbe {
-    /// The CSV column names, appended to ``EpochMetrics/columns``.
-    public let columns: [String]
-    /// Measures the epoch: `(epoch, θ after it, the epoch's metrics so far) → one value per column`.
-    public let measure: (_ epoch: Int, _ parameters: Tensor<Float>, _ metrics: EpochMetrics) throws -> [Double]
-
-    /// A probe whose results are `R`: its columns and values come from `R`.
-    public init<R: EpochProbeResult>(_: R.Type, measure: @escaping (_ epoch: Int, _ parameters: Tensor<Float>, _ metrics: EpochMetrics) throws -> R) {
-        self.columns = R.columns
-        self.measure = { try measure($0, $1, $2).values }
+    public init(_ probes: [AnyProbe], every: Int) {
+        self.probes = probes; self.every = every
     }
+
+    /// The seconds column of a probe: `lambda_seconds` for λ_max (its name in runs of earlier
+    /// versions), else `NAME_seconds`.
+    public static func secondsColumn(of name: String) -> String { name == LambdaMaxProbe.name ? "lambda_seconds" : "\(name)_seconds" }
+
+    /// The columns of the default epoch probes (λ_max alone).
+    public static var lambdaMaxColumns: [String] { EpochProbes([AnyProbe(LambdaMaxProbe())], every: 1).columns }
+
+    /// Each probe's columns and its seconds column, in order.
+    public var columns: [String] { probes.flatMap { $0.columns + [Self.secondsColumn(of: $0.name)] } }
+
+    /// Whether the probes run after `epoch` of `epochs`.
+    public func due(epoch: Int, of epochs: Int) -> Bool { every > 0 && (epoch % every == 0 || epoch == epochs) }
+
+    /// Runs each probe in the context, in order: the values of ``columns``.
+    /// - Throws: the probes' errors.
+    public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> [Double] {
+        var values: [Double] = []
+        for p in probes {
+            let t0 = Date()
+            values += try p.measure(&context)
+            values.append(Date().timeIntervalSince(t0))
+        }
+        return values
+    }
+
+    /// nan for every column: a row where the probes did not run.
+    public var notMeasured: [Double] { [Double](repeating: .nan, count: columns.count) }
 }
 
 /// Progress of the steps inside an epoch, for a progress bar.

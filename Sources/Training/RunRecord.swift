@@ -42,22 +42,28 @@ public enum RunRecord {
     }
 
     /// The complete rows of a run's metrics.csv (without the header): epochs 1, 2, 3, … in order.
-    /// The header must name `columns`, or older names of them (`renamed`: old name → current).
+    /// The header must name `columns` in any order, or older names of them (`renamed`: old name →
+    /// current); columns of `added` (name → the value rows written before it existed get) may be
+    /// missing. The rows returned have `columns`, in that order.
     /// A last row that is cut (fewer fields than the header, or no final newline) is dropped with
     /// a warning to `log`; it is never kept.
     /// - Throws: ``TrainingError/corruptRun(path:reason:)`` naming the file and line for a wrong
     ///   header, a row of the wrong length before the last, or epochs out of order or repeated.
-    public static func completeRows(of url: URL, columns: [String], renamed: [String: String] = [:], log: (String) -> Void) throws -> [String] {
+    public static func completeRows(of url: URL, columns: [String], renamed: [String: String] = [:], added: [String: String] = [:],
+                                    log: (String) -> Void) throws -> [String] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw TrainingError.corruptRun(path: url.path, reason: "is missing or not readable UTF-8 text")
         }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let ended = text.hasSuffix("\n")
         if ended { lines.removeLast() }
-        guard let first = lines.first, first.split(separator: ",", omittingEmptySubsequences: false).map({ renamed[String($0)] ?? String($0) }) == columns else {
+        let header = lines.first.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { renamed[String($0)] ?? String($0) } }
+        let missing = columns.filter { !(header ?? []).contains($0) }
+        guard let header, Set(header) == Set(columns).subtracting(missing), header.count == Set(header).count,
+              missing.allSatisfy({ added[$0] != nil }) else {
             throw TrainingError.corruptRun(path: url.path, reason: "does not start with the expected header")
         }
-        let width = columns.count
+        let width = header.count
         var rows: [String] = []
         for k in 1..<lines.count {
             let fields = lines[k].split(separator: ",", omittingEmptySubsequences: false)
@@ -72,7 +78,13 @@ public enum RunRecord {
             guard let epoch = Int(fields[0]), epoch == rows.count + 1 else {
                 throw TrainingError.corruptRun(path: url.path, reason: "line \(k + 1) holds epoch '\(fields[0])' where epoch \(rows.count + 1) belongs (the rows must be epochs 1, 2, 3, … once each)")
             }
-            rows.append(lines[k])
+            if header == columns {
+                rows.append(lines[k])
+            } else {
+                var values = Dictionary(uniqueKeysWithValues: zip(header, fields.map(String.init)))
+                for c in missing { values[c] = added[c] }
+                rows.append(columns.map { values[$0]! }.joined(separator: ","))
+            }
         }
         return rows
     }

@@ -76,7 +76,7 @@ public final class RunStore {
     /// - Throws: ``ConfigurationError`` for an invalid configuration; ``TrainingError/runDirectory(path:reason:)``
     ///   when the directory holds a run, cannot be created or is locked; I/O errors.
     public static func create(at directory: URL, configuration: TrainingConfiguration, model: any Model, data: MNISTDataset,
-                              probeColumns: [String] = [], log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
+                              probeColumns: [String] = EpochProbes.lambdaMaxColumns, log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
         try configuration.validate()
         let fm = FileManager.default
         if fm.fileExists(atPath: directory.appendingPathComponent(runInfoName).path) {
@@ -111,7 +111,7 @@ public final class RunStore {
     /// reads run.json, checking it against the SHA-256 it was written with.
     /// - Throws: ``TrainingError/runDirectory(path:reason:)`` (locked), ``TrainingError/corruptRun(path:reason:)``
     ///   naming run.json when it is missing, unreadable or edited.
-    public static func open(at directory: URL, probeColumns: [String] = [], log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
+    public static func open(at directory: URL, probeColumns: [String] = EpochProbes.lambdaMaxColumns, log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
             throw TrainingError.runDirectory(path: directory.path, reason: "does not exist or is not a directory")
@@ -198,7 +198,7 @@ public final class RunStore {
     ///   ``CheckpointError`` for unreadable checkpoints.
     public func lastComplete(layout: ParameterLayout, stepsPerEpoch: Int) throws -> TrainingCheckpoint? {
         guard FileManager.default.fileExists(atPath: metricsURL.path) else { return nil }
-        let rows = try RunRecord.completeRows(of: metricsURL, columns: columns, renamed: EpochMetrics.renamedColumns, log: log)
+        let rows = try RunRecord.completeRows(of: metricsURL, columns: columns, renamed: EpochMetrics.renamedColumns, added: EpochMetrics.addedColumns, log: log)
         guard !rows.isEmpty else { return nil }
         let epoch = rows.count
         let recordsURL = directory.appendingPathComponent(RunRecord.fileName)

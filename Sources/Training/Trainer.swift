@@ -7,52 +7,70 @@ import Probes
 import Tensors
 
 /// The training loop: SGD steps over a data set, then after every epoch loss and accuracy on
-/// each split, λ_max by warm-started power iteration on a fixed probe set and an optional
-/// ``EpochProbe``; each complete epoch goes to a ``RunStore`` when one is given.
+/// each split and the epoch probes (``EpochProbes``: λ_max by default) on a fixed probe set;
+/// each complete epoch goes to a ``RunStore`` when one is given.
 public struct Trainer {
-    /// At most this many Lanczos steps after a power iteration whose residual did not converge
-    /// (the λ_max probe); they stop once the Ritz residual meets the tolerance.
-    public static let lambdaFallbackSteps = 10
-
     /// The validated settings.
     public let configuration: TrainingConfiguration
     /// The data set with its train/validation/test splits.
     public let data: MNISTDataset
     /// The run directory for ``run(resume:onStep:onEpoch:)``; `nil` writes nothing.
     public let outputDirectory: URL?
-    /// Extra per-epoch measurements (columns of metrics.csv), or `nil`.
-    public let epochProbe: EpochProbe?
+    /// The probes after every epoch (columns of metrics.csv).
+    public let epochProbes: EpochProbes
     /// Receives warnings (e.g. a cut metrics row dropped on resume).
     public var log: (String) -> Void = { _ in }
 
     /// - Throws: ``ConfigurationError`` for invalid settings, ``TrainingError/invalidRun(_:)`` for an empty training split.
-    public init(configuration: TrainingConfiguration, data: MNISTDataset, outputDirectory: URL? = nil, epochProbe: EpochProbe? = nil) throws {
+    /// - Parameter epochProbes: the probes after every epoch; default ``defaultEpochProbes(for:)``.
+    public init(configuration: TrainingConfiguration, data: MNISTDataset, outputDirectory: URL? = nil, epochProbes: EpochProbes? = nil) throws {
         try configuration.validate()
         guard data.train.count > 0 else { throw TrainingError.invalidRun("the training split is empty") }
         self.configuration = configuration
         self.data = data
         self.outputDirectory = outputDirectory
-        self.epochProbe = epochProbe
+        self.epochProbes = epochProbes ?? Self.defaultEpochProbes(for: configuration)
+        for p in self.epochProbes.probes {
+            do { try p.validate() } catch { throw ConfigurationError(key: "probes", "\(error)") }
+        }
+    }
+
+    /// λ_max (``LambdaMaxProbe``) with the configuration's iterations and tolerance, then the
+    /// ``ProbeSettings/extraProbes``, every ``ProbeSettings/lambdaEvery`` epochs.
+    public static func defaultEpochProbes(for configuration: TrainingConfiguration) -> EpochProbes {
+        let p = configuration.probes
+        return EpochProbes([AnyProbe(LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance))] + extraProbes(of: configuration),
+                           every: p.lambdaEvery)
+    }
+
+    /// The configuration's ``ProbeSettings/extraProbes`` with their default settings (names are validated).
+    public static func extraProbes(of configuration: TrainingConfiguration) -> [AnyProbe] {
+        (configuration.probes.extraProbes ?? []).compactMap { try? ProbeRegistry.probe(named: $0) }
+    }
+
+    /// The context of the epoch probes at θ: the mean loss on the probe set (in Float32, and in
+    /// Float64 on demand) and its Hessian in chunks of `chunk` rows.
+    /// - Throws: ``ModelError`` for a probe set that does not fit the model.
+    public static func probeContext<M: Model>(model: M, at θ: Tensor<Float>, input: Tensor<Float>, labels: [Int], chunk: Int, seed: UInt64) throws -> ProbeContext<Float> {
+        ProbeContext(point: θ, loss: LossFunction(try model.loss(on: input, labels: labels)), seed: seed,
+                     curvature: { try probeHessian(of: model, at: θ, input: input, labels: labels, chunk: chunk) },
+                     float64: { (LossFunction(try model.loss(on: Tensor<Double>(converting: input), labels: labels)), Tensor<Double>(converting: θ)) })
     }
 
     /// SGD steps per epoch.
     public var stepsPerEpoch: Int { data.train.batchCount(size: configuration.optimizer.batchSize) }
 
-    /// The mean loss on the first `samples` rows of `input` as an objective, evaluated in chunks
-    /// of `chunk` rows (0: one batch) and weighted by chunk size — the same function either way.
-    /// - Throws: ``ModelError`` for inputs or labels that do not fit the model.
-    public static func probeObjective<M: Model, E: TensorScalar>(model: M, input: Tensor<E>, labels: [Int], samples: Int, chunk: Int) throws -> AveragedObjective<ModelLoss<M, E>> {
+    /// The probe set: the first `samples` rows of `input` (all of them if fewer) and their labels.
+    public static func probeSet<E: TensorScalar>(of input: Tensor<E>, labels: [Int], samples: Int) -> (Tensor<E>, [Int]) {
         let n = min(samples, labels.count)
-        let size = chunk > 0 ? min(chunk, n) : n
-        var parts: [ModelLoss<M, E>] = [], sizes: [Int] = []
-        var start = 0
-        while start < n {
-            let end = min(start + size, n)
-            parts.append(try model.loss(on: input.rows(start..<end), labels: Array(labels[start..<end])))
-            sizes.append(end - start)
-            start = end
-        }
-        return try AveragedObjective(parts, sizes: sizes)
+        return (n == labels.count ? input : input.rows(0..<n), Array(labels[0..<n]))
+    }
+
+    /// The Hessian of the mean loss on a probe set, in chunks of `chunk` rows (0: one), each
+    /// chunk's pass recorded once (``ChunkRecords/kept``).
+    /// - Throws: ``ModelError`` for inputs or labels that do not fit the model.
+    public static func probeHessian<M: Model, E: TensorScalar>(of model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int], chunk: Int) throws -> AnySymmetricOperator<E> {
+        try CurvatureKind.hessian.matrix(of: model, at: θ, input: input, labels: labels, chunkSize: chunk)
     }
 
     /// Converts a data split to a `[N, features]` tensor and labels.
@@ -79,7 +97,7 @@ public struct Trainer {
             if resume { throw TrainingError.invalidRun("resume needs the run directory") }
             return try train(model: model, from: nil, store: nil, onStep: onStep, onEpoch: onEpoch)
         }
-        let columns = epochProbe?.columns ?? []
+        let columns = epochProbes.columns
         let store = resume ? try RunStore.open(at: dir, probeColumns: columns, log: log)
                            : try RunStore.create(at: dir, configuration: configuration, model: model, data: data, probeColumns: columns, log: log)
         defer { store.close() }
@@ -124,7 +142,7 @@ public struct Trainer {
         let (trainX, trainY) = Self.tensor(of: train)
         let (valX, valY) = Self.tensor(of: data.validation)
         let (testX, testY) = Self.tensor(of: data.test)
-        let probe = try Self.probeObjective(model: model, input: trainX, labels: trainY, samples: p.probeSamples, chunk: p.probeBatchSize)
+        let (probeX, probeY) = Self.probeSet(of: trainX, labels: trainY, samples: p.probeSamples)
         var all: [EpochMetrics] = []
         for epoch in firstEpoch...cfg.epochs {
             let t0 = Date()
@@ -157,46 +175,23 @@ public struct Trainer {
             guard trL.isFinite else {
                 throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: trL, lastCheckpoint: lastCheckpoint)
             }
-            let t2 = Date()
-            var lambda = Double.nan, lambdaIts = 0, lambdaRes = Double.nan, lambdaConverged = false
-            if p.lambdaEvery > 0 && (epoch % p.lambdaEvery == 0 || epoch == cfg.epochs) {
-                // Warm start from the previous estimate's eigenvector.
-                let r: PowerIterationResult<Float>
+            var probeValues = epochProbes.notMeasured
+            if epochProbes.due(epoch: epoch, of: cfg.epochs) {
                 do {
-                    r = try powerIteration(of: probe, at: θ, maxIterations: p.lambdaIterations, tolerance: p.lambdaTolerance,
-                                           seed: cfg.seed &+ UInt64(epoch), initialVector: eigenvector)
+                    var context = try Self.probeContext(model: model, at: θ, input: probeX, labels: probeY, chunk: p.probeBatchSize,
+                                                        seed: cfg.seed &+ UInt64(epoch))
+                    // Warm start from the previous estimate's eigenvector.
+                    if let eigenvector { context.warmStarts[LambdaMaxProbe.name] = eigenvector }
+                    probeValues = try epochProbes.measure(&context)
+                    eigenvector = context.warmStarts[LambdaMaxProbe.name] ?? eigenvector
                 } catch {
                     throw TrainingError.probeFailed(epoch: epoch, reason: "\(error)")
                 }
-                lambdaConverged = r.converged
-                eigenvector = r.eigenvector
-                lambda = r.eigenvalue; lambdaIts = r.iterations; lambdaRes = r.residualNorm
-                if !r.converged && r.status != .zeroQuotient {
-                    // Power iteration's residual did not fall to tolerance·|λ| (a close λ₂, a ±λ
-                    // pair): a few Lanczos steps from its last vector, whose Ritz residual is honest too.
-                    do {
-                        let lz = try lanczos(of: probe, at: θ, count: 1, steps: min(Self.lambdaFallbackSteps, θ.count),
-                                             tolerance: p.lambdaTolerance, initialVector: r.eigenvector, stopWhenConverged: true)
-                        lambda = lz.pairs[0].value; lambdaRes = lz.pairs[0].residualNorm; lambdaConverged = lz.pairs[0].converged
-                        lambdaIts += lz.steps
-                        eigenvector = lz.pairs[0].vector
-                    } catch {
-                        throw TrainingError.probeFailed(epoch: epoch, reason: "\(error)")
-                    }
-                }
             }
-            let lambdaSeconds = Date().timeIntervalSince(t2)
-            var m = EpochMetrics(epoch: epoch, trainLoss: trL, trainAccuracy: trA, trainRunningLoss: lossSum / Double(max(step, 1)),
-                                 validationLoss: vaL, validationAccuracy: vaA, testLoss: teL, testAccuracy: teA,
-                                 lambdaMax: lambda, lambdaIterations: lambdaIts, lambdaResidual: lambdaRes, lambdaConverged: lambdaConverged, learningRate: lastRate,
-                                 trainSeconds: trainSeconds, evaluationSeconds: evaluationSeconds, lambdaSeconds: lambdaSeconds)
-            if let epochProbe {
-                let values = try epochProbe.measure(epoch, θ, m)
-                guard values.count == epochProbe.columns.count else {
-                    throw TrainingError.probeFailed(epoch: epoch, reason: "the epoch probe returned \(values.count) values for \(epochProbe.columns.count) columns")
-                }
-                m.extra = values
-            }
+            let m = EpochMetrics(epoch: epoch, trainLoss: trL, trainAccuracy: trA, trainRunningLoss: lossSum / Double(max(step, 1)),
+                                 validationLoss: vaL, validationAccuracy: vaA, testLoss: teL, testAccuracy: teA, learningRate: lastRate,
+                                 trainSeconds: trainSeconds, evaluationSeconds: evaluationSeconds,
+                                 probeColumns: epochProbes.columns, probeValues: probeValues)
             all.append(m)
             if let store {
                 lastCheckpoint = try store.append(m, parameters: θ, model: model, velocity: optimizer.velocity, step: optimizer.step, eigenvector: eigenvector)
@@ -210,22 +205,11 @@ public struct Trainer {
     /// most `microBatch` rows (0: all at once) weighted by size.
     static func valueWithGradient<M: Model>(_ model: M, _ θ: Tensor<Float>, rows: [Int], of x: Tensor<Float>, _ y: [Int],
                                             microBatch: Int) throws -> (Float, Tensor<Float>) {
-        if microBatch <= 0 || rows.count <= microBatch {
-            let f = try model.loss(on: x.gatherRows(rows), labels: rows.map { y[$0] })
-            return try Autodiff.valueWithGradient(of: f, at: θ)
+        let (loss, g) = try RowChunks(rows: rows.count, size: microBatch).weightedSum { _, r in
+            let part = Array(rows[r])
+            let (l, g) = try Autodiff.valueWithGradient(of: try model.loss(on: x.gatherRows(part), labels: part.map { y[$0] }), at: θ)
+            return (Double(l), g)
         }
-        var total: Float = 0
-        var gradient = Tensor<Float>.zeros([θ.count])
-        var start = 0
-        while start < rows.count {
-            let part = Array(rows[start..<min(start + microBatch, rows.count)])
-            let f = try model.loss(on: x.gatherRows(part), labels: part.map { y[$0] })
-            let (l, g) = try Autodiff.valueWithGradient(of: f, at: θ)
-            let w = Float(part.count) / Float(rows.count)
-            total += w * l
-            gradient.addScaled(g, w)
-            start += microBatch
-        }
-        return (total, gradient)
+        return (Float(loss), g)
     }
 }

@@ -64,6 +64,12 @@ public struct TrainingConfiguration: ConfigurationValue {
         guard p.probeBatchSize >= 0 else { throw bad("probes.probeBatchSize", "must be ≥ 0 (0: the whole probe set at once), got \(p.probeBatchSize)") }
         if let m = ProbeLimits.violation("", p.lambdaIterations, ProbeLimits.powerIterations) { throw bad("probes.lambdaIterations", m.trimmingCharacters(in: .whitespaces)) }
         guard p.lambdaTolerance > 0, p.lambdaTolerance.isFinite else { throw bad("probes.lambdaTolerance", "must be positive and finite, got \(p.lambdaTolerance)") }
+        for name in p.extraProbes ?? [] {
+            guard ProbeRegistry.names.contains(name), name != LambdaMaxProbe.name else {
+                throw bad("probes.extraProbes", "names '\(name)', which is not a further probe; choose from \(ProbeRegistry.names.filter { $0 != LambdaMaxProbe.name }.joined(separator: ", "))")
+            }
+        }
+        if let names = p.extraProbes, Set(names).count != names.count { throw bad("probes.extraProbes", "names a probe twice: \(names)") }
         guard evaluationBatchSize >= 1, evaluationBatchSize <= 1 << 24 else { throw bad("evaluationBatchSize", "must be in 1...\(1 << 24), got \(evaluationBatchSize)") }
     }
 
@@ -137,6 +143,10 @@ public struct ProbeSettings: Codable, Equatable, Sendable {
     public var lambdaIterations: Int = 10
     /// Power iteration has converged when its residual ‖Hv − λv‖ ≤ tolerance·|λ|.
     public var lambdaTolerance: Double = 1e-3
+    /// Further probes after λ_max on the same schedule, by name (``ProbeRegistry``), with their
+    /// default settings; `nil` or empty: λ_max alone. (Optional, so that the configurations of
+    /// runs made before it keep their SHA-256.)
+    public var extraProbes: [String]? = nil
 
     /// The defaults: every epoch, 1,024 samples at once, 10 iterations, tolerance 1e-3.
     public init() {}

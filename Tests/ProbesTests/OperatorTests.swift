@@ -193,20 +193,46 @@ import Tensors
         #expect(throws: AutodiffError.self) { try RestrictedOperator(hessian, ranges: [0..<5, 3..<8]) }
     }
 
-    @Test func chunkedOperatorsEqualTheWholeBatch() throws {
-        let (model, θ, x, labels) = Self.smallModel(sizes: [4, 3, 3], seed: 9)
-        var rng = SplitMix64(seed: 4)
-        let v = Tensor<Double>.randomNormal([θ.count], using: &rng)
-        let whole = try HessianOperator(of: try model.loss(on: x, labels: labels), at: θ).apply(v)
-        // Chunks of 2, 2 and 1 samples, weighted by their sizes.
-        let cuts = [0..<2, 2..<4, 4..<5]
-        let parts = try cuts.map { try HessianOperator(of: try model.loss(on: x.rows($0), labels: Array(labels[$0])), at: θ) }
-        let sum = try WeightedSumOperator(parts, weights: cuts.map { Double($0.count) / 5 }).apply(v)
-        #expect((sum - whole).norm() < 1e-13 * whole.norm())
-        let ggnWhole = try GaussNewtonOperator(model: model, at: θ, input: x, labels: labels).apply(v)
-        let ggnParts = try cuts.map { try GaussNewtonOperator(model: model, at: θ, input: x.rows($0), labels: Array(labels[$0])) }
-        let ggnSum = try WeightedSumOperator(ggnParts, weights: cuts.map { Double($0.count) / 5 }).apply(v)
-        #expect((ggnSum - ggnWhole).norm() < 1e-13 * ggnWhole.norm())
+    /// Each curvature in chunks (even, uneven, one row each, one chunk, more rows than the batch),
+    /// kept or streamed, equals the same curvature of the whole batch, built directly, to 1e-12.
+    @Test(arguments: [UInt64(9), 10]) func chunkedOperatorsEqualTheWholeBatch(seed: UInt64) throws {
+        func check<M: Model>(_ model: M, inputs n: Int) throws {
+            var rng = SplitMix64(seed: seed)
+            let θ = model.initialParameters(Double.self, seed: seed)
+            let x = Tensor<Double>.randomUniform([n, model.inputSize], bound: 1, using: &rng)
+            let labels = (0..<n).map { ($0 * 7 + Int(seed)) % model.classCount }
+            let vs = (0..<2).map { _ in Tensor<Double>.randomNormal([θ.count], using: &rng) }
+            let whole: [CurvatureKind: [Tensor<Double>]] = [
+                .hessian: try vs.map { try HessianOperator(of: try model.loss(on: x, labels: labels), at: θ).apply($0) },
+                .ggn: try vs.map { try GaussNewtonOperator(model: model, at: θ, input: x, labels: labels).apply($0) },
+                .fisher: try vs.map { try EmpiricalFisherOperator(model: model, at: θ, input: x, labels: labels).apply($0) },
+            ]
+            for kind in CurvatureKind.allCases {
+                for chunk in [0, 1, 2, 3, n + 5] {
+                    for records in ChunkRecords.allCases {
+                        let op = try kind.matrix(of: model, at: θ, input: x, labels: labels, chunkSize: chunk, records: records)
+                        let block = try op.apply(block: vs)
+                        for (k, v) in vs.enumerated() {
+                            let want = whole[kind]![k]
+                            for got in [try op.apply(v), block[k]] {
+                                #expect((got - want).norm() <= 1e-12 * want.norm(),
+                                        "seed \(seed) \(model.name) \(kind) chunk \(chunk) \(records): \((got - want).norm() / want.norm())")
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(throws: AutodiffError.self) { try CurvatureKind.hessian.matrix(of: model, at: θ, input: x, labels: labels, chunkSize: -1) }
+        }
+        try check(MLP(sizes: [4, 3, 3]), inputs: 5)
+        try check(try CNN(inputChannels: 1, height: 8, width: 8, channels: [2, 3], kernelSize: 3, padding: 1, hiddenSize: 4, classCount: 3), inputs: 7)
+    }
+
+    @Test func rowChunksSplitAndWeighByRows() {
+        let c = RowChunks(rows: 100, size: 32)
+        #expect(Array(c) == [0..<32, 32..<64, 64..<96, 96..<100])
+        #expect(c.indices.map(c.weight) == [0.32, 0.32, 0.32, 0.04])
+        #expect(Array(RowChunks(rows: 5, size: 0)) == [0..<5] && Array(RowChunks(rows: 5, size: 9)) == [0..<5])
     }
 }
 
@@ -228,12 +254,6 @@ import Tensors
             let fast = try op.apply(v)
             #expect((fast - full).norm() <= 1e-12 * full.norm(), "seed \(seed) \(model.name) replay \(k): \((fast - full).norm() / full.norm())")
         }
-        // Chunked (an averaged objective of three batches) equals the whole batch.
-        let parts = try [0..<2, 2..<5, 5..<inputs].map { try model.loss(on: x.rows($0), labels: (($0.lowerBound)..<($0.upperBound)).map { $0 % model.classCount }) }
-        let chunked = try HessianOperator(of: try AveragedObjective(parts, sizes: [2, 3, inputs - 5]), at: θ)
-        let v = Tensor<Double>.randomNormal([θ.count], using: &rng)
-        let whole = try op.apply(v)
-        #expect((try chunked.apply(v) - whole).norm() <= 1e-12 * whole.norm())
     }
 
     @Test(arguments: [UInt64(1), 2]) func mlp(seed: UInt64) throws { try check(MLP(sizes: [12, 6, 5, 3]), inputs: 7, seed: seed) }

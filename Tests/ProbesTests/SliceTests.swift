@@ -102,23 +102,3 @@ import Tensors
         #expect(throws: AutodiffError.self) { try slice1D(of: f, at: θ, along: Tensor<Double>.zeros([3]), alphas: [0]) }
     }
 }
-
-@Suite struct AveragedObjectiveTests {
-    @Test func hvpOfAveragedBatchesIsTheAverageOfHVPs() throws {
-        let model = MLP(sizes: [5, 4, 3])
-        var rng = SplitMix64(seed: 21)
-        let batches = try (0..<3).map { _ in
-            try model.loss(on: Tensor<Double>.randomNormal([6, 5], using: &rng), labels: (0..<6).map { $0 % 3 })
-        }
-        let f = try AveragedObjective(batches)
-        let θ = model.initialParameters(Double.self, seed: 1)
-        let v = Tensor<Double>.randomNormal([θ.count], using: &rng)
-        let hv = try hessianVectorProduct(of: f, at: θ, along: v)
-        var expected = Tensor<Double>.zeros([θ.count])
-        for b in batches { expected.addScaled(try hessianVectorProduct(of: b, at: θ, along: v), 1.0 / 3) }
-        for (a, e) in zip(hv.scalars, expected.scalars) { #expect(abs(a - e) <= 1e-13 * max(1, abs(e))) }
-        let power = try powerIteration(of: f, at: θ, maxIterations: 200, tolerance: 1e-10)
-        #expect(power.eigenvalue.isFinite)
-        #expect(throws: AutodiffError.self) { try AveragedObjective([ModelLoss<MLP, Double>]()) }
-    }
-}

@@ -36,7 +36,7 @@ import Training
     func rowsWithoutTimes(_ csv: URL) throws -> [String] {
         try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").dropFirst().map { line in
             let f = line.split(separator: ",", omittingEmptySubsequences: false)
-            return (f[0..<13] + f[16...]).joined(separator: ",")
+            return (f[0..<14] + f[17...]).joined(separator: ",")
         }
     }
 
@@ -63,7 +63,7 @@ import Training
         let records = try RunRecord.entries(in: dir)
         #expect(records.count == 3 && records.allSatisfy { $0.configuration == records[0].configuration })
         let header = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")[0]
-        #expect(header == Substring(EpochMetrics.csvHeader))
+        #expect(header == Substring(EpochMetrics.csvHeader(probeColumns: EpochProbes.lambdaMaxColumns)))
         #expect(try String(contentsOf: Self.fixtures.appendingPathComponent("train-interrupted/metrics.csv"), encoding: .utf8).contains("probe_seconds"))
     }
 

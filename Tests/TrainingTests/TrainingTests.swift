@@ -52,7 +52,7 @@ func temporaryDirectory() -> URL {
         // Files: metrics.csv with a header and one row per epoch; run.json with the kernel; checkpoints that load back.
         let csv = try String(contentsOf: out.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 3)
-        #expect(csv[0] == Substring(EpochMetrics.csvHeader))
+        #expect(csv[0] == Substring(EpochMetrics.csvHeader(probeColumns: EpochProbes.lambdaMaxColumns)))
         let info = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("run.json"))) as? [String: Any]
         #expect((info?["openblas"] as? [String: Any])?["kernel"] as? String == BLASRuntime.coreName)
         let loaded = try loadParameters(from: out.appendingPathComponent("theta-epoch-002.safetensors"), layout: model.layout)
@@ -159,10 +159,7 @@ struct Interrupted: Error {}
         let (θb, resumed) = try Trainer(configuration: cfg, data: data, outputDirectory: b).run(resume: true)
         #expect(resumed.map(\.epoch) == [2, 3])
         #expect(θa == θb)
-        func rows(_ dir: URL) throws -> [String] {
-            try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8)
-                .split(separator: "\n").map { $0.split(separator: ",").dropLast(3).joined(separator: ",") }
-        }
+        func rows(_ dir: URL) throws -> [String] { try rowsWithoutTimes(dir) }
         #expect(try rows(a) == rows(b))
         #expect(try rows(a).count == 4)
         // Another configuration, nothing left to resume, and a directory without a run are clear errors.
@@ -178,8 +175,8 @@ struct Interrupted: Error {}
         #expect(throws: TrainingError.self) { try Trainer(configuration: cfg, data: data, outputDirectory: empty).run(resume: true) }
     }
 
-    @Test func chunkedProbeObjectiveIsTheSameFunction() throws {
-        // Uneven chunks (100 = 32 + 32 + 32 + 4) weighted by size give the mean over all 100 rows.
+    @Test func chunkedProbeHessianIsTheSameMatrix() throws {
+        // Uneven chunks (100 = 32 + 32 + 32 + 4) weighted by size give the Hessian of the mean over all 100 rows.
         let seed: UInt64 = 17
         var rng = SplitMix64(seed: seed)
         let model = MLP(sizes: [12, 8, 3])
@@ -187,20 +184,14 @@ struct Interrupted: Error {}
         let y = (0..<100).map { ($0 * 7) % 3 }
         let θ = model.initialParameters(Double.self, seed: seed)
         let v = Tensor<Double>.randomNormal([θ.count], using: &rng)
-        let whole = try model.loss(on: x, labels: y)
-        let chunked = try Trainer.probeObjective(model: model, input: x, labels: y, samples: 100, chunk: 32)
-        #expect(chunked.parts.count == 4)
-        #expect(chunked.weights == [0.32, 0.32, 0.32, 0.04])
-        let (l0, g0) = try valueWithGradient(of: whole, at: θ)
-        let (l1, g1) = try valueWithGradient(of: chunked, at: θ)
-        #expect(abs(l0 - l1) < 1e-12, "seed \(seed)")
-        var dg = g0; dg.addScaled(g1, -1)
-        #expect(dg.norm() < 1e-12 * g0.norm(), "seed \(seed)")
-        let h0 = try hessianVectorProduct(of: whole, at: θ, along: v), h1 = try hessianVectorProduct(of: chunked, at: θ, along: v)
+        let h0 = try hessianVectorProduct(of: try model.loss(on: x, labels: y), at: θ, along: v)
+        let h1 = try Trainer.probeHessian(of: model, at: θ, input: x, labels: y, chunk: 32).apply(v)
         var dh = h0; dh.addScaled(h1, -1)
-        #expect(dh.norm() < 1e-10 * h0.norm(), "seed \(seed)")
-        // samples beyond the data are clamped; chunk 0 is one batch.
-        #expect(try Trainer.probeObjective(model: model, input: x, labels: y, samples: 500, chunk: 0).parts.count == 1)
+        #expect(dh.norm() < 1e-12 * h0.norm(), "seed \(seed)")
+        // samples beyond the data are clamped.
+        let (px, py) = Trainer.probeSet(of: x, labels: y, samples: 500)
+        #expect(px.shape == [100, 12] && py == y)
+        #expect(Trainer.probeSet(of: x, labels: y, samples: 30).0 == x.rows(0..<30))
     }
 
     @Test func microBatchesGiveTheSameSteps() throws {

@@ -91,26 +91,52 @@ if args.contains("--chunks") {
     let θ = m.initialParameters(Float.self, seed: 1)
     let v = Tensor<Float>.randomNormal([θ.count], using: &rng)
     print("OpenBLAS \(BLASRuntime.coreName), \(BLASRuntime.threadCount) threads; CNN, probe set of \(n)")
-    var base = 0.0
-    for chunk in [1024, 512, 256, 128, 64, 32] {
-        let f = try Trainer.probeObjective(model: m, input: x, labels: y, samples: n, chunk: chunk)
-        let t = try measure(warmup: 1, repeats: 3) { _ = try hessianVectorProduct(of: f, at: θ, along: v) }
-        if chunk == 1024 { base = t }
-        print(String(format: "HVP, chunk %5d: %7.1f ms  (%.2f of unchunked)", chunk, t * 1e3, t / base))
-    }
-    for chunk in [1024, 256, 64] {
-        let f = try Trainer.probeObjective(model: m, input: x, labels: y, samples: n, chunk: chunk)
-        let t = try measure(warmup: 1, repeats: 3) { _ = try value(of: f, at: θ) }
-        print(String(format: "loss, chunk %5d: %7.1f ms", chunk, t * 1e3))
+    for records in ChunkRecords.allCases {
+        var base = 0.0
+        for chunk in [1024, 512, 256, 128, 64, 32] {
+            let (px, py) = Trainer.probeSet(of: x, labels: y, samples: n)
+            let op = try CurvatureKind.hessian.matrix(of: m, at: θ, input: px, labels: py, chunkSize: chunk, records: records)
+            let t = try measure(warmup: 1, repeats: 3) { _ = try op.apply(v) }
+            if chunk == 1024 { base = t }
+            print(String(format: "HVP (%@), chunk %5d: %7.1f ms  (%.2f of unchunked)", records.rawValue, chunk, t * 1e3, t / base))
+        }
     }
     let all = try m.loss(on: x, labels: y)
     let tg = try measure(warmup: 1, repeats: 3) { _ = try valueWithGradient(of: all, at: θ) }
     print(String(format: "gradient at 2048, whole batch: %7.1f ms", tg * 1e3))
     for micro in [512, 256, 128, 64] {
-        let parts = try Trainer.probeObjective(model: m, input: x, labels: y, samples: 2048, chunk: micro)
-        let t = try measure(warmup: 1, repeats: 3) { _ = try valueWithGradient(of: parts, at: θ) }
+        let chunks = RowChunks(rows: 2048, size: micro)
+        let t = try measure(warmup: 1, repeats: 3) {
+            _ = try chunks.weightedSum { _, r in
+                let (l, g) = try valueWithGradient(of: try m.loss(on: x.rows(r), labels: Array(y[r])), at: θ)
+                return (Double(l), g)
+            }
+        }
         print(String(format: "gradient at 2048, micro-batch %4d: %7.1f ms  (%.2f of whole)", micro, t * 1e3, t / tg))
     }
+    exit(0)
+}
+
+if let samples = option("--lambda-memory").flatMap(Int.init) {
+    // Peak resident memory of one λ_max estimate (10 power iterations, then Lanczos) on the CNN's
+    // Hessian over `samples` rows in chunks of --chunk rows, streamed or kept (--kept): run once
+    // per setting, in separate processes, and compare the maxima.
+    let chunk = Int(option("--chunk") ?? "64") ?? 64
+    let records: ChunkRecords = args.contains("--kept") ? .kept : .streamed
+    let m = try CNN()
+    var rng = SplitMix64(seed: 3)
+    let x = Tensor<Float>.randomUniform([samples, 784], bound: 1, using: &rng)
+    let y = (0..<samples).map { _ in rng.next(below: 10) }
+    let θ = m.initialParameters(Float.self, seed: 1)
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    let before = Double(usage.ru_maxrss) / 1024
+    let t0 = Date()
+    let op = try CurvatureKind.hessian.matrix(of: m, at: θ, input: x, labels: y, chunkSize: chunk, records: records)
+    let r = try largestEigenvalue(of: op, powerIterations: 10, lanczosSteps: 10, seed: 1)
+    getrusage(RUSAGE_SELF, &usage)
+    print(String(format: "λ_max %.6g (%d products) on %d samples in chunks of %d (%@): max RSS %.0f MiB (%.0f MiB before), %.1f s",
+                 r.value, r.products, samples, chunk, records.rawValue, Double(usage.ru_maxrss) / 1024, before, Date().timeIntervalSince(t0)))
     exit(0)
 }
 
