@@ -234,7 +234,7 @@ public struct StudyRunner {
     func runConfiguration<M: Model>(_ model: M, kind: ModelKind, regime: String, name: String, runDir: URL, shouldStop: (String, Int) -> Bool) throws {
         let cfg = configuration, e = cfg.epochProbes
         let training = try cfg.training(model: kind, regime: regime)
-        let (trainX, trainY) = Trainer.tensor(of: data.train)
+        let (trainX, trainY) = Trainer.tensor(of: data.train, as: Float.self)
         let probeCount = min(training.probes.probeSamples, data.train.count)
         let probe = try Trainer.probeObjective(model: model, input: trainX, labels: trainY, samples: probeCount, chunk: training.probes.probeBatchSize)
         let probeX = trainX.rows(0..<probeCount), probeY = Array(trainY[0..<probeCount])

@@ -55,9 +55,11 @@ public struct Trainer {
         return try AveragedObjective(parts, sizes: sizes)
     }
 
-    /// Converts a data split to a `[N, features]` tensor and labels.
-    public static func tensor(of split: DatasetSplit) -> (Tensor<Float>, [Int]) {
-        (Tensor(shape: [split.count, split.featureCount], scalars: split.images), split.labels)
+    /// A data split's pixel values in precision `E` (``DatasetSplit/images(as:)``: byte / 255
+    /// computed in `E`), shape `[split.count, split.featureCount]`, and its `split.count` labels.
+    @inlinable
+    public static func tensor<E: TensorScalar>(of split: DatasetSplit, as type: E.Type) -> (Tensor<E>, [Int]) {
+        (split.images(as: type), split.labels)
     }
 
     /// Runs the training of the configuration's model in ``outputDirectory``: a new run
@@ -121,9 +123,9 @@ public struct Trainer {
         var lastCheckpoint = state?.parametersPath
         let firstEpoch = (state?.epoch ?? 0) + 1
         guard firstEpoch <= cfg.epochs else { return (θ, []) }
-        let (trainX, trainY) = Self.tensor(of: train)
-        let (valX, valY) = Self.tensor(of: data.validation)
-        let (testX, testY) = Self.tensor(of: data.test)
+        let (trainX, trainY) = Self.tensor(of: train, as: Float.self)
+        let (valX, valY) = Self.tensor(of: data.validation, as: Float.self)
+        let (testX, testY) = Self.tensor(of: data.test, as: Float.self)
         let probe = try Self.probeObjective(model: model, input: trainX, labels: trainY, samples: p.probeSamples, chunk: p.probeBatchSize)
         var all: [EpochMetrics] = []
         for epoch in firstEpoch...cfg.epochs {
