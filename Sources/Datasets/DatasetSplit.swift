@@ -1,17 +1,20 @@
 import Tensors
 /// One split (train, validation or test) of a labelled image data set, held
-/// in memory as flat arrays.
+/// in memory as the files hold it: one byte per pixel.
 ///
-/// - `images`: `count × featureCount` `Float`s, row-major (sample-major; for
-///   MNIST each row is a 28×28 image in row-major pixel order), scaled to [0, 1].
+/// - `pixels`: `count × featureCount` bytes, row-major (sample-major; for
+///   MNIST each row is a 28×28 image in row-major pixel order). The value of
+///   a pixel is byte / 255 computed in the precision asked for
+///   (``pixelValue(_:as:)``); ``images(as:)`` and ``images(rows:as:)`` give
+///   the values as `Float` or `Double` tensors.
 /// - `labels`: `count` class indices.
 /// - `sourceIndices`: for each sample, its index in the file it was loaded
 ///   from (provenance; lets callers check that splits are disjoint).
 public struct DatasetSplit: Sendable {
     /// A short name for messages and metadata, e.g. "MNIST train".
     public let name: String
-    /// `count × featureCount` values in [0, 1], row-major.
-    public let images: [Float]
+    /// `count × featureCount` pixel bytes, row-major.
+    public let pixels: [UInt8]
     /// `count` class labels, each in `0..<classCount` of the data set.
     public let labels: [Int]
     /// The number of values per sample (784 for MNIST: 28 × 28 pixels).
@@ -22,36 +25,58 @@ public struct DatasetSplit: Sendable {
     /// The number of samples.
     public var count: Int { labels.count }
 
-    /// Creates a split. Requires `images.count == labels.count * featureCount`
+    /// Creates a split. Requires `pixels.count == labels.count * featureCount`
     /// and `sourceIndices.count == labels.count` (preconditions).
     /// - Parameter sourceIndices: defaults to `0..<labels.count`.
-    public init(name: String, images: [Float], labels: [Int], featureCount: Int, sourceIndices: [Int]? = nil) {
+    public init(name: String, pixels: [UInt8], labels: [Int], featureCount: Int, sourceIndices: [Int]? = nil) {
         precondition(featureCount > 0, "featureCount must be positive")
-        precondition(images.count == labels.count * featureCount,
-                     "\(name): \(images.count) image values for \(labels.count) labels × \(featureCount) features")
+        precondition(pixels.count == labels.count * featureCount,
+                     "\(name): \(pixels.count) pixels for \(labels.count) labels × \(featureCount) features")
         let indices = sourceIndices ?? Array(0..<labels.count)
         precondition(indices.count == labels.count, "\(name): sourceIndices must have one entry per sample")
         self.name = name
-        self.images = images
+        self.pixels = pixels
         self.labels = labels
         self.featureCount = featureCount
         self.sourceIndices = indices
     }
 
-    /// The `featureCount` values of sample `index` (0-based position in this split).
-    public func image(at index: Int) -> ArraySlice<Float> {
-        images[(index * featureCount)..<((index + 1) * featureCount)]
+    /// The value of a pixel byte in precision `E`: `E(byte) / 255`, one correctly rounded
+    /// division in `E` (so a `Double` value is not a rounded `Float` one).
+    @inlinable
+    public static func pixelValue<E: TensorScalar>(_ byte: UInt8, as _: E.Type) -> E {
+        E(byte) / 255
     }
 
-    /// The samples at the given positions, in that order (a gathered copy).
+    /// Every sample's pixel values (``pixelValue(_:as:)``), shape `[count, featureCount]`.
+    @inlinable
+    public func images<E: TensorScalar>(as type: E.Type) -> Tensor<E> {
+        images(rows: 0..<count, as: type)
+    }
+
+    /// The pixel values (``pixelValue(_:as:)``) of the samples at `rows`, in that order
+    /// (repeats allowed): shape `[rows.count, featureCount]`. A range gives consecutive
+    /// samples, an array of positions a gathered mini-batch. Positions must be in
+    /// `0..<count` (precondition).
+    @inlinable
+    public func images<E: TensorScalar, C: Collection>(rows: C, as _: E.Type) -> Tensor<E> where C.Element == Int {
+        pixelValues(pixels, featureCount: featureCount, rows: rows, name: name)
+    }
+
+    /// The `featureCount` pixel bytes of sample `index` (0-based position in this split).
+    public func image(at index: Int) -> ArraySlice<UInt8> {
+        pixels[(index * featureCount)..<((index + 1) * featureCount)]
+    }
+
+    /// The samples at the given positions, in that order (a gathered copy of their bytes).
     /// Positions must be in `0..<count` (precondition).
     public func gather<C: Collection>(_ positions: C) -> Batch where C.Element == Int {
         let n = positions.count
         let f = featureCount
         var labelsOut = [Int]()
         labelsOut.reserveCapacity(n)
-        let imagesOut = [Float](unsafeUninitializedCapacity: n * f) { dst, initialized in
-            images.withUnsafeBufferPointer { src in
+        let pixelsOut = [UInt8](unsafeUninitializedCapacity: n * f) { dst, initialized in
+            pixels.withUnsafeBufferPointer { src in
                 var row = 0
                 for p in positions {
                     precondition(p >= 0 && p < count, "\(name): sample index \(p) out of range 0..<\(count)")
@@ -62,14 +87,14 @@ public struct DatasetSplit: Sendable {
             }
             initialized = n * f
         }
-        return Batch(images: imagesOut, labels: labelsOut, indices: Array(positions), featureCount: f)
+        return Batch(pixels: pixelsOut, labels: labelsOut, indices: Array(positions), featureCount: f)
     }
 
     /// A new split made of the samples at `positions`, in that order.
     public func subset<C: Collection>(_ positions: C, name: String? = nil) -> DatasetSplit where C.Element == Int {
         let batch = gather(positions)
         let sources = positions.map { sourceIndices[$0] }
-        return DatasetSplit(name: name ?? self.name, images: batch.images, labels: batch.labels,
+        return DatasetSplit(name: name ?? self.name, pixels: batch.pixels, labels: batch.labels,
                             featureCount: featureCount, sourceIndices: sources)
     }
 
@@ -130,10 +155,10 @@ public struct DatasetSplit: Sendable {
     }
 }
 
-/// A gathered mini-batch: `count × featureCount` image values and `count` labels.
+/// A gathered mini-batch: `count × featureCount` pixel bytes and `count` labels.
 public struct Batch: Sendable {
-    /// `count × featureCount` values, row-major.
-    public let images: [Float]
+    /// `count × featureCount` pixel bytes, row-major.
+    public let pixels: [UInt8]
     /// `count` class labels.
     public let labels: [Int]
     /// The positions of these samples within their split.
@@ -142,6 +167,31 @@ public struct Batch: Sendable {
     public let featureCount: Int
     /// The number of samples in the batch.
     public var count: Int { labels.count }
+
+    /// The pixel values (``DatasetSplit/pixelValue(_:as:)``), shape `[count, featureCount]`.
+    @inlinable
+    public func images<E: TensorScalar>(as _: E.Type) -> Tensor<E> {
+        pixelValues(pixels, featureCount: featureCount, rows: 0..<count, name: "batch")
+    }
+}
+
+/// Rows `rows` of `pixels` (`featureCount` bytes each) as pixel values: the one place bytes
+/// become numbers.
+@inlinable
+func pixelValues<E: TensorScalar, C: Collection>(_ pixels: [UInt8], featureCount f: Int, rows: C, name: String) -> Tensor<E>
+where C.Element == Int {
+    let available = pixels.count / f
+    return Tensor(shape: [rows.count, f]) { out, _ in
+        pixels.withUnsafeBufferPointer { src in
+            var dst = out
+            for p in rows {
+                precondition(p >= 0 && p < available, "\(name): sample index \(p) out of range 0..<\(available)")
+                let row = src.baseAddress! + p * f
+                for j in 0..<f { dst[j] = DatasetSplit.pixelValue(row[j], as: E.self) }
+                dst += f
+            }
+        }
+    }
 }
 
 /// The mini-batches of one epoch; each element is gathered when reached.

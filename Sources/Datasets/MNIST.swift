@@ -35,7 +35,7 @@ public enum MNISTFile: String, CaseIterable, Sendable {
 }
 
 /// MNIST (or Fashion-MNIST) loaded from IDX files into train / validation /
-/// test splits of `Float` pixels in [0, 1] (byte / 255).
+/// test splits of pixel bytes (``DatasetSplit``: values byte / 255 in the precision asked for).
 ///
 /// The validation split is held out from the 60,000 training images: a
 /// permutation of the training set drawn from `SplitMix64(seed: splitSeed)`;
@@ -185,29 +185,9 @@ public struct MNISTDataset: Sendable {
         return (images.bytes, labels)
     }
 
-    /// byte → byte / 255 as `Float`, computed once.
-    private static let scaleTable: [Float] = (0..<256).map { Float($0) / 255 }
-
-    /// Gathers samples `indices` out of raw pixel bytes into a `Float` split.
+    /// Gathers the rows `indices` of raw pixel bytes into a split.
     static func makeSplit(name: String, pixels: [UInt8], labels: [Int], indices: [Int]) -> DatasetSplit {
-        let f = featureCount
-        let values = [Float](unsafeUninitializedCapacity: indices.count * f) { dst, initialized in
-            pixels.withUnsafeBufferPointer { src in
-                scaleTable.withUnsafeBufferPointer { table in
-                    var out = dst.baseAddress!
-                    for index in indices {
-                        let row = src.baseAddress! + index * f
-                        for j in 0..<f {
-                            out[j] = table[Int(row[j])]
-                        }
-                        out += f
-                    }
-                }
-            }
-            initialized = indices.count * f
-        }
-        return DatasetSplit(name: name, images: values, labels: indices.map { labels[$0] },
-                            featureCount: f, sourceIndices: indices)
+        DatasetSplit(name: name, pixels: pixels, labels: labels, featureCount: featureCount).subset(indices)
     }
 }
 

@@ -71,8 +71,7 @@ struct ProbeTarget: ParsableArguments {
     func load<M: Model>(_ m: M, defaultSamples: Int = 512) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
         let dataset = try data.load(log: stderrLine)
         let n = min(probeSamples ?? defaultSamples, dataset.train.count)
-        let (x, y) = Trainer.tensor(of: dataset.train)
-        let f = try m.loss(on: Tensor<Double>(converting: x.rows(0..<n)), labels: Array(y[0..<n]))
+        let f = try m.loss(on: dataset.train.images(rows: 0..<n, as: Double.self), labels: Array(dataset.train.labels[0..<n]))
         let θ = try parameters.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") } ?? m.initialParameters(Double.self, seed: seed)
         return (f, θ)
     }

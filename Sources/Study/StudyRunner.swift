@@ -242,7 +242,7 @@ public struct StudyRunner {
     func runConfiguration<M: Model>(_ model: M, kind: ModelKind, regime: String, name: String, runDir: URL, shouldStop: (String, Int) -> Bool) throws {
         let cfg = configuration, e = cfg.epochProbes
         let training = try cfg.training(model: kind, regime: regime)
-        let (trainX, trainY) = Trainer.tensor(of: data.train)
+        let (trainX, trainY) = Trainer.tensor(of: data.train, as: Float.self)
         let probeCount = min(training.probes.probeSamples, data.train.count)
         let (probeX, probeY) = Trainer.probeSet(of: trainX, labels: trainY, samples: probeCount)
         let chunk = training.probes.probeBatchSize
@@ -335,7 +335,8 @@ public struct StudyRunner {
         let θ64 = Tensor<Double>(shape: θ.shape, scalars: θ.scalars.map(Double.init))
         let s32 = try randomSharpness(of: try model.loss(on: probeX, labels: probeY), at: θ, epsilon: e.sharpnessEpsilon,
                                       directions: e.sharpnessDirections, kind: .unit, seed: e.sharpnessSeed)
-        let s64 = try randomSharpness(of: try model.loss(on: Tensor<Double>(shape: probeX.shape, scalars: probeX.scalars.map(Double.init)), labels: probeY),
+        let probeX64 = data.train.images(rows: 0..<probeY.count, as: Double.self)
+        let s64 = try randomSharpness(of: try model.loss(on: probeX64, labels: probeY),
                                       at: θ64, epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections, kind: .unit, seed: e.sharpnessSeed)
         let t4 = Date()
         // Curvature per layer and the Gauss–Newton matrix's top eigenvalues on the same probe set:
@@ -362,7 +363,7 @@ public struct StudyRunner {
         // The extra final probes on the same probe set and Hessian.
         let extras = finalExtraProbes
         var context = ProbeContext(point: θ, loss: LossFunction(try model.loss(on: probeX, labels: probeY)), seed: f.spectrumSeed, curvature: { hessianOp },
-                               float64: { (LossFunction(try model.loss(on: Tensor<Double>(converting: probeX), labels: probeY)), Tensor<Double>(converting: θ)) })
+                               float64: { (LossFunction(try model.loss(on: probeX64, labels: probeY)), θ64) })
         let extraValues = try extras.measure(&context)
         if !extras.probes.isEmpty {
             log("[\(name)] " + zip(extras.columns, extraValues).filter { !$0.0.hasSuffix("_seconds") }.map { "\($0.0) \(String(format: "%.4g", $0.1))" }.joined(separator: ", "))

@@ -51,10 +51,12 @@ public struct Trainer {
     /// The context of the epoch probes at θ: the mean loss on the probe set (in Float32, and in
     /// Float64 on demand) and its Hessian in chunks of `chunk` rows.
     /// - Throws: ``ModelError`` for a probe set that does not fit the model.
-    public static func probeContext<M: Model>(model: M, at θ: Tensor<Float>, input: Tensor<Float>, labels: [Int], chunk: Int, seed: UInt64) throws -> ProbeContext<Float> {
+    /// `input64` gives the same rows in Float64, computed from the data (not widened from Float32).
+    public static func probeContext<M: Model>(model: M, at θ: Tensor<Float>, input: Tensor<Float>, labels: [Int], chunk: Int, seed: UInt64,
+                                              input64: @escaping () -> Tensor<Double>) throws -> ProbeContext<Float> {
         ProbeContext(point: θ, loss: LossFunction(try model.loss(on: input, labels: labels)), seed: seed,
                      curvature: { try probeHessian(of: model, at: θ, input: input, labels: labels, chunk: chunk) },
-                     float64: { (LossFunction(try model.loss(on: Tensor<Double>(converting: input), labels: labels)), Tensor<Double>(converting: θ)) })
+                     float64: { (LossFunction(try model.loss(on: input64(), labels: labels)), Tensor<Double>(converting: θ)) })
     }
 
     /// SGD steps per epoch.
@@ -73,9 +75,11 @@ public struct Trainer {
         try CurvatureKind.hessian.matrix(of: model, at: θ, input: input, labels: labels, chunkSize: chunk)
     }
 
-    /// Converts a data split to a `[N, features]` tensor and labels.
-    public static func tensor(of split: DatasetSplit) -> (Tensor<Float>, [Int]) {
-        (Tensor(shape: [split.count, split.featureCount], scalars: split.images), split.labels)
+    /// A data split's pixel values in precision `E` (``DatasetSplit/images(as:)``: byte / 255
+    /// computed in `E`), shape `[split.count, split.featureCount]`, and its `split.count` labels.
+    @inlinable
+    public static func tensor<E: TensorScalar>(of split: DatasetSplit, as type: E.Type) -> (Tensor<E>, [Int]) {
+        (split.images(as: type), split.labels)
     }
 
     /// Runs the training of the configuration's model in ``outputDirectory``: a new run
@@ -139,9 +143,9 @@ public struct Trainer {
         var lastCheckpoint = state?.parametersPath
         let firstEpoch = (state?.epoch ?? 0) + 1
         guard firstEpoch <= cfg.epochs else { return (θ, []) }
-        let (trainX, trainY) = Self.tensor(of: train)
-        let (valX, valY) = Self.tensor(of: data.validation)
-        let (testX, testY) = Self.tensor(of: data.test)
+        let (trainX, trainY) = Self.tensor(of: train, as: Float.self)
+        let (valX, valY) = Self.tensor(of: data.validation, as: Float.self)
+        let (testX, testY) = Self.tensor(of: data.test, as: Float.self)
         let (probeX, probeY) = Self.probeSet(of: trainX, labels: trainY, samples: p.probeSamples)
         var all: [EpochMetrics] = []
         for epoch in firstEpoch...cfg.epochs {
@@ -179,7 +183,7 @@ public struct Trainer {
             if epochProbes.due(epoch: epoch, of: cfg.epochs) {
                 do {
                     var context = try Self.probeContext(model: model, at: θ, input: probeX, labels: probeY, chunk: p.probeBatchSize,
-                                                        seed: cfg.seed &+ UInt64(epoch))
+                                                        seed: cfg.seed &+ UInt64(epoch)) { train.images(rows: 0..<probeY.count, as: Double.self) }
                     // Warm start from the previous estimate's eigenvector.
                     if let eigenvector { context.warmStarts[LambdaMaxProbe.name] = eigenvector }
                     probeValues = try epochProbes.measure(&context)

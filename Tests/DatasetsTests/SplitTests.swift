@@ -15,8 +15,8 @@ struct SplitTests {
         #expect(a.validation.count == 50)
         #expect(a.test.count == 40)
         #expect(a.train.featureCount == 784)
-        #expect(a.train.images.count == 250 * 784)
-        #expect(a.validation.images.count == 50 * 784)
+        #expect(a.train.pixels.count == 250 * 784)
+        #expect(a.validation.pixels.count == 50 * 784)
         // Disjoint and together the whole training file.
         let trainSet = Set(a.train.sourceIndices), validationSet = Set(a.validation.sourceIndices)
         #expect(trainSet.isDisjoint(with: validationSet))
@@ -25,15 +25,15 @@ struct SplitTests {
         #expect(a.test.sourceIndices == Array(0..<40))
         // Labels follow their samples (synthetic label = source index % 10).
         #expect(a.train.labels == a.train.sourceIndices.map { $0 % 10 })
-        // Pixels are byte / 255 of the right source row.
+        // Pixels are the bytes of the right source row.
         let raw = randomBytes(300 * 784, seed: 7)
         let s = a.validation.sourceIndices[3]
-        #expect(Array(a.validation.image(at: 3)) == raw[(s * 784)..<((s + 1) * 784)].map { Float($0) / 255 })
+        #expect(a.validation.image(at: 3) == raw[(s * 784)..<((s + 1) * 784)])
 
         // Same seed → same split; different seed → different split.
         let b = try MNISTDataset(directory: dir, validationCount: 50, splitSeed: 9)
         #expect(b.validation.sourceIndices == a.validation.sourceIndices)
-        #expect(b.train.images == a.train.images)
+        #expect(b.train.pixels == a.train.pixels)
         let c = try MNISTDataset(directory: dir, validationCount: 50, splitSeed: 10)
         #expect(c.validation.sourceIndices != a.validation.sourceIndices)
         // The validation split is a shuffled sample, not a contiguous block.
@@ -65,7 +65,7 @@ struct SplitTests {
 
     @Test("batches cover each index exactly once per epoch; epochs differ; seeded")
     func batches() throws {
-        let split = DatasetSplit(name: "toy", images: (0..<(103 * 2)).map(Float.init),
+        let split = DatasetSplit(name: "toy", pixels: (0..<(103 * 2)).map { UInt8($0) },
                                  labels: (0..<103).map { $0 % 10 }, featureCount: 2)
         for dropLast in [false, true] {
             let epoch0 = split.batchIndices(size: 10, seed: 77, epoch: 0, dropLast: dropLast)
@@ -88,10 +88,10 @@ struct SplitTests {
         // Gathered batches carry the right rows and labels.
         var seen = 0
         for batch in split.batches(size: 16, seed: 5, epoch: 2) {
-            #expect(batch.images.count == batch.count * 2)
+            #expect(batch.pixels.count == batch.count * 2)
             for (row, index) in batch.indices.enumerated() {
-                #expect(batch.images[row * 2] == Float(index * 2))
-                #expect(batch.images[row * 2 + 1] == Float(index * 2 + 1))
+                #expect(batch.pixels[row * 2] == UInt8(index * 2))
+                #expect(batch.pixels[row * 2 + 1] == UInt8(index * 2 + 1))
                 #expect(batch.labels[row] == index % 10)
             }
             seen += batch.count

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
+import Autodiff
 import Checkpoints
+import Datasets
+import Layers
 import Tensors
 
 /// The `landscape` executable that `swift build --build-tests` puts beside the test bundle.
@@ -147,5 +150,32 @@ func runLandscape(_ exe: URL, _ args: [String]) throws -> CLIResult {
         #expect(blocks.reduce(0) { $0 + ($1["parameters"] as! Int) } == 269_322)
         let bad = try runLandscape(exe, ["probe", "--operator", "laplacian", "--data-dir", "/nonexistent"])
         #expect(bad.status != 0 && bad.output.contains("--operator must be one of hessian, ggn, fisher"), "\(bad.output)")
+    }
+
+    /// `taylor`, `probe` and `slice` evaluate the loss in Float64 on pixel values computed in
+    /// Float64: `taylor`'s L(θ), printed to 11 digits, is the loss on Double(byte)/255. The
+    /// parameters are the initial ones ×10, where widened Float pixels move the loss by 1.5e-8
+    /// relative, 300 times what the printed digits resolve.
+    @Test func taylorEvaluatesTheLossOnFloat64Pixels() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let fixture = root.appendingPathComponent("Tests/Fixtures/data")
+        let model = MLP()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("taylor-theta-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try saveParameters(model.initialParameters(Float.self, seed: 0).scaled(by: 10), layout: model.layout, to: file)
+        let r = try runLandscape(exe, ["taylor", "--parameters", file.path, "--data-dir", fixture.path, "--validation", "16", "--samples", "64", "--order", "2"])
+        #expect(r.status == 0, "\(r.output)")
+        let row = r.output.split(separator: "\n").first { $0.hasPrefix("  0   ") }?.split(separator: " ")
+        guard let row, row.count >= 2, let printed = Double(row[1]) else { Issue.record("no L(θ) row in \(r.output)"); return }
+
+        let train = try MNISTDataset(directory: fixture, validationCount: 16).train
+        let labels = Array(train.labels[0..<64])
+        let θ = Tensor<Double>(converting: try loadParameters(from: file, layout: model.layout))
+        let exact = try value(of: model.loss(on: train.images(rows: 0..<64, as: Double.self), labels: labels), at: θ)
+        let widened = try value(of: model.loss(on: Tensor<Double>(converting: train.images(rows: 0..<64, as: Float.self)), labels: labels), at: θ)
+        let halfDigit = 5e-11 * abs(exact) * 1.01
+        #expect(abs(printed - exact) <= halfDigit, "printed \(printed), loss \(exact)")
+        #expect(abs(printed - widened) > halfDigit, "printed \(printed), loss on widened Float pixels \(widened)")
     }
 }

@@ -36,9 +36,9 @@ import Training
 
     @Test func trainingWithClippingMovesThetaAtMostEtaTimesCPerStep() throws {
         var rng = SplitMix64(seed: 21)
-        let images = (0..<(256 * 784)).map { _ in Float(rng.nextUnitInterval()) }
+        let pixels = randomPixels(256 * 784, using: &rng)
         let labels = (0..<256).map { _ in rng.next(below: 10) }
-        let data = try syntheticDataset(train: DatasetSplit(name: "synthetic", images: images, labels: labels, featureCount: 784))
+        let data = try syntheticDataset(train: DatasetSplit(name: "synthetic", pixels: pixels, labels: labels, featureCount: 784))
         var cfg = TrainingConfiguration()
         cfg.epochs = 1
         cfg.optimizer.momentum = 0

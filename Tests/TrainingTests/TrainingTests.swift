@@ -42,7 +42,7 @@ func temporaryDirectory() -> URL {
         let trainer = try Trainer(configuration: cfg, data: data, outputDirectory: out)
         let model = MLP()
         let θ0 = model.initialParameters(Float.self, seed: cfg.seed)
-        let (trainX, trainY) = Trainer.tensor(of: data.train)
+        let (trainX, trainY) = Trainer.tensor(of: data.train, as: Float.self)
         let (initialLoss, _) = try model.evaluate(θ0, input: trainX, labels: trainY, batchSize: cfg.evaluationBatchSize)
         let (θ, metrics) = try trainer.run()
         #expect(metrics.count == 2)
@@ -66,9 +66,9 @@ func temporaryDirectory() -> URL {
         // A synthetic data set and an absurd learning rate make the loss overflow.
         let n = 256
         var rng = SplitMix64(seed: 3)
-        let images = (0..<(n * 784)).map { _ in Float(rng.nextUnitInterval()) }
+        let pixels = randomPixels(n * 784, using: &rng)
         let labels = (0..<n).map { _ in rng.next(below: 10) }
-        let split = DatasetSplit(name: "synthetic", images: images, labels: labels, featureCount: 784)
+        let split = DatasetSplit(name: "synthetic", pixels: pixels, labels: labels, featureCount: 784)
         let data = try syntheticDataset(train: split)
         var cfg = TrainingConfiguration()
         cfg.epochs = 3
@@ -121,12 +121,16 @@ func temporaryDirectory() -> URL {
     }
 }
 
+/// `count` seeded pixel bytes: uniform values in [0, 1) times 255, rounded.
+func randomPixels(_ count: Int, using rng: inout SplitMix64) -> [UInt8] {
+    (0..<count).map { _ in UInt8((Float(rng.nextUnitInterval()) * 255).rounded()) }
+}
+
 /// An MNISTDataset built from in-memory splits by writing IDX files to a temporary directory.
 func syntheticDataset(train: DatasetSplit) throws -> MNISTDataset {
     let dir = temporaryDirectory()
     let n = train.count
-    let pixels = train.images.map { UInt8(min(255, max(0, ($0 * 255).rounded()))) }
-    try IDX.write(IDXTensor(shape: [n, 28, 28], bytes: pixels), to: dir.appendingPathComponent("train-images-idx3-ubyte.gz"))
+    try IDX.write(IDXTensor(shape: [n, 28, 28], bytes: train.pixels), to: dir.appendingPathComponent("train-images-idx3-ubyte.gz"))
     try IDX.write(IDXTensor(shape: [n], bytes: train.labels.map { UInt8($0) }), to: dir.appendingPathComponent("train-labels-idx1-ubyte.gz"))
     try IDX.write(IDXTensor(shape: [16, 28, 28], bytes: [UInt8](repeating: 0, count: 16 * 784)), to: dir.appendingPathComponent("t10k-images-idx3-ubyte.gz"))
     try IDX.write(IDXTensor(shape: [16], bytes: [UInt8](repeating: 1, count: 16)), to: dir.appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
@@ -141,9 +145,9 @@ struct Interrupted: Error {}
     @Test func resumedRunEqualsUninterruptedRun() throws {
         let n = 512
         var rng = SplitMix64(seed: 8)
-        let images = (0..<(n * 784)).map { _ in Float(rng.nextUnitInterval()) }
+        let pixels = randomPixels(n * 784, using: &rng)
         let labels = (0..<n).map { _ in rng.next(below: 10) }
-        let data = try syntheticDataset(train: DatasetSplit(name: "synthetic", images: images, labels: labels, featureCount: 784))
+        let data = try syntheticDataset(train: DatasetSplit(name: "synthetic", pixels: pixels, labels: labels, featureCount: 784))
         var cfg = TrainingConfiguration()
         cfg.epochs = 3
         cfg.optimizer.batchSize = 32

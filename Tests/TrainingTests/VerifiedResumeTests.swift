@@ -13,9 +13,9 @@ import Training
     static let data: MNISTDataset = {
         let n = 256
         var rng = SplitMix64(seed: 13)
-        let images = (0..<(n * 784)).map { _ in Float(rng.nextUnitInterval()) }
+        let pixels = randomPixels(n * 784, using: &rng)
         let labels = (0..<n).map { _ in rng.next(below: 10) }
-        return try! syntheticDataset(train: DatasetSplit(name: "synthetic", images: images, labels: labels, featureCount: 784))
+        return try! syntheticDataset(train: DatasetSplit(name: "synthetic", pixels: pixels, labels: labels, featureCount: 784))
     }()
 
     static let configuration: TrainingConfiguration = {
