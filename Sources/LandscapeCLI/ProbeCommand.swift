@@ -22,9 +22,9 @@ struct ProbeCommand: ModelCommand {
     @Option(parsing: .unconditional, help: "Hutchinson probes; Hutch++ uses the same number of HVPs (default \(ProbeCommand.defaults.traceProbes)).") var traceProbes: Int?
     @Option(parsing: .unconditional, help: "Sharpness radius ε in parameter-space units (default \(ProbeCommand.defaults.epsilon)).") var epsilon: Double?
     @Option(parsing: .unconditional, help: "Random directions for sharpness (default \(ProbeCommand.defaults.directions)).") var directions: Int?
-    @Option(parsing: .unconditional, help: "Keskar et al.'s box sharpness: half-width ε of the box |δ_i| ≤ ε(|θ_i| + 1) (default \(ProbeCommand.defaults.keskarEpsilon)).") var keskarEpsilon: Double?
-    @Option(parsing: .unconditional, help: "z of the effective dimensionality Σ λ/(λ + z) from the SLQ density (default \(ProbeCommand.defaults.effectiveDimensionScale)).") var effectiveDimensionScale: Double?
-    @Option(parsing: .unconditional, help: "Count eigenvalues above this fraction of λ_max in the SLQ density (default \(ProbeCommand.defaults.rankFraction)).") var rankFraction: Double?
+    @Option(parsing: .unconditional, help: "Keskar et al.'s box sharpness: half-width ε of the box |δ_i| ≤ ε(|θ_i| + 1) (default \(ProbeCommand.defaults.keskar.epsilon)).") var keskarEpsilon: Double?
+    @Option(parsing: .unconditional, help: "z of the effective dimensionality Σ λ/(λ + z) from the SLQ density (default \(ProbeCommand.defaults.ranks.regularization)).") var rankRegularization: Double?
+    @Option(parsing: .unconditional, help: "Count eigenvalues above this fraction of λ_max in the SLQ density (default \(ProbeCommand.defaults.ranks.fraction)).") var rankFraction: Double?
     @Flag(help: "Filter-normalized random directions for sharpness (Li et al. 2018).") var filterNormalized = false
     @Option(parsing: .unconditional, help: "Projected gradient-ascent steps for worst-case sharpness (default \(ProbeCommand.defaults.ascentSteps)).") var ascentSteps: Int?
     @Option(name: .customLong("operator"), help: "Curvature for the eigenvalue, trace and density probes: hessian, ggn (generalized Gauss–Newton) or fisher (empirical Fisher).") var curvature: String = "hessian"
@@ -52,9 +52,9 @@ struct ProbeCommand: ModelCommand {
         if let epsilon { s.epsilon = epsilon }
         if let directions { s.directions = directions }
         if let ascentSteps { s.ascentSteps = ascentSteps }
-        if let keskarEpsilon { s.keskarEpsilon = keskarEpsilon }
-        if let effectiveDimensionScale { s.effectiveDimensionScale = effectiveDimensionScale }
-        if let rankFraction { s.rankFraction = rankFraction }
+        if let keskarEpsilon { s.keskar.epsilon = keskarEpsilon }
+        if let rankRegularization { s.ranks.regularization = rankRegularization }
+        if let rankFraction { s.ranks.fraction = rankFraction }
         s.filterNormalized = filterNormalized
         s.perLayer = blocks == "layer"
         s.seed = target.seed

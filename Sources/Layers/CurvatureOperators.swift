@@ -116,3 +116,30 @@ public enum CurvatureKind: String, CaseIterable, Codable, Sendable {
         }
     }
 }
+
+extension Model {
+    /// The mean cross-entropy over the rows of `input` ([N, inputSize]) as a ``LossFunction``,
+    /// evaluated and differentiated in chunks of `chunkSize` rows (0: one chunk) weighted by n_i/N
+    /// (``RowChunks``): the same function as on the whole batch, with one chunk on the tape at a time.
+    /// - Throws: ``ModelError`` for a batch that does not fit the model; ``AutodiffError`` for an
+    ///   empty batch or a negative chunk size.
+    public func meanLoss<E: TensorScalar>(on input: Tensor<E>, labels: [Int], chunkSize: Int = 0) throws -> LossFunction<E> {
+        try validate(input: input, labels: labels)
+        guard !labels.isEmpty, chunkSize >= 0 else {
+            throw AutodiffError.invalidArgument("mean loss: need a non-empty batch and a chunk size ≥ 0, got \(labels.count) rows and \(chunkSize)")
+        }
+        let chunks = RowChunks(rows: labels.count, size: chunkSize)
+        if chunks.count == 1 { return LossFunction(try loss(on: input, labels: labels)) }
+        let parts = try chunks.map { try loss(on: input.rows($0), labels: Array(labels[$0])) }
+        return LossFunction(layout: layout, value: { θ in
+            var total = 0.0
+            for i in chunks.indices { total += chunks.weight(i) * Double(try Autodiff.value(of: parts[i], at: θ)) }
+            return total
+        }, valueWithGradient: { θ in
+            try chunks.weightedSum { i, _ in
+                let (v, g) = try Autodiff.valueWithGradient(of: parts[i], at: θ)
+                return (Double(v), g)
+            }
+        })
+    }
+}

@@ -6,28 +6,38 @@ import Tensors
 /// result, so that a probe's columns and its values come from one declaration.
 public struct ProbeField<Result> {
     public let name: String
+    /// Whether the value is a count or a flag (written without a fraction: `13`, `1`).
+    public let isInteger: Bool
     let get: (Result) -> Double
     let set: (inout Result, Double) -> Void
 
     public init(_ name: String, _ path: WritableKeyPath<Result, Double>) {
-        self.name = name
+        self.name = name; isInteger = false
         get = { $0[keyPath: path] }
         set = { $0[keyPath: path] = $1 }
     }
 
-    /// A count, written as an integer-valued number.
+    /// A count.
     public init(_ name: String, _ path: WritableKeyPath<Result, Int>) {
-        self.name = name
+        self.name = name; isInteger = true
         get = { Double($0[keyPath: path]) }
-        set = { $0[keyPath: path] = $1.isFinite ? Int($1) : 0 }
+        set = { $0[keyPath: path] = $1.isFinite && abs($1) < 9e15 ? Int($1) : 0 }
     }
 
-    /// A flag, written as 1 or 0.
+    /// A flag, 1 or 0.
     public init(_ name: String, _ path: WritableKeyPath<Result, Bool>) {
-        self.name = name
+        self.name = name; isInteger = true
         get = { $0[keyPath: path] ? 1 : 0 }
         set = { $0[keyPath: path] = $1 == 1 }
     }
+}
+
+/// A probe value as CSV text: counts and flags without a fraction, seconds to the millisecond,
+/// everything else at full precision (nan as `nan`).
+public func probeText(_ value: Double, column: String, isInteger: Bool) -> String {
+    if isInteger, value.isFinite { return String(Int(value)) }
+    if column.hasSuffix("_seconds"), value.isFinite { return String(format: "%.3f", value) }
+    return "\(value)"
 }
 
 /// What a probe measured, with named fields; ``fields`` lists them once, in column order.
@@ -74,7 +84,8 @@ public struct ProbeContext<E: TensorScalar> {
     let float64: (() throws -> (LossFunction<Double>, Tensor<Double>))?
     let makeCurvature: () throws -> AnySymmetricOperator<E>
     var curvatureCache: Box<AnySymmetricOperator<E>?> = Box(nil)
-    /// The seed of the pass; probes derive their own seeds from their settings.
+    /// The seed of the pass (the λ_max start vector's); probes with a seed setting use theirs, so
+    /// that every point is probed along the same directions.
     public var seed: UInt64
     /// λ_max, when a probe of this pass measured it.
     public var lambdaMax: Double?
@@ -129,8 +140,8 @@ public protocol Probe: Codable, Equatable, Sendable {
     associatedtype Result: ProbeResult
     /// The probe's name in configurations, logs and output ("lambda_max", "sharpness", …).
     static var name: String { get }
-    /// The settings' problem, naming the setting.
-    /// - Throws: ``AutodiffError/invalidArgument(_:)``.
+    /// Checks the settings.
+    /// - Throws: ``ProbeSettingError`` naming the setting.
     func validate() throws
     /// Measures at the context's point; may leave values for later probes in `context`.
     func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> Result
@@ -144,22 +155,28 @@ extension Probe {
         return (r, Date().timeIntervalSince(t0))
     }
 
-    /// "NAME: SETTING must …": the message of an invalid setting.
-    public func invalid(_ setting: String, _ problem: String) -> AutodiffError {
-        .invalidArgument("\(Self.name): \(setting) \(problem)")
+    /// The error of an invalid setting.
+    public func invalid(_ setting: String, _ problem: String) -> ProbeSettingError {
+        ProbeSettingError(probe: Self.name, setting: setting, problem: problem)
     }
 
     /// Checks that `value` lies in `range`.
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` naming the setting.
+    /// - Throws: ``ProbeSettingError`` naming the setting.
     public func check(_ setting: String, _ value: Int, in range: ClosedRange<Int>) throws {
         guard range.contains(value) else { throw invalid(setting, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)") }
     }
 
     /// Checks that `value` is positive and finite.
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` naming the setting.
+    /// - Throws: ``ProbeSettingError`` naming the setting.
     public func checkPositive(_ setting: String, _ value: Double) throws {
         guard value > 0, value.isFinite else { throw invalid(setting, "must be positive and finite, got \(value)") }
     }
+}
+
+/// An invalid probe setting: the probe, the setting and what is wrong.
+public struct ProbeSettingError: Error, Equatable, CustomStringConvertible {
+    public let probe: String, setting: String, problem: String
+    public var description: String { "\(probe): \(setting) \(problem)" }
 }
 
 /// A probe of any type behind one type: its name, columns and a measurement that returns the
@@ -168,34 +185,102 @@ public struct AnyProbe: Sendable {
     public let name: String
     /// The result's columns (``ProbeResult/columns``).
     public let columns: [String]
+    /// The columns that hold counts or flags.
+    public let integerColumns: Set<String>
     let validateSettings: @Sendable () throws -> Void
     let measureFloat: @Sendable (inout ProbeContext<Float>) throws -> [Double]
     let measureDouble: @Sendable (inout ProbeContext<Double>) throws -> [Double]
-    let jsonFloat: @Sendable ([Double]) -> [String: Any]
+    let toJSON: @Sendable ([Double]) -> [String: Any]
 
     public init<P: Probe>(_ probe: P) {
         name = P.name
         columns = P.Result.columns
+        integerColumns = Set(P.Result.fields.filter(\.isInteger).map(\.name))
         validateSettings = { try probe.validate() }
         measureFloat = { try probe.measure(&$0).values }
         measureDouble = { try probe.measure(&$0).values }
-        jsonFloat = { P.Result(values: $0).json }
+        toJSON = { P.Result(values: $0).json }
     }
 
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` naming the setting.
+    /// - Throws: ``ProbeSettingError`` naming the setting.
     public func validate() throws { try validateSettings() }
 
     /// The values, in the order of ``columns``.
+    /// - Throws: the probe's errors; ``AutodiffError/invalidArgument(_:)`` for a scalar type other than Float and Double.
     public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> [Double] {
         if var c = context as? ProbeContext<Float> {
-            defer { context = c as! ProbeContext<E> }
+            defer { if let back = c as? ProbeContext<E> { context = back } }
             return try measureFloat(&c)
         }
-        var c = context as! ProbeContext<Double>
-        defer { context = c as! ProbeContext<E> }
+        guard var c = context as? ProbeContext<Double> else { throw AutodiffError.invalidArgument("probes run on Float or Double, not \(E.self)") }
+        defer { if let back = c as? ProbeContext<E> { context = back } }
         return try measureDouble(&c)
     }
 
     /// The values as a JSON object (nan as `null`).
-    public func json(_ values: [Double]) -> [String: Any] { jsonFloat(values) }
+    public func json(_ values: [Double]) -> [String: Any] { toJSON(values) }
+}
+
+/// The probes a run measures after every `every` epochs (and after the last), in order, on the
+/// fixed probe set: each a ``Probe`` description (λ_max by default), whose result columns and
+/// seconds become columns of metrics.csv, so a resumed run reads them back.
+public struct EpochProbes: Sendable {
+    public let probes: [AnyProbe]
+    /// Each probe runs every this many epochs (0: never; the last epoch always has it when > 0).
+    public let every: [Int]
+
+    /// All probes on one schedule.
+    public init(_ probes: [AnyProbe], every: Int) {
+        self.probes = probes; self.every = Array(repeating: every, count: probes.count)
+    }
+
+    /// Each probe on its own schedule.
+    /// - Precondition: one schedule per probe.
+    public init(_ scheduled: [(probe: AnyProbe, every: Int)]) {
+        probes = scheduled.map(\.probe); every = scheduled.map(\.every)
+    }
+
+    /// The seconds column of a probe: `lambda_seconds` for λ_max (its name in runs of earlier
+    /// versions), else `NAME_seconds`.
+    public static func secondsColumn(of name: String) -> String { name == LambdaMaxProbe.name ? "lambda_seconds" : "\(name)_seconds" }
+
+    /// The columns of the default epoch probes (λ_max alone).
+    public static var lambdaMaxColumns: [String] { EpochProbes([AnyProbe(LambdaMaxProbe())], every: 1).columns }
+
+    /// Each probe's columns and its seconds column, in order.
+    public var columns: [String] { probes.flatMap { $0.columns + [Self.secondsColumn(of: $0.name)] } }
+
+    /// The columns that hold counts or flags.
+    public var integerColumns: Set<String> { probes.reduce(into: Set()) { $0.formUnion($1.integerColumns) } }
+
+    /// Whether any probe runs after `epoch` of `epochs`.
+    public func due(epoch: Int, of epochs: Int) -> Bool { probes.indices.contains { due($0, epoch: epoch, of: epochs) } }
+
+    func due(_ i: Int, epoch: Int, of epochs: Int) -> Bool { every[i] > 0 && (epoch % every[i] == 0 || epoch == epochs) }
+
+    /// Runs each probe in the context, in order — with `epoch`, only those due after that epoch of
+    /// `epochs` — and returns the values of ``columns``, nan for a probe not run.
+    /// - Throws: the probes' errors.
+    public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>, epoch: Int? = nil, of epochs: Int = 0) throws -> [Double] {
+        var values: [Double] = []
+        for (i, p) in probes.enumerated() {
+            if let epoch, !due(i, epoch: epoch, of: epochs) {
+                values += [Double](repeating: .nan, count: p.columns.count + 1)
+                continue
+            }
+            let t0 = Date()
+            values += try p.measure(&context)
+            values.append(Date().timeIntervalSince(t0))
+        }
+        return values
+    }
+
+    /// The columns that are unique, or the first repeated one.
+    public var repeatedColumn: String? {
+        var seen = Set<String>()
+        return columns.first { !seen.insert($0).inserted }
+    }
+
+    /// nan for every column: a row where the probes did not run.
+    public var notMeasured: [Double] { [Double](repeating: .nan, count: columns.count) }
 }

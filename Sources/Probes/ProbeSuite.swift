@@ -16,11 +16,11 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
     public var traceProbes = 30
     /// Sharpness radius ε (parameter-space units), random directions, and projected gradient-ascent steps.
     public var epsilon = 0.05, directions = 20, ascentSteps = 20
-    /// Keskar et al.'s box half-width ε: |δ_i| ≤ ε(|θ_i| + 1) (``keskarSharpness(of:at:epsilon:steps:stepSize:seed:)``).
-    public var keskarEpsilon = 1e-3
-    /// z of the effective dimensionality N_eff(z) = Σ λ/(λ + z), and the fraction f of λ_max above
-    /// which eigenvalues are counted (``SpectralRanks``).
-    public var effectiveDimensionScale = 1.0, rankFraction = 0.01
+    /// Keskar et al.'s box sharpness: its half-width ε and ascent steps (the probe's settings and defaults).
+    public var keskar = KeskarProbe()
+    /// z of N_eff(z) = Σ λ/(λ + z) and the fraction of λ_max above which eigenvalues are counted,
+    /// applied to the suite's SLQ density (the probe's settings and defaults).
+    public var ranks = SpectralRanksProbe()
     /// Filter-normalized random directions for sharpness (Li et al. 2018) instead of unit ones.
     public var filterNormalized = false
     /// Also λ_max, λ_min and the trace of each layer's diagonal block.
@@ -44,11 +44,12 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
             return (name, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
         }
         guard epsilon > 0, epsilon.isFinite else { return ("epsilon", "must be positive and finite, got \(epsilon)") }
-        guard keskarEpsilon > 0, keskarEpsilon.isFinite else { return ("keskarEpsilon", "must be positive and finite, got \(keskarEpsilon)") }
-        guard effectiveDimensionScale > 0, effectiveDimensionScale.isFinite else {
-            return ("effectiveDimensionScale", "must be positive and finite, got \(effectiveDimensionScale)")
+        for probe in [AnyProbe(keskar), AnyProbe(ranks)] {
+            do { try probe.validate() } catch let error as ProbeSettingError {
+                return ([KeskarProbe.name: "keskar", SpectralRanksProbe.name: "rank"][error.probe]! + error.setting.prefix(1).uppercased() + error.setting.dropFirst(),
+                        error.problem)
+            } catch { return (probe.name, "\(error)") }
         }
-        guard rankFraction > 0, rankFraction <= 1 else { return ("rankFraction", "must be in (0, 1], got \(rankFraction)") }
         return nil
     }
 }
@@ -100,7 +101,7 @@ public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tenso
     seconds["trace"] = Date().timeIntervalSince(t)
     t = step("spectral density (SLQ, \(s.slqProbes) × \(s.slqSteps) steps)")
     let density = try spectralDensity(of: op, probes: s.slqProbes, steps: min(s.slqSteps, d), seed: s.seed)
-    let ranks = try SpectralRanks(density: density, dimension: d, regularization: s.effectiveDimensionScale, fraction: s.rankFraction)
+    let ranks = try SpectralRanks(density: density, dimension: d, regularization: s.ranks.regularization, fraction: s.ranks.fraction)
     seconds["slq"] = Date().timeIntervalSince(t)
     var layers: [BlockCurvature] = []
     if s.perLayer {
@@ -114,8 +115,8 @@ public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tenso
                                     lambdaMax: top.pairs[0].value, seed: s.seed)
     let worst = try worstCaseSharpness(of: f, at: θ, epsilon: s.epsilon, steps: s.ascentSteps, seed: s.seed)
     seconds["sharpness"] = Date().timeIntervalSince(t)
-    t = step("Keskar sharpness (ε = \(s.keskarEpsilon), box)")
-    let keskar = try keskarSharpness(of: f, at: θ, epsilon: s.keskarEpsilon, steps: s.ascentSteps, seed: s.seed)
+    t = step("Keskar sharpness (ε = \(s.keskar.epsilon), box)")
+    let keskar = try keskarSharpness(of: f, at: θ, epsilon: s.keskar.epsilon, steps: s.keskar.steps, seed: s.keskar.seed)
     seconds["keskar"] = Date().timeIntervalSince(t)
     return ProbeSuiteResult(power: power, top: top, bottom: bottom, hutchinson: hutch, hutchPlusPlus: hpp, density: density, ranks: ranks,
                             layers: layers, sharpness: sharp, worstCase: worst.increase, keskar: keskar, seconds: seconds)

@@ -233,11 +233,20 @@ public struct StudyConfiguration: ConfigurationValue {
             guard range.contains(value) else { throw bad(key, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)\(note)") }
         }
         // The epoch probes' settings are checked by the probes themselves (their ranges written once).
-        for probe in StudyRunner.epochProbes(training, epochProbes).probes {
-            do { try probe.validate() } catch { throw bad(probe.name == LambdaMaxProbe.name ? "training.probes" : "epochProbes", "\(error)") }
+        for probe in [AnyProbe(StudyRunner.sharpness(epochProbes)), AnyProbe(StudyRunner.trace(epochProbes))] {
+            do { try probe.validate() } catch let error as ProbeSettingError {
+                throw bad(StudyRunner.epochProbeKeys[error.probe]?[error.setting] ?? "epochProbes", "\(error.problem)")
+            }
+        }
+        if let column = StudyRunner.epochProbes(training, epochProbes).repeatedColumn {
+            throw bad("training.probes.extraProbes", "repeats the study's epoch probe column '\(column)' (sharpness and trace are always measured)")
         }
         for name in f.extraFinalProbes where !ProbeRegistry.names.contains(name) {
             throw bad("finalProbes.extraFinalProbes", "names '\(name)', which is not a probe; choose from \(ProbeRegistry.names.joined(separator: ", "))")
+        }
+        let finalColumns = StudyRunner.finalColumns(extraFinalProbes: f.extraFinalProbes)
+        if let repeated = finalColumns.first(where: { c in finalColumns.filter { $0 == c }.count > 1 }) {
+            throw bad("finalProbes.extraFinalProbes", "gives the column '\(repeated)' twice (a probe named twice, or one whose values final.csv already has)")
         }
         try limit("finalProbes.slicePoints", f.slicePoints, 2...401)
         guard f.sliceRange > 0, f.sliceRange.isFinite else { throw bad("finalProbes.sliceRange", "must be positive and finite, got \(f.sliceRange)") }

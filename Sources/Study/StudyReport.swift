@@ -93,7 +93,7 @@ public enum StudyReport {
         }
         let tag = "\(datasetName)"
         // Power-iteration estimates that did not meet their tolerance, ringed in the λ_max figure.
-        let flagged = metrics.rows.filter { $0["lambda_converged"] == "0" && Double($0["lambda_max"] ?? "")?.isFinite == true }
+        let flagged = metrics.rows.filter { Double($0["lambda_converged"] ?? "") == 0 && Double($0["lambda_max"] ?? "")?.isFinite == true }
         let notConverged = flagged.isEmpty ? [] : [SVGPlot.Series(name: "not converged (\(config.training.probes.lambdaIterations) iterations)", x: flagged.map { Double($0["epoch"]!) ?? .nan },
                                                                   y: flagged.map { Double($0["lambda_max"]!) ?? .nan }, color: "#000000", ringsOnly: true)]
         try write(SVGPlot.linePlot(title: "Loss per epoch (\(tag)): train (solid), validation (dashed)", xLabel: "epoch", yLabel: "mean cross-entropy loss",

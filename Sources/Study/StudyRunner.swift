@@ -52,15 +52,23 @@ public struct StudyRunner {
     public var onStep: (String, StepProgress) -> Void = { _, _ in }
 
 
-    /// The study's epoch probes: λ_max with the training settings, then sharpness and the trace
-    /// with ``StudyConfiguration/epochProbes``.
+    /// The study's epoch probes: λ_max (and the extra probes) every `lambdaEvery` epochs with the
+    /// training settings, sharpness and the trace every epoch with ``StudyConfiguration/epochProbes``.
     public static func epochProbes(_ training: TrainingConfiguration, _ e: EpochProbeSettings) -> EpochProbes {
         let p = training.probes
-        return EpochProbes([AnyProbe(LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance)),
-                            AnyProbe(SharpnessProbe(epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections, seed: e.sharpnessSeed,
-                                                    precision: e.sharpnessPrecision)),
-                            AnyProbe(TraceProbe(probes: e.traceProbes, seed: e.traceSeed))] + Trainer.extraProbes(of: training), every: p.lambdaEvery)
+        return EpochProbes([(AnyProbe(LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance)), p.lambdaEvery),
+                            (AnyProbe(sharpness(e)), 1), (AnyProbe(trace(e)), 1)] + Trainer.extraProbes(of: training).map { ($0, p.lambdaEvery) })
     }
+
+    static func sharpness(_ e: EpochProbeSettings) -> SharpnessProbe {
+        SharpnessProbe(epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections, seed: e.sharpnessSeed, precision: e.sharpnessPrecision)
+    }
+
+    static func trace(_ e: EpochProbeSettings) -> TraceProbe { TraceProbe(probes: e.traceProbes, seed: e.traceSeed) }
+
+    /// The configuration key of each epoch probe setting the study sets (probe → setting → key).
+    static let epochProbeKeys = [SharpnessProbe.name: ["epsilon": "epochProbes.sharpnessEpsilon", "directions": "epochProbes.sharpnessDirections"],
+                                 TraceProbe.name: ["probes": "epochProbes.traceProbes"]]
 
     /// - Throws: ``ConfigurationError`` for an invalid configuration or an empty training split.
     public init(configuration: StudyConfiguration, data: MNISTDataset, directory: URL) throws {
@@ -362,8 +370,8 @@ public struct StudyRunner {
         let t5 = Date()
         // The extra final probes on the same probe set and Hessian.
         let extras = finalExtraProbes
-        var context = ProbeContext(point: θ, loss: LossFunction(try model.loss(on: probeX, labels: probeY)), seed: f.spectrumSeed, curvature: { hessianOp },
-                               float64: { (LossFunction(try model.loss(on: probeX64, labels: probeY)), θ64) })
+        var context = ProbeContext(point: θ, loss: try model.meanLoss(on: probeX, labels: probeY, chunkSize: chunk), seed: f.spectrumSeed,
+                                   curvature: { hessianOp }, float64: { (try model.meanLoss(on: probeX64, labels: probeY, chunkSize: chunk), θ64) })
         let extraValues = try extras.measure(&context)
         if !extras.probes.isEmpty {
             log("[\(name)] " + zip(extras.columns, extraValues).filter { !$0.0.hasSuffix("_seconds") }.map { "\($0.0) \(String(format: "%.4g", $0.1))" }.joined(separator: ", "))
@@ -407,7 +415,7 @@ public struct StudyRunner {
                         "curvature_seconds": String(format: "%.3f", t5.timeIntervalSince(t4)),
                         "participation_ratio": "\(ranks.participationRatio)", "effective_dimension": "\(ranks.effectiveDimension)",
                         "count_above_fraction": "\(ranks.countAboveFraction)"]
-            .merging(zip(extras.columns, extraValues).map { c, v in (c, c.hasSuffix("_seconds") ? String(format: "%.3f", v) : "\(v)") }) { a, _ in a }
+            .merging(zip(extras.columns, extraValues).map { c, v in (c, probeText(v, column: c, isInteger: extras.integerColumns.contains(c))) }) { a, _ in a }
         try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: finalColumns,
                                  model: model.name, regime: regime, with: [finalRow])
         log(String(format: "[%@] top eigenvalues %@; SLQ trace %.4g, effective rank %.4g (entropy) / %.4g (Σ|λ|/λ_max); slice loss %.3g…%.3g  [%.1f s Lanczos, %.1f s SLQ, %.1f s slice]",
@@ -416,18 +424,24 @@ public struct StudyRunner {
                    t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), t3.timeIntervalSince(t2)))
     }
 
-    /// The columns of final.csv: per configuration, the final Lanczos, SLQ and slice settings and
-    /// seconds (`lanczos_seconds` is the run that gives the top eigenvalues and the first SLQ probe,
-    /// `slq_seconds` the further SLQ probes and the smoothing), the SLQ trace and effective ranks, and S_ε at the final θ in Float32 and Float64
-    /// (the same directions) as a check of the precision chosen for the per-epoch sharpness.
-    public var finalColumns: [String] { Self.fixedFinalColumns + finalExtraProbes.columns }
+    /// The columns of final.csv: ``fixedFinalColumns``, then the extra final probes' columns.
+    public var finalColumns: [String] { Self.finalColumns(extraFinalProbes: configuration.finalProbes.extraFinalProbes) }
+
+    /// The columns of final.csv with these extra final probes.
+    static func finalColumns(extraFinalProbes names: [String]) -> [String] { fixedFinalColumns + finalExtraProbes(names).columns }
 
     /// The probes of ``FinalProbeSettings/extraFinalProbes``, with their default settings.
-    var finalExtraProbes: EpochProbes {
-        EpochProbes(configuration.finalProbes.extraFinalProbes.compactMap { try? ProbeRegistry.probe(named: $0) }, every: 1)
+    var finalExtraProbes: EpochProbes { Self.finalExtraProbes(configuration.finalProbes.extraFinalProbes) }
+
+    static func finalExtraProbes(_ names: [String]) -> EpochProbes {
+        EpochProbes(names.compactMap { try? ProbeRegistry.probe(named: $0) }, every: 1)
     }
 
-    /// The columns of final.csv that every study has; the extra final probes' columns follow.
+    /// The columns of final.csv that every study has: per configuration, the final Lanczos, SLQ and
+    /// slice settings and seconds (`lanczos_seconds` is the run that gives the top eigenvalues and the
+    /// first SLQ probe, `slq_seconds` the further SLQ probes and the smoothing), the SLQ trace and the
+    /// ranks from its density (``SpectralRanks``), and S_ε at the final θ in Float32 and Float64 (the
+    /// same directions) as a check of the precision chosen for the per-epoch sharpness.
     public static let fixedFinalColumns = ["model", "regime", "lanczos_steps", "lanczos_seconds", "slq_probes", "slq_steps", "slq_seconds", "slq_trace",
                                       "effective_rank_entropy", "effective_rank_trace_ratio", "slice_points", "slice_samples", "slice_cosine", "slice_seconds",
                                       "sharpness_mean_float32", "sharpness_mean_float64", "sharpness_max_float32", "sharpness_max_float64", "precision_check_seconds",

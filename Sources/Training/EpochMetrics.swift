@@ -23,14 +23,17 @@ public struct EpochMetrics: Sendable, Equatable {
     public var probeColumns: [String] = []
     /// Their values, nan where a probe did not run this epoch.
     public var probeValues: [Double] = []
+    /// The probe columns that hold counts or flags (written without a fraction).
+    public var integerColumns: Set<String> = []
 
     public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, trainRunningLoss: Double, validationLoss: Double,
                 validationAccuracy: Double, testLoss: Double, testAccuracy: Double, learningRate: Double, trainSeconds: Double,
-                evaluationSeconds: Double, probeColumns: [String] = [], probeValues: [Double] = []) {
+                evaluationSeconds: Double, probeColumns: [String] = [], probeValues: [Double] = [], integerColumns: Set<String> = []) {
         self.epoch = epoch; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy; self.trainRunningLoss = trainRunningLoss
         self.validationLoss = validationLoss; self.validationAccuracy = validationAccuracy; self.testLoss = testLoss
         self.testAccuracy = testAccuracy; self.learningRate = learningRate; self.trainSeconds = trainSeconds
         self.evaluationSeconds = evaluationSeconds; self.probeColumns = probeColumns; self.probeValues = probeValues
+        self.integerColumns = integerColumns
     }
 
     /// The value of a probe column, or nan when there is no such column.
@@ -60,50 +63,9 @@ public struct EpochMetrics: Sendable, Equatable {
     public var csvRow: String {
         let base = [String(epoch), "\(trainLoss)", "\(trainAccuracy)", "\(trainRunningLoss)", "\(validationLoss)", "\(validationAccuracy)",
                     "\(testLoss)", "\(testAccuracy)", "\(learningRate)", String(format: "%.3f", trainSeconds), String(format: "%.3f", evaluationSeconds)]
-        let probes = zip(probeColumns, probeValues).map { c, v in c.hasSuffix("_seconds") ? String(format: "%.3f", v) : "\(v)" }
+        let probes = zip(probeColumns, probeValues).map { c, v in probeText(v, column: c, isInteger: integerColumns.contains(c)) }
         return (base + probes).joined(separator: ",")
     }
-}
-
-/// The probes a run measures after every `every` epochs (and after the last), in order, on the
-/// fixed probe set: each a ``Probe`` description (λ_max by default), whose result columns and
-/// seconds become columns of metrics.csv, so a resumed run reads them back.
-public struct EpochProbes: Sendable {
-    public let probes: [AnyProbe]
-    /// Run every this many epochs (0: only never; the last epoch always has them when > 0).
-    public let every: Int
-
-    public init(_ probes: [AnyProbe], every: Int) {
-        self.probes = probes; self.every = every
-    }
-
-    /// The seconds column of a probe: `lambda_seconds` for λ_max (its name in runs of earlier
-    /// versions), else `NAME_seconds`.
-    public static func secondsColumn(of name: String) -> String { name == LambdaMaxProbe.name ? "lambda_seconds" : "\(name)_seconds" }
-
-    /// The columns of the default epoch probes (λ_max alone).
-    public static var lambdaMaxColumns: [String] { EpochProbes([AnyProbe(LambdaMaxProbe())], every: 1).columns }
-
-    /// Each probe's columns and its seconds column, in order.
-    public var columns: [String] { probes.flatMap { $0.columns + [Self.secondsColumn(of: $0.name)] } }
-
-    /// Whether the probes run after `epoch` of `epochs`.
-    public func due(epoch: Int, of epochs: Int) -> Bool { every > 0 && (epoch % every == 0 || epoch == epochs) }
-
-    /// Runs each probe in the context, in order: the values of ``columns``.
-    /// - Throws: the probes' errors.
-    public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> [Double] {
-        var values: [Double] = []
-        for p in probes {
-            let t0 = Date()
-            values += try p.measure(&context)
-            values.append(Date().timeIntervalSince(t0))
-        }
-        return values
-    }
-
-    /// nan for every column: a row where the probes did not run.
-    public var notMeasured: [Double] { [Double](repeating: .nan, count: columns.count) }
 }
 
 /// Progress of the steps inside an epoch, for a progress bar.

@@ -75,8 +75,9 @@ public enum RunRecord {
             guard fields.count == width else {
                 throw TrainingError.corruptRun(path: url.path, reason: "line \(k + 1) has \(fields.count) fields, the header has \(width)")
             }
-            guard let epoch = Int(fields[0]), epoch == rows.count + 1 else {
-                throw TrainingError.corruptRun(path: url.path, reason: "line \(k + 1) holds epoch '\(fields[0])' where epoch \(rows.count + 1) belongs (the rows must be epochs 1, 2, 3, … once each)")
+            let epochField = fields[header.firstIndex(of: "epoch") ?? 0]
+            guard let epoch = Int(epochField), epoch == rows.count + 1 else {
+                throw TrainingError.corruptRun(path: url.path, reason: "line \(k + 1) holds epoch '\(epochField)' where epoch \(rows.count + 1) belongs (the rows must be epochs 1, 2, 3, … once each)")
             }
             if header == columns {
                 rows.append(lines[k])

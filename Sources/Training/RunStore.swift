@@ -2,6 +2,7 @@ import Autodiff
 import Checkpoints
 import Datasets
 import Foundation
+import Probes
 import Layers
 import Tensors
 

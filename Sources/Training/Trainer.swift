@@ -49,14 +49,14 @@ public struct Trainer {
     }
 
     /// The context of the epoch probes at θ: the mean loss on the probe set (in Float32, and in
-    /// Float64 on demand) and its Hessian in chunks of `chunk` rows.
+    /// Float64 on demand) and its Hessian, both in chunks of `chunk` rows.
     /// - Throws: ``ModelError`` for a probe set that does not fit the model.
     /// `input64` gives the same rows in Float64, computed from the data (not widened from Float32).
     public static func probeContext<M: Model>(model: M, at θ: Tensor<Float>, input: Tensor<Float>, labels: [Int], chunk: Int, seed: UInt64,
                                               input64: @escaping () -> Tensor<Double>) throws -> ProbeContext<Float> {
-        ProbeContext(point: θ, loss: LossFunction(try model.loss(on: input, labels: labels)), seed: seed,
+        ProbeContext(point: θ, loss: try model.meanLoss(on: input, labels: labels, chunkSize: chunk), seed: seed,
                      curvature: { try probeHessian(of: model, at: θ, input: input, labels: labels, chunk: chunk) },
-                     float64: { (LossFunction(try model.loss(on: input64(), labels: labels)), Tensor<Double>(converting: θ)) })
+                     float64: { (try model.meanLoss(on: input64(), labels: labels, chunkSize: chunk), Tensor<Double>(converting: θ)) })
     }
 
     /// SGD steps per epoch.
@@ -186,7 +186,7 @@ public struct Trainer {
                                                         seed: cfg.seed &+ UInt64(epoch)) { train.images(rows: 0..<probeY.count, as: Double.self) }
                     // Warm start from the previous estimate's eigenvector.
                     if let eigenvector { context.warmStarts[LambdaMaxProbe.name] = eigenvector }
-                    probeValues = try epochProbes.measure(&context)
+                    probeValues = try epochProbes.measure(&context, epoch: epoch, of: cfg.epochs)
                     eigenvector = context.warmStarts[LambdaMaxProbe.name] ?? eigenvector
                 } catch {
                     throw TrainingError.probeFailed(epoch: epoch, reason: "\(error)")
@@ -195,7 +195,7 @@ public struct Trainer {
             let m = EpochMetrics(epoch: epoch, trainLoss: trL, trainAccuracy: trA, trainRunningLoss: lossSum / Double(max(step, 1)),
                                  validationLoss: vaL, validationAccuracy: vaA, testLoss: teL, testAccuracy: teA, learningRate: lastRate,
                                  trainSeconds: trainSeconds, evaluationSeconds: evaluationSeconds,
-                                 probeColumns: epochProbes.columns, probeValues: probeValues)
+                                 probeColumns: epochProbes.columns, probeValues: probeValues, integerColumns: epochProbes.integerColumns)
             all.append(m)
             if let store {
                 lastCheckpoint = try store.append(m, parameters: θ, model: model, velocity: optimizer.velocity, step: optimizer.step, eigenvector: eigenvector)

@@ -62,8 +62,9 @@ public struct TrainingConfiguration: ConfigurationValue {
         guard p.lambdaEvery >= 0 else { throw bad("probes.lambdaEvery", "must be ≥ 0 (0: never), got \(p.lambdaEvery)") }
         guard p.probeSamples >= 1 else { throw bad("probes.probeSamples", "must be at least 1, got \(p.probeSamples)") }
         guard p.probeBatchSize >= 0 else { throw bad("probes.probeBatchSize", "must be ≥ 0 (0: the whole probe set at once), got \(p.probeBatchSize)") }
-        if let m = ProbeLimits.violation("", p.lambdaIterations, ProbeLimits.powerIterations) { throw bad("probes.lambdaIterations", m.trimmingCharacters(in: .whitespaces)) }
-        guard p.lambdaTolerance > 0, p.lambdaTolerance.isFinite else { throw bad("probes.lambdaTolerance", "must be positive and finite, got \(p.lambdaTolerance)") }
+        do { try LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance).validate() } catch let error as ProbeSettingError {
+            throw bad(["powerIterations": "probes.lambdaIterations", "tolerance": "probes.lambdaTolerance"][error.setting] ?? "probes", error.problem)
+        }
         for name in p.extraProbes ?? [] {
             guard ProbeRegistry.names.contains(name), name != LambdaMaxProbe.name else {
                 throw bad("probes.extraProbes", "names '\(name)', which is not a further probe; choose from \(ProbeRegistry.names.filter { $0 != LambdaMaxProbe.name }.joined(separator: ", "))")

@@ -3,6 +3,7 @@ import Testing
 import Checkpoints
 import Datasets
 import Layers
+import Probes
 import Tensors
 import Training
 

@@ -4,6 +4,7 @@ import Autodiff
 import Checkpoints
 import Datasets
 import Layers
+import Probes
 import Tensors
 import Training
 

@@ -129,12 +129,12 @@ if let samples = option("--lambda-memory").flatMap(Int.init) {
     let y = (0..<samples).map { _ in rng.next(below: 10) }
     let θ = m.initialParameters(Float.self, seed: 1)
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     let before = Double(usage.ru_maxrss) / 1024
     let t0 = Date()
     let op = try CurvatureKind.hessian.matrix(of: m, at: θ, input: x, labels: y, chunkSize: chunk, records: records)
     let r = try largestEigenvalue(of: op, powerIterations: 10, lanczosSteps: 10, seed: 1)
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     print(String(format: "λ_max %.6g (%d products) on %d samples in chunks of %d (%@): max RSS %.0f MiB (%.0f MiB before), %.1f s",
                  r.value, r.products, samples, chunk, records.rawValue, Double(usage.ru_maxrss) / 1024, before, Date().timeIntervalSince(t0)))
     exit(0)

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import Autodiff
+import Probes
+import Tensors
+
+/// The probe descriptions: λ_max is one quantity through every path that runs it, a result's
+/// columns and values come from one declaration, and the registry names each probe once.
+@Suite struct ProbePipelineTests {
+    /// A context whose curvature is the given matrix and whose loss is ½θᵀAθ.
+    static func context(_ spectrum: [Double], rotated seed: UInt64? = nil) throws -> ProbeContext<Double> {
+        let a = try LargestEigenvalueTests.matrix(spectrum, rotated: seed)
+        let d = spectrum.count
+        let f = LossFunction<Double>(layout: ParameterLayout(vectorOf: d), value: { θ in 0.5 * θ.dot(try a.apply(θ)) },
+                                     valueWithGradient: { θ in let g = try a.apply(θ); return (0.5 * θ.dot(g), g) })
+        return ProbeContext(point: Tensor<Double>(Array(repeating: 0.1, count: d)), loss: f, seed: 3, curvature: { AnySymmetricOperator(a) })
+    }
+
+    /// diag(−6, 4, 1), diag(5, −5, 1) and a top pair 10, 9.99: the epoch probe (as train and the
+    /// study run it) and `landscape probe`'s suite report the largest algebraic eigenvalue.
+    @Test(arguments: [([-6.0, 4, 1], 4.0, -6.0 as Double?), ([5, -5, 1], 5, -5), ([10, 9.99, 3, -2, 1, 0.5], 10, nil)])
+    func lambdaMaxIsTheLargestEigenvalueOnEveryPath(spectrum: [Double], lambdaMax: Double, negative: Double?) throws {
+        for rotated in [nil, UInt64(77)] {
+            // The epoch path: the probe list of a run (λ_max with its settings), on the operator.
+            var context = try Self.context(spectrum, rotated: rotated)
+            let epoch = EpochProbes([AnyProbe(LambdaMaxProbe(powerIterations: 10, tolerance: 1e-10))], every: 1)
+            let values = try epoch.measure(&context)
+            let r = LambdaMaxProbe.Result(values: Array(values.dropLast()))
+            #expect(abs(r.lambdaMax - lambdaMax) < 1e-6, "\(spectrum): \(r.lambdaMax)")
+            #expect(r.converged)
+            if let negative {
+                #expect(abs(r.negative - negative) < 5e-3 * abs(negative), "dominant negative \(r.negative)")
+            } else {
+                #expect(r.negative.isNaN)
+            }
+            #expect(context.lambdaMax == r.lambdaMax && context.warmStarts[LambdaMaxProbe.name] != nil)
+            // The second pass starts from the first's eigenvector and agrees.
+            let again = LambdaMaxProbe.Result(values: Array(try epoch.measure(&context).dropLast()))
+            #expect(abs(again.lambdaMax - lambdaMax) < 1e-6)
+            // `landscape probe`'s suite on the same operator.
+            let f = Quadratic(spectrum: spectrum, seed: rotated ?? 1)
+            var s = ProbeSuiteSettings()
+            s.top = 2; s.lanczosSteps = spectrum.count; s.slqSteps = spectrum.count; s.traceProbes = 6; s.powerTolerance = 1e-10
+            let a = try LargestEigenvalueTests.matrix(spectrum, rotated: rotated)
+            let suite = try probeSuite(of: f, at: Tensor<Double>.zeros([spectrum.count]), operator: a, layout: f.layout, settings: s)
+            #expect(abs(suite.power.value - lambdaMax) < 1e-6 && abs(suite.lambdaMax - lambdaMax) < 1e-6, "\(suite.power.value) \(suite.lambdaMax)")
+        }
+    }
+
+    @Test func resultsReadBackFromTheirValues() throws {
+        var context = try Self.context([3, 1, -0.5], rotated: 5)
+        for probe in ProbeRegistry.all {
+            let values = try probe.measure(&context)
+            #expect(values.count == probe.columns.count, "\(probe.name)")
+            let json = probe.json(values)
+            #expect(Set(json.keys) == Set(probe.columns), "\(probe.name)")
+        }
+        let r = SharpnessProbe.Result(values: [0.25, 0.5, .nan])
+        #expect(r.mean == 0.25 && r.maximum == 0.5 && r.quadraticPrediction.isNaN && r.json["quadratic_prediction"] is NSNull)
+        let names = ProbeRegistry.all.flatMap(\.columns)
+        #expect(Set(names).count == names.count, "every column is one probe's")
+        #expect(Set(ProbeRegistry.names).count == ProbeRegistry.names.count)
+        #expect(throws: AutodiffError.self) { try ProbeRegistry.probe(named: "sharpnes") }
+    }
+
+    @Test func invalidSettingsNameTheProbeAndTheSetting() {
+        var p = SharpnessProbe()
+        p.epsilon = 0
+        do { try p.validate(); Issue.record("accepted ε = 0") } catch { #expect("\(error)".contains("sharpness: epsilon"), "\(error)") }
+        var t = TraceProbe()
+        t.probes = 1
+        do { try AnyProbe(t).validate(); Issue.record("accepted 1 probe") } catch { #expect("\(error)".contains("trace: probes must be in 2..."), "\(error)") }
+    }
+
+    /// Sharpness after λ_max in one pass reports ½ε²λ_max with the pass's λ_max.
+    @Test func sharpnessUsesTheLambdaMaxOfItsPass() throws {
+        var context = try Self.context([2, 1, 0.5], rotated: 9)
+        let pass = EpochProbes([AnyProbe(LambdaMaxProbe(powerIterations: 200, tolerance: 1e-12)), AnyProbe(SharpnessProbe(epsilon: 0.1, directions: 3, seed: 1))], every: 1)
+        let values = try pass.measure(&context)
+        let q = values[pass.columns.firstIndex(of: "quadratic_prediction")!]
+        #expect(abs(q - 0.5 * 0.01 * 2) < 1e-9, "\(q)")
+    }
+}
