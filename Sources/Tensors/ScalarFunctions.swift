@@ -115,11 +115,11 @@ public struct Sign: ScalarFunction {
     @inlinable public func callAsFunction(_ x: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : (x == 0 ? 0 : .nan)) }
 }
 
-/// `max(x, 0)`.
+/// `max(x, 0)`; nan stays nan, so an overflow upstream (∞ − ∞ in a GEMM) is not turned into 0.
 public struct ReLU: ScalarFunction {
     @inlinable public init() {}
-    @inlinable public func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 }
-    @inlinable public func callAsFunction(_ x: Double) -> Double { x > 0 ? x : 0 }
+    @inlinable public func callAsFunction(_ x: Float) -> Float { x <= 0 ? 0 : x }
+    @inlinable public func callAsFunction(_ x: Double) -> Double { x <= 0 ? 0 : x }
 }
 
 /// `x^exponent` for a constant real exponent (IEEE `pow`: nan for negative `x` and a

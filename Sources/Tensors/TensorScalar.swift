@@ -40,7 +40,7 @@ where Self.RawSignificand: FixedWidthInteger {
     static func zip<F: BinaryScalarFunction>(_ f: F, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>, count: Int)
     /// `y[i] = −x[i]` (IEEE negation: −0 for 0); `y` may alias `x`.
     static func negate(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
-    /// `y[i] = max(x[i], 0)`; `y` may alias `x`.
+    /// `y[i] = max(x[i], 0)`, nan kept; `y` may alias `x`.
     static func relu(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
     /// `y[i] = c[i] > 0 ? a[i] : b[i]`; a nan condition picks `b`.
     static func select(_ c: UnsafePointer<Self>, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
@@ -119,7 +119,7 @@ extension TensorScalar {
 
     @inlinable
     public static func relu(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int) {
-        for i in 0..<count { let v = x[i]; y[i] = v > 0 ? v : 0 }
+        for i in 0..<count { let v = x[i]; y[i] = v <= 0 ? 0 : v }
     }
 
     @inlinable

@@ -56,6 +56,19 @@ func randomMLPLoss(seed: UInt64, sizes: [Int] = [7, 6, 5, 4], batch: Int = 5) ->
         #expect(abs(dir - g.dot(v)) <= 1e-12 * max(1, abs(dir)))
     }
 
+    /// A first-layer pre-activation that overflowed to nan (∞ − ∞ in the GEMM) must reach the
+    /// loss: a ReLU that made it 0 gave `landscape slice` a finite loss at θ ± 1e308·u on
+    /// OpenBLAS's Sandybridge kernel, whose summation order made every pre-activation nan there.
+    @Test func aNaNPreActivationMakesTheLossNaN() throws {
+        let (f, θ) = randomMLPLoss(seed: 11)
+        var p = θ.scalars
+        p[0] = .nan   // fc1.weight[0, 0]: hidden unit 0 is nan for every sample
+        let poisoned = Tensor<Double>(p)
+        #expect(try value(of: f, at: poisoned).isNaN)
+        #expect(try valueWithGradient(of: f, at: poisoned).0.isNaN)
+        #expect(try value(of: f, at: θ).isFinite)
+    }
+
     @Test func denseHessianColumnsEqualBasisHVPs() throws {
         let (f, θ) = randomMLPLoss(seed: 21, sizes: [3, 4, 3], batch: 4)
         let d = f.layout.parameterCount

@@ -122,6 +122,15 @@ struct ElementwiseTests {
         #expect(Tensor<Double>([0]).map(Exp()).scalars == [1])
     }
 
+    @Test("relu keeps nan (IEEE 754-2019 maximum(x, 0)): an overflow upstream is not hidden")
+    func reluOfNaN() {
+        let f = Tensor<Float>([.nan, -1, 0, 2])
+        let d = Tensor<Double>([.nan, -1, 0, 2])
+        for y in [doubles(f.map(ReLU())), doubles(f.reluKernel()), doubles(d.map(ReLU())), doubles(d.reluKernel())] {
+            #expect(y[0].isNaN && Array(y[1...]) == [0, 0, 2], "\(y)")
+        }
+    }
+
     @Test("zip(op) matches Double arithmetic, and the operators agree", arguments: Precision.allCases, BinaryCase.all)
     func binary(precision: Precision, c: BinaryCase) {
         for seed: UInt64 in [21, 22] {
