@@ -34,14 +34,6 @@ import Training
         return c
     }
 
-    /// Rows without the three timing columns (train, evaluation and λ_max seconds: 14–16 of 16).
-    func rowsWithoutTimes(_ csv: URL) throws -> [String] {
-        try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").dropFirst().map { line in
-            let f = line.split(separator: ",", omittingEmptySubsequences: false)
-            return (f[0..<14] + f[17...]).joined(separator: ",")
-        }
-    }
-
     // The fixtures were computed with OpenBLAS's Haswell kernel (train-interrupted/run.json says so).
     // Bit identity is promised between two runs on one machine and kernel, not across kernels:
     // SkylakeX and Sandybridge block the GEMMs differently and Sandybridge has no FMA, so the last
@@ -72,7 +64,7 @@ import Training
         case relativeToLambda(Double)
     }
 
-    /// The 13 columns every version writes (the timings follow them), with their tolerances.
+    /// The 13 columns every version writes, with their tolerances.
     /// Losses and λ_max: 1e-5 relative, 60 times the largest difference measured; the residual:
     /// 1e-6 of λ_max, 90 times the largest measured and still 5e-4 of the residual itself.
     static let metricTolerances: [(column: String, tolerance: MetricTolerance)] = [
@@ -82,14 +74,17 @@ import Training
         ("lambda_converged", .exact), ("learning_rate", .exact),
     ]
 
-    /// The numeric rows of a metrics.csv, columns as in ``metricTolerances``.
+    /// The numeric rows of a metrics.csv, columns as in ``metricTolerances``, found by name (the
+    /// current version writes the λ columns after the timings, the earlier one before them).
     func metricRows(_ csv: URL) throws -> [[Double]] {
         let lines = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")
-        let header = lines[0].split(separator: ",").prefix(Self.metricTolerances.count).map(String.init)
-        #expect(header == Self.metricTolerances.map(\.column), "\(csv.path)")
+        let header = lines[0].split(separator: ",").map(String.init)
+        let indices = Self.metricTolerances.map { header.firstIndex(of: $0.column) }
+        #expect(indices.allSatisfy { $0 != nil }, "\(csv.path): \(header)")
         return try lines.dropFirst().map { line in
-            try line.split(separator: ",", omittingEmptySubsequences: false).prefix(Self.metricTolerances.count).map { field in
-                guard let x = Double(field) else { throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: csv.path]) }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            return try indices.map { i in
+                guard let i, i < fields.count, let x = Double(fields[i]) else { throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: csv.path]) }
                 return x
             }
         }
@@ -200,7 +195,7 @@ import Training
         #expect(metricsTwice.map(\.epoch) == [3])
         let sameBits = θTwice.scalars.map(\.bitPattern) == θOnce.scalars.map(\.bitPattern)
         #expect(sameBits, "θ differs: ‖Δθ‖/‖θ‖ = \(relativeDifference(θTwice.scalars, θOnce.scalars))")
-        #expect(try rowsWithoutTimes(twice.appendingPathComponent("metrics.csv")) == rowsWithoutTimes(once.appendingPathComponent("metrics.csv")))
+        #expect(try csvRowsWithoutTimes(twice.appendingPathComponent("metrics.csv")) == csvRowsWithoutTimes(once.appendingPathComponent("metrics.csv")))
         #expect(try RunRecord.entries(in: twice).map(\.epoch) == [1, 2, 3])
         // Both continued the earlier version's epoch 1, so they end near its uninterrupted run.
         let difference = relativeDifference(θOnce.scalars, try uninterruptedθ(layout: model.layout))
