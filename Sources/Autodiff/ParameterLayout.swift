@@ -76,6 +76,14 @@ public struct ParameterLayout: Sendable, Equatable {
     /// The entry named `name`, if any.
     public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
 
+    /// The position of the entry named `name` among ``entries`` (and so among the per-entry
+    /// values an ``Objective`` receives).
+    /// - Precondition: the layout has such an entry.
+    public func index(of name: String) -> Int {
+        guard let i = entries.firstIndex(where: { $0.name == name }) else { preconditionFailure("ParameterLayout: no entry named \(name)") }
+        return i
+    }
+
     /// Checks that `θ` has ``parameterCount`` elements.
     /// - Throws: ``AutodiffError/lengthMismatch(what:expected:actual:)`` naming `what`.
     public func validate<E>(_ θ: Tensor<E>, as what: String = "the parameter vector") throws {
@@ -98,19 +106,4 @@ public struct ParameterLayout: Sendable, Equatable {
         }
         return Tensor.concatenateFlat(blocks)
     }
-}
-
-/// A scalar function of a model's parameters (typically a loss on a fixed batch),
-/// written once over any ``TensorAlgebra`` so that it can be evaluated plainly,
-/// with tangents (JVP), on a tape (gradient) or both (HVP).
-///
-/// The parameters arrive as one value per ``ParameterLayout`` entry, shaped as the
-/// entry. The result must have one element (rank 0 preferred).
-public protocol Objective {
-    /// The element type of the parameter vector.
-    associatedtype Scalar: TensorScalar
-    /// The layout of θ.
-    var layout: ParameterLayout { get }
-    /// Evaluates the function in the algebra `A`.
-    func callAsFunction<A: ConvolutionAlgebra>(_ parameters: [A]) -> A where A.Scalar == Scalar
 }

@@ -91,7 +91,12 @@ public struct CNN: Model {
         items += [(name: "fc1.weight", shape: hidden.parameterShapes[0]), (name: "fc1.bias", shape: hidden.parameterShapes[1]),
                   (name: "fc2.weight", shape: output.parameterShapes[0]), (name: "fc2.bias", shape: output.parameterShapes[1])]
         self.layout = ParameterLayout(items)
+        let layout = self.layout
+        self.slots = (convs.indices.map { "conv\($0 + 1)" } + ["fc1", "fc2"]).map { (layout.index(of: "\($0).weight"), layout.index(of: "\($0).bias")) }
     }
+
+    /// Each layer's weight and bias positions in the layout, found by name: the convolutions, then the two linear layers.
+    @usableFromInline let slots: [(weight: Int, bias: Int)]
 
     /// C·H·W, the length of one flattened input row.
     public var inputSize: Int { inputChannels * height * width }
@@ -103,11 +108,11 @@ public struct CNN: Model {
     public func logits<A: ConvolutionAlgebra>(_ parameters: [A], input: A) -> A {
         var h = input.reshaped([input.shape[0], inputChannels, height, width])
         for (i, conv) in convolutions.enumerated() {
-            h = conv(h, weight: parameters[2 * i], bias: parameters[2 * i + 1]).relu().maxPool2x2()
+            h = conv(h, weight: parameters[slots[i].weight], bias: parameters[slots[i].bias]).relu().maxPool2x2()
         }
-        let k = 2 * convolutions.count
-        h = hidden(h.flattened(), weight: parameters[k], bias: parameters[k + 1]).relu()
-        return output(h, weight: parameters[k + 2], bias: parameters[k + 3])
+        let k = convolutions.count
+        h = hidden(h.flattened(), weight: parameters[slots[k].weight], bias: parameters[slots[k].bias]).relu()
+        return output(h, weight: parameters[slots[k + 1].weight], bias: parameters[slots[k + 1].bias])
     }
 
     /// A flat θ with PyTorch’s default initialization (uniform ±1/√fan_in for weights and biases), reproducible from `seed` (SplitMix64).

@@ -223,6 +223,15 @@ import Tensors
                 }
             }
             #expect(throws: AutodiffError.self) { try CurvatureKind.hessian.matrix(of: model, at: θ, input: x, labels: labels, chunkSize: -1) }
+            // The mean loss in chunks: the same value and gradient as on the whole batch.
+            let (l0, g0) = try valueWithGradient(of: try model.loss(on: x, labels: labels), at: θ)
+            for chunk in [1, 2, 3] {
+                let f = try model.meanLoss(on: x, labels: labels, chunkSize: chunk)
+                let (l1, g1) = try f.valueWithGradient(at: θ)
+                let v1 = try f.value(at: θ)
+                #expect(abs(l1 - l0) <= 1e-12 * abs(l0) && abs(v1 - l0) <= 1e-12 * abs(l0), "chunk \(chunk): \(l1) vs \(l0)")
+                #expect((g1 - g0).norm() <= 1e-12 * g0.norm(), "chunk \(chunk)")
+            }
         }
         try check(MLP(sizes: [4, 3, 3]), inputs: 5)
         try check(try CNN(inputChannels: 1, height: 8, width: 8, channels: [2, 3], kernelSize: 3, padding: 1, hiddenSize: 4, classCount: 3), inputs: 7)
