@@ -307,20 +307,21 @@ public struct BlockCurvature: Sendable {
 }
 
 /// The curvature of each block (e.g. ``layerBlocks(of:)``) of an operator over a layout: a
-/// Lanczos run of `steps` steps (capped at the block's size) for each of λ_max and λ_min, and Hutchinson
-/// with `traceProbes` probes for the trace.
+/// Lanczos run of `steps` steps (capped at the block's size) for each of λ_max and λ_min, and the
+/// trace from `traceProbes` Hutchinson products of the whole operator split by block (``blockTraces(of:blocks:probes:seed:)``).
 /// - Throws: ``AutodiffError`` for unknown entries or invalid options; product errors.
 public func blockCurvature<A: SymmetricOperator>(of op: A, blocks: [(name: String, entries: [String])], layout: ParameterLayout,
                                                  steps: Int = 30, traceProbes: Int = 10, seed: UInt64 = 0) throws -> [BlockCurvature] {
     guard layout.parameterCount == op.dimension else {
         throw AutodiffError.lengthMismatch(what: "the operator", expected: layout.parameterCount, actual: op.dimension)
     }
-    return try blocks.map { block in
-        let restricted = try RestrictedOperator(op, entries: block.entries, of: layout)
+    let restricted = try blocks.map { try RestrictedOperator(op, entries: $0.entries, of: layout) }
+    let traces = try blockTraces(of: op, blocks: restricted.map(\.ranges), probes: max(traceProbes, 2), seed: seed &+ 1)
+    return try zip(blocks, zip(restricted, traces)).map { block, rt in
+        let (restricted, (t, se)) = rt
         let d = restricted.dimension
         let run = try lanczos(of: restricted, count: 1, steps: min(max(steps, 2), d), seed: seed)
         let low = try lanczos(of: restricted, count: 1, target: .smallestAlgebraic, steps: min(max(steps, 2), d), seed: seed &+ 2)
-        let (t, se) = try hutchinsonTrace(of: restricted, probes: max(traceProbes, 2), seed: seed &+ 1)
         func double(_ p: RitzPair<A.Scalar>) -> RitzPair<Double> {
             RitzPair(value: p.value, vector: Tensor<Double>(converting: p.vector), residualNorm: p.residualNorm, converged: p.converged)
         }

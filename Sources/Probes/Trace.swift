@@ -91,6 +91,26 @@ public func hutchPlusPlusTrace<A: SymmetricOperator>(of op: A, probes: Int = 60,
     return (top + mean, se)
 }
 
+/// The traces of diagonal blocks of A from one set of Hutchinson products: tr A_bb = E[z_bᵀ (Az)_b]
+/// over seeded Rademacher z (the same probes as ``hutchinsonTrace(of:probes:seed:)``), with the
+/// standard error of each; `probes` products in all, however many blocks.
+/// - Parameter blocks: each block's coordinates, as ranges of 0..<d.
+/// - Throws: ``AutodiffError`` for `probes < 2`, ranges outside 0..<d, or product errors.
+public func blockTraces<A: SymmetricOperator>(of op: A, blocks: [[Range<Int>]], probes: Int, seed: UInt64 = 0) throws -> [(trace: Double, standardError: Double)] {
+    guard probes >= 2 else { throw AutodiffError.invalidArgument("block traces: need at least 2 probes for a standard error, got \(probes)") }
+    guard blocks.allSatisfy({ $0.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= op.dimension } }) else {
+        throw AutodiffError.invalidArgument("block traces: a block lies outside 0..<\(op.dimension)")
+    }
+    var rng = SplitMix64(seed: seed)
+    let z = (0..<probes).map { _ in Tensor<A.Scalar>.randomRademacher([op.dimension], using: &rng) }
+    let az = try op.apply(block: z)
+    return blocks.map { ranges in
+        meanAndStandardError(zip(z, az).map { z, h in
+            ranges.reduce(0.0) { acc, r in acc + r.reduce(0.0) { $0 + Double(z.scalars[$1]) * Double(h.scalars[$1]) } }
+        })
+    }
+}
+
 /// The trace of the curvature by Hutchinson's estimator, as a probe, with its standard error.
 public struct TraceProbe: Probe {
     public static let name = "trace"

@@ -351,16 +351,11 @@ public struct StudyRunner {
         // each layer's diagonal Hessian block by a short Lanczos run, its trace by splitting
         // Hutchinson products of the whole Hessian by block (tr H_bb = E[z_bᵀ(Hz)_b]), and the
         // GGN's top eigenvalues by Lanczos on the chunk-weighted sum of per-chunk GGN operators.
-        var rngT = SplitMix64(seed: e.traceSeed &+ 1)
-        let zs = (0..<max(e.traceProbes, 2)).map { _ in Tensor<Float>.randomRademacher([θ.count], using: &rngT) }
-        let hz = try hessianOp.apply(block: zs)
+        let blocks = try layerBlocks(of: model.layout).map { try RestrictedOperator(hessianOp, entries: $0.entries, of: model.layout) }
+        let traces = try blockTraces(of: hessianOp, blocks: blocks.map(\.ranges), probes: max(e.traceProbes, 2), seed: e.traceSeed &+ 1)
         var layerRows: [[String: String]] = []
-        for block in layerBlocks(of: model.layout) {
-            let restricted = try RestrictedOperator(hessianOp, entries: block.entries, of: model.layout)
+        for (block, (restricted, (mean, se))) in zip(layerBlocks(of: model.layout), zip(blocks, traces)) {
             let run = try lanczos(of: restricted, count: 1, steps: min(Self.layerLanczosSteps, restricted.dimension), seed: f.spectrumSeed)
-            let samples = zip(zs, hz).map { z, h in restricted.ranges.reduce(0.0) { acc, r in acc + r.reduce(0.0) { $0 + Double(z.scalars[$1]) * Double(h.scalars[$1]) } } }
-            let mean = samples.reduce(0, +) / Double(samples.count)
-            let se = (samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(samples.count - 1) / Double(samples.count)).squareRoot()
             layerRows.append(["model": model.name, "regime": regime, "layer": block.name, "parameters": String(restricted.dimension),
                               "lambda_max": "\(run.pairs[0].value)", "lambda_max_residual": "\(run.pairs[0].residualNorm)",
                               "lambda_max_converged": run.pairs[0].converged ? "1" : "0", "trace": "\(mean)", "trace_stderr": "\(se)"])

@@ -81,3 +81,27 @@ import Tensors
         #expect(abs(q - 0.5 * 0.01 * 2) < 1e-9, "\(q)")
     }
 }
+
+@Suite struct BlockTraceTests {
+    /// Blocks that partition the coordinates: their traces add up to Hutchinson's estimate with the
+    /// same probes (the same products split), and each is within 4 standard errors of the exact
+    /// block trace; a diagonal block's estimate is exact (z_i² = 1).
+    @Test(arguments: [UInt64(2), 3]) func blockTracesSplitHutchinsonsProducts(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let spectrum = (0..<12).map { _ in 4 * rng.nextUnitDouble() - 1 }
+        let a = try LargestEigenvalueTests.matrix(spectrum, rotated: seed &+ 50)
+        let blocks = [[0..<3, 7..<9], [3..<7], [9..<12]]
+        let traces = try blockTraces(of: a, blocks: blocks, probes: 400, seed: seed)
+        let whole = try hutchinsonTrace(of: a, probes: 400, seed: seed)
+        #expect(abs(traces.map(\.trace).reduce(0, +) - whole.trace) < 1e-9, "seed \(seed)")
+        let m = a.matrix.scalars
+        for (ranges, t) in zip(blocks, traces) {
+            let exact = ranges.flatMap { Array($0) }.reduce(0.0) { $0 + m[$1 * 12 + $1] }
+            #expect(abs(t.trace - exact) <= 4 * t.standardError + 1e-12, "seed \(seed): \(t) vs \(exact)")
+        }
+        let diagonal = try blockTraces(of: try SymmetricMatrix<Double>(diagonal: spectrum), blocks: [[0..<5]], probes: 3, seed: seed)
+        #expect(abs(diagonal[0].trace - spectrum.prefix(5).reduce(0, +)) < 1e-12 && diagonal[0].standardError < 1e-12)
+        #expect(throws: AutodiffError.self) { try blockTraces(of: a, blocks: [[0..<13]], probes: 4) }
+        #expect(throws: AutodiffError.self) { try blockTraces(of: a, blocks: blocks, probes: 1) }
+    }
+}
