@@ -3,10 +3,9 @@ import Tensors
 /// `count` rows of a data set in consecutive chunks of at most `size` rows (0: one chunk), each
 /// weighted by its share of the rows, n_i/n: the one place where a mean over data is split into
 /// chunks. A mean loss, its gradient, a curvature product or an accuracy over the rows is the
-/// weighted sum of the chunks' (``weightedSum(_:adding:)``), so only one chunk's intermediates
+/// weighted sum of the chunks' (`weightedSum`), so only one chunk's intermediates
 /// exist at a time (as curvlinops' `_loop_over_data`).
 public struct RowChunks: Sendable, Equatable, RandomAccessCollection {
-    /// Rows in all.
     public let rows: Int
     /// Rows per chunk; the last may be shorter.
     public let size: Int

@@ -105,9 +105,6 @@ public struct ProbeContext<E: TensorScalar> {
         self.init(point: θ, loss: LossFunction(f), seed: seed, curvature: { AnySymmetricOperator(try HessianOperator(of: f, at: θ)) })
     }
 
-    /// The layout of θ.
-    public var layout: ParameterLayout { loss.layout }
-
     /// The curvature operator at θ, built on first use and shared by the probes of this context.
     public func curvature() throws -> AnySymmetricOperator<E> {
         if let op = curvatureCache.value { return op }
@@ -148,13 +145,6 @@ public protocol Probe: Codable, Equatable, Sendable {
 }
 
 extension Probe {
-    /// Runs ``measure(_:)`` and returns its result with the seconds it took.
-    public func timed<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> (result: Result, seconds: Double) {
-        let t0 = Date()
-        let r = try measure(&context)
-        return (r, Date().timeIntervalSince(t0))
-    }
-
     /// The error of an invalid setting.
     public func invalid(_ setting: String, _ problem: String) -> ProbeSettingError {
         ProbeSettingError(probe: Self.name, setting: setting, problem: problem)

@@ -44,10 +44,10 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
             return (name, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
         }
         guard epsilon > 0, epsilon.isFinite else { return ("epsilon", "must be positive and finite, got \(epsilon)") }
-        for probe in [AnyProbe(keskar), AnyProbe(ranks)] {
+        // The probes' settings under the names of `landscape probe`'s options (keskarEpsilon, rankFraction, …).
+        for (prefix, probe) in [("keskar", AnyProbe(keskar)), ("rank", AnyProbe(ranks))] {
             do { try probe.validate() } catch let error as ProbeSettingError {
-                return ([KeskarProbe.name: "keskar", SpectralRanksProbe.name: "rank"][error.probe]! + error.setting.prefix(1).uppercased() + error.setting.dropFirst(),
-                        error.problem)
+                return (prefix + error.setting.prefix(1).uppercased() + error.setting.dropFirst(), error.problem)
             } catch { return (probe.name, "\(error)") }
         }
         return nil

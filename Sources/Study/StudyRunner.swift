@@ -288,7 +288,7 @@ public struct StudyRunner {
     }
 
     static func describe(_ m: EpochMetrics, epochs: Int) -> String {
-        let seconds = m.probeColumns.indices.filter { m.probeColumns[$0].hasSuffix("_seconds") }.map { m.probeValues[$0] }.reduce(0, +)
+        let seconds = m.probeColumns.indices.filter { m.probeColumns[$0].hasSuffix("_seconds") }.map { m.probeValues[$0] }.filter(\.isFinite).reduce(0, +)
         return String(format: "epoch %d/%d  train %.4f %.2f%% (running %.4f)  val %.4f %.2f%%  test %.4f %.2f%%  λ_max %.4g%@  S_max %.3g  S_mean %.3g  tr %.4g±%.2g  [%.1f s train, %.1f s eval, %.1f s probes]",
                       m.epoch, epochs, m.trainLoss, 100 * m.trainAccuracy, m.trainRunningLoss, m.validationLoss, 100 * m.validationAccuracy,
                       m.testLoss, 100 * m.testAccuracy, m.lambdaMax, m.lambdaConverged ? "" : "*", m["sharpness_max"], m["sharpness_mean"],
