@@ -14,6 +14,7 @@ struct Landscape: ParsableCommand {
                       TaylorCommand.self, ProbeCommand.self, SliceCommand.self])
 
     static func main() {
+        signal(SIGPIPE, SIG_IGN)  // a closed stdout pipe becomes EPIPE, which Console reports and survives
         BLASRuntime.ensureFastKernel()
         BLASRuntime.retainFreedMemory()
         do {
