@@ -47,15 +47,25 @@ public struct DerivativeCheck: Sendable, CustomStringConvertible {
 /// - Throws: ``AutodiffError`` for a wrong length, a non-scalar output, or `step <= 0`.
 public func checkGradient<O: Objective>(of f: O, at θ: Tensor<Double>, step: Double = 1e-6,
                                         components: Int? = nil, seed: UInt64 = 0) throws -> DerivativeCheck where O.Scalar == Double {
+    try f.layout.validate(θ)
+    return try checkGradient(value: { try value(of: f, at: $0) }, gradient: { try gradient(of: f, at: $0) }, at: θ, step: step,
+                             components: components, seed: seed)
+}
+
+/// ``checkGradient(of:at:step:components:seed:)`` of a function given by its value and gradient
+/// (length d), e.g. a mean loss evaluated over chunks of data.
+/// - Throws: ``AutodiffError`` for `step <= 0`; the functions' errors.
+public func checkGradient(value: (Tensor<Double>) throws -> Double, gradient: (Tensor<Double>) throws -> Tensor<Double>, at θ: Tensor<Double>,
+                          step: Double = 1e-6, components: Int? = nil, seed: UInt64 = 0) throws -> DerivativeCheck {
     guard step > 0, step.isFinite else { throw AutodiffError.invalidArgument("finite-difference step must be positive and finite, got \(step)") }
-    let g = try gradient(of: f, at: θ)
+    let g = try gradient(θ)
     let indices = sampleIndices(count: θ.count, take: components, seed: seed)
     var fd = [Double]()
     for i in indices {
         var plus = θ.scalars, minus = θ.scalars
         plus[i] += step
         minus[i] -= step
-        let fp = try value(of: f, at: Tensor(plus)), fm = try value(of: f, at: Tensor(minus))
+        let fp = try value(Tensor(plus)), fm = try value(Tensor(minus))
         fd.append((fp - fm) / (2 * step))
     }
     return DerivativeCheck.compare(indices.map { g.scalars[$0] }, fd, indices: indices, step: step)
@@ -71,18 +81,29 @@ public func checkGradient<O: Objective>(of f: O, at θ: Tensor<Double>, step: Do
 /// - Throws: ``AutodiffError`` for a wrong length, a non-scalar output, a zero `v`, or `step <= 0`.
 public func checkHessianVectorProduct<O: Objective>(of f: O, at θ: Tensor<Double>, along v: Tensor<Double>? = nil,
                                                     step: Double = 1e-5, seed: UInt64 = 0) throws -> DerivativeCheck where O.Scalar == Double {
+    try f.layout.validate(θ)
+    if let v { try f.layout.validate(v, as: "the direction") }
+    return try checkHessianVectorProduct(hvp: { try hessianVectorProduct(of: f, at: θ, along: $0) }, gradient: { try gradient(of: f, at: $0) },
+                                         at: θ, along: v, step: step, seed: seed)
+}
+
+/// ``checkHessianVectorProduct(of:at:along:step:seed:)`` of a function given by its gradient and
+/// its HVP at θ (e.g. a mean loss and its Hessian over chunks of data).
+/// - Throws: ``AutodiffError`` for a zero `v` or `step <= 0`; the functions' errors.
+public func checkHessianVectorProduct(hvp: (Tensor<Double>) throws -> Tensor<Double>, gradient: (Tensor<Double>) throws -> Tensor<Double>,
+                                      at θ: Tensor<Double>, along v: Tensor<Double>? = nil, step: Double = 1e-5, seed: UInt64 = 0) throws -> DerivativeCheck {
     guard step > 0, step.isFinite else { throw AutodiffError.invalidArgument("finite-difference step must be positive and finite, got \(step)") }
     var rng = SplitMix64(seed: seed)
     let dir = v ?? Tensor.randomNormal([θ.count], using: &rng)
-    try f.layout.validate(dir, as: "the direction")
+    guard dir.count == θ.count else { throw AutodiffError.lengthMismatch(what: "the direction", expected: θ.count, actual: dir.count) }
     let n = dir.norm()
     guard n > 0 else { throw AutodiffError.invalidArgument("the direction v is zero") }
     let h = step / n
-    let hv = try hessianVectorProduct(of: f, at: θ, along: dir)
+    let hv = try hvp(dir)
     var plus = θ, minus = θ
     plus.addScaled(dir, h)
     minus.addScaled(dir, -h)
-    let gp = try gradient(of: f, at: plus), gm = try gradient(of: f, at: minus)
+    let gp = try gradient(plus), gm = try gradient(minus)
     let fd = zip(gp.scalars, gm.scalars).map { ($0 - $1) / (2 * h) }
     return DerivativeCheck.compare(hv.scalars, fd, indices: Array(0..<θ.count), step: h)
 }

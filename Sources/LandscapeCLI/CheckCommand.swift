@@ -1,6 +1,7 @@
 import ArgumentParser
 import Autodiff
 import Layers
+import Probes
 import Tensors
 import Training
 
@@ -38,10 +39,14 @@ struct CheckCommand: ParsableCommand {
         var rng = SplitMix64(seed: seed)
         let x = Tensor<Double>.randomUniform([batch, m.inputSize], bound: 1, using: &rng)
         let labels = (0..<batch).map { _ in rng.next(below: m.classCount) }
-        let f = try m.loss(on: x, labels: labels)
         let θ = m.initialParameters(Double.self, seed: seed)
-        let gc = try checkGradient(of: f, at: θ, components: coordinates == 0 ? nil : coordinates, seed: seed)
-        let hc = try checkHessianVectorProduct(of: f, at: θ, seed: seed)
+        // In chunks, as `probe`: memory of a chunk however large the batch.
+        let rows = BatchChunking.rows(for: model ?? TrainingConfiguration().model)
+        let f = try m.meanLoss(on: x, labels: labels, chunkSize: rows)
+        let hessian = try CurvatureKind.hessian.matrix(of: m, at: θ, input: x, labels: labels, chunkSize: rows, records: .streamed)
+        let gc = try checkGradient(value: f.value(at:), gradient: { try f.valueWithGradient(at: $0).1 }, at: θ,
+                                   components: coordinates == 0 ? nil : coordinates, seed: seed)
+        let hc = try checkHessianVectorProduct(hvp: hessian.apply, gradient: { try f.valueWithGradient(at: $0).1 }, at: θ, seed: seed)
         return (gc, hc, m.layout.parameterCount)
     }
 }

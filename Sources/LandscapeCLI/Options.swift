@@ -69,11 +69,36 @@ struct ProbeTarget: ParsableArguments {
 
     /// The loss on the first `--probe-samples` (else `defaultSamples`) training samples in Float64, and θ (Float64).
     func load<M: Model>(_ m: M, defaultSamples: Int = 512) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
+        let b = try batch(m, defaultSamples: defaultSamples)
+        return (try m.loss(on: b.input, labels: b.labels), b.θ)
+    }
+
+    /// The first `--probe-samples` (else `defaultSamples`) training samples in Float64 and θ
+    /// (Float64), to be used in chunks (``ProbeBatch``).
+    func batch<M: Model>(_ m: M, defaultSamples: Int = 512) throws -> ProbeBatch<M> {
         let dataset = try data.load(log: stderrLine)
         let n = min(probeSamples ?? defaultSamples, dataset.train.count)
-        let f = try m.loss(on: dataset.train.images(rows: 0..<n, as: Double.self), labels: Array(dataset.train.labels[0..<n]))
         let θ = try parameters.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") } ?? m.initialParameters(Double.self, seed: seed)
-        return (f, θ)
+        return ProbeBatch(model: m, input: dataset.train.images(rows: 0..<n, as: Double.self), labels: Array(dataset.train.labels[0..<n]), θ: θ,
+                          chunkRows: BatchChunking.rows(for: model ?? TrainingConfiguration().model))
+    }
+}
+
+/// A batch of data, θ and the chunks they are used in (``BatchChunking``): memory is bounded
+/// however many samples.
+struct ProbeBatch<M: Model> {
+    let model: M
+    /// [N, inputSize] and N labels.
+    let input: Tensor<Double>, labels: [Int]
+    let θ: Tensor<Double>
+    let chunkRows: Int
+
+    /// The mean loss, evaluated and differentiated chunk by chunk.
+    var loss: LossFunction<Double> { get throws { try model.meanLoss(on: input, labels: labels, chunkSize: chunkRows) } }
+
+    /// The curvature matrix of the mean loss at θ, chunk by chunk, records as ``BatchChunking/records(rows:)``.
+    func curvature(_ kind: CurvatureKind) throws -> AnySymmetricOperator<Double> {
+        try kind.matrix(of: model, at: θ, input: input, labels: labels, chunkSize: chunkRows, records: BatchChunking.records(rows: labels.count))
     }
 }
 

@@ -73,22 +73,19 @@ struct ProbeCommand: ModelCommand {
     }
 
     func run<M: Model>(_ m: M, _ out: URL) throws {
-        let (f, θ) = try target.load(m)
-        switch CurvatureKind(rawValue: curvature)! {
-        case .hessian: try run(m, out, f, θ, try HessianOperator(of: f, at: θ))
-        case .ggn: try run(m, out, f, θ, try GaussNewtonOperator(model: m, at: θ, input: f.input, labels: f.labels))
-        case .fisher:
-            stderrLine("… per-sample gradients for the empirical Fisher (\(f.labels.count) backward passes)")
-            try run(m, out, f, θ, try EmpiricalFisherOperator(model: m, at: θ, input: f.input, labels: f.labels))
+        if let (setting, problem) = settings.memoryProblem(dimension: m.layout.parameterCount, scalarBytes: MemoryLayout<Double>.size) {
+            throw CLIError(description: "--\(ConfigurationFlags.option(for: setting)): \(problem); lower it")
         }
-    }
-
-    func run<M: Model, A: SymmetricOperator>(_ m: M, _ out: URL, _ f: ModelLoss<M, Double>, _ θ: Tensor<Double>, _ op: A) throws where A.Scalar == Double {
+        let b = try target.batch(m)
+        let kind = CurvatureKind(rawValue: curvature)!
+        if kind == .fisher { stderrLine("… per-sample gradients for the empirical Fisher (\(b.labels.count) backward passes)") }
+        let op = try b.curvature(kind)
+        let f = try b.loss, θ = b.θ
         let d = θ.count
         let settings = self.settings
         let r = try probeSuite(of: f, at: θ, operator: op, layout: m.layout, settings: settings) { stderrLine("… \($0) (\(curvature))") }
         let power = r.power, lz = r.top, sharp = r.sharpness
-        outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(f.labels.count) training samples, Float64, operator: \(curvature)")
+        outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(b.labels.count) training samples in chunks of \(min(b.chunkRows, b.labels.count)) (\(BatchChunking.records(rows: b.labels.count).rawValue)), Float64, operator: \(curvature)")
         outLine(String(format: "λ_max (largest eigenvalue)  %@ %.6g (%d products, residual %.2g%@)   Lanczos top-%d %.6g (residual %.2g)   relative difference %.2g",
                        power.method == .powerIteration ? "power iteration" : "power iteration + Lanczos", power.value, power.products, power.residualNorm,
                        power.converged ? "" : ", not converged; power iteration: \(power.powerStatus.rawValue)", settings.top, r.lambdaMax, lz.pairs[0].residualNorm,
@@ -116,7 +113,7 @@ struct ProbeCommand: ModelCommand {
 
         var further: [String: Any] = [:]
         if !(try extraProbes).isEmpty {
-            var context = ProbeContext(point: θ, loss: LossFunction(f), seed: target.seed, curvature: { AnySymmetricOperator(op) })
+            var context = ProbeContext(point: θ, loss: f, seed: target.seed, curvature: { AnySymmetricOperator(op) })
             for p in try extraProbes {
                 stderrLine("… \(p.name) (\(curvature))")
                 let values = try p.measure(&context)
@@ -126,7 +123,7 @@ struct ProbeCommand: ModelCommand {
         }
         let json: [String: Any] = [
             "probes": further,
-            "model": m.name, "parameters": d, "samples": f.labels.count, "seed": target.seed, "operator": curvature,
+            "model": m.name, "parameters": d, "samples": b.labels.count, "chunk_rows": min(b.chunkRows, b.labels.count), "seed": target.seed, "operator": curvature,
             "blocks": r.layers.map { ["name": $0.name, "parameters": $0.parameters, "lambda_max": $0.lambdaMax.value,
                                       "lambda_max_residual": $0.lambdaMax.residualNorm, "lambda_min": $0.lambdaMin.value,
                                       "lambda_min_residual": $0.lambdaMin.residualNorm, "trace": $0.trace, "trace_standard_error": $0.traceStandardError] as [String: Any] },

@@ -117,6 +117,20 @@ public enum CurvatureKind: String, CaseIterable, Codable, Sendable {
     }
 }
 
+/// How `landscape probe` and `landscape check` split a batch of data, as `train` and `study` split
+/// theirs: chunks of ``rows(for:)`` rows; each chunk's records kept (``ChunkRecords/kept``) while
+/// the batch has at most ``keptRows`` rows and streamed beyond, so that memory is bounded by the
+/// records of `keptRows` rows or of one chunk, however large the batch.
+public enum BatchChunking {
+    /// Rows of a batch whose chunks' records are kept. The CNN's records took 726 MiB per 1024
+    /// Float32 rows (Notes/probes.md), so 2048 Float64 rows are about 3 GB.
+    public static let keptRows = 2048
+    /// Rows per chunk for `model`: its ``ModelKind/probeChunkRows``, else 512.
+    public static func rows(for model: ModelKind) -> Int { model.probeChunkRows ?? 512 }
+    /// Kept records for a batch of at most ``keptRows`` rows, streamed ones beyond.
+    public static func records(rows: Int) -> ChunkRecords { rows <= keptRows ? .kept : .streamed }
+}
+
 extension Model {
     /// The mean cross-entropy over the rows of `input` ([N, inputSize]) as a ``LossFunction``,
     /// evaluated and differentiated in chunks of `chunkSize` rows (0: one chunk) weighted by n_i/N

@@ -12,6 +12,15 @@ public enum ModelKind: String, CaseIterable, Codable, CodingKeyRepresentable, Se
         case .cnn: return try CNN()
         }
     }
+
+    /// Rows per chunk of a probe batch in Hessian-vector products when the model has a measured
+    /// preference (`nil`: none): the CNN's HVP costs less per sample in chunks of 64.
+    public var probeChunkRows: Int? {
+        switch self {
+        case .mlp: return nil
+        case .cnn: return 64
+        }
+    }
 }
 
 /// Looks up a model by name (case-insensitive) and builds it with its default sizes.

@@ -35,6 +35,10 @@ public struct LanczosResult<E: TensorScalar>: Sendable {
     public let ritzValues: [Double]
     /// The quadrature weights τ_j = (e₁ᵀ s_j)² of ``ritzValues`` (they sum to 1).
     public let quadratureWeights: [Double]
+
+    /// The run without its Ritz vectors: what SLQ needs (``spectralDensity(from:gridPoints:bandwidth:)``),
+    /// so that many probes' runs cost no parameter-sized memory.
+    public var quadrature: LanczosResult { LanczosResult(pairs: [], steps: steps, ritzValues: ritzValues, quadratureWeights: quadratureWeights) }
 }
 
 /// Extreme eigenpairs of the Hessian H(θ) of `f` by the Lanczos iteration with full

@@ -1,3 +1,5 @@
+import Tensors
+
 /// The allowed ranges of the probes' size settings, shared by `landscape probe`, the study's
 /// configuration and training's λ_max estimate. Lanczos keeps every vector (full
 /// reorthogonalization): 500 steps × 269,322 Float32 ≈ 540 MB.
@@ -16,6 +18,25 @@ public enum ProbeLimits {
     public static let ascentSteps = 1...10_000
     /// Power iterations per λ_max estimate.
     public static let powerIterations = 1...100_000
+
+    /// Bytes of probe vectors and their products that the trace estimators apply at once
+    /// (``hutchinsonTrace(of:probes:seed:)``, Hutch++, ``blockTraces(of:blocks:probes:seed:)``):
+    /// they stream their probes in blocks, so `--trace-probes` costs time, not memory. A larger
+    /// block rebuilds a streamed chunk's operator (``ChunkRecords/streamed``) less often.
+    public static let blockBytes = 64 << 20
+
+    /// Probe vectors of `dimension` scalars of `scalarBytes` bytes per block (at least 1).
+    public static func vectorsPerBlock(dimension: Int, scalarBytes: Int) -> Int {
+        max(1, blockBytes / max(1, 2 * dimension * scalarBytes))
+    }
+
+    /// "WHAT (N vectors of D parameters) needs about X of memory, more than this machine's Y" when
+    /// `vectors` parameter-sized vectors of `scalarBytes` bytes exceed `available`, else `nil`.
+    public static func memoryProblem(vectors: Int, dimension: Int, scalarBytes: Int, what: String,
+                                     available: Double = MachineMemory.bytes) -> String? {
+        MachineMemory.excess(Double(vectors) * Double(dimension) * Double(scalarBytes),
+                             for: "\(what) (\(vectors) vectors of \(dimension) parameters)", available: available)
+    }
 
     /// "NAME must be in LO...HI, got VALUE", or `nil` when `value` is in `range`.
     public static func violation(_ name: String, _ value: Int, _ range: ClosedRange<Int>) -> String? {

@@ -54,6 +54,27 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
     }
 }
 
+extension ProbeSuiteSettings {
+    /// The setting whose parameter-sized vectors would exceed `available` bytes
+    /// (``MachineMemory/bytes``) for `dimension` parameters of `scalarBytes` bytes, with the
+    /// estimate, or `nil`. The vectors held at once: the Lanczos basis and Ritz vectors
+    /// (`lanczosSteps + top`), the SLQ basis (`slqSteps`; each probe's run is reduced to its
+    /// quadrature before the next), Hutch++'s orthonormal sketch (`traceProbes / 3`) with a block
+    /// of probes and products; each with a few work vectors. The data's records are not counted.
+    public func memoryProblem(dimension: Int, scalarBytes: Int, available: Double = MachineMemory.bytes) -> (setting: String, problem: String)? {
+        let block = 2 * min(ProbeLimits.vectorsPerBlock(dimension: dimension, scalarBytes: scalarBytes), traceProbes)
+        let uses: [(String, Int, String)] = [
+            ("lanczosSteps", lanczosSteps + top + 4, "the Lanczos basis"), ("slqSteps", slqSteps + 4, "the SLQ Lanczos basis"),
+            ("traceProbes", traceProbes / 3 + block + 4, "Hutch++'s sketch")]
+        for (setting, vectors, what) in uses {
+            if let message = ProbeLimits.memoryProblem(vectors: vectors, dimension: dimension, scalarBytes: scalarBytes, what: what, available: available) {
+                return (setting, message)
+            }
+        }
+        return nil
+    }
+}
+
 /// What ``probeSuite(of:at:operator:layout:settings:progress:)`` measured.
 public struct ProbeSuiteResult<E: TensorScalar>: Sendable {
     /// λ_max (largest algebraic) by power iteration, then Lanczos where power iteration leaves it open.
@@ -84,6 +105,14 @@ public struct ProbeSuiteResult<E: TensorScalar>: Sendable {
 public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tensor<O.Scalar>, operator op: A, layout: ParameterLayout,
                                                            settings s: ProbeSuiteSettings, progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<O.Scalar>
     where A.Scalar == O.Scalar {
+    try probeSuite(of: LossFunction(f), at: θ, operator: op, layout: layout, settings: s, progress: progress)
+}
+
+/// ``probeSuite(of:at:operator:layout:settings:progress:)`` with the sharpness of any loss function
+/// (e.g. ``Model/meanLoss(on:labels:chunkSize:)``, a mean over chunks of data).
+public func probeSuite<E: TensorScalar, A: SymmetricOperator>(of f: LossFunction<E>, at θ: Tensor<E>, operator op: A, layout: ParameterLayout,
+                                                             settings s: ProbeSuiteSettings, progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<E>
+    where A.Scalar == E {
     if let (setting, problem) = s.problem { throw AutodiffError.invalidArgument("probe suite: \(setting) \(problem)") }
     let d = θ.count
     var seconds: [String: Double] = [:]

@@ -45,7 +45,7 @@ public func spectralDensity<A: SymmetricOperator>(of op: A, probes: Int = 4, ste
     var runs: [LanczosResult<A.Scalar>] = []
     for p in 0..<probes {
         let z = Tensor<A.Scalar>.randomRademacher([d], using: &rng)
-        runs.append(try lanczos(of: op, count: 1, steps: steps, seed: seed &+ UInt64(p), initialVector: z))
+        runs.append(try lanczos(of: op, count: 1, steps: steps, seed: seed &+ UInt64(p), initialVector: z).quadrature)
     }
     return try spectralDensity(from: runs, gridPoints: gridPoints, bandwidth: bandwidth)
 }

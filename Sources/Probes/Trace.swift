@@ -14,8 +14,28 @@ public func hutchinsonTrace<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, prob
 public func hutchinsonTrace<A: SymmetricOperator>(of op: A, probes: Int = 100, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
     guard probes >= 2 else { throw AutodiffError.invalidArgument("Hutchinson: need at least 2 probes for a standard error, got \(probes)") }
     var rng = SplitMix64(seed: seed)
-    let z = (0..<probes).map { _ in Tensor<A.Scalar>.randomRademacher([op.dimension], using: &rng) }
-    return meanAndStandardError(zip(try op.apply(block: z), z).map { $0.dot($1) })
+    var samples: [Double] = []
+    try forEachProductBlock(of: op, count: probes, next: { Tensor<A.Scalar>.randomRademacher([op.dimension], using: &rng) }) { z, az in
+        samples += zip(az, z).map { $0.dot($1) }
+    }
+    return meanAndStandardError(samples)
+}
+
+/// Applies `op` to `count` vectors made by `next` (in order), in blocks of at most
+/// ``ProbeLimits/vectorsPerBlock(dimension:scalarBytes:)`` vectors, and hands each block and its
+/// products to `body`: the memory of one block however many vectors, and the same results
+/// whatever the block size (each product is computed on its own).
+/// - Throws: the operator's and `body`'s errors.
+func forEachProductBlock<A: SymmetricOperator>(of op: A, count: Int, next: () throws -> Tensor<A.Scalar>,
+                                               _ body: ([Tensor<A.Scalar>], [Tensor<A.Scalar>]) throws -> Void) throws {
+    let size = ProbeLimits.vectorsPerBlock(dimension: op.dimension, scalarBytes: MemoryLayout<A.Scalar>.size)
+    var done = 0
+    while done < count {
+        let n = min(size, count - done)
+        let vectors = try (0..<n).map { _ in try next() }
+        try body(vectors, try op.apply(block: vectors))
+        done += n
+    }
 }
 
 /// ‖A‖²_F = tr(A²) by E‖Az‖² over seeded Rademacher z (Hutchinson on A², one product per probe),
@@ -25,9 +45,11 @@ public func hutchinsonTrace<A: SymmetricOperator>(of op: A, probes: Int = 100, s
 public func frobeniusNormSquared<A: SymmetricOperator>(of op: A, probes: Int = 100, seed: UInt64 = 0) throws -> (value: Double, standardError: Double) {
     guard probes >= 2 else { throw AutodiffError.invalidArgument("Frobenius estimator: need at least 2 probes, got \(probes)") }
     var rng = SplitMix64(seed: seed)
-    let z = (0..<probes).map { _ in Tensor<A.Scalar>.randomRademacher([op.dimension], using: &rng) }
-    let (m, se) = meanAndStandardError(try op.apply(block: z).map { $0.dot($0) })
-    return (m, se)
+    var samples: [Double] = []
+    try forEachProductBlock(of: op, count: probes, next: { Tensor<A.Scalar>.randomRademacher([op.dimension], using: &rng) }) { _, az in
+        samples += az.map { $0.dot($0) }
+    }
+    return meanAndStandardError(samples)
 }
 
 /// The diagonal of A by Hutchinson's diagonal estimator (Bekas, Kokiopoulou & Saad 2007):
@@ -72,20 +94,25 @@ public func hutchPlusPlusTrace<A: SymmetricOperator>(of op: A, probes: Int = 60,
     let d = op.dimension, k = probes / 3, m = probes - 2 * k
     var rng = SplitMix64(seed: seed)
     // Q: orthonormal basis of A S (modified Gram–Schmidt, twice).
+    // Q (k vectors, the estimator's own memory) grows as the sketch's products arrive in blocks.
     var q: [Tensor<A.Scalar>] = []
-    let sketch = try op.apply(block: (0..<k).map { _ in Tensor<A.Scalar>.randomRademacher([d], using: &rng) })
-    for var y in sketch {
-        for _ in 0..<2 { for b in q { y.addScaled(b, A.Scalar(-y.dot(b))) } }
-        let n = y.norm()
-        if n > 1e-12 { q.append(y.affine(scale: A.Scalar(1 / n), shift: 0)) }
+    try forEachProductBlock(of: op, count: k, next: { Tensor<A.Scalar>.randomRademacher([d], using: &rng) }) { _, sketch in
+        for var y in sketch {
+            for _ in 0..<2 { for b in q { y.addScaled(b, A.Scalar(-y.dot(b))) } }
+            let n = y.norm()
+            if n > 1e-12 { q.append(y.affine(scale: A.Scalar(1 / n), shift: 0)) }
+        }
     }
-    let top = zip(try op.apply(block: q), q).reduce(0.0) { $0 + $1.0.dot($1.1) }
-    let zs: [Tensor<A.Scalar>] = (0..<m).map { _ in
+    var top = 0.0, next = 0
+    try forEachProductBlock(of: op, count: q.count, next: { defer { next += 1 }; return q[next] }) { qs, aq in
+        top += zip(aq, qs).reduce(0.0) { $0 + $1.0.dot($1.1) }
+    }
+    var samples: [Double] = []
+    try forEachProductBlock(of: op, count: m, next: {
         var z = Tensor<A.Scalar>.randomRademacher([d], using: &rng)
         for b in q { z.addScaled(b, A.Scalar(-z.dot(b))) }
         return z
-    }
-    let samples = zip(try op.apply(block: zs), zs).map { $0.dot($1) }
+    }) { zs, az in samples += zip(az, zs).map { $0.dot($1) } }
     let mean = samples.reduce(0, +) / Double(m)
     let se = m > 1 ? (samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(m - 1) / Double(m)).squareRoot() : .nan
     return (top + mean, se)
@@ -102,13 +129,15 @@ public func blockTraces<A: SymmetricOperator>(of op: A, blocks: [[Range<Int>]], 
         throw AutodiffError.invalidArgument("block traces: a block lies outside 0..<\(op.dimension)")
     }
     var rng = SplitMix64(seed: seed)
-    let z = (0..<probes).map { _ in Tensor<A.Scalar>.randomRademacher([op.dimension], using: &rng) }
-    let az = try op.apply(block: z)
-    return blocks.map { ranges in
-        meanAndStandardError(zip(z, az).map { z, h in
-            ranges.reduce(0.0) { acc, r in acc + r.reduce(0.0) { $0 + Double(z.scalars[$1]) * Double(h.scalars[$1]) } }
-        })
+    var samples = [[Double]](repeating: [], count: blocks.count)
+    try forEachProductBlock(of: op, count: probes, next: { Tensor<A.Scalar>.randomRademacher([op.dimension], using: &rng) }) { zs, azs in
+        for (b, ranges) in blocks.enumerated() {
+            samples[b] += zip(zs, azs).map { z, h in
+                ranges.reduce(0.0) { acc, r in acc + r.reduce(0.0) { $0 + Double(z.scalars[$1]) * Double(h.scalars[$1]) } }
+            }
+        }
     }
+    return samples.map(meanAndStandardError)
 }
 
 /// The trace of the curvature by Hutchinson's estimator, as a probe, with its standard error.

@@ -118,7 +118,7 @@ public struct StudyConfiguration: ConfigurationValue {
     /// Batch size and initial learning rate of each regime.
     public var regimeSettings: [String: RegimeSettings] = Dictionary(uniqueKeysWithValues: StudyConfiguration.protocolRegimes.map { ($0.name, $0.settings) })
     /// Rows per chunk of the probe set in HVPs, per model (missing: `training.probes.probeBatchSize`).
-    public var probeBatchSize: [ModelKind: Int] = [.cnn: 64]
+    public var probeBatchSize: [ModelKind: Int] = Dictionary(uniqueKeysWithValues: ModelKind.allCases.compactMap { k in k.probeChunkRows.map { (k, $0) } })
     /// Rows per gradient evaluation inside an SGD step, per model (missing:
     /// `training.optimizer.microBatchSize`); see ``OptimizerSettings/microBatchSize``.
     public var microBatchSize: [ModelKind: Int] = [:]
@@ -258,6 +258,15 @@ public struct StudyConfiguration: ConfigurationValue {
         try limit("finalProbes.lanczosSteps", f.lanczosSteps, f.lanczosCount...ProbeLimits.lanczosSteps.upperBound, " (at least lanczosCount; each step keeps a parameter-sized vector)")
         try limit("finalProbes.slqProbes", f.slqProbes, ProbeLimits.slqProbes)
         try limit("finalProbes.slqSteps", f.slqSteps, ProbeLimits.slqSteps, " (each step keeps a parameter-sized vector)")
+        // The final spectrum is one Float32 Lanczos run of max(lanczosSteps, slqSteps) steps with
+        // lanczosCount Ritz vectors (StudyRunner.finalProbes), and a few work vectors.
+        for m in models {
+            let vectors = max(f.lanczosSteps, f.slqSteps) + f.lanczosCount + 4
+            if let problem = ProbeLimits.memoryProblem(vectors: vectors, dimension: try m.make().layout.parameterCount, scalarBytes: 4,
+                                                       what: "the \(m.rawValue)'s final Lanczos basis") {
+                throw bad(f.lanczosSteps >= f.slqSteps ? "finalProbes.lanczosSteps" : "finalProbes.slqSteps", problem)
+            }
+        }
         // The per-regime and per-model values, where they replace the training settings'.
         for m in models {
             for r in regimes {

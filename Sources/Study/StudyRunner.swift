@@ -322,10 +322,10 @@ public struct StudyRunner {
                               steps: min(max(f.lanczosSteps, f.slqSteps), θ.count),
                               initialVector: Tensor<Float>.randomRademacher([θ.count], using: &rng0))
         let t1 = Date()
-        var runs = [top]
+        var runs = [top.quadrature]
         for _ in 1..<max(f.slqProbes, 1) {
             runs.append(try lanczos(of: hessianOp, count: 1, steps: min(f.slqSteps, θ.count),
-                                    initialVector: Tensor<Float>.randomRademacher([θ.count], using: &rng0)))
+                                    initialVector: Tensor<Float>.randomRademacher([θ.count], using: &rng0)).quadrature)
         }
         let density = try spectralDensity(from: runs)
         let ranks = try SpectralRanks(density: density, dimension: θ.count)

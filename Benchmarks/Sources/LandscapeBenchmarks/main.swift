@@ -140,6 +140,49 @@ if let samples = option("--lambda-memory").flatMap(Int.init) {
     exit(0)
 }
 
+if let name = option("--probe-memory") {
+    // Peak resident memory of one probe as `landscape probe` runs it (Float64, the data in
+    // chunks by BatchChunking): run once per probe and size, in separate processes, and compare
+    // the maxima. --model mlp|cnn, --samples N (probe batch), --probes K (trace probes, SLQ
+    // probes, sharpness directions), --steps S (Lanczos steps).
+    let kind = ModelKind(rawValue: option("--model") ?? "mlp") ?? .mlp
+    let samples = Int(option("--samples") ?? "512") ?? 512, k = Int(option("--probes") ?? "30") ?? 30
+    let steps = Int(option("--steps") ?? "40") ?? 40
+    func run<M: Model>(_ m: M) throws {
+        var rng = SplitMix64(seed: 3)
+        let x = Tensor<Double>.randomUniform([samples, m.inputSize], bound: 1, using: &rng)
+        let y = (0..<samples).map { _ in rng.next(below: m.classCount) }
+        let θ = m.initialParameters(Double.self, seed: 1)
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let before = Double(usage.ru_maxrss) / 1024
+        let t0 = Date()
+        let rows = BatchChunking.rows(for: kind), records = BatchChunking.records(rows: samples)
+        let curvature = { try CurvatureKind(rawValue: option("--operator") ?? "hessian")!.matrix(of: m, at: θ, input: x, labels: y, chunkSize: rows, records: records) }
+        let loss = try m.meanLoss(on: x, labels: y, chunkSize: rows)
+        let value: Double
+        switch name {
+        case "lambda_max": value = try largestEigenvalue(of: try curvature(), powerIterations: 10, lanczosSteps: steps, seed: 1).value
+        case "lanczos": value = try lanczos(of: try curvature(), count: 5, steps: steps, seed: 1).pairs[0].value
+        case "hutchinson": value = try hutchinsonTrace(of: try curvature(), probes: k, seed: 1).trace
+        case "hutchpp": value = try hutchPlusPlusTrace(of: try curvature(), probes: k, seed: 1).trace
+        case "slq": value = try spectralDensity(of: try curvature(), probes: k, steps: steps, seed: 1).mean
+        case "sharpness": value = try randomSharpness(of: loss, at: θ, epsilon: 0.05, directions: k, seed: 1).mean
+        case "keskar": value = try keskarSharpness(of: loss, at: θ, epsilon: 1e-3, steps: 10, seed: 1).increase
+        default: fatalError("--probe-memory: unknown probe \(name); one of lambda_max, lanczos, hutchinson, hutchpp, slq, sharpness, keskar")
+        }
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        print(String(format: "%@ %@ (%d parameters) on %d samples in chunks of %d (%@), %d probes, %d steps: value %.6g, max RSS %.0f MiB (%.0f MiB before), %.1f s",
+                     name, m.name, m.layout.parameterCount, samples, min(rows, samples), records.rawValue, k, steps, value,
+                     Double(usage.ru_maxrss) / 1024, before, Date().timeIntervalSince(t0)))
+    }
+    switch kind {
+    case .mlp: try run(MLP())
+    case .cnn: try run(try CNN())
+    }
+    exit(0)
+}
+
 if args.contains("--ops") {
     // Per-operation medians for the CNN's shapes (for profiling, not for the report).
     let n = Int(option("--batch") ?? "64") ?? 64
