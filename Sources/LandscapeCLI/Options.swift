@@ -67,10 +67,13 @@ struct ProbeTarget: ParsableArguments {
         if let probeSamples, probeSamples < 1 || probeSamples > 60_000 { throw ValidationError("--probe-samples must be in 1...60000, got \(probeSamples)") }
     }
 
-    /// The loss on the first `--probe-samples` (else `defaultSamples`) training samples in Float64, and θ (Float64).
+    /// The loss on the first `--probe-samples` (else `defaultSamples`) training samples in Float64,
+    /// in chunks of ``ProbeBatch/chunkRows``, and θ (Float64).
     func load<M: Model>(_ m: M, defaultSamples: Int = 512) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
         let b = try batch(m, defaultSamples: defaultSamples)
-        return (try m.loss(on: b.input, labels: b.labels), b.θ)
+        var f = try m.loss(on: b.input, labels: b.labels)
+        f.chunkRows = b.chunkRows
+        return (f, b.θ)
     }
 
     /// The first `--probe-samples` (else `defaultSamples`) training samples in Float64 and θ

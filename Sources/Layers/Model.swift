@@ -87,12 +87,27 @@ public struct ModelLoss<M: Model, E: TensorScalar>: Objective {
     public let input: Tensor<E>
     /// The labels, `N` values in `0..<classCount`.
     public let labels: [Int]
+    /// Rows per chunk of the batch (0: all at once): the loss is Σ_i (n_i/N)·loss_i over
+    /// ``RowChunks``, the same function, computed so that a forward-only algebra (plain values,
+    /// duals, jets) holds one chunk's activations at a time. A tape records every chunk.
+    public var chunkRows = 0
     /// The model’s layout of θ.
     public var layout: ParameterLayout { model.layout }
 
     /// The mean softmax cross-entropy of the model on the batch, in the algebra `A` (a rank-0 value).
     @inlinable
     public func callAsFunction<A: ConvolutionAlgebra>(_ parameters: [A]) -> A where A.Scalar == E {
-        softmaxCrossEntropy(logits: model.logits(parameters, input: A(constant: input)), labels: labels)
+        guard chunkRows > 0, labels.count > chunkRows else {
+            return softmaxCrossEntropy(logits: model.logits(parameters, input: A(constant: input)), labels: labels)
+        }
+        let chunks = RowChunks(rows: labels.count, size: chunkRows)
+        var total: A? = nil
+        for i in chunks.indices {
+            let r = chunks[i]
+            let part = softmaxCrossEntropy(logits: model.logits(parameters, input: A(constant: input.rows(r))), labels: Array(labels[r]))
+                .scaled(by: chunks.weight(i))
+            total = total.map { $0 + part } ?? part
+        }
+        return total!
     }
 }

@@ -8,6 +8,18 @@ extension ModelLoss: PlaneEvaluable where M == MLP {
     /// over the batch), so each grid point costs only the layers after the first (for the study's
     /// MLP that first layer is 75 % of the forward FLOPs).
     public func lossesOnPlane(_ θ: Tensor<E>, u: Tensor<E>, v: Tensor<E>, alphas: [Double], betas: [Double]) throws -> [[Double]] {
+        guard chunkRows > 0, labels.count > chunkRows else { return try lossesOnPlane(θ, u: u, v: v, alphas: alphas, betas: betas, rows: input, labels: labels) }
+        let chunks = RowChunks(rows: labels.count, size: chunkRows)
+        var total = [[Double]](repeating: [Double](repeating: 0, count: betas.count), count: alphas.count)
+        for i in chunks.indices {
+            let r = chunks[i]
+            let part = try lossesOnPlane(θ, u: u, v: v, alphas: alphas, betas: betas, rows: input.rows(r), labels: Array(labels[r]))
+            for a in alphas.indices { for b in betas.indices { total[a][b] += chunks.weight(i) * part[a][b] } }
+        }
+        return total
+    }
+
+    func lossesOnPlane(_ θ: Tensor<E>, u: Tensor<E>, v: Tensor<E>, alphas: [Double], betas: [Double], rows input: Tensor<E>, labels: [Int]) throws -> [[Double]] {
         let p = try layout.split(θ), pu = try layout.split(u, as: "the direction u"), pv = try layout.split(v, as: "the direction v")
         let first = model.layers[0]
         let a = first(input, weight: p[0], bias: p[1])
