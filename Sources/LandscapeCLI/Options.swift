@@ -99,9 +99,14 @@ struct ProbeBatch<M: Model> {
     /// The mean loss, evaluated and differentiated chunk by chunk.
     var loss: LossFunction<Double> { get throws { try model.meanLoss(on: input, labels: labels, chunkSize: chunkRows) } }
 
-    /// The curvature matrix of the mean loss at θ, chunk by chunk, records as ``BatchChunking/records(rows:)``.
+    /// How `kind`'s chunks are held (``BatchChunking/records(_:rows:dimension:scalarBytes:)``).
+    func records(_ kind: CurvatureKind) -> ChunkRecords {
+        BatchChunking.records(kind, rows: labels.count, dimension: θ.count, scalarBytes: MemoryLayout<Double>.size)
+    }
+
+    /// The curvature matrix of the mean loss at θ, chunk by chunk.
     func curvature(_ kind: CurvatureKind) throws -> AnySymmetricOperator<Double> {
-        try kind.matrix(of: model, at: θ, input: input, labels: labels, chunkSize: chunkRows, records: BatchChunking.records(rows: labels.count))
+        try kind.matrix(of: model, at: θ, input: input, labels: labels, chunkSize: chunkRows, records: records(kind))
     }
 }
 

@@ -85,7 +85,7 @@ struct ProbeCommand: ModelCommand {
         let settings = self.settings
         let r = try probeSuite(of: f, at: θ, operator: op, layout: m.layout, settings: settings) { stderrLine("… \($0) (\(curvature))") }
         let power = r.power, lz = r.top, sharp = r.sharpness
-        outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(b.labels.count) training samples in chunks of \(min(b.chunkRows, b.labels.count)) (\(BatchChunking.records(rows: b.labels.count).rawValue)), Float64, operator: \(curvature)")
+        outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(b.labels.count) training samples in chunks of \(min(b.chunkRows, b.labels.count)) (\(b.records(kind).rawValue)), Float64, operator: \(curvature)")
         outLine(String(format: "λ_max (largest eigenvalue)  %@ %.6g (%d products, residual %.2g%@)   Lanczos top-%d %.6g (residual %.2g)   relative difference %.2g",
                        power.method == .powerIteration ? "power iteration" : "power iteration + Lanczos", power.value, power.products, power.residualNorm,
                        power.converged ? "" : ", not converged; power iteration: \(power.powerStatus.rawValue)", settings.top, r.lambdaMax, lz.pairs[0].residualNorm,

@@ -60,6 +60,7 @@ public struct EmpiricalFisherOperator<E: TensorScalar>: SymmetricOperator {
     public init<M: Model>(model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int]) throws {
         try model.validate(input: input, labels: labels)
         var rows: [E] = []
+        rows.reserveCapacity(input.shape[0] * θ.count)
         for i in 0..<input.shape[0] {
             let g = try gradient(of: try model.loss(on: input.rows(i..<(i + 1)), labels: [labels[i]]), at: θ)
             rows += g.scalars
@@ -127,8 +128,17 @@ public enum BatchChunking {
     public static let keptRows = 2048
     /// Rows per chunk for `model`: its ``ModelKind/probeChunkRows``, else 512.
     public static func rows(for model: ModelKind) -> Int { model.probeChunkRows ?? 512 }
-    /// Kept records for a batch of at most ``keptRows`` rows, streamed ones beyond.
-    public static func records(rows: Int) -> ChunkRecords { rows <= keptRows ? .kept : .streamed }
+    /// Bytes of the empirical Fisher's per-sample gradients (N × d) that are kept; beyond, each
+    /// product recomputes them chunk by chunk.
+    public static let keptFisherBytes = 2e9
+    /// Kept records for a batch of at most ``keptRows`` rows (for the Fisher: whose per-sample
+    /// gradients take at most ``keptFisherBytes``), streamed ones beyond.
+    public static func records(_ kind: CurvatureKind, rows: Int, dimension: Int, scalarBytes: Int) -> ChunkRecords {
+        switch kind {
+        case .fisher: return Double(rows) * Double(dimension) * Double(scalarBytes) <= keptFisherBytes ? .kept : .streamed
+        case .hessian, .ggn: return rows <= keptRows ? .kept : .streamed
+        }
+    }
 }
 
 extension Model {

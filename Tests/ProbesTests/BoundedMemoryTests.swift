@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Autodiff
+import Layers
 import Probes
 import Tensors
 
@@ -96,6 +97,18 @@ import Tensors
         s.traceProbes = 30; s.lanczosSteps = 500
         // (500 + 5 + 4) × 269,322 × 8 B = 1.10 GB.
         #expect(s.memoryProblem(dimension: d, scalarBytes: 8, available: 1e9)?.setting == "lanczosSteps")
+    }
+
+    @Test func largeBatchesAreStreamedChunkByChunk() {
+        // The Hessian's and GGN's records are kept up to 2048 rows.
+        for kind in [CurvatureKind.hessian, .ggn] {
+            #expect(BatchChunking.records(kind, rows: 2048, dimension: 269_322, scalarBytes: 8) == .kept)
+            #expect(BatchChunking.records(kind, rows: 2049, dimension: 269_322, scalarBytes: 8) == .streamed)
+        }
+        // The Fisher's per-sample gradients: 929 × 269,322 × 8 B = 2.0016e9 > 2e9; 928 rows 1.9994e9.
+        #expect(BatchChunking.records(.fisher, rows: 929, dimension: 269_322, scalarBytes: 8) == .streamed)
+        #expect(BatchChunking.records(.fisher, rows: 928, dimension: 269_322, scalarBytes: 8) == .kept)
+        #expect(BatchChunking.records(.fisher, rows: 1800, dimension: 269_322, scalarBytes: 4) == .kept)
     }
 
     @Test func slqKeepsNoRitzVectors() throws {

@@ -157,8 +157,10 @@ if let name = option("--probe-memory") {
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         let before = Double(usage.ru_maxrss) / 1024
         let t0 = Date()
-        let rows = BatchChunking.rows(for: kind), records = BatchChunking.records(rows: samples)
-        let curvature = { try CurvatureKind(rawValue: option("--operator") ?? "hessian")!.matrix(of: m, at: θ, input: x, labels: y, chunkSize: rows, records: records) }
+        let curvatureKind = CurvatureKind(rawValue: option("--operator") ?? "hessian") ?? .hessian
+        let rows = BatchChunking.rows(for: kind)
+        let records = BatchChunking.records(curvatureKind, rows: samples, dimension: m.layout.parameterCount, scalarBytes: 8)
+        let curvature = { try curvatureKind.matrix(of: m, at: θ, input: x, labels: y, chunkSize: rows, records: records) }
         let loss = try m.meanLoss(on: x, labels: y, chunkSize: rows)
         let value: Double
         switch name {
