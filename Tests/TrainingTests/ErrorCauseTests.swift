@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import Checkpoints
+import Datasets
+import Layers
+import Optimizers
+import Tensors
+import Training
+
+/// Issue 24, class 5: errors that named the wrong cause. Each test is one reported example.
+@Suite struct ErrorCauseTests {
+    // MARK: A blow-up's cause
+
+    @Test func weightDecayTimesTheLearningRateAboveTheStabilityLimitIsRefused() throws {
+        // Before: accepted, and training stopped with "the learning rate is probably too large".
+        var c = TrainingConfiguration()
+        c.optimizer.weightDecay = 1e30
+        do { try c.validate(); Issue.record("weight decay 1e30 accepted") } catch let error as ConfigurationError {
+            #expect(error.key == "optimizer.weightDecay" && error.problem.contains("times the learning rate 0.05") && error.problem.contains("above 3.8 = 2(1 + μ)"), "\(error)")
+        }
+        // η = 0.05, μ = 0.9: η·λ ≤ 2(1 + μ) = 3.8 allows λ up to 76; Nesterov's 2(1 + μ)/(1 + 2μ) = 1.357 up to 27.1.
+        c.optimizer.weightDecay = 75
+        try c.validate()
+        c.optimizer.weightDecay = 77
+        #expect(throws: ConfigurationError.self) { try c.validate() }
+        c.optimizer.nesterov = true
+        c.optimizer.weightDecay = 27
+        try c.validate()
+        c.optimizer.weightDecay = 28
+        #expect(throws: ConfigurationError.self) { try c.validate() }
+        // A step schedule that raises the rate is checked at its largest rate: 0.05·10² = 5 in epoch 3 of 3.
+        c = TrainingConfiguration()
+        c.schedule = .step(everyEpochs: 1, gamma: 10)
+        c.optimizer.weightDecay = 0.75
+        try c.validate()
+        c.optimizer.weightDecay = 0.77
+        do { try c.validate(); Issue.record("accepted") } catch { #expect("\(error)".contains("the largest of the step:1:10.0 schedule"), "\(error)") }
+        // The study checks each regime's rate the same way.
+        #expect(c.largestLearningRate == 5)
+    }
+
+    @Test func aBlowUpNamesTheLearningRateOnlyWhenTheMeasuredCurvatureSaysSo() {
+        var c = TrainingConfiguration()   // η = 0.05, μ = 0.9: stable for curvatures h ≤ 3.8/0.05 = 76
+        let beyond = c.divergenceCause(learningRate: 0.05, lambdaMax: (100, 2))
+        #expect(beyond.hasPrefix("the learning rate is too large") && beyond.contains("λ_max = 100 (after epoch 2) is 5, above 3.8"), "\(beyond)")
+        let within = c.divergenceCause(learningRate: 0.05, lambdaMax: (10, 2))
+        #expect(within.hasPrefix("no setting is known to exceed") && within.contains("the last λ_max, 10 after epoch 2, was within it"), "\(within)")
+        #expect(within.contains("momentum μ = 0.9") && within.contains("weight decay λ = 0") && within.contains("no gradient clipping"), "\(within)")
+        // Weight decay adds to every curvature: 0.05·(60 + 20) = 4 > 3.8.
+        c.optimizer.weightDecay = 20
+        let withDecay = c.divergenceCause(learningRate: 0.05, lambdaMax: (60, 1))
+        #expect(withDecay.contains("plus the weight decay λ = 20 is 4, above"), "\(withDecay)")
+        #expect(c.divergenceCause(learningRate: 0.05, lambdaMax: nil).contains("λ_max was not measured"))
+    }
+
+    @Test func theWeightDecayCommandLineExampleIsAValidationError() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let r = try runLandscape(exe, ["train", "--weight-decay", "1e30", "--print-config"])
+        #expect(!r.signalled && r.status != 0)
+        #expect(r.output.contains("'optimizer.weightDecay' 1e+30 times the learning rate 0.05"), "\(r.output)")
+    }
+}
