@@ -103,23 +103,22 @@ extension ConfigurationValue {
     }
 
     /// Reads a configuration from a JSON file over `base`, and validates it.
-    /// - Throws: ``ConfigurationError`` with the file's path as the source.
+    /// - Throws: ``ConfigurationError`` with the file's path as the source: a file that cannot be
+    ///   read (``TextFile/read(_:maximumBytes:)``: missing, a directory, FIFO or device, not UTF-8,
+    ///   …), is not a JSON object, or holds an unknown key or a bad value.
     public static func load(from url: URL, base: Self = Self()) throws -> Self {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
-            throw ConfigurationError(source: url.path, key: nil, "is a directory, not a JSON file")
-        }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ConfigurationError(source: url.path, key: nil, "cannot be read (\(error.localizedDescription))")
-        }
-        return try decode(json: data, source: url.path, base: base)
+        let text: String
+        do { text = try TextFile.read(url) } catch { throw ConfigurationError(source: error.path, key: nil, error.problem) }
+        return try decode(json: Data(text.utf8), source: url.path, base: base)
     }
 
     /// ``load(from:base:)`` for JSON bytes in memory; `source` names them in errors.
     /// - Throws: ``ConfigurationError``.
     public static func decode(json data: Data, source: String, base: Self = Self()) throws -> Self {
         if let problem = JSONText.problem(in: data) { throw ConfigurationError(source: source, key: nil, "cannot be read as JSON: \(problem)") }
+        if String(decoding: data, as: UTF8.self).allSatisfy(\.isWhitespace) {
+            throw ConfigurationError(source: source, key: nil, "is empty; a configuration is a JSON object ({…}) of configuration keys")
+        }
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
             throw ConfigurationError(source: source, key: nil, "is not valid JSON")

@@ -59,4 +59,61 @@ import Training
         #expect(!r.signalled && r.status != 0)
         #expect(r.output.contains("'optimizer.weightDecay' 1e+30 times the learning rate 0.05"), "\(r.output)")
     }
+
+    // MARK: Configuration files
+
+    @Test(.timeLimit(.minutes(1))) func aConfigurationPathThatIsNoRegularFileIsNamedForWhatItIs() throws {
+        // Before: /dev/null and a FIFO gave "You don't have permission" (as root).
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fifo = dir.appendingPathComponent("config.fifo")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        let empty = dir.appendingPathComponent("empty.json")
+        try Data(" \n".utf8).write(to: empty)
+        for (path, problem) in [("/dev/null", "is a character device, not a regular file"), (fifo.path, "is a named pipe (FIFO), not a regular file"),
+                                (dir.path, "is a directory, not a file"), (dir.appendingPathComponent("none.json").path, "does not exist"),
+                                (empty.path, "is empty")] {
+            do { _ = try TrainingConfiguration.load(from: URL(fileURLWithPath: path)); Issue.record("\(path) accepted") } catch let error as ConfigurationError {
+                #expect(error.source == path && error.key == nil && error.problem.hasPrefix(problem), "\(error)")
+            }
+        }
+    }
+
+    // MARK: Run files
+
+    @Test func aRunWhoseCSVFilesHaveCRLFLineEndsResumes() throws {
+        // Before: metrics.csv "does not start with the expected header" (the file was one line).
+        let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        func lastComplete(crlf: Bool) throws -> TrainingCheckpoint? {
+            let dir = root.appendingPathComponent(crlf ? "crlf" : "lf")
+            try FileManager.default.copyItem(at: FixtureTests.fixtures.appendingPathComponent("train-interrupted"), to: dir)
+            for name in ["metrics.csv", RunRecord.fileName] where crlf {
+                let url = dir.appendingPathComponent(name)
+                try Data(try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: "\n", with: "\r\n").utf8).write(to: url)
+            }
+            let store = try RunStore.open(at: dir)
+            defer { store.close() }
+            return try store.lastComplete(layout: MLP(sizes: [784, 4, 10]).layout, stepsPerEpoch: try RunRecord.entries(in: dir)[0].step)
+        }
+        let crlf = try lastComplete(crlf: true), lf = try lastComplete(crlf: false)
+        #expect(crlf?.epoch == 2 && crlf?.metricsRows.count == 2)
+        #expect(crlf?.metricsRows == lf?.metricsRows && crlf?.records == lf?.records)
+    }
+
+    @Test func aRunDirectoryThatCannotBeCreatedSaysWhyInPlainWords() throws {
+        // Before: "The operation could not be completed. (NSCocoaErrorDomain error 512.)"
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("a-file")
+        try Data().write(to: file)
+        var rng = SplitMix64(seed: 1)
+        let split = DatasetSplit(name: "synthetic", pixels: randomPixels(64 * 784, using: &rng), labels: (0..<64).map { $0 % 10 }, featureCount: 784)
+        do {
+            _ = try RunStore.create(at: file.appendingPathComponent("run"), configuration: TrainingConfiguration(), model: MLP(), data: try syntheticDataset(train: split))
+            Issue.record("created a run under a file")
+        } catch {
+            #expect("\(error)".contains("cannot be created (not a directory)"), "\(error)")
+        }
+    }
 }
