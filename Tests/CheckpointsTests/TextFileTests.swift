@@ -40,4 +40,14 @@ import Testing
             #expect(SystemError.reason(of: error) == "not a directory", "\(error)")
         }
     }
+
+    @Test func aRepeatedKeyIsFoundWithItsPath() {
+        func key(_ json: String) -> [String]? { JSONText.duplicateKey(in: Data(json.utf8)) }
+        #expect(key(#"{"a": 1, "b": {"c": 2}, "d": [1, {"e": 1}]}"#) == nil)
+        #expect(key(#"{"a": 1, "a": 2}"#) == ["a"])
+        #expect(key(#"{"a": {"b": 1}, "c": [0, {"d": 1, "d": 2}]}"#) == ["c", "1", "d"])
+        #expect(key(#"{"a": "x\"a\":", "a\u0062": 1, "ab": 2}"#) == ["ab"])
+        #expect(key(#"{"a": {"k": 1}, "b": {"k": 1}, "c": ["k", "k"]}"#) == nil)
+        #expect(key(#"[{"a": 1}, {"a": 1}]"#) == nil)
+    }
 }

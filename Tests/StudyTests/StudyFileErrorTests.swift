@@ -71,4 +71,19 @@ import Training
         }
         #expect(try CSVTable.readIfPresent(metrics) == nil)
     }
+
+    @Test func regimesThatShareKeyNamesAreNoRepeatedKeys() throws {
+        let json = #"{"regimes": ["a", "b"], "regimeSettings": {"a": {"batchSize": 8}, "b": {"batchSize": 16}}}"#
+        let c = try StudyConfiguration.decode(json: Data(json.utf8), source: "s.json")
+        #expect(c.regimeSettings["a"]?.batchSize == 8 && c.regimeSettings["b"]?.batchSize == 16)
+        // An entry and a key inside it both given: one of them would be lost.
+        let both = #"{"regimeSettings": {"a": {"batchSize": 8}}, "regimeSettings.a.batchSize": 4, "regimes": ["a"]}"#
+        do { _ = try StudyConfiguration.decode(json: Data(both.utf8), source: "s.json"); Issue.record("accepted") } catch let error as ConfigurationError {
+            #expect(error.key == "regimeSettings.a.batchSize" && error.problem.hasPrefix("is given twice, within 'regimeSettings' and as 'regimeSettings.a.batchSize'"), "\(error)")
+        }
+        let repeated = #"{"regimeSettings": {"a": {"batchSize": 8, "batchSize": 4}}, "regimes": ["a"]}"#
+        do { _ = try StudyConfiguration.decode(json: Data(repeated.utf8), source: "s.json"); Issue.record("accepted") } catch let error as ConfigurationError {
+            #expect(error.key == "regimeSettings.a.batchSize" && error.problem.hasPrefix("appears twice"), "\(error)")
+        }
+    }
 }

@@ -79,6 +79,40 @@ import Training
         }
     }
 
+    @Test func aKeyGivenTwiceInAConfigurationFileIsAnErrorNamingIt() throws {
+        // Before: the last value was kept without a word.
+        let cases = [
+            (#"{"momentum": 0.5, "momentum": 0.8}"#, "momentum", "appears twice in the same object"),
+            (#"{"optimizer": {"momentum": 0.5, "nesterov": true, "momentum": 0.8}}"#, "optimizer.momentum", "appears twice in the same object"),
+            (#"{"momentum": 0.5, "mom\u0065ntum": 0.8}"#, "momentum", "appears twice in the same object"),
+            (#"{"momentum": 0.5, "optimizer": {"momentum": 0.8}}"#, "optimizer.momentum", "is given twice, as 'momentum' and within 'optimizer'"),
+            (#"{"lambdaSamples": 10, "probeSamples": 20}"#, "probes.probeSamples", "is given twice, as 'lambdaSamples' and as 'probeSamples'"),
+        ]
+        for (json, key, problem) in cases {
+            do { _ = try TrainingConfiguration.decode(json: Data(json.utf8), source: "c.json"); Issue.record("\(json) accepted") } catch let error as ConfigurationError {
+                #expect(error.source == "c.json" && error.key == key && error.problem.hasPrefix(problem), "\(error)")
+            }
+        }
+        // The same name in different objects, or inside a string, is no repeated key.
+        let c = try TrainingConfiguration.decode(json: Data(#"{"optimizer": {"batchSize": 8}, "data": {"dataDirectory": "d,{\"batchSize\": 1, \"batchSize\""}, "evaluationBatchSize": 8}"#.utf8), source: "c.json")
+        #expect(c.optimizer.batchSize == 8 && c.evaluationBatchSize == 8 && c.data.dataDirectory == #"d,{"batchSize": 1, "batchSize""#)
+    }
+
+    @Test func aSecondConfigIsAnError() throws {
+        // Before: the second file silently replaced the first.
+        guard let exe = landscapeExecutable() else { return }
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = dir.appendingPathComponent("a.json"), b = dir.appendingPathComponent("b.json")
+        try Data(#"{"momentum": 0.5}"#.utf8).write(to: a)
+        try Data(#"{"epochs": 7}"#.utf8).write(to: b)
+        let r = try runLandscape(exe, ["train", "--config", a.path, "--config", b.path, "--print-config"])
+        #expect(!r.signalled && r.status != 0)
+        #expect(r.output.contains("--config is given 2 times (\(a.path), \(b.path))"), "\(r.output)")
+        let one = try runLandscape(exe, ["train", "--config", a.path, "--print-config"])
+        #expect(one.status == 0 && one.output.contains(#""momentum" : 0.5"#), "\(one.output)")
+    }
+
     // MARK: Run files
 
     @Test func aRunWhoseCSVFilesHaveCRLFLineEndsResumes() throws {
