@@ -20,6 +20,60 @@ public enum JSONText {
         return nil
     }
 
+    /// The first key that appears twice in one object, as the path to it (object keys and array
+    /// indices, outermost first), or `nil` if every object names each key once. Foundation's
+    /// parsers keep the last value of a repeated key without a word; RFC 8259 §4 leaves the
+    /// meaning of such an object undefined. Keys compare after their escapes are decoded.
+    /// Meant for text the parser accepted; other text gives an answer but no diagnosis.
+    public static func duplicateKey(in data: Data) -> [String]? {
+        enum Frame { case object(keys: Set<String>, current: String?, expectingKey: Bool), array(index: Int) }
+        var stack: [Frame] = []
+        let bytes = [UInt8](data)
+        var i = 0
+        func path(_ last: String) -> [String] {
+            stack.dropLast().map { frame -> String in
+                switch frame {
+                case let .object(_, current, _): return current ?? ""
+                case let .array(index): return String(index)
+                }
+            } + [last]
+        }
+        while i < bytes.count {
+            let b = bytes[i]
+            switch b {
+            case UInt8(ascii: "\""):
+                let start = i + 1
+                var escaped = false
+                i += 1
+                while i < bytes.count, escaped || bytes[i] != UInt8(ascii: "\"") {
+                    escaped = !escaped && bytes[i] == UInt8(ascii: "\\")
+                    i += 1
+                }
+                guard case .object(var keys, _, true)? = stack.last else { break }
+                let raw = Data(bytes[start..<min(i, bytes.count)])
+                let key = raw.contains(UInt8(ascii: "\\"))
+                    ? (try? JSONSerialization.jsonObject(with: Data("\"".utf8) + raw + Data("\"".utf8), options: .fragmentsAllowed)) as? String ?? String(decoding: raw, as: UTF8.self)
+                    : String(decoding: raw, as: UTF8.self)
+                if keys.contains(key) { return path(key) }
+                stack.removeLast()          // so that `keys` is the set's only owner and grows in place
+                keys.insert(key)
+                stack.append(.object(keys: keys, current: key, expectingKey: false))
+            case UInt8(ascii: "{"): stack.append(.object(keys: [], current: nil, expectingKey: true))
+            case UInt8(ascii: "["): stack.append(.array(index: 0))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): _ = stack.popLast()
+            case UInt8(ascii: ","):
+                switch stack.last {
+                case let .object(keys, current, _)?: stack[stack.count - 1] = .object(keys: keys, current: current, expectingKey: true)
+                case let .array(index)?: stack[stack.count - 1] = .array(index: index + 1)
+                case nil: break
+                }
+            default: break
+            }
+            i += 1
+        }
+        return nil
+    }
+
     /// The deepest nesting of `[` and `{` outside strings.
     public static func nestingDepth(_ data: Data) -> Int {
         var depth = 0, deepest = 0, inString = false, escaped = false

@@ -143,15 +143,22 @@ extension ModelCommand {
 /// How `train` and `study` get their configuration: the defaults (or a preset), then a file, then
 /// `--set` and the configuration options (``ConfigurationFlags``), in command-line order.
 struct ConfigurationOptions: ParsableArguments {
-    @Option(help: "A JSON configuration file (any subset of the keys --print-config prints); its keys override the defaults.") var config: String?
+    @Option(help: "A JSON configuration file (any subset of the keys --print-config prints); its keys override the defaults. At most one.") var config: [String] = []
     @Option(name: .customLong("set"), help: "KEY=VALUE for any configuration key (repeatable; dotted keys reach into objects).") var assignments: [String] = []
     @Flag(help: "Print the resolved configuration as JSON and exit.") var printConfig = false
+
+    /// A second file would replace the first one's keys without a word: one file, then `--set`.
+    func validate() throws {
+        guard config.count <= 1 else {
+            throw ValidationError("--config is given \(config.count) times (\(config.joined(separator: ", "))); give one configuration file and lay further keys over it with --set KEY=VALUE or the configuration options")
+        }
+    }
 
     /// `base` with the file and the assignments laid over it, validated.
     /// - Throws: ``ConfigurationError`` naming the source and the key.
     func resolve<C: ConfigurationValue>(_ base: C) throws -> C {
         var c = base
-        if let config { c = try C.load(from: URL(fileURLWithPath: config), base: c) }
+        if let config = config.first { c = try C.load(from: URL(fileURLWithPath: config), base: c) }
         for a in assignments { c = try c.setting(a) }
         try c.validate()
         return c
@@ -159,7 +166,7 @@ struct ConfigurationOptions: ParsableArguments {
 
     /// The options given, by name, for refusing them where they do not apply (`--resume`).
     var given: [String] {
-        [config != nil ? "--config" : nil, assignments.isEmpty ? nil : "--set (or a configuration option)", printConfig ? "--print-config" : nil].compactMap { $0 }
+        [config.isEmpty ? nil : "--config", assignments.isEmpty ? nil : "--set (or a configuration option)", printConfig ? "--print-config" : nil].compactMap { $0 }
     }
 }
 

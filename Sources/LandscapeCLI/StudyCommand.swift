@@ -58,7 +58,7 @@ struct StudyCommand: ParsableCommand {
             guard FileManager.default.fileExists(atPath: out.path, isDirectory: &isDir) else {
                 throw CLIError(description: "--resume \(out.path): no such directory")
             }
-            guard isDir.boolValue else { throw CLIError(description: "--resume \(out.path): is a file, not a study directory") }
+            guard isDir.boolValue else { throw CLIError(description: "--resume \(out.path): is not a directory, so not a study directory") }
             let configURL = out.appendingPathComponent("config.json")
             guard FileManager.default.fileExists(atPath: configURL.path) else {
                 throw CLIError(description: "--resume \(out.path): no config.json there; is it a study directory?")

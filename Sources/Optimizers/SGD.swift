@@ -47,6 +47,19 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// The largest η·h for which ``SGD``'s steps converge on a quadratic of curvature h > 0
+/// (f(x) = h/2·x²): 2(1 + μ) for heavy ball (Polyak 1964), 2(1 + μ)/(1 + 2μ) for Nesterov's form,
+/// 2 without momentum (each step multiplies x by 1 − ηh). Above it the steps grow geometrically.
+/// Weight decay λ adds λ to every curvature, so η·λ above the limit diverges whatever the loss.
+///
+/// The steps on f are the linear map (x, b) ↦ (x', b') with characteristic polynomial
+/// z² − Tz + D: heavy ball T = 1 + μ − ηh, D = μ; Nesterov T = 1 + μ − ηh(1 + μ), D = μ(1 − ηh).
+/// Both roots lie inside the unit circle iff |D| < 1 and 1 ± T + D > 0 (Jury's criterion);
+/// 1 − T + D = ηh > 0, and 1 + T + D > 0 is the bound.
+public func sgdStabilityLimit(momentum μ: Double, nesterov: Bool) -> Double {
+    nesterov ? 2 * (1 + μ) / (1 + 2 * μ) : 2 * (1 + μ)
+}
+
 /// Stochastic gradient descent with heavy-ball momentum and L2 weight decay on a
 /// flat parameter vector, in PyTorch's formulation (Polyak 1964; Sutskever et al. 2013):
 ///

@@ -9,12 +9,13 @@ public struct CSVTable: Sendable {
     /// The rows, by column name.
     public var rows: [[String: String]]
 
-    /// Parses CSV text; `path` names the file in errors.
+    /// Parses CSV text, its lines split by ``TextFile/lines(of:)`` (so `\r\n` ends a line as `\n`
+    /// does); blank lines are skipped. `path` names the file in errors.
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` for an empty file, an empty or repeated
     ///   column name, or a row whose field count differs from the header's (naming the line).
     public static func parse(_ text: String, path: String) throws -> CSVTable {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { String($0).trimmingCharacters(in: .whitespaces) }
-        guard let head = lines.first else { throw StudyError.corruptFile(path: path, reason: "is empty (no CSV header)") }
+        let lines = TextFile.lines(of: text).lines.enumerated().map { ($0 + 1, $1.trimmingCharacters(in: .whitespaces)) }.filter { !$0.1.isEmpty }
+        guard let (_, head) = lines.first else { throw StudyError.corruptFile(path: path, reason: "is empty (no CSV header)") }
         let columns = head.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         if let k = columns.firstIndex(of: "") {
             throw StudyError.corruptFile(path: path, reason: "column \(k + 1) of the header has an empty name")
@@ -24,29 +25,30 @@ public struct CSVTable: Sendable {
             throw StudyError.corruptFile(path: path, reason: "the header names the column '\(name)' twice")
         }
         var rows: [[String: String]] = []
-        for (k, line) in lines.dropFirst().enumerated() {
+        for (number, line) in lines.dropFirst() {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard fields.count == columns.count else {
-                throw StudyError.corruptFile(path: path, reason: "line \(k + 2) has \(fields.count) fields, the header has \(columns.count)")
+                throw StudyError.corruptFile(path: path, reason: "line \(number) has \(fields.count) fields, the header has \(columns.count)")
             }
             rows.append(Dictionary(uniqueKeysWithValues: zip(columns, fields)))
         }
         return CSVTable(columns: columns, rows: rows)
     }
 
-    /// Reads a CSV file.
-    /// - Throws: ``StudyError/corruptFile(path:reason:)`` if it is missing, unreadable or malformed.
+    /// Reads a CSV file (``TextFile/read(_:maximumBytes:)``).
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` if it is missing, cannot be read (naming
+    ///   why: a directory, FIFO or device, not UTF-8, …) or is malformed.
     public static func read(_ url: URL) throws -> CSVTable {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw StudyError.corruptFile(path: url.path, reason: "is missing or not readable UTF-8 text")
-        }
-        return try parse(text, path: url.path)
+        guard let table = try readIfPresent(url) else { throw StudyError.corruptFile(path: url.path, reason: "does not exist") }
+        return table
     }
 
-    /// Reads a CSV file, or `nil` if it does not exist.
-    /// - Throws: ``StudyError/corruptFile(path:reason:)`` if it exists but is malformed.
+    /// Reads a CSV file, or `nil` if nothing is at its path.
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` if it exists but cannot be read or is malformed.
     public static func readIfPresent(_ url: URL) throws -> CSVTable? {
-        FileManager.default.fileExists(atPath: url.path) ? try read(url) : nil
+        do { return try TextFile.readIfPresent(url).map { try parse($0, path: url.path) } } catch let error as TextFileError {
+            throw StudyError.corruptFile(path: error.path, reason: error.problem)
+        }
     }
 
     /// The CSV text (header and rows, missing fields empty).

@@ -62,16 +62,16 @@ public enum StudyReport {
         }
         let finals = try CSVTable.readIfPresent(directory.appendingPathComponent("final.csv"))
         let spectra = try CSVTable.readIfPresent(directory.appendingPathComponent("spectra.csv"))
-        let info = (try? Data(contentsOf: directory.appendingPathComponent("study.json"))).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+        let info = try StudyRunner.studyInfo(in: directory) ?? [:]
         let dataInfo = info["data"] as? [String: Any] ?? [:]
         let datasetName = dataInfo["name"] as? String ?? (config.training.data.dataset.displayName)
         let names = config.runNames
-        let failures: [String: String] = Dictionary(uniqueKeysWithValues: names.compactMap { n in
-            (try? String(contentsOf: directory.appendingPathComponent("runs/\(n)/failed.txt"), encoding: .utf8)).map { (n, $0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let failures: [String: String] = Dictionary(uniqueKeysWithValues: try names.compactMap { n in
+            try StudyRunner.failure(in: directory.appendingPathComponent("runs/\(n)")).map { (n, $0) }
         })
         let figures = directory.appendingPathComponent("figures")
         do { try FileManager.default.createDirectory(at: figures, withIntermediateDirectories: true) } catch {
-            throw StudyError.runDirectory(path: directory.path, reason: "cannot create figures/ in it (\(error.localizedDescription)); is it writable?")
+            throw StudyError.runDirectory(path: directory.path, reason: "cannot create figures/ in it (\(SystemError.reason(of: error)))")
         }
         guard FileManager.default.isWritableFile(atPath: figures.path), FileManager.default.isWritableFile(atPath: directory.path) else {
             throw StudyError.runDirectory(path: directory.path, reason: "is not writable; the report cannot be written")

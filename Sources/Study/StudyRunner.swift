@@ -112,9 +112,9 @@ public struct StudyRunner {
                 let name = "\(model.rawValue)-\(regime)"
                 let runDir = directory.appendingPathComponent("runs/\(name)")
                 let failedURL = runDir.appendingPathComponent("failed.txt")
-                if let reason = try? String(contentsOf: failedURL, encoding: .utf8) {
-                    log("[\(name)] stopped earlier: \(reason.trimmingCharacters(in: .whitespacesAndNewlines)); not retried (delete \(failedURL.path) to retry it)")
-                    outcome.failed.append((name, reason.trimmingCharacters(in: .whitespacesAndNewlines)))
+                if let reason = try Self.failure(in: runDir) {
+                    log("[\(name)] stopped earlier: \(reason); not retried (delete \(failedURL.path) to retry it)")
+                    outcome.failed.append((name, reason))
                     continue
                 }
                 let m = try model.make()
@@ -201,7 +201,7 @@ public struct StudyRunner {
         // config.json must still be the configuration the study started with (kept in study.json),
         // and the data must be the same: a resumed study that changed either would mix results.
         let infoURL = directory.appendingPathComponent("study.json")
-        let info = (try? Data(contentsOf: infoURL)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        let info = try Self.studyInfo(in: directory)
         if let stored = info?["configuration"] as? [String: Any] {
             let original = try StudyConfiguration().merging(stored, source: infoURL.path)
             let changed = original.differingKeys(from: configuration)
@@ -222,7 +222,7 @@ public struct StudyRunner {
 
     func updateStudyInfo(resumed: Bool) throws {
         let url = directory.appendingPathComponent("study.json")
-        var info = ((try? Data(contentsOf: url)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }) ?? [:]
+        var info = try Self.studyInfo(in: directory) ?? [:]
         let now = ISO8601DateFormatter().string(from: Date())
         if resumed { info["resumed"] = ((info["resumed"] as? [String]) ?? []) + [now] } else { info["started"] = now }
         if info["configuration"] == nil { info["configuration"] = configuration.jsonObject() }
@@ -231,6 +231,24 @@ public struct StudyRunner {
         info["openblas"] = ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount]
         info["host"] = ["processors": ProcessInfo.processInfo.activeProcessorCount]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]), to: url)
+    }
+
+    /// study.json's object; `nil` when the file does not exist or holds no JSON object.
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` when it exists but cannot be read.
+    static func studyInfo(in directory: URL) throws -> [String: Any]? {
+        let text: String?
+        do { text = try TextFile.readIfPresent(directory.appendingPathComponent("study.json")) } catch {
+            throw StudyError.corruptFile(path: error.path, reason: error.problem)
+        }
+        return text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    /// Why a configuration stopped, from its `failed.txt` (trimmed); `nil` when there is none.
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` when the file exists but cannot be read.
+    static func failure(in runDirectory: URL) throws -> String? {
+        do { return try TextFile.readIfPresent(runDirectory.appendingPathComponent("failed.txt"))?.trimmingCharacters(in: .whitespacesAndNewlines) } catch {
+            throw StudyError.corruptFile(path: error.path, reason: error.problem)
+        }
     }
 
     /// Takes an exclusive lock on DIR/.lock (flock), so that two processes never run one study.

@@ -103,29 +103,31 @@ extension ConfigurationValue {
     }
 
     /// Reads a configuration from a JSON file over `base`, and validates it.
-    /// - Throws: ``ConfigurationError`` with the file's path as the source.
+    /// - Throws: ``ConfigurationError`` with the file's path as the source: a file that cannot be
+    ///   read (``TextFile/read(_:maximumBytes:)``: missing, a directory, FIFO or device, not UTF-8,
+    ///   …), is not a JSON object, names a key twice, or holds an unknown key or a bad value.
     public static func load(from url: URL, base: Self = Self()) throws -> Self {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
-            throw ConfigurationError(source: url.path, key: nil, "is a directory, not a JSON file")
-        }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ConfigurationError(source: url.path, key: nil, "cannot be read (\(error.localizedDescription))")
-        }
-        return try decode(json: data, source: url.path, base: base)
+        let text: String
+        do { text = try TextFile.read(url) } catch { throw ConfigurationError(source: error.path, key: nil, error.problem) }
+        return try decode(json: Data(text.utf8), source: url.path, base: base)
     }
 
     /// ``load(from:base:)`` for JSON bytes in memory; `source` names them in errors.
     /// - Throws: ``ConfigurationError``.
     public static func decode(json data: Data, source: String, base: Self = Self()) throws -> Self {
         if let problem = JSONText.problem(in: data) { throw ConfigurationError(source: source, key: nil, "cannot be read as JSON: \(problem)") }
+        if String(decoding: data, as: UTF8.self).allSatisfy(\.isWhitespace) {
+            throw ConfigurationError(source: source, key: nil, "is empty; a configuration is a JSON object ({…}) of configuration keys")
+        }
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
             throw ConfigurationError(source: source, key: nil, "is not valid JSON")
         }
         guard let dict = object as? [String: Any] else {
             throw ConfigurationError(source: source, key: nil, "must hold a JSON object ({…}) of configuration keys")
+        }
+        if let repeated = JSONText.duplicateKey(in: data) {
+            throw ConfigurationError(source: source, key: repeated.joined(separator: "."), "appears twice in the same object; give each key once")
         }
         let merged = try base.merging(dict, source: source)
         do { try merged.validate() } catch var error as ConfigurationError {
@@ -139,8 +141,23 @@ extension ConfigurationValue {
     /// - Throws: ``ConfigurationError`` (with `source`) for unknown keys and values of the wrong type.
     public func merging(_ overrides: [String: Any], source: String) throws -> Self {
         var assignments: [([String], Any)] = []
+        var given: [String: String] = [:], enclosing: [String: String] = [:]   // path → the key that set it or a key inside it
         for (key, value) in overrides.sorted(by: { $0.key < $1.key }) {
-            try Self.flatten(value, at: try Self.path(of: key, source: source), into: &assignments, source: source)
+            let first = assignments.count
+            let keyPath = try Self.path(of: key, source: source)
+            try Self.flatten(value, at: keyPath, into: &assignments, source: source)
+            // Two keys that set the same value (`momentum` and `optimizer.momentum`; an open
+            // object's entry and a key inside it) would leave one of them silently unused.
+            for (path, _) in assignments[first...] {
+                let prefixes = (1..<path.count).map { path.prefix($0).joined(separator: ".") }
+                let dotted = path.joined(separator: ".")
+                let this = path == keyPath ? "as '\(key)'" : "within '\(key)'"
+                if let other = given[dotted] ?? enclosing[dotted] ?? prefixes.lazy.compactMap({ given[$0] }).first {
+                    throw ConfigurationError(source: source, key: dotted, "is given twice, \(other) and \(this); give it once")
+                }
+                given[dotted] = this
+                for p in prefixes { enclosing[p] = this }
+            }
         }
         var tree = jsonObject()
         for (path, value) in assignments { Self.assign(value, at: path, in: &tree) }

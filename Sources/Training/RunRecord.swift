@@ -51,12 +51,9 @@ public enum RunRecord {
     ///   header, a row of the wrong length before the last, or epochs out of order or repeated.
     public static func completeRows(of url: URL, columns: [String], renamed: [String: String] = [:], added: [String: String] = [:],
                                     log: (String) -> Void) throws -> [String] {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw TrainingError.corruptRun(path: url.path, reason: "is missing or not readable UTF-8 text")
-        }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let ended = text.hasSuffix("\n")
-        if ended { lines.removeLast() }
+        let text: String
+        do { text = try TextFile.read(url) } catch { throw TrainingError.corruptRun(path: error.path, reason: error.problem) }
+        let (lines, ended) = TextFile.lines(of: text)
         let header = lines.first.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { renamed[String($0)] ?? String($0) } }
         let missing = columns.filter { !(header ?? []).contains($0) }
         guard let header, Set(header) == Set(columns).subtracting(missing), header.count == Set(header).count,
@@ -80,7 +77,7 @@ public enum RunRecord {
                 throw TrainingError.corruptRun(path: url.path, reason: "line \(k + 1) holds epoch '\(epochField)' where epoch \(rows.count + 1) belongs (the rows must be epochs 1, 2, 3, … once each)")
             }
             if header == columns {
-                rows.append(lines[k])
+                rows.append(String(lines[k]))
             } else {
                 var values = Dictionary(uniqueKeysWithValues: zip(header, fields.map(String.init)))
                 for c in missing { values[c] = added[c] }
@@ -94,11 +91,13 @@ public enum RunRecord {
     /// - Throws: ``TrainingError/corruptRun(path:reason:)`` for a missing file, a wrong header or a malformed or misplaced record.
     public static func entries(in dir: URL) throws -> [Entry] {
         let url = dir.appendingPathComponent(fileName)
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw TrainingError.corruptRun(path: url.path, reason: "is missing or unreadable: without it the checkpoints cannot be verified (a run written by an older landscape cannot be resumed)")
+        let text: String
+        do { text = try TextFile.read(url) } catch {
+            throw TrainingError.corruptRun(path: error.path, reason: error.isMissing
+                ? "does not exist: without it the checkpoints cannot be verified (a run written by an older landscape cannot be resumed)" : error.problem)
         }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-        guard lines.first == header else { throw TrainingError.corruptRun(path: url.path, reason: "does not start with the expected header") }
+        let lines = TextFile.lines(of: text).lines.filter { !$0.isEmpty }
+        guard lines.first.map(String.init) == header else { throw TrainingError.corruptRun(path: url.path, reason: "does not start with the expected header") }
         var out: [Entry] = []
         for (k, line) in lines.dropFirst().enumerated() {
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)

@@ -84,7 +84,7 @@ public final class RunStore {
             throw TrainingError.runDirectory(path: directory.path, reason: "already holds a run (run.json); continue it or choose another directory")
         }
         do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
-            throw TrainingError.runDirectory(path: directory.path, reason: "cannot be created (\(error.localizedDescription))")
+            throw TrainingError.runDirectory(path: directory.path, reason: "cannot be created (\(SystemError.reason(of: error)))")
         }
         let lock = try takeLock(directory)
         let dataInfo: [String: Any] = ["name": data.name, "directory": data.directory.path, "train": data.train.count,
@@ -114,9 +114,10 @@ public final class RunStore {
     ///   naming run.json when it is missing, unreadable or edited.
     public static func open(at directory: URL, probeColumns: [String] = EpochProbes.lambdaMaxColumns, log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
-            throw TrainingError.runDirectory(path: directory.path, reason: "does not exist or is not a directory")
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir) else {
+            throw TrainingError.runDirectory(path: directory.path, reason: "does not exist")
         }
+        guard isDir.boolValue else { throw TrainingError.runDirectory(path: directory.path, reason: "is not a directory") }
         let lock = try takeLock(directory)
         do {
             let stale = AtomicFile.removeStaleTemporaryFiles(in: directory)
@@ -146,7 +147,10 @@ public final class RunStore {
     static func readRunInfo(_ dir: URL) throws -> (TrainingConfiguration, String, [String: Any]) {
         let url = dir.appendingPathComponent(runInfoName)
         func bad(_ reason: String) -> TrainingError { .corruptRun(path: url.path, reason: reason) }
-        guard let raw = try? Data(contentsOf: url) else { throw bad("is missing or unreadable: the directory holds no run to resume") }
+        let raw: Data
+        do { raw = Data(try TextFile.read(url).utf8) } catch {
+            throw bad(error.isMissing ? "does not exist: the directory holds no run to resume" : error.problem)
+        }
         guard let info = try? JSONSerialization.jsonObject(with: raw) as? [String: Any], let object = info["configuration"] as? [String: Any] else {
             throw bad("holds no readable training configuration")
         }
@@ -260,7 +264,8 @@ public final class RunStore {
     /// as checkpoints, then the epoch's record in checkpoints.csv, then its metrics row; each
     /// file atomically, in that order.
     /// - Returns: the path of θ's checkpoint.
-    /// - Throws: ``AutodiffError`` for a θ that does not fit the layout; ``CheckpointError`` and I/O errors.
+    /// - Throws: ``AutodiffError`` for a θ that does not fit the layout; ``CheckpointError`` and I/O
+    ///   errors; ``TrainingError/corruptRun(path:reason:)`` when metrics.csv cannot be read back.
     @discardableResult
     public func append(_ metrics: EpochMetrics, parameters θ: Tensor<Float>, model: any Model, velocity: Tensor<Float>, step: Int,
                        eigenvector: Tensor<Float>?) throws -> String {
@@ -275,7 +280,8 @@ public final class RunStore {
         let optimizerSum = try RunRecord.writeChecked(state, metadata: common, to: directory.appendingPathComponent(ParameterFiles.optimizerName(epoch: epoch)))
         records.append(RunRecord.Entry(epoch: epoch, step: step, configuration: configurationHash, theta: thetaSum, optimizer: optimizerSum))
         try AtomicFile.write(RunRecord.text(of: records), to: directory.appendingPathComponent(RunRecord.fileName))
-        let previous = (try? String(contentsOf: metricsURL, encoding: .utf8)) ?? header + "\n"
+        let previous: String
+        do { previous = try TextFile.readIfPresent(metricsURL) ?? header + "\n" } catch { throw TrainingError.corruptRun(path: error.path, reason: error.problem) }
         try AtomicFile.write(previous + metrics.csvRow + "\n", to: metricsURL)
         return thetaURL.path
     }

@@ -121,8 +121,8 @@ public struct Trainer {
     /// after a complete epoch, to ``TrainingConfiguration/epochs``. `onStep` is called after each
     /// step, `onEpoch` after each epoch once it is in `store`.
     /// - Returns: the final θ and the metrics of the epochs this call ran.
-    /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:)`` and
-    ///   ``TrainingError/nonFiniteParameters(epoch:step:lastCheckpoint:)`` (the checkpoint of the
+    /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:cause:)`` and
+    ///   ``TrainingError/nonFiniteParameters(epoch:step:lastCheckpoint:cause:)`` (the checkpoint of the
     ///   previous epoch is kept), ``TrainingError/probeFailed(epoch:reason:)``, model/data shape
     ///   errors, the store's file errors, and whatever `onEpoch` throws.
     public func train<M: Model>(model: M, from state: TrainingCheckpoint?, store: RunStore?,
@@ -141,6 +141,10 @@ public struct Trainer {
         }
         var eigenvector = state?.eigenvector
         var lastCheckpoint = state?.parametersPath
+        // What a blow-up is diagnosed from: the rate of the last step taken and the last λ_max.
+        var rateOfLastStep = optimizer.currentLearningRate
+        var lastLambda: (value: Double, epoch: Int)? = nil
+        func cause() -> String { cfg.divergenceCause(learningRate: rateOfLastStep, lambdaMax: lastLambda) }
         let firstEpoch = (state?.epoch ?? 0) + 1
         guard firstEpoch <= cfg.epochs else { return (θ, []) }
         let (trainX, trainY) = Self.tensor(of: train, as: Float.self)
@@ -157,10 +161,11 @@ public struct Trainer {
                 step += 1
                 let (loss, g) = try Self.valueWithGradient(model, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize)
                 guard loss.isFinite else {
-                    throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: Double(loss), lastCheckpoint: lastCheckpoint)
+                    throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: Double(loss), lastCheckpoint: lastCheckpoint, cause: cause())
                 }
                 lossSum += Double(loss)
                 lastRate = optimizer.currentLearningRate
+                rateOfLastStep = lastRate
                 try optimizer.update(&θ, gradient: g)
                 let elapsed = Date().timeIntervalSince(t0)
                 let rate = Double(step * o.batchSize) / max(elapsed, 1e-9)
@@ -169,7 +174,7 @@ public struct Trainer {
             }
             let trainSeconds = Date().timeIntervalSince(t0)
             guard θ.dot(θ).isFinite else {
-                throw TrainingError.nonFiniteParameters(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint)
+                throw TrainingError.nonFiniteParameters(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint, cause: cause())
             }
             let t1 = Date()
             let (trL, trA) = try model.evaluate(θ, input: trainX, labels: trainY, batchSize: cfg.evaluationBatchSize)
@@ -177,7 +182,7 @@ public struct Trainer {
             let (teL, teA) = data.test.count > 0 ? try model.evaluate(θ, input: testX, labels: testY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
             let evaluationSeconds = Date().timeIntervalSince(t1)
             guard trL.isFinite else {
-                throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: trL, lastCheckpoint: lastCheckpoint)
+                throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: trL, lastCheckpoint: lastCheckpoint, cause: cause())
             }
             var probeValues = epochProbes.notMeasured
             if epochProbes.due(epoch: epoch, of: cfg.epochs) {
@@ -197,6 +202,7 @@ public struct Trainer {
                                  trainSeconds: trainSeconds, evaluationSeconds: evaluationSeconds,
                                  probeColumns: epochProbes.columns, probeValues: probeValues, integerColumns: epochProbes.integerColumns)
             all.append(m)
+            if m.lambdaMax.isFinite { lastLambda = (m.lambdaMax, epoch) }
             if let store {
                 lastCheckpoint = try store.append(m, parameters: θ, model: model, velocity: optimizer.velocity, step: optimizer.step, eigenvector: eigenvector)
             }

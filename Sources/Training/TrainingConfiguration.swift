@@ -58,6 +58,13 @@ public struct TrainingConfiguration: ConfigurationValue {
             }
             guard gamma > 0, gamma.isFinite else { throw bad("schedule", "has an invalid value ('\(schedule)'): gamma must be a positive finite number, got \(gamma)") }
         }
+        if o.weightDecay > 0 {
+            // The decay term alone is gradient descent on λ/2·‖θ‖²: unstable above the limit.
+            let η = largestLearningRate, limit = sgdStabilityLimit(momentum: o.momentum, nesterov: o.nesterov)
+            guard η * o.weightDecay <= limit else {
+                throw bad("optimizer.weightDecay", "\(o.weightDecay) times the learning rate \(η)\(η == o.learningRate ? "" : " (the largest of the \(schedule) schedule)") is \(String(format: "%.4g", η * o.weightDecay)), above \(Self.limitText(o)): the decay term alone (SGD on λ/2·‖θ‖²) would make every step grow the parameters")
+            }
+        }
         let p = probes
         guard p.lambdaEvery >= 0 else { throw bad("probes.lambdaEvery", "must be ≥ 0 (0: never), got \(p.lambdaEvery)") }
         guard p.probeSamples >= 1 else { throw bad("probes.probeSamples", "must be at least 1, got \(p.probeSamples)") }
@@ -72,6 +79,44 @@ public struct TrainingConfiguration: ConfigurationValue {
         }
         if let names = p.extraProbes, Set(names).count != names.count { throw bad("probes.extraProbes", "names a probe twice: \(names)") }
         guard evaluationBatchSize >= 1, evaluationBatchSize <= 1 << 24 else { throw bad("evaluationBatchSize", "must be in 1...\(1 << 24), got \(evaluationBatchSize)") }
+    }
+
+    /// The largest learning rate of the run: η₀, or for a step schedule with γ > 1 the rate of
+    /// its last epoch, η₀·γ^⌊(epochs − 1)/step⌋ (+inf when that overflows).
+    public var largestLearningRate: Double {
+        guard case let .step(every, gamma) = schedule, gamma > 1, every >= 1 else { return optimizer.learningRate }
+        return optimizer.learningRate * Foundation.pow(gamma, Double((epochs - 1) / every))
+    }
+
+    /// What made SGD's steps blow up, in words, for ``TrainingError``: the learning rate when the
+    /// last λ_max estimate (plus the weight decay) puts η·h above the stability limit
+    /// (``sgdStabilityLimit(momentum:nesterov:)``); otherwise every setting that scales the step,
+    /// with its value. (Weight decay alone cannot be the cause: ``validate()`` refuses η·λ above
+    /// the limit for every rate of the run.)
+    /// - Parameters:
+    ///   - η: the learning rate of the last step taken.
+    ///   - lambdaMax: the last λ_max estimate of the run and its epoch, if one was made.
+    public func divergenceCause(learningRate η: Double, lambdaMax: (value: Double, epoch: Int)?) -> String {
+        let o = optimizer, λ = o.weightDecay
+        let limit = sgdStabilityLimit(momentum: o.momentum, nesterov: o.nesterov)
+        func g(_ x: Double) -> String { String(format: "%.4g", x) }
+        let rate = "η = \(g(η))" + (η == o.learningRate ? "" : " (the \(schedule) schedule's rate at this step; η₀ = \(g(o.learningRate)))")
+        if let (h, epoch) = lambdaMax, h.isFinite, η * (h + λ) > limit {
+            return "the learning rate is too large for the loss's curvature: \(rate) times λ_max = \(g(h)) (after epoch \(epoch))\(λ > 0 ? " plus the weight decay λ = \(g(λ))" : "") is \(g(η * (h + λ))), above \(Self.limitText(o)), beyond which SGD diverges on a quadratic of that curvature"
+        }
+        let measured = lambdaMax.map { "the last λ_max, \(g($0.value)) after epoch \($0.epoch), was within it (η·h = \(g(η * ($0.value + λ))))" } ?? "λ_max was not measured"
+        return "no setting is known to exceed a stability limit: SGD is stable on a curvature h only for η·h ≤ \(Self.limitText(o)), i.e. h ≤ \(g(limit / η)), and \(measured). " +
+            "What sets the step size: the learning rate \(rate), momentum μ = \(g(o.momentum)) (steps add up to η/(1 − μ) = \(g(η / (1 - o.momentum))) per unit of gradient), " +
+            "weight decay λ = \(g(λ)) (η·λ = \(g(η * λ)), within the limit), " + (o.gradientClipNorm.map { "gradients clipped to norm \(g($0))" } ?? "no gradient clipping (gradientClipNorm)")
+    }
+
+    /// The stability limit of these optimizer settings, with its formula (`3.8 = 2(1 + μ)`).
+    static func limitText(_ o: OptimizerSettings) -> String {
+        String(format: "%.4g", sgdStabilityLimit(momentum: o.momentum, nesterov: o.nesterov)) + " = " + limitFormula(o)
+    }
+
+    static func limitFormula(_ o: OptimizerSettings) -> String {
+        o.momentum == 0 ? "2" : o.nesterov ? "2(1 + μ)/(1 + 2μ) with Nesterov momentum μ = \(o.momentum)" : "2(1 + μ) with momentum μ = \(o.momentum)"
     }
 
     /// The schedule in steps, for `stepsPerEpoch` SGD steps per epoch: the one place where the

@@ -1,10 +1,11 @@
 /// Errors that stop a training run or refuse its directory.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// The mini-batch loss became NaN or ±inf. The last good checkpoint (previous epoch) is kept.
-    case nonFiniteLoss(epoch: Int, step: Int, loss: Double, lastCheckpoint: String?)
+    /// `cause` is what made the steps blow up (``TrainingConfiguration/divergenceCause(learningRate:lambdaMax:)``).
+    case nonFiniteLoss(epoch: Int, step: Int, loss: Double, lastCheckpoint: String?, cause: String)
     /// The parameters became NaN or ±inf in the last step of an epoch (the loss of that step was
     /// still finite). Nothing of that epoch is saved; the last good checkpoint is kept.
-    case nonFiniteParameters(epoch: Int, step: Int, lastCheckpoint: String?)
+    case nonFiniteParameters(epoch: Int, step: Int, lastCheckpoint: String?, cause: String)
     /// A curvature probe failed during an epoch.
     case probeFailed(epoch: Int, reason: String)
     /// The run cannot go on as asked (e.g. it already finished, or was trained with other settings).
@@ -17,12 +18,12 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// A one-line, human-readable description (for logs and error output).
     public var description: String {
         switch self {
-        case let .nonFiniteLoss(epoch, step, loss, last):
-            return "training stopped: non-finite loss (\(loss.isNaN ? "NaN" : "\(loss)")) at epoch \(epoch), step \(step) (the learning rate is probably too large)" +
-                (last.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written before it")
-        case let .nonFiniteParameters(epoch, step, last):
-            return "training stopped: the parameters became non-finite at epoch \(epoch), step \(step) (the learning rate is probably too large)" +
-                (last.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written before it")
+        case let .nonFiniteLoss(epoch, step, loss, last, cause):
+            return "training stopped: non-finite loss (\(loss.isNaN ? "NaN" : "\(loss)")) at epoch \(epoch), step \(step). Cause: \(cause)" +
+                (last.map { ". The last good checkpoint is \($0)" } ?? ". No checkpoint was written before it")
+        case let .nonFiniteParameters(epoch, step, last, cause):
+            return "training stopped: the parameters became non-finite at epoch \(epoch), step \(step). Cause: \(cause)" +
+                (last.map { ". The last good checkpoint is \($0)" } ?? ". No checkpoint was written before it")
         case let .probeFailed(epoch, reason):
             return "λ_max estimate failed after epoch \(epoch): \(reason)"
         case let .invalidRun(m):

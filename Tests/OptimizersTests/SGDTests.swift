@@ -86,6 +86,20 @@ struct SGDTests {
         #expect(nest.step == 2)
     }
 
+    @Test("the stability limit is where SGD on a quadratic starts to diverge",
+          arguments: [(0.0, false), (0.5, false), (0.9, false), (0.5, true), (0.9, true)])
+    func stabilityLimit(momentum: Double, nesterov: Bool) throws {
+        // f(x) = h/2·x², with h given as weight decay and a zero loss gradient: 1% below the
+        // limit |x| shrinks over 20,000 steps, 1% above it grows.
+        let limit = sgdStabilityLimit(momentum: momentum, nesterov: nesterov)
+        for (factor, shrinks) in [(0.99, true), (1.01, false)] {
+            var sgd = try SGD<Double>(parameterCount: 1, learningRate: 0.1, momentum: momentum, weightDecay: factor * limit / 0.1, nesterov: nesterov)
+            var x = Tensor<Double>([1])
+            for _ in 0..<20_000 { try sgd.update(&x, gradient: Tensor([0])) }
+            #expect((abs(x.scalars[0]) < 1e-3) == shrinks, "μ \(momentum), Nesterov \(nesterov), η·h = \(factor) × \(limit): x = \(x.scalars[0])")
+        }
+    }
+
     @Test("a fresh optimizer has zero velocity and step 0")
     func freshState() throws {
         let sgd = try SGD<Float>(parameterCount: 4, learningRate: 0.1, momentum: 0.9)

@@ -620,7 +620,7 @@ func svgSeries(_ url: URL) throws -> [String] {
             #expect(m.contains(expected), "\(text): \(m)")
             #expect(m.hasPrefix(url.path + ": "), "\(text): the message does not start with the file: \(m)")
         }
-        #expect(message { _ = try StudyConfiguration.load(from: URL(fileURLWithPath: "/nonexistent/study.json")) }.contains("cannot be read"))
+        #expect(message { _ = try StudyConfiguration.load(from: URL(fileURLWithPath: "/nonexistent/study.json")) } == "/nonexistent/study.json: does not exist")
         #expect(message { _ = try StudyConfiguration().setting("epochs") }.contains("KEY=VALUE"))
         #expect(message { _ = try StudyConfiguration().setting("epochs=many") } == "--set epochs=many: 'training.epochs' must be an integer")
         #expect(message { _ = try StudyConfiguration().setting("epochs=2.5") }.contains("'training.epochs' has an invalid value (2.5); expected an integer"))

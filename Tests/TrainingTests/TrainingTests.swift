@@ -84,11 +84,14 @@ func temporaryDirectory() -> URL {
         do {
             _ = try Trainer(configuration: cfg, data: data, outputDirectory: out).run()
             Issue.record("training with learning rate 1e6 did not stop")
-        } catch let TrainingError.nonFiniteLoss(epoch, step, loss, last) {
+        } catch let TrainingError.nonFiniteLoss(epoch, step, loss, last, cause) {
             #expect(!loss.isFinite)
             #expect(epoch == 2 && step >= 1, "stopped at epoch \(epoch), step \(step)")
-            let message = "\(TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: loss, lastCheckpoint: last))"
-            #expect(message.contains("epoch \(epoch)") && message.contains("step \(step)"))
+            let message = "\(TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: loss, lastCheckpoint: last, cause: cause))"
+            #expect(message.contains("epoch \(epoch)") && message.contains("step \(step)") && message.contains(cause))
+            // No weight decay and no λ_max: the cause names the rate the schedule raised, and every other candidate.
+            #expect(cause.contains("η = 1e+04") && cause.contains("schedule") && cause.contains("λ_max was not measured") && cause.contains("momentum μ = 0.9"), "\(cause)")
+            #expect(!cause.contains("the weight decay:"), "\(cause)")
             #expect(last == out.appendingPathComponent("theta-epoch-001.safetensors").path)
             let kept = try loadParameters(from: out.appendingPathComponent("theta-epoch-001.safetensors"), layout: MLP().layout)
             #expect(kept.scalars.allSatisfy { $0.isFinite })
