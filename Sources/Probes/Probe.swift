@@ -62,12 +62,10 @@ extension ProbeResult {
         for (f, v) in zip(Self.fields, values) { f.set(&self, v) }
     }
 
-    /// The fields as a JSON object (nan and infinities as `null`).
+    /// The fields as a JSON object (write it with `JSONText.data`, which spells nan and the
+    /// infinities `"nan"`, `"inf"`, `"-inf"`).
     public var json: [String: Any] {
-        Dictionary(uniqueKeysWithValues: Self.fields.map { f in
-            let v = f.get(self)
-            return (f.name, v.isFinite ? v as Any : NSNull())
-        })
+        Dictionary(uniqueKeysWithValues: Self.fields.map { f in (f.name, f.get(self) as Any) })
     }
 }
 
@@ -207,7 +205,7 @@ public struct AnyProbe: Sendable {
         return try measureDouble(&c)
     }
 
-    /// The values as a JSON object (nan as `null`).
+    /// The values as a JSON object (``ProbeResult/json``).
     public func json(_ values: [Double]) -> [String: Any] { toJSON(values) }
 }
 

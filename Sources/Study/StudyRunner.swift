@@ -230,7 +230,7 @@ public struct StudyRunner {
                         "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
         info["openblas"] = ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount]
         info["host"] = ["processors": ProcessInfo.processInfo.activeProcessorCount]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]), to: url)
+        try AtomicFile.write(try JSONText.data(info), to: url)
     }
 
     /// Takes an exclusive lock on DIR/.lock (flock), so that two processes never run one study.

@@ -204,7 +204,7 @@ public enum Schedule: Codable, Equatable, Sendable, CustomStringConvertible {
 
 /// SHA-256 (lowercase hex) of a value's JSON encoding with sorted keys.
 func sha256OfSortedJSON<T: Encodable>(_ value: T) -> String {
-    let encoder = JSONEncoder()
+    let encoder = JSONText.encoder()
     encoder.outputFormatting = [.sortedKeys]
     let data = (try? encoder.encode(value)) ?? Data()
     return SHA256.hexDigest(of: [UInt8](data))
