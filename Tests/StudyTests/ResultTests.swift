@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+import Datasets
+import Probes
+@testable import Study
+import Training
+
+/// Issue 24, class 4 ("results that vanish or lie") in the study and its report.
+@Suite struct StudyResultTests {
+    /// Collects the study's log lines.
+    final class Log: @unchecked Sendable { var lines: [String] = [] }
+
+    @Test func nonFiniteSliceLossesAreWarnedAboutAsBySlice() throws {
+        guard let data = try tinyData() else { return }
+        var c = tinyConfiguration()
+        c.models = [.mlp]
+        c.regimes = ["low-noise"]
+        // θ + α·u with |α| ≥ 5e29 (grid −1e30, −5e29, 0, 5e29, 1e30): hidden activations of
+        // ~1e29 times weights of ~1e28 overflow Float32, so every point but the centre is not finite.
+        c.finalProbes.sliceRange = 1e30
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var runner = try StudyRunner(configuration: c, data: data, directory: dir)
+        let log = Log()
+        runner.log = { log.lines.append($0) }
+        _ = try runner.run()
+        let rows = try String(contentsOf: dir.appendingPathComponent("slices/mlp-low-noise.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        let losses = rows.map { Double($0.split(separator: ",")[2]) ?? 0 }
+        #expect(losses.count == 25 && losses.filter { !$0.isFinite }.count == 24 && losses[12].isFinite, "\(losses)")
+        let warning = log.lines.first { $0.contains("warning") }
+        #expect(warning?.contains("[mlp-low-noise] final slice warning: 24 of 25 losses are not finite") == true, "\(log.lines)")
+    }
+}
