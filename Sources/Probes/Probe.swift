@@ -159,6 +159,13 @@ extension Probe {
     public func checkPositive(_ setting: String, _ value: Double) throws {
         guard value > 0, value.isFinite else { throw invalid(setting, "must be positive and finite, got \(value)") }
     }
+
+    /// Checks that `value` keeps its meaning in `precision`, the precision the probe computes in
+    /// (``Precision/roundingProblem(_:user:)``).
+    /// - Throws: ``ProbeSettingError`` naming the setting, its value and the precision.
+    public func checkRepresentable(_ setting: String, _ value: Double, in precision: Precision) throws {
+        if let problem = precision.roundingProblem(value, user: "the probe") { throw invalid(setting, problem) }
+    }
 }
 
 /// An invalid probe setting: the probe, the setting and what is wrong.

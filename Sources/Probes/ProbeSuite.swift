@@ -52,6 +52,16 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
         }
         return nil
     }
+
+    /// ``problem``, and the radii that lose their meaning in `precision`, the precision the suite
+    /// computes in (that of its objective).
+    public func problem(in precision: Precision) -> (setting: String, problem: String)? {
+        if let problem { return problem }
+        for (setting, value) in [("epsilon", epsilon), ("keskarEpsilon", keskar.epsilon)] {
+            if let problem = precision.roundingProblem(value, user: "the probe suite") { return (setting, problem) }
+        }
+        return nil
+    }
 }
 
 /// What ``probeSuite(of:at:operator:layout:settings:progress:)`` measured.
@@ -84,7 +94,7 @@ public struct ProbeSuiteResult<E: TensorScalar>: Sendable {
 public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tensor<O.Scalar>, operator op: A, layout: ParameterLayout,
                                                            settings s: ProbeSuiteSettings, progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<O.Scalar>
     where A.Scalar == O.Scalar {
-    if let (setting, problem) = s.problem { throw AutodiffError.invalidArgument("probe suite: \(setting) \(problem)") }
+    if let (setting, problem) = s.problem(in: Precision(of: O.Scalar.self)) { throw AutodiffError.invalidArgument("probe suite: \(setting) \(problem)") }
     let d = θ.count
     var seconds: [String: Double] = [:]
     func step(_ name: String) -> Date { progress(name); return Date() }

@@ -31,3 +31,26 @@ import Training
         #expect(warning?.contains("[mlp-low-noise] final slice warning: 24 of 25 losses are not finite") == true, "\(log.lines)")
     }
 }
+
+extension StudyResultTests {
+    @Test func theFinalProbesRadiiAreCheckedInFloat32() throws {
+        // The final sharpness check runs in Float32 even when the epoch probes use Float64.
+        var c = StudyConfiguration()
+        c.epochProbes.sharpnessPrecision = .float64
+        c.epochProbes.sharpnessEpsilon = 1e-300
+        do { try c.validate(); Issue.record("accepted") } catch let error as ConfigurationError {
+            #expect(error.key == "epochProbes.sharpnessEpsilon" && error.problem.contains("is 1e-300, which rounds to 0 in Float32"), "\(error)")
+        }
+        c = StudyConfiguration()
+        c.finalProbes.sliceRange = 1e39
+        do { try c.validate(); Issue.record("accepted") } catch let error as ConfigurationError {
+            #expect(error.key == "finalProbes.sliceRange" && error.problem.contains("overflows to inf in Float32"), "\(error)")
+        }
+        // A regime's learning rate goes through the training rule, under its own key.
+        c = StudyConfiguration()
+        c.regimeSettings["low-noise"]?.learningRate = 1e-50
+        do { try c.validate(); Issue.record("accepted") } catch let error as ConfigurationError {
+            #expect(error.key == "regimeSettings.low-noise.learningRate" && error.problem.contains("rounds to 0 in Float32"), "\(error)")
+        }
+    }
+}
