@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autodiff
 import Checkpoints
 import Foundation
 import Layers
@@ -63,8 +64,13 @@ struct SliceCommand: ModelCommand {
         if directions == .eigen { stderrLine("… top-\(dimensions) Hessian eigenvectors by Lanczos") }
         let snapshots = try trajectorySnapshots(m)
         let endpoint = try to.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") }
-        let (dirs, explained) = try sliceDirections(directions, count: dimensions, of: f, at: θ, layout: m.layout, seed: target.seed,
+        let (dirs, explained): ([Tensor<Double>], [Double]?)
+        do {
+            (dirs, explained) = try sliceDirections(directions, count: dimensions, of: f, at: θ, layout: m.layout, seed: target.seed,
                                                     endpoint: endpoint, trajectory: snapshots)
+        } catch let error as AutodiffError where directions == .pca {
+            throw CLIError(description: "--trajectory \(trajectory ?? ""): \(error)")
+        }
         if let explained {
             stderrLine("PCA of \(snapshots.count) checkpoints: explained variance " + explained.map { String(format: "%.3f", $0) }.joined(separator: ", "))
         }

@@ -175,7 +175,8 @@ public func sliceDirections<O: Objective>(_ kind: SliceDirectionKind, count: Int
 
 /// The principal directions of a trajectory (``trajectoryPCA(_:count:)``), each scaled to the
 /// trajectory's extent along it from θ (the largest |⟨θ_k − θ, pc⟩|), with the explained variance ratios.
-/// - Throws: ``AutodiffError`` for fewer than `count + 1` snapshots or wrong lengths.
+/// - Throws: ``AutodiffError`` for fewer than `count + 1` snapshots, wrong lengths, or a trajectory
+///   with fewer than `count` directions above round-off.
 public func trajectoryDirections<E: TensorScalar>(_ snapshots: [Tensor<E>], around θ: Tensor<E>, count: Int) throws -> (directions: [Tensor<E>], explainedVariance: [Double]) {
     guard snapshots.count >= count + 1 else {
         throw AutodiffError.invalidArgument("trajectory PCA: \(snapshots.count) snapshot\(snapshots.count == 1 ? "" : "s"); \(count) directions need at least \(count + 1)")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Checkpoints
+import Layers
 
 /// Issue 24, class 4 ("results that vanish or lie") through the command line, on the small
 /// synthetic data set in Tests/Fixtures/data.
@@ -110,5 +111,25 @@ extension ResultCLITests {
         let outputs = logs.map { (try? String(contentsOf: $0, encoding: .utf8)) ?? "" }
         #expect(processes.filter { $0.terminationStatus == 0 }.count == 1, "\(outputs)")
         #expect(outputs.contains { $0.contains("another landscape process is writing in it") || $0.contains("already holds a run") }, "\(outputs)")
+    }
+}
+
+extension ResultCLITests {
+    @Test func aPCASliceOfIdenticalCheckpointsIsRefused() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let base = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: base) }
+        let run = base.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        let model = MLP()
+        for epoch in 1...3 {
+            try saveParameters(model.initialParameters(Float.self, seed: 0), layout: model.layout,
+                               to: run.appendingPathComponent(String(format: "theta-epoch-%03d.safetensors", epoch)))
+        }
+        let out = base.appendingPathComponent("slice")
+        let r = try runLandscape(exe, Self.smallSlice + ["--directions", "pca", "--trajectory", run.path, "--output-dir", out.path])
+        #expect(r.status != 0 && !r.signalled, "\(r.output)")
+        #expect(r.output.contains("--trajectory \(run.path): PCA: the trajectory does not move"), "\(r.output)")
+        #expect(!r.output.contains("explained variance") && !FileManager.default.fileExists(atPath: out.path), "\(r.output)")
     }
 }
