@@ -54,3 +54,37 @@ extension StudyResultTests {
         }
     }
 }
+
+extension StudyResultTests {
+    /// A copy of the cli-study fixture whose study.json records `train` as the text `value`.
+    func fixture(train value: String) throws -> URL {
+        let dir = temporaryDirectory().appendingPathComponent("cli-study")
+        try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: StudyFixtureTests.fixture, to: dir)
+        let url = dir.appendingPathComponent("study.json")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        #expect(text.contains(#""train" : 200"#))
+        try text.replacingOccurrences(of: #""train" : 200"#, with: #""train" : "# + value).write(to: url, atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    @Test func aHugeTrainingSetSizeInStudyJSONIsReportedNotTrapped() throws {
+        let dir = try fixture(train: String(Int.max))
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        try StudyReport.generate(in: dir)
+        // ⌈(2⁶³ − 1)/64⌉ = 2⁵⁷ and ⌈(2⁶³ − 1)/2048⌉ = 2⁵² steps per epoch, times 2 epochs.
+        let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.contains("high-noise takes only \(1 << 58) SGD steps of batch 64 on \(Int.max) samples"), "\(summary)")
+        #expect(summary.contains("low-noise takes only \(1 << 53) SGD steps of batch 2048"), "\(summary)")
+    }
+
+    @Test func aTrainingSetSizeThatIsNotACountNamesTheFileAndField() throws {
+        for value in ["-5", "1e30", "18446744073709551615", #""many""#] {
+            let dir = try fixture(train: value)
+            defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+            do { try StudyReport.generate(in: dir); Issue.record("\(value) accepted") } catch let error as StudyError {
+                #expect("\(error)".contains("study.json: 'data.train' is") && "\(error)".contains("not a sample count"), "\(error)")
+            }
+        }
+    }
+}
