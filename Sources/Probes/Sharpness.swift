@@ -164,9 +164,6 @@ public enum Precision: String, CaseIterable, Codable, Sendable {
     /// The precision of `E` (`Float` or `Double`).
     public init<E: TensorScalar>(of _: E.Type) { self = E.self == Float.self ? .float32 : .float64 }
 
-    /// "Float32" or "Float64".
-    public var name: String { self == .float32 ? "Float32" : "Float64" }
-
     /// The one check that a setting keeps its meaning in the precision that computes with it: a
     /// nonzero value must not round to 0, a finite one must not overflow. (Non-finite values are
     /// left to the setting's own range check.)
