@@ -250,12 +250,12 @@ public struct StudyConfiguration: ConfigurationValue {
         }
         try limit("finalProbes.slicePoints", f.slicePoints, 2...401)
         guard f.sliceRange > 0, f.sliceRange.isFinite else { throw bad("finalProbes.sliceRange", "must be positive and finite, got \(f.sliceRange)") }
+        do { _ = try grid(from: -f.sliceRange, to: f.sliceRange, count: f.slicePoints) } catch {
+            throw bad("finalProbes.sliceRange", "\(f.sliceRange) with slicePoints \(f.slicePoints): \(error)")
+        }
         // The final slice and the final sharpness check compute in Float32 (whatever sharpnessPrecision is).
         for (key, value) in [("finalProbes.sliceRange", f.sliceRange), ("epochProbes.sharpnessEpsilon", epochProbes.sharpnessEpsilon)] {
             if let problem = Precision.float32.roundingProblem(value, user: "the study's final probes") { throw bad(key, problem) }
-        }
-        do { _ = try grid(from: -f.sliceRange, to: f.sliceRange, count: f.slicePoints) } catch {
-            throw bad("finalProbes.sliceRange", "\(f.sliceRange) with slicePoints \(f.slicePoints): \(error)")
         }
         guard f.sliceSamples >= 1 else { throw bad("finalProbes.sliceSamples", "must be at least 1, got \(f.sliceSamples)") }
         try limit("finalProbes.lanczosCount", f.lanczosCount, ProbeLimits.lanczosSteps)
