@@ -54,10 +54,24 @@ def log(s):
     print(s, flush=True)
 
 
+def json_value(x):
+    """`x` with NaN and the infinities as the strings "nan", "inf" and "-inf", as Landscape writes
+    them (JSON has no such numbers)."""
+    if isinstance(x, dict):
+        return {k: json_value(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_value(v) for v in x]
+    if isinstance(x, float) and x != x:
+        return "nan"
+    if isinstance(x, float) and x in (float("inf"), float("-inf")):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
 def finish(out, path, ok):
     """Writes `out` as JSON to `path` (when given) and exits: status 0, or 1 when a check failed."""
     if path:
         with open(path, "w") as f:
-            json.dump(out, f, indent=2)
+            json.dump(json_value(out), f, indent=2, allow_nan=False)
             f.write("\n")
     sys.exit(0 if ok else 1)

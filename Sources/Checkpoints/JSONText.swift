@@ -1,8 +1,64 @@
 import Foundation
 
-/// Checks of JSON text that the Foundation parsers report only as "not valid JSON": bytes that
-/// are not UTF-8, and nesting deeper than the parsers accept.
+/// The JSON that landscape writes, and checks of JSON text that the Foundation parsers report
+/// only as "not valid JSON": bytes that are not UTF-8, and nesting deeper than the parsers accept.
+///
+/// JSON has no numbers for NaN and the infinities, so every JSON file landscape writes (run.json,
+/// config.json, study.json, probe.json) holds them as the strings ``nan``, ``infinity`` and
+/// ``negativeInfinity`` — `"nan"`, `"inf"`, `"-inf"`, the text CSV files have for them — through
+/// ``data(_:)`` and ``encoder()``.
 public enum JSONText {
+    /// How NaN is written in JSON.
+    public static let nan = "nan"
+    /// How +∞ is written in JSON.
+    public static let infinity = "inf"
+    /// How −∞ is written in JSON.
+    public static let negativeInfinity = "-inf"
+
+    /// A JSON object or array as pretty-printed JSON with sorted keys, non-finite numbers written
+    /// as `"nan"`, `"inf"` and `"-inf"`.
+    /// - Throws: the serializer's error for a value that is not a JSON value (not expected).
+    public static func data(_ object: Any) throws -> Data {
+        try JSONSerialization.data(withJSONObject: writable(object), options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// An encoder that writes non-finite numbers as `"nan"`, `"inf"` and `"-inf"`; finite values
+    /// come out as from a plain `JSONEncoder` (so SHA-256 sums of encodings are unchanged).
+    public static func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: infinity, negativeInfinity: negativeInfinity, nan: nan)
+        return e
+    }
+
+    /// `object` with every non-finite number replaced by its string.
+    static func writable(_ object: Any) -> Any {
+        switch object {
+        case let d as [String: Any]: return d.mapValues(writable)
+        case let a as [Any]: return a.map(writable)
+        case let x as Double where !x.isFinite: return text(of: x)
+        case let x as Float where !x.isFinite: return text(of: Double(x))
+        default: return object
+        }
+    }
+
+    static func text(of x: Double) -> String { x.isNaN ? nan : x > 0 ? infinity : negativeInfinity }
+
+    /// The floating-point numbers in a JSON object or array with their key paths
+    /// (`sharpness.max`, `lanczos_top.0.value`), sorted by path.
+    public static func numbers(in object: Any) -> [(path: String, value: Double)] {
+        func walk(_ o: Any, _ path: String) -> [(path: String, value: Double)] {
+            let prefix = path.isEmpty ? "" : path + "."
+            switch o {
+            case let d as [String: Any]: return d.flatMap { walk($1, prefix + $0) }
+            case let a as [Any]: return a.enumerated().flatMap { walk($1, prefix + String($0)) }
+            case let x as Double: return [(path, x)]
+            case let x as Float: return [(path, Double(x))]
+            default: return []
+            }
+        }
+        return walk(object, "").sorted { $0.path < $1.path }
+    }
+
     /// The deepest nesting of arrays and objects Foundation's JSON parsers accept.
     public static let maximumDepth = 512
 

@@ -98,11 +98,3 @@ final class ProgressBar {
         Console.err("\r\u{1B}[2K")
     }
 }
-
-/// Warns on standard error when some slice losses are NaN or ±inf (the model overflows that far from θ).
-func noteNonFinite(_ losses: [Double]) {
-    let bad = losses.filter { !$0.isFinite }.count
-    if bad > 0 {
-        stderrLine("warning: \(bad) of \(losses.count) losses are not finite (NaN or ±inf: the model overflows that far from θ); they are written as such and drawn grey or left out")
-    }
-}

@@ -120,7 +120,8 @@ func loadFlat(_ path: String, layout: ParameterLayout, what: String) throws -> T
 
 /// A command that works on one model's parameters and writes into a fresh output directory
 /// (`probe`, `slice`): `run()` picks the model, prepares `PREFIX-MODEL-TIMESTAMP` (or
-/// `--output-dir`), and removes it again if the command fails before writing anything.
+/// `--output-dir`) and holds its lock while it runs, and removes what it created if the command
+/// fails before writing anything.
 protocol ModelCommand: ParsableCommand {
     /// The model, parameters and batch.
     var target: ProbeTarget { get }
@@ -135,8 +136,9 @@ protocol ModelCommand: ParsableCommand {
 extension ModelCommand {
     func run() throws {
         let m = try target.makeModel()
-        let out = try prepareOutputDirectory(outputDir, defaultPrefix: "\(Self.outputPrefix)-\(m.name)")
-        try removingIfEmptyOnError(out) { try run(m, out) }
+        let out = try prepareOutputDirectory(outputDir, defaultPrefix: "\(Self.outputPrefix)-\(m.name)", lock: true)
+        defer { if let lock = out.lock { DirectoryLock.release(lock) } }
+        try removingIfEmptyOnError(out) { try run(m, out.url) }
     }
 }
 

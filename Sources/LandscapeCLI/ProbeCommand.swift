@@ -143,7 +143,12 @@ struct ProbeCommand: ModelCommand {
             "seconds": r.seconds, "openblas": BLASRuntime.coreName,
         ]
         let density = r.density
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]), to: out.appendingPathComponent("probe.json"))
+        try AtomicFile.write(try JSONText.data(json), to: out.appendingPathComponent("probe.json"))
+        let numbers = JSONText.numbers(in: json)
+        if let warning = nonFiniteWarning(numbers.map(\.value), what: "results", note: numbers.filter { !$0.value.isFinite }.map(\.path).joined(separator: ", "),
+                                          kept: "probe.json holds them as \"\(JSONText.nan)\", \"\(JSONText.infinity)\" or \"\(JSONText.negativeInfinity)\"") {
+            stderrLine(warning)
+        }
         try writeText("eigenvalue,density\n" + zip(density.grid, density.density).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density.csv")
         try writeText("node,weight\n" + zip(density.nodes, density.weights).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density-nodes.csv")
         let floor = (density.density.max() ?? 1) * 1e-8

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autodiff
 import Checkpoints
 import Foundation
 import Layers
@@ -63,8 +64,13 @@ struct SliceCommand: ModelCommand {
         if directions == .eigen { stderrLine("… top-\(dimensions) Hessian eigenvectors by Lanczos") }
         let snapshots = try trajectorySnapshots(m)
         let endpoint = try to.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") }
-        let (dirs, explained) = try sliceDirections(directions, count: dimensions, of: f, at: θ, layout: m.layout, seed: target.seed,
+        let (dirs, explained): ([Tensor<Double>], [Double]?)
+        do {
+            (dirs, explained) = try sliceDirections(directions, count: dimensions, of: f, at: θ, layout: m.layout, seed: target.seed,
                                                     endpoint: endpoint, trajectory: snapshots)
+        } catch let error as AutodiffError where directions == .pca {
+            throw CLIError(description: "--trajectory \(trajectory ?? ""): \(error)")
+        }
         if let explained {
             stderrLine("PCA of \(snapshots.count) checkpoints: explained variance " + explained.map { String(format: "%.3f", $0) }.joined(separator: ", "))
         }
@@ -78,7 +84,7 @@ struct SliceCommand: ModelCommand {
                                            series: [.init(name: "loss", x: alphas, y: ts.slice.losses, color: "#1f77b4"),
                                                     .init(name: "Taylor polynomial, order \(taylorOrder)", x: alphas, y: ts.polynomial, color: "#d62728", dashed: true)]),
                           out, "slice1d.svg")
-            noteNonFinite(ts.slice.losses)
+            if let warning = ts.slice.nonFiniteWarning { stderrLine(warning) }
             outLine("1D slice of \(points) points in \(seconds()) s; Taylor polynomial (order \(taylorOrder)) parts from the loss " +
                     (ts.partingRadius.map { "at |α| = \(String(format: "%.3g", $0))" } ?? "nowhere on the grid") + "; wrote \(out.path)/slice1d.csv, slice1d.svg")
         } else {
@@ -87,7 +93,7 @@ struct SliceCommand: ModelCommand {
                 progress.status("row \(i)/\(n)")
             }
             progress.clear()
-            noteNonFinite(s.losses.flatMap { $0 })
+            if let warning = s.nonFiniteWarning { stderrLine(warning) }
             var csv = "alpha,beta,loss\n"
             for (i, a) in alphas.enumerated() { for (j, b) in alphas.enumerated() { csv += "\(a),\(b),\(s.losses[i][j])\n" } }
             try writeText(csv, out, "slice2d.csv")

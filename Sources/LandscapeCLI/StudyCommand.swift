@@ -50,6 +50,7 @@ struct StudyCommand: ParsableCommand {
 
     func run() throws {
         let out: URL
+        var prepared: OutputDirectory?
         let cfg: StudyConfiguration
         let resuming = output.resume != nil
         if let resume = output.resume {
@@ -70,7 +71,9 @@ struct StudyCommand: ParsableCommand {
                 outLine(String(decoding: try cfg.jsonData(), as: UTF8.self))
                 return
             }
-            out = try prepareOutputDirectory(output.outputDir, defaultPrefix: "runs/study")
+            let directory = try prepareOutputDirectory(output.outputDir, defaultPrefix: "runs/study")
+            prepared = directory
+            out = directory.url
         }
         let body = {
             let data = try MNISTDataset.load(cfg.training.data, mnistFrom: output.mnistCopy, log: stderrLine)
@@ -100,6 +103,6 @@ struct StudyCommand: ParsableCommand {
                 throw CLIError(description: "\(outcome.failed.count) configuration\(outcome.failed.count == 1 ? "" : "s") stopped early: " + outcome.failed.map { "\($0.name): \($0.reason)" }.joined(separator: "; "))
             }
         }
-        if resuming { try body() } else { try removingIfEmptyOnError(out, body) }
+        if let prepared { try removingIfEmptyOnError(prepared, body) } else { try body() }
     }
 }

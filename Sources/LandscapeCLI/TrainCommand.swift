@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
             return
         }
         let out = try prepareOutputDirectory(output.outputDir, defaultPrefix: "runs/train-\(cfg.model.rawValue)")
-        try removingIfEmptyOnError(out) { try train(cfg, store: nil, resuming: false, directory: out) }
+        try removingIfEmptyOnError(out) { try train(cfg, store: nil, resuming: false, directory: out.url) }
     }
 
     func train(_ cfg: TrainingConfiguration, store opened: RunStore?, resuming: Bool, directory: URL? = nil) throws {

@@ -99,6 +99,7 @@ public struct KeskarProbe: Probe {
 
     public func validate() throws {
         try checkPositive("epsilon", epsilon)
+        try checkRepresentable("epsilon", epsilon, in: precision)
         try check("steps", steps, in: ProbeLimits.ascentSteps)
     }
 

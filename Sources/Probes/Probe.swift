@@ -62,12 +62,10 @@ extension ProbeResult {
         for (f, v) in zip(Self.fields, values) { f.set(&self, v) }
     }
 
-    /// The fields as a JSON object (nan and infinities as `null`).
+    /// The fields as a JSON object (write it with `JSONText.data`, which spells nan and the
+    /// infinities `"nan"`, `"inf"`, `"-inf"`).
     public var json: [String: Any] {
-        Dictionary(uniqueKeysWithValues: Self.fields.map { f in
-            let v = f.get(self)
-            return (f.name, v.isFinite ? v as Any : NSNull())
-        })
+        Dictionary(uniqueKeysWithValues: Self.fields.map { f in (f.name, f.get(self) as Any) })
     }
 }
 
@@ -161,6 +159,13 @@ extension Probe {
     public func checkPositive(_ setting: String, _ value: Double) throws {
         guard value > 0, value.isFinite else { throw invalid(setting, "must be positive and finite, got \(value)") }
     }
+
+    /// Checks that `value` keeps its meaning in `precision`, the precision the probe computes in
+    /// (``Precision/roundingProblem(_:user:)``).
+    /// - Throws: ``ProbeSettingError`` naming the setting, its value and the precision.
+    public func checkRepresentable(_ setting: String, _ value: Double, in precision: Precision) throws {
+        if let problem = precision.roundingProblem(value, user: "the probe") { throw invalid(setting, problem) }
+    }
 }
 
 /// An invalid probe setting: the probe, the setting and what is wrong.
@@ -207,7 +212,7 @@ public struct AnyProbe: Sendable {
         return try measureDouble(&c)
     }
 
-    /// The values as a JSON object (nan as `null`).
+    /// The values as a JSON object (``ProbeResult/json``).
     public func json(_ values: [Double]) -> [String: Any] { toJSON(values) }
 }
 

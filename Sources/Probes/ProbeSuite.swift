@@ -52,6 +52,16 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
         }
         return nil
     }
+
+    /// ``problem``, and the radii that lose their meaning in `precision`, the precision the suite
+    /// computes in (that of its objective).
+    public func problem(in precision: Precision) -> (setting: String, problem: String)? {
+        if let problem { return problem }
+        for (setting, value) in [("epsilon", epsilon), ("keskarEpsilon", keskar.epsilon)] {
+            if let problem = precision.roundingProblem(value, user: "the probe suite") { return (setting, problem) }
+        }
+        return nil
+    }
 }
 
 extension ProbeSuiteSettings {
@@ -113,7 +123,7 @@ public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tenso
 public func probeSuite<E: TensorScalar, A: SymmetricOperator>(of f: LossFunction<E>, at θ: Tensor<E>, operator op: A, layout: ParameterLayout,
                                                              settings s: ProbeSuiteSettings, progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<E>
     where A.Scalar == E {
-    if let (setting, problem) = s.problem { throw AutodiffError.invalidArgument("probe suite: \(setting) \(problem)") }
+    if let (setting, problem) = s.problem(in: Precision(of: E.self)) { throw AutodiffError.invalidArgument("probe suite: \(setting) \(problem)") }
     let d = θ.count
     var seconds: [String: Double] = [:]
     func step(_ name: String) -> Date { progress(name); return Date() }
@@ -194,7 +204,8 @@ public func sliceDirections<O: Objective>(_ kind: SliceDirectionKind, count: Int
 
 /// The principal directions of a trajectory (``trajectoryPCA(_:count:)``), each scaled to the
 /// trajectory's extent along it from θ (the largest |⟨θ_k − θ, pc⟩|), with the explained variance ratios.
-/// - Throws: ``AutodiffError`` for fewer than `count + 1` snapshots or wrong lengths.
+/// - Throws: ``AutodiffError`` for fewer than `count + 1` snapshots, wrong lengths, or a trajectory
+///   with fewer than `count` directions above round-off.
 public func trajectoryDirections<E: TensorScalar>(_ snapshots: [Tensor<E>], around θ: Tensor<E>, count: Int) throws -> (directions: [Tensor<E>], explainedVariance: [Double]) {
     guard snapshots.count >= count + 1 else {
         throw AutodiffError.invalidArgument("trajectory PCA: \(snapshots.count) snapshot\(snapshots.count == 1 ? "" : "s"); \(count) directions need at least \(count + 1)")

@@ -160,6 +160,31 @@ func projectedAscent<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<E>, b
 /// The floating-point precision of a probe's loss evaluations.
 public enum Precision: String, CaseIterable, Codable, Sendable {
     case float32, float64
+
+    /// The precision of `E` (`Float` or `Double`).
+    public init<E: TensorScalar>(of _: E.Type) { self = E.self == Float.self ? .float32 : .float64 }
+
+    /// The one check that a setting keeps its meaning in the precision that computes with it: a
+    /// nonzero value must not round to 0, a finite one must not overflow. (Non-finite values are
+    /// left to the setting's own range check.)
+    /// - Parameters:
+    ///   - value: the setting's value, as given (a Float64).
+    ///   - user: who computes with it in this precision ("training", "the probe").
+    /// - Returns: the problem for an error that names the setting ("is 1e-300, which rounds to 0
+    ///   in Float32 (…), the precision training computes in"), or `nil`.
+    public func roundingProblem(_ value: Double, user: String) -> String? {
+        guard self == .float32, value.isFinite else { return nil }
+        let rounded = Float(value)
+        let what: String
+        if value != 0 && rounded == 0 {
+            what = "rounds to 0 in Float32 (the smallest positive Float32 is \(Float.leastNonzeroMagnitude))"
+        } else if !rounded.isFinite {
+            what = "overflows to \(rounded) in Float32 (the largest Float32 is \(Float.greatestFiniteMagnitude))"
+        } else {
+            return nil
+        }
+        return "is \(value), which \(what), the precision \(user) computes in"
+    }
 }
 
 /// Random-direction sharpness as a probe (``randomSharpness(of:at:epsilon:directions:kind:lambdaMax:seed:)``),
@@ -192,6 +217,7 @@ public struct SharpnessProbe: Probe {
 
     public func validate() throws {
         try checkPositive("epsilon", epsilon)
+        try checkRepresentable("epsilon", epsilon, in: precision)
         try check("directions", directions, in: ProbeLimits.sharpnessDirections)
     }
 

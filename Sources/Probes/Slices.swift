@@ -123,28 +123,46 @@ public func interpolationDirection<E: TensorScalar>(from θ1: Tensor<E>, to θ2:
 /// leading eigenvectors of the covariance of the centered snapshots, computed from the T×T Gram
 /// matrix with LAPACK (so d may be large). Returns unit directions and their explained
 /// variance ratios.
-/// - Throws: ``AutodiffError`` for fewer than 2 snapshots, mixed lengths, or count outside 1...T−1.
+///
+/// A direction along which the trajectory's spread is at the level of rounding errors is noise,
+/// not a direction of the trajectory: the spread σ_k (the k-th singular value of the centered
+/// snapshots) must exceed both 16·n·ε·max‖θ_i‖ (ε of `E`: snapshots that are identical or differ
+/// only by round-off) and √(16·n·ε₆₄)·σ₁ (the accuracy of the Gram matrix's small eigenvalues:
+/// snapshots on a line have no second direction).
+/// - Throws: ``AutodiffError`` for fewer than 2 snapshots, mixed lengths, count outside 1...T−1,
+///   or a requested direction at round-off level (a degenerate trajectory), naming the spread.
 public func trajectoryPCA<E: TensorScalar>(_ snapshots: [Tensor<E>], count: Int = 2) throws -> (directions: [Tensor<E>], explainedVariance: [Double]) {
     guard snapshots.count >= 2 else { throw AutodiffError.invalidArgument("PCA: need at least 2 snapshots, got \(snapshots.count)") }
     let d = snapshots[0].count
     for s in snapshots where s.count != d { throw AutodiffError.lengthMismatch(what: "a snapshot", expected: d, actual: s.count) }
     let n = snapshots.count
     guard count >= 1, count <= n - 1 else { throw AutodiffError.invalidArgument("PCA: count must be in 1...\(n - 1), got \(count)") }
+    // Steps from the first snapshot are exact zeros between identical snapshots (centring the
+    // snapshots themselves on their mean would leave the mean's rounding errors as a spread).
+    let steps = snapshots.map { s -> Tensor<E> in var c = s; c.addScaled(snapshots[0], -1); return c }
     var mean = Tensor<E>.zeros([d])
-    for s in snapshots { mean.addScaled(s, E(1 / Double(n))) }
-    let centered = snapshots.map { s -> Tensor<E> in var c = s; c.addScaled(mean, -1); return c }
+    for s in steps { mean.addScaled(s, E(1 / Double(n))) }
+    let centered = steps.map { s -> Tensor<E> in var c = s; c.addScaled(mean, -1); return c }
     var gram = [Double](repeating: 0, count: n * n)
     for i in 0..<n { for j in 0...i { let g = centered[i].dot(centered[j]); gram[i * n + j] = g; gram[j * n + i] = g } }
     let (values, vectors) = try LAPACK.symmetricEigen(Tensor(shape: [n, n], scalars: gram))
     let total = max(values.reduce(0) { $0 + max($1, 0) }, 1e-300)
+    let scale = snapshots.map { $0.norm() }.max() ?? 0
+    let spread = { (k: Int) in max(values[n - 1 - k], 0).squareRoot() }
+    let roundOff = max(16 * Double(n) * Double(E.ulpOfOne) * scale, (16 * Double(n) * Double.ulpOfOne).squareRoot() * spread(0))
     var dirs: [Tensor<E>] = [], ratios: [Double] = []
     for k in 0..<count {
+        guard spread(k) > roundOff else {
+            if k == 0 {
+                throw AutodiffError.invalidArgument(String(format: "PCA: the trajectory does not move: its snapshots are identical or differ only by round-off (spread %.3g against a parameter norm of %.3g); there is no direction to slice along", spread(0), scale))
+            }
+            throw AutodiffError.invalidArgument(String(format: "PCA: the trajectory has %d direction%@ above round-off, not %d: its spread along principal direction %d is %.3g against %.3g along the first (round-off level %.3g); slice it in %d dimension%@",
+                                                       k, k == 1 ? "" : "s", count, k + 1, spread(k), spread(0), roundOff, k, k == 1 ? "" : "s"))
+        }
         let idx = n - 1 - k
         var dir = Tensor<E>.zeros([d])
         for i in 0..<n { dir.addScaled(centered[i], E(vectors.scalars[idx * n + i])) }
-        let norm = dir.norm()
-        guard norm > 0 else { throw AutodiffError.invalidArgument("PCA: the trajectory has fewer than \(count + 1) distinct points") }
-        dirs.append(dir.affine(scale: E(1 / norm), shift: 0))
+        dirs.append(dir.affine(scale: E(1 / dir.norm()), shift: 0))
         ratios.append(max(values[idx], 0) / total)
     }
     return (dirs, ratios)

@@ -253,6 +253,10 @@ public struct StudyConfiguration: ConfigurationValue {
         do { _ = try grid(from: -f.sliceRange, to: f.sliceRange, count: f.slicePoints) } catch {
             throw bad("finalProbes.sliceRange", "\(f.sliceRange) with slicePoints \(f.slicePoints): \(error)")
         }
+        // The final slice and the final sharpness check compute in Float32 (whatever sharpnessPrecision is).
+        for (key, value) in [("finalProbes.sliceRange", f.sliceRange), ("epochProbes.sharpnessEpsilon", epochProbes.sharpnessEpsilon)] {
+            if let problem = Precision.float32.roundingProblem(value, user: "the study's final probes") { throw bad(key, problem) }
+        }
         guard f.sliceSamples >= 1 else { throw bad("finalProbes.sliceSamples", "must be at least 1, got \(f.sliceSamples)") }
         try limit("finalProbes.lanczosCount", f.lanczosCount, ProbeLimits.lanczosSteps)
         try limit("finalProbes.lanczosSteps", f.lanczosSteps, f.lanczosCount...ProbeLimits.lanczosSteps.upperBound, " (at least lanczosCount; each step keeps a parameter-sized vector)")

@@ -45,6 +45,18 @@ public enum StudyReport {
         }
     }
 
+    /// A sample count (`train`, `validation`, `test`) of study.json's `data` object, or `nil` when
+    /// it is not there.
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` naming study.json and the field when the
+    ///   value is not a count (a non-negative integer).
+    static func sampleCount(_ key: String, in data: [String: Any], of file: URL) throws -> Int? {
+        guard let value = data[key] else { return nil }
+        guard let count = value as? Int, count >= 0 else {
+            throw StudyError.corruptFile(path: file.path, reason: "'data.\(key)' is \(value), not a sample count (a non-negative integer)")
+        }
+        return count
+    }
+
     /// Regenerates figures/, summary.md and report.html in a study directory.
     /// - Returns: the files written.
     /// - Throws: ``StudyError`` if config.json or metrics.csv is missing or corrupt (naming the
@@ -62,8 +74,11 @@ public enum StudyReport {
         }
         let finals = try CSVTable.readIfPresent(directory.appendingPathComponent("final.csv"))
         let spectra = try CSVTable.readIfPresent(directory.appendingPathComponent("spectra.csv"))
+        let infoURL = directory.appendingPathComponent("study.json")
         let info = try StudyRunner.studyInfo(in: directory) ?? [:]
         let dataInfo = info["data"] as? [String: Any] ?? [:]
+        let trainCount = try sampleCount("train", in: dataInfo, of: infoURL)
+        for key in ["validation", "test"] { _ = try sampleCount(key, in: dataInfo, of: infoURL) }
         let datasetName = dataInfo["name"] as? String ?? (config.training.data.dataset.displayName)
         let names = config.runNames
         let failures: [String: String] = Dictionary(uniqueKeysWithValues: try names.compactMap { n in
@@ -102,7 +117,7 @@ public enum StudyReport {
         try write(SVGPlot.linePlot(title: "Accuracy per epoch (\(tag)): train (solid), test (dashed)", xLabel: "epoch", yLabel: "accuracy (%)",
                                    series: series("train_accuracy", label: " train", scale: 100) + series("test_accuracy", label: " test", dashed: true, scale: 100),
                                    markers: true, integerX: true), "accuracy.svg")
-        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.training.probes.probeSamples, dataInfo["train"] as? Int ?? config.training.probes.probeSamples)) probe samples", xLabel: "epoch", yLabel: "λ_max",
+        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.training.probes.probeSamples, trainCount ?? config.training.probes.probeSamples)) probe samples", xLabel: "epoch", yLabel: "λ_max",
                                    series: series("lambda_max") + notConverged, logY: true, markers: true, integerX: true), "lambda-max.svg")
         try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.epochProbes.sharpnessEpsilon), \(config.epochProbes.sharpnessDirections) unit directions", xLabel: "epoch",
                                    yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: series("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg")
@@ -194,17 +209,18 @@ public enum StudyReport {
         md += ", seed \(config.training.seed).\n"
         if let tr = dataInfo["train"], let va = dataInfo["validation"], let te = dataInfo["test"] { md += "Data: \(datasetName), \(tr) train / \(va) validation / \(te) test samples. " }
         if let ob = info["openblas"] as? [String: Any] { md += "OpenBLAS kernel \(ob["kernel"] ?? "?"), \(ob["threads"] ?? "?") threads.\n" }
-        let probeCount = min(config.training.probes.probeSamples, dataInfo["train"] as? Int ?? config.training.probes.probeSamples)
+        let probeCount = min(config.training.probes.probeSamples, trainCount ?? config.training.probes.probeSamples)
         md += "\nλ_max: power iteration on the first \(probeCount) training samples (warm-started each epoch); "
         md += "S_ε over \(config.epochProbes.sharpnessDirections) random unit directions, ε = \(config.epochProbes.sharpnessEpsilon), in \(config.epochProbes.sharpnessPrecision); "
         md += "trace: Hutchinson with \(config.epochProbes.traceProbes) Rademacher probes. Accuracies are full-split evaluations after the epoch; gap = train − test accuracy.\n"
-        if let limit = config.training.data.trainLimit, let tr = dataInfo["train"] as? Int, tr <= limit {
+        if let limit = config.training.data.trainLimit, let tr = trainCount, tr <= limit {
             md += "This is a subset run (trainLimit \(limit), e.g. `--preset quick`): a first look, not the study's protocol, which trains on all 55,000 samples.\n"
         }
         for r in config.regimes {
-            guard config.regimeSettings[r] != nil, let tr = dataInfo["train"] as? Int else { continue }
+            guard config.regimeSettings[r] != nil, let tr = trainCount else { continue }
             let s = config.resolvedRegime(r)
-            let steps = (tr + s.batchSize - 1) / s.batchSize * config.training.epochs
+            let (product, overflow) = (tr / s.batchSize + (tr % s.batchSize == 0 ? 0 : 1)).multipliedReportingOverflow(by: config.training.epochs)
+            let steps = overflow ? "more than \(Int.max)" : String(product)
             let stuck = final.filter { $0.name.hasSuffix("-\(r)") && $0.trainAccuracy < 0.5 }
             if !stuck.isEmpty {
                 md += "Warning: \(stuck.map(\.name).joined(separator: ", ")) did not learn (train accuracy \(stuck.map { String(format: "%.1f %%", 100 * $0.trainAccuracy) }.joined(separator: ", "))): \(r) takes only \(steps) SGD steps of batch \(s.batchSize) on \(tr) samples in \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), so its curvature describes a barely trained network.\n"

@@ -230,7 +230,7 @@ public struct StudyRunner {
                         "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
         info["openblas"] = ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount]
         info["host"] = ["processors": ProcessInfo.processInfo.activeProcessorCount]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]), to: url)
+        try AtomicFile.write(try JSONText.data(info), to: url)
     }
 
     /// study.json's object; `nil` when the file does not exist or holds no JSON object.
@@ -356,6 +356,7 @@ public struct StudyRunner {
         let sliceLoss = try model.loss(on: trainX.rows(0..<n), labels: Array(trainY[0..<n]))
         let axis = try grid(from: -f.sliceRange, to: f.sliceRange, count: f.slicePoints)
         let slice = try slice2D(of: sliceLoss, at: θ, u: u, v: v, alphas: axis, betas: axis)
+        if let warning = slice.nonFiniteWarning { log("[\(name)] final slice \(warning)") }
         let t3 = Date()
         // Precision check of the last epoch's sharpness: the same directions in the other precision.
         let θ64 = Tensor<Double>(shape: θ.shape, scalars: θ.scalars.map(Double.init))
@@ -433,7 +434,7 @@ public struct StudyRunner {
                                  model: model.name, regime: regime, with: [finalRow])
         log(String(format: "[%@] top eigenvalues %@; SLQ trace %.4g, effective rank %.4g (entropy) / %.4g (Σ|λ|/λ_max); slice loss %.3g…%.3g  [%.1f s Lanczos, %.1f s SLQ, %.1f s slice]",
                    name, top.pairs.map { String(format: "%.4g", $0.value) }.joined(separator: ", "), density.mean * Double(θ.count), rank.entropy, rank.traceRatio,
-                   slice.losses.flatMap { $0 }.min() ?? .nan, slice.losses.flatMap { $0 }.max() ?? .nan,
+                   slice.losses.flatMap { $0 }.filter(\.isFinite).min() ?? .nan, slice.losses.flatMap { $0 }.filter(\.isFinite).max() ?? .nan,
                    t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), t3.timeIntervalSince(t2)))
     }
 

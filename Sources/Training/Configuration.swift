@@ -90,7 +90,7 @@ extension ConfigurationValue {
 
     /// The configuration as a JSON object: every key, unset optional ones as `NSNull`.
     public func jsonObject() -> [String: Any] {
-        let data = (try? JSONEncoder().encode(self)) ?? Data("{}".utf8)
+        let data = (try? JSONText.encoder().encode(self)) ?? Data("{}".utf8)
         var object: Any = (try? JSONSerialization.jsonObject(with: data)) ?? [String: Any]()
         fillNulls(&object, self)
         return object as? [String: Any] ?? [:]
@@ -99,7 +99,7 @@ extension ConfigurationValue {
     /// The configuration as pretty-printed JSON with sorted keys (`config.json`, `--print-config`).
     /// - Throws: encoding errors (not expected).
     public func jsonData() throws -> Data {
-        try JSONSerialization.data(withJSONObject: jsonObject(), options: [.prettyPrinted, .sortedKeys])
+        try JSONText.data(jsonObject())
     }
 
     /// Reads a configuration from a JSON file over `base`, and validates it.

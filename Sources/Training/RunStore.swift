@@ -102,8 +102,7 @@ public final class RunStore {
             "started": ISO8601DateFormatter().string(from: Date()),
             "host": ["processors": ProcessInfo.processInfo.activeProcessorCount],
         ]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: info, options: [.prettyPrinted, .sortedKeys]),
-                             to: directory.appendingPathComponent(runInfoName))
+        try AtomicFile.write(try JSONText.data(info), to: directory.appendingPathComponent(runInfoName))
         try store.rewrite(records: [], metrics: [])
         return store
     }

@@ -44,12 +44,15 @@ public struct TrainingConfiguration: ConfigurationValue {
         if let (key, problem) = data.problem { throw bad("data.\(key)", problem) }
         let o = optimizer
         guard o.batchSize >= 1, o.batchSize <= 1 << 24 else { throw bad("optimizer.batchSize", "must be in 1...\(1 << 24), got \(o.batchSize)") }
-        guard o.learningRate > 0, o.learningRate.isFinite, Float(o.learningRate) > 0, Float(o.learningRate).isFinite else {
-            throw bad("optimizer.learningRate", "must be positive and representable in Float32, got \(o.learningRate)")
-        }
+        guard o.learningRate > 0, o.learningRate.isFinite else { throw bad("optimizer.learningRate", "must be positive and finite, got \(o.learningRate)") }
         guard o.momentum >= 0, o.momentum < 1, Float(o.momentum) < 1 else { throw bad("optimizer.momentum", "must be in [0, 1) (also after rounding to Float32), got \(o.momentum)") }
         guard o.weightDecay >= 0, o.weightDecay.isFinite else { throw bad("optimizer.weightDecay", "must be ≥ 0 and finite, got \(o.weightDecay)") }
         if let c = o.gradientClipNorm, !(c > 0 && c.isFinite) { throw bad("optimizer.gradientClipNorm", "must be positive and finite (or null: no clipping), got \(c)") }
+        // SGD computes in Float32 (Trainer), so each value must keep its meaning there.
+        for (key, value) in [("optimizer.learningRate", o.learningRate), ("optimizer.momentum", o.momentum), ("optimizer.weightDecay", o.weightDecay),
+                             ("optimizer.gradientClipNorm", o.gradientClipNorm ?? 1)] {
+            if let problem = Precision.float32.roundingProblem(value, user: "training") { throw bad(key, problem) }
+        }
         guard o.microBatchSize >= 0 else { throw bad("optimizer.microBatchSize", "must be ≥ 0 (0: the whole mini-batch), got \(o.microBatchSize)") }
         guard epochs >= 1, epochs <= Self.maximumEpochs else { throw bad("epochs", "must be in 1...\(Self.maximumEpochs), got \(epochs)") }
         if case let .step(every, gamma) = schedule {
@@ -249,7 +252,7 @@ public enum Schedule: Codable, Equatable, Sendable, CustomStringConvertible {
 
 /// SHA-256 (lowercase hex) of a value's JSON encoding with sorted keys.
 func sha256OfSortedJSON<T: Encodable>(_ value: T) -> String {
-    let encoder = JSONEncoder()
+    let encoder = JSONText.encoder()
     encoder.outputFormatting = [.sortedKeys]
     let data = (try? encoder.encode(value)) ?? Data()
     return SHA256.hexDigest(of: [UInt8](data))

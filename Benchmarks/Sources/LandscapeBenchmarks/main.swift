@@ -431,7 +431,7 @@ for r in rows {
 print(md)
 if let path = option("--markdown") { try md.write(toFile: path, atomically: true, encoding: .utf8) }
 if let path = option("--json") {
-    let enc = JSONEncoder()
+    let enc = JSONText.encoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]
     try enc.encode(rows).write(to: URL(fileURLWithPath: path))
 }
