@@ -8,7 +8,8 @@ import Tensors
 /// (`--resume`, or the original command when it was killed before run.json existed) ends with
 /// the uninterrupted run's metrics and byte-identical final checkpoints.
 @Suite struct FaultInjectionTests {
-    static let trials = 6
+    /// Runs killed and resumed: 6 in CI; LANDSCAPE_KILL_TRIALS=N for a longer attack (Notes/reliability.md).
+    static let trials = ProcessInfo.processInfo.environment["LANDSCAPE_KILL_TRIALS"].flatMap { Int($0) }.map { max($0, 1) } ?? 6
 
     func trainArguments(_ mnist: URL, _ out: URL) -> [String] {
         ["train", "--data-dir", mnist.path, "--train-limit", "256", "--validation", "100", "--epochs", "3", "--batch-size", "64",
