@@ -29,7 +29,7 @@ public protocol DerivativeCarrier: ScalarAlgebra {
                          adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self
     /// ``bilinear(_:_:_:adjointLeft:adjointRight:)`` with a fused forward-mode rule:
     /// `tangent(a, ȧ, b, ḃ) = f(ȧ, b) + f(a, ḃ)` (`nil` parts exact zeros). Carriers that push
-    /// tangents (`Dual`, `Linearized`) use it; the default ignores it.
+    /// tangents (``TangentCarrier``s: `Dual`, `Linearized`) use it; the default ignores it.
     static func bilinear(_ a: Self, _ b: Self, _ f: @escaping (Value, Value) -> Value,
                          tangent: @escaping (Value, Value?, Value, Value?) -> Value?,
                          adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self
@@ -40,6 +40,73 @@ extension DerivativeCarrier {
                                            tangent: @escaping (Value, Value?, Value, Value?) -> Value?,
                                            adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self {
         bilinear(a, b, f, adjointLeft: adjointLeft, adjointRight: adjointRight)
+    }
+}
+
+/// A carrier that pushes one tangent forward with its primal (`Dual`, `Linearized`): every
+/// rule of the carrier is written once, here, over the two ways of building a result from its
+/// operands, which the conformers differ in (a `Linearized` replays its primals).
+public protocol TangentCarrier: DerivativeCarrier {
+    /// The primal part.
+    var primal: Value { get }
+    /// The tangent; `nil` is an exact zero.
+    var tangent: Value? { get }
+    /// The result of an operation on `self`: its primal from `primal`, then its tangent from
+    /// that primal (`nil` an exact zero).
+    func result(primal: () -> Value, tangent: (Value) -> Value?) -> Self
+    /// The result of an operation on `a` and `b`.
+    static func result(_ a: Self, _ b: Self, primal: () -> Value, tangent: (Value) -> Value?) -> Self
+}
+
+extension TangentCarrier {
+    /// The tangent, materializing zeros for a `nil` tangent.
+    @inlinable public var tangentOrZero: Value { tangent ?? primal.zerosLike() }
+    @inlinable public var primalValue: Value { primal }
+    @inlinable public var isIdenticallyZero: Bool { primal.isIdenticallyZero && (tangent?.isIdenticallyZero ?? true) }
+    @inlinable public func mappingPrimal(_ f: (Value) -> Value) -> Self { result(primal: { f(primal) }, tangent: { _ in tangent }) }
+    @inlinable public func linear(_ f: @escaping (Value) -> Value, adjoint: @escaping (Value) -> Value) -> Self {
+        result(primal: { f(primal) }, tangent: { _ in tangent.map(f) })
+    }
+    @inlinable public static func linear(_ a: Self, _ b: Self, _ both: @escaping (Value, Value) -> Value,
+                                         left: @escaping (Value) -> Value, right: @escaping (Value) -> Value,
+                                         adjointLeft: @escaping (Value) -> Value, adjointRight: @escaping (Value) -> Value) -> Self {
+        result(a, b, primal: { both(a.primal, b.primal) },
+               tangent: { _ in sumOfLinearMaps(a.tangent, b.tangent, both: both, left: left, right: right) })
+    }
+    /// (f(a, b))' = f(a', b) + f(a, b'); a constant operand skips its product.
+    @inlinable public static func bilinear(_ a: Self, _ b: Self, _ f: @escaping (Value, Value) -> Value,
+                                           adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self {
+        bilinear(a, b, f, tangent: bilinearTangentRule(f), adjointLeft: adjointLeft, adjointRight: adjointRight)
+    }
+    @inlinable public static func bilinear(_ a: Self, _ b: Self, _ f: @escaping (Value, Value) -> Value,
+                                           tangent: @escaping (Value, Value?, Value, Value?) -> Value?,
+                                           adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self {
+        result(a, b, primal: { f(a.primal, b.primal) }, tangent: { _ in tangent(a.primal, a.tangent, b.primal, b.tangent) })
+    }
+    /// ẏ = f'(x)·ẋ.
+    @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Self) -> Self {
+        x.result(primal: { Value.applying(f, to: x.primal) }, tangent: { y in x.tangent.map { f.tangent($0, at: x.primal, value: y) } })
+    }
+    /// ẏ = ∂f/∂a·ȧ + ∂f/∂b·ḃ.
+    @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Self, _ b: Self) -> Self {
+        result(a, b, primal: { Value.applying(f, a.primal, b.primal) }, tangent: { y in
+            guard a.tangent != nil || b.tangent != nil else { return nil }
+            let (da, db) = f.partials(a.primal, b.primal, value: y)
+            return sumOfPresent(a.tangent.map { Value.strongZeroProduct($0, da) }, b.tangent.map { Value.strongZeroProduct($0, db) })
+        })
+    }
+}
+
+extension TangentCarrier where Value: TensorAlgebra {
+    /// ẏ = the rule's JVP at x.
+    @inlinable public static func applying<Op: TensorFunction>(_ op: Op, to x: Self) -> Self {
+        x.result(primal: { Value.applying(op, to: x.primal) }, tangent: { y in
+            x.tangent.map {
+                let t = op.jvp(at: x.primal, value: y, tangent: $0)
+                precondition(t.shape == y.shape, "\(Op.self).jvp returned shape \(t.shape) for a value of shape \(y.shape)")
+                return t
+            }
+        })
     }
 }
 

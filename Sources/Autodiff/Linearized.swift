@@ -32,8 +32,8 @@ public final class PrimalRecord<V> {
 }
 
 /// A dual number whose primal parts are computed once and replayed: the linearization of a
-/// function at a point (as JAX's `linearize`). Its rules are `Dual`'s, except that each
-/// operation takes its primal result from a ``PrimalRecord`` when one is replaying, so that a
+/// function at a point (as JAX's `linearize`). Its rules are `Dual`'s (``TangentCarrier``), except
+/// that each operation takes its primal result from a ``PrimalRecord`` when one is replaying, so that a
 /// forward-over-reverse pass on `Tracked<Linearized<V>>` computes the tangents only: no GEMM whose
 /// result feeds only the primal or the primal gradient runs again. Values derived from no
 /// recorded variable (constants) carry no record and are computed as usual.
@@ -49,58 +49,28 @@ public struct Linearized<V: ScalarAlgebra> {
         self.primal = primal; self.tangent = tangent; self.record = record
     }
 
+    /// The result of an operation: its primal read back from `record` on a replay (else computed,
+    /// and recorded), then its tangent.
     @inlinable
-    static func result(_ record: PrimalRecord<V>?, _ compute: () -> V) -> V { record?.next(compute) ?? compute() }
+    init(on record: PrimalRecord<V>?, primal: () -> V, tangent: (V) -> V?) {
+        let y = record?.next(primal) ?? primal()
+        self.init(primal: y, tangent: tangent(y), record: record)
+    }
 }
 
-extension Linearized: DerivativeCarrier {
+extension Linearized: TangentCarrier {
     public typealias Value = V
     @inlinable public init(constantValue: V) { self.init(primal: constantValue) }
-    @inlinable public var primalValue: V { primal }
-    @inlinable public var isIdenticallyZero: Bool { primal.isIdenticallyZero && (tangent?.isIdenticallyZero ?? true) }
-    @inlinable public func mappingPrimal(_ f: (V) -> V) -> Linearized {
-        Linearized(primal: Self.result(record) { f(primal) }, tangent: tangent, record: record)
+    @inlinable public func result(primal: () -> V, tangent: (V) -> V?) -> Linearized {
+        Linearized(on: record, primal: primal, tangent: tangent)
     }
-    @inlinable public func linear(_ f: @escaping (V) -> V, adjoint: @escaping (V) -> V) -> Linearized {
-        Linearized(primal: Self.result(record) { f(primal) }, tangent: tangent.map(f), record: record)
-    }
-    @inlinable public static func linear(_ a: Linearized, _ b: Linearized, _ both: @escaping (V, V) -> V,
-                                         left: @escaping (V) -> V, right: @escaping (V) -> V,
-                                         adjointLeft: @escaping (V) -> V, adjointRight: @escaping (V) -> V) -> Linearized {
-        let rec = a.record ?? b.record
-        let t = sumOfLinearMaps(a.tangent, b.tangent, both: both, left: left, right: right)
-        return Linearized(primal: result(rec) { both(a.primal, b.primal) }, tangent: t, record: rec)
-    }
-    @inlinable public static func bilinear(_ a: Linearized, _ b: Linearized, _ f: @escaping (V, V) -> V,
-                                           adjointLeft: @escaping (V, V) -> V, adjointRight: @escaping (V, V) -> V) -> Linearized {
-        bilinear(a, b, f, tangent: bilinearTangentRule(f), adjointLeft: adjointLeft, adjointRight: adjointRight)
-    }
-    @inlinable public static func bilinear(_ a: Linearized, _ b: Linearized, _ f: @escaping (V, V) -> V,
-                                           tangent: @escaping (V, V?, V, V?) -> V?,
-                                           adjointLeft: @escaping (V, V) -> V, adjointRight: @escaping (V, V) -> V) -> Linearized {
-        let rec = a.record ?? b.record
-        return Linearized(primal: result(rec) { f(a.primal, b.primal) }, tangent: tangent(a.primal, a.tangent, b.primal, b.tangent), record: rec)
-    }
-    @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Linearized) -> Linearized {
-        let y = result(x.record) { V.applying(f, to: x.primal) }
-        return Linearized(primal: y, tangent: x.tangent.map { f.tangent($0, at: x.primal, value: y) }, record: x.record)
-    }
-    @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Linearized, _ b: Linearized) -> Linearized {
-        let rec = a.record ?? b.record
-        let y = result(rec) { V.applying(f, a.primal, b.primal) }
-        guard a.tangent != nil || b.tangent != nil else { return Linearized(primal: y, record: rec) }
-        let (da, db) = f.partials(a.primal, b.primal, value: y)
-        return Linearized(primal: y, tangent: sumOfPresent(a.tangent.map { V.strongZeroProduct($0, da) }, b.tangent.map { V.strongZeroProduct($0, db) }),
-                          record: rec)
+    @inlinable public static func result(_ a: Linearized, _ b: Linearized, primal: () -> V, tangent: (V) -> V?) -> Linearized {
+        Linearized(on: a.record ?? b.record, primal: primal, tangent: tangent)
     }
 }
 
 extension Linearized: TensorAlgebra where V: TensorAlgebra {
     public typealias Scalar = V.Scalar
-    @inlinable public static func applying<Op: TensorFunction>(_ op: Op, to x: Linearized) -> Linearized {
-        let y = result(x.record) { V.applying(op, to: x.primal) }
-        return Linearized(primal: y, tangent: x.tangent.map { op.jvp(at: x.primal, value: y, tangent: $0) }, record: x.record)
-    }
 }
 
 extension Linearized: ConvolutionAlgebra where V: ConvolutionAlgebra {}
@@ -148,9 +118,4 @@ public final class LinearizedHessian<O: Objective> {
         let cot = zip(vars, blocks).map { adj[$0.index] ?? Linearized(primal: $1.zerosLike()) }
         return (y.value.primal, (f.layout.flatten(cot.map(\.primal)), f.layout.flatten(cot.map(\.tangentOrZero))))
     }
-}
-
-extension Linearized {
-    /// The tangent, materializing zeros for a `nil` tangent.
-    @inlinable public var tangentOrZero: V { tangent ?? primal.zerosLike() }
 }

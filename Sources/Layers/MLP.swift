@@ -3,7 +3,7 @@ import Tensors
 
 /// The multilayer perceptron of the study: Linear(784→256) → ReLU → Linear(256→256) →
 /// ReLU → Linear(256→10); 269,322 parameters for the default sizes.
-public struct MLP: Model {
+public struct MLP: TensorModel {
     /// The model name used by the CLI and in checkpoints: "mlp".
     public var name: String { "mlp" }
     /// The layer widths, input first (default `[784, 256, 256, 10]`).

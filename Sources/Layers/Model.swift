@@ -19,8 +19,12 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// A classifier written once over ``TensorAlgebra``, with its parameters in one flat
-/// vector laid out by ``layout``.
+/// A classifier written once over the algebra protocols, with its parameters in one flat vector
+/// laid out by ``layout``.
+///
+/// ``logits(_:input:)`` runs in every ``ConvolutionAlgebra``, which covers every number system
+/// of the package; a model whose layers need only ``TensorAlgebra`` (the MLP) conforms to
+/// ``TensorModel``, and its ``ModelLoss`` is then a ``TensorObjective``.
 public protocol Model: Sendable {
     /// A short name ("mlp", "cnn").
     var name: String { get }
@@ -34,6 +38,12 @@ public protocol Model: Sendable {
     func logits<A: ConvolutionAlgebra>(_ parameters: [A], input: A) -> A
     /// A freshly initialized flat θ (PyTorch default initialization), reproducible from `seed`.
     func initialParameters<E: TensorScalar>(_: E.Type, seed: UInt64) -> Tensor<E>
+}
+
+/// A ``Model`` without convolutions: its logits run in any ``TensorAlgebra``.
+public protocol TensorModel: Model {
+    /// Logits `[N, classCount]` for inputs `[N, inputSize]`, parameters one value per layout entry.
+    func logits<A: TensorAlgebra>(_ parameters: [A], input: A) -> A
 }
 
 extension Model {
@@ -97,17 +107,38 @@ public struct ModelLoss<M: Model, E: TensorScalar>: Objective {
     /// The mean softmax cross-entropy of the model on the batch, in the algebra `A` (a rank-0 value).
     @inlinable
     public func callAsFunction<A: ConvolutionAlgebra>(_ parameters: [A]) -> A where A.Scalar == E {
+        mean(parameters) { model.logits($0, input: $1) }
+    }
+
+    /// Σ_i (n_i/N)·cross-entropy(`logits(parameters, rows_i)`) over the chunks of ``chunkRows``.
+    @inlinable
+    func mean<A: TensorAlgebra>(_ parameters: [A], logits: ([A], A) -> A) -> A where A.Scalar == E {
         guard chunkRows > 0, labels.count > chunkRows else {
-            return softmaxCrossEntropy(logits: model.logits(parameters, input: A(constant: input)), labels: labels)
+            return softmaxCrossEntropy(logits: logits(parameters, A(constant: input)), labels: labels)
         }
         let chunks = RowChunks(rows: labels.count, size: chunkRows)
         var total: A? = nil
         for i in chunks.indices {
             let r = chunks[i]
-            let part = softmaxCrossEntropy(logits: model.logits(parameters, input: A(constant: input.rows(r))), labels: Array(labels[r]))
+            let part = softmaxCrossEntropy(logits: logits(parameters, A(constant: input.rows(r))), labels: Array(labels[r]))
                 .scaled(by: chunks.weight(i))
             total = total.map { $0 + part } ?? part
         }
         return total!
+    }
+}
+
+extension ModelLoss: TensorObjective where M: TensorModel {
+    /// The mean softmax cross-entropy in any algebra with tensor operations (a rank-0 value).
+    @inlinable
+    public func callAsFunction<A: TensorAlgebra>(_ parameters: [A]) -> A where A.Scalar == E {
+        mean(parameters) { model.logits($0, input: $1) }
+    }
+
+    /// The same loss in a ``ConvolutionAlgebra``: without it, a call with one would be ambiguous
+    /// between the two overloads above.
+    @inlinable
+    public func callAsFunction<A: ConvolutionAlgebra>(_ parameters: [A]) -> A where A.Scalar == E {
+        mean(parameters) { model.logits($0, input: $1) }
     }
 }
