@@ -242,23 +242,13 @@ public enum MNISTFetcher {
             var present = false
             for name in [expected.file.gzipName, expected.file.rawName] {
                 let url = directory.appendingPathComponent(name)
-                switch FileIO.entryKind(url) {
-                case .missing:
-                    continue
-                case .directory:
-                    problems.append(.isDirectory(path: url.path))
-                case .brokenSymbolicLink:
-                    problems.append(.readFailed(path: url.path, reason: "a symbolic link to nothing"))
-                case .other:
-                    problems.append(.readFailed(path: url.path, reason: "not a regular file"))
-                case .regularFile:
-                    do {
-                        try verify(file: url, expected: expected, displayPath: url.path)
-                    } catch let error as DatasetError {
-                        problems.append(error)
-                    } catch {
-                        problems.append(.readFailed(path: url.path, reason: "\(error)"))
-                    }
+                if FileIO.entryKind(url) == .missing { continue }
+                do {
+                    try verify(file: url, expected: expected, displayPath: url.path)
+                } catch let error as DatasetError {
+                    problems.append(error)
+                } catch {
+                    problems.append(.readFailed(path: url.path, reason: "\(error)"))
                 }
                 present = true
             }
@@ -314,6 +304,8 @@ public enum MNISTFetcher {
             bytes = try FileIO.readBytes(url)
         } catch DatasetError.fileNotFound {
             throw DatasetError.fileNotFound(path: displayPath)
+        } catch DatasetError.isDirectory {
+            throw DatasetError.isDirectory(path: displayPath)
         } catch DatasetError.readFailed(_, let reason) {
             throw DatasetError.readFailed(path: displayPath, reason: reason)
         }
