@@ -328,6 +328,39 @@ public enum IDX {
         return Gzip.isGzip(file) ? try Gzip.decompress(file, path: url.path, maxOutputBytes: maxOutputBytes) : file
     }
 
+    /// The SHA-256 (lowercase hex) of the file's contents, decompressed when it is gzip
+    /// (detected by magic), hashed as they stream by without being kept; `nil` when they are
+    /// longer than `maxBytes` (hashing stops there).
+    /// - Throws: `.fileNotFound`, `.isDirectory`, `.readFailed` (also for a file that is not a
+    ///   regular file), `.corruptGzip`, naming `url.path`.
+    public static func contentsSHA256(of url: URL, maxBytes: Int) throws -> String? {
+        let file = try FileIO.openForReading(url)
+        var hasher = SHA256()
+        var total = 0
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { scratch.deallocate() }
+        if Gzip.isGzip(try file.read(count: 2, at: 0)) {
+            let compressed = try file.readAll()
+            try compressed.withUnsafeBytes { buffer in
+                let inflater = try Gzip.Inflater(buffer, path: file.path)
+                while total <= maxBytes {
+                    let n = try inflater.read(into: scratch)
+                    if n == 0 { break }
+                    hasher.update(UnsafeRawBufferPointer(rebasing: scratch[..<n]))
+                    total += n
+                }
+            }
+        } else {
+            guard file.size <= maxBytes else { return nil }
+            while true {
+                let n = try file.read(into: scratch, at: total)
+                if n == 0 { break }
+                hasher.update(UnsafeRawBufferPointer(rebasing: scratch[..<n]))
+                total += n
+            }
+        }
+        return total > maxBytes ? nil : SHA256.hex(hasher.finalize())
+    }
 }
 
 /// The data of an IDX file as it arrives, in file order: every byte, or only the rows an

@@ -86,7 +86,8 @@ public struct MNISTDataset: Sendable {
     public static let fashionClassNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
-    /// "MNIST" or "Fashion-MNIST" (used in split names and metadata).
+    /// "MNIST" or "Fashion-MNIST", or as ``MNISTDataset/load(_:mnistFrom:log:)`` names other files,
+    /// e.g. "non-canonical MNIST (t10k-labels-idx1-ubyte differs)" (used in split names and metadata).
     public let name: String
     /// The directory the files were read from.
     public let directory: URL
@@ -242,21 +243,76 @@ public struct MNISTDataset: Sendable {
     }
 }
 
-extension MNISTDataset {
-    /// SHA-256 of the decompressed canonical training-label files, by data set name.
-    public static let knownTrainingLabelDigests: [String: String] = [
-        "MNIST": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        "Fashion-MNIST": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-    ]
+extension DatasetKind {
+    /// The SHA-256 (lowercase hex) of the decompressed contents (IDX header and data) of the
+    /// data set's canonical `file`: MNIST's computed from the original distribution (the files
+    /// `MNISTFetcher` verifies), Fashion-MNIST's from Zalando Research's files as Debian's
+    /// `dataset-fashion-mnist` installs them.
+    public func canonicalSHA256(of file: MNISTFile) -> String {
+        switch (self, file) {
+        case (.mnist, .trainImages): return "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+        case (.mnist, .trainLabels): return "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
+        case (.mnist, .testImages): return "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
+        case (.mnist, .testLabels): return "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
+        case (.fashionMNIST, .trainImages): return "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
+        case (.fashionMNIST, .trainLabels): return "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
+        case (.fashionMNIST, .testImages): return "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
+        case (.fashionMNIST, .testLabels): return "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
+        }
+    }
+}
 
-    /// Which canonical data set the training labels in `directory` belong to ("MNIST",
-    /// "Fashion-MNIST"), from the SHA-256 of the decompressed label file; `nil` for other files.
-    /// - Throws: `DatasetError` if the label file is missing or unreadable.
-    public static func identify(directory: URL) throws -> String? {
-        let url = try MNISTFile.trainLabels.locate(in: directory)
-        var hasher = SHA256()
-        hasher.update(try IDX.decompressedContents(of: url))
-        let digest = SHA256.hex(hasher.finalize())
-        return knownTrainingLabelDigests.first { $0.value == digest }?.key
+/// What the four files of an MNIST-format directory are: the SHA-256 of each one's decompressed
+/// contents, compared with those of the canonical data sets (``DatasetKind/canonicalSHA256(of:)``).
+public struct DatasetIdentity: Sendable, Equatable {
+    /// The SHA-256 (lowercase hex) of each file's decompressed contents; a file longer than its
+    /// canonical size (``MNISTFile/canonicalShape``) is not hashed to its end and has none.
+    public let digests: [MNISTFile: String]
+
+    /// An identity from the files' digests.
+    public init(digests: [MNISTFile: String]) {
+        self.digests = digests
+    }
+
+    /// The files whose contents are not `kind`'s canonical ones, in ``MNISTFile`` order.
+    public func differingFiles(from kind: DatasetKind) -> [MNISTFile] {
+        MNISTFile.allCases.filter { digests[$0] != kind.canonicalSHA256(of: $0) }
+    }
+
+    /// The canonical data set all four files belong to, or `nil`.
+    public var dataset: DatasetKind? {
+        DatasetKind.allCases.first { differingFiles(from: $0).isEmpty }
+    }
+
+    /// How the files differ from `kind`'s, e.g. "t10k-labels-idx1-ubyte differs" or
+    /// "train-images-idx3-ubyte and t10k-images-idx3-ubyte differ"; `nil` when they are `kind`'s.
+    public func difference(from kind: DatasetKind) -> String? {
+        let names = differingFiles(from: kind).map(\.rawName)
+        switch names.count {
+        case 0: return nil
+        case 1: return "\(names[0]) differs"
+        case MNISTFile.allCases.count: return "all four files differ"
+        default: return names.dropLast().joined(separator: ", ") + " and \(names.last!) differ"
+        }
+    }
+
+    /// The name of data read as `kind`: its display name ("MNIST") when all four files are the
+    /// canonical ones, else e.g. "non-canonical MNIST (t10k-labels-idx1-ubyte differs)".
+    public func name(as kind: DatasetKind) -> String {
+        difference(from: kind).map { "non-canonical \(kind.displayName) (\($0))" } ?? kind.displayName
+    }
+}
+
+extension MNISTDataset {
+    /// Identifies the four files in `directory` by the SHA-256 of their decompressed contents,
+    /// streamed (nothing is kept, and hashing stops past a file's canonical size).
+    /// - Throws: `DatasetError` if a file is missing, not a regular file, or unreadable.
+    public static func identify(directory: URL) throws -> DatasetIdentity {
+        var digests: [MNISTFile: String] = [:]
+        for file in MNISTFile.allCases {
+            let canonicalBytes = 4 + 4 * file.dimensionCount + file.bound.bytes
+            digests[file] = try IDX.contentsSHA256(of: try file.locate(in: directory), maxBytes: canonicalBytes)
+        }
+        return DatasetIdentity(digests: digests)
     }
 }

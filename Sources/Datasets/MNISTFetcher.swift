@@ -85,18 +85,11 @@ public enum MNISTFetcher {
         public let sha256: String
     }
 
-    /// The canonical MNIST files. Shapes from LeCun's description; SHA-256 of
-    /// the decompressed contents computed from the original distribution.
-    public static let expectedFiles: [ExpectedFile] = [
-        ExpectedFile(file: .trainImages, shape: [60_000, 28, 28],
-                     sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-        ExpectedFile(file: .trainLabels, shape: [60_000],
-                     sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-        ExpectedFile(file: .testImages, shape: [10_000, 28, 28],
-                     sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-        ExpectedFile(file: .testLabels, shape: [10_000],
-                     sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
-    ]
+    /// The canonical MNIST files: their shapes (``MNISTFile/canonicalShape``) and digests
+    /// (``DatasetKind/canonicalSHA256(of:)``).
+    public static let expectedFiles: [ExpectedFile] = MNISTFile.allCases.map {
+        ExpectedFile(file: $0, shape: $0.canonicalShape, sha256: DatasetKind.mnist.canonicalSHA256(of: $0))
+    }
 
     /// Public mirrors of the canonical gzip files, tried in order.
     public static let mirrors = [
