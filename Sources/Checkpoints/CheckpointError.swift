@@ -55,6 +55,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
     case ioFailure(path: String, operation: String, reason: String)
     /// A parameter file's tensor has another shape than the model's layout gives it.
     case shapeMismatch(path: String, tensor: String, shape: [Int], expected: [Int])
+    /// A tensor read as values that must be finite (parameters, directions, optimizer state)
+    /// holds `value` (NaN or ±infinity) at element `index` (row-major) of its `shape`; the first
+    /// such element is reported.
+    case nonFiniteValue(path: String, tensor: String, shape: [Int], index: Int, value: Double)
 
     /// A one-line, human-readable description (for logs and error output).
     public var description: String {
@@ -101,6 +105,14 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
             return "'\(path)': \(operation) failed: \(reason)"
         case let .shapeMismatch(path, tensor, shape, expected):
             return "safetensors file '\(path)': tensor '\(tensor)' has shape \(shape), the model expects \(expected)"
+        case let .nonFiniteValue(path, tensor, shape, index, value):
+            var position: [Int] = []
+            var rest = index
+            for size in shape.reversed() where size > 0 {
+                position.insert(rest % size, at: 0)
+                rest /= size
+            }
+            return "safetensors file '\(path)': tensor '\(tensor)' holds \(value) at element \(index) (index \(position) of shape \(shape)); parameters and directions must be finite"
         }
     }
 }

@@ -13,15 +13,22 @@ public enum DirectoryLock {
     /// The lock file's name inside the directory.
     public static let fileName = ".lock"
 
-    /// Takes the lock without waiting.
+    /// Takes the lock without waiting. A lock file that is a symbolic link is refused, not
+    /// followed (`O_NOFOLLOW`), so the lock never creates or locks a file outside the directory.
     /// - Returns: the lock's file descriptor (pass it to ``release(_:)``), or `nil` when another
     ///   open file description holds it.
-    /// - Throws: ``CheckpointError/ioFailure(path:operation:reason:)`` when the lock file cannot be created.
+    /// - Throws: ``CheckpointError/ioFailure(path:operation:reason:)`` naming the lock file when
+    ///   it is a symbolic link or cannot be created.
     public static func acquire(in directory: URL) throws -> Int32? {
         let path = directory.appendingPathComponent(fileName).path
-        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
-            throw CheckpointError.ioFailure(path: path, operation: "create lock file", reason: String(cString: strerror(errno)))
+            let code = errno
+            var info = stat()
+            let reason = code == ELOOP && lstat(path, &info) == 0 && info.st_mode & mode_t(S_IFMT) == mode_t(S_IFLNK)
+                ? "it is a symbolic link, which a lock file must not be (remove it; the lock file is created anew)"
+                : String(cString: strerror(code))
+            throw CheckpointError.ioFailure(path: path, operation: "create lock file", reason: reason)
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)

@@ -35,9 +35,10 @@ public func saveParameters(_ θ: Tensor<Float>, layout: ParameterLayout, to url:
     try SafeTensors.write(ParameterFiles.tensors(of: θ, layout: layout), metadata: metadata, to: url)
 }
 
-/// Loads a flat θ saved by ``saveParameters(_:layout:to:metadata:)``, checking every layout entry's
-/// presence and shape.
-/// - Throws: ``CheckpointError`` for unreadable files, missing tensors or another shape.
+/// Loads a flat θ saved by ``saveParameters(_:layout:to:metadata:)`` (or a direction of the same
+/// layout), checking every layout entry's presence and shape and that every value is finite.
+/// - Throws: ``CheckpointError`` for unreadable files, missing tensors, another shape, or a NaN or
+///   infinity (``CheckpointError/nonFiniteValue(path:tensor:shape:index:value:)``).
 public func loadParameters(from url: URL, layout: ParameterLayout) throws -> Tensor<Float> {
     let file = try SafeTensors.read(from: url)
     var values: [Float] = []
@@ -45,7 +46,7 @@ public func loadParameters(from url: URL, layout: ParameterLayout) throws -> Ten
     for e in layout.entries {
         let shape = try file.shape(named: e.name)
         guard shape == e.shape else { throw CheckpointError.shapeMismatch(path: url.path, tensor: e.name, shape: shape, expected: e.shape) }
-        values.append(contentsOf: try file.floats(named: e.name))
+        values.append(contentsOf: try file.finiteFloats(named: e.name))
     }
     return Tensor(values)
 }

@@ -110,6 +110,20 @@ public struct SafeTensorsFile: Sendable {
         }
     }
 
+    /// The named tensor's values as `Float` (``floats(named:allowingNarrowing:)``), which must all
+    /// be finite: the one check for tensors read as parameters, directions or optimizer state.
+    /// - Throws: as ``floats(named:allowingNarrowing:)``, and
+    ///   ``CheckpointError/nonFiniteValue(path:tensor:shape:index:value:)`` naming the first NaN
+    ///   or infinity.
+    public func finiteFloats(named name: String) throws -> [Float] {
+        let values = try floats(named: name)
+        if let index = values.firstIndex(where: { !$0.isFinite }) {
+            throw CheckpointError.nonFiniteValue(path: path, tensor: name, shape: try shape(named: name),
+                                                 index: index, value: Double(values[index]))
+        }
+        return values
+    }
+
     /// The named tensor's values as `Double`, row-major, `elementCount` of them.
     ///
     /// `F64` tensors are returned exactly; `F32` tensors are widened, which is exact.

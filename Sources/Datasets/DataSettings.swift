@@ -57,8 +57,11 @@ public struct DataSettings: Codable, Equatable, Sendable {
 extension MNISTDataset {
     /// Loads the data set the settings name. MNIST is fetched into its directory when the files
     /// are missing (from `mnistFrom`, a local copy, else as ``MNISTFetcher/fetch(into:localCopy:log:)``
-    /// says); Fashion-MNIST must be present. A directory that holds the other canonical data set
-    /// is refused; files that are neither are used with a note to `log`.
+    /// says); Fashion-MNIST must be present. The four files are identified by their digests
+    /// (``identify(directory:)``): a directory that holds the other canonical data set is refused;
+    /// files of which any differs from the data set's are used with a note to `log` saying which,
+    /// under a name that says so (``DatasetIdentity/name(as:)``, e.g. "non-canonical MNIST
+    /// (t10k-labels-idx1-ubyte differs)"), which run records and reports then carry.
     /// - Throws: ``DatasetError`` naming the directory or file.
     public static func load(_ settings: DataSettings, mnistFrom: URL? = nil, log: (String) -> Void) throws -> MNISTDataset {
         let kind = settings.dataset
@@ -76,15 +79,14 @@ extension MNISTDataset {
                 log("MNIST \(source)")
             }
         }
-        switch try identify(directory: dir) {
-        case kind.displayName?: break
-        case let other?:
-            let otherKind = DatasetKind.allCases.first { $0.displayName == other }
-            throw DatasetError.invalidArgument(path: dir.path, reason: "the files are \(other), not \(kind.displayName); use the data set \(otherKind?.rawValue ?? other) or another directory")
-        case nil:
-            log("note: the training labels in \(dir.path) are not the canonical \(kind.displayName) files (unknown SHA-256); using them as \(kind.displayName)")
+        let identity = try identify(directory: dir)
+        if let other = identity.dataset, other != kind {
+            throw DatasetError.invalidArgument(path: dir.path, reason: "the files are \(other.displayName), not \(kind.displayName); use the data set \(other.rawValue) or another directory")
+        }
+        if let difference = identity.difference(from: kind) {
+            log("note: the files in \(dir.path) are not the canonical \(kind.displayName): \(difference) (SHA-256 of the decompressed contents); using them as \(identity.name(as: kind))")
         }
         return try MNISTDataset(directory: dir, validationCount: settings.validation, trainLimit: settings.trainLimit,
-                                testLimit: settings.testLimit, name: kind.displayName)
+                                testLimit: settings.testLimit, name: identity.name(as: kind))
     }
 }

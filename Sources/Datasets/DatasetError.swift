@@ -38,6 +38,10 @@ public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
     case wrongDimensionCount(path: String, expected: Int, found: Int)
     /// The product of the IDX dimensions overflows `Int`.
     case dimensionOverflow(path: String, dimensions: [Int])
+    /// The IDX header declares `bytes` bytes of data (`dimensions`), more than the `limit`
+    /// the reader accepts for this file (`reason` says what the limit is); refused before any
+    /// memory is reserved for the data or any of it is read.
+    case declaredTooLarge(path: String, dimensions: [Int], bytes: Int, limit: Int, reason: String)
     /// Fewer data bytes follow the header than the dimensions require.
     case truncated(path: String, expected: Int, found: Int)
     /// More data bytes follow the header than the dimensions require.
@@ -79,7 +83,7 @@ public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
              .cannotCreateDirectory(let p, _), .decompressedTooLarge(let p, _, _),
              .conflictingFiles(let p, _), .readFailed(let p, _), .writeFailed(let p, _),
              .truncatedHeader(let p, _, _), .badMagic(let p, _), .unsupportedTypeCode(let p, _),
-             .wrongDimensionCount(let p, _, _), .dimensionOverflow(let p, _),
+             .wrongDimensionCount(let p, _, _), .dimensionOverflow(let p, _), .declaredTooLarge(let p, _, _, _, _),
              .truncated(let p, _, _), .trailingData(let p, _, _), .corruptGzip(let p, _),
              .wrongShape(let p, _, _), .labelOutOfRange(let p, _, _, _),
              .checksumMismatch(let p, _, _), .invalidArgument(let p, _),
@@ -132,6 +136,9 @@ public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(p): wrong dimension count: expected \(expected), header says \(found)"
         case .dimensionOverflow(let p, let dims):
             return "\(p): IDX dimensions \(dims) overflow the addressable size"
+        case .declaredTooLarge(let p, let dims, let bytes, let limit, let reason):
+            return "\(p): the IDX header declares \(dims.map(String.init).joined(separator: "×")) = \(bytes) bytes of data,"
+                + " more than the \(limit) bytes allowed (\(reason)); refused before reading any of it"
         case .truncated(let p, let expected, let found):
             return "\(p): truncated: header says \(expected) bytes of data, file has \(found)"
         case .trailingData(let p, let expected, let found):

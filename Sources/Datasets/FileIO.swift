@@ -10,47 +10,110 @@ import Darwin
 /// Whole-file reads and atomic writes with errors that name the path.
 enum FileIO {
     /// Reads the entire file into memory.
-    /// - Throws: `DatasetError.fileNotFound` or `DatasetError.readFailed`.
+    /// - Throws: as ``openForReading(_:)``; `DatasetError.readFailed` when a read fails.
     static func readBytes(_ url: URL) throws -> [UInt8] {
+        try openForReading(url).readAll()
+    }
+
+    /// Throws unless a regular file (or a symbolic link to one) is at `url`: the check before
+    /// any data file is opened, so that a FIFO or a device under a data file's name is refused
+    /// instead of blocking `open(2)` or being read forever.
+    /// - Throws: `DatasetError.fileNotFound`, `.isDirectory`, or `.readFailed` saying "a symbolic
+    ///   link to nothing" or "not a regular file (a FIFO)" (or a character device, ...).
+    static func checkRegularFile(_ url: URL) throws {
+        switch entryKind(url) {
+        case .regularFile: return
+        case .missing: throw DatasetError.fileNotFound(path: url.path)
+        case .directory: throw DatasetError.isDirectory(path: url.path)
+        case .brokenSymbolicLink: throw DatasetError.readFailed(path: url.path, reason: "a symbolic link to nothing")
+        case .other(let kind): throw DatasetError.readFailed(path: url.path, reason: "not a regular file (\(kind))")
+        }
+    }
+
+    /// Opens the regular file at `url` for reading, after ``checkRegularFile(_:)``. The open
+    /// itself does not wait (`O_NONBLOCK`), and the opened file is checked again, so a FIFO
+    /// put in its place meanwhile is refused too.
+    /// - Throws: as ``checkRegularFile(_:)``; `DatasetError.readFailed` when it cannot be opened.
+    static func openForReading(_ url: URL) throws -> ReadableFile {
         let path = url.path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw DatasetError.fileNotFound(path: path)
-        }
-        if isDirectory.boolValue {
-            throw DatasetError.readFailed(path: path, reason: "is a directory")
-        }
-        let fd = open(path, O_RDONLY)
+        try checkRegularFile(url)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
-            throw DatasetError.readFailed(path: path, reason: String(cString: strerror(errno)))
+            let code = errno
+            if code == ENOENT { throw DatasetError.fileNotFound(path: path) }
+            throw DatasetError.readFailed(path: path, reason: errorMessage(code))
         }
-        defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            throw DatasetError.readFailed(path: path, reason: String(cString: strerror(errno)))
+            let reason = errorMessage(errno)
+            close(fd)
+            throw DatasetError.readFailed(path: path, reason: reason)
         }
-        let size = Int(info.st_size)
-        var failure: String?
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+        guard info.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else {
+            close(fd)
+            throw DatasetError.readFailed(path: path, reason: "not a regular file (\(fileKind(info.st_mode)))")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return ReadableFile(path: path, descriptor: fd, size: Int(info.st_size))
+    }
+
+    /// A regular file open for reading (``openForReading(_:)``); closed when released.
+    final class ReadableFile {
+        /// The path, for error messages.
+        let path: String
+        /// The size in bytes when it was opened.
+        let size: Int
+        /// The open file descriptor (closed with the object).
+        let descriptor: Int32
+
+        init(path: String, descriptor: Int32, size: Int) {
+            self.path = path
+            self.descriptor = descriptor
+            self.size = size
+        }
+
+        deinit { close(descriptor) }
+
+        /// Reads from byte `offset` until `buffer` is full or the file ends.
+        /// - Returns: the number of bytes read (less than `buffer.count` only at the end of the file).
+        /// - Throws: `DatasetError.readFailed` naming the file.
+        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int {
             var done = 0
-            while done < size {
-                let n = read(fd, buffer.baseAddress! + done, size - done)
+            while done < buffer.count {
+                let n = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
                 if n < 0 {
                     if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    break
+                    throw DatasetError.readFailed(path: path, reason: FileIO.errorMessage(errno))
                 }
                 if n == 0 { break }
                 done += n
             }
-            // Bytes beyond `done` are never exposed: report what was read.
-            initialized = done
+            return done
         }
-        if let failure { throw DatasetError.readFailed(path: path, reason: failure) }
-        if bytes.count != size {
-            throw DatasetError.readFailed(path: path, reason: "file shrank while reading (\(bytes.count) of \(size) bytes)")
+
+        /// Reads up to `count` bytes from byte `offset` (fewer at the end of the file).
+        /// - Throws: `DatasetError.readFailed` naming the file.
+        func read(count: Int, at offset: Int) throws -> [UInt8] {
+            var failure: (any Error)?
+            let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                do { initialized = try read(into: UnsafeMutableRawBufferPointer(buffer), at: offset) } catch {
+                    failure = error
+                    initialized = 0
+                }
+            }
+            if let failure { throw failure }
+            return bytes
         }
-        return bytes
+
+        /// The whole file (``size`` bytes).
+        /// - Throws: `DatasetError.readFailed` naming the file, also when it shrank while being read.
+        func readAll() throws -> [UInt8] {
+            let bytes = try read(count: size, at: 0)
+            if bytes.count != size {
+                throw DatasetError.readFailed(path: path, reason: "file shrank while reading (\(bytes.count) of \(size) bytes)")
+            }
+            return bytes
+        }
     }
 
     /// Writes `bytes` to `url` atomically: a uniquely named temporary file in
@@ -139,8 +202,8 @@ enum FileIO {
         case directory
         /// A symbolic link whose target does not exist.
         case brokenSymbolicLink
-        /// A device, socket, FIFO, ...
-        case other
+        /// A FIFO, device or socket; `kind` names it ("a FIFO", "a character device", ...).
+        case other(kind: String)
     }
 
     /// The kind of entry at `url` (following symbolic links that resolve).
@@ -150,11 +213,24 @@ enum FileIO {
             switch info.st_mode & mode_t(S_IFMT) {
             case mode_t(S_IFREG): return .regularFile
             case mode_t(S_IFDIR): return .directory
-            default: return .other
+            default: return .other(kind: fileKind(info.st_mode))
             }
         }
         if lstat(url.path, &info) == 0 { return .brokenSymbolicLink }
         return .missing
+    }
+
+    /// What a file mode that is neither a regular file nor a directory is, for messages.
+    static func fileKind(_ mode: mode_t) -> String {
+        switch mode & mode_t(S_IFMT) {
+        case mode_t(S_IFIFO): return "a FIFO"
+        case mode_t(S_IFCHR): return "a character device"
+        case mode_t(S_IFBLK): return "a block device"
+        case mode_t(S_IFSOCK): return "a socket"
+        case mode_t(S_IFDIR): return "a directory"
+        case mode_t(S_IFLNK): return "a symbolic link"
+        default: return "of file type \(String(mode & mode_t(S_IFMT), radix: 8))"
+        }
     }
 
     /// Creates `url` and any missing parents (like `mkdir -p`).
@@ -195,13 +271,7 @@ enum FileIO {
     ///   opened or read; `DatasetError.writeFailed` naming `destination`
     ///   when it cannot be created or written (e.g. "no space left on device").
     static func copyFile(from source: URL, to destination: URL) throws {
-        let input = open(source.path, O_RDONLY)
-        guard input >= 0 else {
-            let code = errno
-            if code == ENOENT { throw DatasetError.fileNotFound(path: source.path) }
-            throw DatasetError.readFailed(path: source.path, reason: errorMessage(code))
-        }
-        defer { close(input) }
+        let input = try openForReading(source)
         let output = open(destination.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard output >= 0 else {
             throw DatasetError.writeFailed(path: destination.path, reason: errorMessage(errno))
@@ -209,7 +279,7 @@ enum FileIO {
         var ok = false
         defer { if !ok { unlink(destination.path) } }
         do {
-            try copyContents(from: input, sourcePath: source.path, to: output, destinationPath: destination.path)
+            try copyContents(from: input.descriptor, sourcePath: source.path, to: output, destinationPath: destination.path)
         } catch {
             close(output)
             throw error

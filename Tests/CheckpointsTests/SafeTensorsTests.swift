@@ -531,7 +531,8 @@ extension CheckpointError {
              let .gapInOffsets(p, _, _, _), let .bufferLengthMismatch(p, _, _), let .tensorNotFound(p, _),
              let .dtypeMismatch(p, _, _, _), let .lossyConversion(p, _, _, _),
              let .valueCountMismatch(p, _, _, _, _), let .invalidShape(p, _, _, _),
-             let .invalidTensorName(p, _, _), let .ioFailure(p, _, _), let .shapeMismatch(p, _, _, _):
+             let .invalidTensorName(p, _, _), let .ioFailure(p, _, _), let .shapeMismatch(p, _, _, _),
+             let .nonFiniteValue(p, _, _, _, _):
             return p
         }
     }

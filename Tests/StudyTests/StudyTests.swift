@@ -446,12 +446,12 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(ok.contains { $0.hasPrefix("MLP: S_ε^max ordered as λ_max: no") }, "\(ok)")
     }
 
-    @Test func dataSetsAreIdentifiedByTheirLabels() throws {
+    @Test func dataSetsAreIdentifiedByTheirFourFiles() throws {
         guard let mnist = sharedMNIST() else { Issue.record("MNIST not found: this test did not run"); return }
-        #expect(try MNISTDataset.identify(directory: mnist) == "MNIST")
+        #expect(try MNISTDataset.identify(directory: mnist).dataset == .mnist)
         let fashion = MNISTDataset.defaultFashionMNISTDirectory
         if FileManager.default.fileExists(atPath: fashion.path) {
-            #expect(try MNISTDataset.identify(directory: fashion) == "Fashion-MNIST")
+            #expect(try MNISTDataset.identify(directory: fashion).dataset == .fashionMNIST)
         }
     }
 }
