@@ -183,20 +183,24 @@ public enum SafeTensors {
 
     /// Reads and fully validates a safetensors file.
     ///
-    /// The file is memory-mapped when possible; tensor values are decoded lazily by
-    /// the accessors of ``SafeTensorsFile``.
+    /// The file is read only if it is a regular file (``TextFile/readBytes(_:maximumBytes:)``: a FIFO
+    /// or device is named, never opened); tensor values are decoded lazily by the accessors of
+    /// ``SafeTensorsFile``.
     /// - Parameter url: a `file:` URL.
     /// - Throws: ``CheckpointError`` — `.ioFailure` if the file cannot be read, or
     ///   any validation error listed at ``parse(_:path:)``.
     public static func read(from url: URL) throws -> SafeTensorsFile {
         let data: Data
         do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
+            data = Data(try TextFile.readBytes(url, maximumBytes: maximumFileBytes))
         } catch {
-            throw CheckpointError.ioFailure(path: url.path, operation: "read", reason: error.localizedDescription)
+            throw CheckpointError.ioFailure(path: url.path, operation: "read", reason: error.problem)
         }
         return try parse(data, path: url.path)
     }
+
+    /// The largest parameter file read (16 GiB: four billion Float32 parameters).
+    public static let maximumFileBytes = 1 << 34
 
     /// Parses and fully validates the bytes of a safetensors file.
     ///

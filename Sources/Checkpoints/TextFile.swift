@@ -43,6 +43,18 @@ public enum TextFile {
     ///   FIFO, device or socket, a symbolic link to nothing, no permission, more than
     ///   `maximumBytes`, or bytes that are not UTF-8 (with the offset of the first bad one).
     public static func read(_ url: URL, maximumBytes: Int = defaultMaximumBytes) throws(TextFileError) -> String {
+        let bytes = try readBytes(url, maximumBytes: maximumBytes)
+        guard var text = String(validating: bytes, as: UTF8.self) else {
+            throw TextFileError(path: url.path, problem: "is not UTF-8 text: the bytes from offset \(JSONText.validUTF8Prefix(Data(bytes))) on are not valid UTF-8")
+        }
+        if text.first == "\u{FEFF}" { text.removeFirst() }
+        return text
+    }
+
+    /// The bytes of a regular file (a checkpoint, a configuration), checked as ``read(_:maximumBytes:)``
+    /// checks them before anything is opened, so that a FIFO never blocks and a device is never read.
+    /// - Throws: ``TextFileError`` naming the path and the problem.
+    public static func readBytes(_ url: URL, maximumBytes: Int) throws(TextFileError) -> [UInt8] {
         let path = url.path
         func fail(_ problem: String, missing: Bool = false) -> TextFileError { TextFileError(path: path, problem: problem, isMissing: missing) }
         var info = stat()
@@ -76,11 +88,7 @@ public enum TextFile {
             bytes += buffer[0..<n]
             if bytes.count > maximumBytes { throw fail(tooLarge(bytes.count, maximumBytes, growing: true)) }
         }
-        guard var text = String(validating: bytes, as: UTF8.self) else {
-            throw fail("is not UTF-8 text: the bytes from offset \(JSONText.validUTF8Prefix(Data(bytes))) on are not valid UTF-8")
-        }
-        if text.first == "\u{FEFF}" { text.removeFirst() }
-        return text
+        return bytes
     }
 
     /// ``read(_:maximumBytes:)``, or `nil` when nothing is at the path.

@@ -138,7 +138,7 @@ public enum DatasetError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(p): IDX dimensions \(dims) overflow the addressable size"
         case .declaredTooLarge(let p, let dims, let bytes, let limit, let reason):
             return "\(p): the IDX header declares \(dims.map(String.init).joined(separator: "×")) = \(bytes) bytes of data,"
-                + " more than the \(limit) bytes allowed (\(reason)); refused before reading any of it"
+                + " more than the \(limit) bytes allowed (\(reason)); refused before any memory is reserved for it"
         case .truncated(let p, let expected, let found):
             return "\(p): truncated: header says \(expected) bytes of data, file has \(found)"
         case .trailingData(let p, let expected, let found):

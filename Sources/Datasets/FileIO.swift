@@ -279,7 +279,10 @@ enum FileIO {
         var ok = false
         defer { if !ok { unlink(destination.path) } }
         do {
-            try copyContents(from: input.descriptor, sourcePath: source.path, to: output, destinationPath: destination.path)
+            // `input` closes its descriptor when released: keep it alive through the copy.
+            try withExtendedLifetime(input) {
+                try copyContents(from: input.descriptor, sourcePath: source.path, to: output, destinationPath: destination.path)
+            }
         } catch {
             close(output)
             throw error

@@ -301,6 +301,13 @@ public struct DatasetIdentity: Sendable, Equatable {
     public func name(as kind: DatasetKind) -> String {
         difference(from: kind).map { "non-canonical \(kind.displayName) (\($0))" } ?? kind.displayName
     }
+
+    /// Whether data named `current` (``name(as:)``) are those a run recorded as `recorded`. Runs
+    /// made before all four files were identified recorded any data read as a kind under its
+    /// display name ("MNIST"), so such a record also matches that kind's non-canonical data.
+    public static func recordedName(_ recorded: String, matches current: String) -> Bool {
+        recorded == current || (current.hasPrefix("non-canonical \(recorded) (") && DatasetKind.allCases.contains { $0.displayName == recorded })
+    }
 }
 
 extension MNISTDataset {

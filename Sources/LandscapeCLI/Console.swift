@@ -21,6 +21,7 @@ enum Console {
                 if errno == EINTR { continue }
                 return errno
             }
+            if n == 0 { return EIO }  // no progress: give up rather than loop
             bytes = bytes.dropFirst(n)
         }
         return nil

@@ -76,6 +76,7 @@ struct StudyCommand: ParsableCommand {
             out = directory.url
         }
         let body = {
+            try cfg.checkMemory()
             let data = try MNISTDataset.load(cfg.training.data, mnistFrom: output.mnistCopy, log: stderrLine)
             var runner = try StudyRunner(configuration: cfg, data: data, directory: out)
             let progress = ProgressBar(enabled: !output.noProgress)

@@ -123,8 +123,8 @@ public enum CurvatureKind: String, CaseIterable, Codable, Sendable {
 /// the batch has at most ``keptRows`` rows and streamed beyond, so that memory is bounded by the
 /// records of `keptRows` rows or of one chunk, however large the batch.
 public enum BatchChunking {
-    /// Rows of a batch whose chunks' records are kept. The CNN's records took 726 MiB per 1024
-    /// Float32 rows (Notes/probes.md), so 2048 Float64 rows are about 3 GB.
+    /// Rows of a batch whose chunks' records are kept. The CNN's kept records of 16 × 64 Float32
+    /// rows took 493 MiB (Notes/probes.md), so 2048 Float64 rows take about 2 GB.
     public static let keptRows = 2048
     /// Rows per chunk for `model`: its ``ModelKind/probeChunkRows``, else 512.
     public static func rows(for model: ModelKind) -> Int { model.probeChunkRows ?? 512 }

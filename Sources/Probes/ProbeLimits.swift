@@ -30,11 +30,17 @@ public enum ProbeLimits {
         max(1, blockBytes / max(1, 2 * dimension * scalarBytes))
     }
 
+    /// Parameter-sized work vectors an estimator holds beside the ones its settings ask for (the
+    /// iterate, its product, a residual, a restart vector).
+    public static let workVectors = 4
+
     /// "WHAT (N vectors of D parameters) needs about X of memory, more than this machine's Y" when
-    /// `vectors` parameter-sized vectors of `scalarBytes` bytes exceed `available`, else `nil`.
+    /// `vectors` parameter-sized vectors and ``workVectors`` of `scalarBytes` bytes exceed
+    /// `available`, else `nil`.
     public static func memoryProblem(vectors: Int, dimension: Int, scalarBytes: Int, what: String,
                                      available: Double = MachineMemory.bytes) -> String? {
-        MachineMemory.excess(Double(vectors) * Double(dimension) * Double(scalarBytes),
+        let vectors = vectors + workVectors
+        return MachineMemory.excess(Double(vectors) * Double(dimension) * Double(scalarBytes),
                              for: "\(what) (\(vectors) vectors of \(dimension) parameters)", available: available)
     }
 

@@ -74,8 +74,8 @@ extension ProbeSuiteSettings {
     public func memoryProblem(dimension: Int, scalarBytes: Int, available: Double = MachineMemory.bytes) -> (setting: String, problem: String)? {
         let block = 2 * min(ProbeLimits.vectorsPerBlock(dimension: dimension, scalarBytes: scalarBytes), traceProbes)
         let uses: [(String, Int, String)] = [
-            ("lanczosSteps", lanczosSteps + top + 4, "the Lanczos basis"), ("slqSteps", slqSteps + 4, "the SLQ Lanczos basis"),
-            ("traceProbes", traceProbes / 3 + block + 4, "Hutch++'s sketch")]
+            ("lanczosSteps", lanczosSteps + top, "the Lanczos basis"), ("slqSteps", slqSteps, "the SLQ Lanczos basis"),
+            ("traceProbes", traceProbes / 3 + block, "Hutch++'s sketch")]
         for (setting, vectors, what) in uses {
             if let message = ProbeLimits.memoryProblem(vectors: vectors, dimension: dimension, scalarBytes: scalarBytes, what: what, available: available) {
                 return (setting, message)

@@ -205,6 +205,23 @@ public struct StudyConfiguration: ConfigurationValue {
         return (r.batchSize ?? training.optimizer.batchSize, r.learningRate ?? training.optimizer.learningRate)
     }
 
+    /// The final probes' memory against this machine's (``MachineMemory``), checked when a study
+    /// starts or resumes rather than in ``validate()``, so that a configuration stays valid on
+    /// every machine (a report or a resume elsewhere reads it). The final spectrum is one Float32
+    /// Lanczos run of max(lanczosSteps, slqSteps) steps with lanczosCount Ritz vectors
+    /// (``StudyRunner``'s final probes).
+    /// - Throws: ``ConfigurationError`` naming the key, with the estimate.
+    public func checkMemory() throws {
+        let f = finalProbes
+        for m in models {
+            let vectors = max(f.lanczosSteps, f.slqSteps) + f.lanczosCount
+            if let problem = ProbeLimits.memoryProblem(vectors: vectors, dimension: try m.make().layout.parameterCount, scalarBytes: 4,
+                                                       what: "the \(m.rawValue)'s final Lanczos basis") {
+                throw ConfigurationError(key: f.lanczosSteps >= f.slqSteps ? "finalProbes.lanczosSteps" : "finalProbes.slqSteps", problem)
+            }
+        }
+    }
+
     /// Checks every value, naming the first bad key.
     /// - Throws: ``ConfigurationError``.
     public func validate() throws {
@@ -262,15 +279,6 @@ public struct StudyConfiguration: ConfigurationValue {
         try limit("finalProbes.lanczosSteps", f.lanczosSteps, f.lanczosCount...ProbeLimits.lanczosSteps.upperBound, " (at least lanczosCount; each step keeps a parameter-sized vector)")
         try limit("finalProbes.slqProbes", f.slqProbes, ProbeLimits.slqProbes)
         try limit("finalProbes.slqSteps", f.slqSteps, ProbeLimits.slqSteps, " (each step keeps a parameter-sized vector)")
-        // The final spectrum is one Float32 Lanczos run of max(lanczosSteps, slqSteps) steps with
-        // lanczosCount Ritz vectors (StudyRunner.finalProbes), and a few work vectors.
-        for m in models {
-            let vectors = max(f.lanczosSteps, f.slqSteps) + f.lanczosCount + 4
-            if let problem = ProbeLimits.memoryProblem(vectors: vectors, dimension: try m.make().layout.parameterCount, scalarBytes: 4,
-                                                       what: "the \(m.rawValue)'s final Lanczos basis") {
-                throw bad(f.lanczosSteps >= f.slqSteps ? "finalProbes.lanczosSteps" : "finalProbes.slqSteps", problem)
-            }
-        }
         // The per-regime and per-model values, where they replace the training settings'.
         for m in models {
             for r in regimes {

@@ -214,7 +214,7 @@ public struct StudyRunner {
         if let d = info?["data"] as? [String: Any] {
             let was = [d["name"] as? String ?? "?", "\(d["train"] ?? "?")", "\(d["validation"] ?? "?")", "\(d["test"] ?? "?")"]
             let now = [data.name, "\(data.train.count)", "\(data.validation.count)", "\(data.test.count)"]
-            guard was == now else {
+            guard was.dropFirst() == now.dropFirst(), DatasetIdentity.recordedName(was[0], matches: now[0]) else {
                 throw StudyError.runDirectory(path: directory.path, reason: "the study ran on \(was[0]) with \(was[1])/\(was[2])/\(was[3]) train/validation/test samples; the data now are \(now[0]) with \(now[1])/\(now[2])/\(now[3])")
             }
         }

@@ -4,9 +4,10 @@ import Foundation
 /// memory would exceed it is refused with the estimate in the message, instead of the command
 /// running into the out-of-memory killer hours later.
 public enum MachineMemory {
-    /// Bytes of memory this process may use: the physical memory, or the cgroup's limit
-    /// (`/sys/fs/cgroup/memory.max`, v2; `memory/memory.limit_in_bytes`, v1) when that is lower
-    /// (a container or a Slurm job).
+    /// Bytes of memory this process may use: the physical memory, or the limit of the cgroup
+    /// mounted at `/sys/fs/cgroup` (`memory.max`, v2; `memory/memory.limit_in_bytes`, v1) when
+    /// that is lower, as in a container. A limit set on a nested cgroup that is not this mount's
+    /// root (a Slurm job step without its own cgroup namespace) is not read.
     public static let bytes: Double = {
         var limit = Double(ProcessInfo.processInfo.physicalMemory)
         for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {

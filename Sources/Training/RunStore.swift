@@ -189,7 +189,7 @@ public final class RunStore {
         let recorded = recordedData
         let expected = [recorded["train"] as? Int, recorded["validation"] as? Int, recorded["test"] as? Int]
         let actual = [data.train.count, data.validation.count, data.test.count]
-        guard expected.map({ $0 ?? -1 }) == actual, (recorded["name"] as? String) == data.name else {
+        guard expected.map({ $0 ?? -1 }) == actual, let name = recorded["name"] as? String, DatasetIdentity.recordedName(name, matches: data.name) else {
             throw TrainingError.invalidRun("the data differ from the run's (\(recorded["name"] ?? "?") with \(expected.map { $0.map(String.init) ?? "?" }.joined(separator: "/")) train/validation/test samples; now \(data.name) with \(actual.map(String.init).joined(separator: "/"))); use the same data set, validation and train limit")
         }
     }
