@@ -20,25 +20,27 @@ struct CLIResult {
     var status: Int32, signalled: Bool, output: String
 }
 
-/// Starts `landscape ARGS` with its output going to `log`.
-func launchLandscape(_ exe: URL, _ args: [String], log: URL) throws -> Process {
+/// Starts `landscape ARGS` with its output going to `log` (standard output to `stdout` instead
+/// when given), in the working directory `cwd` when given.
+func launchLandscape(_ exe: URL, _ args: [String], log: URL, in cwd: URL? = nil, stdout: FileHandle? = nil) throws -> Process {
     FileManager.default.createFile(atPath: log.path, contents: nil)
     let handle = try FileHandle(forWritingTo: log)
     let p = Process()
     p.executableURL = exe
     p.arguments = args
-    p.standardOutput = handle
+    if let cwd { p.currentDirectoryURL = cwd }
+    p.standardOutput = stdout ?? handle
     p.standardError = handle
     p.standardInput = FileHandle.nullDevice
     try p.run()
     return p
 }
 
-/// Runs `landscape ARGS` to the end.
-func runLandscape(_ exe: URL, _ args: [String]) throws -> CLIResult {
+/// Runs `landscape ARGS` to the end (in `cwd`, with standard output to `stdout`, when given).
+func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: FileHandle? = nil) throws -> CLIResult {
     let log = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-cli-\(UUID().uuidString).log")
     defer { try? FileManager.default.removeItem(at: log) }
-    let p = try launchLandscape(exe, args, log: log)
+    let p = try launchLandscape(exe, args, log: log, in: cwd, stdout: stdout)
     p.waitUntilExit()
     return CLIResult(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
                      output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")

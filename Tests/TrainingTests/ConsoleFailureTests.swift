@@ -6,23 +6,6 @@ import Testing
 /// with SIGILL from a trapping write, `probe` after computing everything and before writing
 /// probe.json. Each command must finish and write its files.
 @Suite struct ConsoleFailureTests {
-    /// Runs `landscape ARGS` with standard output on `stdout` and standard error in a log.
-    func run(_ exe: URL, _ args: [String], stdout: FileHandle) throws -> CLIResult {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-console-\(UUID().uuidString).log")
-        defer { try? FileManager.default.removeItem(at: log) }
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = args
-        p.standardOutput = stdout
-        p.standardError = try FileHandle(forWritingTo: log)
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return CLIResult(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
-                         output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
-    }
-
     /// A pipe whose read end is already closed: every write to it fails with EPIPE.
     func brokenPipe() -> FileHandle {
         let pipe = Pipe()
@@ -37,7 +20,7 @@ import Testing
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-probe-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
         let stdout = sink == "/dev/full" ? try #require(FileHandle(forWritingAtPath: "/dev/full")) : brokenPipe()
-        let r = try run(exe, ["probe", "--samples", "8", "--top", "2", "--lanczos-steps", "4", "--power-iterations", "3", "--slq-probes", "1",
+        let r = try runLandscape(exe, ["probe", "--samples", "8", "--top", "2", "--lanczos-steps", "4", "--power-iterations", "3", "--slq-probes", "1",
                               "--slq-steps", "3", "--trace-probes", "6", "--directions", "1", "--ascent-steps", "1",
                               "--data-dir", mnist.path, "--output-dir", out.path], stdout: stdout)
         #expect(!r.signalled && r.status == 0, "\(sink): \(r.output)")
@@ -52,7 +35,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-train-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let stdout = sink == "/dev/full" ? try #require(FileHandle(forWritingAtPath: "/dev/full")) : brokenPipe()
-        let r = try run(exe, ["train", "--epochs", "2", "--batch-size", "64", "--lambda-samples", "16", "--data-dir", mnist.path,
+        let r = try runLandscape(exe, ["train", "--epochs", "2", "--batch-size", "64", "--lambda-samples", "16", "--data-dir", mnist.path,
                               "--train-limit", "128", "--validation", "64", "--no-progress", "--output-dir", dir.path], stdout: stdout)
         #expect(!r.signalled && r.status == 0, "\(sink): \(r.output)")
         let metrics = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8)

@@ -33,25 +33,6 @@ import Layers
     }
 }
 
-/// Runs `landscape ARGS` in the working directory `cwd`.
-func runLandscape(_ exe: URL, _ args: [String], in cwd: URL) throws -> CLIResult {
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-cli-\(UUID().uuidString).log")
-    defer { try? FileManager.default.removeItem(at: log) }
-    FileManager.default.createFile(atPath: log.path, contents: nil)
-    let handle = try FileHandle(forWritingTo: log)
-    let p = Process()
-    p.executableURL = exe
-    p.arguments = args
-    p.currentDirectoryURL = cwd
-    p.standardOutput = handle
-    p.standardError = handle
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    return CLIResult(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
-                     output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
-}
-
 extension ResultCLITests {
     /// A 1D slice of three points: the quickest command that writes results.
     static let smallSlice = ["slice", "--dimensions", "1", "--points", "3", "--taylor-order", "1"] + data
