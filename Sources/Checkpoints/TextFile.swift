@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -112,14 +113,11 @@ public enum TextFile {
 
     /// What a file of this mode is when it is not a regular file, as the problem to report.
     static func nonRegularKind(_ mode: mode_t) -> String? {
+        guard let type = nonRegularFileType(mode) else { return nil }
         switch mode & mode_t(S_IFMT) {
-        case mode_t(S_IFREG): return nil
         case mode_t(S_IFDIR): return "is a directory, not a file"
-        case mode_t(S_IFIFO): return "is a named pipe (FIFO), not a regular file (reading it would wait for a writer)"
-        case mode_t(S_IFCHR): return "is a character device, not a regular file"
-        case mode_t(S_IFBLK): return "is a block device, not a regular file"
-        case mode_t(S_IFSOCK): return "is a socket, not a regular file"
-        default: return "is not a regular file"
+        case mode_t(S_IFIFO): return "is \(type), not a regular file (reading it would wait for a writer)"
+        default: return "is \(type), not a regular file"
         }
     }
 

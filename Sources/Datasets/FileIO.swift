@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -19,14 +20,14 @@ enum FileIO {
     /// any data file is opened, so that a FIFO or a device under a data file's name is refused
     /// instead of blocking `open(2)` or being read forever.
     /// - Throws: `DatasetError.fileNotFound`, `.isDirectory`, or `.readFailed` saying "a symbolic
-    ///   link to nothing" or "not a regular file (a FIFO)" (or a character device, ...).
+    ///   link to nothing" or "it is a named pipe (FIFO), not a regular file" (or a character device, ...).
     static func checkRegularFile(_ url: URL) throws {
         switch entryKind(url) {
         case .regularFile: return
         case .missing: throw DatasetError.fileNotFound(path: url.path)
         case .directory: throw DatasetError.isDirectory(path: url.path)
         case .brokenSymbolicLink: throw DatasetError.readFailed(path: url.path, reason: "a symbolic link to nothing")
-        case .other(let kind): throw DatasetError.readFailed(path: url.path, reason: "not a regular file (\(kind))")
+        case .other(let kind): throw DatasetError.readFailed(path: url.path, reason: "it is \(kind), not a regular file")
         }
     }
 
@@ -51,7 +52,7 @@ enum FileIO {
         }
         guard info.st_mode & mode_t(S_IFMT) == mode_t(S_IFREG) else {
             close(fd)
-            throw DatasetError.readFailed(path: path, reason: "not a regular file (\(fileKind(info.st_mode)))")
+            throw DatasetError.readFailed(path: path, reason: "it is \(fileKind(info.st_mode)), not a regular file")
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         return ReadableFile(path: path, descriptor: fd, size: Int(info.st_size))
@@ -202,7 +203,7 @@ enum FileIO {
         case directory
         /// A symbolic link whose target does not exist.
         case brokenSymbolicLink
-        /// A FIFO, device or socket; `kind` names it ("a FIFO", "a character device", ...).
+        /// A FIFO, device or socket; `kind` names it (``nonRegularFileType(_:)``).
         case other(kind: String)
     }
 
@@ -220,18 +221,8 @@ enum FileIO {
         return .missing
     }
 
-    /// What a file mode that is neither a regular file nor a directory is, for messages.
-    static func fileKind(_ mode: mode_t) -> String {
-        switch mode & mode_t(S_IFMT) {
-        case mode_t(S_IFIFO): return "a FIFO"
-        case mode_t(S_IFCHR): return "a character device"
-        case mode_t(S_IFBLK): return "a block device"
-        case mode_t(S_IFSOCK): return "a socket"
-        case mode_t(S_IFDIR): return "a directory"
-        case mode_t(S_IFLNK): return "a symbolic link"
-        default: return "of file type \(String(mode & mode_t(S_IFMT), radix: 8))"
-        }
-    }
+    /// What a file mode that is not a regular file is, for messages (``nonRegularFileType(_:)``).
+    static func fileKind(_ mode: mode_t) -> String { nonRegularFileType(mode) ?? "a regular file" }
 
     /// Creates `url` and any missing parents (like `mkdir -p`).
     /// - Throws: `DatasetError.cannotCreateDirectory` naming `url.path`, with

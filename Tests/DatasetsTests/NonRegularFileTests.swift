@@ -49,7 +49,7 @@ func failure(_ body: () throws -> Void) -> String {
         let fifo = dir.appendingPathComponent(MNISTFile.trainImages.gzipName)
         try FileManager.default.removeItem(at: fifo)
         try #require(mkfifo(fifo.path, 0o644) == 0)
-        let expected = "\(fifo.path): cannot read: not a regular file (a FIFO)"
+        let expected = "\(fifo.path): cannot read: it is a named pipe (FIFO), not a regular file"
 
         let read = finishing(within: 10, unblocking: fifo) { failure { _ = try IDX.read(fifo) } }
         #expect(read == expected, "IDX.read: \(read ?? "blocked in open(2)")")
@@ -71,6 +71,6 @@ func failure(_ body: () throws -> Void) -> String {
         let link = dir.appendingPathComponent(MNISTFile.trainLabels.rawName)
         try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: "/dev/zero")
         // Before: read as an empty file ("truncated IDX header: needs 4 bytes, file has 0").
-        #expect(failure { _ = try IDX.read(link) } == "\(link.path): cannot read: not a regular file (a character device)")
+        #expect(failure { _ = try IDX.read(link) } == "\(link.path): cannot read: it is a character device, not a regular file")
     }
 }

@@ -25,7 +25,7 @@ import Testing
         for url in [gz, raw] {
             // Before: "truncated: header says 1568000000 bytes of data, file has …".
             #expect(failure { _ = try IDX.read(url) }
-                    == "\(url.path): the IDX header declares 2000000×28×28 = 1568000000 bytes of data, more than the 1073741824 bytes allowed (the bound for any IDX file); refused before reading any of it")
+                    == "\(url.path): the IDX header declares 2000000×28×28 = 1568000000 bytes of data, more than the 1073741824 bytes allowed (the bound for any IDX file); refused before any memory is reserved for it")
         }
         // Nothing is reserved for the declared data.
         var stats = DecompressionStats()
@@ -46,9 +46,9 @@ import Testing
         let labels = dir.appendingPathComponent(MNISTFile.trainLabels.gzipName)
         // Before: loaded, 55,001 training samples.
         #expect(failure { _ = try MNISTDataset(directory: dir, validationCount: 5) }
-                == "\(labels.path): the IDX header declares 60001 = 60001 bytes of data, more than the 60000 bytes allowed (an MNIST-format training-labels file holds at most 60000); refused before reading any of it")
+                == "\(labels.path): the IDX header declares 60001 = 60001 bytes of data, more than the 60000 bytes allowed (an MNIST-format training-labels file holds at most 60000); refused before any memory is reserved for it")
         try IDX.write(IDXTensor(shape: [20], bytes: [UInt8](repeating: 1, count: 20)), to: labels)
         #expect(failure { _ = try MNISTDataset(directory: dir, validationCount: 5) }
-                == "\(images.path): the IDX header declares 60001×28×28 = 47040784 bytes of data, more than the 47040000 bytes allowed (an MNIST-format training-images file holds at most 60000×28×28); refused before reading any of it")
+                == "\(images.path): the IDX header declares 60001×28×28 = 47040784 bytes of data, more than the 47040000 bytes allowed (an MNIST-format training-images file holds at most 60000×28×28); refused before any memory is reserved for it")
     }
 }

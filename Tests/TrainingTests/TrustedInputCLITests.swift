@@ -96,7 +96,7 @@ func runLandscape(_ exe: URL, _ args: [String], timeout seconds: Double) throws 
         let fifo = data.appendingPathComponent(MNISTFile.trainImages.gzipName)
         try FileManager.default.removeItem(at: fifo)
         try #require(mkfifo(fifo.path, 0o644) == 0)
-        let expected = "\(fifo.path): cannot read: not a regular file (a FIFO)"
+        let expected = "\(fifo.path): cannot read: it is a named pipe (FIFO), not a regular file"
         // Before: both blocked in open(2) until killed.
         let train = try runLandscape(exe, ["train", "--data-dir", data.path, "--validation", "16", "--epochs", "1",
                                            "--output-dir", out.path, "--no-progress"], timeout: 60)
