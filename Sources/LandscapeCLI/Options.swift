@@ -71,9 +71,7 @@ struct ProbeTarget: ParsableArguments {
     /// in chunks of ``ProbeBatch/chunkRows``, and θ (Float64).
     func load<M: Model>(_ m: M, defaultSamples: Int = 512) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
         let b = try batch(m, defaultSamples: defaultSamples)
-        var f = try m.loss(on: b.input, labels: b.labels)
-        f.chunkRows = b.chunkRows
-        return (f, b.θ)
+        return (try b.objective, b.θ)
     }
 
     /// The first `--probe-samples` (else `defaultSamples`) training samples in Float64 and θ
@@ -95,6 +93,15 @@ struct ProbeBatch<M: Model> {
     let input: Tensor<Double>, labels: [Int]
     let θ: Tensor<Double>
     let chunkRows: Int
+
+    /// The mean loss as an objective in chunks of ``chunkRows`` (values and jets hold one chunk).
+    var objective: ModelLoss<M, Double> {
+        get throws {
+            var f = try model.loss(on: input, labels: labels)
+            f.chunkRows = chunkRows
+            return f
+        }
+    }
 
     /// The mean loss, evaluated and differentiated chunk by chunk.
     var loss: LossFunction<Double> { get throws { try model.meanLoss(on: input, labels: labels, chunkSize: chunkRows) } }

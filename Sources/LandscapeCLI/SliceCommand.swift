@@ -59,7 +59,8 @@ struct SliceCommand: ModelCommand {
     }
 
     func run<M: Model>(_ m: M, _ out: URL) throws {
-        let (f, θ) = try target.load(m)
+        let b = try target.batch(m)
+        let f = try b.objective, θ = b.θ
         let (lo, hi) = try bounds()
         if directions == .eigen { stderrLine("… top-\(dimensions) Hessian eigenvectors by Lanczos") }
         let snapshots = try trajectorySnapshots(m)
@@ -67,7 +68,8 @@ struct SliceCommand: ModelCommand {
         let (dirs, explained): ([Tensor<Double>], [Double]?)
         do {
             (dirs, explained) = try sliceDirections(directions, count: dimensions, of: f, at: θ, layout: m.layout, seed: target.seed,
-                                                    endpoint: endpoint, trajectory: snapshots)
+                                                    endpoint: endpoint, trajectory: snapshots,
+                                                    curvature: directions == .eigen ? try b.curvature(.hessian) : nil)
         } catch let error as AutodiffError where directions == .pca {
             throw CLIError(description: "--trajectory \(trajectory ?? ""): \(error)")
         }

@@ -176,11 +176,14 @@ public enum SliceDirectionKind: String, CaseIterable, Sendable {
 }
 
 /// The directions of a 1D or 2D slice at θ (`count` of them, 1 or 2), and for ``SliceDirectionKind/pca``
-/// the trajectory's explained variance ratios. Random directions come from `seed`.
+/// the trajectory's explained variance ratios. Random directions come from `seed`; eigen
+/// directions from Lanczos on `curvature` (default: the Hessian of `f` on one tape; pass a
+/// chunked one, e.g. `CurvatureKind.hessian.matrix(…)` over chunks, to hold one chunk at a time).
 /// - Throws: ``AutodiffError`` for a missing `endpoint` or too short a `trajectory`, wrong lengths;
 ///   Lanczos errors for ``SliceDirectionKind/eigen``.
 public func sliceDirections<O: Objective>(_ kind: SliceDirectionKind, count: Int, of f: O, at θ: Tensor<O.Scalar>, layout: ParameterLayout,
-                                          seed: UInt64, endpoint: Tensor<O.Scalar>? = nil, trajectory: [Tensor<O.Scalar>] = []) throws
+                                          seed: UInt64, endpoint: Tensor<O.Scalar>? = nil, trajectory: [Tensor<O.Scalar>] = [],
+                                          curvature: AnySymmetricOperator<O.Scalar>? = nil) throws
     -> (directions: [Tensor<O.Scalar>], explainedVariance: [Double]?) {
     typealias V = Tensor<O.Scalar>
     var rng = SplitMix64(seed: seed &+ 0x511CE)
@@ -190,7 +193,8 @@ public func sliceDirections<O: Objective>(_ kind: SliceDirectionKind, count: Int
     case .filter:
         return (try (0..<count).map { _ in try filterNormalized(V.randomNormal([θ.count], using: &rng), like: θ, layout: layout) }, nil)
     case .eigen:
-        return (try lanczos(of: f, at: θ, count: count, steps: min(40, θ.count), seed: seed).pairs.map(\.vector), nil)
+        let hessian = try curvature ?? AnySymmetricOperator(try HessianOperator(of: f, at: θ))
+        return (try lanczos(of: hessian, count: count, steps: min(40, θ.count), seed: seed).pairs.map(\.vector), nil)
     case .pca:
         let (directions, ratios) = try trajectoryDirections(trajectory, around: θ, count: count)
         return (directions, ratios)
