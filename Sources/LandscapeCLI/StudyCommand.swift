@@ -14,14 +14,15 @@ nonisolated(unsafe) var interruptConfigPath: UnsafeMutablePointer<CChar>? = nil
 struct StudyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "study",
-        abstract: "Run the MNIST geometry study: MLP and CNN × high-noise and low-noise SGD, with loss, accuracy, λ_max, sharpness and trace every epoch, final slices and spectra, figures and an HTML report.",
+        abstract: "Run the MNIST geometry study: MLP and CNN × high-noise and low-noise SGD, each over several seeds, with loss, accuracy, λ_max, sharpness and trace every epoch, final slices and spectra, figures and an HTML report with means and spreads over seeds.",
         discussion: """
-        The configuration starts from --preset (full: the study's protocol; quick: 10,000 training samples, 2 epochs, \
-        smaller probes, 1–3 minutes), then a --config JSON file (any subset of the keys printed by --print-config), \
+        The configuration starts from --preset (full: the study's protocol, seeds 0, 1, 2; quick: one seed, 10,000 \
+        training samples, 2 epochs, smaller probes, 1–3 minutes), then a --config JSON file (any subset of the keys printed by --print-config), \
         then the configuration options below and --set KEY=VALUE for any key, in command-line order (dotted keys reach \
-        into objects, e.g. --set regimeSettings.low-noise.batchSize=1024). The run directory gets config.json, metrics.csv, \
-        summary.md, report.html, figures/*.svg, slices/ and densities/ CSV files and per-configuration checkpoints in runs/. \
-        Ctrl-C leaves it resumable: `landscape study --resume DIR` continues from each configuration's last complete epoch.
+        into objects, e.g. --set regimeSettings.low-noise.batchSize=1024). Each configuration (model × regime) is trained \
+        once per seed (--seeds 0,1,2), each as its own run. The run directory gets config.json, metrics.csv, \
+        summary.md, report.html, figures/*.svg, slices/ and densities/ CSV files and per-run checkpoints in runs/. \
+        Ctrl-C leaves it resumable: `landscape study --resume DIR` continues from each run's last complete epoch.
 
         """ + ConfigurationFlags.help(StudyConfiguration.self))
 
@@ -64,7 +65,7 @@ struct StudyCommand: ParsableCommand {
             guard FileManager.default.fileExists(atPath: configURL.path) else {
                 throw CLIError(description: "--resume \(out.path): no config.json there; is it a study directory?")
             }
-            cfg = try StudyConfiguration.load(from: configURL)
+            cfg = try StudyConfiguration.loadSaved(from: configURL)
         } else {
             cfg = try resolvedConfiguration()
             if settings.printConfig {
@@ -83,7 +84,9 @@ struct StudyCommand: ParsableCommand {
             runner.log = { progress.clear(); outLine($0) }
             runner.onStep = { _, p in progress.update(p) }
             let epochs = cfg.training.epochs
-            outLine("landscape study: \(cfg.runNames.joined(separator: ", ")) on \(data.name) (\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test), \(epochs) epoch\(epochs == 1 ? "" : "s"), seed \(cfg.training.seed); \(BLASRuntime.summary)")
+            let seeds = cfg.seeds.map { "seed\($0.count == 1 ? "" : "s") \($0.map(String.init).joined(separator: ", "))" } ?? "seed \(cfg.training.seed)"
+            let runs = cfg.runs.count
+            outLine("landscape study: \(cfg.configurationNames.joined(separator: ", ")) × \(seeds) (\(runs) run\(runs == 1 ? "" : "s")) on \(data.name) (\(data.train.count) train / \(data.validation.count) validation / \(data.test.count) test), \(epochs) epoch\(epochs == 1 ? "" : "s"); \(BLASRuntime.summary)")
             outLine("run directory: \(out.path)\(resuming ? " (resuming)" : "")")
             interruptMessage = strdup("\ninterrupted: every complete epoch is saved; continue with `landscape study --resume \(out.path)`\n")
             interruptEarlyMessage = strdup("\ninterrupted before the study started; nothing to resume in \(out.path)\n")
@@ -96,12 +99,12 @@ struct StudyCommand: ParsableCommand {
             }
             let outcome = try runner.run(resume: resuming)
             progress.clear()
-            outLine(String(format: "study finished in %.1f s (%.1f min): %d configuration%@ complete", outcome.seconds, outcome.seconds / 60,
+            outLine(String(format: "study finished in %.1f s (%.1f min): %d run%@ complete", outcome.seconds, outcome.seconds / 60,
                            outcome.completed.count, outcome.completed.count == 1 ? "" : "s") +
                     (outcome.failed.isEmpty ? "" : ", \(outcome.failed.count) stopped (" + outcome.failed.map(\.name).joined(separator: ", ") + ")"))
             outLine("report: \(out.appendingPathComponent("report.html").path), summary: \(out.appendingPathComponent("summary.md").path)")
             if !outcome.failed.isEmpty {
-                throw CLIError(description: "\(outcome.failed.count) configuration\(outcome.failed.count == 1 ? "" : "s") stopped early: " + outcome.failed.map { "\($0.name): \($0.reason)" }.joined(separator: "; "))
+                throw CLIError(description: "\(outcome.failed.count) run\(outcome.failed.count == 1 ? "" : "s") stopped early: " + outcome.failed.map { "\($0.name): \($0.reason)" }.joined(separator: "; "))
             }
         }
         if let prepared { try removingIfEmptyOnError(prepared, body) } else { try body() }

@@ -17,10 +17,30 @@ public enum SVGPlot {
         public let dashed: Bool
         /// Whether only ring markers are drawn (no line), e.g. to flag some points of another series.
         public let ringsOnly: Bool
+        /// A shaded band around the line (e.g. the range over seeds), or `nil`.
+        public let band: Band?
+        /// Whether the series is a reference line (e.g. a stability limit): it widens the y axis by
+        /// at most one decade (log axis) or the other series' span (linear axis) beyond the other
+        /// series, and is drawn only where it lies inside the axes (a gap where it leaves them).
+        public let reference: Bool
         /// A series named `name` through the points (x[i], y[i]).
-        public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, ringsOnly: Bool = false) {
+        public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, ringsOnly: Bool = false,
+                    band: Band? = nil, reference: Bool = false) {
             self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed; self.ringsOnly = ringsOnly
+            self.band = band; self.reference = reference
         }
+    }
+
+    /// A band from `lower[i]` to `upper[i]` at the series' x[i], filled in the series' colour
+    /// (opacity ``opacity``) under the lines. Points where either bound is not finite (or not
+    /// positive on a log axis) split it into pieces.
+    public struct Band: Sendable {
+        /// The bounds, one per point of the series.
+        public let lower: [Double], upper: [Double]
+        /// The fill opacity of every band.
+        public static let opacity = 0.18
+        /// A band between `lower` and `upper`.
+        public init(lower: [Double], upper: [Double]) { self.lower = lower; self.upper = upper }
     }
 
     static func escape(_ s: String) -> String {
@@ -105,7 +125,9 @@ public enum SVGPlot {
 
     /// A line plot. `logY` plots log₁₀ of positive values (non-positive points are skipped);
     /// `markers` draws a dot at every point (useful for few points); `integerX` keeps only whole-number
-    /// x ticks (epochs).
+    /// x ticks (epochs). Bands (``Band``, `<polygon data-band="NAME">`) are drawn first, then the
+    /// lines; a reference series (``Series/reference``) is a `<g data-series="NAME">` of the
+    /// pieces inside the axes.
     public static func linePlot(title: String, xLabel: String, yLabel: String, series: [Series], logY: Bool = false,
                                 markers: Bool = false, integerX: Bool = false, width: Double = 640, height: Double = 420) -> String {
         // The legend goes in a right margin sized to the longest name, so it never covers data.
@@ -113,9 +135,15 @@ public enum SVGPlot {
         let width = width + legendWidth
         let left = 78.0, right = 20.0 + legendWidth, top = 40.0, bottom = 56.0
         let pw = width - left - right, ph = height - top - bottom
-        func ty(_ v: Double) -> Double? { logY ? (v > 0 ? Foundation.log10(v) : nil) : (v.isFinite ? v : nil) }
-        let xs = series.flatMap(\.x).filter(\.isFinite)
-        let ys = series.flatMap { $0.y.compactMap(ty) }
+        func ty(_ v: Double) -> Double? { v.isFinite ? (logY ? (v > 0 ? Foundation.log10(v) : nil) : v) : nil }
+        // Reference lines widen the data's axes by a bounded margin (or set them when there is nothing else).
+        let ranged = series.contains { !$0.reference } ? series.filter { !$0.reference } : series
+        let xs = ranged.flatMap(\.x).filter(\.isFinite)
+        var ys = ranged.flatMap { $0.y.compactMap(ty) + ($0.band.map { $0.lower.compactMap(ty) + $0.upper.compactMap(ty) } ?? []) }
+        if let lo = ys.min(), let hi = ys.max(), ranged.count < series.count {
+            let margin = logY ? 1 : hi - lo
+            ys += series.filter(\.reference).flatMap { $0.y.compactMap(ty) }.filter { $0 >= lo - margin && $0 <= hi + margin }
+        }
         let (x0, x1) = axisRange(xs.min() ?? 0, xs.max() ?? 1)
         var (y0, y1) = axisRange(ys.min() ?? 0, ys.max() ?? 1)
         let pad = 0.05 * y1 - 0.05 * y0; y0 -= pad; y1 += pad
@@ -137,10 +165,31 @@ public enum SVGPlot {
         }
         s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         s += "<text transform=\"translate(16 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel + (logY ? " (log scale)" : "")))</text>\n"
+        func point(_ x: Double, _ y: Double) -> String { String(format: "%.2f,%.2f", px(x), py(min(max(y, y0), y1))) }
+        for ser in series {
+            guard let band = ser.band else { continue }
+            // Each run of points with both bounds drawable is one polygon: the upper bound forwards, the lower backwards.
+            var piece: [(Double, Double, Double)] = []
+            func flush() {
+                if piece.count >= 2 {
+                    let outline = piece.map { point($0.0, $0.2) } + piece.reversed().map { point($0.0, $0.1) }
+                    s += "<polygon data-band=\"\(escape(ser.name))\" fill=\"\(ser.color)\" fill-opacity=\"\(Band.opacity)\" stroke=\"none\" points=\"\(outline.joined(separator: " "))\"/>\n"
+                }
+                piece = []
+            }
+            for k in ser.x.indices {
+                if ser.x[k].isFinite, k < band.lower.count, k < band.upper.count, let lo = ty(band.lower[k]), let hi = ty(band.upper[k]) {
+                    piece.append((ser.x[k], lo, hi))
+                } else {
+                    flush()
+                }
+            }
+            flush()
+        }
         for (k, ser) in series.enumerated() {
             let pts = zip(ser.x, ser.y).compactMap { x, y -> String? in
                 guard x.isFinite, let yy = ty(y) else { return nil }
-                return String(format: "%.2f,%.2f", px(x), py(min(max(yy, y0), y1)))
+                return point(x, yy)
             }
             let ly = top + 14 + Double(k) * 18
             let lx = series.count > 1 ? left + pw + 14 : left + 12
@@ -153,7 +202,21 @@ public enum SVGPlot {
                 s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
                 continue
             }
-            s += "<polyline data-series=\"\(escape(ser.name))\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pts.joined(separator: " "))\"/>\n"
+            let dash = ser.dashed ? " stroke-dasharray=\"6 4\"" : ""
+            if ser.reference {
+                // Pieces of consecutive points inside the axes.
+                var pieces: [[String]] = [[]]
+                for (x, y) in zip(ser.x, ser.y) {
+                    if x.isFinite, x >= x0, x <= x1, let yy = ty(y), yy >= y0, yy <= y1 { pieces[pieces.count - 1].append(point(x, yy)) } else if !pieces[pieces.count - 1].isEmpty { pieces.append([]) }
+                }
+                s += "<g data-series=\"\(escape(ser.name))\">" + pieces.filter { !$0.isEmpty }.map {
+                    "<polyline fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"\(dash) points=\"\($0.joined(separator: " "))\"/>"
+                }.joined() + "</g>\n"
+                s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"\(dash)/>"
+                s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
+                continue
+            }
+            s += "<polyline data-series=\"\(escape(ser.name))\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash) points=\"\(pts.joined(separator: " "))\"/>\n"
             if markers {
                 for p in pts {
                     let xy = p.split(separator: ",")
@@ -161,7 +224,7 @@ public enum SVGPlot {
                 }
                 s += "\n"
             }
-            s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+            s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash)/>"
             s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
         }
         return s + "</svg>\n"

@@ -59,19 +59,24 @@ public struct CSVTable: Sendable {
     /// A column's values as numbers ("nan" and unparsable fields become NaN).
     public func numbers(_ column: String) -> [Double] { rows.map { Double($0[column] ?? "") ?? .nan } }
 
-    /// Replaces the rows of one model and regime in a CSV file (creating it), atomically.
+    /// Replaces the rows of one run in a CSV file (creating it), atomically: the rows for which
+    /// `belongs` holds go, `newRows` are appended.
+    ///
+    /// A file of an earlier version may lack columns added since: its rows get `added[column]`
+    /// there, or "nan" (a study's files before the `seed` column get the seed of its one run per
+    /// configuration).
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` for a malformed existing file or one with columns not in `columns`; I/O errors.
-    static func replaceRows(in url: URL, columns: [String], model: String, regime: String, with newRows: [[String: String]]) throws {
+    static func replaceRows(in url: URL, columns: [String], added: [String: String] = [:], where belongs: ([String: String]) -> Bool,
+                            with newRows: [[String: String]]) throws {
         var table = try readIfPresent(url) ?? CSVTable(columns: columns, rows: [])
-        // A file of an earlier version may lack columns added since: its rows get "nan" there.
         guard Set(table.columns).isSubset(of: columns) else {
             throw StudyError.corruptFile(path: url.path, reason: "has other columns than expected (\(columns.joined(separator: ",")))")
         }
         if table.columns != columns {
-            let added = columns.filter { !table.columns.contains($0) }
-            table = CSVTable(columns: columns, rows: table.rows.map { r in r.merging(added.map { ($0, "nan") }) { old, _ in old } })
+            let missing = columns.filter { !table.columns.contains($0) }
+            table = CSVTable(columns: columns, rows: table.rows.map { r in r.merging(missing.map { ($0, added[$0] ?? "nan") }) { old, _ in old } })
         }
-        table.rows.removeAll { $0["model"] == model && $0["regime"] == regime }
+        table.rows.removeAll(where: belongs)
         table.rows += newRows
         try AtomicFile.write(table.text, to: url)
     }

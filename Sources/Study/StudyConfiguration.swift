@@ -94,23 +94,58 @@ public struct FinalProbeSettings: Codable, Sendable, Equatable {
     public init() {}
 }
 
+/// One training run of the study: a configuration (model × regime) and a seed.
+public struct StudyRun: Sendable, Hashable {
+    /// The model and the regime (a key of ``StudyConfiguration/regimeSettings``).
+    public var model: ModelKind, regime: String
+    /// The run's `training.seed`.
+    public var seed: UInt64
+    /// Whether the seed is one of ``StudyConfiguration/seeds`` (false: a study without `seeds`,
+    /// whose one run per configuration is named by the configuration alone).
+    public var listed: Bool
+
+    /// A run of `model` and `regime` with `seed`.
+    public init(model: ModelKind, regime: String, seed: UInt64, listed: Bool = true) {
+        self.model = model; self.regime = regime; self.seed = seed; self.listed = listed
+    }
+
+    /// The configuration's name, "MODEL-REGIME".
+    public var configuration: String { StudyConfiguration.configurationName(model: model.rawValue, regime: regime) }
+
+    /// The run's name: its directory under `runs/`, its files in `slices/` and `densities/`, its
+    /// label in logs and reports. "MODEL-REGIME-seedS" for a listed seed, "MODEL-REGIME" in a
+    /// study without seeds (the layout before them).
+    public var name: String { listed ? Self.name(configuration: configuration, seed: seed) : configuration }
+
+    /// The name of a configuration's run with a listed seed, "MODEL-REGIME-seedS".
+    public static func name(configuration: String, seed: UInt64) -> String { "\(configuration)-seed\(seed)" }
+}
+
 /// The settings of the MNIST geometry study (`landscape study`): which models and SGD regimes
 /// to train, the training settings they share, and the per-epoch and final-epoch probes.
 ///
 /// The defaults are the study's protocol: MLP and CNN × high-noise (batch 64, η₀ = 0.05: the
 /// training defaults) and low-noise (batch 2048, η₀ = 0.01) SGD, momentum 0.9, cosine decay to
-/// zero over 10 epochs, no weight decay, the same initialization seed for every regime; λ_max by
-/// power iteration on 1,024 fixed training samples every epoch, S_ε over 20 random unit
-/// directions, Hutchinson trace; after the last epoch a 31×31 filter-normalized 2D slice, the
-/// top-5 Lanczos eigenvalues and the SLQ spectral density.
+/// zero over 10 epochs, no weight decay, each configuration trained once per seed (0, 1, 2; a
+/// seed gives the same initialization and data order in every regime); λ_max by power iteration
+/// on 1,024 fixed training samples every epoch, S_ε over 20 random unit directions, Hutchinson
+/// trace; after the last epoch a 31×31 filter-normalized 2D slice, the top-5 Lanczos
+/// eigenvalues and the SLQ spectral density.
 ///
 /// As JSON (`config.json`) every key is optional (``ConfigurationValue``); the flat files of
-/// older versions (`"momentum": 0.9` for `training.optimizer.momentum`) read the same.
+/// older versions (`"momentum": 0.9` for `training.optimizer.momentum`) read the same. A study
+/// directory's config.json is read with ``loadSaved(from:)``: one written before ``seeds``
+/// existed has no such key and reads as `seeds` nil (one run per configuration, `training.seed`).
 public struct StudyConfiguration: ConfigurationValue {
-    /// The training settings every configuration shares. The study sets `model` from ``models``,
-    /// and lays each regime's settings over `optimizer` and the per-model maps below over the
-    /// chunk sizes.
+    /// The training settings every configuration shares. The study sets `model` from ``models``
+    /// and `seed` from ``seeds``, and lays each regime's settings over `optimizer` and the
+    /// per-model maps below over the chunk sizes.
     public var training: TrainingConfiguration = StudyConfiguration.protocolTraining
+    /// The seeds: each configuration (model × regime) is trained once per seed, as its own
+    /// resumable run whose `training.seed` it is (initialization, data order, probe vectors);
+    /// 1…``maximumSeeds`` distinct values. `nil` is the layout of studies written before this key:
+    /// one run per configuration with `training.seed`, in `runs/MODEL-REGIME` (``StudyRun``).
+    public var seeds: [UInt64]? = StudyConfiguration.protocolSeeds
     /// The models to train, in order.
     public var models: [ModelKind] = ModelKind.allCases
     /// The regimes to train (keys of ``regimeSettings``), in order.
@@ -130,6 +165,25 @@ public struct StudyConfiguration: ConfigurationValue {
     /// The study's full protocol (the defaults above).
     public init() {}
 
+    /// The protocol's seeds.
+    static let protocolSeeds: [UInt64] = [0, 1, 2]
+
+    /// The most seeds a study may list (each is a full training run of every configuration).
+    public static let maximumSeeds = 100
+
+    /// The base a study directory's config.json is read over: the defaults with ``seeds`` nil,
+    /// so that a file written before the key existed keeps the layout it was run with.
+    public static var savedBase: StudyConfiguration {
+        var c = StudyConfiguration()
+        c.seeds = nil
+        return c
+    }
+
+    /// Reads a study directory's config.json (or study.json's stored configuration) over
+    /// ``savedBase``: a file without `seeds` is a study of the layout before seeds.
+    /// - Throws: ``ConfigurationError`` as ``ConfigurationValue/load(from:base:)``.
+    public static func loadSaved(from url: URL) throws -> StudyConfiguration { try load(from: url, base: savedBase) }
+
     /// The protocol's training settings: the training defaults for 10 epochs.
     static var protocolTraining: TrainingConfiguration {
         var t = TrainingConfiguration()
@@ -146,9 +200,10 @@ public struct StudyConfiguration: ConfigurationValue {
     public static var openObjects: Set<String> { ["regimeSettings", "probeBatchSize", "microBatchSize"] }
     public static var renamedKeys: [String: String] { TrainingConfiguration.renamedKeys }
 
-    /// The presets: `full` is the study's protocol (the defaults); `quick` runs the same
-    /// protocol on 10,000 training samples for 2 epochs with smaller probes (256 probe samples,
-    /// 10 directions, 3 trace probes, a 15×15 slice on 128 samples, shorter Lanczos runs): 70 s on 2 idle cores.
+    /// The presets: `full` is the study's protocol (the defaults, seeds 0, 1, 2); `quick` runs the
+    /// same protocol with one seed (0) on 10,000 training samples for 2 epochs with smaller probes
+    /// (256 probe samples, 10 directions, 3 trace probes, a 15×15 slice on 128 samples, shorter
+    /// Lanczos runs): 70 s on 2 idle cores.
     public enum Preset: String, CaseIterable, Sendable {
         case full, quick
 
@@ -158,6 +213,7 @@ public struct StudyConfiguration: ConfigurationValue {
             switch self {
             case .full: break
             case .quick:
+                c.seeds = [0]
                 c.training.data.trainLimit = 10_000
                 c.training.epochs = 2
                 c.training.probes.probeSamples = 256
@@ -182,10 +238,40 @@ public struct StudyConfiguration: ConfigurationValue {
         return preset.configuration
     }
 
-    /// The configurations' names, "MODEL-REGIME", in run order (models outer).
-    public var runNames: [String] { models.flatMap { m in regimes.map { "\(m.rawValue)-\($0)" } } }
+    /// The configurations' names, "MODEL-REGIME", models outer.
+    public var configurationNames: [String] { models.flatMap { m in regimes.map { Self.configurationName(model: m.rawValue, regime: $0) } } }
 
-    /// The training settings of one model and regime.
+    /// A configuration's name, "MODEL-REGIME".
+    public static func configurationName(model: String, regime: String) -> String { "\(model)-\(regime)" }
+
+    /// The seeds of every configuration's runs: ``seeds``, or `training.seed` alone when it is nil.
+    public var runSeeds: [UInt64] { seeds ?? [training.seed] }
+
+    /// The runs in the order they are trained: seeds outer, so that every configuration has a
+    /// run before any has two; then models, then regimes.
+    public var runs: [StudyRun] {
+        runSeeds.flatMap { s in models.flatMap { m in regimes.map { StudyRun(model: m, regime: $0, seed: s, listed: seeds != nil) } } }
+    }
+
+    /// The name of the run a row of the study's CSV files belongs to (its `model`, `regime` and
+    /// `seed` fields; ``StudyRun/name``). In a study without ``seeds`` the seed is ignored, so
+    /// the files written before the `seed` column existed read as that study's runs.
+    public func runName(ofRow row: [String: String]) -> String {
+        let configuration = Self.configurationName(model: row["model"] ?? "", regime: row["regime"] ?? "")
+        guard seeds != nil else { return configuration }
+        guard let seed = row["seed"].flatMap({ UInt64($0) }) else { return configuration + "-seed?" }
+        return StudyRun.name(configuration: configuration, seed: seed)
+    }
+
+    /// The training settings of one run: those of its model and regime, with its seed.
+    /// - Throws: ``ConfigurationError`` for a regime without settings.
+    public func training(for run: StudyRun) throws -> TrainingConfiguration {
+        var t = try training(model: run.model, regime: run.regime)
+        t.seed = run.seed
+        return t
+    }
+
+    /// The training settings of one model and regime (with `training.seed`; ``training(for:)`` sets a run's).
     /// - Throws: ``ConfigurationError`` for a regime without settings.
     public func training(model: ModelKind, regime: String) throws -> TrainingConfiguration {
         guard regimeSettings[regime] != nil else {
@@ -232,6 +318,18 @@ public struct StudyConfiguration: ConfigurationValue {
         }
         guard training.model == TrainingConfiguration().model else {
             throw bad("training.model", "is set from 'models' for each configuration; list the models in 'models' (--models) instead")
+        }
+        if let seeds {
+            guard training.seed == TrainingConfiguration().seed else {
+                throw bad("training.seed", "is set from 'seeds' for each run; list the seeds in 'seeds' (--seeds) instead")
+            }
+            guard !seeds.isEmpty else { throw bad("seeds", "is empty; list at least one seed (e.g. [0])") }
+            guard seeds.count <= Self.maximumSeeds else {
+                throw bad("seeds", "lists \(seeds.count) seeds; at most \(Self.maximumSeeds) (each is a full training run of every configuration)")
+            }
+            if let repeated = seeds.first(where: { s in seeds.filter { $0 == s }.count > 1 }) {
+                throw bad("seeds", "lists the seed \(repeated) twice: \(seeds)")
+            }
         }
         guard !models.isEmpty else { throw bad("models", "is empty") }
         guard Set(models).count == models.count else { throw bad("models", "lists a model twice: \(models.map(\.rawValue))") }

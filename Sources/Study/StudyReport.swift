@@ -4,13 +4,19 @@ import Layers
 import Plotting
 import Training
 
-/// Writes a study's figures (SVG), `summary.md` and `report.html` from the files in its run
-/// directory (config.json, metrics.csv, final.csv, spectra.csv, slices/, densities/), so the
-/// report can be regenerated at any time (`landscape report DIR`), also for a partial study.
+/// Writes a study's figures (SVG), `summary.md`, `report.html` and `aggregate.csv` from the
+/// files in its run directory (config.json, metrics.csv, final.csv, spectra.csv, layers.csv,
+/// ggn-spectra.csv, slices/, densities/), so the report can be regenerated at any time
+/// (`landscape report DIR`), also for a partial study: it lists the runs (configuration × seed)
+/// that are missing or incomplete and draws the rest.
 ///
-/// Figures: (1) train and validation loss per epoch, (2) train and test accuracy, (3) λ_max,
-/// (4) S_ε^max, (5) generalization gap vs final λ_max, (6) the final 2D slices as contour maps
-/// of log₁₀ loss, (7) the SLQ spectral densities. Log scales where values span decades.
+/// Every final quantity is summarized per configuration over its seeds (``Statistics``): mean ±
+/// sample standard deviation [min, max] over the runs that finished all epochs, with n. Figures:
+/// (1) train and validation loss per epoch, (2) train and test accuracy, (3) λ_max with the
+/// stability limit 2(1+μ)/η where metrics.csv has it, (4) S_ε^max — each the mean over seeds
+/// with a min–max band; (5) generalization gap vs final λ_max, one point per run; (6) the final
+/// 2D slices as contour maps of log₁₀ loss and (7) the SLQ spectral densities, per run. Log
+/// scales where values span decades.
 public enum StudyReport {
     /// A configuration's colour in every figure.
     static func color(_ name: String, index: Int) -> String {
@@ -19,30 +25,78 @@ public enum StudyReport {
         return fixed[name] ?? others[index % others.count]
     }
 
-    /// The final values of one configuration (its last epoch in metrics.csv).
-    public struct FinalValues: Sendable {
-        /// "MODEL-REGIME".
-        public let name: String
-        /// The last epoch and the configured epoch count.
-        public let epoch: Int, epochs: Int
-        /// Loss and accuracy (fractions) after the last epoch; full-split evaluations.
-        public let trainLoss: Double, trainAccuracy: Double, validationAccuracy: Double, testLoss: Double, testAccuracy: Double
-        /// λ_max, S_ε^max, S_ε^mean, Hutchinson trace and its standard error after the last epoch.
-        public let lambdaMax: Double, sharpnessMax: Double, sharpnessMean: Double, trace: Double, traceStandardError: Double
-        /// train accuracy − test accuracy, in percentage points.
-        public var generalizationGap: Double { 100 * (trainAccuracy - testAccuracy) }
+    /// Resamples and seed of the bootstrap intervals (``Statistics/spearmanBootstrap(_:_:resamples:level:seed:)``).
+    public static let bootstrapResamples = 2000, bootstrapSeed: UInt64 = 0
+
+    /// One final quantity of a run: where its value comes from and how it is shown.
+    struct Quantity {
+        /// The key in ``RunValues/values`` and aggregate.csv's `quantity`.
+        let id: String
+        /// The label in tables.
+        let label: String
+        /// The printf format of its mean.
+        let format: String
     }
 
-    /// Reads the final values of every configuration with at least one epoch in `metrics`.
-    static func finalValues(_ metrics: CSVTable, names: [String], epochs: Int) -> [FinalValues] {
-        names.compactMap { name in
-            guard let row = metrics.rows.last(where: { "\($0["model"] ?? "")-\($0["regime"] ?? "")" == name }) else { return nil }
-            func d(_ k: String) -> Double { Double(row[k] ?? "") ?? .nan }
-            return FinalValues(name: name, epoch: Int(row["epoch"] ?? "") ?? 0, epochs: epochs, trainLoss: d("train_loss"), trainAccuracy: d("train_accuracy"),
-                               validationAccuracy: d("validation_accuracy"), testLoss: d("test_loss"), testAccuracy: d("test_accuracy"),
-                               lambdaMax: d("lambda_max"), sharpnessMax: d("sharpness_max"), sharpnessMean: d("sharpness_mean"),
-                               trace: d("trace"), traceStandardError: d("trace_stderr"))
+    /// The final quantities read from metrics.csv's last row of a run: id (= column, or a
+    /// derived name), label, format, and how it is computed from the row.
+    static var metricsQuantities: [(Quantity, ([String: String]) -> Double)] {
+        func d(_ row: [String: String], _ k: String) -> Double { Double(row[k] ?? "") ?? .nan }
+        return [
+            (Quantity(id: "train_loss", label: "train loss", format: "%.4g"), { d($0, "train_loss") }),
+            (Quantity(id: "validation_loss", label: "validation loss", format: "%.4g"), { d($0, "validation_loss") }),
+            (Quantity(id: "test_loss", label: "test loss", format: "%.4g"), { d($0, "test_loss") }),
+            (Quantity(id: "train_accuracy", label: "train acc. (%)", format: "%.2f"), { 100 * d($0, "train_accuracy") }),
+            (Quantity(id: "validation_accuracy", label: "validation acc. (%)", format: "%.2f"), { 100 * d($0, "validation_accuracy") }),
+            (Quantity(id: "test_accuracy", label: "test acc. (%)", format: "%.2f"), { 100 * d($0, "test_accuracy") }),
+            (Quantity(id: "gap", label: "gap = train − test acc. (pp)", format: "%.2f"), { 100 * (d($0, "train_accuracy") - d($0, "test_accuracy")) }),
+            (Quantity(id: "lambda_max", label: "λ_max", format: "%.4g"), { d($0, "lambda_max") }),
+            (Quantity(id: "sharpness_max", label: "S_ε^max", format: "%.3g"), { d($0, "sharpness_max") }),
+            (Quantity(id: "sharpness_mean", label: "S_ε^mean", format: "%.3g"), { d($0, "sharpness_mean") }),
+            (Quantity(id: "trace", label: "trace (Hutchinson)", format: "%.4g"), { d($0, "trace") }),
+        ]
+    }
+
+    /// metrics.csv columns that are no final quantity of their own: identifiers, the learning
+    /// rate and its stability limit, diagnostics of a probe (`lambda_negative` is nan unless a
+    /// large negative eigenvalue was seen), and what ``metricsQuantities`` reads.
+    static let metricsNonQuantities: Set<String> = ["model", "regime", "seed", "epoch", "learning_rate", "stability_limit", "train_running_loss",
+                                                     "train_loss", "validation_loss", "test_loss", "train_accuracy", "validation_accuracy", "test_accuracy",
+                                                     "lambda_max", "lambda_iterations", "lambda_residual", "lambda_converged", "lambda_negative",
+                                                     "sharpness_max", "sharpness_mean", "trace", "trace_stderr"]
+
+    /// Whether a column of final.csv, or of metrics.csv beyond ``metricsQuantities``, is a measured
+    /// quantity: not an identifier, a setting, a count of steps or a timing.
+    static func isQuantity(_ column: String) -> Bool {
+        !StudyRunner.runColumns.contains(column) && !metricsNonQuantities.contains(column)
+            && !["_seconds", "_steps", "_probes", "_points", "_samples", "_iterations"].contains { column.hasSuffix($0) }
+    }
+
+    /// The final values of one run: its last epoch in metrics.csv and its rows of final.csv,
+    /// spectra.csv and ggn-spectra.csv.
+    public struct RunValues: Sendable {
+        /// The run's name (``StudyRun/name``) and its configuration ("MODEL-REGIME").
+        public let run: String, configuration: String
+        /// The model's and the regime's names.
+        public let model: String, regime: String
+        /// The run's seed (the configuration's ``StudyConfiguration/runSeeds`` entry).
+        public let seed: UInt64
+        /// The last epoch and the configured epoch count.
+        public let epoch: Int, epochs: Int
+        /// The final quantities by id (metrics.csv's, `final.COLUMN` for final.csv's,
+        /// `lanczos.K` and `ggn.K` for the K-th eigenvalues); absent where the run has no value.
+        public let values: [String: Double]
+
+        /// A run with these values.
+        public init(run: String, configuration: String, model: String, regime: String, seed: UInt64, epoch: Int, epochs: Int, values: [String: Double]) {
+            self.run = run; self.configuration = configuration; self.model = model; self.regime = regime; self.seed = seed
+            self.epoch = epoch; self.epochs = epochs; self.values = values
         }
+
+        /// Whether the run finished all epochs.
+        public var finished: Bool { epoch >= epochs }
+        /// A value, nan where the run has none.
+        public subscript(id: String) -> Double { values[id] ?? .nan }
     }
 
     /// A sample count (`train`, `validation`, `test`) of study.json's `data` object, or `nil` when
@@ -57,7 +111,20 @@ public enum StudyReport {
         return count
     }
 
-    /// Regenerates figures/, summary.md and report.html in a study directory.
+    /// `v` in printf format `f`, "—" when not finite.
+    static func fmt(_ v: Double, _ f: String = "%.4g") -> String { v.isFinite ? String(format: f, v) : "—" }
+
+    /// A summary as "mean ± sd [min, max]" ("mean ± —" for one value; ", k not finite" when values
+    /// were left out; "—" without values).
+    static func cell(_ s: Statistics.Summary, _ f: String, range: Bool = true) -> String {
+        guard s.count > 0 else { return s.nonFinite > 0 ? "not finite (\(s.nonFinite))" : "—" }
+        var t = fmt(s.mean, f) + " ± " + (s.count > 1 ? fmt(s.standardDeviation, "%.2g") : "—")
+        if range, s.count > 1 { t += " [" + fmt(s.minimum, f) + ", " + fmt(s.maximum, f) + "]" }
+        if s.nonFinite > 0 { t += ", \(s.nonFinite) not finite" }
+        return t
+    }
+
+    /// Regenerates figures/, summary.md, report.html and aggregate.csv in a study directory.
     /// - Returns: the files written.
     /// - Throws: ``StudyError`` if config.json or metrics.csv is missing or corrupt (naming the
     ///   file); I/O errors. Missing final-epoch files only leave their figures out.
@@ -67,22 +134,25 @@ public enum StudyReport {
         guard FileManager.default.fileExists(atPath: configURL.path) else {
             throw StudyError.runDirectory(path: directory.path, reason: "holds no config.json; is it a study directory?")
         }
-        let config = try StudyConfiguration.load(from: configURL)
+        let config = try StudyConfiguration.loadSaved(from: configURL)
         let metrics = try CSVTable.read(directory.appendingPathComponent("metrics.csv"))
         for column in ["model", "regime", "epoch", "train_loss", "validation_loss", "train_accuracy", "test_accuracy", "lambda_max", "sharpness_max"] where !metrics.columns.contains(column) {
             throw StudyError.corruptFile(path: directory.appendingPathComponent("metrics.csv").path, reason: "has no column '\(column)'")
         }
         let finals = try CSVTable.readIfPresent(directory.appendingPathComponent("final.csv"))
         let spectra = try CSVTable.readIfPresent(directory.appendingPathComponent("spectra.csv"))
+        let layers = try CSVTable.readIfPresent(directory.appendingPathComponent("layers.csv"))
+        let ggn = try CSVTable.readIfPresent(directory.appendingPathComponent("ggn-spectra.csv"))
         let infoURL = directory.appendingPathComponent("study.json")
         let info = try StudyRunner.studyInfo(in: directory) ?? [:]
         let dataInfo = info["data"] as? [String: Any] ?? [:]
         let trainCount = try sampleCount("train", in: dataInfo, of: infoURL)
         for key in ["validation", "test"] { _ = try sampleCount(key, in: dataInfo, of: infoURL) }
         let datasetName = dataInfo["name"] as? String ?? (config.training.data.dataset.displayName)
-        let names = config.runNames
-        let failures: [String: String] = Dictionary(uniqueKeysWithValues: try names.compactMap { n in
-            try StudyRunner.failure(in: directory.appendingPathComponent("runs/\(n)")).map { (n, $0) }
+        let names = config.configurationNames
+        let runs = config.runs
+        let failures: [String: String] = Dictionary(uniqueKeysWithValues: try runs.compactMap { r in
+            try StudyRunner.failure(in: directory.appendingPathComponent("runs/\(r.name)")).map { (r.name, $0) }
         })
         let figures = directory.appendingPathComponent("figures")
         do { try FileManager.default.createDirectory(at: figures, withIntermediateDirectories: true) } catch {
@@ -97,39 +167,63 @@ public enum StudyReport {
             try AtomicFile.write(text, to: url)
             written.append(url)
         }
-        func rows(_ name: String) -> [[String: String]] { metrics.rows.filter { "\($0["model"] ?? "")-\($0["regime"] ?? "")" == name } }
-        func series(_ column: String, label: String = "", dashed: Bool = false, scale: Double = 1) -> [SVGPlot.Series] {
-            names.enumerated().compactMap { k, n in
-                let r = rows(n)
-                guard !r.isEmpty else { return nil }
-                return SVGPlot.Series(name: n + label, x: r.map { Double($0["epoch"] ?? "") ?? .nan }, y: r.map { scale * (Double($0[column] ?? "") ?? .nan) },
-                                      color: color(n, index: k), dashed: dashed)
+        // Each run's rows, by run name (rows of runs the configuration does not list are left out).
+        var rowsOf: [String: [[String: String]]] = [:]
+        for row in metrics.rows { rowsOf[config.runName(ofRow: row), default: []].append(row) }
+        func rows(_ name: String) -> [[String: String]] { rowsOf[name] ?? [] }
+        func runsOf(_ configuration: String) -> [StudyRun] { runs.filter { $0.configuration == configuration } }
+        let values = runValues(runs: runs, config: config, rows: rows, finals: finals, spectra: spectra, ggn: ggn)
+        let finished = values.filter(\.finished)
+        let colorOf = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, color($1, index: $0)) })
+
+        // Per-epoch figures: per configuration the mean over its runs at each epoch, with a min–max band.
+        func epochSeries(_ column: String, label: String = "", dashed: Bool = false, scale: Double = 1, band: Bool = true) -> [SVGPlot.Series] {
+            names.compactMap { n in
+                let perRun = runsOf(n).map { rows($0.name) }.filter { !$0.isEmpty }
+                guard !perRun.isEmpty else { return nil }
+                let epochs = Array(Set(perRun.flatMap { $0.compactMap { Int($0["epoch"] ?? "") } })).sorted()
+                let stats = epochs.map { e in
+                    Statistics.summary(perRun.compactMap { r in r.first { Int($0["epoch"] ?? "") == e }.map { scale * (Double($0[column] ?? "") ?? .nan) } })
+                }
+                let spread = band && stats.contains { $0.count > 1 }
+                return SVGPlot.Series(name: n + label, x: epochs.map(Double.init), y: stats.map(\.mean), color: colorOf[n]!, dashed: dashed,
+                                      band: spread ? SVGPlot.Band(lower: stats.map(\.minimum), upper: stats.map(\.maximum)) : nil)
             }
         }
         let tag = "\(datasetName)"
-        // Power-iteration estimates that did not meet their tolerance, ringed in the λ_max figure.
-        let flagged = metrics.rows.filter { Double($0["lambda_converged"] ?? "") == 0 && Double($0["lambda_max"] ?? "")?.isFinite == true }
+        let seedNote = config.runSeeds.count > 1 ? "; mean over seeds, band: min–max" : ""
+        // Power-iteration estimates that did not meet their tolerance, ringed in the λ_max figure (each run's own value).
+        let flagged = runs.flatMap { rows($0.name) }.filter { Double($0["lambda_converged"] ?? "") == 0 && Double($0["lambda_max"] ?? "")?.isFinite == true }
         let notConverged = flagged.isEmpty ? [] : [SVGPlot.Series(name: "not converged (\(config.training.probes.lambdaIterations) iterations)", x: flagged.map { Double($0["epoch"]!) ?? .nan },
                                                                   y: flagged.map { Double($0["lambda_max"]!) ?? .nan }, color: "#000000", ringsOnly: true)]
-        try write(SVGPlot.linePlot(title: "Loss per epoch (\(tag)): train (solid), validation (dashed)", xLabel: "epoch", yLabel: "mean cross-entropy loss",
-                                   series: series("train_loss", label: " train") + series("validation_loss", label: " validation", dashed: true),
+        // The heavy-ball stability limit 2(1+μ)/η of each epoch, where the runs recorded it.
+        let limits = metrics.columns.contains("stability_limit")
+            ? epochSeries("stability_limit", label: " 2(1+μ)/η", dashed: true, band: false).map {
+                SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y, color: $0.color, dashed: true, reference: true)
+            } : []
+        try write(SVGPlot.linePlot(title: "Loss per epoch (\(tag)): train (solid), validation (dashed)\(seedNote)", xLabel: "epoch", yLabel: "mean cross-entropy loss",
+                                   series: epochSeries("train_loss", label: " train") + epochSeries("validation_loss", label: " validation", dashed: true),
                                    logY: true, markers: true, integerX: true), "loss.svg")
-        try write(SVGPlot.linePlot(title: "Accuracy per epoch (\(tag)): train (solid), test (dashed)", xLabel: "epoch", yLabel: "accuracy (%)",
-                                   series: series("train_accuracy", label: " train", scale: 100) + series("test_accuracy", label: " test", dashed: true, scale: 100),
+        try write(SVGPlot.linePlot(title: "Accuracy per epoch (\(tag)): train (solid), test (dashed)\(seedNote)", xLabel: "epoch", yLabel: "accuracy (%)",
+                                   series: epochSeries("train_accuracy", label: " train", scale: 100) + epochSeries("test_accuracy", label: " test", dashed: true, scale: 100),
                                    markers: true, integerX: true), "accuracy.svg")
-        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.training.probes.probeSamples, trainCount ?? config.training.probes.probeSamples)) probe samples", xLabel: "epoch", yLabel: "λ_max",
-                                   series: series("lambda_max") + notConverged, logY: true, markers: true, integerX: true), "lambda-max.svg")
-        try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.epochProbes.sharpnessEpsilon), \(config.epochProbes.sharpnessDirections) unit directions", xLabel: "epoch",
-                                   yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: series("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg")
-        let final = finalValues(metrics, names: names, epochs: config.training.epochs)
-        // Log scale when every λ_max is positive and they span more than a factor of 10.
-        let lambdas = final.map(\.lambdaMax).filter(\.isFinite)
-        let logLambda = !lambdas.isEmpty && lambdas.allSatisfy { $0 > 0 } && lambdas.max()! > 10 * lambdas.min()!
-        try write(SVGPlot.scatterPlot(title: "Generalization gap vs final λ_max", xLabel: "final λ_max", yLabel: "train − test accuracy (percentage points)",
-                                      points: final.enumerated().map { k, f in SVGPlot.Point(label: f.name, x: f.lambdaMax, y: f.generalizationGap, color: color(f.name, index: names.firstIndex(of: f.name) ?? k)) },
+        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.training.probes.probeSamples, trainCount ?? config.training.probes.probeSamples)) probe samples\(limits.isEmpty ? "" : " (dashed: 2(1+μ)/η)")\(seedNote)",
+                                   xLabel: "epoch", yLabel: "λ_max", series: epochSeries("lambda_max") + limits + notConverged, logY: true, markers: true, integerX: true), "lambda-max.svg")
+        try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.epochProbes.sharpnessEpsilon), \(config.epochProbes.sharpnessDirections) unit directions\(seedNote)", xLabel: "epoch",
+                                   yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: epochSeries("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg")
+        // Gap vs λ_max: one point per finished run, and their rank correlation.
+        let lambdas = finished.map { $0["lambda_max"] }, gaps = finished.map { $0["gap"] }
+        let rho = Statistics.spearman(lambdas, gaps)
+        let interval = Statistics.spearmanBootstrap(lambdas, gaps, resamples: bootstrapResamples, seed: bootstrapSeed)
+        let shown = lambdas.filter(\.isFinite)
+        let logLambda = !shown.isEmpty && shown.allSatisfy { $0 > 0 } && shown.max()! > 10 * shown.min()!
+        try write(SVGPlot.scatterPlot(title: "Generalization gap vs final λ_max" + (rho.isFinite ? String(format: " (Spearman ρ = %.2f", rho) + (interval.map { String(format: ", 95 %% CI [%.2f, %.2f])", $0.lower, $0.upper) } ?? ")") : ""),
+                                      xLabel: "final λ_max", yLabel: "train − test accuracy (percentage points)",
+                                      points: finished.map { SVGPlot.Point(label: $0.run, x: $0["lambda_max"], y: $0["gap"], color: colorOf[$0.configuration] ?? "#000000") },
                                       logX: logLambda), "gap-vs-lambda.svg")
         var sliceFigures: [String] = []
-        for n in names {
+        for r in runs {
+            let n = r.name
             guard let slice = try CSVTable.readIfPresent(directory.appendingPathComponent("slices/\(n).csv")) else { continue }
             let a = slice.numbers("alpha"), b = slice.numbers("beta"), l = slice.numbers("loss")
             let alphas = Array(Set(a)).sorted(), betas = Array(Set(b)).sorted()
@@ -145,9 +239,9 @@ public enum StudyReport {
             sliceFigures.append("slice-\(n).svg")
         }
         var densitySeries: [SVGPlot.Series] = []
-        for (k, n) in names.enumerated() {
-            guard let d = try CSVTable.readIfPresent(directory.appendingPathComponent("densities/\(n).csv")) else { continue }
-            densitySeries.append(SVGPlot.Series(name: n, x: d.numbers("eigenvalue"), y: d.numbers("density"), color: color(n, index: k)))
+        for r in runs {
+            guard let d = try CSVTable.readIfPresent(directory.appendingPathComponent("densities/\(r.name).csv")) else { continue }
+            densitySeries.append(SVGPlot.Series(name: r.name, x: d.numbers("eigenvalue"), y: d.numbers("density"), color: colorOf[r.configuration]!))
         }
         // Between Gaussian bumps the smoothed density falls to ~1e-40; outlying eigenvalues carry a
         // weight of ~1/d (~1e-6 of the bulk's), so show nine decades below the peak and clamp the rest there.
@@ -158,120 +252,182 @@ public enum StudyReport {
                                        xLabel: "eigenvalue", yLabel: "density", series: densitySeries, logY: true), "density.svg")
         }
 
-        // Summary tables.
-        func fmt(_ v: Double, _ f: String = "%.4g") -> String { v.isFinite ? String(format: f, v) : "—" }
-        func topEigenvalues(_ n: String) -> String {
-            guard let spectra else { return "—" }
-            let vals = spectra.rows.filter { "\($0["model"] ?? "")-\($0["regime"] ?? "")" == n }.compactMap { Double($0["eigenvalue"] ?? "") }
+        // The runs: each one's final values and status.
+        func topEigenvalues(_ run: String) -> String {
+            let vals = (spectra?.rows ?? []).filter { config.runName(ofRow: $0) == run }.compactMap { Double($0["eigenvalue"] ?? "") }
             return vals.isEmpty ? "—" : vals.map { String(format: "%.4g", $0) }.joined(separator: ", ")
         }
-        let header = ["configuration", "epochs", "train loss", "train acc. (%)", "test acc. (%)", "gap (pp)", "λ_max", "S_ε^max", "S_ε^mean", "trace (± SE)", "top Lanczos eigenvalues", "status"]
-        var table: [[String]] = []
-        for n in names {
-            let status = failures[n] ?? ""
-            guard let f = final.first(where: { $0.name == n }) else {
-                table.append([n, "0/\(config.training.epochs)", "—", "—", "—", "—", "—", "—", "—", "—", "—", status.isEmpty ? "not started" : status])
+        let finalRuns = Set((finals?.rows ?? []).map { config.runName(ofRow: $0) })
+        var status: [String: String] = [:]
+        let runHeader = ["run", "seed", "epochs", "train loss", "train acc. (%)", "test acc. (%)", "gap (pp)", "λ_max", "S_ε^max", "S_ε^mean", "trace (± SE)", "top Lanczos eigenvalues", "status"]
+        var runTable: [[String]] = []
+        for r in runs {
+            let n = r.name, stopped = failures[n]
+            guard let v = values.first(where: { $0.run == n }) else {
+                status[n] = stopped.map { "stopped: " + $0 } ?? "not started"
+                runTable.append([n, String(r.seed), "0/\(config.training.epochs)", "—", "—", "—", "—", "—", "—", "—", "—", "—", status[n]!])
                 continue
             }
-            let done = f.epoch >= config.training.epochs
-            table.append([n, "\(f.epoch)/\(config.training.epochs)", fmt(f.trainLoss), fmt(100 * f.trainAccuracy, "%.2f"), fmt(100 * f.testAccuracy, "%.2f"),
-                          fmt(f.generalizationGap, "%.2f"), fmt(f.lambdaMax), fmt(f.sharpnessMax, "%.3g"), fmt(f.sharpnessMean, "%.3g"),
-                          fmt(f.trace) + " ± " + fmt(f.traceStandardError, "%.2g"), topEigenvalues(n),
-                          !status.isEmpty ? "stopped: " + status : (done ? "complete" : "in progress")])
+            let last = rows(n).last ?? [:]
+            status[n] = stopped.map { "stopped: " + $0 } ?? (!v.finished ? "in progress" : (finalRuns.contains(n) ? "complete" : "final probes not done"))
+            runTable.append([n, String(r.seed), "\(v.epoch)/\(config.training.epochs)", fmt(v["train_loss"]), fmt(v["train_accuracy"], "%.2f"), fmt(v["test_accuracy"], "%.2f"),
+                             fmt(v["gap"], "%.2f"), fmt(v["lambda_max"]), fmt(v["sharpness_max"], "%.3g"), fmt(v["sharpness_mean"], "%.3g"),
+                             fmt(v["trace"]) + " ± " + fmt(Double(last["trace_stderr"] ?? "") ?? .nan, "%.2g"), topEigenvalues(n), status[n]!])
         }
-        // Timings.
-        let timeHeader = ["configuration", "training (s)", "evaluation (s)", "λ_max (s)", "sharpness (s)", "trace (s)", "final probes (s)", "total (s)", "probes share"]
+        let unfinished = runs.filter { status[$0.name] != "complete" }.map { "\($0.name) (\(status[$0.name]!))" }
+
+        // Final values over seeds: every quantity of the finished runs, per configuration.
+        let quantities = aggregateQuantities(metrics: metrics, finals: finals, values: finished)
+        func summary(_ configuration: String, _ id: String) -> Statistics.Summary {
+            Statistics.summary(finished.filter { $0.configuration == configuration }.compactMap { $0.values[id] })
+        }
+        let aggregateHeader = ["quantity"] + names
+        var aggregateTable = [["runs finished (n)"] + names.map { n in "\(finished.filter { $0.configuration == n }.count) of \(runsOf(n).count)" }]
+        var aggregateCSV = CSVTable(columns: ["model", "regime", "quantity", "n", "non_finite", "mean", "sd", "min", "max"], rows: [])
+        for q in quantities {
+            aggregateTable.append([q.label] + names.map { cell(summary($0, q.id), q.format) })
+            for m in config.models {
+                for r in config.regimes {
+                    let s = summary(StudyConfiguration.configurationName(model: m.rawValue, regime: r), q.id)
+                    guard s.count + s.nonFinite > 0 else { continue }
+                    aggregateCSV.rows.append(["model": m.rawValue, "regime": r, "quantity": q.id, "n": String(s.count), "non_finite": String(s.nonFinite),
+                                              "mean": "\(s.mean)", "sd": "\(s.standardDeviation)", "min": "\(s.minimum)", "max": "\(s.maximum)"])
+                }
+            }
+        }
+
+        // The regimes side by side.
+        let regimeHeader = ["model", "regime", "batch", "η₀", "n", "λ_max", "λ_max·η₀/2", "S_ε^max", "Keskar sharpness", "trace", "gap (pp)"]
+        var regimeTable: [[String]] = []
+        for m in config.models {
+            for r in config.regimes {
+                let c = StudyConfiguration.configurationName(model: m.rawValue, regime: r)
+                let eta = config.resolvedRegime(r).learningRate
+                let mine = finished.filter { $0.configuration == c }
+                let relative = Statistics.summary(mine.map { $0["lambda_max"] * eta / 2 })
+                regimeTable.append([m.rawValue, r, String(config.resolvedRegime(r).batchSize), "\(eta)", String(mine.count),
+                                    cell(summary(c, "lambda_max"), "%.4g", range: false), cell(relative, "%.3g", range: false),
+                                    cell(summary(c, "sharpness_max"), "%.3g", range: false), cell(summary(c, "final.keskar_sharpness"), "%.3g", range: false),
+                                    cell(summary(c, "trace"), "%.4g", range: false), cell(summary(c, "gap"), "%.2f", range: false)])
+            }
+        }
+
+        // Timings, per configuration summed over its runs.
+        let timeHeader = ["configuration", "runs", "training (s)", "evaluation (s)", "λ_max (s)", "sharpness (s)", "trace (s)", "other probes (s)", "final probes (s)", "total (s)", "probes share"]
         var timeTable: [[String]] = []
-        var totals = Array(repeating: 0.0, count: 6)
+        var totals = Array(repeating: 0.0, count: 7)
+        let named = ["train_seconds", "evaluation_seconds", "lambda_seconds", "sharpness_seconds", "trace_seconds"]
         for n in names {
-            let r = rows(n)
-            guard !r.isEmpty else { continue }
+            let mine = runsOf(n).filter { !rows($0.name).isEmpty }
+            guard !mine.isEmpty else { continue }
+            let r = mine.flatMap { rows($0.name) }
             func sum(_ c: String) -> Double { r.reduce(0) { $0 + (Double($1[c] ?? "") ?? 0) } }
-            let fin = finals?.rows.first { "\($0["model"] ?? "")-\($0["regime"] ?? "")" == n }
-            let finalSeconds = ["lanczos_seconds", "slq_seconds", "slice_seconds", "precision_check_seconds", "curvature_seconds"].reduce(0.0) { $0 + (Double(fin?[$1] ?? "") ?? 0) }
-            let parts = [sum("train_seconds"), sum("evaluation_seconds"), sum("lambda_seconds"), sum("sharpness_seconds"), sum("trace_seconds"), finalSeconds]
-            for k in 0..<6 { totals[k] += parts[k] }
+            let other = metrics.columns.filter { $0.hasSuffix("_seconds") && !named.contains($0) }.reduce(0.0) { $0 + sum($1) }
+            let fin = (finals?.rows ?? []).filter { row in mine.contains { $0.name == config.runName(ofRow: row) } }
+            let finalSeconds = (finals?.columns ?? []).filter { $0.hasSuffix("_seconds") }.reduce(0.0) { t, c in fin.reduce(t) { $0 + (Double($1[c] ?? "") ?? 0) } }
+            let parts = named.map(sum) + [other, finalSeconds]
+            for k in 0..<parts.count { totals[k] += parts[k] }
             let total = parts.reduce(0, +)
-            timeTable.append([n] + parts.map { String(format: "%.1f", $0) } + [String(format: "%.1f", total), String(format: "%.0f %%", 100 * parts[2...].reduce(0, +) / max(total, 1e-9))])
+            timeTable.append([n, String(mine.count)] + parts.map { String(format: "%.1f", $0) } + [String(format: "%.1f", total), String(format: "%.0f %%", 100 * parts[2...].reduce(0, +) / max(total, 1e-9))])
         }
         let grand = totals.reduce(0, +)
-        timeTable.append(["**all**"] + totals.map { String(format: "%.1f", $0) } + [String(format: "%.1f (%.1f min)", grand, grand / 60), String(format: "%.0f %%", 100 * totals[2...].reduce(0, +) / max(grand, 1e-9))])
-        let claims = paperClaims(final, names: names)
+        timeTable.append(["**all**", String(runs.filter { !rows($0.name).isEmpty }.count)] + totals.map { String(format: "%.1f", $0) }
+                         + [String(format: "%.1f (%.1f min)", grand, grand / 60), String(format: "%.0f %%", 100 * totals[2...].reduce(0, +) / max(grand, 1e-9))])
+        let claims = paperClaims(finished, configuration: config)
 
         var md = "# Study summary: \(datasetName)\n\n"
-        md += "Models \(config.models.map(\.rawValue).joined(separator: ", ")) × regimes " + config.regimes.map { r in
+        var intro: [String] = []
+        var line = "Models \(config.models.map(\.rawValue).joined(separator: ", ")) × regimes " + config.regimes.map { r in
             let s = config.resolvedRegime(r)
             return "\(r) (batch \(s.batchSize), η₀ = \(s.learningRate))"
         }.joined(separator: ", ")
-        md += "; momentum \(config.training.optimizer.momentum), \(config.training.schedule) schedule, \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), weight decay \(config.training.optimizer.weightDecay)"
-        if config.training.optimizer.nesterov { md += ", Nesterov momentum" }
-        if let clip = config.training.optimizer.gradientClipNorm { md += ", gradients clipped to global norm \(clip)" }
-        md += ", seed \(config.training.seed).\n"
-        if let tr = dataInfo["train"], let va = dataInfo["validation"], let te = dataInfo["test"] { md += "Data: \(datasetName), \(tr) train / \(va) validation / \(te) test samples. " }
-        if let ob = info["openblas"] as? [String: Any] { md += "OpenBLAS kernel \(ob["kernel"] ?? "?"), \(ob["threads"] ?? "?") threads.\n" }
+        line += " × " + (config.seeds.map { "seed\($0.count == 1 ? "" : "s") \($0.map(String.init).joined(separator: ", ")) (each configuration trained once per seed: \(runs.count) run\(runs.count == 1 ? "" : "s"))" } ?? "seed \(config.training.seed) (one run per configuration)")
+        line += "; momentum \(config.training.optimizer.momentum), \(config.training.schedule) schedule, \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), weight decay \(config.training.optimizer.weightDecay)"
+        if config.training.optimizer.nesterov { line += ", Nesterov momentum" }
+        if let clip = config.training.optimizer.gradientClipNorm { line += ", gradients clipped to global norm \(clip)" }
+        intro.append(line + ".")
+        line = ""
+        if let tr = dataInfo["train"], let va = dataInfo["validation"], let te = dataInfo["test"] { line += "Data: \(datasetName), \(tr) train / \(va) validation / \(te) test samples. " }
+        if let ob = info["openblas"] as? [String: Any] { line += "OpenBLAS kernel \(ob["kernel"] ?? "?"), \(ob["threads"] ?? "?") threads." }
+        if !line.isEmpty { intro.append(line.trimmingCharacters(in: .whitespaces)) }
         let probeCount = min(config.training.probes.probeSamples, trainCount ?? config.training.probes.probeSamples)
-        md += "\nλ_max: power iteration on the first \(probeCount) training samples (warm-started each epoch); "
-        md += "S_ε over \(config.epochProbes.sharpnessDirections) random unit directions, ε = \(config.epochProbes.sharpnessEpsilon), in \(config.epochProbes.sharpnessPrecision); "
-        md += "trace: Hutchinson with \(config.epochProbes.traceProbes) Rademacher probes. Accuracies are full-split evaluations after the epoch; gap = train − test accuracy.\n"
+        line = "λ_max: power iteration on the first \(probeCount) training samples (warm-started each epoch); "
+        line += "S_ε over \(config.epochProbes.sharpnessDirections) random unit directions, ε = \(config.epochProbes.sharpnessEpsilon), in \(config.epochProbes.sharpnessPrecision); "
+        line += "trace: Hutchinson with \(config.epochProbes.traceProbes) Rademacher probes. Accuracies are full-split evaluations after the epoch; gap = train − test accuracy."
+        intro.append(line)
         if let limit = config.training.data.trainLimit, let tr = trainCount, tr <= limit {
-            md += "This is a subset run (trainLimit \(limit), e.g. `--preset quick`): a first look, not the study's protocol, which trains on all 55,000 samples.\n"
+            intro.append("This is a subset run (trainLimit \(limit), e.g. `--preset quick`): a first look, not the study's protocol, which trains on all 55,000 samples.")
         }
         for r in config.regimes {
             guard config.regimeSettings[r] != nil, let tr = trainCount else { continue }
             let s = config.resolvedRegime(r)
             let (product, overflow) = (tr / s.batchSize + (tr % s.batchSize == 0 ? 0 : 1)).multipliedReportingOverflow(by: config.training.epochs)
             let steps = overflow ? "more than \(Int.max)" : String(product)
-            let stuck = final.filter { $0.name.hasSuffix("-\(r)") && $0.trainAccuracy < 0.5 }
+            let stuck = values.filter { $0.regime == r && $0["train_accuracy"] < 50 }
             if !stuck.isEmpty {
-                md += "Warning: \(stuck.map(\.name).joined(separator: ", ")) did not learn (train accuracy \(stuck.map { String(format: "%.1f %%", 100 * $0.trainAccuracy) }.joined(separator: ", "))): \(r) takes only \(steps) SGD steps of batch \(s.batchSize) on \(tr) samples in \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), so its curvature describes a barely trained network.\n"
+                intro.append("Warning: \(stuck.map(\.run).joined(separator: ", ")) did not learn (train accuracy \(stuck.map { String(format: "%.1f %%", $0["train_accuracy"]) }.joined(separator: ", "))): \(r) takes only \(steps) SGD steps of batch \(s.batchSize) on \(tr) samples in \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), so its curvature describes a barely trained network.")
             }
         }
-        md += "\n"
-        md += Markdown.table(header, table) + "\n"
+        md += intro.joined(separator: "\n") + "\n\n"
+        let missingText = unfinished.isEmpty ? "All \(runs.count) run\(runs.count == 1 ? " is" : "s are") complete." : "Missing or incomplete runs (\(unfinished.count) of \(runs.count)): \(unfinished.joined(separator: "; ")). The tables and figures show the rest; the values over seeds use the runs that finished all epochs."
+        md += "## Runs\n\n" + missingText + "\n\n" + Markdown.table(runHeader, runTable) + "\n"
+        let aggregateText = "Mean ± sample standard deviation (n − 1; — for one run) [min, max] over the runs of each configuration that finished all epochs (n); the same numbers in full precision are in aggregate.csv. Quantities are at the last epoch (metrics.csv) or the final θ (final.csv columns in `code`; Lanczos and Gauss–Newton eigenvalues by rank)."
+        md += "## Final values over seeds\n\n" + aggregateText + "\n\n" + Markdown.table(aggregateHeader, aggregateTable) + "\n"
+        let regimeText = "Per model and regime, mean ± sample standard deviation over the finished runs (n). λ_max·η₀/2 is the sharpness in units of gradient descent's stability limit 2/η at the regime's peak learning rate η₀ (1 at the edge of stability); for SGD with heavy-ball momentum μ the limit is 2(1+μ)/η, i.e. λ_max·η₀/2 = 1 + μ. Keskar sharpness is final.csv's `keskar_sharpness` (— when the study did not measure it)."
+        md += "## Regimes side by side\n\n" + regimeText + "\n\n" + Markdown.table(regimeHeader, regimeTable) + "\n"
         md += "## Time (seconds)\n\n" + Markdown.table(timeHeader, timeTable) + "\n"
-        md += "Probes = λ_max + sharpness + trace every epoch, and the final Lanczos, SLQ, slice, sharpness precision check, per-layer blocks and Gauss–Newton eigenvalues.\n\n"
+        md += "Summed over each configuration's runs. Probes = λ_max + sharpness + trace (+ other epoch probes) every epoch, and the final Lanczos, SLQ, slice, sharpness precision check, per-layer blocks, Gauss–Newton eigenvalues and extra final probes.\n\n"
         var precisionHeader: [String] = [], precisionRows: [[String]] = []
         if let finals, finals.columns.contains("sharpness_mean_float64") {
             md += "Sharpness precision check at the final θ (the same \(config.epochProbes.sharpnessDirections) directions, ε = \(config.epochProbes.sharpnessEpsilon)):\n\n"
-            var rows: [[String]] = []
             for r in finals.rows {
                 let m32 = Double(r["sharpness_mean_float32"] ?? "") ?? .nan, m64 = Double(r["sharpness_mean_float64"] ?? "") ?? .nan
                 let x32 = Double(r["sharpness_max_float32"] ?? "") ?? .nan, x64 = Double(r["sharpness_max_float64"] ?? "") ?? .nan
-                rows.append(["\(r["model"] ?? "")-\(r["regime"] ?? "")", fmt(m64, "%.4g"), fmt(m32, "%.4g"), fmt(abs(m32 - m64), "%.2g"),
-                             fmt(x64, "%.4g"), fmt(x32, "%.4g"), fmt(abs(x32 - x64), "%.2g")])
+                precisionRows.append([config.runName(ofRow: r), fmt(m64, "%.4g"), fmt(m32, "%.4g"), fmt(abs(m32 - m64), "%.2g"),
+                                      fmt(x64, "%.4g"), fmt(x32, "%.4g"), fmt(abs(x32 - x64), "%.2g")])
             }
-            precisionHeader = ["configuration", "S_mean Float64", "S_mean Float32", "|difference|", "S_max Float64", "S_max Float32", "|difference|"]
-            precisionRows = rows
-            md += Markdown.table(precisionHeader, rows) + "\n"
+            precisionHeader = ["run", "S_mean Float64", "S_mean Float32", "|difference|", "S_max Float64", "S_max Float32", "|difference|"]
+            md += Markdown.table(precisionHeader, precisionRows) + "\n"
         }
         var curvatureHeader: [String] = [], curvatureRows: [[String]] = []
-        if let layers = try CSVTable.readIfPresent(directory.appendingPathComponent("layers.csv")) {
-            let ggn = try CSVTable.readIfPresent(directory.appendingPathComponent("ggn-spectra.csv"))
+        if let layers {
             for name in names {
-                let rows = layers.rows.filter { "\($0["model"] ?? "")-\($0["regime"] ?? "")" == name }
+                let mine = Set(finished.filter { $0.configuration == name }.map(\.run))
+                let rows = layers.rows.filter { mine.contains(config.runName(ofRow: $0)) }
                 guard !rows.isEmpty else { continue }
-                let perLayer = rows.map { r in
-                    "\(r["layer"] ?? "?") \(fmt(Double(r["lambda_max"] ?? "") ?? .nan, "%.4g"))\(r["lambda_max_converged"] == "1" ? "" : "*") / \(fmt(Double(r["trace"] ?? "") ?? .nan, "%.4g"))"
+                var order: [String] = []
+                for r in rows where !order.contains(r["layer"] ?? "?") { order.append(r["layer"] ?? "?") }
+                let perLayer = order.map { layer -> String in
+                    let lr = rows.filter { ($0["layer"] ?? "?") == layer }
+                    let lambda = Statistics.summary(lr.map { Double($0["lambda_max"] ?? "") ?? .nan }), trace = Statistics.summary(lr.map { Double($0["trace"] ?? "") ?? .nan })
+                    return "\(layer) \(fmt(lambda.mean, "%.4g"))\(lr.allSatisfy { $0["lambda_max_converged"] == "1" } ? "" : "*") / \(fmt(trace.mean, "%.4g"))"
                 }.joined(separator: ", ")
-                let top = (ggn?.rows ?? []).filter { "\($0["model"] ?? "")-\($0["regime"] ?? "")" == name }
-                    .compactMap { Double($0["eigenvalue"] ?? "") }.map { fmt($0, "%.4g") }.joined(separator: ", ")
-                curvatureRows.append([name, perLayer, top.isEmpty ? "—" : top])
+                let top = (1...max(1, config.finalProbes.lanczosCount)).compactMap { k -> String? in
+                    let s = summary(name, "ggn.\(k)")
+                    return s.count > 0 ? fmt(s.mean, "%.4g") : nil
+                }.joined(separator: ", ")
+                curvatureRows.append([name, String(mine.count), perLayer, top.isEmpty ? "—" : top])
             }
-            curvatureHeader = ["configuration", "per layer: λ_max / trace of the Hessian block", "Gauss–Newton top eigenvalues"]
+            curvatureHeader = ["configuration", "n", "per layer: λ_max / trace of the Hessian block", "Gauss–Newton top eigenvalues"]
             md += "## Curvature per layer and the Gauss–Newton matrix (final θ, probe set)\n\n"
-            md += "λ_max of each layer's diagonal Hessian block by \(StudyRunner.layerLanczosSteps) Lanczos steps (* not converged to 1e-6), its trace from the \(config.epochProbes.traceProbes) Hutchinson probes of the whole Hessian split by block; the GGN Jᵀ∇²ℓJ is PSD and, for a network near a minimum, close to the Hessian's top.\n\n"
+            md += "Means over the n finished runs (spreads in the table above and in layers.csv). λ_max of each layer's diagonal Hessian block by \(StudyRunner.layerLanczosSteps) Lanczos steps (* not converged to 1e-6 in some run), its trace from the \(config.epochProbes.traceProbes) Hutchinson probes of the whole Hessian split by block; the GGN Jᵀ∇²ℓJ is PSD and, for a network near a minimum, close to the Hessian's top.\n\n"
             md += Markdown.table(curvatureHeader, curvatureRows) + "\n"
         }
-        md += "## The source paper's claims, checked on these numbers\n\n"
-        md += "The claims below are those of the study this project reproduces, as stated by the source paper of the MNIST geometry study\(datasetName == "MNIST" ? "" : "; they are about MNIST and are checked on \(datasetName) for comparison only"). "
-        md += "A \"no\" reports a measured difference, not an error.\n\n" + claims.map { "- \($0)" }.joined(separator: "\n") + "\n"
+        let claimsText = "The claims below are those of the study this project reproduces, as stated by the source paper of the MNIST geometry study (Soni 2025, §7)\(datasetName == "MNIST" ? "" : "; they are about MNIST and are checked on \(datasetName) for comparison only"). "
+            + "Each is checked on every finished run: a comparison of two regimes pairs the runs of one seed; values are mean ± sample standard deviation over seeds. "
+            + "Rank correlations are Spearman's ρ over all finished runs (ties by average ranks) with a percentile-bootstrap 95 % interval: \(bootstrapResamples) resamples of the runs with replacement, seed \(bootstrapSeed), those whose ρ is undefined (all values tied) left out. "
+            + "A \"no\" reports a measured difference, not an error."
+        md += "## The source paper's claims, checked on these numbers\n\n" + claimsText + "\n\n" + claims.map { "- \($0)" }.joined(separator: "\n") + "\n"
         try AtomicFile.write(md, to: directory.appendingPathComponent("summary.md"))
         written.append(directory.appendingPathComponent("summary.md"))
 
         var html = HTML.pageStart(title: "Landscape study: \(datasetName)")
         html += "<h1>Landscape study: \(HTML.escape(datasetName))</h1>\n"
-        html += md.split(separator: "\n").prefix(while: { !$0.hasPrefix("|") }).dropFirst().filter { !$0.isEmpty }.map { "<p>\(HTML.codeSpans(HTML.escape(String($0))))</p>" }.joined(separator: "\n")
-        html += HTML.table(header, table)
+        func paragraph(_ text: String) -> String { "<p>\(HTML.codeSpans(HTML.escape(text)))</p>\n" }
+        html += intro.map(paragraph).joined()
+        html += "<h2>Runs</h2>\n" + paragraph(missingText) + HTML.table(runHeader, runTable)
+        html += "<h2>Final values over seeds</h2>\n" + paragraph(aggregateText) + HTML.table(aggregateHeader, aggregateTable)
+        html += "<h2>Regimes side by side</h2>\n" + paragraph(regimeText) + HTML.table(regimeHeader, regimeTable)
         html += "<h2>Figures</h2>\n<div class=\"grid\">\n"
         for f in ["loss.svg", "accuracy.svg", "lambda-max.svg", "sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"] where written.contains(where: { $0.lastPathComponent == f }) {
             html += "<img src=\"figures/\(f)\" alt=\"\(f)\">\n"
@@ -284,41 +440,140 @@ public enum StudyReport {
         if !curvatureRows.isEmpty {
             html += "<h2>Curvature per layer and the Gauss–Newton matrix</h2>\n" + HTML.table(curvatureHeader, curvatureRows)
         }
-        html += "<h2>The source paper's claims, checked on these numbers</h2>\n<ul>\n" + claims.map { "<li>\(HTML.escape($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
-        html += "<p>Data files: metrics.csv, final.csv, spectra.csv, ggn-spectra.csv, layers.csv, slices/, densities/; checkpoints in runs/. Regenerate with <code>landscape report DIR</code>.</p>\n" + HTML.pageEnd
+        html += "<h2>The source paper's claims, checked on these numbers</h2>\n" + paragraph(claimsText) + "<ul>\n" + claims.map { "<li>\(HTML.escape($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
+        html += "<p>Data files: metrics.csv, final.csv, spectra.csv, ggn-spectra.csv, layers.csv, aggregate.csv, slices/, densities/; checkpoints in runs/. Regenerate with <code>landscape report DIR</code>.</p>\n" + HTML.pageEnd
         try AtomicFile.write(html, to: directory.appendingPathComponent("report.html"))
         written.append(directory.appendingPathComponent("report.html"))
+        try AtomicFile.write(aggregateCSV.text, to: directory.appendingPathComponent("aggregate.csv"))
+        written.append(directory.appendingPathComponent("aggregate.csv"))
         return written
     }
 
-    /// The source paper's claims as sentences saying whether these numbers agree ("cannot tell"
-    /// when a value is missing or not finite).
-    static func paperClaims(_ final: [FinalValues], names: [String]) -> [String] {
+    /// The final values of every run with at least one epoch in metrics.csv, in run order.
+    static func runValues(runs: [StudyRun], config: StudyConfiguration, rows: (String) -> [[String: String]],
+                          finals: CSVTable?, spectra: CSVTable?, ggn: CSVTable?) -> [RunValues] {
+        runs.compactMap { r in
+            guard let last = rows(r.name).last else { return nil }
+            var v: [String: Double] = [:]
+            for (q, value) in metricsQuantities { v[q.id] = value(last) }
+            for (column, text) in last where isQuantity(column) { v[column] = Double(text) ?? .nan }
+            if let row = finals?.rows.last(where: { config.runName(ofRow: $0) == r.name }) {
+                for (column, text) in row where isQuantity(column) { v["final." + column] = Double(text) ?? .nan }
+            }
+            for (prefix, table) in [("lanczos", spectra), ("ggn", ggn)] {
+                for row in table?.rows ?? [] where config.runName(ofRow: row) == r.name {
+                    if let k = row["rank"] { v["\(prefix).\(k)"] = Double(row["eigenvalue"] ?? "") ?? .nan }
+                }
+            }
+            return RunValues(run: r.name, configuration: r.configuration, model: r.model.rawValue, regime: r.regime, seed: r.seed,
+                             epoch: Int(last["epoch"] ?? "") ?? 0, epochs: config.training.epochs, values: v)
+        }
+    }
+
+    /// The quantities of the table over seeds, in order: metrics.csv's (``metricsQuantities``, then
+    /// its other probe columns), final.csv's, then the Lanczos and Gauss–Newton eigenvalues by rank —
+    /// those some run has.
+    static func aggregateQuantities(metrics: CSVTable, finals: CSVTable?, values: [RunValues]) -> [Quantity] {
+        var out = metricsQuantities.map(\.0)
+        out += metrics.columns.filter(isQuantity).map { Quantity(id: $0, label: "`\($0)` (last epoch)", format: "%.4g") }
+        out += (finals?.columns ?? []).filter(isQuantity).map { Quantity(id: "final." + $0, label: "`\($0)`", format: "%.4g") }
+        let ranks = Set(values.flatMap(\.values.keys))
+        for (prefix, label) in [("lanczos", "Hessian λ_"), ("ggn", "Gauss–Newton λ_")] {
+            var k = 1
+            while ranks.contains("\(prefix).\(k)") { out.append(Quantity(id: "\(prefix).\(k)", label: "\(label)\(k)", format: "%.4g")); k += 1 }
+        }
+        return out.filter { q in values.contains { $0.values[q.id] != nil } }
+    }
+
+    /// A verdict from the count of runs (or seeds) where a claim holds: "yes: holds in 3 of 3
+    /// seeds" (all), "no: holds in 0 of 3 seeds" (none), "mixed: holds in 2 of 3 seeds", "cannot
+    /// tell" (no finite values).
+    static func verdict(_ k: Int, of n: Int, _ unit: String) -> String {
+        if n == 0 { return "cannot tell (no finite values)" }
+        let word = k == n ? "yes" : (k == 0 ? "no" : "mixed")
+        return "\(word): holds in \(k) of \(n) \(n == 1 ? String(unit.dropLast()) : unit)"
+    }
+
+    /// The source paper's claims (Soni 2025, §7) as sentences with the numbers over seeds and a
+    /// verdict from the spread ("cannot tell" when values are missing or not finite). Claims
+    /// comparing the paper's two regimes, `high-noise` and `low-noise`, pair the runs of one seed.
+    /// The relation between the generalization gap and λ_max is Spearman's ρ over all runs with a
+    /// percentile bootstrap 95 % interval (``Statistics``).
+    static func paperClaims(_ runs: [RunValues], configuration config: StudyConfiguration) -> [String] {
         var out: [String] = []
-        func f(_ n: String) -> FinalValues? { final.first { $0.name == n } }
-        func g(_ v: Double) -> String { v.isFinite ? String(format: "%.4g", v) : "not finite" }
-        func verdict(_ values: [Double], _ holds: Bool) -> String { values.allSatisfy(\.isFinite) ? (holds ? "yes" : "no") : "cannot tell" }
-        let cnn = final.filter { $0.name.hasPrefix("cnn-") }
-        if !cnn.isEmpty {
-            out.append("CNN test accuracy above 99 %: \(verdict(cnn.map(\.testAccuracy), cnn.allSatisfy { $0.testAccuracy > 0.99 })) (" + cnn.map { "\($0.name) \(String(format: "%.2f", 100 * $0.testAccuracy)) %" }.joined(separator: ", ") + ")")
+        func of(_ model: String, _ regime: String) -> [RunValues] { runs.filter { $0.model == model && $0.regime == regime } }
+        func ms(_ rs: [RunValues], _ id: String, _ f: String = "%.4g", scale: Double = 1) -> String { cell(Statistics.summary(rs.map { scale * $0[id] }), f, range: false) }
+        func finite(_ v: Double...) -> Bool { v.allSatisfy(\.isFinite) }
+        // Runs of two regimes of a model, paired by seed.
+        func pairs(_ model: String) -> [(high: RunValues, low: RunValues)] {
+            of(model, "high-noise").compactMap { h in of(model, "low-noise").first { $0.seed == h.seed }.map { (h, $0) } }
         }
-        for model in ModelKind.allCases.map(\.rawValue) {
-            guard let h = f("\(model)-high-noise"), let l = f("\(model)-low-noise") else { continue }
-            out.append("\(model.uppercased()): low-noise ends with a larger λ_max than high-noise: \(verdict([l.lambdaMax, h.lambdaMax], l.lambdaMax > h.lambdaMax)) (\(g(l.lambdaMax)) vs \(g(h.lambdaMax)))")
-            out.append("\(model.uppercased()): S_ε^max ordered as λ_max: \(verdict([l.lambdaMax, h.lambdaMax, l.sharpnessMax, h.sharpnessMax], (l.lambdaMax > h.lambdaMax) == (l.sharpnessMax > h.sharpnessMax))) (S_max low-noise \(g(l.sharpnessMax)), high-noise \(g(h.sharpnessMax)))")
+        let models = config.models.map(\.rawValue)
+        if models.contains("cnn") {
+            let cnn = runs.filter { $0.model == "cnn" }
+            let known = cnn.filter { $0["test_accuracy"].isFinite }
+            if !cnn.isEmpty {
+                out.append("CNN test accuracy above 99 %: \(verdict(known.filter { $0["test_accuracy"] > 99 }.count, of: known.count, "runs")) ("
+                           + config.regimes.compactMap { r in of("cnn", r).isEmpty ? nil : "cnn-\(r) \(ms(of("cnn", r), "test_accuracy", "%.2f")) %" }.joined(separator: ", ") + ")")
+            }
         }
-        if let h = f("cnn-high-noise"), let l = f("cnn-low-noise") {
-            out.append("CNN λ_max in the paper's ranges (low-noise > 100, high-noise ≈ 5–15): \(verdict([l.lambdaMax, h.lambdaMax], l.lambdaMax > 100 && h.lambdaMax >= 5 && h.lambdaMax <= 15)) (low-noise \(g(l.lambdaMax)), high-noise \(g(h.lambdaMax)))")
+        for model in models {
+            let p = pairs(model)
+            guard !p.isEmpty else { continue }
+            let lambda = p.filter { finite($0.low["lambda_max"], $0.high["lambda_max"]) }
+            out.append("\(model.uppercased()): low-noise ends sharper (larger λ_max) than high-noise: \(verdict(lambda.filter { $0.low["lambda_max"] > $0.high["lambda_max"] }.count, of: lambda.count, "seeds")) "
+                       + "(λ_max \(ms(p.map(\.low), "lambda_max")) vs \(ms(p.map(\.high), "lambda_max")))")
+            let both = p.filter { finite($0.low["lambda_max"], $0.high["lambda_max"], $0.low["sharpness_max"], $0.high["sharpness_max"]) }
+            out.append("\(model.uppercased()): S_ε^max ordered as λ_max: \(verdict(both.filter { ($0.low["lambda_max"] > $0.high["lambda_max"]) == ($0.low["sharpness_max"] > $0.high["sharpness_max"]) }.count, of: both.count, "seeds")) "
+                       + "(S_ε^max low-noise \(ms(p.map(\.low), "sharpness_max", "%.4g")), high-noise \(ms(p.map(\.high), "sharpness_max", "%.4g")))")
         }
-        if final.count >= 3 {
-            let finite = final.allSatisfy { $0.lambdaMax.isFinite && $0.sharpnessMax.isFinite }
-            let byLambda = final.sorted { $0.lambdaMax < $1.lambdaMax }.map(\.name), bySharp = final.sorted { $0.sharpnessMax < $1.sharpnessMax }.map(\.name)
-            out.append("Across all configurations, S_ε^max ranks them as λ_max does: \(finite ? (byLambda == bySharp ? "yes" : "no") : "cannot tell") (λ_max: \(byLambda.joined(separator: " < ")); S_max: \(bySharp.joined(separator: " < ")))")
+        let cnnLow = of("cnn", "low-noise"), cnnHigh = of("cnn", "high-noise")
+        if !cnnLow.isEmpty || !cnnHigh.isEmpty {
+            let low = cnnLow.filter { $0["lambda_max"].isFinite }, high = cnnHigh.filter { $0["lambda_max"].isFinite }
+            let inRange = low.filter { $0["lambda_max"] > 100 }.count + high.filter { $0["lambda_max"] >= 5 && $0["lambda_max"] <= 15 }.count
+            out.append("CNN λ_max in the paper's ranges (low-noise > 100, high-noise ≈ 5–15): \(verdict(inRange, of: low.count + high.count, "runs")) "
+                       + "(low-noise \(ms(cnnLow, "lambda_max")), high-noise \(ms(cnnHigh, "lambda_max")))")
         }
-        if !final.isEmpty {
-            out.append("Generalization gaps under one percentage point: \(verdict(final.map(\.generalizationGap), final.allSatisfy { abs($0.generalizationGap) < 1 })) (" + final.map { "\($0.name) \(String(format: "%.2f", $0.generalizationGap))" }.joined(separator: ", ") + ")")
+        // Across all configurations: per seed, do S_ε^max and λ_max order the configurations alike?
+        let names = config.configurationNames
+        if names.count >= 3 {
+            let seeds = config.runSeeds.filter { s in names.allSatisfy { n in runs.contains { $0.configuration == n && $0.seed == s && finite($0["lambda_max"], $0["sharpness_max"]) } } }
+            let agree = seeds.filter { s in
+                let mine = names.compactMap { n in runs.first { $0.configuration == n && $0.seed == s } }
+                return mine.sorted { $0["lambda_max"] < $1["lambda_max"] }.map(\.configuration) == mine.sorted { $0["sharpness_max"] < $1["sharpness_max"] }.map(\.configuration)
+            }
+            func mean(_ n: String, _ id: String) -> Double { Statistics.summary(runs.filter { $0.configuration == n }.map { $0[id] }).mean }
+            let present = names.filter { n in runs.contains { $0.configuration == n } }
+            let byLambda = present.sorted { mean($0, "lambda_max") < mean($1, "lambda_max") }, bySharp = present.sorted { mean($0, "sharpness_max") < mean($1, "sharpness_max") }
+            let rho = Statistics.spearman(runs.map { $0["lambda_max"] }, runs.map { $0["sharpness_max"] })
+            let ci = Statistics.spearmanBootstrap(runs.map { $0["lambda_max"] }, runs.map { $0["sharpness_max"] }, resamples: bootstrapResamples, seed: bootstrapSeed)
+            out.append("Across all configurations, S_ε^max ranks them as λ_max does: \(verdict(agree.count, of: seeds.count, "seeds")) (means: λ_max \(byLambda.joined(separator: " < ")); S_ε^max \(bySharp.joined(separator: " < ")); "
+                       + "over all runs \(correlation(rho, ci, runs: runs.filter { finite($0["lambda_max"], $0["sharpness_max"]) }.count)))")
         }
-        if final.contains(where: { $0.epoch < $0.epochs }) { out.append("(Some configurations have not finished all epochs; their last epoch is used.)") }
+        if !runs.isEmpty {
+            let known = runs.filter { $0["gap"].isFinite }
+            out.append("Generalization gaps under one percentage point: \(verdict(known.filter { abs($0["gap"]) < 1 }.count, of: known.count, "runs")) ("
+                       + names.compactMap { n in runs.contains { $0.configuration == n } ? "\(n) \(ms(runs.filter { $0.configuration == n }, "gap", "%.2f"))" : nil }.joined(separator: ", ") + ")")
+            let lambdas = runs.map { $0["lambda_max"] }, gaps = runs.map { $0["gap"] }
+            let rho = Statistics.spearman(lambdas, gaps)
+            let ci = Statistics.spearmanBootstrap(lambdas, gaps, resamples: bootstrapResamples, seed: bootstrapSeed)
+            let n = runs.filter { finite($0["lambda_max"], $0["gap"]) }.count
+            let sign: String
+            if let ci, rho.isFinite {
+                sign = ci.lower > 0 ? "positive: sharper runs have larger gaps" : (ci.upper < 0 ? "negative: sharper runs have smaller gaps" : "no monotone relation resolved (the interval contains 0)")
+            } else {
+                sign = "cannot tell (fewer than 3 runs with finite values, or all tied)"
+            }
+            out.append("Generalization gap vs final λ_max (sharper minima generalize worse would make it positive): \(sign) (\(correlation(rho, ci, runs: n)))")
+        }
         return out
+    }
+
+    /// "Spearman ρ = 0.43 over 12 runs, 95 % interval [-0.20, 0.90]", with a caution for fewer
+    /// than 10 runs (a percentile bootstrap of few values is too narrow).
+    static func correlation(_ rho: Double, _ ci: Statistics.Interval?, runs n: Int) -> String {
+        guard rho.isFinite else { return "Spearman ρ undefined over \(n) run\(n == 1 ? "" : "s")" }
+        let interval = ci.map { String(format: ", 95 %% interval [%.2f, %.2f]", $0.lower, $0.upper) + (n < 10 ? " (few runs: a rough interval)" : "") } ?? ""
+        return String(format: "Spearman ρ = %.2f", rho) + " over \(n) runs" + interval
     }
 }

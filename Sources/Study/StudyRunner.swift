@@ -7,11 +7,11 @@ import Probes
 import Tensors
 import Training
 
-/// What a study run did, per configuration.
+/// What a study run did, per run (configuration × seed, named by ``StudyRun/name``).
 public struct StudyOutcome: Sendable {
-    /// Configurations that finished all epochs and their final probes.
+    /// Runs that finished all epochs and their final probes.
     public var completed: [String] = []
-    /// Configurations that stopped early (non-finite loss or parameters), with the message.
+    /// Runs that stopped early (non-finite loss or parameters), with the message.
     public var failed: [(name: String, reason: String)] = []
     /// Wall-clock seconds of this call.
     public var seconds: Double = 0
@@ -22,23 +22,28 @@ public struct StudyOutcome: Sendable {
 /// ```
 /// DIR/config.json                 the resolved configuration (every key)
 /// DIR/study.json                  data set, sizes, OpenBLAS kernel, threads, start times
-/// DIR/metrics.csv                 one row per configuration and epoch (all runs)
-/// DIR/final.csv                   final-epoch probes per configuration (timings, SLQ trace, effective ranks)
-/// DIR/spectra.csv                 top Lanczos eigenvalues per configuration
-/// DIR/ggn-spectra.csv             top eigenvalues of the Gauss–Newton matrix per configuration
-/// DIR/layers.csv                  per configuration and layer: λ_max and trace of the Hessian's diagonal block
-/// DIR/slices/NAME.csv             the final 2D slice (alpha, beta, loss)
-/// DIR/densities/NAME.csv          the SLQ density (eigenvalue, density); NAME-nodes.csv its nodes and weights
-/// DIR/runs/NAME/                  the configuration's training run: metrics.csv, run.json,
+/// DIR/metrics.csv                 one row per run and epoch: model, regime, seed, then the runs' columns
+/// DIR/final.csv                   final-epoch probes per run (timings, SLQ trace, effective ranks)
+/// DIR/spectra.csv                 top Lanczos eigenvalues per run
+/// DIR/ggn-spectra.csv             top eigenvalues of the Gauss–Newton matrix per run
+/// DIR/layers.csv                  per run and layer: λ_max and trace of the Hessian's diagonal block
+/// DIR/slices/NAME.csv             the run's final 2D slice (alpha, beta, loss)
+/// DIR/densities/NAME.csv          the run's SLQ density (eigenvalue, density); NAME-nodes.csv its nodes and weights
+/// DIR/runs/NAME/                  the run's training run: metrics.csv, run.json,
 ///                                 theta-epoch-NNN.safetensors, optimizer-epoch-NNN.safetensors, checkpoints.csv,
 ///                                 failed.txt when it stopped on a non-finite loss
-/// DIR/summary.md, report.html, figures/*.svg   written by ``StudyReport``
+/// DIR/summary.md, report.html, aggregate.csv, figures/*.svg   written by ``StudyReport``
 /// ```
 ///
-/// Every file is written atomically (temporary file + rename), and a configuration's epoch
-/// counts as done once its metrics row is written (after its checkpoints), so an interrupted
-/// study (Ctrl-C included) resumes from the last complete epoch of each configuration with the
-/// same results as an uninterrupted run.
+/// A run is a configuration (model × regime) and a seed; NAME is ``StudyRun/name``:
+/// `MODEL-REGIME-seedS`, or `MODEL-REGIME` in a study without ``StudyConfiguration/seeds``
+/// (written before that key; its CSV files may lack the `seed` column, and read as its one run
+/// per configuration). The CSV files' `seed` column is the run's `training.seed`.
+///
+/// Every file is written atomically (temporary file + rename), and a run's epoch counts as
+/// done once its metrics row is written (after its checkpoints), so an interrupted study
+/// (Ctrl-C included) resumes from the last complete epoch of each run with the same results as
+/// an uninterrupted one.
 public struct StudyRunner {
     /// The validated configuration.
     public let configuration: StudyConfiguration
@@ -79,11 +84,12 @@ public struct StudyRunner {
         self.directory = directory
     }
 
-    /// Runs (or, with `resume`, continues) every configuration, then writes the report.
+    /// Runs (or, with `resume`, continues) every run (``StudyConfiguration/runs``: each
+    /// configuration once per seed), then writes the report.
     ///
-    /// A configuration whose loss or parameters become non-finite is ended with a message (in
+    /// A run whose loss or parameters become non-finite is ended with a message (in
     /// `runs/NAME/failed.txt` and the outcome) and the others go on. `shouldStop(name, epoch)` is
-    /// asked after every complete epoch; returning true stops with
+    /// asked with the run's name after every complete epoch; returning true stops with
     /// ``StudyError/interrupted(configuration:epoch:)`` leaving a resumable directory (tests use it).
     /// - Throws: ``StudyError`` for directory problems, a configuration that differs from the
     ///   directory's on resume, corrupt checkpoints or CSV files (naming the file); data, model and
@@ -107,31 +113,29 @@ public struct StudyRunner {
             }
         }
         var outcome = StudyOutcome()
-        for model in configuration.models {
-            for regime in configuration.regimes {
-                let name = "\(model.rawValue)-\(regime)"
-                let runDir = directory.appendingPathComponent("runs/\(name)")
-                let failedURL = runDir.appendingPathComponent("failed.txt")
-                if let reason = try Self.failure(in: runDir) {
-                    log("[\(name)] stopped earlier: \(reason); not retried (delete \(failedURL.path) to retry it)")
-                    outcome.failed.append((name, reason))
-                    continue
-                }
-                let m = try model.make()
-                do {
-                    try runConfiguration(m, kind: model, regime: regime, name: name, runDir: runDir, shouldStop: shouldStop)
-                    outcome.completed.append(name)
-                } catch let error as TrainingError {
-                    switch error {
-                    case .nonFiniteLoss, .nonFiniteParameters:
-                        try fm.createDirectory(at: runDir, withIntermediateDirectories: true)
-                        try AtomicFile.write("\(error)\n", to: failedURL)
-                        log("[\(name)] \(error); this configuration ends here, the others go on")
-                        outcome.failed.append((name, "\(error)"))
-                        try mergeMetrics()
-                    default:
-                        throw error
-                    }
+        for run in configuration.runs {
+            let name = run.name
+            let runDir = runDirectory(run)
+            let failedURL = runDir.appendingPathComponent("failed.txt")
+            if let reason = try Self.failure(in: runDir) {
+                log("[\(name)] stopped earlier: \(reason); not retried (delete \(failedURL.path) to retry it)")
+                outcome.failed.append((name, reason))
+                continue
+            }
+            let m = try run.model.make()
+            do {
+                try runConfiguration(m, run: run, runDir: runDir, shouldStop: shouldStop)
+                outcome.completed.append(name)
+            } catch let error as TrainingError {
+                switch error {
+                case .nonFiniteLoss, .nonFiniteParameters:
+                    try fm.createDirectory(at: runDir, withIntermediateDirectories: true)
+                    try AtomicFile.write("\(error)\n", to: failedURL)
+                    log("[\(name)] \(error); this run ends here, the others go on")
+                    outcome.failed.append((name, "\(error)"))
+                    try mergeMetrics()
+                default:
+                    throw error
                 }
             }
         }
@@ -141,6 +145,9 @@ public struct StudyRunner {
     }
 
     // MARK: Directory
+
+    /// A run's training directory, `runs/NAME`.
+    func runDirectory(_ run: StudyRun) -> URL { directory.appendingPathComponent("runs/\(run.name)") }
 
     /// Checks (on resume) or creates the directory and takes its lock before writing anything.
     /// - Returns: the lock (``lockDirectory()``).
@@ -192,7 +199,7 @@ public struct StudyRunner {
     /// with (kept in study.json), and the data are the same.
     func checkResumable(configURL: URL) throws {
         let saved: StudyConfiguration
-        do { saved = try StudyConfiguration.load(from: configURL) } catch {
+        do { saved = try StudyConfiguration.loadSaved(from: configURL) } catch {
             throw StudyError.corruptFile(path: configURL.path, reason: "cannot be read back: \(error)")
         }
         guard saved == configuration else {
@@ -203,7 +210,7 @@ public struct StudyRunner {
         let infoURL = directory.appendingPathComponent("study.json")
         let info = try Self.studyInfo(in: directory)
         if let stored = info?["configuration"] as? [String: Any] {
-            let original = try StudyConfiguration().merging(stored, source: infoURL.path)
+            let original = try StudyConfiguration.savedBase.merging(stored, source: infoURL.path)
             let changed = original.differingKeys(from: configuration)
             guard changed.isEmpty else {
                 throw StudyError.runDirectory(path: directory.path, reason: "config.json was changed since the study started (\(changed.joined(separator: ", "))); resuming would mix results of two configurations. Restore it or start a new study")
@@ -265,9 +272,9 @@ public struct StudyRunner {
 
     // MARK: One configuration
 
-    func runConfiguration<M: Model>(_ model: M, kind: ModelKind, regime: String, name: String, runDir: URL, shouldStop: (String, Int) -> Bool) throws {
-        let cfg = configuration, e = cfg.epochProbes
-        let training = try cfg.training(model: kind, regime: regime)
+    func runConfiguration<M: Model>(_ model: M, run: StudyRun, runDir: URL, shouldStop: (String, Int) -> Bool) throws {
+        let cfg = configuration, e = cfg.epochProbes, name = run.name, regime = run.regime
+        let training = try cfg.training(for: run)
         let (trainX, trainY) = Trainer.tensor(of: data.train, as: Float.self)
         let probeCount = min(training.probes.probeSamples, data.train.count)
         let (probeX, probeY) = Trainer.probeSet(of: trainX, labels: trainY, samples: probeCount)
@@ -302,7 +309,7 @@ public struct StudyRunner {
             })
             θ = result.parameters
         }
-        try finalProbes(model, θ: θ, chunk: chunk, trainX: trainX, trainY: trainY, name: name)
+        try finalProbes(model, θ: θ, chunk: chunk, trainX: trainX, trainY: trainY, run: run)
     }
 
     static func describe(_ m: EpochMetrics, epochs: Int) -> String {
@@ -315,15 +322,15 @@ public struct StudyRunner {
 
     // MARK: Final-epoch probes
 
-    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], name: String) throws {
+    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], run: StudyRun) throws {
         let cfg = configuration, e = cfg.epochProbes, f = cfg.finalProbes
         let fm = FileManager.default
+        let name = run.name, regime = run.regime, seed = String(run.seed)
         let sliceURL = directory.appendingPathComponent("slices/\(name).csv")
         let densityURL = directory.appendingPathComponent("densities/\(name).csv")
-        let regime = String(name.dropFirst(model.name.count + 1))
+        let belongs = { (row: [String: String]) in cfg.runName(ofRow: row) == name }
         let finalTable = try CSVTable.readIfPresent(directory.appendingPathComponent("final.csv"))
-        if fm.fileExists(atPath: sliceURL.path), fm.fileExists(atPath: densityURL.path),
-           finalTable?.rows.contains(where: { $0["model"] == model.name && $0["regime"] == regime }) == true {
+        if fm.fileExists(atPath: sliceURL.path), fm.fileExists(atPath: densityURL.path), finalTable?.rows.contains(where: belongs) == true {
             log("[\(name)] final probes already done")
             return
         }
@@ -375,7 +382,7 @@ public struct StudyRunner {
         var layerRows: [[String: String]] = []
         for (block, (restricted, (mean, se))) in zip(layerBlocks(of: model.layout), zip(blocks, traces)) {
             let run = try lanczos(of: restricted, count: 1, steps: min(Self.layerLanczosSteps, restricted.dimension), seed: f.spectrumSeed)
-            layerRows.append(["model": model.name, "regime": regime, "layer": block.name, "parameters": String(restricted.dimension),
+            layerRows.append(["model": model.name, "regime": regime, "seed": seed, "layer": block.name, "parameters": String(restricted.dimension),
                               "lambda_max": "\(run.pairs[0].value)", "lambda_max_residual": "\(run.pairs[0].residualNorm)",
                               "lambda_max_converged": run.pairs[0].converged ? "1" : "0", "trace": "\(mean)", "trace_stderr": "\(se)"])
         }
@@ -405,20 +412,17 @@ public struct StudyRunner {
         try AtomicFile.write(csv, to: directory.appendingPathComponent("densities/\(name)-nodes.csv"))
 
         let spectraRows = top.pairs.enumerated().map { k, p in
-            ["model": model.name, "regime": regime, "rank": String(k + 1), "eigenvalue": "\(p.value)",
+            ["model": model.name, "regime": regime, "seed": seed, "rank": String(k + 1), "eigenvalue": "\(p.value)",
              "residual": "\(p.residualNorm)", "converged": p.converged ? "1" : "0"]
         }
-        try CSVTable.replaceRows(in: directory.appendingPathComponent("spectra.csv"), columns: Self.spectraColumns,
-                                 model: model.name, regime: regime, with: spectraRows)
+        try CSVTable.replaceRows(in: directory.appendingPathComponent("spectra.csv"), columns: Self.spectraColumns, added: addedColumns, where: belongs, with: spectraRows)
         let ggnRows = ggn.pairs.enumerated().map { k, p in
-            ["model": model.name, "regime": regime, "rank": String(k + 1), "eigenvalue": "\(p.value)",
+            ["model": model.name, "regime": regime, "seed": seed, "rank": String(k + 1), "eigenvalue": "\(p.value)",
              "residual": "\(p.residualNorm)", "converged": p.converged ? "1" : "0"]
         }
-        try CSVTable.replaceRows(in: directory.appendingPathComponent("ggn-spectra.csv"), columns: Self.spectraColumns,
-                                 model: model.name, regime: regime, with: ggnRows)
-        try CSVTable.replaceRows(in: directory.appendingPathComponent("layers.csv"), columns: Self.layerColumns,
-                                 model: model.name, regime: regime, with: layerRows)
-        let finalRow = ["model": model.name, "regime": regime, "lanczos_steps": String(top.steps), "lanczos_seconds": String(format: "%.3f", t1.timeIntervalSince(t0)),
+        try CSVTable.replaceRows(in: directory.appendingPathComponent("ggn-spectra.csv"), columns: Self.spectraColumns, added: addedColumns, where: belongs, with: ggnRows)
+        try CSVTable.replaceRows(in: directory.appendingPathComponent("layers.csv"), columns: Self.layerColumns, added: addedColumns, where: belongs, with: layerRows)
+        let finalRow = ["model": model.name, "regime": regime, "seed": seed, "lanczos_steps": String(top.steps), "lanczos_seconds": String(format: "%.3f", t1.timeIntervalSince(t0)),
                         "slq_probes": String(f.slqProbes), "slq_steps": String(f.slqSteps), "slq_seconds": String(format: "%.3f", t2.timeIntervalSince(t1)),
                         "slq_trace": "\(density.mean * Double(θ.count))", "effective_rank_entropy": "\(rank.entropy)", "effective_rank_trace_ratio": "\(rank.traceRatio)",
                         "slice_points": String(f.slicePoints), "slice_samples": String(n), "slice_cosine": "\(slice.cosine)",
@@ -430,8 +434,7 @@ public struct StudyRunner {
                         "participation_ratio": "\(ranks.participationRatio)", "effective_dimension": "\(ranks.effectiveDimension)",
                         "count_above_fraction": "\(ranks.countAboveFraction)"]
             .merging(zip(extras.columns, extraValues).map { c, v in (c, probeText(v, column: c, isInteger: extras.integerColumns.contains(c))) }) { a, _ in a }
-        try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: finalColumns,
-                                 model: model.name, regime: regime, with: [finalRow])
+        try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: finalColumns, added: addedColumns, where: belongs, with: [finalRow])
         log(String(format: "[%@] top eigenvalues %@; SLQ trace %.4g, effective rank %.4g (entropy) / %.4g (Σ|λ|/λ_max); slice loss %.3g…%.3g  [%.1f s Lanczos, %.1f s SLQ, %.1f s slice]",
                    name, top.pairs.map { String(format: "%.4g", $0.value) }.joined(separator: ", "), density.mean * Double(θ.count), rank.entropy, rank.traceRatio,
                    slice.losses.flatMap { $0 }.filter(\.isFinite).min() ?? .nan, slice.losses.flatMap { $0 }.filter(\.isFinite).max() ?? .nan,
@@ -451,46 +454,58 @@ public struct StudyRunner {
         EpochProbes(names.compactMap { try? ProbeRegistry.probe(named: $0) }, every: 1)
     }
 
-    /// The columns of final.csv that every study has: per configuration, the final Lanczos, SLQ and
+    /// The columns that identify a run in the study's CSV files: its model, regime and seed
+    /// (``StudyConfiguration/runName(ofRow:)``).
+    public static let runColumns = ["model", "regime", "seed"]
+
+    /// The values of columns that files written before them lack: the `seed` of a study without
+    /// seeds (the only one its runs have).
+    var addedColumns: [String: String] { ["seed": String(configuration.training.seed)] }
+
+    /// The columns of final.csv that every study has: per run, the final Lanczos, SLQ and
     /// slice settings and seconds (`lanczos_seconds` is the run that gives the top eigenvalues and the
     /// first SLQ probe, `slq_seconds` the further SLQ probes and the smoothing), the SLQ trace and the
     /// ranks from its density (``SpectralRanks``), and S_ε at the final θ in Float32 and Float64 (the
     /// same directions) as a check of the precision chosen for the per-epoch sharpness.
-    public static let fixedFinalColumns = ["model", "regime", "lanczos_steps", "lanczos_seconds", "slq_probes", "slq_steps", "slq_seconds", "slq_trace",
+    public static let fixedFinalColumns = runColumns + ["lanczos_steps", "lanczos_seconds", "slq_probes", "slq_steps", "slq_seconds", "slq_trace",
                                       "effective_rank_entropy", "effective_rank_trace_ratio", "slice_points", "slice_samples", "slice_cosine", "slice_seconds",
                                       "sharpness_mean_float32", "sharpness_mean_float64", "sharpness_max_float32", "sharpness_max_float64", "precision_check_seconds",
                                       "curvature_seconds", "participation_ratio", "effective_dimension", "count_above_fraction"]
 
     /// The columns of spectra.csv (the Hessian's top Lanczos eigenvalues) and ggn-spectra.csv (the Gauss–Newton matrix's).
-    public static let spectraColumns = ["model", "regime", "rank", "eigenvalue", "residual", "converged"]
+    public static let spectraColumns = runColumns + ["rank", "eigenvalue", "residual", "converged"]
 
-    /// The columns of layers.csv: per configuration and layer, λ_max of the layer's diagonal Hessian
+    /// The columns of layers.csv: per run and layer, λ_max of the layer's diagonal Hessian
     /// block (Lanczos, ``layerLanczosSteps`` steps) with its residual, and the block's Hutchinson trace.
-    public static let layerColumns = ["model", "regime", "layer", "parameters", "lambda_max", "lambda_max_residual", "lambda_max_converged", "trace", "trace_stderr"]
+    public static let layerColumns = runColumns + ["layer", "parameters", "lambda_max", "lambda_max_residual", "lambda_max_converged", "trace", "trace_stderr"]
 
     /// Lanczos steps per layer block at the final epoch.
     public static let layerLanczosSteps = 10
 
     // MARK: metrics.csv
 
-    /// The header of the study's metrics.csv: model and regime, then each run's columns.
-    public var metricsHeader: String { (["model", "regime"] + EpochMetrics.columns + probeColumns).joined(separator: ",") }
+    /// The header of the study's metrics.csv: model, regime and seed, then each run's columns.
+    public var metricsHeader: String { (Self.runColumns + EpochMetrics.columns + probeColumns).joined(separator: ",") }
 
     /// The epoch probes' columns in every run's metrics.csv.
     public var probeColumns: [String] { Self.epochProbes(configuration.training, configuration.epochProbes).columns }
 
-    /// Rewrites DIR/metrics.csv from the runs' own metrics.csv files (atomic).
+    /// Rewrites DIR/metrics.csv from the runs' own metrics.csv files (atomic), ordered by
+    /// model, regime and seed.
     func mergeMetrics() throws {
         var out = metricsHeader + "\n"
-        for model in configuration.models {
-            for regime in configuration.regimes {
-                let url = directory.appendingPathComponent("runs/\(model.rawValue)-\(regime)/metrics.csv")
-                guard FileManager.default.fileExists(atPath: url.path) else { continue }
-                let rows: [String]
-                do { rows = try RunRecord.completeRows(of: url, columns: EpochMetrics.columns + probeColumns, renamed: EpochMetrics.renamedColumns, added: EpochMetrics.addedColumns, log: log) } catch let TrainingError.corruptRun(path, reason) {
-                    throw StudyError.corruptFile(path: path, reason: reason)
+        let c = configuration
+        for model in c.models {
+            for regime in c.regimes {
+                for run in c.runs where run.model == model && run.regime == regime {
+                    let url = runDirectory(run).appendingPathComponent("metrics.csv")
+                    guard FileManager.default.fileExists(atPath: url.path) else { continue }
+                    let rows: [String]
+                    do { rows = try RunRecord.completeRows(of: url, columns: EpochMetrics.columns + probeColumns, renamed: EpochMetrics.renamedColumns, added: EpochMetrics.addedColumns, log: log) } catch let TrainingError.corruptRun(path, reason) {
+                        throw StudyError.corruptFile(path: path, reason: reason)
+                    }
+                    for line in rows { out += "\(model.rawValue),\(regime),\(run.seed),\(line)\n" }
                 }
-                for line in rows { out += "\(model.rawValue),\(regime),\(line)\n" }
             }
         }
         try AtomicFile.write(out, to: directory.appendingPathComponent("metrics.csv"))

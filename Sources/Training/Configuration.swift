@@ -166,7 +166,9 @@ extension ConfigurationValue {
 
     /// Sets one key from a command-line `KEY=VALUE` (`--set`, or an option named after a key).
     /// VALUE is read as JSON when it parses (numbers, true/false, null, lists, objects), else as a
-    /// string; for a key that holds a list, a string is split at commas (`models=mlp,cnn`). Not validated.
+    /// string; for a key that holds a list, a string or a single number is split at commas
+    /// (`models=mlp,cnn`, `seeds=0,1,2`, `seeds=5`), into numbers where the default list holds
+    /// numbers. Not validated.
     /// - Throws: ``ConfigurationError`` for a malformed assignment, an unknown key or a value of the wrong type.
     public func setting(_ assignment: String, source: String = "--set") throws -> Self {
         guard let eq = assignment.firstIndex(of: "="), eq != assignment.startIndex else {
@@ -176,8 +178,9 @@ extension ConfigurationValue {
         let raw = String(assignment[assignment.index(after: eq)...])
         let path = try Self.path(of: key, source: source)
         var value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
-        if value is String, Self.templateValue(at: path) is [Any] {
-            value = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if value is String || value is NSNumber, let template = Self.templateValue(at: path) as? [Any] {
+            let items = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            value = template.first is NSNumber ? items.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed])) as? NSNumber ?? $0 as Any } : items
         }
         var nested = value
         for k in path.reversed() { nested = [k: nested] }

@@ -18,9 +18,10 @@ import Training
         return dir
     }
 
-    /// The command that wrote it, as a configuration.
+    /// The command that wrote it, as a configuration (before seeds: one run per configuration, seed 0).
     static var configuration: StudyConfiguration {
         var c = StudyConfiguration.Preset.quick.configuration
+        c.seeds = nil
         c.training.data.dataDirectory = "/work/wt12/data/mnist"
         c.training.data.trainLimit = 200
         c.training.data.validation = 100
@@ -42,26 +43,51 @@ import Training
     }
 
     @Test func itsFlatConfigReadsAsTheCommandThatWroteIt() throws {
-        let c = try StudyConfiguration.load(from: Self.fixture.appendingPathComponent("config.json"))
+        let c = try StudyConfiguration.loadSaved(from: Self.fixture.appendingPathComponent("config.json"))
         #expect(c == Self.configuration, "\(c.differingKeys(from: Self.configuration))")
+        #expect(c.runs.map(\.name) == ["mlp-high-noise", "mlp-low-noise", "cnn-high-noise", "cnn-low-noise"])
     }
 
-    @Test func itsReportIsRegeneratedByteForByte() throws {
+    @Test func itsReportShowsTheEarlierVersionsValuesAsOneRunPerConfiguration() throws {
         let dir = try copy()
         defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
         let written = try StudyReport.generate(in: dir)
-        #expect(written.count == 12)
-        for url in written {
+        #expect(written.count == 13)
+        // The per-epoch figures, slices and densities are the earlier version's, byte for byte (one
+        // seed: means without bands); the scatter plot's title now gives the rank correlation.
+        for url in written where url.pathExtension == "svg" && url.lastPathComponent != "gap-vs-lambda.svg" {
             let name = url.path.replacingOccurrences(of: dir.path + "/", with: "")
             #expect(try Data(contentsOf: url) == Data(contentsOf: Self.fixture.appendingPathComponent(name)), "\(name) differs from the earlier version's")
         }
+        #expect(Set(try svgSeries(dir.appendingPathComponent("figures/gap-vs-lambda.svg"))) == ["mlp-high-noise", "mlp-low-noise", "cnn-high-noise", "cnn-low-noise"])
+        // Each row of the earlier summary table is a run's row now, with its seed (0) after its name.
+        let old = try String(contentsOf: Self.fixture.appendingPathComponent("summary.md"), encoding: .utf8)
+        let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        let oldRows = old.split(separator: "\n").filter { $0.hasPrefix("| mlp-") || $0.hasPrefix("| cnn-") }.prefix(4)
+        #expect(oldRows.count == 4)
+        for row in oldRows {
+            var cells = row.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            cells.insert("0", at: 2)
+            let expected = cells.joined(separator: " | ").trimmingCharacters(in: .whitespaces)
+            #expect(summary.contains(expected), "\(expected)")
+        }
+        #expect(summary.contains("× seed 0 (one run per configuration)") && summary.contains("All 4 runs are complete."))
+        #expect(summary.contains("| runs finished (n) | 1 of 1 | 1 of 1 | 1 of 1 | 1 of 1 |"))
+        // One run per configuration: n = 1, the run's own value, no standard deviation.
+        let aggregate = try CSVTable.read(dir.appendingPathComponent("aggregate.csv"))
+        let metrics = try CSVTable.read(Self.fixture.appendingPathComponent("metrics.csv"))
+        for row in aggregate.rows where row["quantity"] == "lambda_max" {
+            let last = try #require(metrics.rows.last { $0["model"] == row["model"] && $0["regime"] == row["regime"] })
+            #expect(row["n"] == "1" && row["mean"] == last["lambda_max"] && row["sd"] == "nan" && row["min"] == row["max"], "\(row)")
+        }
+        #expect(aggregate.rows.filter { $0["quantity"] == "lambda_max" }.count == 4)
     }
 
     @Test func resumingItChecksEveryFileAndNamesTheMissingCheckpoint() throws {
         guard let mnist = sharedMNIST() else { Issue.record("MNIST not found at ../shared/data/mnist: this test needs the real data and did not run"); return }
         let dir = try copy()
         defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
-        let c = try StudyConfiguration.load(from: dir.appendingPathComponent("config.json"))
+        let c = try StudyConfiguration.loadSaved(from: dir.appendingPathComponent("config.json"))
         let data = try MNISTDataset(directory: mnist, validationCount: 100, trainLimit: 200, testLimit: 100)
         // config.json against study.json's original, each run's flat run.json against the
         // configuration the study derives for it: all pass; then the first run's checkpoint is missing.

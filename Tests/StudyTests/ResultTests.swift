@@ -24,11 +24,11 @@ import Training
         let log = Log()
         runner.log = { log.lines.append($0) }
         _ = try runner.run()
-        let rows = try String(contentsOf: dir.appendingPathComponent("slices/mlp-low-noise.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        let rows = try String(contentsOf: dir.appendingPathComponent("slices/mlp-low-noise-seed0.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
         let losses = rows.map { Double($0.split(separator: ",")[2]) ?? 0 }
         #expect(losses.count == 25 && losses.filter { !$0.isFinite }.count == 24 && losses[12].isFinite, "\(losses)")
         let warning = log.lines.first { $0.contains("warning") }
-        #expect(warning?.contains("[mlp-low-noise] final slice warning: 24 of 25 losses are not finite") == true, "\(log.lines)")
+        #expect(warning?.contains("[mlp-low-noise-seed0] final slice warning: 24 of 25 losses are not finite") == true, "\(log.lines)")
     }
 }
 

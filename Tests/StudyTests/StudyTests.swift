@@ -23,9 +23,10 @@ func temporaryDirectory() -> URL {
     FileManager.default.temporaryDirectory.appendingPathComponent("landscape-study-test-\(UUID().uuidString)")
 }
 
-/// A study small enough for a debug-build test: 600 training samples, 1 epoch, tiny probes.
+/// A study small enough for a debug-build test: one seed, 600 training samples, 1 epoch, tiny probes.
 func tinyConfiguration() -> StudyConfiguration {
     var c = StudyConfiguration()
+    c.seeds = [0]
     c.training.data.trainLimit = 600
     c.training.data.validation = 200
     c.training.data.testLimit = 300
@@ -98,14 +99,15 @@ func svgSeries(_ url: URL) throws -> [String] {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let outcome = try StudyRunner(configuration: tinyConfiguration(), data: data, directory: dir).run()
-        #expect(outcome.completed == ["mlp-high-noise", "mlp-low-noise", "cnn-high-noise", "cnn-low-noise"])
+        let names = ["mlp-high-noise", "mlp-low-noise", "cnn-high-noise", "cnn-low-noise"]
+        let runs = names.map { $0 + "-seed0" }
+        #expect(outcome.completed == runs)
         #expect(outcome.failed.isEmpty)
 
-        let names = ["mlp-high-noise", "mlp-low-noise", "cnn-high-noise", "cnn-low-noise"]
-        var expected = ["config.json", "study.json", "metrics.csv", "final.csv", "spectra.csv", "summary.md", "report.html",
+        var expected = ["config.json", "study.json", "metrics.csv", "final.csv", "spectra.csv", "summary.md", "report.html", "aggregate.csv",
                         "figures/loss.svg", "figures/accuracy.svg", "figures/lambda-max.svg", "figures/sharpness-max.svg",
                         "figures/gap-vs-lambda.svg", "figures/density.svg"]
-        for n in names {
+        for n in runs {
             expected += ["slices/\(n).csv", "densities/\(n).csv", "densities/\(n)-nodes.csv", "figures/slice-\(n).svg",
                          "runs/\(n)/metrics.csv", "runs/\(n)/run.json", "runs/\(n)/theta-epoch-001.safetensors", "runs/\(n)/optimizer-epoch-001.safetensors"]
         }
@@ -113,12 +115,12 @@ func svgSeries(_ url: URL) throws -> [String] {
 
         // metrics.csv: the documented columns, one row per configuration and epoch, finite values.
         let metrics = try CSVTable.read(dir.appendingPathComponent("metrics.csv"))
-        #expect(metrics.columns == ["model", "regime", "epoch", "train_loss", "train_accuracy", "train_running_loss", "validation_loss",
+        #expect(metrics.columns == ["model", "regime", "seed", "epoch", "train_loss", "train_accuracy", "train_running_loss", "validation_loss",
                                     "validation_accuracy", "test_loss", "test_accuracy", "learning_rate", "train_seconds", "evaluation_seconds",
                                     "lambda_max", "lambda_iterations", "lambda_residual", "lambda_converged", "lambda_negative", "lambda_seconds",
                                     "sharpness_mean", "sharpness_max", "quadratic_prediction", "sharpness_seconds", "trace", "trace_stderr", "trace_seconds"])
         #expect(metrics.rows.count == 4)
-        #expect(metrics.rows.map { "\($0["model"]!)-\($0["regime"]!)" } == names)
+        #expect(metrics.rows.map { "\($0["model"]!)-\($0["regime"]!)-seed\($0["seed"]!)" } == runs)
         for row in metrics.rows {
             // lambda_negative is nan unless a negative eigenvalue at least as large as λ_max was seen.
             for (k, v) in row where k != "model" && k != "regime" && k != "lambda_negative" {
@@ -135,24 +137,24 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(spectra.rows.count == 8) // 2 eigenvalues × 4 configurations
         // The Gauss–Newton matrix's top eigenvalues (PSD: ≥ 0) and per-layer Hessian blocks.
         let ggn = try CSVTable.read(dir.appendingPathComponent("ggn-spectra.csv"))
-        #expect(ggn.columns == ["model", "regime", "rank", "eigenvalue", "residual", "converged"] && ggn.rows.count == 8)
+        #expect(ggn.columns == ["model", "regime", "seed", "rank", "eigenvalue", "residual", "converged"] && ggn.rows.count == 8)
         #expect(ggn.numbers("eigenvalue").allSatisfy { $0.isFinite && $0 > -1e-6 })
         let layers = try CSVTable.read(dir.appendingPathComponent("layers.csv"))
-        #expect(layers.columns == ["model", "regime", "layer", "parameters", "lambda_max", "lambda_max_residual", "lambda_max_converged", "trace", "trace_stderr"])
+        #expect(layers.columns == ["model", "regime", "seed", "layer", "parameters", "lambda_max", "lambda_max_residual", "lambda_max_converged", "trace", "trace_stderr"])
         #expect(layers.rows.filter { $0["model"] == "mlp" }.map { $0["layer"]! } == ["fc1", "fc2", "fc3", "fc1", "fc2", "fc3"])
         #expect(layers.numbers("lambda_max").allSatisfy { $0.isFinite } && layers.numbers("trace").allSatisfy { $0.isFinite })
         let summaryText = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
         #expect(summaryText.contains("## Curvature per layer and the Gauss–Newton matrix"))
-        let slice = try CSVTable.read(dir.appendingPathComponent("slices/cnn-low-noise.csv"))
+        let slice = try CSVTable.read(dir.appendingPathComponent("slices/cnn-low-noise-seed0.csv"))
         #expect(slice.columns == ["alpha", "beta", "loss"])
         #expect(slice.rows.count == 25)
         #expect(slice.numbers("loss").allSatisfy { $0.isFinite && $0 > 0 })
         #expect(Set(slice.numbers("alpha")) == [-1, -0.5, 0, 0.5, 1])
-        let density = try CSVTable.read(dir.appendingPathComponent("densities/mlp-high-noise.csv"))
+        let density = try CSVTable.read(dir.appendingPathComponent("densities/mlp-high-noise-seed0.csv"))
         #expect(density.numbers("density").allSatisfy { $0.isFinite && $0 >= 0 })
 
         // Checkpoints: safetensors header is valid JSON with the layout's names, shapes and contiguous offsets.
-        let url = dir.appendingPathComponent("runs/mlp-high-noise/theta-epoch-001.safetensors")
+        let url = dir.appendingPathComponent("runs/mlp-high-noise-seed0/theta-epoch-001.safetensors")
         let bytes = try Data(contentsOf: url)
         let n = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         let header = try #require(try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + Int(n)))) as? [String: Any])
@@ -179,7 +181,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         let metadata = try SafeTensors.read(from: url).metadata
         try saveParameters(θ, layout: MLP().layout, to: again.appendingPathComponent("t.safetensors"), metadata: metadata)
         #expect(try Data(contentsOf: again.appendingPathComponent("t.safetensors")) == bytes)
-        let opt = try SafeTensors.read(from: dir.appendingPathComponent("runs/cnn-low-noise/optimizer-epoch-001.safetensors"))
+        let opt = try SafeTensors.read(from: dir.appendingPathComponent("runs/cnn-low-noise-seed0/optimizer-epoch-001.safetensors"))
         #expect(try opt.floats(named: "velocity").count == 215_370)
 
         // Figures: well-formed XML with the expected series.
@@ -187,51 +189,111 @@ func svgSeries(_ url: URL) throws -> [String] {
         for n in names { #expect(loss.contains("\(n) train") && loss.contains("\(n) validation"), "loss.svg lacks \(n): \(loss)") }
         let accuracy = try svgSeries(dir.appendingPathComponent("figures/accuracy.svg"))
         for n in names { #expect(accuracy.contains("\(n) train") && accuracy.contains("\(n) test")) }
-        for f in ["sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"] {
-            #expect(Set(try svgSeries(dir.appendingPathComponent("figures/\(f)"))) == Set(names), "\(f)")
+        // Per configuration (the mean over its seeds) and per run.
+        #expect(Set(try svgSeries(dir.appendingPathComponent("figures/sharpness-max.svg"))) == Set(names))
+        for f in ["gap-vs-lambda.svg", "density.svg"] {
+            #expect(Set(try svgSeries(dir.appendingPathComponent("figures/\(f)"))) == Set(runs), "\(f)")
         }
         // λ_max: one line per configuration, plus rings on estimates that did not converge.
         let lambdaSeries = Set(try svgSeries(dir.appendingPathComponent("figures/lambda-max.svg")))
         let ring = "not converged (5 iterations)"
         #expect(lambdaSeries.subtracting([ring]) == Set(names))
         #expect(lambdaSeries.contains(ring) == metrics.rows.contains { $0["lambda_converged"] == "0" })
-        #expect(try svgSeries(dir.appendingPathComponent("figures/slice-mlp-low-noise.svg")) == ["grid"])
+        #expect(try svgSeries(dir.appendingPathComponent("figures/slice-mlp-low-noise-seed0.svg")) == ["grid"])
         let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
         for f in expected where f.hasPrefix("figures/") { #expect(html.contains("src=\"\(f)\""), "report.html does not show \(f)") }
         let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
-        for n in names { #expect(summary.contains("| \(n) | 1/1 |")) }
-        #expect(summary.contains("MNIST"))
+        for n in runs { #expect(summary.contains("| \(n) | 0 | 1/1 |")) }
+        #expect(summary.contains("MNIST") && summary.contains("All 4 runs are complete."))
 
         // `landscape report` regenerates the same report from the CSV files.
         let before = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
         try FileManager.default.removeItem(at: dir.appendingPathComponent("figures"))
         try FileManager.default.removeItem(at: dir.appendingPathComponent("summary.md"))
         let written = try StudyReport.generate(in: dir)
-        #expect(written.count == 12) // 6 figures + 4 slices + summary.md + report.html
+        #expect(written.count == 13) // 6 figures + 4 slices + summary.md + report.html + aggregate.csv
         #expect(try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8) == before)
     }
 
-    @Test func resumedStudyEqualsUninterruptedStudy() throws {
+    @Test func aStudyOverTwoSeedsResumesAsUninterruptedAndSummarizesItsSeeds() throws {
         guard let data = try tinyData() else { return }
         var c = tinyConfiguration()
         c.models = [.mlp]
+        c.seeds = [0, 1]
         c.training.epochs = 2
+        // Eight runs in all: a loose λ_max tolerance and no Keskar probe keep them short.
+        c.training.probes.lambdaTolerance = 0.05
+        c.finalProbes.extraFinalProbes = []
+        let runs = ["mlp-high-noise-seed0", "mlp-low-noise-seed0", "mlp-high-noise-seed1", "mlp-low-noise-seed1"]
         let a = temporaryDirectory(), b = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
-        _ = try StudyRunner(configuration: c, data: data, directory: a).run()
-        #expect(throws: StudyError.interrupted(configuration: "mlp-high-noise", epoch: 1)) {
-            try StudyRunner(configuration: c, data: data, directory: b).run(shouldStop: { name, epoch in name == "mlp-high-noise" && epoch == 1 })
+        #expect(try StudyRunner(configuration: c, data: data, directory: a).run().completed == runs)
+        // Stopped after the first epoch of the second seed of one configuration.
+        #expect(throws: StudyError.interrupted(configuration: "mlp-high-noise-seed1", epoch: 1)) {
+            try StudyRunner(configuration: c, data: data, directory: b).run(shouldStop: { name, epoch in name == "mlp-high-noise-seed1" && epoch == 1 })
         }
-        #expect(try CSVTable.read(b.appendingPathComponent("metrics.csv")).rows.count == 1)
+        #expect(try CSVTable.read(b.appendingPathComponent("metrics.csv")).rows.count == 5)
+        // The partial study reports: it names the runs that are missing or incomplete and draws the rest.
+        try StudyReport.generate(in: b)
+        let partial = try String(contentsOf: b.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(partial.contains("Missing or incomplete runs (2 of 4): mlp-high-noise-seed1 (in progress); mlp-low-noise-seed1 (not started)."), "\(partial)")
+        #expect(partial.contains("| mlp-high-noise-seed1 | 1 | 1/2 |") && partial.contains("| mlp-low-noise-seed1 | 1 | 0/2 |"))
+        #expect(Set(try svgSeries(b.appendingPathComponent("figures/lambda-max.svg"))).isSuperset(of: ["mlp-high-noise", "mlp-low-noise"]))
+
         let outcome = try StudyRunner(configuration: c, data: data, directory: b).run(resume: true)
-        #expect(outcome.completed == ["mlp-high-noise", "mlp-low-noise"])
+        #expect(outcome.completed == runs)
         let ma = try metricsWithoutTimes(a), mb = try metricsWithoutTimes(b)
-        #expect(ma.count == 4)
-        #expect(ma == mb)
-        for f in ["slices/mlp-high-noise.csv", "densities/mlp-low-noise.csv", "spectra.csv", "runs/mlp-high-noise/theta-epoch-002.safetensors",
-                  "runs/mlp-low-noise/optimizer-epoch-002.safetensors"] {
+        #expect(ma.count == 8 && ma == mb)
+        #expect(ma.map { "\($0["model"]!)-\($0["regime"]!)-seed\($0["seed"]!)" } == ["mlp-high-noise-seed0", "mlp-high-noise-seed0", "mlp-high-noise-seed1", "mlp-high-noise-seed1",
+                                                                                 "mlp-low-noise-seed0", "mlp-low-noise-seed0", "mlp-low-noise-seed1", "mlp-low-noise-seed1"])
+        func withoutTimes(_ dir: URL, _ file: String) throws -> [[String: String]] {
+            try CSVTable.read(dir.appendingPathComponent(file)).rows.map { $0.filter { !$0.key.hasSuffix("_seconds") } }
+        }
+        for f in ["final.csv", "layers.csv"] { #expect(try withoutTimes(a, f) == withoutTimes(b, f), "\(f) differs") }
+        #expect(try CSVTable.read(a.appendingPathComponent("final.csv")).rows.map { "\($0["regime"]!)-\($0["seed"]!)" } == ["high-noise-0", "low-noise-0", "high-noise-1", "low-noise-1"])
+        for f in ["slices/mlp-high-noise-seed1.csv", "densities/mlp-low-noise-seed1.csv", "spectra.csv", "ggn-spectra.csv",
+                  "runs/mlp-high-noise-seed1/theta-epoch-002.safetensors", "runs/mlp-low-noise-seed0/optimizer-epoch-002.safetensors"] {
             #expect(try Data(contentsOf: a.appendingPathComponent(f)) == Data(contentsOf: b.appendingPathComponent(f)), "\(f) differs")
         }
+        // Each run's own directory records its seed, and the seeds start from other weights.
+        for run in runs {
+            let info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: a.appendingPathComponent("runs/\(run)/run.json"))) as? [String: Any])
+            #expect(info["seed"] as? Int == (run.hasSuffix("seed1") ? 1 : 0), "\(run)")
+        }
+        #expect(try Data(contentsOf: a.appendingPathComponent("runs/mlp-high-noise-seed0/theta-epoch-001.safetensors"))
+                != Data(contentsOf: a.appendingPathComponent("runs/mlp-high-noise-seed1/theta-epoch-001.safetensors")))
+
+        // The values over seeds are those of the runs' own metrics.csv: for two values x, y the
+        // mean is (x + y)/2 and the sample standard deviation |x − y|/√2.
+        let aggregate = try CSVTable.read(a.appendingPathComponent("aggregate.csv"))
+        let summary = try String(contentsOf: a.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.contains("× seeds 0, 1 (each configuration trained once per seed: 4 runs)"), "\(summary.prefix(400))")
+        for regime in ["high-noise", "low-noise"] {
+            let last = try [0, 1].map { try #require(CSVTable.read(a.appendingPathComponent("runs/mlp-\(regime)-seed\($0)/metrics.csv")).rows.last) }
+            for (quantity, column, scale, format) in [("train_loss", "train_loss", 1.0, "%.4g"), ("test_accuracy", "test_accuracy", 100, "%.2f"),
+                                                      ("lambda_max", "lambda_max", 1, "%.4g"), ("sharpness_max", "sharpness_max", 1, "%.3g"), ("trace", "trace", 1, "%.4g")] {
+                let x = scale * Double(last[0][column]!)!, y = scale * Double(last[1][column]!)!
+                if column.hasSuffix("loss") || column == "lambda_max" { #expect(x != y, "\(regime) \(column): both seeds gave \(x)") }
+                let mean = (x + y) / 2, sd = abs(x - y) / 2.squareRoot()
+                let row = try #require(aggregate.rows.first { $0["regime"] == regime && $0["quantity"] == quantity })
+                #expect(row["n"] == "2" && row["non_finite"] == "0")
+                #expect(abs(Double(row["mean"]!)! - mean) <= 1e-12 * abs(mean), "\(regime) \(quantity) mean \(row["mean"]!) vs \(mean)")
+                #expect(abs(Double(row["sd"]!)! - sd) <= 1e-12 * sd, "\(regime) \(quantity) sd \(row["sd"]!) vs \(sd)")
+                #expect(Double(row["min"]!)! == min(x, y) && Double(row["max"]!)! == max(x, y))
+                let cell = String(format: format, mean) + " ± " + String(format: "%.2g", sd) + " [" + String(format: format, min(x, y)) + ", " + String(format: format, max(x, y)) + "]"
+                #expect(summary.contains(cell), "summary.md lacks \(regime) \(quantity): \(cell)")
+            }
+            // The gap in percentage points, from the same rows.
+            let gaps = last.map { 100 * (Double($0["train_accuracy"]!)! - Double($0["test_accuracy"]!)!) }
+            let gap = try #require(aggregate.rows.first { $0["regime"] == regime && $0["quantity"] == "gap" })
+            #expect(abs(Double(gap["mean"]!)! - (gaps[0] + gaps[1]) / 2) <= 1e-9)
+        }
+        #expect(summary.contains("| runs finished (n) | 2 of 2 | 2 of 2 |"))
+        #expect(summary.contains("## Regimes side by side") && summary.contains("Spearman ρ"))
+        // Per-epoch figures draw the mean with a min–max band per configuration.
+        let lambda = try String(contentsOf: a.appendingPathComponent("figures/lambda-max.svg"), encoding: .utf8)
+        #expect(lambda.contains("data-band=\"mlp-high-noise\"") && lambda.contains("data-band=\"mlp-low-noise\""))
+
         // Resuming a finished study redoes nothing and changes no result.
         let done = snapshot(b)
         _ = try StudyRunner(configuration: c, data: data, directory: b).run(resume: true)
@@ -247,16 +309,16 @@ func svgSeries(_ url: URL) throws -> [String] {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let outcome = try StudyRunner(configuration: c, data: data, directory: dir).run()
-        #expect(outcome.completed == ["mlp-low-noise"])
-        #expect(outcome.failed.map(\.name) == ["mlp-high-noise"])
-        let reason = try String(contentsOf: dir.appendingPathComponent("runs/mlp-high-noise/failed.txt"), encoding: .utf8)
+        #expect(outcome.completed == ["mlp-low-noise-seed0"])
+        #expect(outcome.failed.map(\.name) == ["mlp-high-noise-seed0"])
+        let reason = try String(contentsOf: dir.appendingPathComponent("runs/mlp-high-noise-seed0/failed.txt"), encoding: .utf8)
         #expect(reason.contains("non-finite") && reason.contains("epoch 1"), "\(reason)")
         let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
         #expect(summary.contains("stopped"))
-        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("slices/mlp-low-noise.csv").path))
-        // On resume the failed configuration is reported again, not retried.
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("slices/mlp-low-noise-seed0.csv").path))
+        // On resume the failed run is reported again, not retried.
         let again = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
-        #expect(again.failed.map(\.name) == ["mlp-high-noise"])
+        #expect(again.failed.map(\.name) == ["mlp-high-noise-seed0"])
     }
 
     @Test func corruptCheckpointOnResumeIsAClearErrorAndLosesNothing() throws {
@@ -268,7 +330,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         _ = try? StudyRunner(configuration: c, data: data, directory: dir).run(shouldStop: { _, e in e == 1 })
-        let theta = dir.appendingPathComponent("runs/mlp-high-noise/theta-epoch-001.safetensors")
+        let theta = dir.appendingPathComponent("runs/mlp-high-noise-seed0/theta-epoch-001.safetensors")
         let bytes = try Data(contentsOf: theta)
         try bytes.prefix(100).write(to: theta)
         let before = snapshot(dir)
@@ -318,14 +380,14 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(m == "refused")
         // The original configuration and data resume fine.
         let outcome = try StudyRunner(configuration: c, data: data, directory: dir).run(resume: true)
-        #expect(outcome.completed == ["mlp-high-noise"])
+        #expect(outcome.completed == ["mlp-high-noise-seed0"])
     }
 
     @Test func nonFiniteCheckpointIsCalledCorrupt() throws {
         guard let data = try tinyData() else { return }
         let (c, dir) = try interrupted(data)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let url = dir.appendingPathComponent("runs/mlp-high-noise/theta-epoch-001.safetensors")
+        let url = dir.appendingPathComponent("runs/mlp-high-noise-seed0/theta-epoch-001.safetensors")
         var values = try loadParameters(from: url, layout: MLP().layout).scalars
         values[7] = .nan
         try saveParameters(Tensor(values), layout: MLP().layout, to: url, metadata: try SafeTensors.read(from: url).metadata)
@@ -336,7 +398,7 @@ func svgSeries(_ url: URL) throws -> [String] {
             // The file no longer matches the checksum the run recorded for it.
             #expect("\(error)".contains("changed after it was written") && "\(error)".contains("theta-epoch-001"), "\(error)")
         }
-        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs/mlp-high-noise/failed.txt").path))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs/mlp-high-noise-seed0/failed.txt").path))
     }
 
     @Test func aSecondProcessCannotRunTheSameStudy() throws {
@@ -361,7 +423,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         guard let data = try tinyData() else { return }
         let (c, dir) = try interrupted(data)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let url = dir.appendingPathComponent("runs/mlp-high-noise/metrics.csv")
+        let url = dir.appendingPathComponent("runs/mlp-high-noise-seed0/metrics.csv")
         let text = try String(contentsOf: url, encoding: .utf8)
         try String(text.dropLast(40)).write(to: url, atomically: true, encoding: .utf8)
         // A write cut off by a kill leaves its temporary file; the resume removes it.
@@ -371,8 +433,8 @@ func svgSeries(_ url: URL) throws -> [String] {
         var lines: [String] = []
         runner.log = { lines.append($0) }
         let outcome = try runner.run(resume: true)
-        #expect(outcome.completed == ["mlp-high-noise"])
-        #expect(lines.filter { $0.contains("runs/mlp-high-noise/metrics.csv") && $0.contains("cut") }.count == 1, "\(lines)")
+        #expect(outcome.completed == ["mlp-high-noise-seed0"])
+        #expect(lines.filter { $0.contains("runs/mlp-high-noise-seed0/metrics.csv") && $0.contains("cut") }.count == 1, "\(lines)")
         #expect(try CSVTable.read(dir.appendingPathComponent("metrics.csv")).rows.map { $0["epoch"] } == ["1", "2"])
         #expect(!FileManager.default.fileExists(atPath: stale.path))
         // A row cut in the middle of the file is an error naming the run's file, not the study's.
@@ -381,7 +443,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         do {
             try StudyRunner(configuration: c, data: data, directory: dir).mergeMetrics()
             Issue.record("a cut middle row was accepted")
-        } catch { #expect("\(error)".contains("runs/mlp-high-noise/metrics.csv") && "\(error)".contains("line 2"), "\(error)") }
+        } catch { #expect("\(error)".contains("runs/mlp-high-noise-seed0/metrics.csv") && "\(error)".contains("line 2"), "\(error)") }
     }
 
     @Test func aFinalCSVWithARepeatedColumnIsAnErrorNamingIt() throws {
@@ -408,7 +470,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("metrics.csv")
         var table = try CSVTable.read(url)
-        let fixed = Set(["model", "regime", "epoch"])
+        let fixed = Set(["model", "regime", "seed", "epoch"])
         for k in table.rows.indices {
             for c in table.columns where !fixed.contains(c) { table.rows[k][c] = k % 2 == 0 ? "1.0" : "\(Double(1).nextUp)" }
         }
@@ -434,16 +496,28 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(try Data(contentsOf: dir.appendingPathComponent("study.json")) == before)
     }
 
-    @Test func claimsWithNonFiniteValuesSayCannotTell() {
-        func v(_ name: String, _ lambda: Double, _ smax: Double) -> StudyReport.FinalValues {
-            StudyReport.FinalValues(name: name, epoch: 1, epochs: 1, trainLoss: 0.1, trainAccuracy: 0.99, validationAccuracy: 0.99, testLoss: 0.1,
-                                    testAccuracy: 0.985, lambdaMax: lambda, sharpnessMax: smax, sharpnessMean: 0, trace: 1, traceStandardError: 0)
+    @Test func claimsPairRunsBySeedAndSayCannotTellWithoutValues() {
+        func v(_ regime: String, seed: UInt64, _ lambda: Double, _ smax: Double, gap: Double = 0.5) -> StudyReport.RunValues {
+            StudyReport.RunValues(run: "mlp-\(regime)-seed\(seed)", configuration: "mlp-\(regime)", model: "mlp", regime: regime, seed: seed, epoch: 1, epochs: 1,
+                                  values: ["lambda_max": lambda, "sharpness_max": smax, "gap": gap, "test_accuracy": 98.5])
         }
-        let claims = StudyReport.paperClaims([v("mlp-high-noise", 1, .nan), v("mlp-low-noise", 10, .nan)], names: ["mlp-high-noise", "mlp-low-noise"])
+        var c = StudyConfiguration()
+        c.models = [.mlp]
+        c.seeds = [0, 1, 2]
+        let claims = StudyReport.paperClaims([v("high-noise", seed: 0, 1, .nan), v("low-noise", seed: 0, 10, .nan)], configuration: c)
         #expect(claims.contains { $0.hasPrefix("MLP: S_ε^max ordered as λ_max: cannot tell") }, "\(claims)")
-        #expect(claims.contains { $0.hasPrefix("MLP: low-noise ends with a larger λ_max than high-noise: yes") })
-        let ok = StudyReport.paperClaims([v("mlp-high-noise", 1, 0.1), v("mlp-low-noise", 10, 0.01)], names: ["mlp-high-noise", "mlp-low-noise"])
-        #expect(ok.contains { $0.hasPrefix("MLP: S_ε^max ordered as λ_max: no") }, "\(ok)")
+        #expect(claims.contains { $0.hasPrefix("MLP: low-noise ends sharper (larger λ_max) than high-noise: yes: holds in 1 of 1 seed (λ_max 10 ± — vs 1 ± —)") }, "\(claims)")
+        #expect(claims.contains { $0.hasPrefix("Generalization gap vs final λ_max") && $0.contains("cannot tell") }, "\(claims)")
+        let ok = StudyReport.paperClaims([v("high-noise", seed: 0, 1, 0.1), v("low-noise", seed: 0, 10, 0.01)], configuration: c)
+        #expect(ok.contains { $0.hasPrefix("MLP: S_ε^max ordered as λ_max: no: holds in 0 of 1 seed") }, "\(ok)")
+        // Three seeds: seed 2's low-noise run is flatter than its own high-noise run; the runs of
+        // seed 1 are paired although they come in another order; a high-noise run without a
+        // low-noise partner (seed 3) is left out. λ_max low-noise 10, 12, 2: mean 8, sd √28.
+        let three = [v("high-noise", seed: 0, 1, 0.1), v("low-noise", seed: 1, 12, 0.1), v("high-noise", seed: 2, 3, 0.1), v("low-noise", seed: 0, 10, 0.2),
+                     v("high-noise", seed: 1, 2, 0.1), v("low-noise", seed: 2, 2, 0.2), v("high-noise", seed: 3, 50, 0.1)]
+        let mixed = StudyReport.paperClaims(three, configuration: c)
+        #expect(mixed.contains { $0 == "MLP: low-noise ends sharper (larger λ_max) than high-noise: mixed: holds in 2 of 3 seeds (λ_max 8 ± 5.3 vs 2 ± 1)" }, "\(mixed)")
+        #expect(mixed.contains { $0.hasPrefix("Generalization gaps under one percentage point: yes: holds in 7 of 7 runs") }, "\(mixed)")
     }
 
     @Test func dataSetsAreIdentifiedByTheirFourFiles() throws {
@@ -471,7 +545,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         let out = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: out) }
         let outcome = try StudyRunner(configuration: c, data: data, directory: out).run()
-        #expect(outcome.completed == ["mlp-high-noise"])
+        #expect(outcome.completed == ["mlp-high-noise-seed0"])
         let summary = try String(contentsOf: out.appendingPathComponent("summary.md"), encoding: .utf8)
         #expect(summary.hasPrefix("# Study summary: Fashion-MNIST"))
         let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
@@ -505,6 +579,12 @@ func svgSeries(_ url: URL) throws -> [String] {
         try c.validate()
         let quick = try StudyConfiguration.preset(named: "quick")
         #expect(quick.training.data.trainLimit == 10_000 && quick.training.epochs == 2)
+        // Three seeds, each a run of every configuration (seeds outer); the quick preset has one.
+        #expect(c.seeds == [0, 1, 2] && quick.seeds == [0] && quick.runs.count == 4)
+        #expect(c.runs.map(\.name).prefix(5) == ["mlp-high-noise-seed0", "mlp-low-noise-seed0", "cnn-high-noise-seed0", "cnn-low-noise-seed0", "mlp-high-noise-seed1"])
+        #expect(c.runs.count == 12 && Set(c.runs.map(\.name)).count == 12)
+        let run = c.runs[5]
+        #expect(try c.training(for: run) == { var t = try c.training(model: .mlp, regime: "low-noise"); t.seed = 1; return t }())
         #expect(message { _ = try StudyConfiguration.preset(named: "huge") }.contains("unknown preset 'huge'"))
     }
 
@@ -530,7 +610,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(p.probeBatchSize == [.cnn: 128])
         // The written configuration lists every key (unset optional ones as null) and reads back equal.
         let json = try #require(try JSONSerialization.jsonObject(with: p.jsonData()) as? [String: Any])
-        #expect(Set(json.keys) == ["training", "models", "regimes", "regimeSettings", "probeBatchSize", "microBatchSize", "epochProbes", "finalProbes"])
+        #expect(Set(json.keys) == ["training", "seeds", "models", "regimes", "regimeSettings", "probeBatchSize", "microBatchSize", "epochProbes", "finalProbes"])
         #expect((json["training"] as? [String: Any])?["data"].flatMap { ($0 as? [String: Any])?["trainLimit"] } is NSNull)
         #expect(((json["regimeSettings"] as? [String: Any])?["high-noise"] as? [String: Any])?["batchSize"] is NSNull)
         let back = try write(String(decoding: try p.jsonData(), as: UTF8.self))
@@ -542,8 +622,10 @@ func svgSeries(_ url: URL) throws -> [String] {
         // config.json as the study wrote it before the nested form: every key at the top.
         let url = try write(#"{"dataset": "mnist", "dataDirectory": null, "validation": 100, "trainLimit": 200, "testLimit": null, "models": ["mlp"], "regimes": ["low-noise"], "regimeSettings": {"low-noise": {"batchSize": 128, "learningRate": 0.02}}, "epochs": 4, "seed": 7, "momentum": 0.8, "weightDecay": 0.001, "nesterov": true, "schedule": "step:2:0.5", "evaluationBatchSize": 512, "probeSamples": 96, "probeBatchSize": {"mlp": 8, "cnn": 64}, "microBatchSize": {}, "lambdaIterations": 7, "lambdaTolerance": 0.01, "sharpnessEpsilon": 0.25, "sharpnessDirections": 5, "sharpnessSeed": 11, "sharpnessPrecision": "float64", "traceProbes": 3, "traceSeed": 12, "slicePoints": 7, "sliceRange": 0.5, "sliceSamples": 16, "sliceSeed": 13, "lanczosCount": 2, "lanczosSteps": 9, "slqProbes": 2, "slqSteps": 6, "spectrumSeed": 14}"#)
         defer { try? FileManager.default.removeItem(at: url) }
-        let c = try StudyConfiguration.load(from: url)
+        // As a study directory's config.json it is a study of the layout before seeds: training.seed 7, seeds nil.
+        let c = try StudyConfiguration.loadSaved(from: url)
         var expected = StudyConfiguration()
+        expected.seeds = nil
         expected.training.data.validation = 100
         expected.training.data.trainLimit = 200
         expected.models = [.mlp]
@@ -577,9 +659,48 @@ func svgSeries(_ url: URL) throws -> [String] {
         expected.finalProbes.slqSteps = 6
         expected.finalProbes.spectrumSeed = 14
         #expect(c == expected, "\(c.differingKeys(from: expected))")
+        #expect(c.runs == [StudyRun(model: .mlp, regime: "low-noise", seed: 7, listed: false)] && c.runs[0].name == "mlp-low-noise")
+        // As a --config file over the defaults (seeds 0, 1, 2) its seed is an error naming the key.
+        do { _ = try StudyConfiguration.load(from: url); Issue.record("accepted") } catch let error as ConfigurationError {
+            #expect(error.key == "training.seed" && error.problem.contains("is set from 'seeds'"), "\(error)")
+        }
         // Every key's last name is unique except where a top-level key takes precedence.
         #expect(try StudyConfiguration.path(of: "probeBatchSize") == ["probeBatchSize"])
         #expect(try StudyConfiguration.path(of: "lambdaSamples") == ["training", "probes", "probeSamples"])
+    }
+
+    @Test func seedsAreCheckedAndNamedInErrors() throws {
+        func problem(_ c: StudyConfiguration) -> ConfigurationError? {
+            do { try c.validate(); return nil } catch { return error as? ConfigurationError }
+        }
+        var c = StudyConfiguration()
+        c.seeds = []
+        #expect(problem(c)?.key == "seeds" && problem(c)?.problem.contains("is empty") == true, "\(String(describing: problem(c)))")
+        c.seeds = [3, 1, 3]
+        #expect(problem(c)?.key == "seeds" && problem(c)?.problem.contains("lists the seed 3 twice") == true, "\(String(describing: problem(c)))")
+        c.seeds = (0..<UInt64(StudyConfiguration.maximumSeeds)).map { $0 }
+        #expect(problem(c) == nil)
+        c.seeds = (0...UInt64(StudyConfiguration.maximumSeeds)).map { $0 }
+        #expect(problem(c)?.key == "seeds" && problem(c)?.problem.contains("at most \(StudyConfiguration.maximumSeeds)") == true, "\(String(describing: problem(c)))")
+        c.seeds = [0, 1]
+        c.training.seed = 5
+        #expect(problem(c)?.key == "training.seed" && problem(c)?.problem.contains("is set from 'seeds'") == true, "\(String(describing: problem(c)))")
+        // Without seeds (the layout before them) training.seed is the one run's seed.
+        c.seeds = nil
+        #expect(problem(c) == nil && c.runs.map(\.name) == ["mlp-high-noise", "mlp-low-noise", "cnn-high-noise", "cnn-low-noise"] && c.runs.allSatisfy { $0.seed == 5 })
+        // --seeds 0,1,2 and --seeds 5 on the command line (--set seeds=…), any UInt64.
+        #expect(try StudyConfiguration().setting("seeds=4,5, 6").seeds == [4, 5, 6])
+        #expect(try StudyConfiguration().setting("seeds=5").seeds == [5])
+        #expect(try StudyConfiguration().setting("seeds=[7,8]").seeds == [7, 8])
+        #expect(try StudyConfiguration().setting("seeds=18446744073709551615").seeds == [.max])
+        #expect(message { _ = try StudyConfiguration().setting("seeds=1,x") }.contains("'seeds.1'"))
+        #expect(message { _ = try StudyConfiguration().setting("seeds=-1") }.contains("'seeds"))
+        #expect(try StudyConfiguration().setting("models=cnn").models == [.cnn])
+        #expect(message { _ = try StudyConfiguration().setting("seed=3").validate() }.contains("'training.seed' is set from 'seeds'"))
+        // A run's name: MODEL-REGIME-seedS, and the rows of the study's CSV files map to it.
+        let seeded = StudyConfiguration()
+        #expect(seeded.runName(ofRow: ["model": "cnn", "regime": "low-noise", "seed": "2"]) == "cnn-low-noise-seed2")
+        #expect(StudyConfiguration.savedBase.runName(ofRow: ["model": "cnn", "regime": "low-noise"]) == "cnn-low-noise")
     }
 
     @Test func unknownModelOrRegimeIsNamed() throws {
