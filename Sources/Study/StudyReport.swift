@@ -11,7 +11,7 @@ import Training
 /// that are missing or incomplete and draws the rest.
 ///
 /// Every final quantity is summarized per configuration over its seeds (``Statistics``): mean ±
-/// sample standard deviation [min, max] over the runs that finished all epochs, with n. Figures:
+/// sample standard deviation [min, max] over the runs that finished training, with n. Figures:
 /// (1) train and validation loss per epoch, (2) train and test accuracy, (3) λ_max with the
 /// stability limit 2(1+μ)/η where metrics.csv has it, (4) S_ε^max — each the mean over seeds
 /// with a min–max band; (5) generalization gap vs final λ_max, one point per run; (6) the final
@@ -83,18 +83,22 @@ public enum StudyReport {
         public let seed: UInt64
         /// The last epoch and the configured epoch count.
         public let epoch: Int, epochs: Int
+        /// Whether final.csv has the run's final probes (measured once its training ended).
+        public let hasFinalProbes: Bool
         /// The final quantities by id (metrics.csv's, `final.COLUMN` for final.csv's,
         /// `lanczos.K` and `ggn.K` for the K-th eigenvalues); absent where the run has no value.
         public let values: [String: Double]
 
         /// A run with these values.
-        public init(run: String, configuration: String, model: String, regime: String, seed: UInt64, epoch: Int, epochs: Int, values: [String: Double]) {
+        public init(run: String, configuration: String, model: String, regime: String, seed: UInt64, epoch: Int, epochs: Int,
+                    hasFinalProbes: Bool = true, values: [String: Double]) {
             self.run = run; self.configuration = configuration; self.model = model; self.regime = regime; self.seed = seed
-            self.epoch = epoch; self.epochs = epochs; self.values = values
+            self.epoch = epoch; self.epochs = epochs; self.hasFinalProbes = hasFinalProbes; self.values = values
         }
 
-        /// Whether the run finished all epochs.
-        public var finished: Bool { epoch >= epochs }
+        /// Whether the run's training ended: all epochs done, or its final probes measured (a run
+        /// that stopped before its last epoch by a rule of the trainer).
+        public var finished: Bool { epoch >= epochs || hasFinalProbes }
         /// A value, nan where the run has none.
         public subscript(id: String) -> Double { values[id] ?? .nan }
     }
@@ -124,12 +128,26 @@ public enum StudyReport {
         return t
     }
 
+    /// What ``write(in:)`` wrote.
+    public struct Written: Sendable {
+        /// The files written.
+        public var files: [URL]
+        /// The runs that are missing or unfinished, each "NAME (status)" (status: not started,
+        /// in progress, final probes not done, stopped: reason).
+        public var unfinishedRuns: [String]
+    }
+
     /// Regenerates figures/, summary.md, report.html and aggregate.csv in a study directory.
     /// - Returns: the files written.
+    /// - Throws: as ``write(in:)``.
+    @discardableResult
+    public static func generate(in directory: URL) throws -> [URL] { try write(in: directory).files }
+
+    /// Regenerates figures/, summary.md, report.html and aggregate.csv in a study directory.
+    /// - Returns: the files written and the runs that are missing or unfinished.
     /// - Throws: ``StudyError`` if config.json or metrics.csv is missing or corrupt (naming the
     ///   file); I/O errors. Missing final-epoch files only leave their figures out.
-    @discardableResult
-    public static func generate(in directory: URL) throws -> [URL] {
+    public static func write(in directory: URL) throws -> Written {
         let configURL = directory.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: configURL.path) else {
             throw StudyError.runDirectory(path: directory.path, reason: "holds no config.json; is it a study directory?")
@@ -257,7 +275,6 @@ public enum StudyReport {
             let vals = (spectra?.rows ?? []).filter { config.runName(ofRow: $0) == run }.compactMap { Double($0["eigenvalue"] ?? "") }
             return vals.isEmpty ? "—" : vals.map { String(format: "%.4g", $0) }.joined(separator: ", ")
         }
-        let finalRuns = Set((finals?.rows ?? []).map { config.runName(ofRow: $0) })
         var status: [String: String] = [:]
         let runHeader = ["run", "seed", "epochs", "train loss", "train acc. (%)", "test acc. (%)", "gap (pp)", "λ_max", "S_ε^max", "S_ε^mean", "trace (± SE)", "top Lanczos eigenvalues", "status"]
         var runTable: [[String]] = []
@@ -269,7 +286,7 @@ public enum StudyReport {
                 continue
             }
             let last = rows(n).last ?? [:]
-            status[n] = stopped.map { "stopped: " + $0 } ?? (!v.finished ? "in progress" : (finalRuns.contains(n) ? "complete" : "final probes not done"))
+            status[n] = stopped.map { "stopped: " + $0 } ?? (!v.finished ? "in progress" : (v.hasFinalProbes ? "complete" : "final probes not done"))
             runTable.append([n, String(r.seed), "\(v.epoch)/\(config.training.epochs)", fmt(v["train_loss"]), fmt(v["train_accuracy"], "%.2f"), fmt(v["test_accuracy"], "%.2f"),
                              fmt(v["gap"], "%.2f"), fmt(v["lambda_max"]), fmt(v["sharpness_max"], "%.3g"), fmt(v["sharpness_mean"], "%.3g"),
                              fmt(v["trace"]) + " ± " + fmt(Double(last["trace_stderr"] ?? "") ?? .nan, "%.2g"), topEigenvalues(n), status[n]!])
@@ -369,9 +386,9 @@ public enum StudyReport {
             }
         }
         md += intro.joined(separator: "\n") + "\n\n"
-        let missingText = unfinished.isEmpty ? "All \(runs.count) run\(runs.count == 1 ? " is" : "s are") complete." : "Missing or incomplete runs (\(unfinished.count) of \(runs.count)): \(unfinished.joined(separator: "; ")). The tables and figures show the rest; the values over seeds use the runs that finished all epochs."
+        let missingText = unfinished.isEmpty ? "All \(runs.count) run\(runs.count == 1 ? " is" : "s are") complete." : "Missing or incomplete runs (\(unfinished.count) of \(runs.count)): \(unfinished.joined(separator: "; ")). The tables and figures show the rest; the values over seeds use the runs that finished training, the per-epoch figures every run that reached the epoch."
         md += "## Runs\n\n" + missingText + "\n\n" + Markdown.table(runHeader, runTable) + "\n"
-        let aggregateText = "Mean ± sample standard deviation (n − 1; — for one run) [min, max] over the runs of each configuration that finished all epochs (n); the same numbers in full precision are in aggregate.csv. Quantities are at the last epoch (metrics.csv) or the final θ (final.csv columns in `code`; Lanczos and Gauss–Newton eigenvalues by rank)."
+        let aggregateText = "Mean ± sample standard deviation (n − 1; — for one run) [min, max] over the runs of each configuration that finished training (n); the same numbers in full precision are in aggregate.csv. Quantities are at the last epoch (metrics.csv) or the final θ (final.csv columns in `code`; Lanczos and Gauss–Newton eigenvalues by rank)."
         md += "## Final values over seeds\n\n" + aggregateText + "\n\n" + Markdown.table(aggregateHeader, aggregateTable) + "\n"
         let regimeText = "Per model and regime, mean ± sample standard deviation over the finished runs (n). λ_max·η₀/2 is the sharpness in units of gradient descent's stability limit 2/η at the regime's peak learning rate η₀ (1 at the edge of stability); for SGD with heavy-ball momentum μ the limit is 2(1+μ)/η, i.e. λ_max·η₀/2 = 1 + μ. Keskar sharpness is final.csv's `keskar_sharpness` (— when the study did not measure it)."
         md += "## Regimes side by side\n\n" + regimeText + "\n\n" + Markdown.table(regimeHeader, regimeTable) + "\n"
@@ -446,7 +463,7 @@ public enum StudyReport {
         written.append(directory.appendingPathComponent("report.html"))
         try AtomicFile.write(aggregateCSV.text, to: directory.appendingPathComponent("aggregate.csv"))
         written.append(directory.appendingPathComponent("aggregate.csv"))
-        return written
+        return Written(files: written, unfinishedRuns: unfinished)
     }
 
     /// The final values of every run with at least one epoch in metrics.csv, in run order.
@@ -457,16 +474,15 @@ public enum StudyReport {
             var v: [String: Double] = [:]
             for (q, value) in metricsQuantities { v[q.id] = value(last) }
             for (column, text) in last where isQuantity(column) { v[column] = Double(text) ?? .nan }
-            if let row = finals?.rows.last(where: { config.runName(ofRow: $0) == r.name }) {
-                for (column, text) in row where isQuantity(column) { v["final." + column] = Double(text) ?? .nan }
-            }
+            let finalRow = finals?.rows.last(where: { config.runName(ofRow: $0) == r.name })
+            for (column, text) in finalRow ?? [:] where isQuantity(column) { v["final." + column] = Double(text) ?? .nan }
             for (prefix, table) in [("lanczos", spectra), ("ggn", ggn)] {
                 for row in table?.rows ?? [] where config.runName(ofRow: row) == r.name {
                     if let k = row["rank"] { v["\(prefix).\(k)"] = Double(row["eigenvalue"] ?? "") ?? .nan }
                 }
             }
             return RunValues(run: r.name, configuration: r.configuration, model: r.model.rawValue, regime: r.regime, seed: r.seed,
-                             epoch: Int(last["epoch"] ?? "") ?? 0, epochs: config.training.epochs, values: v)
+                             epoch: Int(last["epoch"] ?? "") ?? 0, epochs: config.training.epochs, hasFinalProbes: finalRow != nil, values: v)
         }
     }
 

@@ -83,6 +83,39 @@ import Training
         #expect(aggregate.rows.filter { $0["quantity"] == "lambda_max" }.count == 4)
     }
 
+    @Test func aPartialCopyNamesItsMissingRunsAndDrawsTheRestWithTheStabilityLimit() throws {
+        let dir = try copy()
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        // cnn-low-noise never started; cnn-high-noise stopped after epoch 1, before its final probes.
+        // Every run recorded the stability limit 2(1+μ)/η (here 2.5 and 3: within a decade of λ_max ≈ 1).
+        var metrics = try CSVTable.read(dir.appendingPathComponent("metrics.csv"))
+        metrics.rows.removeAll { $0["model"] == "cnn" && ($0["regime"] == "low-noise" || $0["epoch"] == "2") }
+        metrics.columns.insert("stability_limit", at: metrics.columns.firstIndex(of: "learning_rate")! + 1)
+        for k in metrics.rows.indices { metrics.rows[k]["stability_limit"] = metrics.rows[k]["epoch"] == "1" ? "2.5" : "3" }
+        try metrics.text.write(to: dir.appendingPathComponent("metrics.csv"), atomically: true, encoding: .utf8)
+        var final = try CSVTable.read(dir.appendingPathComponent("final.csv"))
+        final.rows.removeAll { $0["model"] == "cnn" }
+        try final.text.write(to: dir.appendingPathComponent("final.csv"), atomically: true, encoding: .utf8)
+        for f in ["slices/cnn-low-noise.csv", "densities/cnn-low-noise.csv"] { try FileManager.default.removeItem(at: dir.appendingPathComponent(f)) }
+
+        let written = try StudyReport.write(in: dir)
+        #expect(written.unfinishedRuns == ["cnn-high-noise (in progress)", "cnn-low-noise (not started)"])
+        let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.contains("Missing or incomplete runs (2 of 4): cnn-high-noise (in progress); cnn-low-noise (not started)."), "\(summary)")
+        #expect(summary.contains("| runs finished (n) | 1 of 1 | 1 of 1 | 0 of 1 | 0 of 1 |"))
+        #expect(summary.contains("| cnn-high-noise | 0 | 1/2 |") && summary.contains("| cnn-low-noise | 0 | 0/2 |"))
+        // The rest is drawn: the in-progress run per epoch, the finished ones everywhere.
+        #expect(Set(try svgSeries(dir.appendingPathComponent("figures/sharpness-max.svg"))) == ["mlp-high-noise", "mlp-low-noise", "cnn-high-noise"])
+        #expect(Set(try svgSeries(dir.appendingPathComponent("figures/gap-vs-lambda.svg"))) == ["mlp-high-noise", "mlp-low-noise"])
+        #expect(!written.files.contains { $0.lastPathComponent == "slice-cnn-low-noise.svg" })
+        // λ_max with each configuration's stability limit, dashed in its colour.
+        let lambda = try String(contentsOf: dir.appendingPathComponent("figures/lambda-max.svg"), encoding: .utf8)
+        #expect(try svgSeries(dir.appendingPathComponent("figures/lambda-max.svg")).contains("mlp-low-noise 2(1+μ)/η"))
+        let group = lambda.components(separatedBy: "<g data-series=\"mlp-low-noise 2(1+μ)/η\">")[1].components(separatedBy: "</g>")[0]
+        #expect(group.contains("<polyline") && group.contains("stroke=\"#ff7f0e\"") && group.contains("stroke-dasharray"), "\(group)")
+        #expect(lambda.contains("(dashed: 2(1+μ)/η)"))
+    }
+
     @Test func resumingItChecksEveryFileAndNamesTheMissingCheckpoint() throws {
         guard let mnist = sharedMNIST() else { Issue.record("MNIST not found at ../shared/data/mnist: this test needs the real data and did not run"); return }
         let dir = try copy()
