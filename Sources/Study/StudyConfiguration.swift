@@ -255,7 +255,8 @@ public struct StudyConfiguration: ConfigurationValue {
 
     /// The name of the run a row of the study's CSV files belongs to (its `model`, `regime` and
     /// `seed` fields; ``StudyRun/name``). In a study without ``seeds`` the seed is ignored, so
-    /// the files written before the `seed` column existed read as that study's runs.
+    /// the files written before the `seed` column existed read as that study's runs; in a study
+    /// with seeds a row without a readable seed belongs to no run ("MODEL-REGIME-seed?").
     public func runName(ofRow row: [String: String]) -> String {
         let configuration = Self.configurationName(model: row["model"] ?? "", regime: row["regime"] ?? "")
         guard seeds != nil else { return configuration }
