@@ -21,7 +21,7 @@ public struct EpochMetrics: Sendable, Equatable {
     /// (``TrainingConfiguration/stabilityLimit(learningRate:)``); +inf for η = 0, nan in rows of
     /// runs written before this column.
     public var stabilityLimit: Double
-    /// Seconds: training steps, evaluation.
+    /// Seconds: training steps (without the λ_max estimates between them, timed in steps.csv), evaluation.
     public var trainSeconds: Double, evaluationSeconds: Double
     /// The epoch probes' columns (each probe's result columns, then its seconds; ``EpochProbes/columns``).
     public var probeColumns: [String] = []

@@ -178,6 +178,7 @@ public struct Trainer {
             var lossSum = 0.0
             var step = 0
             var lastRate = optimizer.currentLearningRate
+            var stepProbeSeconds = 0.0
             for batch in train.batchIndices(size: o.batchSize, seed: cfg.seed, epoch: epoch) {
                 step += 1
                 let (loss, g) = try Self.valueWithGradient(model, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize)
@@ -189,8 +190,12 @@ public struct Trainer {
                 rateOfLastStep = lastRate
                 try optimizer.update(&θ, gradient: g)
                 if let stepProbes, let k = p.lambdaEverySteps, optimizer.step % k == 0 {
+                    guard θ.dot(θ).isFinite else {
+                        throw TrainingError.nonFiniteParameters(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint, cause: cause())
+                    }
                     // Warm start from the previous step's estimate; the seed of the step, as the epoch probes use the epoch's.
-                    let values: [Double]
+                    let values: [Double], probeStart = Date()
+                    defer { stepProbeSeconds += Date().timeIntervalSince(probeStart) }
                     do {
                         var context = try probeContext(seed: cfg.seed &+ UInt64(optimizer.step))
                         if let stepEigenvector { context.warmStarts[LambdaMaxProbe.name] = stepEigenvector }
@@ -209,7 +214,7 @@ public struct Trainer {
                 onStep(StepProgress(epoch: epoch, step: step, stepsInEpoch: stepsPerEpoch, samplesPerSecond: rate,
                                     secondsRemaining: elapsed / Double(step) * Double(stepsPerEpoch - step)))
             }
-            let trainSeconds = Date().timeIntervalSince(t0)
+            let trainSeconds = Date().timeIntervalSince(t0) - stepProbeSeconds
             guard θ.dot(θ).isFinite else {
                 throw TrainingError.nonFiniteParameters(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint, cause: cause())
             }
