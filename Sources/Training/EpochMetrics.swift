@@ -19,7 +19,8 @@ public struct EpochMetrics: Sendable, Equatable {
     public var learningRate: Double
     /// SGD's stability limit at that rate, as a curvature: 2(1 + μ)/η for heavy ball
     /// (``TrainingConfiguration/stabilityLimit(learningRate:)``); +inf for η = 0, nan in rows of
-    /// runs written before this column.
+    /// runs written before this column. With weight decay λ the loss's own curvature must stay
+    /// below it minus λ (the decay adds λ to every curvature).
     public var stabilityLimit: Double
     /// Seconds: training steps (without the λ_max estimates between them, timed in steps.csv), evaluation.
     public var trainSeconds: Double, evaluationSeconds: Double
