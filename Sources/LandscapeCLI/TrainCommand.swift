@@ -59,12 +59,15 @@ struct TrainCommand: ParsableCommand {
         if resuming {
             try store.check(data: dataset)
             state = try store.lastComplete(layout: model.layout, stepsPerEpoch: trainer.stepsPerEpoch)
-            if let state, state.epoch >= cfg.epochs { throw TrainingError.invalidRun("\(store.directory.path) already finished all \(cfg.epochs) epochs") }
+            if let state, let done = cfg.completion(after: state.metrics) { throw TrainingError.invalidRun("\(store.directory.path) already \(done)") }
             try store.prepareToContinue(after: state)
         }
         let o = cfg.optimizer
+        let warmup = (o.warmupEpochs ?? 0) > 0 ? " after \(o.warmupEpochs!) epochs of warm-up" : ""
+        let targets = [cfg.stopping?.trainAccuracy.map { "train accuracy \($0)" }, cfg.stopping?.trainLoss.map { "train loss \($0)" }].compactMap { $0 }
+        let epochs = targets.isEmpty ? "\(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s")" : "until \(targets.joined(separator: " and ")) (at most \(cfg.epochs) epochs)"
         outLine("landscape train: \(cfg.model.rawValue) on \(dataset.name) (\(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test), " +
-                "batch \(o.batchSize), lr \(o.learningRate) \(cfg.schedule), momentum \(o.momentum), \(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s"), seed \(cfg.seed); \(BLASRuntime.summary)")
+                "batch \(o.batchSize), lr \(o.learningRate) \(cfg.schedule)\(warmup), momentum \(o.momentum), \(epochs), seed \(cfg.seed); \(BLASRuntime.summary)")
         outLine("run directory: \(store.directory.path)\(resuming ? " (resuming after its last complete epoch)" : "")")
         let table = ConsoleTable(columns: [("epoch", 5), ("train_loss", 10), ("train_acc", 9), ("val_loss", 10), ("val_acc", 9),
                                            ("test_loss", 10), ("test_acc", 9), ("lambda_max", 11), ("seconds", 8)])
@@ -72,9 +75,11 @@ struct TrainCommand: ParsableCommand {
         let progress = ProgressBar(enabled: !output.noProgress)
         func percent(_ x: Double) -> String { String(format: "%.2f%%", 100 * x) }
         func loss(_ x: Double) -> String { String(format: "%.4f", x) }
+        var last: EpochMetrics? = nil
         do {
             _ = try trainer.train(model: model, from: state, store: store, onStep: { progress.update($0) }, onEpoch: { m in
                 progress.clear()
+                last = m
                 let lambda = m.lambdaMax.isNaN ? "—" : String(format: "%.3f", m.lambdaMax) + (m.lambdaConverged ? " " : "*")
                 outLine(table.row([String(m.epoch), loss(m.trainLoss), percent(m.trainAccuracy), loss(m.validationLoss), percent(m.validationAccuracy),
                                    loss(m.testLoss), percent(m.testAccuracy), lambda, String(format: "%.1f", m.trainSeconds + m.evaluationSeconds + (m["lambda_seconds"].isFinite ? m["lambda_seconds"] : 0))]))
@@ -83,7 +88,12 @@ struct TrainCommand: ParsableCommand {
             progress.clear()
             throw error
         }
+        if let rule = cfg.stopping, let last {
+            if rule.reached(trainLoss: last.trainLoss, trainAccuracy: last.trainAccuracy) != nil, let done = cfg.completion(after: last) { outLine("stopped: \(done)") }
+            else if last.epoch >= cfg.epochs { outLine("the stopping rule was not reached in \(cfg.epochs) epochs") }
+        }
         outLine("metrics: \(store.directory.appendingPathComponent(RunStore.metricsName).path); checkpoints: theta-epoch-NNN.safetensors" +
+                (cfg.probes.lambdaEverySteps.map { "; λ_max every \($0) steps: \(RunStore.stepsName)" } ?? "") +
                 "\n(λ_max: the Hessian eigenvalue of largest magnitude on the probe batch; * = power iteration did not converge; — = not estimated)")
     }
 }

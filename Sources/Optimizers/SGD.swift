@@ -25,6 +25,11 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
     /// `η_t = η₀ · ½(1 + cos(π t / T))`, reaching 0 at t = T = totalSteps
     /// (Loshchilov & Hutter 2017, without restarts; PyTorch's CosineAnnealingLR with η_min = 0).
     case cosine
+    /// `η_t = min(1, (t + 1)/W) · η_t'`: linear warm-up over the first W steps on top of another
+    /// schedule η_t', which keeps its own course over all `totalSteps` steps (W ≤ 0: η_t').
+    /// Goyal et al. 2017, "Accurate, Large Minibatch SGD", §2.2 (gradual warm-up): the rate
+    /// rises by η'/W per step, from η'/W at t = 0 to the schedule's own rate at t = W − 1.
+    indirect case warmup(steps: Int, then: LearningRateSchedule)
 
     /// The learning rate at step `t` of `totalSteps`, for base rate `base`.
     public func rate(base: Double, step t: Int, totalSteps: Int) -> Double {
@@ -35,6 +40,9 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
             guard totalSteps > 0 else { return base }
             let x = min(Double(t) / Double(totalSteps), 1)
             return base * 0.5 * (1 + Foundation.cos(Double.pi * x))
+        case let .warmup(w, then):
+            let rate = then.rate(base: base, step: t, totalSteps: totalSteps)
+            return w > 0 && t + 1 < w ? rate * (Double(t + 1) / Double(w)) : rate
         }
     }
 
@@ -43,6 +51,7 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
         case .constant: return "constant"
         case let .step(s, g): return "step(\(s),\(g))"
         case .cosine: return "cosine"
+        case let .warmup(w, then): return "warmup(\(w))+\(then)"
         }
     }
 }

@@ -292,7 +292,7 @@ public struct StudyRunner {
             throw StudyError.corruptFile(path: runDir.path, reason: "cannot resume from its checkpoints: \(error) (nothing was changed; remove the damaged epoch's files or the whole run directory to redo it)")
         }
         var θ: Tensor<Float>
-        if let state, state.epoch >= training.epochs {
+        if let state, training.isFinished(after: state.metrics) {
             θ = state.parameters
         } else {
             if let state {

@@ -48,11 +48,35 @@ public protocol ConfigurationValue: Codable, Equatable, Sendable {
     func validate() throws
 }
 
+/// A group of settings that a configuration holds as an optional property, `nil` by default
+/// (e.g. ``TrainingConfiguration/stopping``): a configuration that does not set it has no such key
+/// in its JSON, so configurations written before the group existed keep their SHA-256. Its keys
+/// are keys of the configuration all the same (`stopping.trainAccuracy`, `--set trainAccuracy=…`,
+/// the option `--train-accuracy`): setting one creates the group from ``init()``, and `null`
+/// removes it.
+public protocol OptionalSettingsGroup: Codable, Equatable, Sendable {
+    /// The group with every key at its default, from which a key set alone starts.
+    init()
+}
+
+/// `Optional<Group>` as a type: lets the key machinery see the keys of a group that is `nil`.
+protocol OptionalGroupType {
+    static var groupDefault: any Encodable { get }
+}
+
+extension Optional: OptionalGroupType where Wrapped: OptionalSettingsGroup {
+    static var groupDefault: any Encodable { Wrapped() }
+}
+
 extension ConfigurationValue {
     public static var openObjects: Set<String> { [] }
     public static var renamedKeys: [String: String] { [:] }
 
     // MARK: Keys
+
+    /// The tree of every key: the defaults' JSON object, with each optional settings group
+    /// (``OptionalSettingsGroup``) that is `nil` shown as its default's keys.
+    static var template: [String: Any] { Self().jsonObject(expandingGroups: true) }
 
     /// Every key's dotted path, sorted: the leaves of the JSON tree (open objects count as leaves).
     public static var keyPaths: [String] {
@@ -63,7 +87,7 @@ extension ConfigurationValue {
                 if let inner = v as? [String: Any], !openObjects.contains(path) { walk(inner, path) } else { out.append(path) }
             }
         }
-        walk(Self().jsonObject(), "")
+        walk(template, "")
         return out.sorted()
     }
 
@@ -73,7 +97,6 @@ extension ConfigurationValue {
     public static func path(of key: String, source: String = "the configuration") throws -> [String] {
         let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else { throw ConfigurationError(source: source, key: key, "is not a key (empty component)") }
-        let template = Self().jsonObject()
         if template[parts[0]] != nil { return parts }
         let name = renamedKeys[parts[0]] ?? parts[0]
         let matches = keyPaths.filter { $0 == name || $0.hasSuffix(".\(name)") }
@@ -89,10 +112,13 @@ extension ConfigurationValue {
     // MARK: JSON
 
     /// The configuration as a JSON object: every key, unset optional ones as `NSNull`.
-    public func jsonObject() -> [String: Any] {
-        let data = (try? JSONText.encoder().encode(self)) ?? Data("{}".utf8)
-        var object: Any = (try? JSONSerialization.jsonObject(with: data)) ?? [String: Any]()
-        fillNulls(&object, self)
+    public func jsonObject() -> [String: Any] { jsonObject(expandingGroups: false) }
+
+    /// ``jsonObject()``, or with `expandingGroups` each `nil` optional settings group as its
+    /// default's object (the key tree, ``template``; not a value to decode).
+    func jsonObject(expandingGroups: Bool) -> [String: Any] {
+        var object = encodedJSON(self)
+        fillNulls(&object, self, expandingGroups: expandingGroups)
         return object as? [String: Any] ?? [:]
     }
 
@@ -247,7 +273,7 @@ extension ConfigurationValue {
 
     /// The defaults' JSON value at `path`, or `nil` where there is none.
     static func templateValue(at path: [String]) -> Any? {
-        var node: Any? = Self().jsonObject()
+        var node: Any? = template
         for k in path { node = (node as? [String: Any])?[k] }
         return node
     }
@@ -319,6 +345,11 @@ extension ConfigurationValue {
     public static func expectedType(at path: [String]) -> String {
         var value: Any = Self()
         for k in path {
+            // An optional settings group: its value, or its default when it is nil.
+            if Mirror(reflecting: value).displayStyle == .optional {
+                if let some = Mirror(reflecting: value).children.first { value = some.value }
+                else if let group = type(of: value) as? any OptionalGroupType.Type { value = group.groupDefault }
+            }
             let children = Array(Mirror(reflecting: value).children)
             if Mirror(reflecting: value).displayStyle == .collection, let i = Int(k), !children.isEmpty {
                 value = children[min(i, children.count - 1)].value
@@ -361,9 +392,16 @@ func caseNames<T: CaseIterable>(_ value: T) -> [String] {
     T.allCases.map { c in (c as? any RawRepresentable).map { "\($0.rawValue)" } ?? "\(c)" }
 }
 
+/// A value's JSON object (or other JSON value) as the synthesized encoder writes it.
+func encodedJSON(_ value: any Encodable) -> Any {
+    let data = (try? JSONText.encoder().encode(value)) ?? Data("{}".utf8)
+    return (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) ?? [String: Any]()
+}
+
 /// Adds `NSNull` for every `nil` optional of `value` (a struct, or a dictionary of structs) to its
-/// JSON object, which the synthesized encoder leaves out.
-func fillNulls(_ json: inout Any, _ value: Any) {
+/// JSON object, which the synthesized encoder leaves out; with `expandingGroups`, a `nil`
+/// ``OptionalSettingsGroup`` gets its default's object instead.
+func fillNulls(_ json: inout Any, _ value: Any, expandingGroups: Bool = false) {
     let mirror = Mirror(reflecting: value)
     guard var dict = json as? [String: Any] else { return }
     switch mirror.displayStyle {
@@ -372,9 +410,15 @@ func fillNulls(_ json: inout Any, _ value: Any) {
             guard let label = child.label else { continue }
             let m = Mirror(reflecting: child.value)
             if m.displayStyle == .optional, m.children.isEmpty {
-                if dict[label] == nil { dict[label] = NSNull() }
+                if expandingGroups, let group = type(of: child.value) as? any OptionalGroupType.Type {
+                    var sub = encodedJSON(group.groupDefault)
+                    fillNulls(&sub, group.groupDefault, expandingGroups: true)
+                    dict[label] = sub
+                } else if dict[label] == nil {
+                    dict[label] = NSNull()
+                }
             } else if var sub = dict[label] {
-                fillNulls(&sub, child.value)
+                fillNulls(&sub, m.displayStyle == .optional ? m.children.first!.value : child.value, expandingGroups: expandingGroups)
                 dict[label] = sub
             }
         }
@@ -384,7 +428,7 @@ func fillNulls(_ json: inout Any, _ value: Any) {
             guard pair.count == 2 else { continue }
             let key = (pair[0] as? any RawRepresentable).map { "\($0.rawValue)" } ?? "\(pair[0])"
             if var sub = dict[key] {
-                fillNulls(&sub, pair[1])
+                fillNulls(&sub, pair[1], expandingGroups: expandingGroups)
                 dict[key] = sub
             }
         }

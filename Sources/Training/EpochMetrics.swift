@@ -17,7 +17,12 @@ public struct EpochMetrics: Sendable, Equatable {
     public var testLoss: Double, testAccuracy: Double
     /// The learning rate of the epoch's last step.
     public var learningRate: Double
-    /// Seconds: training steps, evaluation.
+    /// SGD's stability limit at that rate, as a curvature: 2(1 + μ)/η for heavy ball
+    /// (``TrainingConfiguration/stabilityLimit(learningRate:)``); +inf for η = 0, nan in rows of
+    /// runs written before this column. With weight decay λ the loss's own curvature must stay
+    /// below it minus λ (the decay adds λ to every curvature).
+    public var stabilityLimit: Double
+    /// Seconds: training steps (without the λ_max estimates between them, timed in steps.csv), evaluation.
     public var trainSeconds: Double, evaluationSeconds: Double
     /// The epoch probes' columns (each probe's result columns, then its seconds; ``EpochProbes/columns``).
     public var probeColumns: [String] = []
@@ -27,11 +32,12 @@ public struct EpochMetrics: Sendable, Equatable {
     public var integerColumns: Set<String> = []
 
     public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, trainRunningLoss: Double, validationLoss: Double,
-                validationAccuracy: Double, testLoss: Double, testAccuracy: Double, learningRate: Double, trainSeconds: Double,
+                validationAccuracy: Double, testLoss: Double, testAccuracy: Double, learningRate: Double, stabilityLimit: Double, trainSeconds: Double,
                 evaluationSeconds: Double, probeColumns: [String] = [], probeValues: [Double] = [], integerColumns: Set<String> = []) {
         self.epoch = epoch; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy; self.trainRunningLoss = trainRunningLoss
         self.validationLoss = validationLoss; self.validationAccuracy = validationAccuracy; self.testLoss = testLoss
-        self.testAccuracy = testAccuracy; self.learningRate = learningRate; self.trainSeconds = trainSeconds
+        self.testAccuracy = testAccuracy; self.learningRate = learningRate; self.stabilityLimit = stabilityLimit
+        self.trainSeconds = trainSeconds
         self.evaluationSeconds = evaluationSeconds; self.probeColumns = probeColumns; self.probeValues = probeValues
         self.integerColumns = integerColumns
     }
@@ -48,13 +54,14 @@ public struct EpochMetrics: Sendable, Equatable {
 
     /// The CSV columns before the probes' (the study's metrics.csv has the same names).
     public static let columns = ["epoch", "train_loss", "train_accuracy", "train_running_loss", "validation_loss", "validation_accuracy",
-                                 "test_loss", "test_accuracy", "learning_rate", "train_seconds", "evaluation_seconds"]
+                                 "test_loss", "test_accuracy", "learning_rate", "stability_limit", "train_seconds", "evaluation_seconds"]
 
     /// The names of older versions' columns: a run's metrics.csv called `lambda_seconds` `probe_seconds`.
     public static let renamedColumns = ["probe_seconds": "lambda_seconds"]
 
-    /// Columns that runs of older versions lack, with the value their rows read as.
-    public static let addedColumns = ["lambda_negative": "nan"]
+    /// Columns that runs of older versions lack, with the value their rows read as (the stability
+    /// limit was not recorded: nan, though 2(1 + μ)/learning_rate gives it for heavy ball).
+    public static let addedColumns = ["lambda_negative": "nan", "stability_limit": "nan"]
 
     /// The CSV header of a run whose epoch probes have these columns.
     public static func csvHeader(probeColumns: [String]) -> String { (columns + probeColumns).joined(separator: ",") }
@@ -62,9 +69,75 @@ public struct EpochMetrics: Sendable, Equatable {
     /// One CSV row (full precision; seconds to the millisecond).
     public var csvRow: String {
         let base = [String(epoch), "\(trainLoss)", "\(trainAccuracy)", "\(trainRunningLoss)", "\(validationLoss)", "\(validationAccuracy)",
-                    "\(testLoss)", "\(testAccuracy)", "\(learningRate)", String(format: "%.3f", trainSeconds), String(format: "%.3f", evaluationSeconds)]
+                    "\(testLoss)", "\(testAccuracy)", "\(learningRate)", "\(stabilityLimit)", String(format: "%.3f", trainSeconds), String(format: "%.3f", evaluationSeconds)]
         let probes = zip(probeColumns, probeValues).map { c, v in probeText(v, column: c, isInteger: integerColumns.contains(c)) }
         return (base + probes).joined(separator: ",")
+    }
+
+    /// A row read back: `fields` under `header` (``columns`` in any order, then the probe columns),
+    /// as ``RunRecord/completeRows(of:columns:renamed:added:log:)`` returns them. A probe value
+    /// written without a fraction (`13`) counts as an integer column, so ``csvRow`` writes the row
+    /// again as it was.
+    /// - Throws: ``TrainingError/corruptRun(path:reason:)`` (naming `path`) for a missing column or
+    ///   a value that is not a number.
+    public init(fields: [String], header: [String], path: String) throws {
+        guard fields.count == header.count else {
+            throw TrainingError.corruptRun(path: path, reason: "a row has \(fields.count) fields, the header \(header.count)")
+        }
+        let values = Dictionary(zip(header, fields), uniquingKeysWith: { a, _ in a })
+        func number(_ column: String) throws -> Double {
+            guard let text = values[column], let x = Double(text) else {
+                throw TrainingError.corruptRun(path: path, reason: "epoch \(values["epoch"] ?? "?"): \(column) is '\(values[column] ?? "(missing)")', not a number")
+            }
+            return x
+        }
+        guard let epoch = values["epoch"].flatMap({ Int($0) }) else {
+            throw TrainingError.corruptRun(path: path, reason: "a row's epoch is '\(values["epoch"] ?? "(missing)")', not an integer")
+        }
+        let probeColumns = header.filter { !Self.columns.contains($0) }
+        self.init(epoch: epoch, trainLoss: try number("train_loss"), trainAccuracy: try number("train_accuracy"),
+                  trainRunningLoss: try number("train_running_loss"), validationLoss: try number("validation_loss"),
+                  validationAccuracy: try number("validation_accuracy"), testLoss: try number("test_loss"), testAccuracy: try number("test_accuracy"),
+                  learningRate: try number("learning_rate"), stabilityLimit: try number("stability_limit"), trainSeconds: try number("train_seconds"),
+                  evaluationSeconds: try number("evaluation_seconds"), probeColumns: probeColumns, probeValues: try probeColumns.map(number),
+                  integerColumns: Set(probeColumns.filter { Int(values[$0]!) != nil }))
+    }
+}
+
+/// λ_max after an SGD step inside an epoch (``ProbeSettings/lambdaEverySteps``): a row of a run's
+/// steps.csv, whose columns are ``columns``, then the λ_max probe's result columns and its seconds
+/// (``EpochProbes/columns`` of the λ_max probe alone).
+public struct StepMetrics: Sendable, Equatable {
+    /// The epoch (from 1) the step belongs to, and the step: SGD steps taken since the run began.
+    public var epoch: Int, step: Int
+    /// The rate of that step, and SGD's stability limit at it (``EpochMetrics/stabilityLimit``).
+    public var learningRate: Double, stabilityLimit: Double
+    /// The λ_max probe's columns (``probeColumns``) and values, then its seconds.
+    public var probeValues: [Double]
+
+    public init(epoch: Int, step: Int, learningRate: Double, stabilityLimit: Double, probeValues: [Double]) {
+        self.epoch = epoch; self.step = step; self.learningRate = learningRate; self.stabilityLimit = stabilityLimit
+        self.probeValues = probeValues
+    }
+
+    /// The columns before the probe's.
+    public static let columns = ["epoch", "step", "learning_rate", "stability_limit"]
+
+    /// The probe's: λ_max alone, with its seconds.
+    public static var probes: EpochProbes { EpochProbes([AnyProbe(LambdaMaxProbe())], every: 1) }
+    /// The probe's columns, its seconds last.
+    public static var probeColumns: [String] { probes.columns }
+    /// The header of steps.csv.
+    public static var csvHeader: String { (columns + probeColumns).joined(separator: ",") }
+
+    /// λ_max (the probe's `lambda_max`).
+    public var lambdaMax: Double { Self.probeColumns.firstIndex(of: "lambda_max").map { probeValues[$0] } ?? .nan }
+
+    /// One CSV row (as ``EpochMetrics/csvRow``).
+    public var csvRow: String {
+        let integer = Self.probes.integerColumns
+        let probes = zip(Self.probeColumns, probeValues).map { c, v in probeText(v, column: c, isInteger: integer.contains(c)) }
+        return ([String(epoch), String(step), "\(learningRate)", "\(stabilityLimit)"] + probes).joined(separator: ",")
     }
 }
 

@@ -12,14 +12,17 @@ import Tensors
 /// run.json                         the configuration and its SHA-256, the model's layout, the data, the OpenBLAS kernel
 /// checkpoints.csv                  per epoch: the step and the SHA-256 of the configuration and of each checkpoint (RunRecord)
 /// theta-epoch-NNN.safetensors      θ after epoch NNN (ParameterFiles)
-/// optimizer-epoch-NNN.safetensors  the SGD velocity and step and the λ_max start vector after it
+/// optimizer-epoch-NNN.safetensors  the SGD velocity and step and the λ_max start vectors after it
 /// metrics.csv                      one row per complete epoch (EpochMetrics, then the epoch probe's columns)
+/// steps.csv                        with probes.lambdaEverySteps: one row per λ_max inside epochs (StepMetrics)
 /// .lock                            flock(2) while a process holds the store
 /// ```
 ///
 /// An epoch is appended in that order, each file atomically, the metrics row last: a row means
 /// the epoch is complete, and ``lastComplete(layout:stepsPerEpoch:)`` checks every file of it
-/// against the records before a run continues from it (``prepareToContinue(after:)``).
+/// against the records before a run continues from it (``prepareToContinue(after:)``). The rows of
+/// steps.csv are appended one by one during the epoch, before its files (not atomically: a row a
+/// kill cuts belongs to an epoch that is not complete, and resuming drops the rows of such epochs).
 ///
 /// Directories of older versions read as follows: a run.json whose configuration is one flat
 /// object (before the nested settings) is read through the keys' last components
@@ -46,7 +49,7 @@ public final class RunStore {
     var lock: Int32?
 
     /// The file names the store writes.
-    public static let runInfoName = "run.json", metricsName = "metrics.csv"
+    public static let runInfoName = "run.json", metricsName = "metrics.csv", stepsName = "steps.csv"
 
     init(directory: URL, configuration: TrainingConfiguration, configurationHash: String, probeColumns: [String],
          recordedData: [String: Any], lock: Int32, log: @escaping (String) -> Void) {
@@ -68,12 +71,16 @@ public final class RunStore {
     }
 
     var metricsURL: URL { directory.appendingPathComponent(Self.metricsName) }
+    var stepsURL: URL { directory.appendingPathComponent(Self.stepsName) }
+    /// Whether the run writes steps.csv (``ProbeSettings/lambdaEverySteps``).
+    var recordsSteps: Bool { configuration.probes.lambdaEverySteps != nil }
     var header: String { columns.joined(separator: ",") }
 
     // MARK: Creating and opening
 
     /// Starts a run in `directory` (created if missing; it must not hold a run yet): takes the
-    /// lock, then writes run.json, an empty checkpoints.csv and metrics.csv's header.
+    /// lock, then writes run.json, an empty checkpoints.csv and the headers of metrics.csv and
+    /// (with ``ProbeSettings/lambdaEverySteps``) steps.csv.
     /// - Throws: ``ConfigurationError`` for an invalid configuration; ``TrainingError/runDirectory(path:reason:)``
     ///   when the directory holds a run, cannot be created or is locked; I/O errors.
     public static func create(at directory: URL, configuration: TrainingConfiguration, model: any Model, data: MNISTDataset,
@@ -235,38 +242,100 @@ public final class RunStore {
         guard velocity.count == θ.count else {
             throw TrainingError.corruptRun(path: optURL.path, reason: "the velocity has \(velocity.count) elements, θ has \(θ.count)")
         }
-        let eigen = opt.names.contains("eigenvector") ? Tensor(try checked(optURL) { try opt.finiteFloats(named: "eigenvector") }) : nil
-        if let eigen, eigen.count != θ.count {
-            throw TrainingError.corruptRun(path: optURL.path, reason: "the λ_max start vector has \(eigen.count) elements, θ has \(θ.count)")
+        func startVector(_ name: String, _ what: String) throws -> Tensor<Float>? {
+            guard opt.names.contains(name) else { return nil }
+            let v = Tensor(try checked(optURL) { try opt.finiteFloats(named: name) })
+            guard v.count == θ.count else { throw TrainingError.corruptRun(path: optURL.path, reason: "\(what) has \(v.count) elements, θ has \(θ.count)") }
+            return v
         }
+        let eigen = try startVector("eigenvector", "the λ_max start vector")
+        let stepEigen = try startVector("step_eigenvector", "the start vector of the steps' λ_max")
+        let metrics = try EpochMetrics(fields: rows[epoch - 1].split(separator: ",", omittingEmptySubsequences: false).map(String.init),
+                                       header: columns, path: metricsURL.path)
         return TrainingCheckpoint(epoch: epoch, parameters: θ, parametersPath: thetaURL.path, velocity: Tensor(velocity),
-                                  step: entry.step, eigenvector: eigen, metricsRows: rows, records: Array(records.prefix(epoch)))
+                                  step: entry.step, eigenvector: eigen, stepEigenvector: stepEigen, metrics: metrics,
+                                  metricsRows: rows, records: Array(records.prefix(epoch)))
     }
 
-    /// Cuts checkpoints.csv and metrics.csv after the epoch a run continues from (a state from
-    /// ``lastComplete(layout:stepsPerEpoch:)``; `nil`: the run starts again from epoch 1).
-    /// - Throws: I/O errors.
+    /// Cuts checkpoints.csv, metrics.csv and steps.csv after the epoch a run continues from (a
+    /// state from ``lastComplete(layout:stepsPerEpoch:)``; `nil`: the run starts again from epoch 1).
+    /// - Throws: ``TrainingError/corruptRun(path:reason:)`` when steps.csv's rows of the complete
+    ///   epochs are not the steps K, 2K, … up to the state's step; I/O errors.
     public func prepareToContinue(after state: TrainingCheckpoint?) throws {
         if state == nil { log("note: \(directory.path) holds no complete epoch; the run starts again from epoch 1") }
-        try rewrite(records: state?.records ?? [], metrics: state?.metricsRows ?? [])
+        let steps = try recordsSteps ? stepRows(through: state) : []
+        try rewrite(records: state?.records ?? [], metrics: state?.metricsRows ?? [], steps: steps)
     }
 
-    /// Writes checkpoints.csv and metrics.csv holding these epochs.
-    func rewrite(records: [RunRecord.Entry], metrics: [String]) throws {
+    /// Writes checkpoints.csv and metrics.csv holding these epochs, and steps.csv (when the run
+    /// records steps) holding these rows.
+    func rewrite(records: [RunRecord.Entry], metrics: [String], steps: [String] = []) throws {
         self.records = records
         try AtomicFile.write(RunRecord.text(of: records), to: directory.appendingPathComponent(RunRecord.fileName))
         try AtomicFile.write(([header] + metrics).joined(separator: "\n") + "\n", to: metricsURL)
+        if recordsSteps { try AtomicFile.write(([StepMetrics.csvHeader] + steps).joined(separator: "\n") + "\n", to: stepsURL) }
     }
 
-    /// Appends a complete epoch: θ and the optimizer state (velocity, step, λ_max start vector)
-    /// as checkpoints, then the epoch's record in checkpoints.csv, then its metrics row; each
-    /// file atomically, in that order.
+    /// steps.csv's rows of the epochs up to `state`'s (none for `nil`): those of later epochs,
+    /// and a last row cut by a kill, are left out.
+    /// - Throws: ``TrainingError/corruptRun(path:reason:)`` for another header, a row of another
+    ///   width, or rows that are not the steps K, 2K, … ≤ the state's step, in order.
+    func stepRows(through state: TrainingCheckpoint?) throws -> [String] {
+        func bad(_ reason: String) -> TrainingError { .corruptRun(path: stepsURL.path, reason: reason) }
+        guard let state else { return [] }
+        let text: String
+        do {
+            guard let read = try TextFile.readIfPresent(stepsURL) else {
+                log("warning: \(stepsURL.path) is missing; its rows of epochs 1…\(state.epoch) are lost, and the run goes on writing it")
+                return []
+            }
+            text = read
+        } catch { throw TrainingError.corruptRun(path: error.path, reason: error.problem) }
+        var (lines, terminated) = TextFile.lines(of: text)
+        if !terminated, !lines.isEmpty { lines.removeLast() }   // cut while it was appended
+        guard lines.first.map(String.init) == StepMetrics.csvHeader else { throw bad("does not start with the expected header") }
+        let width = StepMetrics.columns.count + StepMetrics.probeColumns.count
+        let every = configuration.probes.lambdaEverySteps ?? 1
+        var rows: [String] = []
+        for (k, line) in lines.enumerated().dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard let epoch = Int(fields[0]) else { throw bad("line \(k + 1) holds epoch '\(fields[0])', not an integer") }
+            if epoch > state.epoch { continue }
+            guard fields.count == width else { throw bad("line \(k + 1) has \(fields.count) fields, the header has \(width)") }
+            let expected = (rows.count + 1) * every
+            guard Int(fields[1]) == expected else {
+                throw bad("line \(k + 1) holds step '\(fields[1])' where step \(expected) belongs (λ_max every \(every) steps)")
+            }
+            rows.append(String(line))
+        }
+        guard rows.count == state.step / every else {
+            throw bad("holds \(rows.count) rows of epochs 1…\(state.epoch), which took \(state.step) steps: λ_max every \(every) steps gives \(state.step / every)")
+        }
+        return rows
+    }
+
+    /// Appends a row to steps.csv (in place, not atomically; see the type's description).
+    /// - Throws: ``CheckpointError/ioFailure(path:operation:reason:)``.
+    public func append(step row: StepMetrics) throws {
+        do {
+            let handle = try FileHandle(forWritingTo: stepsURL)
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data((row.csvRow + "\n").utf8))
+        } catch {
+            throw CheckpointError.ioFailure(path: stepsURL.path, operation: "append a row", reason: SystemError.reason(of: error))
+        }
+    }
+
+    /// Appends a complete epoch: θ and the optimizer state (velocity, step, the λ_max start
+    /// vectors of the epochs' and the steps' estimates) as checkpoints, then the epoch's record
+    /// in checkpoints.csv, then its metrics row; each file atomically, in that order.
     /// - Returns: the path of θ's checkpoint.
     /// - Throws: ``AutodiffError`` for a θ that does not fit the layout; ``CheckpointError`` and I/O
     ///   errors; ``TrainingError/corruptRun(path:reason:)`` when metrics.csv cannot be read back.
     @discardableResult
     public func append(_ metrics: EpochMetrics, parameters θ: Tensor<Float>, model: any Model, velocity: Tensor<Float>, step: Int,
-                       eigenvector: Tensor<Float>?) throws -> String {
+                       eigenvector: Tensor<Float>?, stepEigenvector: Tensor<Float>? = nil) throws -> String {
         let epoch = metrics.epoch
         let thetaURL = directory.appendingPathComponent(ParameterFiles.thetaName(epoch: epoch))
         let common = ["epoch": String(epoch), "step": String(step), "configuration_sha256": configurationHash]
@@ -275,6 +344,7 @@ public final class RunStore {
                                                   metadata: common.merging(["model": model.name, "seed": String(configuration.seed)]) { $1 }, to: thetaURL)
         var state: [(name: String, shape: [Int], values: [Float])] = [(name: "velocity", shape: [θ.count], values: velocity.scalars)]
         if let eigenvector { state.append((name: "eigenvector", shape: [θ.count], values: eigenvector.scalars)) }
+        if let stepEigenvector { state.append((name: "step_eigenvector", shape: [θ.count], values: stepEigenvector.scalars)) }
         let optimizerSum = try RunRecord.writeChecked(state, metadata: common, to: directory.appendingPathComponent(ParameterFiles.optimizerName(epoch: epoch)))
         records.append(RunRecord.Entry(epoch: epoch, step: step, configuration: configurationHash, theta: thetaSum, optimizer: optimizerSum))
         try AtomicFile.write(RunRecord.text(of: records), to: directory.appendingPathComponent(RunRecord.fileName))
@@ -300,6 +370,10 @@ public struct TrainingCheckpoint {
     public let step: Int
     /// The power-iteration vector of that epoch, if λ_max was estimated.
     public let eigenvector: Tensor<Float>?
+    /// The vector of the last λ_max inside an epoch (``ProbeSettings/lambdaEverySteps``), if one was estimated.
+    public let stepEigenvector: Tensor<Float>?
+    /// The epoch's metrics row, read back: what ``TrainingConfiguration/isFinished(after:)`` decides from.
+    public let metrics: EpochMetrics
     /// metrics.csv's rows of epochs 1…``epoch`` (without the header).
     public let metricsRows: [String]
     /// The records of checkpoints.csv up to that epoch.

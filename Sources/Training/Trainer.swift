@@ -20,6 +20,9 @@ public struct Trainer {
     public let epochProbes: EpochProbes
     /// Receives warnings (e.g. a cut metrics row dropped on resume).
     public var log: (String) -> Void = { _ in }
+    /// Receives each λ_max inside an epoch (``ProbeSettings/lambdaEverySteps``) once it is in the
+    /// store's steps.csv.
+    public var onStepMetrics: (StepMetrics) -> Void = { _ in }
 
     /// - Throws: ``ConfigurationError`` for invalid settings, ``TrainingError/invalidRun(_:)`` for an empty training split.
     /// - Parameter epochProbes: the probes after every epoch; default ``defaultEpochProbes(for:)``.
@@ -38,9 +41,18 @@ public struct Trainer {
     /// λ_max (``LambdaMaxProbe``) with the configuration's iterations and tolerance, then the
     /// ``ProbeSettings/extraProbes``, every ``ProbeSettings/lambdaEvery`` epochs.
     public static func defaultEpochProbes(for configuration: TrainingConfiguration) -> EpochProbes {
-        let p = configuration.probes
-        return EpochProbes([AnyProbe(LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance))] + extraProbes(of: configuration),
-                           every: p.lambdaEvery)
+        EpochProbes([AnyProbe(lambdaMaxProbe(of: configuration))] + extraProbes(of: configuration), every: configuration.probes.lambdaEvery)
+    }
+
+    /// λ_max with the configuration's iterations and tolerance: the epoch probe's and the steps' (``stepProbes(for:)``).
+    public static func lambdaMaxProbe(of configuration: TrainingConfiguration) -> LambdaMaxProbe {
+        LambdaMaxProbe(powerIterations: configuration.probes.lambdaIterations, tolerance: configuration.probes.lambdaTolerance)
+    }
+
+    /// The probe after every ``ProbeSettings/lambdaEverySteps`` SGD steps: ``lambdaMaxProbe(of:)``
+    /// alone (columns ``StepMetrics/probeColumns``); `nil` when the configuration sets none.
+    public static func stepProbes(for configuration: TrainingConfiguration) -> EpochProbes? {
+        configuration.probes.lambdaEverySteps.map { _ in EpochProbes([AnyProbe(lambdaMaxProbe(of: configuration))], every: 1) }
     }
 
     /// The configuration's ``ProbeSettings/extraProbes`` with their default settings (names are validated).
@@ -109,8 +121,8 @@ public struct Trainer {
         if resume {
             try store.check(configuration: configuration)
             state = try store.lastComplete(layout: model.layout, stepsPerEpoch: stepsPerEpoch)
-            if let state, state.epoch >= configuration.epochs {
-                throw TrainingError.invalidRun("\(dir.path) already finished all \(configuration.epochs) epochs")
+            if let state, let done = configuration.completion(after: state.metrics) {
+                throw TrainingError.invalidRun("\(dir.path) already \(done)")
             }
             try store.prepareToContinue(after: state)
         }
@@ -118,8 +130,12 @@ public struct Trainer {
     }
 
     /// The training loop: from a fresh start (`state == nil`: θ initialized from the seed) or
-    /// after a complete epoch, to ``TrainingConfiguration/epochs``. `onStep` is called after each
-    /// step, `onEpoch` after each epoch once it is in `store`.
+    /// after a complete epoch, to ``TrainingConfiguration/epochs`` or the first epoch that meets
+    /// the ``TrainingConfiguration/stopping`` rule (which is then the last: its epoch probes run as
+    /// after the last epoch; a state already there trains no further). With
+    /// ``ProbeSettings/lambdaEverySteps`` = K, λ_max after every K-th step of the run
+    /// (``stepProbes(for:)``) goes to the store's steps.csv and ``onStepMetrics``. `onStep` is
+    /// called after each step, `onEpoch` after each epoch once it is in `store`.
     /// - Returns: the final θ and the metrics of the epochs this call ran.
     /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:cause:)`` and
     ///   ``TrainingError/nonFiniteParameters(epoch:step:lastCheckpoint:cause:)`` (the checkpoint of the
@@ -139,24 +155,30 @@ public struct Trainer {
             optimizer.velocity = state.velocity
             optimizer.step = state.step
         }
-        var eigenvector = state?.eigenvector
+        var eigenvector = state?.eigenvector, stepEigenvector = state?.stepEigenvector
         var lastCheckpoint = state?.parametersPath
         // What a blow-up is diagnosed from: the rate of the last step taken and the last λ_max.
         var rateOfLastStep = optimizer.currentLearningRate
         var lastLambda: (value: Double, epoch: Int)? = nil
         func cause() -> String { cfg.divergenceCause(learningRate: rateOfLastStep, lambdaMax: lastLambda) }
         let firstEpoch = (state?.epoch ?? 0) + 1
-        guard firstEpoch <= cfg.epochs else { return (θ, []) }
+        guard firstEpoch <= cfg.epochs, !(state.map { cfg.isFinished(after: $0.metrics) } ?? false) else { return (θ, []) }
         let (trainX, trainY) = Self.tensor(of: train, as: Float.self)
         let (valX, valY) = Self.tensor(of: data.validation, as: Float.self)
         let (testX, testY) = Self.tensor(of: data.test, as: Float.self)
         let (probeX, probeY) = Self.probeSet(of: trainX, labels: trainY, samples: p.probeSamples)
+        func probeContext(seed: UInt64) throws -> ProbeContext<Float> {
+            try Self.probeContext(model: model, at: θ, input: probeX, labels: probeY, chunk: p.probeBatchSize,
+                                  seed: seed) { train.images(rows: 0..<probeY.count, as: Double.self) }
+        }
+        let stepProbes = Self.stepProbes(for: cfg)
         var all: [EpochMetrics] = []
         for epoch in firstEpoch...cfg.epochs {
             let t0 = Date()
             var lossSum = 0.0
             var step = 0
             var lastRate = optimizer.currentLearningRate
+            var stepProbeSeconds = 0.0
             for batch in train.batchIndices(size: o.batchSize, seed: cfg.seed, epoch: epoch) {
                 step += 1
                 let (loss, g) = try Self.valueWithGradient(model, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize)
@@ -167,12 +189,32 @@ public struct Trainer {
                 lastRate = optimizer.currentLearningRate
                 rateOfLastStep = lastRate
                 try optimizer.update(&θ, gradient: g)
+                if let stepProbes, let k = p.lambdaEverySteps, optimizer.step % k == 0 {
+                    guard θ.dot(θ).isFinite else {
+                        throw TrainingError.nonFiniteParameters(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint, cause: cause())
+                    }
+                    // Warm start from the previous step's estimate; the seed of the step, as the epoch probes use the epoch's.
+                    let values: [Double], probeStart = Date()
+                    defer { stepProbeSeconds += Date().timeIntervalSince(probeStart) }
+                    do {
+                        var context = try probeContext(seed: cfg.seed &+ UInt64(optimizer.step))
+                        if let stepEigenvector { context.warmStarts[LambdaMaxProbe.name] = stepEigenvector }
+                        values = try stepProbes.measure(&context)
+                        stepEigenvector = context.warmStarts[LambdaMaxProbe.name] ?? stepEigenvector
+                    } catch {
+                        throw TrainingError.probeFailed(epoch: epoch, reason: "λ_max after step \(optimizer.step): \(error)")
+                    }
+                    let row = StepMetrics(epoch: epoch, step: optimizer.step, learningRate: lastRate, stabilityLimit: cfg.stabilityLimit(learningRate: lastRate),
+                                          probeValues: values)
+                    try store?.append(step: row)
+                    onStepMetrics(row)
+                }
                 let elapsed = Date().timeIntervalSince(t0)
                 let rate = Double(step * o.batchSize) / max(elapsed, 1e-9)
                 onStep(StepProgress(epoch: epoch, step: step, stepsInEpoch: stepsPerEpoch, samplesPerSecond: rate,
                                     secondsRemaining: elapsed / Double(step) * Double(stepsPerEpoch - step)))
             }
-            let trainSeconds = Date().timeIntervalSince(t0)
+            let trainSeconds = Date().timeIntervalSince(t0) - stepProbeSeconds
             guard θ.dot(θ).isFinite else {
                 throw TrainingError.nonFiniteParameters(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint, cause: cause())
             }
@@ -184,14 +226,16 @@ public struct Trainer {
             guard trL.isFinite else {
                 throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: trL, lastCheckpoint: lastCheckpoint, cause: cause())
             }
+            // The epoch that meets the stopping rule is the run's last.
+            let stops = cfg.stopping?.reached(trainLoss: trL, trainAccuracy: trA) != nil
+            let lastEpoch = stops ? epoch : cfg.epochs
             var probeValues = epochProbes.notMeasured
-            if epochProbes.due(epoch: epoch, of: cfg.epochs) {
+            if epochProbes.due(epoch: epoch, of: lastEpoch) {
                 do {
-                    var context = try Self.probeContext(model: model, at: θ, input: probeX, labels: probeY, chunk: p.probeBatchSize,
-                                                        seed: cfg.seed &+ UInt64(epoch)) { train.images(rows: 0..<probeY.count, as: Double.self) }
+                    var context = try probeContext(seed: cfg.seed &+ UInt64(epoch))
                     // Warm start from the previous estimate's eigenvector.
                     if let eigenvector { context.warmStarts[LambdaMaxProbe.name] = eigenvector }
-                    probeValues = try epochProbes.measure(&context, epoch: epoch, of: cfg.epochs)
+                    probeValues = try epochProbes.measure(&context, epoch: epoch, of: lastEpoch)
                     eigenvector = context.warmStarts[LambdaMaxProbe.name] ?? eigenvector
                 } catch {
                     throw TrainingError.probeFailed(epoch: epoch, reason: "\(error)")
@@ -199,14 +243,16 @@ public struct Trainer {
             }
             let m = EpochMetrics(epoch: epoch, trainLoss: trL, trainAccuracy: trA, trainRunningLoss: lossSum / Double(max(step, 1)),
                                  validationLoss: vaL, validationAccuracy: vaA, testLoss: teL, testAccuracy: teA, learningRate: lastRate,
-                                 trainSeconds: trainSeconds, evaluationSeconds: evaluationSeconds,
+                                 stabilityLimit: cfg.stabilityLimit(learningRate: lastRate), trainSeconds: trainSeconds, evaluationSeconds: evaluationSeconds,
                                  probeColumns: epochProbes.columns, probeValues: probeValues, integerColumns: epochProbes.integerColumns)
             all.append(m)
             if m.lambdaMax.isFinite { lastLambda = (m.lambdaMax, epoch) }
             if let store {
-                lastCheckpoint = try store.append(m, parameters: θ, model: model, velocity: optimizer.velocity, step: optimizer.step, eigenvector: eigenvector)
+                lastCheckpoint = try store.append(m, parameters: θ, model: model, velocity: optimizer.velocity, step: optimizer.step,
+                                                  eigenvector: eigenvector, stepEigenvector: stepEigenvector)
             }
             try onEpoch(m)
+            if stops { break }
         }
         return (θ, all)
     }

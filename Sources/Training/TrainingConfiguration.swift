@@ -19,8 +19,11 @@ public struct TrainingConfiguration: ConfigurationValue {
     public var optimizer = OptimizerSettings()
     /// The learning-rate schedule, in epochs.
     public var schedule: Schedule = .cosine
-    /// Passes over the training split (1…``maximumEpochs``).
+    /// Passes over the training split (1…``maximumEpochs``); with a ``stopping`` rule, the most.
     public var epochs: Int = 3
+    /// Stop before ``epochs`` once the train loss or accuracy reaches a target (``StoppingRule``);
+    /// `nil`: run all epochs. (Optional, so that runs made before it keep their SHA-256.)
+    public var stopping: StoppingRule? = nil
     /// Seeds initialization, shuffling and the λ_max start vector.
     public var seed: UInt64 = 0
     /// The λ_max estimate after every epoch, on a fixed probe set.
@@ -53,8 +56,18 @@ public struct TrainingConfiguration: ConfigurationValue {
                              ("optimizer.gradientClipNorm", o.gradientClipNorm ?? 1)] {
             if let problem = Precision.float32.roundingProblem(value, user: "training") { throw bad(key, problem) }
         }
+        if let w = o.warmupEpochs, !(w >= 0 && w.isFinite && w <= Double(epochs)) {
+            throw bad("optimizer.warmupEpochs", "must be in [0, epochs] = [0, \(epochs)] (or null: no warm-up), got \(w)")
+        }
         guard o.microBatchSize >= 0 else { throw bad("optimizer.microBatchSize", "must be ≥ 0 (0: the whole mini-batch), got \(o.microBatchSize)") }
         guard epochs >= 1, epochs <= Self.maximumEpochs else { throw bad("epochs", "must be in 1...\(Self.maximumEpochs), got \(epochs)") }
+        if let s = stopping {
+            guard s.trainAccuracy != nil || s.trainLoss != nil else {
+                throw bad("stopping", "sets no target: give stopping.trainAccuracy and/or stopping.trainLoss, or null for no stopping rule")
+            }
+            if let a = s.trainAccuracy, !(a > 0 && a <= 1) { throw bad("stopping.trainAccuracy", "must be in (0, 1] (a fraction of the training split), got \(a)") }
+            if let l = s.trainLoss, !(l > 0 && l.isFinite) { throw bad("stopping.trainLoss", "must be positive and finite, got \(l)") }
+        }
         if case let .step(every, gamma) = schedule {
             guard every >= 1, every <= Self.maximumEpochs else {
                 throw bad("schedule", "has an invalid value ('\(schedule)'): the step size must be at most \(Self.maximumEpochs) epochs (the longest run), got \(every)")
@@ -71,6 +84,7 @@ public struct TrainingConfiguration: ConfigurationValue {
         let p = probes
         guard p.lambdaEvery >= 0 else { throw bad("probes.lambdaEvery", "must be ≥ 0 (0: never), got \(p.lambdaEvery)") }
         guard p.probeSamples >= 1 else { throw bad("probes.probeSamples", "must be at least 1, got \(p.probeSamples)") }
+        if let k = p.lambdaEverySteps, k < 1 { throw bad("probes.lambdaEverySteps", "must be at least 1 (or null: λ_max only after epochs), got \(k)") }
         guard p.probeBatchSize >= 0 else { throw bad("probes.probeBatchSize", "must be ≥ 0 (0: the whole probe set at once), got \(p.probeBatchSize)") }
         do { try LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance).validate() } catch let error as ProbeSettingError {
             throw bad(["powerIterations": "probes.lambdaIterations", "tolerance": "probes.lambdaTolerance"][error.setting] ?? "probes", error.problem)
@@ -103,7 +117,8 @@ public struct TrainingConfiguration: ConfigurationValue {
         let o = optimizer, λ = o.weightDecay
         let limit = sgdStabilityLimit(momentum: o.momentum, nesterov: o.nesterov)
         func g(_ x: Double) -> String { String(format: "%.4g", x) }
-        let rate = "η = \(g(η))" + (η == o.learningRate ? "" : " (the \(schedule) schedule's rate at this step; η₀ = \(g(o.learningRate)))")
+        let warm = (o.warmupEpochs ?? 0) > 0 ? " after \(o.warmupEpochs!) epochs of linear warm-up" : ""
+        let rate = "η = \(g(η))" + (η == o.learningRate ? "" : " (the \(schedule) schedule's rate at this step\(warm); η₀ = \(g(o.learningRate)))")
         if let (h, epoch) = lambdaMax, h.isFinite, η * (h + λ) > limit {
             return "the learning rate is too large for the loss's curvature: \(rate) times λ_max = \(g(h)) (after epoch \(epoch))\(λ > 0 ? " plus the weight decay λ = \(g(λ))" : "") is \(g(η * (h + λ))), above \(Self.limitText(o)), beyond which SGD diverges on a quadratic of that curvature"
         }
@@ -123,20 +138,63 @@ public struct TrainingConfiguration: ConfigurationValue {
     }
 
     /// The schedule in steps, for `stepsPerEpoch` SGD steps per epoch: the one place where the
-    /// schedule's epochs become steps.
-    /// - Throws: ``ConfigurationError`` when the step count overflows.
+    /// schedule's epochs become steps. With ``OptimizerSettings/warmupEpochs`` it is the
+    /// schedule under a linear warm-up of ``warmupSteps(stepsPerEpoch:)`` steps
+    /// (``LearningRateSchedule/warmup(steps:then:)``); both span all steps of ``epochs`` (the
+    /// cap, also under a ``stopping`` rule).
+    /// - Throws: ``ConfigurationError`` when the step count overflows, or when the warm-up's first
+    ///   rate η₀/W rounds to 0 in Float32 (the precision SGD computes in).
     public func learningRateSchedule(stepsPerEpoch: Int) throws -> LearningRateSchedule {
+        let base: LearningRateSchedule
         switch schedule {
-        case .constant: return .constant
-        case .cosine: return .cosine
+        case .constant: base = .constant
+        case .cosine: base = .cosine
         case let .step(every, gamma):
             let (steps, overflow) = every.multipliedReportingOverflow(by: stepsPerEpoch)
             guard !overflow else {
                 throw ConfigurationError(key: "schedule", "has an invalid value ('\(schedule)'): \(every) epochs of \(stepsPerEpoch) steps do not fit in a step count")
             }
-            return .step(stepSize: steps, gamma: gamma)
+            base = .step(stepSize: steps, gamma: gamma)
         }
+        let w = warmupSteps(stepsPerEpoch: stepsPerEpoch)
+        guard w > 0 else { return base }
+        let first = optimizer.learningRate / Double(w)
+        if let problem = Precision.float32.roundingProblem(first, user: "training") {
+            throw ConfigurationError(key: "optimizer.warmupEpochs", "gives a first rate η₀/W = \(optimizer.learningRate)/\(w) that \(problem)")
+        }
+        return .warmup(steps: w, then: base)
     }
+
+    /// The warm-up's length in steps, W = ⌈warmupEpochs × stepsPerEpoch⌉ (0 without warm-up). A
+    /// product within rounding of an integer is that integer: 0.1 epochs of 30 steps are 3 steps,
+    /// although 0.1 × 30 is 3.0000000000000004 in binary floating point.
+    public func warmupSteps(stepsPerEpoch: Int) -> Int {
+        guard let epochs = optimizer.warmupEpochs, epochs > 0 else { return 0 }
+        let x = epochs * Double(stepsPerEpoch), nearest = x.rounded()
+        return Int(abs(x - nearest) <= 1e-12 * nearest ? nearest : x.rounded(.up))
+    }
+
+    /// SGD's stability limit on a quadratic as a bound on the curvature, for steps of rate η:
+    /// h < ``sgdStabilityLimit(momentum:nesterov:)``/η, i.e. 2(1 + μ)/η for heavy ball (the
+    /// metrics' `stability_limit`); +inf for η = 0.
+    public func stabilityLimit(learningRate η: Double) -> Double {
+        sgdStabilityLimit(momentum: optimizer.momentum, nesterov: optimizer.nesterov) / η
+    }
+
+    /// Why the run is over after the epoch `metrics` describes: it reached the ``stopping`` rule
+    /// (`reached the stopping rule's train accuracy 0.99 at epoch 7 of at most 30`) or ran all
+    /// ``epochs`` (`finished all 30 epochs`); `nil` when it goes on.
+    public func completion(after metrics: EpochMetrics) -> String? {
+        if let met = stopping?.reached(trainLoss: metrics.trainLoss, trainAccuracy: metrics.trainAccuracy) {
+            return "reached the stopping rule's \(met) at epoch \(metrics.epoch) of at most \(epochs)"
+        }
+        return metrics.epoch >= epochs ? "finished all \(epochs) epochs" : nil
+    }
+
+    /// Whether the run is over after the epoch `metrics` describes (``completion(after:)``): a run
+    /// resumed from that epoch trains no further. Pass the last complete epoch's metrics,
+    /// ``TrainingCheckpoint/metrics``.
+    public func isFinished(after metrics: EpochMetrics) -> Bool { completion(after: metrics) != nil }
 
     /// The same run as `other`: equal in everything but the data settings (a run's data are
     /// checked by what they are, the recorded data set and split sizes, not by where they lie).
@@ -171,9 +229,49 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
     /// larger mini-batch is split into micro-batches whose gradients are averaged, weighted by
     /// size: the same step up to rounding, with less memory and better cache use at large batches.
     public var microBatchSize: Int = 0
+    /// Linear learning-rate warm-up over this many epochs (0…``TrainingConfiguration/epochs``,
+    /// fractions allowed): the first W = ⌈warmupEpochs × steps per epoch⌉ steps take
+    /// min(1, (t + 1)/W) times the schedule's rate (``LearningRateSchedule/warmup(steps:then:)``;
+    /// Goyal et al. 2017, §2.2); `nil` or 0: none. (Optional, so that runs made before it keep
+    /// their SHA-256.)
+    public var warmupEpochs: Double? = nil
 
     /// The defaults: batch 64, η₀ = 0.05, momentum 0.9, no weight decay, heavy ball.
     public init() {}
+}
+
+/// When a run stops before its last epoch: after the first epoch whose train loss and accuracy
+/// (over the whole training split, evaluated after the epoch) reach every target set. The
+/// learning-rate schedule stays that of all ``TrainingConfiguration/epochs``, so the epochs up to
+/// the stop are those of the run without the rule.
+public struct StoppingRule: OptionalSettingsGroup {
+    /// Stop once the train accuracy is at least this fraction, in (0, 1].
+    public var trainAccuracy: Double? = nil
+    /// Stop once the train loss (mean cross-entropy) is at most this, > 0.
+    public var trainLoss: Double? = nil
+
+    /// No target (not valid as a rule: set one).
+    public init() {}
+
+    /// A rule with these targets.
+    public init(trainAccuracy: Double? = nil, trainLoss: Double? = nil) {
+        self.trainAccuracy = trainAccuracy; self.trainLoss = trainLoss
+    }
+
+    /// The targets, in words (`train accuracy 0.99`, `train accuracy 0.99 and train loss 0.05`),
+    /// when an epoch with this train loss and accuracy reaches all of them; else `nil`.
+    public func reached(trainLoss loss: Double, trainAccuracy accuracy: Double) -> String? {
+        var met: [String] = []
+        if let a = trainAccuracy {
+            guard accuracy >= a else { return nil }
+            met.append("train accuracy \(a)")
+        }
+        if let l = trainLoss {
+            guard loss <= l else { return nil }
+            met.append("train loss \(l)")
+        }
+        return met.isEmpty ? nil : met.joined(separator: " and ")
+    }
 }
 
 /// The λ_max estimate of every epoch: power iteration on Hessian-vector products over the fixed
@@ -196,6 +294,12 @@ public struct ProbeSettings: Codable, Equatable, Sendable {
     /// default settings; `nil` or empty: λ_max alone. (Optional, so that the configurations of
     /// runs made before it keep their SHA-256.)
     public var extraProbes: [String]? = nil
+    /// λ_max also after every this many SGD steps (counted over the whole run, so the count
+    /// goes on across epochs and a resume), with the epoch λ_max's settings, on the same probe
+    /// set, warm-started from the previous step's estimate: a row of the run's steps.csv
+    /// (``StepMetrics``). `nil`: only after epochs. (Optional, so that runs made before it keep
+    /// their SHA-256.)
+    public var lambdaEverySteps: Int? = nil
 
     /// The defaults: every epoch, 1,024 samples at once, 10 iterations, tolerance 1e-3.
     public init() {}

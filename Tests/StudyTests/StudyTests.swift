@@ -116,7 +116,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         // metrics.csv: the documented columns, one row per configuration and epoch, finite values.
         let metrics = try CSVTable.read(dir.appendingPathComponent("metrics.csv"))
         #expect(metrics.columns == ["model", "regime", "seed", "epoch", "train_loss", "train_accuracy", "train_running_loss", "validation_loss",
-                                    "validation_accuracy", "test_loss", "test_accuracy", "learning_rate", "train_seconds", "evaluation_seconds",
+                                    "validation_accuracy", "test_loss", "test_accuracy", "learning_rate", "stability_limit", "train_seconds", "evaluation_seconds",
                                     "lambda_max", "lambda_iterations", "lambda_residual", "lambda_converged", "lambda_negative", "lambda_seconds",
                                     "sharpness_mean", "sharpness_max", "quadratic_prediction", "sharpness_seconds", "trace", "trace_stderr", "trace_seconds"])
         #expect(metrics.rows.count == 4)

@@ -6,14 +6,15 @@ import Tensors
 /// Issue 13: `landscape train` killed (SIGKILL) at seeded random moments — while a checkpoint or
 /// another file is being written, or at a random time after the run started — and then continued
 /// (`--resume`, or the original command when it was killed before run.json existed) ends with
-/// the uninterrupted run's metrics and byte-identical final checkpoints.
+/// the uninterrupted run's metrics and λ_max rows of steps.csv (every 3 of the 12 steps; appended
+/// in place, so a kill may cut one) and byte-identical final checkpoints.
 @Suite struct FaultInjectionTests {
     /// Runs killed and resumed: 6 in CI; LANDSCAPE_KILL_TRIALS=N for a longer attack (Notes/reliability.md).
     static let trials = ProcessInfo.processInfo.environment["LANDSCAPE_KILL_TRIALS"].flatMap { Int($0) }.map { max($0, 1) } ?? 6
 
     func trainArguments(_ mnist: URL, _ out: URL) -> [String] {
         ["train", "--data-dir", mnist.path, "--train-limit", "256", "--validation", "100", "--epochs", "3", "--batch-size", "64",
-         "--lambda-samples", "32", "--lambda-iterations", "3", "--no-progress", "--output-dir", out.path]
+         "--lambda-samples", "32", "--lambda-iterations", "3", "--lambda-every-steps", "3", "--no-progress", "--output-dir", out.path]
     }
 
     /// Starts `args`, kills it as `plan` says, and reports whether the kill happened (the run may end first).
@@ -67,6 +68,8 @@ import Tensors
         let final = ["theta-epoch-003.safetensors", "optimizer-epoch-003.safetensors", "checkpoints.csv"]
         let expected = try final.map { try Data(contentsOf: reference.appendingPathComponent($0)) }
         let expectedRows = try rowsWithoutTimes(reference)
+        let expectedSteps = try csvRowsWithoutTimes(reference.appendingPathComponent("steps.csv"))
+        #expect(expectedSteps.count == 5)
 
         var rng = SplitMix64(seed: 2026)
         var kills = 0, duringWrites = 0
@@ -77,7 +80,7 @@ import Tensors
                 let fresh = !FileManager.default.fileExists(atPath: dir.appendingPathComponent("run.json").path)
                 let args = fresh ? trainArguments(mnist, dir) : ["train", "--resume", dir.path, "--data-dir", mnist.path, "--train-limit", "256", "--validation", "100", "--no-progress"]
                 if attempt < 2 {
-                    // 3 epochs × (θ, optimizer, checkpoints.csv, metrics.csv) + run.json, checkpoints.csv and metrics.csv at the start.
+                    // 3 epochs × (θ, optimizer, checkpoints.csv, metrics.csv) + run.json, checkpoints.csv, metrics.csv and steps.csv at the start.
                     let plan: Plan = rng.next(below: 2) == 0 ? .write(1 + rng.next(below: 15)) : .delay(rng.nextUnitInterval() * 1.5)
                     let before = Set((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
                     if try runAndKill(exe, args, dir: dir, plan: plan) {
@@ -91,6 +94,7 @@ import Tensors
                 }
             }
             #expect(try rowsWithoutTimes(dir) == expectedRows, "trial \(trial)")
+            #expect(try csvRowsWithoutTimes(dir.appendingPathComponent("steps.csv")) == expectedSteps, "trial \(trial)")
             for (name, data) in zip(final, expected) {
                 #expect(try Data(contentsOf: dir.appendingPathComponent(name)) == data, "trial \(trial): \(name) differs")
             }

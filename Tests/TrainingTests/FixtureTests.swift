@@ -154,6 +154,11 @@ import Training
         let header = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")[0]
         #expect(header == Substring(EpochMetrics.csvHeader(probeColumns: EpochProbes.lambdaMaxColumns)))
         #expect(try String(contentsOf: Self.fixtures.appendingPathComponent("train-interrupted/metrics.csv"), encoding: .utf8).contains("probe_seconds"))
+        // The earlier version recorded no stability limit: nan in its rows; 2(1 + μ)/η = 3.8/0.025 in epoch 3's (η₀·0.5²).
+        let lines = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let k = try #require(lines[0].firstIndex(of: "stability_limit"))
+        let limits = lines.dropFirst().map { Double($0[k])! }
+        #expect(limits.count == 3 && limits[0].isNaN && limits[1].isNaN && abs(limits[2] - 152) <= 1e-13 * 152, "\(limits)")
     }
 
     /// A copy of train-interrupted cut back to what the earlier version had written after epoch 1:
