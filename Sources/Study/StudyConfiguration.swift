@@ -26,18 +26,30 @@ public enum StudyError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// One SGD noise regime of the study: its batch size and initial learning rate, laid over the
-/// study's ``StudyConfiguration/training`` (`nil`: the training settings' value).
+/// One SGD regime of the study: its batch size and initial learning rate, and optionally its own
+/// epoch count, warm-up and stopping rule, laid over the study's ``StudyConfiguration/training``
+/// (`nil`: the training settings' value). The regimes of the source paper set only the first two;
+/// a control such as `low-noise-matched` trains until a target train accuracy within a cap of
+/// epochs (``TrainingConfiguration/stopping``; the schedule is defined over the cap).
 public struct RegimeSettings: Codable, Sendable, Equatable {
     /// Samples per SGD step.
     public var batchSize: Int?
-    /// The initial learning rate η₀ (decayed by the study's schedule).
+    /// The initial (peak) learning rate η₀ (decayed by the study's schedule).
     public var learningRate: Double?
+    /// The regime's epochs, or with ``stopping`` its cap of epochs.
+    public var epochs: Int?
+    /// Linear warm-up over this many epochs (``OptimizerSettings/warmupEpochs``).
+    public var warmupEpochs: Double?
+    /// Stop after the first epoch that reaches these targets (``TrainingConfiguration/stopping``).
+    public var stopping: StoppingRule?
 
-    /// A regime with the given batch size and initial learning rate (`nil`: the training settings').
-    public init(batchSize: Int? = nil, learningRate: Double? = nil) {
+    /// A regime with the given settings (`nil`: the training settings').
+    public init(batchSize: Int? = nil, learningRate: Double? = nil, epochs: Int? = nil, warmupEpochs: Double? = nil, stopping: StoppingRule? = nil) {
         self.batchSize = batchSize
         self.learningRate = learningRate
+        self.epochs = epochs
+        self.warmupEpochs = warmupEpochs
+        self.stopping = stopping
     }
 }
 
@@ -89,6 +101,12 @@ public struct FinalProbeSettings: Codable, Sendable, Equatable {
     /// Further probes at the final θ, by name (``ProbeRegistry``), with their default settings;
     /// their columns go to final.csv.
     public var extraFinalProbes: [String] = [KeskarProbe.name]
+    /// Is the probe set big enough? λ_max and the Hutchinson trace on the whole training split at
+    /// the final θ (chunked, streamed operators), beside the same estimators on the probe set, for
+    /// the first this many seeds of each configuration (0: never). One Hessian product over the
+    /// 55,000 training samples costs the CNN about three training epochs' gradients, so the
+    /// protocol measures one seed.
+    public var wholeSplitSeeds: Int = 1
 
     /// The study's protocol.
     public init() {}
@@ -195,6 +213,13 @@ public struct StudyConfiguration: ConfigurationValue {
     static let protocolRegimes: [(name: String, settings: RegimeSettings)] = [
         ("high-noise", RegimeSettings()),
         ("low-noise", RegimeSettings(batchSize: 2048, learningRate: 0.01)),
+        // The control for batch size at matched training accuracy (Hoffer, Hubara and Soudry 2017):
+        // batch 2048 until 99 % train accuracy within 30 epochs. η₀ = 0.2 is the smallest rate of
+        // 0.05·2^k that reaches it for both models (measured: the MLP stays at 96.5 % with 0.05 and
+        // 98.4 % with 0.1; Notes/study.md); η/B = 9.8e-5 is 8× below high-noise's 7.8e-4. The CNN
+        // needs the warm-up: without it, η₀ ≥ 0.1 at batch 2048 sits at chance for its first epochs.
+        ("low-noise-matched", RegimeSettings(batchSize: 2048, learningRate: 0.2, epochs: 30, warmupEpochs: 2,
+                                             stopping: StoppingRule(trainAccuracy: 0.99))),
     ]
 
     public static var openObjects: Set<String> { ["regimeSettings", "probeBatchSize", "microBatchSize"] }
@@ -224,6 +249,7 @@ public struct StudyConfiguration: ConfigurationValue {
                 c.finalProbes.lanczosSteps = 20
                 c.finalProbes.slqProbes = 1
                 c.finalProbes.slqSteps = 20
+                c.finalProbes.wholeSplitSeeds = 0
             }
             return c
         }
@@ -281,6 +307,10 @@ public struct StudyConfiguration: ConfigurationValue {
         var t = training
         t.model = model
         (t.optimizer.batchSize, t.optimizer.learningRate) = resolvedRegime(regime)
+        let r = regimeSettings[regime]!
+        t.epochs = r.epochs ?? t.epochs
+        t.optimizer.warmupEpochs = r.warmupEpochs ?? t.optimizer.warmupEpochs
+        t.stopping = r.stopping ?? t.stopping
         t.probes.probeBatchSize = probeBatchSize[model] ?? t.probes.probeBatchSize
         t.optimizer.microBatchSize = microBatchSize[model] ?? t.optimizer.microBatchSize
         return t
@@ -378,6 +408,7 @@ public struct StudyConfiguration: ConfigurationValue {
         try limit("finalProbes.lanczosSteps", f.lanczosSteps, f.lanczosCount...ProbeLimits.lanczosSteps.upperBound, " (at least lanczosCount; each step keeps a parameter-sized vector)")
         try limit("finalProbes.slqProbes", f.slqProbes, ProbeLimits.slqProbes)
         try limit("finalProbes.slqSteps", f.slqSteps, ProbeLimits.slqSteps, " (each step keeps a parameter-sized vector)")
+        try limit("finalProbes.wholeSplitSeeds", f.wholeSplitSeeds, 0...Self.maximumSeeds)
         // The per-regime and per-model values, where they replace the training settings'.
         for m in models {
             for r in regimes {
@@ -385,6 +416,9 @@ public struct StudyConfiguration: ConfigurationValue {
                     switch error.key {
                     case "optimizer.batchSize" where regimeSettings[r]?.batchSize != nil: error.key = "regimeSettings.\(r).batchSize"
                     case "optimizer.learningRate" where regimeSettings[r]?.learningRate != nil: error.key = "regimeSettings.\(r).learningRate"
+                    case "epochs" where regimeSettings[r]?.epochs != nil: error.key = "regimeSettings.\(r).epochs"
+                    case "optimizer.warmupEpochs" where regimeSettings[r]?.warmupEpochs != nil: error.key = "regimeSettings.\(r).warmupEpochs"
+                    case let key? where key.hasPrefix("stopping") && regimeSettings[r]?.stopping != nil: error.key = "regimeSettings.\(r).\(key)"
                     case "probes.probeBatchSize" where probeBatchSize[m] != nil: error.key = "probeBatchSize.\(m.rawValue)"
                     case "optimizer.microBatchSize" where microBatchSize[m] != nil: error.key = "microBatchSize.\(m.rawValue)"
                     default: error.key = error.key.map { "training.\($0)" }

@@ -276,18 +276,19 @@ public enum StudyReport {
             return vals.isEmpty ? "—" : vals.map { String(format: "%.4g", $0) }.joined(separator: ", ")
         }
         var status: [String: String] = [:]
+        func epochsOf(_ r: StudyRun) -> Int { (try? config.training(for: r).epochs) ?? config.training.epochs }
         let runHeader = ["run", "seed", "epochs", "train loss", "train acc. (%)", "test acc. (%)", "gap (pp)", "λ_max", "S_ε^max", "S_ε^mean", "trace (± SE)", "top Lanczos eigenvalues", "status"]
         var runTable: [[String]] = []
         for r in runs {
             let n = r.name, stopped = failures[n]
             guard let v = values.first(where: { $0.run == n }) else {
                 status[n] = stopped.map { "stopped: " + $0 } ?? "not started"
-                runTable.append([n, String(r.seed), "0/\(config.training.epochs)", "—", "—", "—", "—", "—", "—", "—", "—", "—", status[n]!])
+                runTable.append([n, String(r.seed), "0/\(epochsOf(r))", "—", "—", "—", "—", "—", "—", "—", "—", "—", status[n]!])
                 continue
             }
             let last = rows(n).last ?? [:]
             status[n] = stopped.map { "stopped: " + $0 } ?? (!v.finished ? "in progress" : (v.hasFinalProbes ? "complete" : "final probes not done"))
-            runTable.append([n, String(r.seed), "\(v.epoch)/\(config.training.epochs)", fmt(v["train_loss"]), fmt(v["train_accuracy"], "%.2f"), fmt(v["test_accuracy"], "%.2f"),
+            runTable.append([n, String(r.seed), "\(v.epoch)/\(epochsOf(r))", fmt(v["train_loss"]), fmt(v["train_accuracy"], "%.2f"), fmt(v["test_accuracy"], "%.2f"),
                              fmt(v["gap"], "%.2f"), fmt(v["lambda_max"]), fmt(v["sharpness_max"], "%.3g"), fmt(v["sharpness_mean"], "%.3g"),
                              fmt(v["trace"]) + " ± " + fmt(Double(last["trace_stderr"] ?? "") ?? .nan, "%.2g"), topEigenvalues(n), status[n]!])
         }
@@ -355,11 +356,17 @@ public enum StudyReport {
         var md = "# Study summary: \(datasetName)\n\n"
         var intro: [String] = []
         var line = "Models \(config.models.map(\.rawValue).joined(separator: ", ")) × regimes " + config.regimes.map { r in
-            let s = config.resolvedRegime(r)
-            return "\(r) (batch \(s.batchSize), η₀ = \(s.learningRate))"
+            let s = config.resolvedRegime(r), extra = config.regimeSettings[r]
+            var text = "\(r) (batch \(s.batchSize), η₀ = \(s.learningRate), η₀/B = \(String(format: "%.2g", s.learningRate / Double(s.batchSize)))"
+            if let e = extra?.epochs { text += extra?.stopping == nil ? ", \(e) epochs" : ", at most \(e) epochs" }
+            if let w = extra?.warmupEpochs, w > 0 { text += ", \(w) epochs of linear warm-up" }
+            if let stop = extra?.stopping {
+                text += ", stopped at " + [stop.trainAccuracy.map { "train accuracy ≥ \($0)" }, stop.trainLoss.map { "train loss ≤ \($0)" }].compactMap { $0 }.joined(separator: " and ")
+            }
+            return text + ")"
         }.joined(separator: ", ")
         line += " × " + (config.seeds.map { "seed\($0.count == 1 ? "" : "s") \($0.map(String.init).joined(separator: ", ")) (each configuration trained once per seed: \(runs.count) run\(runs.count == 1 ? "" : "s"))" } ?? "seed \(config.training.seed) (one run per configuration)")
-        line += "; momentum \(config.training.optimizer.momentum), \(config.training.schedule) schedule, \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), weight decay \(config.training.optimizer.weightDecay)"
+        line += "; momentum \(config.training.optimizer.momentum), \(config.training.schedule) schedule, \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s") (where a regime sets none), weight decay \(config.training.optimizer.weightDecay)"
         if config.training.optimizer.nesterov { line += ", Nesterov momentum" }
         if let clip = config.training.optimizer.gradientClipNorm { line += ", gradients clipped to global norm \(clip)" }
         intro.append(line + ".")
@@ -378,11 +385,12 @@ public enum StudyReport {
         for r in config.regimes {
             guard config.regimeSettings[r] != nil, let tr = trainCount else { continue }
             let s = config.resolvedRegime(r)
-            let (product, overflow) = (tr / s.batchSize + (tr % s.batchSize == 0 ? 0 : 1)).multipliedReportingOverflow(by: config.training.epochs)
+            let epochs = config.regimeSettings[r]?.epochs ?? config.training.epochs
+            let (product, overflow) = (tr / s.batchSize + (tr % s.batchSize == 0 ? 0 : 1)).multipliedReportingOverflow(by: epochs)
             let steps = overflow ? "more than \(Int.max)" : String(product)
             let stuck = values.filter { $0.regime == r && $0["train_accuracy"] < 50 }
             if !stuck.isEmpty {
-                intro.append("Warning: \(stuck.map(\.run).joined(separator: ", ")) did not learn (train accuracy \(stuck.map { String(format: "%.1f %%", $0["train_accuracy"]) }.joined(separator: ", "))): \(r) takes only \(steps) SGD steps of batch \(s.batchSize) on \(tr) samples in \(config.training.epochs) epoch\(config.training.epochs == 1 ? "" : "s"), so its curvature describes a barely trained network.")
+                intro.append("Warning: \(stuck.map(\.run).joined(separator: ", ")) did not learn (train accuracy \(stuck.map { String(format: "%.1f %%", $0["train_accuracy"]) }.joined(separator: ", "))): \(r) takes only \(steps) SGD steps of batch \(s.batchSize) on \(tr) samples in \(epochs) epoch\(epochs == 1 ? "" : "s"), so its curvature describes a barely trained network.")
             }
         }
         md += intro.joined(separator: "\n") + "\n\n"
@@ -482,7 +490,7 @@ public enum StudyReport {
                 }
             }
             return RunValues(run: r.name, configuration: r.configuration, model: r.model.rawValue, regime: r.regime, seed: r.seed,
-                             epoch: Int(last["epoch"] ?? "") ?? 0, epochs: config.training.epochs, hasFinalProbes: finalRow != nil, values: v)
+                             epoch: Int(last["epoch"] ?? "") ?? 0, epochs: (try? config.training(for: r).epochs) ?? config.training.epochs, hasFinalProbes: finalRow != nil, values: v)
         }
     }
 

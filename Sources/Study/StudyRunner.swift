@@ -394,6 +394,7 @@ public struct StudyRunner {
         var context = ProbeContext(point: θ, loss: try model.meanLoss(on: probeX, labels: probeY, chunkSize: chunk), seed: f.spectrumSeed,
                                    curvature: { hessianOp }, float64: { (try model.meanLoss(on: probeX64, labels: probeY, chunkSize: chunk), θ64) })
         let extraValues = try extras.measure(&context)
+        let whole = try wholeSplitProbes(model, θ: θ, trainX: trainX, trainY: trainY, run: run, probeLoss: context.loss, probeHessian: hessianOp, probeTop: top.pairs.first)
         if !extras.probes.isEmpty {
             log("[\(name)] " + zip(extras.columns, extraValues).filter { !$0.0.hasSuffix("_seconds") }.map { "\($0.0) \(String(format: "%.4g", $0.1))" }.joined(separator: ", "))
         }
@@ -433,6 +434,7 @@ public struct StudyRunner {
                         "curvature_seconds": String(format: "%.3f", t5.timeIntervalSince(t4)),
                         "participation_ratio": "\(ranks.participationRatio)", "effective_dimension": "\(ranks.effectiveDimension)",
                         "count_above_fraction": "\(ranks.countAboveFraction)"]
+            .merging(whole) { a, _ in a }
             .merging(zip(extras.columns, extraValues).map { c, v in (c, probeText(v, column: c, isInteger: extras.integerColumns.contains(c))) }) { a, _ in a }
         try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: finalColumns, added: addedColumns, where: belongs, with: [finalRow])
         log(String(format: "[%@] top eigenvalues %@; SLQ trace %.4g, effective rank %.4g (entropy) / %.4g (Σ|λ|/λ_max); slice loss %.3g…%.3g  [%.1f s Lanczos, %.1f s SLQ, %.1f s slice]",
@@ -470,7 +472,51 @@ public struct StudyRunner {
     public static let fixedFinalColumns = runColumns + ["lanczos_steps", "lanczos_seconds", "slq_probes", "slq_steps", "slq_seconds", "slq_trace",
                                       "effective_rank_entropy", "effective_rank_trace_ratio", "slice_points", "slice_samples", "slice_cosine", "slice_seconds",
                                       "sharpness_mean_float32", "sharpness_mean_float64", "sharpness_max_float32", "sharpness_max_float64", "precision_check_seconds",
-                                      "curvature_seconds", "participation_ratio", "effective_dimension", "count_above_fraction"]
+                                      "curvature_seconds", "participation_ratio", "effective_dimension", "count_above_fraction"] + wholeSplitColumns
+
+    /// final.csv's columns of ``wholeSplitProbes(_:θ:trainX:trainY:run:probeLoss:probeHessian:probeTop:)`` (nan for the runs it skips).
+    public static let wholeSplitColumns = ["whole_split_samples", "whole_split_lambda_max", "whole_split_lambda_residual", "whole_split_lambda_converged",
+                                           "probe_set_lambda_max", "whole_split_lambda_ratio", "whole_split_trace", "whole_split_trace_stderr",
+                                           "probe_set_trace", "probe_set_trace_stderr", "whole_split_trace_ratio", "whole_split_seconds"]
+
+    /// λ_max and the Hutchinson trace of the Hessian of the mean loss over the whole training split
+    /// at the final θ, beside the probe set's: λ_max by ``LambdaMaxProbe`` (the training settings'
+    /// iterations and tolerance) warm-started from the probe set's top Ritz vector, the probe set's
+    /// being that Ritz value; both traces by ``TraceProbe`` with the epoch probes' count and seed, so
+    /// the two use the same Rademacher vectors. Runs whose seed is not among the first
+    /// ``FinalProbeSettings/wholeSplitSeeds`` of the configuration get no values.
+    /// - Returns: final.csv's ``wholeSplitColumns`` for the run (nan when skipped).
+    func wholeSplitProbes<M: Model>(_ model: M, θ: Tensor<Float>, trainX: Tensor<Float>, trainY: [Int], run: StudyRun, probeLoss: LossFunction<Float>,
+                                    probeHessian: AnySymmetricOperator<Float>, probeTop: RitzPair<Float>?) throws -> [String: String] {
+        let cfg = configuration, p = cfg.training.probes
+        guard let index = cfg.runSeeds.firstIndex(of: run.seed), index < cfg.finalProbes.wholeSplitSeeds else {
+            return Dictionary(uniqueKeysWithValues: Self.wholeSplitColumns.map { ($0, "nan") })
+        }
+        let t0 = Date()
+        let chunk = BatchChunking.rows(for: run.model)
+        let records = BatchChunking.records(.hessian, rows: trainY.count, dimension: θ.count, scalarBytes: 4)
+        log("[\(run.name)] final λ_max and trace on the whole training split (\(trainY.count) samples, chunks of \(chunk))")
+        var context = ProbeContext(point: θ, loss: try model.meanLoss(on: trainX, labels: trainY, chunkSize: chunk), seed: cfg.finalProbes.spectrumSeed,
+                                   curvature: { try CurvatureKind.hessian.matrix(of: model, at: θ, input: trainX, labels: trainY, chunkSize: chunk, records: records) })
+        if let probeTop { context.warmStarts[LambdaMaxProbe.name] = probeTop.vector }
+        let λ = try LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance).measure(&context)
+        let trace = Self.trace(cfg.epochProbes)
+        let wholeTrace = try trace.measure(&context)
+        var probeContext = ProbeContext(point: θ, loss: probeLoss, seed: cfg.finalProbes.spectrumSeed, curvature: { probeHessian })
+        let probeTrace = try trace.measure(&probeContext)
+        let probeλ = probeTop?.value ?? .nan
+        let values: [(String, Double)] = [("whole_split_lambda_max", λ.lambdaMax), ("whole_split_lambda_residual", λ.residual),
+                                          ("probe_set_lambda_max", probeλ), ("whole_split_lambda_ratio", λ.lambdaMax / probeλ),
+                                          ("whole_split_trace", wholeTrace.trace), ("whole_split_trace_stderr", wholeTrace.standardError),
+                                          ("probe_set_trace", probeTrace.trace), ("probe_set_trace_stderr", probeTrace.standardError),
+                                          ("whole_split_trace_ratio", wholeTrace.trace / probeTrace.trace)]
+        let seconds = Date().timeIntervalSince(t0)
+        log(String(format: "[%@] whole split: λ_max %.4g (probe set %.4g, ratio %.3g), trace %.4g ± %.2g (probe set %.4g ± %.2g, ratio %.3g)  [%.1f s]",
+                   run.name, λ.lambdaMax, probeλ, λ.lambdaMax / probeλ, wholeTrace.trace, wholeTrace.standardError,
+                   probeTrace.trace, probeTrace.standardError, wholeTrace.trace / probeTrace.trace, seconds))
+        return Dictionary(uniqueKeysWithValues: values.map { ($0, "\($1)") } + [("whole_split_samples", String(trainY.count)),
+                          ("whole_split_lambda_converged", λ.converged ? "1" : "0"), ("whole_split_seconds", String(format: "%.3f", seconds))])
+    }
 
     /// The columns of spectra.csv (the Hessian's top Lanczos eigenvalues) and ggn-spectra.csv (the Gauss–Newton matrix's).
     public static let spectraColumns = runColumns + ["rank", "eigenvalue", "residual", "converged"]

@@ -27,6 +27,7 @@ func temporaryDirectory() -> URL {
 func tinyConfiguration() -> StudyConfiguration {
     var c = StudyConfiguration()
     c.seeds = [0]
+    c.regimes = ["high-noise", "low-noise"]
     c.training.data.trainLimit = 600
     c.training.data.validation = 200
     c.training.data.testLimit = 300

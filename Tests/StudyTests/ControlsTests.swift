@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import Datasets
+import Layers
+@testable import Study
+import Training
+
+/// Issue 19, items 2 and 5: regimes with their own epochs, warm-up and stopping rule (the
+/// `low-noise-matched` control), and the final probes on the whole training split.
+@Suite struct RegimeControlTests {
+    @Test func aRegimeLaysItsEpochsWarmUpAndStoppingRuleOverTheTrainingSettings() throws {
+        var c = StudyConfiguration()
+        c.regimeSettings["capped"] = RegimeSettings(batchSize: 512, learningRate: 0.1, epochs: 7, warmupEpochs: 1.5, stopping: StoppingRule(trainAccuracy: 0.95))
+        c.regimes = ["high-noise", "capped"]
+        try c.validate()
+        let t = try c.training(model: .mlp, regime: "capped")
+        #expect(t.epochs == 7 && t.optimizer.warmupEpochs == 1.5 && t.stopping == StoppingRule(trainAccuracy: 0.95))
+        #expect(t.optimizer.batchSize == 512 && t.optimizer.learningRate == 0.1)
+        let h = try c.training(model: .mlp, regime: "high-noise")
+        #expect(h.epochs == c.training.epochs && h.optimizer.warmupEpochs == nil && h.stopping == nil)
+    }
+
+    @Test func aBadRegimeSettingIsNamedUnderItsRegime() throws {
+        let cases: [(RegimeSettings, String)] = [
+            (RegimeSettings(epochs: 0), "regimeSettings.r.epochs"),
+            (RegimeSettings(epochs: 3, warmupEpochs: 4), "regimeSettings.r.warmupEpochs"),
+            (RegimeSettings(stopping: StoppingRule(trainAccuracy: 1.5)), "regimeSettings.r.stopping.trainAccuracy"),
+        ]
+        for (settings, key) in cases {
+            var c = StudyConfiguration()
+            c.regimeSettings["r"] = settings
+            c.regimes = ["r"]
+            do { try c.validate(); Issue.record("accepted \(settings)") } catch let error as ConfigurationError {
+                #expect(error.key == key, "\(error)")
+            }
+        }
+    }
+
+    /// The control's noise scale η/B stays at least 4× below high-noise's (the issue's condition),
+    /// and it trains at batch 2048 to 99 % train accuracy within a cap, as Notes/study.md says.
+    @Test func theMatchedControlKeepsItsNoiseScaleFourTimesBelowHighNoise() throws {
+        let c = StudyConfiguration()
+        #expect(c.regimes == ["high-noise", "low-noise", "low-noise-matched"])
+        let high = c.resolvedRegime("high-noise"), matched = c.resolvedRegime("low-noise-matched")
+        #expect(matched.learningRate / Double(matched.batchSize) * 4 <= high.learningRate / Double(high.batchSize))
+        #expect(matched.batchSize == 2048)
+        let t = try c.training(model: .cnn, regime: "low-noise-matched")
+        #expect(t.stopping?.trainAccuracy == 0.99 && t.epochs > c.training.epochs)
+    }
+}
+
+@Suite(.serialized) struct WholeSplitProbeTests {
+    /// When the probe set is the whole training split, the whole-split λ_max and trace equal the
+    /// probe set's (ratios 1: the same operator in other chunks, the same Rademacher vectors); the
+    /// second seed is not measured (wholeSplitSeeds 1).
+    @Test func onAProbeSetThatIsTheWholeSplitTheRatiosAreOne() throws {
+        guard let dir = sharedMNIST() else { Issue.record("MNIST not found at ../shared/data/mnist: this test needs the real data and did not run"); return }
+        var c = tinyConfiguration()
+        c.models = [.mlp]
+        c.regimes = ["high-noise"]
+        c.seeds = [0, 1]
+        c.training.data.trainLimit = 128
+        c.training.probes.probeSamples = 128
+        c.finalProbes.lanczosCount = 1
+        c.finalProbes.lanczosSteps = 20
+        c.finalProbes.wholeSplitSeeds = 1
+        let d = c.training.data
+        let data = try MNISTDataset(directory: dir, validationCount: d.validation, trainLimit: d.trainLimit, testLimit: d.testLimit)
+        let out = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: out) }
+        _ = try StudyRunner(configuration: c, data: data, directory: out).run()
+        let finals = try CSVTable.read(out.appendingPathComponent("final.csv"))
+        let first = try #require(finals.rows.first { $0["seed"] == "0" }), second = try #require(finals.rows.first { $0["seed"] == "1" })
+        func v(_ row: [String: String], _ k: String) -> Double { Double(row[k] ?? "") ?? .infinity }
+        #expect(first["whole_split_samples"] == "128")
+        #expect(abs(v(first, "whole_split_lambda_ratio") - 1) < 5e-3, "\(first)")
+        #expect(abs(v(first, "whole_split_trace_ratio") - 1) < 1e-4, "\(first)")
+        #expect(v(first, "whole_split_lambda_ratio") == v(first, "whole_split_lambda_max") / v(first, "probe_set_lambda_max"))
+        #expect(v(second, "whole_split_lambda_max").isNaN && v(second, "whole_split_trace").isNaN, "\(second)")
+    }
+}
