@@ -320,7 +320,7 @@ public enum StudyReport {
         for m in config.models {
             for r in config.regimes {
                 let c = StudyConfiguration.configurationName(model: m.rawValue, regime: r)
-                let eta = config.resolvedRegime(r).learningRate
+                let eta = config.resolvedRegime(r, model: m).learningRate
                 let mine = finished.filter { $0.configuration == c }
                 let relative = Statistics.summary(mine.map { $0["lambda_max"] * eta / 2 })
                 regimeTable.append([m.rawValue, r, String(config.resolvedRegime(r).batchSize), "\(eta)", String(mine.count),
@@ -357,7 +357,10 @@ public enum StudyReport {
         var intro: [String] = []
         var line = "Models \(config.models.map(\.rawValue).joined(separator: ", ")) × regimes " + config.regimes.map { r in
             let s = config.resolvedRegime(r), extra = config.regimeSettings[r]
-            var text = "\(r) (batch \(s.batchSize), η₀ = \(s.learningRate), η₀/B = \(String(format: "%.2g", s.learningRate / Double(s.batchSize)))"
+            let rates = config.models.map { config.resolvedRegime(r, model: $0).learningRate }
+            let rateText = Set(rates).count == 1 ? "η₀ = \(rates[0]), η₀/B = \(String(format: "%.2g", rates[0] / Double(s.batchSize)))"
+                : zip(config.models, rates).map { "η₀ = \($1) for the \($0.rawValue) (η₀/B = \(String(format: "%.2g", $1 / Double(s.batchSize))))" }.joined(separator: ", ")
+            var text = "\(r) (batch \(s.batchSize), \(rateText)"
             if let e = extra?.epochs { text += extra?.stopping == nil ? ", \(e) epochs" : ", at most \(e) epochs" }
             if let w = extra?.warmupEpochs, w > 0 { text += ", \(w) epochs of linear warm-up" }
             if let stop = extra?.stopping {
