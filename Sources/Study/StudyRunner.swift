@@ -53,11 +53,13 @@ public struct StudyRunner {
 
 
     /// The study's epoch probes: λ_max (and the extra probes) every `lambdaEvery` epochs with the
-    /// training settings, sharpness and the trace every epoch with ``StudyConfiguration/epochProbes``.
+    /// training settings, sharpness, the trace and batch sharpness every epoch with
+    /// ``StudyConfiguration/epochProbes``.
     public static func epochProbes(_ training: TrainingConfiguration, _ e: EpochProbeSettings) -> EpochProbes {
         let p = training.probes
         return EpochProbes([(AnyProbe(LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance)), p.lambdaEvery),
-                            (AnyProbe(sharpness(e)), 1), (AnyProbe(trace(e)), 1)] + Trainer.extraProbes(of: training).map { ($0, p.lambdaEvery) })
+                            (AnyProbe(sharpness(e)), 1), (AnyProbe(trace(e)), 1), (AnyProbe(batchSharpness(e)), 1)]
+                           + Trainer.extraProbes(of: training).map { ($0, p.lambdaEvery) })
     }
 
     static func sharpness(_ e: EpochProbeSettings) -> SharpnessProbe {
@@ -66,9 +68,12 @@ public struct StudyRunner {
 
     static func trace(_ e: EpochProbeSettings) -> TraceProbe { TraceProbe(probes: e.traceProbes, seed: e.traceSeed) }
 
+    static func batchSharpness(_ e: EpochProbeSettings) -> BatchSharpnessProbe { BatchSharpnessProbe(batches: e.batchSharpnessBatches, seed: e.batchSharpnessSeed) }
+
     /// The configuration key of each epoch probe setting the study sets (probe → setting → key).
     static let epochProbeKeys = [SharpnessProbe.name: ["epsilon": "epochProbes.sharpnessEpsilon", "directions": "epochProbes.sharpnessDirections"],
-                                 TraceProbe.name: ["probes": "epochProbes.traceProbes"]]
+                                 TraceProbe.name: ["probes": "epochProbes.traceProbes"],
+                                 BatchSharpnessProbe.name: ["batches": "epochProbes.batchSharpnessBatches"]]
 
     /// - Throws: ``ConfigurationError`` for an invalid configuration or an empty training split.
     public init(configuration: StudyConfiguration, data: MNISTDataset, directory: URL) throws {
@@ -302,7 +307,7 @@ public struct StudyRunner {
             })
             θ = result.parameters
         }
-        try finalProbes(model, θ: θ, chunk: chunk, trainX: trainX, trainY: trainY, name: name)
+        try finalProbes(model, θ: θ, chunk: chunk, trainX: trainX, trainY: trainY, training: training, name: name)
     }
 
     static func describe(_ m: EpochMetrics, epochs: Int) -> String {
@@ -315,7 +320,7 @@ public struct StudyRunner {
 
     // MARK: Final-epoch probes
 
-    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], name: String) throws {
+    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], training: TrainingConfiguration, name: String) throws {
         let cfg = configuration, e = cfg.epochProbes, f = cfg.finalProbes
         let fm = FileManager.default
         let sliceURL = directory.appendingPathComponent("slices/\(name).csv")
@@ -385,7 +390,8 @@ public struct StudyRunner {
         // The extra final probes on the same probe set and Hessian.
         let extras = finalExtraProbes
         var context = ProbeContext(point: θ, loss: try model.meanLoss(on: probeX, labels: probeY, chunkSize: chunk), seed: f.spectrumSeed,
-                                   curvature: { hessianOp }, float64: { (try model.meanLoss(on: probeX64, labels: probeY, chunkSize: chunk), θ64) })
+                                   curvature: { hessianOp }, float64: { (try model.meanLoss(on: probeX64, labels: probeY, chunkSize: chunk), θ64) },
+                                   miniBatches: try Trainer.miniBatches(of: model, input: trainX, labels: trainY, configuration: training))
         let extraValues = try extras.measure(&context)
         if !extras.probes.isEmpty {
             log("[\(name)] " + zip(extras.columns, extraValues).filter { !$0.0.hasSuffix("_seconds") }.map { "\($0.0) \(String(format: "%.4g", $0.1))" }.joined(separator: ", "))

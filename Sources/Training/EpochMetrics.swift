@@ -53,8 +53,10 @@ public struct EpochMetrics: Sendable, Equatable {
     /// The names of older versions' columns: a run's metrics.csv called `lambda_seconds` `probe_seconds`.
     public static let renamedColumns = ["probe_seconds": "lambda_seconds"]
 
-    /// Columns that runs of older versions lack, with the value their rows read as.
+    /// Columns that runs of older versions lack, with the value their rows read as: `lambda_negative`,
+    /// and the batch-sharpness columns a study measures every epoch since issue 19.
     public static let addedColumns = ["lambda_negative": "nan"]
+        .merging((BatchSharpnessProbe.Result.columns + [EpochProbes.secondsColumn(of: BatchSharpnessProbe.name)]).map { ($0, "nan") }) { a, _ in a }
 
     /// The CSV header of a run whose epoch probes have these columns.
     public static func csvHeader(probeColumns: [String]) -> String { (columns + probeColumns).joined(separator: ",") }
