@@ -257,6 +257,38 @@ struct Interrupted: Error {}
         #expect(m["batch_sharpness_stderr"] > 0 && m["batch_gradient_norm"] > 0)
     }
 
+    /// A run with an extra probe, its store created and reopened without naming the probe columns
+    /// (as `landscape train` does), writes them in metrics.csv's header and resumes.
+    @Test func extraProbeColumnsAreWrittenAndResumed() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let data = try MNISTDataset(directory: root.appendingPathComponent("Tests/Fixtures/data"), validationCount: 16)
+        var cfg = TrainingConfiguration()
+        cfg.epochs = 2
+        cfg.optimizer.batchSize = 40
+        cfg.probes.probeSamples = 8
+        cfg.probes.lambdaIterations = 2
+        cfg.probes.extraProbes = [KeskarProbe.name]
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = MLP(), trainer = try Trainer(configuration: cfg, data: data)
+        struct Stop: Error {}
+        do {
+            let store = try RunStore.create(at: dir, configuration: cfg, model: model, data: data)
+            defer { store.close() }
+            _ = try trainer.train(model: model, from: nil, store: store, onEpoch: { _ in throw Stop() })
+            Issue.record("not stopped")
+        } catch is Stop {}
+        let header = try String(contentsOf: dir.appendingPathComponent(RunStore.metricsName), encoding: .utf8).split(separator: "\n")[0]
+        #expect(header == Substring(EpochMetrics.csvHeader(probeColumns: trainer.epochProbes.columns)) && header.contains("keskar_sharpness"), "\(header)")
+        let store = try RunStore.open(at: dir)
+        defer { store.close() }
+        let state = try #require(try store.lastComplete(layout: model.layout, stepsPerEpoch: trainer.stepsPerEpoch))
+        #expect(state.epoch == 1)
+        try store.prepareToContinue(after: state)
+        let (_, metrics) = try trainer.train(model: model, from: state, store: store)
+        #expect(metrics.map(\.epoch) == [2] && metrics[0]["keskar_steps"] >= 1)
+    }
+
     @Test func olderRunConfigurationsStillDecode() throws {
         // run.json's flat form, written before probeBatchSize/microBatchSize existed.
         let json = #"{"model":"cnn","batchSize":32,"learningRate":0.1,"momentum":0.5,"weightDecay":0,"nesterov":false,"schedule":"constant","epochs":2,"seed":4,"lambdaEvery":1,"lambdaSamples":128,"lambdaIterations":5,"lambdaTolerance":0.01,"evaluationBatchSize":512}"#
