@@ -81,7 +81,7 @@ struct ProbeTarget: ParsableArguments {
         let n = min(probeSamples ?? defaultSamples, dataset.train.count)
         let θ = try parameters.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") } ?? m.initialParameters(Double.self, seed: seed)
         return ProbeBatch(model: m, input: dataset.train.images(rows: 0..<n, as: Double.self), labels: Array(dataset.train.labels[0..<n]), θ: θ,
-                          chunkRows: BatchChunking.rows(for: model ?? TrainingConfiguration().model))
+                          chunkRows: BatchChunking.rows(for: model ?? TrainingConfiguration().model), train: dataset.train)
     }
 }
 
@@ -93,6 +93,8 @@ struct ProbeBatch<M: Model> {
     let input: Tensor<Double>, labels: [Int]
     let θ: Tensor<Double>
     let chunkRows: Int
+    /// The whole training split, for mini-batches (``miniBatches(batchSize:)``).
+    let train: DatasetSplit
 
     /// The mean loss as an objective in chunks of ``chunkRows`` (values and jets hold one chunk).
     var objective: ModelLoss<M, Double> {
@@ -105,6 +107,16 @@ struct ProbeBatch<M: Model> {
 
     /// The mean loss, evaluated and differentiated chunk by chunk.
     var loss: LossFunction<Double> { get throws { try model.meanLoss(on: input, labels: labels, chunkSize: chunkRows) } }
+
+    /// Mini-batches of `batchSize` drawn from the whole training split (not only the probe
+    /// batch), in Float64 computed from the pixel bytes of each batch, in chunks of ``chunkRows``.
+    /// - Throws: ``AutodiffError`` for a batch size < 1 or an empty split.
+    func miniBatches(batchSize: Int) throws -> MiniBatchSource<Double> {
+        let split = train
+        return try model.miniBatches(samples: split.count, batchSize: batchSize, chunkSize: chunkRows) { rows in
+            (split.images(rows: rows, as: Double.self), rows.map { split.labels[$0] })
+        }
+    }
 
     /// How `kind`'s chunks are held (``BatchChunking/records(_:rows:dimension:scalarBytes:)``).
     func records(_ kind: CurvatureKind) -> ChunkRecords {

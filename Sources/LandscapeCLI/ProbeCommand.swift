@@ -6,6 +6,7 @@ import Layers
 import Plotting
 import Probes
 import Tensors
+import Training
 
 struct ProbeCommand: ModelCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +31,7 @@ struct ProbeCommand: ModelCommand {
     @Option(name: .customLong("operator"), help: "Curvature for the eigenvalue, trace and density probes: hessian, ggn (generalized Gauss–Newton) or fisher (empirical Fisher).") var curvature: String = "hessian"
     @Option(help: "Per-block probes: none, or layer (λ_max, λ_min and trace of each layer's diagonal block).") var blocks: String = "none"
     @Option(help: "Further probes by name, comma-separated, with their default settings, on the --operator curvature (\(ProbeRegistry.names.joined(separator: ", "))); their fields go to probe.json under \"probes\".") var probes: String = ""
+    @Option(parsing: .unconditional, help: "Samples per mini-batch of \(BatchSharpnessProbe.name) in --probes: the SGD batch size of the run that wrote --parameters (default \(ProbeCommand.defaultBatchSize), train's default). Batches are drawn from the whole training split; a size above it uses all of it.") var batchSize: Int?
 
     /// The probes of --probes.
     var extraProbes: [AnyProbe] {
@@ -37,6 +39,8 @@ struct ProbeCommand: ModelCommand {
     }
 
     static let outputPrefix = "runs/probe"
+    /// The mini-batch size without --batch-size: training's default (``OptimizerSettings/batchSize``).
+    static let defaultBatchSize = TrainingConfiguration().optimizer.batchSize
     /// The probe suite's defaults, which the options override.
     static let defaults = ProbeSuiteSettings()
 
@@ -67,6 +71,7 @@ struct ProbeCommand: ModelCommand {
         }
         guard ["none", "layer"].contains(blocks) else { throw ValidationError("--blocks must be none or layer, got '\(blocks)'") }
         do { _ = try extraProbes } catch { throw ValidationError("--probes: \(error)") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let (setting, problem) = settings.problem {
             throw ValidationError("--\(ConfigurationFlags.option(for: setting)) \(problem)")
         }
@@ -113,7 +118,11 @@ struct ProbeCommand: ModelCommand {
 
         var further: [String: Any] = [:]
         if !(try extraProbes).isEmpty {
-            var context = ProbeContext(point: θ, loss: f, seed: target.seed, curvature: { AnySymmetricOperator(op) })
+            let miniBatches = try b.miniBatches(batchSize: batchSize ?? Self.defaultBatchSize)
+            if miniBatches.batchSize > miniBatches.samples, try extraProbes.contains(where: { $0.name == BatchSharpnessProbe.name }) {
+                stderrLine("note: --batch-size \(miniBatches.batchSize) is more than the \(miniBatches.samples) training samples; \(BatchSharpnessProbe.name) measures one batch of all of them")
+            }
+            var context = ProbeContext(point: θ, loss: f, seed: target.seed, curvature: { AnySymmetricOperator(op) }, miniBatches: miniBatches)
             for p in try extraProbes {
                 stderrLine("… \(p.name) (\(curvature))")
                 let values = try p.measure(&context)

@@ -145,6 +145,8 @@ extension Model {
     /// The mean cross-entropy over the rows of `input` ([N, inputSize]) as a ``LossFunction``,
     /// evaluated and differentiated in chunks of `chunkSize` rows (0: one chunk) weighted by n_i/N
     /// (``RowChunks``): the same function as on the whole batch, with one chunk on the tape at a time.
+    /// Its Taylor coefficients are the chunked objective's (``ModelLoss/chunkRows``: one chunk's
+    /// jets at a time).
     /// - Throws: ``ModelError`` for a batch that does not fit the model; ``AutodiffError`` for an
     ///   empty batch or a negative chunk size.
     public func meanLoss<E: TensorScalar>(on input: Tensor<E>, labels: [Int], chunkSize: Int = 0) throws -> LossFunction<E> {
@@ -155,6 +157,9 @@ extension Model {
         let chunks = RowChunks(rows: labels.count, size: chunkSize)
         if chunks.count == 1 { return LossFunction(try loss(on: input, labels: labels)) }
         let parts = try chunks.map { try loss(on: input.rows($0), labels: Array(labels[$0])) }
+        var whole = try loss(on: input, labels: labels)
+        whole.chunkRows = chunkSize
+        let jets = LossFunction(whole)
         return LossFunction(layout: layout, value: { θ in
             var total = 0.0
             for i in chunks.indices { total += chunks.weight(i) * Double(try Autodiff.value(of: parts[i], at: θ)) }
@@ -164,6 +169,31 @@ extension Model {
                 let (v, g) = try Autodiff.valueWithGradient(of: parts[i], at: θ)
                 return (Double(v), g)
             }
-        })
+        }, taylorCoefficients: { θ, v, order in try jets.taylorCoefficients(at: θ, along: v, order: order) })
+    }
+}
+
+extension Model {
+    /// Mini-batches of `batchSize` of a data set's `samples` rows (``MiniBatchSource``), each
+    /// batch's loss the mean cross-entropy on the rows `gather` gives for its positions
+    /// (``meanLoss(on:labels:chunkSize:)``, in chunks of `chunkSize` rows: 0 one chunk).
+    /// - Throws: ``AutodiffError`` for samples < 1, batch size < 1 or a negative chunk size.
+    public func miniBatches<E: TensorScalar>(samples: Int, batchSize: Int, chunkSize: Int = 0,
+                                             gather: @escaping ([Int]) -> (input: Tensor<E>, labels: [Int])) throws -> MiniBatchSource<E> {
+        guard chunkSize >= 0 else { throw AutodiffError.invalidArgument("mini-batches: the chunk size must be ≥ 0, got \(chunkSize)") }
+        return try MiniBatchSource(samples: samples, batchSize: batchSize) { rows in
+            let (x, y) = gather(rows)
+            return try meanLoss(on: x, labels: y, chunkSize: chunkSize)
+        }
+    }
+
+    /// Mini-batches of `batchSize` of the rows of `input` ([N, inputSize]) and their labels.
+    /// - Throws: ``ModelError`` for data that do not fit the model; as
+    ///   ``miniBatches(samples:batchSize:chunkSize:gather:)``.
+    public func miniBatches<E: TensorScalar>(of input: Tensor<E>, labels: [Int], batchSize: Int, chunkSize: Int = 0) throws -> MiniBatchSource<E> {
+        try validate(input: input, labels: labels)
+        return try miniBatches(samples: labels.count, batchSize: batchSize, chunkSize: chunkSize) { rows in
+            (input.gatherRows(rows), rows.map { labels[$0] })
+        }
     }
 }

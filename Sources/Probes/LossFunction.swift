@@ -1,15 +1,19 @@
 import Autodiff
 import Tensors
 
-/// A scalar loss of θ as the value probes see it (sharpness, slices): its value and gradient at
-/// any point and the layout of θ. An ``Objective`` is one (``init(_:)``); so is a mean over data
-/// chunks or any other function a caller can evaluate and differentiate.
+/// A scalar loss of θ as the value probes see it (sharpness, slices, batch sharpness): its value
+/// and gradient at any point, where it has one its Taylor coefficients along a direction (Taylor
+/// mode, `Notes/jets.md`), and the layout of θ. An ``Objective`` is one (``init(_:)``, with every
+/// route); so is a mean over data chunks or any other function a caller can evaluate and
+/// differentiate.
 public struct LossFunction<E: TensorScalar> {
     public let layout: ParameterLayout
     let valueAt: (Tensor<E>) throws -> Double
     let gradientAt: (Tensor<E>) throws -> (Double, Tensor<E>)
+    let taylorAt: ((Tensor<E>, Tensor<E>, Int) throws -> [Double])?
 
-    /// The objective's value (``value(of:at:)``) and gradient (reverse mode).
+    /// The objective's value (``value(of:at:)``), gradient (reverse mode) and Taylor coefficients
+    /// (``taylorCoefficients(of:at:along:order:)``, one forward pass on `Jet<Tensor>`).
     public init<O: Objective>(_ f: O) where O.Scalar == E {
         layout = f.layout
         valueAt = { Double(try Autodiff.value(of: f, at: $0)) }
@@ -17,12 +21,17 @@ public struct LossFunction<E: TensorScalar> {
             let (v, g) = try Autodiff.valueWithGradient(of: f, at: θ)
             return (Double(v), g)
         }
+        taylorAt = { θ, v, order in try Autodiff.taylorCoefficients(of: f, at: θ, along: v, order: order).map { Double($0) } }
     }
 
-    /// A loss given by its value and its value with gradient (length d).
+    /// A loss given by its value and its value with gradient (length d), and optionally its
+    /// Taylor coefficients: `taylorCoefficients(θ, v, K)` returns c₀…c_K of t ↦ f(θ + t·v)
+    /// (normalized, c_k = f⁽ᵏ⁾/k!), as ``taylorCoefficients(at:along:order:)`` documents. Without
+    /// them, the loss has no Taylor-mode route (``hasTaylorCoefficients`` is false).
     public init(layout: ParameterLayout, value: @escaping (Tensor<E>) throws -> Double,
-                valueWithGradient: @escaping (Tensor<E>) throws -> (Double, Tensor<E>)) {
-        self.layout = layout; valueAt = value; gradientAt = valueWithGradient
+                valueWithGradient: @escaping (Tensor<E>) throws -> (Double, Tensor<E>),
+                taylorCoefficients: ((Tensor<E>, Tensor<E>, Int) throws -> [Double])? = nil) {
+        self.layout = layout; valueAt = value; gradientAt = valueWithGradient; taylorAt = taylorCoefficients
     }
 
     /// f(θ).
@@ -37,5 +46,25 @@ public struct LossFunction<E: TensorScalar> {
     public func valueWithGradient(at θ: Tensor<E>) throws -> (Double, Tensor<E>) {
         try layout.validate(θ)
         return try gradientAt(θ)
+    }
+
+    /// Whether the loss has a Taylor-mode route (``taylorCoefficients(at:along:order:)``): every
+    /// loss built from an ``Objective`` has one; one built from closures has one when it was given.
+    public var hasTaylorCoefficients: Bool { taylorAt != nil }
+
+    /// The normalized Taylor coefficients c₀…c_order of t ↦ f(θ + t·v) at t = 0 (c₀ = f(θ),
+    /// c₁ = ∇fᵀv, 2c₂ = vᵀ∇²f v; ``taylorCoefficients(of:at:along:order:)``), in Float64.
+    /// - Parameters:
+    ///   - θ, v: length d.
+    ///   - order: K ≥ 0.
+    /// - Throws: ``AutodiffError`` for θ or v that does not fit the layout, a negative order, no
+    ///   expansion, or a loss without a Taylor-mode route (``hasTaylorCoefficients``).
+    public func taylorCoefficients(at θ: Tensor<E>, along v: Tensor<E>, order: Int) throws -> [Double] {
+        guard let taylorAt else {
+            throw AutodiffError.invalidArgument("this loss function has no Taylor-mode (jet) route: it was built from value and gradient closures alone; build it from an Objective (LossFunction(_:)) or give it taylorCoefficients")
+        }
+        try layout.validate(θ)
+        try layout.validate(v, as: "the direction")
+        return try taylorAt(θ, v, order)
     }
 }

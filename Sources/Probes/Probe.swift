@@ -70,8 +70,9 @@ extension ProbeResult {
 }
 
 /// Where a probe measures: the point θ, the loss there and the curvature operator over the same
-/// data (built when a probe first asks for it). The context also carries what one probe leaves
-/// for the next: λ_max for ½ε²λ_max, and warm starts from one pass (epoch) to the next.
+/// data (built when a probe first asks for it), and, where the caller has training data, its
+/// mini-batches (``MiniBatchSource``). The context also carries what one probe leaves for the
+/// next: λ_max for ½ε²λ_max, and warm starts from one pass (epoch) to the next.
 public struct ProbeContext<E: TensorScalar> {
     /// θ (length d).
     public let point: Tensor<E>
@@ -80,6 +81,9 @@ public struct ProbeContext<E: TensorScalar> {
     /// The same loss and point in Float64 (inputs computed in Float64), for probes that ask for it;
     /// `nil` when `E` is `Double` (then ``loss`` is that) or none was given.
     let float64: (() throws -> (LossFunction<Double>, Tensor<Double>))?
+    /// Mini-batches of the training data of the run's batch size (``BatchSharpnessProbe``), when
+    /// the caller has training data; `nil` otherwise.
+    public let miniBatches: MiniBatchSource<E>?
     let makeCurvature: () throws -> AnySymmetricOperator<E>
     var curvatureCache: Box<AnySymmetricOperator<E>?> = Box(nil)
     /// The seed of the pass (the λ_max start vector's); probes with a seed setting use theirs, so
@@ -93,9 +97,11 @@ public struct ProbeContext<E: TensorScalar> {
     /// - Parameters:
     ///   - curvature: builds the curvature operator at θ (e.g. ``HessianOperator`` or a chunked one).
     ///   - float64: the loss and θ in Float64, for a Float32 context.
+    ///   - miniBatches: mini-batches of the training data, for probes of what SGD steps see.
     public init(point: Tensor<E>, loss: LossFunction<E>, seed: UInt64 = 0, curvature: @escaping () throws -> AnySymmetricOperator<E>,
-                float64: (() throws -> (LossFunction<Double>, Tensor<Double>))? = nil) {
+                float64: (() throws -> (LossFunction<Double>, Tensor<Double>))? = nil, miniBatches: MiniBatchSource<E>? = nil) {
         self.point = point; self.loss = loss; self.seed = seed; self.makeCurvature = curvature; self.float64 = float64
+        self.miniBatches = miniBatches
     }
 
     /// The context of an objective at θ: its loss and its Hessian (linearized once).
@@ -109,6 +115,15 @@ public struct ProbeContext<E: TensorScalar> {
         let op = try makeCurvature()
         curvatureCache.value = op
         return op
+    }
+
+    /// The mini-batches of the training data, for the probe named `probe`.
+    /// - Throws: ``AutodiffError/invalidArgument(_:)`` naming the probe when the context has none.
+    public func miniBatches(for probe: String) throws -> MiniBatchSource<E> {
+        guard let miniBatches else {
+            throw AutodiffError.invalidArgument("\(probe): this probe context has no mini-batches of training data (it measures on a fixed probe set only); run it where the training data are known: after an epoch of train or the study, or landscape probe --probes \(probe)")
+        }
+        return miniBatches
     }
 
     /// The loss and θ in Float64.

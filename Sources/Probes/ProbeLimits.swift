@@ -12,6 +12,8 @@ public enum ProbeLimits {
     public static let slqProbes = 1...1_000
     /// Hutchinson trace probes (a standard error needs two).
     public static let traceProbes = 2...10_000
+    /// Mini-batches of batch sharpness (a standard error needs two).
+    public static let batchSharpnessBatches = 2...10_000
     /// Random directions of sharpness.
     public static let sharpnessDirections = 1...10_000
     /// Projected gradient-ascent steps of worst-case sharpness.

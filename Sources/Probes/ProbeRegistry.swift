@@ -11,6 +11,7 @@ public enum ProbeRegistry {
         AnyProbe(TraceProbe()),
         AnyProbe(KeskarProbe()),
         AnyProbe(SpectralRanksProbe()),
+        AnyProbe(BatchSharpnessProbe()),
     ]
 
     /// The names, in order.

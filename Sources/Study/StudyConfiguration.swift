@@ -75,6 +75,11 @@ public struct EpochProbeSettings: Codable, Sendable, Equatable {
     public var traceProbes: Int = 4
     /// Seed of the trace probes (the same in every configuration and epoch).
     public var traceSeed: UInt64 = 2
+    /// Mini-batches of batch sharpness per epoch (``BatchSharpnessProbe/batches``: 0 chooses
+    /// ⌈4096/B⌉, at least 4, for the regime's batch size B).
+    public var batchSharpnessBatches: Int = 0
+    /// Seed of the batch-sharpness mini-batches (the same in every configuration and epoch).
+    public var batchSharpnessSeed: UInt64 = 4
 
     /// The study's protocol.
     public init() {}
@@ -387,13 +392,13 @@ public struct StudyConfiguration: ConfigurationValue {
             guard range.contains(value) else { throw bad(key, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)\(note)") }
         }
         // The epoch probes' settings are checked by the probes themselves (their ranges written once).
-        for probe in [AnyProbe(StudyRunner.sharpness(epochProbes)), AnyProbe(StudyRunner.trace(epochProbes))] {
+        for probe in [AnyProbe(StudyRunner.sharpness(epochProbes)), AnyProbe(StudyRunner.trace(epochProbes)), AnyProbe(StudyRunner.batchSharpness(epochProbes))] {
             do { try probe.validate() } catch let error as ProbeSettingError {
                 throw bad(StudyRunner.epochProbeKeys[error.probe]?[error.setting] ?? "epochProbes", "\(error.problem)")
             }
         }
         if let column = StudyRunner.epochProbes(training, epochProbes).repeatedColumn {
-            throw bad("training.probes.extraProbes", "repeats the study's epoch probe column '\(column)' (sharpness and trace are always measured)")
+            throw bad("training.probes.extraProbes", "repeats the study's epoch probe column '\(column)' (sharpness, trace and batch sharpness are always measured)")
         }
         for name in f.extraFinalProbes where !ProbeRegistry.names.contains(name) {
             throw bad("finalProbes.extraFinalProbes", "names '\(name)', which is not a probe; choose from \(ProbeRegistry.names.joined(separator: ", "))")

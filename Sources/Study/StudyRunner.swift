@@ -58,11 +58,13 @@ public struct StudyRunner {
 
 
     /// The study's epoch probes: λ_max (and the extra probes) every `lambdaEvery` epochs with the
-    /// training settings, sharpness and the trace every epoch with ``StudyConfiguration/epochProbes``.
+    /// training settings, sharpness, the trace and batch sharpness every epoch with
+    /// ``StudyConfiguration/epochProbes``.
     public static func epochProbes(_ training: TrainingConfiguration, _ e: EpochProbeSettings) -> EpochProbes {
         let p = training.probes
         return EpochProbes([(AnyProbe(LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance)), p.lambdaEvery),
-                            (AnyProbe(sharpness(e)), 1), (AnyProbe(trace(e)), 1)] + Trainer.extraProbes(of: training).map { ($0, p.lambdaEvery) })
+                            (AnyProbe(sharpness(e)), 1), (AnyProbe(trace(e)), 1), (AnyProbe(batchSharpness(e)), 1)]
+                           + Trainer.extraProbes(of: training).map { ($0, p.lambdaEvery) })
     }
 
     static func sharpness(_ e: EpochProbeSettings) -> SharpnessProbe {
@@ -71,9 +73,12 @@ public struct StudyRunner {
 
     static func trace(_ e: EpochProbeSettings) -> TraceProbe { TraceProbe(probes: e.traceProbes, seed: e.traceSeed) }
 
+    static func batchSharpness(_ e: EpochProbeSettings) -> BatchSharpnessProbe { BatchSharpnessProbe(batches: e.batchSharpnessBatches, seed: e.batchSharpnessSeed) }
+
     /// The configuration key of each epoch probe setting the study sets (probe → setting → key).
     static let epochProbeKeys = [SharpnessProbe.name: ["epsilon": "epochProbes.sharpnessEpsilon", "directions": "epochProbes.sharpnessDirections"],
-                                 TraceProbe.name: ["probes": "epochProbes.traceProbes"]]
+                                 TraceProbe.name: ["probes": "epochProbes.traceProbes"],
+                                 BatchSharpnessProbe.name: ["batches": "epochProbes.batchSharpnessBatches"]]
 
     /// - Throws: ``ConfigurationError`` for an invalid configuration or an empty training split.
     public init(configuration: StudyConfiguration, data: MNISTDataset, directory: URL) throws {
@@ -309,7 +314,7 @@ public struct StudyRunner {
             })
             θ = result.parameters
         }
-        try finalProbes(model, θ: θ, chunk: chunk, trainX: trainX, trainY: trainY, run: run)
+        try finalProbes(model, θ: θ, chunk: chunk, trainX: trainX, trainY: trainY, training: training, run: run)
     }
 
     static func describe(_ m: EpochMetrics, epochs: Int) -> String {
@@ -322,7 +327,7 @@ public struct StudyRunner {
 
     // MARK: Final-epoch probes
 
-    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], run: StudyRun) throws {
+    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], training: TrainingConfiguration, run: StudyRun) throws {
         let cfg = configuration, e = cfg.epochProbes, f = cfg.finalProbes
         let fm = FileManager.default
         let name = run.name, regime = run.regime, seed = String(run.seed)
@@ -392,7 +397,8 @@ public struct StudyRunner {
         // The extra final probes on the same probe set and Hessian.
         let extras = finalExtraProbes
         var context = ProbeContext(point: θ, loss: try model.meanLoss(on: probeX, labels: probeY, chunkSize: chunk), seed: f.spectrumSeed,
-                                   curvature: { hessianOp }, float64: { (try model.meanLoss(on: probeX64, labels: probeY, chunkSize: chunk), θ64) })
+                                   curvature: { hessianOp }, float64: { (try model.meanLoss(on: probeX64, labels: probeY, chunkSize: chunk), θ64) },
+                                   miniBatches: try Trainer.miniBatches(of: model, input: trainX, labels: trainY, configuration: training))
         let extraValues = try extras.measure(&context)
         let whole = try wholeSplitProbes(model, θ: θ, trainX: trainX, trainY: trainY, run: run, probeLoss: context.loss, probeHessian: hessianOp, probeTop: top.pairs.first)
         if !extras.probes.isEmpty {

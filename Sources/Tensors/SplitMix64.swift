@@ -53,12 +53,31 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
     /// Shuffles `array` in place with the Fisher–Yates algorithm driven by
     /// ``next(below:)`` (a fixed algorithm, reproducible across Swift versions).
     public mutating func shuffle<T>(_ array: inout [T]) {
+        shuffleTail(&array, count: array.count)
+    }
+
+    /// The first `count` steps of ``shuffle(_:)``'s loop (from the last position down), which fix
+    /// the last `count` positions: they then hold a uniform sample without replacement of the
+    /// elements, in random order. `count` ≥ the array's length is the whole shuffle.
+    mutating func shuffleTail<T>(_ array: inout [T], count: Int) {
         var i = array.count - 1
-        while i > 0 {
+        let last = Swift.max(array.count - count, 1)
+        while i >= last {
             let j = next(below: i + 1)
             if i != j { array.swapAt(i, j) }
             i -= 1
         }
+    }
+
+    /// `count` distinct integers of `0..<n`, drawn uniformly without replacement, in random order:
+    /// the last `count` entries after `count` steps of ``shuffle(_:)`` on `0..<n`, so that
+    /// `sample(n, from: n)` is ``permutation(of:)``. Costs O(n) (the array) and `count` draws.
+    /// - Precondition: 0 ≤ `count` ≤ `n`.
+    public mutating func sample(_ count: Int, from n: Int) -> [Int] {
+        precondition(count >= 0 && count <= n, "sample: need 0 ≤ count ≤ n, got \(count) of \(n)")
+        var order = Array(0..<n)
+        shuffleTail(&order, count: count)
+        return Array(order[(n - count)...])
     }
 
     /// A uniformly random permutation of `0..<count`, reproducible from the

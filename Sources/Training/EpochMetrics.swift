@@ -59,9 +59,11 @@ public struct EpochMetrics: Sendable, Equatable {
     /// The names of older versions' columns: a run's metrics.csv called `lambda_seconds` `probe_seconds`.
     public static let renamedColumns = ["probe_seconds": "lambda_seconds"]
 
-    /// Columns that runs of older versions lack, with the value their rows read as (the stability
-    /// limit was not recorded: nan, though 2(1 + μ)/learning_rate gives it for heavy ball).
+    /// Columns that runs of older versions lack, with the value their rows read as: `lambda_negative`,
+    /// `stability_limit` (not recorded: nan, though 2(1 + μ)/learning_rate gives it for heavy ball),
+    /// and the batch-sharpness columns a study measures every epoch since issue 19.
     public static let addedColumns = ["lambda_negative": "nan", "stability_limit": "nan"]
+        .merging((BatchSharpnessProbe.Result.columns + [EpochProbes.secondsColumn(of: BatchSharpnessProbe.name)]).map { ($0, "nan") }) { a, _ in a }
 
     /// The CSV header of a run whose epoch probes have these columns.
     public static func csvHeader(probeColumns: [String]) -> String { (columns + probeColumns).joined(separator: ",") }

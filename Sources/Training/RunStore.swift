@@ -81,10 +81,12 @@ public final class RunStore {
     /// Starts a run in `directory` (created if missing; it must not hold a run yet): takes the
     /// lock, then writes run.json, an empty checkpoints.csv and the headers of metrics.csv and
     /// (with ``ProbeSettings/lambdaEverySteps``) steps.csv.
+    /// - Parameter probeColumns: the columns of the epoch probes; `nil`: those of the configuration's
+    ///   (``Trainer/defaultEpochProbes(for:)``: λ_max and the extra probes).
     /// - Throws: ``ConfigurationError`` for an invalid configuration; ``TrainingError/runDirectory(path:reason:)``
     ///   when the directory holds a run, cannot be created or is locked; I/O errors.
     public static func create(at directory: URL, configuration: TrainingConfiguration, model: any Model, data: MNISTDataset,
-                              probeColumns: [String] = EpochProbes.lambdaMaxColumns, log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
+                              probeColumns: [String]? = nil, log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
         try configuration.validate()
         let fm = FileManager.default
         if fm.fileExists(atPath: directory.appendingPathComponent(runInfoName).path) {
@@ -97,7 +99,7 @@ public final class RunStore {
         let dataInfo: [String: Any] = ["name": data.name, "directory": data.directory.path, "train": data.train.count,
                                        "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
         let store = RunStore(directory: directory, configuration: configuration, configurationHash: configuration.sha256,
-                             probeColumns: probeColumns, recordedData: dataInfo, lock: lock, log: log)
+                             probeColumns: probeColumns ?? Trainer.defaultEpochProbes(for: configuration).columns, recordedData: dataInfo, lock: lock, log: log)
         let info: [String: Any] = [
             "configuration": configuration.jsonObject(),
             "configuration_sha256": configuration.sha256,
@@ -116,9 +118,11 @@ public final class RunStore {
 
     /// Opens a run to continue it: takes the lock, removes temporary files of cut-off writes, and
     /// reads run.json, checking it against the SHA-256 it was written with.
+    /// - Parameter probeColumns: as in ``create(at:configuration:model:data:probeColumns:log:)``
+    ///   (`nil`: those of the configuration in run.json).
     /// - Throws: ``TrainingError/runDirectory(path:reason:)`` (locked), ``TrainingError/corruptRun(path:reason:)``
     ///   naming run.json when it is missing, unreadable or edited.
-    public static func open(at directory: URL, probeColumns: [String] = EpochProbes.lambdaMaxColumns, log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
+    public static func open(at directory: URL, probeColumns: [String]? = nil, log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir) else {
             throw TrainingError.runDirectory(path: directory.path, reason: "does not exist")
@@ -129,8 +133,8 @@ public final class RunStore {
             let stale = AtomicFile.removeStaleTemporaryFiles(in: directory)
             if !stale.isEmpty { log("note: removed \(stale.count) temporary file\(stale.count == 1 ? "" : "s") of writes that were cut off (\(stale.joined(separator: ", ")))") }
             let (configuration, hash, data) = try readRunInfo(directory)
-            return RunStore(directory: directory, configuration: configuration, configurationHash: hash, probeColumns: probeColumns,
-                            recordedData: data, lock: lock, log: log)
+            return RunStore(directory: directory, configuration: configuration, configurationHash: hash,
+                            probeColumns: probeColumns ?? Trainer.defaultEpochProbes(for: configuration).columns, recordedData: data, lock: lock, log: log)
         } catch {
             DirectoryLock.release(lock)
             throw error

@@ -61,14 +61,26 @@ public struct Trainer {
     }
 
     /// The context of the epoch probes at θ: the mean loss on the probe set (in Float32, and in
-    /// Float64 on demand) and its Hessian, both in chunks of `chunk` rows.
+    /// Float64 on demand) and its Hessian, both in chunks of `chunk` rows, and the mini-batches
+    /// of the training data when given (``miniBatches(of:input:labels:configuration:)``).
     /// - Throws: ``ModelError`` for a probe set that does not fit the model.
     /// `input64` gives the same rows in Float64, computed from the data (not widened from Float32).
     public static func probeContext<M: Model>(model: M, at θ: Tensor<Float>, input: Tensor<Float>, labels: [Int], chunk: Int, seed: UInt64,
+                                              miniBatches: MiniBatchSource<Float>? = nil,
                                               input64: @escaping () -> Tensor<Double>) throws -> ProbeContext<Float> {
         ProbeContext(point: θ, loss: try model.meanLoss(on: input, labels: labels, chunkSize: chunk), seed: seed,
                      curvature: { try probeHessian(of: model, at: θ, input: input, labels: labels, chunk: chunk) },
-                     float64: { (try model.meanLoss(on: input64(), labels: labels, chunkSize: chunk), Tensor<Double>(converting: θ)) })
+                     float64: { (try model.meanLoss(on: input64(), labels: labels, chunkSize: chunk), Tensor<Double>(converting: θ)) },
+                     miniBatches: miniBatches)
+    }
+
+    /// The mini-batches an SGD step of `configuration` sees: its batch size
+    /// (``OptimizerSettings/batchSize``) from the rows of the training split `input`, each batch's
+    /// loss in the step's micro-batches (``OptimizerSettings/microBatchSize``), so that a probe's
+    /// pass on a batch takes the memory of a step.
+    /// - Throws: ``ModelError`` for data that do not fit the model.
+    public static func miniBatches<M: Model>(of model: M, input: Tensor<Float>, labels: [Int], configuration: TrainingConfiguration) throws -> MiniBatchSource<Float> {
+        try model.miniBatches(of: input, labels: labels, batchSize: configuration.optimizer.batchSize, chunkSize: configuration.optimizer.microBatchSize)
     }
 
     /// SGD steps per epoch.
@@ -167,9 +179,10 @@ public struct Trainer {
         let (valX, valY) = Self.tensor(of: data.validation, as: Float.self)
         let (testX, testY) = Self.tensor(of: data.test, as: Float.self)
         let (probeX, probeY) = Self.probeSet(of: trainX, labels: trainY, samples: p.probeSamples)
+        let miniBatches = try Self.miniBatches(of: model, input: trainX, labels: trainY, configuration: cfg)
         func probeContext(seed: UInt64) throws -> ProbeContext<Float> {
             try Self.probeContext(model: model, at: θ, input: probeX, labels: probeY, chunk: p.probeBatchSize,
-                                  seed: seed) { train.images(rows: 0..<probeY.count, as: Double.self) }
+                                  seed: seed, miniBatches: miniBatches) { train.images(rows: 0..<probeY.count, as: Double.self) }
         }
         let stepProbes = Self.stepProbes(for: cfg)
         var all: [EpochMetrics] = []

@@ -7,13 +7,16 @@ import Tensors
 /// The probe descriptions: λ_max is one quantity through every path that runs it, a result's
 /// columns and values come from one declaration, and the registry names each probe once.
 @Suite struct ProbePipelineTests {
-    /// A context whose curvature is the given matrix and whose loss is ½θᵀAθ.
+    /// A context whose curvature is the given matrix and whose loss is ½θᵀAθ, with mini-batches
+    /// (each the whole data set) whose loss is a quadratic of the same spectrum.
     static func context(_ spectrum: [Double], rotated seed: UInt64? = nil) throws -> ProbeContext<Double> {
         let a = try LargestEigenvalueTests.matrix(spectrum, rotated: seed)
         let d = spectrum.count
         let f = LossFunction<Double>(layout: ParameterLayout(vectorOf: d), value: { θ in 0.5 * θ.dot(try a.apply(θ)) },
                                      valueWithGradient: { θ in let g = try a.apply(θ); return (0.5 * θ.dot(g), g) })
-        return ProbeContext(point: Tensor<Double>(Array(repeating: 0.1, count: d)), loss: f, seed: 3, curvature: { AnySymmetricOperator(a) })
+        let batches = try MiniBatchSource<Double>(samples: 10, batchSize: 10) { _ in LossFunction(Quadratic(spectrum: spectrum, seed: seed ?? 1)) }
+        return ProbeContext(point: Tensor<Double>(Array(repeating: 0.1, count: d)), loss: f, seed: 3, curvature: { AnySymmetricOperator(a) },
+                            miniBatches: batches)
     }
 
     /// diag(−6, 4, 1), diag(5, −5, 1) and a top pair 10, 9.99: the epoch probe (as train and the

@@ -58,6 +58,24 @@ import Training
         #expect(throws: ConfigurationError.self) { try c.validate() }
     }
 
+    /// Batch sharpness is an epoch probe of the study, its K checked by the probe under the study's key.
+    @Test func batchSharpnessIsMeasuredEveryEpochWithItsKeyChecked() throws {
+        var c = StudyConfiguration()
+        let probes = StudyRunner.epochProbes(c.training, c.epochProbes)
+        let i = try #require(probes.probes.firstIndex { $0.name == BatchSharpnessProbe.name })
+        #expect(probes.every[i] == 1 && probes.columns.contains("batch_sharpness_stderr"))
+        for k in [0, 2, 10_000] {
+            c.epochProbes.batchSharpnessBatches = k
+            try c.validate()
+        }
+        for k in [1, -1, 10_001] {
+            c.epochProbes.batchSharpnessBatches = k
+            do { try c.validate(); Issue.record("accepted \(k) batches") } catch {
+                #expect("\(error)".contains("'epochProbes.batchSharpnessBatches' must be 0 (automatic) or in 2...10000, got \(k)"), "\(error)")
+            }
+        }
+    }
+
     @Test func aSliceRangeTooNarrowForItsPointsIsRefused() throws {
         var c = StudyConfiguration()
         c.finalProbes.sliceRange = 5e-322 // about 100 subnormal steps each side: 400 intervals cannot be distinct

@@ -38,6 +38,7 @@ func tinyConfiguration() -> StudyConfiguration {
     c.training.probes.lambdaIterations = 5
     c.epochProbes.sharpnessDirections = 3
     c.epochProbes.traceProbes = 2
+    c.epochProbes.batchSharpnessBatches = 2
     c.finalProbes.slicePoints = 5
     c.finalProbes.sliceSamples = 32
     c.finalProbes.lanczosCount = 2
@@ -119,7 +120,9 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(metrics.columns == ["model", "regime", "seed", "epoch", "train_loss", "train_accuracy", "train_running_loss", "validation_loss",
                                     "validation_accuracy", "test_loss", "test_accuracy", "learning_rate", "stability_limit", "train_seconds", "evaluation_seconds",
                                     "lambda_max", "lambda_iterations", "lambda_residual", "lambda_converged", "lambda_negative", "lambda_seconds",
-                                    "sharpness_mean", "sharpness_max", "quadratic_prediction", "sharpness_seconds", "trace", "trace_stderr", "trace_seconds"])
+                                    "sharpness_mean", "sharpness_max", "quadratic_prediction", "sharpness_seconds", "trace", "trace_stderr", "trace_seconds",
+                                    "batch_sharpness", "batch_sharpness_stderr", "batch_sharpness_batches", "batch_sharpness_batch_size", "batch_gradient_norm",
+                                    "batch_sharpness_seconds"])
         #expect(metrics.rows.count == 4)
         #expect(metrics.rows.map { "\($0["model"]!)-\($0["regime"]!)-seed\($0["seed"]!)" } == runs)
         for row in metrics.rows {

@@ -154,6 +154,38 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         #expect(bad.status != 0 && bad.output.contains("--operator must be one of hessian, ggn, fisher"), "\(bad.output)")
     }
 
+    /// `probe --probes batch_sharpness` with a batch size above the 80 training samples: the one
+    /// mini-batch is the whole split, so the value is g_Bᵀ(H_B g_B)/‖g_B‖² of the whole split's
+    /// loss (Hessian-vector product, Float64), with standard error 0.
+    @Test func probeMeasuresBatchSharpnessOnTheTrainingSplit() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let fixture = root.appendingPathComponent("Tests/Fixtures/data")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("probe-bs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try runLandscape(exe, ["probe", "--probes", "batch_sharpness", "--batch-size", "200", "--samples", "8", "--top", "2",
+                                       "--lanczos-steps", "4", "--slq-probes", "1", "--slq-steps", "4", "--trace-probes", "6",
+                                       "--directions", "1", "--ascent-steps", "1", "--power-iterations", "2",
+                                       "--data-dir", fixture.path, "--validation", "16", "--output-dir", out.path])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("--batch-size 200 is more than the 80 training samples; batch_sharpness measures one batch of all of them"), "\(r.output)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("probe.json"))) as! [String: Any]
+        let fields = (json["probes"] as! [String: Any])["batch_sharpness"] as! [String: Any]
+        #expect(fields["batch_sharpness_batch_size"] as? Int == 80 && fields["batch_sharpness_batches"] as? Int == 1, "\(fields)")
+        let train = try MNISTDataset(directory: fixture, validationCount: 16).train
+        let model = MLP()
+        let f = try model.loss(on: train.images(as: Double.self), labels: train.labels)
+        let θ = model.initialParameters(Double.self, seed: 0)
+        let g = try gradient(of: f, at: θ)
+        let want = g.dot(try hessianVectorProduct(of: f, at: θ, along: g)) / g.dot(g)
+        let got = fields["batch_sharpness"] as! Double
+        #expect(abs(got - want) <= 1e-9 * abs(want), "\(got) vs \(want)")
+        #expect(fields["batch_sharpness_stderr"] as? Double == 0)
+        #expect(abs((fields["batch_gradient_norm"] as! Double) - g.norm()) <= 1e-9 * g.norm())
+        let bad = try runLandscape(exe, ["probe", "--batch-size", "0", "--data-dir", "/nonexistent"])
+        #expect(bad.status != 0 && bad.output.contains("--batch-size must be at least 1, got 0"), "\(bad.output)")
+    }
+
     /// `taylor`, `probe` and `slice` evaluate the loss in Float64 on pixel values computed in
     /// Float64: `taylor`'s L(θ), printed to 11 digits, is the loss on Double(byte)/255. The
     /// parameters are the initial ones ×10, where widened Float pixels move the loss by 1.5e-8

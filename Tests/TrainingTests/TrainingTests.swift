@@ -220,6 +220,75 @@ struct Interrupted: Error {}
         #expect(throws: ConfigurationError.self) { try cfg.validate() }
     }
 
+    /// `batch_sharpness` after an epoch measures mini-batches of the configuration's batch size from
+    /// the training split, each in its micro-batches: at the final θ, each batch's g_Bᵀ(H_B g_B)/‖g_B‖²
+    /// by the Hessian-vector product (Float64) gives the row's mean. (`extraProbes` names it with
+    /// its automatic K; here K = 5, to keep the debug-build check short.)
+    @Test func batchSharpnessMeasuresTheRunsOwnMiniBatches() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let data = try MNISTDataset(directory: root.appendingPathComponent("Tests/Fixtures/data"), validationCount: 16)
+        var cfg = TrainingConfiguration()
+        cfg.epochs = 1
+        cfg.optimizer.batchSize = 24
+        cfg.optimizer.microBatchSize = 10   // 24 = 10 + 10 + 4
+        cfg.probes.probeSamples = 16
+        cfg.probes.lambdaIterations = 3
+        cfg.probes.extraProbes = [BatchSharpnessProbe.name]
+        #expect(Trainer.defaultEpochProbes(for: cfg).columns.contains("batch_sharpness"))
+        let probe = BatchSharpnessProbe(batches: 5, seed: 4)
+        let probes = EpochProbes([AnyProbe(LambdaMaxProbe(powerIterations: 3, tolerance: 1e-3)), AnyProbe(probe)], every: 1)
+        let (θ, metrics) = try Trainer(configuration: cfg, data: data, outputDirectory: nil, epochProbes: probes).run()
+        let m = metrics[0]
+        #expect(m["batch_sharpness_batch_size"] == 24 && m["batch_sharpness_batches"] == 5)
+        let model = MLP()
+        let x = data.train.images(as: Double.self), y = data.train.labels
+        let θ64 = Tensor<Double>(converting: θ)
+        let source = try Trainer.miniBatches(of: model, input: data.train.images(as: Float.self), labels: y, configuration: cfg)
+        var values: [Double] = []
+        for k in 0..<5 {
+            let rows = source.rows(ofBatch: k, seed: probe.seed)
+            #expect(rows.count == 24 && Set(rows).count == 24 && rows.allSatisfy { $0 < data.train.count })
+            let f = try model.loss(on: x.gatherRows(rows), labels: rows.map { y[$0] })
+            let g = try gradient(of: f, at: θ64)
+            values.append(g.dot(try hessianVectorProduct(of: f, at: θ64, along: g)) / g.dot(g))
+        }
+        let mean = values.reduce(0, +) / Double(values.count)
+        #expect(abs(m["batch_sharpness"] - mean) <= 1e-4 * abs(mean), "Float32 probe \(m["batch_sharpness"]) vs Float64 HVP \(mean)")
+        #expect(m["batch_sharpness_stderr"] > 0 && m["batch_gradient_norm"] > 0)
+    }
+
+    /// A run with an extra probe, its store created and reopened without naming the probe columns
+    /// (as `landscape train` does), writes them in metrics.csv's header and resumes.
+    @Test func extraProbeColumnsAreWrittenAndResumed() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let data = try MNISTDataset(directory: root.appendingPathComponent("Tests/Fixtures/data"), validationCount: 16)
+        var cfg = TrainingConfiguration()
+        cfg.epochs = 2
+        cfg.optimizer.batchSize = 40
+        cfg.probes.probeSamples = 8
+        cfg.probes.lambdaIterations = 2
+        cfg.probes.extraProbes = [KeskarProbe.name]
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = MLP(), trainer = try Trainer(configuration: cfg, data: data)
+        struct Stop: Error {}
+        do {
+            let store = try RunStore.create(at: dir, configuration: cfg, model: model, data: data)
+            defer { store.close() }
+            _ = try trainer.train(model: model, from: nil, store: store, onEpoch: { _ in throw Stop() })
+            Issue.record("not stopped")
+        } catch is Stop {}
+        let header = try String(contentsOf: dir.appendingPathComponent(RunStore.metricsName), encoding: .utf8).split(separator: "\n")[0]
+        #expect(header == Substring(EpochMetrics.csvHeader(probeColumns: trainer.epochProbes.columns)) && header.contains("keskar_sharpness"), "\(header)")
+        let store = try RunStore.open(at: dir)
+        defer { store.close() }
+        let state = try #require(try store.lastComplete(layout: model.layout, stepsPerEpoch: trainer.stepsPerEpoch))
+        #expect(state.epoch == 1)
+        try store.prepareToContinue(after: state)
+        let (_, metrics) = try trainer.train(model: model, from: state, store: store)
+        #expect(metrics.map(\.epoch) == [2] && metrics[0]["keskar_steps"] >= 1)
+    }
+
     @Test func olderRunConfigurationsStillDecode() throws {
         // run.json's flat form, written before probeBatchSize/microBatchSize existed.
         let json = #"{"model":"cnn","batchSize":32,"learningRate":0.1,"momentum":0.5,"weightDecay":0,"nesterov":false,"schedule":"constant","epochs":2,"seed":4,"lambdaEvery":1,"lambdaSamples":128,"lambdaIterations":5,"lambdaTolerance":0.01,"evaluationBatchSize":512}"#

@@ -185,6 +185,56 @@ if let name = option("--probe-memory") {
     exit(0)
 }
 
+if args.contains("--batch-sharpness") {
+    // One batch_sharpness probe call (Float32, as after a training epoch) against one
+    // value-with-gradient of one mini-batch of the same size (gathered from the data, as an SGD
+    // step does), and one order-2 jet of it: MLP and CNN at --batches (default 64, 2048), K =
+    // --k (default: the probe's automatic K). The data: 8,192 uniform random rows, random labels.
+    // Rounds interleave the three (--rounds, default 3) and report medians, so that load from
+    // other processes falls on all of them; --cpu-time times the process's CPU time instead of
+    // the wall clock (run with OPENBLAS_NUM_THREADS=1: a busy machine then barely changes it).
+    let kGiven = Int(option("--k") ?? "")
+    let rounds = Int(option("--rounds") ?? "3") ?? 3
+    let batches = option("--batches").map { $0.split(separator: ",").compactMap { Int($0) } } ?? [64, 2048]
+    let cpu = args.contains("--cpu-time")
+    func clock() -> Double {
+        guard cpu else { return now() }
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+    func time(_ body: () throws -> Void) rethrows -> Double { let t0 = clock(); try body(); return clock() - t0 }
+    func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+    func run<M: Model>(_ m: M) throws {
+        var rng = SplitMix64(seed: 5)
+        let n = 8192
+        let x = Tensor<Float>.randomUniform([n, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
+        let y = (0..<n).map { _ in rng.next(below: m.classCount) }
+        let θ = m.initialParameters(Float.self, seed: 1)
+        for b in batches {
+            let k = kGiven ?? BatchSharpnessProbe().batchCount(batchSize: b)
+            let source = try m.miniBatches(of: x, labels: y, batchSize: b)
+            let f = try source.loss(ofBatch: 0, seed: 4)
+            let u = try f.valueWithGradient(at: θ).1.normalized()
+            _ = try f.taylorCoefficients(at: θ, along: u, order: 2)
+            var tg: [Double] = [], tj: [Double] = [], tp: [Double] = []
+            var s: BatchSharpness? = nil
+            for _ in 0..<rounds {
+                tg.append(try time { _ = try source.loss(ofBatch: 0, seed: 4).valueWithGradient(at: θ) })
+                tj.append(try time { _ = try f.taylorCoefficients(at: θ, along: u, order: 2) })
+                tp.append(try time { s = try batchSharpness(of: source, at: θ, batches: k, seed: 4) })
+            }
+            let g = median(tg), j = median(tj), p = median(tp)
+            print(String(format: "%@ batch %4d: value+gradient %8.1f ms, jet order 2 %8.1f ms (%.2f×), probe K = %d %9.1f ms = %.1f× value+gradient (%.2f× per batch); batch sharpness %.4g ± %.2g",
+                         m.name, b, g * 1e3, j * 1e3, j / g, k, p * 1e3, p / g, p / g / Double(k), s!.mean, s!.standardError))
+        }
+    }
+    print("OpenBLAS \(BLASRuntime.coreName), \(cpu ? "process CPU time" : "wall clock"), medians of \(rounds) interleaved rounds")
+    try run(MLP())
+    try run(try CNN())
+    exit(0)
+}
+
 if args.contains("--ops") {
     // Per-operation medians for the CNN's shapes (for profiling, not for the report).
     let n = Int(option("--batch") ?? "64") ?? 64
