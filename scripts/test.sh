@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The test command: installs the system dependencies, runs every test target, then each fuzz
+# The test command: installs the system dependencies, builds the tests and the release binary (the
+# quick preset's test runs it), runs every test target, then each fuzz
 # target of Fuzz/ for a fixed 20,000 inputs from its seed corpus (a reader that crashes on them
 # fails the run). FUZZ_RUNS=0 skips the fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 swift build --build-tests
-swift test --skip-build "$@"
+# The quick preset's test (QuickPresetTests) runs the release binary.
+swift build -c release --product landscape
+LANDSCAPE_RELEASE_BINARY="$PWD/.build/release/landscape" swift test --skip-build "$@"
 runs="${FUZZ_RUNS:-20000}"
 if [ "$runs" != 0 ]; then
     for target in idx safetensors configuration; do

@@ -229,6 +229,31 @@ public enum StudyReport {
                                    xLabel: "epoch", yLabel: "λ_max", series: epochSeries("lambda_max") + limits + notConverged, logY: true, markers: true, integerX: true), "lambda-max.svg")
         try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.epochProbes.sharpnessEpsilon), \(config.epochProbes.sharpnessDirections) unit directions\(seedNote)", xLabel: "epoch",
                                    yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: epochSeries("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg")
+        // Batch sharpness (Andreyev and Beneventano 2024) beside λ_max and the stability limit: under
+        // SGD it settles near 2/η (2(1+μ)/η with momentum) where the full-batch λ_max need not.
+        if metrics.columns.contains("batch_sharpness") {
+            let lambdaRings = epochSeries("lambda_max", label: " λ_max", band: false).map {
+                SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y, color: $0.color, ringsOnly: true)
+            }
+            try write(SVGPlot.linePlot(title: "Batch sharpness E_B[g_BᵀH_Bg_B/‖g_B‖²] (solid), λ_max (rings)\(limits.isEmpty ? "" : ", 2(1+μ)/η (dashed)")\(seedNote); values ≤ 0 not drawn",
+                                       xLabel: "epoch", yLabel: "curvature", series: epochSeries("batch_sharpness") + lambdaRings + limits,
+                                       logY: true, markers: true, integerX: true), "batch-sharpness.svg")
+        }
+        // λ_max every K SGD steps (probes.lambdaEverySteps), where a run recorded steps.csv.
+        var stepSeries: [SVGPlot.Series] = []
+        for r in runs {
+            guard let steps = try CSVTable.readIfPresent(directory.appendingPathComponent("runs/\(r.name)/steps.csv")),
+                  steps.columns.contains("lambda_max"), !steps.rows.isEmpty else { continue }
+            let color = colorOf[r.configuration] ?? "#000000"
+            stepSeries.append(SVGPlot.Series(name: r.name, x: steps.numbers("step"), y: steps.numbers("lambda_max"), color: color))
+            if steps.columns.contains("stability_limit") {
+                stepSeries.append(SVGPlot.Series(name: r.name + " 2(1+μ)/η", x: steps.numbers("step"), y: steps.numbers("stability_limit"), color: color, dashed: true, reference: true))
+            }
+        }
+        if !stepSeries.isEmpty {
+            try write(SVGPlot.linePlot(title: "λ_max every \(config.training.probes.lambdaEverySteps ?? 0) SGD steps (solid) and 2(1+μ)/η (dashed)", xLabel: "SGD step",
+                                       yLabel: "λ_max", series: stepSeries, logY: true), "lambda-steps.svg")
+        }
         // Gap vs λ_max: one point per finished run, and their rank correlation.
         let lambdas = finished.map { $0["lambda_max"] }, gaps = finished.map { $0["gap"] }
         let rho = Statistics.spearman(lambdas, gaps)
@@ -457,7 +482,7 @@ public enum StudyReport {
         html += "<h2>Final values over seeds</h2>\n" + paragraph(aggregateText) + HTML.table(aggregateHeader, aggregateTable)
         html += "<h2>Regimes side by side</h2>\n" + paragraph(regimeText) + HTML.table(regimeHeader, regimeTable)
         html += "<h2>Figures</h2>\n<div class=\"grid\">\n"
-        for f in ["loss.svg", "accuracy.svg", "lambda-max.svg", "sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"] where written.contains(where: { $0.lastPathComponent == f }) {
+        for f in ["loss.svg", "accuracy.svg", "lambda-max.svg", "batch-sharpness.svg", "lambda-steps.svg", "sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"] where written.contains(where: { $0.lastPathComponent == f }) {
             html += "<img src=\"figures/\(f)\" alt=\"\(f)\">\n"
         }
         html += "</div>\n<h2>Final 2D slices</h2>\n<div class=\"grid\">\n" + sliceFigures.map { "<img src=\"figures/\($0)\" alt=\"\($0)\" width=\"560\">" }.joined(separator: "\n") + "\n</div>\n"
@@ -553,6 +578,22 @@ public enum StudyReport {
             let both = p.filter { finite($0.low["lambda_max"], $0.high["lambda_max"], $0.low["sharpness_max"], $0.high["sharpness_max"]) }
             out.append("\(model.uppercased()): S_ε^max ordered as λ_max: \(verdict(both.filter { ($0.low["lambda_max"] > $0.high["lambda_max"]) == ($0.low["sharpness_max"] > $0.high["sharpness_max"]) }.count, of: both.count, "seeds")) "
                        + "(S_ε^max low-noise \(ms(p.map(\.low), "sharpness_max", "%.4g")), high-noise \(ms(p.map(\.high), "sharpness_max", "%.4g")))")
+        }
+        // The control: batch size at matched training accuracy (a regime that trains to a target
+        // train accuracy, e.g. low-noise-matched), against high-noise, paired by seed, counting only
+        // seeds where both runs reached the target.
+        for regime in config.regimes where regime != "high-noise" {
+            guard let target = config.regimeSettings[regime]?.stopping?.trainAccuracy else { continue }
+            for model in models {
+                let p = of(model, "high-noise").compactMap { h in of(model, regime).first { $0.seed == h.seed }.map { (high: h, low: $0) } }
+                guard !p.isEmpty else { continue }
+                let matched = p.filter { finite($0.low["lambda_max"], $0.high["lambda_max"]) && $0.low["train_accuracy"] >= 100 * target && $0.high["train_accuracy"] >= 100 * target }
+                out.append("\(model.uppercased()): at matched training accuracy (\(regime) trained to ≥ \(String(format: "%g", 100 * target)) % train accuracy), large-batch SGD ends sharper than high-noise: "
+                           + "\(verdict(matched.filter { $0.low["lambda_max"] > $0.high["lambda_max"] }.count, of: matched.count, "seeds with both runs at the target")) "
+                           + "(λ_max \(ms(p.map(\.low), "lambda_max")) vs \(ms(p.map(\.high), "lambda_max")); train accuracy \(ms(p.map(\.low), "train_accuracy", "%.2f")) % vs \(ms(p.map(\.high), "train_accuracy", "%.2f")) %, "
+                           + "\(regime) epochs \(cell(Statistics.summary(p.map { Double($0.low.epoch) }), "%.3g", range: false)); λ_max·η₀/2 \(ms(p.map(\.low), "lambda_max", "%.3g", scale: config.resolvedRegime(regime, model: ModelKind(rawValue: model) ?? .mlp).learningRate / 2)) "
+                           + "vs \(ms(p.map(\.high), "lambda_max", "%.3g", scale: config.resolvedRegime("high-noise", model: ModelKind(rawValue: model) ?? .mlp).learningRate / 2)))")
+            }
         }
         let cnnLow = of("cnn", "low-noise"), cnnHigh = of("cnn", "high-noise")
         if !cnnLow.isEmpty || !cnnHigh.isEmpty {

@@ -26,8 +26,8 @@ import Training
         _ = try runner.run(resume: true)
         #expect(!lines.contains { $0.contains("resuming after epoch") }, "\(lines)")
         #expect(try metricsWithoutTimes(dir) == rows)
-        for r in c.regimes {
-            #expect(try RunRecord.entries(in: dir.appendingPathComponent("runs/mlp-\(r)")).map(\.epoch) == [1])
+        for r in c.runs {
+            #expect(try RunRecord.entries(in: dir.appendingPathComponent("runs/\(r.name)")).map(\.epoch) == [1])
         }
     }
 }

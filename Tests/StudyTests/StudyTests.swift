@@ -201,7 +201,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         // λ_max: one line per configuration, plus rings on estimates that did not converge.
         let lambdaSeries = Set(try svgSeries(dir.appendingPathComponent("figures/lambda-max.svg")))
         let ring = "not converged (5 iterations)"
-        #expect(lambdaSeries.subtracting([ring]) == Set(names))
+        #expect(lambdaSeries.subtracting([ring]) == Set(names + names.map { $0 + " 2(1+μ)/η" }))
         #expect(lambdaSeries.contains(ring) == metrics.rows.contains { $0["lambda_converged"] == "0" })
         #expect(try svgSeries(dir.appendingPathComponent("figures/slice-mlp-low-noise-seed0.svg")) == ["grid"])
         let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
@@ -573,7 +573,7 @@ func svgSeries(_ url: URL) throws -> [String] {
 
     @Test func defaultsAreTheStudysProtocol() throws {
         let c = StudyConfiguration()
-        #expect(c.models == [.mlp, .cnn] && c.regimes == ["high-noise", "low-noise"])
+        #expect(c.models == [.mlp, .cnn] && c.regimes == ["high-noise", "low-noise", "low-noise-matched"])
         #expect(c.resolvedRegime("high-noise") == (64, 0.05) && c.resolvedRegime("low-noise") == (2048, 0.01))
         #expect(c.training.epochs == 10 && c.training.optimizer.momentum == 0.9 && c.training.optimizer.weightDecay == 0 && c.training.schedule == .cosine)
         #expect(c.training.probes.probeSamples == 1024 && c.epochProbes.sharpnessDirections == 20 && c.finalProbes.slicePoints == 31 && c.finalProbes.lanczosCount == 5)
@@ -585,9 +585,10 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(quick.training.data.trainLimit == 10_000 && quick.training.epochs == 2)
         // Three seeds, each a run of every configuration (seeds outer); the quick preset has one.
         #expect(c.seeds == [0, 1, 2] && quick.seeds == [0] && quick.runs.count == 4)
-        #expect(c.runs.map(\.name).prefix(5) == ["mlp-high-noise-seed0", "mlp-low-noise-seed0", "cnn-high-noise-seed0", "cnn-low-noise-seed0", "mlp-high-noise-seed1"])
-        #expect(c.runs.count == 12 && Set(c.runs.map(\.name)).count == 12)
-        let run = c.runs[5]
+        #expect(c.runs.map(\.name).prefix(7) == ["mlp-high-noise-seed0", "mlp-low-noise-seed0", "mlp-low-noise-matched-seed0", "cnn-high-noise-seed0", "cnn-low-noise-seed0",
+                                                 "cnn-low-noise-matched-seed0", "mlp-high-noise-seed1"])
+        #expect(c.runs.count == 18 && Set(c.runs.map(\.name)).count == 18)
+        let run = c.runs[7]
         #expect(try c.training(for: run) == { var t = try c.training(model: .mlp, regime: "low-noise"); t.seed = 1; return t }())
         #expect(message { _ = try StudyConfiguration.preset(named: "huge") }.contains("unknown preset 'huge'"))
     }
@@ -691,7 +692,8 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(problem(c)?.key == "training.seed" && problem(c)?.problem.contains("is set from 'seeds'") == true, "\(String(describing: problem(c)))")
         // Without seeds (the layout before them) training.seed is the one run's seed.
         c.seeds = nil
-        #expect(problem(c) == nil && c.runs.map(\.name) == ["mlp-high-noise", "mlp-low-noise", "cnn-high-noise", "cnn-low-noise"] && c.runs.allSatisfy { $0.seed == 5 })
+        #expect(problem(c) == nil && c.runs.map(\.name) == ["mlp-high-noise", "mlp-low-noise", "mlp-low-noise-matched", "cnn-high-noise", "cnn-low-noise", "cnn-low-noise-matched"]
+                && c.runs.allSatisfy { $0.seed == 5 })
         // --seeds 0,1,2 and --seeds 5 on the command line (--set seeds=…), any UInt64.
         #expect(try StudyConfiguration().setting("seeds=4,5, 6").seeds == [4, 5, 6])
         #expect(try StudyConfiguration().setting("seeds=5").seeds == [5])
