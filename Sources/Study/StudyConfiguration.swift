@@ -215,6 +215,10 @@ public struct StudyConfiguration: ConfigurationValue {
     /// - Throws: ``ConfigurationError`` as ``ConfigurationValue/load(from:base:)``.
     public static func loadSaved(from url: URL) throws -> StudyConfiguration { try load(from: url, base: savedBase) }
 
+    /// The configuration as its config.json reads back (``loadSaved(from:)``: over ``savedBase``).
+    /// - Throws: ``ConfigurationError`` (not expected for a valid configuration).
+    public func normalizedAsSaved() throws -> StudyConfiguration { try Self.savedBase.merging(jsonObject(), source: "the configuration") }
+
     /// The protocol's training settings: the training defaults for 10 epochs.
     static var protocolTraining: TrainingConfiguration {
         var t = TrainingConfiguration()
@@ -328,7 +332,7 @@ public struct StudyConfiguration: ConfigurationValue {
         var t = training
         t.model = model
         (t.optimizer.batchSize, t.optimizer.learningRate) = resolvedRegime(regime, model: model)
-        let r = regimeSettings[regime]!
+        guard let r = regimeSettings[regime] else { return t }
         t.epochs = r.epochs ?? t.epochs
         t.optimizer.warmupEpochs = r.warmupEpochs ?? t.optimizer.warmupEpochs
         t.stopping = r.stopping ?? t.stopping

@@ -69,7 +69,7 @@ public enum StudyReport {
     /// quantity: not an identifier, a setting, a count of steps or a timing.
     static func isQuantity(_ column: String) -> Bool {
         !StudyRunner.runColumns.contains(column) && !metricsNonQuantities.contains(column)
-            && !["_seconds", "_steps", "_probes", "_points", "_samples", "_iterations"].contains { column.hasSuffix($0) }
+            && !["_seconds", "_steps", "_probes", "_points", "_samples", "_iterations", "_batches", "_batch_size", "_converged", "_residual"].contains { column.hasSuffix($0) }
     }
 
     /// The final values of one run: its last epoch in metrics.csv and its rows of final.csv,
@@ -96,9 +96,11 @@ public enum StudyReport {
             self.epoch = epoch; self.epochs = epochs; self.hasFinalProbes = hasFinalProbes; self.values = values
         }
 
-        /// Whether the run's training ended: all epochs done, or its final probes measured (a run
-        /// that stopped before its last epoch by a rule of the trainer).
-        public var finished: Bool { epoch >= epochs || hasFinalProbes }
+        /// Whether the run's training ended: all epochs done, its stopping rule reached
+        /// (``TrainingConfiguration/isFinished(after:)``, set by ``StudyReport``), or its final probes measured.
+        public var finished: Bool { epoch >= epochs || stopped || hasFinalProbes }
+        /// Whether the last epoch reached the run's stopping rule.
+        public var stopped = false
         /// A value, nan where the run has none.
         public subscript(id: String) -> Double { values[id] ?? .nan }
     }
@@ -413,7 +415,7 @@ public enum StudyReport {
         for r in config.regimes {
             guard config.regimeSettings[r] != nil, let tr = trainCount else { continue }
             let s = config.resolvedRegime(r)
-            let epochs = config.regimeSettings[r]?.epochs ?? config.training.epochs
+            let epochs = (try? config.training(model: config.models[0], regime: r).epochs) ?? config.training.epochs
             let (product, overflow) = (tr / s.batchSize + (tr % s.batchSize == 0 ? 0 : 1)).multipliedReportingOverflow(by: epochs)
             let steps = overflow ? "more than \(Int.max)" : String(product)
             let stuck = values.filter { $0.regime == r && $0["train_accuracy"] < 50 }
@@ -511,14 +513,18 @@ public enum StudyReport {
             for (q, value) in metricsQuantities { v[q.id] = value(last) }
             for (column, text) in last where isQuantity(column) { v[column] = Double(text) ?? .nan }
             let finalRow = finals?.rows.last(where: { config.runName(ofRow: $0) == r.name })
-            for (column, text) in finalRow ?? [:] where isQuantity(column) { v["final." + column] = Double(text) ?? .nan }
+            // An empty field is a value the run did not measure (whole-split probes on later seeds).
+            for (column, text) in finalRow ?? [:] where isQuantity(column) && !text.isEmpty { v["final." + column] = Double(text) ?? .nan }
             for (prefix, table) in [("lanczos", spectra), ("ggn", ggn)] {
                 for row in table?.rows ?? [] where config.runName(ofRow: row) == r.name {
                     if let k = row["rank"] { v["\(prefix).\(k)"] = Double(row["eigenvalue"] ?? "") ?? .nan }
                 }
             }
-            return RunValues(run: r.name, configuration: r.configuration, model: r.model.rawValue, regime: r.regime, seed: r.seed,
-                             epoch: Int(last["epoch"] ?? "") ?? 0, epochs: (try? config.training(for: r).epochs) ?? config.training.epochs, hasFinalProbes: finalRow != nil, values: v)
+            let training = try? config.training(for: r)
+            var values = RunValues(run: r.name, configuration: r.configuration, model: r.model.rawValue, regime: r.regime, seed: r.seed,
+                                   epoch: Int(last["epoch"] ?? "") ?? 0, epochs: training?.epochs ?? config.training.epochs, hasFinalProbes: finalRow != nil, values: v)
+            values.stopped = training?.stopping?.reached(trainLoss: Double(last["train_loss"] ?? "") ?? .nan, trainAccuracy: Double(last["train_accuracy"] ?? "") ?? .nan) != nil
+            return values
         }
     }
 
@@ -551,9 +557,13 @@ public enum StudyReport {
     /// comparing the paper's two regimes, `high-noise` and `low-noise`, pair the runs of one seed.
     /// The relation between the generalization gap and λ_max is Spearman's ρ over all runs with a
     /// percentile bootstrap 95 % interval (``Statistics``).
-    static func paperClaims(_ runs: [RunValues], configuration config: StudyConfiguration) -> [String] {
+    static func paperClaims(_ allRuns: [RunValues], configuration config: StudyConfiguration) -> [String] {
         var out: [String] = []
+        // The paper's claims are about its regimes; controls that train to a target (a stopping
+        // rule, e.g. low-noise-matched) are checked only in their own claim below.
+        let runs = allRuns.filter { config.regimeSettings[$0.regime]?.stopping == nil }
         func of(_ model: String, _ regime: String) -> [RunValues] { runs.filter { $0.model == model && $0.regime == regime } }
+        func ofAll(_ model: String, _ regime: String) -> [RunValues] { allRuns.filter { $0.model == model && $0.regime == regime } }
         func ms(_ rs: [RunValues], _ id: String, _ f: String = "%.4g", scale: Double = 1) -> String { cell(Statistics.summary(rs.map { scale * $0[id] }), f, range: false) }
         func finite(_ v: Double...) -> Bool { v.allSatisfy(\.isFinite) }
         // Runs of two regimes of a model, paired by seed.
@@ -585,7 +595,7 @@ public enum StudyReport {
         for regime in config.regimes where regime != "high-noise" {
             guard let target = config.regimeSettings[regime]?.stopping?.trainAccuracy else { continue }
             for model in models {
-                let p = of(model, "high-noise").compactMap { h in of(model, regime).first { $0.seed == h.seed }.map { (high: h, low: $0) } }
+                let p = of(model, "high-noise").compactMap { h in ofAll(model, regime).first { $0.seed == h.seed }.map { (high: h, low: $0) } }
                 guard !p.isEmpty else { continue }
                 let matched = p.filter { finite($0.low["lambda_max"], $0.high["lambda_max"]) && $0.low["train_accuracy"] >= 100 * target && $0.high["train_accuracy"] >= 100 * target }
                 out.append("\(model.uppercased()): at matched training accuracy (\(regime) trained to ≥ \(String(format: "%g", 100 * target)) % train accuracy), large-batch SGD ends sharper than high-noise: "
@@ -603,7 +613,7 @@ public enum StudyReport {
                        + "(low-noise \(ms(cnnLow, "lambda_max")), high-noise \(ms(cnnHigh, "lambda_max")))")
         }
         // Across all configurations: per seed, do S_ε^max and λ_max order the configurations alike?
-        let names = config.configurationNames
+        let names = config.configurationNames.filter { n in config.runs.contains { $0.configuration == n && config.regimeSettings[$0.regime]?.stopping == nil } }
         if names.count >= 3 {
             let seeds = config.runSeeds.filter { s in names.allSatisfy { n in runs.contains { $0.configuration == n && $0.seed == s && finite($0["lambda_max"], $0["sharpness_max"]) } } }
             let agree = seeds.filter { s in

@@ -84,7 +84,7 @@ public struct StudyRunner {
     public init(configuration: StudyConfiguration, data: MNISTDataset, directory: URL) throws {
         try configuration.validate()
         guard data.train.count > 0 else { throw ConfigurationError(key: "training.data", "selects an empty training split") }
-        self.configuration = try configuration.normalized()
+        self.configuration = try configuration.normalizedAsSaved()
         self.data = data
         self.directory = directory
     }
@@ -112,7 +112,7 @@ public struct StudyRunner {
             log("note: probeSamples \(training.probes.probeSamples) exceeds the training split; the probe set is all \(data.train.count) training samples")
         }
         for r in configuration.regimes {
-            let batch = configuration.regimeSettings[r]?.batchSize ?? training.optimizer.batchSize
+            let batch = configuration.resolvedRegime(r).batchSize
             if batch > data.train.count {
                 log("note: regime \(r) has batch size \(batch) but the training split has \(data.train.count) samples: one SGD step per epoch")
             }
@@ -480,7 +480,7 @@ public struct StudyRunner {
                                       "sharpness_mean_float32", "sharpness_mean_float64", "sharpness_max_float32", "sharpness_max_float64", "precision_check_seconds",
                                       "curvature_seconds", "participation_ratio", "effective_dimension", "count_above_fraction"] + wholeSplitColumns
 
-    /// final.csv's columns of ``wholeSplitProbes(_:θ:trainX:trainY:run:probeLoss:probeHessian:probeTop:)`` (nan for the runs it skips).
+    /// final.csv's columns of ``wholeSplitProbes(_:θ:trainX:trainY:run:probeLoss:probeHessian:probeTop:)`` (empty for the runs it skips).
     public static let wholeSplitColumns = ["whole_split_samples", "whole_split_lambda_max", "whole_split_lambda_residual", "whole_split_lambda_converged",
                                            "probe_set_lambda_max", "whole_split_lambda_ratio", "whole_split_trace", "whole_split_trace_stderr",
                                            "probe_set_trace", "probe_set_trace_stderr", "whole_split_trace_ratio", "whole_split_seconds"]
@@ -491,12 +491,12 @@ public struct StudyRunner {
     /// being that Ritz value; both traces by ``TraceProbe`` with the epoch probes' count and seed, so
     /// the two use the same Rademacher vectors. Runs whose seed is not among the first
     /// ``FinalProbeSettings/wholeSplitSeeds`` of the configuration get no values.
-    /// - Returns: final.csv's ``wholeSplitColumns`` for the run (nan when skipped).
+    /// - Returns: final.csv's ``wholeSplitColumns`` for the run (empty fields when skipped: not measured).
     func wholeSplitProbes<M: Model>(_ model: M, θ: Tensor<Float>, trainX: Tensor<Float>, trainY: [Int], run: StudyRun, probeLoss: LossFunction<Float>,
                                     probeHessian: AnySymmetricOperator<Float>, probeTop: RitzPair<Float>?) throws -> [String: String] {
         let cfg = configuration, p = cfg.training.probes
         guard let index = cfg.runSeeds.firstIndex(of: run.seed), index < cfg.finalProbes.wholeSplitSeeds else {
-            return Dictionary(uniqueKeysWithValues: Self.wholeSplitColumns.map { ($0, "nan") })
+            return Dictionary(uniqueKeysWithValues: Self.wholeSplitColumns.map { ($0, "") })
         }
         let t0 = Date()
         let chunk = BatchChunking.rows(for: run.model)
@@ -511,6 +511,7 @@ public struct StudyRunner {
         var probeContext = ProbeContext(point: θ, loss: probeLoss, seed: cfg.finalProbes.spectrumSeed, curvature: { probeHessian })
         let probeTrace = try trace.measure(&probeContext)
         let probeλ = probeTop?.value ?? .nan
+        // A ratio to a zero probe-set value is not finite and says so in final.csv (written as inf or nan).
         let values: [(String, Double)] = [("whole_split_lambda_max", λ.lambdaMax), ("whole_split_lambda_residual", λ.residual),
                                           ("probe_set_lambda_max", probeλ), ("whole_split_lambda_ratio", λ.lambdaMax / probeλ),
                                           ("whole_split_trace", wholeTrace.trace), ("whole_split_trace_stderr", wholeTrace.standardError),

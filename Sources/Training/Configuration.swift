@@ -279,12 +279,14 @@ extension ConfigurationValue {
     }
 
     /// Sets `value` at `path` in a JSON tree; an object laid over an object (an open object's
-    /// entry) merges with it key by key.
+    /// entry) merges with it key by key, at every depth (so `regimeSettings.R.stopping.trainLoss`
+    /// keeps the entry's other keys and its stopping rule's other targets).
     static func assign(_ value: Any, at path: [String], in tree: inout [String: Any]) {
         guard let first = path.first else { return }
         if path.count == 1 {
-            if let inner = value as? [String: Any], let existing = tree[first] as? [String: Any] {
-                tree[first] = existing.merging(inner) { $1 }
+            if let inner = value as? [String: Any], var existing = tree[first] as? [String: Any] {
+                for (key, v) in inner { assign(v, at: [key], in: &existing) }
+                tree[first] = existing
             } else {
                 tree[first] = value
             }

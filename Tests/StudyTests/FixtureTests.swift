@@ -20,8 +20,12 @@ import Training
 
     /// The command that wrote it, as a configuration (before seeds: one run per configuration, seed 0).
     static var configuration: StudyConfiguration {
+        // The quick preset of the time, read over StudyConfiguration.savedBase: its low-noise regime was
+        // batch 2048 at η₀ 0.01, and batch sharpness did not exist (the default, automatic K, on resume).
         var c = StudyConfiguration.Preset.quick.configuration
         c.seeds = nil
+        c.regimeSettings = StudyConfiguration.savedBase.regimeSettings
+        c.epochProbes.batchSharpnessBatches = StudyConfiguration.savedBase.epochProbes.batchSharpnessBatches
         c.training.data.dataDirectory = "/work/wt12/data/mnist"
         c.training.data.trainLimit = 200
         c.training.data.validation = 100

@@ -215,7 +215,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         try FileManager.default.removeItem(at: dir.appendingPathComponent("figures"))
         try FileManager.default.removeItem(at: dir.appendingPathComponent("summary.md"))
         let written = try StudyReport.generate(in: dir)
-        #expect(written.count == 13) // 6 figures + 4 slices + summary.md + report.html + aggregate.csv
+        #expect(written.count == 14) // 7 figures (batch sharpness too) + 4 slices + summary.md + report.html + aggregate.csv
         #expect(try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8) == before)
     }
 
@@ -629,8 +629,8 @@ func svgSeries(_ url: URL) throws -> [String] {
         defer { try? FileManager.default.removeItem(at: url) }
         // As a study directory's config.json it is a study of the layout before seeds: training.seed 7, seeds nil.
         let c = try StudyConfiguration.loadSaved(from: url)
-        var expected = StudyConfiguration()
-        expected.seeds = nil
+        var expected = StudyConfiguration.savedBase   // no seeds, no controls, no whole-split probes
+        #expect(expected.seeds == nil && expected.regimeSettings["low-noise-matched"] == nil && expected.finalProbes.wholeSplitSeeds == 0)
         expected.training.data.validation = 100
         expected.training.data.trainLimit = 200
         expected.models = [.mlp]
