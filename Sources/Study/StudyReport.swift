@@ -369,7 +369,7 @@ public enum StudyReport {
             func sum(_ c: String) -> Double { r.reduce(0) { $0 + (Double($1[c] ?? "") ?? 0) } }
             let other = metrics.columns.filter { $0.hasSuffix("_seconds") && !named.contains($0) }.reduce(0.0) { $0 + sum($1) }
             let fin = (finals?.rows ?? []).filter { row in mine.contains { $0.name == config.runName(ofRow: row) } }
-            let finalSeconds = (finals?.columns ?? []).filter { $0.hasSuffix("_seconds") }.reduce(0.0) { t, c in fin.reduce(t) { $0 + (Double($1[c] ?? "") ?? 0) } }
+            let finalSeconds = (finals?.columns ?? []).filter { $0.hasSuffix("_seconds") }.reduce(0.0) { t, c in fin.reduce(t) { $0 + (Double($1[c] ?? "").flatMap { $0.isFinite ? $0 : nil } ?? 0) } }
             let parts = named.map(sum) + [other, finalSeconds]
             for k in 0..<parts.count { totals[k] += parts[k] }
             let total = parts.reduce(0, +)
