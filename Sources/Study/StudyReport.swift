@@ -159,6 +159,7 @@ public enum StudyReport {
         for column in ["model", "regime", "epoch", "train_loss", "validation_loss", "train_accuracy", "test_accuracy", "lambda_max", "sharpness_max"] where !metrics.columns.contains(column) {
             throw StudyError.corruptFile(path: directory.appendingPathComponent("metrics.csv").path, reason: "has no column '\(column)'")
         }
+        try checkRunKeys(in: directory, config: config, files: runKeyedFiles)
         let finals = try CSVTable.readIfPresent(directory.appendingPathComponent("final.csv"))
         let spectra = try CSVTable.readIfPresent(directory.appendingPathComponent("spectra.csv"))
         let layers = try CSVTable.readIfPresent(directory.appendingPathComponent("layers.csv"))
@@ -502,6 +503,41 @@ public enum StudyReport {
         try AtomicFile.write(aggregateCSV.text, to: directory.appendingPathComponent("aggregate.csv"))
         written.append(directory.appendingPathComponent("aggregate.csv"))
         return Written(files: written, unfinishedRuns: unfinished)
+    }
+
+    /// The study's CSV files with rows per run, and the columns beside model, regime and seed that
+    /// make a row unique.
+    static let runKeyedFiles: [(file: String, key: [String])] = [("metrics.csv", ["epoch"]), ("final.csv", []), ("spectra.csv", ["rank"]),
+                                                                 ("ggn-spectra.csv", ["rank"]), ("layers.csv", ["layer"])]
+
+    /// Checks that every row of these files names its run: with ``StudyConfiguration/seeds`` a
+    /// `seed` column whose values are the study's seeds, and each run's row at most once per key, so
+    /// that no row is counted for another run or twice.
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` naming the file, the line and the value.
+    static func checkRunKeys(in directory: URL, config: StudyConfiguration, files: [(file: String, key: [String])]) throws {
+        for (file, key) in files {
+            let url = directory.appendingPathComponent(file)
+            guard let table = try CSVTable.readIfPresent(url), !table.rows.isEmpty else { continue }
+            func bad(_ reason: String) -> StudyError { StudyError.corruptFile(path: url.path, reason: reason) }
+            if let seeds = config.seeds {
+                guard table.columns.contains("seed") else {
+                    throw bad("has no column 'seed', which tells the runs of a study with seeds (\(seeds.map(String.init).joined(separator: ", "))) apart; restore it or delete the file to recompute it")
+                }
+                for (i, row) in table.rows.enumerated() {
+                    let text = row["seed"] ?? ""
+                    guard let seed = UInt64(text) else { throw bad("line \(i + 2): seed '\(text.prefix(40))' is not a seed (a non-negative integer)") }
+                    guard seeds.contains(seed) else { throw bad("line \(i + 2): seed \(seed) is not one of the study's seeds (\(seeds.map(String.init).joined(separator: ", ")))") }
+                }
+            }
+            var seen: [String: Int] = [:]
+            for (i, row) in table.rows.enumerated() {
+                let id = ([config.runName(ofRow: row)] + key.map { row[$0] ?? "" }).joined(separator: ",")
+                if let first = seen[id] {
+                    throw bad("lines \(first + 2) and \(i + 2) are both run \(config.runName(ofRow: row))" + (key.isEmpty ? "" : " with \(zip(key, key.map { row[$0] ?? "" }).map { "\($0) \($1)" }.joined(separator: ", "))"))
+                }
+                seen[id] = i
+            }
+        }
     }
 
     /// The final values of every run with at least one epoch in metrics.csv, in run order.

@@ -170,6 +170,8 @@ public struct StudyRunner {
             let lock = try lockDirectory()
             do {
                 try checkResumable(configURL: configURL)
+                // metrics.csv is rebuilt from the runs; the final probes' files accumulate rows.
+                try StudyReport.checkRunKeys(in: directory, config: configuration, files: StudyReport.runKeyedFiles.filter { $0.file != "metrics.csv" })
                 for sub in ["", "slices", "densities", "figures"] {
                     let stale = AtomicFile.removeStaleTemporaryFiles(in: directory.appendingPathComponent(sub))
                     if !stale.isEmpty { log("note: removed \(stale.count) temporary file\(stale.count == 1 ? "" : "s") of writes that were cut off in \(directory.appendingPathComponent(sub).path)") }

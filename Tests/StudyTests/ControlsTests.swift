@@ -83,3 +83,34 @@ import Training
         #expect(second["whole_split_lambda_max"] == "" && second["whole_split_trace"] == "", "\(second)")
     }
 }
+
+/// A study's CSV rows must each name their run: a damaged seed column or a repeated row is an error
+/// naming the file and line, never a row counted for another run (attack on issue 19's seeds).
+@Suite struct RunKeyTests {
+    func directory(_ files: [String: String]) throws -> URL {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        return dir
+    }
+
+    func problem(_ files: [String: String], seeds: [UInt64]? = [0, 1]) -> String? {
+        var c = StudyConfiguration()
+        c.seeds = seeds
+        guard let dir = try? directory(files) else { return "cannot write" }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do { try StudyReport.checkRunKeys(in: dir, config: c, files: StudyReport.runKeyedFiles); return nil } catch { return "\(error)" }
+    }
+
+    @Test func rowsThatCannotNameTheirRunAreRefused() {
+        #expect(problem(["final.csv": "model,regime,seed,slq_trace\nmlp,high-noise,0,1\nmlp,high-noise,1,2\n"]) == nil)
+        #expect(problem(["final.csv": "model,regime,slq_trace\nmlp,high-noise,1\n"])?.contains("final.csv: has no column 'seed'") == true)
+        #expect(problem(["metrics.csv": "model,regime,seed,epoch\nmlp,high-noise,abc,1\n"])?.contains("line 2: seed 'abc' is not a seed") == true)
+        #expect(problem(["metrics.csv": "model,regime,seed,epoch\nmlp,high-noise,0,1\nmlp,high-noise,7,1\n"])?.contains("line 3: seed 7 is not one of the study's seeds (0, 1)") == true)
+        #expect(problem(["metrics.csv": "model,regime,seed,epoch\nmlp,high-noise,0,1\nmlp,high-noise,0,2\nmlp,high-noise,0,2\n"])?
+            .contains("lines 3 and 4 are both run mlp-high-noise-seed0 with epoch 2") == true)
+        #expect(problem(["final.csv": "model,regime,seed,x\nmlp,high-noise,1,1\nmlp,high-noise,1,2\n"])?.contains("lines 2 and 3 are both run mlp-high-noise-seed1") == true)
+        // The layout before seeds: no seed column needed.
+        #expect(problem(["final.csv": "model,regime,x\nmlp,high-noise,1\nmlp,low-noise,2\n"], seeds: nil) == nil)
+    }
+}
