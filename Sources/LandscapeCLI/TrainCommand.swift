@@ -63,11 +63,8 @@ struct TrainCommand: ParsableCommand {
             try store.prepareToContinue(after: state)
         }
         let o = cfg.optimizer
-        let warmup = (o.warmupEpochs ?? 0) > 0 ? " after \(o.warmupEpochs!) epochs of warm-up" : ""
-        let targets = [cfg.stopping?.trainAccuracy.map { "train accuracy \($0)" }, cfg.stopping?.trainLoss.map { "train loss \($0)" }].compactMap { $0 }
-        let epochs = targets.isEmpty ? "\(cfg.epochs) epoch\(cfg.epochs == 1 ? "" : "s")" : "until \(targets.joined(separator: " and ")) (at most \(cfg.epochs) epochs)"
         outLine("landscape train: \(cfg.model.rawValue) on \(dataset.name) (\(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test), " +
-                "batch \(o.batchSize), lr \(o.learningRate) \(cfg.schedule)\(warmup), momentum \(o.momentum), \(epochs), seed \(cfg.seed); \(BLASRuntime.summary)")
+                "batch \(o.batchSize), lr \(o.learningRate) \(cfg.schedule), momentum \(o.momentum), \(cfg.lengthDescription), seed \(cfg.seed); \(BLASRuntime.summary)")
         outLine("run directory: \(store.directory.path)\(resuming ? " (resuming after its last complete epoch)" : "")")
         let table = ConsoleTable(columns: [("epoch", 5), ("train_loss", 10), ("train_acc", 9), ("val_loss", 10), ("val_acc", 9),
                                            ("test_loss", 10), ("test_acc", 9), ("lambda_max", 11), ("seconds", 8)])

@@ -111,7 +111,8 @@ public struct FinalProbeSettings: Codable, Sendable, Equatable {
     /// their columns go to final.csv.
     public var extraFinalProbes: [String] = [KeskarProbe.name]
     /// Is the probe set big enough? λ_max and the Hutchinson trace on the whole training split at
-    /// the final θ (chunked, streamed operators), beside the same estimators on the probe set, for
+    /// the final θ (chunked, streamed operators), beside the probe set's (its top Lanczos Ritz
+    /// value, which starts the whole split's power iteration, and the same Hutchinson vectors), for
     /// the first this many seeds of each configuration (0: never). One Hessian product over the
     /// 55,000 training samples costs the CNN about three training epochs' gradients, so the
     /// protocol measures one seed.
@@ -152,8 +153,9 @@ public struct StudyRun: Sendable, Hashable {
 /// to train, the training settings they share, and the per-epoch and final-epoch probes.
 ///
 /// The defaults are the study's protocol: MLP and CNN × high-noise (batch 64, η₀ = 0.05: the
-/// training defaults) and low-noise (batch 2048, η₀ = 0.01) SGD, momentum 0.9, cosine decay to
-/// zero over 10 epochs, no weight decay, each configuration trained once per seed (0, 1, 2; a
+/// training defaults) and low-noise (batch 2048, η₀ = 0.01) SGD for 10 epochs, the source paper's
+/// regimes, and the control low-noise-matched (batch 2048 until 99 % train accuracy within 30
+/// epochs; ``protocolRegimes``), momentum 0.9, cosine decay to zero over the run, no weight decay, each configuration trained once per seed (0, 1, 2; a
 /// seed gives the same initialization and data order in every regime); λ_max by power iteration
 /// on 1,024 fixed training samples every epoch, S_ε over 20 random unit directions, Hutchinson
 /// trace; after the last epoch a 31×31 filter-normalized 2D slice, the top-5 Lanczos
@@ -177,7 +179,7 @@ public struct StudyConfiguration: ConfigurationValue {
     public var models: [ModelKind] = ModelKind.allCases
     /// The regimes to train (keys of ``regimeSettings``), in order.
     public var regimes: [String] = StudyConfiguration.protocolRegimes.map(\.name)
-    /// Batch size and initial learning rate of each regime.
+    /// The settings of each regime (batch size, η₀, and optionally epochs, warm-up, stopping rule).
     public var regimeSettings: [String: RegimeSettings] = Dictionary(uniqueKeysWithValues: StudyConfiguration.protocolRegimes.map { ($0.name, $0.settings) })
     /// Rows per chunk of the probe set in HVPs, per model (missing: `training.probes.probeBatchSize`).
     public var probeBatchSize: [ModelKind: Int] = Dictionary(uniqueKeysWithValues: ModelKind.allCases.compactMap { k in k.probeChunkRows.map { (k, $0) } })

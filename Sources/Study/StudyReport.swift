@@ -392,7 +392,7 @@ public enum StudyReport {
             if let e = extra?.epochs { text += extra?.stopping == nil ? ", \(e) epochs" : ", at most \(e) epochs" }
             if let w = extra?.warmupEpochs, w > 0 { text += ", \(w) epochs of linear warm-up" }
             if let stop = extra?.stopping {
-                text += ", stopped at " + [stop.trainAccuracy.map { "train accuracy ≥ \($0)" }, stop.trainLoss.map { "train loss ≤ \($0)" }].compactMap { $0 }.joined(separator: " and ")
+                text += ", until " + stop.targets
             }
             return text + ")"
         }.joined(separator: ", ")

@@ -306,7 +306,7 @@ public struct StudyRunner {
                 log("[\(name)] resuming after epoch \(state.epoch) of \(training.epochs)")
             } else {
                 let o = training.optimizer
-                log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(regime): batch \(o.batchSize), lr \(o.learningRate) \(training.schedule), momentum \(o.momentum), \(training.epochs) epoch\(training.epochs == 1 ? "" : "s"), seed \(training.seed)")
+                log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(regime): batch \(o.batchSize), lr \(o.learningRate) \(training.schedule), momentum \(o.momentum), \(training.lengthDescription), seed \(training.seed)")
             }
             if started { try store.prepareToContinue(after: state) }
             let result = try trainer.train(model: model, from: state, store: store, onStep: { onStep(name, $0) }, onEpoch: { m in
@@ -503,7 +503,7 @@ public struct StudyRunner {
         let t0 = Date()
         let chunk = BatchChunking.rows(for: run.model)
         let records = BatchChunking.records(.hessian, rows: trainY.count, dimension: θ.count, scalarBytes: 4)
-        log("[\(run.name)] final λ_max and trace on the whole training split (\(trainY.count) samples, chunks of \(chunk))")
+        log("[\(run.name)] final λ_max and trace on the whole training split (\(trainY.count) samples, chunks of \(min(chunk, trainY.count)))")
         var context = ProbeContext(point: θ, loss: try model.meanLoss(on: trainX, labels: trainY, chunkSize: chunk), seed: cfg.finalProbes.spectrumSeed,
                                    curvature: { try CurvatureKind.hessian.matrix(of: model, at: θ, input: trainX, labels: trainY, chunkSize: chunk, records: records) })
         if let probeTop { context.warmStarts[LambdaMaxProbe.name] = probeTop.vector }

@@ -98,6 +98,14 @@ public struct TrainingConfiguration: ConfigurationValue {
         guard evaluationBatchSize >= 1, evaluationBatchSize <= 1 << 24 else { throw bad("evaluationBatchSize", "must be in 1...\(1 << 24), got \(evaluationBatchSize)") }
     }
 
+    /// The run's length in words, for logs: `10 epochs`, or with a stopping rule
+    /// `until train accuracy 0.99 (at most 30 epochs)`; then `, 2.0 epochs of linear warm-up` if any.
+    public var lengthDescription: String {
+        let target = stopping?.targets ?? ""
+        let length = target.isEmpty ? "\(epochs) epoch\(epochs == 1 ? "" : "s")" : "until \(target) (at most \(epochs) epochs)"
+        return length + ((optimizer.warmupEpochs ?? 0) > 0 ? ", \(optimizer.warmupEpochs!) epochs of linear warm-up" : "")
+    }
+
     /// The largest learning rate of the run: η₀, or for a step schedule with γ > 1 the rate of
     /// its last epoch, η₀·γ^⌊(epochs − 1)/step⌋ (+inf when that overflows).
     public var largestLearningRate: Double {
@@ -256,6 +264,11 @@ public struct StoppingRule: OptionalSettingsGroup {
     /// A rule with these targets.
     public init(trainAccuracy: Double? = nil, trainLoss: Double? = nil) {
         self.trainAccuracy = trainAccuracy; self.trainLoss = trainLoss
+    }
+
+    /// The targets in words: `train accuracy 0.99`, `train accuracy 0.99 and train loss 0.05`.
+    public var targets: String {
+        [trainAccuracy.map { "train accuracy \($0)" }, trainLoss.map { "train loss \($0)" }].compactMap { $0 }.joined(separator: " and ")
     }
 
     /// The targets, in words (`train accuracy 0.99`, `train accuracy 0.99 and train loss 0.05`),
