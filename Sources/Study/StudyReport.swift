@@ -217,9 +217,11 @@ public enum StudyReport {
         let flagged = runs.flatMap { rows($0.name) }.filter { Double($0["lambda_converged"] ?? "") == 0 && Double($0["lambda_max"] ?? "")?.isFinite == true }
         let notConverged = flagged.isEmpty ? [] : [SVGPlot.Series(name: "not converged (\(config.training.probes.lambdaIterations) iterations)", x: flagged.map { Double($0["epoch"]!) ?? .nan },
                                                                   y: flagged.map { Double($0["lambda_max"]!) ?? .nan }, color: "#000000", ringsOnly: true)]
-        // The heavy-ball stability limit 2(1+μ)/η of each epoch, where the runs recorded it.
+        // The stability limit of each epoch (sgdStabilityLimit / η: heavy ball's 2(1+μ)/η, Nesterov's
+        // 2(1+μ)/((1+2μ)η)), where the runs recorded it.
+        let limitName = config.training.optimizer.nesterov ? "2(1+μ)/((1+2μ)η)" : "2(1+μ)/η"
         let limits = metrics.columns.contains("stability_limit")
-            ? epochSeries("stability_limit", label: " 2(1+μ)/η", dashed: true, band: false).map {
+            ? epochSeries("stability_limit", label: " \(limitName)", dashed: true, band: false).map {
                 SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y, color: $0.color, dashed: true, reference: true)
             } : []
         try write(SVGPlot.linePlot(title: "Loss per epoch (\(tag)): train (solid), validation (dashed)\(seedNote)", xLabel: "epoch", yLabel: "mean cross-entropy loss",
@@ -228,7 +230,7 @@ public enum StudyReport {
         try write(SVGPlot.linePlot(title: "Accuracy per epoch (\(tag)): train (solid), test (dashed)\(seedNote)", xLabel: "epoch", yLabel: "accuracy (%)",
                                    series: epochSeries("train_accuracy", label: " train", scale: 100) + epochSeries("test_accuracy", label: " test", dashed: true, scale: 100),
                                    markers: true, integerX: true), "accuracy.svg")
-        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.training.probes.probeSamples, trainCount ?? config.training.probes.probeSamples)) probe samples\(limits.isEmpty ? "" : " (dashed: 2(1+μ)/η)")\(seedNote)",
+        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.training.probes.probeSamples, trainCount ?? config.training.probes.probeSamples)) probe samples\(limits.isEmpty ? "" : " (dashed: \(limitName))")\(seedNote)",
                                    xLabel: "epoch", yLabel: "λ_max", series: epochSeries("lambda_max") + limits + notConverged, logY: true, markers: true, integerX: true), "lambda-max.svg")
         try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.epochProbes.sharpnessEpsilon), \(config.epochProbes.sharpnessDirections) unit directions\(seedNote)", xLabel: "epoch",
                                    yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: epochSeries("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg")
@@ -238,7 +240,7 @@ public enum StudyReport {
             let lambdaRings = epochSeries("lambda_max", label: " λ_max", band: false).map {
                 SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y, color: $0.color, ringsOnly: true)
             }
-            try write(SVGPlot.linePlot(title: "Batch sharpness E_B[g_BᵀH_Bg_B/‖g_B‖²] (solid), λ_max (rings)\(limits.isEmpty ? "" : ", 2(1+μ)/η (dashed)")\(seedNote); values ≤ 0 not drawn",
+            try write(SVGPlot.linePlot(title: "Batch sharpness E_B[g_BᵀH_Bg_B/‖g_B‖²] (solid), λ_max (rings)\(limits.isEmpty ? "" : ", \(limitName) (dashed)")\(seedNote); values ≤ 0 not drawn",
                                        xLabel: "epoch", yLabel: "curvature", series: epochSeries("batch_sharpness") + lambdaRings + limits,
                                        logY: true, markers: true, integerX: true), "batch-sharpness.svg")
         }
@@ -250,11 +252,11 @@ public enum StudyReport {
             let color = colorOf[r.configuration] ?? "#000000"
             stepSeries.append(SVGPlot.Series(name: r.name, x: steps.numbers("step"), y: steps.numbers("lambda_max"), color: color))
             if steps.columns.contains("stability_limit") {
-                stepSeries.append(SVGPlot.Series(name: r.name + " 2(1+μ)/η", x: steps.numbers("step"), y: steps.numbers("stability_limit"), color: color, dashed: true, reference: true))
+                stepSeries.append(SVGPlot.Series(name: r.name + " \(limitName)", x: steps.numbers("step"), y: steps.numbers("stability_limit"), color: color, dashed: true, reference: true))
             }
         }
         if !stepSeries.isEmpty {
-            try write(SVGPlot.linePlot(title: "λ_max every \(config.training.probes.lambdaEverySteps ?? 0) SGD steps (solid) and 2(1+μ)/η (dashed)", xLabel: "SGD step",
+            try write(SVGPlot.linePlot(title: "λ_max every \(config.training.probes.lambdaEverySteps ?? 0) SGD steps (solid) and \(limitName) (dashed)", xLabel: "SGD step",
                                        yLabel: "λ_max", series: stepSeries, logY: true), "lambda-steps.svg")
         }
         // Gap vs λ_max: one point per finished run, and their rank correlation.
