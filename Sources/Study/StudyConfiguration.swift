@@ -235,7 +235,7 @@ public struct StudyConfiguration: ConfigurationValue {
         // The control for batch size at matched training accuracy (Hoffer, Hubara and Soudry 2017):
         // batch 2048 until 99 % train accuracy within 30 epochs, after 2 epochs of linear warm-up, at
         // the smallest rate of 0.05·2^k that reaches it (the high-noise peak rate 0.05 does not: MLP
-        // 96.5 %, CNN 98.6 % after 30 epochs). The MLP: 0.2 (99 % at epoch 16). The CNN: 0.1 (it
+        // 96.5 %, CNN 98.6 % after 30 epochs). The MLP: 0.2 (99 % at epoch 16). The CNN: 0.1 (99 % at epoch 26; it
         // diverges at 0.2, and without warm-up sits at chance for 2 epochs at 0.1). Notes/study.md
         // has the measurements. η₀/B ≤ 9.8e-5 is at least 8× below high-noise's 7.8e-4.
         ("low-noise-matched", RegimeSettings(batchSize: 2048, learningRate: 0.2, learningRates: [.cnn: 0.1], epochs: 30, warmupEpochs: 2,
