@@ -61,7 +61,7 @@ public struct EpochMetrics: Sendable, Equatable {
 
     /// Columns that runs of older versions lack, with the value their rows read as: `lambda_negative`,
     /// `stability_limit` (not recorded: nan, though 2(1 + μ)/learning_rate gives it for heavy ball),
-    /// and the batch-sharpness columns a study measures every epoch since issue 19.
+    /// and the batch-sharpness columns (a study measures batch sharpness every epoch; earlier runs have none).
     public static let addedColumns = ["lambda_negative": "nan", "stability_limit": "nan"]
         .merging((BatchSharpnessProbe.Result.columns + [EpochProbes.secondsColumn(of: BatchSharpnessProbe.name)]).map { ($0, "nan") }) { a, _ in a }
 

@@ -5,7 +5,7 @@ import Layers
 @testable import Study
 import Training
 
-/// Issue 19, items 2 and 5: regimes with their own epochs, warm-up and stopping rule (the
+/// Regimes with their own epochs, warm-up and stopping rule (the
 /// `low-noise-matched` control), and the final probes on the whole training split.
 @Suite struct RegimeControlTests {
     @Test func aRegimeLaysItsEpochsWarmUpAndStoppingRuleOverTheTrainingSettings() throws {
@@ -85,7 +85,7 @@ import Training
 }
 
 /// A study's CSV rows must each name their run: a damaged seed column or a repeated row is an error
-/// naming the file and line, never a row counted for another run (attack on issue 19's seeds).
+/// naming the file and line, never a row counted for another run (a damaged seed column once mixed seeds).
 @Suite struct RunKeyTests {
     func directory(_ files: [String: String]) throws -> URL {
         let dir = temporaryDirectory()

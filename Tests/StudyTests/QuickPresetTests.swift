@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Study
 
-/// Issue 19, item 7: `landscape study --preset quick` learns — every configuration above 90 % test
+/// `landscape study --preset quick` learns — every configuration above 90 % test
 /// accuracy — so that its first look shows the full study's picture. It runs the release binary
 /// (a debug build of the CNN takes many times the preset's 3 minutes): `scripts/test.sh` builds it
 /// and names it in `LANDSCAPE_RELEASE_BINARY`.
