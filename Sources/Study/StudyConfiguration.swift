@@ -24,6 +24,26 @@ public enum StudyError: Error, CustomStringConvertible, Equatable {
         case let .interrupted(name, epoch): return "study interrupted after \(name) epoch \(epoch); continue with --resume"
         }
     }
+
+    /// The config.json of the saved study in `directory`.
+    /// - Throws: ``runDirectory(path:reason:)`` saying what `directory` is instead: missing, a
+    ///   file, a training run (run.json, no config.json) or a directory without config.json.
+    public static func savedConfiguration(in directory: URL) throws -> URL {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
+            throw runDirectory(path: directory.path, reason: "does not exist")
+        }
+        guard isDirectory.boolValue else { throw runDirectory(path: directory.path, reason: "exists and is a file") }
+        let config = directory.appendingPathComponent("config.json")
+        guard fm.fileExists(atPath: config.path) else {
+            if fm.fileExists(atPath: directory.appendingPathComponent("run.json").path) {
+                throw runDirectory(path: directory.path, reason: "is a training run (it holds run.json), not a study: a study directory holds config.json")
+            }
+            throw runDirectory(path: directory.path, reason: "holds no config.json; is it a study directory?")
+        }
+        return config
+    }
 }
 
 /// One SGD regime of the study: its batch size and initial learning rate, and optionally its own

@@ -150,10 +150,7 @@ public enum StudyReport {
     /// - Throws: ``StudyError`` if config.json or metrics.csv is missing or corrupt (naming the
     ///   file); I/O errors. Missing final-epoch files only leave their figures out.
     public static func write(in directory: URL) throws -> Written {
-        let configURL = directory.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: configURL.path) else {
-            throw StudyError.runDirectory(path: directory.path, reason: "holds no config.json; is it a study directory?")
-        }
+        let configURL = try StudyError.savedConfiguration(in: directory)
         let config = try StudyConfiguration.loadSaved(from: configURL)
         let metrics = try CSVTable.read(directory.appendingPathComponent("metrics.csv"))
         for column in ["model", "regime", "epoch", "train_loss", "validation_loss", "train_accuracy", "test_accuracy", "lambda_max", "sharpness_max"] where !metrics.columns.contains(column) {

@@ -164,9 +164,7 @@ public struct StudyRunner {
             throw StudyError.runDirectory(path: directory.path, reason: "exists and is a file")
         }
         if resume {
-            guard fm.fileExists(atPath: configURL.path) else {
-                throw StudyError.runDirectory(path: directory.path, reason: "holds no config.json; is it a study directory?")
-            }
+            _ = try StudyError.savedConfiguration(in: directory)
             let lock = try lockDirectory()
             do {
                 try checkResumable(configURL: configURL)

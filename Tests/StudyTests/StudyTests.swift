@@ -793,6 +793,16 @@ func svgSeries(_ url: URL) throws -> [String] {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(message { try StudyReport.generate(in: dir) }.contains("no config.json"))
+        // What the directory is instead: missing, a file, a training run.
+        #expect(message { try StudyReport.generate(in: dir.appendingPathComponent("absent")) }.contains("does not exist"))
+        let file = dir.appendingPathComponent("file")
+        try Data("x".utf8).write(to: file)
+        #expect(message { try StudyReport.generate(in: file) }.contains("is a file"))
+        let run = dir.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: run.appendingPathComponent("run.json"))
+        let m0 = message { try StudyReport.generate(in: run) }
+        #expect(m0.contains("is a training run") && m0.contains("run.json"), "\(m0)")
         try StudyConfiguration().jsonData().write(to: dir.appendingPathComponent("config.json"))
         try Data("model,regime\nmlp".utf8).write(to: dir.appendingPathComponent("metrics.csv"))
         let m = message { try StudyReport.generate(in: dir) }
