@@ -11,6 +11,7 @@ public struct CurvatureGradient<E: TensorScalar> {
     /// ∇_θ (uᵀH(θ)u) with u held fixed: ∇³f(θ)[u, u, ·].
     public let curvatureGradient: Tensor<E>
 
+    /// The four results (e.g. summed over data chunks, or a closed form for a `LossFunction`).
     public init(value: E, gradient: Tensor<E>, hvp: Tensor<E>, curvatureGradient: Tensor<E>) {
         self.value = value; self.gradient = gradient; self.hvp = hvp; self.curvatureGradient = curvatureGradient
     }

@@ -38,6 +38,7 @@ public struct SharpnessGradientProbe: Probe {
     public var tolerance = LambdaMaxProbe().tolerance
 
     public init() {}
+    /// The probe with these settings (the others at their defaults).
     public init(learningRate: Double, powerIterations: Int = LambdaMaxProbe().powerIterations,
                 lanczosSteps: Int = LambdaMaxProbe().lanczosSteps, tolerance: Double = LambdaMaxProbe().tolerance) {
         self.learningRate = learningRate; self.powerIterations = powerIterations; self.lanczosSteps = lanczosSteps; self.tolerance = tolerance
@@ -64,6 +65,7 @@ public struct SharpnessGradientProbe: Probe {
         public var measured = Double.nan
         /// Its relative residual ‖Hv − λv‖/|λ| at θ − η∇L.
         public var measuredResidual = Double.nan
+        /// Whether the λ_max estimate at θ − η∇L converged (its residual ≤ the tolerance).
         public var measuredConverged = false
         public init() {}
         public static var fields: [ProbeField<Result>] {
