@@ -33,6 +33,8 @@ struct ProbeCommand: ModelCommand {
     @Option(help: "Further probes by name, comma-separated, with their default settings, on the --operator curvature (\(ProbeRegistry.names.joined(separator: ", "))); their fields go to probe.json under \"probes\".") var probes: String = ""
     @Option(parsing: .unconditional, help: "Samples per mini-batch of \(BatchSharpnessProbe.name) in --probes: the SGD batch size of the run that wrote --parameters (default \(ProbeCommand.defaultBatchSize), train's default). Batches are drawn from the whole training split; a size above it uses all of it.") var batchSize: Int?
 
+    @Option(parsing: .unconditional, help: "Learning rate of the run that wrote --parameters, for \(SharpnessGradientProbe.name) in --probes (the gradient step whose sharpness it predicts); without it, that probe steps 1/λ_max.") var learningRate: Double?
+
     /// The probes of --probes.
     var extraProbes: [AnyProbe] {
         get throws { try probes.split(separator: ",").map { try ProbeRegistry.probe(named: $0.trimmingCharacters(in: .whitespaces)) } }
@@ -72,6 +74,7 @@ struct ProbeCommand: ModelCommand {
         guard ["none", "layer"].contains(blocks) else { throw ValidationError("--blocks must be none or layer, got '\(blocks)'") }
         do { _ = try extraProbes } catch { throw ValidationError("--probes: \(error)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be positive and finite, got \(learningRate)") }
         if let (setting, problem) = settings.problem {
             throw ValidationError("--\(ConfigurationFlags.option(for: setting)) \(problem)")
         }
@@ -123,6 +126,8 @@ struct ProbeCommand: ModelCommand {
                 stderrLine("note: --batch-size \(miniBatches.batchSize) is more than the \(miniBatches.samples) training samples; \(BatchSharpnessProbe.name) measures one batch of all of them")
             }
             var context = ProbeContext(point: θ, loss: f, seed: target.seed, curvature: { AnySymmetricOperator(op) }, miniBatches: miniBatches)
+            context.learningRate = learningRate
+            context.warmStarts[LambdaMaxProbe.name] = power.vector
             for p in try extraProbes {
                 stderrLine("… \(p.name) (\(curvature))")
                 let values = try p.measure(&context)

@@ -146,7 +146,8 @@ extension Model {
     /// evaluated and differentiated in chunks of `chunkSize` rows (0: one chunk) weighted by n_i/N
     /// (``RowChunks``): the same function as on the whole batch, with one chunk on the tape at a time.
     /// Its Taylor coefficients are the chunked objective's (``ModelLoss/chunkRows``: one chunk's
-    /// jets at a time).
+    /// jets at a time); its gradient of curvature and its Hessian at any point are sums over the
+    /// chunks (the Hessian's records kept or streamed as ``BatchChunking/records(_:rows:dimension:scalarBytes:)``).
     /// - Throws: ``ModelError`` for a batch that does not fit the model; ``AutodiffError`` for an
     ///   empty batch or a negative chunk size.
     public func meanLoss<E: TensorScalar>(on input: Tensor<E>, labels: [Int], chunkSize: Int = 0) throws -> LossFunction<E> {
@@ -169,7 +170,24 @@ extension Model {
                 let (v, g) = try Autodiff.valueWithGradient(of: parts[i], at: θ)
                 return (Double(v), g)
             }
-        }, taylorCoefficients: { θ, v, order in try jets.taylorCoefficients(at: θ, along: v, order: order) })
+        }, taylorCoefficients: { θ, v, order in try jets.taylorCoefficients(at: θ, along: v, order: order) },
+        gradientOfCurvature: { θ, u in
+            // Σ_i w_i of each chunk's value, gradient, Hu and ∇³L_i[u, u, ·]: one chunk on the tape at a time.
+            var value = 0.0
+            var sums: [Tensor<E>] = []
+            for i in chunks.indices {
+                let c = try Autodiff.gradientOfCurvature(of: parts[i], at: θ, along: u)
+                let w = chunks.weight(i)
+                value += w * Double(c.value)
+                let terms = [c.gradient, c.hvp, c.curvatureGradient]
+                if sums.isEmpty { sums = terms.map { $0.scaled(by: w) } } else { for k in 0..<3 { sums[k].addScaled(terms[k], E(w)) } }
+            }
+            return CurvatureGradient(value: E(value), gradient: sums[0], hvp: sums[1], curvatureGradient: sums[2])
+        }, hessian: { θ in
+            try CurvatureKind.hessian.matrix(of: self, at: θ, input: input, labels: labels, chunkSize: chunkSize,
+                                             records: BatchChunking.records(.hessian, rows: labels.count, dimension: layout.parameterCount,
+                                                                            scalarBytes: MemoryLayout<E>.size))
+        })
     }
 }
 

@@ -11,9 +11,13 @@ public struct LossFunction<E: TensorScalar> {
     let valueAt: (Tensor<E>) throws -> Double
     let gradientAt: (Tensor<E>) throws -> (Double, Tensor<E>)
     let taylorAt: ((Tensor<E>, Tensor<E>, Int) throws -> [Double])?
+    let curvatureGradientAt: ((Tensor<E>, Tensor<E>) throws -> CurvatureGradient<E>)?
+    let hessianAt: ((Tensor<E>) throws -> AnySymmetricOperator<E>)?
 
-    /// The objective's value (``value(of:at:)``), gradient (reverse mode) and Taylor coefficients
-    /// (``taylorCoefficients(of:at:along:order:)``, one forward pass on `Jet<Tensor>`).
+    /// The objective's value (``value(of:at:)``), gradient (reverse mode), Taylor coefficients
+    /// (``taylorCoefficients(of:at:along:order:)``, one forward pass on `Jet<Tensor>`), gradient of
+    /// the curvature (``gradientOfCurvature(of:at:along:)``, one reverse pass on
+    /// `Tracked<Jet<Tensor>>`) and Hessian at any point (``HessianOperator``).
     public init<O: Objective>(_ f: O) where O.Scalar == E {
         layout = f.layout
         valueAt = { Double(try Autodiff.value(of: f, at: $0)) }
@@ -22,16 +26,23 @@ public struct LossFunction<E: TensorScalar> {
             return (Double(v), g)
         }
         taylorAt = { θ, v, order in try Autodiff.taylorCoefficients(of: f, at: θ, along: v, order: order).map { Double($0) } }
+        curvatureGradientAt = { θ, u in try Autodiff.gradientOfCurvature(of: f, at: θ, along: u) }
+        hessianAt = { θ in AnySymmetricOperator(try HessianOperator(of: f, at: θ)) }
     }
 
     /// A loss given by its value and its value with gradient (length d), and optionally its
     /// Taylor coefficients: `taylorCoefficients(θ, v, K)` returns c₀…c_K of t ↦ f(θ + t·v)
     /// (normalized, c_k = f⁽ᵏ⁾/k!), as ``taylorCoefficients(at:along:order:)`` documents. Without
-    /// them, the loss has no Taylor-mode route (``hasTaylorCoefficients`` is false).
+    /// them, the loss has no Taylor-mode route (``hasTaylorCoefficients`` is false). Likewise
+    /// `gradientOfCurvature(θ, u)` (``gradientOfCurvature(at:along:)``) and `hessian(θ)`, the
+    /// Hessian at θ as an operator (``hessian(at:)``).
     public init(layout: ParameterLayout, value: @escaping (Tensor<E>) throws -> Double,
                 valueWithGradient: @escaping (Tensor<E>) throws -> (Double, Tensor<E>),
-                taylorCoefficients: ((Tensor<E>, Tensor<E>, Int) throws -> [Double])? = nil) {
+                taylorCoefficients: ((Tensor<E>, Tensor<E>, Int) throws -> [Double])? = nil,
+                gradientOfCurvature: ((Tensor<E>, Tensor<E>) throws -> CurvatureGradient<E>)? = nil,
+                hessian: ((Tensor<E>) throws -> AnySymmetricOperator<E>)? = nil) {
         self.layout = layout; valueAt = value; gradientAt = valueWithGradient; taylorAt = taylorCoefficients
+        curvatureGradientAt = gradientOfCurvature; hessianAt = hessian
     }
 
     /// f(θ).
@@ -66,5 +77,37 @@ public struct LossFunction<E: TensorScalar> {
         try layout.validate(θ)
         try layout.validate(v, as: "the direction")
         return try taylorAt(θ, v, order)
+    }
+
+    /// Whether the loss has the route of ``gradientOfCurvature(at:along:)`` (every loss built from
+    /// an ``Objective``; one built from closures when it was given).
+    public var hasCurvatureGradient: Bool { curvatureGradientAt != nil }
+
+    /// f(θ), ∇f(θ), H(θ)u and ∇_θ(uᵀH(θ)u) = ∇³f(θ)[u, u, ·] at fixed u, from one reverse pass over
+    /// a second-order jet (``gradientOfCurvature(of:at:along:)``, which says when the last is the
+    /// gradient of an eigenvalue).
+    /// - Parameters:
+    ///   - θ, u: length d.
+    /// - Throws: ``AutodiffError`` for θ or u that does not fit the layout, no expansion, or a
+    ///   loss without this route (``hasCurvatureGradient``).
+    public func gradientOfCurvature(at θ: Tensor<E>, along u: Tensor<E>) throws -> CurvatureGradient<E> {
+        guard let curvatureGradientAt else {
+            throw AutodiffError.invalidArgument("this loss function has no gradient-of-curvature (reverse-over-jet) route: it was built from closures without one; build it from an Objective (LossFunction(_:)) or give it gradientOfCurvature")
+        }
+        try layout.validate(θ)
+        try layout.validate(u, as: "the direction")
+        return try curvatureGradientAt(θ, u)
+    }
+
+    /// The Hessian of the loss at θ as an operator (for a point other than a probe context's own,
+    /// whose curvature the context holds).
+    /// - Throws: ``AutodiffError`` for θ that does not fit the layout or a loss without this route;
+    ///   the operator's errors.
+    public func hessian(at θ: Tensor<E>) throws -> AnySymmetricOperator<E> {
+        guard let hessianAt else {
+            throw AutodiffError.invalidArgument("this loss function has no Hessian route: it was built from closures without one; build it from an Objective (LossFunction(_:)) or give it hessian")
+        }
+        try layout.validate(θ)
+        return try hessianAt(θ)
     }
 }

@@ -93,6 +93,10 @@ public struct ProbeContext<E: TensorScalar> {
     public var lambdaMax: Double?
     /// Vectors a probe keeps between passes (e.g. the λ_max eigenvector), by probe name.
     public var warmStarts: [String: Tensor<E>] = [:]
+    /// The learning rate of the SGD steps that led to θ, when the caller knows it (the trainer's
+    /// epoch probes: the rate of the epoch's last step; `landscape probe --learning-rate`), for
+    /// probes that predict a step (``SharpnessGradientProbe``); `nil` otherwise.
+    public var learningRate: Double?
 
     /// - Parameters:
     ///   - curvature: builds the curvature operator at θ (e.g. ``HessianOperator`` or a chunked one).

@@ -7,6 +7,7 @@ public enum ProbeRegistry {
     /// sharpness can report ½ε²λ_max).
     public static let all: [AnyProbe] = [
         AnyProbe(LambdaMaxProbe()),
+        AnyProbe(SharpnessGradientProbe()),
         AnyProbe(SharpnessProbe()),
         AnyProbe(TraceProbe()),
         AnyProbe(KeskarProbe()),

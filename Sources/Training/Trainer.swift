@@ -248,6 +248,7 @@ public struct Trainer {
                     var context = try probeContext(seed: cfg.seed &+ UInt64(epoch))
                     // Warm start from the previous estimate's eigenvector.
                     if let eigenvector { context.warmStarts[LambdaMaxProbe.name] = eigenvector }
+                    context.learningRate = lastRate
                     probeValues = try epochProbes.measure(&context, epoch: epoch, of: lastEpoch)
                     eigenvector = context.warmStarts[LambdaMaxProbe.name] ?? eigenvector
                 } catch {

@@ -13,7 +13,12 @@ import Tensors
         let a = try LargestEigenvalueTests.matrix(spectrum, rotated: seed)
         let d = spectrum.count
         let f = LossFunction<Double>(layout: ParameterLayout(vectorOf: d), value: { θ in 0.5 * θ.dot(try a.apply(θ)) },
-                                     valueWithGradient: { θ in let g = try a.apply(θ); return (0.5 * θ.dot(g), g) })
+                                     valueWithGradient: { θ in let g = try a.apply(θ); return (0.5 * θ.dot(g), g) },
+                                     // A quadratic: H = A everywhere, ∇³L = 0.
+                                     gradientOfCurvature: { θ, u in
+                                         let g = try a.apply(θ)
+                                         return CurvatureGradient(value: 0.5 * θ.dot(g), gradient: g, hvp: try a.apply(u), curvatureGradient: Tensor.zeros([d]))
+                                     }, hessian: { _ in AnySymmetricOperator(a) })
         let batches = try MiniBatchSource<Double>(samples: 10, batchSize: 10) { _ in LossFunction(Quadratic(spectrum: spectrum, seed: seed ?? 1)) }
         return ProbeContext(point: Tensor<Double>(Array(repeating: 0.1, count: d)), loss: f, seed: 3, curvature: { AnySymmetricOperator(a) },
                             miniBatches: batches)

@@ -154,6 +154,37 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         #expect(bad.status != 0 && bad.output.contains("--operator must be one of hessian, ggn, fisher"), "\(bad.output)")
     }
 
+    /// `probe --probes sharpness_gradient --learning-rate η`: the step is η, the prediction is
+    /// λ − η⟨∇L, ∇λ⟩ of the reported fields, λ (uᵀHu of the probe's pass) is near the suite's
+    /// λ_max, and the converged flag follows the residual; a learning rate of 0 is refused by name.
+    @Test func probeMeasuresTheSharpnessGradient() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let fixture = root.appendingPathComponent("Tests/Fixtures/data")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("probe-sg-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try runLandscape(exe, ["probe", "--probes", "sharpness_gradient", "--learning-rate", "0.05", "--samples", "8", "--top", "2",
+                                       "--lanczos-steps", "4", "--slq-probes", "1", "--slq-steps", "4", "--trace-probes", "6",
+                                       "--directions", "1", "--ascent-steps", "1", "--power-iterations", "20",
+                                       "--data-dir", fixture.path, "--validation", "16", "--output-dir", out.path])
+        #expect(r.status == 0, "\(r.output)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("probe.json"))) as! [String: Any]
+        let fields = (json["probes"] as! [String: Any])["sharpness_gradient"] as! [String: Any]
+        let number = { (key: String) in fields[key] as! Double }
+        #expect(number("sharpness_gradient_step") == 0.05, "\(fields)")
+        let λ = number("sharpness_gradient_lambda"), inner = number("sharpness_gradient_inner")
+        #expect(abs(number("sharpness_gradient_predicted") - (λ - 0.05 * inner)) <= 1e-12 * abs(λ), "\(fields)")
+        // The probe continues the suite's power iteration from its vector (20 products, not
+        // converged here): its Rayleigh quotient is near the suite's, and its flag says whether
+        // the eigenpair converged.
+        let power = (json["lambda_max_power"] as! [String: Any])["value"] as! Double
+        #expect(abs(λ - power) <= 0.05 * power, "λ \(λ) vs the suite's λ_max \(power)")
+        #expect((fields["sharpness_gradient_converged"] as! Int == 1) == (number("sharpness_gradient_residual") <= 1e-3), "\(fields)")
+        #expect(number("sharpness_gradient_norm") > 0 && number("sharpness_gradient_measured").isFinite, "\(fields)")
+        let bad = try runLandscape(exe, ["probe", "--learning-rate", "0", "--data-dir", "/nonexistent"])
+        #expect(bad.status != 0 && bad.output.contains("--learning-rate must be positive and finite, got 0.0"), "\(bad.output)")
+    }
+
     /// `probe --probes batch_sharpness` with a batch size above the 80 training samples: the one
     /// mini-batch is the whole split, so the value is g_Bᵀ(H_B g_B)/‖g_B‖² of the whole split's
     /// loss (Hessian-vector product, Float64), with standard error 0.

@@ -257,6 +257,26 @@ struct Interrupted: Error {}
         #expect(m["batch_sharpness_stderr"] > 0 && m["batch_gradient_norm"] > 0)
     }
 
+    /// `sharpness_gradient` after an epoch steps with the run's learning rate (the trainer sets the
+    /// context's) from the λ_max probe's vector of the same pass.
+    @Test func sharpnessGradientStepsWithTheRunsLearningRate() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let data = try MNISTDataset(directory: root.appendingPathComponent("Tests/Fixtures/data"), validationCount: 16)
+        var cfg = TrainingConfiguration()
+        cfg.epochs = 1
+        cfg.optimizer.batchSize = 40
+        cfg.probes.probeSamples = 8
+        cfg.probes.lambdaIterations = 2
+        cfg.probes.extraProbes = [SharpnessGradientProbe.name]
+        let trainer = try Trainer(configuration: cfg, data: data)
+        #expect(trainer.epochProbes.columns.contains("sharpness_gradient_inner"))
+        let (_, metrics) = try trainer.run()
+        let m = metrics[0]
+        // The rate of the epoch's last step (the schedule's, as metrics.csv's learning_rate).
+        #expect(m["sharpness_gradient_step"] == m.learningRate && m.learningRate > 0, "\(m["sharpness_gradient_step"]) vs \(m.learningRate)")
+        #expect(m["sharpness_gradient_norm"] > 0 && m["sharpness_gradient_predicted"].isFinite && m["sharpness_gradient_measured"].isFinite)
+    }
+
     /// A run with an extra probe, its store created and reopened without naming the probe columns
     /// (as `landscape train` does), writes them in metrics.csv's header and resumes.
     @Test func extraProbeColumnsAreWrittenAndResumed() throws {
