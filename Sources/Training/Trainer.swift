@@ -61,7 +61,7 @@ public struct Trainer {
     }
 
     /// The context of the epoch probes at θ: the mean loss on the probe set (in Float32, and in
-    /// Float64 on demand) and its Hessian, both in chunks of `chunk` rows, and the mini-batches
+    /// Float64 on demand), its per-sample losses and its Hessian, all in chunks of `chunk` rows, and the mini-batches
     /// of the training data when given (``miniBatches(of:input:labels:configuration:)``).
     /// - Throws: ``ModelError`` for a probe set that does not fit the model.
     /// `input64` gives the same rows in Float64, computed from the data (not widened from Float32).
@@ -71,7 +71,7 @@ public struct Trainer {
         ProbeContext(point: θ, loss: try model.meanLoss(on: input, labels: labels, chunkSize: chunk), seed: seed,
                      curvature: { try probeHessian(of: model, at: θ, input: input, labels: labels, chunk: chunk) },
                      float64: { (try model.meanLoss(on: input64(), labels: labels, chunkSize: chunk), Tensor<Double>(converting: θ)) },
-                     miniBatches: miniBatches)
+                     miniBatches: miniBatches, perSample: try model.perSampleLosses(on: input, labels: labels, chunkSize: chunk))
     }
 
     /// The mini-batches an SGD step of `configuration` sees: its batch size
