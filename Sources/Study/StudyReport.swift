@@ -219,7 +219,7 @@ public enum StudyReport {
                                                                   y: flagged.map { Double($0["lambda_max"]!) ?? .nan }, color: "#000000", ringsOnly: true)]
         // The stability limit of each epoch (sgdStabilityLimit / η: heavy ball's 2(1+μ)/η, Nesterov's
         // 2(1+μ)/((1+2μ)η)), where the runs recorded it.
-        let limitName = config.training.optimizer.nesterov ? "2(1+μ)/((1+2μ)η)" : "2(1+μ)/η"
+        let limitName = config.training.stabilityLimitLabel
         let limits = metrics.columns.contains("stability_limit")
             ? epochSeries("stability_limit", label: " \(limitName)", dashed: true, band: false).map {
                 SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y, color: $0.color, dashed: true, reference: true)

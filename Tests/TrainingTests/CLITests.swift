@@ -5,6 +5,7 @@ import Checkpoints
 import Datasets
 import Layers
 import Tensors
+import Training
 
 /// The `landscape` executable that `swift build --build-tests` puts beside the test bundle.
 func landscapeExecutable() -> URL? {
@@ -184,6 +185,25 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         #expect(abs((fields["batch_gradient_norm"] as! Double) - g.norm()) <= 1e-9 * g.norm())
         let bad = try runLandscape(exe, ["probe", "--batch-size", "0", "--data-dir", "/nonexistent"])
         #expect(bad.status != 0 && bad.output.contains("--batch-size must be at least 1, got 0"), "\(bad.output)")
+    }
+
+    /// `train --step-curvature`: a row of step-curvature.csv per SGD step, its figure against the
+    /// stability limit, and the key in run.json (absent without the flag, so older runs keep their SHA-256).
+    @Test func trainStepCurvatureWritesARowPerStepAndItsFigure() throws {
+        guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-train-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try runLandscape(exe, ["train", "--step-curvature", "--epochs", "1", "--batch-size", "64", "--lambda-samples", "32", "--lambda-iterations", "2",
+                                       "--data-dir", mnist.path, "--train-limit", "256", "--validation", "100", "--no-progress", "--output-dir", dir.path])
+        #expect(r.status == 0, "\(r.output)")
+        let lines = try String(contentsOf: dir.appendingPathComponent("step-curvature.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.first.map(String.init) == StepCurvatureMetrics.csvHeader)
+        #expect(lines.dropFirst().map { $0.split(separator: ",").prefix(2).joined(separator: ",") } == ["1,1", "1,2", "1,3", "1,4"])
+        #expect(try String(contentsOf: dir.appendingPathComponent("step-curvature.svg"), encoding: .utf8).contains("Curvature along each SGD step"))
+        let info = try String(contentsOf: dir.appendingPathComponent("run.json"), encoding: .utf8)
+        #expect(info.contains("\"stepCurvature\" : true"), "\(info)")
+        // The SHA-256 is of the encoded configuration, which leaves a nil key out.
+        #expect(!String(decoding: try JSONEncoder().encode(TrainingConfiguration()), as: UTF8.self).contains("stepCurvature"))
     }
 
     /// `probe --per-sample`: per_sample.csv's losses and curvatures along the random direction
