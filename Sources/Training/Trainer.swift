@@ -149,7 +149,10 @@ public struct Trainer {
     /// the ``TrainingConfiguration/stopping`` rule (which is then the last: its epoch probes run as
     /// after the last epoch; a state already there trains no further). With
     /// ``ProbeSettings/lambdaEverySteps`` = K, λ_max after every K-th step of the run
-    /// (``stepProbes(for:)``) goes to the store's steps.csv and ``onStepMetrics``. `onStep` is
+    /// (``stepProbes(for:)``) goes to the store's steps.csv and ``onStepMetrics``; with
+    /// ``ProbeSettings/stepCurvature``, the curvature along every step's update goes to its
+    /// step-curvature.csv and ``onStepCurvature`` (a warning through ``log`` when it exceeds the
+    /// stability limit). `onStep` is
     /// called after each step, `onEpoch` after each epoch once it is in `store`.
     /// - Returns: the final θ and the metrics of the epochs this call ran.
     /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:cause:)`` and
