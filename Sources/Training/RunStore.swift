@@ -311,6 +311,7 @@ public final class RunStore {
     ///   width, or rows that are not the steps K, 2K, … ≤ the state's step, in order.
     func rowsPerStep(of url: URL, header: String, width: Int, every: Int, what: String, through state: TrainingCheckpoint?) throws -> [String] {
         func bad(_ reason: String) -> TrainingError { .corruptRun(path: url.path, reason: reason) }
+        let schedule = every == 1 ? "\(what) after every step" : "\(what) every \(every) steps"
         guard let state else { return [] }
         let text: String
         do {
@@ -331,12 +332,12 @@ public final class RunStore {
             guard fields.count == width else { throw bad("line \(k + 1) has \(fields.count) fields, the header has \(width)") }
             let expected = (rows.count + 1) * every
             guard Int(fields[1]) == expected else {
-                throw bad("line \(k + 1) holds step '\(fields[1])' where step \(expected) belongs (\(what) every \(every) steps)")
+                throw bad("line \(k + 1) holds step '\(fields[1])' where step \(expected) belongs (\(schedule))")
             }
             rows.append(String(line))
         }
         guard rows.count == state.step / every else {
-            throw bad("holds \(rows.count) rows of epochs 1…\(state.epoch), which took \(state.step) steps: \(what) every \(every) steps gives \(state.step / every)")
+            throw bad("holds \(rows.count) rows of epochs 1…\(state.epoch), which took \(state.step) steps: \(schedule) gives \(state.step / every)")
         }
         return rows
     }
