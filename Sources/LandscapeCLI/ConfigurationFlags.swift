@@ -34,7 +34,7 @@ enum ConfigurationFlags {
         let table = options(type)
         func isFlag(_ key: String) -> Bool {
             guard let path = try? C.path(of: key) else { return false }
-            return C.expectedType(at: path) == "true or false"
+            return C.expectedType(at: path).hasPrefix("true or false")   // also an optional flag ("true or false or null")
         }
         var out: [String] = []
         var i = 0

@@ -5,6 +5,7 @@ import Foundation
 import Layers
 import Plotting
 import Probes
+import Study
 import Tensors
 import Training
 
@@ -31,6 +32,7 @@ struct ProbeCommand: ModelCommand {
     @Option(name: .customLong("operator"), help: "Curvature for the eigenvalue, trace and density probes: hessian, ggn (generalized Gauss–Newton) or fisher (empirical Fisher).") var curvature: String = "hessian"
     @Option(help: "Per-block probes: none, or layer (λ_max, λ_min and trace of each layer's diagonal block).") var blocks: String = "none"
     @Option(help: "Further probes by name, comma-separated, with their default settings, on the --operator curvature (\(ProbeRegistry.names.joined(separator: ", "))); their fields go to probe.json under \"probes\".") var probes: String = ""
+    @Flag(help: "Per-sample curvature: uᵀHᵢu of every sample's loss along the λ_max eigenvector u and along a random unit direction (seed --seed), one forward jet pass of order 2 each; writes per_sample.csv and per_sample.svg (per class), and the summary along u to probe.json under \"probes\".per_sample.") var perSample = false
     @Option(parsing: .unconditional, help: "Samples per mini-batch of \(BatchSharpnessProbe.name) in --probes: the SGD batch size of the run that wrote --parameters (default \(ProbeCommand.defaultBatchSize), train's default). Batches are drawn from the whole training split; a size above it uses all of it.") var batchSize: Int?
 
     @Option(parsing: .unconditional, help: "Learning rate of the run that wrote --parameters, for \(SharpnessGradientProbe.name) in --probes (the gradient step whose sharpness it predicts); without it, that probe steps 1/λ_max.") var learningRate: Double?
@@ -125,15 +127,21 @@ struct ProbeCommand: ModelCommand {
             if miniBatches.batchSize > miniBatches.samples, try extraProbes.contains(where: { $0.name == BatchSharpnessProbe.name }) {
                 stderrLine("note: --batch-size \(miniBatches.batchSize) is more than the \(miniBatches.samples) training samples; \(BatchSharpnessProbe.name) measures one batch of all of them")
             }
-            var context = ProbeContext(point: θ, loss: f, seed: target.seed, curvature: { AnySymmetricOperator(op) }, miniBatches: miniBatches)
+            var context = ProbeContext(point: θ, loss: f, seed: target.seed, curvature: { AnySymmetricOperator(op) }, miniBatches: miniBatches,
+                                       perSample: try m.perSampleLosses(on: b.input, labels: b.labels, chunkSize: b.chunkRows))
             context.learningRate = learningRate
-            context.warmStarts[LambdaMaxProbe.name] = power.vector
+            context.warmStarts[LambdaMaxProbe.name] = power.vector   // the start of λ_max where a probe runs it
             for p in try extraProbes {
                 stderrLine("… \(p.name) (\(curvature))")
                 let values = try p.measure(&context)
                 further[p.name] = p.json(values)
                 outLine("\(p.name): " + zip(p.columns, values).map { "\($0.0) \(String(format: "%.6g", $0.1))" }.joined(separator: "  "))
             }
+        }
+        var outputs = ["probe.json", "density.csv", "density-nodes.csv", "density.svg"]
+        if perSample {
+            further["per_sample"] = try writePerSample(m, b, u: power.vector, out)
+            outputs += ["per_sample.csv", "per_sample.svg"]
         }
         let json: [String: Any] = [
             "probes": further,
@@ -170,6 +178,42 @@ struct ProbeCommand: ModelCommand {
         try writeText(SVGPlot.linePlot(title: "\(title) spectral density (SLQ, \(settings.slqProbes) probes × \(min(settings.slqSteps, d)) steps)", xLabel: "eigenvalue λ",
                                        yLabel: "density φ(λ)", series: [.init(name: "SLQ density", x: density.grid, y: density.density.map { max($0, floor) }, color: "#1f77b4")],
                                        logY: true), out, "density.svg")
-        outLine("wrote \(out.path)/probe.json, density.csv, density-nodes.csv, density.svg")
+        outLine("wrote \(out.path)/" + outputs.joined(separator: ", "))
+    }
+
+    /// `--per-sample`: each sample's loss and its curvature along `u` (the λ_max eigenvector) and
+    /// along a random unit direction of seed `--seed` (``Model/perSampleExpansion(at:along:input:labels:order:chunkSize:)``),
+    /// in per_sample.csv, their distribution per class in per_sample.svg; prints and returns the
+    /// summary along u (``PerSampleCurvatureProbe/Result``) as JSON.
+    func writePerSample<M: Model>(_ m: M, _ b: ProbeBatch<M>, u: Tensor<Double>, _ out: URL) throws -> [String: Any] {
+        stderrLine("… per-sample curvature (a forward jet pass of order 2 along u and along a random direction)")
+        var rng = SplitMix64(seed: target.seed)
+        let random = Tensor<Double>.randomNormal([b.θ.count], using: &rng).normalized()
+        let alongU = try m.perSampleExpansion(at: b.θ, along: u, input: b.input, labels: b.labels, order: 2, chunkSize: b.chunkRows)
+        let alongRandom = try m.perSampleExpansion(at: b.θ, along: random, input: b.input, labels: b.labels, order: 2, chunkSize: b.chunkRows)
+        let cu = alongU.curvatures, cr = alongRandom.curvatures
+        var csv = "sample,label,predicted,loss,curvature_u,curvature_random,random_seed\n"
+        for i in b.labels.indices {
+            csv += "\(i),\(b.labels[i]),\(alongU.predicted[i]),\(alongU.losses[i]),\(cu[i]),\(cr[i]),\(target.seed)\n"
+        }
+        try writeText(csv, out, "per_sample.csv")
+        let summary = PerSampleCurvatureProbe.Result(curvatures: cu, labels: b.labels, classCount: m.classCount)
+        outLine(String(format: "per-sample curvature along u (N = %d): mean %.6g (uᵀHu), top 1 %% share %.3g, top 10 %% share %.3g, negative %.3g, largest class mean: class %d (%.6g)",
+                       cu.count, summary.mean, summary.top1Share, summary.top10Share, summary.negativeFraction, summary.maxClass, summary.maxClassMean))
+        // Per class: the mean with the 10–90 % quantile band, and the median, along u and along the random direction.
+        let classes = (0..<m.classCount).map(Double.init)
+        func perClass(_ c: [Double]) -> (mean: [Double], median: [Double], q10: [Double], q90: [Double]) {
+            let groups = (0..<m.classCount).map { k in zip(c, b.labels).filter { $0.1 == k }.map(\.0).sorted() }
+            return (groups.map { $0.isEmpty ? .nan : $0.reduce(0, +) / Double($0.count) }, groups.map { Statistics.quantile(sorted: $0, 0.5) },
+                    groups.map { Statistics.quantile(sorted: $0, 0.1) }, groups.map { Statistics.quantile(sorted: $0, 0.9) })
+        }
+        let pu = perClass(cu), pr = perClass(cr)
+        let svg = SVGPlot.linePlot(title: "Per-sample curvature by class (\(cu.count) samples)", xLabel: "class (label)", yLabel: "vᵀHᵢv",
+                                   series: [.init(name: "along u (λ_max): mean, 10–90 %", x: classes, y: pu.mean, color: "#1f77b4", band: .init(lower: pu.q10, upper: pu.q90)),
+                                            .init(name: "along u: median", x: classes, y: pu.median, color: "#1f77b4", dashed: true),
+                                            .init(name: "random direction: mean, 10–90 %", x: classes, y: pr.mean, color: "#d62728", band: .init(lower: pr.q10, upper: pr.q90))],
+                                   markers: true, integerX: true)
+        try writeText(svg, out, "per_sample.svg")
+        return summary.json.merging(["random_seed": target.seed, "random_mean": cr.reduce(0, +) / Double(cr.count)]) { a, _ in a }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Study
 import Tensors
 import Training
 
@@ -80,6 +81,7 @@ struct TrainCommand: ParsableCommand {
                 let lambda = m.lambdaMax.isNaN ? "—" : String(format: "%.3f", m.lambdaMax) + (m.lambdaConverged ? " " : "*")
                 outLine(table.row([String(m.epoch), loss(m.trainLoss), percent(m.trainAccuracy), loss(m.validationLoss), percent(m.validationAccuracy),
                                    loss(m.testLoss), percent(m.testAccuracy), lambda, String(format: "%.1f", m.trainSeconds + m.evaluationSeconds + (m["lambda_seconds"].isFinite ? m["lambda_seconds"] : 0))]))
+                if cfg.probes.stepCurvature == true { try StepCurvatureFigure.write(runDirectory: store.directory, limitLabel: cfg.stabilityLimitLabel) }
             })
         } catch {
             progress.clear()
@@ -91,6 +93,7 @@ struct TrainCommand: ParsableCommand {
         }
         outLine("metrics: \(store.directory.appendingPathComponent(RunStore.metricsName).path); checkpoints: theta-epoch-NNN.safetensors" +
                 (cfg.probes.lambdaEverySteps.map { "; λ_max every \($0) steps: \(RunStore.stepsName)" } ?? "") +
+                (cfg.probes.stepCurvature == true ? "; the curvature along every step: \(RunStore.stepCurvatureName), \(StepCurvatureFigure.fileName)" : "") +
                 "\n(λ_max: the Hessian eigenvalue of largest magnitude on the probe batch; * = power iteration did not converge; — = not estimated)")
     }
 }

@@ -38,11 +38,20 @@ public struct Linear: Sendable, Equatable {
 }
 
 /// Mean softmax cross-entropy of `[N, C]` logits against integer labels:
-/// `−(1/N) Σ_i log softmax(z_i)[y_i]`, with a max-shifted log-sum-exp so that it is
-/// finite for logits like `[1000, 0, −1000]`. Returns a rank-0 value.
+/// `−(1/N) Σ_i log softmax(z_i)[y_i]`, the mean of ``perSampleCrossEntropy(logits:labels:)``.
+/// Returns a rank-0 value.
 /// - Precondition: `labels.count == N`, each label in `0..<C`.
 @inlinable
 public func softmaxCrossEntropy<A: TensorAlgebra>(logits: A, labels: [Int]) -> A {
     let n = logits.shape[0]
-    return logits.logSoftmax().gatherColumns(labels).sum().scaled(by: -1 / Double(n))
+    return perSampleCrossEntropy(logits: logits, labels: labels).sum().scaled(by: 1 / Double(n))
+}
+
+/// The softmax cross-entropy of each row of `[N, C]` logits against its integer label:
+/// `ℓ_i = −log softmax(z_i)[y_i]`, shape `[N]`, with a max-shifted log-sum-exp so that it is
+/// finite for logits like `[1000, 0, −1000]`.
+/// - Precondition: `labels.count == N`, each label in `0..<C`.
+@inlinable
+public func perSampleCrossEntropy<A: TensorAlgebra>(logits: A, labels: [Int]) -> A {
+    logits.logSoftmax().gatherColumns(labels).scaled(by: -1)
 }

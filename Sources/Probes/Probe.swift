@@ -84,6 +84,9 @@ public struct ProbeContext<E: TensorScalar> {
     /// Mini-batches of the training data of the run's batch size (``BatchSharpnessProbe``), when
     /// the caller has training data; `nil` otherwise.
     public let miniBatches: MiniBatchSource<E>?
+    /// The per-sample losses of the probe data (``PerSampleCurvatureProbe``), when the caller knows
+    /// the model; `nil` otherwise.
+    public var perSample: PerSampleLosses<E>?
     let makeCurvature: () throws -> AnySymmetricOperator<E>
     var curvatureCache: Box<AnySymmetricOperator<E>?> = Box(nil)
     /// The seed of the pass (the λ_max start vector's); probes with a seed setting use theirs, so
@@ -102,10 +105,12 @@ public struct ProbeContext<E: TensorScalar> {
     ///   - curvature: builds the curvature operator at θ (e.g. ``HessianOperator`` or a chunked one).
     ///   - float64: the loss and θ in Float64, for a Float32 context.
     ///   - miniBatches: mini-batches of the training data, for probes of what SGD steps see.
+    ///   - perSample: the per-sample losses of the same data, for per-sample probes.
     public init(point: Tensor<E>, loss: LossFunction<E>, seed: UInt64 = 0, curvature: @escaping () throws -> AnySymmetricOperator<E>,
-                float64: (() throws -> (LossFunction<Double>, Tensor<Double>))? = nil, miniBatches: MiniBatchSource<E>? = nil) {
+                float64: (() throws -> (LossFunction<Double>, Tensor<Double>))? = nil, miniBatches: MiniBatchSource<E>? = nil,
+                perSample: PerSampleLosses<E>? = nil) {
         self.point = point; self.loss = loss; self.seed = seed; self.makeCurvature = curvature; self.float64 = float64
-        self.miniBatches = miniBatches
+        self.miniBatches = miniBatches; self.perSample = perSample
     }
 
     /// The context of an objective at θ: its loss and its Hessian (linearized once).

@@ -13,6 +13,7 @@ public enum ProbeRegistry {
         AnyProbe(KeskarProbe()),
         AnyProbe(SpectralRanksProbe()),
         AnyProbe(BatchSharpnessProbe()),
+        AnyProbe(PerSampleCurvatureProbe()),
     ]
 
     /// The names, in order.

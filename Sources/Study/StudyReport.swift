@@ -216,7 +216,7 @@ public enum StudyReport {
                                                                   y: flagged.map { Double($0["lambda_max"]!) ?? .nan }, color: "#000000", ringsOnly: true)]
         // The stability limit of each epoch (sgdStabilityLimit / η: heavy ball's 2(1+μ)/η, Nesterov's
         // 2(1+μ)/((1+2μ)η)), where the runs recorded it.
-        let limitName = config.training.optimizer.nesterov ? "2(1+μ)/((1+2μ)η)" : "2(1+μ)/η"
+        let limitName = config.training.stabilityLimitLabel
         let limits = metrics.columns.contains("stability_limit")
             ? epochSeries("stability_limit", label: " \(limitName)", dashed: true, band: false).map {
                 SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y, color: $0.color, dashed: true, reference: true)
@@ -444,6 +444,19 @@ public enum StudyReport {
             precisionHeader = ["run", "S_mean Float64", "S_mean Float32", "|difference|", "S_max Float64", "S_max Float32", "|difference|"]
             md += Markdown.table(precisionHeader, precisionRows) + "\n"
         }
+        // The per-sample curvature along the λ_max eigenvector (final.csv, when finalProbes.extraFinalProbes has per_sample_curvature).
+        let perSampleHeader = ["run", "mean uᵀHᵢu", "top 1 % share", "top 10 % share", "negative fraction", "class with the largest mean"]
+        var perSampleRows: [[String]] = []
+        if let finals, finals.columns.contains("per_sample_curvature_mean") {
+            for r in finals.rows {
+                func v(_ c: String) -> Double { Double(r[c] ?? "") ?? .nan }
+                perSampleRows.append([config.runName(ofRow: r), fmt(v("per_sample_curvature_mean"), "%.4g"), fmt(v("per_sample_top1_share"), "%.3g"),
+                                      fmt(v("per_sample_top10_share"), "%.3g"), fmt(v("per_sample_negative_fraction"), "%.3g"),
+                                      "\(r["per_sample_max_class"] ?? "—") (\(fmt(v("per_sample_max_class_mean"), "%.4g")))"])
+            }
+            md += "Per-sample curvature at the final θ along the λ_max eigenvector u (probe set; one forward jet pass of order 2): the mean of uᵀHᵢu is uᵀHu; a share is the sum of the largest 1 % (10 %) of the uᵀHᵢu over their total:\n\n"
+            md += Markdown.table(perSampleHeader, perSampleRows) + "\n"
+        }
         var curvatureHeader: [String] = [], curvatureRows: [[String]] = []
         if let layers {
             for name in names {
@@ -489,6 +502,9 @@ public enum StudyReport {
         }
         html += "</div>\n<h2>Final 2D slices</h2>\n<div class=\"grid\">\n" + sliceFigures.map { "<img src=\"figures/\($0)\" alt=\"\($0)\" width=\"560\">" }.joined(separator: "\n") + "\n</div>\n"
         html += "<h2>Time (seconds)</h2>\n" + HTML.table(timeHeader, timeTable.map { $0.map { $0.replacingOccurrences(of: "**", with: "") } })
+        if !perSampleRows.isEmpty {
+            html += "<h2>Per-sample curvature at the final θ</h2>\n" + HTML.table(perSampleHeader, perSampleRows)
+        }
         if !precisionRows.isEmpty {
             html += "<h2>Sharpness precision check at the final θ</h2>\n" + HTML.table(precisionHeader, precisionRows)
         }

@@ -143,6 +143,43 @@ public struct StepMetrics: Sendable, Equatable {
     }
 }
 
+/// The curvature along an SGD step (``ProbeSettings/stepCurvature``): a row of a run's
+/// step-curvature.csv, one per step, with the quantities of ``StepCurvature`` for the step's
+/// actual update Δθ on its batch at the θ before it.
+public struct StepCurvatureMetrics: Sendable, Equatable {
+    /// The epoch (from 1) and the step (SGD steps taken since the run began, this one included).
+    public var epoch: Int, step: Int
+    /// The step's learning rate η and SGD's stability limit at it (``TrainingConfiguration/stabilityLimit(learningRate:)``).
+    public var learningRate: Double, stabilityLimit: Double
+    /// The batch loss, gᵀΔθ, ΔθᵀHΔθ and ‖Δθ‖² (``StepCurvature``).
+    public var curvature: StepCurvature
+    /// Seconds of the jet pass.
+    public var seconds: Double
+
+    public init(epoch: Int, step: Int, stabilityLimit: Double, curvature: StepCurvature, seconds: Double) {
+        self.epoch = epoch; self.step = step; learningRate = curvature.learningRate; self.stabilityLimit = stabilityLimit
+        self.curvature = curvature; self.seconds = seconds
+    }
+
+    /// Whether κ, the curvature along the step, exceeds the stability limit (the divergence warning).
+    public var exceedsLimit: Bool { curvature.directionalCurvature > stabilityLimit }
+
+    /// The columns of step-curvature.csv: `step_norm` is ‖Δθ‖, `step_slope` gᵀΔθ, `step_curvature`
+    /// κ = ΔθᵀHΔθ/‖Δθ‖², `exceeds_limit` 1 when κ > `stability_limit`.
+    public static let columns = ["epoch", "step", "learning_rate", "stability_limit", "batch_loss", "step_norm", "step_slope", "step_curvature",
+                                 "critical_learning_rate", "critical_sharpness", "exceeds_limit", "step_curvature_seconds"]
+    /// The header of step-curvature.csv.
+    public static var csvHeader: String { columns.joined(separator: ",") }
+
+    /// One CSV row (full precision; nan and inf as Swift writes them, seconds to the millisecond).
+    public var csvRow: String {
+        let c = curvature
+        return [String(epoch), String(step), "\(learningRate)", "\(stabilityLimit)", "\(c.loss)", "\(c.stepNormSquared.squareRoot())", "\(c.slope)",
+                "\(c.directionalCurvature)", "\(c.criticalLearningRate)", "\(c.criticalSharpness)", exceedsLimit ? "1" : "0",
+                probeText(seconds, column: "step_curvature_seconds", isInteger: false)].joined(separator: ",")
+    }
+}
+
 /// Progress of the steps inside an epoch, for a progress bar.
 public struct StepProgress: Sendable {
     /// Epoch (from 1), step within it (from 1), steps per epoch, throughput so far and the estimated seconds left in the epoch.

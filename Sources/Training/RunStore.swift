@@ -15,13 +15,14 @@ import Tensors
 /// optimizer-epoch-NNN.safetensors  the SGD velocity and step and the λ_max start vectors after it
 /// metrics.csv                      one row per complete epoch (EpochMetrics, then the epoch probe's columns)
 /// steps.csv                        with probes.lambdaEverySteps: one row per λ_max inside epochs (StepMetrics)
+/// step-curvature.csv               with probes.stepCurvature: one row per SGD step (StepCurvatureMetrics)
 /// .lock                            flock(2) while a process holds the store
 /// ```
 ///
 /// An epoch is appended in that order, each file atomically, the metrics row last: a row means
 /// the epoch is complete, and ``lastComplete(layout:stepsPerEpoch:)`` checks every file of it
 /// against the records before a run continues from it (``prepareToContinue(after:)``). The rows of
-/// steps.csv are appended one by one during the epoch, before its files (not atomically: a row a
+/// steps.csv and step-curvature.csv are appended one by one during the epoch, before its files (not atomically: a row a
 /// kill cuts belongs to an epoch that is not complete, and resuming drops the rows of such epochs).
 ///
 /// Directories of older versions read as follows: a run.json whose configuration is one flat
@@ -49,7 +50,7 @@ public final class RunStore {
     var lock: Int32?
 
     /// The file names the store writes.
-    public static let runInfoName = "run.json", metricsName = "metrics.csv", stepsName = "steps.csv"
+    public static let runInfoName = "run.json", metricsName = "metrics.csv", stepsName = "steps.csv", stepCurvatureName = "step-curvature.csv"
 
     init(directory: URL, configuration: TrainingConfiguration, configurationHash: String, probeColumns: [String],
          recordedData: [String: Any], lock: Int32, log: @escaping (String) -> Void) {
@@ -74,6 +75,9 @@ public final class RunStore {
     var stepsURL: URL { directory.appendingPathComponent(Self.stepsName) }
     /// Whether the run writes steps.csv (``ProbeSettings/lambdaEverySteps``).
     var recordsSteps: Bool { configuration.probes.lambdaEverySteps != nil }
+    /// step-curvature.csv, written when the run records the curvature along every step (``ProbeSettings/stepCurvature``).
+    public var stepCurvatureURL: URL { directory.appendingPathComponent(Self.stepCurvatureName) }
+    var recordsStepCurvature: Bool { configuration.probes.stepCurvature == true }
     var header: String { columns.joined(separator: ",") }
 
     // MARK: Creating and opening
@@ -268,16 +272,20 @@ public final class RunStore {
     public func prepareToContinue(after state: TrainingCheckpoint?) throws {
         if state == nil { log("note: \(directory.path) holds no complete epoch; the run starts again from epoch 1") }
         let steps = try recordsSteps ? stepRows(through: state) : []
-        try rewrite(records: state?.records ?? [], metrics: state?.metricsRows ?? [], steps: steps)
+        let curvatures = try recordsStepCurvature ? stepCurvatureRows(through: state) : []
+        try rewrite(records: state?.records ?? [], metrics: state?.metricsRows ?? [], steps: steps, stepCurvatures: curvatures)
     }
 
     /// Writes checkpoints.csv and metrics.csv holding these epochs, and steps.csv (when the run
     /// records steps) holding these rows.
-    func rewrite(records: [RunRecord.Entry], metrics: [String], steps: [String] = []) throws {
+    func rewrite(records: [RunRecord.Entry], metrics: [String], steps: [String] = [], stepCurvatures: [String] = []) throws {
         self.records = records
         try AtomicFile.write(RunRecord.text(of: records), to: directory.appendingPathComponent(RunRecord.fileName))
         try AtomicFile.write(([header] + metrics).joined(separator: "\n") + "\n", to: metricsURL)
         if recordsSteps { try AtomicFile.write(([StepMetrics.csvHeader] + steps).joined(separator: "\n") + "\n", to: stepsURL) }
+        if recordsStepCurvature {
+            try AtomicFile.write(([StepCurvatureMetrics.csvHeader] + stepCurvatures).joined(separator: "\n") + "\n", to: stepCurvatureURL)
+        }
     }
 
     /// steps.csv's rows of the epochs up to `state`'s (none for `nil`): those of later epochs,
@@ -285,21 +293,37 @@ public final class RunStore {
     /// - Throws: ``TrainingError/corruptRun(path:reason:)`` for another header, a row of another
     ///   width, or rows that are not the steps K, 2K, … ≤ the state's step, in order.
     func stepRows(through state: TrainingCheckpoint?) throws -> [String] {
-        func bad(_ reason: String) -> TrainingError { .corruptRun(path: stepsURL.path, reason: reason) }
+        try rowsPerStep(of: stepsURL, header: StepMetrics.csvHeader, width: StepMetrics.columns.count + StepMetrics.probeColumns.count,
+                        every: configuration.probes.lambdaEverySteps ?? 1, what: "λ_max", through: state)
+    }
+
+    /// step-curvature.csv's rows of the epochs up to `state`'s, as ``stepRows(through:)`` (a row per step).
+    /// - Throws: as ``stepRows(through:)``.
+    func stepCurvatureRows(through state: TrainingCheckpoint?) throws -> [String] {
+        try rowsPerStep(of: stepCurvatureURL, header: StepCurvatureMetrics.csvHeader, width: StepCurvatureMetrics.columns.count,
+                        every: 1, what: "the curvature along the step", through: state)
+    }
+
+    /// The rows of a file with a row every `every` SGD steps (epoch, then step, first), of the
+    /// epochs up to `state`'s (none for `nil`): those of later epochs, and a last row cut by a
+    /// kill, are left out.
+    /// - Throws: ``TrainingError/corruptRun(path:reason:)`` for another header, a row of another
+    ///   width, or rows that are not the steps K, 2K, … ≤ the state's step, in order.
+    func rowsPerStep(of url: URL, header: String, width: Int, every: Int, what: String, through state: TrainingCheckpoint?) throws -> [String] {
+        func bad(_ reason: String) -> TrainingError { .corruptRun(path: url.path, reason: reason) }
+        let schedule = every == 1 ? "\(what) after every step" : "\(what) every \(every) steps"
         guard let state else { return [] }
         let text: String
         do {
-            guard let read = try TextFile.readIfPresent(stepsURL) else {
-                log("warning: \(stepsURL.path) is missing; its rows of epochs 1…\(state.epoch) are lost, and the run goes on writing it")
+            guard let read = try TextFile.readIfPresent(url) else {
+                log("warning: \(url.path) is missing; its rows of epochs 1…\(state.epoch) are lost, and the run goes on writing it")
                 return []
             }
             text = read
         } catch { throw TrainingError.corruptRun(path: error.path, reason: error.problem) }
         var (lines, terminated) = TextFile.lines(of: text)
         if !terminated, !lines.isEmpty { lines.removeLast() }   // cut while it was appended
-        guard lines.first.map(String.init) == StepMetrics.csvHeader else { throw bad("does not start with the expected header") }
-        let width = StepMetrics.columns.count + StepMetrics.probeColumns.count
-        let every = configuration.probes.lambdaEverySteps ?? 1
+        guard lines.first.map(String.init) == header else { throw bad("does not start with the expected header") }
         var rows: [String] = []
         for (k, line) in lines.enumerated().dropFirst() {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
@@ -308,26 +332,32 @@ public final class RunStore {
             guard fields.count == width else { throw bad("line \(k + 1) has \(fields.count) fields, the header has \(width)") }
             let expected = (rows.count + 1) * every
             guard Int(fields[1]) == expected else {
-                throw bad("line \(k + 1) holds step '\(fields[1])' where step \(expected) belongs (λ_max every \(every) steps)")
+                throw bad("line \(k + 1) holds step '\(fields[1])' where step \(expected) belongs (\(schedule))")
             }
             rows.append(String(line))
         }
         guard rows.count == state.step / every else {
-            throw bad("holds \(rows.count) rows of epochs 1…\(state.epoch), which took \(state.step) steps: λ_max every \(every) steps gives \(state.step / every)")
+            throw bad("holds \(rows.count) rows of epochs 1…\(state.epoch), which took \(state.step) steps: \(schedule) gives \(state.step / every)")
         }
         return rows
     }
 
     /// Appends a row to steps.csv (in place, not atomically; see the type's description).
     /// - Throws: ``CheckpointError/ioFailure(path:operation:reason:)``.
-    public func append(step row: StepMetrics) throws {
+    public func append(step row: StepMetrics) throws { try appendLine(row.csvRow, to: stepsURL) }
+
+    /// Appends a row to step-curvature.csv (in place, not atomically; see the type's description).
+    /// - Throws: ``CheckpointError/ioFailure(path:operation:reason:)``.
+    public func append(stepCurvature row: StepCurvatureMetrics) throws { try appendLine(row.csvRow, to: stepCurvatureURL) }
+
+    func appendLine(_ line: String, to url: URL) throws {
         do {
-            let handle = try FileHandle(forWritingTo: stepsURL)
+            let handle = try FileHandle(forWritingTo: url)
             defer { try? handle.close() }
             try handle.seekToEnd()
-            try handle.write(contentsOf: Data((row.csvRow + "\n").utf8))
+            try handle.write(contentsOf: Data((line + "\n").utf8))
         } catch {
-            throw CheckpointError.ioFailure(path: stepsURL.path, operation: "append a row", reason: SystemError.reason(of: error))
+            throw CheckpointError.ioFailure(path: url.path, operation: "append a row", reason: SystemError.reason(of: error))
         }
     }
 

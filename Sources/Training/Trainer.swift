@@ -23,6 +23,9 @@ public struct Trainer {
     /// Receives each λ_max inside an epoch (``ProbeSettings/lambdaEverySteps``) once it is in the
     /// store's steps.csv.
     public var onStepMetrics: (StepMetrics) -> Void = { _ in }
+    /// Receives the curvature along each SGD step (``ProbeSettings/stepCurvature``) once it is in
+    /// the store's step-curvature.csv.
+    public var onStepCurvature: (StepCurvatureMetrics) -> Void = { _ in }
 
     /// - Throws: ``ConfigurationError`` for invalid settings, ``TrainingError/invalidRun(_:)`` for an empty training split.
     /// - Parameter epochProbes: the probes after every epoch; default ``defaultEpochProbes(for:)``.
@@ -61,7 +64,7 @@ public struct Trainer {
     }
 
     /// The context of the epoch probes at θ: the mean loss on the probe set (in Float32, and in
-    /// Float64 on demand) and its Hessian, both in chunks of `chunk` rows, and the mini-batches
+    /// Float64 on demand), its per-sample losses and its Hessian, all in chunks of `chunk` rows, and the mini-batches
     /// of the training data when given (``miniBatches(of:input:labels:configuration:)``).
     /// - Throws: ``ModelError`` for a probe set that does not fit the model.
     /// `input64` gives the same rows in Float64, computed from the data (not widened from Float32).
@@ -71,7 +74,7 @@ public struct Trainer {
         ProbeContext(point: θ, loss: try model.meanLoss(on: input, labels: labels, chunkSize: chunk), seed: seed,
                      curvature: { try probeHessian(of: model, at: θ, input: input, labels: labels, chunk: chunk) },
                      float64: { (try model.meanLoss(on: input64(), labels: labels, chunkSize: chunk), Tensor<Double>(converting: θ)) },
-                     miniBatches: miniBatches)
+                     miniBatches: miniBatches, perSample: try model.perSampleLosses(on: input, labels: labels, chunkSize: chunk))
     }
 
     /// The mini-batches an SGD step of `configuration` sees: its batch size
@@ -146,7 +149,10 @@ public struct Trainer {
     /// the ``TrainingConfiguration/stopping`` rule (which is then the last: its epoch probes run as
     /// after the last epoch; a state already there trains no further). With
     /// ``ProbeSettings/lambdaEverySteps`` = K, λ_max after every K-th step of the run
-    /// (``stepProbes(for:)``) goes to the store's steps.csv and ``onStepMetrics``. `onStep` is
+    /// (``stepProbes(for:)``) goes to the store's steps.csv and ``onStepMetrics``; with
+    /// ``ProbeSettings/stepCurvature``, the curvature along every step's update goes to its
+    /// step-curvature.csv and ``onStepCurvature`` (a warning through ``log`` when it exceeds the
+    /// stability limit). `onStep` is
     /// called after each step, `onEpoch` after each epoch once it is in `store`.
     /// - Returns: the final θ and the metrics of the epochs this call ran.
     /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:cause:)`` and
@@ -185,6 +191,7 @@ public struct Trainer {
                                   seed: seed, miniBatches: miniBatches) { train.images(rows: 0..<probeY.count, as: Double.self) }
         }
         let stepProbes = Self.stepProbes(for: cfg)
+        let recordsCurvature = p.stepCurvature == true
         var all: [EpochMetrics] = []
         for epoch in firstEpoch...cfg.epochs {
             let t0 = Date()
@@ -192,6 +199,7 @@ public struct Trainer {
             var step = 0
             var lastRate = optimizer.currentLearningRate
             var stepProbeSeconds = 0.0
+            var exceeded = 0
             for batch in train.batchIndices(size: o.batchSize, seed: cfg.seed, epoch: epoch) {
                 step += 1
                 let (loss, g) = try Self.valueWithGradient(model, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize)
@@ -201,7 +209,28 @@ public struct Trainer {
                 lossSum += Double(loss)
                 lastRate = optimizer.currentLearningRate
                 rateOfLastStep = lastRate
+                let before = recordsCurvature ? θ : nil
                 try optimizer.update(&θ, gradient: g)
+                if let before {
+                    let start = Date()
+                    let row: StepCurvatureMetrics
+                    do {
+                        row = try Self.stepCurvature(model, before, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize,
+                                                     epoch: epoch, step: optimizer.step, learningRate: lastRate, configuration: cfg, start: start)
+                    } catch {
+                        throw TrainingError.probeFailed(epoch: epoch, reason: "the curvature along step \(optimizer.step): \(error)")
+                    }
+                    stepProbeSeconds += Date().timeIntervalSince(start)
+                    if row.exceedsLimit {
+                        exceeded += 1
+                        if exceeded == 1 {
+                            log(String(format: "warning: epoch %d, step %d: the curvature along the step %.4g exceeds the stability limit %.4g (divergence warning; exceeds_limit in %@; further steps of this epoch are counted at its end)",
+                                       epoch, row.step, row.curvature.directionalCurvature, row.stabilityLimit, RunStore.stepCurvatureName))
+                        }
+                    }
+                    try store?.append(stepCurvature: row)
+                    onStepCurvature(row)
+                }
                 if let stepProbes, let k = p.lambdaEverySteps, optimizer.step % k == 0 {
                     guard θ.dot(θ).isFinite else {
                         throw TrainingError.nonFiniteParameters(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint, cause: cause())
@@ -226,6 +255,9 @@ public struct Trainer {
                 let rate = Double(step * o.batchSize) / max(elapsed, 1e-9)
                 onStep(StepProgress(epoch: epoch, step: step, stepsInEpoch: stepsPerEpoch, samplesPerSecond: rate,
                                     secondsRemaining: elapsed / Double(step) * Double(stepsPerEpoch - step)))
+            }
+            if exceeded > 1 {
+                log("warning: epoch \(epoch): \(exceeded) of its \(step) steps had a curvature along the step above the stability limit")
             }
             let trainSeconds = Date().timeIntervalSince(t0) - stepProbeSeconds
             guard θ.dot(θ).isFinite else {
@@ -269,6 +301,22 @@ public struct Trainer {
             if stops { break }
         }
         return (θ, all)
+    }
+
+    /// The curvature along the step from `before` to `after` (the optimizer's actual update) of the
+    /// mean loss over `rows` of the training data at `before`: one forward jet pass of order 2 in
+    /// the step's micro-batches (``stepCurvature(of:at:step:learningRate:)``), as a row of
+    /// step-curvature.csv timed from `start`.
+    static func stepCurvature<M: Model>(_ model: M, _ before: Tensor<Float>, _ after: Tensor<Float>, rows: [Int], of x: Tensor<Float>, _ y: [Int],
+                                        microBatch: Int, epoch: Int, step: Int, learningRate: Double, configuration: TrainingConfiguration,
+                                        start: Date) throws -> StepCurvatureMetrics {
+        var Δθ = after
+        Δθ.addScaled(before, -1)
+        var f = try model.loss(on: x.gatherRows(rows), labels: rows.map { y[$0] })
+        f.chunkRows = microBatch
+        let c = try Probes.stepCurvature(of: LossFunction(f), at: before, step: Δθ, learningRate: learningRate)
+        return StepCurvatureMetrics(epoch: epoch, step: step, stabilityLimit: configuration.stabilityLimit(learningRate: learningRate), curvature: c,
+                                    seconds: Date().timeIntervalSince(start))
     }
 
     /// The mean loss over `rows` of the training data and its gradient, in micro-batches of at

@@ -189,6 +189,10 @@ public struct TrainingConfiguration: ConfigurationValue {
         sgdStabilityLimit(momentum: optimizer.momentum, nesterov: optimizer.nesterov) / η
     }
 
+    /// ``stabilityLimit(learningRate:)`` as a formula for labels: `2(1+μ)/η`, or
+    /// `2(1+μ)/((1+2μ)η)` for Nesterov momentum.
+    public var stabilityLimitLabel: String { optimizer.nesterov ? "2(1+μ)/((1+2μ)η)" : "2(1+μ)/η" }
+
     /// Why the run is over after the epoch `metrics` describes: it reached the ``stopping`` rule
     /// (`reached the stopping rule's train accuracy 0.99 at epoch 7 of at most 30`) or ran all
     /// ``epochs`` (`finished all 30 epochs`); `nil` when it goes on.
@@ -313,6 +317,11 @@ public struct ProbeSettings: Codable, Equatable, Sendable {
     /// (``StepMetrics``). `nil`: only after epochs. (Optional, so that runs made before it keep
     /// their SHA-256.)
     public var lambdaEverySteps: Int? = nil
+    /// With `true`, the curvature along every SGD step (``StepCurvature``: the actual update,
+    /// momentum and weight decay included, on the step's batch at the θ before it): a row of the
+    /// run's step-curvature.csv (``StepCurvatureMetrics``). `nil` or `false`: none. (Optional, so
+    /// that runs made before it keep their SHA-256.)
+    public var stepCurvature: Bool? = nil
 
     /// The defaults: every epoch, 1,024 samples at once, 10 iterations, tolerance 1e-3.
     public init() {}

@@ -8,7 +8,7 @@ import Tensors
 /// columns and values come from one declaration, and the registry names each probe once.
 @Suite struct ProbePipelineTests {
     /// A context whose curvature is the given matrix and whose loss is ½θᵀAθ, with mini-batches
-    /// (each the whole data set) whose loss is a quadratic of the same spectrum.
+    /// (each the whole data set) whose loss is a quadratic of the same spectrum, and two samples.
     static func context(_ spectrum: [Double], rotated seed: UInt64? = nil) throws -> ProbeContext<Double> {
         let a = try LargestEigenvalueTests.matrix(spectrum, rotated: seed)
         let d = spectrum.count
@@ -20,8 +20,14 @@ import Tensors
                                          return CurvatureGradient(value: 0.5 * θ.dot(g), gradient: g, hvp: try a.apply(u), curvatureGradient: Tensor.zeros([d]))
                                      }, hessian: { _ in AnySymmetricOperator(a) })
         let batches = try MiniBatchSource<Double>(samples: 10, batchSize: 10) { _ in LossFunction(Quadratic(spectrum: spectrum, seed: seed ?? 1)) }
+        // Two samples whose losses are both ½θᵀAθ: c₀ = ½θᵀAθ, c₁ = vᵀAθ, c₂ = ½vᵀAv, exact beyond.
+        let perSample = PerSampleLosses<Double>(classCount: 2) { θ, v, order in
+            let aθ = try a.apply(θ), av = try a.apply(v)
+            let c = (0...order).map { k in k == 0 ? 0.5 * θ.dot(aθ) : k == 1 ? v.dot(aθ) : k == 2 ? 0.5 * v.dot(av) : 0 }
+            return PerSampleExpansion(labels: [0, 1], predicted: [0, 0], coefficients: c.map { [$0, $0] })
+        }
         return ProbeContext(point: Tensor<Double>(Array(repeating: 0.1, count: d)), loss: f, seed: 3, curvature: { AnySymmetricOperator(a) },
-                            miniBatches: batches)
+                            miniBatches: batches, perSample: perSample)
     }
 
     /// diag(−6, 4, 1), diag(5, −5, 1) and a top pair 10, 9.99: the epoch probe (as train and the

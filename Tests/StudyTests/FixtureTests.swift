@@ -87,6 +87,24 @@ import Training
         #expect(aggregate.rows.filter { $0["quantity"] == "lambda_max" }.count == 4)
     }
 
+    /// final.csv with the per-sample curvature probe's columns (finalProbes.extraFinalProbes) gets a
+    /// table of them per run; without them (the earlier study) the report has none.
+    @Test func itsReportShowsPerSampleCurvatureWhenFinalCSVHasIt() throws {
+        let dir = try copy()
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        try StudyReport.generate(in: dir)
+        #expect(!(try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)).contains("Per-sample curvature"))
+        let url = dir.appendingPathComponent("final.csv")
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
+        let added = ",per_sample_curvature_mean,per_sample_top1_share,per_sample_top10_share,per_sample_negative_fraction,per_sample_max_class,per_sample_max_class_mean"
+        let text = ([lines[0] + added] + lines.dropFirst().enumerated().map { $1 + ",\(1.5 + Double($0)),0.25,0.5,0.125,7,3.75" }).joined(separator: "\n") + "\n"
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        try StudyReport.generate(in: dir)
+        let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.contains("| mlp-high-noise | 1.5 | 0.25 | 0.5 | 0.125 | 7 (3.75) |"), "\(summary)")
+        #expect(try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8).contains("Per-sample curvature at the final θ"))
+    }
+
     @Test func aPartialCopyNamesItsMissingRunsAndDrawsTheRestWithTheStabilityLimit() throws {
         let dir = try copy()
         defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }

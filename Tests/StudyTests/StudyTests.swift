@@ -305,6 +305,27 @@ func svgSeries(_ url: URL) throws -> [String] {
         for (k, v) in done where k.hasSuffix(".csv") || k.hasSuffix(".safetensors") { #expect(after[k] == v, "\(k) changed") }
     }
 
+    /// The per-sample curvature as an extra final probe reaches final.csv and the report, and a
+    /// study whose training sets probes.stepCurvature writes each run's step-curvature.csv.
+    @Test func perSampleCurvatureAsAFinalProbeAndStepCurvatureInAStudy() throws {
+        guard let data = try tinyData() else { return }
+        var c = tinyConfiguration()
+        c.models = [.mlp]
+        c.regimes = ["low-noise"]
+        c.finalProbes.extraFinalProbes = [PerSampleCurvatureProbe.name]
+        c.training.probes.stepCurvature = true
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try StudyRunner(configuration: c, data: data, directory: dir).run().completed == ["mlp-low-noise-seed0"])
+        let row = try #require(try CSVTable.read(dir.appendingPathComponent("final.csv")).rows.first)
+        let mean = Double(row["per_sample_curvature_mean"] ?? "") ?? .nan, top10 = Double(row["per_sample_top10_share"] ?? "") ?? .nan
+        #expect(mean > 0 && top10 > 0.1, "\(row)")
+        #expect(try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8).contains("Per-sample curvature at the final θ"))
+        // 600 training samples in batches of 200: three steps.
+        let steps = try CSVTable.read(dir.appendingPathComponent("runs/mlp-low-noise-seed0/\(RunStore.stepCurvatureName)"))
+        #expect(steps.numbers("step") == [1, 2, 3] && steps.numbers("step_curvature").allSatisfy(\.isFinite))
+    }
+
     @Test func nonFiniteLossEndsOnlyThatConfiguration() throws {
         guard let data = try tinyData() else { return }
         var c = tinyConfiguration()

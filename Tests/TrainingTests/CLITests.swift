@@ -5,6 +5,7 @@ import Checkpoints
 import Datasets
 import Layers
 import Tensors
+import Training
 
 /// The `landscape` executable that `swift build --build-tests` puts beside the test bundle.
 func landscapeExecutable() -> URL? {
@@ -215,6 +216,65 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         #expect(abs((fields["batch_gradient_norm"] as! Double) - g.norm()) <= 1e-9 * g.norm())
         let bad = try runLandscape(exe, ["probe", "--batch-size", "0", "--data-dir", "/nonexistent"])
         #expect(bad.status != 0 && bad.output.contains("--batch-size must be at least 1, got 0"), "\(bad.output)")
+    }
+
+    /// `train --step-curvature`: a row of step-curvature.csv per SGD step, its figure against the
+    /// stability limit, and the key in run.json (absent without the flag, so older runs keep their SHA-256).
+    @Test func trainStepCurvatureWritesARowPerStepAndItsFigure() throws {
+        guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-train-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try runLandscape(exe, ["train", "--step-curvature", "--epochs", "1", "--batch-size", "64", "--lambda-samples", "32", "--lambda-iterations", "2",
+                                       "--data-dir", mnist.path, "--train-limit", "256", "--validation", "100", "--no-progress", "--output-dir", dir.path])
+        #expect(r.status == 0, "\(r.output)")
+        let lines = try String(contentsOf: dir.appendingPathComponent("step-curvature.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.first.map(String.init) == StepCurvatureMetrics.csvHeader)
+        #expect(lines.dropFirst().map { $0.split(separator: ",").prefix(2).joined(separator: ",") } == ["1,1", "1,2", "1,3", "1,4"])
+        #expect(try String(contentsOf: dir.appendingPathComponent("step-curvature.svg"), encoding: .utf8).contains("Curvature along each SGD step"))
+        let info = try String(contentsOf: dir.appendingPathComponent("run.json"), encoding: .utf8)
+        #expect(info.contains("\"stepCurvature\" : true"), "\(info)")
+        // The SHA-256 is of the encoded configuration, which leaves a nil key out.
+        #expect(!String(decoding: try JSONEncoder().encode(TrainingConfiguration()), as: UTF8.self).contains("stepCurvature"))
+    }
+
+    /// `probe --per-sample`: per_sample.csv's losses and curvatures along the random direction
+    /// against each sample's own loss and forward-over-reverse vᵀHᵢv (a batch of one), and the
+    /// summary in probe.json against the column along u; `--probes per_sample_curvature` agrees.
+    @Test func probeWritesPerSampleCurvature() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let fixture = root.appendingPathComponent("Tests/Fixtures/data")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("probe-ps-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try runLandscape(exe, ["probe", "--per-sample", "--probes", "per_sample_curvature", "--samples", "8", "--top", "2",
+                                       "--lanczos-steps", "4", "--slq-probes", "1", "--slq-steps", "4", "--trace-probes", "6",
+                                       "--directions", "1", "--ascent-steps", "1", "--power-iterations", "20", "--seed", "5",
+                                       "--data-dir", fixture.path, "--validation", "16", "--output-dir", out.path])
+        #expect(r.status == 0, "\(r.output)")
+        let lines = try String(contentsOf: out.appendingPathComponent("per_sample.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.first == "sample,label,predicted,loss,curvature_u,curvature_random,random_seed")
+        let rows = lines.dropFirst().map { $0.split(separator: ",").map(String.init) }
+        #expect(rows.count == 8)
+        let train = try MNISTDataset(directory: fixture, validationCount: 16).train
+        let model = MLP()
+        let x = train.images(rows: 0..<8, as: Double.self), y = Array(train.labels[0..<8])
+        let θ = model.initialParameters(Double.self, seed: 5)
+        var rng = SplitMix64(seed: 5)
+        let v = Tensor<Double>.randomNormal([θ.count], using: &rng).normalized()
+        for (i, row) in rows.enumerated() {
+            let fi = try model.loss(on: x.rows(i..<(i + 1)), labels: [y[i]])
+            let loss = try value(of: fi, at: θ), vHv = v.dot(try hessianVectorProduct(of: fi, at: θ, along: v))
+            #expect(Int(row[1]) == y[i] && row[6] == "5")
+            #expect(abs(Double(row[3])! - loss) <= 1e-12 * loss, "sample \(i): \(row[3]) vs \(loss)")
+            #expect(abs(Double(row[5])! - vHv) <= 1e-8 * max(abs(vHv), 1e-12), "sample \(i): \(row[5]) vs \(vHv)")
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("probe.json"))) as! [String: Any]
+        let probes = json["probes"] as! [String: Any]
+        let fields = probes["per_sample"] as! [String: Any]
+        let mean = rows.map { Double($0[4])! }.reduce(0, +) / 8
+        #expect(abs((fields["per_sample_curvature_mean"] as! Double) - mean) <= 1e-9 * abs(mean), "\(fields) vs \(mean)")
+        #expect(((probes["per_sample_curvature"] as! [String: Any])["per_sample_curvature_mean"] as! Double).isFinite)
+        #expect(try String(contentsOf: out.appendingPathComponent("per_sample.svg"), encoding: .utf8).contains("Per-sample curvature by class"))
     }
 
     /// `taylor`, `probe` and `slice` evaluate the loss in Float64 on pixel values computed in

@@ -1,0 +1,38 @@
+import Checkpoints
+import Foundation
+import Plotting
+import Training
+
+/// The figure of a run's step-curvature.csv (``StepCurvatureMetrics``): the curvature along each
+/// SGD step κ and the critical sharpness 2/η_c against the step, with the stability limit
+/// (dashed) and rings on the steps whose κ exceeds it; log axis (values ≤ 0 are not drawn).
+public enum StepCurvatureFigure {
+    /// The figure's file name in the run directory.
+    public static let fileName = "step-curvature.svg"
+
+    /// The SVG of a step-curvature.csv table; `limitLabel` names the stability limit
+    /// (``TrainingConfiguration/stabilityLimitLabel``).
+    public static func svg(of table: CSVTable, limitLabel: String) -> String {
+        let step = table.numbers("step"), κ = table.numbers("step_curvature"), limit = table.numbers("stability_limit")
+        let exceeds = table.numbers("exceeds_limit")
+        let flagged = zip(κ, exceeds).map { $1 == 1 ? $0 : .nan }
+        return SVGPlot.linePlot(title: "Curvature along each SGD step and the stability limit \(limitLabel) (dashed); rings: above it", xLabel: "SGD step",
+                                yLabel: "curvature", series: [
+                                    .init(name: "κ = ΔθᵀHΔθ/‖Δθ‖²", x: step, y: κ, color: "#1f77b4"),
+                                    .init(name: "critical sharpness 2/η_c", x: step, y: table.numbers("critical_sharpness"), color: "#2ca02c"),
+                                    .init(name: "κ above the limit", x: step, y: flagged, color: "#d62728", ringsOnly: true),
+                                    .init(name: limitLabel, x: step, y: limit, color: "#000000", dashed: true, reference: true),
+                                ], logY: true)
+    }
+
+    /// Writes the figure of `directory`'s step-curvature.csv beside it (atomically).
+    /// - Returns: its URL, or `nil` when the run has no such file or no rows yet.
+    /// - Throws: ``StudyError`` for an unreadable CSV; I/O errors.
+    @discardableResult
+    public static func write(runDirectory directory: URL, limitLabel: String) throws -> URL? {
+        guard let table = try CSVTable.readIfPresent(directory.appendingPathComponent(RunStore.stepCurvatureName)), !table.rows.isEmpty else { return nil }
+        let url = directory.appendingPathComponent(fileName)
+        try AtomicFile.write(svg(of: table, limitLabel: limitLabel), to: url)
+        return url
+    }
+}
