@@ -169,7 +169,8 @@ extension Model {
                 let (v, g) = try Autodiff.valueWithGradient(of: parts[i], at: θ)
                 return (Double(v), g)
             }
-        }, taylorCoefficients: { θ, v, order in try jets.taylorCoefficients(at: θ, along: v, order: order) })
+        }, taylorCoefficients: { θ, v, order in try jets.taylorCoefficients(at: θ, along: v, order: order) },
+           smoothnessRadius: { θ, v, order in try jets.smoothnessRadius(at: θ, along: v, order: order) })
     }
 }
 

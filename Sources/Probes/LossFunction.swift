@@ -11,6 +11,7 @@ public struct LossFunction<E: TensorScalar> {
     let valueAt: (Tensor<E>) throws -> Double
     let gradientAt: (Tensor<E>) throws -> (Double, Tensor<E>)
     let taylorAt: ((Tensor<E>, Tensor<E>, Int) throws -> [Double])?
+    let smoothnessAt: ((Tensor<E>, Tensor<E>, Int) throws -> SmoothnessRadius)?
 
     /// The objective's value (``value(of:at:)``), gradient (reverse mode) and Taylor coefficients
     /// (``taylorCoefficients(of:at:along:order:)``, one forward pass on `Jet<Tensor>`).
@@ -22,16 +23,20 @@ public struct LossFunction<E: TensorScalar> {
             return (Double(v), g)
         }
         taylorAt = { θ, v, order in try Autodiff.taylorCoefficients(of: f, at: θ, along: v, order: order).map { Double($0) } }
+        smoothnessAt = { θ, v, order in try Autodiff.smoothnessRadius(of: f, at: θ, along: v, order: order) }
     }
 
     /// A loss given by its value and its value with gradient (length d), and optionally its
     /// Taylor coefficients: `taylorCoefficients(θ, v, K)` returns c₀…c_K of t ↦ f(θ + t·v)
     /// (normalized, c_k = f⁽ᵏ⁾/k!), as ``taylorCoefficients(at:along:order:)`` documents. Without
-    /// them, the loss has no Taylor-mode route (``hasTaylorCoefficients`` is false).
+    /// them, the loss has no Taylor-mode route (``hasTaylorCoefficients`` is false). Likewise
+    /// `smoothnessRadius(θ, v, K)` (``smoothnessRadius(at:along:order:)``).
     public init(layout: ParameterLayout, value: @escaping (Tensor<E>) throws -> Double,
                 valueWithGradient: @escaping (Tensor<E>) throws -> (Double, Tensor<E>),
-                taylorCoefficients: ((Tensor<E>, Tensor<E>, Int) throws -> [Double])? = nil) {
+                taylorCoefficients: ((Tensor<E>, Tensor<E>, Int) throws -> [Double])? = nil,
+                smoothnessRadius: ((Tensor<E>, Tensor<E>, Int) throws -> SmoothnessRadius)? = nil) {
         self.layout = layout; valueAt = value; gradientAt = valueWithGradient; taylorAt = taylorCoefficients
+        smoothnessAt = smoothnessRadius
     }
 
     /// f(θ).
@@ -66,5 +71,19 @@ public struct LossFunction<E: TensorScalar> {
         try layout.validate(θ)
         try layout.validate(v, as: "the direction")
         return try taylorAt(θ, v, order)
+    }
+
+    /// The distances along ±v to the nearest change of the loss's routing (activation patterns,
+    /// pooling argmaxes) and its Taylor coefficients to `order`, from one pass
+    /// (``smoothnessRadius(of:at:along:order:)``).
+    /// - Throws: ``AutodiffError`` for θ or v that does not fit the layout, an order < 1, or a loss
+    ///   built from closures without this route.
+    public func smoothnessRadius(at θ: Tensor<E>, along v: Tensor<E>, order: Int) throws -> SmoothnessRadius {
+        guard let smoothnessAt else {
+            throw AutodiffError.invalidArgument("this loss function has no smoothness-radius route: it was built from closures without one; build it from an Objective (LossFunction(_:)) or give it smoothnessRadius")
+        }
+        try layout.validate(θ)
+        try layout.validate(v, as: "the direction")
+        return try smoothnessAt(θ, v, order)
     }
 }

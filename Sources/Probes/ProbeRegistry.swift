@@ -12,6 +12,7 @@ public enum ProbeRegistry {
         AnyProbe(KeskarProbe()),
         AnyProbe(SpectralRanksProbe()),
         AnyProbe(BatchSharpnessProbe()),
+        AnyProbe(ValidityRadiusProbe()),
     ]
 
     /// The names, in order.
