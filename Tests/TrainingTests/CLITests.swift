@@ -252,4 +252,19 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         #expect(!printedQuadratic.isEmpty && abs(printedQuadratic[0] - r0) <= 1e-5 * r0, "\(quadratic) vs \(r0)")
         #expect(quadratic.contains("(true error there "), "\(quadratic)")
     }
+
+    /// The 1D slice marks the smooth interval and the quadratic radius (vertical lines) and prints them.
+    @Test func sliceMarksTheValidityRadii() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-slice-radii-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try runLandscape(exe, ["slice", "--range=-0.001:0.001", "--dimensions", "1", "--points", "21", "--samples", "32", "--validation", "16",
+                                       "--data-dir", root.appendingPathComponent("Tests/Fixtures/data").path, "--output-dir", out.path])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("smooth for α in (−") && r.output.contains("quadratic model within 10 % for |ε| ≤ "), "\(r.output)")
+        let svg = try String(contentsOf: out.appendingPathComponent("slice1d.svg"), encoding: .utf8)
+        #expect(svg.contains("data-series=\"smooth interval: activation pattern fixed\"><polyline"), "no smooth-interval lines")
+        #expect(svg.contains("data-series=\"quadratic model within 10 %\""))
+    }
 }
