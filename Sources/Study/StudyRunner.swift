@@ -401,6 +401,8 @@ public struct StudyRunner {
         var context = ProbeContext(point: θ, loss: try model.meanLoss(on: probeX, labels: probeY, chunkSize: chunk), seed: f.spectrumSeed,
                                    curvature: { hessianOp }, float64: { (try model.meanLoss(on: probeX64, labels: probeY, chunkSize: chunk), θ64) },
                                    miniBatches: try Trainer.miniBatches(of: model, input: trainX, labels: trainY, configuration: training))
+        // The top Ritz vector is λ_max's eigenvector for the probes that measure along it.
+        if let u = top.pairs.first?.vector { context.warmStarts[LambdaMaxProbe.name] = u }
         let extraValues = try extras.measure(&context)
         let whole = try wholeSplitProbes(model, θ: θ, trainX: trainX, trainY: trainY, run: run, probeLoss: context.loss, probeHessian: hessianOp, probeTop: top.pairs.first)
         if !extras.probes.isEmpty {

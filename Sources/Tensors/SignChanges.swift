@@ -105,14 +105,33 @@ public enum PolynomialRoots {
                                backward: firstSwitch(reflected, side: side, below: limit.backward))
     }
 
-    /// Whether p may have a root in (0, limit): `false` when |c₀| > Σ_{k≥1} |c_k|·limit^k, which
-    /// bounds |p(t) − c₀| on |t| < limit (a cheap rejection for most elements).
+    /// Whether p may vanish on [0, limit): `false` when |c₀| > Σ_{k≥1} |c_k|·limit^k, which bounds
+    /// |p(±t) − c₀| for t < limit — the cheap rejection that spares most elements the root search.
     @inlinable
-    static func mayVanish(_ c: UnsafeMutablePointer<Double>, _ count: Int, within limit: Double) -> Bool {
-        guard limit.isFinite, c[0] != 0 else { return true }
+    static func mayVanish(_ c: UnsafePointer<Double>, _ count: Int, within limit: Double) -> Bool {
+        guard c[0] != 0 else { return true }
         var s = 0.0, power = 1.0
-        for k in 1..<count { power *= limit; s += Swift.abs(c[k]) * power }
+        for k in 1..<count {
+            power *= limit
+            if c[k] != 0 { s += Swift.abs(c[k]) * power }
+        }
         return !(s < Swift.abs(c[0]))
+    }
+
+    /// ``switchDistances(_:side:within:)`` of one element's coefficients (`count` of them at `c`),
+    /// skipping a side that ``mayVanish(_:_:within:)`` rules out.
+    @inlinable
+    static func switchDistances(_ c: UnsafePointer<Double>, _ count: Int, side: SwitchingSide, within limit: SwitchDistances) -> SwitchDistances {
+        let forward = mayVanish(c, count, within: limit.forward), backward = mayVanish(c, count, within: limit.backward)
+        guard forward || backward else { return limit }
+        let coefficients = Array(UnsafeBufferPointer(start: c, count: count))
+        var out = limit
+        if forward { out.forward = Swift.min(out.forward, firstSwitch(coefficients, side: side, below: limit.forward)) }
+        if backward {
+            let reflected = coefficients.enumerated().map { k, x in k % 2 == 1 ? -x : x }
+            out.backward = Swift.min(out.backward, firstSwitch(reflected, side: side, below: limit.backward))
+        }
+        return out
     }
 }
 
@@ -125,8 +144,31 @@ extension Tensor {
     @inlinable
     public static func switchDistances(coefficients: [Tensor?], offset: Double = 0, side: SwitchingSide,
                                        within limit: SwitchDistances) -> SwitchDistances {
-        let planes = coefficients.map { $0.map { $0.scalars.map(Double.init) } }
-        return switchDistancesKernel(planes, offset: offset, side: side, within: limit)
+        let planes = interleaved(coefficients)
+        return planes.withUnsafeBufferPointer { switchDistancesKernel($0.baseAddress!, count: planes.count / coefficients.count,
+                                                                       terms: coefficients.count, offset: offset, side: side, within: limit) }
+    }
+
+    /// The coefficients element by element, as Double: element i's k-th at `i·K + k` (K terms).
+    @inlinable
+    static func interleaved(_ coefficients: [Tensor?]) -> [Double] {
+        let k = coefficients.count, n = coefficients[0]!.count
+        precondition(coefficients.allSatisfy { $0 == nil || $0!.count == n }, "switchDistances: coefficient tensors of different sizes")
+        var out = [Double](repeating: 0, count: n * k)
+        out.withUnsafeMutableBufferPointer { b in
+            for (j, c) in coefficients.enumerated() {
+                // Concrete loops: a generic Element → Double conversion runs unspecialized where
+                // the caller is not.
+                if let c = c as? Tensor<Double> {
+                    c.withUnsafePointer { interleave($0, count: n, into: b.baseAddress! + j, stride: k) }
+                } else if let c = c as? Tensor<Float> {
+                    c.withUnsafePointer { interleave($0, count: n, into: b.baseAddress! + j, stride: k) }
+                } else if let c {
+                    c.withUnsafePointer { p in for i in 0..<n { b[i * k + j] = Double(p[i]) } }
+                }
+            }
+        }
+        return out
     }
 
     /// The switch distances of 2×2 stride-2 max-pool windows of `[N, C, H, W]` values whose
@@ -138,52 +180,58 @@ extension Tensor {
     public static func maxPoolSwitchDistances(coefficients: [Tensor?], within limit: SwitchDistances) -> SwitchDistances {
         guard let first = coefficients.first??.shape else { return limit }
         do { try checkMaxPool2x2(first) } catch { preconditionFailure("\(error)") }
-        let planes = coefficients.map { $0.map { $0.scalars.map(Double.init) } }
-        return maxPoolSwitchDistancesKernel(planes, shape: first, within: limit)
+        let planes = interleaved(coefficients)
+        return planes.withUnsafeBufferPointer { maxPoolSwitchDistancesKernel($0.baseAddress!, terms: coefficients.count, shape: first, within: limit) }
     }
 }
 
-/// The loop of ``Tensor/switchDistances(coefficients:offset:side:within:)`` on Double planes.
-public func switchDistancesKernel(_ planes: [[Double]?], offset: Double, side: SwitchingSide, within limit: SwitchDistances) -> SwitchDistances {
-    guard let count = planes.first??.count else { return limit }
-    precondition(planes.allSatisfy { $0 == nil || $0!.count == count }, "switchDistances: coefficient tensors of different sizes")
+/// `y[i·stride] = x[i]` for i < count.
+public func interleave(_ x: UnsafePointer<Double>, count: Int, into y: UnsafeMutablePointer<Double>, stride: Int) {
+    for i in 0..<count { y[i * stride] = x[i] }
+}
+
+/// `y[i·stride] = Double(x[i])` for i < count.
+public func interleave(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Double>, stride: Int) {
+    for i in 0..<count { y[i * stride] = Double(x[i]) }
+}
+
+/// The loop of ``Tensor/switchDistances(coefficients:offset:side:within:)``: `count` elements of
+/// `terms` interleaved coefficients each (``Tensor/interleaved(_:)``).
+public func switchDistancesKernel(_ c: UnsafePointer<Double>, count: Int, terms k: Int, offset: Double, side: SwitchingSide,
+                                  within limit: SwitchDistances) -> SwitchDistances {
     var best = limit
-    let k = planes.count
     let buffer = UnsafeMutablePointer<Double>.allocate(capacity: k)
     defer { buffer.deallocate() }
     for i in 0..<count {
-        for j in 0..<k { buffer[j] = planes[j]?[i] ?? 0 }
+        buffer.update(from: c + i * k, count: k)
         buffer[0] -= offset
-        if !PolynomialRoots.mayVanish(buffer, k, within: Swift.max(best.forward, best.backward)) { continue }
-        best.formMinimum(PolynomialRoots.switchDistances(Array(UnsafeBufferPointer(start: buffer, count: k)), side: side, within: best))
+        best = PolynomialRoots.switchDistances(buffer, k, side: side, within: best)
     }
     return best
 }
 
-/// The loop of ``Tensor/maxPoolSwitchDistances(coefficients:within:)`` on Double planes.
-public func maxPoolSwitchDistancesKernel(_ planes: [[Double]?], shape: [Int], within limit: SwitchDistances) -> SwitchDistances {
+/// The loop of ``Tensor/maxPoolSwitchDistances(coefficients:within:)`` on interleaved coefficients.
+public func maxPoolSwitchDistancesKernel(_ c: UnsafePointer<Double>, terms k: Int, shape: [Int], within limit: SwitchDistances) -> SwitchDistances {
     let (h, w) = (shape[2], shape[3])
-    let planeCount = shape[0] * shape[1]
     var best = limit
-    let k = planes.count
     let buffer = UnsafeMutablePointer<Double>.allocate(capacity: k)
     defer { buffer.deallocate() }
-    for pl in 0..<planeCount {
+    for pl in 0..<(shape[0] * shape[1]) {
         let base = pl * h * w
         for oy in 0..<(h / 2) {
             for ox in 0..<(w / 2) {
-                let window = [base + 2 * oy * w + 2 * ox, base + 2 * oy * w + 2 * ox + 1,
-                              base + (2 * oy + 1) * w + 2 * ox, base + (2 * oy + 1) * w + 2 * ox + 1]
-                let c0 = planes[0]!
+                let top = base + 2 * oy * w + 2 * ox
+                // The window's elements in scan order: top, top + 1, top + w, top + w + 1.
+                let element = { (j: Int) in top + (j >> 1) * w + (j & 1) }
                 var a = 0
-                for j in 1..<4 where c0[window[j]] > c0[window[a]] { a = j }
+                for j in 1..<4 where c[element(j) * k] > c[element(a) * k] { a = j }
+                let pa = c + element(a) * k
                 for j in 0..<4 where j != a {
                     // The challenger minus the argmax: j takes over where it turns positive; at a
                     // tie the first in scan order keeps the window.
-                    for q in 0..<k { buffer[q] = planes[q].map { $0[window[j]] - $0[window[a]] } ?? 0 }
-                    if !PolynomialRoots.mayVanish(buffer, k, within: Swift.max(best.forward, best.backward)) { continue }
-                    let side: SwitchingSide = j < a ? .above : .below
-                    best.formMinimum(PolynomialRoots.switchDistances(Array(UnsafeBufferPointer(start: buffer, count: k)), side: side, within: best))
+                    let pj = c + element(j) * k
+                    for q in 0..<k { buffer[q] = pj[q] - pa[q] }
+                    best = PolynomialRoots.switchDistances(buffer, k, side: j < a ? .above : .below, within: best)
                 }
             }
         }
