@@ -172,8 +172,9 @@ public struct SmoothnessRadius: Sendable {
     /// min(forward, backward).
     public var radius: Double { min(forward, backward) }
 
-    @usableFromInline
-    init(forward: Double, backward: Double, coefficients: [Double], routingDegree: Int, routingOperations: Int) {
+    /// A radius as a function given by closures knows it (e.g. a loss without routing: infinite).
+    @inlinable
+    public init(forward: Double, backward: Double, coefficients: [Double], routingDegree: Int = 0, routingOperations: Int = 0) {
         self.forward = forward; self.backward = backward; self.coefficients = coefficients
         self.routingDegree = routingDegree; self.routingOperations = routingOperations
     }

@@ -13,7 +13,13 @@ import Tensors
         let a = try LargestEigenvalueTests.matrix(spectrum, rotated: seed)
         let d = spectrum.count
         let f = LossFunction<Double>(layout: ParameterLayout(vectorOf: d), value: { θ in 0.5 * θ.dot(try a.apply(θ)) },
-                                     valueWithGradient: { θ in let g = try a.apply(θ); return (0.5 * θ.dot(g), g) })
+                                     valueWithGradient: { θ in let g = try a.apply(θ); return (0.5 * θ.dot(g), g) },
+                                     smoothnessRadius: { θ, v, order in
+                                         // ½θᵀAθ along v: c₀ = ½θᵀAθ, c₁ = vᵀAθ, c₂ = ½vᵀAv, no routing.
+                                         let av = try a.apply(v)
+                                         let c = [0.5 * θ.dot(try a.apply(θ)), θ.dot(av), 0.5 * v.dot(av)] + Array(repeating: 0, count: max(order - 2, 0))
+                                         return SmoothnessRadius(forward: .infinity, backward: .infinity, coefficients: Array(c.prefix(order + 1)))
+                                     })
         let batches = try MiniBatchSource<Double>(samples: 10, batchSize: 10) { _ in LossFunction(Quadratic(spectrum: spectrum, seed: seed ?? 1)) }
         return ProbeContext(point: Tensor<Double>(Array(repeating: 0.1, count: d)), loss: f, seed: 3, curvature: { AnySymmetricOperator(a) },
                             miniBatches: batches)
