@@ -39,6 +39,11 @@ public protocol ElementwiseFunction: ScalarFunction {
     /// Points that are not smooth (kinks, jumps): finite-difference checks keep their steps off
     /// them, and at them the function's documented convention holds. Default: none.
     var kinks: [Double] { get }
+    /// Which side of its kinks the function's value and derivatives at a kink belong to (ReLU:
+    /// below, ReLU'(0) = 0), or neither (abs'(0) = 0 agrees with no side): where a value along a
+    /// line sits exactly at a kink, the line's Taylor series is that side's (``Watched``).
+    /// Default: neither.
+    var switchingSide: SwitchingSide { get }
     /// Where the function and its derivatives are finite and real, for tests. Default: all reals.
     var domain: ClosedRange<Double> { get }
 }
@@ -50,6 +55,7 @@ extension ElementwiseFunction {
     @inlinable public func taylor<V: ScalarAlgebra>(_ x: Jet<V>) -> Jet<V>? { nil }
     @inlinable public func tensorKernel<S: TensorScalar>(_ x: Tensor<S>) -> Tensor<S>? { nil }
     public var kinks: [Double] { [] }
+    public var switchingSide: SwitchingSide { .neither }
     public var domain: ClosedRange<Double> { -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude }
 }
 
@@ -61,9 +67,13 @@ public protocol BinaryElementwiseFunction: BinaryScalarFunction {
     func taylor<V: ScalarAlgebra>(_ a: Jet<V>, _ b: Jet<V>) -> Jet<V>?
     /// A dedicated tensor kernel, or `nil` (the default) for the generic elementwise loop.
     func tensorKernel<S: TensorScalar>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S>?
+    /// The values of `a − b` where the function is not smooth (`max`, `min`: 0, where a tie
+    /// splits the derivative, a branch of its own). Default: none.
+    var differenceKinks: [Double] { get }
 }
 
 extension BinaryElementwiseFunction {
+    public var differenceKinks: [Double] { [] }
     @inlinable public func taylor<V: ScalarAlgebra>(_ a: Jet<V>, _ b: Jet<V>) -> Jet<V>? { nil }
     @inlinable public func tensorKernel<S: TensorScalar>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S>? { nil }
 }
@@ -202,6 +212,7 @@ extension ReLU: ElementwiseFunction {
     }
     @inlinable public func tensorKernel<S: TensorScalar>(_ x: Tensor<S>) -> Tensor<S>? { x.reluKernel() }
     public var kinks: [Double] { [0] }
+    public var switchingSide: SwitchingSide { .below }
 }
 
 extension Power: ElementwiseFunction {
@@ -246,11 +257,13 @@ extension Maximum: BinaryElementwiseFunction {
     /// Ties (a = b) split the derivative equally, ½ to each operand, in every mode; the same
     /// rule as ``TensorAlgebra/maxColumns()``.
     @inlinable public func partials<V: ScalarAlgebra>(_ a: V, _ b: V, value y: V) -> (V, V) { tieWeights(a, b) }
+    public var differenceKinks: [Double] { [0] }
 }
 
 extension Minimum: BinaryElementwiseFunction {
     /// Ties split the derivative equally, as for ``Maximum``.
     @inlinable public func partials<V: ScalarAlgebra>(_ a: V, _ b: V, value y: V) -> (V, V) { tieWeights(b, a) }
+    public var differenceKinks: [Double] { [0] }
 }
 
 /// (w, 1 − w) with w = 1 where a > b, ½ where a = b, 0 where a < b (constants).

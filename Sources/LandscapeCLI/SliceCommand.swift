@@ -81,14 +81,18 @@ struct SliceCommand: ModelCommand {
         let seconds = { String(format: "%.1f", Date().timeIntervalSince(start)) }
         if dimensions == 1 {
             let ts = try taylorSlice(of: f, at: θ, along: dirs[0], alphas: alphas, order: taylorOrder)
+            let radii = try validityRadii(of: LossFunction(f), at: θ, along: dirs[0], order: max(taylorOrder, ValidityRadiusProbe().order))
             try writeText("alpha,loss,taylor\n" + (0..<alphas.count).map { "\(alphas[$0]),\(ts.slice.losses[$0]),\(ts.polynomial[$0])" }.joined(separator: "\n") + "\n", out, "slice1d.csv")
             try writeText(SVGPlot.linePlot(title: "1D loss slice (\(directions.rawValue) direction)", xLabel: "α", yLabel: "loss L(θ + α·u)",
                                            series: [.init(name: "loss", x: alphas, y: ts.slice.losses, color: "#1f77b4"),
-                                                    .init(name: "Taylor polynomial, order \(taylorOrder)", x: alphas, y: ts.polynomial, color: "#d62728", dashed: true)]),
+                                                    .init(name: "Taylor polynomial, order \(taylorOrder)", x: alphas, y: ts.polynomial, color: "#d62728", dashed: true)]
+                                                   + Self.validityMarks(radii, losses: ts.slice.losses)),
                           out, "slice1d.svg")
             if let warning = ts.slice.nonFiniteWarning { stderrLine(warning) }
             outLine("1D slice of \(points) points in \(seconds()) s; Taylor polynomial (order \(taylorOrder)) parts from the loss " +
                     (ts.partingRadius.map { "at |α| = \(String(format: "%.3g", $0))" } ?? "nowhere on the grid") + "; wrote \(out.path)/slice1d.csv, slice1d.svg")
+            outLine(TaylorCommand.smoothLine(radii).replacingOccurrences(of: "for t in", with: "for α in"))
+            outLine(TaylorCommand.quadraticLine(radii))
         } else {
             let progress = ProgressBar(enabled: true)
             let s = try slice2D(of: f, at: θ, u: dirs[0], v: dirs[1], alphas: alphas, betas: alphas, orthogonalize: directions == .random) { i, n in
@@ -104,5 +108,20 @@ struct SliceCommand: ModelCommand {
             outLine("2D slice of \(points)×\(points) points in \(seconds()) s; cos∠(u, v) = \(String(format: "%.3g", s.cosine))" +
                     (directions == .filter ? " (filter-normalized directions are not orthogonalized)" : "") + "; wrote \(out.path)/slice2d.csv, slice2d.svg")
         }
+    }
+
+    /// Vertical lines at the ends of the smooth interval (−a, b) (``SmoothnessRadius``) and at ±r,
+    /// the quadratic model's 10 % radius, spanning the slice's losses; lines off the α axis are
+    /// not drawn.
+    static func validityMarks(_ r: ValidityRadii, losses: [Double]) -> [SVGPlot.Series] {
+        let finite = losses.filter(\.isFinite)
+        guard let lo = finite.min(), let hi = finite.max() else { return [] }
+        func lines(_ xs: [Double]) -> (x: [Double], y: [Double]) {
+            let at = xs.filter(\.isFinite)
+            return (at.flatMap { [$0, $0, .nan] }, at.flatMap { _ in [lo, hi, .nan] })
+        }
+        let smooth = lines([-r.smooth.backward, r.smooth.forward]), quadratic = lines([-r.quadratic, r.quadratic])
+        return [.init(name: "smooth interval: activation pattern fixed", x: smooth.x, y: smooth.y, color: "#2ca02c", reference: true),
+                .init(name: "quadratic model within 10 %", x: quadratic.x, y: quadratic.y, color: "#9467bd", dashed: true, reference: true)]
     }
 }

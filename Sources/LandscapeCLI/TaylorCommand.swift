@@ -2,6 +2,7 @@ import ArgumentParser
 import Autodiff
 import Foundation
 import Layers
+import Probes
 import Tensors
 
 struct TaylorCommand: ParsableCommand {
@@ -53,6 +54,9 @@ struct TaylorCommand: ParsableCommand {
         for (k, value) in d.enumerated() {
             outLine(String(format: "%3d   %+.10e   %@", k, value, (k < names.count ? names[k] : "∇^\(k)L[v,…,v]") as NSString))
         }
+        let radii = try validityRadii(of: LossFunction(f), at: θ, along: v, order: order)
+        outLine(Self.smoothLine(radii))
+        outLine(Self.quadraticLine(radii))
         let l0 = d[0], g = d[1], curvature = d[2]
         outLine("")
         outLine("      ε     true ΔL − ε·gᵀv     ½ε²·vᵀHv (quadratic)     Taylor to order \(order)     rel. error of quadratic")
@@ -66,5 +70,20 @@ struct TaylorCommand: ParsableCommand {
             let rel = abs(quadratic - truth) / max(abs(truth), 1e-300)
             outLine(String(format: "%8.4g   %+.8e   %+.8e           %+.8e       %.3g", e, truth, quadratic, taylor, rel))
         }
+    }
+
+    /// "smooth for t in (−a, b): …" (``ValidityRadii/smooth``).
+    static func smoothLine(_ r: ValidityRadii) -> String {
+        let s = r.smooth
+        let exact = s.isExact ? "exact: routing values are polynomials of degree \(s.routingDegree) < order \(s.coefficients.count - 1)"
+                              : "from the order-\(s.coefficients.count - 1) Taylor polynomials of the routing values"
+        return String(format: "smooth for t in (−%.6g, %.6g): activation pattern fixed (%@)", s.backward, s.forward, exact as NSString)
+    }
+
+    /// "quadratic model within 10 % for |ε| ≤ r (true error there …)" (``ValidityRadii/quadratic``).
+    static func quadraticLine(_ r: ValidityRadii) -> String {
+        var line = String(format: "quadratic model within 10 %% for |ε| ≤ %.6g (true error there %.3g %%)", r.quadratic, 100 * r.trueError)
+        if r.smoothBinds { line += "; beyond the smooth interval, so the smooth limit binds" }
+        return line
     }
 }

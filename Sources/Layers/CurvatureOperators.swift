@@ -187,7 +187,8 @@ extension Model {
             try CurvatureKind.hessian.matrix(of: self, at: θ, input: input, labels: labels, chunkSize: chunkSize,
                                              records: BatchChunking.records(.hessian, rows: labels.count, dimension: layout.parameterCount,
                                                                             scalarBytes: MemoryLayout<E>.size))
-        })
+        },
+            smoothnessRadius: { θ, v, order in try jets.smoothnessRadius(at: θ, along: v, order: order) })
     }
 }
 

@@ -13,6 +13,7 @@ public struct LossFunction<E: TensorScalar> {
     let taylorAt: ((Tensor<E>, Tensor<E>, Int) throws -> [Double])?
     let curvatureGradientAt: ((Tensor<E>, Tensor<E>) throws -> CurvatureGradient<E>)?
     let hessianAt: ((Tensor<E>) throws -> AnySymmetricOperator<E>)?
+    let smoothnessAt: ((Tensor<E>, Tensor<E>, Int) throws -> SmoothnessRadius)?
 
     /// The objective's value (``value(of:at:)``), gradient (reverse mode), Taylor coefficients
     /// (``taylorCoefficients(of:at:along:order:)``, one forward pass on `Jet<Tensor>`), gradient of
@@ -28,21 +29,24 @@ public struct LossFunction<E: TensorScalar> {
         taylorAt = { θ, v, order in try Autodiff.taylorCoefficients(of: f, at: θ, along: v, order: order).map { Double($0) } }
         curvatureGradientAt = { θ, u in try Autodiff.gradientOfCurvature(of: f, at: θ, along: u) }
         hessianAt = { θ in AnySymmetricOperator(try HessianOperator(of: f, at: θ)) }
+        smoothnessAt = { θ, v, order in try Autodiff.smoothnessRadius(of: f, at: θ, along: v, order: order) }
     }
 
     /// A loss given by its value and its value with gradient (length d), and optionally its
     /// Taylor coefficients: `taylorCoefficients(θ, v, K)` returns c₀…c_K of t ↦ f(θ + t·v)
     /// (normalized, c_k = f⁽ᵏ⁾/k!), as ``taylorCoefficients(at:along:order:)`` documents. Without
     /// them, the loss has no Taylor-mode route (``hasTaylorCoefficients`` is false). Likewise
-    /// `gradientOfCurvature(θ, u)` (``gradientOfCurvature(at:along:)``) and `hessian(θ)`, the
-    /// Hessian at θ as an operator (``hessian(at:)``).
+    /// `gradientOfCurvature(θ, u)` (``gradientOfCurvature(at:along:)``), `hessian(θ)`, the
+    /// Hessian at θ as an operator (``hessian(at:)``), and `smoothnessRadius(θ, v, K)`
+    /// (``smoothnessRadius(at:along:order:)``).
     public init(layout: ParameterLayout, value: @escaping (Tensor<E>) throws -> Double,
                 valueWithGradient: @escaping (Tensor<E>) throws -> (Double, Tensor<E>),
                 taylorCoefficients: ((Tensor<E>, Tensor<E>, Int) throws -> [Double])? = nil,
                 gradientOfCurvature: ((Tensor<E>, Tensor<E>) throws -> CurvatureGradient<E>)? = nil,
-                hessian: ((Tensor<E>) throws -> AnySymmetricOperator<E>)? = nil) {
+                hessian: ((Tensor<E>) throws -> AnySymmetricOperator<E>)? = nil,
+                smoothnessRadius: ((Tensor<E>, Tensor<E>, Int) throws -> SmoothnessRadius)? = nil) {
         self.layout = layout; valueAt = value; gradientAt = valueWithGradient; taylorAt = taylorCoefficients
-        curvatureGradientAt = gradientOfCurvature; hessianAt = hessian
+        curvatureGradientAt = gradientOfCurvature; hessianAt = hessian; smoothnessAt = smoothnessRadius
     }
 
     /// f(θ).
@@ -109,5 +113,19 @@ public struct LossFunction<E: TensorScalar> {
         }
         try layout.validate(θ)
         return try hessianAt(θ)
+    }
+
+    /// The distances along ±v to the nearest change of the loss's routing (activation patterns,
+    /// pooling argmaxes) and its Taylor coefficients to `order`, from one pass
+    /// (``smoothnessRadius(of:at:along:order:)``).
+    /// - Throws: ``AutodiffError`` for θ or v that does not fit the layout, an order < 1, or a loss
+    ///   built from closures without this route.
+    public func smoothnessRadius(at θ: Tensor<E>, along v: Tensor<E>, order: Int) throws -> SmoothnessRadius {
+        guard let smoothnessAt else {
+            throw AutodiffError.invalidArgument("this loss function has no smoothness-radius route: it was built from closures without one; build it from an Objective (LossFunction(_:)) or give it smoothnessRadius")
+        }
+        try layout.validate(θ)
+        try layout.validate(v, as: "the direction")
+        return try smoothnessAt(θ, v, order)
     }
 }

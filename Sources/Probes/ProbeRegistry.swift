@@ -14,6 +14,7 @@ public enum ProbeRegistry {
         AnyProbe(SpectralRanksProbe()),
         AnyProbe(BatchSharpnessProbe()),
         AnyProbe(PerSampleCurvatureProbe()),
+        AnyProbe(ValidityRadiusProbe()),
     ]
 
     /// The names, in order.

@@ -71,17 +71,35 @@ public func randomSharpness<E: TensorScalar>(of f: LossFunction<E>, at θ: Tenso
     try checkRadius(epsilon, "sharpness")
     guard directions >= 1 else { throw AutodiffError.invalidArgument("sharpness: need at least one direction, got \(directions)") }
     let l0 = try f.value(at: θ)
-    var rng = SplitMix64(seed: seed)
+    var sequence = SharpnessDirections(kind: kind, seed: seed, like: θ, layout: f.layout)
     var increases: [Double] = []
     for _ in 0..<directions {
-        var u = Tensor<E>.randomNormal([θ.count], using: &rng)
-        u = kind == .unit ? u.normalized() : try filterNormalized(u, like: θ, layout: f.layout)
+        let u = try sequence.next()
         var moved = θ
         moved.addScaled(u, E(epsilon))
         increases.append(try f.value(at: moved) - l0)
     }
     return RandomSharpness(epsilon: epsilon, maximum: increases.max()!, mean: increases.reduce(0, +) / Double(directions),
                            increases: increases, quadraticPrediction: lambdaMax.map { 0.5 * epsilon * epsilon * $0 })
+}
+
+/// The seeded random directions of ``randomSharpness(of:at:epsilon:directions:kind:lambdaMax:seed:)``,
+/// in order: the i-th direction depends on the seed and kind only, so a probe that takes the first
+/// m of them (``ValidityRadiusProbe``) measures along directions of S_ε.
+public struct SharpnessDirections<E: TensorScalar> {
+    let kind: DirectionKind, θ: Tensor<E>, layout: ParameterLayout
+    var rng: SplitMix64
+
+    public init(kind: DirectionKind, seed: UInt64, like θ: Tensor<E>, layout: ParameterLayout) {
+        self.kind = kind; self.θ = θ; self.layout = layout; rng = SplitMix64(seed: seed)
+    }
+
+    /// The next direction (length d): Gaussian, then unit or filter-normalized.
+    /// - Throws: ``AutodiffError`` for θ that does not fit the layout.
+    public mutating func next() throws -> Tensor<E> {
+        let u = Tensor<E>.randomNormal([θ.count], using: &rng)
+        return kind == .unit ? u.normalized() : try filterNormalized(u, like: θ, layout: layout)
+    }
 }
 
 /// Worst-case sharpness max_{‖δ‖₂ ≤ ε} L(θ + δ) − L(θ) by projected (normalized) gradient ascent

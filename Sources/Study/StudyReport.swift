@@ -342,7 +342,7 @@ public enum StudyReport {
         }
 
         // The regimes side by side.
-        let regimeHeader = ["model", "regime", "batch", "η₀", "n", "λ_max", "λ_max·η₀/2", "S_ε^max", "Keskar sharpness", "trace", "gap (pp)"]
+        let regimeHeader = ["model", "regime", "batch", "η₀", "n", "λ_max", "λ_max·η₀/2", "S_ε^max", "Keskar sharpness", "smooth radius / ε", "trace", "gap (pp)"]
         var regimeTable: [[String]] = []
         for m in config.models {
             for r in config.regimes {
@@ -350,10 +350,11 @@ public enum StudyReport {
                 let eta = config.resolvedRegime(r, model: m).learningRate
                 let mine = finished.filter { $0.configuration == c }
                 let relative = Statistics.summary(mine.map { $0["lambda_max"] * eta / 2 })
+                let smooth = Statistics.summary(mine.compactMap { $0.values["final.validity_random_smooth_median"].map { $0 / config.epochProbes.sharpnessEpsilon } })
                 regimeTable.append([m.rawValue, r, String(config.resolvedRegime(r).batchSize), "\(eta)", String(mine.count),
                                     cell(summary(c, "lambda_max"), "%.4g", range: false), cell(relative, "%.3g", range: false),
                                     cell(summary(c, "sharpness_max"), "%.3g", range: false), cell(summary(c, "final.keskar_sharpness"), "%.3g", range: false),
-                                    cell(summary(c, "trace"), "%.4g", range: false), cell(summary(c, "gap"), "%.2f", range: false)])
+                                    cell(smooth, "%.3g", range: false), cell(summary(c, "trace"), "%.4g", range: false), cell(summary(c, "gap"), "%.2f", range: false)])
             }
         }
 
@@ -428,7 +429,7 @@ public enum StudyReport {
         md += "## Runs\n\n" + missingText + "\n\n" + Markdown.table(runHeader, runTable) + "\n"
         let aggregateText = "Mean ± sample standard deviation (n − 1; — for one run) [min, max] over the runs of each configuration that finished training (n); the same numbers in full precision are in aggregate.csv. Quantities are at the last epoch (metrics.csv) or the final θ (final.csv columns in `code`; Lanczos and Gauss–Newton eigenvalues by rank)."
         md += "## Final values over seeds\n\n" + aggregateText + "\n\n" + Markdown.table(aggregateHeader, aggregateTable) + "\n"
-        let regimeText = "Per model and regime, mean ± sample standard deviation over the finished runs (n). λ_max·η₀/2 is the sharpness in units of gradient descent's stability limit 2/η at the regime's peak learning rate η₀ (1 at the edge of stability); for SGD with heavy-ball momentum μ the limit is 2(1+μ)/η, i.e. λ_max·η₀/2 = 1 + μ. Keskar sharpness is final.csv's `keskar_sharpness` (— when the study did not measure it)."
+        let regimeText = "Per model and regime, mean ± sample standard deviation over the finished runs (n). λ_max·η₀/2 is the sharpness in units of gradient descent's stability limit 2/η at the regime's peak learning rate η₀ (1 at the edge of stability); for SGD with heavy-ball momentum μ the limit is 2(1+μ)/η, i.e. λ_max·η₀/2 = 1 + μ. Keskar sharpness is final.csv's `keskar_sharpness` (— when the study did not measure it). Smooth radius / ε is final.csv's `validity_random_smooth_median` (the median over sharpness's first directions — the same seed — of the distance to the nearest change of the activation pattern or a pooling argmax) in units of the sharpness radius ε: below 1, S_ε measures beyond the region where the loss is smooth and ½ε²λ_max cannot predict it (— when the study did not measure it)."
         md += "## Regimes side by side\n\n" + regimeText + "\n\n" + Markdown.table(regimeHeader, regimeTable) + "\n"
         md += "## Time (seconds)\n\n" + Markdown.table(timeHeader, timeTable) + "\n"
         md += "Summed over each configuration's runs. Probes = λ_max + sharpness + trace (+ other epoch probes) every epoch, and the final Lanczos, SLQ, slice, sharpness precision check, per-layer blocks, Gauss–Newton eigenvalues and extra final probes.\n\n"

@@ -459,10 +459,19 @@ public struct StudyRunner {
     static func finalColumns(extraFinalProbes names: [String]) -> [String] { fixedFinalColumns + finalExtraProbes(names).columns }
 
     /// The probes of ``FinalProbeSettings/extraFinalProbes``, with their default settings.
-    var finalExtraProbes: EpochProbes { Self.finalExtraProbes(configuration.finalProbes.extraFinalProbes) }
+    /// The validity radii take the study's sharpness ε and seed, so that they measure along S_ε's
+    /// directions and in its units.
+    var finalExtraProbes: EpochProbes { Self.finalExtraProbes(configuration.finalProbes.extraFinalProbes, sharpness: configuration.epochProbes) }
 
-    static func finalExtraProbes(_ names: [String]) -> EpochProbes {
-        EpochProbes(names.compactMap { try? ProbeRegistry.probe(named: $0) }, every: 1)
+    static func finalExtraProbes(_ names: [String], sharpness e: EpochProbeSettings? = nil) -> EpochProbes {
+        EpochProbes(names.compactMap { name in
+            if name == ValidityRadiusProbe.name, let e {
+                var p = ValidityRadiusProbe()
+                p.epsilon = e.sharpnessEpsilon; p.seed = e.sharpnessSeed
+                return AnyProbe(p)
+            }
+            return try? ProbeRegistry.probe(named: name)
+        }, every: 1)
     }
 
     /// The columns that identify a run in the study's CSV files: its model, regime and seed

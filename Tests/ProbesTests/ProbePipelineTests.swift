@@ -18,7 +18,13 @@ import Tensors
                                      gradientOfCurvature: { θ, u in
                                          let g = try a.apply(θ)
                                          return CurvatureGradient(value: 0.5 * θ.dot(g), gradient: g, hvp: try a.apply(u), curvatureGradient: Tensor.zeros([d]))
-                                     }, hessian: { _ in AnySymmetricOperator(a) })
+                                     }, hessian: { _ in AnySymmetricOperator(a) },
+                                     smoothnessRadius: { θ, v, order in
+                                         // ½θᵀAθ along v: c₀ = ½θᵀAθ, c₁ = vᵀAθ, c₂ = ½vᵀAv, no routing.
+                                         let av = try a.apply(v)
+                                         let c = [0.5 * θ.dot(try a.apply(θ)), θ.dot(av), 0.5 * v.dot(av)] + Array(repeating: 0, count: max(order - 2, 0))
+                                         return SmoothnessRadius(forward: .infinity, backward: .infinity, coefficients: Array(c.prefix(order + 1)))
+                                     })
         let batches = try MiniBatchSource<Double>(samples: 10, batchSize: 10) { _ in LossFunction(Quadratic(spectrum: spectrum, seed: seed ?? 1)) }
         // Two samples whose losses are both ½θᵀAθ: c₀ = ½θᵀAθ, c₁ = vᵀAθ, c₂ = ½vᵀAv, exact beyond.
         let perSample = PerSampleLosses<Double>(classCount: 2) { θ, v, order in

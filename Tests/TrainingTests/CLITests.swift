@@ -303,4 +303,59 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         #expect(abs(printed - exact) <= halfDigit, "printed \(printed), loss \(exact)")
         #expect(abs(printed - widened) > halfDigit, "printed \(printed), loss on widened Float pixels \(widened)")
     }
+
+    /// `taylor` prints the smooth interval and the quadratic-model radius after the coefficients:
+    /// the same numbers as ``smoothnessRadius(of:at:along:order:)`` and
+    /// ``quadraticModelRadii(coefficients:tolerance:)`` on the same loss and direction.
+    @Test func taylorPrintsTheValidityRadii() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let fixture = root.appendingPathComponent("Tests/Fixtures/data")
+        let model = MLP()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("taylor-radii-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let θ32 = model.initialParameters(Float.self, seed: 3)
+        var rng = SplitMix64(seed: 17)
+        let v32 = Tensor<Float>.randomNormal([θ32.count], using: &rng).normalized()
+        try saveParameters(θ32, layout: model.layout, to: dir.appendingPathComponent("theta.safetensors"))
+        try saveParameters(v32, layout: model.layout, to: dir.appendingPathComponent("v.safetensors"))
+        let r = try runLandscape(exe, ["taylor", "--parameters", dir.appendingPathComponent("theta.safetensors").path,
+                                       "--direction", dir.appendingPathComponent("v.safetensors").path,
+                                       "--data-dir", fixture.path, "--validation", "16", "--samples", "32", "--order", "6"])
+        #expect(r.status == 0, "\(r.output)")
+        let lines = r.output.split(separator: "\n").map(String.init)
+        guard let smooth = lines.first(where: { $0.hasPrefix("smooth for t in (−") }),
+              let quadratic = lines.first(where: { $0.hasPrefix("quadratic model within 10 % for |ε| ≤ ") }) else {
+            Issue.record("no radius lines in \(r.output)"); return
+        }
+        let numbers = { (s: String) in s.split(whereSeparator: { !"0123456789.e+-".contains($0) }).compactMap { Double($0) } }
+        let train = try MNISTDataset(directory: fixture, validationCount: 16).train
+        let f = try model.loss(on: train.images(rows: 0..<32, as: Double.self), labels: Array(train.labels[0..<32]))
+        let expected = try smoothnessRadius(of: f, at: Tensor<Double>(converting: θ32), along: Tensor<Double>(converting: v32), order: 6)
+        let printedSmooth = numbers(String(smooth.dropFirst("smooth for t in (−".count)))
+        #expect(printedSmooth.count >= 2 && abs(printedSmooth[0] - expected.backward) <= 1e-5 * expected.backward
+                && abs(printedSmooth[1] - expected.forward) <= 1e-5 * expected.forward, "\(smooth) vs \(expected.backward), \(expected.forward)")
+        #expect(smooth.contains("exact: routing values are polynomials of degree 2 < order 6"), "\(smooth)")
+        let radii = try quadraticModelRadii(coefficients: expected.coefficients)
+        let printedQuadratic = numbers(String(quadratic.dropFirst("quadratic model within 10 % for |ε| ≤ ".count)))
+        let r0 = min(radii.forward, radii.backward)
+        #expect(!printedQuadratic.isEmpty && abs(printedQuadratic[0] - r0) <= 1e-5 * r0, "\(quadratic) vs \(r0)")
+        #expect(quadratic.contains("(true error there "), "\(quadratic)")
+    }
+
+    /// The 1D slice marks the smooth interval and the quadratic radius (vertical lines) and prints them.
+    @Test func sliceMarksTheValidityRadii() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-slice-radii-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try runLandscape(exe, ["slice", "--range=-0.001:0.001", "--dimensions", "1", "--points", "21", "--samples", "32", "--validation", "16",
+                                       "--data-dir", root.appendingPathComponent("Tests/Fixtures/data").path, "--output-dir", out.path])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("smooth for α in (−") && r.output.contains("quadratic model within 10 % for |ε| ≤ "), "\(r.output)")
+        let svg = try String(contentsOf: out.appendingPathComponent("slice1d.svg"), encoding: .utf8)
+        #expect(svg.contains("data-series=\"smooth interval: activation pattern fixed\"><polyline"), "no smooth-interval lines")
+        #expect(svg.contains("data-series=\"quadratic model within 10 %\""))
+    }
 }
