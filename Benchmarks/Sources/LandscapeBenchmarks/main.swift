@@ -235,6 +235,63 @@ if args.contains("--batch-sharpness") {
     exit(0)
 }
 
+if args.contains("--jet-probes") {
+    // The costs of the jet probes against their baselines, in one run, Float32, both models:
+    // ∇λ (reverse over an order-2 jet) ÷ one value+gradient at batch 512 (target ≤ 4);
+    // per-sample curvature (order-2 per-sample expansion) ÷ one order-2 jet of the mean loss at
+    // batch 512 (target ≤ 2); the curvature along an SGD step (order-2 jet along Δθ) ÷ one
+    // forward pass (the loss) at the study's high-noise batch 64 (target ≤ 1.5). Rounds interleave
+    // the measurements (--rounds, default 7) so that load from other processes falls on all of
+    // them; each ratio is the median of the per-round ratios, with their min and max.
+    let rounds = Int(option("--rounds") ?? "7") ?? 7
+    func time(_ body: () throws -> Void) rethrows -> Double { let t0 = now(); try body(); return now() - t0 }
+    func spread(_ x: [Double]) -> String {
+        let s = x.sorted()
+        return String(format: "%.2f× [%.2f, %.2f]", s[s.count / 2], s.first!, s.last!)
+    }
+    func run<M: Model>(_ m: M) throws {
+        var rng = SplitMix64(seed: 11)
+        let θ = m.initialParameters(Float.self, seed: 1)
+        let u = Tensor<Float>.randomNormal([θ.count], using: &rng).normalized()
+        let x512 = Tensor<Float>.randomUniform([512, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
+        let y512 = (0..<512).map { _ in rng.next(below: m.classCount) }
+        let f512 = try m.loss(on: x512, labels: y512)
+        let x64 = x512.rows(0..<64), y64 = Array(y512[0..<64])
+        let f64 = try m.loss(on: x64, labels: y64)
+        var opt = try SGD<Float>(parameterCount: θ.count, learningRate: 0.05, momentum: 0.9)
+        var after = θ
+        try opt.update(&after, gradient: try gradient(of: f64, at: θ))
+        var Δθ = after
+        Δθ.addScaled(θ, -1)
+        let loss64 = LossFunction(f64)
+        var gradientRatio: [Double] = [], perSampleRatio: [Double] = [], stepRatio: [Double] = []
+        var ms: [String: [Double]] = [:]
+        for r in 0...rounds {
+            let tg = try time { _ = try valueWithGradient(of: f512, at: θ) }
+            let tc = try time { _ = try gradientOfCurvature(of: f512, at: θ, along: u) }
+            let tj = try time { _ = try taylorCoefficients(of: f512, at: θ, along: u, order: 2) }
+            let tp = try time { _ = try m.perSampleExpansion(at: θ, along: u, input: x512, labels: y512, order: 2) }
+            let tf = try time { _ = try value(of: f64, at: θ) }
+            let ts = try time { _ = try stepCurvature(of: loss64, at: θ, step: Δθ, learningRate: 0.05) }
+            guard r > 0 else { continue }   // round 0 warms up
+            gradientRatio.append(tc / tg); perSampleRatio.append(tp / tj); stepRatio.append(ts / tf)
+            for (k, t) in [("value+gradient 512", tg), ("gradient of curvature 512", tc), ("jet order 2, 512", tj),
+                           ("per-sample expansion 512", tp), ("forward 64", tf), ("step curvature 64", ts)] { ms[k, default: []].append(t * 1e3) }
+        }
+        for k in ["value+gradient 512", "gradient of curvature 512", "jet order 2, 512", "per-sample expansion 512", "forward 64", "step curvature 64"] {
+            let s = ms[k]!.sorted()
+            print(String(format: "%@ %@: %.2f ms (median of %d)", m.name, k, s[s.count / 2], s.count))
+        }
+        print("\(m.name) ∇λ ÷ value+gradient (≤ 4): \(spread(gradientRatio))")
+        print("\(m.name) per-sample curvature ÷ one order-2 jet of the batch (≤ 2): \(spread(perSampleRatio))")
+        print("\(m.name) step curvature ÷ one forward pass, batch 64 (≤ 1.5): \(spread(stepRatio))")
+    }
+    print("OpenBLAS \(BLASRuntime.coreName), \(BLASRuntime.threadCount) threads, wall clock, \(rounds) interleaved rounds after one warm-up")
+    try run(MLP())
+    try run(try CNN())
+    exit(0)
+}
+
 if args.contains("--ops") {
     // Per-operation medians for the CNN's shapes (for profiling, not for the report).
     let n = Int(option("--batch") ?? "64") ?? 64
@@ -445,6 +502,10 @@ func benchProbesAndEpochs<M: Model>(_ m: M) throws {
     let v = Tensor<Float>.randomNormal([θ.count], using: &rng)
     let tj = try measure(warmup: 1, repeats: quick ? 3 : 5) { _ = try taylorCoefficients(of: f, at: θ, along: v, order: 3) }
     rows.append(Row(model: m.name, workload: "jet, order 3", precision: "f32", batch: 512, medianSeconds: tj, ratioToGradient: tj / tg))
+    // ∇λ = ∇³L[u, u, ·]: reverse mode over an order-2 jet (Notes/jets.md; target ≤ 4× value+gradient).
+    let u = v.normalized()
+    let tc = try measure(warmup: 1, repeats: quick ? 3 : 5) { _ = try gradientOfCurvature(of: f, at: θ, along: u) }
+    rows.append(Row(model: m.name, workload: "gradient of curvature (rev over jet 2)", precision: "f32", batch: 512, medianSeconds: tc, ratioToGradient: tc / tg))
     guard !args.contains("--no-epochs") else { return }
     let samples = 60_000
     let data = Tensor<Float>.randomUniform([samples, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
