@@ -60,7 +60,11 @@ struct TrainCommand: ParsableCommand {
         if resuming {
             try store.check(data: dataset)
             state = try store.lastComplete(layout: model.layout, stepsPerEpoch: trainer.stepsPerEpoch)
-            if let state, let done = cfg.completion(after: state.metrics) { throw TrainingError.invalidRun("\(store.directory.path) already \(done)") }
+            // A finished run is a success with nothing left to do (a rerun of a finished job, e.g. a requeued array task).
+            if let state, let done = cfg.completion(after: state.metrics) {
+                outLine("\(store.directory.path) already \(done): nothing to train; its last checkpoint: \(state.parametersPath)")
+                return
+            }
             try store.prepareToContinue(after: state)
         }
         let o = cfg.optimizer

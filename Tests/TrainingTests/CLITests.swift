@@ -117,11 +117,18 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         let processes = try logs.map { try launchLandscape(exe, ["train", "--resume", dir.path] + data, log: $0) }
         for p in processes { p.waitUntilExit() }
         let outputs = logs.map { (try? String(contentsOf: $0, encoding: .utf8)) ?? "" }
-        #expect(processes.filter { $0.terminationStatus == 0 }.count == 1, "\(outputs)")
-        // The other found the lock held, or (if it came second) nothing left to do.
-        #expect(outputs.contains { $0.contains("another landscape process is training in it") || $0.contains("already finished all 3 epochs") }, "\(outputs)")
+        // One trained; the other found the lock held (an error), or, coming second, nothing left to do (a success).
+        let lockHeld = outputs.map { $0.contains("another landscape process is training in it") }
+        let nothingLeft = outputs.map { $0.contains("already finished all 3 epochs: nothing to train") }
+        #expect(zip(processes, lockHeld).allSatisfy { ($0.terminationStatus == 0) != $1 }, "\(outputs)")
+        #expect(lockHeld.filter { $0 }.count + nothingLeft.filter { $0 }.count == 1, "\(outputs)")
         let epochs = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] }
         #expect(epochs == ["1", "2", "3"])
+        // Resuming the finished run succeeds, names its checkpoint and writes nothing.
+        let before = try Data(contentsOf: metrics)
+        let again = try runLandscape(exe, ["train", "--resume", dir.path] + data)
+        #expect(again.status == 0 && again.output.contains("nothing to train") && again.output.contains("theta-epoch-003.safetensors"), "\(again.output)")
+        #expect(try Data(contentsOf: metrics) == before)
     }
 
     @Test func everyProbeOptionHasAnUpperBound() throws {
