@@ -39,8 +39,8 @@ public struct CurvatureGradient<E: TensorScalar> {
 /// with ∇L, the rate at which a gradient step changes the sharpness (progressive sharpening
 /// where ⟨∇L, ∇λ⟩ < 0).
 ///
-/// Cost: every forward value carries two coefficients (θ's jets have no c₂) and every pullback
-/// a Cauchy product of order 2 (Notes/jets.md, "Gradient of the sharpness").
+/// Cost: every forward value carries three coefficients (θ's jets have no c₂, which saves one
+/// product per layer) and every pullback a Cauchy product of order 2 (Notes/jets.md, "Gradient of the sharpness").
 ///
 /// - Parameters:
 ///   - θ, u: length d = `f.layout.parameterCount`. u need not be a unit vector (the result is

@@ -32,7 +32,7 @@ struct ProbeCommand: ModelCommand {
     @Option(name: .customLong("operator"), help: "Curvature for the eigenvalue, trace and density probes: hessian, ggn (generalized Gauss–Newton) or fisher (empirical Fisher).") var curvature: String = "hessian"
     @Option(help: "Per-block probes: none, or layer (λ_max, λ_min and trace of each layer's diagonal block).") var blocks: String = "none"
     @Option(help: "Further probes by name, comma-separated, with their default settings, on the --operator curvature (\(ProbeRegistry.names.joined(separator: ", "))); their fields go to probe.json under \"probes\".") var probes: String = ""
-    @Flag(help: "Per-sample curvature: uᵀHᵢu of every sample's loss along the λ_max eigenvector u and along a random unit direction (seed --seed), one forward jet pass of order 2 each; writes per_sample.csv and per_sample.svg (per class), and the summary along u to probe.json under \"probes\".per_sample.") var perSample = false
+    @Flag(help: "Per-sample curvature: uᵀHᵢu of every sample's loss along the λ_max eigenvector u and along a random unit direction (drawn from --seed; its generator seed is in the CSV), one forward jet pass of order 2 each; writes per_sample.csv and per_sample.svg (per class), and the summary along u to probe.json under \"probes\".per_sample.") var perSample = false
     @Option(parsing: .unconditional, help: "Samples per mini-batch of \(BatchSharpnessProbe.name) in --probes: the SGD batch size of the run that wrote --parameters (default \(ProbeCommand.defaultBatchSize), train's default). Batches are drawn from the whole training split; a size above it uses all of it.") var batchSize: Int?
 
     @Option(parsing: .unconditional, help: "Learning rate of the run that wrote --parameters, for \(SharpnessGradientProbe.name) in --probes (the gradient step whose sharpness it predicts); without it, that probe steps 1/λ_max.") var learningRate: Double?
@@ -182,19 +182,21 @@ struct ProbeCommand: ModelCommand {
     }
 
     /// `--per-sample`: each sample's loss and its curvature along `u` (the λ_max eigenvector) and
-    /// along a random unit direction of seed `--seed` (``Model/perSampleExpansion(at:along:input:labels:order:chunkSize:)``),
+    /// along a random unit direction (a generator seeded from `--seed`, its seed in the CSV) (``Model/perSampleExpansion(at:along:input:labels:order:chunkSize:)``),
     /// in per_sample.csv, their distribution per class in per_sample.svg; prints and returns the
     /// summary along u (``PerSampleCurvatureProbe/Result``) as JSON.
     func writePerSample<M: Model>(_ m: M, _ b: ProbeBatch<M>, u: Tensor<Double>, _ out: URL) throws -> [String: Any] {
         stderrLine("… per-sample curvature (a forward jet pass of order 2 along u and along a random direction)")
-        var rng = SplitMix64(seed: target.seed)
+        // A stream of --seed of its own: not the start vector's or a fresh θ's initialization.
+        let randomSeed = SplitMix64.derivedSeed(target.seed, stream: 0x9E75)
+        var rng = SplitMix64(seed: randomSeed)
         let random = Tensor<Double>.randomNormal([b.θ.count], using: &rng).normalized()
         let alongU = try m.perSampleExpansion(at: b.θ, along: u, input: b.input, labels: b.labels, order: 2, chunkSize: b.chunkRows)
         let alongRandom = try m.perSampleExpansion(at: b.θ, along: random, input: b.input, labels: b.labels, order: 2, chunkSize: b.chunkRows)
         let cu = alongU.curvatures, cr = alongRandom.curvatures
         var csv = "sample,label,predicted,loss,curvature_u,curvature_random,random_seed\n"
         for i in b.labels.indices {
-            csv += "\(i),\(b.labels[i]),\(alongU.predicted[i]),\(alongU.losses[i]),\(cu[i]),\(cr[i]),\(target.seed)\n"
+            csv += "\(i),\(b.labels[i]),\(alongU.predicted[i]),\(alongU.losses[i]),\(cu[i]),\(cr[i]),\(randomSeed)\n"
         }
         try writeText(csv, out, "per_sample.csv")
         let summary = PerSampleCurvatureProbe.Result(curvatures: cu, labels: b.labels, classCount: m.classCount)

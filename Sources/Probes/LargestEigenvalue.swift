@@ -132,3 +132,17 @@ public struct LambdaMaxProbe: Probe {
         return out
     }
 }
+
+extension ProbeContext {
+    /// The λ_max eigenvector of this pass, for the probes that measure along it: the vector of a
+    /// λ_max probe that ran earlier in the pass (``lambdaMax`` is set), else `probe`'s, run now
+    /// (warm-started from the context's vector, e.g. the previous epoch's). A vector kept from an
+    /// earlier pass is a start, never the answer.
+    /// - Throws: λ_max's errors.
+    public mutating func lambdaMaxVector(running probe: LambdaMaxProbe = LambdaMaxProbe()) throws -> Tensor<E> {
+        if lambdaMax != nil, let u = warmStarts[LambdaMaxProbe.name] { return u }
+        _ = try probe.measure(&self)
+        guard let u = warmStarts[LambdaMaxProbe.name] else { throw AutodiffError.invalidArgument("λ_max left no eigenvector") }
+        return u
+    }
+}

@@ -54,8 +54,7 @@ public struct PerSampleLosses<E: TensorScalar> {
 /// Per-sample curvature along the λ_max eigenvector u: vᵀH_i v = uᵀ∇²ℓ_i u for every sample of
 /// the probe set from one forward jet pass of order 2 (``PerSampleLosses``), summarized. The mean
 /// over the samples is uᵀHu of the probe set's mean loss (≈ λ_max). u is the eigenvector of this
-/// pass's λ_max (``ProbeContext/warmStarts``); when no probe of the pass measured it, this probe
-/// runs ``LambdaMaxProbe`` with its default settings first.
+/// pass's λ_max (``ProbeContext/lambdaMaxVector(running:)``).
 ///
 /// Needs the context's per-sample route (``ProbeContext/perSample``), which the contexts of
 /// `train`, the study and `landscape probe` give.
@@ -68,7 +67,7 @@ public struct PerSampleCurvatureProbe: Probe {
         /// The mean of uᵀH_i u over the samples (= uᵀHu of the mean loss).
         public var mean = Double.nan
         /// Σ of the largest ⌈N/100⌉ (⌈N/10⌉) curvatures over Σ of all of them. With negative
-        /// curvatures among the rest the share can exceed 1.
+        /// curvatures among the rest the share can exceed 1; nan when the total is ≤ 0.
         public var top1Share = Double.nan, top10Share = Double.nan
         /// The fraction of samples with uᵀH_i u < 0.
         public var negativeFraction = Double.nan
@@ -93,7 +92,7 @@ public struct PerSampleCurvatureProbe: Probe {
             let sorted = curvatures.sorted(by: >)
             func share(_ p: Double) -> Double {
                 let k = max(1, Int((p * Double(n)).rounded(.up)))
-                return sorted.prefix(k).reduce(0, +) / total
+                return total > 0 ? sorted.prefix(k).reduce(0, +) / total : .nan   // no share of a total ≤ 0
             }
             top1Share = share(0.01); top10Share = share(0.1)
             negativeFraction = Double(curvatures.filter { $0 < 0 }.count) / Double(n)
@@ -117,17 +116,9 @@ public struct PerSampleCurvatureProbe: Probe {
         guard let perSample = context.perSample else {
             throw AutodiffError.invalidArgument("\(Self.name): this probe context has no per-sample losses (its loss is a mean only); run it where the model and the probe set are known: after an epoch of train or the study, or landscape probe --probes \(Self.name)")
         }
-        let u = try Self.eigenvector(&context)
+        let u = try context.lambdaMaxVector()
         let e = try perSample.expansion(at: context.point, along: u, order: 2)
         return Result(curvatures: e.curvatures, labels: e.labels, classCount: perSample.classCount)
     }
 
-    /// The λ_max eigenvector of this pass: the context's, when a probe of the pass measured λ_max;
-    /// else ``LambdaMaxProbe`` (default settings) runs first, warm-started from the context's vector.
-    /// - Throws: λ_max's errors.
-    public static func eigenvector<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> Tensor<E> {
-        if context.lambdaMax != nil, let u = context.warmStarts[LambdaMaxProbe.name] { return u }
-        _ = try LambdaMaxProbe().measure(&context)
-        return context.warmStarts[LambdaMaxProbe.name]!
-    }
 }

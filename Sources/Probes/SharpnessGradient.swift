@@ -26,7 +26,7 @@ public struct SharpnessGradientProbe: Probe {
     public static let name = "sharpness_gradient"
     /// η of the predicted step: 0 takes the context's learning rate (``ProbeContext/learningRate``:
     /// the run's current rate after an epoch of training, `landscape probe --learning-rate`), and
-    /// where the context has none, 1/λ (half the gradient-descent stability limit 2/λ, so the step
+    /// where the context has none (or 0), 1/λ (half the gradient-descent stability limit 2/λ, so the step
     /// has the size the curvature allows; no step where λ ≤ 0: the step's fields are nan).
     public var learningRate = 0.0
     /// Power iterations of each λ_max estimate (at θ when none ran before, and at θ').
@@ -88,12 +88,7 @@ public struct SharpnessGradientProbe: Probe {
     }
 
     public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> Result {
-        if context.lambdaMax == nil || context.warmStarts[LambdaMaxProbe.name] == nil {
-            _ = try lambdaMaxProbe.measure(&context)
-        }
-        guard let u = context.warmStarts[LambdaMaxProbe.name] else {
-            throw AutodiffError.invalidArgument("\(Self.name): the λ_max probe left no eigenvector")
-        }
+        let u = try context.lambdaMaxVector(running: lambdaMaxProbe)
         let f = context.loss, θ = context.point
         let c = try f.gradientOfCurvature(at: θ, along: u)
         var out = Result()
@@ -102,14 +97,15 @@ public struct SharpnessGradientProbe: Probe {
         var r = c.hvp
         r.addScaled(u, E(-λ))
         out.lambda = λ
-        out.residual = r.norm() / (uu.squareRoot() * abs(λ))
+        out.residual = λ == 0 ? .nan : r.norm() / (uu.squareRoot() * abs(λ))
         out.converged = out.residual <= tolerance
         // ∇λ for the unit vector: ∇³L[u, u, ·] scales with ‖u‖².
         let gradλ = c.curvatureGradient
         out.norm = gradλ.norm() / uu
         out.inner = c.gradient.dot(gradλ) / uu
         out.cosine = out.inner / (c.gradient.norm() * out.norm)
-        let η = learningRate > 0 ? learningRate : (context.learningRate ?? 1 / λ)
+        // A context rate of 0 (the end of a schedule that decays to 0) has no step to predict: 1/λ instead.
+        let η = learningRate > 0 ? learningRate : (context.learningRate.flatMap { $0 > 0 ? $0 : nil } ?? 1 / λ)
         out.step = η
         guard η > 0, η.isFinite else { return out }   // 1/λ for λ ≤ 0: no step to predict
         out.predicted = λ - η * out.inner

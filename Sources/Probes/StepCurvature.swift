@@ -4,7 +4,9 @@ import Tensors
 /// The loss along an update step Δθ (an optimizer's actual update, momentum and weight decay
 /// included) to second order: on the ray θ + αΔθ the quadratic model is
 /// q(α) = L + α·gᵀΔθ + ½α²·ΔθᵀHΔθ, from one forward jet pass of order 2 (c₀ = L, c₁ = gᵀΔθ,
-/// 2c₂ = ΔθᵀHΔθ; ``stepCurvature(of:at:step:learningRate:)``).
+/// 2c₂ = ΔθᵀHΔθ; ``stepCurvature(of:at:step:learningRate:)``). L is the loss the step's
+/// gradient came from (the batch's data loss): weight decay moves Δθ but is not part of L, so κ
+/// is the data loss's curvature along the step (the decay's own λ_wd would add to it).
 ///
 /// - ``directionalCurvature`` κ = ΔθᵀHΔθ/‖Δθ‖², the curvature along the step;
 /// - ``criticalStep`` α_c, where q returns to L: −2gᵀΔθ/(ΔθᵀHΔθ) when gᵀΔθ < 0 and ΔθᵀHΔθ > 0;

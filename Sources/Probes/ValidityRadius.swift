@@ -43,8 +43,8 @@ public func validityRadii<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<
     return ValidityRadii(smooth: smooth, quadratic: r, trueError: error)
 }
 
-/// The validity radii as a probe: along the λ_max eigenvector (the context's, else λ_max runs
-/// first) and along the first `directions` random directions of ``SharpnessProbe`` (the same
+/// The validity radii as a probe: along the λ_max eigenvector of the pass
+/// (``ProbeContext/lambdaMaxVector(running:)``) and along the first `directions` random directions of ``SharpnessProbe`` (the same
 /// seed rule: ``SharpnessDirections``), with the sharpness radius ε in units of the smooth radius:
 /// where ε exceeds it, S_ε and ½ε²λ_max must disagree.
 public struct ValidityRadiusProbe: Probe {
@@ -90,8 +90,7 @@ public struct ValidityRadiusProbe: Probe {
     }
 
     public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> Result {
-        if context.warmStarts[LambdaMaxProbe.name] == nil { _ = try LambdaMaxProbe().measure(&context) }
-        let u = context.warmStarts[LambdaMaxProbe.name]!
+        let u = try context.lambdaMaxVector()
         if precision == .float64 {
             let (f, θ) = try context.inFloat64()
             return try measure(f, θ, Tensor<Double>(converting: u))

@@ -229,6 +229,8 @@ public struct StudyConfiguration: ConfigurationValue {
         c.regimes = ["high-noise", "low-noise"]
         c.regimeSettings["low-noise-matched"] = nil
         c.finalProbes.wholeSplitSeeds = 0
+        // Files older than the extra final probes ran none (every later config.json lists them).
+        c.finalProbes.extraFinalProbes = []
         return c
     }
 

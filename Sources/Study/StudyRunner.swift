@@ -400,7 +400,7 @@ public struct StudyRunner {
                                    curvature: { hessianOp }, float64: { (try model.meanLoss(on: probeX64, labels: probeY, chunkSize: chunk), θ64) },
                                    miniBatches: try Trainer.miniBatches(of: model, input: trainX, labels: trainY, configuration: training),
                                    perSample: try model.perSampleLosses(on: probeX, labels: probeY, chunkSize: chunk))
-        // The top Ritz vector starts λ_max where an extra probe needs it (per_sample_curvature).
+        // The top Ritz vector starts λ_max for the extra probes that measure along its eigenvector.
         if let t = top.pairs.first { context.warmStarts[LambdaMaxProbe.name] = t.vector }
         let extraValues = try extras.measure(&context)
         let whole = try wholeSplitProbes(model, θ: θ, trainX: trainX, trainY: trainY, run: run, probeLoss: context.loss, probeHessian: hessianOp, probeTop: top.pairs.first)

@@ -219,7 +219,12 @@ public struct TrainingConfiguration: ConfigurationValue {
 
     /// SHA-256 (lowercase hex) of the configuration's JSON with sorted keys: what run.json, the
     /// checkpoints and checkpoints.csv record, so that a configuration edited under a run is noticed.
-    public var sha256: String { sha256OfSortedJSON(self) }
+    /// `probes.stepCurvature` false counts as absent (the same run).
+    public var sha256: String {
+        var c = self
+        if c.probes.stepCurvature == false { c.probes.stepCurvature = nil }
+        return sha256OfSortedJSON(c)
+    }
 }
 
 /// SGD's hyper-parameters (``SGD``).

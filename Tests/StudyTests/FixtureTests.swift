@@ -43,6 +43,7 @@ import Training
         c.regimeSettings["high-noise"] = RegimeSettings(batchSize: 64, learningRate: 0.05)
         c.probeBatchSize = [.mlp: 0, .cnn: 64]
         c.training.probes.lambdaIterations = 20   // the default then
+        c.finalProbes.extraFinalProbes = []       // none then: resuming it runs no probe its final.csv lacks
         return c
     }
 
