@@ -122,6 +122,9 @@ struct ProbeCommand: ModelCommand {
         }
 
         var further: [String: Any] = [:]
+        // A probe of --probes that fails loses nothing else: its error goes to probe.json, the
+        // command writes every other result and then fails naming it.
+        var failed: [String] = []
         if !(try extraProbes).isEmpty {
             let miniBatches = try b.miniBatches(batchSize: batchSize ?? Self.defaultBatchSize)
             if miniBatches.batchSize > miniBatches.samples, try extraProbes.contains(where: { $0.name == BatchSharpnessProbe.name }) {
@@ -133,7 +136,13 @@ struct ProbeCommand: ModelCommand {
             context.warmStarts[LambdaMaxProbe.name] = power.vector   // the start of λ_max where a probe runs it
             for p in try extraProbes {
                 stderrLine("… \(p.name) (\(curvature))")
-                let values = try p.measure(&context)
+                let values: [Double]
+                do { values = try p.measure(&context) } catch {
+                    stderrLine("\(p.name) failed: \(error)")
+                    further[p.name] = ["error": "\(error)"]
+                    failed.append("\(p.name) (\(error))")
+                    continue
+                }
                 further[p.name] = p.json(values)
                 outLine("\(p.name): " + zip(p.columns, values).map { "\($0.0) \(String(format: "%.6g", $0.1))" }.joined(separator: "  "))
             }
@@ -179,6 +188,9 @@ struct ProbeCommand: ModelCommand {
                                        yLabel: "density φ(λ)", series: [.init(name: "SLQ density", x: density.grid, y: density.density.map { max($0, floor) }, color: "#1f77b4")],
                                        logY: true), out, "density.svg")
         outLine("wrote \(out.path)/" + outputs.joined(separator: ", "))
+        if !failed.isEmpty {
+            throw CLIError(description: "--probes: \(failed.joined(separator: "; ")); every other result is in \(out.path)")
+        }
     }
 
     /// `--per-sample`: each sample's loss and its curvature along `u` (the λ_max eigenvector) and

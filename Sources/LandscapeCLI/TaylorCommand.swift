@@ -80,10 +80,17 @@ struct TaylorCommand: ParsableCommand {
         return String(format: "smooth for t in (−%.6g, %.6g): activation pattern fixed (%@)", s.backward, s.forward, exact as NSString)
     }
 
-    /// "quadratic model within 10 % for |ε| ≤ r (true error there …)" (``ValidityRadii/quadratic``).
+    /// "quadratic model within 10 % for |ε| ≤ r (true error there …)" (``ValidityRadii/quadratic``):
+    /// r is the jet's; past the smooth interval the jet is not the loss, and the line says so.
     static func quadraticLine(_ r: ValidityRadii) -> String {
-        var line = String(format: "quadratic model within 10 %% for |ε| ≤ %.6g (true error there %.3g %%)", r.quadratic, 100 * r.trueError)
-        if r.smoothBinds { line += "; beyond the smooth interval, so the smooth limit binds" }
-        return line
+        let order = r.smooth.coefficients.count - 1
+        guard r.quadratic.isFinite else {
+            return "quadratic model within 10 %: no estimate from the order-\(order) jet (its terms beyond c₂ vanish\(order < 3 ? ", or the order is below 3" : ""))"
+        }
+        if r.smoothBinds {
+            return String(format: "quadratic model within 10 %% for |ε| ≤ %.6g by the order-%d jet, but that is beyond the smooth interval, where the jet is not the loss: the true error there is %.3g %%",
+                          r.quadratic, order, 100 * r.trueError)
+        }
+        return String(format: "quadratic model within 10 %% for |ε| ≤ %.6g (true error there %.3g %%)", r.quadratic, 100 * r.trueError)
     }
 }

@@ -111,6 +111,8 @@ public struct SharpnessGradientProbe: Probe {
         out.predicted = λ - η * out.inner
         var θ1 = θ
         θ1.addScaled(c.gradient, E(-η))
+        // A step that leaves the region where the loss is finite has no λ_max to measure: nan.
+        guard θ1.dot(θ1).isFinite, try f.value(at: θ1).isFinite else { return out }
         let after = try largestEigenvalue(of: try f.hessian(at: θ1), powerIterations: powerIterations, lanczosSteps: lanczosSteps,
                                           tolerance: tolerance, seed: context.seed, initialVector: u)
         out.measured = after.value

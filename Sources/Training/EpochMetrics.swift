@@ -161,11 +161,16 @@ public struct StepCurvatureMetrics: Sendable, Equatable {
         self.curvature = curvature; self.seconds = seconds
     }
 
-    /// Whether κ, the curvature along the step, exceeds the stability limit (the divergence warning).
-    public var exceedsLimit: Bool { curvature.directionalCurvature > stabilityLimit }
+    /// Whether κ, the curvature along the step, exceeds the stability limit (the divergence warning),
+    /// or is not finite for a step that moved (ΔθᵀHΔθ overflowed: the step has left every limit).
+    /// A step that did not move (Δθ = 0, κ = 0/0) exceeds nothing.
+    public var exceedsLimit: Bool {
+        let κ = curvature.directionalCurvature
+        return κ > stabilityLimit || (!κ.isFinite && curvature.stepNormSquared != 0)
+    }
 
     /// The columns of step-curvature.csv: `step_norm` is ‖Δθ‖, `step_slope` gᵀΔθ, `step_curvature`
-    /// κ = ΔθᵀHΔθ/‖Δθ‖², `exceeds_limit` 1 when κ > `stability_limit`.
+    /// κ = ΔθᵀHΔθ/‖Δθ‖², `exceeds_limit` 1 when κ > `stability_limit` or κ is not finite for a step that moved.
     public static let columns = ["epoch", "step", "learning_rate", "stability_limit", "batch_loss", "step_norm", "step_slope", "step_curvature",
                                  "critical_learning_rate", "critical_sharpness", "exceeds_limit", "step_curvature_seconds"]
     /// The header of step-curvature.csv.

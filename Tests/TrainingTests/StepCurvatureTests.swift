@@ -42,10 +42,18 @@ import Training
         #expect(concave.directionalCurvature == -0.25)
         let zero = StepCurvature(coefficients: [1, 0, 0], stepNormSquared: 0, learningRate: 0.1)
         #expect(zero.directionalCurvature.isNaN && zero.criticalStep.isNaN)
+        // The divergence flag: κ above the limit, or not finite for a step that moved; a step that did not move exceeds nothing.
+        func row(_ c: StepCurvature) -> StepCurvatureMetrics { StepCurvatureMetrics(epoch: 1, step: 1, stabilityLimit: 38, curvature: c, seconds: 0) }
+        #expect(!row(zero).exceedsLimit && !row(quadraticOf(κ: 37.5)).exceedsLimit && row(quadraticOf(κ: 38.5)).exceedsLimit)
+        #expect(row(StepCurvature(coefficients: [1, -2, .nan], stepNormSquared: 4, learningRate: 0.1)).exceedsLimit)
+        #expect(row(StepCurvature(coefficients: [.infinity, -.infinity, .infinity], stepNormSquared: .infinity, learningRate: 1e30)).exceedsLimit)
         let quadratic = StepCurvature(coefficients: [1, -2, 0.5], stepNormSquared: 4, learningRate: 0.1)
         // q(α) = 1 − 2α + ½α²: back at 1 for α = 4.
         #expect(quadratic.criticalStep == 4 && abs(quadratic.criticalLearningRate - 0.4) < 1e-15 && abs(quadratic.criticalSharpness - 5) < 1e-14)
     }
+
+    /// A step of ‖Δθ‖² = 1 whose curvature along it is κ.
+    func quadraticOf(κ: Double) -> StepCurvature { StepCurvature(coefficients: [1, -1, κ / 2], stepNormSquared: 1, learningRate: 0.05) }
 
     /// A run with momentum 0.9 and weight decay: each row's κ, gᵀΔθ and critical learning rate
     /// against ΔθᵀHΔθ of the same batch at the same θ by a forward-over-reverse HVP in Float64,
