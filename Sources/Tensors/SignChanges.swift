@@ -55,7 +55,7 @@ public enum PolynomialRoots {
     /// resolves count as one touch, and a root of multiplicity m is found to about ulp^(1/m).
     /// Non-finite coefficients give `[.nan]` (no answer, rather than "no root").
     public static func signChanges(_ coefficients: [Double], below upper: Double, firstOnly: Bool = false) -> [Double] {
-        guard coefficients.allSatisfy(\.isFinite) else { return [.nan] }
+        guard coefficients.allSatisfy({ $0.isFinite }) else { return [.nan] }
         return finiteSignChanges(coefficients, below: upper, firstOnly: firstOnly)
     }
 
@@ -139,7 +139,7 @@ public enum PolynomialRoots {
     /// of (t − 1)², `max` of two curves that touch), and do not count. `p ≡ 0` never changes.
     /// Non-finite coefficients give `.nan` (unknown, not "never").
     public static func firstSwitch(_ c: [Double], side: SwitchingSide, below upper: Double = .infinity) -> Double {
-        guard c.allSatisfy(\.isFinite) else { return .nan }
+        guard c.allSatisfy({ $0.isFinite }) else { return .nan }
         guard let m = c.firstIndex(where: { $0 != 0 }) else { return .infinity }
         if m > 0 {
             let after: SwitchingSide = c[m] > 0 ? .above : .below
