@@ -35,7 +35,7 @@ public enum PolynomialRoots {
 
     /// The sign of p(t) — +1, −1, or 0 where |p(t)| is within the rounding of Horner's rule,
     /// γ_2n·Σ_k |c_k|·|t|^k (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed.,
-    /// eq. 5.3; γ_2n ≈ n·ulp, here 2n·ulp for margin), where the computed value's sign means nothing.
+    /// §5.1; γ_2n ≈ n·ulp, here 2n·ulp for margin), where the computed value's sign means nothing.
     static func sign(_ c: [Double], at t: Double) -> Int {
         var y = 0.0, s = 0.0
         let a = Swift.abs(t)
@@ -51,8 +51,8 @@ public enum PolynomialRoots {
     /// (touches) are not sign changes and are not returned; nor is a root at 0 or at `upper` (the
     /// interval is open). Where p at a cut is within rounding of 0 (``sign(_:at:)``) the cut is
     /// a root, and the signs of p on the two neighbouring intervals decide: the same sign is a
-    /// touch, opposite signs a crossing at the cut. So two roots closer than the rounding of p
-    /// resolves count as one touch, and a root of multiplicity m is found to about ulp^(1/m).
+    /// touch, opposite signs a crossing at the cut. So two roots closer than the rounding of p can
+    /// resolve count as one touch, and a root of multiplicity m is found to about ulp^(1/m).
     /// Non-finite coefficients give `[.nan]` (no answer, rather than "no root").
     public static func signChanges(_ coefficients: [Double], below upper: Double, firstOnly: Bool = false) -> [Double] {
         guard coefficients.allSatisfy({ $0.isFinite }) else { return [.nan] }
