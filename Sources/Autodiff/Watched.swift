@@ -6,14 +6,21 @@ import Tensors
 public protocol LinePolynomial: TensorAlgebra {
     /// `lineCoefficients[k]` is the coefficient of t^k; `nil` an exact zero; index 0 present.
     var lineCoefficients: [Tensor<Scalar>?] { get }
+    /// The highest power of t through which the value is known (`Int.max`: every power — the
+    /// value is this polynomial); the terms of ``lineCoefficients`` above it are not zeros but
+    /// unknown.
+    var lineKnownOrder: Int { get }
 }
 
 extension Dual: LinePolynomial where V: TensorAlgebra {
     @inlinable public var lineCoefficients: [Tensor<Scalar>?] { [primal.primalTensor, tangent?.primalTensor] }
+    /// A dual knows the line's value to first order.
+    @inlinable public var lineKnownOrder: Int { 1 }
 }
 
 extension Jet: LinePolynomial where V: TensorAlgebra {
     @inlinable public var lineCoefficients: [Tensor<Scalar>?] { (0...order).map { term($0)?.primalTensor } }
+    @inlinable public var lineKnownOrder: Int { knownOrder }
 }
 
 /// Where the routing of a computation along a line first changes: shared by every ``Watched``
@@ -21,35 +28,49 @@ extension Jet: LinePolynomial where V: TensorAlgebra {
 /// routing value (a ReLU pre-activation, a `select` condition, a kink of an elementwise
 /// function, a `max` tie, a max-pool window's argmax) changes its branch. Single-threaded.
 public final class SwitchRecorder {
-    /// The nearest switches so far, in units of t (`.infinity`: none).
+    /// The nearest switches so far, in units of t (`.infinity`: none). Both `.nan` once a
+    /// routing value had a non-finite coefficient (its routing is unknown); no search runs after.
     public private(set) var distances = SwitchDistances()
     /// The highest power of t with a nonzero coefficient in any routing value seen.
     public private(set) var routingDegree = 0
+    /// The smallest ``LinePolynomial/lineKnownOrder`` of the routing values seen (`Int.max`: none
+    /// seen, or all known whole).
+    public private(set) var routingKnownOrder = Int.max
     /// The routing operations seen.
     public private(set) var routingOperations = 0
 
     public init() {}
 
+    /// Whether the distances are unknown (a non-finite routing value was seen).
     @usableFromInline
-    func update(_ d: SwitchDistances) { distances = d }
+    var isUnknown: Bool { distances.forward.isNaN || distances.backward.isNaN }
 
     @usableFromInline
-    func noteDegree<S: TensorScalar>(_ coefficients: [Tensor<S>?]) {
+    func update(_ d: SwitchDistances) {
+        distances = d.forward.isNaN || d.backward.isNaN ? SwitchDistances(forward: .nan, backward: .nan) : d
+    }
+
+    @usableFromInline
+    func note<S: TensorScalar>(_ coefficients: [Tensor<S>?], knownOrder: Int) {
         routingOperations += 1
+        routingKnownOrder = min(routingKnownOrder, knownOrder)
         if let d = coefficients.lastIndex(where: { $0 != nil && !$0!.isIdenticallyZero }) { routingDegree = max(routingDegree, d) }
     }
 
-    /// Records routing values Σ_k c_k t^k switching where they cross `offset`.
+    /// Records routing values Σ_k c_k t^k, known through t^knownOrder, switching where they
+    /// cross `offset`.
     @inlinable
-    func record<S: TensorScalar>(_ coefficients: [Tensor<S>?], offset: Double = 0, side: SwitchingSide) {
-        noteDegree(coefficients)
+    func record<S: TensorScalar>(_ coefficients: [Tensor<S>?], knownOrder: Int, offset: Double = 0, side: SwitchingSide) {
+        note(coefficients, knownOrder: knownOrder)
+        guard !isUnknown else { return }
         update(Tensor.switchDistances(coefficients: coefficients, offset: offset, side: side, within: distances))
     }
 
-    /// Records the 2×2 max-pool windows of `[N, C, H, W]` routing values.
+    /// Records the 2×2 max-pool windows of `[N, C, H, W]` routing values known through t^knownOrder.
     @inlinable
-    func recordMaxPool<S: TensorScalar>(_ coefficients: [Tensor<S>?]) {
-        noteDegree(coefficients)
+    func recordMaxPool<S: TensorScalar>(_ coefficients: [Tensor<S>?], knownOrder: Int) {
+        note(coefficients, knownOrder: knownOrder)
+        guard !isUnknown else { return }
         update(Tensor.maxPoolSwitchDistances(coefficients: coefficients, within: distances))
     }
 }
@@ -103,7 +124,7 @@ extension Watched: DerivativeCarrier {
             let kinks = f.kinks
             if !kinks.isEmpty {
                 let c = x.value.lineCoefficients
-                for kink in kinks { r.record(c, offset: kink, side: f.switchingSide) }
+                for kink in kinks { r.record(c, knownOrder: x.value.lineKnownOrder, offset: kink, side: f.switchingSide) }
             }
         }
         return Watched(V.applying(f, to: x.value), recorder: x.recorder)
@@ -113,20 +134,20 @@ extension Watched: DerivativeCarrier {
         if let r = a.recorder ?? b.recorder {
             let kinks = f.differenceKinks
             if !kinks.isEmpty {
-                let c = (a.value - b.value).lineCoefficients
-                for kink in kinks { r.record(c, offset: kink, side: .neither) }
+                let d = a.value - b.value, c = d.lineCoefficients
+                for kink in kinks { r.record(c, knownOrder: d.lineKnownOrder, offset: kink, side: .neither) }
             }
         }
         return watched(V.applying(f, a.value, b.value), a, b)
     }
     /// ReLU's mask: switches where the mask crosses 0 (at 0 the mask is off: below).
     @inlinable public func masked(wherePositive mask: Watched) -> Watched {
-        mask.recorder?.record(mask.value.lineCoefficients, side: .below)
+        mask.recorder?.record(mask.value.lineCoefficients, knownOrder: mask.value.lineKnownOrder, side: .below)
         return Watched(value.masked(wherePositive: mask.value), recorder: recorder ?? mask.recorder)
     }
     /// Switches where the condition crosses 0 (at 0 it picks `b`: below).
     @inlinable public static func select(_ condition: Watched, _ a: Watched, _ b: Watched) -> Watched {
-        condition.recorder?.record(condition.value.lineCoefficients, side: .below)
+        condition.recorder?.record(condition.value.lineCoefficients, knownOrder: condition.value.lineKnownOrder, side: .below)
         return Watched(V.select(condition.value, a.value, b.value), recorder: condition.recorder ?? a.recorder ?? b.recorder)
     }
 }
@@ -141,11 +162,11 @@ extension Watched: TensorAlgebra {
 extension Watched: ConvolutionAlgebra where V: ConvolutionAlgebra {
     /// Switches where a window's argmax changes (``Tensor/maxPoolSwitchDistances(coefficients:within:)``).
     @inlinable public func gatherMaxPool2x2(argmaxOf x: Watched) -> Watched {
-        x.recorder?.recordMaxPool(x.value.lineCoefficients)
+        x.recorder?.recordMaxPool(x.value.lineCoefficients, knownOrder: x.value.lineKnownOrder)
         return Watched(value.gatherMaxPool2x2(argmaxOf: x.value), recorder: recorder ?? x.recorder)
     }
     @inlinable public func scatterMaxPool2x2(argmaxOf x: Watched) -> Watched {
-        x.recorder?.recordMaxPool(x.value.lineCoefficients)
+        x.recorder?.recordMaxPool(x.value.lineCoefficients, knownOrder: x.value.lineKnownOrder)
         return Watched(value.scatterMaxPool2x2(argmaxOf: x.value), recorder: recorder ?? x.recorder)
     }
 }
@@ -163,20 +184,28 @@ public struct SmoothnessRadius: Sendable {
     public let coefficients: [Double]
     /// The highest power of t in any routing value (``SwitchRecorder/routingDegree``).
     public let routingDegree: Int
+    /// The smallest order through which every routing value is known
+    /// (``SwitchRecorder/routingKnownOrder``; `Int.max`: none seen, or all known whole).
+    public let routingKnownOrder: Int
     /// The routing operations seen.
     public let routingOperations: Int
-    /// Whether every routing value was a polynomial of degree below the order K (known whole),
-    /// so that the distances are the exact first roots (to rounding); otherwise they are those
-    /// of the routing values' order-K Taylor polynomials.
-    public var isExact: Bool { routingDegree < coefficients.count - 1 }
+    /// Whether every routing value's Taylor polynomial is known through an order above the
+    /// highest power seen in any (routingDegree < routingKnownOrder: the values are those
+    /// polynomials, as in ReLU/max-pool networks of depth below K), so that the distances are the
+    /// exact first roots (to rounding); otherwise they are those of the routing values' known
+    /// Taylor polynomials. A jet truncated below K (a power t^1.5 upstream) is not exact, whatever
+    /// its coefficients; a routing value whose known top coefficient is 0 by chance is taken as
+    /// polynomial (a jet of order K cannot tell).
+    public var isExact: Bool { routingDegree < routingKnownOrder }
     /// min(forward, backward).
     public var radius: Double { min(forward, backward) }
 
     /// A radius as a function given by closures knows it (e.g. a loss without routing: infinite).
     @inlinable
-    public init(forward: Double, backward: Double, coefficients: [Double], routingDegree: Int = 0, routingOperations: Int = 0) {
+    public init(forward: Double, backward: Double, coefficients: [Double], routingDegree: Int = 0,
+                routingKnownOrder: Int = .max, routingOperations: Int = 0) {
         self.forward = forward; self.backward = backward; self.coefficients = coefficients
-        self.routingDegree = routingDegree; self.routingOperations = routingOperations
+        self.routingDegree = routingDegree; self.routingKnownOrder = routingKnownOrder; self.routingOperations = routingOperations
     }
 }
 
@@ -194,8 +223,10 @@ public struct SmoothnessRadius: Sendable {
 ///   - θ, v: length d (`f.layout.parameterCount`).
 ///   - order: K ≥ 1; above the depth of a ReLU/max-pool network (its routing values are
 ///     polynomials of degree ≤ depth) the distances are exact (``SmoothnessRadius/isExact``).
-/// - Throws: ``AutodiffError`` for wrong lengths, K < 1, a non-scalar output, or a jet known to
-///   fewer orders than K.
+/// - Throws: ``AutodiffError`` for wrong lengths, K < 1, a non-scalar output, a jet known to
+///   fewer orders than K, or ``AutodiffError/invalidArgument(_:)`` when a routing value's Taylor
+///   coefficient along the line is nan or ±∞ (θ or v not finite, or an overflow): its routing, and
+///   so the radius, is unknown — never reported as an infinite radius.
 @inlinable
 public func smoothnessRadius<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along v: Tensor<O.Scalar>, order: Int = 6) throws -> SmoothnessRadius {
     guard order >= 1 else { throw AutodiffError.invalidArgument("smoothness radius: the order must be ≥ 1, got \(order)") }
@@ -204,10 +235,14 @@ public func smoothnessRadius<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, alo
     let recorder = SwitchRecorder()
     let y: Watched<Jet<Tensor<O.Scalar>>> = f(zip(blocks, dirs).map { Watched(Jet(point: $0, direction: $1, order: order), recorder: recorder) })
     try f.checkScalar(y.shape)
-    guard y.value.knownOrder >= order else { throw AutodiffError.noTaylorExpansion(knownOrder: y.value.order, requested: order) }
+    guard y.value.knownOrder >= order else { throw AutodiffError.noTaylorExpansion(knownOrder: y.value.knownOrder, requested: order) }
+    guard !recorder.isUnknown else {
+        throw AutodiffError.invalidArgument("smoothness radius: non-finite routing values along the line (a Taylor coefficient of a ReLU pre-activation, select condition, kink argument or max-pool input is nan or ±∞ at order \(order)); the distance to the nearest routing change is unknown")
+    }
     return SmoothnessRadius(forward: recorder.distances.forward, backward: recorder.distances.backward,
                             coefficients: (0...order).map { Double(y.value.coefficient($0).scalars[0]) },
-                            routingDegree: recorder.routingDegree, routingOperations: recorder.routingOperations)
+                            routingDegree: recorder.routingDegree, routingKnownOrder: recorder.routingKnownOrder,
+                            routingOperations: recorder.routingOperations)
 }
 
 /// The step ε > 0 at which the quadratic model c₂ε² = ½ε²vᵀHv of `L(θ + εv) − L(θ) − εgᵀv` stops

@@ -33,12 +33,34 @@ public enum PolynomialRoots {
         return y
     }
 
+    /// The sign of p(t) — +1, −1, or 0 where |p(t)| is within the rounding of Horner's rule,
+    /// γ_2n·Σ_k |c_k|·|t|^k (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed.,
+    /// §5.1; γ_2n ≈ n·ulp, here 2n·ulp for margin), where the computed value's sign means nothing.
+    static func sign(_ c: [Double], at t: Double) -> Int {
+        var y = 0.0, s = 0.0
+        let a = Swift.abs(t)
+        for k in c.indices.reversed() { y = y * t + c[k]; s = s * a + Swift.abs(c[k]) }
+        let tolerance = Double(2 * c.count) * Double.ulpOfOne * s
+        return y > tolerance ? 1 : y < -tolerance ? -1 : 0
+    }
+
     /// Every t in (0, upper) where p changes sign (roots of odd multiplicity), increasing; with
     /// `firstOnly`, the smallest alone. Exact isolation: the sign changes of p′ (recursively) cut
     /// (0, upper) into intervals where p is monotone, each holding at most one root, found by
     /// bisection to about 4 ulp (geometric midpoints across decades). Roots of even multiplicity
-    /// (touches) are not sign changes and are not returned.
+    /// (touches) are not sign changes and are not returned; nor is a root at 0 or at `upper` (the
+    /// interval is open). Where p at a cut is within rounding of 0 (``sign(_:at:)``) the cut is
+    /// a root, and the signs of p on the two neighbouring intervals decide: the same sign is a
+    /// touch, opposite signs a crossing at the cut. So two roots closer than the rounding of p can
+    /// resolve count as one touch, and a root of multiplicity m is found to about ulp^(1/m).
+    /// Non-finite coefficients give `[.nan]` (no answer, rather than "no root").
     public static func signChanges(_ coefficients: [Double], below upper: Double, firstOnly: Bool = false) -> [Double] {
+        guard coefficients.allSatisfy({ $0.isFinite }) else { return [.nan] }
+        return finiteSignChanges(coefficients, below: upper, firstOnly: firstOnly)
+    }
+
+    /// ``signChanges(_:below:firstOnly:)`` of finite coefficients.
+    static func finiteSignChanges(_ coefficients: [Double], below upper: Double, firstOnly: Bool) -> [Double] {
         var c = coefficients
         while let last = c.last, last == 0 { c.removeLast() }
         let n = c.count - 1
@@ -53,16 +75,43 @@ public enum PolynomialRoots {
         // Beyond 1e20 (where p's powers may overflow) no root is searched.
         let top = Swift.min(upper, 1 + bound, 1e20)
         let derivative = (1...n).map { Double($0) * c[$0] }
-        let cuts = [0] + signChanges(derivative, below: top) + [top]
+        let cuts = [0] + finiteSignChanges(derivative, below: top, firstOnly: false) + [top]
+        return signChanges(c, cuts: cuts, firstOnly: firstOnly)
+    }
+
+    /// The sign changes of p in (cuts.first, cuts.last) given cuts (increasing) between which p
+    /// is monotone: bisection inside an interval whose ends have opposite signs, and a crossing at
+    /// a cut where p is 0 to rounding and the nearest intervals where p is not have opposite signs.
+    static func signChanges(_ c: [Double], cuts: [Double], firstOnly: Bool) -> [Double] {
         var roots: [Double] = []
-        var fa = evaluate(c, at: cuts[0])
-        for i in 1..<cuts.count {
-            let fb = evaluate(c, at: cuts[i])
-            if fa != 0, fb != 0, (fa < 0) != (fb < 0) {
-                roots.append(bisect(c, cuts[i - 1], cuts[i], negativeAtLow: fa < 0))
-                if firstOnly { return roots }
+        // The sign of p before the current point (0 until p is seen nonzero), and the first cut
+        // since then where p is 0 to rounding.
+        var last = 0
+        var zeroCut: Double? = nil
+        var previous = 0
+        for i in cuts.indices {
+            let s = sign(c, at: cuts[i])
+            if i > 0 {
+                if previous != 0, s != 0, previous != s {
+                    roots.append(bisect(c, cuts[i - 1], cuts[i], negativeAtLow: previous < 0))
+                    if firstOnly { return roots }
+                    last = s; zeroCut = nil
+                } else {
+                    // Monotone: the interval's interior has the sign of a nonzero end.
+                    let inner = previous != 0 ? previous : s
+                    if inner != 0 {
+                        if last != 0, inner != last, let z = zeroCut {
+                            roots.append(z)
+                            if firstOnly { return roots }
+                        }
+                        last = inner; zeroCut = nil
+                    }
+                }
+            } else {
+                last = s
             }
-            fa = fb
+            if s == 0, last != 0, zeroCut == nil { zeroCut = cuts[i] }
+            previous = s
         }
         return roots
     }
@@ -88,14 +137,16 @@ public enum PolynomialRoots {
     /// changes at t = 0⁺ (distance 0): ReLU at z = 0 with ż > 0. Touches (roots of even
     /// multiplicity) change the branch at one point only, which leaves the function smooth (ReLU
     /// of (t − 1)², `max` of two curves that touch), and do not count. `p ≡ 0` never changes.
+    /// Non-finite coefficients give `.nan` (unknown, not "never").
     public static func firstSwitch(_ c: [Double], side: SwitchingSide, below upper: Double = .infinity) -> Double {
+        guard c.allSatisfy({ $0.isFinite }) else { return .nan }
         guard let m = c.firstIndex(where: { $0 != 0 }) else { return .infinity }
         if m > 0 {
             let after: SwitchingSide = c[m] > 0 ? .above : .below
             if after != side { return 0 }
         }
         // p / t^m has the sign changes of p on t > 0 and a nonzero value at 0.
-        return signChanges(Array(c[m...]), below: upper, firstOnly: true).first ?? .infinity
+        return finiteSignChanges(Array(c[m...]), below: upper, firstOnly: true).first ?? .infinity
     }
 
     /// ``firstSwitch(_:side:below:)`` forward (t > 0) and backward (p(−t), t > 0).
@@ -140,59 +191,90 @@ extension Tensor {
     /// Σ_k coefficients[k][i]·t^k (`nil` an exact zero; coefficient 0 present) minus `offset`
     /// (the switching point, e.g. a kink), with the convention `side` at the switching point:
     /// the minimum over elements, searched within `limit` (what is found beyond it is dropped).
+    /// Both distances are `.nan` if any coefficient is not finite (the routing is unknown).
     /// - Precondition: equal element counts.
     @inlinable
     public static func switchDistances(coefficients: [Tensor?], offset: Double = 0, side: SwitchingSide,
                                        within limit: SwitchDistances) -> SwitchDistances {
-        let planes = interleaved(coefficients)
+        let (planes, finite) = interleaved(coefficients)
+        guard finite else { return SwitchDistances(forward: .nan, backward: .nan) }
         return planes.withUnsafeBufferPointer { switchDistancesKernel($0.baseAddress!, count: planes.count / coefficients.count,
                                                                        terms: coefficients.count, offset: offset, side: side, within: limit) }
     }
 
-    /// The coefficients element by element, as Double: element i's k-th at `i·K + k` (K terms).
+    /// The coefficients element by element, as Double: element i's k-th at `i·K + k` (K terms),
+    /// and whether all are finite.
     @inlinable
-    static func interleaved(_ coefficients: [Tensor?]) -> [Double] {
+    static func interleaved(_ coefficients: [Tensor?]) -> (planes: [Double], finite: Bool) {
         let k = coefficients.count, n = coefficients[0]!.count
         precondition(coefficients.allSatisfy { $0 == nil || $0!.count == n }, "switchDistances: coefficient tensors of different sizes")
         var out = [Double](repeating: 0, count: n * k)
+        var finite = true
         out.withUnsafeMutableBufferPointer { b in
             for (j, c) in coefficients.enumerated() {
                 // Concrete loops: a generic Element → Double conversion runs unspecialized where
                 // the caller is not.
                 if let c = c as? Tensor<Double> {
-                    c.withUnsafePointer { interleave($0, count: n, into: b.baseAddress! + j, stride: k) }
+                    if !c.withUnsafePointer({ interleave($0, count: n, into: b.baseAddress! + j, stride: k) }) { finite = false }
                 } else if let c = c as? Tensor<Float> {
-                    c.withUnsafePointer { interleave($0, count: n, into: b.baseAddress! + j, stride: k) }
+                    if !c.withUnsafePointer({ interleave($0, count: n, into: b.baseAddress! + j, stride: k) }) { finite = false }
                 } else if let c {
-                    c.withUnsafePointer { p in for i in 0..<n { b[i * k + j] = Double(p[i]) } }
+                    c.withUnsafePointer { p in
+                        for i in 0..<n {
+                            let x = Double(p[i])
+                            b[i * k + j] = x
+                            if !x.isFinite { finite = false }
+                        }
+                    }
                 }
             }
         }
-        return out
+        return (out, finite)
     }
 
     /// The switch distances of 2×2 stride-2 max-pool windows of `[N, C, H, W]` values whose
     /// element i is Σ_k coefficients[k][i]·t^k: each window's argmax at t = 0 is the first maximum
     /// of coefficient 0 in scan order (as ``gatherMaxPool2x2(argmaxOf:)`` routes), and the window
     /// switches where another element overtakes it — where an element before the argmax in scan
-    /// order reaches it (a tie goes to the first), or one after it exceeds it.
+    /// order reaches it (a tie goes to the first), or one after it exceeds it. Both distances are
+    /// `.nan` if any coefficient is not finite.
     @inlinable
     public static func maxPoolSwitchDistances(coefficients: [Tensor?], within limit: SwitchDistances) -> SwitchDistances {
         guard let first = coefficients.first??.shape else { return limit }
         do { try checkMaxPool2x2(first) } catch { preconditionFailure("\(error)") }
-        let planes = interleaved(coefficients)
+        let (planes, finite) = interleaved(coefficients)
+        guard finite else { return SwitchDistances(forward: .nan, backward: .nan) }
         return planes.withUnsafeBufferPointer { maxPoolSwitchDistancesKernel($0.baseAddress!, terms: coefficients.count, shape: first, within: limit) }
     }
 }
 
-/// `y[i·stride] = x[i]` for i < count.
-public func interleave(_ x: UnsafePointer<Double>, count: Int, into y: UnsafeMutablePointer<Double>, stride: Int) {
-    for i in 0..<count { y[i * stride] = x[i] }
+// The finiteness test rides on the copy (one pass over memory): an exponent field of all ones
+// is ±∞ or nan, OR-reduced over integers so that the loop stays branch-free.
+
+/// `y[i·stride] = x[i]` for i < count; whether every x[i] is finite.
+@discardableResult
+public func interleave(_ x: UnsafePointer<Double>, count: Int, into y: UnsafeMutablePointer<Double>, stride: Int) -> Bool {
+    let exponent: UInt64 = 0x7FF0_0000_0000_0000
+    var nonFinite: UInt64 = 0
+    for i in 0..<count {
+        let v = x[i]
+        y[i * stride] = v
+        nonFinite |= (v.bitPattern & exponent) == exponent ? 1 : 0
+    }
+    return nonFinite == 0
 }
 
-/// `y[i·stride] = Double(x[i])` for i < count.
-public func interleave(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Double>, stride: Int) {
-    for i in 0..<count { y[i * stride] = Double(x[i]) }
+/// `y[i·stride] = Double(x[i])` for i < count; whether every x[i] is finite.
+@discardableResult
+public func interleave(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Double>, stride: Int) -> Bool {
+    let exponent: UInt32 = 0x7F80_0000
+    var nonFinite: UInt32 = 0
+    for i in 0..<count {
+        let v = x[i]
+        y[i * stride] = Double(v)
+        nonFinite |= (v.bitPattern & exponent) == exponent ? 1 : 0
+    }
+    return nonFinite == 0
 }
 
 /// The loop of ``Tensor/switchDistances(coefficients:offset:side:within:)``: `count` elements of
