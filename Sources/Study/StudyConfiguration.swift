@@ -129,7 +129,7 @@ public struct FinalProbeSettings: Codable, Sendable, Equatable {
     public var spectrumSeed: UInt64 = 4
     /// Further probes at the final θ, by name (``ProbeRegistry``), with their default settings;
     /// their columns go to final.csv.
-    public var extraFinalProbes: [String] = [KeskarProbe.name, ValidityRadiusProbe.name]
+    public var extraFinalProbes: [String] = [KeskarProbe.name, ValidityRadiusProbe.name, PerSampleCurvatureProbe.name]
     /// Is the probe set big enough? λ_max and the Hutchinson trace on the whole training split at
     /// the final θ (chunked, streamed operators), beside the probe set's (its top Lanczos Ritz
     /// value, which starts the whole split's power iteration, and the same Hutchinson vectors), for

@@ -455,7 +455,7 @@ public enum StudyReport {
                                       fmt(v("per_sample_top10_share"), "%.3g"), fmt(v("per_sample_negative_fraction"), "%.3g"),
                                       "\(r["per_sample_max_class"] ?? "—") (\(fmt(v("per_sample_max_class_mean"), "%.4g")))"])
             }
-            md += "Per-sample curvature at the final θ along the λ_max eigenvector u (probe set; one forward jet pass of order 2): the mean of uᵀHᵢu is uᵀHu; a share is the sum of the largest 1 % (10 %) of the uᵀHᵢu over their total:\n\n"
+            md += "## Per-sample curvature at the final θ\n\nAlong the λ_max eigenvector u (probe set; one forward jet pass of order 2): the mean of uᵀHᵢu is uᵀHu; a share is the sum of the largest 1 % (10 %) of the uᵀHᵢu over their total:\n\n"
             md += Markdown.table(perSampleHeader, perSampleRows) + "\n"
         }
         var curvatureHeader: [String] = [], curvatureRows: [[String]] = []

@@ -45,6 +45,8 @@ func tinyConfiguration() -> StudyConfiguration {
     c.finalProbes.lanczosSteps = 4
     c.finalProbes.slqProbes = 1
     c.finalProbes.slqSteps = 4
+    // The validity radii (an order-6 jet per direction, unspecialized in a debug build) are a study of their own below.
+    c.finalProbes.extraFinalProbes = [KeskarProbe.name, PerSampleCurvatureProbe.name]
     return c
 }
 
@@ -96,6 +98,31 @@ func svgSeries(_ url: URL) throws -> [String] {
 }
 
 @Suite(.serialized) struct StudyEndToEndTests {
+    /// The validity radii as a final probe take the study's sharpness ε and seed: ε over each
+    /// smooth radius, as final.csv writes it, is the study's ε.
+    @Test func validityRadiiAtTheFinalEpochUseTheStudysSharpnessRadius() throws {
+        guard let data = try tinyData() else { return }
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = tinyConfiguration()
+        c.models = [.mlp]
+        c.regimes = ["high-noise"]
+        c.epochProbes.sharpnessEpsilon = 0.125
+        c.epochProbes.sharpnessSeed = 9
+        c.finalProbes.extraFinalProbes = [ValidityRadiusProbe.name]
+        let outcome = try StudyRunner(configuration: c, data: data, directory: dir).run()
+        #expect(outcome.failed.isEmpty)
+        let final = try CSVTable.read(dir.appendingPathComponent("final.csv"))
+        let row = try #require(final.rows.first)
+        func v(_ column: String) -> Double { Double(row[column] ?? "") ?? .nan }
+        let forward = v("validity_lambda_forward"), backward = v("validity_lambda_backward"), median = v("validity_random_smooth_median")
+        #expect(forward > 0 && backward > 0 && median > 0 && v("validity_random_smooth_min") <= median, "\(row)")
+        #expect(abs(v("validity_epsilon_over_random_smooth") * median - 0.125) <= 1e-12, "\(row)")
+        #expect(abs(v("validity_epsilon_over_lambda_smooth") * min(forward, backward) - 0.125) <= 1e-12, "\(row)")
+        #expect(v("validity_lambda_exact") == 1)
+        #expect(try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8).contains("smooth radius / ε"))
+    }
+
     @Test func tinyStudyWritesEveryFile() throws {
         guard let data = try tinyData() else { return }
         let dir = temporaryDirectory()
