@@ -120,5 +120,4 @@ public struct PerSampleCurvatureProbe: Probe {
         let e = try perSample.expansion(at: context.point, along: u, order: 2)
         return Result(curvatures: e.curvatures, labels: e.labels, classCount: perSample.classCount)
     }
-
 }
