@@ -44,12 +44,18 @@ public enum SweepSignals {
 
     private static let received = Atomic<Int32>(0)
 
-    /// Installs the recording handler for `signals`.
+    /// Installs the recording handler for `signals` and unblocks them in the calling thread (a
+    /// process inherits its parent's signal mask: one started from a thread that blocks them,
+    /// e.g. by Foundation's `Process` from a Dispatch thread, would never see them).
     public static func install(_ signals: [Int32] = requeueSignals) {
         _ = received.load(ordering: .relaxed)   // initialized here, not first in the handler
+        var set = sigset_t()
+        sigemptyset(&set)
         for s in signals {
             signal(s) { SweepSignals.received.store($0, ordering: .relaxed) }
+            sigaddset(&set, s)
         }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// The last signal received since ``install(_:)`` or ``reset()``, or `nil`.

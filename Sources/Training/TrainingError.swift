@@ -28,7 +28,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "training stopped: the parameters became non-finite at epoch \(epoch), step \(step). Cause: \(cause)" +
                 (last.map { ". The last good checkpoint is \($0)" } ?? ". No checkpoint was written before it")
         case let .interrupted(epoch, step, last):
-            return "training interrupted after step \(step) of epoch \(epoch); the run resumes after epoch \(epoch - 1)" +
+            return (step == 0 ? "training interrupted before epoch \(epoch)" : "training interrupted after step \(step) of epoch \(epoch)") +
+                "; the run resumes after epoch \(epoch - 1)" +
                 (last.map { " (its last checkpoint is \($0))" } ?? " (from its start: no epoch was complete)")
         case let .probeFailed(epoch, reason):
             return "λ_max estimate failed after epoch \(epoch): \(reason)"
