@@ -249,7 +249,9 @@ struct SweepRunCommand: ParsableCommand {
                 running.append((task, p, handle, Date()))
             }
             usleep(50_000)
-            for r in running where !r.process.isRunning {
+            let ended = running.filter { !$0.process.isRunning }
+            running.removeAll { r in ended.contains { $0.process === r.process } }
+            for r in ended {
                 let code = r.process.terminationReason == .uncaughtSignal ? -1 : r.process.terminationStatus
                 try? r.log.close()
                 let status: String
@@ -261,7 +263,6 @@ struct SweepRunCommand: ParsableCommand {
                 if !["finished", "diverged"].contains(status) { failed.append((r.task, status)) }
                 outLine(String(format: "[%d/%d] task %d %@ %@ %.1f s", finished, todo.count, r.task.index, r.task.id, status, Date().timeIntervalSince(r.start)))
             }
-            running.removeAll { !$0.process.isRunning }
         }
         if forwarded {
             stderrLine("interrupted: \(finished) of \(todo.count) tasks ended; run `landscape sweep run \(manifestURL.path) --local` again to go on")

@@ -151,29 +151,43 @@ func runLandscape(_ exe: URL, _ args: [String], environment: [String: String]) t
         let manifest = dir.appendingPathComponent("manifest.jsonl")
         let ids = try Self.ids(manifest)
 
-        /// Starts task `index` and waits until it holds its run directory (run.json written).
-        func started(_ index: Int, log: URL) throws -> Process {
-            let p = try launchLandscape(exe, ["sweep", "run", manifest.path, "--task", String(index), "--no-progress"], log: log)
-            let runInfo = dir.appendingPathComponent("\(ids[index])/run.json")
-            for _ in 0..<600 where !FileManager.default.fileExists(atPath: runInfo.path) && p.isRunning { usleep(50_000) }
-            return p
+        /// Waits (at most 30 s) until `p` has written `text` to `log`.
+        func wait(for text: String, in log: URL, of p: Process) {
+            for _ in 0..<600 where p.isRunning && !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(text) { usleep(50_000) }
         }
-        let log = root.appendingPathComponent("task.log")
+        func read(_ log: URL) -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
-        // SIGTERM: stops at the next SGD step, exit 75, resumable.
-        let p = try started(0, log: log)
+        // --local: SIGTERM to the parent stops both running children (SIGTERM), which exit 75; so does the parent.
+        let localLog = root.appendingPathComponent("local.log")
+        let parent = try launchLandscape(exe, ["sweep", "run", manifest.path, "--local", "--jobs", "2"], log: localLog)
+        for id in ids.prefix(2) {
+            for _ in 0..<600 where parent.isRunning && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("\(id)/run.json").path) { usleep(50_000) }
+        }
+        kill(parent.processIdentifier, SIGTERM)
+        parent.waitUntilExit()
+        #expect(parent.terminationReason == .exit && parent.terminationStatus == 75, "\(read(localLog))")
+        #expect(read(localLog).contains("SIGTERM: stopping 2 running tasks") && read(localLog).contains("task 0 \(ids[0]) interrupted")
+                && read(localLog).contains("task 1 \(ids[1]) interrupted"), "\(read(localLog))")
+        #expect(read(dir.appendingPathComponent("logs/\(ids[0]).log")).contains("interrupted by SIGTERM"))
+
+        // One task: SIGTERM stops it at the next SGD step, exit 75, resumable.
+        let log = root.appendingPathComponent("task.log")
+        let p = try launchLandscape(exe, ["sweep", "run", manifest.path, "--task", "0", "--no-progress"], log: log)
+        wait(for: "task 0 (", in: log, of: p)   // printed once the handlers are installed
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
-        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        #expect(p.terminationReason == .exit && p.terminationStatus == 75, "\(output)")
-        #expect(output.contains("interrupted by SIGTERM") && output.contains("is resumable"), "\(output)")
+        #expect(p.terminationReason == .exit && p.terminationStatus == 75, "\(read(log))")
+        #expect(read(log).contains("interrupted by SIGTERM") && read(log).contains("is resumable"), "\(read(log))")
         let rerun = try runLandscape(exe, ["sweep", "run", manifest.path, "--task", "0"])
         #expect(rerun.status == 0 && rerun.output.contains("finished: 2 epochs"), "\(rerun.output)")
 
         // SIGKILL while it holds the run's lock: the rerun takes it (flock ends with its holder).
-        let q = try started(1, log: log)
+        let q = try launchLandscape(exe, ["sweep", "run", manifest.path, "--task", "1", "--no-progress"], log: log)
+        wait(for: "task 1 (", in: log, of: q)
+        usleep(500_000)
         kill(q.processIdentifier, SIGKILL)
         q.waitUntilExit()
+        #expect(q.terminationReason == .uncaughtSignal)
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("\(ids[1])/.lock").path))
         let after = try runLandscape(exe, ["sweep", "run", manifest.path, "--task", "1"])
         #expect(after.status == 0 && after.output.contains("finished: 2 epochs"), "\(after.output)")
