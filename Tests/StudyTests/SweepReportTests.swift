@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+import Checkpoints
+@testable import Study
+import Training
+
+/// A synthetic sweep over B ∈ {64, 128, 256}, η ∈ {0.0125, 0.025, 0.05, 0.1} and seeds {0, 1}
+/// (momentum 0.9, 2 epochs), whose task directories hold metrics.csv rows with known values:
+/// - λ_max = 10·(η/B)^(−1/2), times 1.05 (seed 0) or 0.95 (seed 1): an exact function of η/B;
+/// - S_ε max = 2·(η/B)^(1/4), likewise: an exact function of η/B;
+/// - trace = 100·B, times 1.01 (seed 0) or 0.99 (seed 1): a function of B alone;
+/// - test accuracy 0.9 + seed·0.01, train accuracy 0.95; losses 0.1 (train) and 0.2 (test).
+/// The seed factors multiply every point alike, so they cancel in differences of log₁₀ seed means.
+struct SyntheticSweep {
+    static let batchSizes = [64, 128, 256]
+    static let learningRates = [0.0125, 0.025, 0.05, 0.1]
+    static let seeds: [UInt64] = [0, 1]
+    static let momentum = 0.9
+
+    static func lambda(_ etaOverB: Double, seed: UInt64) -> Double { 10 / etaOverB.squareRoot() * (seed == 0 ? 1.05 : 0.95) }
+    static func sharpness(_ etaOverB: Double, seed: UInt64) -> Double { 2 * Foundation.pow(etaOverB, 0.25) * (seed == 0 ? 1.05 : 0.95) }
+    static func trace(_ batchSize: Int, seed: UInt64) -> Double { 100 * Double(batchSize) * (seed == 0 ? 1.01 : 0.99) }
+
+    struct Entry { var index: Int; var id: String; var point: [String: String]; var training: TrainingConfiguration }
+
+    /// The axes' canonical keys, in canonical (sorted) order.
+    static let axes = ["training.optimizer.batchSize", "training.optimizer.learningRate", "training.seed"]
+
+    /// Every task, in the manifest's order (sorted by the axes' values in canonical order).
+    static var entries: [Entry] {
+        var out: [Entry] = []
+        for b in batchSizes { for η in learningRates { for s in seeds {
+            var t = TrainingConfiguration()
+            t.optimizer.batchSize = b; t.optimizer.learningRate = η; t.seed = s; t.optimizer.momentum = momentum; t.epochs = 2
+            out.append(Entry(index: out.count, id: String(format: "%012x", 0xabc000 + out.count),
+                             point: [axes[0]: String(b), axes[1]: "\(η)", axes[2]: String(s)], training: t))
+        } } }
+        return out
+    }
+
+    /// Writes the task directory of `entry` with `epochs` rows (the last with the known final values).
+    static func writeTask(_ entry: Entry, in dir: URL, epochs: Int = 2) throws {
+        let t = entry.training
+        let probes = StudyRunner.epochProbes(t, EpochProbeSettings())
+        let taskDir = dir.appendingPathComponent(entry.id)
+        try FileManager.default.createDirectory(at: taskDir, withIntermediateDirectories: true)
+        let x = t.optimizer.learningRate / Double(t.optimizer.batchSize)
+        let known: [String: Double] = ["lambda_max": lambda(x, seed: t.seed), "lambda_converged": 1, "lambda_residual": 1e-4,
+                                       "trace": trace(t.optimizer.batchSize, seed: t.seed), "trace_stderr": 3,
+                                       "sharpness_max": sharpness(x, seed: t.seed), "sharpness_mean": sharpness(x, seed: t.seed) / 2,
+                                       "lambda_seconds": 0.5]
+        var text = EpochMetrics.csvHeader(probeColumns: probes.columns) + "\n"
+        for epoch in stride(from: 1, through: epochs, by: 1) {
+            let m = EpochMetrics(epoch: epoch, trainLoss: 0.1, trainAccuracy: 0.95, trainRunningLoss: 0.1, validationLoss: 0.2, validationAccuracy: 0.9,
+                                 testLoss: 0.2, testAccuracy: 0.9 + Double(t.seed) * 0.01, learningRate: t.optimizer.learningRate,
+                                 stabilityLimit: t.stabilityLimit(learningRate: t.optimizer.learningRate), trainSeconds: 1, evaluationSeconds: 0.25,
+                                 probeColumns: probes.columns, probeValues: probes.columns.map { known[$0] ?? .nan }, integerColumns: probes.integerColumns)
+            text += m.csvRow + "\n"
+        }
+        try AtomicFile.write(text, to: taskDir.appendingPathComponent("metrics.csv"))
+    }
+
+    /// Reads every task of the synthetic sweep from `dir`.
+    static func tasks(in dir: URL) throws -> [SweepReport.Task] {
+        try entries.map { try SweepReport.readTask(index: $0.index, id: $0.id, point: $0.point, training: $0.training, epochProbes: EpochProbeSettings(), in: dir) }
+    }
+}
+
+@Suite struct SweepReportTests {
+    @Test func aMetricOfEtaOverBCollapsesAndOneOfBAloneDoesNot() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for e in SyntheticSweep.entries { try SyntheticSweep.writeTask(e, in: dir) }
+        let written = try SweepReport.write(tasks: try SyntheticSweep.tasks(in: dir), axes: SyntheticSweep.axes, in: dir)
+        #expect(written.unfinished.isEmpty)
+        func collapse(_ id: String) -> SweepReport.Collapse? { written.collapses.first { $0.metric == id } }
+        for id in ["lambda_max", "sharpness_max"] {
+            let c = try #require(collapse(id))
+            #expect(c.logScale && c.verdict == .collapses, "\(id): \(c.sentence)")
+            #expect(c.gap < 1e-12, "\(id): gap \(c.gap)")
+            #expect(c.spread > 0.1)
+        }
+        // trace = 100·B: at equal η/B two batch sizes differ by log₁₀ of their ratio. Overlapping
+        // points (η doubles where B doubles): 64↔128 and 128↔256 three each way (|d| = log₁₀ 2),
+        // 64↔256 two each way (|d| = 2 log₁₀ 2): gap = log₁₀ 2 · √((12 + 4·4)/16).
+        let trace = try #require(collapse("trace"))
+        #expect(trace.verdict == .doesNotCollapse && trace.comparisons == 16)
+        #expect(abs(trace.gap - Foundation.log10(2) * (28.0 / 16).squareRoot()) < 1e-12, "gap \(trace.gap)")
+        // Seed noise: the standard error of {log₁₀ 1.01c, log₁₀ 0.99c} is |log₁₀(1.01/0.99)|/2 at every point.
+        #expect(abs(trace.noise - Foundation.log10(1.01 / 0.99) / 2) < 1e-12)
+        #expect(trace.sentence.hasPrefix("does not collapse: at equal η/B the batch sizes differ by a factor"))
+        // λ_max·η/2 = 5·√(ηB)·(1 ± 0.05): at equal η/B (η ∝ B) it is ∝ B, the same gap as the trace's.
+        let sharpnessTimesRate = try #require(collapse("lambda_eta_over_2"))
+        #expect(sharpnessTimesRate.verdict == .doesNotCollapse)
+        #expect(abs(sharpnessTimesRate.gap - Foundation.log10(2) * (28.0 / 16).squareRoot()) < 1e-12, "gap \(sharpnessTimesRate.gap)")
+        let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.contains("collapses onto one curve in η/B within seed noise"))
+        #expect(summary.contains("does not collapse: at equal η/B the batch sizes differ by"))
+        // λ_max > 2(1+μ)/η ⟺ 10·√(ηB)·(1 ± 0.05) > 3.8, counted from the closed forms.
+        let above = SyntheticSweep.entries.filter { e in
+            let x = e.training.optimizer.learningRate / Double(e.training.optimizer.batchSize)
+            return SyntheticSweep.lambda(x, seed: e.training.seed) > 2 * (1 + SyntheticSweep.momentum) / e.training.optimizer.learningRate
+        }.count
+        #expect(summary.contains("\(above) of 24 finished tasks with a measured λ_max end with λ_max above the stability limit"))
+    }
+
+    @Test func sweepCSVHoldsTheClosedForms() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for e in SyntheticSweep.entries { try SyntheticSweep.writeTask(e, in: dir) }
+        _ = try SweepReport.write(tasks: try SyntheticSweep.tasks(in: dir), axes: SyntheticSweep.axes, in: dir)
+        let table = try CSVTable.read(dir.appendingPathComponent("sweep.csv"))
+        #expect(table.columns == SweepReport.csvColumns(axes: SyntheticSweep.axes))
+        #expect(table.rows.count == SyntheticSweep.entries.count)
+        for (row, e) in zip(table.rows, SyntheticSweep.entries) {
+            func v(_ k: String) -> Double { Double(row[k] ?? "") ?? .nan }
+            let b = Double(e.training.optimizer.batchSize), η = e.training.optimizer.learningRate, μ = SyntheticSweep.momentum
+            let λ = SyntheticSweep.lambda(η / b, seed: e.training.seed)
+            #expect(row["index"] == String(e.index) && row["id"] == e.id && row["status"] == "finished")
+            #expect(row["training.optimizer.batchSize"] == String(e.training.optimizer.batchSize))
+            #expect(v("batch_size") == b && v("learning_rate") == η && v("momentum") == μ)
+            #expect(v("eta_over_batch_size") == η / b)
+            #expect(abs(v("lambda_max") - λ) <= 1e-12 * λ)
+            #expect(abs(v("lambda_eta_over_2") - λ * η / 2) <= 1e-12 * λ * η)
+            #expect(abs(v("stability_limit") - 2 * (1 + μ) / η) <= 1e-12 / η)
+            #expect(abs(v("lambda_over_limit") - λ * η / (2 * (1 + μ))) <= 1e-12 * λ * η)
+            #expect(abs(v("gap_accuracy") - (0.95 - (0.9 + Double(e.training.seed) * 0.01))) < 1e-12)
+            #expect(abs(v("gap_loss") - 0.1) < 1e-12)
+            #expect(v("lambda_converged") == 1 && v("epochs") == 2)
+            // Two epochs of 1 s training, 0.25 s evaluation and 0.5 s λ_max.
+            #expect(abs(v("seconds") - 2 * 1.75) < 1e-9)
+        }
+    }
+
+    @Test func aPartialSweepListsItsUnfinishedTasksAndDrawsTheRest() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let entries = SyntheticSweep.entries
+        // Task 3: missing; 5: partial (1 of 2 epochs); 7: diverged; 8: directory without metrics.csv (partial).
+        for e in entries where e.index != 3 {
+            try SyntheticSweep.writeTask(e, in: dir, epochs: e.index == 5 ? 1 : e.index == 8 ? 0 : 2)
+        }
+        try FileManager.default.removeItem(at: dir.appendingPathComponent(entries[8].id).appendingPathComponent("metrics.csv"))
+        try AtomicFile.write("training diverged: the loss is nan at step 12\n", to: dir.appendingPathComponent(entries[7].id).appendingPathComponent("failed.txt"))
+        let written = try SweepReport.write(tasks: try SyntheticSweep.tasks(in: dir), axes: SyntheticSweep.axes, in: dir)
+        #expect(written.unfinished.map(\.index) == [3, 5, 7, 8])
+        #expect(written.unfinished.map(\.status) == [.missing, .partial, .diverged, .partial])
+        let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.contains("24 tasks: 20 finished, 1 diverged, 2 partial, 1 missing."))
+        for (k, status) in [(3, "missing"), (5, "partial"), (7, "diverged"), (8, "partial")] {
+            #expect(summary.contains("| \(k) | \(entries[k].id) | \(status) |"), "task \(k) is not listed")
+        }
+        #expect(summary.contains("the loss is nan at step 12"))
+        let table = try CSVTable.read(dir.appendingPathComponent("sweep.csv"))
+        #expect(table.rows.map { $0["status"] } == entries.map { [3: "missing", 5: "partial", 7: "diverged", 8: "partial"][$0.index] ?? "finished" })
+        #expect(table.rows[5]["epochs"] == "1" && table.rows[5]["lambda_max"] == "nan")
+        // The figures exist and hold one series per batch size.
+        for name in SweepReport.figureMetrics.map(SweepReport.figureName) + [SweepReport.limitFigureName] {
+            let url = dir.appendingPathComponent("figures").appendingPathComponent(name)
+            #expect(try svgSeries(url) == ["B = 64", "B = 128", "B = 256"], "\(name)")
+        }
+        // The (64, 0.0125)… groups: task 3 is seed 1 of (64, 0.025): n = 1/2 there.
+        #expect(written.table.contains("| 64 | 0.025 | 0.9 | 0.0003906 | 1/2 |"))
+    }
+}
