@@ -7,7 +7,8 @@ import Training
 /// DIR/manifest.jsonl with its status, the last epoch row of each finished task's
 /// DIR/<id>/metrics.csv, and from them
 ///
-/// - DIR/sweep.csv: one row per task (``csvColumns``; values of unfinished tasks are nan);
+/// - DIR/sweep.csv: one row per task (``csvColumns(axes:)``; values of unfinished tasks are nan;
+///   a comma inside an axis value, e.g. of a list, is written as ";");
 /// - DIR/summary.md: the tasks that are not finished (by index and id), the final quantities
 ///   aggregated over seeds per (B, η) (mean ± sample sd, n), how many tasks end with λ_max above
 ///   the stability limit, and per quantity whether it collapses onto one curve in η/B
@@ -24,18 +25,17 @@ import Training
 /// combination of the other keys' values): seeds are aggregated, and collapse is judged, within a
 /// family only.
 public enum SweepReport {
-    /// One task of the manifest, as the report sees it.
+    /// One task of the manifest with what its directory holds.
     public struct Task: Sendable {
         /// The task's index (its line in manifest.jsonl, from 0) and id (its directory's name).
         public var index: Int, id: String
-        /// The task's axis and point values: canonical key → value as text.
+        /// The task's axis and point values: canonical key → value as text (strings as they are,
+        /// other JSON values as compact JSON).
         public var point: [String: String]
         /// The task's training settings (B, η, μ, the seed, the schedule, the epochs).
         public var training: TrainingConfiguration
-        /// The task's status.
-        public var status: Status
-        /// The text of failed.txt for a diverged task.
-        public var failure: String?
+        /// The task's status (``SweepTask/status(in:)``).
+        public var status: SweepTaskStatus
         /// The complete epochs in metrics.csv (0 without it).
         public var epochs: Int
         /// Seconds over those epochs: every `*_seconds` column (training, evaluation, each probe).
@@ -43,6 +43,10 @@ public enum SweepReport {
         /// The last epoch's row of a finished task; `nil` otherwise.
         public var final: EpochMetrics?
 
+        /// Whether the task finished (only finished tasks have final values).
+        public var isFinished: Bool { if case .finished = status { true } else { false } }
+        /// Why a diverged task stopped (its failed.txt), else `nil`.
+        public var failure: String? { if case let .diverged(reason) = status { reason } else { nil } }
         /// The batch size B.
         public var batchSize: Int { training.optimizer.batchSize }
         /// The configured learning rate η (the schedule's peak for the default schedules).
@@ -55,12 +59,6 @@ public enum SweepReport {
         public var stabilityLimit: Double { training.stabilityLimit(learningRate: learningRate) }
         /// A final quantity (``metrics``): nan unless the task finished.
         public subscript(metric: Metric) -> Double { final.map { metric.value(self, $0) } ?? .nan }
-    }
-
-    /// A task's status: `finished` (all epochs, or its stopping rule, reached), `diverged`
-    /// (failed.txt holds the training error), `partial` (some epochs) or `missing` (no directory).
-    public enum Status: String, Sendable, CaseIterable {
-        case finished, diverged, partial, missing
     }
 
     /// A final quantity of a finished task.
@@ -115,42 +113,43 @@ public enum SweepReport {
             + metrics.map(\.id) + ["epochs", "seconds"]
     }
 
-    /// Reads a task's directory DIR/<id>/: its status, complete epochs, seconds and, when
-    /// finished, its last epoch's row. metrics.csv is read as a run reads it
-    /// (``RunRecord/completeRows(of:columns:renamed:added:log:)`` with the study's epoch-probe
-    /// columns, ``EpochMetrics``).
+    /// Reads a manifest task's run directory in the sweep directory `directory`: its status
+    /// (``SweepTask/status(in:)``), complete epochs, seconds and, when finished, its last epoch's
+    /// row. metrics.csv is read as a run reads it (``RunRecord/completeRows(of:columns:renamed:added:log:)``
+    /// with the study's epoch-probe columns, ``EpochMetrics``).
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` for an unreadable failed.txt or a corrupt metrics.csv.
-    public static func readTask(index: Int, id: String, point: [String: String], training: TrainingConfiguration, epochProbes: EpochProbeSettings,
-                                in directory: URL, log: (String) -> Void = { _ in }) throws -> Task {
-        let dir = directory.appendingPathComponent(id)
-        var task = Task(index: index, id: id, point: point, training: training, status: .missing, failure: nil, epochs: 0, seconds: 0, final: nil)
-        guard FileManager.default.fileExists(atPath: dir.path) else { return task }
-        task.failure = try StudyRunner.failure(in: dir)
-        let url = dir.appendingPathComponent("metrics.csv")
-        var rows: [EpochMetrics] = []
-        if FileManager.default.fileExists(atPath: url.path) {
-            let columns = EpochMetrics.columns + StudyRunner.epochProbes(training, epochProbes).columns
-            do {
-                rows = try RunRecord.completeRows(of: url, columns: columns, renamed: EpochMetrics.renamedColumns, added: EpochMetrics.addedColumns, log: log).map {
-                    try EpochMetrics(fields: $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init), header: columns, path: url.path)
-                }
-            } catch let TrainingError.corruptRun(path, reason) {
-                throw StudyError.corruptFile(path: path, reason: reason)
+    public static func readTask(_ task: SweepTask, in directory: URL, log: (String) -> Void = { _ in }) throws -> Task {
+        let status = try task.status(in: directory)
+        let training = task.settings.training
+        var out = Task(index: task.index, id: task.id, point: task.point.mapValues { ($0 as? String) ?? jsonText($0) }, training: training,
+                       status: status, epochs: 0, seconds: 0, final: nil)
+        let url = task.directory(in: directory).appendingPathComponent(RunStore.metricsName)
+        guard status != .missing, FileManager.default.fileExists(atPath: url.path) else { return out }
+        let columns = EpochMetrics.columns + StudyRunner.epochProbes(training, task.settings.epochProbes).columns
+        let rows: [EpochMetrics]
+        do {
+            rows = try RunRecord.completeRows(of: url, columns: columns, renamed: EpochMetrics.renamedColumns, added: EpochMetrics.addedColumns, log: log).map {
+                try EpochMetrics(fields: $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init), header: columns, path: url.path)
             }
+        } catch let TrainingError.corruptRun(path, reason) {
+            throw StudyError.corruptFile(path: path, reason: reason)
         }
-        task.epochs = rows.count
-        task.seconds = rows.reduce(0) { sum, m in
+        out.epochs = rows.count
+        out.seconds = rows.reduce(0) { sum, m in
             sum + m.trainSeconds + m.evaluationSeconds + zip(m.probeColumns, m.probeValues).reduce(0) { $0 + ($1.0.hasSuffix("_seconds") && $1.1.isFinite ? $1.1 : 0) }
         }
-        if task.failure != nil {
-            task.status = .diverged
-        } else if let last = rows.last, training.isFinished(after: last) {
-            task.status = .finished
-            task.final = last
-        } else {
-            task.status = .partial
-        }
-        return task
+        if out.isFinished { out.final = rows.last }
+        return out
+    }
+
+    /// Writes the report of the sweep directory `directory` (its manifest.jsonl and task
+    /// directories): ``write(tasks:axes:in:)`` for every task, the axes being every key of the
+    /// tasks' points in canonical (sorted) order.
+    /// - Throws: ``ConfigurationError`` for a missing or bad manifest; ``StudyError`` for a corrupt task file or an unwritable directory.
+    public static func write(in directory: URL, log: (String) -> Void = { _ in }) throws -> Written {
+        let tasks = try SweepManifest.read(directory.appendingPathComponent(SweepManifest.fileName))
+        let axes = Set(tasks.flatMap(\.point.keys)).sorted()
+        return try write(tasks: try tasks.map { try readTask($0, in: directory, log: log) }, axes: axes, in: directory)
     }
 
     // MARK: Collapse
@@ -251,7 +250,7 @@ public enum SweepReport {
     struct Group {
         var family: String, batchSize: Int, learningRate: Double
         var tasks: [Task]
-        var finished: [Task] { tasks.filter { $0.status == .finished } }
+        var finished: [Task] { tasks.filter(\.isFinished) }
         var etaOverB: Double { tasks[0].learningRateOverBatchSize }
         func values(_ m: Metric) -> [Double] { finished.map { $0[m] } }
     }
@@ -330,10 +329,10 @@ public enum SweepReport {
         // sweep.csv
         let columns = csvColumns(axes: axes)
         let rows: [[String: String]] = tasks.map { t in
-            var r: [String: String] = ["index": String(t.index), "id": t.id, "status": t.status.rawValue, "batch_size": String(t.batchSize),
+            var r: [String: String] = ["index": String(t.index), "id": t.id, "status": t.status.name, "batch_size": String(t.batchSize),
                                        "learning_rate": "\(t.learningRate)", "momentum": "\(t.momentum)", "eta_over_batch_size": "\(t.learningRateOverBatchSize)",
                                        "stability_limit": "\(t.stabilityLimit)", "epochs": String(t.epochs), "seconds": String(format: "%.3f", t.seconds)]
-            for a in axes { r[a] = t.point[a] ?? "" }
+            for a in axes { r[a] = (t.point[a] ?? "").replacingOccurrences(of: ",", with: ";") }   // CSVTable has no quoting
             for m in metrics { r[m.id] = m.format == "%.0f" && t[m].isFinite ? String(Int(t[m])) : "\(t[m])" }
             return r
         }
@@ -394,14 +393,14 @@ public enum SweepReport {
         }
 
         // summary.md
-        let finished = tasks.filter { $0.status == .finished }
-        let unfinished = tasks.filter { $0.status != .finished }
+        let finished = tasks.filter(\.isFinished)
+        let unfinished = tasks.filter { !$0.isFinished }
         var md = "# Sweep report\n\n"
-        md += "\(tasks.count) task\(tasks.count == 1 ? "" : "s"): " + Status.allCases.map { s in "\(tasks.filter { $0.status == s }.count) \(s.rawValue)" }.joined(separator: ", ") + ".\n\n"
+        md += "\(tasks.count) task\(tasks.count == 1 ? "" : "s"): " + ["finished", "diverged", "partial", "missing"].map { s in "\(tasks.filter { $0.status.name == s }.count) \(s)" }.joined(separator: ", ") + ".\n\n"
         if !unfinished.isEmpty {
             md += "## Tasks not finished\n\nLeft out of the table and the figures:\n\n"
             md += Markdown.table(["index", "id", "status", "epochs", "why"], unfinished.map { t in
-                [String(t.index), t.id, t.status.rawValue, String(t.epochs), (t.failure ?? "").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "|", with: "\\|")]
+                [String(t.index), t.id, t.status.name, String(t.epochs), (t.failure ?? "").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "|", with: "\\|")]
             }) + "\n"
         }
         md += "## Final values over seeds\n\nPer (B, η): mean ± sample standard deviation over the seeds that finished (n = finished/tasks). "

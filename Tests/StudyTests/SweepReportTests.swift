@@ -21,29 +21,29 @@ struct SyntheticSweep {
     static func sharpness(_ etaOverB: Double, seed: UInt64) -> Double { 2 * Foundation.pow(etaOverB, 0.25) * (seed == 0 ? 1.05 : 0.95) }
     static func trace(_ batchSize: Int, seed: UInt64) -> Double { 100 * Double(batchSize) * (seed == 0 ? 1.01 : 0.99) }
 
-    struct Entry { var index: Int; var id: String; var point: [String: String]; var training: TrainingConfiguration }
-
     /// The axes' canonical keys, in canonical (sorted) order.
     static let axes = ["training.optimizer.batchSize", "training.optimizer.learningRate", "training.seed"]
 
-    /// Every task, in the manifest's order (sorted by the axes' values in canonical order).
-    static var entries: [Entry] {
-        var out: [Entry] = []
-        for b in batchSizes { for η in learningRates { for s in seeds {
-            var t = TrainingConfiguration()
-            t.optimizer.batchSize = b; t.optimizer.learningRate = η; t.seed = s; t.optimizer.momentum = momentum; t.epochs = 2
-            out.append(Entry(index: out.count, id: String(format: "%012x", 0xabc000 + out.count),
-                             point: [axes[0]: String(b), axes[1]: "\(η)", axes[2]: String(s)], training: t))
-        } } }
-        return out
+    /// Plans the sweep into `dir` (manifest.jsonl, sweep.json) and returns its tasks.
+    static func plan(in dir: URL) throws -> [SweepTask] {
+        let text = """
+        {"training": {"epochs": 2, "optimizer": {"momentum": \(momentum)}},
+         "axes": {"batchSize": \(batchSizes), "learningRate": \(learningRates), "seed": \(seeds)}}
+        """
+        let spec = try SweepSpecification.decode(json: Data(text.utf8), source: "synthetic.json")
+        let tasks = try spec.tasks()
+        try SweepManifest.write(tasks, specification: spec, to: dir)
+        return tasks
     }
 
-    /// Writes the task directory of `entry` with `epochs` rows (the last with the known final values).
-    static func writeTask(_ entry: Entry, in dir: URL, epochs: Int = 2) throws {
-        let t = entry.training
-        let probes = StudyRunner.epochProbes(t, EpochProbeSettings())
-        let taskDir = dir.appendingPathComponent(entry.id)
+    /// Writes the run directory of `task` with `epochs` metrics.csv rows (each with the known
+    /// final values) and a run.json holding its configuration (the status reads only its presence).
+    static func writeTask(_ task: SweepTask, in dir: URL, epochs: Int = 2) throws {
+        let t = task.settings.training
+        let probes = StudyRunner.epochProbes(t, task.settings.epochProbes)
+        let taskDir = task.directory(in: dir)
         try FileManager.default.createDirectory(at: taskDir, withIntermediateDirectories: true)
+        try AtomicFile.write(try JSONText.data(["configuration": t.jsonObject()]), to: taskDir.appendingPathComponent(RunStore.runInfoName))
         let x = t.optimizer.learningRate / Double(t.optimizer.batchSize)
         let known: [String: Double] = ["lambda_max": lambda(x, seed: t.seed), "lambda_converged": 1, "lambda_residual": 1e-4,
                                        "trace": trace(t.optimizer.batchSize, seed: t.seed), "trace_stderr": 3,
@@ -60,18 +60,15 @@ struct SyntheticSweep {
         try AtomicFile.write(text, to: taskDir.appendingPathComponent("metrics.csv"))
     }
 
-    /// Reads every task of the synthetic sweep from `dir`.
-    static func tasks(in dir: URL) throws -> [SweepReport.Task] {
-        try entries.map { try SweepReport.readTask(index: $0.index, id: $0.id, point: $0.point, training: $0.training, epochProbes: EpochProbeSettings(), in: dir) }
-    }
 }
 
 @Suite struct SweepReportTests {
     @Test func aMetricOfEtaOverBCollapsesAndOneOfBAloneDoesNot() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        for e in SyntheticSweep.entries { try SyntheticSweep.writeTask(e, in: dir) }
-        let written = try SweepReport.write(tasks: try SyntheticSweep.tasks(in: dir), axes: SyntheticSweep.axes, in: dir)
+        let entries = try SyntheticSweep.plan(in: dir)
+        for e in entries { try SyntheticSweep.writeTask(e, in: dir) }
+        let written = try SweepReport.write(in: dir)
         #expect(written.unfinished.isEmpty)
         func collapse(_ id: String) -> SweepReport.Collapse? { written.collapses.first { $0.metric == id } }
         for id in ["lambda_max", "sharpness_max"] {
@@ -97,9 +94,9 @@ struct SyntheticSweep {
         #expect(summary.contains("collapses onto one curve in η/B within seed noise"))
         #expect(summary.contains("does not collapse: at equal η/B the batch sizes differ by"))
         // λ_max > 2(1+μ)/η ⟺ 10·√(ηB)·(1 ± 0.05) > 3.8, counted from the closed forms.
-        let above = SyntheticSweep.entries.filter { e in
-            let x = e.training.optimizer.learningRate / Double(e.training.optimizer.batchSize)
-            return SyntheticSweep.lambda(x, seed: e.training.seed) > 2 * (1 + SyntheticSweep.momentum) / e.training.optimizer.learningRate
+        let above = entries.map(\.settings.training).filter { t in
+            let x = t.optimizer.learningRate / Double(t.optimizer.batchSize)
+            return SyntheticSweep.lambda(x, seed: t.seed) > 2 * (1 + SyntheticSweep.momentum) / t.optimizer.learningRate
         }.count
         #expect(summary.contains("\(above) of 24 finished tasks with a measured λ_max end with λ_max above the stability limit"))
     }
@@ -107,12 +104,14 @@ struct SyntheticSweep {
     @Test func sweepCSVHoldsTheClosedForms() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        for e in SyntheticSweep.entries { try SyntheticSweep.writeTask(e, in: dir) }
-        _ = try SweepReport.write(tasks: try SyntheticSweep.tasks(in: dir), axes: SyntheticSweep.axes, in: dir)
+        let entries = try SyntheticSweep.plan(in: dir)
+        for e in entries { try SyntheticSweep.writeTask(e, in: dir) }
+        _ = try SweepReport.write(in: dir)
         let table = try CSVTable.read(dir.appendingPathComponent("sweep.csv"))
         #expect(table.columns == SweepReport.csvColumns(axes: SyntheticSweep.axes))
-        #expect(table.rows.count == SyntheticSweep.entries.count)
-        for (row, e) in zip(table.rows, SyntheticSweep.entries) {
+        #expect(table.rows.count == entries.count)
+        for (row, task) in zip(table.rows, entries) {
+            let e = (index: task.index, id: task.id, training: task.settings.training)
             func v(_ k: String) -> Double { Double(row[k] ?? "") ?? .nan }
             let b = Double(e.training.optimizer.batchSize), η = e.training.optimizer.learningRate, μ = SyntheticSweep.momentum
             let λ = SyntheticSweep.lambda(η / b, seed: e.training.seed)
@@ -135,16 +134,16 @@ struct SyntheticSweep {
     @Test func aPartialSweepListsItsUnfinishedTasksAndDrawsTheRest() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let entries = SyntheticSweep.entries
+        let entries = try SyntheticSweep.plan(in: dir)
         // Task 3: missing; 5: partial (1 of 2 epochs); 7: diverged; 8: directory without metrics.csv (partial).
         for e in entries where e.index != 3 {
             try SyntheticSweep.writeTask(e, in: dir, epochs: e.index == 5 ? 1 : e.index == 8 ? 0 : 2)
         }
-        try FileManager.default.removeItem(at: dir.appendingPathComponent(entries[8].id).appendingPathComponent("metrics.csv"))
-        try AtomicFile.write("training diverged: the loss is nan at step 12\n", to: dir.appendingPathComponent(entries[7].id).appendingPathComponent("failed.txt"))
-        let written = try SweepReport.write(tasks: try SyntheticSweep.tasks(in: dir), axes: SyntheticSweep.axes, in: dir)
+        try FileManager.default.removeItem(at: entries[8].directory(in: dir).appendingPathComponent("metrics.csv"))
+        try AtomicFile.write("training diverged: the loss is nan at step 12\n", to: entries[7].directory(in: dir).appendingPathComponent("failed.txt"))
+        let written = try SweepReport.write(in: dir)
         #expect(written.unfinished.map(\.index) == [3, 5, 7, 8])
-        #expect(written.unfinished.map(\.status) == [.missing, .partial, .diverged, .partial])
+        #expect(written.unfinished.map(\.status.name) == ["missing", "partial", "diverged", "partial"])
         let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
         #expect(summary.contains("24 tasks: 20 finished, 1 diverged, 2 partial, 1 missing."))
         for (k, status) in [(3, "missing"), (5, "partial"), (7, "diverged"), (8, "partial")] {
@@ -153,6 +152,7 @@ struct SyntheticSweep {
         #expect(summary.contains("the loss is nan at step 12"))
         let table = try CSVTable.read(dir.appendingPathComponent("sweep.csv"))
         #expect(table.rows.map { $0["status"] } == entries.map { [3: "missing", 5: "partial", 7: "diverged", 8: "partial"][$0.index] ?? "finished" })
+        #expect(table.rows.map { $0["id"] } == entries.map(\.id))
         #expect(table.rows[5]["epochs"] == "1" && table.rows[5]["lambda_max"] == "nan")
         // The figures exist and hold one series per batch size.
         for name in SweepReport.figureMetrics.map(SweepReport.figureName) + [SweepReport.limitFigureName] {
