@@ -162,4 +162,53 @@ struct SyntheticSweep {
         // The (64, 0.0125)… groups: task 3 is seed 1 of (64, 0.025): n = 1/2 there.
         #expect(written.table.contains("| 64 | 0.025 | 0.9 | 0.0003906 | 1/2 |"))
     }
+
+    @Test func theGapInterpolatesBetweenGridPointsOnTheLinearScale() {
+        // y = log₁₀(η/B) + offset(B), with values of both signs (so compared on the linear scale),
+        // on grids that interleave: B = 64 at η/B = 10⁻⁴, 10⁻³, 10⁻²; B = 128 at 3·10⁻⁴, 3·10⁻³.
+        // y is linear in log₁₀ η/B, so piecewise-linear interpolation is exact and each comparison
+        // differs by the offsets' difference alone.
+        func points(offset64: Double, offset128: Double) -> [SweepReport.CurvePoint] {
+            [1e-4, 1e-3, 1e-2].map { SweepReport.CurvePoint(batchSize: 64, etaOverB: $0, values: [Foundation.log10($0) + offset64]) }
+                + [3e-4, 3e-3].map { SweepReport.CurvePoint(batchSize: 128, etaOverB: $0, values: [Foundation.log10($0) + offset128]) }
+        }
+        let same = SweepReport.collapse(metric: "m", family: "", points: points(offset64: 3, offset128: 3))
+        // Comparisons: both points of B = 128 inside [10⁻⁴, 10⁻²], and the middle point of B = 64 inside [3·10⁻⁴, 3·10⁻³].
+        #expect(!same.logScale && same.comparisons == 3 && same.verdict == .collapses, "\(same.sentence)")
+        #expect(same.gap < 1e-12)
+        #expect(same.noise.isNaN && same.sentence.contains("no seed noise to compare with"))
+        let shifted = SweepReport.collapse(metric: "m", family: "", points: points(offset64: 3, offset128: 3.5))
+        #expect(shifted.verdict == .doesNotCollapse && abs(shifted.gap - 0.5) < 1e-12, "\(shifted.sentence)")
+        // Ranges that do not overlap: nothing to compare.
+        let apart = SweepReport.collapse(metric: "m", family: "", points: [
+            .init(batchSize: 64, etaOverB: 1e-4, values: [1]), .init(batchSize: 64, etaOverB: 2e-4, values: [2]),
+            .init(batchSize: 128, etaOverB: 1e-3, values: [1]), .init(batchSize: 128, etaOverB: 2e-3, values: [2])])
+        #expect(apart.verdict == .tooFew && apart.comparisons == 0 && apart.sentence.hasPrefix("too few overlapping points to tell"))
+    }
+
+    @Test func anAxisBesideBatchSizeRateAndSeedSplitsTheSweepIntoFamilies() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = #"{"training": {"epochs": 2}, "axes": {"batchSize": [64, 128], "learningRate": [0.025, 0.05], "momentum": [0, 0.9], "seed": [0, 1]}}"#
+        let spec = try SweepSpecification.decode(json: Data(text.utf8), source: "families.json")
+        let tasks = try spec.tasks()
+        try SweepManifest.write(tasks, specification: spec, to: dir)
+        for t in tasks { try SyntheticSweep.writeTask(t, in: dir) }
+        let written = try SweepReport.write(in: dir)
+        let families = Set(written.collapses.map(\.family))
+        #expect(families == ["training.optimizer.momentum=0", "training.optimizer.momentum=0.9"])
+        #expect(written.collapses.count == 2 * SweepReport.figureMetrics.count)
+        // λ_max is an exact function of η/B in each family.
+        for c in written.collapses where c.metric == "lambda_max" { #expect(c.verdict == .collapses && c.gap < 1e-12, "\(c.family): \(c.sentence)") }
+        let series = try svgSeries(dir.appendingPathComponent("figures").appendingPathComponent(SweepReport.figureName("lambda_max")))
+        #expect(series == ["B = 64 (training.optimizer.momentum=0)", "B = 128 (training.optimizer.momentum=0)",
+                           "B = 64 (training.optimizer.momentum=0.9)", "B = 128 (training.optimizer.momentum=0.9)"])
+        // The stability limit 2(1+μ)/η follows each task's momentum.
+        let table = try CSVTable.read(dir.appendingPathComponent("sweep.csv"))
+        for row in table.rows {
+            let μ = Double(row["momentum"]!)!, η = Double(row["learning_rate"]!)!
+            #expect(abs(Double(row["stability_limit"]!)! - 2 * (1 + μ) / η) <= 1e-12 / η)
+            #expect(row["training.optimizer.momentum"] == (μ == 0 ? "0" : "0.9"))
+        }
+    }
 }
