@@ -18,8 +18,8 @@ import Training
 ///   largest seed's value; and λ_max against the stability limit 2(1+μ)/η (log-log) with the
 ///   line λ_max = limit.
 ///
-/// η is the task's configured learning rate (`training.optimizer.learningRate`, the peak of its
-/// schedule), B its batch size and μ its momentum; the stability limit is
+/// η is the task's configured learning rate (`training.optimizer.learningRate`: the schedule's
+/// base rate, its peak under the cosine and constant schedules), B its batch size and μ its momentum; the stability limit is
 /// ``TrainingConfiguration/stabilityLimit(learningRate:)`` at η (2(1+μ)/η for heavy ball). A
 /// sweep whose tasks differ in keys other than B, η and the seed is split into families (one per
 /// combination of the other keys' values): seeds are aggregated, and collapse is judged, within a
@@ -49,7 +49,7 @@ public enum SweepReport {
         public var failure: String? { if case let .diverged(reason) = status { reason } else { nil } }
         /// The batch size B.
         public var batchSize: Int { training.optimizer.batchSize }
-        /// The configured learning rate η (the schedule's peak for the default schedules).
+        /// The configured learning rate η (the schedule's base rate).
         public var learningRate: Double { training.optimizer.learningRate }
         /// SGD's momentum μ.
         public var momentum: Double { training.optimizer.momentum }
@@ -255,9 +255,8 @@ public enum SweepReport {
         func values(_ m: Metric) -> [Double] { finished.map { $0[m] } }
     }
 
-    /// The keys that vary within a family: B, η and the seed (canonical keys, and the last name of each).
-    static let withinFamilyKeys: Set<String> = ["training.optimizer.batchSize", "training.optimizer.learningRate", "training.seed",
-                                                "batchSize", "learningRate", "seed"]
+    /// The keys that vary within a family: B, η and the seed (the manifest's canonical keys).
+    static let withinFamilyKeys: Set<String> = ["training.optimizer.batchSize", "training.optimizer.learningRate", "training.seed"]
 
     /// A task's family: its point's other keys as "key=value, …" (sorted by key), "" when it has none.
     static func family(of task: Task) -> String {
