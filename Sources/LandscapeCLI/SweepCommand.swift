@@ -10,7 +10,7 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Grids of training runs with the study's epoch probes: plan a manifest, run its tasks (Slurm job arrays, Kubernetes Indexed Jobs, or locally).",
-        subcommands: [SweepPlanCommand.self, SweepRunCommand.self])
+        subcommands: [SweepPlanCommand.self, SweepRunCommand.self, SweepReportCommand.self])
 }
 
 struct SweepPlanCommand: ParsableCommand {

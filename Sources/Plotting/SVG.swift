@@ -357,3 +357,103 @@ public enum SVGPlot {
         return s + "</svg>\n"
     }
 }
+
+extension SVGPlot {
+    /// One series of an ``errorBarPlot(title:xLabel:yLabel:series:logX:logY:identityLine:width:height:)``:
+    /// points (x[i], y[i]) with a vertical bar from lower[i] to upper[i] each (e.g. the seed mean
+    /// and the range over seeds), joined by a line in x order.
+    public struct ErrorBarSeries: Sendable {
+        /// The legend label (and the `data-series` attribute of its group).
+        public let name: String
+        /// The points; `lower`/`upper` are the bar's ends (same count; a non-finite end, or one
+        /// not positive on a log axis, leaves that bar out; the point stays).
+        public let x: [Double], y: [Double], lower: [Double], upper: [Double]
+        /// An SVG colour.
+        public let color: String
+        /// A series named `name` through (x[i], y[i]) with bars [lower[i], upper[i]].
+        public init(name: String, x: [Double], y: [Double], lower: [Double], upper: [Double], color: String) {
+            self.name = name; self.x = x; self.y = y; self.lower = lower; self.upper = upper; self.color = color
+        }
+    }
+
+    /// Points with error bars, one colour per series, with a legend in a right margin. `logX` /
+    /// `logY` plot log₁₀ of the values (points whose coordinate is not positive are skipped);
+    /// non-finite points are skipped. With `identityLine` (its legend label) the two axes get the
+    /// same range and the line y = x is drawn across it (black, dashed; `data-reference`).
+    /// Each series is one `<g data-series="NAME">`: its line, its markers (`<circle>`) and its
+    /// bars (`<line data-bar="1">`).
+    public static func errorBarPlot(title: String, xLabel: String, yLabel: String, series: [ErrorBarSeries], logX: Bool = false, logY: Bool = false,
+                                    identityLine: String? = nil, width: Double = 640, height: Double = 420) -> String {
+        let names = series.map(\.name) + (identityLine.map { [$0] } ?? [])
+        let legendWidth = 60 + 7 * Double(names.map(\.count).max() ?? 0)
+        let width = width + legendWidth
+        let left = 78.0, right = 20.0 + legendWidth, top = 40.0, bottom = 56.0
+        let pw = width - left - right, ph = height - top - bottom
+        func tx(_ v: Double) -> Double? { v.isFinite ? (logX ? (v > 0 ? Foundation.log10(v) : nil) : v) : nil }
+        func ty(_ v: Double) -> Double? { v.isFinite ? (logY ? (v > 0 ? Foundation.log10(v) : nil) : v) : nil }
+        // The drawable points of each series, in x order: (x, y, bar ends or nil).
+        let drawn: [[(x: Double, y: Double, bar: (Double, Double)?)]] = series.map { s in
+            s.x.indices.compactMap { k -> (x: Double, y: Double, bar: (Double, Double)?)? in
+                guard let x = tx(s.x[k]), let y = ty(s.y[k]) else { return nil }
+                let bar = k < s.lower.count && k < s.upper.count ? ty(s.lower[k]).flatMap { lo in ty(s.upper[k]).map { (lo, $0) } } : nil
+                return (x, y, bar)
+            }.sorted { $0.x < $1.x }
+        }
+        let xs = drawn.flatMap { $0.map(\.x) }
+        let ys = drawn.flatMap { $0.flatMap { p in [p.y] + (p.bar.map { [$0.0, $0.1] } ?? []) } }
+        var (x0, x1) = axisRange(xs.min() ?? 0, xs.max() ?? 1)
+        var (y0, y1) = axisRange(ys.min() ?? 0, ys.max() ?? 1)
+        if identityLine != nil, logX == logY {
+            (x0, x1) = axisRange(min(x0, y0), max(x1, y1)); (y0, y1) = (x0, x1)
+        }
+        let xpad = 0.05 * x1 - 0.05 * x0, ypad = 0.05 * y1 - 0.05 * y0
+        x0 -= xpad; x1 += xpad; y0 -= ypad; y1 += ypad
+        func px(_ x: Double) -> Double { left + fraction(x, x0, x1) * pw }
+        func py(_ y: Double) -> Double { top + (1 - fraction(y, y0, y1)) * ph }
+        func f(_ v: Double) -> String { String(format: "%.2f", v) }
+        var s = frame(width: width, height: height, title: title, left: left, top: top, pw: pw, ph: ph)
+        for t in logX ? logTicks(x0, x1) : ticks(x0, x1) {
+            s += "<line x1=\"\(f(px(t)))\" y1=\"\(top + ph)\" x2=\"\(f(px(t)))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"
+            s += "<text x=\"\(f(px(t)))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(logX ? logLabel(t) : label(t))</text>\n"
+        }
+        for t in logY ? logTicks(y0, y1) : ticks(y0, y1) {
+            s += "<line x1=\"\(left - 5)\" y1=\"\(f(py(t)))\" x2=\"\(left)\" y2=\"\(f(py(t)))\" stroke=\"#333\"/>"
+            s += "<text x=\"\(left - 8)\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(logY ? logLabel(t) : label(t))</text>\n"
+        }
+        s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel + (logX ? " (log scale)" : "")))</text>\n"
+        s += "<text transform=\"translate(16 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel + (logY ? " (log scale)" : "")))</text>\n"
+        let lx = left + pw + 14
+        if let identityLine {
+            // y = x from where it enters the plot to where it leaves it.
+            let a = max(x0, y0), b = min(x1, y1)
+            if a < b {
+                s += "<g data-reference=\"\(escape(identityLine))\"><line x1=\"\(f(px(a)))\" y1=\"\(f(py(a)))\" x2=\"\(f(px(b)))\" y2=\"\(f(py(b)))\" stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/></g>\n"
+            }
+            let ly = top + 14 + Double(series.count) * 18
+            s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>"
+            s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(identityLine))</text>\n"
+        }
+        for (k, ser) in series.enumerated() {
+            let pts = drawn[k]
+            s += "<g data-series=\"\(escape(ser.name))\">"
+            if pts.count >= 2 {
+                s += "<polyline fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\" points=\"\(pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " "))\"/>"
+            }
+            for p in pts {
+                if let (lo, hi) = p.bar {
+                    let x = f(px(p.x))
+                    s += "<line data-bar=\"1\" x1=\"\(x)\" y1=\"\(f(py(lo)))\" x2=\"\(x)\" y2=\"\(f(py(hi)))\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
+                    for end in [lo, hi] {
+                        s += "<line x1=\"\(f(px(p.x) - 4))\" y1=\"\(f(py(end)))\" x2=\"\(f(px(p.x) + 4))\" y2=\"\(f(py(end)))\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
+                    }
+                }
+                s += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3.5\" fill=\"\(ser.color)\"/>"
+            }
+            s += "</g>\n"
+            let ly = top + 14 + Double(k) * 18
+            s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"\(ser.color)\" stroke-width=\"2\"/><circle cx=\"\(lx + 12)\" cy=\"\(ly)\" r=\"3.5\" fill=\"\(ser.color)\"/>"
+            s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
+        }
+        return s + "</svg>\n"
+    }
+}

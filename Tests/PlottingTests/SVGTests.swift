@@ -106,4 +106,39 @@ func points(in svg: String, element name: String, attribute: String) -> [[(Doubl
         let near = SVGPlot.linePlot(title: "t", xLabel: "x", yLabel: "y", series: [data, SVGPlot.Series(name: "limit", x: x, y: [1.1, 1.5, .nan, 2.5, 2.6, .nan], color: "#f00", reference: true)], logY: true)
         #expect(top(log) == top(near) && top(log) > top(SVGPlot.linePlot(title: "t", xLabel: "x", yLabel: "y", series: [data], logY: true)))
     }
+
+    @Test func errorBarPlotDrawsEachSeriesWithItsBarsAndTheIdentityLineThroughEqualPoints() {
+        // Series "a": three drawable points (the one at y = 0 is off a log axis), two with bars
+        // (a bar with a non-positive end is left out); series "b" lies on y = x.
+        let a = SVGPlot.ErrorBarSeries(name: "B = 64", x: [1, 10, 100, 1000], y: [2, 20, 0, 30], lower: [1, 10, 1, -1], upper: [3, 30, 1, 40], color: "#1f77b4")
+        let b = SVGPlot.ErrorBarSeries(name: "B = 256", x: [5, 50], y: [5, 50], lower: [.nan, 40], upper: [.nan, 60], color: "#ff7f0e")
+        let svg = SVGPlot.errorBarPlot(title: "λ <max>", xLabel: "x", yLabel: "y", series: [a, b], logX: true, logY: true, identityLine: "y = x")
+        final class Shapes: NSObject, XMLParserDelegate {
+            var group = "", circles: [String: [(Double, Double)]] = [:], bars: [String: Int] = [:], identity: [Double] = []
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes a: [String: String] = [:]) {
+                if name == "g" { group = a["data-series"] ?? a["data-reference"].map { "ref:" + $0 } ?? "" }
+                func d(_ k: String) -> Double { Double(a[k] ?? "") ?? .nan }
+                if name == "circle", !group.isEmpty { circles[group, default: []].append((d("cx"), d("cy"))) }
+                if name == "line", a["data-bar"] != nil { bars[group, default: 0] += 1 }
+                if name == "line", group == "ref:y = x" { identity = [d("x1"), d("y1"), d("x2"), d("y2")] }
+            }
+            func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) { if name == "g" { group = "" } }
+        }
+        let parser = XMLParser(data: Data(svg.utf8))
+        let shapes = Shapes()
+        parser.delegate = shapes
+        #expect(parser.parse())
+        #expect(shapes.circles["B = 64"]?.count == 3 && shapes.circles["B = 256"]?.count == 2)
+        #expect(shapes.bars["B = 64"] == 2 && shapes.bars["B = 256"] == 1)
+        #expect(svg.contains("λ &lt;max&gt;"))
+        // Points with y = x lie on the drawn identity line (collinear to the rounding of 0.01 px).
+        #expect(shapes.identity.count == 4)
+        if shapes.identity.count == 4, let points = shapes.circles["B = 256"] {
+            let (x1, y1, x2, y2) = (shapes.identity[0], shapes.identity[1], shapes.identity[2], shapes.identity[3])
+            for (cx, cy) in points {
+                let cross = (x2 - x1) * (cy - y1) - (y2 - y1) * (cx - x1)
+                #expect(abs(cross) / ((x2 - x1) * (x2 - x1) + (y2 - y1) * (y2 - y1)).squareRoot() < 0.05, "(\(cx), \(cy)) is off the line y = x")
+            }
+        }
+    }
 }

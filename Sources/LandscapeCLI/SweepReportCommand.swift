@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import Study
+
+struct SweepReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Merge a sweep's tasks into DIR/sweep.csv, DIR/summary.md and DIR/figures/ (also of a partial sweep, listing its unfinished tasks), and print the table over seeds.",
+        discussion: """
+        Each task of DIR/manifest.jsonl is finished, diverged, partial or missing; finished tasks contribute the last \
+        epoch of DIR/<id>/metrics.csv. sweep.csv has one row per task (axis values, B, η, μ, η/B, the stability limit, \
+        final losses and accuracies, the generalization gaps, λ_max, λ_max·η/2, λ_max/limit, the trace, S_ε, epochs, \
+        seconds); summary.md aggregates over seeds per (B, η) and says per quantity whether it collapses onto one curve \
+        in η/B (between-batch gap against the spread across η/B and the seed noise); the figures draw each quantity \
+        against η/B, one colour per batch size, and λ_max against 2(1+μ)/η.
+        """)
+
+    @Argument(help: "The sweep directory (holding manifest.jsonl).") var directory: String
+
+    func run() throws {
+        let dir = URL(fileURLWithPath: directory).standardizedFileURL
+        let written = try SweepReport.write(in: dir, log: stderrLine)
+        outLine(written.table)
+        for c in written.collapses {
+            outLine("\(SweepReport.metrics.first { $0.id == c.metric }?.label ?? c.metric)\(c.family.isEmpty ? "" : " (\(c.family))"): \(c.sentence)")
+        }
+        if !written.unfinished.isEmpty {
+            outLine("not finished (\(written.unfinished.count), left out of the table and figures):")
+            for t in written.unfinished { outLine("  task \(t.index) \(t.id): \(t.status.name)" + (t.failure.map { " (\($0))" } ?? (t.epochs > 0 ? " (\(t.epochs) epochs)" : ""))) }
+        }
+        outLine("wrote \(written.files.count) files in \(dir.path): sweep.csv, summary.md, figures/")
+    }
+}

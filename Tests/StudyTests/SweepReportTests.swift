@@ -1,0 +1,214 @@
+import Foundation
+import Testing
+import Checkpoints
+@testable import Study
+import Training
+
+/// A synthetic sweep over B ∈ {64, 128, 256}, η ∈ {0.0125, 0.025, 0.05, 0.1} and seeds {0, 1}
+/// (momentum 0.9, 2 epochs), whose task directories hold metrics.csv rows with known values:
+/// - λ_max = 10·(η/B)^(−1/2), times 1.05 (seed 0) or 0.95 (seed 1): an exact function of η/B;
+/// - S_ε max = 2·(η/B)^(1/4), likewise: an exact function of η/B;
+/// - trace = 100·B, times 1.01 (seed 0) or 0.99 (seed 1): a function of B alone;
+/// - test accuracy 0.9 + seed·0.01, train accuracy 0.95; losses 0.1 (train) and 0.2 (test).
+/// The seed factors multiply every point alike, so they cancel in differences of log₁₀ seed means.
+struct SyntheticSweep {
+    static let batchSizes = [64, 128, 256]
+    static let learningRates = [0.0125, 0.025, 0.05, 0.1]
+    static let seeds: [UInt64] = [0, 1]
+    static let momentum = 0.9
+
+    static func lambda(_ etaOverB: Double, seed: UInt64) -> Double { 10 / etaOverB.squareRoot() * (seed == 0 ? 1.05 : 0.95) }
+    static func sharpness(_ etaOverB: Double, seed: UInt64) -> Double { 2 * Foundation.pow(etaOverB, 0.25) * (seed == 0 ? 1.05 : 0.95) }
+    static func trace(_ batchSize: Int, seed: UInt64) -> Double { 100 * Double(batchSize) * (seed == 0 ? 1.01 : 0.99) }
+
+    /// The axes' canonical keys, in canonical (sorted) order.
+    static let axes = ["training.optimizer.batchSize", "training.optimizer.learningRate", "training.seed"]
+
+    /// Plans the sweep into `dir` (manifest.jsonl, sweep.json) and returns its tasks.
+    static func plan(in dir: URL) throws -> [SweepTask] {
+        let text = """
+        {"training": {"epochs": 2, "optimizer": {"momentum": \(momentum)}},
+         "axes": {"batchSize": \(batchSizes), "learningRate": \(learningRates), "seed": \(seeds)}}
+        """
+        let spec = try SweepSpecification.decode(json: Data(text.utf8), source: "synthetic.json")
+        let tasks = try spec.tasks()
+        try SweepManifest.write(tasks, specification: spec, to: dir)
+        return tasks
+    }
+
+    /// Writes the run directory of `task` with `epochs` metrics.csv rows (each with the known
+    /// final values) and a run.json holding its configuration (the status reads only its presence).
+    static func writeTask(_ task: SweepTask, in dir: URL, epochs: Int = 2) throws {
+        let t = task.settings.training
+        let probes = StudyRunner.epochProbes(t, task.settings.epochProbes)
+        let taskDir = task.directory(in: dir)
+        try FileManager.default.createDirectory(at: taskDir, withIntermediateDirectories: true)
+        try AtomicFile.write(try JSONText.data(["configuration": t.jsonObject()]), to: taskDir.appendingPathComponent(RunStore.runInfoName))
+        let x = t.optimizer.learningRate / Double(t.optimizer.batchSize)
+        let known: [String: Double] = ["lambda_max": lambda(x, seed: t.seed), "lambda_converged": 1, "lambda_residual": 1e-4,
+                                       "trace": trace(t.optimizer.batchSize, seed: t.seed), "trace_stderr": 3,
+                                       "sharpness_max": sharpness(x, seed: t.seed), "sharpness_mean": sharpness(x, seed: t.seed) / 2,
+                                       "lambda_seconds": 0.5]
+        var text = EpochMetrics.csvHeader(probeColumns: probes.columns) + "\n"
+        for epoch in stride(from: 1, through: epochs, by: 1) {
+            let m = EpochMetrics(epoch: epoch, trainLoss: 0.1, trainAccuracy: 0.95, trainRunningLoss: 0.1, validationLoss: 0.2, validationAccuracy: 0.9,
+                                 testLoss: 0.2, testAccuracy: 0.9 + Double(t.seed) * 0.01, learningRate: t.optimizer.learningRate,
+                                 stabilityLimit: t.stabilityLimit(learningRate: t.optimizer.learningRate), trainSeconds: 1, evaluationSeconds: 0.25,
+                                 probeColumns: probes.columns, probeValues: probes.columns.map { known[$0] ?? .nan }, integerColumns: probes.integerColumns)
+            text += m.csvRow + "\n"
+        }
+        try AtomicFile.write(text, to: taskDir.appendingPathComponent("metrics.csv"))
+    }
+
+}
+
+@Suite struct SweepReportTests {
+    @Test func aMetricOfEtaOverBCollapsesAndOneOfBAloneDoesNot() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let entries = try SyntheticSweep.plan(in: dir)
+        for e in entries { try SyntheticSweep.writeTask(e, in: dir) }
+        let written = try SweepReport.write(in: dir)
+        #expect(written.unfinished.isEmpty)
+        func collapse(_ id: String) -> SweepReport.Collapse? { written.collapses.first { $0.metric == id } }
+        for id in ["lambda_max", "sharpness_max"] {
+            let c = try #require(collapse(id))
+            #expect(c.logScale && c.verdict == .collapses, "\(id): \(c.sentence)")
+            #expect(c.gap < 1e-12, "\(id): gap \(c.gap)")
+            #expect(c.spread > 0.1)
+        }
+        // trace = 100·B: at equal η/B two batch sizes differ by log₁₀ of their ratio. Overlapping
+        // points (η doubles where B doubles): 64↔128 and 128↔256 three each way (|d| = log₁₀ 2),
+        // 64↔256 two each way (|d| = 2 log₁₀ 2): gap = log₁₀ 2 · √((12 + 4·4)/16).
+        let trace = try #require(collapse("trace"))
+        #expect(trace.verdict == .doesNotCollapse && trace.comparisons == 16)
+        #expect(abs(trace.gap - Foundation.log10(2) * (28.0 / 16).squareRoot()) < 1e-12, "gap \(trace.gap)")
+        // Seed noise: the standard error of {log₁₀ 1.01c, log₁₀ 0.99c} is |log₁₀(1.01/0.99)|/2 at every point.
+        #expect(abs(trace.noise - Foundation.log10(1.01 / 0.99) / 2) < 1e-12)
+        #expect(trace.sentence.hasPrefix("does not collapse: at equal η/B the batch sizes differ by a factor"))
+        // λ_max·η/2 = 5·√(ηB)·(1 ± 0.05): at equal η/B (η ∝ B) it is ∝ B, the same gap as the trace's.
+        let sharpnessTimesRate = try #require(collapse("lambda_eta_over_2"))
+        #expect(sharpnessTimesRate.verdict == .doesNotCollapse)
+        #expect(abs(sharpnessTimesRate.gap - Foundation.log10(2) * (28.0 / 16).squareRoot()) < 1e-12, "gap \(sharpnessTimesRate.gap)")
+        let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.contains("collapses onto one curve in η/B within seed noise"))
+        #expect(summary.contains("does not collapse: at equal η/B the batch sizes differ by"))
+        // λ_max > 2(1+μ)/η ⟺ 10·√(ηB)·(1 ± 0.05) > 3.8, counted from the closed forms.
+        let above = entries.map(\.settings.training).filter { t in
+            let x = t.optimizer.learningRate / Double(t.optimizer.batchSize)
+            return SyntheticSweep.lambda(x, seed: t.seed) > 2 * (1 + SyntheticSweep.momentum) / t.optimizer.learningRate
+        }.count
+        #expect(summary.contains("\(above) of 24 finished tasks with a measured λ_max end with λ_max above the stability limit"))
+    }
+
+    @Test func sweepCSVHoldsTheClosedForms() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let entries = try SyntheticSweep.plan(in: dir)
+        for e in entries { try SyntheticSweep.writeTask(e, in: dir) }
+        _ = try SweepReport.write(in: dir)
+        let table = try CSVTable.read(dir.appendingPathComponent("sweep.csv"))
+        #expect(table.columns == SweepReport.csvColumns(axes: SyntheticSweep.axes))
+        #expect(table.rows.count == entries.count)
+        for (row, task) in zip(table.rows, entries) {
+            let e = (index: task.index, id: task.id, training: task.settings.training)
+            func v(_ k: String) -> Double { Double(row[k] ?? "") ?? .nan }
+            let b = Double(e.training.optimizer.batchSize), η = e.training.optimizer.learningRate, μ = SyntheticSweep.momentum
+            let λ = SyntheticSweep.lambda(η / b, seed: e.training.seed)
+            #expect(row["index"] == String(e.index) && row["id"] == e.id && row["status"] == "finished")
+            #expect(row["training.optimizer.batchSize"] == String(e.training.optimizer.batchSize))
+            #expect(v("batch_size") == b && v("learning_rate") == η && v("momentum") == μ)
+            #expect(v("eta_over_batch_size") == η / b)
+            #expect(abs(v("lambda_max") - λ) <= 1e-12 * λ)
+            #expect(abs(v("lambda_eta_over_2") - λ * η / 2) <= 1e-12 * λ * η)
+            #expect(abs(v("stability_limit") - 2 * (1 + μ) / η) <= 1e-12 / η)
+            #expect(abs(v("lambda_over_limit") - λ * η / (2 * (1 + μ))) <= 1e-12 * λ * η)
+            #expect(abs(v("gap_accuracy") - (0.95 - (0.9 + Double(e.training.seed) * 0.01))) < 1e-12)
+            #expect(abs(v("gap_loss") - 0.1) < 1e-12)
+            #expect(v("lambda_converged") == 1 && v("epochs") == 2)
+            // Two epochs of 1 s training, 0.25 s evaluation and 0.5 s λ_max.
+            #expect(abs(v("seconds") - 2 * 1.75) < 1e-9)
+        }
+    }
+
+    @Test func aPartialSweepListsItsUnfinishedTasksAndDrawsTheRest() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let entries = try SyntheticSweep.plan(in: dir)
+        // Task 3: missing; 5: partial (1 of 2 epochs); 7: diverged; 8: directory without metrics.csv (partial).
+        for e in entries where e.index != 3 {
+            try SyntheticSweep.writeTask(e, in: dir, epochs: e.index == 5 ? 1 : e.index == 8 ? 0 : 2)
+        }
+        try FileManager.default.removeItem(at: entries[8].directory(in: dir).appendingPathComponent("metrics.csv"))
+        try AtomicFile.write("training diverged: the loss is nan at step 12\n", to: entries[7].directory(in: dir).appendingPathComponent("failed.txt"))
+        let written = try SweepReport.write(in: dir)
+        #expect(written.unfinished.map(\.index) == [3, 5, 7, 8])
+        #expect(written.unfinished.map(\.status.name) == ["missing", "partial", "diverged", "partial"])
+        let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.contains("24 tasks: 20 finished, 1 diverged, 2 partial, 1 missing."))
+        for (k, status) in [(3, "missing"), (5, "partial"), (7, "diverged"), (8, "partial")] {
+            #expect(summary.contains("| \(k) | \(entries[k].id) | \(status) |"), "task \(k) is not listed")
+        }
+        #expect(summary.contains("the loss is nan at step 12"))
+        let table = try CSVTable.read(dir.appendingPathComponent("sweep.csv"))
+        #expect(table.rows.map { $0["status"] } == entries.map { [3: "missing", 5: "partial", 7: "diverged", 8: "partial"][$0.index] ?? "finished" })
+        #expect(table.rows.map { $0["id"] } == entries.map(\.id))
+        #expect(table.rows[5]["epochs"] == "1" && table.rows[5]["lambda_max"] == "nan")
+        // The figures exist and hold one series per batch size.
+        for name in SweepReport.figureMetrics.map(SweepReport.figureName) + [SweepReport.limitFigureName] {
+            let url = dir.appendingPathComponent("figures").appendingPathComponent(name)
+            #expect(try svgSeries(url) == ["B = 64", "B = 128", "B = 256"], "\(name)")
+        }
+        // The (64, 0.0125)… groups: task 3 is seed 1 of (64, 0.025): n = 1/2 there.
+        #expect(written.table.contains("| 64 | 0.025 | 0.9 | 0.0003906 | 1/2 |"))
+    }
+
+    @Test func theGapInterpolatesBetweenGridPointsOnTheLinearScale() {
+        // y = log₁₀(η/B) + offset(B), with values of both signs (so compared on the linear scale),
+        // on grids that interleave: B = 64 at η/B = 10⁻⁴, 10⁻³, 10⁻²; B = 128 at 3·10⁻⁴, 3·10⁻³.
+        // y is linear in log₁₀ η/B, so piecewise-linear interpolation is exact and each comparison
+        // differs by the offsets' difference alone.
+        func points(offset64: Double, offset128: Double) -> [SweepReport.CurvePoint] {
+            [1e-4, 1e-3, 1e-2].map { SweepReport.CurvePoint(batchSize: 64, etaOverB: $0, values: [Foundation.log10($0) + offset64]) }
+                + [3e-4, 3e-3].map { SweepReport.CurvePoint(batchSize: 128, etaOverB: $0, values: [Foundation.log10($0) + offset128]) }
+        }
+        let same = SweepReport.collapse(metric: "m", family: "", points: points(offset64: 3, offset128: 3))
+        // Comparisons: both points of B = 128 inside [10⁻⁴, 10⁻²], and the middle point of B = 64 inside [3·10⁻⁴, 3·10⁻³].
+        #expect(!same.logScale && same.comparisons == 3 && same.verdict == .collapses, "\(same.sentence)")
+        #expect(same.gap < 1e-12)
+        #expect(same.noise.isNaN && same.sentence.contains("no seed noise to compare with"))
+        let shifted = SweepReport.collapse(metric: "m", family: "", points: points(offset64: 3, offset128: 3.5))
+        #expect(shifted.verdict == .doesNotCollapse && abs(shifted.gap - 0.5) < 1e-12, "\(shifted.sentence)")
+        // Ranges that do not overlap: nothing to compare.
+        let apart = SweepReport.collapse(metric: "m", family: "", points: [
+            .init(batchSize: 64, etaOverB: 1e-4, values: [1]), .init(batchSize: 64, etaOverB: 2e-4, values: [2]),
+            .init(batchSize: 128, etaOverB: 1e-3, values: [1]), .init(batchSize: 128, etaOverB: 2e-3, values: [2])])
+        #expect(apart.verdict == .tooFew && apart.comparisons == 0 && apart.sentence.hasPrefix("too few overlapping points to tell"))
+    }
+
+    @Test func anAxisBesideBatchSizeRateAndSeedSplitsTheSweepIntoFamilies() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = #"{"training": {"epochs": 2}, "axes": {"batchSize": [64, 128], "learningRate": [0.025, 0.05], "momentum": [0, 0.9], "seed": [0, 1]}}"#
+        let spec = try SweepSpecification.decode(json: Data(text.utf8), source: "families.json")
+        let tasks = try spec.tasks()
+        try SweepManifest.write(tasks, specification: spec, to: dir)
+        for t in tasks { try SyntheticSweep.writeTask(t, in: dir) }
+        let written = try SweepReport.write(in: dir)
+        let families = Set(written.collapses.map(\.family))
+        #expect(families == ["training.optimizer.momentum=0", "training.optimizer.momentum=0.9"])
+        #expect(written.collapses.count == 2 * SweepReport.figureMetrics.count)
+        // λ_max is an exact function of η/B in each family.
+        for c in written.collapses where c.metric == "lambda_max" { #expect(c.verdict == .collapses && c.gap < 1e-12, "\(c.family): \(c.sentence)") }
+        let series = try svgSeries(dir.appendingPathComponent("figures").appendingPathComponent(SweepReport.figureName("lambda_max")))
+        #expect(series == ["B = 64 (training.optimizer.momentum=0)", "B = 128 (training.optimizer.momentum=0)",
+                           "B = 64 (training.optimizer.momentum=0.9)", "B = 128 (training.optimizer.momentum=0.9)"])
+        // The stability limit 2(1+μ)/η follows each task's momentum.
+        let table = try CSVTable.read(dir.appendingPathComponent("sweep.csv"))
+        for row in table.rows {
+            let μ = Double(row["momentum"]!)!, η = Double(row["learning_rate"]!)!
+            #expect(abs(Double(row["stability_limit"]!)! - 2 * (1 + μ) / η) <= 1e-12 / η)
+            #expect(row["training.optimizer.momentum"] == (μ == 0 ? "0" : "0.9"))
+        }
+    }
+}
