@@ -241,7 +241,7 @@ grep -q "landscape exited 75" "$out0" || fail "task 0's first run did not exit 7
 say "task 0 was stopped (exit 75) and resumed; all $count tasks completed with exit code 0"
 
 # 7. The report, if this landscape has `sweep report`; and each task's status from its directory.
-if "$landscape" sweep report --help > /dev/null 2>&1; then
+if "$landscape" sweep --help 2> /dev/null | grep -q "^  report "; then
     "$landscape" sweep report "$work/sweep" > "$work/log/report.log" 2>&1 \
         || fail "landscape sweep report failed (log/report.log): $(tail -n 5 "$work/log/report.log")"
     say "sweep report: $(head -n 3 "$work/log/report.log" | tr '\n' ' ' | cut -c1-200)"
