@@ -3,9 +3,10 @@
 # single-node cluster on this machine (munged, slurmctld and slurmd on localhost, everything under
 # one temporary directory, private ports and munge socket, so it touches no system Slurm or munge),
 # plans a small sweep (6 tiny MLP tasks on a subset of MNIST), submits it with the real
-# scripts/slurm/sweep.sbatch as a job array, requeues one running task with `scontrol requeue`
-# after its first epoch, waits for every task, checks that the requeued task was stopped and
-# resumed and that every task finished, then runs the same manifest with `sweep run --local` into
+# scripts/slurm/sweep.sbatch as a job array, stops two running tasks after their first epoch
+# (one with `scontrol requeue`, one with the USR1 that Slurm sends before the time limit), waits
+# for every task, checks that both were stopped, requeued and resumed and that every task
+# finished, then runs the same manifest with `sweep run --local` into
 # a second directory and checks that every task's results are identical (metrics.csv without its
 # *_seconds columns, checkpoints.csv, every checkpoint's bytes).
 #
@@ -207,22 +208,40 @@ say "submitted array job $job"
 task_state() { squeue -h -j "${job}_$1" -o %T 2> /dev/null | head -n 1; }
 epochs_done() { local f="$work/sweep/${ids[$1]}/metrics.csv"; [ -f "$f" ] && echo $(($(wc -l < "$f") - 1)) || echo 0; }
 
-# 5. Requeue task 0 once it has finished its first epoch and is still running.
-while :; do
-    [ $SECONDS -lt $deadline ] || fail "task 0 did not finish an epoch in time"
-    state="$(task_state 0)" done_epochs="$(epochs_done 0)"
-    [ "$done_epochs" -ge $epochs ] && fail "task 0 finished all $epochs epochs before it could be requeued (make the tasks longer)"
-    [ "$state" = RUNNING ] && [ "$done_epochs" -ge 1 ] && break
-    [ -z "$state" ] && fail "task 0 left the queue without finishing (job output below)"
-    sleep 0.1
-done
-scontrol requeue "${job}_0" || fail "scontrol requeue ${job}_0 failed"
-say "requeued task 0 (${ids[0]}) after $done_epochs of $epochs epochs"
+# 5. Stop two tasks after their first epoch, the two ways a running task is stopped early:
+# task 0 by `scontrol requeue` (SIGTERM to every process of the job; Slurm requeues it), task 1 as
+# before its time limit (`--signal=B:USR1@120` sends USR1 to the batch script alone; here
+# `scancel --batch --signal=USR1`), which sweep.sbatch forwards and then requeues the task itself.
+after_first_epoch() {
+    local i=$1 state done_epochs
+    while :; do
+        [ $SECONDS -lt $deadline ] || fail "task $i did not finish an epoch in time"
+        state="$(task_state "$i")" done_epochs="$(epochs_done "$i")"
+        [ "$done_epochs" -ge $epochs ] && fail "task $i finished all $epochs epochs before it could be stopped (make the tasks longer)"
+        [ "$state" = RUNNING ] && [ "$done_epochs" -ge 1 ] && break
+        [ -z "$state" ] && fail "task $i left the queue without finishing (job output below)"
+        sleep 0.1
+    done
+}
 # A requeued job is held for about two minutes (BeginTime) so that its old processes can end;
-# once task 0 is pending again, let it start as soon as the node is free.
-for _ in $(seq 100); do [ "$(task_state 0)" = PENDING ] && break; sleep 0.2; done
-[ "$(task_state 0)" = PENDING ] || fail "task 0 is $(task_state 0), not PENDING, after scontrol requeue"
-scontrol update JobId="${job}_0" StartTime=now || fail "scontrol update StartTime=now failed"
+# once the task is pending again, let it start as soon as the node is free.
+release_when_pending() {
+    local i=$1
+    for _ in $(seq 100); do [ "$(task_state "$i")" = PENDING ] && break; sleep 0.2; done
+    [ "$(task_state "$i")" = PENDING ] || fail "task $i is ${2:-$(task_state "$i")}, not PENDING, after it was stopped: not requeued"
+    scontrol update JobId="${job}_$i" StartTime=now || fail "scontrol update JobId=${job}_$i StartTime=now failed"
+}
+after_first_epoch 0
+scontrol requeue "${job}_0" || fail "scontrol requeue ${job}_0 failed"
+say "scontrol requeue: task 0 (${ids[0]}) after $(epochs_done 0) of $epochs epochs"
+release_when_pending 0
+after_first_epoch 1
+# The script requeues the task while scancel waits for its answer, which is then "Job can not be
+# altered now, try again later", and scancel would retry for 100 s: stop waiting for it (before
+# the task is released, so that no retry reaches its next run); the job's log shows the signal.
+timeout 5 scancel --batch --signal=USR1 "${job}_1" 2> /dev/null || true
+say "USR1 to the batch script: task 1 (${ids[1]}) after $(epochs_done 1) of $epochs epochs"
+release_when_pending 1
 
 # 6. Every task.
 while [ -n "$(squeue -h -j "$job" -o %i 2> /dev/null)" ]; do
@@ -235,10 +254,14 @@ for i in $(seq 0 $((count - 1))); do
     [[ "$info" == *"JobState=COMPLETED"* && "$info" == *"ExitCode=0:0"* ]] \
         || fail "array task $i did not complete with exit code 0: $(grep -o 'JobState=[A-Z_]* .*ExitCode=[0-9:]*' <<< "$info" | cut -c1-200)"
 done
-out0="$work/jobs/${job}_0.out"
-grep -q "restart 1," "$out0" || fail "task 0 did not run a second time after the requeue ($out0)"
-grep -q "landscape exited 75" "$out0" || fail "task 0's first run did not exit 75 (requeue me) on SIGTERM ($out0)"
-say "task 0 was stopped (exit 75) and resumed; all $count tasks completed with exit code 0"
+out0="$work/jobs/${job}_0.out" out1="$work/jobs/${job}_1.out"
+grep -q "received SIGTERM" "$out0" && grep -q "landscape exited 75" "$out0" \
+    || fail "task 0 did not exit 75 (requeue me) on the SIGTERM of scontrol requeue ($out0)"
+grep -q "restart 1," "$out0" || fail "task 0 did not run again after scontrol requeue ($out0)"
+grep -q "received SIGUSR1" "$out1" && grep -q "exited 75 (requeue me): scontrol requeue ${job}_1" "$out1" \
+    || fail "sweep.sbatch did not forward USR1 to task 1 and requeue it on exit 75 ($out1)"
+grep -q "restart 1," "$out1" || fail "task 1 did not run again after sweep.sbatch requeued it ($out1)"
+say "tasks 0 and 1 were stopped (exit 75), requeued and resumed; all $count tasks completed with exit code 0"
 
 # 7. The report, if this landscape has `sweep report`; and each task's status from its directory.
 if "$landscape" sweep --help 2> /dev/null | grep -q "^  report "; then
@@ -274,4 +297,4 @@ for i in $(seq 0 $((count - 1))); do
         cmp -s "$a/$f" "$b/$f" || fail "task $i (${ids[i]}): $f differs between the Slurm and the --local run"
     done
 done
-say "PASSED: $count tasks identical between the Slurm array (task 0 requeued mid-run) and --local"
+say "PASSED: $count tasks identical between the Slurm array (tasks 0 and 1 stopped and requeued mid-run) and --local"
