@@ -9,10 +9,12 @@ struct SweepReportCommand: ParsableCommand {
         discussion: """
         Each task of DIR/manifest.jsonl is finished, diverged, partial or missing; finished tasks contribute the last \
         epoch of DIR/<id>/metrics.csv. sweep.csv has one row per task (axis values, B, η, μ, η/B, the stability limit, \
-        final losses and accuracies, the generalization gaps, λ_max, λ_max·η/2, λ_max/limit, the trace, S_ε, epochs, \
-        seconds); summary.md aggregates over seeds per (B, η) and says per quantity whether it collapses onto one curve \
-        in η/B (between-batch gap against the spread across η/B and the seed noise); the figures draw each quantity \
-        against η/B, one colour per batch size, and λ_max against 2(1+μ)/η.
+        final losses and accuracies, learned (0: stuck at chance, final train accuracy below 0.5), the generalization \
+        gaps, λ_max, λ_max·η/2, λ_max/limit, the trace, S_ε, epochs, seconds); summary.md aggregates over seeds per \
+        (B, η), names the cells with tasks stuck at chance, and says per quantity whether it collapses onto one curve in \
+        η/B (each difference between batch sizes at equal η/B against its own seed noise: RMS z ≤ 2), over all \
+        finished tasks and over those that learned; the figures draw each quantity (every finished task) against η/B, \
+        one colour per batch size, and λ_max against 2(1+μ)/η.
         """)
 
     @Argument(help: "The sweep directory (holding manifest.jsonl).") var directory: String
@@ -21,8 +23,12 @@ struct SweepReportCommand: ParsableCommand {
         let dir = URL(fileURLWithPath: directory).standardizedFileURL
         let written = try SweepReport.write(in: dir, log: stderrLine)
         outLine(written.table)
-        for c in written.collapses {
-            outLine("\(SweepReport.metrics.first { $0.id == c.metric }?.label ?? c.metric)\(c.family.isEmpty ? "" : " (\(c.family))"): \(c.sentence)")
+        // The judgement over the tasks that learned only when some task is stuck at chance (else it is the same).
+        for c in written.collapses where c.tasks == .finished || !written.stuck.isEmpty {
+            outLine("\(SweepReport.metrics.first { $0.id == c.metric }?.label ?? c.metric)\(c.family.isEmpty ? "" : " (\(c.family))") [\(c.tasks.rawValue)]: \(c.sentence)")
+        }
+        if !written.stuck.isEmpty {
+            outLine("stuck at chance (\(written.stuck.count), final train accuracy below \(SweepReport.learnedTrainAccuracy)): tasks " + written.stuck.map { String($0.index) }.joined(separator: ", "))
         }
         if !written.unfinished.isEmpty {
             outLine("not finished (\(written.unfinished.count), left out of the table and figures):")

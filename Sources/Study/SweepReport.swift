@@ -8,11 +8,13 @@ import Training
 /// DIR/<id>/metrics.csv, and from them
 ///
 /// - DIR/sweep.csv: one row per task (``csvColumns(axes:)``; values of unfinished tasks are nan;
-///   a comma inside an axis value, e.g. of a list, is written as ";");
+///   `learned` is 1, or 0 for a task stuck at chance (``learnedTrainAccuracy``); a comma inside
+///   an axis value, e.g. of a list, is written as ";");
 /// - DIR/summary.md: the tasks that are not finished (by index and id), the final quantities
 ///   aggregated over seeds per (B, η) (mean ± sample sd, n), how many tasks end with λ_max above
-///   the stability limit, and per quantity whether it collapses onto one curve in η/B
-///   (``Collapse``);
+///   the stability limit, the (B, η) cells with tasks stuck at chance ("stuck at chance: k of n
+///   seeds"), and per quantity whether it collapses onto one curve in η/B (``Collapse``), judged
+///   over all finished tasks and over the tasks that learned;
 /// - DIR/figures/: each quantity of ``figureMetrics`` against η/B (log x; log y where every value
 ///   is positive), one colour per batch size, the seed mean with a bar from the smallest to the
 ///   largest seed's value; and λ_max against the stability limit 2(1+μ)/η (log-log) with the
@@ -57,6 +59,9 @@ public enum SweepReport {
         public var learningRateOverBatchSize: Double { learningRate / Double(batchSize) }
         /// The stability limit at η (``TrainingConfiguration/stabilityLimit(learningRate:)``).
         public var stabilityLimit: Double { training.stabilityLimit(learningRate: learningRate) }
+        /// Whether a finished task learned (final train accuracy ≥ ``learnedTrainAccuracy``;
+        /// below it the task is stuck at chance); `nil` unless the task finished.
+        public var learned: Bool? { final.map { $0.trainAccuracy >= learnedTrainAccuracy } }
         /// A final quantity (``metrics``): nan unless the task finished.
         public subscript(metric: Metric) -> Double { final.map { metric.value(self, $0) } ?? .nan }
     }
@@ -78,6 +83,7 @@ public enum SweepReport {
     public static let metrics: [Metric] = [
         Metric(id: "train_loss", label: "train loss", format: "%.4g") { _, m in m.trainLoss },
         Metric(id: "train_accuracy", label: "train accuracy", format: "%.4f") { _, m in m.trainAccuracy },
+        Metric(id: "learned", label: "learned (train accuracy ≥ \(learnedTrainAccuracy))", format: "%.0f") { _, m in m.trainAccuracy >= learnedTrainAccuracy ? 1 : 0 },
         Metric(id: "test_loss", label: "test loss", format: "%.4g") { _, m in m.testLoss },
         Metric(id: "test_accuracy", label: "test accuracy", format: "%.4f") { _, m in m.testAccuracy },
         Metric(id: "gap_accuracy", label: "gap: train − test accuracy", format: "%.4f") { _, m in m.trainAccuracy - m.testAccuracy },
@@ -154,48 +160,89 @@ public enum SweepReport {
 
     // MARK: Collapse
 
-    /// Whether a quantity's points fall on one curve in η/B, for one family of tasks.
+    /// The final train accuracy at and above which a finished task counts as having learned;
+    /// below it the task is *stuck at chance*. A run stuck at a constant predictor keeps a finite
+    /// loss (≈ ln 10 on MNIST's 10 classes), so it finishes rather than diverges, with the
+    /// accuracy of the most frequent class (≈ 0.11); every run that learns passes 0.9 within an
+    /// epoch. 0.5 lies far from both, so which runs count does not hinge on its exact value.
+    public static let learnedTrainAccuracy = 0.5
+
+    /// Whether a quantity's points fall on one curve in η/B, for one family of tasks (all its
+    /// finished tasks, or only those that learned: ``Tasks``).
     ///
     /// The scale: log₁₀ of the values when every seed's value is positive, else the values. Per
     /// batch size, the seed-mean curve is the mean of the (scaled) seed values at each η/B, with
-    /// its standard error sd/√n (n ≥ 2). For each ordered pair of batch sizes (b, c), each point of
-    /// b whose log₁₀ η/B lies within the range of c's curve is compared with c's curve there
-    /// (piecewise linear in log₁₀ η/B). Then
-    /// - ``gap``: the RMS of these differences (between-batch gap at equal η/B);
+    /// its standard error se = sd/√n (n ≥ 2 seeds; undefined for one seed). For each ordered pair
+    /// of batch sizes (b, c), each point of b whose x = log₁₀ η/B lies within the range of c's
+    /// curve is compared with c's curve there: d = y_b(x) − ŷ_c(x), ŷ_c and its standard error
+    /// ŝe_c piecewise linear in x between c's points. Each comparison is judged against its own
+    /// noise, s² = se_b(x)² + ŝe_c(x)², by z = d/s (a pooled noise would let one bimodal cell
+    /// excuse every other difference). Where s = 0 (every seed on both sides has the same value,
+    /// e.g. all stuck at the same constant predictor) a nonzero d counts as infinitely
+    /// significant (z = ∞) and a zero d as z = 0. Then
+    /// - ``gap``: the RMS of the d (between-batch gap at equal η/B);
     /// - ``spread``: the RMS of all seed means of the family around their overall mean (how much
-    ///   the quantity varies across the sweep at all);
-    /// - ``noise``: the RMS standard error of the seed means (nan without two seeds anywhere).
-    /// The difference of two independent seed means has standard deviation √2·noise; the quantity
-    /// collapses when gap ≤ 2√2·noise, or, without seed noise (nan or 0), when gap ≤ 1% of the
-    /// spread. Fewer than two comparisons (or fewer than two batch sizes) are too few to tell.
+    ///   the quantity varies across η/B at all), and ``ratio`` = gap/spread;
+    /// - ``rmsZ``: the RMS of z over the comparisons with s defined (``judged``; nan without any).
+    /// The quantity collapses when rmsZ ≤ 2 (differences of the size seed noise makes), else not;
+    /// without a judged comparison (fewer than two seeds on one side of each) it collapses when
+    /// gap ≤ 1% of the spread. Fewer than two comparisons (or batch sizes) are too few to tell.
     public struct Collapse: Sendable {
         /// The quantity's id and the family it was judged in ("" for a sweep of B, η and seeds only).
         public var metric: String, family: String
+        /// The tasks judged.
+        public var tasks: Tasks
         /// Whether the values were compared as log₁₀ (all positive).
         public var logScale: Bool
-        /// Between-batch gap, spread across η/B, their ratio gap/spread, and the seed noise (same scale).
-        public var gap: Double, spread: Double, ratio: Double, noise: Double
-        /// Comparisons at equal η/B (points of one batch size inside another's range) and batch sizes with data.
-        public var comparisons: Int, batchSizes: Int
+        /// Between-batch gap, spread across η/B and their ratio gap/spread (same scale).
+        public var gap: Double, spread: Double, ratio: Double
+        /// The RMS of z = d/s over the judged comparisons (+∞ when some nonzero d has s = 0; nan without judged comparisons).
+        public var rmsZ: Double
+        /// Comparisons at equal η/B (points of one batch size inside another's range), those with
+        /// seed noise on both sides (``rmsZ`` is over these), and of those the ones with s = 0 and
+        /// among them the ones whose d is not zero.
+        public var comparisons: Int, judged: Int, noiseless: Int, noiselessDiffering: Int
+        /// Batch sizes with data.
+        public var batchSizes: Int
         /// "collapses", "does not collapse" or "too few overlapping points".
         public var verdict: Verdict
         /// The verdict.
         public enum Verdict: String, Sendable { case collapses, doesNotCollapse = "does not collapse", tooFew = "too few overlapping points" }
+        /// Which finished tasks were judged: all, or those that learned (final train accuracy ≥ ``learnedTrainAccuracy``).
+        public enum Tasks: String, Sendable { case finished = "all finished tasks", learned = "tasks that learned" }
 
-        /// The verdict as a sentence, e.g. "collapses onto one curve in η/B within seed noise".
+        /// The largest RMS z of a collapse: differences of the size seed noise makes.
+        public static let zLimit = 2.0
+
+        /// The verdict as a sentence, e.g. "does not collapse: at equal η/B the batch sizes differ
+        /// by a factor 2.05, RMS z 4.1 > 2 over 14 comparisons, 39% of the spread across η/B".
         public var sentence: String {
             let f = { (v: Double) in fmt(v, "%.3g") }
+            let plural = { (n: Int, word: String) in "\(n) \(word)\(n == 1 ? "" : "s")" }
+            let size = logScale ? "a factor \(f(Foundation.pow(10, gap)))" : "\(f(gap)) (RMS)"
+            let ofSpread = "\(f(100 * ratio))% of the spread across η/B"
             switch verdict {
             case .tooFew:
-                return "too few overlapping points to tell (\(comparisons) comparison\(comparisons == 1 ? "" : "s") at equal η/B across \(batchSizes) batch size\(batchSizes == 1 ? "" : "s"))"
-            case .collapses:
-                if spread == 0 { return "collapses trivially: the same value at every point" }
-                return noise > 0 ? "collapses onto one curve in η/B within seed noise (gap \(f(gap)) ≤ 2√2 × seed noise \(f(noise)))"
-                    : "collapses onto one curve in η/B (gap \(f(gap)) ≤ 1% of the spread \(f(spread)); no seed noise to compare with)"
-            case .doesNotCollapse:
-                let size = logScale ? "a factor \(f(Foundation.pow(10, gap))) (RMS of log₁₀ differences \(f(gap)))" : "\(f(gap)) (RMS)"
-                let against = noise > 0 ? "\(f(gap / noise))× the seed noise" : "no seed noise to compare with"
-                return "does not collapse: at equal η/B the batch sizes differ by \(size), \(against), \(f(100 * ratio))% of the spread across η/B"
+                return "too few overlapping points to tell (\(plural(comparisons, "comparison")) at equal η/B across \(plural(batchSizes, "batch size")))"
+            case _ where spread == 0 && gap == 0:
+                return "collapses trivially: the same value at every point"
+            case _ where judged == 0:
+                let noNoise = "no seed noise to judge by (fewer than two seeds on a side of every comparison)"
+                return verdict == .collapses ? "collapses onto one curve in η/B: gap \(f(gap)) ≤ 1% of the spread \(f(spread)); \(noNoise)"
+                    : "does not collapse: at equal η/B the batch sizes differ by \(size), \(ofSpread) (> 1%); \(noNoise)"
+            default:
+                let z = rmsZ == .infinity ? "RMS z ∞" : "RMS z \(f(rmsZ))"
+                var s = verdict == .collapses ? "collapses onto one curve in η/B within seed noise: " : "does not collapse: "
+                s += "at equal η/B the batch sizes differ by \(size), \(z) \(verdict == .collapses ? "≤" : ">") \(fmt(Self.zLimit, "%g"))"
+                s += " over \(judged == comparisons ? plural(judged, "comparison") : "\(judged) of \(plural(comparisons, "comparison")) (the rest lack two seeds on a side)")"
+                s += ", \(ofSpread)"
+                if noiseless > 0 {
+                    s += "; \(noiseless) of them without seed spread (every seed on both sides the same value)"
+                    let agreeing = noiseless - noiselessDiffering
+                    if noiselessDiffering > 0 { s += ": \(noiselessDiffering) differ, counted as infinitely significant" }
+                    if agreeing > 0 { s += noiselessDiffering > 0 ? ", \(agreeing) agree (z = 0)" : ": all agree (z = 0)" }
+                }
+                return s
             }
         }
     }
@@ -206,42 +253,68 @@ public enum SweepReport {
     }
 
     /// The collapse measure (``Collapse``) of a quantity over the points of one family.
-    static func collapse(metric: String, family: String, points: [CurvePoint]) -> Collapse {
+    static func collapse(metric: String, family: String, tasks: Collapse.Tasks = .finished, points: [CurvePoint]) -> Collapse {
         let finite = points.map { CurvePoint(batchSize: $0.batchSize, etaOverB: $0.etaOverB, values: $0.values.filter(\.isFinite)) }
             .filter { !$0.values.isEmpty && $0.etaOverB > 0 && $0.etaOverB.isFinite }
         let logScale = !finite.isEmpty && finite.allSatisfy { $0.values.allSatisfy { $0 > 0 } }
+        typealias Point = (x: Double, mean: Double, se: Double)
         // Per batch size: (log₁₀ η/B, mean, standard error) sorted by η/B.
-        var curves: [Int: [(x: Double, mean: Double, se: Double)]] = [:]
+        var curves: [Int: [Point]] = [:]
         for p in finite {
-            let s = Statistics.summary(logScale ? p.values.map { Foundation.log10($0) } : p.values)
-            curves[p.batchSize, default: []].append((Foundation.log10(p.etaOverB), s.mean, s.count >= 2 ? s.standardDeviation / Double(s.count).squareRoot() : .nan))
+            let y = logScale ? p.values.map { Foundation.log10($0) } : p.values
+            let s = Statistics.summary(y)
+            // Equal seed values have no spread (the rounding of their mean would leave a tiny sd).
+            let se = s.count < 2 ? .nan : y.allSatisfy({ $0 == y[0] }) ? 0 : s.standardDeviation / Double(s.count).squareRoot()
+            curves[p.batchSize, default: []].append((Foundation.log10(p.etaOverB), y.allSatisfy({ $0 == y[0] }) ? y[0] : s.mean, se))
         }
         for b in curves.keys { curves[b]!.sort { $0.x < $1.x } }
-        func interpolate(_ c: [(x: Double, mean: Double, se: Double)], at x: Double) -> Double? {
+        // c's curve and its standard error at x, piecewise linear between c's points (nil outside its range).
+        func interpolate(_ c: [Point], at x: Double) -> (mean: Double, se: Double)? {
             let tolerance = 1e-12
             guard let first = c.first, let last = c.last, x >= first.x - tolerance, x <= last.x + tolerance else { return nil }
-            if let hit = c.first(where: { abs($0.x - x) <= tolerance }) { return hit.mean }
+            if let hit = c.first(where: { abs($0.x - x) <= tolerance }) { return (hit.mean, hit.se) }
             guard let k = c.firstIndex(where: { $0.x > x }), k > 0 else { return nil }
             let (a, b) = (c[k - 1], c[k])
-            return a.mean + (b.mean - a.mean) * (x - a.x) / (b.x - a.x)
+            let t = (x - a.x) / (b.x - a.x)
+            return (a.mean + (b.mean - a.mean) * t, a.se + (b.se - a.se) * t)
         }
-        var differences: [Double] = []
-        for (b, cb) in curves { for (c, cc) in curves where c != b { for p in cb { if let v = interpolate(cc, at: p.x) { differences.append(p.mean - v) } } } }
+        var differences: [Double] = [], zs: [Double] = []
+        var noiseless = 0, noiselessDiffering = 0
+        for (b, cb) in curves.sorted(by: { $0.key < $1.key }) {
+            for (c, cc) in curves.sorted(by: { $0.key < $1.key }) where c != b {
+                for p in cb {
+                    guard let v = interpolate(cc, at: p.x) else { continue }
+                    let d = p.mean - v.mean
+                    differences.append(d)
+                    let s = (p.se * p.se + v.se * v.se).squareRoot()
+                    guard s.isFinite else { continue }
+                    if s > 0 {
+                        zs.append(d / s)
+                    } else {
+                        // No seed spread on either side: only rounding (of the interpolation) separates equal curves.
+                        let differs = abs(d) > 1e-12 * max(1, abs(p.mean))
+                        noiseless += 1
+                        if differs { noiselessDiffering += 1 }
+                        zs.append(differs ? .infinity : 0)
+                    }
+                }
+            }
+        }
         func rms(_ v: [Double]) -> Double { v.isEmpty ? .nan : (v.reduce(0) { $0 + $1 * $1 } / Double(v.count)).squareRoot() }
         let means = curves.values.flatMap { $0.map(\.mean) }
         let overall = means.reduce(0, +) / Double(max(means.count, 1))
-        let gap = rms(differences), spread = rms(means.map { $0 - overall })
-        let noise = rms(curves.values.flatMap { $0.map(\.se) }.filter(\.isFinite))
+        let gap = rms(differences), spread = rms(means.map { $0 - overall }), rmsZ = rms(zs)
         let verdict: Collapse.Verdict
         if curves.count < 2 || differences.count < 2 {
             verdict = .tooFew
-        } else if noise > 0 {
-            verdict = gap <= 2 * 2.0.squareRoot() * noise ? .collapses : .doesNotCollapse
+        } else if !zs.isEmpty {
+            verdict = rmsZ <= Collapse.zLimit ? .collapses : .doesNotCollapse
         } else {
             verdict = gap <= 0.01 * spread ? .collapses : .doesNotCollapse
         }
-        return Collapse(metric: metric, family: family, logScale: logScale, gap: gap, spread: spread, ratio: gap / spread, noise: noise,
-                        comparisons: differences.count, batchSizes: curves.count, verdict: verdict)
+        return Collapse(metric: metric, family: family, tasks: tasks, logScale: logScale, gap: gap, spread: spread, ratio: gap / spread, rmsZ: rmsZ,
+                        comparisons: differences.count, judged: zs.count, noiseless: noiseless, noiselessDiffering: noiselessDiffering,
+                        batchSizes: curves.count, verdict: verdict)
     }
 
     // MARK: Groups
@@ -251,8 +324,11 @@ public enum SweepReport {
         var family: String, batchSize: Int, learningRate: Double
         var tasks: [Task]
         var finished: [Task] { tasks.filter(\.isFinished) }
+        /// The finished tasks stuck at chance (``Task/learned`` false).
+        var stuck: [Task] { tasks.filter { $0.learned == false } }
         var etaOverB: Double { tasks[0].learningRateOverBatchSize }
-        func values(_ m: Metric) -> [Double] { finished.map { $0[m] } }
+        /// The finished tasks' values of `m` (with `learnedOnly`, of those that learned).
+        func values(_ m: Metric, learnedOnly: Bool = false) -> [Double] { finished.filter { !learnedOnly || $0.learned == true }.map { $0[m] } }
     }
 
     /// The keys that vary within a family: B, η and the seed (the manifest's canonical keys).
@@ -290,7 +366,10 @@ public enum SweepReport {
         public var table: String
         /// The tasks that are not finished, in index order.
         public var unfinished: [Task]
-        /// The collapse measures, per figure quantity and family.
+        /// The finished tasks stuck at chance (``Task/learned`` false), in index order.
+        public var stuck: [Task]
+        /// The collapse measures, per figure quantity and family, over all finished tasks and over
+        /// the tasks that learned (``Collapse/tasks``), in that order.
         public var collapses: [Collapse]
     }
 
@@ -381,13 +460,17 @@ public enum SweepReport {
         }
         let table = Markdown.table(header, tableRows)
 
-        // Collapse per figure quantity and family.
+        // Collapse per figure quantity and family, over all finished tasks and over those that learned.
         var collapses: [Collapse] = []
-        for id in figureMetrics {
-            let m = metric(id)
-            for f in families {
-                let points = groups.filter { $0.family == f }.map { CurvePoint(batchSize: $0.batchSize, etaOverB: $0.etaOverB, values: $0.values(m)) }
-                collapses.append(collapse(metric: id, family: f, points: points))
+        for subset in [Collapse.Tasks.finished, .learned] {
+            for id in figureMetrics {
+                let m = metric(id)
+                for f in families {
+                    let points = groups.filter { $0.family == f }.map {
+                        CurvePoint(batchSize: $0.batchSize, etaOverB: $0.etaOverB, values: $0.values(m, learnedOnly: subset == .learned))
+                    }
+                    collapses.append(collapse(metric: id, family: f, tasks: subset, points: points))
+                }
             }
         }
 
@@ -408,21 +491,45 @@ public enum SweepReport {
         let above = finished.filter { $0[lambda] > $0.stabilityLimit }.count
         let measured = finished.filter { $0[lambda].isFinite }.count
         md += "\(above) of \(measured) finished task\(measured == 1 ? "" : "s") with a measured λ_max end\(measured == 1 ? "s" : "") with λ_max above the stability limit \(limitLabel).\n\n"
+        let stuckGroups = groups.filter { !$0.stuck.isEmpty }
+        let stuckCount = stuckGroups.reduce(0) { $0 + $1.stuck.count }
+        md += "## Stuck at chance\n\n"
+        md += "A finished task whose final train accuracy is below \(learnedTrainAccuracy) is *stuck at chance*: a constant predictor reaches the accuracy of the "
+        md += "most frequent class (≈ 0.11 on 10 classes) with a finite loss (≈ ln 10), so it finishes rather than diverges, while a run that learns passes 0.9. "
+        md += "The table and figures keep these tasks; the collapse is judged with and without them; sweep.csv marks them `learned` = 0.\n\n"
+        if stuckGroups.isEmpty {
+            md += "No finished task is stuck at chance.\n\n"
+        } else {
+            md += "\(stuckCount) of \(finished.count) finished task\(finished.count == 1 ? "" : "s") stuck at chance (n: the cell's finished seeds):\n\n"
+            md += Markdown.table((families.count > 1 ? ["family"] : []) + ["B", "η", "η/B", "stuck at chance", "tasks (index id)"], stuckGroups.map { g in
+                (families.count > 1 ? [g.family.isEmpty ? "—" : g.family] : []) + [String(g.batchSize), fmt(g.learningRate, "%g"), fmt(g.etaOverB, "%.4g"),
+                                                                                   "stuck at chance: \(g.stuck.count) of \(g.finished.count) seeds",
+                                                                                   g.stuck.map { "\($0.index) \($0.id)" }.joined(separator: ", ")]
+            }) + "\n"
+        }
         md += "## Collapse in η/B\n\n"
-        md += "Do the batch sizes' points fall on one curve in η/B? For each ordered pair of batch sizes, each seed mean of one is compared with the other's "
-        md += "seed-mean curve, interpolated piecewise linearly in log₁₀ η/B, wherever it lies within that curve's range; the *gap* is the RMS of these differences. "
-        md += "The *spread* is the RMS of all seed means around their overall mean, the *seed noise* the RMS standard error (sd/√n) of the seed means. "
-        md += "Values are compared as log₁₀ when all are positive (then gap, spread and noise are in decades). A quantity collapses when gap ≤ 2√2 × seed noise "
-        md += "(two independent seed means differ by √2 × noise), or, without seed noise, when gap ≤ 1% of the spread; fewer than two comparisons are too few to tell.\n\n"
-        md += Markdown.table((families.count > 1 ? ["family"] : []) + ["quantity", "scale", "gap", "spread across η/B", "gap/spread", "seed noise", "comparisons", "verdict"],
-                             collapses.map { c in
-                                 (families.count > 1 ? [c.family.isEmpty ? "—" : c.family] : [])
-                                     + [metric(c.metric).label, c.logScale ? "log₁₀" : "linear", fmt(c.gap, "%.3g"), fmt(c.spread, "%.3g"), fmt(c.ratio, "%.3g"),
-                                        fmt(c.noise, "%.3g"), String(c.comparisons), c.sentence]
-                             }) + "\n"
+        md += "Do the batch sizes' points fall on one curve in η/B? For each ordered pair of batch sizes, each seed mean of one (at x = log₁₀ η/B) is compared with "
+        md += "the other's seed-mean curve, interpolated piecewise linearly in x, wherever x lies within that curve's range: d = y_b(x) − ŷ_c(x). "
+        md += "The *gap* is the RMS of the d, the *spread* the RMS of all seed means around their overall mean. Each d is judged against its own seed noise: "
+        md += "z = d/s with s² = se_b² + ŝe_c² (se = sd/√n of a seed mean, ŝe_c interpolated like the curve; comparisons with a single seed on a side have no s). "
+        md += "Where s = 0 (every seed on both sides the same value) a nonzero d counts as infinitely significant and a zero d as z = 0. "
+        md += "Values are compared as log₁₀ when all are positive (then gap and spread are in decades). A quantity collapses when the RMS z ≤ \(fmt(Collapse.zLimit, "%g")) "
+        md += "(differences of the size seed noise makes); without seed noise anywhere, when gap ≤ 1% of the spread; fewer than two comparisons are too few to tell.\n\n"
+        func collapseTable(_ subset: Collapse.Tasks) -> String {
+            Markdown.table((families.count > 1 ? ["family"] : []) + ["quantity", "scale", "gap", "spread across η/B", "gap/spread", "RMS z", "comparisons", "verdict"],
+                           collapses.filter { $0.tasks == subset }.map { c in
+                               (families.count > 1 ? [c.family.isEmpty ? "—" : c.family] : [])
+                                   + [metric(c.metric).label, c.logScale ? "log₁₀" : "linear", fmt(c.gap, "%.3g"), fmt(c.spread, "%.3g"), fmt(c.ratio, "%.3g"),
+                                      c.rmsZ == .infinity ? "∞" : fmt(c.rmsZ, "%.3g"), String(c.comparisons), c.sentence]
+                           }) + "\n"
+        }
+        md += "### Over all finished tasks\n\n" + collapseTable(.finished)
+        md += "### Over the tasks that learned (final train accuracy ≥ \(learnedTrainAccuracy))\n\n"
+        md += stuckCount == 0 ? "No task is stuck at chance: the same as over all finished tasks.\n\n"
+            : "Leaving out the \(stuckCount) task\(stuckCount == 1 ? "" : "s") stuck at chance.\n\n" + collapseTable(.learned)
         md += "## Figures\n\nIn figures/: " + (figureMetrics.map(figureName) + [limitFigureName]).map { "`\($0)`" }.joined(separator: ", ")
         md += ". Points: the seed mean per (B, η), one colour per batch size; bars: the smallest to the largest seed's value.\n"
         try save(md, directory.appendingPathComponent("summary.md"))
-        return Written(files: files, table: table, unfinished: unfinished, collapses: collapses)
+        return Written(files: files, table: table, unfinished: unfinished, stuck: tasks.filter { $0.learned == false }, collapses: collapses)
     }
 }
