@@ -180,12 +180,16 @@ public enum SweepReport {
     /// excuse every other difference). Where s = 0 (every seed on both sides has the same value,
     /// e.g. all stuck at the same constant predictor) a nonzero d counts as infinitely
     /// significant (z = ∞) and a zero d as z = 0. Then
-    /// - ``gap``: the RMS of the d (between-batch gap at equal η/B);
+    /// - ``gap``: the RMS of the d (between-batch gap at equal η/B) over the judged comparisons
+    ///   (those with s defined; all comparisons when none is), so that gap and ``rmsZ`` describe
+    ///   the same differences;
     /// - ``spread``: the RMS of all seed means of the family around their overall mean (how much
     ///   the quantity varies across η/B at all), and ``ratio`` = gap/spread;
     /// - ``rmsZ``: the RMS of z over the comparisons with s defined (``judged``; nan without any).
-    /// The quantity collapses when rmsZ ≤ 2 (differences of the size seed noise makes), else not;
-    /// without a judged comparison (fewer than two seeds on one side of each) it collapses when
+    /// The quantity does not collapse when rmsZ > 2. With rmsZ ≤ 2 (differences of the size seed
+    /// noise makes) it collapses when the gap is at most half the spread (``resolvedRatio``);
+    /// otherwise the seed noise is as large as the variation across η/B and the result is
+    /// inconclusive (more seeds would tell). Without a judged comparison (fewer than two seeds on one side of each) it collapses when
     /// gap ≤ 1% of the spread. Fewer than two comparisons (or batch sizes) are too few to tell.
     public struct Collapse: Sendable {
         /// The quantity's id and the family it was judged in ("" for a sweep of B, η and seeds only).
@@ -204,15 +208,18 @@ public enum SweepReport {
         public var comparisons: Int, judged: Int, noiseless: Int, noiselessDiffering: Int
         /// Batch sizes with data.
         public var batchSizes: Int
-        /// "collapses", "does not collapse" or "too few overlapping points".
+        /// "collapses", "does not collapse", "inconclusive" or "too few overlapping points".
         public var verdict: Verdict
         /// The verdict.
-        public enum Verdict: String, Sendable { case collapses, doesNotCollapse = "does not collapse", tooFew = "too few overlapping points" }
+        public enum Verdict: String, Sendable { case collapses, doesNotCollapse = "does not collapse", inconclusive, tooFew = "too few overlapping points" }
         /// Which finished tasks were judged: all, or those that learned (final train accuracy ≥ ``learnedTrainAccuracy``).
         public enum Tasks: String, Sendable { case finished = "all finished tasks", learned = "tasks that learned" }
 
         /// The largest RMS z of a collapse: differences of the size seed noise makes.
         public static let zLimit = 2.0
+        /// The largest gap/spread of a collapse: within seed noise, but with a gap above half the
+        /// spread across η/B the noise hides whether the curves are one (verdict inconclusive).
+        public static let resolvedRatio = 0.5
 
         /// The verdict as a sentence, e.g. "does not collapse: at equal η/B the batch sizes differ
         /// by a factor 2.05, RMS z 4.1 > 2 over 14 comparisons, 39% of the spread across η/B".
@@ -232,10 +239,12 @@ public enum SweepReport {
                     : "does not collapse: at equal η/B the batch sizes differ by \(size), \(ofSpread) (> 1%); \(noNoise)"
             default:
                 let z = rmsZ == .infinity ? "RMS z ∞" : "RMS z \(f(rmsZ))"
-                var s = verdict == .collapses ? "collapses onto one curve in η/B within seed noise: " : "does not collapse: "
-                s += "at equal η/B the batch sizes differ by \(size), \(z) \(verdict == .collapses ? "≤" : ">") \(fmt(Self.zLimit, "%g"))"
+                var s = verdict == .collapses ? "collapses onto one curve in η/B within seed noise: "
+                    : verdict == .inconclusive ? "inconclusive: within seed noise, but the noise is as large as the variation across η/B (more seeds would tell): "
+                    : "does not collapse: "
+                s += "at equal η/B the batch sizes differ by \(size), \(z) \(verdict == .doesNotCollapse ? ">" : "≤") \(fmt(Self.zLimit, "%g"))"
                 s += " over \(judged == comparisons ? plural(judged, "comparison") : "\(judged) of \(plural(comparisons, "comparison")) (the rest lack two seeds on a side)")"
-                s += ", \(ofSpread)"
+                s += ", \(ofSpread)" + (verdict == .inconclusive ? " (> \(fmt(100 * Self.resolvedRatio, "%g"))%)" : "")
                 if noiseless > 0 {
                     s += "; \(noiseless) of them without seed spread (every seed on both sides the same value)"
                     let agreeing = noiseless - noiselessDiffering
@@ -278,7 +287,7 @@ public enum SweepReport {
             let t = (x - a.x) / (b.x - a.x)
             return (a.mean + (b.mean - a.mean) * t, a.se + (b.se - a.se) * t)
         }
-        var differences: [Double] = [], zs: [Double] = []
+        var differences: [Double] = [], judgedDifferences: [Double] = [], zs: [Double] = []
         var noiseless = 0, noiselessDiffering = 0
         for (b, cb) in curves.sorted(by: { $0.key < $1.key }) {
             for (c, cc) in curves.sorted(by: { $0.key < $1.key }) where c != b {
@@ -288,6 +297,7 @@ public enum SweepReport {
                     differences.append(d)
                     let s = (p.se * p.se + v.se * v.se).squareRoot()
                     guard s.isFinite else { continue }
+                    judgedDifferences.append(d)
                     if s > 0 {
                         zs.append(d / s)
                     } else {
@@ -303,12 +313,12 @@ public enum SweepReport {
         func rms(_ v: [Double]) -> Double { v.isEmpty ? .nan : (v.reduce(0) { $0 + $1 * $1 } / Double(v.count)).squareRoot() }
         let means = curves.values.flatMap { $0.map(\.mean) }
         let overall = means.reduce(0, +) / Double(max(means.count, 1))
-        let gap = rms(differences), spread = rms(means.map { $0 - overall }), rmsZ = rms(zs)
+        let gap = rms(judgedDifferences.isEmpty ? differences : judgedDifferences), spread = rms(means.map { $0 - overall }), rmsZ = rms(zs)
         let verdict: Collapse.Verdict
         if curves.count < 2 || differences.count < 2 {
             verdict = .tooFew
         } else if !zs.isEmpty {
-            verdict = rmsZ <= Collapse.zLimit ? .collapses : .doesNotCollapse
+            verdict = rmsZ > Collapse.zLimit ? .doesNotCollapse : gap <= Collapse.resolvedRatio * spread ? .collapses : .inconclusive
         } else {
             verdict = gap <= 0.01 * spread ? .collapses : .doesNotCollapse
         }
@@ -513,8 +523,9 @@ public enum SweepReport {
         md += "The *gap* is the RMS of the d, the *spread* the RMS of all seed means around their overall mean. Each d is judged against its own seed noise: "
         md += "z = d/s with s² = se_b² + ŝe_c² (se = sd/√n of a seed mean, ŝe_c interpolated like the curve; comparisons with a single seed on a side have no s). "
         md += "Where s = 0 (every seed on both sides the same value) a nonzero d counts as infinitely significant and a zero d as z = 0. "
-        md += "Values are compared as log₁₀ when all are positive (then gap and spread are in decades). A quantity collapses when the RMS z ≤ \(fmt(Collapse.zLimit, "%g")) "
-        md += "(differences of the size seed noise makes); without seed noise anywhere, when gap ≤ 1% of the spread; fewer than two comparisons are too few to tell.\n\n"
+        md += "Values are compared as log₁₀ when all are positive (then gap and spread are in decades). A quantity does not collapse when the RMS z > \(fmt(Collapse.zLimit, "%g")); "
+        md += "with RMS z ≤ \(fmt(Collapse.zLimit, "%g")) (differences of the size seed noise makes) it collapses when the gap is at most \(fmt(100 * Collapse.resolvedRatio, "%g"))% of the spread, "
+        md += "and is inconclusive otherwise (the seed noise is as large as the variation across η/B); the gap is over the comparisons judged. Without seed noise anywhere it collapses when gap ≤ 1% of the spread; fewer than two comparisons are too few to tell.\n\n"
         func collapseTable(_ subset: Collapse.Tasks) -> String {
             Markdown.table((families.count > 1 ? ["family"] : []) + ["quantity", "scale", "gap", "spread across η/B", "gap/spread", "RMS z", "comparisons", "verdict"],
                            collapses.filter { $0.tasks == subset }.map { c in

@@ -257,6 +257,11 @@ struct SyntheticSweep {
             #expect(c.comparisons == 6 && c.judged == 6 && c.verdict == verdict, "Δ \(Δ): \(c.sentence)")
             #expect(abs(c.rmsZ - z) < 1e-9 * z && abs(c.gap - Δ) < 1e-12, "Δ \(Δ): RMS z \(c.rmsZ), expected \(z)")
         }
+        // Within seed noise, but a quantity flat in η/B: the spread (RMS of the means ±Δ/2 around
+        // their mean) is Δ/2, so gap/spread = 2 > ½ and nothing tells one curve from two.
+        let flatInX = SweepReport.collapse(metric: "m", family: "", points: [-4.0, -3, -2].flatMap { x in [Self.point(64, x, 0, ε), Self.point(128, x, 0.015, ε)] })
+        #expect(flatInX.verdict == .inconclusive && abs(flatInX.ratio - 2) < 1e-9 && flatInX.rmsZ <= SweepReport.Collapse.zLimit, "\(flatInX.sentence)")
+        #expect(flatInX.sentence.hasPrefix("inconclusive: within seed noise"), "\(flatInX.sentence)")
         // The same offset without any seed spread: every d ≠ 0 has s = 0, infinitely significant.
         let flat = SweepReport.collapse(metric: "m", family: "", points: [-4.0, -3, -2].flatMap { x in [Self.point(64, x, x, 0), Self.point(128, x, x + 0.1, 0)] })
         #expect(flat.verdict == .doesNotCollapse && flat.rmsZ == .infinity && flat.noiseless == 6 && flat.noiselessDiffering == 6)
