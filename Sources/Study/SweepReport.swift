@@ -186,7 +186,9 @@ public enum SweepReport {
     /// - ``spread``: the RMS of all seed means of the family around their overall mean (how much
     ///   the quantity varies across η/B at all), and ``ratio`` = gap/spread;
     /// - ``rmsZ``: the RMS of z over the comparisons with s defined (``judged``; nan without any).
-    /// The quantity does not collapse when rmsZ > 2. With rmsZ ≤ 2 (differences of the size seed
+    /// With rmsZ > 2 the batch sizes differ beyond seed noise: the quantity collapses
+    /// approximately when the gap is at most a tenth of the spread (``approximateRatio``: a real
+    /// but small effect of B at equal η/B), and does not collapse otherwise. With rmsZ ≤ 2 (differences of the size seed
     /// noise makes) it collapses when the gap is at most half the spread (``resolvedRatio``);
     /// otherwise the seed noise is as large as the variation across η/B and the result is
     /// inconclusive (more seeds would tell). Without a judged comparison (fewer than two seeds on one side of each) it collapses when
@@ -211,7 +213,7 @@ public enum SweepReport {
         /// "collapses", "does not collapse", "inconclusive" or "too few overlapping points".
         public var verdict: Verdict
         /// The verdict.
-        public enum Verdict: String, Sendable { case collapses, doesNotCollapse = "does not collapse", inconclusive, tooFew = "too few overlapping points" }
+        public enum Verdict: String, Sendable { case collapses, approximately = "collapses approximately", doesNotCollapse = "does not collapse", inconclusive, tooFew = "too few overlapping points" }
         /// Which finished tasks were judged: all, or those that learned (final train accuracy ≥ ``learnedTrainAccuracy``).
         public enum Tasks: String, Sendable { case finished = "all finished tasks", learned = "tasks that learned" }
 
@@ -220,6 +222,9 @@ public enum SweepReport {
         /// The largest gap/spread of a collapse: within seed noise, but with a gap above half the
         /// spread across η/B the noise hides whether the curves are one (verdict inconclusive).
         public static let resolvedRatio = 0.5
+        /// The largest gap/spread of an approximate collapse: differences beyond seed noise, but
+        /// at most a tenth of the variation across η/B.
+        public static let approximateRatio = 0.1
 
         /// The verdict as a sentence, e.g. "does not collapse: at equal η/B the batch sizes differ
         /// by a factor 2.05, RMS z 4.1 > 2 over 14 comparisons, 39% of the spread across η/B".
@@ -241,10 +246,11 @@ public enum SweepReport {
                 let z = rmsZ == .infinity ? "RMS z ∞" : "RMS z \(f(rmsZ))"
                 var s = verdict == .collapses ? "collapses onto one curve in η/B within seed noise: "
                     : verdict == .inconclusive ? "inconclusive: within seed noise, but the noise is as large as the variation across η/B (more seeds would tell): "
+                    : verdict == .approximately ? "collapses approximately: a difference beyond seed noise but small beside the variation across η/B: "
                     : "does not collapse: "
-                s += "at equal η/B the batch sizes differ by \(size), \(z) \(verdict == .doesNotCollapse ? ">" : "≤") \(fmt(Self.zLimit, "%g"))"
+                s += "at equal η/B the batch sizes differ by \(size), \(z) \(verdict == .doesNotCollapse || verdict == .approximately ? ">" : "≤") \(fmt(Self.zLimit, "%g"))"
                 s += " over \(judged == comparisons ? plural(judged, "comparison") : "\(judged) of \(plural(comparisons, "comparison")) (the rest lack two seeds on a side)")"
-                s += ", \(ofSpread)" + (verdict == .inconclusive ? " (> \(fmt(100 * Self.resolvedRatio, "%g"))%)" : "")
+                s += ", \(ofSpread)" + (verdict == .inconclusive ? " (> \(fmt(100 * Self.resolvedRatio, "%g"))%)" : verdict == .approximately ? " (≤ \(fmt(100 * Self.approximateRatio, "%g"))%)" : "")
                 if noiseless > 0 {
                     s += "; \(noiseless) of them without seed spread (every seed on both sides the same value)"
                     let agreeing = noiseless - noiselessDiffering
@@ -318,7 +324,8 @@ public enum SweepReport {
         if curves.count < 2 || differences.count < 2 {
             verdict = .tooFew
         } else if !zs.isEmpty {
-            verdict = rmsZ > Collapse.zLimit ? .doesNotCollapse : gap <= Collapse.resolvedRatio * spread ? .collapses : .inconclusive
+            verdict = rmsZ > Collapse.zLimit ? (gap <= Collapse.approximateRatio * spread ? .approximately : .doesNotCollapse)
+                : gap <= Collapse.resolvedRatio * spread ? .collapses : .inconclusive
         } else {
             verdict = gap <= 0.01 * spread ? .collapses : .doesNotCollapse
         }
@@ -523,7 +530,7 @@ public enum SweepReport {
         md += "The *gap* is the RMS of the d, the *spread* the RMS of all seed means around their overall mean. Each d is judged against its own seed noise: "
         md += "z = d/s with s² = se_b² + ŝe_c² (se = sd/√n of a seed mean, ŝe_c interpolated like the curve; comparisons with a single seed on a side have no s). "
         md += "Where s = 0 (every seed on both sides the same value) a nonzero d counts as infinitely significant and a zero d as z = 0. "
-        md += "Values are compared as log₁₀ when all are positive (then gap and spread are in decades). A quantity does not collapse when the RMS z > \(fmt(Collapse.zLimit, "%g")); "
+        md += "Values are compared as log₁₀ when all are positive (then gap and spread are in decades). A quantity whose RMS z > \(fmt(Collapse.zLimit, "%g")) differs between batch sizes beyond seed noise: it collapses approximately when the gap is at most \(fmt(100 * Collapse.approximateRatio, "%g"))% of the spread and does not collapse otherwise; "
         md += "with RMS z ≤ \(fmt(Collapse.zLimit, "%g")) (differences of the size seed noise makes) it collapses when the gap is at most \(fmt(100 * Collapse.resolvedRatio, "%g"))% of the spread, "
         md += "and is inconclusive otherwise (the seed noise is as large as the variation across η/B); the gap is over the comparisons judged. Without seed noise anywhere it collapses when gap ≤ 1% of the spread; fewer than two comparisons are too few to tell.\n\n"
         func collapseTable(_ subset: Collapse.Tasks) -> String {

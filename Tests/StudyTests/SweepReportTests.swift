@@ -262,6 +262,9 @@ struct SyntheticSweep {
         let flatInX = SweepReport.collapse(metric: "m", family: "", points: [-4.0, -3, -2].flatMap { x in [Self.point(64, x, 0, ε), Self.point(128, x, 0.015, ε)] })
         #expect(flatInX.verdict == .inconclusive && abs(flatInX.ratio - 2) < 1e-9 && flatInX.rmsZ <= SweepReport.Collapse.zLimit, "\(flatInX.sentence)")
         #expect(flatInX.sentence.hasPrefix("inconclusive: within seed noise"), "\(flatInX.sentence)")
+        // Beyond seed noise but small: Δ = 0.05 on y = 10x (spread √(200/3) ≈ 8.2, gap/spread ≈ 0.006).
+        let steep = SweepReport.collapse(metric: "m", family: "", points: [-4.0, -3, -2].flatMap { x in [Self.point(64, x, 10 * x, ε), Self.point(128, x, 10 * x + 0.05, ε)] })
+        #expect(steep.verdict == .approximately && steep.rmsZ > SweepReport.Collapse.zLimit && steep.ratio < SweepReport.Collapse.approximateRatio, "\(steep.sentence)")
         // The same offset without any seed spread: every d ≠ 0 has s = 0, infinitely significant.
         let flat = SweepReport.collapse(metric: "m", family: "", points: [-4.0, -3, -2].flatMap { x in [Self.point(64, x, x, 0), Self.point(128, x, x + 0.1, 0)] })
         #expect(flat.verdict == .doesNotCollapse && flat.rmsZ == .infinity && flat.noiseless == 6 && flat.noiselessDiffering == 6)
