@@ -44,6 +44,14 @@ public enum SweepReport {
         public var seconds: Double
         /// The last epoch's row of a finished task; `nil` otherwise.
         public var final: EpochMetrics?
+        /// The largest λ_max / stability limit over the complete epochs, each at the rate of that
+        /// epoch's last step (the metrics' `stability_limit`; nan without a finite ratio). Under a
+        /// decaying schedule the final ratio says little (the limit grows without bound as η → 0);
+        /// this is how close training came to the edge of stability (Cohen et al. 2021).
+        public var peakLambdaOverLimit: Double = .nan
+        /// The same for batch sharpness (the mini-batch loss's curvature along its gradient), the
+        /// quantity SGD's own stability is about.
+        public var peakBatchSharpnessOverLimit: Double = .nan
 
         /// Whether the task finished (only finished tasks have final values).
         public var isFinished: Bool { if case .finished = status { true } else { false } }
@@ -93,6 +101,8 @@ public enum SweepReport {
         Metric(id: "lambda_residual", label: "λ_max residual", format: "%.2g") { _, m in m["lambda_residual"] },
         Metric(id: "lambda_eta_over_2", label: "λ_max·η/2", format: "%.4g") { t, m in m.lambdaMax * t.learningRate / 2 },
         Metric(id: "lambda_over_limit", label: "λ_max / limit", format: "%.4g") { t, m in m.lambdaMax / t.stabilityLimit },
+        Metric(id: "peak_lambda_over_limit", label: "peak λ_max / limit over epochs", format: "%.4g") { t, _ in t.peakLambdaOverLimit },
+        Metric(id: "peak_batch_sharpness_over_limit", label: "peak batch sharpness / limit over epochs", format: "%.4g") { t, _ in t.peakBatchSharpnessOverLimit },
         Metric(id: "trace", label: "trace (Hutchinson)", format: "%.4g") { _, m in m["trace"] },
         Metric(id: "trace_stderr", label: "trace standard error", format: "%.2g") { _, m in m["trace_stderr"] },
         Metric(id: "sharpness_max", label: "S_ε max", format: "%.4g") { _, m in m["sharpness_max"] },
@@ -104,7 +114,7 @@ public enum SweepReport {
 
     /// The quantities drawn against η/B (one figure each, `figures/ID-vs-eta-over-b.svg`), judged
     /// for collapse and shown in the aggregate table.
-    public static let figureMetrics = ["lambda_max", "lambda_eta_over_2", "trace", "sharpness_max", "sharpness_mean", "test_accuracy", "gap_accuracy", "gap_loss"]
+    public static let figureMetrics = ["lambda_max", "lambda_eta_over_2", "peak_lambda_over_limit", "peak_batch_sharpness_over_limit", "trace", "sharpness_max", "sharpness_mean", "test_accuracy", "gap_accuracy", "gap_loss"]
 
     /// The figure of λ_max against the stability limit.
     public static let limitFigureName = "lambda_max-vs-stability-limit.svg"
@@ -145,6 +155,11 @@ public enum SweepReport {
             sum + m.trainSeconds + m.evaluationSeconds + zip(m.probeColumns, m.probeValues).reduce(0) { $0 + ($1.0.hasSuffix("_seconds") && $1.1.isFinite ? $1.1 : 0) }
         }
         if out.isFinished { out.final = rows.last }
+        func peak(_ value: (EpochMetrics) -> Double) -> Double {
+            rows.map { value($0) / $0.stabilityLimit }.filter(\.isFinite).max() ?? .nan
+        }
+        out.peakLambdaOverLimit = peak(\.lambdaMax)
+        out.peakBatchSharpnessOverLimit = rows.first?.probeColumns.contains("batch_sharpness") == true ? peak { $0["batch_sharpness"] } : .nan
         return out
     }
 
@@ -508,6 +523,9 @@ public enum SweepReport {
         let above = finished.filter { $0[lambda] > $0.stabilityLimit }.count
         let measured = finished.filter { $0[lambda].isFinite }.count
         md += "\(above) of \(measured) finished task\(measured == 1 ? "" : "s") with a measured λ_max end\(measured == 1 ? "s" : "") with λ_max above the stability limit \(limitLabel).\n\n"
+        let peaked = finished.filter { $0.peakLambdaOverLimit > 1 }.count, batchPeaked = finished.filter { $0.peakBatchSharpnessOverLimit > 1 }.count
+        md += "Over the epochs, at each epoch's own rate (the limit grows as a decaying schedule lowers η): λ_max exceeded the limit after some epoch in \(peaked) of \(finished.count) finished tasks, "
+        md += "batch sharpness in \(batchPeaked); the largest ratios are the columns peak λ_max / limit and peak batch sharpness / limit.\n\n"
         let stuckGroups = groups.filter { !$0.stuck.isEmpty }
         let stuckCount = stuckGroups.reduce(0) { $0 + $1.stuck.count }
         md += "## Stuck at chance\n\n"

@@ -10,6 +10,7 @@ import Training
 /// - λ_max = 10·(η/B)^(−1/2), times 1.05 (seed 0) or 0.95 (seed 1): an exact function of η/B;
 /// - S_ε max = 2·(η/B)^(1/4), likewise: an exact function of η/B;
 /// - trace = 100·B, times 1.01 (seed 0) or 0.99 (seed 1): a function of B alone;
+/// - batch sharpness λ_max/2;
 /// - test accuracy 0.9 + seed·0.01, train accuracy 0.95; losses 0.1 (train) and 0.2 (test).
 /// The seed factors multiply every point alike, so they cancel in differences of log₁₀ seed means.
 struct SyntheticSweep {
@@ -50,7 +51,7 @@ struct SyntheticSweep {
         let known: [String: Double] = ["lambda_max": lambdaMax ?? lambda(x, seed: t.seed), "lambda_converged": 1, "lambda_residual": 1e-4,
                                        "trace": trace(t.optimizer.batchSize, seed: t.seed), "trace_stderr": 3,
                                        "sharpness_max": sharpness(x, seed: t.seed), "sharpness_mean": sharpness(x, seed: t.seed) / 2,
-                                       "lambda_seconds": 0.5]
+                                       "batch_sharpness": (lambdaMax ?? lambda(x, seed: t.seed)) / 2, "lambda_seconds": 0.5]
         var text = EpochMetrics.csvHeader(probeColumns: probes.columns) + "\n"
         for epoch in stride(from: 1, through: epochs, by: 1) {
             let m = EpochMetrics(epoch: epoch, trainLoss: 0.1, trainAccuracy: trainAccuracy, trainRunningLoss: 0.1, validationLoss: 0.2, validationAccuracy: 0.9,
@@ -107,6 +108,29 @@ struct SyntheticSweep {
             return SyntheticSweep.lambda(x, seed: t.seed) > 2 * (1 + SyntheticSweep.momentum) / t.optimizer.learningRate
         }.count
         #expect(summary.contains("\(above) of 24 finished tasks with a measured λ_max end with λ_max above the stability limit"))
+    }
+
+    @Test func thePeakOverEpochsTakesEachEpochsOwnRate() throws {
+        // One task over three epochs with a falling rate: λ_max / (3.8/η_e) = λ·η/3.8 is
+        // 10·0.1, 50·0.05, 60·0.01 → largest at epoch 2 (2.5/3.8) although λ_max grows to the end;
+        // batch sharpness 45, 80, 100 → largest at epoch 1 (4.5/3.8 > 1: above the limit).
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let task = try #require(try SyntheticSweep.plan(in: dir).first)
+        try SyntheticSweep.writeTask(task, in: dir, epochs: 3)
+        let t = task.settings.training, probes = StudyRunner.epochProbes(t, task.settings.epochProbes)
+        var text = EpochMetrics.csvHeader(probeColumns: probes.columns) + "\n"
+        for (epoch, (η, (λ, batch))) in zip(1..., zip([0.1, 0.05, 0.01], zip([10.0, 50, 60], [45.0, 80, 100]))) {
+            let values: [String: Double] = ["lambda_max": λ, "lambda_converged": 1, "batch_sharpness": batch]
+            text += EpochMetrics(epoch: epoch, trainLoss: 0.1, trainAccuracy: 0.95, trainRunningLoss: 0.1, validationLoss: 0.2, validationAccuracy: 0.9,
+                                 testLoss: 0.2, testAccuracy: 0.9, learningRate: η, stabilityLimit: t.stabilityLimit(learningRate: η), trainSeconds: 1,
+                                 evaluationSeconds: 0.25, probeColumns: probes.columns, probeValues: probes.columns.map { values[$0] ?? .nan },
+                                 integerColumns: probes.integerColumns).csvRow + "\n"
+        }
+        try AtomicFile.write(text, to: task.directory(in: dir).appendingPathComponent("metrics.csv"))
+        let read = try SweepReport.readTask(task, in: dir)
+        #expect(abs(read.peakLambdaOverLimit - 2.5 / 3.8) < 1e-12, "\(read.peakLambdaOverLimit)")
+        #expect(abs(read.peakBatchSharpnessOverLimit - 4.5 / 3.8) < 1e-12, "\(read.peakBatchSharpnessOverLimit)")
     }
 
     @Test func sweepCSVHoldsTheClosedForms() throws {
