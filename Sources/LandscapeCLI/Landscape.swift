@@ -11,7 +11,7 @@ struct Landscape: ParsableCommand {
         abstract: "Second-order automatic differentiation and loss-landscape analysis.",
         discussion: "Runs on the OpenBLAS kernel picked for this CPU (OPENBLAS_CORETYPE; set it yourself to override).",
         subcommands: [StudyCommand.self, ReportCommand.self, FetchCommand.self, TrainCommand.self, CheckCommand.self,
-                      TaylorCommand.self, ProbeCommand.self, SliceCommand.self])
+                      TaylorCommand.self, ProbeCommand.self, SliceCommand.self, SweepCommand.self])
 
     static func main() {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout pipe becomes EPIPE, which Console reports and survives

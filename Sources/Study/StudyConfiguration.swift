@@ -105,6 +105,23 @@ public struct EpochProbeSettings: Codable, Sendable, Equatable {
     public init() {}
 }
 
+extension EpochProbeSettings {
+    /// Checks the settings as the probes do (their ranges are written once, in the probes), and
+    /// that `training`'s extra probes do not repeat a column of the study's epoch probes
+    /// (``StudyRunner/epochProbes(_:_:)``).
+    /// - Throws: ``ConfigurationError`` naming `epochProbes.KEY` or `training.probes.extraProbes`.
+    public func validate(with training: TrainingConfiguration) throws {
+        for probe in [AnyProbe(StudyRunner.sharpness(self)), AnyProbe(StudyRunner.trace(self)), AnyProbe(StudyRunner.batchSharpness(self))] {
+            do { try probe.validate() } catch let error as ProbeSettingError {
+                throw ConfigurationError(key: StudyRunner.epochProbeKeys[error.probe]?[error.setting] ?? "epochProbes", "\(error.problem)")
+            }
+        }
+        if let column = StudyRunner.epochProbes(training, self).repeatedColumn {
+            throw ConfigurationError(key: "training.probes.extraProbes", "repeats the study's epoch probe column '\(column)' (sharpness, trace and batch sharpness are always measured)")
+        }
+    }
+}
+
 /// The probes of the final epoch: the 2D slice, the top Lanczos eigenvalues and the SLQ density.
 public struct FinalProbeSettings: Codable, Sendable, Equatable {
     /// Points per axis of the final 2D slice.
@@ -430,15 +447,7 @@ public struct StudyConfiguration: ConfigurationValue {
         func limit(_ key: String, _ value: Int, _ range: ClosedRange<Int>, _ note: String = "") throws {
             guard range.contains(value) else { throw bad(key, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)\(note)") }
         }
-        // The epoch probes' settings are checked by the probes themselves (their ranges written once).
-        for probe in [AnyProbe(StudyRunner.sharpness(epochProbes)), AnyProbe(StudyRunner.trace(epochProbes)), AnyProbe(StudyRunner.batchSharpness(epochProbes))] {
-            do { try probe.validate() } catch let error as ProbeSettingError {
-                throw bad(StudyRunner.epochProbeKeys[error.probe]?[error.setting] ?? "epochProbes", "\(error.problem)")
-            }
-        }
-        if let column = StudyRunner.epochProbes(training, epochProbes).repeatedColumn {
-            throw bad("training.probes.extraProbes", "repeats the study's epoch probe column '\(column)' (sharpness, trace and batch sharpness are always measured)")
-        }
+        try epochProbes.validate(with: training)
         for name in f.extraFinalProbes where !ProbeRegistry.names.contains(name) {
             throw bad("finalProbes.extraFinalProbes", "names '\(name)', which is not a probe; choose from \(ProbeRegistry.names.joined(separator: ", "))")
         }

@@ -199,7 +199,7 @@ public struct StudyRunner {
     func runOne(_ run: StudyRun, shouldStop: (String, Int) -> Bool) throws -> StudyTaskResult {
         let name = run.name
         let runDir = runDirectory(run)
-        let failedURL = runDir.appendingPathComponent("failed.txt")
+        let failedURL = runDir.appendingPathComponent(Self.failureFileName)
         if let reason = try Self.failure(in: runDir) {
             log("[\(name)] stopped earlier: \(reason); not retried (delete \(failedURL.path) to retry it)")
             return .diverged(reason)
@@ -399,10 +399,14 @@ public struct StudyRunner {
         return text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
+    /// The file in a run's directory that holds why its training stopped on a non-finite loss or
+    /// parameters (the ``TrainingError`` text): a result, not retried.
+    public static let failureFileName = "failed.txt"
+
     /// Why a configuration stopped, from its `failed.txt` (trimmed); `nil` when there is none.
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` when the file exists but cannot be read.
     static func failure(in runDirectory: URL) throws -> String? {
-        do { return try TextFile.readIfPresent(runDirectory.appendingPathComponent("failed.txt"))?.trimmingCharacters(in: .whitespacesAndNewlines) } catch {
+        do { return try TextFile.readIfPresent(runDirectory.appendingPathComponent(failureFileName))?.trimmingCharacters(in: .whitespacesAndNewlines) } catch {
             throw StudyError.corruptFile(path: error.path, reason: error.problem)
         }
     }

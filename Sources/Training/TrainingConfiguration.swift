@@ -382,7 +382,10 @@ public enum Schedule: Codable, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// SHA-256 (lowercase hex) of a value's JSON encoding with sorted keys.
-func sha256OfSortedJSON<T: Encodable>(_ value: T) -> String {
+/// SHA-256 (lowercase hex) of a value's JSON with sorted keys, `nil` optionals omitted (the
+/// synthesized encoder's form): the one hash of configurations (``TrainingConfiguration/sha256``,
+/// a sweep task's id).
+public func sha256OfSortedJSON<T: Encodable>(_ value: T) -> String {
     let encoder = JSONText.encoder()
     encoder.outputFormatting = [.sortedKeys]
     let data = (try? encoder.encode(value)) ?? Data()
