@@ -176,22 +176,29 @@ public struct StudyRunner {
             }
             if try Self.studyInfo(in: directory)?["data"] == nil { try updateStudyInfo(resumed: nil) }
         }
+        if try finalProbesDone(run) {
+            log("[\(name)] finished earlier (its final probes are written); skipped")
+            return .alreadyFinished
+        }
         logDataNotes()
         return try runOne(run, shouldStop: shouldStop)
     }
 
     /// Creates a study directory for running its runs as tasks (``runTask(named:shouldStop:)``),
     /// as ``run(resume:shouldStop:)`` creates one, without data (the first task records them):
-    /// config.json, study.json (start time and configuration) and metrics.csv's header.
-    /// - Returns: the study's runs (``StudyConfiguration/runs``), in order.
+    /// config.json, study.json (start time and configuration), metrics.csv's header, and
+    /// manifest.jsonl, one line per run (``StudyConfiguration/sweepTasks()``, ``SweepManifest``).
+    /// - Returns: the tasks, in the manifest's order.
     /// - Throws: ``ConfigurationError`` for an invalid configuration; ``StudyError`` when the
     ///   directory is a file, not empty or locked; I/O errors.
-    public static func plan(configuration: StudyConfiguration, directory: URL) throws -> [StudyRun] {
+    public static func plan(configuration: StudyConfiguration, directory: URL) throws -> [SweepTask] {
         try configuration.validate()
         let c = try configuration.normalizedAsSaved()
+        let tasks = try c.sweepTasks()
         let lock = try create(c, in: directory, data: nil, log: { _ in })
-        DirectoryLock.release(lock)
-        return c.runs
+        defer { DirectoryLock.release(lock) }
+        try SweepManifest.write(tasks, specification: nil, to: directory)
+        return tasks
     }
 
     /// Runs one run (trains or continues it, then its final probes) unless it finished or
@@ -203,10 +210,6 @@ public struct StudyRunner {
         if let reason = try Self.failure(in: runDir) {
             log("[\(name)] stopped earlier: \(reason); not retried (delete \(failedURL.path) to retry it)")
             return .diverged(reason)
-        }
-        if try finalProbesDone(run) {
-            log("[\(name)] final probes already done")
-            return .alreadyFinished
         }
         let m = try run.model.make()
         do {
@@ -463,6 +466,10 @@ public struct StudyRunner {
                 if shouldStop(name, m.epoch) { throw StudyError.interrupted(configuration: name, epoch: m.epoch) }
             })
             θ = result.parameters
+        }
+        if try finalProbesDone(run) {
+            log("[\(name)] final probes already done")
+            return
         }
         try finalProbes(model, θ: θ, chunk: chunk, trainX: trainX, trainY: trainY, training: training, run: run)
     }

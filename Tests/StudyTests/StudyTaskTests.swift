@@ -56,15 +56,15 @@ import Training
         // In turn, the second run first: a task's order is the scheduler's.
         let inTurn = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: inTurn) }
-        let runs = try StudyRunner.plan(configuration: c, directory: inTurn)
-        #expect(runs.map(\.name) == ["mlp-high-noise-seed0", "mlp-low-noise-seed0"])
+        let runs = try StudyRunner.plan(configuration: c, directory: inTurn).compactMap(\.studyRun)
+        #expect(runs == ["mlp-high-noise-seed0", "mlp-low-noise-seed0"])
         #expect(try StudyReport.write(in: inTurn).unfinishedRuns.count == 2)
         let runner = try StudyRunner(configuration: c, data: data, directory: inTurn)
-        for run in runs.reversed() { #expect(try runner.runTask(named: run.name) == .finished) }
+        for run in runs.reversed() { #expect(try runner.runTask(named: run) == .finished) }
         try expectSameResults(inTurn, as: whole, c)
         // A finished run is skipped, and leaves the files as they are.
         let before = snapshot(inTurn).filter { !$0.key.hasPrefix("figures/") && !$0.key.hasSuffix(".html") && !$0.key.hasSuffix(".md") }
-        #expect(try runner.runTask(named: runs[0].name) == .alreadyFinished)
+        #expect(try runner.runTask(named: runs[0]) == .alreadyFinished)
         #expect(snapshot(inTurn).filter { before[$0.key] != nil } == before)
 
         // At once, on two threads (flock is per open file description, so the threads exclude each other as processes do).
@@ -74,12 +74,42 @@ import Training
         let results = Results()
         DispatchQueue.concurrentPerform(iterations: 2) { i in
             do {
-                let r = try StudyRunner(configuration: c, data: data, directory: atOnce).runTask(named: runs[i].name)
-                results.append("\(runs[i].name): \(r)")
-            } catch { results.append("\(runs[i].name): \(error)") }
+                let r = try StudyRunner(configuration: c, data: data, directory: atOnce).runTask(named: runs[i])
+                results.append("\(runs[i]): \(r)")
+            } catch { results.append("\(runs[i]): \(error)") }
         }
-        #expect(results.values.sorted() == runs.map { "\($0.name): finished" }, "\(results.values)")
+        #expect(results.values.sorted() == runs.map { "\($0): finished" }, "\(results.values)")
         try expectSameResults(atOnce, as: whole, c)
+    }
+
+    /// The manifest of a planned study: one line per run, each the run's own training settings and the study's epoch probes.
+    @Test func aPlannedStudyHoldsItsManifestAndTheStudysFiles() throws {
+        var c = configuration()
+        c.seeds = [0, 5]
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let planned = try StudyRunner.plan(configuration: c, directory: dir)
+        let tasks = try SweepManifest.read(dir.appendingPathComponent(SweepManifest.fileName))
+        #expect(tasks.map(\.id) == planned.map(\.id))
+        #expect(tasks.compactMap(\.studyRun) == ["mlp-high-noise-seed0", "mlp-high-noise-seed5", "mlp-low-noise-seed0", "mlp-low-noise-seed5"])
+        for (task, run) in zip(tasks, c.runs) {
+            #expect(task.settings.training == (try c.training(for: run)) && task.settings.epochProbes == c.epochProbes, "\(run.name)")
+            #expect(task.directory(in: dir) == dir.appendingPathComponent("runs/\(run.name)"))
+        }
+        // The point names what varies between the runs: the regimes' batch sizes and learning rates (tinyConfiguration: 64 and 0.05, 200 and 0.01) and the seed.
+        func point(_ k: Int, _ key: String) -> Double? { (tasks[k].point[key] as? NSNumber)?.doubleValue }
+        #expect(Set(tasks[0].point.keys).isSuperset(of: ["training.optimizer.batchSize", "training.optimizer.learningRate", "training.seed"]), "\(tasks[0].point)")
+        #expect(tasks[0].point["training.model"] == nil)
+        #expect((point(0, "training.optimizer.batchSize"), point(2, "training.optimizer.batchSize")) == (64, 200))
+        #expect((point(1, "training.optimizer.learningRate"), point(3, "training.optimizer.learningRate")) == (0.05, 0.01))
+        #expect(tasks.map { point($0.index, "training.seed") } == [0, 5, 0, 5])
+        #expect(try StudyConfiguration.loadSaved(from: dir.appendingPathComponent("config.json")) == (try c.normalizedAsSaved()))
+        #expect(try StudyRunner.studyInfo(in: dir)?["configuration"] != nil)
+        #expect(try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8) == StudyRunner.metricsHeader(c) + "\n")
+        // A second plan into the directory is refused and changes nothing.
+        let before = snapshot(dir)
+        #expect(throws: StudyError.self) { try StudyRunner.plan(configuration: c, directory: dir) }
+        #expect(snapshot(dir) == before)
     }
 
     @Test func aStudyRunsWholeOrAsTasksNotBoth() throws {
@@ -129,7 +159,7 @@ import Training
         c.regimeSettings["high-noise"] = RegimeSettings(batchSize: 64, learningRate: 1e30)
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let name = try #require(try StudyRunner.plan(configuration: c, directory: dir).first?.name)
+        let name = try #require(try StudyRunner.plan(configuration: c, directory: dir).first?.studyRun)
         let runner = try StudyRunner(configuration: c, data: data, directory: dir)
         guard case let .diverged(reason) = try runner.runTask(named: name) else {
             Issue.record("a learning rate of 1e30 did not diverge")
