@@ -75,6 +75,9 @@ public struct StudyRunner {
     public var log: (String) -> Void = { _ in }
     /// Receives the progress of training steps (configuration name, progress).
     public var onStep: (String, StepProgress) -> Void = { _, _ in }
+    /// Asked before every SGD step (``Trainer/shouldInterrupt``): `true` stops the run with
+    /// ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``, leaving it resumable (`landscape sweep run` on a signal).
+    public var shouldInterrupt: () -> Bool = { false }
 
 
     /// The study's epoch probes: λ_max (and the extra probes) every `lambdaEvery` epochs with the
@@ -265,13 +268,17 @@ public struct StudyRunner {
         return try body()
     }
 
-    /// Whether a run's final probes are written: its slice and density files and its row of final.csv.
-    func finalProbesDone(_ run: StudyRun) throws -> Bool {
+    func finalProbesDone(_ run: StudyRun) throws -> Bool { try Self.finalProbesDone(run: run.name, in: directory, configuration: configuration) }
+
+    /// Whether a run's final probes are written: its slice and density files and its row of final.csv
+    /// (written last, under DIR/.files.lock).
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` for a final.csv that cannot be read.
+    public static func finalProbesDone(run name: String, in directory: URL, configuration: StudyConfiguration) throws -> Bool {
         let fm = FileManager.default
-        guard fm.fileExists(atPath: directory.appendingPathComponent("slices/\(run.name).csv").path),
-              fm.fileExists(atPath: directory.appendingPathComponent("densities/\(run.name).csv").path) else { return false }
+        guard fm.fileExists(atPath: directory.appendingPathComponent("slices/\(name).csv").path),
+              fm.fileExists(atPath: directory.appendingPathComponent("densities/\(name).csv").path) else { return false }
         let final = try CSVTable.readIfPresent(directory.appendingPathComponent("final.csv"))
-        return final?.rows.contains { configuration.runName(ofRow: $0) == run.name } == true
+        return final?.rows.contains { configuration.runName(ofRow: $0) == name } == true
     }
 
     // MARK: Directory
@@ -431,47 +438,68 @@ public struct StudyRunner {
     // MARK: One configuration
 
     func runConfiguration<M: Model>(_ model: M, run: StudyRun, runDir: URL, shouldStop: (String, Int) -> Bool) throws {
-        let cfg = configuration, e = cfg.epochProbes, name = run.name, regime = run.regime
-        let training = try cfg.training(for: run)
+        let name = run.name
+        let training = try configuration.training(for: run)
         let (trainX, trainY) = Trainer.tensor(of: data.train, as: Float.self)
-        let probeCount = min(training.probes.probeSamples, data.train.count)
-        let (probeX, probeY) = Trainer.probeSet(of: trainX, labels: trainY, samples: probeCount)
-        let chunk = training.probes.probeBatchSize
-        var trainer = try Trainer(configuration: training, data: data, epochProbes: Self.epochProbes(training, e))
+        let θ = try Self.trainWithEpochProbes(model, training: training, epochProbes: configuration.epochProbes, data: data, in: runDir, name: name,
+                                              setting: run.regime, log: log, shouldInterrupt: shouldInterrupt, onStep: { onStep(name, $0) }, onEpoch: { m in
+            try mergeMetrics()
+            if shouldStop(name, m.epoch) { throw StudyError.interrupted(configuration: name, epoch: m.epoch) }
+        }).parameters
+        if try finalProbesDone(run) {
+            log("[\(name)] final probes already done")
+            return
+        }
+        try finalProbes(model, θ: θ, chunk: training.probes.probeBatchSize, trainX: trainX, trainY: trainY, training: training, run: run)
+    }
+
+    /// Trains one run with the study's epoch probes (``epochProbes(_:_:)``) in `runDir`, or
+    /// continues it: a directory with a run.json is resumed after its last complete epoch (from its
+    /// start if none is), checked to hold a run of `training` (the data settings aside) and, with
+    /// `checkData`, of the same data (``RunStore/check(data:)``); a finished run trains no further.
+    /// Logs the start or resume and every epoch (``describe(_:epochs:)``) as `[name] …`, the
+    /// start with `setting` (the regime, or a sweep task's point). `shouldInterrupt` is the
+    /// trainer's (``Trainer/shouldInterrupt``); `onEpoch` runs after each epoch is in the store.
+    /// The one way the study and `landscape sweep run` train a run.
+    /// - Returns: the final θ, and the last complete epoch when the run was finished before this call.
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` when the checkpoints cannot be resumed
+    ///   from; the store's and ``Trainer/train(model:from:store:onStep:onEpoch:)``'s errors
+    ///   (``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:cause:)``, ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``, …);
+    ///   whatever `onEpoch` throws.
+    public static func trainWithEpochProbes<M: Model>(_ model: M, training: TrainingConfiguration, epochProbes e: EpochProbeSettings, data: MNISTDataset,
+                                                      in runDir: URL, name: String, setting: String, checkData: Bool = false,
+                                                      log: @escaping (String) -> Void, shouldInterrupt: @escaping () -> Bool = { false },
+                                                      onStep: (StepProgress) -> Void = { _ in },
+                                                      onEpoch: (EpochMetrics) throws -> Void = { _ in }) throws -> (parameters: Tensor<Float>, finishedBefore: TrainingCheckpoint?) {
+        var trainer = try Trainer(configuration: training, data: data, epochProbes: epochProbes(training, e))
         trainer.log = log
+        trainer.shouldInterrupt = shouldInterrupt
         // A run directory with a run.json is continued (from its start if no epoch is complete).
         let started = FileManager.default.fileExists(atPath: runDir.appendingPathComponent(RunStore.runInfoName).path)
         let store = started ? try RunStore.open(at: runDir, probeColumns: trainer.epochProbes.columns, log: log)
                             : try RunStore.create(at: runDir, configuration: training, model: model, data: data, probeColumns: trainer.epochProbes.columns, log: log)
         defer { store.close() }
-        if started { try store.check(configuration: training) }
+        if started {
+            try store.check(configuration: training)
+            if checkData { try store.check(data: data) }
+        }
         let state: TrainingCheckpoint?
         do { state = try store.lastComplete(layout: model.layout, stepsPerEpoch: trainer.stepsPerEpoch) } catch {
             throw StudyError.corruptFile(path: runDir.path, reason: "cannot resume from its checkpoints: \(error) (nothing was changed; remove the damaged epoch's files or the whole run directory to redo it)")
         }
-        var θ: Tensor<Float>
-        if let state, training.isFinished(after: state.metrics) {
-            θ = state.parameters
+        if let state, training.isFinished(after: state.metrics) { return (state.parameters, state) }
+        if let state {
+            log("[\(name)] resuming after epoch \(state.epoch) of \(training.epochs)")
         } else {
-            if let state {
-                log("[\(name)] resuming after epoch \(state.epoch) of \(training.epochs)")
-            } else {
-                let o = training.optimizer
-                log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(regime): batch \(o.batchSize), lr \(o.learningRate) \(training.schedule), momentum \(o.momentum), \(training.lengthDescription), seed \(training.seed)")
-            }
-            if started { try store.prepareToContinue(after: state) }
-            let result = try trainer.train(model: model, from: state, store: store, onStep: { onStep(name, $0) }, onEpoch: { m in
-                try mergeMetrics()
-                log("[\(name)] " + Self.describe(m, epochs: training.epochs))
-                if shouldStop(name, m.epoch) { throw StudyError.interrupted(configuration: name, epoch: m.epoch) }
-            })
-            θ = result.parameters
+            let o = training.optimizer
+            log("[\(name)] \(model.name) (\(model.layout.parameterCount) parameters), \(setting): batch \(o.batchSize), lr \(o.learningRate) \(training.schedule), momentum \(o.momentum), \(training.lengthDescription), seed \(training.seed)")
         }
-        if try finalProbesDone(run) {
-            log("[\(name)] final probes already done")
-            return
-        }
-        try finalProbes(model, θ: θ, chunk: chunk, trainX: trainX, trainY: trainY, training: training, run: run)
+        if started { try store.prepareToContinue(after: state) }
+        let result = try trainer.train(model: model, from: state, store: store, onStep: onStep, onEpoch: { m in
+            log("[\(name)] " + describe(m, epochs: training.epochs))
+            try onEpoch(m)
+        })
+        return (result.parameters, nil)
     }
 
     static func describe(_ m: EpochMetrics, epochs: Int) -> String {

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Training
 
@@ -54,5 +55,39 @@ extension SweepManifest {
         ["manifest:      \(manifest.path)",
          "run on Slurm:  sbatch --array=0-\(tasks - 1) scripts/slurm/sweep.sbatch \(manifest.path)",
          "run here:      landscape sweep run \(manifest.path) --local --jobs 2"]
+    }
+}
+
+extension SweepTaskRunner {
+    /// Runs a study's task: the run `name` of the study in the sweep directory (its config.json),
+    /// through ``StudyRunner/runTask(named:shouldStop:)``, with this runner's log, progress and
+    /// interruption. A run that diverged before or whose final probes are written is not run
+    /// again (nor the data loaded).
+    /// - Throws: ``ConfigurationError`` when the manifest's line is not the study's run (no such
+    ///   run, or settings other than config.json gives it); ``StudyError`` for the directory;
+    ///   ``TrainingError/interrupted(epoch:step:lastCheckpoint:)`` (resumable); data, training and probe errors.
+    func runStudyRun(_ name: String, data: () throws -> MNISTDataset) throws -> SweepTaskOutcome {
+        let configuration = try StudyConfiguration.loadSaved(from: try StudyError.savedConfiguration(in: sweepDirectory))
+        let source = "\(sweepDirectory.appendingPathComponent(SweepManifest.fileName).path) line \(task.index + 1)"
+        guard let run = configuration.runs.first(where: { $0.name == name }) else {
+            throw ConfigurationError(source: source, key: "study.run", "'\(name)' is no run of the study in \(sweepDirectory.path) (its runs: \(configuration.runs.map(\.name).joined(separator: ", ")))")
+        }
+        guard let planned = try configuration.sweepTasks().first(where: { $0.studyRun == name }), planned.id == task.id else {
+            throw ConfigurationError(source: source, key: "settings", "are not those the study's config.json gives its run \(name); plan the study again (`landscape study --plan`)")
+        }
+        if let reason = try StudyRunner.failure(in: directory) { return .diverged(reason: reason, before: true) }
+        if case let .finished(epochs) = try task.status(in: sweepDirectory) { return .finished(epochs: epochs, before: true) }
+        var runner = try StudyRunner(configuration: configuration, data: try data(), directory: sweepDirectory)
+        runner.log = log
+        runner.onStep = { [onStep] _, progress in onStep(progress) }
+        runner.shouldInterrupt = shouldInterrupt
+        switch try runner.runTask(named: run.name) {
+        case let .diverged(reason): return .diverged(reason: reason, before: false)
+        case .finished, .alreadyFinished:
+            guard case let .finished(epochs) = try task.status(in: sweepDirectory) else {
+                throw StudyError.corruptFile(path: directory.path, reason: "the run ended but its metrics.csv or final probes do not show it finished")
+            }
+            return .finished(epochs: epochs, before: false)
+        }
     }
 }

@@ -26,6 +26,11 @@ public struct Trainer {
     /// Receives the curvature along each SGD step (``ProbeSettings/stepCurvature``) once it is in
     /// the store's step-curvature.csv.
     public var onStepCurvature: (StepCurvatureMetrics) -> Void = { _ in }
+    /// Asked before every SGD step (so after the previous step's bookkeeping, and before an
+    /// epoch's first step); `true` stops the run with ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``,
+    /// leaving the store resumable from its last complete epoch (the partial epoch is redone on
+    /// resume, with the same results). A signal handler's flag, read here (`landscape sweep run`).
+    public var shouldInterrupt: () -> Bool = { false }
 
     /// - Throws: ``ConfigurationError`` for invalid settings, ``TrainingError/invalidRun(_:)`` for an empty training split.
     /// - Parameter epochProbes: the probes after every epoch; default ``defaultEpochProbes(for:)``.
@@ -157,7 +162,8 @@ public struct Trainer {
     /// - Returns: the final θ and the metrics of the epochs this call ran.
     /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:cause:)`` and
     ///   ``TrainingError/nonFiniteParameters(epoch:step:lastCheckpoint:cause:)`` (the checkpoint of the
-    ///   previous epoch is kept), ``TrainingError/probeFailed(epoch:reason:)``, model/data shape
+    ///   previous epoch is kept), ``TrainingError/interrupted(epoch:step:lastCheckpoint:)`` when
+    ///   ``shouldInterrupt`` says so, ``TrainingError/probeFailed(epoch:reason:)``, model/data shape
     ///   errors, the store's file errors, and whatever `onEpoch` throws.
     public func train<M: Model>(model: M, from state: TrainingCheckpoint?, store: RunStore?,
                                 onStep: (StepProgress) -> Void = { _ in }, onEpoch: (EpochMetrics) throws -> Void = { _ in }) throws -> (parameters: Tensor<Float>, metrics: [EpochMetrics]) {
@@ -201,6 +207,7 @@ public struct Trainer {
             var stepProbeSeconds = 0.0
             var exceeded = 0
             for batch in train.batchIndices(size: o.batchSize, seed: cfg.seed, epoch: epoch) {
+                if shouldInterrupt() { throw TrainingError.interrupted(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint) }
                 step += 1
                 let (loss, g) = try Self.valueWithGradient(model, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize)
                 guard loss.isFinite else {

@@ -6,6 +6,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// The parameters became NaN or ±inf in the last step of an epoch (the loss of that step was
     /// still finite). Nothing of that epoch is saved; the last good checkpoint is kept.
     case nonFiniteParameters(epoch: Int, step: Int, lastCheckpoint: String?, cause: String)
+    /// The run was stopped on request (``Trainer/shouldInterrupt``: a signal) after `step` SGD
+    /// steps of `epoch`; the steps of that epoch are not saved, the run resumes after epoch − 1.
+    case interrupted(epoch: Int, step: Int, lastCheckpoint: String?)
     /// A curvature probe failed during an epoch.
     case probeFailed(epoch: Int, reason: String)
     /// The run cannot go on as asked (e.g. it already finished, or was trained with other settings).
@@ -24,6 +27,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .nonFiniteParameters(epoch, step, last, cause):
             return "training stopped: the parameters became non-finite at epoch \(epoch), step \(step). Cause: \(cause)" +
                 (last.map { ". The last good checkpoint is \($0)" } ?? ". No checkpoint was written before it")
+        case let .interrupted(epoch, step, last):
+            return (step == 0 ? "training interrupted before epoch \(epoch)" : "training interrupted after step \(step) of epoch \(epoch)") +
+                "; the run resumes after epoch \(epoch - 1)" +
+                (last.map { " (its last checkpoint is \($0))" } ?? " (from its start: no epoch was complete)")
         case let .probeFailed(epoch, reason):
             return "λ_max estimate failed after epoch \(epoch): \(reason)"
         case let .invalidRun(m):
