@@ -91,7 +91,8 @@ import Training
         let planned = try StudyRunner.plan(configuration: c, directory: dir)
         let tasks = try SweepManifest.read(dir.appendingPathComponent(SweepManifest.fileName))
         #expect(tasks.map(\.id) == planned.map(\.id))
-        #expect(tasks.compactMap(\.studyRun) == ["mlp-high-noise-seed0", "mlp-high-noise-seed5", "mlp-low-noise-seed0", "mlp-low-noise-seed5"])
+        // The study's order: each seed's configurations, seed by seed.
+        #expect(tasks.compactMap(\.studyRun) == ["mlp-high-noise-seed0", "mlp-low-noise-seed0", "mlp-high-noise-seed5", "mlp-low-noise-seed5"])
         for (task, run) in zip(tasks, c.runs) {
             #expect(task.settings.training == (try c.training(for: run)) && task.settings.epochProbes == c.epochProbes, "\(run.name)")
             #expect(task.directory(in: dir) == dir.appendingPathComponent("runs/\(run.name)"))
@@ -100,9 +101,9 @@ import Training
         func point(_ k: Int, _ key: String) -> Double? { (tasks[k].point[key] as? NSNumber)?.doubleValue }
         #expect(Set(tasks[0].point.keys).isSuperset(of: ["training.optimizer.batchSize", "training.optimizer.learningRate", "training.seed"]), "\(tasks[0].point)")
         #expect(tasks[0].point["training.model"] == nil)
-        #expect((point(0, "training.optimizer.batchSize"), point(2, "training.optimizer.batchSize")) == (64, 200))
-        #expect((point(1, "training.optimizer.learningRate"), point(3, "training.optimizer.learningRate")) == (0.05, 0.01))
-        #expect(tasks.map { point($0.index, "training.seed") } == [0, 5, 0, 5])
+        #expect((point(0, "training.optimizer.batchSize"), point(1, "training.optimizer.batchSize")) == (64, 200))
+        #expect((point(2, "training.optimizer.learningRate"), point(3, "training.optimizer.learningRate")) == (0.05, 0.01))
+        #expect(tasks.map { point($0.index, "training.seed") } == [0, 0, 5, 5])
         #expect(try StudyConfiguration.loadSaved(from: dir.appendingPathComponent("config.json")) == (try c.normalizedAsSaved()))
         #expect(try StudyRunner.studyInfo(in: dir)?["configuration"] != nil)
         #expect(try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8) == StudyRunner.metricsHeader(c) + "\n")
