@@ -20,7 +20,12 @@ extension StudyConfiguration {
             return s
         }
         guard let first = settings.first else { return [] }
-        let varying = Set(settings.flatMap { $0.differingKeys(from: first) }).sorted()
+        let objects = settings.map { $0.jsonObject() }
+        // The leaves whose values differ between the runs (a key unset in one run, as `stopping`, reads as null there).
+        let candidates = Set(settings.flatMap { $0.differingKeys(from: first) })
+        let varying = candidates.filter { key in
+            !candidates.contains { $0.hasPrefix(key + ".") } && Set(objects.map { jsonText(Self.value(at: key, in: $0) ?? NSNull()) }).count > 1
+        }.sorted()
         var tasks: [SweepTask] = []
         var runOfID: [String: String] = [:]
         for (k, (run, s)) in zip(runs, settings).enumerated() {
@@ -29,9 +34,8 @@ extension StudyConfiguration {
                 throw ConfigurationError(key: nil, "the runs \(other) and \(run.name) have the same training settings (task \(id)); each run of a study must differ")
             }
             runOfID[id] = run.name
-            let object = s.jsonObject()
             var point: [String: Any] = [:]
-            for key in varying { point[key] = Self.value(at: key, in: object) ?? NSNull() }
+            for key in varying { point[key] = Self.value(at: key, in: objects[k]) ?? NSNull() }
             tasks.append(SweepTask(index: k, id: id, point: point, settings: s, study: ["run": run.name]))
         }
         return tasks
