@@ -82,6 +82,9 @@ struct SweepPlanCommand: ParsableCommand {
         outLine("manifest: \(manifest.path)")
         outLine("run on Slurm:  sbatch --array=0-\(tasks.count - 1) scripts/slurm/sweep.sbatch \(manifest.path)")
         outLine("run here:      landscape sweep run \(manifest.path) --local --jobs 2")
+        if tasks.count > 1001 {
+            stderrLine("note: \(tasks.count) tasks exceed Slurm's default MaxArraySize (1001: indices 0...1000); ask for a larger one or submit the array in parts (--array=0-1000, 1001-…)")
+        }
     }
 }
 
