@@ -59,7 +59,13 @@ import Training
         let runs = try StudyRunner.plan(configuration: c, directory: inTurn).compactMap(\.studyRun)
         #expect(runs == ["mlp-high-noise-seed0", "mlp-low-noise-seed0"])
         #expect(try StudyReport.write(in: inTurn).unfinishedRuns.count == 2)
-        let runner = try StudyRunner(configuration: c, data: data, directory: inTurn)
+        var runner = try StudyRunner(configuration: c, data: data, directory: inTurn)
+        // The first run is stopped mid-epoch, as a signal stops a task (after 3 of its 10 steps),
+        // and resumed below: the results are still the whole study's.
+        var asked = 0
+        runner.shouldInterrupt = { asked += 1; return asked == 4 }
+        #expect(throws: TrainingError.interrupted(epoch: 1, step: 3, lastCheckpoint: nil)) { try runner.runTask(named: runs[0]) }
+        #expect(!FileManager.default.fileExists(atPath: inTurn.appendingPathComponent("slices/\(runs[0]).csv").path))
         for run in runs.reversed() { #expect(try runner.runTask(named: run) == .finished) }
         try expectSameResults(inTurn, as: whole, c)
         // A finished run is skipped, and leaves the files as they are.
