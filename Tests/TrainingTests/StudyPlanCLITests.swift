@@ -20,6 +20,14 @@ import Testing
         return url
     }
 
+    /// A CSV file's rows without the timing columns (`*_seconds`), sorted.
+    static func rowsWithoutTimes(_ url: URL) throws -> [String] {
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        guard let header = lines.first else { return [] }
+        let keep = header.indices.filter { !header[$0].hasSuffix("_seconds") }
+        return lines.map { row in keep.map { String(row[$0]) }.joined(separator: ",") }.sorted()
+    }
+
     @Test func planRunEveryTaskAndReport() throws {
         guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
         let root = temporaryDirectory()
@@ -42,12 +50,15 @@ import Testing
         let runs = lines.map { ((try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["study"] as? [String: Any])?["run"] as? String }
         #expect(runs == ["mlp-high-noise-seed0", "mlp-low-noise-seed0"])
 
-        // The second task first; the report of the half-done study names the missing run.
-        let second = try runLandscape(exe, ["sweep", "run", manifest.path, "--task", "1", "--no-progress"])
+        // The second task first; the report of the half-done study names the missing run. The
+        // threads are those of `--local --jobs 2` below (the probes' last digits depend on them).
+        let threads = String(max(1, ProcessInfo.processInfo.activeProcessorCount / 2))
+        let environment = ["OPENBLAS_NUM_THREADS": threads, "LANDSCAPE_THREADS": threads]
+        let second = try runLandscape(exe, ["sweep", "run", manifest.path, "--task", "1", "--no-progress"], environment: environment)
         #expect(second.status == 0 && second.output.contains("finished: 1 epoch"), "\(second.output)")
         let partial = try runLandscape(exe, ["report", dir.path])
         #expect(partial.status == 0 && partial.output.contains("missing or unfinished runs (1): mlp-high-noise-seed0 (not started)"), "\(partial.output)")
-        let first = try runLandscape(exe, ["sweep", "run", manifest.path, "--task", "0", "--no-progress"])
+        let first = try runLandscape(exe, ["sweep", "run", manifest.path, "--task", "0", "--no-progress"], environment: environment)
         #expect(first.status == 0 && first.output.contains("finished: 1 epoch"), "\(first.output)")
         let again = try runLandscape(exe, ["sweep", "run", dir.path, "--task", "0"])
         #expect(again.status == 0 && again.output.contains("already finished"), "\(again.output)")
@@ -62,6 +73,18 @@ import Testing
         #expect(final.dropFirst().map { $0.split(separator: ",").prefix(3).joined(separator: ",") }.sorted() == ["mlp,high-noise,0", "mlp,low-noise,0"])
         let metrics = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")
         #expect(metrics.count == 3, "one epoch per run: \(metrics.count - 1) rows")
+
+        // The same study with both tasks at once (--local --jobs 2: two processes in one study
+        // directory) gives the same rows, timings aside.
+        let atOnce = root.appendingPathComponent("at-once")
+        #expect(try runLandscape(exe, ["study", "--plan", "--config", config.path, "--output-dir", atOnce.path]).status == 0)
+        let local = try runLandscape(exe, ["sweep", "run", atOnce.path, "--local", "--jobs", "2"])
+        #expect(local.status == 0 && local.output.contains("0 done, 2 to run, 2 at a time") && local.output.contains("all 2 tasks done"), "\(local.output)")
+        for file in ["final.csv", "metrics.csv", "spectra.csv", "layers.csv"] {
+            #expect(try Self.rowsWithoutTimes(atOnce.appendingPathComponent(file)) == Self.rowsWithoutTimes(dir.appendingPathComponent(file)), "\(file)")
+        }
+        let rerun = try runLandscape(exe, ["sweep", "run", atOnce.path, "--local"])
+        #expect(rerun.status == 0 && rerun.output.contains("2 done, 0 to run"), "\(rerun.output)")
 
         // --plan starts a study: not with --resume, and not into a directory that holds one.
         let withResume = try runLandscape(exe, ["study", "--plan", "--resume", dir.path])
