@@ -24,11 +24,17 @@ struct StudyCommand: ParsableCommand {
         summary.md, report.html, figures/*.svg, slices/ and densities/ CSV files and per-run checkpoints in runs/. \
         Ctrl-C leaves it resumable: `landscape study --resume DIR` continues from each run's last complete epoch.
 
+        --plan makes the run directory without training: config.json, study.json, the header of metrics.csv and \
+        manifest.jsonl, one task per run (its training settings and the study's epoch probes, as `landscape sweep plan` \
+        writes). Each task is then run by `landscape sweep run DIR/manifest.jsonl --task I` (a Slurm job array, a \
+        Kubernetes Indexed Job, or --local), any number at once, and `landscape report DIR` merges what has finished.
+
         """ + ConfigurationFlags.help(StudyConfiguration.self))
 
     @Option(help: "Preset: full (the study's protocol, the default) or quick (a first look in 1–3 minutes).") var preset: StudyConfiguration.Preset?
     @OptionGroup var settings: ConfigurationOptions
     @OptionGroup var output: RunOptions
+    @Flag(help: "Plan the study as a manifest of its runs (DIR/manifest.jsonl) for `landscape sweep run`, without training.") var plan = false
 
     /// The configuration from preset, file, options and --set, validated, with the data
     /// directory resolved to an absolute path.
@@ -39,6 +45,7 @@ struct StudyCommand: ParsableCommand {
     }
 
     func validate() throws {
+        if plan, output.resume != nil { throw ValidationError("--plan starts a new study directory; it cannot be combined with --resume") }
         if output.resume != nil {
             let given = settings.given + [output.outputDir != nil ? "--output-dir" : nil, preset != nil ? "--preset" : nil].compactMap { $0 }
             guard given.isEmpty else {
@@ -73,6 +80,17 @@ struct StudyCommand: ParsableCommand {
                 return
             }
             let directory = try prepareOutputDirectory(output.outputDir, defaultPrefix: "runs/study")
+            if plan {
+                try removingIfEmptyOnError(directory) {
+                    let tasks = try StudyRunner.plan(configuration: cfg, directory: directory.url)
+                    let manifest = directory.url.appendingPathComponent(SweepManifest.fileName)
+                    outLine("planned \(tasks.count) task\(tasks.count == 1 ? "" : "s"), one per run of the study: " + tasks.compactMap(\.studyRun).joined(separator: ", "))
+                    outLine("study directory: \(directory.url.path)")
+                    for line in SweepManifest.submitLines(manifest: manifest, tasks: tasks.count) { outLine(line) }
+                    outLine("report:        landscape report \(directory.url.path)   (merges the runs that have finished, naming the others)")
+                }
+                return
+            }
             prepared = directory
             out = directory.url
         }

@@ -79,9 +79,7 @@ struct SweepPlanCommand: ParsableCommand {
         outLine("planned \(tasks.count) task\(tasks.count == 1 ? "" : "s") (\(summary.joined(separator: ", "))) over " +
                 (spec.axes.isEmpty ? "no axes" : spec.axes.map { "\($0.key) (\($0.values.count))" }.joined(separator: " × ")) +
                 (spec.points.isEmpty ? "" : " + \(spec.points.count) point\(spec.points.count == 1 ? "" : "s")"))
-        outLine("manifest: \(manifest.path)")
-        outLine("run on Slurm:  sbatch --array=0-\(tasks.count - 1) scripts/slurm/sweep.sbatch \(manifest.path)")
-        outLine("run here:      landscape sweep run \(manifest.path) --local --jobs 2")
+        for line in SweepManifest.submitLines(manifest: manifest, tasks: tasks.count) { outLine(line) }
         if tasks.count > 1001 {
             stderrLine("note: \(tasks.count) tasks exceed Slurm's default MaxArraySize (1001: indices 0...1000); ask for a larger one or submit the array in parts (--array=0-1000, 1001-…)")
         }

@@ -179,6 +179,13 @@ public enum StudyReport {
         guard FileManager.default.isWritableFile(atPath: figures.path), FileManager.default.isWritableFile(atPath: directory.path) else {
             throw StudyError.runDirectory(path: directory.path, reason: "is not writable; the report cannot be written")
         }
+        // The report's writes share DIR/.files.lock with the runs' (StudyRunner.withFilesLock): a study
+        // run as tasks may be writing while it is reported, and a task removes cut-off writes' temporary files.
+        let filesLock: Int32?
+        do { filesLock = try DirectoryLock.acquire(in: directory, name: StudyRunner.filesLockName, wait: true) } catch {
+            throw StudyError.runDirectory(path: directory.path, reason: "cannot lock its shared files: \(error)")
+        }
+        defer { filesLock.map(DirectoryLock.release) }
         var written: [URL] = []
         func write(_ text: String, _ name: String) throws {
             let url = figures.appendingPathComponent(name)

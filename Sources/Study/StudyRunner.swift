@@ -17,6 +17,17 @@ public struct StudyOutcome: Sendable {
     public var seconds: Double = 0
 }
 
+/// What running one run of a study as a task did (``StudyRunner/runTask(named:shouldStop:)``).
+public enum StudyTaskResult: Sendable, Equatable {
+    /// The run trained to its end (its epochs or its stopping rule) and its final probes were written now.
+    case finished
+    /// The run had finished before (its final probes written); nothing was done.
+    case alreadyFinished
+    /// The run's loss or parameters became non-finite, now or earlier (the reason, from
+    /// `runs/NAME/failed.txt`): a result, not retried.
+    case diverged(String)
+}
+
 /// Runs the study (``StudyConfiguration``) into a run directory:
 ///
 /// ```
@@ -29,6 +40,7 @@ public struct StudyOutcome: Sendable {
 /// DIR/layers.csv                  per run and layer: λ_max and trace of the Hessian's diagonal block
 /// DIR/slices/NAME.csv             the run's final 2D slice (alpha, beta, loss)
 /// DIR/densities/NAME.csv          the run's SLQ density (eigenvalue, density); NAME-nodes.csv its nodes and weights
+/// DIR/.lock, DIR/.files.lock      flock(2): the study (exclusive) or its tasks (shared); the shared files' writes (short)
 /// DIR/runs/NAME/                  the run's training run: metrics.csv, run.json,
 ///                                 theta-epoch-NNN.safetensors, optimizer-epoch-NNN.safetensors, checkpoints.csv,
 ///                                 failed.txt when it stopped on a non-finite loss
@@ -44,6 +56,14 @@ public struct StudyOutcome: Sendable {
 /// done once its metrics row is written (after its checkpoints), so an interrupted study
 /// (Ctrl-C included) resumes from the last complete epoch of each run with the same results as
 /// an uninterrupted one.
+///
+/// A study runs whole (``run(resume:shouldStop:)``: one process, DIR/.lock held exclusively,
+/// the runs in turn) or as tasks, one run each (``runTask(named:shouldStop:)``, in a directory
+/// made by ``plan(configuration:directory:)``: any number of processes at once, each holding
+/// DIR/.lock shared and its run's directory by its ``RunStore``), never both at once. Either way
+/// the files every run rewrites (metrics.csv, final.csv, spectra.csv, ggn-spectra.csv,
+/// layers.csv, slices/, densities/) are read, changed and written under the short exclusive
+/// lock DIR/.files.lock (``withFilesLock(_:)``), so that no run's rows are lost to another's write.
 public struct StudyRunner {
     /// The validated configuration.
     public let configuration: StudyConfiguration
@@ -55,6 +75,9 @@ public struct StudyRunner {
     public var log: (String) -> Void = { _ in }
     /// Receives the progress of training steps (configuration name, progress).
     public var onStep: (String, StepProgress) -> Void = { _, _ in }
+    /// Asked before every SGD step (``Trainer/shouldInterrupt``): `true` stops the run with
+    /// ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``, leaving it resumable (`landscape sweep run` on a signal).
+    public var shouldInterrupt: () -> Bool = { false }
 
 
     /// The study's epoch probes: λ_max (and the extra probes) every `lambdaEvery` epochs with the
@@ -101,9 +124,116 @@ public struct StudyRunner {
     ///   probe errors. Nothing already written is removed.
     public func run(resume: Bool = false, shouldStop: (String, Int) -> Bool = { _, _ in false }) throws -> StudyOutcome {
         let start = Date()
-        let fm = FileManager.default
         let lock = try prepare(resume: resume)
         defer { DirectoryLock.release(lock) }
+        logDataNotes()
+        var outcome = StudyOutcome()
+        for run in configuration.runs {
+            switch try runOne(run, shouldStop: shouldStop) {
+            case .finished, .alreadyFinished: outcome.completed.append(run.name)
+            case let .diverged(reason): outcome.failed.append((run.name, reason))
+            }
+        }
+        try StudyReport.generate(in: directory)
+        outcome.seconds = Date().timeIntervalSince(start)
+        return outcome
+    }
+
+    /// Runs (or continues) one run of the study, by name (``StudyRun/name``), as an independent
+    /// task: several processes may run different runs of one study directory at once (a study
+    /// run as a job array, `landscape sweep run` on the manifest of `landscape study --plan`).
+    ///
+    /// The directory must hold the study already (``plan(configuration:directory:)``, or a study
+    /// started whole) with this configuration, and no process may be running it whole. The task
+    /// takes DIR/.lock shared (any number of tasks, no whole study), its run's directory by its
+    /// ``RunStore`` (so one run never trains twice at once), and DIR/.files.lock for each write of
+    /// the shared files. The first task records the data in study.json; later ones check it. A
+    /// run whose final probes are written is skipped; one that stopped on a non-finite loss or
+    /// parameters (now or before) writes or keeps `runs/NAME/failed.txt`. The report is left to
+    /// `landscape report DIR` (``StudyReport``), which merges whatever runs have finished.
+    /// `shouldStop(name, epoch)` is asked after every complete epoch, as by ``run(resume:shouldStop:)``.
+    /// - Throws: ``ConfigurationError`` when no run has that name; ``StudyError`` when the directory
+    ///   holds no study, another configuration or other data, is run whole by another process, or
+    ///   the run is being trained by another task (its run directory's lock is held; ``TrainingError``);
+    ///   ``StudyError/interrupted(configuration:epoch:)`` when `shouldStop` says so; corrupt files,
+    ///   data, model and probe errors.
+    public func runTask(named name: String, shouldStop: (String, Int) -> Bool = { _, _ in false }) throws -> StudyTaskResult {
+        guard let run = configuration.runs.first(where: { $0.name == name }) else {
+            throw ConfigurationError(key: "study.run", "'\(name)' is no run of the study in \(directory.path) (its runs: \(configuration.runs.map(\.name).joined(separator: ", ")))")
+        }
+        let configURL = try StudyError.savedConfiguration(in: directory)
+        let lock: Int32?
+        do { lock = try DirectoryLock.acquire(in: directory, shared: true) } catch {
+            throw StudyError.runDirectory(path: directory.path, reason: "cannot create its lock file: \(error)")
+        }
+        guard let lock else {
+            throw StudyError.runDirectory(path: directory.path, reason: "a landscape study is running it whole (its .lock is held); its runs cannot run as tasks at the same time")
+        }
+        defer { DirectoryLock.release(lock) }
+        try withFilesLock {
+            try checkResumable(configURL: configURL)
+            // Every write into these directories happens under this lock, so a temporary file seen here is a cut-off write's.
+            for sub in ["", "slices", "densities"] {
+                let stale = AtomicFile.removeStaleTemporaryFiles(in: directory.appendingPathComponent(sub))
+                if !stale.isEmpty { log("note: removed \(stale.count) temporary file\(stale.count == 1 ? "" : "s") of writes that were cut off in \(directory.appendingPathComponent(sub).path)") }
+            }
+            if try Self.studyInfo(in: directory)?["data"] == nil { try updateStudyInfo(resumed: nil) }
+        }
+        if try finalProbesDone(run) {
+            log("[\(name)] finished earlier (its final probes are written); skipped")
+            return .alreadyFinished
+        }
+        logDataNotes()
+        return try runOne(run, shouldStop: shouldStop)
+    }
+
+    /// Creates a study directory for running its runs as tasks (``runTask(named:shouldStop:)``),
+    /// as ``run(resume:shouldStop:)`` creates one, without data (the first task records them):
+    /// config.json, study.json (start time and configuration), metrics.csv's header, and
+    /// manifest.jsonl, one line per run (``StudyConfiguration/sweepTasks()``, ``SweepManifest``).
+    /// - Returns: the tasks, in the manifest's order.
+    /// - Throws: ``ConfigurationError`` for an invalid configuration; ``StudyError`` when the
+    ///   directory is a file, not empty or locked; I/O errors.
+    public static func plan(configuration: StudyConfiguration, directory: URL) throws -> [SweepTask] {
+        try configuration.validate()
+        let c = try configuration.normalizedAsSaved()
+        let tasks = try c.sweepTasks()
+        let lock = try create(c, in: directory, data: nil, log: { _ in })
+        defer { DirectoryLock.release(lock) }
+        try SweepManifest.write(tasks, specification: nil, to: directory)
+        return tasks
+    }
+
+    /// Runs one run (trains or continues it, then its final probes) unless it finished or
+    /// diverged before; a non-finite loss or parameters end it with `runs/NAME/failed.txt`.
+    func runOne(_ run: StudyRun, shouldStop: (String, Int) -> Bool) throws -> StudyTaskResult {
+        let name = run.name
+        let runDir = runDirectory(run)
+        let failedURL = runDir.appendingPathComponent(Self.failureFileName)
+        if let reason = try Self.failure(in: runDir) {
+            log("[\(name)] stopped earlier: \(reason); not retried (delete \(failedURL.path) to retry it)")
+            return .diverged(reason)
+        }
+        let m = try run.model.make()
+        do {
+            try runConfiguration(m, run: run, runDir: runDir, shouldStop: shouldStop)
+            return .finished
+        } catch let error as TrainingError {
+            switch error {
+            case .nonFiniteLoss, .nonFiniteParameters:
+                try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+                try AtomicFile.write("\(error)\n", to: failedURL)
+                log("[\(name)] \(error); this run ends here, the others go on")
+                try mergeMetrics()
+                return .diverged("\(error)")
+            default:
+                throw error
+            }
+        }
+    }
+
+    /// Notes on settings the data cut short (a training limit or probe set larger than the split, a batch larger than it).
+    func logDataNotes() {
         let training = configuration.training
         if let limit = training.data.trainLimit, limit > data.train.count {
             log("note: trainLimit \(limit) exceeds the training split; using all \(data.train.count) samples")
@@ -117,36 +247,38 @@ public struct StudyRunner {
                 log("note: regime \(r) has batch size \(batch) but the training split has \(data.train.count) samples: one SGD step per epoch")
             }
         }
-        var outcome = StudyOutcome()
-        for run in configuration.runs {
-            let name = run.name
-            let runDir = runDirectory(run)
-            let failedURL = runDir.appendingPathComponent(Self.failureFileName)
-            if let reason = try Self.failure(in: runDir) {
-                log("[\(name)] stopped earlier: \(reason); not retried (delete \(failedURL.path) to retry it)")
-                outcome.failed.append((name, reason))
-                continue
-            }
-            let m = try run.model.make()
-            do {
-                try runConfiguration(m, run: run, runDir: runDir, shouldStop: shouldStop)
-                outcome.completed.append(name)
-            } catch let error as TrainingError {
-                switch error {
-                case .nonFiniteLoss, .nonFiniteParameters:
-                    try fm.createDirectory(at: runDir, withIntermediateDirectories: true)
-                    try AtomicFile.write("\(error)\n", to: failedURL)
-                    log("[\(name)] \(error); this run ends here, the others go on")
-                    outcome.failed.append((name, "\(error)"))
-                    try mergeMetrics()
-                default:
-                    throw error
-                }
-            }
+    }
+
+    /// The name of the lock file that guards the study's shared files (``withFilesLock(_:)``).
+    public static let filesLockName = ".files.lock"
+
+    /// Runs `body` holding DIR/.files.lock exclusively (waiting for it): every read-modify-write
+    /// of the files all runs share (metrics.csv, final.csv, spectra.csv, ggn-spectra.csv,
+    /// layers.csv, study.json, slices/, densities/) and the report's writes happen inside it.
+    /// Not reentrant: `body` must not take it again.
+    /// - Throws: ``StudyError/runDirectory(path:reason:)`` when the lock file cannot be created; what `body` throws.
+    func withFilesLock<T>(_ body: () throws -> T) throws -> T { try Self.withFilesLock(in: directory, body) }
+
+    static func withFilesLock<T>(in directory: URL, _ body: () throws -> T) throws -> T {
+        let fd: Int32?
+        do { fd = try DirectoryLock.acquire(in: directory, name: filesLockName, wait: true) } catch {
+            throw StudyError.runDirectory(path: directory.path, reason: "cannot lock its shared files: \(error)")
         }
-        try StudyReport.generate(in: directory)
-        outcome.seconds = Date().timeIntervalSince(start)
-        return outcome
+        defer { fd.map(DirectoryLock.release) }
+        return try body()
+    }
+
+    func finalProbesDone(_ run: StudyRun) throws -> Bool { try Self.finalProbesDone(run: run.name, in: directory, configuration: configuration) }
+
+    /// Whether a run's final probes are written: its slice and density files and its row of final.csv
+    /// (written last, under DIR/.files.lock).
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` for a final.csv that cannot be read.
+    public static func finalProbesDone(run name: String, in directory: URL, configuration: StudyConfiguration) throws -> Bool {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: directory.appendingPathComponent("slices/\(name).csv").path),
+              fm.fileExists(atPath: directory.appendingPathComponent("densities/\(name).csv").path) else { return false }
+        let final = try CSVTable.readIfPresent(directory.appendingPathComponent("final.csv"))
+        return final?.rows.contains { configuration.runName(ofRow: $0) == name } == true
     }
 
     // MARK: Directory
@@ -174,12 +306,24 @@ public struct StudyRunner {
                     let stale = AtomicFile.removeStaleTemporaryFiles(in: directory.appendingPathComponent(sub))
                     if !stale.isEmpty { log("note: removed \(stale.count) temporary file\(stale.count == 1 ? "" : "s") of writes that were cut off in \(directory.appendingPathComponent(sub).path)") }
                 }
-                try updateStudyInfo(resumed: true)
+                try withFilesLock { try updateStudyInfo(resumed: true) }
             } catch {
                 DirectoryLock.release(lock)
                 throw error
             }
             return lock
+        }
+        return try Self.create(configuration, in: directory, data: data, log: log)
+    }
+
+    /// Creates the study directory (it must not exist or hold only hidden files), takes its lock
+    /// and writes config.json, study.json and metrics.csv's header.
+    /// - Returns: the lock (``lockDirectory()``).
+    static func create(_ configuration: StudyConfiguration, in directory: URL, data: MNISTDataset?, log: (String) -> Void) throws -> Int32 {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: directory.path, isDirectory: &isDir), !isDir.boolValue {
+            throw StudyError.runDirectory(path: directory.path, reason: "exists and is a file")
         }
         if fm.fileExists(atPath: directory.path) {
             let held = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).filter { !$0.hasPrefix(".") }
@@ -188,11 +332,11 @@ public struct StudyRunner {
             }
         }
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        let lock = try lockDirectory()
+        let lock = try lockDirectory(directory)
         do {
-            try AtomicFile.write(try configuration.jsonData(), to: configURL)
-            try updateStudyInfo(resumed: false)
-            try AtomicFile.write(metricsHeader + "\n", to: directory.appendingPathComponent("metrics.csv"))
+            try AtomicFile.write(try configuration.jsonData(), to: directory.appendingPathComponent("config.json"))
+            try updateStudyInfo(in: directory, configuration: configuration, data: data, resumed: false)
+            try AtomicFile.write(metricsHeader(configuration) + "\n", to: directory.appendingPathComponent("metrics.csv"))
         } catch {
             DirectoryLock.release(lock)
             throw error
@@ -232,14 +376,24 @@ public struct StudyRunner {
         }
     }
 
-    func updateStudyInfo(resumed: Bool) throws {
+    func updateStudyInfo(resumed: Bool?) throws { try Self.updateStudyInfo(in: directory, configuration: configuration, data: data, resumed: resumed) }
+
+    /// Writes study.json: the start time (`resumed` false) or one more resume time (true; nil:
+    /// neither), the original configuration (once), the data (when given), OpenBLAS and the host.
+    static func updateStudyInfo(in directory: URL, configuration: StudyConfiguration, data: MNISTDataset?, resumed: Bool?) throws {
         let url = directory.appendingPathComponent("study.json")
         var info = try Self.studyInfo(in: directory) ?? [:]
         let now = ISO8601DateFormatter().string(from: Date())
-        if resumed { info["resumed"] = ((info["resumed"] as? [String]) ?? []) + [now] } else { info["started"] = now }
+        switch resumed {
+        case true?: info["resumed"] = ((info["resumed"] as? [String]) ?? []) + [now]
+        case false?: info["started"] = now
+        case nil: break
+        }
         if info["configuration"] == nil { info["configuration"] = configuration.jsonObject() }
-        info["data"] = ["name": data.name, "directory": data.directory.path, "train": data.train.count,
-                        "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
+        if let data {
+            info["data"] = ["name": data.name, "directory": data.directory.path, "train": data.train.count,
+                            "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
+        }
         info["openblas"] = ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount]
         info["host"] = ["processors": ProcessInfo.processInfo.activeProcessorCount]
         try AtomicFile.write(try JSONText.data(info), to: url)
@@ -270,12 +424,14 @@ public struct StudyRunner {
     /// Takes an exclusive lock on DIR/.lock (flock), so that two processes never run one study.
     /// - Returns: the lock's file descriptor (closing it releases the lock).
     /// - Throws: ``StudyError/runDirectory(path:reason:)`` when another process holds it.
-    func lockDirectory() throws -> Int32 {
+    func lockDirectory() throws -> Int32 { try Self.lockDirectory(directory) }
+
+    static func lockDirectory(_ directory: URL) throws -> Int32 {
         let fd: Int32?
         do { fd = try DirectoryLock.acquire(in: directory) } catch {
             throw StudyError.runDirectory(path: directory.path, reason: "cannot create its lock file: \(error)")
         }
-        guard let fd else { throw StudyError.runDirectory(path: directory.path, reason: "another landscape study is running in it (its .lock is held)") }
+        guard let fd else { throw StudyError.runDirectory(path: directory.path, reason: "another landscape study is running in it (its .lock is held, by a whole study or by tasks running its runs)") }
         return fd
     }
 
@@ -286,10 +442,14 @@ public struct StudyRunner {
         let training = try configuration.training(for: run)
         let (trainX, trainY) = Trainer.tensor(of: data.train, as: Float.self)
         let θ = try Self.trainWithEpochProbes(model, training: training, epochProbes: configuration.epochProbes, data: data, in: runDir, name: name,
-                                              setting: run.regime, log: log, onStep: { onStep(name, $0) }, onEpoch: { m in
+                                              setting: run.regime, log: log, shouldInterrupt: shouldInterrupt, onStep: { onStep(name, $0) }, onEpoch: { m in
             try mergeMetrics()
             if shouldStop(name, m.epoch) { throw StudyError.interrupted(configuration: name, epoch: m.epoch) }
         }).parameters
+        if try finalProbesDone(run) {
+            log("[\(name)] final probes already done")
+            return
+        }
         try finalProbes(model, θ: θ, chunk: training.probes.probeBatchSize, trainX: trainX, trainY: trainY, training: training, run: run)
     }
 
@@ -359,11 +519,6 @@ public struct StudyRunner {
         let sliceURL = directory.appendingPathComponent("slices/\(name).csv")
         let densityURL = directory.appendingPathComponent("densities/\(name).csv")
         let belongs = { (row: [String: String]) in cfg.runName(ofRow: row) == name }
-        let finalTable = try CSVTable.readIfPresent(directory.appendingPathComponent("final.csv"))
-        if fm.fileExists(atPath: sliceURL.path), fm.fileExists(atPath: densityURL.path), finalTable?.rows.contains(where: belongs) == true {
-            log("[\(name)] final probes already done")
-            return
-        }
         log("[\(name)] final probes: top-\(f.lanczosCount) eigenvalues and SLQ density from a \(max(f.lanczosSteps, f.slqSteps))-step Lanczos run" +
             (f.slqProbes > 1 ? " (+ \(f.slqProbes - 1) SLQ probe\(f.slqProbes == 2 ? "" : "s") of \(f.slqSteps) steps)" : "") + ", \(f.slicePoints)×\(f.slicePoints) slice")
         // One Lanczos run from a Rademacher vector gives both the top eigenvalues and the first
@@ -436,27 +591,14 @@ public struct StudyRunner {
                    layerRows.map { "\($0["layer"]!) \(String(format: "%.4g", Double($0["lambda_max"]!)!))" }.joined(separator: ", "),
                    ggn.pairs.map { String(format: "%.4g", $0.value) }.joined(separator: ", "), t5.timeIntervalSince(t4)))
 
-        try fm.createDirectory(at: sliceURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try fm.createDirectory(at: densityURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-        var csv = "alpha,beta,loss\n"
-        for (i, a) in axis.enumerated() { for (j, b) in axis.enumerated() { csv += "\(a),\(b),\(slice.losses[i][j])\n" } }
-        try AtomicFile.write(csv, to: sliceURL)
-        csv = "eigenvalue,density\n" + zip(density.grid, density.density).map { "\($0),\($1)" }.joined(separator: "\n") + "\n"
-        try AtomicFile.write(csv, to: densityURL)
-        csv = "node,weight\n" + zip(density.nodes, density.weights).map { "\($0),\($1)" }.joined(separator: "\n") + "\n"
-        try AtomicFile.write(csv, to: directory.appendingPathComponent("densities/\(name)-nodes.csv"))
-
         let spectraRows = top.pairs.enumerated().map { k, p in
             ["model": model.name, "regime": regime, "seed": seed, "rank": String(k + 1), "eigenvalue": "\(p.value)",
              "residual": "\(p.residualNorm)", "converged": p.converged ? "1" : "0"]
         }
-        try CSVTable.replaceRows(in: directory.appendingPathComponent("spectra.csv"), columns: Self.spectraColumns, added: addedColumns, where: belongs, with: spectraRows)
         let ggnRows = ggn.pairs.enumerated().map { k, p in
             ["model": model.name, "regime": regime, "seed": seed, "rank": String(k + 1), "eigenvalue": "\(p.value)",
              "residual": "\(p.residualNorm)", "converged": p.converged ? "1" : "0"]
         }
-        try CSVTable.replaceRows(in: directory.appendingPathComponent("ggn-spectra.csv"), columns: Self.spectraColumns, added: addedColumns, where: belongs, with: ggnRows)
-        try CSVTable.replaceRows(in: directory.appendingPathComponent("layers.csv"), columns: Self.layerColumns, added: addedColumns, where: belongs, with: layerRows)
         let finalRow = ["model": model.name, "regime": regime, "seed": seed, "lanczos_steps": String(top.steps), "lanczos_seconds": String(format: "%.3f", t1.timeIntervalSince(t0)),
                         "slq_probes": String(f.slqProbes), "slq_steps": String(f.slqSteps), "slq_seconds": String(format: "%.3f", t2.timeIntervalSince(t1)),
                         "slq_trace": "\(density.mean * Double(θ.count))", "effective_rank_entropy": "\(rank.entropy)", "effective_rank_trace_ratio": "\(rank.traceRatio)",
@@ -470,7 +612,24 @@ public struct StudyRunner {
                         "count_above_fraction": "\(ranks.countAboveFraction)"]
             .merging(whole) { a, _ in a }
             .merging(zip(extras.columns, extraValues).map { c, v in (c, probeText(v, column: c, isInteger: extras.integerColumns.contains(c))) }) { a, _ in a }
-        try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: finalColumns, added: addedColumns, where: belongs, with: [finalRow])
+
+        // The run's own files, then its rows of the shared ones, under DIR/.files.lock; final.csv's
+        // row last (it marks the final probes done: finalProbesDone(_:)).
+        try withFilesLock {
+            try fm.createDirectory(at: sliceURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try fm.createDirectory(at: densityURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+            var csv = "alpha,beta,loss\n"
+            for (i, a) in axis.enumerated() { for (j, b) in axis.enumerated() { csv += "\(a),\(b),\(slice.losses[i][j])\n" } }
+            try AtomicFile.write(csv, to: sliceURL)
+            csv = "eigenvalue,density\n" + zip(density.grid, density.density).map { "\($0),\($1)" }.joined(separator: "\n") + "\n"
+            try AtomicFile.write(csv, to: densityURL)
+            csv = "node,weight\n" + zip(density.nodes, density.weights).map { "\($0),\($1)" }.joined(separator: "\n") + "\n"
+            try AtomicFile.write(csv, to: directory.appendingPathComponent("densities/\(name)-nodes.csv"))
+            try CSVTable.replaceRows(in: directory.appendingPathComponent("spectra.csv"), columns: Self.spectraColumns, added: addedColumns, where: belongs, with: spectraRows)
+            try CSVTable.replaceRows(in: directory.appendingPathComponent("ggn-spectra.csv"), columns: Self.spectraColumns, added: addedColumns, where: belongs, with: ggnRows)
+            try CSVTable.replaceRows(in: directory.appendingPathComponent("layers.csv"), columns: Self.layerColumns, added: addedColumns, where: belongs, with: layerRows)
+            try CSVTable.replaceRows(in: directory.appendingPathComponent("final.csv"), columns: finalColumns, added: addedColumns, where: belongs, with: [finalRow])
+        }
         log(String(format: "[%@] top eigenvalues %@; SLQ trace %.4g, effective rank %.4g (entropy) / %.4g (Σ|λ|/λ_max); slice loss %.3g…%.3g  [%.1f s Lanczos, %.1f s SLQ, %.1f s slice]",
                    name, top.pairs.map { String(format: "%.4g", $0.value) }.joined(separator: ", "), density.mean * Double(θ.count), rank.entropy, rank.traceRatio,
                    slice.losses.flatMap { $0 }.filter(\.isFinite).min() ?? .nan, slice.losses.flatMap { $0 }.filter(\.isFinite).max() ?? .nan,
@@ -575,14 +734,18 @@ public struct StudyRunner {
     // MARK: metrics.csv
 
     /// The header of the study's metrics.csv: model, regime and seed, then each run's columns.
-    public var metricsHeader: String { (Self.runColumns + EpochMetrics.columns + probeColumns).joined(separator: ",") }
+    public var metricsHeader: String { Self.metricsHeader(configuration) }
+
+    static func metricsHeader(_ c: StudyConfiguration) -> String { (runColumns + EpochMetrics.columns + epochProbes(c.training, c.epochProbes).columns).joined(separator: ",") }
 
     /// The epoch probes' columns in every run's metrics.csv.
     public var probeColumns: [String] { Self.epochProbes(configuration.training, configuration.epochProbes).columns }
 
     /// Rewrites DIR/metrics.csv from the runs' own metrics.csv files (atomic), ordered by
-    /// model, regime and seed.
-    func mergeMetrics() throws {
+    /// model, regime and seed, under DIR/.files.lock (so the last writer sees every run's last epoch).
+    func mergeMetrics() throws { try withFilesLock { try mergeMetricsLocked() } }
+
+    func mergeMetricsLocked() throws {
         var out = metricsHeader + "\n"
         let c = configuration
         for model in c.models {

@@ -254,7 +254,8 @@ public struct SweepTask {
     /// The task's status in the sweep directory (``SweepTaskStatus``): `diverged` when its
     /// directory holds failed.txt, `missing` without a run.json, else `finished` or `partial`
     /// from metrics.csv's complete rows (the last one decides, by
-    /// ``TrainingConfiguration/isFinished(after:)``). Reads only.
+    /// ``TrainingConfiguration/isFinished(after:)``); a study's run is `partial` until its final
+    /// probes are written (``StudyRunner/finalProbesDone(run:in:configuration:)``). Reads only.
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` naming a file that cannot be read.
     public func status(in sweepDirectory: URL) throws -> SweepTaskStatus {
         let dir = directory(in: sweepDirectory)
@@ -268,7 +269,13 @@ public struct SweepTask {
             let rows = try RunRecord.completeRows(of: metrics, columns: columns, renamed: EpochMetrics.renamedColumns, added: EpochMetrics.addedColumns, log: { _ in })
             guard let last = rows.last else { return .partial(epochs: 0) }
             let m = try EpochMetrics(fields: last.split(separator: ",", omittingEmptySubsequences: false).map(String.init), header: columns, path: metrics.path)
-            return settings.training.isFinished(after: m) ? .finished(epochs: rows.count) : .partial(epochs: rows.count)
+            guard settings.training.isFinished(after: m) else { return .partial(epochs: rows.count) }
+            // A study's run is finished once its final probes are written too.
+            if let run = studyRun {
+                let configuration = try StudyConfiguration.loadSaved(from: try StudyError.savedConfiguration(in: sweepDirectory))
+                guard try StudyRunner.finalProbesDone(run: run, in: sweepDirectory, configuration: configuration) else { return .partial(epochs: rows.count) }
+            }
+            return .finished(epochs: rows.count)
         } catch let TrainingError.corruptRun(path, reason) {
             throw StudyError.corruptFile(path: path, reason: reason)
         }

@@ -89,7 +89,9 @@ public enum SweepTaskOutcome: Equatable, Sendable {
 /// Runs one task of a sweep manifest into its directory (``SweepTask/directory(in:)``), with the
 /// study's epoch probes, through ``StudyRunner/trainWithEpochProbes(_:training:epochProbes:data:in:name:setting:checkData:log:shouldInterrupt:onStep:onEpoch:)``:
 /// a finished task is skipped, a diverged one is not retried, a partial one resumes after its
-/// last complete epoch (checked to be the same configuration and data), a new one starts.
+/// last complete epoch (checked to be the same configuration and data), a new one starts. A
+/// study's task (``SweepTask/studyRun``) runs in its study directory through
+/// ``StudyRunner/runTask(named:shouldStop:)``, final probes included.
 public struct SweepTaskRunner {
     /// The task.
     public let task: SweepTask
@@ -118,6 +120,7 @@ public struct SweepTaskRunner {
     /// - Throws: ``TrainingError/interrupted(epoch:step:lastCheckpoint:)`` (resumable),
     ///   ``ConfigurationError`` for invalid settings, the data's, the store's and training's errors.
     public func run(data: () throws -> MNISTDataset) throws -> SweepTaskOutcome {
+        if let run = task.studyRun { return try runStudyRun(run, data: data) }
         switch try task.status(in: sweepDirectory) {
         case let .finished(epochs): return .finished(epochs: epochs, before: true)
         case let .diverged(reason): return .diverged(reason: reason, before: true)

@@ -30,4 +30,48 @@ import Testing
         defer { DirectoryLock.release(fd) }
         #expect(try DirectoryLock.acquire(in: run) == nil)
     }
+
+    /// Shared locks admit each other and keep an exclusive one out; a waiting acquire returns
+    /// once the holder releases (another thread, another open file description).
+    @Test func sharedLocksAndWaiting() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let run = dir.file("run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        let a = try #require(try DirectoryLock.acquire(in: run, shared: true))
+        let b = try #require(try DirectoryLock.acquire(in: run, shared: true))
+        #expect(try DirectoryLock.acquire(in: run) == nil)
+        DirectoryLock.release(a)
+        #expect(try DirectoryLock.acquire(in: run) == nil)
+        DirectoryLock.release(b)
+        let held = try #require(try DirectoryLock.acquire(in: run, name: ".files.lock"))
+        #expect(try DirectoryLock.acquire(in: run, name: ".files.lock", shared: true) == nil)
+        // The other lock file of the directory is independent.
+        let other = try #require(try DirectoryLock.acquire(in: run))
+        DirectoryLock.release(other)
+        // A waiting acquire on another thread gets the lock only after this one is released.
+        let released = Flag()
+        let done = DispatchSemaphore(value: 0)
+        let waited = Flag()
+        Thread.detachNewThread {
+            if let fd = try? DirectoryLock.acquire(in: run, name: ".files.lock", wait: true) {
+                if released.value { waited.set() }
+                DirectoryLock.release(fd)
+            }
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+        released.set()
+        DirectoryLock.release(held)
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(waited.value, "the waiting acquire returned before the holder released the lock")
+    }
+}
+
+/// A flag set by one thread and read by another.
+private final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set_ = false
+    var value: Bool { lock.withLock { set_ } }
+    func set() { lock.withLock { set_ = true } }
 }
