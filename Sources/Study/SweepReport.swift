@@ -485,12 +485,18 @@ public enum SweepReport {
         // The aggregate table.
         let tableMetrics = ["test_accuracy", "gap_accuracy", "gap_loss", "lambda_max", "lambda_eta_over_2", "lambda_over_limit", "trace", "sharpness_max"].map(metric)
         let header = (families.count > 1 ? ["family"] : []) + ["B", "η", "μ", "η/B", "n"] + tableMetrics.map(\.label)
-        let tableRows = groups.map { g in
+        let tableRow = { (g: Group) -> [String] in
             (families.count > 1 ? [g.family.isEmpty ? "—" : g.family] : []) + [String(g.batchSize), fmt(g.learningRate, "%g"), fmt(g.tasks[0].momentum, "%g"),
                                                                                fmt(g.etaOverB, "%.4g"), "\(g.finished.count)/\(g.tasks.count)"]
                 + tableMetrics.map { cell(g.values($0), $0.format) }
         }
-        let table = Markdown.table(header, tableRows)
+        let table = Markdown.table(header, groups.map(tableRow))
+        // The same rows side by side at equal η/B (within rounding), where two or more batch sizes share one:
+        // where along η/B the batch sizes agree, and where the rate itself starts to matter.
+        func sameRatio(_ a: Group, _ b: Group) -> Bool { a.family == b.family && abs(a.etaOverB - b.etaOverB) <= 1e-9 * a.etaOverB }
+        let shared = groups.filter { g in groups.contains { $0.batchSize != g.batchSize && sameRatio($0, g) } }
+            .sorted { ($0.family, $0.etaOverB, $0.batchSize) < ($1.family, $1.etaOverB, $1.batchSize) }
+        let sideBySide = shared.isEmpty ? nil : Markdown.table(header, shared.map(tableRow))
 
         // Collapse per figure quantity and family, over all finished tasks and over those that learned.
         var collapses: [Collapse] = []
@@ -563,6 +569,9 @@ public enum SweepReport {
         md += "### Over the tasks that learned (final train accuracy ≥ \(learnedTrainAccuracy))\n\n"
         md += stuckCount == 0 ? "No task is stuck at chance: the same as over all finished tasks.\n\n"
             : "Leaving out the \(stuckCount) task\(stuckCount == 1 ? "" : "s") stuck at chance.\n\n" + collapseTable(.learned)
+        if let sideBySide {
+            md += "## Side by side at equal η/B\n\nThe rows of the table above whose η/B two or more batch sizes share, by η/B: where the batch sizes agree, and where the rate itself starts to matter.\n\n" + sideBySide + "\n"
+        }
         md += "## Figures\n\nIn figures/: " + (figureMetrics.map(figureName) + [limitFigureName]).map { "`\($0)`" }.joined(separator: ", ")
         md += ". Points: the seed mean per (B, η), one colour per batch size; bars: the smallest to the largest seed's value.\n"
         try save(md, directory.appendingPathComponent("summary.md"))

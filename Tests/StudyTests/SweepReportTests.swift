@@ -108,6 +108,12 @@ struct SyntheticSweep {
             return SyntheticSweep.lambda(x, seed: t.seed) > 2 * (1 + SyntheticSweep.momentum) / t.optimizer.learningRate
         }.count
         #expect(summary.contains("\(above) of 24 finished tasks with a measured λ_max end with λ_max above the stability limit"))
+        // Side by side: η/B = η/B' for B' = 2B, 4B where η' = 2η, 4η; of the 12 (B, η) cells only
+        // (64, 0.1) (η/B = 1/640) and (256, 0.0125) (η/B = 1/20480) share their η/B with no other batch size.
+        let side = try #require(summary.components(separatedBy: "## Side by side at equal η/B\n").dropFirst().first?.components(separatedBy: "\n## ").first)
+        let rows = side.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| B ") }
+        #expect(rows.count == 10, "\(rows)")
+        #expect(rows.first?.hasPrefix("| 128 | 0.0125 |") == true && rows.last?.hasPrefix("| 128 | 0.1 |") == true, "\(rows)")
     }
 
     @Test func thePeakOverEpochsTakesEachEpochsOwnRate() throws {
