@@ -9,12 +9,14 @@ struct SweepReportCommand: ParsableCommand {
         discussion: """
         Each task of DIR/manifest.jsonl is finished, diverged, partial or missing; finished tasks contribute the last \
         epoch of DIR/<id>/metrics.csv. sweep.csv has one row per task (axis values, B, η, μ, η/B, the stability limit, \
-        final losses and accuracies, learned (0: stuck at chance, final train accuracy below 0.5), the generalization \
-        gaps, λ_max, λ_max·η/2, λ_max/limit, the trace, S_ε, epochs, seconds); summary.md aggregates over seeds per \
-        (B, η), names the cells with tasks stuck at chance, and says per quantity whether it collapses onto one curve in \
-        η/B (each difference between batch sizes at equal η/B against its own seed noise: RMS z ≤ 2), over all \
-        finished tasks and over those that learned; the figures draw each quantity (every finished task) against η/B, \
-        one colour per batch size, and λ_max against 2(1+μ)/η.
+        final losses and accuracies, learned (0: stuck at chance, final train accuracy below \(SweepReport.learnedTrainAccuracy)), \
+        the generalization gaps, λ_max, λ_max·η/2, λ_max/limit, the trace, S_ε, epochs, seconds); summary.md aggregates \
+        over seeds per (B, η), names the cells with tasks stuck at chance, and says per quantity whether it collapses \
+        onto one curve in η/B (each difference between batch sizes at equal η/B against its own seed noise by Welch's \
+        t, calibrated to a normal-equivalent z: RMS z ≤ \(String(format: "%g", SweepReport.Collapse.zLimit))), over all finished \
+        tasks and over those that learned; the figures draw each quantity (every finished task) against η/B, one colour \
+        per batch size, and λ_max against 2(1+μ)/η. A study's directory (`landscape study --plan`) is reported by \
+        `landscape report DIR` instead.
         """)
 
     @Argument(help: "The sweep directory (holding manifest.jsonl).") var directory: String

@@ -69,7 +69,7 @@ public enum SweepReport {
         public var stabilityLimit: Double { training.stabilityLimit(learningRate: learningRate) }
         /// Whether a finished task learned (final train accuracy ≥ ``learnedTrainAccuracy``;
         /// below it the task is stuck at chance); `nil` unless the task finished.
-        public var learned: Bool? { final.map { $0.trainAccuracy >= learnedTrainAccuracy } }
+        public var learned: Bool? { final.map(SweepReport.learned) }
         /// A final quantity (``metrics``): nan unless the task finished.
         public subscript(metric: Metric) -> Double { final.map { metric.value(self, $0) } ?? .nan }
     }
@@ -91,7 +91,7 @@ public enum SweepReport {
     public static let metrics: [Metric] = [
         Metric(id: "train_loss", label: "train loss", format: "%.4g") { _, m in m.trainLoss },
         Metric(id: "train_accuracy", label: "train accuracy", format: "%.4f") { _, m in m.trainAccuracy },
-        Metric(id: "learned", label: "learned (train accuracy ≥ \(learnedTrainAccuracy))", format: "%.0f") { _, m in m.trainAccuracy >= learnedTrainAccuracy ? 1 : 0 },
+        Metric(id: "learned", label: "learned (train accuracy ≥ \(learnedTrainAccuracy))", format: "%.0f") { _, m in learned(m) ? 1 : 0 },
         Metric(id: "test_loss", label: "test loss", format: "%.4g") { _, m in m.testLoss },
         Metric(id: "test_accuracy", label: "test accuracy", format: "%.4f") { _, m in m.testAccuracy },
         Metric(id: "gap_accuracy", label: "gap: train − test accuracy", format: "%.4f") { _, m in m.trainAccuracy - m.testAccuracy },
@@ -166,9 +166,18 @@ public enum SweepReport {
     /// Writes the report of the sweep directory `directory` (its manifest.jsonl and task
     /// directories): ``write(tasks:axes:in:)`` for every task, the axes being every key of the
     /// tasks' points in canonical (sorted) order.
-    /// - Throws: ``ConfigurationError`` for a missing or bad manifest; ``StudyError`` for a corrupt task file or an unwritable directory.
+    /// - Throws: ``ConfigurationError`` for a missing or bad manifest, or a study's manifest (its
+    ///   tasks are study runs, ``SweepTask/studyRun``: written by `landscape study --plan`, reported by
+    ///   `landscape report DIR`, whose summary.md and figures/ this report would overwrite);
+    ///   ``StudyError`` for a corrupt task file or an unwritable directory.
     public static func write(in directory: URL, log: (String) -> Void = { _ in }) throws -> Written {
-        let tasks = try SweepManifest.read(directory.appendingPathComponent(SweepManifest.fileName))
+        let manifest = directory.appendingPathComponent(SweepManifest.fileName)
+        let tasks = try SweepManifest.read(manifest)
+        if let run = tasks.first(where: { $0.studyRun != nil }) {
+            throw ConfigurationError(source: manifest.path, key: nil,
+                                     "its tasks are the runs of a study (task \(run.index) is run \(run.studyRun!)): report it with `landscape report \(directory.path)`; "
+                                         + "`landscape sweep report` would overwrite the study's summary.md and figures/")
+        }
         let axes = Set(tasks.flatMap(\.point.keys)).sorted()
         return try write(tasks: try tasks.map { try readTask($0, in: directory, log: log) }, axes: axes, in: directory)
     }
@@ -182,32 +191,47 @@ public enum SweepReport {
     /// epoch. 0.5 lies far from both, so which runs count does not hinge on its exact value.
     public static let learnedTrainAccuracy = 0.5
 
+    /// Whether a run whose last epoch's row is `final` learned: train accuracy ≥ ``learnedTrainAccuracy``.
+    static func learned(_ final: EpochMetrics) -> Bool { final.trainAccuracy >= learnedTrainAccuracy }
+
     /// Whether a quantity's points fall on one curve in η/B, for one family of tasks (all its
     /// finished tasks, or only those that learned: ``Tasks``).
     ///
     /// The scale: log₁₀ of the values when every seed's value is positive, else the values. Per
     /// batch size, the seed-mean curve is the mean of the (scaled) seed values at each η/B, with
-    /// its standard error se = sd/√n (n ≥ 2 seeds; undefined for one seed). For each ordered pair
-    /// of batch sizes (b, c), each point of b whose x = log₁₀ η/B lies within the range of c's
-    /// curve is compared with c's curve there: d = y_b(x) − ŷ_c(x), ŷ_c and its standard error
-    /// ŝe_c piecewise linear in x between c's points. Each comparison is judged against its own
-    /// noise, s² = se_b(x)² + ŝe_c(x)², by z = d/s (a pooled noise would let one bimodal cell
-    /// excuse every other difference). Where s = 0 (every seed on both sides has the same value,
-    /// e.g. all stuck at the same constant predictor) a nonzero d counts as infinitely
-    /// significant (z = ∞) and a zero d as z = 0. Then
+    /// its variance se² = sd²/n and n − 1 degrees of freedom (n ≥ 2 seeds; undefined for one
+    /// seed). For each ordered pair of batch sizes (b, c), each point of b whose x = log₁₀ η/B
+    /// lies within the range of c's curve is compared with c's curve there: d = y_b(x) − ŷ_c(x),
+    /// ŷ_c piecewise linear in x between c's points. A point both batch sizes share (an exact
+    /// hit) is one comparison, not one per direction; a point of b between two of c's is
+    /// compared with c's interpolation, and c's points between b's with b's: distinct
+    /// comparisons. Each comparison is judged against its own seed noise (a pooled noise would
+    /// let one bimodal cell excuse every other difference) by Welch's t = d/s, s² = se_b² + ŝe_c²,
+    /// where ŝe_c² = se_c² at a hit and (1 − t)²se_a² + t²se_b² for ŷ_c = (1 − t)·y_a + t·y_b
+    /// between c's points a and b, with the Welch–Satterthwaite degrees of freedom over those
+    /// terms (``Statistics/satterthwaiteDegreesOfFreedom(_:)``). With 2–3 seeds t has 1–4 degrees
+    /// of freedom and heavy tails, so it is calibrated: its two-sided p-value under Student's t
+    /// becomes the normal-equivalent z = Φ⁻¹(1 − p/2) (``Statistics/normalEquivalentZ(t:degreesOfFreedom:)``),
+    /// standard normal for a true collapse whatever the degrees of freedom. Where s = 0 (every
+    /// seed on both sides has the same value, e.g. all stuck at the same constant predictor) a
+    /// nonzero d counts as infinitely significant (z = ∞) and a zero d as z = 0. Then
     /// - ``gap``: the RMS of the d (between-batch gap at equal η/B) over the judged comparisons
     ///   (those with s defined; all comparisons when none is), so that gap and ``rmsZ`` describe
     ///   the same differences;
-    /// - ``spread``: the RMS of all seed means of the family around their overall mean (how much
-    ///   the quantity varies across η/B at all), and ``ratio`` = gap/spread;
-    /// - ``rmsZ``: the RMS of z over the comparisons with s defined (``judged``; nan without any).
-    /// With rmsZ > 2 the batch sizes differ beyond seed noise: the quantity collapses
-    /// approximately when the gap is at most a tenth of the spread (``approximateRatio``: a real
-    /// but small effect of B at equal η/B), and does not collapse otherwise. With rmsZ ≤ 2 (differences of the size seed
-    /// noise makes) it collapses when the gap is at most half the spread (``resolvedRatio``);
-    /// otherwise the seed noise is as large as the variation across η/B and the result is
-    /// inconclusive (more seeds would tell). Without a judged comparison (fewer than two seeds on one side of each) it collapses when
-    /// gap ≤ 1% of the spread. Fewer than two comparisons (or batch sizes) are too few to tell.
+    /// - ``spread``: how much the quantity varies along η/B within one batch size: the RMS of each
+    ///   seed mean around the mean of its batch size's seed means (offsets between batch sizes,
+    ///   which the gap measures, do not enlarge it); ``ratio`` = gap/spread;
+    /// - ``rmsZ``: the RMS of the calibrated z over the comparisons with s defined (``judged``;
+    ///   nan without any).
+    /// With rmsZ > ``zLimit`` the batch sizes differ beyond seed noise: the quantity collapses
+    /// approximately when the gap is at most ``approximateRatio`` of the spread (a real but small
+    /// effect of B at equal η/B), and does not collapse otherwise. With rmsZ ≤ ``zLimit``
+    /// (differences of the size seed noise makes) it collapses when the gap is at most
+    /// ``resolvedRatio`` of the spread; otherwise the seed noise is as large as the variation along
+    /// η/B and the result is inconclusive (more seeds would tell). Without a judged comparison
+    /// (fewer than two seeds on one side of each) it collapses when gap ≤ ``noiselessRatio`` of the
+    /// spread. Fewer than two comparisons (or batch sizes) are too few to tell. Comparisons and
+    /// batch sizes are visited in increasing B, so the sums do not depend on dictionary order.
     public struct Collapse: Sendable {
         /// The quantity's id and the family it was judged in ("" for a sweep of B, η and seeds only).
         public var metric: String, family: String
@@ -215,39 +239,57 @@ public enum SweepReport {
         public var tasks: Tasks
         /// Whether the values were compared as log₁₀ (all positive).
         public var logScale: Bool
-        /// Between-batch gap, spread across η/B and their ratio gap/spread (same scale).
+        /// Between-batch gap, spread along η/B and their ratio gap/spread (same scale).
         public var gap: Double, spread: Double, ratio: Double
-        /// The RMS of z = d/s over the judged comparisons (+∞ when some nonzero d has s = 0; nan without judged comparisons).
+        /// The RMS of the calibrated z over the judged comparisons (+∞ when some nonzero d has s = 0; nan without judged comparisons).
         public var rmsZ: Double
-        /// Comparisons at equal η/B (points of one batch size inside another's range), those with
-        /// seed noise on both sides (``rmsZ`` is over these), and of those the ones with s = 0 and
-        /// among them the ones whose d is not zero.
+        /// Comparisons at equal η/B (points of one batch size inside another's range; a shared
+        /// point once), those with two or more seeds on each side (``rmsZ`` is over these,
+        /// including the ones with s = 0), and of those the ones with s = 0 and among them the
+        /// ones whose d is not zero.
         public var comparisons: Int, judged: Int, noiseless: Int, noiselessDiffering: Int
         /// Batch sizes with data.
         public var batchSizes: Int
-        /// "collapses", "does not collapse", "inconclusive" or "too few overlapping points".
+        /// The verdict (its ``Verdict/rawValue`` is the phrase summary.md uses).
         public var verdict: Verdict
-        /// The verdict.
-        public enum Verdict: String, Sendable { case collapses, approximately = "collapses approximately", doesNotCollapse = "does not collapse", inconclusive, tooFew = "too few overlapping points" }
+        /// What ``Collapse`` concludes.
+        public enum Verdict: String, Sendable {
+            /// On one curve: within seed noise and a gap small beside the spread (or, without seed noise, a negligible gap).
+            case collapses
+            /// Beyond seed noise, but the gap is small beside the spread: a real but small effect of B at equal η/B.
+            case approximately = "collapses approximately"
+            /// Beyond seed noise with a gap comparable to the spread (or, without seed noise, a gap that is not negligible).
+            case doesNotCollapse = "does not collapse"
+            /// Within seed noise, but the noise is as large as the variation along η/B: more seeds would tell.
+            case inconclusive
+            /// Fewer than two batch sizes or two comparisons.
+            case tooFew = "too few overlapping points"
+        }
         /// Which finished tasks were judged: all, or those that learned (final train accuracy ≥ ``learnedTrainAccuracy``).
         public enum Tasks: String, Sendable { case finished = "all finished tasks", learned = "tasks that learned" }
 
-        /// The largest RMS z of a collapse: differences of the size seed noise makes.
+        /// The largest RMS of the calibrated z of a collapse: differences of the size seed noise makes.
         public static let zLimit = 2.0
         /// The largest gap/spread of a collapse: within seed noise, but with a gap above half the
-        /// spread across η/B the noise hides whether the curves are one (verdict inconclusive).
+        /// spread along η/B the noise hides whether the curves are one (verdict inconclusive).
         public static let resolvedRatio = 0.5
         /// The largest gap/spread of an approximate collapse: differences beyond seed noise, but
-        /// at most a tenth of the variation across η/B.
+        /// at most a tenth of the variation along η/B.
         public static let approximateRatio = 0.1
+        /// The largest gap/spread of a collapse judged without seed noise (no comparison with two
+        /// seeds on each side): only rounding-sized differences.
+        public static let noiselessRatio = 0.01
+
+        /// `r` as a percentage ("10%").
+        static func percent(_ r: Double) -> String { "\(fmt(100 * r, "%g"))%" }
 
         /// The verdict as a sentence, e.g. "does not collapse: at equal η/B the batch sizes differ
-        /// by a factor 2.05, RMS z 4.1 > 2 over 14 comparisons, 39% of the spread across η/B".
+        /// by a factor 2.05, RMS z 4.1 > 2 over 14 comparisons, 39% of the spread along η/B".
         public var sentence: String {
             let f = { (v: Double) in fmt(v, "%.3g") }
             let plural = { (n: Int, word: String) in "\(n) \(word)\(n == 1 ? "" : "s")" }
             let size = logScale ? "a factor \(f(Foundation.pow(10, gap)))" : "\(f(gap)) (RMS)"
-            let ofSpread = "\(f(100 * ratio))% of the spread across η/B"
+            let ofSpread = ratio.isFinite ? "\(f(100 * ratio))% of the spread along η/B" : "while nothing varies along η/B within a batch size"
             switch verdict {
             case .tooFew:
                 return "too few overlapping points to tell (\(plural(comparisons, "comparison")) at equal η/B across \(plural(batchSizes, "batch size")))"
@@ -255,17 +297,17 @@ public enum SweepReport {
                 return "collapses trivially: the same value at every point"
             case _ where judged == 0:
                 let noNoise = "no seed noise to judge by (fewer than two seeds on a side of every comparison)"
-                return verdict == .collapses ? "collapses onto one curve in η/B: gap \(f(gap)) ≤ 1% of the spread \(f(spread)); \(noNoise)"
-                    : "does not collapse: at equal η/B the batch sizes differ by \(size), \(ofSpread) (> 1%); \(noNoise)"
+                return verdict == .collapses ? "collapses onto one curve in η/B: gap \(f(gap)) ≤ \(Self.percent(Self.noiselessRatio)) of the spread \(f(spread)); \(noNoise)"
+                    : "does not collapse: at equal η/B the batch sizes differ by \(size), \(ofSpread) (> \(Self.percent(Self.noiselessRatio))); \(noNoise)"
             default:
                 let z = rmsZ == .infinity ? "RMS z ∞" : "RMS z \(f(rmsZ))"
                 var s = verdict == .collapses ? "collapses onto one curve in η/B within seed noise: "
-                    : verdict == .inconclusive ? "inconclusive: within seed noise, but the noise is as large as the variation across η/B (more seeds would tell): "
-                    : verdict == .approximately ? "collapses approximately: a difference beyond seed noise but small beside the variation across η/B: "
+                    : verdict == .inconclusive ? "inconclusive: within seed noise, but the noise is as large as the variation along η/B (more seeds would tell): "
+                    : verdict == .approximately ? "collapses approximately: a difference beyond seed noise but small beside the variation along η/B: "
                     : "does not collapse: "
                 s += "at equal η/B the batch sizes differ by \(size), \(z) \(verdict == .doesNotCollapse || verdict == .approximately ? ">" : "≤") \(fmt(Self.zLimit, "%g"))"
                 s += " over \(judged == comparisons ? plural(judged, "comparison") : "\(judged) of \(plural(comparisons, "comparison")) (the rest lack two seeds on a side)")"
-                s += ", \(ofSpread)" + (verdict == .inconclusive ? " (> \(fmt(100 * Self.resolvedRatio, "%g"))%)" : verdict == .approximately ? " (≤ \(fmt(100 * Self.approximateRatio, "%g"))%)" : "")
+                s += ", \(ofSpread)" + (!ratio.isFinite ? "" : verdict == .inconclusive ? " (> \(Self.percent(Self.resolvedRatio)))" : verdict == .approximately ? " (≤ \(Self.percent(Self.approximateRatio)))" : "")
                 if noiseless > 0 {
                     s += "; \(noiseless) of them without seed spread (every seed on both sides the same value)"
                     let agreeing = noiseless - noiselessDiffering
@@ -287,40 +329,49 @@ public enum SweepReport {
         let finite = points.map { CurvePoint(batchSize: $0.batchSize, etaOverB: $0.etaOverB, values: $0.values.filter(\.isFinite)) }
             .filter { !$0.values.isEmpty && $0.etaOverB > 0 && $0.etaOverB.isFinite }
         let logScale = !finite.isEmpty && finite.allSatisfy { $0.values.allSatisfy { $0 > 0 } }
-        typealias Point = (x: Double, mean: Double, se: Double)
-        // Per batch size: (log₁₀ η/B, mean, standard error) sorted by η/B.
+        // A seed mean at x = log₁₀ η/B: its variance se² = sd²/n (nan for one seed) with n − 1 degrees of freedom.
+        typealias Point = (x: Double, mean: Double, variance: Double, degreesOfFreedom: Double)
+        // Per batch size, sorted by η/B; the batch sizes in increasing order (so every sum runs in one order).
         var curves: [Int: [Point]] = [:]
         for p in finite {
             let y = logScale ? p.values.map { Foundation.log10($0) } : p.values
             let s = Statistics.summary(y)
             // Equal seed values have no spread (the rounding of their mean would leave a tiny sd).
-            let se = s.count < 2 ? .nan : y.allSatisfy({ $0 == y[0] }) ? 0 : s.standardDeviation / Double(s.count).squareRoot()
-            curves[p.batchSize, default: []].append((Foundation.log10(p.etaOverB), y.allSatisfy({ $0 == y[0] }) ? y[0] : s.mean, se))
+            let equal = y.allSatisfy { $0 == y[0] }
+            let variance = s.count < 2 ? .nan : equal ? 0 : s.standardDeviation * s.standardDeviation / Double(s.count)
+            curves[p.batchSize, default: []].append((Foundation.log10(p.etaOverB), equal ? y[0] : s.mean, variance, Double(s.count - 1)))
         }
-        for b in curves.keys { curves[b]!.sort { $0.x < $1.x } }
-        // c's curve and its standard error at x, piecewise linear between c's points (nil outside its range).
-        func interpolate(_ c: [Point], at x: Double) -> (mean: Double, se: Double)? {
-            let tolerance = 1e-12
+        let batchSizes = curves.keys.sorted()
+        for b in batchSizes { curves[b]!.sort { $0.x < $1.x } }
+        // c's curve at x: at a point of c (an exact hit), or between c's neighbouring points a and b at
+        // weight t: ŷ = (1 − t)·y_a + t·y_b, whose variance is (1 − t)²se_a² + t²se_b² (each term with
+        // its point's degrees of freedom); nil outside c's range.
+        let tolerance = 1e-12
+        func interpolate(_ c: [Point], at x: Double) -> (mean: Double, terms: [(variance: Double, degreesOfFreedom: Double)], hit: Bool)? {
             guard let first = c.first, let last = c.last, x >= first.x - tolerance, x <= last.x + tolerance else { return nil }
-            if let hit = c.first(where: { abs($0.x - x) <= tolerance }) { return (hit.mean, hit.se) }
+            if let hit = c.first(where: { abs($0.x - x) <= tolerance }) { return (hit.mean, [(hit.variance, hit.degreesOfFreedom)], true) }
             guard let k = c.firstIndex(where: { $0.x > x }), k > 0 else { return nil }
             let (a, b) = (c[k - 1], c[k])
             let t = (x - a.x) / (b.x - a.x)
-            return (a.mean + (b.mean - a.mean) * t, a.se + (b.se - a.se) * t)
+            return (a.mean + (b.mean - a.mean) * t, [((1 - t) * (1 - t) * a.variance, a.degreesOfFreedom), (t * t * b.variance, b.degreesOfFreedom)], false)
         }
         var differences: [Double] = [], judgedDifferences: [Double] = [], zs: [Double] = []
         var noiseless = 0, noiselessDiffering = 0
-        for (b, cb) in curves.sorted(by: { $0.key < $1.key }) {
-            for (c, cc) in curves.sorted(by: { $0.key < $1.key }) where c != b {
-                for p in cb {
-                    guard let v = interpolate(cc, at: p.x) else { continue }
+        for b in batchSizes {
+            for c in batchSizes where c != b {
+                for p in curves[b]! {
+                    guard let v = interpolate(curves[c]!, at: p.x) else { continue }
+                    // A point both batch sizes share is one comparison (counted from the smaller B).
+                    if v.hit && b > c { continue }
                     let d = p.mean - v.mean
                     differences.append(d)
-                    let s = (p.se * p.se + v.se * v.se).squareRoot()
-                    guard s.isFinite else { continue }
+                    let terms = [(variance: p.variance, degreesOfFreedom: p.degreesOfFreedom)] + v.terms
+                    let s2 = terms.reduce(0) { $0 + $1.variance }
+                    guard s2.isFinite else { continue }   // one seed on a side: no noise to judge by
                     judgedDifferences.append(d)
-                    if s > 0 {
-                        zs.append(d / s)
+                    if s2 > 0 {
+                        // Welch's t with Welch–Satterthwaite degrees of freedom, as a normal-equivalent z.
+                        zs.append(Statistics.normalEquivalentZ(t: d / s2.squareRoot(), degreesOfFreedom: Statistics.satterthwaiteDegreesOfFreedom(terms)))
                     } else {
                         // No seed spread on either side: only rounding (of the interpolation) separates equal curves.
                         let differs = abs(d) > 1e-12 * max(1, abs(p.mean))
@@ -332,9 +383,13 @@ public enum SweepReport {
             }
         }
         func rms(_ v: [Double]) -> Double { v.isEmpty ? .nan : (v.reduce(0) { $0 + $1 * $1 } / Double(v.count)).squareRoot() }
-        let means = curves.values.flatMap { $0.map(\.mean) }
-        let overall = means.reduce(0, +) / Double(max(means.count, 1))
-        let gap = rms(judgedDifferences.isEmpty ? differences : judgedDifferences), spread = rms(means.map { $0 - overall }), rmsZ = rms(zs)
+        // The spread along η/B: each seed mean around the mean of its own batch size's seed means.
+        let deviations = batchSizes.flatMap { b in
+            let means = curves[b]!.map(\.mean)
+            let centre = means.reduce(0, +) / Double(means.count)
+            return means.map { $0 - centre }
+        }
+        let gap = rms(judgedDifferences.isEmpty ? differences : judgedDifferences), spread = rms(deviations), rmsZ = rms(zs)
         let verdict: Collapse.Verdict
         if curves.count < 2 || differences.count < 2 {
             verdict = .tooFew
@@ -342,7 +397,7 @@ public enum SweepReport {
             verdict = rmsZ > Collapse.zLimit ? (gap <= Collapse.approximateRatio * spread ? .approximately : .doesNotCollapse)
                 : gap <= Collapse.resolvedRatio * spread ? .collapses : .inconclusive
         } else {
-            verdict = gap <= 0.01 * spread ? .collapses : .doesNotCollapse
+            verdict = gap <= Collapse.noiselessRatio * spread ? .collapses : .doesNotCollapse
         }
         return Collapse(metric: metric, family: family, tasks: tasks, logScale: logScale, gap: gap, spread: spread, ratio: gap / spread, rmsZ: rmsZ,
                         comparisons: differences.count, judged: zs.count, noiseless: noiseless, noiselessDiffering: noiselessDiffering,
@@ -550,15 +605,19 @@ public enum SweepReport {
         }
         md += "## Collapse in η/B\n\n"
         md += "Do the batch sizes' points fall on one curve in η/B? For each ordered pair of batch sizes, each seed mean of one (at x = log₁₀ η/B) is compared with "
-        md += "the other's seed-mean curve, interpolated piecewise linearly in x, wherever x lies within that curve's range: d = y_b(x) − ŷ_c(x). "
-        md += "The *gap* is the RMS of the d, the *spread* the RMS of all seed means around their overall mean. Each d is judged against its own seed noise: "
-        md += "z = d/s with s² = se_b² + ŝe_c² (se = sd/√n of a seed mean, ŝe_c interpolated like the curve; comparisons with a single seed on a side have no s). "
+        md += "the other's seed-mean curve, interpolated piecewise linearly in x, wherever x lies within that curve's range: d = y_b(x) − ŷ_c(x); a point both batch sizes share is one comparison. "
+        md += "The *gap* is the RMS of the d; the *spread* along η/B the RMS of each seed mean around the mean of its own batch size's seed means (offsets between batch sizes do not enlarge it). "
+        md += "Each d is judged against its own seed noise by Welch's t = d/s, s² = se_b² + ŝe_c² (se² = sd²/n of a seed mean; between two points a, b of the other curve at weight t, "
+        md += "ŝe_c² = (1 − t)²se_a² + t²se_b²), with Welch–Satterthwaite degrees of freedom (1–4 with 2–3 seeds); its two-sided p-value under Student's t is turned into the "
+        md += "normal-equivalent z = Φ⁻¹(1 − p/2), so that z is standard normal for a true collapse whatever the number of seeds. Comparisons with a single seed on a side are not judged. "
         md += "Where s = 0 (every seed on both sides the same value) a nonzero d counts as infinitely significant and a zero d as z = 0. "
-        md += "Values are compared as log₁₀ when all are positive (then gap and spread are in decades). A quantity whose RMS z > \(fmt(Collapse.zLimit, "%g")) differs between batch sizes beyond seed noise: it collapses approximately when the gap is at most \(fmt(100 * Collapse.approximateRatio, "%g"))% of the spread and does not collapse otherwise; "
-        md += "with RMS z ≤ \(fmt(Collapse.zLimit, "%g")) (differences of the size seed noise makes) it collapses when the gap is at most \(fmt(100 * Collapse.resolvedRatio, "%g"))% of the spread, "
-        md += "and is inconclusive otherwise (the seed noise is as large as the variation across η/B); the gap is over the comparisons judged. Without seed noise anywhere it collapses when gap ≤ 1% of the spread; fewer than two comparisons are too few to tell.\n\n"
+        md += "Values are compared as log₁₀ when all are positive (then gap and spread are in decades). A quantity whose RMS z > \(fmt(Collapse.zLimit, "%g")) differs between batch sizes beyond seed noise: "
+        md += "it collapses approximately when the gap is at most \(Collapse.percent(Collapse.approximateRatio)) of the spread and does not collapse otherwise; "
+        md += "with RMS z ≤ \(fmt(Collapse.zLimit, "%g")) (differences of the size seed noise makes) it collapses when the gap is at most \(Collapse.percent(Collapse.resolvedRatio)) of the spread, "
+        md += "and is inconclusive otherwise (the seed noise is as large as the variation along η/B); the gap is over the comparisons judged. "
+        md += "Without seed noise anywhere it collapses when gap ≤ \(Collapse.percent(Collapse.noiselessRatio)) of the spread; fewer than two comparisons are too few to tell.\n\n"
         func collapseTable(_ subset: Collapse.Tasks) -> String {
-            Markdown.table((families.count > 1 ? ["family"] : []) + ["quantity", "scale", "gap", "spread across η/B", "gap/spread", "RMS z", "comparisons", "verdict"],
+            Markdown.table((families.count > 1 ? ["family"] : []) + ["quantity", "scale", "gap", "spread along η/B", "gap/spread", "RMS z", "comparisons", "verdict"],
                            collapses.filter { $0.tasks == subset }.map { c in
                                (families.count > 1 ? [c.family.isEmpty ? "—" : c.family] : [])
                                    + [metric(c.metric).label, c.logScale ? "log₁₀" : "linear", fmt(c.gap, "%.3g"), fmt(c.spread, "%.3g"), fmt(c.ratio, "%.3g"),

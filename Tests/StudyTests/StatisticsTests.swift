@@ -84,4 +84,84 @@ import Tensors
         // Fewer than three finite pairs: no interval.
         #expect(Statistics.spearmanBootstrap([1, 2, .nan], [3, 4, 5]) == nil)
     }
+
+    @Test func theIncompleteBetaMatchesItsClosedForms() {
+        // DLMF 8.17: I_x(a, 1) = xᵃ, I_x(1, b) = 1 − (1 − x)ᵇ, I_x(½, ½) = (2/π) arcsin √x
+        // = (2/π) arctan √(x/(1 − x)) (the latter accurate near x = 1 too), and
+        // I_x(a, b) + I_{1−x}(b, a) = 1.
+        for x in [1e-6, 0.01, 0.2, 0.5, 0.73, 0.99, 1 - 1e-9] {
+            for a in [0.5, 1, 2.5, 7] {
+                #expect(close(Statistics.regularizedIncompleteBeta(x, a: a, b: 1), Foundation.pow(x, a), 1e-12), "x \(x), a \(a)")
+                #expect(close(Statistics.regularizedIncompleteBeta(x, a: 1, b: a), 1 - Foundation.pow(1 - x, a), 1e-12), "x \(x), b \(a)")
+                #expect(close(Statistics.regularizedIncompleteBeta(x, a: a, b: 3.5) + Statistics.regularizedIncompleteBeta(1 - x, a: 3.5, b: a), 1, 1e-12))
+            }
+            #expect(close(Statistics.regularizedIncompleteBeta(x, a: 0.5, b: 0.5), 2 / Double.pi * Foundation.atan((x / (1 - x)).squareRoot()), 1e-12), "x \(x)")
+        }
+        #expect(Statistics.regularizedIncompleteBeta(0, a: 2, b: 3) == 0 && Statistics.regularizedIncompleteBeta(1, a: 2, b: 3) == 1)
+        #expect(Statistics.regularizedIncompleteBeta(1.5, a: 2, b: 3).isNaN && Statistics.regularizedIncompleteBeta(0.5, a: 0, b: 3).isNaN)
+        #expect(Statistics.regularizedIncompleteBeta(.nan, a: 2, b: 3).isNaN)
+    }
+
+    @Test func studentsTwoSidedPMatchesTablesAndClosedForms() {
+        // Tables: t = 2, ν = 2 → 0.18350 (= 1 − 2/√6); the 97.5% quantiles t(4) = 2.776445,
+        // t(1) = 12.7062, t(∞) = z = 1.959964 → p = 0.05.
+        #expect(abs(Statistics.studentTTwoSidedP(2, degreesOfFreedom: 2) - 0.18350) < 5e-6)
+        #expect(abs(Statistics.studentTTwoSidedP(2.776445, degreesOfFreedom: 4) - 0.05) < 1e-6)
+        #expect(abs(Statistics.studentTTwoSidedP(12.7062, degreesOfFreedom: 1) - 0.05) < 1e-5)
+        #expect(abs(Statistics.studentTTwoSidedP(1.959964, degreesOfFreedom: .infinity) - 0.05) < 1e-6)
+        #expect(abs(Statistics.studentTTwoSidedP(1.959964, degreesOfFreedom: 1e6) - 0.05) < 1e-6)
+        #expect(abs(Statistics.studentTTwoSidedP(-1.959964, degreesOfFreedom: 1e9) - 0.05) < 1e-6)
+        // Closed forms of the two-sided p: ν = 1 (Cauchy) 1 − (2/π) atan|t|; ν = 2: 1 − |t|/√(t² + 2);
+        // ν = 4: 1 − (3/4)·u·(1 − t²/(12(1 + t²/4))) with u = |t|/√(1 + t²/4).
+        for t in [0.0, 0.1, 0.5, 1, 2, 3.3, 10, 100, -2.5] {
+            let a = abs(t), u = a / (1 + t * t / 4).squareRoot()
+            #expect(close(Statistics.studentTTwoSidedP(t, degreesOfFreedom: 1), 1 - 2 / Double.pi * Foundation.atan(a), 1e-12), "t \(t)")
+            #expect(close(Statistics.studentTTwoSidedP(t, degreesOfFreedom: 2), 1 - a / (t * t + 2).squareRoot(), 1e-10), "t \(t)")
+            let p4 = 1 - 0.75 * u * (1 - t * t / (12 * (1 + t * t / 4)))
+            #expect(abs(Statistics.studentTTwoSidedP(t, degreesOfFreedom: 4) - p4) <= 1e-12 * max(p4, 1e-3), "t \(t)")
+            #expect(close(Statistics.studentTTwoSidedP(t, degreesOfFreedom: .infinity), Foundation.erfc(a / 2.0.squareRoot()), 1e-15))
+        }
+        // Far tails keep their relative accuracy: ν = 2, t = 10⁴: 1 − t/√(t² + 2) = 1/t² − 3/(2t⁴) + ….
+        #expect(close(Statistics.studentTTwoSidedP(1e4, degreesOfFreedom: 2), 1e-8 - 1.5e-16, 1e-9))
+        #expect(Statistics.studentTTwoSidedP(.infinity, degreesOfFreedom: 3) == 0)
+        #expect(Statistics.studentTTwoSidedP(.nan, degreesOfFreedom: 3).isNaN && Statistics.studentTTwoSidedP(1, degreesOfFreedom: 0).isNaN)
+    }
+
+    @Test func theNormalQuantileInvertsTheNormalDistribution() {
+        #expect(abs(Statistics.normalQuantile(0.975) - 1.959964) < 5e-7)
+        #expect(abs(Statistics.normalQuantile(0.995) - 2.575829) < 5e-7)
+        #expect(Statistics.normalQuantile(0.5) == 0)
+        #expect(Statistics.normalQuantile(0) == -.infinity && Statistics.normalQuantile(1) == .infinity && Statistics.normalQuantile(1.1).isNaN)
+        // Φ(Φ⁻¹(p)) = p with Φ(x) = erfc(−x/√2)/2 (Foundation's erfc, independent of the code under
+        // test), in both tails and every region of the approximation.
+        for p in [1e-300, 1e-100, 1e-20, 1e-5, 0.001, 0.02, 0.02425, 0.03, 0.1, 0.3, 0.49] {
+            let x = Statistics.normalQuantile(p)
+            #expect(close(0.5 * Foundation.erfc(-x / 2.0.squareRoot()), p, 1e-13), "p \(p): \(x)")
+            // The upper half by symmetry: Φ⁻¹(r) = −Φ⁻¹(1 − r) (1 − r exact for r ≥ ½).
+            let r = 1 - p
+            #expect(Statistics.normalQuantile(r) == -Statistics.normalQuantile(1 - r), "p \(p)")
+        }
+    }
+
+    @Test func theNormalEquivalentZKeepsThePValue() {
+        // t at the 97.5% quantile of its ν maps to z = 1.959964 whatever ν (t(1) = 12.7062, t(2) = 4.302653, t(4) = 2.776445).
+        for (t, nu) in [(12.7062, 1.0), (4.302653, 2), (2.776445, 4), (1.959964, .infinity)] {
+            #expect(abs(Statistics.normalEquivalentZ(t: t, degreesOfFreedom: nu) - 1.959964) < 1e-5, "t \(t), ν \(nu)")
+            #expect(abs(Statistics.normalEquivalentZ(t: -t, degreesOfFreedom: nu) + 1.959964) < 1e-5, "t \(t), ν \(nu)")
+        }
+        // With ν = ∞ it is t itself; far beyond any noise it is capped, not infinite.
+        #expect(abs(Statistics.normalEquivalentZ(t: 0.7, degreesOfFreedom: .infinity) - 0.7) < 1e-12)
+        #expect(Statistics.normalEquivalentZ(t: 0, degreesOfFreedom: 3) == 0)
+        let capped = Statistics.normalEquivalentZ(t: 1e200, degreesOfFreedom: 50)
+        #expect(capped.isFinite && capped > 37 && capped < 38, "\(capped)")
+    }
+
+    @Test func welchSatterthwaiteDegreesOfFreedom() {
+        // Two equal variances with ν each: (2v)²/(2v²/ν) = 2ν; one term alone keeps its ν.
+        #expect(close(Statistics.satterthwaiteDegreesOfFreedom([(0.3, 2), (0.3, 2)]), 4))
+        #expect(close(Statistics.satterthwaiteDegreesOfFreedom([(0.3, 2), (0, 1)]), 2))
+        // By hand: v = 1 (ν 1) and 4 (ν 3): 25/(1 + 16/3) = 75/19.
+        #expect(close(Statistics.satterthwaiteDegreesOfFreedom([(1, 1), (4, 3)]), 75.0 / 19))
+        #expect(Statistics.satterthwaiteDegreesOfFreedom([(0, 2), (0, 2)]).isNaN && Statistics.satterthwaiteDegreesOfFreedom([(1, 0)]).isNaN)
+    }
 }
