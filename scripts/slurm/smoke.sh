@@ -343,4 +343,4 @@ for i in $(seq 0 $((count - 1))); do
         cmp -s "$a/$f" "$b/$f" || fail "task $i (${ids[i]}): $f differs between the Slurm and the --local run"
     done
 done
-say "PASSED: $count tasks identical between the Slurm array (tasks $r and $u stopped and requeued mid-run) and --local"
+say "PASSED: $count tasks identical between the Slurm array (tasks $r and $u stopped and requeued mid-run) and the local run"
