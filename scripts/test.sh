@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the system dependencies, builds the tests and the release binary (the
-# quick preset's test runs it), runs every test target, checks the Kubernetes Job example, runs the
-# Slurm smoke test (scripts/slurm/smoke.sh; SLURM_SMOKE=0 skips it), then each fuzz
+# quick preset's test runs it), runs every test target, checks the Kubernetes Job example and the
+# Slurm batch script's signal handling, runs the Slurm smoke test (scripts/slurm/smoke.sh; SLURM_SMOKE=0 skips it), then each fuzz
 # target of Fuzz/ for a fixed 20,000 inputs from its seed corpus (a reader that crashes on them
 # fails the run). FUZZ_RUNS=0 skips the fuzzing.
 set -euo pipefail
@@ -14,6 +14,9 @@ LANDSCAPE_RELEASE_BINARY="$PWD/.build/release/landscape" swift test --skip-build
 # A sweep as a Kubernetes Indexed Job: the example checked without a cluster.
 echo "== Kubernetes Indexed Job example (scripts/k8s/check-job.py) =="
 python3 scripts/k8s/check-job.py --landscape "$PWD/.build/release/landscape"
+# sweep.sbatch's signal handling (forwarding, waiting, requeueing) with stand-ins, no Slurm.
+echo "== Slurm batch script's signals (scripts/slurm/check-signals.sh) =="
+bash scripts/slurm/check-signals.sh
 # A sweep as a job array on a real single-node Slurm cluster started here (root; a few minutes).
 # SLURM_SMOKE=0 skips it.
 if [ "${SLURM_SMOKE:-1}" != 0 ]; then

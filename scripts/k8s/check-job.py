@@ -4,8 +4,10 @@ Indexed Job with a pod failure policy, and its agreement with `landscape sweep r
 
 usage: check-job.py [JOB.yaml] [--landscape BINARY]
 
-With --landscape, the exit codes the policy names are checked against the ones
-`landscape sweep run --help` documents. Exits 1 naming every problem found.
+With --landscape, each exit code the policy acts on is looked up in the "Exit status:" table of
+`landscape sweep run --help`, and its row must give the reason for the action (64 and 78: "do not
+retry" for FailIndex; 75: interrupted, resumable, requeue for Ignore). Exits 1 naming every
+problem found.
 """
 import os
 import re
@@ -20,6 +22,9 @@ except ImportError:
 # What the policy must do with each exit code of `landscape sweep run` (sweep-common.md;
 # README): 64 and 78 will fail again on a retry, 75 means "interrupted, resumable: requeue me".
 EXPECTED_ACTIONS = {64: "FailIndex", 75: "Ignore", 78: "FailIndex"}
+# What `landscape sweep run --help` must say about each of them in its exit status table (words of
+# its row, lower case): the reason for the action above.
+EXPECTED_MEANINGS = {64: ("do not retry",), 75: ("interrupted", "resumable", "requeue"), 78: ("do not retry",)}
 # Kubernetes' validation of podFailurePolicy (k8s.io/kubernetes pkg/apis/batch/validation).
 ACTIONS = {"FailJob", "FailIndex", "Ignore", "Count"}
 
@@ -54,6 +59,9 @@ def main(argv):
     need(isinstance(spec.get("parallelism"), int) and spec["parallelism"] >= 1, "parallelism must be a positive integer")
     per_index = spec.get("backoffLimitPerIndex")
     need(isinstance(per_index, int) and per_index >= 0, "backoffLimitPerIndex must be a non-negative integer")
+    deadline = spec.get("activeDeadlineSeconds")
+    need(isinstance(deadline, int) and deadline > 0,
+         "activeDeadlineSeconds must be a positive integer: the Ignored exit 75 and disruptions retry without limit otherwise")
     max_failed = spec.get("maxFailedIndexes")
     if max_failed is not None:
         need(per_index is not None, "maxFailedIndexes needs backoffLimitPerIndex")
@@ -126,10 +134,41 @@ def main(argv):
 
     if binary:
         out = subprocess.run([binary, "sweep", "run", "--help"], capture_output=True, text=True)
-        documented = {int(m) for m in re.findall(r"\b(\d{2})\b", out.stdout + out.stderr)}
-        for code in EXPECTED_ACTIONS:
-            need(code in documented, f"`{binary} sweep run --help` does not document exit code {code}")
+        rows = exit_status_rows(out.stdout + out.stderr)
+        need(rows, f"`{binary} sweep run --help` has no 'Exit status:' table")
+        for code, words in EXPECTED_MEANINGS.items():
+            meaning = rows.get(code)
+            if meaning is None:
+                need(not rows, f"`{binary} sweep run --help` does not document exit code {code}")
+                continue
+            missing = [w for w in words if w not in meaning.lower()]
+            need(not missing, f"exit code {code} leads to {EXPECTED_ACTIONS[code]} here, but `sweep run --help` says "
+                              f"{meaning!r} (without {', '.join(map(repr, missing))})")
     return report(path, problems)
+
+
+def exit_status_rows(text):
+    """The rows of the 'Exit status:' table of a --help text: {code: meaning}. A row is a line
+    "  CODE  MEANING"; unindented or deeper-indented lines after it continue its meaning (the
+    argument parser wraps long lines at column 0); the table ends at a blank line."""
+    rows, code, inside = {}, None, False
+    for line in text.splitlines():
+        if line.strip() == "Exit status:":
+            inside = True
+            continue
+        if not inside:
+            continue
+        if not line.strip():
+            if rows:
+                break
+            continue
+        m = re.match(r"^\s{1,4}(\d{1,3})\s+(\S.*)$", line)
+        if m:
+            code = int(m.group(1))
+            rows[code] = m.group(2).strip()
+        elif code is not None:
+            rows[code] += " " + line.strip()
+    return rows
 
 
 def report(path, problems):

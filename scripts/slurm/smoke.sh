@@ -5,10 +5,10 @@
 # plans a small sweep (6 tiny MLP tasks on a subset of MNIST), submits it with the real
 # scripts/slurm/sweep.sbatch as a job array, stops two running tasks after their first epoch
 # (one with `scontrol requeue`, one with the USR1 that Slurm sends before the time limit), waits
-# for every task, checks that both were stopped, requeued and resumed and that every task
-# finished, then runs the same manifest with `sweep run --local` into
-# a second directory and checks that every task's results are identical (metrics.csv without its
-# *_seconds columns, checkpoints.csv, every checkpoint's bytes).
+# for every task, checks that both were stopped, requeued and resumed, that every task finished
+# and that `sweep report` sees every task finished, then runs the same manifest here, task by
+# task with the same 2 threads, into a second directory and checks that every task's results are
+# identical (metrics.csv without its *_seconds columns, checkpoints.csv, every checkpoint's bytes).
 #
 # usage: scripts/slurm/smoke.sh [LANDSCAPE_BINARY]
 #   The binary: the argument, else $LANDSCAPE, else .build/release/landscape, else
@@ -92,11 +92,13 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A TCP port nobody listens on (bash connects to it; refused means free).
+# A TCP port nobody listens on (bash connects to it; refused means free), other than the ports
+# given as arguments (the ones already chosen).
 free_port() {
     local port
     for _ in $(seq 50); do
         port=$((20000 + RANDOM % 30000))
+        [[ " $* " == *" $port "* ]] && continue
         (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null || { echo "$port"; return; }
     done
     fail "no free TCP port found for Slurm"
@@ -118,13 +120,15 @@ munge -S "$socket" -n 2> /dev/null | unmunge -S "$socket" > /dev/null 2>&1 \
     || cannot_start "munged does not encode and decode credentials (log/munged.log)"
 
 node="$(hostname -s)"
+ctld_port="$(free_port)"
+slurmd_port="$(free_port "$ctld_port")"
 export SLURM_CONF="$work/slurm.conf"
 cat > "$SLURM_CONF" << EOF
 # One node (this host) with 2 CPUs; no cgroups, accounting or MPI. Root runs everything.
 ClusterName=landscape-smoke
 SlurmctldHost=$node(127.0.0.1)
-SlurmctldPort=$(free_port)
-SlurmdPort=$(free_port)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -208,17 +212,19 @@ say "submitted array job $job"
 task_state() { squeue -h -j "${job}_$1" -o %T 2> /dev/null | head -n 1; }
 epochs_done() { local f="$work/sweep/${ids[$1]}/metrics.csv"; [ -f "$f" ] && echo $(($(wc -l < "$f") - 1)) || echo 0; }
 
-# 5. Stop two tasks after their first epoch, the two ways a running task is stopped early:
-# task 0 by `scontrol requeue` (SIGTERM to every process of the job; Slurm requeues it), task 1 as
-# before its time limit (`--signal=B:USR1@120` sends USR1 to the batch script alone; here
+# 5. Stop two tasks after their first epoch, the two ways a running task is stopped early: one by
+# `scontrol requeue` (SIGTERM to every process of the job; Slurm requeues it), the next as before
+# its time limit (`--signal=B:USR1@120` sends USR1 to the batch script alone; here
 # `scancel --batch --signal=USR1`), which sweep.sbatch forwards and then requeues the task itself.
-after_first_epoch() {
+# A task may finish its last epoch before the stop reaches it (a loaded machine): then the stop
+# missed, and the next task is stopped instead.
+after_first_epoch() {  # I: waits until task I is running with 1 <= epochs done < all; 1 if it finished first
     local i=$1 state done_epochs
     while :; do
         [ $SECONDS -lt $deadline ] || fail "task $i did not finish an epoch in time"
         state="$(task_state "$i")" done_epochs="$(epochs_done "$i")"
-        [ "$done_epochs" -ge $epochs ] && fail "task $i finished all $epochs epochs before it could be stopped (make the tasks longer)"
-        [ "$state" = RUNNING ] && [ "$done_epochs" -ge 1 ] && break
+        [ "$done_epochs" -ge $epochs ] && return 1
+        [ "$state" = RUNNING ] && [ "$done_epochs" -ge 1 ] && return 0
         [ -z "$state" ] && fail "task $i left the queue without finishing (job output below)"
         sleep 0.1
     done
@@ -228,20 +234,51 @@ after_first_epoch() {
 release_when_pending() {
     local i=$1
     for _ in $(seq 100); do [ "$(task_state "$i")" = PENDING ] && break; sleep 0.2; done
-    [ "$(task_state "$i")" = PENDING ] || fail "task $i is ${2:-$(task_state "$i")}, not PENDING, after it was stopped: not requeued"
+    [ "$(task_state "$i")" = PENDING ] || fail "task $i is $(task_state "$i"), not PENDING, after it was stopped: not requeued"
     scontrol update JobId="${job}_$i" StartTime=now || fail "scontrol update JobId=${job}_$i StartTime=now failed"
 }
-after_first_epoch 0
-scontrol requeue "${job}_0" || fail "scontrol requeue ${job}_0 failed"
-say "scontrol requeue: task 0 (${ids[0]}) after $(epochs_done 0) of $epochs epochs"
-release_when_pending 0
-after_first_epoch 1
-# The script requeues the task while scancel waits for its answer, which is then "Job can not be
-# altered now, try again later", and scancel would retry for 100 s: stop waiting for it (before
-# the task is released, so that no retry reaches its next run); the job's log shows the signal.
-timeout 5 scancel --batch --signal=USR1 "${job}_1" 2> /dev/null || true
-say "USR1 to the batch script: task 1 (${ids[1]}) after $(epochs_done 1) of $epochs epochs"
-release_when_pending 1
+# How the first run of task I ended: "landscape exited N" (empty while it runs).
+first_exit() { grep -m 1 -oE "landscape exited [0-9]+" "$work/jobs/${job}_$1.out" 2> /dev/null || true; }
+next=0  # the first task not yet tried
+# stop_one HOW: stops the next task that is still running after its first epoch (HOW: requeue or
+# usr1) and prints its index.
+stop_one() {
+    local how=$1 i end
+    for ((i = next; i < count; i++)); do
+        after_first_epoch "$i" || { say "task $i finished before it could be stopped: trying the next task" >&2; continue; }
+        local epochs_then
+        epochs_then="$(epochs_done "$i")"
+        if [ "$how" = requeue ]; then
+            scontrol requeue "${job}_$i" >&2 || fail "scontrol requeue ${job}_$i failed"
+        else
+            # The script requeues the task while scancel waits for its answer, which is then "Job
+            # can not be altered now, try again later", and scancel would retry for 100 s: stop
+            # waiting for it (before the task is released, so that no retry reaches its next run);
+            # the job's log shows the signal.
+            timeout 5 scancel --batch --signal=USR1 "${job}_$i" 2> /dev/null || true
+        fi
+        end=""
+        while [ -z "$end" ]; do
+            [ $SECONDS -lt $deadline ] || fail "task $i's first run did not end after the stop ($how)"
+            sleep 0.2
+            end="$(first_exit "$i")"
+        done
+        if [ "$end" = "landscape exited 75" ]; then
+            say "$how: task $i (${ids[i]}) stopped after $epochs_then of $epochs epochs" >&2
+            next=$((i + 1))
+            release_when_pending "$i" >&2
+            echo "$i"
+            return
+        fi
+        # Missed (the task had finished): a requeued finished task reruns and skips; let it.
+        say "task $i finished (${end}) before the $how reached it: trying the next task" >&2
+        [ "$(task_state "$i")" = PENDING ] && scontrol update JobId="${job}_$i" StartTime=now >&2
+    done
+    fail "every task finished before it could be stopped ($how): make the tasks longer"
+}
+requeued="$(stop_one requeue)"
+next=$((requeued + 1))
+signalled="$(stop_one usr1)"
 
 # 6. Every task.
 while [ -n "$(squeue -h -j "$job" -o %i 2> /dev/null)" ]; do
@@ -254,32 +291,41 @@ for i in $(seq 0 $((count - 1))); do
     [[ "$info" == *"JobState=COMPLETED"* && "$info" == *"ExitCode=0:0"* ]] \
         || fail "array task $i did not complete with exit code 0: $(grep -o 'JobState=[A-Z_]* .*ExitCode=[0-9:]*' <<< "$info" | cut -c1-200)"
 done
-out0="$work/jobs/${job}_0.out" out1="$work/jobs/${job}_1.out"
-grep -q "received SIGTERM" "$out0" && grep -q "landscape exited 75" "$out0" \
-    || fail "task 0 did not exit 75 (requeue me) on the SIGTERM of scontrol requeue ($out0)"
-grep -q "restart 1," "$out0" || fail "task 0 did not run again after scontrol requeue ($out0)"
-grep -q "received SIGUSR1" "$out1" && grep -q "exited 75 (requeue me): scontrol requeue ${job}_1" "$out1" \
-    || fail "sweep.sbatch did not forward USR1 to task 1 and requeue it on exit 75 ($out1)"
-grep -q "restart 1," "$out1" || fail "task 1 did not run again after sweep.sbatch requeued it ($out1)"
-say "tasks 0 and 1 were stopped (exit 75), requeued and resumed; all $count tasks completed with exit code 0"
+r="$requeued" u="$signalled"
+out_r="$work/jobs/${job}_$r.out" out_u="$work/jobs/${job}_$u.out"
+grep -q "received SIGTERM" "$out_r" && grep -q "landscape exited 75" "$out_r" \
+    || fail "task $r did not exit 75 (requeue me) on the SIGTERM of scontrol requeue ($out_r)"
+grep -q "restart 1," "$out_r" || fail "task $r did not run again after scontrol requeue ($out_r)"
+grep -q "received SIGUSR1" "$out_u" && grep -q "exited 75 (requeue me) after SIGUSR1: scontrol requeue ${job}_$u" "$out_u" \
+    || fail "sweep.sbatch did not forward USR1 to task $u and requeue it on exit 75 ($out_u)"
+grep -q "restart 1," "$out_u" || fail "task $u did not run again after sweep.sbatch requeued it ($out_u)"
+say "tasks $r and $u were stopped (exit 75), requeued and resumed; all $count tasks completed with exit code 0"
 
-# 7. The report, if this landscape has `sweep report`; and each task's status from its directory.
-if "$landscape" sweep --help 2> /dev/null | grep -q "^  report "; then
-    "$landscape" sweep report "$work/sweep" > "$work/log/report.log" 2>&1 \
-        || fail "landscape sweep report failed (log/report.log): $(tail -n 5 "$work/log/report.log")"
-    say "sweep report: $(head -n 3 "$work/log/report.log" | tr '\n' ' ' | cut -c1-200)"
-fi
+# 7. Each task's status from its directory, and the report, which must see every task finished
+# (its summary.md's first line: SweepReport.write).
 for i in $(seq 0 $((count - 1))); do
     [ "$(epochs_done "$i")" -eq $epochs ] || fail "task $i (${ids[i]}) has $(epochs_done "$i") of $epochs epochs in metrics.csv"
     [ -e "$work/sweep/${ids[i]}/failed.txt" ] && fail "task $i (${ids[i]}) diverged: $(head -c 200 "$work/sweep/${ids[i]}/failed.txt")"
 done
+"$landscape" sweep report "$work/sweep" > "$work/log/report.log" 2>&1 \
+    || fail "landscape sweep report failed (log/report.log): $(tail -n 5 "$work/log/report.log")"
+expected="$count tasks: $count finished, 0 diverged, 0 partial, 0 missing."
+grep -qxF "$expected" "$work/sweep/summary.md" \
+    || fail "sweep report does not see every task finished: summary.md says \"$(grep -m 1 ' tasks: ' "$work/sweep/summary.md" 2> /dev/null)\", not \"$expected\""
+say "sweep report: $expected"
 
-# 8. The same manifest on this machine, one task at a time with both cores, into a second directory.
+# 8. The same manifest on this machine, into a second directory, one task at a time with the
+# 2 threads of a Slurm task (--cpus-per-task=2): each task as `sweep run MANIFEST --task I`, which is
+# what `sweep run --local` runs per task, with the thread count set here so that it does not
+# depend on this machine's cores.
 mkdir "$work/local"
 cp "$manifest" "$work/sweep/sweep.json" "$work/local/"
-"$landscape" sweep run "$work/local/manifest.jsonl" --local --jobs 1 --no-progress > "$work/log/local.log" 2>&1 \
-    || fail "landscape sweep run --local failed (log/local.log): $(tail -n 5 "$work/log/local.log")"
-say "--local run done"
+for i in $(seq 0 $((count - 1))); do
+    LANDSCAPE_THREADS=2 OPENBLAS_NUM_THREADS=2 "$landscape" sweep run "$work/local/manifest.jsonl" --task "$i" --no-progress \
+        > "$work/log/local-$i.log" 2>&1 \
+        || fail "landscape sweep run --task $i (local) failed (log/local-$i.log): $(tail -n 5 "$work/log/local-$i.log")"
+done
+say "local run done (2 threads per task)"
 
 # metrics.csv without its timing (*_seconds) columns.
 untimed() {
@@ -297,4 +343,4 @@ for i in $(seq 0 $((count - 1))); do
         cmp -s "$a/$f" "$b/$f" || fail "task $i (${ids[i]}): $f differs between the Slurm and the --local run"
     done
 done
-say "PASSED: $count tasks identical between the Slurm array (tasks 0 and 1 stopped and requeued mid-run) and --local"
+say "PASSED: $count tasks identical between the Slurm array (tasks $r and $u stopped and requeued mid-run) and the local run"
