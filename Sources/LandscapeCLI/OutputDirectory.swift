@@ -28,7 +28,7 @@ func prepareOutputDirectory(_ explicit: String?, defaultPrefix: String, lock: Bo
     func locked(_ url: URL) throws -> Int32? {
         guard lock else { return nil }
         let fd: Int32?
-        do { fd = try DirectoryLock.acquire(in: url) } catch { throw CLIError(description: "output directory \(url.path): cannot create its lock file: \(error)") }
+        do { fd = try DirectoryLock.acquire(in: url) } catch { throw CLIError(description: "output directory \(url.path): cannot take its lock: \(error)") }
         guard let fd else {
             throw CLIError(description: "output directory \(url.path): another landscape process is writing in it (its \(DirectoryLock.fileName) is held); choose another --output-dir or wait for it")
         }

@@ -26,7 +26,9 @@ struct SweepPlanCommand: ParsableCommand {
 
         Planning again into a sweep directory rewrites its manifest: tasks keep their ids and directories (finished \
         ones stay finished), but line numbers may change, so do not re-plan while array jobs of the sweep are \
-        running. It is refused when the new sweep leaves out tasks that have directories, unless --force (their \
+        running: it is refused while any `sweep run` task of the directory runs (each holds DIR/.lock shared). \
+        Array elements not yet started read the manifest when they start, so re-plan only once the array has \
+        ended. It is refused when the new sweep leaves out tasks that have directories, unless --force (their \
         directories are kept, outside the manifest).
         """)
 
@@ -49,8 +51,10 @@ struct SweepPlanCommand: ParsableCommand {
             throw CLIError(description: "cannot create sweep directory \(dir.path): \(String(cString: strerror(error.code.rawValue)))")
         }
         let lock: Int32?
-        do { lock = try DirectoryLock.acquire(in: dir) } catch { throw CLIError(description: "sweep directory \(dir.path): cannot create its lock file: \(error)") }
-        guard let lock else { throw CLIError(description: "sweep directory \(dir.path): another landscape process is planning in it (its \(DirectoryLock.fileName) is held)") }
+        do { lock = try DirectoryLock.acquire(in: dir) } catch { throw CLIError(description: "sweep directory \(dir.path): \(error)") }
+        guard let lock else {
+            throw CLIError(description: "sweep directory \(dir.path): its \(DirectoryLock.fileName) is held, by tasks of the sweep that are running (`sweep run` holds it while a task runs) or by another `sweep plan`; re-planning while tasks run could give a running task's line to another task, so wait until they have ended")
+        }
         defer { DirectoryLock.release(lock) }
         if fm.fileExists(atPath: manifest.path) {
             let old: [SweepTask]
@@ -74,8 +78,8 @@ struct SweepPlanCommand: ParsableCommand {
         }
         try SweepManifest.write(tasks, specification: spec, to: dir)
         var counts: [String: Int] = [:]
-        for t in tasks { counts[(try? t.status(in: dir).name) ?? "unreadable", default: 0] += 1 }
-        let summary = ["finished", "diverged", "partial", "missing", "unreadable"].compactMap { k in counts[k].map { "\($0) \(k == "missing" ? "to run" : k)" } }
+        for t in tasks { counts[(try? t.status(in: dir).name) ?? SweepTaskStatus.unreadableName, default: 0] += 1 }
+        let summary = (SweepTaskStatus.names + [SweepTaskStatus.unreadableName]).compactMap { k in counts[k].map { "\($0) \(k == "missing" ? "to run" : k)" } }
         outLine("planned \(tasks.count) task\(tasks.count == 1 ? "" : "s") (\(summary.joined(separator: ", "))) over " +
                 (spec.axes.isEmpty ? "no axes" : spec.axes.map { "\($0.key) (\($0.values.count))" }.joined(separator: " × ")) +
                 (spec.points.isEmpty ? "" : " + \(spec.points.count) point\(spec.points.count == 1 ? "" : "s")"))
@@ -94,12 +98,16 @@ struct SweepRunCommand: ParsableCommand {
         The task index I (the manifest's line, from 0) is --task, else SLURM_ARRAY_TASK_ID, else JOB_COMPLETION_INDEX. \
         A finished task is skipped; a diverged one (failed.txt) is not retried; a partial one resumes after its last \
         complete epoch (with the same results as an uninterrupted run). SIGTERM, SIGUSR1 and SIGINT stop the run \
-        after the current SGD step, leaving the directory resumable (exit 75: requeue it).
+        after the current SGD step, or between an epoch's evaluation and its probes (that epoch is then redone on \
+        resume), leaving the directory resumable (exit 75: requeue it). While it runs, a task holds the sweep \
+        directory's .lock shared, so `sweep plan` cannot re-plan under it.
 
         --local runs every unfinished task on this machine, --jobs at a time, each as a child process \
-        `landscape sweep run MANIFEST --task I` with OPENBLAS_NUM_THREADS and LANDSCAPE_THREADS set to \
-        max(1, cores / jobs) and its output in DIR/logs/<id>.log; SIGINT or SIGTERM stops the children (SIGTERM) \
-        and exits 75.
+        `landscape sweep run MANIFEST --task I` with OPENBLAS_NUM_THREADS and LANDSCAPE_THREADS set to --threads \
+        (default max(1, cores / jobs)) and its output in DIR/logs/<id>.log; a child refuses to run (exit 78) when \
+        its line no longer holds the task the parent started it for. SIGINT, SIGTERM, SIGUSR1, SIGHUP or SIGQUIT \
+        stops the children (SIGTERM), waits for them and exits 75; a second signal kills them (SIGKILL). An error \
+        of the parent stops and waits for its children too.
 
         Exit status:
         \(SweepExitCode.table)
@@ -110,7 +118,13 @@ struct SweepRunCommand: ParsableCommand {
     @Option(name: [.customLong("data-dir"), .customLong("data-directory")], help: "Read the data from this directory instead of the manifest's (data settings only).") var dataDir: String?
     @Flag(help: "Run every unfinished task on this machine, --jobs at a time.") var local = false
     @Option(help: "With --local: tasks at a time (default 1).") var jobs: Int?
+    @Option(help: "With --local: threads per task, OPENBLAS_NUM_THREADS and LANDSCAPE_THREADS of each child (default max(1, cores / jobs)).") var threads: Int?
     @Flag(help: "No progress bar even on a terminal.") var noProgress = false
+    /// The task's id as the `--local` parent read it from the manifest: the child refuses another.
+    @Option(help: .hidden) var id: String?
+
+    /// How long a task waits for the sweep directory's lock held by a `sweep plan` (seconds).
+    static let lockWaitSeconds = 30.0
 
     /// Where the task index comes from when --task is not given, in order.
     static let indexVariables = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
@@ -119,10 +133,15 @@ struct SweepRunCommand: ParsableCommand {
         if local, task != nil { throw ValidationError("--local runs every unfinished task; drop --task") }
         if jobs != nil, !local { throw ValidationError("--jobs applies to --local only") }
         if let jobs, jobs < 1 || jobs > 1024 { throw ValidationError("--jobs must be in 1...1024, got \(jobs)") }
+        if threads != nil, !local { throw ValidationError("--threads applies to --local only (a task's threads are OPENBLAS_NUM_THREADS and LANDSCAPE_THREADS)") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
+        if let id, local || id.count != SweepTask.idLength { throw ValidationError("--id is set by `sweep run --local` for its children") }
         if let dataDir, dataDir.isEmpty { throw ValidationError("--data-dir must not be empty") }
     }
 
     func run() throws {
+        // First: a signal from here on ends with 75, not by its default action (143, 138).
+        SweepSignals.install(local ? SweepSignals.localSignals : SweepSignals.requeueSignals)
         do {
             if local { try runLocal() } else { try runOne() }
         } catch let exit as ExitCode {
@@ -130,13 +149,34 @@ struct SweepRunCommand: ParsableCommand {
         } catch {
             let code: SweepExitCode
             switch error {
-            case is ConfigurationError: code = .configuration
-            case let e as TrainingError: if case .interrupted = e { code = .interrupted } else { code = .failure }
             case is SweepUsageError: code = .usage
-            default: code = .failure
+            case is SweepBusyError: code = .interrupted
+            default: code = SweepExitCode(for: error)
             }
             stderrLine("error: \(error)")
             throw ExitCode(code.rawValue)
+        }
+    }
+
+    /// Takes the sweep directory's .lock shared for the task's (or `--local`'s) whole run, so that
+    /// `sweep plan` (exclusive) does not re-plan under it; waits up to ``lockWaitSeconds`` for a
+    /// `sweep plan` that holds it. `nil` when the manifest does not exist (reading it says so).
+    /// - Throws: ``SweepBusyError`` when it stays held or a signal arrives; `CLIError` when it cannot be taken.
+    func holdSweepDirectory() throws -> Int32? {
+        guard FileManager.default.fileExists(atPath: manifestURL.path) else { return nil }
+        let dir = manifestURL.deletingLastPathComponent()
+        let deadline = Date().addingTimeInterval(Self.lockWaitSeconds)
+        while true {
+            let fd: Int32?
+            do { fd = try DirectoryLock.acquire(in: dir, shared: true) } catch { throw CLIError(description: "sweep directory \(dir.path): \(error)") }
+            if let fd { return fd }
+            if let signal = SweepSignals.receivedSignal {
+                throw SweepBusyError(description: "\(SweepSignals.name(of: signal)) while waiting for \(dir.path)/\(DirectoryLock.fileName); nothing was run")
+            }
+            if Date() > deadline {
+                throw SweepBusyError(description: "sweep directory \(dir.path): its \(DirectoryLock.fileName) is held exclusively (a `sweep plan` re-planning it, or a whole `landscape study` running in it) for more than \(Int(Self.lockWaitSeconds)) s; run the task again later")
+            }
+            usleep(100_000)
         }
     }
 
@@ -171,14 +211,19 @@ struct SweepRunCommand: ParsableCommand {
     }
 
     func runOne() throws {
+        let lock = try holdSweepDirectory()
+        defer { lock.map(DirectoryLock.release) }
         let tasks = try tasks()
         let task = tasks[try index(of: tasks.count)]
+        if let id, id != task.id {
+            throw ConfigurationError(source: "\(manifestURL.path) line \(task.index + 1)", key: "id",
+                                     "is \(task.id), but `sweep run --local` started this task as \(id): the manifest was planned again while the sweep ran; run `landscape sweep run --local` again")
+        }
         let dir = manifestURL.deletingLastPathComponent()
         var runner = SweepTaskRunner(task: task, sweepDirectory: dir)
         let progress = ProgressBar(enabled: !noProgress)
         runner.log = { progress.clear(); outLine($0) }
         runner.onStep = { progress.update($0) }
-        SweepSignals.install()
         runner.shouldInterrupt = { SweepSignals.receivedSignal != nil }
         let name = "task \(task.index) (\(task.id))"
         let start = Date()
@@ -197,9 +242,9 @@ struct SweepRunCommand: ParsableCommand {
                 outLine(before ? "\(name) diverged earlier: \(reason); not retried (delete \(failed) to retry it)"
                                : "\(name) diverged: \(reason) (recorded in \(failed); not retried)")
             }
-        } catch let error as TrainingError {
+        } catch {
             progress.clear()
-            guard case .interrupted = error else { throw error }
+            guard SweepExitCode(for: error) == .interrupted, SweepSignals.receivedSignal != nil else { throw error }
             let signal = SweepSignals.receivedSignal.map(SweepSignals.name(of:)) ?? "a signal"
             stderrLine("\(name) interrupted by \(signal): \(error); \(runner.directory.path) is resumable: run the task again (exit \(SweepExitCode.interrupted.rawValue): requeue)")
             throw ExitCode(SweepExitCode.interrupted.rawValue)
@@ -207,12 +252,14 @@ struct SweepRunCommand: ParsableCommand {
     }
 
     func runLocal() throws {
+        let lock = try holdSweepDirectory()
+        defer { lock.map(DirectoryLock.release) }
         let tasks = try tasks()
         let dir = manifestURL.deletingLastPathComponent()
         let statuses = try tasks.map { try $0.status(in: dir) }
         let todo = tasks.filter { !statuses[$0.index].isDone }
         let jobs = max(1, min(self.jobs ?? 1, todo.count))
-        let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
+        let threads = self.threads ?? SweepManifest.defaultLocalThreads(jobs: jobs)
         outLine("\(tasks.count) task\(tasks.count == 1 ? "" : "s") in \(manifestURL.path): \(tasks.count - todo.count) done, \(todo.count) to run, \(jobs) at a time with \(threads) thread\(threads == 1 ? "" : "s") each")
         guard !todo.isEmpty else { return }
         let logs = dir.appendingPathComponent(SweepManifest.logsDirectoryName)
@@ -221,33 +268,55 @@ struct SweepRunCommand: ParsableCommand {
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_NUM_THREADS"] = String(threads)
         environment["LANDSCAPE_THREADS"] = String(threads)
-        SweepSignals.install([SIGINT, SIGTERM])
         var pending = todo[...]
         var running: [(task: SweepTask, process: Process, log: FileHandle, start: Date)] = []
         var failed: [(task: SweepTask, status: String)] = []
         var finished = 0
-        var forwarded = false
-        while !running.isEmpty || (!pending.isEmpty && !forwarded) {
-            if SweepSignals.receivedSignal != nil, !forwarded {
-                forwarded = true
-                stderrLine("\(SweepSignals.name(of: SweepSignals.receivedSignal!)): stopping \(running.count) running task\(running.count == 1 ? "" : "s") (SIGTERM) and waiting for them")
-                for r in running { kill(r.process.processIdentifier, SIGTERM) }
-            }
-            while !forwarded, running.count < jobs, let task = pending.popFirst() {
-                let logURL = logs.appendingPathComponent("\(task.id).log")
-                if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
-                let handle = try FileHandle(forWritingTo: logURL)
+        // Stopping: on a signal (`interruptedBy`) or an error of this loop (`failure`), the running
+        // children get SIGTERM and are waited for; a further signal sends them SIGKILL.
+        var interruptedBy: Int32? = nil, failure: Error? = nil
+        var signalsAtStop = 0, killed = false
+        var stopping: Bool { interruptedBy != nil || failure != nil }
+        func stop(_ why: String) {
+            signalsAtStop = SweepSignals.receivedCount
+            stderrLine("\(why): stopping \(running.count) running task\(running.count == 1 ? "" : "s") (SIGTERM) and waiting for them (a second signal kills them)")
+            for r in running { kill(r.process.processIdentifier, SIGTERM) }
+        }
+        func start(_ task: SweepTask) throws {
+            let logURL = logs.appendingPathComponent("\(task.id).log")
+            if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: logURL)
+            do {
                 try handle.seekToEnd()
                 try handle.write(contentsOf: Data("== landscape sweep run --task \(task.index) (--local), \(ISO8601DateFormatter().string(from: Date())) ==\n".utf8))
                 let p = Process()
                 p.executableURL = executable
-                p.arguments = ["sweep", "run", manifestURL.path, "--task", String(task.index), "--no-progress"] + (dataDir.map { ["--data-dir", $0] } ?? [])
+                p.arguments = ["sweep", "run", manifestURL.path, "--task", String(task.index), "--id", task.id, "--no-progress"] + (dataDir.map { ["--data-dir", $0] } ?? [])
                 p.environment = environment
                 p.standardOutput = handle
                 p.standardError = handle
                 p.standardInput = FileHandle.nullDevice
                 try p.run()
                 running.append((task, p, handle, Date()))
+            } catch {
+                try? handle.close()
+                throw error
+            }
+        }
+        while !running.isEmpty || (!pending.isEmpty && !stopping) {
+            if !stopping, let signal = SweepSignals.receivedSignal {
+                interruptedBy = signal
+                stop(SweepSignals.name(of: signal))
+            } else if stopping, !killed, SweepSignals.receivedCount > signalsAtStop {
+                killed = true
+                stderrLine("\(SweepSignals.name(of: SweepSignals.receivedSignal ?? SIGKILL)) again: killing \(running.count) running task\(running.count == 1 ? "" : "s") (SIGKILL); their directories resume from their last complete epochs")
+                for r in running { kill(r.process.processIdentifier, SIGKILL) }
+            }
+            while !stopping, running.count < jobs, let task = pending.popFirst() {
+                do { try start(task) } catch {
+                    failure = error
+                    stop("error: task \(task.index) (\(task.id)) cannot be started: \(error)")
+                }
             }
             usleep(50_000)
             let ended = running.filter { !$0.process.isRunning }
@@ -255,17 +324,18 @@ struct SweepRunCommand: ParsableCommand {
             for r in ended {
                 let code = r.process.terminationReason == .uncaughtSignal ? -1 : r.process.terminationStatus
                 try? r.log.close()
-                let status: String
-                if code == SweepExitCode.done.rawValue { status = (try? r.task.status(in: dir).name) ?? "unreadable" }
+                let status: String, after = code == SweepExitCode.done.rawValue ? try? r.task.status(in: dir) : nil
+                if code == SweepExitCode.done.rawValue { status = after?.name ?? SweepTaskStatus.unreadableName }
                 else if code == SweepExitCode.interrupted.rawValue { status = "interrupted" }
                 else if code == -1 { status = "killed by signal \(r.process.terminationStatus)" }
                 else { status = "failed (exit \(code))" }
                 finished += 1
-                if !["finished", "diverged"].contains(status) { failed.append((r.task, status)) }
+                if after?.isDone != true { failed.append((r.task, status)) }
                 outLine(String(format: "[%d/%d] task %d %@ %@ %.1f s", finished, todo.count, r.task.index, r.task.id, status, Date().timeIntervalSince(r.start)))
             }
         }
-        if forwarded {
+        if let failure { throw failure }
+        if interruptedBy != nil {
             stderrLine("interrupted: \(finished) of \(todo.count) tasks ended; run `landscape sweep run \(manifestURL.path) --local` again to go on")
             throw ExitCode(SweepExitCode.interrupted.rawValue)
         }
@@ -279,5 +349,10 @@ struct SweepRunCommand: ParsableCommand {
 
 /// A `sweep run` usage error found after parsing (the task index): exit 64.
 struct SweepUsageError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The sweep directory is held by another process for longer than a task waits: exit 75 (retry later).
+struct SweepBusyError: Error, CustomStringConvertible {
     let description: String
 }

@@ -278,15 +278,18 @@ public struct EpochProbes: Sendable {
     func due(_ i: Int, epoch: Int, of epochs: Int) -> Bool { every[i] > 0 && (epoch % every[i] == 0 || epoch == epochs) }
 
     /// Runs each probe in the context, in order — with `epoch`, only those due after that epoch of
-    /// `epochs` — and returns the values of ``columns``, nan for a probe not run.
-    /// - Throws: the probes' errors.
-    public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>, epoch: Int? = nil, of epochs: Int = 0) throws -> [Double] {
+    /// `epochs` — and returns the values of ``columns``, nan for a probe not run. `beforeEach` is
+    /// called before each probe that runs (the trainer's check for a stop request).
+    /// - Throws: the probes' errors; what `beforeEach` throws.
+    public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>, epoch: Int? = nil, of epochs: Int = 0,
+                                         beforeEach: () throws -> Void = {}) throws -> [Double] {
         var values: [Double] = []
         for (i, p) in probes.enumerated() {
             if let epoch, !due(i, epoch: epoch, of: epochs) {
                 values += [Double](repeating: .nan, count: p.columns.count + 1)
                 continue
             }
+            try beforeEach()
             let t0 = Date()
             values += try p.measure(&context)
             values.append(Date().timeIntervalSince(t0))

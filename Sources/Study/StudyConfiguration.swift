@@ -80,6 +80,11 @@ public struct RegimeSettings: Codable, Sendable, Equatable {
 
 /// The probes the study adds after every epoch (besides λ_max): random-direction sharpness and
 /// the Hutchinson trace, on the training settings' probe set.
+///
+/// These settings are part of every sweep task's id (``SweepTaskSettings/id``: the SHA-256 of
+/// the settings' JSON with nil keys omitted), so a key added later must be Optional with a nil
+/// default, as for ``TrainingConfiguration``: a non-Optional key would change every id and make
+/// older manifests and task directories unreadable (SweepPlanTests pins two ids).
 public struct EpochProbeSettings: Codable, Sendable, Equatable {
     /// ε of random-direction sharpness S_ε (parameter-space units; directions have unit norm).
     public var sharpnessEpsilon: Double = 0.5

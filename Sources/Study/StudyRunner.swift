@@ -75,8 +75,12 @@ public struct StudyRunner {
     public var log: (String) -> Void = { _ in }
     /// Receives the progress of training steps (configuration name, progress).
     public var onStep: (String, StepProgress) -> Void = { _, _ in }
-    /// Asked before every SGD step (``Trainer/shouldInterrupt``): `true` stops the run with
-    /// ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``, leaving it resumable (`landscape sweep run` on a signal).
+    /// Asked before every SGD step and epoch probe (``Trainer/shouldInterrupt``): `true` stops the
+    /// run with ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``, leaving it resumable
+    /// (`landscape sweep run` on a signal); asked too between the stages of a run's final probes
+    /// (Lanczos and SLQ, the slice, the precision check, layer blocks and GGN, the extra probes):
+    /// `true` stops with ``StudyError/interrupted(configuration:epoch:)``, nothing of them written,
+    /// and they are computed again (from the same θ, so to the same values) when the task is rerun.
     public var shouldInterrupt: () -> Bool = { false }
 
 
@@ -164,7 +168,7 @@ public struct StudyRunner {
         let configURL = try StudyError.savedConfiguration(in: directory)
         let lock: Int32?
         do { lock = try DirectoryLock.acquire(in: directory, shared: true) } catch {
-            throw StudyError.runDirectory(path: directory.path, reason: "cannot create its lock file: \(error)")
+            throw StudyError.runDirectory(path: directory.path, reason: "cannot take its lock: \(error)")
         }
         guard let lock else {
             throw StudyError.runDirectory(path: directory.path, reason: "a landscape study is running it whole (its .lock is held); its runs cannot run as tasks at the same time")
@@ -429,7 +433,7 @@ public struct StudyRunner {
     static func lockDirectory(_ directory: URL) throws -> Int32 {
         let fd: Int32?
         do { fd = try DirectoryLock.acquire(in: directory) } catch {
-            throw StudyError.runDirectory(path: directory.path, reason: "cannot create its lock file: \(error)")
+            throw StudyError.runDirectory(path: directory.path, reason: "cannot take its lock: \(error)")
         }
         guard let fd else { throw StudyError.runDirectory(path: directory.path, reason: "another landscape study is running in it (its .lock is held, by a whole study or by tasks running its runs)") }
         return fd
@@ -441,16 +445,19 @@ public struct StudyRunner {
         let name = run.name
         let training = try configuration.training(for: run)
         let (trainX, trainY) = Trainer.tensor(of: data.train, as: Float.self)
-        let θ = try Self.trainWithEpochProbes(model, training: training, epochProbes: configuration.epochProbes, data: data, in: runDir, name: name,
-                                              setting: run.regime, log: log, shouldInterrupt: shouldInterrupt, onStep: { onStep(name, $0) }, onEpoch: { m in
+        var lastEpoch = 0
+        let trained = try Self.trainWithEpochProbes(model, training: training, epochProbes: configuration.epochProbes, data: data, in: runDir, name: name,
+                                                    setting: run.regime, log: log, shouldInterrupt: shouldInterrupt, onStep: { onStep(name, $0) }, onEpoch: { m in
+            lastEpoch = m.epoch
             try mergeMetrics()
             if shouldStop(name, m.epoch) { throw StudyError.interrupted(configuration: name, epoch: m.epoch) }
-        }).parameters
+        })
         if try finalProbesDone(run) {
             log("[\(name)] final probes already done")
             return
         }
-        try finalProbes(model, θ: θ, chunk: training.probes.probeBatchSize, trainX: trainX, trainY: trainY, training: training, run: run)
+        try finalProbes(model, θ: trained.parameters, chunk: training.probes.probeBatchSize, trainX: trainX, trainY: trainY, training: training, run: run,
+                        epoch: trained.finishedBefore?.epoch ?? lastEpoch)
     }
 
     /// Trains one run with the study's epoch probes (``epochProbes(_:_:)``) in `runDir`, or
@@ -512,8 +519,15 @@ public struct StudyRunner {
 
     // MARK: Final-epoch probes
 
-    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], training: TrainingConfiguration, run: StudyRun) throws {
+    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], training: TrainingConfiguration, run: StudyRun,
+                               epoch: Int) throws {
         let cfg = configuration, e = cfg.epochProbes, f = cfg.finalProbes
+        // A stop request between stages (``shouldInterrupt``): nothing of the final probes is written yet.
+        func checkStop() throws {
+            guard shouldInterrupt() else { return }
+            log("[\(run.name)] final probes interrupted; they run again when the task is rerun")
+            throw StudyError.interrupted(configuration: run.name, epoch: epoch)
+        }
         let fm = FileManager.default
         let name = run.name, regime = run.regime, seed = String(run.seed)
         let sliceURL = directory.appendingPathComponent("slices/\(name).csv")
@@ -532,6 +546,7 @@ public struct StudyRunner {
                               steps: min(max(f.lanczosSteps, f.slqSteps), θ.count),
                               initialVector: Tensor<Float>.randomRademacher([θ.count], using: &rng0))
         let t1 = Date()
+        try checkStop()
         var runs = [top.quadrature]
         for _ in 1..<max(f.slqProbes, 1) {
             runs.append(try lanczos(of: hessianOp, count: 1, steps: min(f.slqSteps, θ.count),
@@ -541,6 +556,7 @@ public struct StudyRunner {
         let ranks = try SpectralRanks(density: density, dimension: θ.count)
         let rank = ranks.effectiveRank
         let t2 = Date()
+        try checkStop()
         var rng = SplitMix64(seed: f.sliceSeed)
         let u = try filterNormalized(Tensor<Float>.randomNormal([θ.count], using: &rng), like: θ, layout: model.layout)
         let v = try filterNormalized(Tensor<Float>.randomNormal([θ.count], using: &rng), like: θ, layout: model.layout)
@@ -550,6 +566,7 @@ public struct StudyRunner {
         let slice = try slice2D(of: sliceLoss, at: θ, u: u, v: v, alphas: axis, betas: axis)
         if let warning = slice.nonFiniteWarning { log("[\(name)] final slice \(warning)") }
         let t3 = Date()
+        try checkStop()
         // Precision check of the last epoch's sharpness: the same directions in the other precision.
         let θ64 = Tensor<Double>(shape: θ.shape, scalars: θ.scalars.map(Double.init))
         let s32 = try randomSharpness(of: try model.loss(on: probeX, labels: probeY), at: θ, epsilon: e.sharpnessEpsilon,
@@ -558,6 +575,7 @@ public struct StudyRunner {
         let s64 = try randomSharpness(of: try model.loss(on: probeX64, labels: probeY),
                                       at: θ64, epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections, kind: .unit, seed: e.sharpnessSeed)
         let t4 = Date()
+        try checkStop()
         // Curvature per layer and the Gauss–Newton matrix's top eigenvalues on the same probe set:
         // each layer's diagonal Hessian block by a short Lanczos run, its trace by splitting
         // Hutchinson products of the whole Hessian by block (tr H_bb = E[z_bᵀ(Hz)_b]), and the
@@ -574,6 +592,7 @@ public struct StudyRunner {
         let ggn = try lanczos(of: try CurvatureKind.ggn.matrix(of: model, at: θ, input: probeX, labels: probeY, chunkSize: chunk), count: f.lanczosCount,
                               steps: min(max(f.lanczosSteps, f.lanczosCount), θ.count), seed: f.spectrumSeed)
         let t5 = Date()
+        try checkStop()
         // The extra final probes on the same probe set and Hessian.
         let extras = finalExtraProbes
         var context = ProbeContext(point: θ, loss: try model.meanLoss(on: probeX, labels: probeY, chunkSize: chunk), seed: f.spectrumSeed,

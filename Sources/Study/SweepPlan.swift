@@ -293,7 +293,12 @@ public enum SweepTaskStatus: Equatable, Sendable {
     /// Not started (no run directory, or one without run.json).
     case missing
 
-    /// `finished`, `diverged`, `partial` or `missing`.
+    /// The statuses' names (``name``) in the order summaries list them.
+    public static let names = ["finished", "diverged", "partial", "missing"]
+    /// What summaries call a task whose status cannot be read (``SweepTask/status(in:)`` threw).
+    public static let unreadableName = "unreadable"
+
+    /// `finished`, `diverged`, `partial` or `missing` (one of ``names``).
     public var name: String {
         switch self {
         case .finished: return "finished"

@@ -14,9 +14,12 @@ public enum SweepExitCode: Int32, CaseIterable, Sendable {
     case failure = 1
     /// EX_USAGE: bad options, the task index missing or out of range. Do not retry.
     case usage = 64
-    /// EX_TEMPFAIL: interrupted by SIGTERM, SIGUSR1 or SIGINT; the directory is resumable. Requeue.
+    /// EX_TEMPFAIL: interrupted by SIGTERM, SIGUSR1 or SIGINT (with `--local` also SIGHUP or
+    /// SIGQUIT), or the task's run directory (or the sweep directory) is locked by another
+    /// process; the directory is resumable. Requeue.
     case interrupted = 75
-    /// EX_CONFIG: a bad manifest line or configuration. Do not retry.
+    /// EX_CONFIG: a bad manifest line or configuration, a task directory trained with other
+    /// settings or data, or a manifest re-planned under a running `--local`. Do not retry.
     case configuration = 78
 
     /// What the status means, for `--help`.
@@ -25,8 +28,8 @@ public enum SweepExitCode: Int32, CaseIterable, Sendable {
         case .done: return "the task is finished (now, or already: skipped) or diverged (recorded in failed.txt; not retried)"
         case .failure: return "any other error (I/O, corrupt files); with --local, a task that did not end finished or diverged"
         case .usage: return "bad options, or the task index missing or out of range (do not retry)"
-        case .interrupted: return "interrupted by SIGTERM, SIGUSR1 or SIGINT; the task directory is resumable (requeue it)"
-        case .configuration: return "a bad manifest line or configuration (do not retry)"
+        case .interrupted: return "interrupted by SIGTERM, SIGUSR1 or SIGINT (with --local also SIGHUP or SIGQUIT), or the task's directory is locked by another process; the task directory is resumable (requeue it)"
+        case .configuration: return "a bad manifest line or configuration, or a task directory trained with other settings or data (do not retry)"
         }
     }
 
@@ -36,23 +39,32 @@ public enum SweepExitCode: Int32, CaseIterable, Sendable {
 
 /// The signals that ask a sweep task to stop and be requeued (SIGTERM from Slurm or Kubernetes,
 /// SIGUSR1 from Slurm's `--signal`, SIGINT from a terminal): their handler only records the
-/// signal (an atomic store: async-signal-safe); the trainer reads it before every SGD step
-/// (``Trainer/shouldInterrupt``).
+/// signal and counts it (atomic stores: async-signal-safe); the trainer reads it before every SGD
+/// step and between an epoch's evaluation and probes (``Trainer/shouldInterrupt``).
 public enum SweepSignals {
-    /// The signals handled by ``install(_:)`` by default.
+    /// The signals handled by ``install(_:)`` by default (one task).
     public static let requeueSignals: [Int32] = [SIGTERM, SIGUSR1, SIGINT]
+    /// The signals a `--local` parent handles and forwards to its children as SIGTERM: those of
+    /// a task, and SIGHUP and SIGQUIT, whose default action would end the parent and leave the
+    /// children (in process groups of their own) training unattended.
+    public static let localSignals: [Int32] = requeueSignals + [SIGHUP, SIGQUIT]
 
     private static let received = Atomic<Int32>(0)
+    private static let count = Atomic<Int>(0)
 
     /// Installs the recording handler for `signals` and unblocks them in the calling thread (a
     /// process inherits its parent's signal mask: one started from a thread that blocks them,
     /// e.g. by Foundation's `Process` from a Dispatch thread, would never see them).
     public static func install(_ signals: [Int32] = requeueSignals) {
         _ = received.load(ordering: .relaxed)   // initialized here, not first in the handler
+        _ = count.load(ordering: .relaxed)
         var set = sigset_t()
         sigemptyset(&set)
         for s in signals {
-            signal(s) { SweepSignals.received.store($0, ordering: .relaxed) }
+            signal(s) {
+                SweepSignals.received.store($0, ordering: .relaxed)
+                SweepSignals.count.wrappingAdd(1, ordering: .relaxed)
+            }
             sigaddset(&set, s)
         }
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
@@ -64,8 +76,14 @@ public enum SweepSignals {
         return s == 0 ? nil : s
     }
 
-    /// Forgets a received signal.
-    public static func reset() { received.store(0, ordering: .relaxed) }
+    /// How many signals were received since ``install(_:)`` or ``reset()`` (a second one escalates).
+    public static var receivedCount: Int { count.load(ordering: .relaxed) }
+
+    /// Forgets received signals.
+    public static func reset() {
+        received.store(0, ordering: .relaxed)
+        count.store(0, ordering: .relaxed)
+    }
 
     /// A signal's name (`SIGTERM`).
     public static func name(of signal: Int32) -> String {
@@ -73,6 +91,8 @@ public enum SweepSignals {
         case SIGTERM: return "SIGTERM"
         case SIGUSR1: return "SIGUSR1"
         case SIGINT: return "SIGINT"
+        case SIGHUP: return "SIGHUP"
+        case SIGQUIT: return "SIGQUIT"
         default: return "signal \(signal)"
         }
     }
@@ -101,7 +121,8 @@ public struct SweepTaskRunner {
     public var log: (String) -> Void = { _ in }
     /// Receives the progress of training steps.
     public var onStep: (StepProgress) -> Void = { _ in }
-    /// Asked before every SGD step; `true` stops with ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``.
+    /// Asked before every SGD step and between an epoch's evaluation and probes (and a study
+    /// run's final probes); `true` stops with ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``.
     public var shouldInterrupt: () -> Bool = { false }
 
     /// A runner of `task` of the sweep in `sweepDirectory`.
@@ -147,5 +168,28 @@ public struct SweepTaskRunner {
             throw StudyError.corruptFile(path: directory.path, reason: "training ended but metrics.csv does not show the run finished")
         }
         return .finished(epochs: epochs, before: false)
+    }
+}
+
+extension SweepExitCode {
+    /// The exit status of `sweep run` for an error that ended a task: ``interrupted`` (75) for a
+    /// stop on request (``TrainingError/interrupted(epoch:step:lastCheckpoint:)``,
+    /// ``StudyError/interrupted(configuration:epoch:)``) and a run directory locked by another
+    /// process (``TrainingError/runDirectoryLocked(path:)``: retry later); ``configuration`` (78)
+    /// for a ``ConfigurationError`` and a run directory of another configuration or data
+    /// (``TrainingError/invalidRun(_:)``: a retry cannot succeed); ``failure`` (1) otherwise.
+    public init(for error: any Error) {
+        switch error {
+        case is ConfigurationError: self = .configuration
+        case let e as TrainingError:
+            switch e {
+            case .interrupted, .runDirectoryLocked: self = .interrupted
+            case .invalidRun: self = .configuration
+            default: self = .failure
+            }
+        case let e as StudyError:
+            if case .interrupted = e { self = .interrupted } else { self = .failure }
+        default: self = .failure
+        }
     }
 }

@@ -54,12 +54,21 @@ extension StudyConfiguration {
 
 extension SweepManifest {
     /// What to type to run a manifest of `tasks` tasks: the `sbatch` line of a Slurm job array
-    /// (indices 0…K−1) and the local run, each a line to print.
-    public static func submitLines(manifest: URL, tasks: Int) -> [String] {
-        ["manifest:      \(manifest.path)",
-         "run on Slurm:  sbatch --array=0-\(tasks - 1) scripts/slurm/sweep.sbatch \(manifest.path)",
-         "run here:      landscape sweep run \(manifest.path) --local --jobs 2"]
+    /// (indices 0…K−1) and the local run on `cores` processors (``suggestedLocalJobs(tasks:cores:)``
+    /// at a time), each a line to print.
+    public static func submitLines(manifest: URL, tasks: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> [String] {
+        let jobs = suggestedLocalJobs(tasks: tasks, cores: cores)
+        return ["manifest:      \(manifest.path)",
+                "run on Slurm:  sbatch --array=0-\(tasks - 1) scripts/slurm/sweep.sbatch \(manifest.path)",
+                "run here:      landscape sweep run \(manifest.path) --local --jobs \(jobs)"]
     }
+
+    /// The `--jobs` suggested for `sweep run --local` on `cores` processors: tasks of two threads
+    /// each (as the Slurm script's tasks), at most one per task: max(1, min(tasks, cores / 2)).
+    public static func suggestedLocalJobs(tasks: Int, cores: Int) -> Int { max(1, min(tasks, cores / 2)) }
+
+    /// The threads per task of `sweep run --local` without `--threads`: max(1, cores / jobs).
+    public static func defaultLocalThreads(jobs: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Int { max(1, cores / max(jobs, 1)) }
 }
 
 extension SweepTaskRunner {

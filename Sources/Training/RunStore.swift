@@ -88,7 +88,8 @@ public final class RunStore {
     /// - Parameter probeColumns: the columns of the epoch probes; `nil`: those of the configuration's
     ///   (``Trainer/defaultEpochProbes(for:)``: λ_max and the extra probes).
     /// - Throws: ``ConfigurationError`` for an invalid configuration; ``TrainingError/runDirectory(path:reason:)``
-    ///   when the directory holds a run, cannot be created or is locked; I/O errors.
+    ///   when the directory holds a run or cannot be created, ``TrainingError/runDirectoryLocked(path:)``
+    ///   when another process holds its lock; I/O errors.
     public static func create(at directory: URL, configuration: TrainingConfiguration, model: any Model, data: MNISTDataset,
                               probeColumns: [String]? = nil, log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
         try configuration.validate()
@@ -124,7 +125,7 @@ public final class RunStore {
     /// reads run.json, checking it against the SHA-256 it was written with.
     /// - Parameter probeColumns: as in ``create(at:configuration:model:data:probeColumns:log:)``
     ///   (`nil`: those of the configuration in run.json).
-    /// - Throws: ``TrainingError/runDirectory(path:reason:)`` (locked), ``TrainingError/corruptRun(path:reason:)``
+    /// - Throws: ``TrainingError/runDirectoryLocked(path:)``, ``TrainingError/runDirectory(path:reason:)``, ``TrainingError/corruptRun(path:reason:)``
     ///   naming run.json when it is missing, unreadable or edited.
     public static func open(at directory: URL, probeColumns: [String]? = nil, log: @escaping (String) -> Void = { _ in }) throws -> RunStore {
         var isDir: ObjCBool = false
@@ -146,14 +147,15 @@ public final class RunStore {
     }
 
     /// Takes the directory's lock (``DirectoryLock``): one process per run directory.
+    /// - Throws: ``TrainingError/runDirectoryLocked(path:)`` when another process holds it;
+    ///   ``TrainingError/runDirectory(path:reason:)`` saying what failed when the lock file cannot
+    ///   be created or locked (e.g. `flock` unsupported: ENOLCK, ENOSYS).
     static func takeLock(_ dir: URL) throws -> Int32 {
         let fd: Int32?
         do { fd = try DirectoryLock.acquire(in: dir) } catch {
-            throw TrainingError.runDirectory(path: dir.path, reason: "cannot create its lock file: \(error)")
+            throw TrainingError.runDirectory(path: dir.path, reason: "cannot take its lock: \(error)")
         }
-        guard let fd else {
-            throw TrainingError.runDirectory(path: dir.path, reason: "another landscape process is training in it (its \(DirectoryLock.fileName) is held)")
-        }
+        guard let fd else { throw TrainingError.runDirectoryLocked(path: dir.path) }
         return fd
     }
 

@@ -27,9 +27,11 @@ public struct Trainer {
     /// the store's step-curvature.csv.
     public var onStepCurvature: (StepCurvatureMetrics) -> Void = { _ in }
     /// Asked before every SGD step (so after the previous step's bookkeeping, and before an
-    /// epoch's first step); `true` stops the run with ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``,
-    /// leaving the store resumable from its last complete epoch (the partial epoch is redone on
-    /// resume, with the same results). A signal handler's flag, read here (`landscape sweep run`).
+    /// epoch's first step), after an epoch's evaluation and before each of its epoch probes;
+    /// `true` stops the run with ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``,
+    /// leaving the store resumable from its last complete epoch (the partial epoch, its steps and
+    /// probes, is redone on resume, with the same results). A signal handler's flag, read here
+    /// (`landscape sweep run`), so a stop waits at most for one SGD step, the evaluation, or one probe.
     public var shouldInterrupt: () -> Bool = { false }
 
     /// - Throws: ``ConfigurationError`` for invalid settings, ``TrainingError/invalidRun(_:)`` for an empty training split.
@@ -282,14 +284,19 @@ public struct Trainer {
             let stops = cfg.stopping?.reached(trainLoss: trL, trainAccuracy: trA) != nil
             let lastEpoch = stops ? epoch : cfg.epochs
             var probeValues = epochProbes.notMeasured
+            // A stop between the evaluation and each probe: the epoch is not in the store yet, so it is redone on resume.
+            let interruption = TrainingError.interrupted(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint)
+            if shouldInterrupt() { throw interruption }
             if epochProbes.due(epoch: epoch, of: lastEpoch) {
                 do {
                     var context = try probeContext(seed: cfg.seed &+ UInt64(epoch))
                     // Warm start from the previous estimate's eigenvector.
                     if let eigenvector { context.warmStarts[LambdaMaxProbe.name] = eigenvector }
                     context.learningRate = lastRate
-                    probeValues = try epochProbes.measure(&context, epoch: epoch, of: lastEpoch)
+                    probeValues = try epochProbes.measure(&context, epoch: epoch, of: lastEpoch) { if shouldInterrupt() { throw interruption } }
                     eigenvector = context.warmStarts[LambdaMaxProbe.name] ?? eigenvector
+                } catch let error as TrainingError where error == interruption {
+                    throw error
                 } catch {
                     throw TrainingError.probeFailed(epoch: epoch, reason: "\(error)")
                 }

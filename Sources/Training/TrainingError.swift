@@ -1,3 +1,4 @@
+import Checkpoints
 /// Errors that stop a training run or refuse its directory.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// The mini-batch loss became NaN or ±inf. The last good checkpoint (previous epoch) is kept.
@@ -15,8 +16,10 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case invalidRun(String)
     /// A file of the run directory does not match what the run recorded (path, the mismatch).
     case corruptRun(path: String, reason: String)
-    /// The run directory cannot be used (path, reason), e.g. another process trains in it.
+    /// The run directory cannot be used (path, reason), e.g. it cannot be created.
     case runDirectory(path: String, reason: String)
+    /// Another process holds the run directory's lock (it trains in it): try again once it has ended.
+    case runDirectoryLocked(path: String)
 
     /// A one-line, human-readable description (for logs and error output).
     public var description: String {
@@ -39,6 +42,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "\(path): \(reason)"
         case let .runDirectory(path, reason):
             return "run directory \(path): \(reason)"
+        case let .runDirectoryLocked(path):
+            return "run directory \(path): another landscape process is training in it (its \(DirectoryLock.fileName) is held); try again once it has ended"
         }
     }
 }

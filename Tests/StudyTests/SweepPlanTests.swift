@@ -162,3 +162,62 @@ func errorText(_ body: () throws -> Void) -> String {
         #expect(SweepManifest.tasksLeftOut(of: [task], by: [task], in: dir).isEmpty)
     }
 }
+
+@Suite struct SweepIdPinTests {
+    /// Compatibility promise: these ids were computed by the code of 2026 (commit e09f2ff) and must
+    /// never change, or every existing manifest and task directory would stop matching its
+    /// settings. A new key of TrainingConfiguration or EpochProbeSettings must be Optional with a
+    /// nil default (omitted from the JSON), and the encoder's output must stay the same.
+    @Test func theIdsOfTwoFixedSettingsArePinned() throws {
+        var a = SweepTaskSettings()
+        a.training.data.dataDirectory = "/anywhere"
+        var b = SweepTaskSettings()
+        b.training.optimizer.batchSize = 128
+        b.training.optimizer.learningRate = 0.1
+        b.training.seed = 3
+        b.training.epochs = 2
+        b.epochProbes.sharpnessDirections = 2
+        b.epochProbes.traceProbes = 2
+        #expect(a.id == "f09594007f27", "\(a.id)")
+        #expect(b.id == "a38aada9f612", "\(b.id)")
+    }
+
+    @Test func theStatusNamesAreTheCasesNames() {
+        let all: [SweepTaskStatus] = [.finished(epochs: 1), .diverged(reason: "x"), .partial(epochs: 0), .missing]
+        #expect(all.map(\.name) == SweepTaskStatus.names)
+        #expect(!SweepTaskStatus.names.contains(SweepTaskStatus.unreadableName))
+    }
+
+    @Test func theLocalRunSuggestedAndItsThreadsFollowTheCores() {
+        // Two threads per task, at most one job per task, at least one job.
+        #expect(SweepManifest.suggestedLocalJobs(tasks: 3, cores: 8) == 3)
+        #expect(SweepManifest.suggestedLocalJobs(tasks: 100, cores: 64) == 32)
+        #expect(SweepManifest.suggestedLocalJobs(tasks: 5, cores: 1) == 1)
+        #expect(SweepManifest.submitLines(manifest: URL(fileURLWithPath: "/s/manifest.jsonl"), tasks: 10, cores: 8).last
+                == "run here:      landscape sweep run /s/manifest.jsonl --local --jobs 4")
+        #expect(SweepManifest.defaultLocalThreads(jobs: 3, cores: 8) == 2)
+        #expect(SweepManifest.defaultLocalThreads(jobs: 4, cores: 2) == 1)
+    }
+
+    /// README.md's exit-status table of `landscape sweep run` says what ``SweepExitCode`` says.
+    @Test func theReadmesExitCodeTableIsTheCodes() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("README.md")
+        let lines = try String(contentsOf: readme, encoding: .utf8).split(separator: "\n").map(String.init)
+        for code in SweepExitCode.allCases {
+            let row = lines.filter { $0.hasPrefix("| \(code.rawValue) | ") }
+            #expect(row == ["| \(code.rawValue) | \(code.meaning) |"], "README row of \(code.rawValue): \(row)")
+        }
+    }
+
+    @Test func errorsMapToTheirExitCodes() {
+        #expect(SweepExitCode(for: ConfigurationError(key: "epochs", "bad")) == .configuration)
+        #expect(SweepExitCode(for: TrainingError.invalidRun("other configuration")) == .configuration)
+        #expect(SweepExitCode(for: TrainingError.runDirectoryLocked(path: "/r")) == .interrupted)
+        #expect(SweepExitCode(for: TrainingError.interrupted(epoch: 2, step: 0, lastCheckpoint: nil)) == .interrupted)
+        #expect(SweepExitCode(for: StudyError.interrupted(configuration: "a", epoch: 1)) == .interrupted)
+        #expect(SweepExitCode(for: TrainingError.runDirectory(path: "/r", reason: "cannot take its lock")) == .failure)
+        #expect(SweepExitCode(for: StudyError.corruptFile(path: "/r", reason: "x")) == .failure)
+        #expect(SweepExitCode(for: CancellationError()) == .failure)
+    }
+}

@@ -24,16 +24,18 @@ func tinySweep(_ extra: [String: Any] = [:], data: URL) -> [String: Any] {
 
         #expect(try SweepTaskRunner(task: task, sweepDirectory: whole).run(data: loadData) == .finished(epochs: 2, before: false))
 
-        // The signal's handler sets the flag the trainer reads before each step: raised before
-        // step 3 of epoch 2 (the 8th check: 5 steps per epoch), the run stops after 2 steps of it.
+        // The signal's handler sets the flag the trainer reads before each step, after the
+        // evaluation and before each epoch probe: raised before step 3 of epoch 2 (5 steps, 1 and
+        // one per probe in epoch 1, then 3), the run stops after 2 steps of it.
         SweepSignals.install([SIGUSR1])
         SweepSignals.reset()
         defer { SweepSignals.reset() }
+        let stopAt = 5 + 1 + StudyRunner.epochProbes(task.settings.training, task.settings.epochProbes).probes.count + 3
         var checks = 0
         var runner = SweepTaskRunner(task: task, sweepDirectory: cut)
         runner.shouldInterrupt = {
             checks += 1
-            if checks == 8 {
+            if checks == stopAt {
                 // To the process (a test's thread may block signals): delivered to a thread that does not, soon.
                 kill(getpid(), SIGUSR1)
                 for _ in 0..<1000 where SweepSignals.receivedSignal == nil { usleep(1000) }
@@ -64,6 +66,43 @@ func tinySweep(_ extra: [String: Any] = [:], data: URL) -> [String: Any] {
         }
         // Finished: a further run trains nothing.
         #expect(try runner.run(data: { throw CancellationError() }) == .finished(epochs: 2, before: true))
+    }
+
+    @Test func aStopRequestedDuringAnEpochsProbesRedoesThatEpochToTheSameResults() throws {
+        guard let mnist = sharedMNIST() else { Issue.record("MNIST not found at ../shared/data/mnist"); return }
+        let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let task = try sweepTasks(tinySweep(["points": [["seed": 5]]], data: mnist))[0]
+        let loadData = { try MNISTDataset.load(task.settings.training.data, log: { _ in }) }
+        let whole = root.appendingPathComponent("whole"), cut = root.appendingPathComponent("cut")
+        #expect(try SweepTaskRunner(task: task, sweepDirectory: whole).run(data: loadData) == .finished(epochs: 2, before: false))
+
+        // Checks per epoch: 5 SGD steps, 1 after the evaluation, 1 before each epoch probe.
+        let probes = StudyRunner.epochProbes(task.settings.training, task.settings.epochProbes).probes.count
+        #expect(probes >= 2)
+        let perEpoch = 5 + 1 + probes
+        // Stop before epoch 2's second probe (λ_max of epoch 2 measured, the rest not).
+        let stopAt = perEpoch + 5 + 1 + 2
+        var checks = 0
+        var runner = SweepTaskRunner(task: task, sweepDirectory: cut)
+        runner.shouldInterrupt = { checks += 1; return checks >= stopAt }
+        do {
+            _ = try runner.run(data: loadData)
+            Issue.record("not interrupted")
+        } catch let error as TrainingError {
+            guard case let .interrupted(epoch, step, last) = error else { throw error }
+            #expect(epoch == 2 && step == 5 && last?.hasSuffix("theta-epoch-001.safetensors") == true, "\(error)")
+        }
+        #expect(checks == stopAt)
+        #expect(try task.status(in: cut) == .partial(epochs: 1))
+        runner.shouldInterrupt = { false }
+        #expect(try runner.run(data: loadData) == .finished(epochs: 2, before: false))
+        #expect(try metricsWithoutTimes(task.directory(in: cut)) == metricsWithoutTimes(task.directory(in: whole)))
+        for name in ["theta-epoch-002.safetensors", "optimizer-epoch-002.safetensors"] {
+            let a = try Data(contentsOf: task.directory(in: whole).appendingPathComponent(name))
+            let b = try Data(contentsOf: task.directory(in: cut).appendingPathComponent(name))
+            #expect(a == b, "\(name) differs")
+        }
     }
 
     @Test func aDivergedTaskIsRecordedAndNotRetried() throws {

@@ -192,4 +192,41 @@ func runLandscape(_ exe: URL, _ args: [String], environment: [String: String]) t
         let after = try runLandscape(exe, ["sweep", "run", manifest.path, "--task", "1"])
         #expect(after.status == 0 && after.output.contains("finished: 2 epochs"), "\(after.output)")
     }
+
+    @Test func sighupStopsTheLocalChildrenAReplannedLineIsRefusedAndPlanWaitsForTasks() throws {
+        guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
+        let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let sweep = try Self.sweepFile(in: root, data: mnist, epochs: 2)
+        let dir = root.appendingPathComponent("sweep")
+        #expect(try runLandscape(exe, ["sweep", "plan", sweep.path, "--output-dir", dir.path]).status == 0)
+        let manifest = dir.appendingPathComponent("manifest.jsonl")
+        let ids = try Self.ids(manifest)
+        func read(_ log: URL) -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        // --threads: --local only, in 1...1024.
+        #expect(try runLandscape(exe, ["sweep", "run", manifest.path, "--local", "--threads", "0"]).status == 64)
+        #expect(try runLandscape(exe, ["sweep", "run", manifest.path, "--task", "0", "--threads", "2"]).status == 64)
+
+        // A child started for another id than its line's refuses (78), naming both.
+        let other = try runLandscape(exe, ["sweep", "run", manifest.path, "--task", "0", "--id", ids[1]])
+        #expect(other.status == 78 && other.output.contains(ids[0]) && other.output.contains(ids[1]), "\(other.output)")
+
+        // While a task holds the sweep's .lock shared (as every running `sweep run` does), plan refuses, saying why.
+        let held = try #require(try DirectoryLock.acquire(in: dir, shared: true))
+        let replan = try runLandscape(exe, ["sweep", "plan", sweep.path, "--output-dir", dir.path])
+        DirectoryLock.release(held)
+        #expect(replan.status == 1 && replan.output.contains("tasks of the sweep that are running"), "\(replan.output)")
+
+        // SIGHUP (a closed terminal) to the --local parent: its child is stopped (SIGTERM) and waited for; exit 75.
+        let localLog = root.appendingPathComponent("local.log")
+        let parent = try launchLandscape(exe, ["sweep", "run", manifest.path, "--local", "--jobs", "1", "--threads", "1"], log: localLog)
+        for _ in 0..<600 where parent.isRunning && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("\(ids[0])/run.json").path) { usleep(50_000) }
+        kill(parent.processIdentifier, SIGHUP)
+        parent.waitUntilExit()
+        #expect(parent.terminationReason == .exit && parent.terminationStatus == 75, "\(read(localLog))")
+        #expect(read(localLog).contains("with 1 thread each") && read(localLog).contains("SIGHUP: stopping 1 running task")
+                && read(localLog).contains("task 0 \(ids[0]) interrupted"), "\(read(localLog))")
+        #expect(read(dir.appendingPathComponent("logs/\(ids[0]).log")).contains("interrupted by SIGTERM"))
+    }
 }

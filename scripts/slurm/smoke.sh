@@ -314,17 +314,13 @@ grep -qxF "$expected" "$work/sweep/summary.md" \
     || fail "sweep report does not see every task finished: summary.md says \"$(grep -m 1 ' tasks: ' "$work/sweep/summary.md" 2> /dev/null)\", not \"$expected\""
 say "sweep report: $expected"
 
-# 8. The same manifest on this machine, into a second directory, one task at a time with the
-# 2 threads of a Slurm task (--cpus-per-task=2): each task as `sweep run MANIFEST --task I`, which is
-# what `sweep run --local` runs per task, with the thread count set here so that it does not
-# depend on this machine's cores.
+# 8. The same manifest on this machine, into a second directory, with `sweep run --local`, one
+# task at a time with the 2 threads of a Slurm task (--cpus-per-task=2), so that the comparison does
+# not depend on this machine's cores.
 mkdir "$work/local"
 cp "$manifest" "$work/sweep/sweep.json" "$work/local/"
-for i in $(seq 0 $((count - 1))); do
-    LANDSCAPE_THREADS=2 OPENBLAS_NUM_THREADS=2 "$landscape" sweep run "$work/local/manifest.jsonl" --task "$i" --no-progress \
-        > "$work/log/local-$i.log" 2>&1 \
-        || fail "landscape sweep run --task $i (local) failed (log/local-$i.log): $(tail -n 5 "$work/log/local-$i.log")"
-done
+"$landscape" sweep run "$work/local/manifest.jsonl" --local --jobs 1 --threads 2 > "$work/log/local.log" 2>&1 \
+    || fail "landscape sweep run --local failed (log/local.log): $(tail -n 5 "$work/log/local.log")"
 say "local run done (2 threads per task)"
 
 # metrics.csv without its timing (*_seconds) columns.
