@@ -94,8 +94,7 @@ public struct SweepSpecification {
     ///   `points[2].batchSize`) with the value.
     public static func decode(json data: Data, source: String) throws -> SweepSpecification {
         func bad(_ key: String?, _ problem: String) -> ConfigurationError { ConfigurationError(source: source, key: key, problem) }
-        if let problem = JSONText.problem(in: data) { throw bad(nil, "cannot be read as JSON: \(problem)") }
-        guard let object = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? [String: Any] else {
+        guard let object = try ConfigurationError.parsingJSON(data, source: source) as? [String: Any] else {
             throw bad(nil, "must hold a JSON object with the keys \(keys.joined(separator: ", "))")
         }
         if let repeated = JSONText.duplicateKey(in: data) {
@@ -119,24 +118,33 @@ public struct SweepSpecification {
         if let raw = object["axes"], !(raw is NSNull) {
             guard let dict = raw as? [String: Any] else { throw bad("axes", "must be an object: key → list of values") }
             var named: [String: String] = [:]
+            let leaves = SweepTaskSettings.keyPaths
             for (given, value) in dict.sorted(by: { $0.key < $1.key }) {
                 let key = try SweepTaskSettings.path(of: given, source: "\(source): axes").joined(separator: ".")
                 if let other = named[key] { throw bad("axes.\(given)", "names \(key), as 'axes.\(other)' does; give each axis once") }
                 named[key] = given
+                // An axis varies one key; a whole group (`optimizer`) is not a value of its own.
+                let inside = leaves.filter { $0.hasPrefix(key + ".") }
+                if !inside.isEmpty { throw bad("axes.\(given)", "is a group of keys (\(inside.joined(separator: ", "))); an axis varies one key: give an axis for each key to vary") }
                 guard let values = value as? [Any] else { throw bad("axes.\(given)", "must be a list of values, got \(jsonText(value))") }
                 guard !values.isEmpty else { throw bad("axes.\(given)", "is an empty list; give at least one value (or drop the axis)") }
-                for (i, v) in values.enumerated() {
-                    _ = try resolve(base, [key: v], source: "\(source): axes.\(given)[\(i)] = \(jsonText(v))")
-                }
                 axes.append(SweepAxis(key: key, values: values))
             }
             axes.sort { $0.key < $1.key }
+            try checkTaskCount(axes: axes, points: (object["points"] as? [Any])?.count ?? 0, source: source)
+            for axis in axes {
+                let given = named[axis.key]!
+                for (i, v) in axis.values.enumerated() {
+                    _ = try resolve(base, [axis.key: v], source: "\(source): axes.\(given)[\(i)] = \(jsonText(v))")
+                }
+            }
             // An axis inside another (`optimizer` and `batchSize`) would set one key twice.
             for a in axes { for b in axes where b.key.hasPrefix(a.key + ".") { throw bad("axes.\(b.key)", "lies inside the axis '\(a.key)'; give one of them") } }
         }
         var points: [[String: Any]] = []
         if let raw = object["points"], !(raw is NSNull) {
             guard let list = raw as? [Any] else { throw bad("points", "must be a list of objects (each: key → value)") }
+            try checkTaskCount(axes: axes, points: list.count, source: source)
             for (i, p) in list.enumerated() {
                 guard let dict = p as? [String: Any] else { throw bad("points[\(i)]", "must be an object (key → value), got \(jsonText(p))") }
                 var point: [String: Any] = [:]
@@ -149,6 +157,35 @@ public struct SweepSpecification {
             }
         }
         return SweepSpecification(base: base, axes: axes, points: points, source: source, original: object)
+    }
+
+    /// The most tasks a sweep may have. Planning takes about a millisecond per task and the
+    /// manifest a few kilobytes per line; a larger grid is more likely a mistake than a plan
+    /// (and a Slurm array or Kubernetes Indexed Job of this size is already at their limits).
+    public static let maximumTasks = 100_000
+
+    /// The number of tasks: the product of the axes' lengths (none without axes) plus `points`,
+    /// or `nil` when it overflows `Int`.
+    public static func taskCount(axes: [SweepAxis], points: Int) -> Int? {
+        var grid = axes.isEmpty ? 0 : 1
+        for axis in axes {
+            let (product, overflow) = grid.multipliedReportingOverflow(by: axis.values.count)
+            if overflow { return nil }
+            grid = product
+        }
+        let (total, overflow) = grid.addingReportingOverflow(points)
+        return overflow ? nil : total
+    }
+
+    /// Refuses a sweep of more than ``maximumTasks`` tasks, before any is built.
+    /// - Throws: ``ConfigurationError`` with the count (the product of the axes' lengths plus the points) and the limit.
+    static func checkTaskCount(axes: [SweepAxis], points: Int, source: String) throws {
+        let count = taskCount(axes: axes, points: points)
+        guard let count, count <= maximumTasks else {
+            let lengths = axes.map { "\($0.values.count)" }.joined(separator: " × ")
+            let total = count.map { "\($0)" } ?? "more than \(Int.max)"
+            throw ConfigurationError(source: source, key: nil, "has \(total) tasks (axes \(lengths.isEmpty ? "none" : lengths), plus \(points) points); a sweep may have at most \(maximumTasks): split it into several sweeps")
+        }
     }
 
     /// The settings of `point` over `base`, validated; the data directory an absolute path.
@@ -176,8 +213,10 @@ public struct SweepSpecification {
     /// The tasks: the grid's points in canonical order, then the explicit points in the order
     /// given; each resolved over the base and validated, indexed 0…K−1 in that order.
     /// - Throws: ``ConfigurationError`` naming the point and key of a task whose settings are
-    ///   invalid, two points that resolve to the same settings (the same id), or a sweep without tasks.
+    ///   invalid, two points that resolve to the same settings (the same id), a sweep without tasks
+    ///   or with more than ``maximumTasks``.
     public func tasks() throws -> [SweepTask] {
+        try Self.checkTaskCount(axes: axes, points: points.count, source: source)
         let labelled = gridPoints.map { ("axes point {\(SweepTask.describe($0))}", $0) }
             + points.enumerated().map { ("points[\($0)] {\(SweepTask.describe($1))}", $1) }
         guard !labelled.isEmpty else {
@@ -359,14 +398,17 @@ public enum SweepManifest {
     }
 
     /// Reads a manifest: every line a task, checked (settings valid, id 12 hex digits and equal
-    /// to the settings' id, no id twice).
+    /// to the settings' id, the point's values those of the settings, no id twice); blank lines
+    /// at the end are ignored.
     /// - Throws: ``ConfigurationError`` whose source is `PATH line N` for a bad line, `PATH` for a
     ///   file that cannot be read or holds no task.
     public static func read(_ url: URL) throws -> [SweepTask] {
         let text: String
         do { text = try TextFile.read(url, maximumBytes: 1 << 30) } catch { throw ConfigurationError(source: error.path, key: nil, error.problem) }
         var (lines, _) = TextFile.lines(of: text)
-        if lines.last?.isEmpty == true { lines.removeLast() }
+        // Blank lines at the end (an editor's) hold no task; one between tasks is an error, as it
+        // would shift the indexes of the tasks after it.
+        while lines.last?.allSatisfy(\.isWhitespace) == true { lines.removeLast() }
         guard !lines.isEmpty else { throw ConfigurationError(source: url.path, key: nil, "holds no tasks (one JSON object per line, written by `landscape sweep plan`)") }
         var tasks: [SweepTask] = []
         var lineOfID: [String: Int] = [:]
@@ -374,8 +416,9 @@ public enum SweepManifest {
             let source = "\(url.path) line \(k + 1)"
             func bad(_ key: String?, _ problem: String) -> ConfigurationError { ConfigurationError(source: source, key: key, problem) }
             let data = Data(line.utf8)
-            guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw bad(nil, line.allSatisfy(\.isWhitespace) ? "is empty; each line is a task's JSON object" : "is not a JSON object")
+            if line.allSatisfy(\.isWhitespace) { throw bad(nil, "is empty; each line is a task's JSON object") }
+            guard let object = try ConfigurationError.parsingJSON(data, source: source) as? [String: Any] else {
+                throw bad(nil, "is not a JSON object")
             }
             for key in object.keys.sorted() where !["id", "point", "settings", "study"].contains(key) {
                 throw bad(key, "is not a key of a manifest line (id, point, settings, study)")
@@ -401,11 +444,29 @@ public enum SweepManifest {
             guard settings.id == id else {
                 throw bad("id", "is \(id), but the line's settings give \(settings.id): the settings were edited after planning; plan the sweep again")
             }
+            try checkPoint(point, of: settings, raw: raw, source: source)
             if let first = lineOfID[id] { throw bad("id", "\(id) is also the task of line \(first); each task appears once") }
             lineOfID[id] = k + 1
             tasks.append(SweepTask(index: k, id: id, point: point, settings: settings, study: study as? [String: Any]))
         }
         return tasks
+    }
+}
+
+extension SweepManifest {
+    /// Checks that each value of a manifest line's point is the settings' value at its key (the
+    /// report labels the task by its point; the run trains its settings): equal as JSON to the
+    /// line's `settings` object `raw` there, or else another spelling of it (`"Cosine"`, a subset
+    /// of a group's keys) that, laid over the settings, leaves the task's id unchanged.
+    /// - Throws: ``ConfigurationError`` with `source` naming the key (`point.training.seed`) and both values.
+    static func checkPoint(_ point: [String: Any], of settings: SweepTaskSettings, raw: [String: Any], source: String) throws {
+        for (key, value) in point.sorted(by: { $0.key < $1.key }) {
+            let path = try SweepTaskSettings.path(of: key, source: "\(source): point")
+            let held = path.reduce(raw as Any?) { ($0 as? [String: Any])?[$1] }
+            if let held, jsonText(held) == jsonText(value) { continue }
+            if try settings.merging([key: value], source: "\(source): point").id == settings.id { continue }
+            throw ConfigurationError(source: source, key: "point.\(key)", "is \(jsonText(value)), but the line's settings hold \(held.map(jsonText) ?? "another value") there: the point was edited after planning; plan the sweep again")
+        }
     }
 }
 

@@ -132,7 +132,9 @@ func errorText(_ body: () throws -> Void) -> String {
             try (replaced.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
             return errorText { _ = try SweepManifest.read(url) }
         }
-        #expect(try readError([lines[0], "{not json", lines[2]]).contains("\(url.path) line 2: is not a JSON object"))
+        let notJSON = try readError([lines[0], "{not json", lines[2]])
+        #expect(notJSON.contains("\(url.path) line 2: is not valid JSON: ") && notJSON.contains("character"), "\(notJSON)")
+        #expect(try readError([lines[0], "[1]"]).contains("\(url.path) line 2: is not a JSON object"))
         let edited = try readError([lines[0], lines[1], lines[2].replacingOccurrences(of: "\"seed\":4", with: "\"seed\":5")])
         #expect(edited.contains("line 3: 'id'") && edited.contains("settings were edited"), "\(edited)")
         let invalid = try readError([lines[0], lines[1].replacingOccurrences(of: "\"epochs\":2", with: "\"epochs\":-1")])
@@ -145,6 +147,76 @@ func errorText(_ body: () throws -> Void) -> String {
         let run = try SweepManifest.read(url)[0]
         #expect(run.studyRun == "mlp-high-noise-seed0" && run.directory(in: dir) == dir.appendingPathComponent("runs/mlp-high-noise-seed0"))
         #expect(try readError([lines[0].replacingOccurrences(of: "{\"id\"", with: "{\"study\":{\"run\":\"../x\"},\"id\"")]).contains("'study.run' must be a run name"))
+    }
+
+    @Test func aSweepOfMoreThanTheLimitIsRefusedBeforeItsTasksAreBuilt() throws {
+        #expect(SweepSpecification.taskCount(axes: [SweepAxis(key: "a", values: [1, 2]), SweepAxis(key: "b", values: [1, 2, 3])], points: 4) == 2 * 3 + 4)
+        #expect(SweepSpecification.taskCount(axes: [], points: 5) == 5)
+        // 10⁹ tasks: refused at once (expanding them took 5 GB before).
+        let huge = Self.base.merging(["axes": ["seed": Array(0..<1000), "learningRate": (1...1000).map { Double($0) / 1000 }, "batchSize": Array(1...1000)]]) { $1 }
+        let refused = errorText { _ = try SweepSpecification.decode(json: sweepJSON(huge), source: "s.json") }
+        #expect(refused == "s.json: has 1000000000 tasks (axes 1000 × 1000 × 1000, plus 0 points); a sweep may have at most 100000: split it into several sweeps", "\(refused)")
+        // 100¹⁰ = 10²⁰ overflows Int (< 9.3·10¹⁸): still refused, not wrapped around.
+        let keys = SweepTaskSettings.keyPaths.prefix(10)
+        let overflow = errorText { _ = try SweepSpecification.decode(json: sweepJSON(["axes": Dictionary(uniqueKeysWithValues: keys.map { ($0, Array(0..<100)) })]), source: "s.json") }
+        #expect(overflow.contains("has more than \(Int.max) tasks"), "\(overflow)")
+        // Exactly the limit is a sweep; one point more is not, in the file or added later.
+        var limit = Self.base
+        limit["axes"] = ["seed": Array(0..<400), "epochs": Array(1...250)]
+        var spec = try SweepSpecification.decode(json: sweepJSON(limit), source: "s.json")
+        #expect(SweepSpecification.taskCount(axes: spec.axes, points: spec.points.count) == SweepSpecification.maximumTasks)
+        limit["points"] = [["seed": 1000]]
+        #expect(errorText { _ = try SweepSpecification.decode(json: sweepJSON(limit), source: "s.json") }.contains("has 100001 tasks (axes 250 × 400, plus 1 points)"))
+        spec.points.append(["training.seed": 1000])
+        #expect(errorText { _ = try spec.tasks() }.contains("has 100001 tasks"))
+    }
+
+    @Test func anAxisVariesOneKeyNotAGroup() throws {
+        func plan(_ extra: [String: Any]) -> String { errorText { _ = try sweepTasks(Self.base.merging(extra) { $1 }) } }
+        let probes = plan(["axes": ["epochProbes": [1]]])
+        #expect(probes.contains("'axes.epochProbes' is a group of keys (epochProbes.") && probes.contains("epochProbes.traceProbes"), "\(probes)")
+        let optimizer = plan(["axes": ["training.optimizer": [["batchSize": 64], ["batchSize": 128]]]])
+        #expect(optimizer.contains("'axes.training.optimizer' is a group of keys (") && optimizer.contains("training.optimizer.batchSize"), "\(optimizer)")
+        // The seed is unsigned.
+        let seed = plan(["axes": ["seed": [-1]]])
+        #expect(seed.contains("'training.seed' has an invalid value (-1); expected a non-negative integer"), "\(seed)")
+    }
+
+    @Test func aSweepFileThatIsNotJSONSaysSoWithThePosition() throws {
+        func decode(_ text: String) -> String { errorText { _ = try SweepSpecification.decode(json: Data(text.utf8), source: "s.json") } }
+        for text in ["not json", #"{"axes": {"seed": [NaN]}}"#] {
+            let message = decode(text)
+            #expect(message.hasPrefix("s.json: is not valid JSON: ") && message.contains("character"), "\(message)")
+        }
+        let empty = decode("")
+        #expect(empty.hasPrefix("s.json: is not valid JSON: "), "\(empty)")
+        let large = decode(#"{"training": {"epochs": 1e400}}"#)
+        #expect(large.hasPrefix("s.json: is not valid JSON: ") && large.contains("1e400"), "\(large)")
+        #expect(decode("[1]").contains("s.json: must hold a JSON object with the keys training"))
+    }
+
+    @Test func aManifestPointMustHoldTheSettingsValuesAndTrailingBlankLinesAreIgnored() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tasks = try sweepTasks(Self.base.merging(["axes": ["seed": [0, 1]], "points": [["seed": 4, "schedule": "constant"]]]) { $1 })
+        try SweepManifest.write(tasks, specification: nil, to: dir)
+        let url = dir.appendingPathComponent(SweepManifest.fileName)
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map(String.init)
+        func read(_ text: String) throws -> [SweepTask] {
+            try text.write(to: url, atomically: true, encoding: .utf8)
+            return try SweepManifest.read(url)
+        }
+        // A point edited by hand (seed 0 → 7) would label a seed-0 run as seed 7.
+        #expect(lines[0].contains(#""point":{"training.seed":0}"#), "\(lines[0])")
+        let edited = errorText { _ = try read([lines[0].replacingOccurrences(of: #""point":{"training.seed":0}"#, with: #""point":{"training.seed":7}"#), lines[1]].joined(separator: "\n") + "\n") }
+        #expect(edited == "\(url.path) line 1: 'point.training.seed' is 7, but the line's settings hold 0 there: the point was edited after planning; plan the sweep again", "\(edited)")
+        // Another spelling of the same value is the same task.
+        let spelled = lines[2].replacingOccurrences(of: #""training.schedule":"constant""#, with: #""training.schedule":"CONSTANT""#)
+        #expect(spelled != lines[2])
+        #expect(try read([lines[0], lines[1], spelled].joined(separator: "\n") + "\n").map(\.id) == tasks.map(\.id))
+        // Blank lines an editor adds at the end are not tasks; one between tasks still is an error.
+        #expect(try read(lines.joined(separator: "\n") + "\n\n\n  \n").map(\.id) == tasks.map(\.id))
+        #expect(errorText { _ = try read([lines[0], "", lines[1], lines[2], ""].joined(separator: "\n") + "\n") }.contains("line 2: is empty"))
     }
 
     @Test func aTaskIsMissingUntilItHasARunAndDivergedWithItsFailure() throws {

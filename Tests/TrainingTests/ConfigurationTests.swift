@@ -56,6 +56,22 @@ import Training
         #expect(message { _ = try c.setting("model=vgg") } == "--set model=vgg: 'model' has an invalid value ('vgg'); expected one of mlp, cnn")
         #expect(message { _ = try c.setting("dataset=cifar") }.contains("expected one of mnist, fashion-mnist"))
         #expect(message { _ = try c.setting("trainLimit=x") } == "--set trainLimit=x: 'data.trainLimit' must be an integer or null")
+        #expect(message { _ = try c.setting("seed=-1") } == "--set seed=-1: 'seed' has an invalid value (-1); expected a non-negative integer")
+        let group = message { _ = try c.setting("optimizer=3") }
+        #expect(group.hasPrefix("--set optimizer=3: 'optimizer' must be an object of the group's keys (") && group.contains("batchSize, ") && group.contains("learningRate"), "\(group)")
+    }
+
+    @Test func textThatIsNotJSONIsReportedWithTheParsersWords() throws {
+        func message(_ text: String) -> String {
+            do { _ = try TrainingConfiguration.decode(json: Data(text.utf8), source: "f.json"); return "" } catch { return "\(error)" }
+        }
+        for text in ["not json", #"{"seed": NaN}"#, #"{"seed": 1e400}"#] {
+            #expect(message(text).hasPrefix("f.json: is not valid JSON: "), "\(message(text))")
+        }
+        #expect(message("not json").contains("character 1"))
+        #expect(message(#"{"seed": 1e400}"#).contains("1e400"))
+        #expect(message("  ").hasPrefix("f.json: is empty"))
+        #expect(message("[1]") == "f.json: must hold a JSON object ({…}) of configuration keys")
     }
 
     @Test func validationNamesTheKeyOnce() throws {
