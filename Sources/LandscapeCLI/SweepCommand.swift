@@ -19,7 +19,8 @@ struct SweepPlanCommand: ParsableCommand {
         abstract: "Resolve a sweep file into DIR/manifest.jsonl (one task per line) and DIR/sweep.json.",
         discussion: """
         SWEEP.json holds "training" and "epochProbes" (the base: any subset of their keys), "axes" (key → list of \
-        values; the tasks are their Cartesian product) and "points" (a list of objects, each one more task). Keys are \
+        values; the tasks are their Cartesian product) and "points" (a list of objects, each one more task), at most \
+        \(SweepSpecification.maximumTasks) tasks in all. Keys are \
         full dotted paths (training.optimizer.batchSize) or a unique last component (batchSize, learningRate, seed). \
         Each task's id is the first 12 hex digits of the SHA-256 of its settings (without the data directory); task I \
         (the manifest's line I, from 0) trains into DIR/<id>.
@@ -224,7 +225,11 @@ struct SweepRunCommand: ParsableCommand {
         let progress = ProgressBar(enabled: !noProgress)
         runner.log = { progress.clear(); outLine($0) }
         runner.onStep = { progress.update($0) }
-        runner.shouldInterrupt = { SweepSignals.receivedSignal != nil }
+        // A child of `--local` also stops when its parent is gone (killed with SIGKILL, which it
+        // cannot forward): it is then re-parented, and a rerun of the sweep would find its run locked.
+        let parent = id != nil ? getppid() : nil
+        let orphaned = { parent.map { getppid() != $0 } ?? false }
+        runner.shouldInterrupt = { SweepSignals.receivedSignal != nil || orphaned() }
         let name = "task \(task.index) (\(task.id))"
         let start = Date()
         do {
@@ -244,8 +249,8 @@ struct SweepRunCommand: ParsableCommand {
             }
         } catch {
             progress.clear()
-            guard SweepExitCode(for: error) == .interrupted, SweepSignals.receivedSignal != nil else { throw error }
-            let signal = SweepSignals.receivedSignal.map(SweepSignals.name(of:)) ?? "a signal"
+            guard SweepExitCode(for: error) == .interrupted, SweepSignals.receivedSignal != nil || orphaned() else { throw error }
+            let signal = SweepSignals.receivedSignal.map(SweepSignals.name(of:)) ?? "the end of its `sweep run --local` parent"
             stderrLine("\(name) interrupted by \(signal): \(error); \(runner.directory.path) is resumable: run the task again (exit \(SweepExitCode.interrupted.rawValue): requeue)")
             throw ExitCode(SweepExitCode.interrupted.rawValue)
         }
@@ -284,10 +289,11 @@ struct SweepRunCommand: ParsableCommand {
         }
         func start(_ task: SweepTask) throws {
             let logURL = logs.appendingPathComponent("\(task.id).log")
-            if !FileManager.default.fileExists(atPath: logURL.path) { FileManager.default.createFile(atPath: logURL.path, contents: nil) }
-            let handle = try FileHandle(forWritingTo: logURL)
+            // O_APPEND: a task's earlier runs (or a child orphaned by a killed parent) keep their lines.
+            let fd = open(logURL.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw CLIError(description: "cannot open the task log \(logURL.path): \(String(cString: strerror(errno)))") }
+            let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             do {
-                try handle.seekToEnd()
                 try handle.write(contentsOf: Data("== landscape sweep run --task \(task.index) (--local), \(ISO8601DateFormatter().string(from: Date())) ==\n".utf8))
                 let p = Process()
                 p.executableURL = executable
@@ -336,7 +342,7 @@ struct SweepRunCommand: ParsableCommand {
         }
         if let failure { throw failure }
         if interruptedBy != nil {
-            stderrLine("interrupted: \(finished) of \(todo.count) tasks ended; run `landscape sweep run \(manifestURL.path) --local` again to go on")
+            stderrLine("interrupted: \(finished - failed.count) of \(todo.count) tasks done, \(failed.count) stopped or failed; run `landscape sweep run \(manifestURL.path) --local` again to go on")
             throw ExitCode(SweepExitCode.interrupted.rawValue)
         }
         if !failed.isEmpty {

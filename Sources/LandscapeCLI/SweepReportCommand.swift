@@ -19,10 +19,10 @@ struct SweepReportCommand: ParsableCommand {
         `landscape report DIR` instead.
         """)
 
-    @Argument(help: "The sweep directory (holding manifest.jsonl).") var directory: String
+    @Argument(help: "The sweep directory (holding manifest.jsonl), or its manifest.jsonl.") var directory: String
 
     func run() throws {
-        let dir = URL(fileURLWithPath: directory).standardizedFileURL
+        let dir = SweepManifest.manifestURL(directory).standardizedFileURL.deletingLastPathComponent()
         let written = try SweepReport.write(in: dir, log: stderrLine)
         outLine(written.table)
         // The judgement over the tasks that learned only when some task is stuck at chance (else it is the same).

@@ -298,8 +298,12 @@ public struct SweepTask {
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` naming a file that cannot be read.
     public func status(in sweepDirectory: URL) throws -> SweepTaskStatus {
         let dir = directory(in: sweepDirectory)
-        if let reason = try StudyRunner.failure(in: dir) { return .diverged(reason: reason) }
         let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: dir.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw StudyError.corruptFile(path: dir.path, reason: "is a file where task \(index)'s run directory belongs; move it away")
+        }
+        if let reason = try StudyRunner.failure(in: dir) { return .diverged(reason: reason) }
         guard fm.fileExists(atPath: dir.appendingPathComponent(RunStore.runInfoName).path) else { return .missing }
         let metrics = dir.appendingPathComponent(RunStore.metricsName)
         guard fm.fileExists(atPath: metrics.path) else { return .partial(epochs: 0) }

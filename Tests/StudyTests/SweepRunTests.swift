@@ -123,6 +123,20 @@ func tinySweep(_ extra: [String: Any] = [:], data: URL) -> [String: Any] {
         #expect(try runner.run(data: { throw CancellationError() }) == .diverged(reason: reason, before: true))
     }
 
+    @Test func aFileWhereATaskDirectoryBelongsIsNamed() throws {
+        let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let task = try sweepTasks(tinySweep(["points": [["learningRate": 0.01]]], data: root))[0]
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try Data("stray\n".utf8).write(to: task.directory(in: root))
+        do {
+            _ = try task.status(in: root)
+            Issue.record("a file as the task directory was accepted")
+        } catch {
+            #expect("\(error)".contains(task.directory(in: root).path) && "\(error)".contains("is a file where task 0's run directory belongs"), "\(error)")
+        }
+    }
+
     @Test func theExitCodesAreTheSysexitsOnes() {
         // sysexits.h: EX_USAGE 64, EX_TEMPFAIL 75, EX_CONFIG 78.
         #expect(SweepExitCode.allCases.map(\.rawValue) == [0, 1, 64, 75, 78])

@@ -29,6 +29,9 @@ import Testing
         let summary = try String(contentsOf: out.appendingPathComponent("summary.md"), encoding: .utf8)
         #expect(summary.contains("4 tasks: 0 finished, 0 diverged, 0 partial, 4 missing."))
         #expect(summary.contains("too few overlapping points to tell"))
+        // The manifest's path names the same sweep.
+        let again = try runLandscape(exe, ["sweep", "report", out.appendingPathComponent("manifest.jsonl").path])
+        #expect(again.status == 0 && again.output.contains("task 0 \(ids[0]): missing"), "\(again.output)")
     }
 
     @Test func aDirectoryWithoutAManifestIsAnErrorNamingIt() throws {
