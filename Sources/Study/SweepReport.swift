@@ -300,7 +300,7 @@ public enum SweepReport {
                 return verdict == .collapses ? "collapses onto one curve in η/B: gap \(f(gap)) ≤ \(Self.percent(Self.noiselessRatio)) of the spread \(f(spread)); \(noNoise)"
                     : "does not collapse: at equal η/B the batch sizes differ by \(size), \(ofSpread) (> \(Self.percent(Self.noiselessRatio))); \(noNoise)"
             default:
-                let z = rmsZ == .infinity ? "RMS z ∞" : "RMS z \(f(rmsZ))"
+                let z = rmsZ == .infinity ? "RMS z ∞" : "RMS z \(fmt(rmsZ, "%.2f"))"
                 var s = verdict == .collapses ? "collapses onto one curve in η/B within seed noise: "
                     : verdict == .inconclusive ? "inconclusive: within seed noise, but the noise is as large as the variation along η/B (more seeds would tell): "
                     : verdict == .approximately ? "collapses approximately: a difference beyond seed noise but small beside the variation along η/B: "
