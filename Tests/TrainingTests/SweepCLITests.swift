@@ -51,6 +51,17 @@ func runLandscape(_ exe: URL, _ args: [String], environment: [String: String]) t
         }
     }
 
+    /// Plans ``sweepFile(in:data:epochs:)`` into `root/sweep` through the CLI.
+    /// - Returns: the sweep directory, its manifest and the manifest's ids in line order.
+    static func planned(_ exe: URL, in root: URL, data: URL, epochs: Int = 1) throws -> (dir: URL, manifest: URL, ids: [String]) {
+        let sweep = try sweepFile(in: root, data: data, epochs: epochs)
+        let dir = root.appendingPathComponent("sweep")
+        let plan = try runLandscape(exe, ["sweep", "plan", sweep.path, "--output-dir", dir.path])
+        #expect(plan.status == 0, "\(plan.output)")
+        let manifest = dir.appendingPathComponent("manifest.jsonl")
+        return (dir, manifest, try ids(manifest))
+    }
+
     /// The complete epochs in a task directory's metrics.csv.
     static func epochs(_ dir: URL) -> Int {
         ((try? String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8)) ?? "").split(separator: "\n").count - 1
@@ -77,7 +88,7 @@ func runLandscape(_ exe: URL, _ args: [String], environment: [String: String]) t
         #expect(again.status == 0 && again.output.contains("task 0 (\(ids[0])) already finished (1 epoch): nothing to do"), "\(again.output)")
 
         // Re-planning the same sweep keeps the ids and sees the finished task.
-        let replan = try runLandscape(exe, ["sweep", "plan", sweep.path, "--output-dir", dir.path])
+        let replan = try runLandscape(exe, ["sweep", "plan", root.appendingPathComponent("tiny.json").path, "--output-dir", dir.path])
         #expect(replan.status == 0 && replan.output.contains("planned 3 tasks (1 finished, 2 to run)"), "\(replan.output)")
         #expect(try Self.ids(manifest) == ids)
 
@@ -107,11 +118,7 @@ func runLandscape(_ exe: URL, _ args: [String], environment: [String: String]) t
         guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
         let root = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let sweep = try Self.sweepFile(in: root, data: mnist)
-        let dir = root.appendingPathComponent("sweep")
-        #expect(try runLandscape(exe, ["sweep", "plan", sweep.path, "--output-dir", dir.path]).status == 0)
-        let manifest = dir.appendingPathComponent("manifest.jsonl")
-        let ids = try Self.ids(manifest)
+        let (_, manifest, ids) = try Self.planned(exe, in: root, data: mnist)
 
         // Slurm's variable, then Kubernetes' (a diverging task: quick), --task before both.
         let slurm = try runLandscape(exe, ["sweep", "run", manifest.path, "--no-progress"], environment: ["SLURM_ARRAY_TASK_ID": "2", "JOB_COMPLETION_INDEX": "0"])
@@ -145,11 +152,7 @@ func runLandscape(_ exe: URL, _ args: [String], environment: [String: String]) t
         guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
         let root = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let sweep = try Self.sweepFile(in: root, data: mnist, epochs: 2)
-        let dir = root.appendingPathComponent("sweep")
-        #expect(try runLandscape(exe, ["sweep", "plan", sweep.path, "--output-dir", dir.path]).status == 0)
-        let manifest = dir.appendingPathComponent("manifest.jsonl")
-        let ids = try Self.ids(manifest)
+        let (dir, manifest, ids) = try Self.planned(exe, in: root, data: mnist, epochs: 2)
 
         /// Waits (at most 30 s) until `p` has written `text` to `log`.
         func wait(for text: String, in log: URL, of p: Process) {
@@ -197,11 +200,7 @@ func runLandscape(_ exe: URL, _ args: [String], environment: [String: String]) t
         guard let exe = landscapeExecutable(), let mnist = sharedMNISTOrRecord() else { return }
         let root = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let sweep = try Self.sweepFile(in: root, data: mnist, epochs: 2)
-        let dir = root.appendingPathComponent("sweep")
-        #expect(try runLandscape(exe, ["sweep", "plan", sweep.path, "--output-dir", dir.path]).status == 0)
-        let manifest = dir.appendingPathComponent("manifest.jsonl")
-        let ids = try Self.ids(manifest)
+        let (dir, manifest, ids) = try Self.planned(exe, in: root, data: mnist, epochs: 2)
         func read(_ log: URL) -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
         // --threads: --local only, in 1...1024.
@@ -214,7 +213,7 @@ func runLandscape(_ exe: URL, _ args: [String], environment: [String: String]) t
 
         // While a task holds the sweep's .lock shared (as every running `sweep run` does), plan refuses, saying why.
         let held = try #require(try DirectoryLock.acquire(in: dir, shared: true))
-        let replan = try runLandscape(exe, ["sweep", "plan", sweep.path, "--output-dir", dir.path])
+        let replan = try runLandscape(exe, ["sweep", "plan", root.appendingPathComponent("tiny.json").path, "--output-dir", dir.path])
         DirectoryLock.release(held)
         #expect(replan.status == 1 && replan.output.contains("tasks of the sweep that are running"), "\(replan.output)")
 
