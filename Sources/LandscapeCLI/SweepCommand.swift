@@ -85,6 +85,9 @@ struct SweepPlanCommand: ParsableCommand {
                 (spec.axes.isEmpty ? "no axes" : spec.axes.map { "\($0.key) (\($0.values.count))" }.joined(separator: " × ")) +
                 (spec.points.isEmpty ? "" : " + \(spec.points.count) point\(spec.points.count == 1 ? "" : "s")"))
         for line in SweepManifest.submitLines(manifest: manifest, tasks: tasks.count) { outLine(line) }
+        for data in Set(tasks.map(\.settings.training.data.resolvedDirectory)).sorted() where !fm.fileExists(atPath: data) {
+            stderrLine("note: the data directory \(data) does not exist (yet): each task fetches MNIST into it when it starts; plan where the data are, or pass --data-dir to `sweep run`")
+        }
         if tasks.count > 1001 {
             stderrLine("note: \(tasks.count) tasks exceed Slurm's default MaxArraySize (1001: indices 0...1000); ask for a larger one or submit the array in parts (--array=0-1000, 1001-…)")
         }
