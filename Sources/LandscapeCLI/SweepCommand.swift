@@ -126,6 +126,8 @@ struct SweepRunCommand: ParsableCommand {
     @Flag(help: "No progress bar even on a terminal.") var noProgress = false
     /// The task's id as the `--local` parent read it from the manifest: the child refuses another.
     @Option(help: .hidden) var id: String?
+    /// The `--local` parent's pid, set by it for its children (the orphan check compares getppid() with it).
+    @Option(help: .hidden) var parent: Int32?
 
     /// How long a task waits for the sweep directory's lock held by a `sweep plan` (seconds).
     static let lockWaitSeconds = 30.0
@@ -140,6 +142,7 @@ struct SweepRunCommand: ParsableCommand {
         if threads != nil, !local { throw ValidationError("--threads applies to --local only (a task's threads are OPENBLAS_NUM_THREADS and LANDSCAPE_THREADS)") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         if let id, local || id.count != SweepTask.idLength { throw ValidationError("--id is set by `sweep run --local` for its children") }
+        if parent != nil, local || id == nil { throw ValidationError("--parent is set by `sweep run --local` for its children") }
         if let dataDir, dataDir.isEmpty { throw ValidationError("--data-dir must not be empty") }
     }
 
@@ -230,7 +233,7 @@ struct SweepRunCommand: ParsableCommand {
         runner.onStep = { progress.update($0) }
         // A child of `--local` also stops when its parent is gone (killed with SIGKILL, which it
         // cannot forward): it is then re-parented, and a rerun of the sweep would find its run locked.
-        let parent = id != nil ? getppid() : nil
+        let parent = self.parent
         let orphaned = { parent.map { getppid() != $0 } ?? false }
         runner.shouldInterrupt = { SweepSignals.receivedSignal != nil || orphaned() }
         let name = "task \(task.index) (\(task.id))"
@@ -300,7 +303,7 @@ struct SweepRunCommand: ParsableCommand {
                 try handle.write(contentsOf: Data("== landscape sweep run --task \(task.index) (--local), \(ISO8601DateFormatter().string(from: Date())) ==\n".utf8))
                 let p = Process()
                 p.executableURL = executable
-                p.arguments = ["sweep", "run", manifestURL.path, "--task", String(task.index), "--id", task.id, "--no-progress"] + (dataDir.map { ["--data-dir", $0] } ?? [])
+                p.arguments = ["sweep", "run", manifestURL.path, "--task", String(task.index), "--id", task.id, "--parent", String(getpid()), "--no-progress"] + (dataDir.map { ["--data-dir", $0] } ?? [])
                 p.environment = environment
                 p.standardOutput = handle
                 p.standardError = handle

@@ -22,7 +22,12 @@ struct SweepReportCommand: ParsableCommand {
     @Argument(help: "The sweep directory (holding manifest.jsonl), or its manifest.jsonl.") var directory: String
 
     func run() throws {
-        let dir = SweepManifest.manifestURL(directory).standardizedFileURL.deletingLastPathComponent()
+        let manifest = SweepManifest.manifestURL(directory).standardizedFileURL
+        // A path that is not a directory must be a sweep's own manifest: the report is written beside it.
+        guard manifest.lastPathComponent == SweepManifest.fileName else {
+            throw CLIError(description: "\(directory): not a sweep directory, nor a sweep's \(SweepManifest.fileName)")
+        }
+        let dir = manifest.deletingLastPathComponent()
         let written = try SweepReport.write(in: dir, log: stderrLine)
         outLine(written.table)
         // The judgement over the tasks that learned only when some task is stuck at chance (else it is the same).

@@ -189,8 +189,8 @@ public enum SweepReport {
     /// loss (≈ ln 10 on MNIST's 10 classes), so it finishes rather than diverges, with the
     /// accuracy of the most frequent class (≈ 0.11). 0.2, about twice that, separates it from a
     /// run that learned anything: short runs on small subsets end anywhere from 0.3 to 0.99, and
-    /// in the η/B sweep (Notes/sweep.md) every stuck run ended at 0.10–0.11 but one, a partly
-    /// dead network at 0.29.
+    /// in the η/B sweeps (Notes/sweep.md) every stuck run ended at 0.10–0.11 (a partly dead
+    /// network at 0.29 counts as having learned).
     public static let learnedTrainAccuracy = 0.2
 
     /// Whether a run whose last epoch's row is `final` learned: train accuracy ≥ ``learnedTrainAccuracy``.
@@ -302,7 +302,7 @@ public enum SweepReport {
                 return verdict == .collapses ? "collapses onto one curve in η/B: gap \(f(gap)) ≤ \(Self.percent(Self.noiselessRatio)) of the spread \(f(spread)); \(noNoise)"
                     : "does not collapse: at equal η/B the batch sizes differ by \(size), \(ofSpread) (> \(Self.percent(Self.noiselessRatio))); \(noNoise)"
             default:
-                let z = rmsZ == .infinity ? "RMS z ∞" : "RMS z \(fmt(rmsZ, "%.2f"))"
+                let z = rmsZ == .infinity ? "RMS z ∞" : "RMS z \(fmt(rmsZ, "%.3f"))"
                 var s = verdict == .collapses ? "collapses onto one curve in η/B within seed noise: "
                     : verdict == .inconclusive ? "inconclusive: within seed noise, but the noise is as large as the variation along η/B (more seeds would tell): "
                     : verdict == .approximately ? "collapses approximately: a difference beyond seed noise but small beside the variation along η/B: "

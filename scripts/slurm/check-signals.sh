@@ -2,7 +2,7 @@
 # Checks sweep.sbatch's signal handling without Slurm: a stand-in for landscape that stops 1.5 s
 # after its first signal and exits 75 (or has no handler, or exits at once), a stand-in scontrol
 # that only logs, and signals sent to the script while the stand-in runs. Each case names the
-# signals, the expected exit status and whether the script must requeue. Takes about 15 s.
+# signals, the expected exit status and whether the script must requeue. Takes about 17 s.
 set -uo pipefail
 sbatch_script="$(cd "$(dirname "$0")" && pwd)/sweep.sbatch"
 work="$(mktemp -d "${TMPDIR:-/tmp}/landscape-sbatch-signals.XXXXXX")"
@@ -46,6 +46,7 @@ check() {
 }
 check "no signal, finished" exit0 0 no
 check "no signal, error" exit1 1 no
+check "75 of landscape's own (a busy directory)" exit75 75 yes
 check "USR1 (time limit)" handler 75 yes USR1
 check "two USR1s" handler 75 yes USR1 USR1
 check "USR1, then the time limit's TERM" handler 75 yes USR1 TERM
