@@ -2,7 +2,7 @@ import Datasets
 import Foundation
 import Training
 
-/// A study's runs as a sweep manifest (`landscape study --plan`, issue 20): one task per run
+/// A study's runs as a sweep manifest (`landscape study --plan`): one task per run
 /// (``StudyConfiguration/runs``), run inside the study directory by `landscape sweep run`
 /// through ``StudyRunner/runTask(named:shouldStop:)`` and merged by `landscape report DIR`.
 extension StudyConfiguration {
