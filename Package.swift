@@ -45,5 +45,6 @@ let package = Package(
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "StudyTests", dependencies: ["Study", "Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Probes", "Plotting"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Autodiff", "Optimizers"]),
+        .testTarget(name: "SnippetTests", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Plotting", "Study"]),
     ]
 )
