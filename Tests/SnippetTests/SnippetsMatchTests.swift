@@ -3,7 +3,8 @@ import Testing
 
 /// Every ```swift block of the documents is code that a test compiles and runs.
 ///
-/// The documents are README.md, Notes/*.md and every DocC article (`Sources/*/*.docc/**/*.md`).
+/// The documents are every Markdown file of the package: README.md, Notes/*.md, the DocC articles
+/// (`Sources/*/*.docc/**/*.md`) and any other.
 /// A swift block must appear verbatim — after removing the common leading indentation and
 /// trailing spaces — as a snippet of a Swift file in this folder: the lines between
 /// `// snippet: NAME` and `// end snippet` inside a test function. Leading `import` lines of a
@@ -16,7 +17,8 @@ import Testing
         let documents = try SnippetCheck.documentPaths(root: root).map { path in
             (name: path, text: try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8))
         }
-        #expect(documents.contains { $0.name == "README.md" }, "README.md not found under \(root.path)")
+        #expect(documents.contains { $0.name == "README.md" } && documents.contains { $0.name == "Notes/library.md" },
+                "README.md or Notes/library.md not found under \(root.path)")
         let snippetFiles = try SnippetCheck.snippetFilePaths(root: root).map { path in
             (name: path, text: try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8))
         }
@@ -85,21 +87,18 @@ enum SnippetCheck {
     struct Snippet { let name: String, file: String, line: Int, lines: [String], imports: Set<String> }
     struct Block { let document: String, line: Int, lines: [String] }
 
-    /// README.md, Notes/*.md and `Sources/*/*.docc/**/*.md`, relative to `root`, sorted.
+    /// Every Markdown file under `root` (README.md, Notes/, the DocC articles `Sources/*/*.docc/**/*.md`,
+    /// …), relative to `root`, sorted; hidden directories (.build, .git) are skipped.
     static func documentPaths(root: URL) throws -> [String] {
-        let fm = FileManager.default
-        var paths = ["README.md"]
-        let notes = root.appendingPathComponent("Notes")
-        paths += ((try? fm.contentsOfDirectory(atPath: notes.path)) ?? []).filter { $0.hasSuffix(".md") }.sorted().map { "Notes/\($0)" }
-        let sources = root.appendingPathComponent("Sources")
-        for module in try fm.contentsOfDirectory(atPath: sources.path).sorted() {
-            let moduleDirectory = sources.appendingPathComponent(module)
-            for catalog in ((try? fm.contentsOfDirectory(atPath: moduleDirectory.path)) ?? []).sorted() where catalog.hasSuffix(".docc") {
-                let articles = fm.enumerator(atPath: moduleDirectory.appendingPathComponent(catalog).path)?.allObjects as? [String] ?? []
-                paths += articles.filter { $0.hasSuffix(".md") }.sorted().map { "Sources/\(module)/\(catalog)/\($0)" }
-            }
+        guard let walk = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isDirectoryKey],
+                                                        options: [.skipsHiddenFiles]) else { return [] }
+        let prefix = root.standardizedFileURL.path + "/"
+        var paths: [String] = []
+        for case let url as URL in walk where url.pathExtension == "md" {
+            let path = url.standardizedFileURL.path
+            if path.hasPrefix(prefix) { paths.append(String(path.dropFirst(prefix.count))) }
         }
-        return paths
+        return paths.sorted()
     }
 
     /// The Swift files of Tests/SnippetTests, relative to `root`, sorted.
