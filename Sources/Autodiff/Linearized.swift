@@ -79,7 +79,7 @@ extension Linearized: ConvolutionAlgebra where V: ConvolutionAlgebra {}
 /// once (giving the value and the gradient) and records every primal intermediate; each
 /// ``apply(_:)`` replays that pass on `Tracked<Linearized<Tensor>>` and computes only the
 /// tangents — the forward tangent, then the reverse tangent. Equal to
-/// ``hessianVectorProduct(of:at:along:)`` to round-off. Memory: every intermediate of one
+/// `hessianVectorProduct(of:at:along:)` to round-off. Memory: every intermediate of one
 /// forward and reverse pass. Not for concurrent use (one replay at a time).
 public final class LinearizedHessian<O: Objective> {
     public let objective: O

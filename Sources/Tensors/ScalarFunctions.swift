@@ -2,7 +2,7 @@ import Foundation
 
 /// An elementwise function's primal on `Float` and `Double`: the kernel of one entry of the
 /// rule table (`Autodiff` adds its derivative by conforming the same type to
-/// `ElementwiseFunction`). ``Tensor/map(_:)`` runs it in one loop per tensor.
+/// `ElementwiseFunction`). `Tensor.map(_:)` runs it in one loop per tensor.
 public protocol ScalarFunction: Sendable {
     func callAsFunction(_ x: Float) -> Float
     func callAsFunction(_ x: Double) -> Double

@@ -49,7 +49,7 @@ public enum PolynomialRoots {
     /// (0, upper) into intervals where p is monotone, each holding at most one root, found by
     /// bisection to about 4 ulp (geometric midpoints across decades). Roots of even multiplicity
     /// (touches) are not sign changes and are not returned; nor is a root at 0 or at `upper` (the
-    /// interval is open). Where p at a cut is within rounding of 0 (``sign(_:at:)``) the cut is
+    /// interval is open). Where p at a cut is within rounding of 0 (`sign(_:at:)`) the cut is
     /// a root, and the signs of p on the two neighbouring intervals decide: the same sign is a
     /// touch, opposite signs a crossing at the cut. So two roots closer than the rounding of p can
     /// resolve count as one touch, and a root of multiplicity m is found to about ulp^(1/m).
@@ -278,7 +278,7 @@ public func interleave(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMuta
 }
 
 /// The loop of ``Tensor/switchDistances(coefficients:offset:side:within:)``: `count` elements of
-/// `terms` interleaved coefficients each (``Tensor/interleaved(_:)``).
+/// `terms` interleaved coefficients each (`Tensor.interleaved(_:)`).
 public func switchDistancesKernel(_ c: UnsafePointer<Double>, count: Int, terms k: Int, offset: Double, side: SwitchingSide,
                                   within limit: SwitchDistances) -> SwitchDistances {
     var best = limit
