@@ -82,10 +82,13 @@ extension Linearized: ConvolutionAlgebra where V: ConvolutionAlgebra {}
 /// `hessianVectorProduct(of:at:along:)` to round-off. Memory: every intermediate of one
 /// forward and reverse pass. Not for concurrent use (one replay at a time).
 public final class LinearizedHessian<O: Objective> {
+    /// The objective f.
     public let objective: O
+    /// θ, where the pass was recorded.
     public let point: Tensor<O.Scalar>
     /// f(θ) and ∇f(θ), from the recording pass.
     public let value: O.Scalar
+    /// ∇f(θ) (length d).
     public let gradient: Tensor<O.Scalar>
     @usableFromInline let record: PrimalRecord<Tensor<O.Scalar>>
 

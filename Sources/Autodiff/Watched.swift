@@ -91,10 +91,12 @@ public final class SwitchRecorder {
 /// polynomials are the values, and the first switch is the smallest root over them. Rows of
 /// `maxColumns` (a ``TensorFunction``) are not watched.
 public struct Watched<V: LinePolynomial> {
+    /// The wrapped value.
     public var value: V
     /// The recorder of the evaluation; `nil` for constants.
     public let recorder: SwitchRecorder?
 
+    /// Wraps `value`, reporting its switching points to `recorder`.
     @inlinable
     public init(_ value: V, recorder: SwitchRecorder? = nil) { self.value = value; self.recorder = recorder }
 
@@ -179,6 +181,7 @@ public struct SmoothnessRadius: Sendable {
     /// values are polynomials (``isExact``) its Taylor series there is the function. In units of
     /// t (of ‖v‖ for a unit v: parameter-space distance). `.infinity` where nothing switches.
     public let forward: Double
+    /// The distance to the first switch for t < 0 (as a positive number; `.infinity` if none).
     public let backward: Double
     /// c₀…c_K of `t ↦ f(θ + t·v)` (normalized, c_k = f⁽ᵏ⁾(0)/k!), in Float64.
     public let coefficients: [Double]

@@ -9,9 +9,13 @@ import Tensors
 /// a JVP (forward mode) and a VJP (reverse mode) of the logits.
 public struct GaussNewtonOperator<M: Model, E: TensorScalar>: SymmetricOperator {
     public typealias Scalar = E
+    /// The model whose logits J differentiates.
     public let model: M
+    /// θ (length d).
     public let point: Tensor<E>
+    /// The batch, [N, inputSize].
     public let input: Tensor<E>
+    /// The N class labels.
     public let labels: [Int]
     public var dimension: Int { point.count }
     @usableFromInline let probabilities: Tensor<E>

@@ -138,6 +138,7 @@ public struct BatchSharpnessProbe: Probe {
     public static let automaticMinimum = 4
 
     public init() {}
+    /// K batches (0: automatic, ``batchCount(batchSize:)``) drawn with `seed`.
     public init(batches: Int, seed: UInt64) { self.batches = batches; self.seed = seed }
 
     /// K for batches of `batchSize` samples: ``batches``, or when it is 0,
@@ -147,6 +148,7 @@ public struct BatchSharpnessProbe: Probe {
     }
 
     public struct Result: ProbeResult {
+        /// The mean over batches and its standard error, K, the batch size, and the mean ‖g_B‖.
         public var mean = Double.nan, standardError = Double.nan, batches = 0, batchSize = 0, gradientNorm = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] {

@@ -90,6 +90,7 @@ public struct KeskarProbe: Probe {
     public init() {}
 
     public struct Result: ProbeResult {
+        /// The largest loss increase found, Keskar's sharpness, and the ascent steps taken.
         public var increase = Double.nan, sharpness = Double.nan, steps = 0
         public init() {}
         public static var fields: [ProbeField<Result>] {

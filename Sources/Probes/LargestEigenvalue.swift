@@ -24,6 +24,7 @@ public struct LargestEigenvalue<E: TensorScalar>: Sendable {
     public let vector: Tensor<E>
     /// Operator products: power iterations plus Lanczos steps.
     public let products: Int
+    /// Which method gave the estimate.
     public let method: Method
     /// Why the power iteration stopped.
     public let powerStatus: PowerIterationStatus
@@ -102,11 +103,13 @@ public struct LambdaMaxProbe: Probe {
     public var tolerance = 1e-3
 
     public init() {}
+    /// The probe with these settings.
     public init(powerIterations: Int, lanczosSteps: Int = 10, tolerance: Double) {
         self.powerIterations = powerIterations; self.lanczosSteps = lanczosSteps; self.tolerance = tolerance
     }
 
     public struct Result: ProbeResult {
+        /// λ_max, the operator products, the residual ‖Hv − λv‖, whether it converged, and a negative eigenvalue at least as large in magnitude when one was seen (else nan).
         public var lambdaMax = Double.nan, products = 0, residual = Double.nan, converged = false, negative = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] {

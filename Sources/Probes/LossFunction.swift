@@ -7,6 +7,7 @@ import Tensors
 /// route); so is a mean over data chunks or any other function a caller can evaluate and
 /// differentiate.
 public struct LossFunction<E: TensorScalar> {
+    /// The layout of θ.
     public let layout: ParameterLayout
     let valueAt: (Tensor<E>) throws -> Double
     let gradientAt: (Tensor<E>) throws -> (Double, Tensor<E>)

@@ -7,6 +7,7 @@ import Tensors
 /// empirical Fisher, a block of any of them, a weighted sum over data chunks, and a plain
 /// symmetric matrix conform (as curvlinops' linear operators and JAX's `linearize`).
 public protocol SymmetricOperator {
+    /// The element type of the vectors.
     associatedtype Scalar: TensorScalar
     /// d: the length of the vectors `apply` takes and returns.
     var dimension: Int { get }
@@ -90,7 +91,9 @@ public struct SymmetricMatrix<E: TensorScalar>: SymmetricOperator {
 /// product then computes only the tangents of the forward-over-reverse pass (Pearlmutter 1994).
 public struct HessianOperator<O: Objective>: SymmetricOperator {
     public typealias Scalar = O.Scalar
+    /// The objective f.
     public var objective: O { linearization.objective }
+    /// θ (length d).
     public var point: Tensor<O.Scalar> { linearization.point }
     /// The recorded pass, with f(θ) and ∇f(θ).
     public let linearization: LinearizedHessian<O>
@@ -111,6 +114,7 @@ public struct HessianOperator<O: Objective>: SymmetricOperator {
 /// layer's entries of a `ParameterLayout`), of dimension the total length of the ranges.
 public struct RestrictedOperator<Base: SymmetricOperator>: SymmetricOperator {
     public typealias Scalar = Base.Scalar
+    /// The unrestricted operator.
     public let base: Base
     /// Disjoint, ascending ranges of the base's coordinates.
     public let ranges: [Range<Int>]
@@ -170,6 +174,7 @@ public func layerBlocks(of layout: ParameterLayout) -> [(name: String, entries: 
 /// layers), the curvature with all cross-layer terms dropped (as K-FAC's block structure).
 public struct BlockDiagonalOperator<Base: SymmetricOperator>: SymmetricOperator {
     public typealias Scalar = Base.Scalar
+    /// The diagonal blocks, disjoint and together covering every coordinate.
     public let blocks: [RestrictedOperator<Base>]
     public var dimension: Int { blocks[0].base.dimension }
 
@@ -213,7 +218,9 @@ public enum ChunkRecords: String, Codable, Sendable, CaseIterable {
 /// Every curvature operator over a data set (Hessian, Gauss–Newton, Fisher, their blocks) is one.
 public struct ChunkedOperator<Part: SymmetricOperator>: SymmetricOperator {
     public typealias Scalar = Part.Scalar
+    /// The chunks of rows, each weighted by its share n_i/N.
     public let chunks: RowChunks
+    /// Whether each chunk's operator is kept or rebuilt per product.
     public let records: ChunkRecords
     public let dimension: Int
     let make: (Range<Int>) throws -> Part
@@ -277,6 +284,7 @@ public struct AnySymmetricOperator<E: TensorScalar>: SymmetricOperator {
     let product: (Tensor<E>) throws -> Tensor<E>
     let blockProduct: ([Tensor<E>]) throws -> [Tensor<E>]
 
+    /// Wraps `base`.
     public init<A: SymmetricOperator>(_ base: A) where A.Scalar == E {
         dimension = base.dimension
         product = base.apply
@@ -297,6 +305,7 @@ public func finite<E: TensorScalar>(_ y: Tensor<E>, _ what: String) throws -> Te
 
 /// λ_max, λ_min and the trace of one diagonal block of a curvature operator.
 public struct BlockCurvature: Sendable {
+    /// The block's name (a layer's, from ``layerBlocks(of:)``).
     public let name: String
     /// The block's dimension.
     public let parameters: Int

@@ -90,6 +90,7 @@ public struct SharpnessDirections<E: TensorScalar> {
     let kind: DirectionKind, θ: Tensor<E>, layout: ParameterLayout
     var rng: SplitMix64
 
+    /// Directions of `kind` shaped like θ, drawn from `seed` (filter normalization uses `layout`).
     public init(kind: DirectionKind, seed: UInt64, like θ: Tensor<E>, layout: ParameterLayout) {
         self.kind = kind; self.θ = θ; self.layout = layout; rng = SplitMix64(seed: seed)
     }
@@ -177,6 +178,7 @@ func projectedAscent<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<E>, b
 
 /// The floating-point precision of a probe's loss evaluations.
 public enum Precision: String, CaseIterable, Codable, Sendable {
+    /// IEEE single or double precision.
     case float32, float64
 
     /// The precision of `E` (`Float` or `Double`).
@@ -221,11 +223,13 @@ public struct SharpnessProbe: Probe {
     public var precision: Precision = .float32
 
     public init() {}
+    /// The probe with these settings.
     public init(epsilon: Double, directions: Int, seed: UInt64, kind: DirectionKind = .unit, precision: Precision = .float32) {
         self.epsilon = epsilon; self.directions = directions; self.seed = seed; self.kind = kind; self.precision = precision
     }
 
     public struct Result: ProbeResult {
+        /// S_ε^mean and S_ε^max over the directions, and the quadratic prediction ½ε²λ_max (nan without λ_max).
         public var mean = Double.nan, maximum = Double.nan, quadraticPrediction = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] {

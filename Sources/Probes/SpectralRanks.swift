@@ -123,7 +123,9 @@ public struct SpectralRanksProbe: Probe {
     public init() {}
 
     public struct Result: ProbeResult {
+        /// The SLQ trace, the spectral entropy's effective rank, the trace ratio tr/λ_max and the participation ratio.
         public var slqTrace = Double.nan, entropy = Double.nan, traceRatio = Double.nan, participationRatio = Double.nan
+        /// The effective dimensionality Σ λ/(λ + z), and the number of eigenvalues above ``fraction``·λ_max.
         public var effectiveDimension = Double.nan, countAboveFraction = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] {

@@ -149,9 +149,11 @@ public struct TraceProbe: Probe {
     public var seed: UInt64 = 2
 
     public init() {}
+    /// The probe with these settings.
     public init(probes: Int, seed: UInt64) { self.probes = probes; self.seed = seed }
 
     public struct Result: ProbeResult {
+        /// The trace estimate and its standard error.
         public var trace = Double.nan, standardError = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] { [.init("trace", \.trace), .init("trace_stderr", \.standardError)] }

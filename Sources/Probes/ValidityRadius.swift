@@ -57,7 +57,9 @@ public struct ValidityRadiusProbe: Probe {
     public var directions = 5
     /// Sharpness's seed, kind and ε (the defaults of ``SharpnessProbe``).
     public var seed: UInt64 = SharpnessProbe().seed
+    /// Sharpness's direction kind.
     public var kind: DirectionKind = SharpnessProbe().kind
+    /// Sharpness's ε.
     public var epsilon = SharpnessProbe().epsilon
     /// The precision of the jets and loss evaluations.
     public var precision: Precision = .float64
@@ -65,10 +67,15 @@ public struct ValidityRadiusProbe: Probe {
     public init() {}
 
     public struct Result: ProbeResult {
+        /// Along the top eigenvector: the smooth radii forward and backward, the quadratic model's radius and its error there.
         public var lambdaForward = Double.nan, lambdaBackward = Double.nan, lambdaQuadratic = Double.nan, lambdaError = Double.nan
+        /// Whether the smooth radius along the eigenvector is exact, and whether it binds before the quadratic radius.
         public var lambdaExact = false, lambdaSmoothBinds = false
+        /// Along the random directions: the smallest and the median smooth radius.
         public var randomSmoothMin = Double.nan, randomSmoothMedian = Double.nan
+        /// Along the random directions: the smallest and the median quadratic-model radius.
         public var randomQuadraticMin = Double.nan, randomQuadraticMedian = Double.nan
+        /// ε over the eigenvector's and over the random directions' smallest smooth radius (above 1: sharpness looks past the smooth region).
         public var epsilonOverLambdaSmooth = Double.nan, epsilonOverRandomSmooth = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] {

@@ -57,9 +57,11 @@ public enum SweepReport {
         public var isFinished: Bool { if case .finished = status { true } else { false } }
         /// Why a diverged task stopped (its failed.txt), else `nil`.
         public var failure: String? { if case let .diverged(reason) = status { reason } else { nil } }
+        /// The task's batch size.
         public var batchSize: Int { training.optimizer.batchSize }
         /// The configured learning rate η (the schedule's base rate).
         public var learningRate: Double { training.optimizer.learningRate }
+        /// The task's momentum μ.
         public var momentum: Double { training.optimizer.momentum }
         /// η/B, the SGD noise scale the figures are drawn against.
         public var learningRateOverBatchSize: Double { learningRate / Double(batchSize) }

@@ -113,6 +113,7 @@ public enum SweepTaskOutcome: Equatable, Sendable {
 /// study's task (``SweepTask/studyRun``) runs in its study directory through
 /// ``StudyRunner/runTask(named:shouldStop:)``, final probes included.
 public struct SweepTaskRunner {
+    /// The task to run.
     public let task: SweepTask
     /// The sweep directory (the manifest's).
     public let sweepDirectory: URL
@@ -130,6 +131,7 @@ public struct SweepTaskRunner {
         self.sweepDirectory = sweepDirectory
     }
 
+    /// The task's run directory.
     public var directory: URL { task.directory(in: sweepDirectory) }
 
     /// Trains the task (or finds it done). `data` is called only when there is training to do.

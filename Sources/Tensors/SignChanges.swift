@@ -5,6 +5,7 @@ import Foundation
 /// the branch above it, or neither — a branch of its own that agrees with no side (abs'(0) = 0,
 /// the ½–½ split of a `max` tie).
 public enum SwitchingSide: Sendable {
+    /// Below, above, or a branch of its own (see the type).
     case below, above, neither
 }
 
@@ -12,8 +13,11 @@ public enum SwitchingSide: Sendable {
 /// activation pattern, a pooling argmax), forward (t > 0) and backward (t < 0), both ≥ 0;
 /// `.infinity` where none changes.
 public struct SwitchDistances: Sendable, Equatable {
+    /// The distance for t > 0.
     public var forward: Double
+    /// The distance for t < 0 (as a positive number).
     public var backward: Double
+    /// Distances in both directions; the defaults, `.infinity`, mean no change.
     public init(forward: Double = .infinity, backward: Double = .infinity) { self.forward = forward; self.backward = backward }
     /// The elementwise minimum.
     public mutating func formMinimum(_ other: SwitchDistances) {

@@ -31,6 +31,7 @@ public struct EpochMetrics: Sendable, Equatable {
     /// The probe columns that hold counts or flags (written without a fraction).
     public var integerColumns: Set<String> = []
 
+    /// A row of metrics.csv; `probeValues` in the order of `probeColumns`.
     public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, trainRunningLoss: Double, validationLoss: Double,
                 validationAccuracy: Double, testLoss: Double, testAccuracy: Double, learningRate: Double, stabilityLimit: Double, trainSeconds: Double,
                 evaluationSeconds: Double, probeColumns: [String] = [], probeValues: [Double] = [], integerColumns: Set<String> = []) {
@@ -117,6 +118,7 @@ public struct StepMetrics: Sendable, Equatable {
     /// The λ_max probe's columns (``probeColumns``) and values, then its seconds.
     public var probeValues: [Double]
 
+    /// A row of steps.csv.
     public init(epoch: Int, step: Int, learningRate: Double, stabilityLimit: Double, probeValues: [Double]) {
         self.epoch = epoch; self.step = step; self.learningRate = learningRate; self.stabilityLimit = stabilityLimit
         self.probeValues = probeValues
@@ -156,6 +158,7 @@ public struct StepCurvatureMetrics: Sendable, Equatable {
     /// Seconds of the jet pass.
     public var seconds: Double
 
+    /// A row of step-curvature.csv.
     public init(epoch: Int, step: Int, stabilityLimit: Double, curvature: StepCurvature, seconds: Double) {
         self.epoch = epoch; self.step = step; learningRate = curvature.learningRate; self.stabilityLimit = stabilityLimit
         self.curvature = curvature; self.seconds = seconds
