@@ -162,7 +162,7 @@ extension Watched: TensorAlgebra {
 }
 
 extension Watched: ConvolutionAlgebra where V: ConvolutionAlgebra {
-    /// Switches where a window's argmax changes (`Tensor.maxPoolSwitchDistances(coefficients:within:)`).
+    /// Switches where a window's argmax changes (``/Tensors/Tensor/maxPoolSwitchDistances(coefficients:within:)``).
     @inlinable public func gatherMaxPool2x2(argmaxOf x: Watched) -> Watched {
         x.recorder?.recordMaxPool(x.value.lineCoefficients, knownOrder: x.value.lineKnownOrder)
         return Watched(value.gatherMaxPool2x2(argmaxOf: x.value), recorder: recorder ?? x.recorder)
@@ -220,7 +220,7 @@ public struct SmoothnessRadius: Sendable {
 /// Conventions: a routing value exactly at its switching point takes the branch its primal rule
 /// gives (ReLU'(0) = 0: a pre-activation exactly 0 with ż > 0 switches at t = 0⁺, distance 0;
 /// with ż < 0 it does not switch forward); a max-pool tie goes to the first maximum in scan
-/// order; touches (roots of even multiplicity) do not count (`PolynomialRoots.firstSwitch(_:side:below:)`).
+/// order; touches (roots of even multiplicity) do not count (``/Tensors/PolynomialRoots/firstSwitch(_:side:below:)``).
 /// v = 0 gives infinite distances.
 /// - Parameters:
 ///   - θ, v: length d (`f.layout.parameterCount`).
@@ -254,7 +254,7 @@ public func smoothnessRadius<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, alo
 ///
 /// Closed form: dividing by ε², r(ε) = Σ_{k≥3} c_k ε^{k−2} meets tolerance·|c₂ + r| where
 /// (1 − τ)·r − τc₂ = 0 or (1 + τ)·r + τc₂ = 0, two polynomials of degree K − 2 whose smallest
-/// positive sign change (`PolynomialRoots.signChanges(_:below:firstOnly:)`) is the answer (the
+/// positive sign change (``/Tensors/PolynomialRoots/signChanges(_:below:firstOnly:)``) is the answer (the
 /// ratio starts at 0 when c₂ ≠ 0 and is continuous until it reaches τ). c₂ = 0 with a nonzero
 /// higher term gives 0; no term beyond c₂ gives `.infinity`. For −v pass c_k·(−1)^k
 /// (``quadraticModelRadii(coefficients:tolerance:)``).

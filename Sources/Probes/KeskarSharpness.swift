@@ -46,9 +46,9 @@ public struct KeskarSharpness<Scalar: TensorScalar>: Sendable {
 ///   - stepSize: η, the step as a fraction of each half-width.
 /// - Returns: the increase and φ in the objective's precision (evaluate in Float64 for small ε),
 ///   with δ (length d).
-/// - Throws: `AutodiffError.invalidArgument(_:)` for ε ≤ 0 or non-finite, steps < 1, η ≤ 0 or
+/// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` for ε ≤ 0 or non-finite, steps < 1, η ≤ 0 or
 ///   non-finite, 1 + f(θ) ≤ 0 or non-finite (φ is meant for a loss f ≥ 0), or a non-finite loss
-///   or gradient on the way; `AutodiffError.lengthMismatch(what:expected:actual:)` when θ does
+///   or gradient on the way; ``/Autodiff/AutodiffError/lengthMismatch(what:expected:actual:)`` when θ does
 ///   not fit the layout.
 public func keskarSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, steps: Int = 20,
                                           stepSize: Double = 0.25, seed: UInt64 = 0) throws -> KeskarSharpness<O.Scalar> {

@@ -51,8 +51,8 @@ public struct LargestEigenvalue<E: TensorScalar>: Sendable {
 ///   - lanczosSteps: the most Lanczos steps after it (capped at d), ≥ 1.
 ///   - tolerance: relative residual for convergence, > 0.
 ///   - initialVector: a warm start (e.g. the previous epoch's ``LargestEigenvalue/vector``).
-/// - Throws: `AutodiffError` for invalid options, wrong lengths or a non-finite product;
-///   `LAPACK.Failure` if the tridiagonal eigensolver fails.
+/// - Throws: ``/Autodiff/AutodiffError`` for invalid options, wrong lengths or a non-finite product;
+///   ``/Tensors/LAPACK/Failure`` if the tridiagonal eigensolver fails.
 public func largestEigenvalue<A: SymmetricOperator>(of op: A, powerIterations: Int = 10, lanczosSteps: Int = 10, tolerance: Double = 1e-3,
                                                     seed: UInt64 = 0, initialVector: Tensor<A.Scalar>? = nil) throws -> LargestEigenvalue<A.Scalar> {
     guard lanczosSteps >= 1 else { throw AutodiffError.invalidArgument("λ_max: lanczosSteps must be at least 1, got \(lanczosSteps)") }

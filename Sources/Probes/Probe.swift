@@ -129,7 +129,7 @@ public struct ProbeContext<E: TensorScalar> {
     }
 
     /// The mini-batches of the training data, for the probe named `probe`.
-    /// - Throws: `AutodiffError.invalidArgument(_:)` naming the probe when the context has none.
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` naming the probe when the context has none.
     public func miniBatches(for probe: String) throws -> MiniBatchSource<E> {
         guard let miniBatches else {
             throw AutodiffError.invalidArgument("\(probe): this probe context has no mini-batches of training data (it measures on a fixed probe set only); run it where the training data are known: after an epoch of train or the study, or landscape probe --probes \(probe)")
@@ -138,7 +138,7 @@ public struct ProbeContext<E: TensorScalar> {
     }
 
     /// The loss and θ in Float64.
-    /// - Throws: `AutodiffError.invalidArgument(_:)` when this Float32 context has no Float64 form.
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` when this Float32 context has no Float64 form.
     public func inFloat64() throws -> (LossFunction<Double>, Tensor<Double>) {
         if let f = loss as? LossFunction<Double>, let θ = point as? Tensor<Double> { return (f, θ) }
         guard let float64 else { throw AutodiffError.invalidArgument("this probe context has no Float64 form of its loss") }
@@ -231,7 +231,7 @@ public struct AnyProbe: Sendable {
     public func validate() throws { try validateSettings() }
 
     /// The values, in the order of ``columns``.
-    /// - Throws: the probe's errors; `AutodiffError.invalidArgument(_:)` for a scalar type other than Float and Double.
+    /// - Throws: the probe's errors; ``/Autodiff/AutodiffError/invalidArgument(_:)`` for a scalar type other than Float and Double.
     public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> [Double] {
         if var c = context as? ProbeContext<Float> {
             defer { if let back = c as? ProbeContext<E> { context = back } }

@@ -8,7 +8,7 @@ import Tensors
 /// along the first axis of a layout entry of rank ≥ 2 — is rescaled to the norm of the same
 /// filter of θ. Biases (rank-1 entries) are set to zero, as in the paper's treatment of biases
 /// and batch-norm parameters. A zero filter of the direction stays zero.
-/// - Throws: `AutodiffError.lengthMismatch(what:expected:actual:)` for wrong lengths.
+/// - Throws: ``/Autodiff/AutodiffError/lengthMismatch(what:expected:actual:)`` for wrong lengths.
 public func filterNormalized<E: TensorScalar>(_ direction: Tensor<E>, like θ: Tensor<E>, layout: ParameterLayout) throws -> Tensor<E> {
     try layout.validate(θ)
     try layout.validate(direction, as: "the direction")
@@ -59,7 +59,7 @@ public struct RandomSharpness: Sendable {
 
 /// Evaluates ``RandomSharpness`` with `directions` seeded directions of the given kind, in the
 /// objective's precision (use a Float64 objective to keep small ε above round-off).
-/// - Throws: `AutodiffError` for ε ≤ 0 or non-finite, directions < 1, wrong lengths.
+/// - Throws: ``/Autodiff/AutodiffError`` for ε ≤ 0 or non-finite, directions < 1, wrong lengths.
 public func randomSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, directions: Int = 20,
                                           kind: DirectionKind = .unit, lambdaMax: Double? = nil, seed: UInt64 = 0) throws -> RandomSharpness {
     try randomSharpness(of: LossFunction(f), at: θ, epsilon: epsilon, directions: directions, kind: kind, lambdaMax: lambdaMax, seed: seed)
@@ -96,7 +96,7 @@ public struct SharpnessDirections<E: TensorScalar> {
     }
 
     /// The next direction (length d): Gaussian, then unit or filter-normalized.
-    /// - Throws: `AutodiffError` for θ that does not fit the layout.
+    /// - Throws: ``/Autodiff/AutodiffError`` for θ that does not fit the layout.
     public mutating func next() throws -> Tensor<E> {
         let u = Tensor<E>.randomNormal([θ.count], using: &rng)
         return kind == .unit ? u.normalized() : try filterNormalized(u, like: θ, layout: layout)
@@ -108,7 +108,7 @@ public struct SharpnessDirections<E: TensorScalar> {
 /// here the Euclidean ball): δ ← Π_ε(δ + η·ε·∇L(θ+δ)/‖∇L(θ+δ)‖),
 /// starting from δ = 0 (a seeded random point of the sphere when the gradient vanishes).
 /// Returns the best increase found and its δ (length d).
-/// - Throws: `AutodiffError` for ε ≤ 0, steps < 1, step size ≤ 0, wrong lengths, a non-finite
+/// - Throws: ``/Autodiff/AutodiffError`` for ε ≤ 0, steps < 1, step size ≤ 0, wrong lengths, a non-finite
 ///   loss or gradient on the way.
 public func worstCaseSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, steps: Int = 20,
                                              stepSize: Double = 0.5, seed: UInt64 = 0) throws -> (increase: Double, delta: Tensor<O.Scalar>) {

@@ -6,10 +6,10 @@ import Tensors
 /// (``validityRadii(of:at:along:order:tolerance:)``).
 public struct ValidityRadii: Sendable {
     /// The routing (activation pattern, pooling argmaxes) of t = 0 holds for t in
-    /// (−backward, forward) (`SmoothnessRadius`), in units of t.
+    /// (−backward, forward) (``/Autodiff/SmoothnessRadius``), in units of t.
     public let smooth: SmoothnessRadius
     /// The quadratic-model radius from the jet, the smaller of ±v
-    /// (`quadraticModelRadii(coefficients:tolerance:)`).
+    /// (``/Autodiff/quadraticModelRadii(coefficients:tolerance:)``).
     public let quadratic: Double
     /// The true relative error of the quadratic model at ``quadratic`` on the side that gives it:
     /// |ΔL − c₂r²| / |ΔL| with ΔL = L(θ ± rv) − L(θ) ∓ r·gᵀv; nan where the radius is 0 or infinite.
@@ -22,7 +22,7 @@ public struct ValidityRadii: Sendable {
 /// The smooth interval and the quadratic-model radius of `t ↦ f(θ + t·v)`, with the true loss at
 /// that radius as a check: one ``LossFunction/smoothnessRadius(at:along:order:)`` pass (the jet
 /// and the routing distances), then one loss evaluation.
-/// - Throws: `AutodiffError` for wrong lengths, order < 2, tolerance outside (0, 1), a loss
+/// - Throws: ``/Autodiff/AutodiffError`` for wrong lengths, order < 2, tolerance outside (0, 1), a loss
 ///   without the route.
 public func validityRadii<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<E>, along v: Tensor<E>, order: Int = 6,
                                            tolerance: Double = 0.1) throws -> ValidityRadii {

@@ -24,7 +24,7 @@ public struct EpochMetrics: Sendable, Equatable {
     public var stabilityLimit: Double
     /// Seconds: training steps (without the λ_max estimates between them, timed in steps.csv), evaluation.
     public var trainSeconds: Double, evaluationSeconds: Double
-    /// The epoch probes' columns (each probe's result columns, then its seconds; `EpochProbes.columns`).
+    /// The epoch probes' columns (each probe's result columns, then its seconds; ``/Probes/EpochProbes/columns``).
     public var probeColumns: [String] = []
     /// Their values, nan where a probe did not run this epoch.
     public var probeValues: [Double] = []
@@ -48,7 +48,7 @@ public struct EpochMetrics: Sendable, Equatable {
         probeColumns.firstIndex(of: column).map { probeValues[$0] } ?? .nan
     }
 
-    /// λ_max (the `LambdaMaxProbe`'s `lambda_max`), nan when not measured.
+    /// λ_max (the ``/Probes/LambdaMaxProbe``'s `lambda_max`), nan when not measured.
     public var lambdaMax: Double { self["lambda_max"] }
     /// Whether λ_max met its tolerance.
     public var lambdaConverged: Bool { self["lambda_converged"] == 1 }
@@ -109,7 +109,7 @@ public struct EpochMetrics: Sendable, Equatable {
 
 /// λ_max after an SGD step inside an epoch (``ProbeSettings/lambdaEverySteps``): a row of a run's
 /// steps.csv, whose columns are ``columns``, then the λ_max probe's result columns and its seconds
-/// (`EpochProbes.columns` of the λ_max probe alone).
+/// (``/Probes/EpochProbes/columns`` of the λ_max probe alone).
 public struct StepMetrics: Sendable, Equatable {
     /// The epoch (from 1) the step belongs to, and the step: SGD steps taken since the run began.
     public var epoch: Int, step: Int
@@ -146,14 +146,14 @@ public struct StepMetrics: Sendable, Equatable {
 }
 
 /// The curvature along an SGD step (``ProbeSettings/stepCurvature``): a row of a run's
-/// step-curvature.csv, one per step, with the quantities of `StepCurvature` for the step's
+/// step-curvature.csv, one per step, with the quantities of ``/Probes/StepCurvature`` for the step's
 /// actual update Δθ on its batch at the θ before it.
 public struct StepCurvatureMetrics: Sendable, Equatable {
     /// The epoch (from 1) and the step (SGD steps taken since the run began, this one included).
     public var epoch: Int, step: Int
     /// The step's learning rate η and SGD's stability limit at it (``TrainingConfiguration/stabilityLimit(learningRate:)``).
     public var learningRate: Double, stabilityLimit: Double
-    /// The batch loss, gᵀΔθ, ΔθᵀHΔθ and ‖Δθ‖² (`StepCurvature`).
+    /// The batch loss, gᵀΔθ, ΔθᵀHΔθ and ‖Δθ‖² (``/Probes/StepCurvature``).
     public var curvature: StepCurvature
     /// Seconds of the jet pass.
     public var seconds: Double
