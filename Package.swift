@@ -48,3 +48,9 @@ let package = Package(
         .testTarget(name: "SnippetTests", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Plotting", "Study"]),
     ]
 )
+
+// The documentation (scripts/docs.sh) builds with the swift-docc-plugin; only that script sets
+// LANDSCAPE_DOCS=1, so ordinary builds neither resolve nor fetch the plugin.
+if Context.environment["LANDSCAPE_DOCS"] == "1" {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}

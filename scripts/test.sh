@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the system dependencies, builds the tests and the release binary (the
-# quick preset's test runs it), runs every test target, checks the Kubernetes Job example and the
+# quick preset's test runs it), runs every test target, builds the documentation (scripts/docs.sh;
+# DOCS=0 skips it), checks the Kubernetes Job example and the
 # Slurm batch script's signal handling, runs the Slurm smoke test (scripts/slurm/smoke.sh; SLURM_SMOKE=0 skips it), then each fuzz
 # target of Fuzz/ for a fixed 20,000 inputs from its seed corpus (a reader that crashes on them
 # fails the run). FUZZ_RUNS=0 skips the fuzzing.
@@ -11,6 +12,12 @@ swift build --build-tests
 # The quick preset's test (QuickPresetTests) runs the release binary.
 swift build -c release --product landscape
 LANDSCAPE_RELEASE_BINARY="$PWD/.build/release/landscape" swift test --skip-build "$@"
+# The documentation: the DocC catalogs and doc comments with docc's warnings as errors, and a
+# summary on every public symbol (about a minute and a half after the test build). DOCS=0 skips it.
+if [ "${DOCS:-1}" != 0 ]; then
+    echo "== Documentation (scripts/docs.sh) =="
+    bash scripts/docs.sh
+fi
 # A sweep as a Kubernetes Indexed Job: the example checked without a cluster.
 echo "== Kubernetes Indexed Job example (scripts/k8s/check-job.py) =="
 python3 scripts/k8s/check-job.py --landscape "$PWD/.build/release/landscape"

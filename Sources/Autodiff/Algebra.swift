@@ -16,11 +16,15 @@ import Tensors
 /// Arithmetic: `+ − × ÷` (elementwise for tensors; equal shapes, a precondition naming both),
 /// negation, and constant scaling and shifting (the constant takes no derivative).
 public protocol ArithmeticAlgebra {
+    /// The sum.
     static func + (lhs: Self, rhs: Self) -> Self
+    /// The difference.
     static func - (lhs: Self, rhs: Self) -> Self
+    /// The product (elementwise for tensors).
     static func * (lhs: Self, rhs: Self) -> Self
     /// IEEE 754 for division by zero.
     static func / (lhs: Self, rhs: Self) -> Self
+    /// The negation.
     static prefix func - (operand: Self) -> Self
     /// `factor · self`, with `factor` a constant.
     func scaled(by factor: Double) -> Self
@@ -84,6 +88,7 @@ public protocol TensorAlgebra: ScalarAlgebra {
     init(constant: Tensor<Scalar>)
     /// The plain values, with all derivative parts dropped.
     var primalTensor: Tensor<Scalar> { get }
+    /// The shape of the value (of its primal, for a number system that carries derivatives).
     var shape: [Int] { get }
     /// Matrix product `op(a)·op(b)` of rank-2 values (`op` = transpose where flagged).
     static func matmul(_ a: Self, _ b: Self, transposeA: Bool, transposeB: Bool) -> Self
@@ -131,7 +136,9 @@ public protocol ConvolutionAlgebra: TensorAlgebra {
     /// (`Tensor` unfolds each tile once and accumulates both GEMMs into one result). The defaults
     /// make the two calls.
     static func conv2dTangent(_ x: Self, _ ẋ: Self?, _ w: Self, _ ẇ: Self?, stride: Int, padding: Int) -> Self?
+    /// The forward-mode rule of `conv2dBackwardInput`: f(ȧ, b) + f(a, ḃ), with `nil` tangents exact zeros.
     static func conv2dBackwardInputTangent(_ g: Self, _ ġ: Self?, _ w: Self, _ ẇ: Self?, inputShape: [Int], stride: Int, padding: Int) -> Self?
+    /// The forward-mode rule of `conv2dBackwardFilter`: f(ȧ, b) + f(a, ḃ), with `nil` tangents exact zeros.
     static func conv2dBackwardFilterTangent(_ x: Self, _ ẋ: Self?, _ g: Self, _ ġ: Self?, filterShape: [Int], stride: Int, padding: Int) -> Self?
     /// `self[n, c, …] + bias[c]` for `self` `[N, C, …]`, `bias` `[C]`.
     func addingChannelBias(_ bias: Self) -> Self

@@ -182,7 +182,7 @@ public func bilinearHessian<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, _ u:
 
 /// The dense Hessian (shape [d, d]) from d HVPs with basis vectors; column j is `H e_j`.
 /// For small models only: the cost is d HVPs and d² values.
-/// - Throws: ``AutodiffError/tooLarge(parameters:limit:)`` when d > `limit`, or the errors of ``hessianVectorProduct(of:at:along:)``.
+/// - Throws: ``AutodiffError/tooLarge(parameters:limit:)`` when d > `limit`, or the errors of `hessianVectorProduct(of:at:along:)`.
 public func hessian<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, limit: Int = 4096) throws -> Tensor<O.Scalar> {
     let d = f.layout.parameterCount
     try f.layout.validate(θ)
@@ -257,7 +257,7 @@ public func taylorCoefficients<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, a
 }
 
 /// The directional derivatives `dᵏ/dtᵏ L(θ + t·v)` at t = 0, k = 0…order (k!·c_k).
-/// - Throws: as ``taylorCoefficients(of:at:along:order:)``.
+/// - Throws: as `taylorCoefficients(of:at:along:order:)`.
 @inlinable
 public func directionalDerivatives<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along v: Tensor<O.Scalar>, order: Int) throws -> [Double] {
     try taylorCoefficients(of: f, at: θ, along: v, order: order).enumerated().map { k, c in

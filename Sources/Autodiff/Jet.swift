@@ -27,7 +27,7 @@ import Tensors
 /// coefficient: √(t²) is t, the one-sided (t → 0⁺) expansion of |t|. At a kink (|t|, ReLU at 0)
 /// a jet follows the derivative conventions (abs'(0) = 0), which is not an expansion; a pole
 /// (1/t at 0) gives IEEE infinities, and so does a product through one ((1/t)·t² at 0).
-/// ``taylorCoefficients(of:at:along:order:)`` reruns at a higher order to recover lost orders
+/// `taylorCoefficients(of:at:along:order:)` reruns at a higher order to recover lost orders
 /// and throws when the expansion does not exist.
 public struct Jet<V: ScalarAlgebra> {
     /// `terms[k]` is c_k; `nil` is an exact zero; `terms[0]` is never `nil`.

@@ -79,13 +79,16 @@ extension Linearized: ConvolutionAlgebra where V: ConvolutionAlgebra {}
 /// once (giving the value and the gradient) and records every primal intermediate; each
 /// ``apply(_:)`` replays that pass on `Tracked<Linearized<Tensor>>` and computes only the
 /// tangents — the forward tangent, then the reverse tangent. Equal to
-/// ``hessianVectorProduct(of:at:along:)`` to round-off. Memory: every intermediate of one
+/// `hessianVectorProduct(of:at:along:)` to round-off. Memory: every intermediate of one
 /// forward and reverse pass. Not for concurrent use (one replay at a time).
 public final class LinearizedHessian<O: Objective> {
+    /// The objective f.
     public let objective: O
+    /// θ, where the pass was recorded.
     public let point: Tensor<O.Scalar>
     /// f(θ) and ∇f(θ), from the recording pass.
     public let value: O.Scalar
+    /// ∇f(θ) (length d).
     public let gradient: Tensor<O.Scalar>
     @usableFromInline let record: PrimalRecord<Tensor<O.Scalar>>
 

@@ -6,6 +6,7 @@ import Tensors
 /// weighted sum of the chunks' (`weightedSum`), so only one chunk's intermediates
 /// exist at a time (as curvlinops' `_loop_over_data`).
 public struct RowChunks: Sendable, Equatable, RandomAccessCollection {
+    /// N, the rows split into chunks.
     public let rows: Int
     /// Rows per chunk; the last may be shorter.
     public let size: Int

@@ -14,7 +14,7 @@ import Tensors
 /// An elementwise function with its derivative: one entry of the rule table.
 ///
 /// Conform a type to add a function to every number system at once: give the primal for `Float`
-/// and `Double` (``ScalarFunction``) and ``derivative(at:value:)``; then `V.applying(f, to: x)`
+/// and `Double` (``/Tensors/ScalarFunction``) and ``derivative(at:value:)``; then `V.applying(f, to: x)`
 /// evaluates it in `Float`, `Double`, `Tensor`, `Dual`, `Tracked` and `Jet` and their nestings.
 /// Example (the whole declaration of `erf`):
 ///
@@ -291,7 +291,7 @@ public struct LogSoftmax: TensorFunction {
 }
 
 /// The largest element of each row, `[N, C] → [N]`. Ties split the derivative equally among the
-/// maximal elements (the rule of ``Maximum``), in forward and reverse mode alike.
+/// maximal elements (the rule of ``/Tensors/Maximum``), in forward and reverse mode alike.
 public struct MaxColumns: TensorFunction {
     @inlinable public init() {}
     @inlinable public func value<S: TensorScalar>(_ x: Tensor<S>) -> Tensor<S> { x.maxColumnsKernel() }

@@ -79,6 +79,7 @@ public final class Tape<V: ScalarAlgebra> {
 /// nothing and costs nothing in the reverse pass. `Tracked<Dual<Tensor<Double>>>` is
 /// forward-over-reverse: gradient and Hessian-vector product in one pass.
 public struct Tracked<V: ScalarAlgebra> {
+    /// The value (the primal of reverse mode).
     public let value: V
     /// The tape this value is recorded on; `nil` for a constant.
     public let tape: Tape<V>?

@@ -91,10 +91,12 @@ public final class SwitchRecorder {
 /// polynomials are the values, and the first switch is the smallest root over them. Rows of
 /// `maxColumns` (a ``TensorFunction``) are not watched.
 public struct Watched<V: LinePolynomial> {
+    /// The wrapped value.
     public var value: V
     /// The recorder of the evaluation; `nil` for constants.
     public let recorder: SwitchRecorder?
 
+    /// Wraps `value`, reporting its switching points to `recorder`.
     @inlinable
     public init(_ value: V, recorder: SwitchRecorder? = nil) { self.value = value; self.recorder = recorder }
 
@@ -160,7 +162,7 @@ extension Watched: TensorAlgebra {
 }
 
 extension Watched: ConvolutionAlgebra where V: ConvolutionAlgebra {
-    /// Switches where a window's argmax changes (``Tensor/maxPoolSwitchDistances(coefficients:within:)``).
+    /// Switches where a window's argmax changes (``/Tensors/Tensor/maxPoolSwitchDistances(coefficients:within:)``).
     @inlinable public func gatherMaxPool2x2(argmaxOf x: Watched) -> Watched {
         x.recorder?.recordMaxPool(x.value.lineCoefficients, knownOrder: x.value.lineKnownOrder)
         return Watched(value.gatherMaxPool2x2(argmaxOf: x.value), recorder: recorder ?? x.recorder)
@@ -179,6 +181,7 @@ public struct SmoothnessRadius: Sendable {
     /// values are polynomials (``isExact``) its Taylor series there is the function. In units of
     /// t (of ‖v‖ for a unit v: parameter-space distance). `.infinity` where nothing switches.
     public let forward: Double
+    /// The distance to the first switch for t < 0 (as a positive number; `.infinity` if none).
     public let backward: Double
     /// c₀…c_K of `t ↦ f(θ + t·v)` (normalized, c_k = f⁽ᵏ⁾(0)/k!), in Float64.
     public let coefficients: [Double]
@@ -217,7 +220,7 @@ public struct SmoothnessRadius: Sendable {
 /// Conventions: a routing value exactly at its switching point takes the branch its primal rule
 /// gives (ReLU'(0) = 0: a pre-activation exactly 0 with ż > 0 switches at t = 0⁺, distance 0;
 /// with ż < 0 it does not switch forward); a max-pool tie goes to the first maximum in scan
-/// order; touches (roots of even multiplicity) do not count (``PolynomialRoots/firstSwitch(_:side:below:)``).
+/// order; touches (roots of even multiplicity) do not count (``/Tensors/PolynomialRoots/firstSwitch(_:side:below:)``).
 /// v = 0 gives infinite distances.
 /// - Parameters:
 ///   - θ, v: length d (`f.layout.parameterCount`).
@@ -251,12 +254,12 @@ public func smoothnessRadius<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, alo
 ///
 /// Closed form: dividing by ε², r(ε) = Σ_{k≥3} c_k ε^{k−2} meets tolerance·|c₂ + r| where
 /// (1 − τ)·r − τc₂ = 0 or (1 + τ)·r + τc₂ = 0, two polynomials of degree K − 2 whose smallest
-/// positive sign change (``PolynomialRoots/signChanges(_:below:firstOnly:)``) is the answer (the
+/// positive sign change (``/Tensors/PolynomialRoots/signChanges(_:below:firstOnly:)``) is the answer (the
 /// ratio starts at 0 when c₂ ≠ 0 and is continuous until it reaches τ). c₂ = 0 with a nonzero
 /// higher term gives 0; no term beyond c₂ gives `.infinity`. For −v pass c_k·(−1)^k
 /// (``quadraticModelRadii(coefficients:tolerance:)``).
 /// - Parameters:
-///   - coefficients: c₀…c_K (normalized; ``taylorCoefficients(of:at:along:order:)``).
+///   - coefficients: c₀…c_K (normalized; ``taylorCoefficients(of:at:along:order:)->[O.Scalar]``).
 ///   - tolerance: τ in (0, 1).
 /// - Throws: ``AutodiffError/invalidArgument(_:)`` for τ outside (0, 1), fewer than 3 or non-finite coefficients.
 public func quadraticModelRadius(coefficients c: [Double], tolerance τ: Double = 0.1) throws -> Double {

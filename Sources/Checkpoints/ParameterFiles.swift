@@ -29,7 +29,7 @@ public enum ParameterFiles {
 }
 
 /// Saves a flat θ (atomically), one F32 tensor per layout entry.
-/// - Throws: ``CheckpointError`` on I/O failure; ``AutodiffError`` if θ has the wrong length.
+/// - Throws: ``CheckpointError`` on I/O failure; ``/Autodiff/AutodiffError`` if θ has the wrong length.
 public func saveParameters(_ θ: Tensor<Float>, layout: ParameterLayout, to url: URL, metadata: [String: String] = [:]) throws {
     try layout.validate(θ)
     try SafeTensors.write(ParameterFiles.tensors(of: θ, layout: layout), metadata: metadata, to: url)

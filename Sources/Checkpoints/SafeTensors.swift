@@ -65,7 +65,7 @@ public enum SafeTensors {
     }
 
     /// Atomically writes `F64` tensors to a safetensors file.
-    /// Parameters and errors as for the `F32` variant ``write(_:metadata:to:)-([(name:String,shape:[Int],values:[Float])],_,_)``.
+    /// Parameters and errors as for the `F32` variant `write(_:metadata:to:)`.
     public static func write(_ tensors: [(name: String, shape: [Int], values: [Double])],
                              metadata: [String: String] = [:], to url: URL) throws {
         try write(tensors.map { (name: $0.name, shape: $0.shape, payload: .f64($0.values)) },
@@ -81,7 +81,7 @@ public enum SafeTensors {
     }
 
     /// Encodes tensors as the bytes of a safetensors file, without touching disk.
-    /// Parameters and errors as for ``write(_:metadata:to:)-([(name:String,shape:[Int],payload:SafeTensorsPayload)],_,_)``
+    /// Parameters and errors as for `write(_:metadata:to:)`
     /// (errors name the path `"<memory>"`).
     public static func encode(_ tensors: [(name: String, shape: [Int], payload: SafeTensorsPayload)],
                               metadata: [String: String] = [:]) throws -> Data {

@@ -7,20 +7,35 @@
 /// The reader accepts every case; typed accessors exist for ``f32``, ``f64`` and
 /// ``i64`` (other types are available as raw bytes).
 public enum SafeTensorsDType: String, CaseIterable, Sendable, Hashable {
+    /// Booleans, one byte each.
     case bool = "BOOL"
+    /// Unsigned 8-bit integers.
     case u8 = "U8"
+    /// Signed 8-bit integers.
     case i8 = "I8"
+    /// 8-bit floats with 5 exponent and 2 mantissa bits.
     case f8e5m2 = "F8_E5M2"
+    /// 8-bit floats with 4 exponent and 3 mantissa bits.
     case f8e4m3 = "F8_E4M3"
+    /// Signed 16-bit integers.
     case i16 = "I16"
+    /// Unsigned 16-bit integers.
     case u16 = "U16"
+    /// IEEE half precision.
     case f16 = "F16"
+    /// bfloat16: 8 exponent and 7 mantissa bits.
     case bf16 = "BF16"
+    /// Signed 32-bit integers.
     case i32 = "I32"
+    /// Unsigned 32-bit integers.
     case u32 = "U32"
+    /// IEEE single precision (`Float`).
     case f32 = "F32"
+    /// IEEE double precision (`Double`).
     case f64 = "F64"
+    /// Signed 64-bit integers.
     case i64 = "I64"
+    /// Unsigned 64-bit integers.
     case u64 = "U64"
 
     /// Size of one element in bytes.

@@ -56,7 +56,7 @@ public struct DataSettings: Codable, Equatable, Sendable {
 
 extension MNISTDataset {
     /// Loads the data set the settings name. MNIST is fetched into its directory when the files
-    /// are missing (from `mnistFrom`, a local copy, else as ``MNISTFetcher/fetch(into:localCopy:log:)``
+    /// are missing (from `mnistFrom`, a local copy, else as `MNISTFetcher.fetch(into:localCopy:log:)`
     /// says); Fashion-MNIST must be present. The four files are identified by their digests
     /// (``identify(directory:)``): a directory that holds the other canonical data set is refused;
     /// files of which any differs from the data set's are used with a note to `log` saying which,

@@ -3,7 +3,7 @@ import CZlib
 /// In-memory gzip compression and decompression through the system zlib
 /// (RFC 1952 gzip framing over RFC 1951 deflate).
 public enum Gzip {
-    /// The default cap on the decompressed size in ``decompress(_:path:maxOutputBytes:)``:
+    /// The default cap on the decompressed size in `decompress(_:path:maxOutputBytes:)`:
     /// 1 GiB. Larger output is treated as a corrupt file or a decompression bomb.
     public static let defaultMaxOutputBytes = 1 << 30
 
@@ -23,7 +23,7 @@ public enum Gzip {
     /// decompressed one after another. Uses `inflateInit2(..., 15 + 32)`
     /// (automatic zlib/gzip header detection) and streams the output in
     /// chunks. The output buffer starts at the size the gzip trailer's ISIZE
-    /// field announces, but never above ``saneCapacity(compressedCount:)``
+    /// field announces, but never above `saneCapacity(compressedCount:)`
     /// (8 × the compressed size + 1 MiB) nor `maxOutputBytes`, since the
     /// trailer of a corrupt or truncated file is garbage; it grows as needed.
     /// Decompression stops as soon as the output would exceed `maxOutputBytes`,

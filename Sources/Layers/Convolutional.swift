@@ -21,7 +21,7 @@ public struct Conv2D: Sendable, Equatable {
     public var parameterShapes: [[Int]] { [[outputChannels, inputChannels, kernelSize, kernelSize], [outputChannels]] }
 
     /// The output shape for an input shape.
-    /// - Throws: ``ConvolutionError`` (rank, channel mismatch, kernel larger than the padded input).
+    /// - Throws: ``/Tensors/ConvolutionError`` (rank, channel mismatch, kernel larger than the padded input).
     public func outputShape(for input: [Int]) throws -> [Int] {
         try ConvolutionGeometry.checked(input: input, filter: parameterShapes[0], stride: stride, padding: padding).outputShape
     }
@@ -59,7 +59,7 @@ public struct CNN: Model {
     public let flattenedSize: Int
 
     /// A CNN of `channels.count` conv → ReLU → max-pool stages, then two linear layers.
-    /// - Throws: ``ConvolutionError`` when a stage does not fit its input (kernel larger than the
+    /// - Throws: ``/Tensors/ConvolutionError`` when a stage does not fit its input (kernel larger than the
     ///   padded input, odd size before a pooling), or ``ModelError`` for empty or non-positive sizes.
     public init(inputChannels: Int = 1, height: Int = 28, width: Int = 28, channels: [Int] = [16, 32],
                 kernelSize: Int = 5, padding: Int = 2, hiddenSize: Int = 128, classCount: Int = 10) throws {

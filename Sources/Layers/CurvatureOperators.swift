@@ -9,14 +9,18 @@ import Tensors
 /// a JVP (forward mode) and a VJP (reverse mode) of the logits.
 public struct GaussNewtonOperator<M: Model, E: TensorScalar>: SymmetricOperator {
     public typealias Scalar = E
+    /// The model whose logits J differentiates.
     public let model: M
+    /// θ (length d).
     public let point: Tensor<E>
+    /// The batch, [N, inputSize].
     public let input: Tensor<E>
+    /// The N class labels.
     public let labels: [Int]
     public var dimension: Int { point.count }
     @usableFromInline let probabilities: Tensor<E>
 
-    /// - Throws: ``ModelError`` for a batch that does not fit the model, ``AutodiffError`` for a
+    /// - Throws: ``ModelError`` for a batch that does not fit the model, ``/Autodiff/AutodiffError`` for a
     ///   wrong θ length.
     public init(model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int]) throws {
         try model.validate(input: input, labels: labels)
@@ -56,7 +60,7 @@ public struct EmpiricalFisherOperator<E: TensorScalar>: SymmetricOperator {
     public let gradients: Tensor<E>
     public var dimension: Int { gradients.shape[1] }
 
-    /// - Throws: ``ModelError`` or ``AutodiffError`` for a batch or θ that does not fit the model.
+    /// - Throws: ``ModelError`` or ``/Autodiff/AutodiffError`` for a batch or θ that does not fit the model.
     public init<M: Model>(model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int]) throws {
         try model.validate(input: input, labels: labels)
         var rows: [E] = []
@@ -87,8 +91,8 @@ public enum CurvatureKind: String, CaseIterable, Codable, Sendable {
 
     /// This curvature of `model`'s mean cross-entropy over the rows of `input` ([N, inputSize])
     /// at θ, summed over chunks of `chunkSize` rows (0: one chunk) with weights n_i/N
-    /// (``ChunkedOperator``): the same matrix as on the whole batch, to round-off.
-    /// - Throws: ``ModelError`` for a batch that does not fit the model, ``AutodiffError`` for a
+    /// (``/Probes/ChunkedOperator``): the same matrix as on the whole batch, to round-off.
+    /// - Throws: ``ModelError`` for a batch that does not fit the model, ``/Autodiff/AutodiffError`` for a
     ///   wrong θ length or an empty batch.
     public func matrix<M: Model, E: TensorScalar>(of model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int], chunkSize: Int = 0,
                                                   records: ChunkRecords = .kept) throws -> AnySymmetricOperator<E> {
@@ -119,7 +123,7 @@ public enum CurvatureKind: String, CaseIterable, Codable, Sendable {
 }
 
 /// How `landscape probe` and `landscape check` split a batch of data, as `train` and `study` split
-/// theirs: chunks of ``rows(for:)`` rows; each chunk's records kept (``ChunkRecords/kept``) while
+/// theirs: chunks of ``rows(for:)`` rows; each chunk's records kept (``/Probes/ChunkRecords/kept``) while
 /// the batch has at most ``keptRows`` rows and streamed beyond, so that memory is bounded by the
 /// records of `keptRows` rows or of one chunk, however large the batch.
 public enum BatchChunking {
@@ -142,13 +146,13 @@ public enum BatchChunking {
 }
 
 extension Model {
-    /// The mean cross-entropy over the rows of `input` ([N, inputSize]) as a ``LossFunction``,
+    /// The mean cross-entropy over the rows of `input` ([N, inputSize]) as a ``/Probes/LossFunction``,
     /// evaluated and differentiated in chunks of `chunkSize` rows (0: one chunk) weighted by n_i/N
-    /// (``RowChunks``): the same function as on the whole batch, with one chunk on the tape at a time.
+    /// (``/Autodiff/RowChunks``): the same function as on the whole batch, with one chunk on the tape at a time.
     /// Its Taylor coefficients are the chunked objective's (``ModelLoss/chunkRows``: one chunk's
     /// jets at a time); its gradient of curvature and its Hessian at any point are sums over the
     /// chunks (the Hessian's records kept or streamed as ``BatchChunking/records(_:rows:dimension:scalarBytes:)``).
-    /// - Throws: ``ModelError`` for a batch that does not fit the model; ``AutodiffError`` for an
+    /// - Throws: ``ModelError`` for a batch that does not fit the model; ``/Autodiff/AutodiffError`` for an
     ///   empty batch or a negative chunk size.
     public func meanLoss<E: TensorScalar>(on input: Tensor<E>, labels: [Int], chunkSize: Int = 0) throws -> LossFunction<E> {
         try validate(input: input, labels: labels)
@@ -193,10 +197,10 @@ extension Model {
 }
 
 extension Model {
-    /// Mini-batches of `batchSize` of a data set's `samples` rows (``MiniBatchSource``), each
+    /// Mini-batches of `batchSize` of a data set's `samples` rows (``/Probes/MiniBatchSource``), each
     /// batch's loss the mean cross-entropy on the rows `gather` gives for its positions
     /// (``meanLoss(on:labels:chunkSize:)``, in chunks of `chunkSize` rows: 0 one chunk).
-    /// - Throws: ``AutodiffError`` for samples < 1, batch size < 1 or a negative chunk size.
+    /// - Throws: ``/Autodiff/AutodiffError`` for samples < 1, batch size < 1 or a negative chunk size.
     public func miniBatches<E: TensorScalar>(samples: Int, batchSize: Int, chunkSize: Int = 0,
                                              gather: @escaping ([Int]) -> (input: Tensor<E>, labels: [Int])) throws -> MiniBatchSource<E> {
         guard chunkSize >= 0 else { throw AutodiffError.invalidArgument("mini-batches: the chunk size must be ≥ 0, got \(chunkSize)") }

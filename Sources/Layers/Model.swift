@@ -22,9 +22,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
 /// A classifier written once over the algebra protocols, with its parameters in one flat vector
 /// laid out by ``layout``.
 ///
-/// ``logits(_:input:)`` runs in every ``ConvolutionAlgebra``, which covers every number system
-/// of the package; a model whose layers need only ``TensorAlgebra`` (the MLP) conforms to
-/// ``TensorModel``, and its ``ModelLoss`` is then a ``TensorObjective``.
+/// ``logits(_:input:)`` runs in every ``/Autodiff/ConvolutionAlgebra``, which covers every number system
+/// of the package; a model whose layers need only ``/Autodiff/TensorAlgebra`` (the MLP) conforms to
+/// ``TensorModel``, and its ``ModelLoss`` is then a ``/Autodiff/TensorObjective``.
 public protocol Model: Sendable {
     /// A short name ("mlp", "cnn").
     var name: String { get }
@@ -40,7 +40,7 @@ public protocol Model: Sendable {
     func initialParameters<E: TensorScalar>(_: E.Type, seed: UInt64) -> Tensor<E>
 }
 
-/// A ``Model`` without convolutions: its logits run in any ``TensorAlgebra``.
+/// A ``Model`` without convolutions: its logits run in any ``/Autodiff/TensorAlgebra``.
 public protocol TensorModel: Model {
     /// Logits `[N, classCount]` for inputs `[N, inputSize]`, parameters one value per layout entry.
     func logits<A: TensorAlgebra>(_ parameters: [A], input: A) -> A
@@ -61,7 +61,7 @@ extension Model {
         }
     }
 
-    /// The mean cross-entropy loss on a batch as an ``Objective`` over θ.
+    /// The mean cross-entropy loss on a batch as an ``/Autodiff/Objective`` over θ.
     /// - Throws: ``ModelError`` if the batch or labels do not fit the model.
     public func loss<E: TensorScalar>(on input: Tensor<E>, labels: [Int]) throws -> ModelLoss<Self, E> {
         try validate(input: input, labels: labels)
@@ -70,7 +70,7 @@ extension Model {
 
     /// Mean loss and accuracy of θ on a data set, evaluated in chunks of `batchSize` rows
     /// with plain tensors. `input` is `[N, inputSize]`.
-    /// - Throws: ``ModelError`` or ``AutodiffError`` for wrong shapes or lengths.
+    /// - Throws: ``ModelError`` or ``/Autodiff/AutodiffError`` for wrong shapes or lengths.
     public func evaluate<E: TensorScalar>(_ θ: Tensor<E>, input: Tensor<E>, labels: [Int], batchSize: Int) throws -> (loss: Double, accuracy: Double) {
         try validate(input: input, labels: labels)
         let params = try layout.split(θ)
@@ -98,7 +98,7 @@ public struct ModelLoss<M: Model, E: TensorScalar>: Objective {
     /// The labels, `N` values in `0..<classCount`.
     public let labels: [Int]
     /// Rows per chunk of the batch (0: all at once): the loss is Σ_i (n_i/N)·loss_i over
-    /// ``RowChunks``, the same function, computed so that a forward-only algebra (plain values,
+    /// ``/Autodiff/RowChunks``, the same function, computed so that a forward-only algebra (plain values,
     /// duals, jets) holds one chunk's activations at a time. A tape records every chunk.
     public var chunkRows = 0
     /// The model’s layout of θ.
@@ -135,7 +135,7 @@ extension ModelLoss: TensorObjective where M: TensorModel {
         mean(parameters) { model.logits($0, input: $1) }
     }
 
-    /// The same loss in a ``ConvolutionAlgebra``: without it, a call with one would be ambiguous
+    /// The same loss in a ``/Autodiff/ConvolutionAlgebra``: without it, a call with one would be ambiguous
     /// between the two overloads above.
     @inlinable
     public func callAsFunction<A: ConvolutionAlgebra>(_ parameters: [A]) -> A where A.Scalar == E {

@@ -1,7 +1,9 @@
 /// The models of this package by name: the one list of model names (CLI options, configuration
 /// files, run.json, the study's `models`).
 public enum ModelKind: String, CaseIterable, Codable, CodingKeyRepresentable, Sendable {
+    /// The MLP, 784→256→256→10 (``MLP``).
     case mlp
+    /// The CNN of the study (``CNN``).
     case cnn
 
     /// The model with its default sizes (``MLP/init(sizes:)``, ``CNN``).

@@ -11,7 +11,7 @@ extension Model {
     /// - Parameters:
     ///   - θ, v: length d.
     ///   - input: `[N, inputSize]`; `labels`: N values in `0..<classCount`.
-    /// - Throws: ``ModelError`` for a batch that does not fit the model; ``AutodiffError`` for θ or
+    /// - Throws: ``ModelError`` for a batch that does not fit the model; ``/Autodiff/AutodiffError`` for θ or
     ///   v of the wrong length, an empty batch, a negative order or chunk size.
     public func perSampleExpansion<E: TensorScalar>(at θ: Tensor<E>, along v: Tensor<E>, input: Tensor<E>, labels: [Int],
                                                     order: Int, chunkSize: Int = 0) throws -> PerSampleExpansion {
@@ -33,7 +33,7 @@ extension Model {
         return PerSampleExpansion(labels: labels, predicted: predicted, coefficients: coefficients)
     }
 
-    /// The per-sample losses of a batch as a probe route (``ProbeContext/perSample``), in chunks of
+    /// The per-sample losses of a batch as a probe route (``/Probes/ProbeContext/perSample``), in chunks of
     /// `chunkSize` rows (``perSampleExpansion(at:along:input:labels:order:chunkSize:)``).
     /// - Throws: ``ModelError`` for a batch that does not fit the model.
     public func perSampleLosses<E: TensorScalar>(on input: Tensor<E>, labels: [Int], chunkSize: Int = 0) throws -> PerSampleLosses<E> {

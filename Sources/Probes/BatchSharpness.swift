@@ -15,7 +15,7 @@ public struct MiniBatchSource<E: TensorScalar> {
     ///   - samples: n ≥ 1, the rows of the data set.
     ///   - batchSize: B ≥ 1; a B larger than n gives batches of all n samples (``rowsPerBatch``).
     ///   - loss: the mean loss on the given positions (each in `0..<samples`, distinct).
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for n < 1 or B < 1.
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` for n < 1 or B < 1.
     public init(samples: Int, batchSize: Int, loss: @escaping ([Int]) throws -> LossFunction<E>) throws {
         guard samples >= 1, batchSize >= 1 else {
             throw AutodiffError.invalidArgument("mini-batches: need at least one sample and a batch size ≥ 1, got \(samples) samples and batch size \(batchSize)")
@@ -28,7 +28,7 @@ public struct MiniBatchSource<E: TensorScalar> {
     public var rowsPerBatch: Int { min(batchSize, samples) }
 
     /// The positions of batch `k` (≥ 0) of `seed`: ``rowsPerBatch`` distinct positions in
-    /// `0..<samples`, uniform without replacement (``SplitMix64/sample(_:from:)``) from the
+    /// `0..<samples`, uniform without replacement (``/Tensors/SplitMix64/sample(_:from:)``) from the
     /// generator seeded with `SplitMix64.derivedSeed(seed, stream: k)`, in the order drawn.
     public func rows(ofBatch k: Int, seed: UInt64) -> [Int] {
         var rng = SplitMix64(seed: SplitMix64.derivedSeed(seed, stream: UInt64(bitPattern: Int64(k))))
@@ -90,7 +90,7 @@ public struct BatchSharpness: Sendable {
 /// - Returns: the K ratios and gradient norms. A batch whose gradient is exactly 0 has no
 ///   direction: its ratio is nan, and so is the mean (kept by the non-finite rule,
 ///   ``nonFiniteWarning(_:what:note:kept:)``).
-/// - Throws: ``AutodiffError/invalidArgument(_:)`` for K < 1 or a mini-batch loss without a
+/// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` for K < 1 or a mini-batch loss without a
 ///   Taylor-mode route; the losses' errors (θ that does not fit the layout).
 public func batchSharpness<E: TensorScalar>(of source: MiniBatchSource<E>, at θ: Tensor<E>, batches: Int, seed: UInt64) throws -> BatchSharpness {
     guard batches >= 1 else { throw AutodiffError.invalidArgument("\(BatchSharpnessProbe.name): need at least one mini-batch, got \(batches)") }
@@ -138,6 +138,7 @@ public struct BatchSharpnessProbe: Probe {
     public static let automaticMinimum = 4
 
     public init() {}
+    /// K batches (0: automatic, ``batchCount(batchSize:)``) drawn with `seed`.
     public init(batches: Int, seed: UInt64) { self.batches = batches; self.seed = seed }
 
     /// K for batches of `batchSize` samples: ``batches``, or when it is 0,
@@ -147,6 +148,7 @@ public struct BatchSharpnessProbe: Probe {
     }
 
     public struct Result: ProbeResult {
+        /// The mean over batches and its standard error, K, the batch size, and the mean ‖g_B‖.
         public var mean = Double.nan, standardError = Double.nan, batches = 0, batchSize = 0, gradientNorm = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] {

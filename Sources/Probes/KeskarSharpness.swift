@@ -2,7 +2,7 @@ import Autodiff
 import Tensors
 
 /// Keskar et al.'s sharpness of an objective at θ; see
-/// ``keskarSharpness(of:at:epsilon:steps:stepSize:seed:)``.
+/// `keskarSharpness(of:at:epsilon:steps:stepSize:seed:)`.
 public struct KeskarSharpness<Scalar: TensorScalar>: Sendable {
     /// ε, the box's half-width relative to |θ_i| + 1.
     public let epsilon: Double
@@ -46,9 +46,9 @@ public struct KeskarSharpness<Scalar: TensorScalar>: Sendable {
 ///   - stepSize: η, the step as a fraction of each half-width.
 /// - Returns: the increase and φ in the objective's precision (evaluate in Float64 for small ε),
 ///   with δ (length d).
-/// - Throws: ``AutodiffError/invalidArgument(_:)`` for ε ≤ 0 or non-finite, steps < 1, η ≤ 0 or
+/// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` for ε ≤ 0 or non-finite, steps < 1, η ≤ 0 or
 ///   non-finite, 1 + f(θ) ≤ 0 or non-finite (φ is meant for a loss f ≥ 0), or a non-finite loss
-///   or gradient on the way; ``AutodiffError/lengthMismatch(what:expected:actual:)`` when θ does
+///   or gradient on the way; ``/Autodiff/AutodiffError/lengthMismatch(what:expected:actual:)`` when θ does
 ///   not fit the layout.
 public func keskarSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, steps: Int = 20,
                                           stepSize: Double = 0.25, seed: UInt64 = 0) throws -> KeskarSharpness<O.Scalar> {
@@ -75,7 +75,7 @@ public func keskarSharpness<E: TensorScalar>(of f: LossFunction<E>, at θ: Tenso
                            steps: found.steps, delta: found.delta)
 }
 
-/// Keskar et al.'s box sharpness as a probe (``keskarSharpness(of:at:epsilon:steps:stepSize:seed:)``).
+/// Keskar et al.'s box sharpness as a probe (`keskarSharpness(of:at:epsilon:steps:stepSize:seed:)`).
 public struct KeskarProbe: Probe {
     public static let name = "keskar"
     /// The box half-width ε: |δ_i| ≤ ε(|θ_i| + 1).
@@ -90,6 +90,7 @@ public struct KeskarProbe: Probe {
     public init() {}
 
     public struct Result: ProbeResult {
+        /// The largest loss increase found, Keskar's sharpness, and the ascent steps taken.
         public var increase = Double.nan, sharpness = Double.nan, steps = 0
         public init() {}
         public static var fields: [ProbeField<Result>] {

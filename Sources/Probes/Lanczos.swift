@@ -1,7 +1,7 @@
 import Autodiff
 import Tensors
 
-/// Which end of the spectrum ``lanczos(of:at:count:target:steps:tolerance:seed:)`` returns.
+/// Which end of the spectrum `lanczos(of:at:count:target:steps:tolerance:seed:)` returns.
 public enum SpectrumEnd: String, Sendable, CaseIterable {
     /// The k largest eigenvalues (λ_max first).
     case largestAlgebraic
@@ -24,7 +24,7 @@ public struct RitzPair<E: TensorScalar>: Sendable {
     public let converged: Bool
 }
 
-/// The result of ``lanczos(of:at:count:target:steps:tolerance:seed:)``.
+/// The result of `lanczos(of:at:count:target:steps:tolerance:seed:)`.
 public struct LanczosResult<E: TensorScalar>: Sendable {
     /// The requested Ritz pairs, ordered by `target` (largest first, smallest first, or largest |θ| first).
     public let pairs: [RitzPair<E>]
@@ -68,8 +68,8 @@ public struct LanczosResult<E: TensorScalar>: Sendable {
 ///     Krylov space has found it: from a start vector nearly orthogonal to the top eigenvector
 ///     (component 1e-8) the first Ritz pair can converge to an interior eigenvalue, as power
 ///     iteration can. Start from a vector with weight on the wanted end (a previous estimate).
-/// - Throws: ``AutodiffError`` for wrong lengths, k < 1, k > d, m outside k...d, or a non-finite HVP;
-///   ``LAPACK/Failure`` if the tridiagonal eigensolver fails.
+/// - Throws: ``/Autodiff/AutodiffError`` for wrong lengths, k < 1, k > d, m outside k...d, or a non-finite HVP;
+///   ``/Tensors/LAPACK/Failure`` if the tridiagonal eigensolver fails.
 public func lanczos<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, count k: Int, target: SpectrumEnd = .largestAlgebraic,
                                   steps: Int? = nil, tolerance: Double = 1e-6, seed: UInt64 = 0,
                                   initialVector: Tensor<O.Scalar>? = nil, stopWhenConverged: Bool = false) throws -> LanczosResult<O.Scalar> {
@@ -158,8 +158,8 @@ func ritzPairsConverged(alpha: [Double], beta: [Double], nextBeta: Double, count
 
 /// All eigenvalues (ascending) of the dense Hessian of a small model: d HVPs, then LAPACK
 /// `dsyevd`. The Hessian is symmetrized as (H + Hᵀ)/2 against round-off.
-/// - Throws: ``AutodiffError/tooLarge(parameters:limit:)`` above `limit` parameters (raise it to
-///   allow d² memory and d HVPs), and the errors of the HVP and of ``LAPACK``.
+/// - Throws: ``/Autodiff/AutodiffError/tooLarge(parameters:limit:)`` above `limit` parameters (raise it to
+///   allow d² memory and d HVPs), and the errors of the HVP and of ``/Tensors/LAPACK``.
 public func hessianSpectrum<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, limit: Int = 4096) throws -> [Double] {
     try HessianOperator(of: f, at: θ).spectrum(limit: limit)
 }

@@ -24,6 +24,7 @@ public struct LargestEigenvalue<E: TensorScalar>: Sendable {
     public let vector: Tensor<E>
     /// Operator products: power iterations plus Lanczos steps.
     public let products: Int
+    /// Which method gave the estimate.
     public let method: Method
     /// Why the power iteration stopped.
     public let powerStatus: PowerIterationStatus
@@ -50,8 +51,8 @@ public struct LargestEigenvalue<E: TensorScalar>: Sendable {
 ///   - lanczosSteps: the most Lanczos steps after it (capped at d), ≥ 1.
 ///   - tolerance: relative residual for convergence, > 0.
 ///   - initialVector: a warm start (e.g. the previous epoch's ``LargestEigenvalue/vector``).
-/// - Throws: ``AutodiffError`` for invalid options, wrong lengths or a non-finite product;
-///   ``LAPACK/Failure`` if the tridiagonal eigensolver fails.
+/// - Throws: ``/Autodiff/AutodiffError`` for invalid options, wrong lengths or a non-finite product;
+///   ``/Tensors/LAPACK/Failure`` if the tridiagonal eigensolver fails.
 public func largestEigenvalue<A: SymmetricOperator>(of op: A, powerIterations: Int = 10, lanczosSteps: Int = 10, tolerance: Double = 1e-3,
                                                     seed: UInt64 = 0, initialVector: Tensor<A.Scalar>? = nil) throws -> LargestEigenvalue<A.Scalar> {
     guard lanczosSteps >= 1 else { throw AutodiffError.invalidArgument("λ_max: lanczosSteps must be at least 1, got \(lanczosSteps)") }
@@ -102,11 +103,13 @@ public struct LambdaMaxProbe: Probe {
     public var tolerance = 1e-3
 
     public init() {}
+    /// The probe with these settings.
     public init(powerIterations: Int, lanczosSteps: Int = 10, tolerance: Double) {
         self.powerIterations = powerIterations; self.lanczosSteps = lanczosSteps; self.tolerance = tolerance
     }
 
     public struct Result: ProbeResult {
+        /// λ_max, the operator products, the residual ‖Hv − λv‖, whether it converged, and a negative eigenvalue at least as large in magnitude when one was seen (else nan).
         public var lambdaMax = Double.nan, products = 0, residual = Double.nan, converged = false, negative = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] {

@@ -3,10 +3,11 @@ import Tensors
 
 /// A scalar loss of θ as the value probes see it (sharpness, slices, batch sharpness): its value
 /// and gradient at any point, where it has one its Taylor coefficients along a direction (Taylor
-/// mode, `Notes/jets.md`), and the layout of θ. An ``Objective`` is one (``init(_:)``, with every
+/// mode, `Notes/jets.md`), and the layout of θ. An ``/Autodiff/Objective`` is one (``init(_:)``, with every
 /// route); so is a mean over data chunks or any other function a caller can evaluate and
 /// differentiate.
 public struct LossFunction<E: TensorScalar> {
+    /// The layout of θ.
     public let layout: ParameterLayout
     let valueAt: (Tensor<E>) throws -> Double
     let gradientAt: (Tensor<E>) throws -> (Double, Tensor<E>)
@@ -15,9 +16,9 @@ public struct LossFunction<E: TensorScalar> {
     let hessianAt: ((Tensor<E>) throws -> AnySymmetricOperator<E>)?
     let smoothnessAt: ((Tensor<E>, Tensor<E>, Int) throws -> SmoothnessRadius)?
 
-    /// The objective's value (``value(of:at:)``), gradient (reverse mode), Taylor coefficients
-    /// (``taylorCoefficients(of:at:along:order:)``, one forward pass on `Jet<Tensor>`), gradient of
-    /// the curvature (``gradientOfCurvature(of:at:along:)``, one reverse pass on
+    /// The objective's value (``/Autodiff/value(of:at:)``), gradient (reverse mode), Taylor coefficients
+    /// (``/Autodiff/taylorCoefficients(of:at:along:order:)->[O.Scalar]``, one forward pass on `Jet<Tensor>`), gradient of
+    /// the curvature (``/Autodiff/gradientOfCurvature(of:at:along:)``, one reverse pass on
     /// `Tracked<Jet<Tensor>>`) and Hessian at any point (``HessianOperator``).
     public init<O: Objective>(_ f: O) where O.Scalar == E {
         layout = f.layout
@@ -50,29 +51,29 @@ public struct LossFunction<E: TensorScalar> {
     }
 
     /// f(θ).
-    /// - Throws: ``AutodiffError`` for θ that does not fit the layout; the function's errors.
+    /// - Throws: ``/Autodiff/AutodiffError`` for θ that does not fit the layout; the function's errors.
     public func value(at θ: Tensor<E>) throws -> Double {
         try layout.validate(θ)
         return try valueAt(θ)
     }
 
     /// f(θ) and ∇f(θ) (length d).
-    /// - Throws: ``AutodiffError`` for θ that does not fit the layout; the function's errors.
+    /// - Throws: ``/Autodiff/AutodiffError`` for θ that does not fit the layout; the function's errors.
     public func valueWithGradient(at θ: Tensor<E>) throws -> (Double, Tensor<E>) {
         try layout.validate(θ)
         return try gradientAt(θ)
     }
 
     /// Whether the loss has a Taylor-mode route (``taylorCoefficients(at:along:order:)``): every
-    /// loss built from an ``Objective`` has one; one built from closures has one when it was given.
+    /// loss built from an ``/Autodiff/Objective`` has one; one built from closures has one when it was given.
     public var hasTaylorCoefficients: Bool { taylorAt != nil }
 
     /// The normalized Taylor coefficients c₀…c_order of t ↦ f(θ + t·v) at t = 0 (c₀ = f(θ),
-    /// c₁ = ∇fᵀv, 2c₂ = vᵀ∇²f v; ``taylorCoefficients(of:at:along:order:)``), in Float64.
+    /// c₁ = ∇fᵀv, 2c₂ = vᵀ∇²f v; ``/Autodiff/taylorCoefficients(of:at:along:order:)->[O.Scalar]``), in Float64.
     /// - Parameters:
     ///   - θ, v: length d.
     ///   - order: K ≥ 0.
-    /// - Throws: ``AutodiffError`` for θ or v that does not fit the layout, a negative order, no
+    /// - Throws: ``/Autodiff/AutodiffError`` for θ or v that does not fit the layout, a negative order, no
     ///   expansion, or a loss without a Taylor-mode route (``hasTaylorCoefficients``).
     public func taylorCoefficients(at θ: Tensor<E>, along v: Tensor<E>, order: Int) throws -> [Double] {
         guard let taylorAt else {
@@ -84,15 +85,15 @@ public struct LossFunction<E: TensorScalar> {
     }
 
     /// Whether the loss has the route of ``gradientOfCurvature(at:along:)`` (every loss built from
-    /// an ``Objective``; one built from closures when it was given).
+    /// an ``/Autodiff/Objective``; one built from closures when it was given).
     public var hasCurvatureGradient: Bool { curvatureGradientAt != nil }
 
     /// f(θ), ∇f(θ), H(θ)u and ∇_θ(uᵀH(θ)u) = ∇³f(θ)[u, u, ·] at fixed u, from one reverse pass over
-    /// a second-order jet (``gradientOfCurvature(of:at:along:)``, which says when the last is the
+    /// a second-order jet (``/Autodiff/gradientOfCurvature(of:at:along:)``, which says when the last is the
     /// gradient of an eigenvalue).
     /// - Parameters:
     ///   - θ, u: length d.
-    /// - Throws: ``AutodiffError`` for θ or u that does not fit the layout, no expansion, or a
+    /// - Throws: ``/Autodiff/AutodiffError`` for θ or u that does not fit the layout, no expansion, or a
     ///   loss without this route (``hasCurvatureGradient``).
     public func gradientOfCurvature(at θ: Tensor<E>, along u: Tensor<E>) throws -> CurvatureGradient<E> {
         guard let curvatureGradientAt else {
@@ -105,7 +106,7 @@ public struct LossFunction<E: TensorScalar> {
 
     /// The Hessian of the loss at θ as an operator (for a point other than a probe context's own,
     /// whose curvature the context holds).
-    /// - Throws: ``AutodiffError`` for θ that does not fit the layout or a loss without this route;
+    /// - Throws: ``/Autodiff/AutodiffError`` for θ that does not fit the layout or a loss without this route;
     ///   the operator's errors.
     public func hessian(at θ: Tensor<E>) throws -> AnySymmetricOperator<E> {
         guard let hessianAt else {
@@ -117,8 +118,8 @@ public struct LossFunction<E: TensorScalar> {
 
     /// The distances along ±v to the nearest change of the loss's routing (activation patterns,
     /// pooling argmaxes) and its Taylor coefficients to `order`, from one pass
-    /// (``smoothnessRadius(of:at:along:order:)``).
-    /// - Throws: ``AutodiffError`` for θ or v that does not fit the layout, an order < 1, or a loss
+    /// (``/Autodiff/smoothnessRadius(of:at:along:order:)``).
+    /// - Throws: ``/Autodiff/AutodiffError`` for θ or v that does not fit the layout, an order < 1, or a loss
     ///   built from closures without this route.
     public func smoothnessRadius(at θ: Tensor<E>, along v: Tensor<E>, order: Int) throws -> SmoothnessRadius {
         guard let smoothnessAt else {

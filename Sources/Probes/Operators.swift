@@ -7,11 +7,12 @@ import Tensors
 /// empirical Fisher, a block of any of them, a weighted sum over data chunks, and a plain
 /// symmetric matrix conform (as curvlinops' linear operators and JAX's `linearize`).
 public protocol SymmetricOperator {
+    /// The element type of the vectors.
     associatedtype Scalar: TensorScalar
     /// d: the length of the vectors `apply` takes and returns.
     var dimension: Int { get }
     /// `A v` for `v` of length d.
-    /// - Throws: ``AutodiffError`` for a wrong length or a non-finite product.
+    /// - Throws: ``/Autodiff/AutodiffError`` for a wrong length or a non-finite product.
     func apply(_ v: Tensor<Scalar>) throws -> Tensor<Scalar>
     /// `[A v₁, …, A v_k]`; the default applies the vectors one by one.
     func apply(block vectors: [Tensor<Scalar>]) throws -> [Tensor<Scalar>]
@@ -21,13 +22,13 @@ extension SymmetricOperator {
     public func apply(block vectors: [Tensor<Scalar>]) throws -> [Tensor<Scalar>] { try vectors.map { try apply($0) } }
 
     /// Checks a vector's length against ``dimension``.
-    /// - Throws: ``AutodiffError/lengthMismatch(what:expected:actual:)``.
+    /// - Throws: ``/Autodiff/AutodiffError/lengthMismatch(what:expected:actual:)``.
     public func validate(_ v: Tensor<Scalar>, as what: String = "the vector") throws {
         guard v.count == dimension else { throw AutodiffError.lengthMismatch(what: what, expected: dimension, actual: v.count) }
     }
 
     /// The dense d×d matrix (Double), symmetrized as (A + Aᵀ)/2 against round-off: d products.
-    /// - Throws: ``AutodiffError/tooLarge(parameters:limit:)`` above `limit` (raise it to allow
+    /// - Throws: ``/Autodiff/AutodiffError/tooLarge(parameters:limit:)`` above `limit` (raise it to allow
     ///   d² memory and d products).
     public func dense(limit: Int = 4096) throws -> Tensor<Double> {
         let d = dimension
@@ -56,7 +57,7 @@ public struct SymmetricMatrix<E: TensorScalar>: SymmetricOperator {
     public let matrix: Tensor<E>
     public var dimension: Int { matrix.shape[0] }
 
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` unless `matrix` is square, finite and
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` unless `matrix` is square, finite and
     ///   symmetric to round-off (|a_ij − a_ji| ≤ 1e-12·max|a|).
     public init(_ matrix: Tensor<E>) throws {
         guard matrix.rank == 2, matrix.shape[0] == matrix.shape[1], matrix.shape[0] > 0 else {
@@ -85,18 +86,20 @@ public struct SymmetricMatrix<E: TensorScalar>: SymmetricOperator {
     }
 }
 
-/// The Hessian ∇²f(θ) of an objective at a point, linearized once (``LinearizedHessian``):
+/// The Hessian ∇²f(θ) of an objective at a point, linearized once (``/Autodiff/LinearizedHessian``):
 /// building it runs the primal forward and reverse pass and records its intermediates; each
 /// product then computes only the tangents of the forward-over-reverse pass (Pearlmutter 1994).
 public struct HessianOperator<O: Objective>: SymmetricOperator {
     public typealias Scalar = O.Scalar
+    /// The objective f.
     public var objective: O { linearization.objective }
+    /// θ (length d).
     public var point: Tensor<O.Scalar> { linearization.point }
     /// The recorded pass, with f(θ) and ∇f(θ).
     public let linearization: LinearizedHessian<O>
     public var dimension: Int { point.count }
 
-    /// - Throws: ``AutodiffError/lengthMismatch(what:expected:actual:)`` if θ does not fit the layout.
+    /// - Throws: ``/Autodiff/AutodiffError/lengthMismatch(what:expected:actual:)`` if θ does not fit the layout.
     public init(of objective: O, at θ: Tensor<O.Scalar>) throws {
         try objective.layout.validate(θ)
         linearization = try LinearizedHessian(of: objective, at: θ)
@@ -108,15 +111,16 @@ public struct HessianOperator<O: Objective>: SymmetricOperator {
 }
 
 /// An operator restricted to some coordinates: P A Pᵀ for the selection P of `ranges` (e.g. one
-/// layer's entries of a ``ParameterLayout``), of dimension the total length of the ranges.
+/// layer's entries of a ``/Autodiff/ParameterLayout``), of dimension the total length of the ranges.
 public struct RestrictedOperator<Base: SymmetricOperator>: SymmetricOperator {
     public typealias Scalar = Base.Scalar
+    /// The unrestricted operator.
     public let base: Base
     /// Disjoint, ascending ranges of the base's coordinates.
     public let ranges: [Range<Int>]
     public var dimension: Int { ranges.reduce(0) { $0 + $1.count } }
 
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for empty, overlapping, unsorted or
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` for empty, overlapping, unsorted or
     ///   out-of-range ranges.
     public init(_ base: Base, ranges: [Range<Int>]) throws {
         guard !ranges.isEmpty, ranges.allSatisfy({ !$0.isEmpty && $0.lowerBound >= 0 && $0.upperBound <= base.dimension }),
@@ -127,7 +131,7 @@ public struct RestrictedOperator<Base: SymmetricOperator>: SymmetricOperator {
     }
 
     /// The block of a layout's entries named in `names` (e.g. `["fc1.weight", "fc1.bias"]`).
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` naming an unknown entry.
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` naming an unknown entry.
     public init(_ base: Base, entries names: [String], of layout: ParameterLayout) throws {
         let entries = try names.map { name in
             guard let e = layout.entry(named: name) else {
@@ -170,10 +174,11 @@ public func layerBlocks(of layout: ParameterLayout) -> [(name: String, entries: 
 /// layers), the curvature with all cross-layer terms dropped (as K-FAC's block structure).
 public struct BlockDiagonalOperator<Base: SymmetricOperator>: SymmetricOperator {
     public typealias Scalar = Base.Scalar
+    /// The diagonal blocks, disjoint and together covering every coordinate.
     public let blocks: [RestrictedOperator<Base>]
     public var dimension: Int { blocks[0].base.dimension }
 
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for no blocks, blocks of different bases'
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` for no blocks, blocks of different bases'
     ///   dimensions or overlapping blocks.
     public init(_ blocks: [RestrictedOperator<Base>]) throws {
         guard let first = blocks.first else { throw AutodiffError.invalidArgument("block-diagonal operator: no blocks") }
@@ -208,12 +213,14 @@ public enum ChunkRecords: String, Codable, Sendable, CaseIterable {
     case kept
 }
 
-/// Σ_i w_i A_i over chunks of data (``RowChunks``, w_i = n_i/n), A_i the curvature of chunk i's
+/// Σ_i w_i A_i over chunks of data (``/Autodiff/RowChunks``, w_i = n_i/n), A_i the curvature of chunk i's
 /// mean loss: the curvature of the mean loss over all rows, as curvlinops' `_loop_over_data`.
 /// Every curvature operator over a data set (Hessian, Gauss–Newton, Fisher, their blocks) is one.
 public struct ChunkedOperator<Part: SymmetricOperator>: SymmetricOperator {
     public typealias Scalar = Part.Scalar
+    /// The chunks of rows, each weighted by its share n_i/N.
     public let chunks: RowChunks
+    /// Whether each chunk's operator is kept or rebuilt per product.
     public let records: ChunkRecords
     public let dimension: Int
     let make: (Range<Int>) throws -> Part
@@ -221,7 +228,7 @@ public struct ChunkedOperator<Part: SymmetricOperator>: SymmetricOperator {
 
     /// - Parameter make: the operator of the chunk of rows given; it is called once per chunk
     ///   (`kept`) or once per chunk and product (`streamed`).
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for chunks whose operators differ in
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` for chunks whose operators differ in
     ///   dimension; `make`'s errors.
     public init(chunks: RowChunks, records: ChunkRecords = .kept, make: @escaping (Range<Int>) throws -> Part) throws {
         let first = try make(chunks[0])
@@ -277,6 +284,7 @@ public struct AnySymmetricOperator<E: TensorScalar>: SymmetricOperator {
     let product: (Tensor<E>) throws -> Tensor<E>
     let blockProduct: ([Tensor<E>]) throws -> [Tensor<E>]
 
+    /// Wraps `base`.
     public init<A: SymmetricOperator>(_ base: A) where A.Scalar == E {
         dimension = base.dimension
         product = base.apply
@@ -288,7 +296,7 @@ public struct AnySymmetricOperator<E: TensorScalar>: SymmetricOperator {
 }
 
 /// `y` if every element is finite, else an error naming the product (`what`, e.g. "the Hessian-vector product").
-/// - Throws: ``AutodiffError/invalidArgument(_:)``.
+/// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)``.
 public func finite<E: TensorScalar>(_ y: Tensor<E>, _ what: String) throws -> Tensor<E> {
     guard y.norm().isFinite else { throw AutodiffError.invalidArgument("\(what) is not finite") }
     return y
@@ -297,6 +305,7 @@ public func finite<E: TensorScalar>(_ y: Tensor<E>, _ what: String) throws -> Te
 
 /// λ_max, λ_min and the trace of one diagonal block of a curvature operator.
 public struct BlockCurvature: Sendable {
+    /// The block's name (a layer's, from ``layerBlocks(of:)``).
     public let name: String
     /// The block's dimension.
     public let parameters: Int
@@ -309,7 +318,7 @@ public struct BlockCurvature: Sendable {
 /// The curvature of each block (e.g. ``layerBlocks(of:)``) of an operator over a layout: a
 /// Lanczos run of `steps` steps (capped at the block's size) for each of λ_max and λ_min, and the
 /// trace from `traceProbes` Hutchinson products of the whole operator split by block (``blockTraces(of:blocks:probes:seed:)``).
-/// - Throws: ``AutodiffError`` for unknown entries or invalid options; product errors.
+/// - Throws: ``/Autodiff/AutodiffError`` for unknown entries or invalid options; product errors.
 public func blockCurvature<A: SymmetricOperator>(of op: A, blocks: [(name: String, entries: [String])], layout: ParameterLayout,
                                                  steps: Int = 30, traceProbes: Int = 10, seed: UInt64 = 0) throws -> [BlockCurvature] {
     guard layout.parameterCount == op.dimension else {

@@ -61,7 +61,7 @@ public struct PowerIterationResult<E: TensorScalar>: Sendable {
 ///   - maxIterations: at least 1.
 ///   - tolerance: relative residual, > 0.
 ///   - initialVector: a warm start (e.g. the previous epoch's eigenvector); normalized here.
-/// - Throws: ``AutodiffError`` for wrong lengths, a zero initial vector, invalid options or a
+/// - Throws: ``/Autodiff/AutodiffError`` for wrong lengths, a zero initial vector, invalid options or a
 ///   non-finite product.
 public func powerIteration<A: SymmetricOperator>(of a: A, maxIterations: Int = 100, tolerance: Double = 1e-3, seed: UInt64 = 0,
                                                  initialVector: Tensor<A.Scalar>? = nil) throws -> PowerIterationResult<A.Scalar> {

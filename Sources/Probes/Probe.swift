@@ -5,12 +5,14 @@ import Tensors
 /// One output of a probe: its name (CSV column and JSON key) and where its value lives in the
 /// result, so that a probe's columns and its values come from one declaration.
 public struct ProbeField<Result> {
+    /// The CSV column and JSON key.
     public let name: String
     /// Whether the value is a count or a flag (written without a fraction: `13`, `1`).
     public let isInteger: Bool
     let get: (Result) -> Double
     let set: (inout Result, Double) -> Void
 
+    /// A real value.
     public init(_ name: String, _ path: WritableKeyPath<Result, Double>) {
         self.name = name; isInteger = false
         get = { $0[keyPath: path] }
@@ -127,7 +129,7 @@ public struct ProbeContext<E: TensorScalar> {
     }
 
     /// The mini-batches of the training data, for the probe named `probe`.
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` naming the probe when the context has none.
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` naming the probe when the context has none.
     public func miniBatches(for probe: String) throws -> MiniBatchSource<E> {
         guard let miniBatches else {
             throw AutodiffError.invalidArgument("\(probe): this probe context has no mini-batches of training data (it measures on a fixed probe set only); run it where the training data are known: after an epoch of train or the study, or landscape probe --probes \(probe)")
@@ -136,7 +138,7 @@ public struct ProbeContext<E: TensorScalar> {
     }
 
     /// The loss and θ in Float64.
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` when this Float32 context has no Float64 form.
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` when this Float32 context has no Float64 form.
     public func inFloat64() throws -> (LossFunction<Double>, Tensor<Double>) {
         if let f = loss as? LossFunction<Double>, let θ = point as? Tensor<Double> { return (f, θ) }
         guard let float64 else { throw AutodiffError.invalidArgument("this probe context has no Float64 form of its loss") }
@@ -156,6 +158,7 @@ final class Box<T> {
 /// description runs in `landscape probe`, after every epoch of a run and in the study's final
 /// probes. Adding one: a file with the type, and its name in ``ProbeRegistry``.
 public protocol Probe: Codable, Equatable, Sendable {
+    /// What the probe measures, with named fields.
     associatedtype Result: ProbeResult
     /// The probe's name in configurations, logs and output ("lambda_max", "sharpness", …).
     static var name: String { get }
@@ -194,6 +197,7 @@ extension Probe {
 
 /// An invalid probe setting: the probe, the setting and what is wrong.
 public struct ProbeSettingError: Error, Equatable, CustomStringConvertible {
+    /// The probe's name, the setting, and what is wrong with its value.
     public let probe: String, setting: String, problem: String
     public var description: String { "\(probe): \(setting) \(problem)" }
 }
@@ -201,6 +205,7 @@ public struct ProbeSettingError: Error, Equatable, CustomStringConvertible {
 /// A probe of any type behind one type: its name, columns and a measurement that returns the
 /// values in column order, for lists of probes (per epoch, final) and their CSV rows.
 public struct AnyProbe: Sendable {
+    /// The probe's name (``Probe/name``).
     public let name: String
     /// The result's columns (``ProbeResult/columns``).
     public let columns: [String]
@@ -211,6 +216,7 @@ public struct AnyProbe: Sendable {
     let measureDouble: @Sendable (inout ProbeContext<Double>) throws -> [Double]
     let toJSON: @Sendable ([Double]) -> [String: Any]
 
+    /// The probe `probe`, with its settings.
     public init<P: Probe>(_ probe: P) {
         name = P.name
         columns = P.Result.columns
@@ -225,7 +231,7 @@ public struct AnyProbe: Sendable {
     public func validate() throws { try validateSettings() }
 
     /// The values, in the order of ``columns``.
-    /// - Throws: the probe's errors; ``AutodiffError/invalidArgument(_:)`` for a scalar type other than Float and Double.
+    /// - Throws: the probe's errors; ``/Autodiff/AutodiffError/invalidArgument(_:)`` for a scalar type other than Float and Double.
     public func measure<E: TensorScalar>(_ context: inout ProbeContext<E>) throws -> [Double] {
         if var c = context as? ProbeContext<Float> {
             defer { if let back = c as? ProbeContext<E> { context = back } }
@@ -244,6 +250,7 @@ public struct AnyProbe: Sendable {
 /// fixed probe set: each a ``Probe`` description (λ_max by default), whose result columns and
 /// seconds become columns of metrics.csv, so a resumed run reads them back.
 public struct EpochProbes: Sendable {
+    /// The probes, in the order they run.
     public let probes: [AnyProbe]
     /// Each probe runs every this many epochs (0: never; the last epoch always has it when > 0).
     public let every: [Int]

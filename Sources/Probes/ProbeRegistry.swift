@@ -21,7 +21,7 @@ public enum ProbeRegistry {
     public static var names: [String] { all.map(\.name) }
 
     /// The probe named `name`, with its default settings.
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` naming the known probes.
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` naming the known probes.
     public static func probe(named name: String) throws -> AnyProbe {
         guard let p = all.first(where: { $0.name == name }) else {
             throw AutodiffError.invalidArgument("unknown probe '\(name)'; the probes are \(names.joined(separator: ", "))")

@@ -2,7 +2,7 @@ import Autodiff
 import Foundation
 import Tensors
 
-/// The settings of ``probeSuite(of:at:operator:layout:settings:progress:)`` (`landscape probe`).
+/// The settings of `probeSuite(of:at:operator:layout:settings:progress:)` (`landscape probe`).
 public struct ProbeSuiteSettings: Sendable, Equatable {
     /// Top eigenvalues by Lanczos, and the Lanczos steps for them (at least `top`).
     public var top = 5, lanczosSteps = 40
@@ -66,7 +66,7 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
 
 extension ProbeSuiteSettings {
     /// The setting whose parameter-sized vectors would exceed `available` bytes
-    /// (``MachineMemory/bytes``) for `dimension` parameters of `scalarBytes` bytes, with the
+    /// (``/Tensors/MachineMemory/bytes``) for `dimension` parameters of `scalarBytes` bytes, with the
     /// estimate, or `nil`. The vectors held at once: the Lanczos basis and Ritz vectors
     /// (`lanczosSteps + top`), the SLQ basis (`slqSteps`; each probe's run is reduced to its
     /// quadrature before the next), Hutch++'s orthonormal sketch (`traceProbes / 3`) with a block
@@ -85,7 +85,7 @@ extension ProbeSuiteSettings {
     }
 }
 
-/// What ``probeSuite(of:at:operator:layout:settings:progress:)`` measured.
+/// What `probeSuite(of:at:operator:layout:settings:progress:)` measured.
 public struct ProbeSuiteResult<E: TensorScalar>: Sendable {
     /// λ_max (largest algebraic) by power iteration, then Lanczos where power iteration leaves it open.
     public var power: LargestEigenvalue<E>
@@ -111,7 +111,7 @@ public struct ProbeSuiteResult<E: TensorScalar>: Sendable {
 /// optionally per-layer blocks, and the sharpness of `f` at θ (random and worst-case). `op` is the
 /// Hessian of `f` at θ or another curvature matrix there (Gauss–Newton, Fisher); `progress` is
 /// told each probe's name as it starts.
-/// - Throws: ``AutodiffError`` for invalid settings or lengths; the operator's errors.
+/// - Throws: ``/Autodiff/AutodiffError`` for invalid settings or lengths; the operator's errors.
 public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tensor<O.Scalar>, operator op: A, layout: ParameterLayout,
                                                            settings s: ProbeSuiteSettings, progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<O.Scalar>
     where A.Scalar == O.Scalar {
@@ -119,7 +119,7 @@ public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tenso
 }
 
 /// ``probeSuite(of:at:operator:layout:settings:progress:)`` with the sharpness of any loss function
-/// (e.g. ``Model/meanLoss(on:labels:chunkSize:)``, a mean over chunks of data).
+/// (e.g. `Model.meanLoss(on:labels:chunkSize:)`, a mean over chunks of data).
 public func probeSuite<E: TensorScalar, A: SymmetricOperator>(of f: LossFunction<E>, at θ: Tensor<E>, operator op: A, layout: ParameterLayout,
                                                              settings s: ProbeSuiteSettings, progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<E>
     where A.Scalar == E {
@@ -161,7 +161,7 @@ public func probeSuite<E: TensorScalar, A: SymmetricOperator>(of f: LossFunction
                             layers: layers, sharpness: sharp, worstCase: worst.increase, keskar: keskar, seconds: seconds)
 }
 
-/// How ``sliceDirections(_:count:of:at:layout:seed:endpoint:trajectory:)`` chooses the directions of a slice.
+/// How `sliceDirections(_:count:of:at:layout:seed:endpoint:trajectory:)` chooses the directions of a slice.
 public enum SliceDirectionKind: String, CaseIterable, Sendable {
     /// Random unit directions.
     case random
@@ -179,7 +179,7 @@ public enum SliceDirectionKind: String, CaseIterable, Sendable {
 /// the trajectory's explained variance ratios. Random directions come from `seed`; eigen
 /// directions from Lanczos on `curvature` (default: the Hessian of `f` on one tape; pass a
 /// chunked one, e.g. `CurvatureKind.hessian.matrix(…)` over chunks, to hold one chunk at a time).
-/// - Throws: ``AutodiffError`` for a missing `endpoint` or too short a `trajectory`, wrong lengths;
+/// - Throws: ``/Autodiff/AutodiffError`` for a missing `endpoint` or too short a `trajectory`, wrong lengths;
 ///   Lanczos errors for ``SliceDirectionKind/eigen``.
 public func sliceDirections<O: Objective>(_ kind: SliceDirectionKind, count: Int, of f: O, at θ: Tensor<O.Scalar>, layout: ParameterLayout,
                                           seed: UInt64, endpoint: Tensor<O.Scalar>? = nil, trajectory: [Tensor<O.Scalar>] = [],
@@ -208,7 +208,7 @@ public func sliceDirections<O: Objective>(_ kind: SliceDirectionKind, count: Int
 
 /// The principal directions of a trajectory (``trajectoryPCA(_:count:)``), each scaled to the
 /// trajectory's extent along it from θ (the largest |⟨θ_k − θ, pc⟩|), with the explained variance ratios.
-/// - Throws: ``AutodiffError`` for fewer than `count + 1` snapshots, wrong lengths, or a trajectory
+/// - Throws: ``/Autodiff/AutodiffError`` for fewer than `count + 1` snapshots, wrong lengths, or a trajectory
 ///   with fewer than `count` directions above round-off.
 public func trajectoryDirections<E: TensorScalar>(_ snapshots: [Tensor<E>], around θ: Tensor<E>, count: Int) throws -> (directions: [Tensor<E>], explainedVariance: [Double]) {
     guard snapshots.count >= count + 1 else {

@@ -8,7 +8,7 @@ import Tensors
 /// along the first axis of a layout entry of rank ≥ 2 — is rescaled to the norm of the same
 /// filter of θ. Biases (rank-1 entries) are set to zero, as in the paper's treatment of biases
 /// and batch-norm parameters. A zero filter of the direction stays zero.
-/// - Throws: ``AutodiffError/lengthMismatch(what:expected:actual:)`` for wrong lengths.
+/// - Throws: ``/Autodiff/AutodiffError/lengthMismatch(what:expected:actual:)`` for wrong lengths.
 public func filterNormalized<E: TensorScalar>(_ direction: Tensor<E>, like θ: Tensor<E>, layout: ParameterLayout) throws -> Tensor<E> {
     try layout.validate(θ)
     try layout.validate(direction, as: "the direction")
@@ -59,7 +59,7 @@ public struct RandomSharpness: Sendable {
 
 /// Evaluates ``RandomSharpness`` with `directions` seeded directions of the given kind, in the
 /// objective's precision (use a Float64 objective to keep small ε above round-off).
-/// - Throws: ``AutodiffError`` for ε ≤ 0 or non-finite, directions < 1, wrong lengths.
+/// - Throws: ``/Autodiff/AutodiffError`` for ε ≤ 0 or non-finite, directions < 1, wrong lengths.
 public func randomSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, directions: Int = 20,
                                           kind: DirectionKind = .unit, lambdaMax: Double? = nil, seed: UInt64 = 0) throws -> RandomSharpness {
     try randomSharpness(of: LossFunction(f), at: θ, epsilon: epsilon, directions: directions, kind: kind, lambdaMax: lambdaMax, seed: seed)
@@ -83,19 +83,20 @@ public func randomSharpness<E: TensorScalar>(of f: LossFunction<E>, at θ: Tenso
                            increases: increases, quadraticPrediction: lambdaMax.map { 0.5 * epsilon * epsilon * $0 })
 }
 
-/// The seeded random directions of ``randomSharpness(of:at:epsilon:directions:kind:lambdaMax:seed:)``,
+/// The seeded random directions of `randomSharpness(of:at:epsilon:directions:kind:lambdaMax:seed:)`,
 /// in order: the i-th direction depends on the seed and kind only, so a probe that takes the first
 /// m of them (``ValidityRadiusProbe``) measures along directions of S_ε.
 public struct SharpnessDirections<E: TensorScalar> {
     let kind: DirectionKind, θ: Tensor<E>, layout: ParameterLayout
     var rng: SplitMix64
 
+    /// Directions of `kind` shaped like θ, drawn from `seed` (filter normalization uses `layout`).
     public init(kind: DirectionKind, seed: UInt64, like θ: Tensor<E>, layout: ParameterLayout) {
         self.kind = kind; self.θ = θ; self.layout = layout; rng = SplitMix64(seed: seed)
     }
 
     /// The next direction (length d): Gaussian, then unit or filter-normalized.
-    /// - Throws: ``AutodiffError`` for θ that does not fit the layout.
+    /// - Throws: ``/Autodiff/AutodiffError`` for θ that does not fit the layout.
     public mutating func next() throws -> Tensor<E> {
         let u = Tensor<E>.randomNormal([θ.count], using: &rng)
         return kind == .unit ? u.normalized() : try filterNormalized(u, like: θ, layout: layout)
@@ -103,11 +104,11 @@ public struct SharpnessDirections<E: TensorScalar> {
 }
 
 /// Worst-case sharpness max_{‖δ‖₂ ≤ ε} L(θ + δ) − L(θ) by projected (normalized) gradient ascent
-/// (Keskar et al. 2017 use L-BFGS-B on a box, see ``keskarSharpness(of:at:epsilon:steps:stepSize:seed:)``;
+/// (Keskar et al. 2017 use L-BFGS-B on a box, see `keskarSharpness(of:at:epsilon:steps:stepSize:seed:)`;
 /// here the Euclidean ball): δ ← Π_ε(δ + η·ε·∇L(θ+δ)/‖∇L(θ+δ)‖),
 /// starting from δ = 0 (a seeded random point of the sphere when the gradient vanishes).
 /// Returns the best increase found and its δ (length d).
-/// - Throws: ``AutodiffError`` for ε ≤ 0, steps < 1, step size ≤ 0, wrong lengths, a non-finite
+/// - Throws: ``/Autodiff/AutodiffError`` for ε ≤ 0, steps < 1, step size ≤ 0, wrong lengths, a non-finite
 ///   loss or gradient on the way.
 public func worstCaseSharpness<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, epsilon: Double, steps: Int = 20,
                                              stepSize: Double = 0.5, seed: UInt64 = 0) throws -> (increase: Double, delta: Tensor<O.Scalar>) {
@@ -177,6 +178,7 @@ func projectedAscent<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<E>, b
 
 /// The floating-point precision of a probe's loss evaluations.
 public enum Precision: String, CaseIterable, Codable, Sendable {
+    /// IEEE single or double precision.
     case float32, float64
 
     /// The precision of `E` (`Float` or `Double`).
@@ -205,7 +207,7 @@ public enum Precision: String, CaseIterable, Codable, Sendable {
     }
 }
 
-/// Random-direction sharpness as a probe (``randomSharpness(of:at:epsilon:directions:kind:lambdaMax:seed:)``),
+/// Random-direction sharpness as a probe (`randomSharpness(of:at:epsilon:directions:kind:lambdaMax:seed:)`),
 /// with ½ε²λ_max when a λ_max probe ran before it in the same pass.
 public struct SharpnessProbe: Probe {
     public static let name = "sharpness"
@@ -221,11 +223,13 @@ public struct SharpnessProbe: Probe {
     public var precision: Precision = .float32
 
     public init() {}
+    /// The probe with these settings.
     public init(epsilon: Double, directions: Int, seed: UInt64, kind: DirectionKind = .unit, precision: Precision = .float32) {
         self.epsilon = epsilon; self.directions = directions; self.seed = seed; self.kind = kind; self.precision = precision
     }
 
     public struct Result: ProbeResult {
+        /// S_ε^mean and S_ε^max over the directions, and the quadratic prediction ½ε²λ_max (nan without λ_max).
         public var mean = Double.nan, maximum = Double.nan, quadraticPrediction = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] {

@@ -25,7 +25,7 @@ public struct Slice2D: Sendable {
 
 /// An evenly spaced grid of `count` points from `lower` to `upper`, for any finite range
 /// (one wider than `Double.greatestFiniteMagnitude` included).
-/// - Throws: ``AutodiffError`` for `count < 1`, a non-finite or reversed range, or a range too
+/// - Throws: ``/Autodiff/AutodiffError`` for `count < 1`, a non-finite or reversed range, or a range too
 ///   narrow to hold `count` distinct Float64 values (e.g. 1…1.0000000000000002).
 public func grid(from lower: Double, to upper: Double, count: Int) throws -> [Double] {
     guard count >= 1 else { throw AutodiffError.invalidArgument("slice grid: need at least one point, got \(count)") }
@@ -43,7 +43,7 @@ public func grid(from lower: Double, to upper: Double, count: Int) throws -> [Do
 }
 
 /// The 1-D slice L(θ + α·u) for α in `alphas`.
-/// - Throws: ``AutodiffError`` for an empty grid or wrong lengths.
+/// - Throws: ``/Autodiff/AutodiffError`` for an empty grid or wrong lengths.
 public func slice1D<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along u: Tensor<O.Scalar>, alphas: [Double]) throws -> Slice1D {
     guard !alphas.isEmpty else { throw AutodiffError.invalidArgument("slice: the grid is empty") }
     try f.layout.validate(θ)
@@ -61,7 +61,7 @@ public func slice1D<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along u: Ten
 /// orthogonal to u, rescaled to ‖v‖ (Gram–Schmidt), which makes the axes independent.
 /// Objectives that conform to ``PlaneEvaluable`` (the MLP's loss) evaluate the grid sharing the
 /// work that is linear in the parameters; others take one forward pass per point.
-/// - Throws: ``AutodiffError`` for empty grids, wrong lengths, or v parallel to u when orthogonalizing.
+/// - Throws: ``/Autodiff/AutodiffError`` for empty grids, wrong lengths, or v parallel to u when orthogonalizing.
 public func slice2D<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, u: Tensor<O.Scalar>, v: Tensor<O.Scalar>,
                                   alphas: [Double], betas: [Double], orthogonalize: Bool = false,
                                   progress: (Int, Int) -> Void = { _, _ in }) throws -> Slice2D {
@@ -111,7 +111,7 @@ func planeLosses<P: PlaneEvaluable, E: TensorScalar>(_ p: P, _ θ: Tensor<E>, _ 
 
 /// The direction from θ₁ to θ₂ (θ₂ − θ₁), for the interpolation slice L((1 − α)θ₁ + αθ₂) =
 /// L(θ₁ + α(θ₂ − θ₁)) (Goodfellow, Vinyals & Saxe 2015).
-/// - Throws: ``AutodiffError`` for different lengths.
+/// - Throws: ``/Autodiff/AutodiffError`` for different lengths.
 public func interpolationDirection<E: TensorScalar>(from θ1: Tensor<E>, to θ2: Tensor<E>) throws -> Tensor<E> {
     guard θ1.count == θ2.count else { throw AutodiffError.lengthMismatch(what: "the second parameter vector", expected: θ1.count, actual: θ2.count) }
     var d = θ2
@@ -129,7 +129,7 @@ public func interpolationDirection<E: TensorScalar>(from θ1: Tensor<E>, to θ2:
 /// snapshots) must exceed both 16·n·ε·max‖θ_i‖ (ε of `E`: snapshots that are identical or differ
 /// only by round-off) and √(16·n·ε₆₄)·σ₁ (the accuracy of the Gram matrix's small eigenvalues:
 /// snapshots on a line have no second direction).
-/// - Throws: ``AutodiffError`` for fewer than 2 snapshots, mixed lengths, count outside 1...T−1,
+/// - Throws: ``/Autodiff/AutodiffError`` for fewer than 2 snapshots, mixed lengths, count outside 1...T−1,
 ///   or a requested direction at round-off level (a degenerate trajectory), naming the spread.
 public func trajectoryPCA<E: TensorScalar>(_ snapshots: [Tensor<E>], count: Int = 2) throws -> (directions: [Tensor<E>], explainedVariance: [Double]) {
     guard snapshots.count >= 2 else { throw AutodiffError.invalidArgument("PCA: need at least 2 snapshots, got \(snapshots.count)") }
@@ -183,7 +183,7 @@ public struct TaylorSlice: Sendable {
 }
 
 /// Computes a ``TaylorSlice`` of order `order` along `u` over `alphas`.
-/// - Throws: ``AutodiffError`` for an empty grid, wrong lengths, a negative order or tolerance ≤ 0.
+/// - Throws: ``/Autodiff/AutodiffError`` for an empty grid, wrong lengths, a negative order or tolerance ≤ 0.
 public func taylorSlice<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, along u: Tensor<O.Scalar>, alphas: [Double],
                                       order: Int = 4, tolerance: Double = 0.05) throws -> TaylorSlice {
     guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("Taylor slice: tolerance must be positive, got \(tolerance)") }

@@ -58,7 +58,7 @@ public struct SpectralRanks: Sendable, Equatable {
     ///     examples and a N(0, α⁻¹I) prior — and compare N_eff only at one z.
     ///   - fraction: f in (0, 1]; the default 1 % counts every eigenvalue within two orders of
     ///     magnitude of λ_max.
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for z ≤ 0 or non-finite, f outside (0, 1],
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` for z ≤ 0 or non-finite, f outside (0, 1],
     ///   or a non-finite eigenvalue.
     public init(spectrum: [Double], regularization: Double = 1, fraction: Double = 0.01) throws {
         try self.init(nodes: spectrum, weights: [Double](repeating: 1, count: spectrum.count),
@@ -68,7 +68,7 @@ public struct SpectralRanks: Sendable, Equatable {
     /// From an SLQ density (``spectralDensity(of:probes:steps:gridPoints:bandwidth:seed:)``) of an
     /// operator of dimension d: node θ_j stands for d·τ_j eigenvalues (the weights τ_j sum to 1).
     /// The smoothing bandwidth plays no part. See the type's notes on what these estimates are.
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for d < 1, and as
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` for d < 1, and as
     ///   ``init(spectrum:regularization:fraction:)``.
     public init(density: SpectralDensity, dimension: Int, regularization: Double = 1, fraction: Double = 0.01) throws {
         guard dimension >= 1 else { throw AutodiffError.invalidArgument("spectral ranks: the dimension must be at least 1, got \(dimension)") }
@@ -78,7 +78,7 @@ public struct SpectralRanks: Sendable, Equatable {
 
     /// From weighted nodes: node θ_j stands for `weights[j]` eigenvalues (as
     /// ``EffectiveRank/init(nodes:weights:)``).
-    /// - Throws: ``AutodiffError/invalidArgument(_:)`` for different counts of nodes and weights,
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` for different counts of nodes and weights,
     ///   a non-finite node, a negative or non-finite weight, and as
     ///   ``init(spectrum:regularization:fraction:)``.
     public init(nodes: [Double], weights: [Double], regularization z: Double = 1, fraction f: Double = 0.01) throws {
@@ -123,7 +123,9 @@ public struct SpectralRanksProbe: Probe {
     public init() {}
 
     public struct Result: ProbeResult {
+        /// The SLQ trace, the spectral entropy's effective rank, the trace ratio tr/λ_max and the participation ratio.
         public var slqTrace = Double.nan, entropy = Double.nan, traceRatio = Double.nan, participationRatio = Double.nan
+        /// The effective dimensionality Σ λ/(λ + z), and the number of eigenvalues above ``fraction``·λ_max.
         public var effectiveDimension = Double.nan, countAboveFraction = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] {

@@ -26,7 +26,7 @@ public struct SpectralDensity: Sendable {
 ///
 /// - Parameters:
 ///   - bandwidth: σ; default 1 % of the spread of the nodes (at least 1e-12).
-/// - Throws: ``AutodiffError`` for probes < 1, steps < 2, steps > d, gridPoints < 2, σ ≤ 0, or HVP errors.
+/// - Throws: ``/Autodiff/AutodiffError`` for probes < 1, steps < 2, steps > d, gridPoints < 2, σ ≤ 0, or HVP errors.
 public func spectralDensity<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, probes: Int = 4, steps: Int = 60,
                                           gridPoints: Int = 512, bandwidth: Double? = nil, seed: UInt64 = 0) throws -> SpectralDensity {
     try spectralDensity(of: try HessianOperator(of: f, at: θ), probes: probes, steps: steps, gridPoints: gridPoints,
@@ -55,7 +55,7 @@ public func spectralDensity<A: SymmetricOperator>(of op: A, probes: Int = 4, ste
 /// its Ritz values θ_j with Gauss weights τ_j / (number of runs); smoothing as in
 /// ``spectralDensity(of:at:probes:steps:gridPoints:bandwidth:seed:)``. A run from a non-random
 /// start vector (e.g. a warm start) would bias the density.
-/// - Throws: ``AutodiffError`` for no runs, gridPoints < 2 or σ ≤ 0.
+/// - Throws: ``/Autodiff/AutodiffError`` for no runs, gridPoints < 2 or σ ≤ 0.
 public func spectralDensity<E: TensorScalar>(from runs: [LanczosResult<E>], gridPoints: Int = 512, bandwidth: Double? = nil) throws -> SpectralDensity {
     guard !runs.isEmpty else { throw AutodiffError.invalidArgument("SLQ: no Lanczos runs") }
     guard gridPoints >= 2 else { throw AutodiffError.invalidArgument("SLQ: the grid needs at least 2 points, got \(gridPoints)") }

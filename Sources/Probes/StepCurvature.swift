@@ -53,7 +53,7 @@ public struct StepCurvature: Sendable, Equatable {
 /// no c₂ term). See ``StepCurvature``.
 /// - Parameters:
 ///   - θ: the point before the step (length d); `step`: Δθ (length d); `learningRate`: the step's η.
-/// - Throws: ``AutodiffError`` for vectors that do not fit the layout or a loss without a Taylor route.
+/// - Throws: ``/Autodiff/AutodiffError`` for vectors that do not fit the layout or a loss without a Taylor route.
 public func stepCurvature<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<E>, step Δθ: Tensor<E>, learningRate: Double) throws -> StepCurvature {
     let c = try f.taylorCoefficients(at: θ, along: Δθ, order: 2)
     return StepCurvature(coefficients: c, stepNormSquared: Δθ.dot(Δθ), learningRate: learningRate)

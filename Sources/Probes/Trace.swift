@@ -5,7 +5,7 @@ import Tensors
 /// Hutchinson's trace estimator (Hutchinson 1989): `tr H ≈ (1/m) Σ_i z_iᵀ H z_i` with seeded
 /// Rademacher probes z_i. Returns the estimate and its standard error `s/√m` (s the sample
 /// standard deviation of the m products).
-/// - Throws: ``AutodiffError`` for `probes < 2` or the errors of the HVP.
+/// - Throws: ``/Autodiff/AutodiffError`` for `probes < 2` or the errors of the HVP.
 public func hutchinsonTrace<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, probes: Int = 100, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
     try hutchinsonTrace(of: try HessianOperator(of: f, at: θ), probes: probes, seed: seed)
 }
@@ -41,7 +41,7 @@ func forEachProductBlock<A: SymmetricOperator>(of op: A, count: Int, next: () th
 /// ‖A‖²_F = tr(A²) by E‖Az‖² over seeded Rademacher z (Hutchinson on A², one product per probe),
 /// with its standard error. √ of it is the Frobenius norm; tr(A²)/tr(A)² measures how spread
 /// the spectrum is.
-/// - Throws: ``AutodiffError`` for `probes < 2` or product errors.
+/// - Throws: ``/Autodiff/AutodiffError`` for `probes < 2` or product errors.
 public func frobeniusNormSquared<A: SymmetricOperator>(of op: A, probes: Int = 100, seed: UInt64 = 0) throws -> (value: Double, standardError: Double) {
     guard probes >= 2 else { throw AutodiffError.invalidArgument("Frobenius estimator: need at least 2 probes, got \(probes)") }
     var rng = SplitMix64(seed: seed)
@@ -54,7 +54,7 @@ public func frobeniusNormSquared<A: SymmetricOperator>(of op: A, probes: Int = 1
 
 /// The diagonal of A by Hutchinson's diagonal estimator (Bekas, Kokiopoulou & Saad 2007):
 /// diag(A) ≈ (1/m) Σ z ⊙ Az over seeded Rademacher z, with the standard error of each entry.
-/// - Throws: ``AutodiffError`` for `probes < 2` or product errors.
+/// - Throws: ``/Autodiff/AutodiffError`` for `probes < 2` or product errors.
 public func hutchinsonDiagonal<A: SymmetricOperator>(of op: A, probes: Int = 100, seed: UInt64 = 0) throws -> (diagonal: [Double], standardError: [Double]) {
     guard probes >= 2 else { throw AutodiffError.invalidArgument("Hutchinson diagonal: need at least 2 probes, got \(probes)") }
     var rng = SplitMix64(seed: seed)
@@ -83,7 +83,7 @@ func meanAndStandardError(_ samples: [Double]) -> (Double, Double) {
 /// (a third for the sketch S, a third for Q = orth(H S), a third for Hutchinson on the
 /// complement): tr(H) ≈ tr(Qᵀ H Q) + tr((I − QQᵀ) H (I − QQᵀ)) estimated with Rademacher probes.
 /// Returns the estimate and the standard error of its Hutchinson part.
-/// - Throws: ``AutodiffError`` for `probes < 6` or HVP errors.
+/// - Throws: ``/Autodiff/AutodiffError`` for `probes < 6` or HVP errors.
 public func hutchPlusPlusTrace<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, probes: Int = 60, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
     try hutchPlusPlusTrace(of: try HessianOperator(of: f, at: θ), probes: probes, seed: seed)
 }
@@ -122,7 +122,7 @@ public func hutchPlusPlusTrace<A: SymmetricOperator>(of op: A, probes: Int = 60,
 /// over seeded Rademacher z (the same probes as ``hutchinsonTrace(of:probes:seed:)``), with the
 /// standard error of each; `probes` products in all, however many blocks.
 /// - Parameter blocks: each block's coordinates, as ranges of 0..<d.
-/// - Throws: ``AutodiffError`` for `probes < 2`, ranges outside 0..<d, or product errors.
+/// - Throws: ``/Autodiff/AutodiffError`` for `probes < 2`, ranges outside 0..<d, or product errors.
 public func blockTraces<A: SymmetricOperator>(of op: A, blocks: [[Range<Int>]], probes: Int, seed: UInt64 = 0) throws -> [(trace: Double, standardError: Double)] {
     guard probes >= 2 else { throw AutodiffError.invalidArgument("block traces: need at least 2 probes for a standard error, got \(probes)") }
     guard blocks.allSatisfy({ $0.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= op.dimension } }) else {
@@ -149,9 +149,11 @@ public struct TraceProbe: Probe {
     public var seed: UInt64 = 2
 
     public init() {}
+    /// The probe with these settings.
     public init(probes: Int, seed: UInt64) { self.probes = probes; self.seed = seed }
 
     public struct Result: ProbeResult {
+        /// The trace estimate and its standard error.
         public var trace = Double.nan, standardError = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] { [.init("trace", \.trace), .init("trace_stderr", \.standardError)] }

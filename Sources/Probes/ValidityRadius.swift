@@ -6,10 +6,10 @@ import Tensors
 /// (``validityRadii(of:at:along:order:tolerance:)``).
 public struct ValidityRadii: Sendable {
     /// The routing (activation pattern, pooling argmaxes) of t = 0 holds for t in
-    /// (−backward, forward) (``SmoothnessRadius``), in units of t.
+    /// (−backward, forward) (``/Autodiff/SmoothnessRadius``), in units of t.
     public let smooth: SmoothnessRadius
     /// The quadratic-model radius from the jet, the smaller of ±v
-    /// (``quadraticModelRadii(coefficients:tolerance:)``).
+    /// (``/Autodiff/quadraticModelRadii(coefficients:tolerance:)``).
     public let quadratic: Double
     /// The true relative error of the quadratic model at ``quadratic`` on the side that gives it:
     /// |ΔL − c₂r²| / |ΔL| with ΔL = L(θ ± rv) − L(θ) ∓ r·gᵀv; nan where the radius is 0 or infinite.
@@ -22,7 +22,7 @@ public struct ValidityRadii: Sendable {
 /// The smooth interval and the quadratic-model radius of `t ↦ f(θ + t·v)`, with the true loss at
 /// that radius as a check: one ``LossFunction/smoothnessRadius(at:along:order:)`` pass (the jet
 /// and the routing distances), then one loss evaluation.
-/// - Throws: ``AutodiffError`` for wrong lengths, order < 2, tolerance outside (0, 1), a loss
+/// - Throws: ``/Autodiff/AutodiffError`` for wrong lengths, order < 2, tolerance outside (0, 1), a loss
 ///   without the route.
 public func validityRadii<E: TensorScalar>(of f: LossFunction<E>, at θ: Tensor<E>, along v: Tensor<E>, order: Int = 6,
                                            tolerance: Double = 0.1) throws -> ValidityRadii {
@@ -57,7 +57,9 @@ public struct ValidityRadiusProbe: Probe {
     public var directions = 5
     /// Sharpness's seed, kind and ε (the defaults of ``SharpnessProbe``).
     public var seed: UInt64 = SharpnessProbe().seed
+    /// Sharpness's direction kind.
     public var kind: DirectionKind = SharpnessProbe().kind
+    /// Sharpness's ε.
     public var epsilon = SharpnessProbe().epsilon
     /// The precision of the jets and loss evaluations.
     public var precision: Precision = .float64
@@ -65,10 +67,15 @@ public struct ValidityRadiusProbe: Probe {
     public init() {}
 
     public struct Result: ProbeResult {
+        /// Along the top eigenvector: the smooth radii forward and backward, the quadratic model's radius and its error there.
         public var lambdaForward = Double.nan, lambdaBackward = Double.nan, lambdaQuadratic = Double.nan, lambdaError = Double.nan
+        /// Whether the smooth radius along the eigenvector is exact, and whether it binds before the quadratic radius.
         public var lambdaExact = false, lambdaSmoothBinds = false
+        /// Along the random directions: the smallest and the median smooth radius.
         public var randomSmoothMin = Double.nan, randomSmoothMedian = Double.nan
+        /// Along the random directions: the smallest and the median quadratic-model radius.
         public var randomQuadraticMin = Double.nan, randomQuadraticMedian = Double.nan
+        /// ε over the eigenvector's and over the random directions' smallest smooth radius (above 1: sharpness looks past the smooth region).
         public var epsilonOverLambdaSmooth = Double.nan, epsilonOverRandomSmooth = Double.nan
         public init() {}
         public static var fields: [ProbeField<Result>] {

@@ -9,7 +9,7 @@ public struct CSVTable: Sendable {
     /// The rows, by column name.
     public var rows: [[String: String]]
 
-    /// Parses CSV text, its lines split by ``TextFile/lines(of:)`` (so `\r\n` ends a line as `\n`
+    /// Parses CSV text, its lines split by ``/Checkpoints/TextFile/lines(of:)`` (so `\r\n` ends a line as `\n`
     /// does); blank lines are skipped. `path` names the file in errors.
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` for an empty file, an empty or repeated
     ///   column name, or a row whose field count differs from the header's (naming the line).
@@ -35,7 +35,7 @@ public struct CSVTable: Sendable {
         return CSVTable(columns: columns, rows: rows)
     }
 
-    /// Reads a CSV file (``TextFile/read(_:maximumBytes:)``).
+    /// Reads a CSV file (``/Checkpoints/TextFile/read(_:maximumBytes:)``).
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` if it is missing, cannot be read (naming
     ///   why: a directory, FIFO or device, not UTF-8, …) or is malformed.
     public static func read(_ url: URL) throws -> CSVTable {

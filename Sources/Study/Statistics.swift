@@ -90,7 +90,7 @@ public enum Statistics {
     }
 
     /// The percentile bootstrap interval of Spearman's ρ (Efron & Tibshirani 1993, §13.3): draw
-    /// `resamples` samples of the n pairs with replacement (``SplitMix64`` seeded with `seed`, so
+    /// `resamples` samples of the n pairs with replacement (``/Tensors/SplitMix64`` seeded with `seed`, so
     /// the interval is the same on every run), compute ρ of each, and take the (1 − level)/2
     /// and (1 + level)/2 quantiles (``quantile(sorted:_:)``) of the defined ones. Pairs with a
     /// value that is not finite are left out first.

@@ -3,7 +3,7 @@ import Foundation
 import Plotting
 import Training
 
-/// The figure of a run's step-curvature.csv (``StepCurvatureMetrics``): the curvature along each
+/// The figure of a run's step-curvature.csv (``/Training/StepCurvatureMetrics``): the curvature along each
 /// SGD step κ against the stability limit (black, dashed; rings on the steps whose κ exceeds it),
 /// and the critical sharpness 2/η_c against 2/η (grey, dashed): 2/η_c above 2/η means the step
 /// raised the quadratic model of its batch loss, which is a different criterion from stability
@@ -13,7 +13,7 @@ public enum StepCurvatureFigure {
     public static let fileName = "step-curvature.svg"
 
     /// The SVG of a step-curvature.csv table; `limitLabel` names the stability limit
-    /// (``TrainingConfiguration/stabilityLimitLabel``).
+    /// (``/Training/TrainingConfiguration/stabilityLimitLabel``).
     public static func svg(of table: CSVTable, limitLabel: String) -> String {
         let step = table.numbers("step"), κ = table.numbers("step_curvature"), limit = table.numbers("stability_limit")
         let exceeds = table.numbers("exceeds_limit")

@@ -6,7 +6,7 @@ import Probes
 import Training
 
 /// Errors of the study's files and runs. Each names the file or run. (Configuration errors are
-/// ``ConfigurationError``s.)
+/// ``/Training/ConfigurationError``s.)
 public enum StudyError: Error, CustomStringConvertible, Equatable {
     /// The run directory cannot be used (path, reason).
     case runDirectory(path: String, reason: String)
@@ -50,7 +50,7 @@ public enum StudyError: Error, CustomStringConvertible, Equatable {
 /// epoch count, warm-up and stopping rule, laid over the study's ``StudyConfiguration/training``
 /// (`nil`: the training settings' value). The regimes of the source paper set only the first two;
 /// a control such as `low-noise-matched` trains until a target train accuracy within a cap of
-/// epochs (``TrainingConfiguration/stopping``; the schedule is defined over the cap).
+/// epochs (``/Training/TrainingConfiguration/stopping``; the schedule is defined over the cap).
 public struct RegimeSettings: Codable, Sendable, Equatable {
     /// Samples per SGD step.
     public var batchSize: Int?
@@ -60,9 +60,9 @@ public struct RegimeSettings: Codable, Sendable, Equatable {
     public var learningRates: [ModelKind: Double]?
     /// The regime's epochs, or with ``stopping`` its cap of epochs.
     public var epochs: Int?
-    /// Linear warm-up over this many epochs (``OptimizerSettings/warmupEpochs``).
+    /// Linear warm-up over this many epochs (``/Training/OptimizerSettings/warmupEpochs``).
     public var warmupEpochs: Double?
-    /// Stop after the first epoch that reaches these targets (``TrainingConfiguration/stopping``).
+    /// Stop after the first epoch that reaches these targets (``/Training/TrainingConfiguration/stopping``).
     public var stopping: StoppingRule?
 
     /// A regime with the given settings (`nil`: the training settings').
@@ -83,7 +83,7 @@ public struct RegimeSettings: Codable, Sendable, Equatable {
 ///
 /// These settings are part of every sweep task's id (``SweepTaskSettings/id``: the SHA-256 of
 /// the settings' JSON with nil keys omitted), so a key added later must be Optional with a nil
-/// default, as for ``TrainingConfiguration``: a non-Optional key would change every id and make
+/// default, as for ``/Training/TrainingConfiguration``: a non-Optional key would change every id and make
 /// older manifests and task directories unreadable (SweepPlanTests pins two ids).
 public struct EpochProbeSettings: Codable, Sendable, Equatable {
     /// ε of random-direction sharpness S_ε (parameter-space units; directions have unit norm).
@@ -100,7 +100,7 @@ public struct EpochProbeSettings: Codable, Sendable, Equatable {
     public var traceProbes: Int = 4
     /// Seed of the trace probes (the same in every configuration and epoch).
     public var traceSeed: UInt64 = 2
-    /// Mini-batches of batch sharpness per epoch (``BatchSharpnessProbe/batches``: 0 chooses
+    /// Mini-batches of batch sharpness per epoch (``/Probes/BatchSharpnessProbe/batches``: 0 chooses
     /// ⌈4096/B⌉, at least 4, for the regime's batch size B).
     public var batchSharpnessBatches: Int = 0
     /// Seed of the batch-sharpness mini-batches (the same in every configuration and epoch).
@@ -114,7 +114,7 @@ extension EpochProbeSettings {
     /// Checks the settings as the probes do (their ranges are written once, in the probes), and
     /// that `training`'s extra probes do not repeat a column of the study's epoch probes
     /// (``StudyRunner/epochProbes(_:_:)``).
-    /// - Throws: ``ConfigurationError`` naming `epochProbes.KEY` or `training.probes.extraProbes`.
+    /// - Throws: ``/Training/ConfigurationError`` naming `epochProbes.KEY` or `training.probes.extraProbes`.
     public func validate(with training: TrainingConfiguration) throws {
         for probe in [AnyProbe(StudyRunner.sharpness(self)), AnyProbe(StudyRunner.trace(self)), AnyProbe(StudyRunner.batchSharpness(self))] {
             do { try probe.validate() } catch let error as ProbeSettingError {
@@ -149,7 +149,7 @@ public struct FinalProbeSettings: Codable, Sendable, Equatable {
     public var slqSteps: Int = 40
     /// Seed of the Lanczos and SLQ start vectors.
     public var spectrumSeed: UInt64 = 4
-    /// Further probes at the final θ, by name (``ProbeRegistry``), with their default settings;
+    /// Further probes at the final θ, by name (``/Probes/ProbeRegistry``), with their default settings;
     /// their columns go to final.csv.
     public var extraFinalProbes: [String] = [KeskarProbe.name, ValidityRadiusProbe.name, PerSampleCurvatureProbe.name]
     /// Is the probe set big enough? λ_max and the Hutchinson trace on the whole training split at
@@ -197,13 +197,13 @@ public struct StudyRun: Sendable, Hashable {
 /// The defaults are the study's protocol: MLP and CNN × high-noise (batch 64, η₀ = 0.05: the
 /// training defaults) and low-noise (batch 2048, η₀ = 0.01) SGD for 10 epochs, the source paper's
 /// regimes, and the control low-noise-matched (batch 2048 until 99 % train accuracy within 30
-/// epochs; ``protocolRegimes``), momentum 0.9, cosine decay to zero over the run, no weight decay, each configuration trained once per seed (0, 1, 2; a
+/// epochs; `protocolRegimes`), momentum 0.9, cosine decay to zero over the run, no weight decay, each configuration trained once per seed (0, 1, 2; a
 /// seed gives the same initialization and data order in every regime); λ_max by power iteration
 /// on 1,024 fixed training samples every epoch, S_ε over 20 random unit directions, Hutchinson
 /// trace; after the last epoch a 31×31 filter-normalized 2D slice, the top-5 Lanczos
 /// eigenvalues and the SLQ spectral density.
 ///
-/// As JSON (`config.json`) every key is optional (``ConfigurationValue``); the flat files of
+/// As JSON (`config.json`) every key is optional (``/Training/ConfigurationValue``); the flat files of
 /// older versions (`"momentum": 0.9` for `training.optimizer.momentum`) read the same. A study
 /// directory's config.json is read with ``loadSaved(from:)``: one written before ``seeds``
 /// existed has no such key and reads as `seeds` nil (one run per configuration, `training.seed`).
@@ -226,7 +226,7 @@ public struct StudyConfiguration: ConfigurationValue {
     /// Rows per chunk of the probe set in HVPs, per model (missing: `training.probes.probeBatchSize`).
     public var probeBatchSize: [ModelKind: Int] = Dictionary(uniqueKeysWithValues: ModelKind.allCases.compactMap { k in k.probeChunkRows.map { (k, $0) } })
     /// Rows per gradient evaluation inside an SGD step, per model (missing:
-    /// `training.optimizer.microBatchSize`); see ``OptimizerSettings/microBatchSize``.
+    /// `training.optimizer.microBatchSize`); see ``/Training/OptimizerSettings/microBatchSize``.
     public var microBatchSize: [ModelKind: Int] = [:]
     /// Sharpness and trace after every epoch.
     public var epochProbes = EpochProbeSettings()
@@ -258,11 +258,11 @@ public struct StudyConfiguration: ConfigurationValue {
 
     /// Reads a study directory's config.json (or study.json's stored configuration) over
     /// ``savedBase``: a file without `seeds` is a study of the layout before seeds.
-    /// - Throws: ``ConfigurationError`` as ``ConfigurationValue/load(from:base:)``.
+    /// - Throws: ``/Training/ConfigurationError`` as ``/Training/ConfigurationValue/load(from:base:)``.
     public static func loadSaved(from url: URL) throws -> StudyConfiguration { try load(from: url, base: savedBase) }
 
     /// The configuration as its config.json reads back (``loadSaved(from:)``: over ``savedBase``).
-    /// - Throws: ``ConfigurationError`` (not expected for a valid configuration).
+    /// - Throws: ``/Training/ConfigurationError`` (not expected for a valid configuration).
     public func normalizedAsSaved() throws -> StudyConfiguration { try Self.savedBase.merging(jsonObject(), source: "the configuration") }
 
     /// The protocol's training settings: the training defaults for 10 epochs.
@@ -327,7 +327,7 @@ public struct StudyConfiguration: ConfigurationValue {
     }
 
     /// A preset by name.
-    /// - Throws: ``ConfigurationError`` for an unknown name.
+    /// - Throws: ``/Training/ConfigurationError`` for an unknown name.
     public static func preset(named name: String) throws -> StudyConfiguration {
         guard let preset = Preset(rawValue: name) else {
             throw ConfigurationError(source: "--preset", key: nil, "unknown preset '\(name)'; known presets: \(Preset.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -362,7 +362,7 @@ public struct StudyConfiguration: ConfigurationValue {
     }
 
     /// The training settings of one run: those of its model and regime, with its seed.
-    /// - Throws: ``ConfigurationError`` for a regime without settings.
+    /// - Throws: ``/Training/ConfigurationError`` for a regime without settings.
     public func training(for run: StudyRun) throws -> TrainingConfiguration {
         var t = try training(model: run.model, regime: run.regime)
         t.seed = run.seed
@@ -370,7 +370,7 @@ public struct StudyConfiguration: ConfigurationValue {
     }
 
     /// The training settings of one model and regime (with `training.seed`; ``training(for:)`` sets a run's).
-    /// - Throws: ``ConfigurationError`` for a regime without settings.
+    /// - Throws: ``/Training/ConfigurationError`` for a regime without settings.
     public func training(model: ModelKind, regime: String) throws -> TrainingConfiguration {
         guard regimeSettings[regime] != nil else {
             throw ConfigurationError(key: "regimes", "names '\(regime)', which has no entry in regimeSettings (known: \(regimeSettings.keys.sorted().joined(separator: ", ")))")
@@ -396,12 +396,12 @@ public struct StudyConfiguration: ConfigurationValue {
         return (r.batchSize ?? training.optimizer.batchSize, rate)
     }
 
-    /// The final probes' memory against this machine's (``MachineMemory``), checked when a study
+    /// The final probes' memory against this machine's (``/Tensors/MachineMemory``), checked when a study
     /// starts or resumes rather than in ``validate()``, so that a configuration stays valid on
     /// every machine (a report or a resume elsewhere reads it). The final spectrum is one Float32
     /// Lanczos run of max(lanczosSteps, slqSteps) steps with lanczosCount Ritz vectors
     /// (``StudyRunner``'s final probes).
-    /// - Throws: ``ConfigurationError`` naming the key, with the estimate.
+    /// - Throws: ``/Training/ConfigurationError`` naming the key, with the estimate.
     public func checkMemory() throws {
         let f = finalProbes
         for m in models {
@@ -414,7 +414,7 @@ public struct StudyConfiguration: ConfigurationValue {
     }
 
     /// Checks every value, naming the first bad key.
-    /// - Throws: ``ConfigurationError``.
+    /// - Throws: ``/Training/ConfigurationError``.
     public func validate() throws {
         func bad(_ key: String, _ m: String) -> ConfigurationError { ConfigurationError(key: key, m) }
         do { try training.validate() } catch var error as ConfigurationError {

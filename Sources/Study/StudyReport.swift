@@ -97,7 +97,7 @@ public enum StudyReport {
         }
 
         /// Whether the run's training ended: all epochs done, its stopping rule reached
-        /// (``TrainingConfiguration/isFinished(after:)``, set by ``StudyReport``), or its final probes measured.
+        /// (``/Training/TrainingConfiguration/isFinished(after:)``, set by ``StudyReport``), or its final probes measured.
         public var finished: Bool { epoch >= epochs || stopped || hasFinalProbes }
         /// Whether the last epoch reached the run's stopping rule.
         public var stopped = false

@@ -60,10 +60,10 @@ public enum StudyTaskResult: Sendable, Equatable {
 /// A study runs whole (``run(resume:shouldStop:)``: one process, DIR/.lock held exclusively,
 /// the runs in turn) or as tasks, one run each (``runTask(named:shouldStop:)``, in a directory
 /// made by ``plan(configuration:directory:)``: any number of processes at once, each holding
-/// DIR/.lock shared and its run's directory by its ``RunStore``), never both at once. Either way
+/// DIR/.lock shared and its run's directory by its ``/Training/RunStore``), never both at once. Either way
 /// the files every run rewrites (metrics.csv, final.csv, spectra.csv, ggn-spectra.csv,
 /// layers.csv, slices/, densities/) are read, changed and written under the short exclusive
-/// lock DIR/.files.lock (``withFilesLock(_:)``), so that no run's rows are lost to another's write.
+/// lock DIR/.files.lock (`withFilesLock(_:)`), so that no run's rows are lost to another's write.
 public struct StudyRunner {
     /// The validated configuration.
     public let configuration: StudyConfiguration
@@ -75,8 +75,8 @@ public struct StudyRunner {
     public var log: (String) -> Void = { _ in }
     /// Receives the progress of training steps (configuration name, progress).
     public var onStep: (String, StepProgress) -> Void = { _, _ in }
-    /// Asked before every SGD step and epoch probe (``Trainer/shouldInterrupt``): `true` stops the
-    /// run with ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``, leaving it resumable
+    /// Asked before every SGD step and epoch probe (``/Training/Trainer/shouldInterrupt``): `true` stops the
+    /// run with ``/Training/TrainingError/interrupted(epoch:step:lastCheckpoint:)``, leaving it resumable
     /// (`landscape sweep run` on a signal); asked too between the stages of a run's final probes
     /// (Lanczos and SLQ, the slice, the precision check, layer blocks and GGN, the extra probes):
     /// `true` stops with ``StudyError/interrupted(configuration:epoch:)``, nothing of them written,
@@ -107,7 +107,7 @@ public struct StudyRunner {
                                  TraceProbe.name: ["probes": "epochProbes.traceProbes"],
                                  BatchSharpnessProbe.name: ["batches": "epochProbes.batchSharpnessBatches"]]
 
-    /// - Throws: ``ConfigurationError`` for an invalid configuration or an empty training split.
+    /// - Throws: ``/Training/ConfigurationError`` for an invalid configuration or an empty training split.
     public init(configuration: StudyConfiguration, data: MNISTDataset, directory: URL) throws {
         try configuration.validate()
         guard data.train.count > 0 else { throw ConfigurationError(key: "training.data", "selects an empty training split") }
@@ -150,15 +150,15 @@ public struct StudyRunner {
     /// The directory must hold the study already (``plan(configuration:directory:)``, or a study
     /// started whole) with this configuration, and no process may be running it whole. The task
     /// takes DIR/.lock shared (any number of tasks, no whole study), its run's directory by its
-    /// ``RunStore`` (so one run never trains twice at once), and DIR/.files.lock for each write of
+    /// ``/Training/RunStore`` (so one run never trains twice at once), and DIR/.files.lock for each write of
     /// the shared files. The first task records the data in study.json; later ones check it. A
     /// run whose final probes are written is skipped; one that stopped on a non-finite loss or
     /// parameters (now or before) writes or keeps `runs/NAME/failed.txt`. The report is left to
     /// `landscape report DIR` (``StudyReport``), which merges whatever runs have finished.
     /// `shouldStop(name, epoch)` is asked after every complete epoch, as by ``run(resume:shouldStop:)``.
-    /// - Throws: ``ConfigurationError`` when no run has that name; ``StudyError`` when the directory
+    /// - Throws: ``/Training/ConfigurationError`` when no run has that name; ``StudyError`` when the directory
     ///   holds no study, another configuration or other data, is run whole by another process, or
-    ///   the run is being trained by another task (its run directory's lock is held; ``TrainingError``);
+    ///   the run is being trained by another task (its run directory's lock is held; ``/Training/TrainingError``);
     ///   ``StudyError/interrupted(configuration:epoch:)`` when `shouldStop` says so; corrupt files,
     ///   data, model and probe errors.
     public func runTask(named name: String, shouldStop: (String, Int) -> Bool = { _, _ in false }) throws -> StudyTaskResult {
@@ -196,7 +196,7 @@ public struct StudyRunner {
     /// config.json, study.json (start time and configuration), metrics.csv's header, and
     /// manifest.jsonl, one line per run (``StudyConfiguration/sweepTasks()``, ``SweepManifest``).
     /// - Returns: the tasks, in the manifest's order.
-    /// - Throws: ``ConfigurationError`` for an invalid configuration; ``StudyError`` when the
+    /// - Throws: ``/Training/ConfigurationError`` for an invalid configuration; ``StudyError`` when the
     ///   directory is a file, not empty or locked; I/O errors.
     public static func plan(configuration: StudyConfiguration, directory: URL) throws -> [SweepTask] {
         try configuration.validate()
@@ -253,7 +253,7 @@ public struct StudyRunner {
         }
     }
 
-    /// The name of the lock file that guards the study's shared files (``withFilesLock(_:)``).
+    /// The name of the lock file that guards the study's shared files (`withFilesLock(_:)`).
     public static let filesLockName = ".files.lock"
 
     /// Runs `body` holding DIR/.files.lock exclusively (waiting for it): every read-modify-write
@@ -414,7 +414,7 @@ public struct StudyRunner {
     }
 
     /// The file in a run's directory that holds why its training stopped on a non-finite loss or
-    /// parameters (the ``TrainingError`` text): a result, not retried.
+    /// parameters (the ``/Training/TrainingError`` text): a result, not retried.
     public static let failureFileName = "failed.txt"
 
     /// Why a configuration stopped, from its `failed.txt` (trimmed); `nil` when there is none.
@@ -463,15 +463,15 @@ public struct StudyRunner {
     /// Trains one run with the study's epoch probes (``epochProbes(_:_:)``) in `runDir`, or
     /// continues it: a directory with a run.json is resumed after its last complete epoch (from its
     /// start if none is), checked to hold a run of `training` (the data settings aside) and, with
-    /// `checkData`, of the same data (``RunStore/check(data:)``); a finished run trains no further.
-    /// Logs the start or resume and every epoch (``describe(_:epochs:)``) as `[name] …`, the
+    /// `checkData`, of the same data (``/Training/RunStore/check(data:)``); a finished run trains no further.
+    /// Logs the start or resume and every epoch (`describe(_:epochs:)`) as `[name] …`, the
     /// start with `setting` (the regime, or a sweep task's point). `shouldInterrupt` is the
-    /// trainer's (``Trainer/shouldInterrupt``); `onEpoch` runs after each epoch is in the store.
+    /// trainer's (``/Training/Trainer/shouldInterrupt``); `onEpoch` runs after each epoch is in the store.
     /// The one way the study and `landscape sweep run` train a run.
     /// - Returns: the final θ, and the last complete epoch when the run was finished before this call.
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` when the checkpoints cannot be resumed
-    ///   from; the store's and ``Trainer/train(model:from:store:onStep:onEpoch:)``'s errors
-    ///   (``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:cause:)``, ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``, …);
+    ///   from; the store's and ``/Training/Trainer/train(model:from:store:onStep:onEpoch:)``'s errors
+    ///   (``/Training/TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:cause:)``, ``/Training/TrainingError/interrupted(epoch:step:lastCheckpoint:)``, …);
     ///   whatever `onEpoch` throws.
     public static func trainWithEpochProbes<M: Model>(_ model: M, training: TrainingConfiguration, epochProbes e: EpochProbeSettings, data: MNISTDataset,
                                                       in runDir: URL, name: String, setting: String, checkData: Bool = false,
@@ -688,14 +688,14 @@ public struct StudyRunner {
     /// The columns of final.csv that every study has: per run, the final Lanczos, SLQ and
     /// slice settings and seconds (`lanczos_seconds` is the run that gives the top eigenvalues and the
     /// first SLQ probe, `slq_seconds` the further SLQ probes and the smoothing), the SLQ trace and the
-    /// ranks from its density (``SpectralRanks``), and S_ε at the final θ in Float32 and Float64 (the
+    /// ranks from its density (``/Probes/SpectralRanks``), and S_ε at the final θ in Float32 and Float64 (the
     /// same directions) as a check of the precision chosen for the per-epoch sharpness.
     public static let fixedFinalColumns = runColumns + ["lanczos_steps", "lanczos_seconds", "slq_probes", "slq_steps", "slq_seconds", "slq_trace",
                                       "effective_rank_entropy", "effective_rank_trace_ratio", "slice_points", "slice_samples", "slice_cosine", "slice_seconds",
                                       "sharpness_mean_float32", "sharpness_mean_float64", "sharpness_max_float32", "sharpness_max_float64", "precision_check_seconds",
                                       "curvature_seconds", "participation_ratio", "effective_dimension", "count_above_fraction"] + wholeSplitColumns
 
-    /// final.csv's columns of ``wholeSplitProbes(_:θ:trainX:trainY:run:probeLoss:probeHessian:probeTop:)`` (empty for the runs it skips).
+    /// final.csv's columns of `wholeSplitProbes(_:θ:trainX:trainY:run:probeLoss:probeHessian:probeTop:)` (empty for the runs it skips).
     public static let wholeSplitColumns = ["whole_split_samples", "whole_split_lambda_max", "whole_split_lambda_residual", "whole_split_lambda_converged",
                                            "probe_set_lambda_max", "whole_split_lambda_ratio", "whole_split_trace", "whole_split_trace_stderr",
                                            "probe_set_trace", "probe_set_trace_stderr", "whole_split_trace_ratio", "whole_split_seconds"]

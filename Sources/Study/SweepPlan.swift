@@ -3,11 +3,11 @@ import Datasets
 import Foundation
 import Training
 
-/// The settings of one sweep task: a training run (``TrainingConfiguration``) with the study's
+/// The settings of one sweep task: a training run (``/Training/TrainingConfiguration``) with the study's
 /// epoch probes (``EpochProbeSettings``: λ_max, S_ε, the trace and batch sharpness every epoch,
 /// ``StudyRunner/epochProbes(_:_:)``). Its keys are the sweep file's axis and point keys: full
 /// dotted paths (`training.optimizer.batchSize`) or a unique last component (`batchSize`, `seed`,
-/// `sharpnessEpsilon`), read by the configuration key machinery (``ConfigurationValue``).
+/// `sharpnessEpsilon`), read by the configuration key machinery (``/Training/ConfigurationValue``).
 public struct SweepTaskSettings: ConfigurationValue {
     /// The training run (the defaults of `landscape train`).
     public var training = TrainingConfiguration()
@@ -20,7 +20,7 @@ public struct SweepTaskSettings: ConfigurationValue {
     public static var renamedKeys: [String: String] { TrainingConfiguration.renamedKeys }
 
     /// Checks the training settings and the epoch probes.
-    /// - Throws: ``ConfigurationError`` naming the first bad key (`training.…` or `epochProbes.…`).
+    /// - Throws: ``/Training/ConfigurationError`` naming the first bad key (`training.…` or `epochProbes.…`).
     public func validate() throws {
         do { try training.validate() } catch var error as ConfigurationError {
             error.key = error.key.map { "training.\($0)" }
@@ -30,8 +30,8 @@ public struct SweepTaskSettings: ConfigurationValue {
     }
 
     /// The task's id: the first 12 hex digits of the SHA-256 of the settings' JSON with sorted keys
-    /// (``sha256OfSortedJSON(_:)``) with `training.data.dataDirectory` nil and
-    /// `training.probes.stepCurvature` false counted as absent (as ``TrainingConfiguration/sha256``
+    /// (``/Training/sha256OfSortedJSON(_:)``) with `training.data.dataDirectory` nil and
+    /// `training.probes.stepCurvature` false counted as absent (as ``/Training/TrainingConfiguration/sha256``
     /// does), so that the same task planned on another machine, with its data elsewhere, has the
     /// same id, and keys added later as `nil` optionals leave it unchanged.
     public var id: String {
@@ -80,7 +80,7 @@ public struct SweepSpecification {
     public static let keys = ["training", "epochProbes", "axes", "points"]
 
     /// Reads a sweep file.
-    /// - Throws: ``ConfigurationError`` with the file's path as the source (as ``decode(json:source:)``).
+    /// - Throws: ``/Training/ConfigurationError`` with the file's path as the source (as ``decode(json:source:)``).
     public static func load(from url: URL) throws -> SweepSpecification {
         let text: String
         do { text = try TextFile.read(url) } catch { throw ConfigurationError(source: error.path, key: nil, error.problem) }
@@ -90,7 +90,7 @@ public struct SweepSpecification {
     /// Decodes a sweep file's JSON and checks it: the base settings are valid, each axis is a
     /// non-empty list under a known key (no key given twice), each value of an axis gives valid
     /// settings over the base, each point is an object of known keys.
-    /// - Throws: ``ConfigurationError`` naming `source` and the key (`axes.training.seed`,
+    /// - Throws: ``/Training/ConfigurationError`` naming `source` and the key (`axes.training.seed`,
     ///   `points[2].batchSize`) with the value.
     public static func decode(json data: Data, source: String) throws -> SweepSpecification {
         func bad(_ key: String?, _ problem: String) -> ConfigurationError { ConfigurationError(source: source, key: key, problem) }
@@ -212,7 +212,7 @@ public struct SweepSpecification {
 
     /// The tasks: the grid's points in canonical order, then the explicit points in the order
     /// given; each resolved over the base and validated, indexed 0…K−1 in that order.
-    /// - Throws: ``ConfigurationError`` naming the point and key of a task whose settings are
+    /// - Throws: ``/Training/ConfigurationError`` naming the point and key of a task whose settings are
     ///   invalid, two points that resolve to the same settings (the same id), a sweep without tasks
     ///   or with more than ``maximumTasks``.
     public func tasks() throws -> [SweepTask] {
@@ -293,7 +293,7 @@ public struct SweepTask {
     /// The task's status in the sweep directory (``SweepTaskStatus``): `diverged` when its
     /// directory holds failed.txt, `missing` without a run.json, else `finished` or `partial`
     /// from metrics.csv's complete rows (the last one decides, by
-    /// ``TrainingConfiguration/isFinished(after:)``); a study's run is `partial` until its final
+    /// ``/Training/TrainingConfiguration/isFinished(after:)``); a study's run is `partial` until its final
     /// probes are written (``StudyRunner/finalProbesDone(run:in:configuration:)``). Reads only.
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` naming a file that cannot be read.
     public func status(in sweepDirectory: URL) throws -> SweepTaskStatus {
@@ -383,7 +383,7 @@ public enum SweepManifest {
 
     /// Writes `DIR/manifest.jsonl` (the tasks in index order) and, when given, `DIR/sweep.json`,
     /// each atomically; creates DIR.
-    /// - Throws: ``CheckpointError`` and I/O errors.
+    /// - Throws: ``/Checkpoints/CheckpointError`` and I/O errors.
     public static func write(_ tasks: [SweepTask], specification: SweepSpecification?, to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try AtomicFile.write(try tasks.map(line(of:)).joined(separator: "\n") + "\n", to: directory.appendingPathComponent(fileName))
@@ -404,7 +404,7 @@ public enum SweepManifest {
     /// Reads a manifest: every line a task, checked (settings valid, id 12 hex digits and equal
     /// to the settings' id, the point's values those of the settings, no id twice); blank lines
     /// at the end are ignored.
-    /// - Throws: ``ConfigurationError`` whose source is `PATH line N` for a bad line, `PATH` for a
+    /// - Throws: ``/Training/ConfigurationError`` whose source is `PATH line N` for a bad line, `PATH` for a
     ///   file that cannot be read or holds no task.
     public static func read(_ url: URL) throws -> [SweepTask] {
         let text: String

@@ -22,7 +22,7 @@ import Training
 ///
 /// η is the task's configured learning rate (`training.optimizer.learningRate`: the schedule's
 /// base rate, its peak under the cosine and constant schedules), B its batch size and μ its momentum; the stability limit is
-/// ``TrainingConfiguration/stabilityLimit(learningRate:)`` at η (2(1+μ)/η for heavy ball). A
+/// ``/Training/TrainingConfiguration/stabilityLimit(learningRate:)`` at η (2(1+μ)/η for heavy ball). A
 /// sweep whose tasks differ in keys other than B, η and the seed is split into families (one per
 /// combination of the other keys' values): seeds are aggregated, and collapse is judged, within a
 /// family only.
@@ -57,13 +57,15 @@ public enum SweepReport {
         public var isFinished: Bool { if case .finished = status { true } else { false } }
         /// Why a diverged task stopped (its failed.txt), else `nil`.
         public var failure: String? { if case let .diverged(reason) = status { reason } else { nil } }
+        /// The task's batch size.
         public var batchSize: Int { training.optimizer.batchSize }
         /// The configured learning rate η (the schedule's base rate).
         public var learningRate: Double { training.optimizer.learningRate }
+        /// The task's momentum μ.
         public var momentum: Double { training.optimizer.momentum }
         /// η/B, the SGD noise scale the figures are drawn against.
         public var learningRateOverBatchSize: Double { learningRate / Double(batchSize) }
-        /// The stability limit at η (``TrainingConfiguration/stabilityLimit(learningRate:)``).
+        /// The stability limit at η (``/Training/TrainingConfiguration/stabilityLimit(learningRate:)``).
         public var stabilityLimit: Double { training.stabilityLimit(learningRate: learningRate) }
         /// Whether a finished task learned (final train accuracy ≥ ``learnedTrainAccuracy``;
         /// below it the task is stuck at chance); `nil` unless the task finished.
@@ -129,8 +131,8 @@ public enum SweepReport {
 
     /// Reads a manifest task's run directory in the sweep directory `directory`: its status
     /// (``SweepTask/status(in:)``), complete epochs, seconds and, when finished, its last epoch's
-    /// row. metrics.csv is read as a run reads it (``RunRecord/completeRows(of:columns:renamed:added:log:)``
-    /// with the study's epoch-probe columns, ``EpochMetrics``).
+    /// row. metrics.csv is read as a run reads it (``/Training/RunRecord/completeRows(of:columns:renamed:added:log:)``
+    /// with the study's epoch-probe columns, ``/Training/EpochMetrics``).
     /// - Throws: ``StudyError/corruptFile(path:reason:)`` for an unreadable failed.txt or a corrupt metrics.csv.
     public static func readTask(_ task: SweepTask, in directory: URL, log: (String) -> Void = { _ in }) throws -> Task {
         let status = try task.status(in: directory)
@@ -164,7 +166,7 @@ public enum SweepReport {
     /// Writes the report of the sweep directory `directory` (its manifest.jsonl and task
     /// directories): ``write(tasks:axes:in:)`` for every task, the axes being every key of the
     /// tasks' points in canonical (sorted) order.
-    /// - Throws: ``ConfigurationError`` for a missing or bad manifest, or a study's manifest (its
+    /// - Throws: ``/Training/ConfigurationError`` for a missing or bad manifest, or a study's manifest (its
     ///   tasks are study runs, ``SweepTask/studyRun``: written by `landscape study --plan`, reported by
     ///   `landscape report DIR`, whose summary.md and figures/ this report would overwrite);
     ///   ``StudyError`` for a corrupt task file or an unwritable directory.
@@ -250,7 +252,7 @@ public enum SweepReport {
         public var comparisons: Int, judged: Int, noiseless: Int, noiselessDiffering: Int
         /// Batch sizes with data.
         public var batchSizes: Int
-        /// The verdict (its ``Verdict/rawValue`` is the phrase summary.md uses).
+        /// The verdict (its `Verdict.rawValue` is the phrase summary.md uses).
         public var verdict: Verdict
         /// What ``Collapse`` concludes.
         public enum Verdict: String, Sendable {

@@ -40,7 +40,7 @@ public enum SweepExitCode: Int32, CaseIterable, Sendable {
 /// The signals that ask a sweep task to stop and be requeued (SIGTERM from Slurm or Kubernetes,
 /// SIGUSR1 from Slurm's `--signal`, SIGINT from a terminal): their handler only records the
 /// signal and counts it (atomic stores: async-signal-safe); the trainer reads it before every SGD
-/// step and between an epoch's evaluation and probes (``Trainer/shouldInterrupt``).
+/// step and between an epoch's evaluation and probes (``/Training/Trainer/shouldInterrupt``).
 public enum SweepSignals {
     /// The signals handled by ``install(_:)`` by default (one task).
     public static let requeueSignals: [Int32] = [SIGTERM, SIGUSR1, SIGINT]
@@ -113,6 +113,7 @@ public enum SweepTaskOutcome: Equatable, Sendable {
 /// study's task (``SweepTask/studyRun``) runs in its study directory through
 /// ``StudyRunner/runTask(named:shouldStop:)``, final probes included.
 public struct SweepTaskRunner {
+    /// The task to run.
     public let task: SweepTask
     /// The sweep directory (the manifest's).
     public let sweepDirectory: URL
@@ -121,7 +122,7 @@ public struct SweepTaskRunner {
     /// Receives the progress of training steps.
     public var onStep: (StepProgress) -> Void = { _ in }
     /// Asked before every SGD step and between an epoch's evaluation and probes (and a study
-    /// run's final probes); `true` stops with ``TrainingError/interrupted(epoch:step:lastCheckpoint:)``.
+    /// run's final probes); `true` stops with ``/Training/TrainingError/interrupted(epoch:step:lastCheckpoint:)``.
     public var shouldInterrupt: () -> Bool = { false }
 
     /// A runner of `task` of the sweep in `sweepDirectory`.
@@ -130,14 +131,15 @@ public struct SweepTaskRunner {
         self.sweepDirectory = sweepDirectory
     }
 
+    /// The task's run directory.
     public var directory: URL { task.directory(in: sweepDirectory) }
 
     /// Trains the task (or finds it done). `data` is called only when there is training to do.
-    /// A run that diverges (``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:cause:)``,
-    /// ``TrainingError/nonFiniteParameters(epoch:step:lastCheckpoint:cause:)``) gets failed.txt with
+    /// A run that diverges (``/Training/TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:cause:)``,
+    /// ``/Training/TrainingError/nonFiniteParameters(epoch:step:lastCheckpoint:cause:)``) gets failed.txt with
     /// the error's text and ends as ``SweepTaskOutcome/diverged(reason:before:)``.
-    /// - Throws: ``TrainingError/interrupted(epoch:step:lastCheckpoint:)`` (resumable),
-    ///   ``ConfigurationError`` for invalid settings, the data's, the store's and training's errors.
+    /// - Throws: ``/Training/TrainingError/interrupted(epoch:step:lastCheckpoint:)`` (resumable),
+    ///   ``/Training/ConfigurationError`` for invalid settings, the data's, the store's and training's errors.
     public func run(data: () throws -> MNISTDataset) throws -> SweepTaskOutcome {
         if let run = task.studyRun { return try runStudyRun(run, data: data) }
         switch try task.status(in: sweepDirectory) {
@@ -171,11 +173,11 @@ public struct SweepTaskRunner {
 
 extension SweepExitCode {
     /// The exit status of `sweep run` for an error that ended a task: ``interrupted`` (75) for a
-    /// stop on request (``TrainingError/interrupted(epoch:step:lastCheckpoint:)``,
+    /// stop on request (``/Training/TrainingError/interrupted(epoch:step:lastCheckpoint:)``,
     /// ``StudyError/interrupted(configuration:epoch:)``) and a run directory locked by another
-    /// process (``TrainingError/runDirectoryLocked(path:)``: retry later); ``configuration`` (78)
-    /// for a ``ConfigurationError`` and a run directory of another configuration or data
-    /// (``TrainingError/invalidRun(_:)``: a retry cannot succeed); ``failure`` (1) otherwise.
+    /// process (``/Training/TrainingError/runDirectoryLocked(path:)``: retry later); ``configuration`` (78)
+    /// for a ``/Training/ConfigurationError`` and a run directory of another configuration or data
+    /// (``/Training/TrainingError/invalidRun(_:)``: a retry cannot succeed); ``failure`` (1) otherwise.
     public init(for error: any Error) {
         switch error {
         case is ConfigurationError: self = .configuration

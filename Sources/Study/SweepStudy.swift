@@ -11,7 +11,7 @@ extension StudyConfiguration {
     /// (``SweepTaskSettings/id``), its `study` `{"run": NAME}` (``StudyRun/name``), and its
     /// `point` the keys in which the runs' settings differ (model, seed, the regime's batch size
     /// and learning rate, …; full dotted paths), with this run's values.
-    /// - Throws: ``ConfigurationError`` for a regime without settings or two runs with the same settings.
+    /// - Throws: ``/Training/ConfigurationError`` for a regime without settings or two runs with the same settings.
     public func sweepTasks() throws -> [SweepTask] {
         let settings: [SweepTaskSettings] = try runs.map { run in
             var s = SweepTaskSettings()

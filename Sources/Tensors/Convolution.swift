@@ -2,12 +2,19 @@ import Foundation
 
 /// Errors of convolution and pooling geometry, each naming the offending sizes.
 public enum ConvolutionError: Error, CustomStringConvertible, Equatable {
+    /// The input is not [N, C, H, W] (its shape).
     case inputRank([Int])
+    /// The filter is not [O, C, kH, kW] (its shape).
     case filterRank([Int])
+    /// The input and the filter have different channel counts.
     case channelMismatch(inputChannels: Int, filterChannels: Int)
+    /// The kernel [kH, kW] does not fit the padded input [H + 2p, W + 2p].
     case kernelLargerThanPaddedInput(kernel: [Int], paddedInput: [Int])
+    /// A stride below 1.
     case invalidStride(Int)
+    /// A negative padding.
     case invalidPadding(Int)
+    /// 2×2 max-pooling of an input whose height or width is odd (its shape).
     case oddPoolingInput([Int])
 
     public var description: String {

@@ -2,15 +2,19 @@ import Foundation
 
 /// An elementwise function's primal on `Float` and `Double`: the kernel of one entry of the
 /// rule table (`Autodiff` adds its derivative by conforming the same type to
-/// `ElementwiseFunction`). ``Tensor/map(_:)`` runs it in one loop per tensor.
+/// `ElementwiseFunction`). `Tensor.map(_:)` runs it in one loop per tensor.
 public protocol ScalarFunction: Sendable {
+    /// f(x) in Float.
     func callAsFunction(_ x: Float) -> Float
+    /// f(x) in Double.
     func callAsFunction(_ x: Double) -> Double
 }
 
 /// A binary elementwise function's primal on `Float` and `Double`.
 public protocol BinaryScalarFunction: Sendable {
+    /// f(a, b) in Float.
     func callAsFunction(_ a: Float, _ b: Float) -> Float
+    /// f(a, b) in Double.
     func callAsFunction(_ a: Double, _ b: Double) -> Double
 }
 
@@ -125,7 +129,9 @@ public struct ReLU: ScalarFunction {
 /// `x^exponent` for a constant real exponent (IEEE `pow`: nan for negative `x` and a
 /// non-integer exponent).
 public struct Power: ScalarFunction {
+    /// The constant exponent.
     public let exponent: Double
+    /// `x^exponent`.
     @inlinable public init(_ exponent: Double) { self.exponent = exponent }
     @inlinable public func callAsFunction(_ x: Float) -> Float { Foundation.pow(x, Float(exponent)) }
     @inlinable public func callAsFunction(_ x: Double) -> Double { Foundation.pow(x, exponent) }

@@ -5,6 +5,7 @@ import Foundation
 /// the branch above it, or neither — a branch of its own that agrees with no side (abs'(0) = 0,
 /// the ½–½ split of a `max` tie).
 public enum SwitchingSide: Sendable {
+    /// Below, above, or a branch of its own (see the type).
     case below, above, neither
 }
 
@@ -12,8 +13,11 @@ public enum SwitchingSide: Sendable {
 /// activation pattern, a pooling argmax), forward (t > 0) and backward (t < 0), both ≥ 0;
 /// `.infinity` where none changes.
 public struct SwitchDistances: Sendable, Equatable {
+    /// The distance for t > 0.
     public var forward: Double
+    /// The distance for t < 0 (as a positive number).
     public var backward: Double
+    /// Distances in both directions; the defaults, `.infinity`, mean no change.
     public init(forward: Double = .infinity, backward: Double = .infinity) { self.forward = forward; self.backward = backward }
     /// The elementwise minimum.
     public mutating func formMinimum(_ other: SwitchDistances) {
@@ -49,7 +53,7 @@ public enum PolynomialRoots {
     /// (0, upper) into intervals where p is monotone, each holding at most one root, found by
     /// bisection to about 4 ulp (geometric midpoints across decades). Roots of even multiplicity
     /// (touches) are not sign changes and are not returned; nor is a root at 0 or at `upper` (the
-    /// interval is open). Where p at a cut is within rounding of 0 (``sign(_:at:)``) the cut is
+    /// interval is open). Where p at a cut is within rounding of 0 (`sign(_:at:)`) the cut is
     /// a root, and the signs of p on the two neighbouring intervals decide: the same sign is a
     /// touch, opposite signs a crossing at the cut. So two roots closer than the rounding of p can
     /// resolve count as one touch, and a root of multiplicity m is found to about ulp^(1/m).
@@ -278,7 +282,7 @@ public func interleave(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMuta
 }
 
 /// The loop of ``Tensor/switchDistances(coefficients:offset:side:within:)``: `count` elements of
-/// `terms` interleaved coefficients each (``Tensor/interleaved(_:)``).
+/// `terms` interleaved coefficients each (`Tensor.interleaved(_:)`).
 public func switchDistancesKernel(_ c: UnsafePointer<Double>, count: Int, terms k: Int, offset: Double, side: SwitchingSide,
                                   within limit: SwitchDistances) -> SwitchDistances {
     var best = limit

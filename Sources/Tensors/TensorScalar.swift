@@ -3,6 +3,7 @@ import Foundation
 
 /// Elementwise binary operations on two buffers of equal length.
 public enum BinaryOperation: Sendable {
+    /// `a + b`, `a − b`, `a · b`, `a / b` elementwise (IEEE 754).
     case add, subtract, multiply, divide
 }
 
@@ -359,8 +360,10 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     public var outputPixels: Int { outputHeight * outputWidth }
     /// H + 2p and W + 2p: the zero-padded image.
     public var paddedHeight: Int { height + 2 * padding }
+    /// W + 2p.
     public var paddedWidth: Int { width + 2 * padding }
 
+    /// The geometry of a convolution of `batch` images [C, H, W] with `outputChannels` filters [C, kH, kW]; not validated (``Tensor`` validates when it convolves).
     public init(batch: Int, channels: Int, height: Int, width: Int, outputChannels: Int,
                 kernelHeight: Int, kernelWidth: Int, stride: Int, padding: Int) {
         self.batch = batch; self.channels = channels; self.height = height; self.width = width

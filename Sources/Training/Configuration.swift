@@ -22,7 +22,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable, Sen
     public var description: String { key.map { "\(source): '\($0)' \(problem)" } ?? "\(source): \(problem)" }
 
     /// Parses JSON text (any value at the top level), or says why it is not JSON: not UTF-8 or
-    /// nested too deep (``JSONText/problem(in:)``), else the parser's own words with the position
+    /// nested too deep (``/Checkpoints/JSONText/problem(in:)``), else the parser's own words with the position
     /// (`is not valid JSON: Invalid value around character 1.`; NaN and numbers beyond Double's
     /// range such as 1e400 are not JSON values either).
     /// - Throws: ``ConfigurationError`` naming `source`, without a key.
@@ -144,7 +144,7 @@ extension ConfigurationValue {
 
     /// Reads a configuration from a JSON file over `base`, and validates it.
     /// - Throws: ``ConfigurationError`` with the file's path as the source: a file that cannot be
-    ///   read (``TextFile/read(_:maximumBytes:)``: missing, a directory, FIFO or device, not UTF-8,
+    ///   read (``/Checkpoints/TextFile/read(_:maximumBytes:)``: missing, a directory, FIFO or device, not UTF-8,
     ///   …), is not a JSON object, names a key twice, or holds an unknown key or a bad value.
     public static func load(from url: URL, base: Self = Self()) throws -> Self {
         let text: String

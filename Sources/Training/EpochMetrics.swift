@@ -24,13 +24,14 @@ public struct EpochMetrics: Sendable, Equatable {
     public var stabilityLimit: Double
     /// Seconds: training steps (without the λ_max estimates between them, timed in steps.csv), evaluation.
     public var trainSeconds: Double, evaluationSeconds: Double
-    /// The epoch probes' columns (each probe's result columns, then its seconds; ``EpochProbes/columns``).
+    /// The epoch probes' columns (each probe's result columns, then its seconds; ``/Probes/EpochProbes/columns``).
     public var probeColumns: [String] = []
     /// Their values, nan where a probe did not run this epoch.
     public var probeValues: [Double] = []
     /// The probe columns that hold counts or flags (written without a fraction).
     public var integerColumns: Set<String> = []
 
+    /// A row of metrics.csv; `probeValues` in the order of `probeColumns`.
     public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, trainRunningLoss: Double, validationLoss: Double,
                 validationAccuracy: Double, testLoss: Double, testAccuracy: Double, learningRate: Double, stabilityLimit: Double, trainSeconds: Double,
                 evaluationSeconds: Double, probeColumns: [String] = [], probeValues: [Double] = [], integerColumns: Set<String> = []) {
@@ -47,7 +48,7 @@ public struct EpochMetrics: Sendable, Equatable {
         probeColumns.firstIndex(of: column).map { probeValues[$0] } ?? .nan
     }
 
-    /// λ_max (the ``LambdaMaxProbe``'s `lambda_max`), nan when not measured.
+    /// λ_max (the ``/Probes/LambdaMaxProbe``'s `lambda_max`), nan when not measured.
     public var lambdaMax: Double { self["lambda_max"] }
     /// Whether λ_max met its tolerance.
     public var lambdaConverged: Bool { self["lambda_converged"] == 1 }
@@ -108,7 +109,7 @@ public struct EpochMetrics: Sendable, Equatable {
 
 /// λ_max after an SGD step inside an epoch (``ProbeSettings/lambdaEverySteps``): a row of a run's
 /// steps.csv, whose columns are ``columns``, then the λ_max probe's result columns and its seconds
-/// (``EpochProbes/columns`` of the λ_max probe alone).
+/// (``/Probes/EpochProbes/columns`` of the λ_max probe alone).
 public struct StepMetrics: Sendable, Equatable {
     /// The epoch (from 1) the step belongs to, and the step: SGD steps taken since the run began.
     public var epoch: Int, step: Int
@@ -117,6 +118,7 @@ public struct StepMetrics: Sendable, Equatable {
     /// The λ_max probe's columns (``probeColumns``) and values, then its seconds.
     public var probeValues: [Double]
 
+    /// A row of steps.csv.
     public init(epoch: Int, step: Int, learningRate: Double, stabilityLimit: Double, probeValues: [Double]) {
         self.epoch = epoch; self.step = step; self.learningRate = learningRate; self.stabilityLimit = stabilityLimit
         self.probeValues = probeValues
@@ -144,18 +146,19 @@ public struct StepMetrics: Sendable, Equatable {
 }
 
 /// The curvature along an SGD step (``ProbeSettings/stepCurvature``): a row of a run's
-/// step-curvature.csv, one per step, with the quantities of ``StepCurvature`` for the step's
+/// step-curvature.csv, one per step, with the quantities of ``/Probes/StepCurvature`` for the step's
 /// actual update Δθ on its batch at the θ before it.
 public struct StepCurvatureMetrics: Sendable, Equatable {
     /// The epoch (from 1) and the step (SGD steps taken since the run began, this one included).
     public var epoch: Int, step: Int
     /// The step's learning rate η and SGD's stability limit at it (``TrainingConfiguration/stabilityLimit(learningRate:)``).
     public var learningRate: Double, stabilityLimit: Double
-    /// The batch loss, gᵀΔθ, ΔθᵀHΔθ and ‖Δθ‖² (``StepCurvature``).
+    /// The batch loss, gᵀΔθ, ΔθᵀHΔθ and ‖Δθ‖² (``/Probes/StepCurvature``).
     public var curvature: StepCurvature
     /// Seconds of the jet pass.
     public var seconds: Double
 
+    /// A row of step-curvature.csv.
     public init(epoch: Int, step: Int, stabilityLimit: Double, curvature: StepCurvature, seconds: Double) {
         self.epoch = epoch; self.step = step; learningRate = curvature.learningRate; self.stabilityLimit = stabilityLimit
         self.curvature = curvature; self.seconds = seconds

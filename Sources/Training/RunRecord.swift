@@ -32,7 +32,7 @@ public enum RunRecord {
 
     /// Writes F32 tensors atomically with `metadata` plus `tensors_sha256`, their checksum.
     /// - Returns: the checksum.
-    /// - Throws: ``CheckpointError``.
+    /// - Throws: ``/Checkpoints/CheckpointError``.
     @discardableResult
     public static func writeChecked(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String], to url: URL) throws -> String {
         let payload = tensors.map { (name: $0.name, shape: $0.shape, payload: SafeTensorsPayload.f32($0.values)) }

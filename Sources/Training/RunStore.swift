@@ -216,7 +216,7 @@ public final class RunStore {
     /// The last complete epoch, every file checked against the run's records; `nil` if metrics.csv
     /// is missing or holds no complete row. Reads only.
     /// - Throws: ``TrainingError/corruptRun(path:reason:)`` naming the file that does not match;
-    ///   ``CheckpointError`` for unreadable checkpoints.
+    ///   ``/Checkpoints/CheckpointError`` for unreadable checkpoints.
     public func lastComplete(layout: ParameterLayout, stepsPerEpoch: Int) throws -> TrainingCheckpoint? {
         guard FileManager.default.fileExists(atPath: metricsURL.path) else { return nil }
         let rows = try RunRecord.completeRows(of: metricsURL, columns: columns, renamed: EpochMetrics.renamedColumns, added: EpochMetrics.addedColumns, log: log)
@@ -345,11 +345,11 @@ public final class RunStore {
     }
 
     /// Appends a row to steps.csv (in place, not atomically; see the type's description).
-    /// - Throws: ``CheckpointError/ioFailure(path:operation:reason:)``.
+    /// - Throws: ``/Checkpoints/CheckpointError/ioFailure(path:operation:reason:)``.
     public func append(step row: StepMetrics) throws { try appendLine(row.csvRow, to: stepsURL) }
 
     /// Appends a row to step-curvature.csv (in place, not atomically; see the type's description).
-    /// - Throws: ``CheckpointError/ioFailure(path:operation:reason:)``.
+    /// - Throws: ``/Checkpoints/CheckpointError/ioFailure(path:operation:reason:)``.
     public func append(stepCurvature row: StepCurvatureMetrics) throws { try appendLine(row.csvRow, to: stepCurvatureURL) }
 
     func appendLine(_ line: String, to url: URL) throws {
@@ -367,7 +367,7 @@ public final class RunStore {
     /// vectors of the epochs' and the steps' estimates) as checkpoints, then the epoch's record
     /// in checkpoints.csv, then its metrics row; each file atomically, in that order.
     /// - Returns: the path of θ's checkpoint.
-    /// - Throws: ``AutodiffError`` for a θ that does not fit the layout; ``CheckpointError`` and I/O
+    /// - Throws: ``/Autodiff/AutodiffError`` for a θ that does not fit the layout; ``/Checkpoints/CheckpointError`` and I/O
     ///   errors; ``TrainingError/corruptRun(path:reason:)`` when metrics.csv cannot be read back.
     @discardableResult
     public func append(_ metrics: EpochMetrics, parameters θ: Tensor<Float>, model: any Model, velocity: Tensor<Float>, step: Int,

@@ -7,7 +7,7 @@ import Probes
 import Tensors
 
 /// The training loop: SGD steps over a data set, then after every epoch loss and accuracy on
-/// each split and the epoch probes (``EpochProbes``: λ_max by default) on a fixed probe set;
+/// each split and the epoch probes (``/Probes/EpochProbes``: λ_max by default) on a fixed probe set;
 /// each complete epoch goes to a ``RunStore`` when one is given.
 public struct Trainer {
     /// The validated settings.
@@ -48,7 +48,7 @@ public struct Trainer {
         }
     }
 
-    /// λ_max (``LambdaMaxProbe``) with the configuration's iterations and tolerance, then the
+    /// λ_max (``/Probes/LambdaMaxProbe``) with the configuration's iterations and tolerance, then the
     /// ``ProbeSettings/extraProbes``, every ``ProbeSettings/lambdaEvery`` epochs.
     public static func defaultEpochProbes(for configuration: TrainingConfiguration) -> EpochProbes {
         EpochProbes([AnyProbe(lambdaMaxProbe(of: configuration))] + extraProbes(of: configuration), every: configuration.probes.lambdaEvery)
@@ -73,7 +73,7 @@ public struct Trainer {
     /// The context of the epoch probes at θ: the mean loss on the probe set (in Float32, and in
     /// Float64 on demand), its per-sample losses and its Hessian, all in chunks of `chunk` rows, and the mini-batches
     /// of the training data when given (``miniBatches(of:input:labels:configuration:)``).
-    /// - Throws: ``ModelError`` for a probe set that does not fit the model.
+    /// - Throws: ``/Layers/ModelError`` for a probe set that does not fit the model.
     /// `input64` gives the same rows in Float64, computed from the data (not widened from Float32).
     public static func probeContext<M: Model>(model: M, at θ: Tensor<Float>, input: Tensor<Float>, labels: [Int], chunk: Int, seed: UInt64,
                                               miniBatches: MiniBatchSource<Float>? = nil,
@@ -88,7 +88,7 @@ public struct Trainer {
     /// (``OptimizerSettings/batchSize``) from the rows of the training split `input`, each batch's
     /// loss in the step's micro-batches (``OptimizerSettings/microBatchSize``), so that a probe's
     /// pass on a batch takes the memory of a step.
-    /// - Throws: ``ModelError`` for data that do not fit the model.
+    /// - Throws: ``/Layers/ModelError`` for data that do not fit the model.
     public static func miniBatches<M: Model>(of model: M, input: Tensor<Float>, labels: [Int], configuration: TrainingConfiguration) throws -> MiniBatchSource<Float> {
         try model.miniBatches(of: input, labels: labels, batchSize: configuration.optimizer.batchSize, chunkSize: configuration.optimizer.microBatchSize)
     }
@@ -103,13 +103,13 @@ public struct Trainer {
     }
 
     /// The Hessian of the mean loss on a probe set, in chunks of `chunk` rows (0: one), each
-    /// chunk's pass recorded once (``ChunkRecords/kept``).
-    /// - Throws: ``ModelError`` for inputs or labels that do not fit the model.
+    /// chunk's pass recorded once (``/Probes/ChunkRecords/kept``).
+    /// - Throws: ``/Layers/ModelError`` for inputs or labels that do not fit the model.
     public static func probeHessian<M: Model, E: TensorScalar>(of model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int], chunk: Int) throws -> AnySymmetricOperator<E> {
         try CurvatureKind.hessian.matrix(of: model, at: θ, input: input, labels: labels, chunkSize: chunk)
     }
 
-    /// A data split's pixel values in precision `E` (``DatasetSplit/images(as:)``: byte / 255
+    /// A data split's pixel values in precision `E` (``/Datasets/DatasetSplit/images(as:)``: byte / 255
     /// computed in `E`), shape `[split.count, split.featureCount]`, and its `split.count` labels.
     @inlinable
     public static func tensor<E: TensorScalar>(of split: DatasetSplit, as type: E.Type) -> (Tensor<E>, [Int]) {

@@ -115,7 +115,7 @@ public struct TrainingConfiguration: ConfigurationValue {
 
     /// What made SGD's steps blow up, in words, for ``TrainingError``: the learning rate when the
     /// last λ_max estimate (plus the weight decay) puts η·h above the stability limit
-    /// (``sgdStabilityLimit(momentum:nesterov:)``); otherwise every setting that scales the step,
+    /// (``/Optimizers/sgdStabilityLimit(momentum:nesterov:)``); otherwise every setting that scales the step,
     /// with its value. (Weight decay alone cannot be the cause: ``validate()`` refuses η·λ above
     /// the limit for every rate of the run.)
     /// - Parameters:
@@ -148,7 +148,7 @@ public struct TrainingConfiguration: ConfigurationValue {
     /// The schedule in steps, for `stepsPerEpoch` SGD steps per epoch: the one place where the
     /// schedule's epochs become steps. With ``OptimizerSettings/warmupEpochs`` it is the
     /// schedule under a linear warm-up of ``warmupSteps(stepsPerEpoch:)`` steps
-    /// (``LearningRateSchedule/warmup(steps:then:)``); both span all steps of ``epochs`` (the
+    /// (``/Optimizers/LearningRateSchedule/warmup(steps:then:)``); both span all steps of ``epochs`` (the
     /// cap, also under a ``stopping`` rule).
     /// - Throws: ``ConfigurationError`` when the step count overflows, or when the warm-up's first
     ///   rate η₀/W rounds to 0 in Float32 (the precision SGD computes in).
@@ -183,7 +183,7 @@ public struct TrainingConfiguration: ConfigurationValue {
     }
 
     /// SGD's stability limit on a quadratic as a bound on the curvature, for steps of rate η:
-    /// h < ``sgdStabilityLimit(momentum:nesterov:)``/η, i.e. 2(1 + μ)/η for heavy ball (the
+    /// h < ``/Optimizers/sgdStabilityLimit(momentum:nesterov:)``/η, i.e. 2(1 + μ)/η for heavy ball (the
     /// metrics' `stability_limit`); +inf for η = 0.
     public func stabilityLimit(learningRate η: Double) -> Double {
         sgdStabilityLimit(momentum: optimizer.momentum, nesterov: optimizer.nesterov) / η
@@ -227,7 +227,7 @@ public struct TrainingConfiguration: ConfigurationValue {
     }
 }
 
-/// SGD's hyper-parameters (``SGD``).
+/// SGD's hyper-parameters (``/Optimizers/SGD``).
 public struct OptimizerSettings: Codable, Equatable, Sendable {
     /// Samples per SGD step (1…2²⁴).
     public var batchSize: Int = 64
@@ -240,7 +240,7 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
     /// Nesterov momentum instead of heavy ball.
     public var nesterov: Bool = false
     /// Clip each mini-batch gradient to this global L2 norm before weight decay and momentum
-    /// (``SGD/gradientClipNorm``); `nil`: no clipping.
+    /// (``/Optimizers/SGD/gradientClipNorm``); `nil`: no clipping.
     public var gradientClipNorm: Double? = nil
     /// Rows per gradient evaluation inside one SGD step (0: the whole mini-batch at once). A
     /// larger mini-batch is split into micro-batches whose gradients are averaged, weighted by
@@ -248,7 +248,7 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
     public var microBatchSize: Int = 0
     /// Linear learning-rate warm-up over this many epochs (0…``TrainingConfiguration/epochs``,
     /// fractions allowed): the first W = ⌈warmupEpochs × steps per epoch⌉ steps take
-    /// min(1, (t + 1)/W) times the schedule's rate (``LearningRateSchedule/warmup(steps:then:)``;
+    /// min(1, (t + 1)/W) times the schedule's rate (``/Optimizers/LearningRateSchedule/warmup(steps:then:)``;
     /// Goyal et al. 2017, §2.2); `nil` or 0: none. (Optional, so that runs made before it keep
     /// their SHA-256.)
     public var warmupEpochs: Double? = nil
@@ -312,7 +312,7 @@ public struct ProbeSettings: Codable, Equatable, Sendable {
     public var lambdaIterations: Int = 10
     /// Power iteration has converged when its residual ‖Hv − λv‖ ≤ tolerance·|λ|.
     public var lambdaTolerance: Double = 1e-3
-    /// Further probes after λ_max on the same schedule, by name (``ProbeRegistry``), with their
+    /// Further probes after λ_max on the same schedule, by name (``/Probes/ProbeRegistry``), with their
     /// default settings; `nil` or empty: λ_max alone. (Optional, so that the configurations of
     /// runs made before it keep their SHA-256.)
     public var extraProbes: [String]? = nil
@@ -322,7 +322,7 @@ public struct ProbeSettings: Codable, Equatable, Sendable {
     /// (``StepMetrics``). `nil`: only after epochs. (Optional, so that runs made before it keep
     /// their SHA-256.)
     public var lambdaEverySteps: Int? = nil
-    /// With `true`, the curvature along every SGD step (``StepCurvature``: the actual update,
+    /// With `true`, the curvature along every SGD step (``/Probes/StepCurvature``: the actual update,
     /// momentum and weight decay included, on the step's batch at the θ before it): a row of the
     /// run's step-curvature.csv (``StepCurvatureMetrics``). `nil` or `false`: none. (Optional, so
     /// that runs made before it keep their SHA-256.)
