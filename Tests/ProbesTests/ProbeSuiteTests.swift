@@ -70,3 +70,23 @@ import Tensors
         #expect(throws: AutodiffError.self) { try trajectoryDirections(Array(snapshots.prefix(2)), around: θ, count: 2) }
     }
 }
+
+/// `probe --only`: the suite runs the parts asked for and those they need, nothing else.
+@Suite struct ProbeSuitePartsTests {
+    @Test func onlyTheSelectedProbesRun() throws {
+        let f = Quadratic(spectrum: ProbeSuiteTests.spectrum, seed: 3)
+        let θ = Tensor<Double>([0.3, -0.2, 0.1, 0.4, -0.5, 0.2])
+        var s = ProbeSuiteSettings()
+        s.top = 2; s.lanczosSteps = 6; s.slqSteps = 6; s.traceProbes = 6
+        var steps: [String] = []
+        let trace = try probeSuite(of: f, at: θ, operator: try HessianOperator(of: f, at: θ), layout: f.layout, settings: s, parts: [.trace, .lambdaMin]) { steps.append($0) }
+        #expect(trace.parts == [.trace, .lambdaMin] && Set(trace.seconds.keys) == ["lanczos", "trace"] && steps.count == 2, "\(steps)")
+        #expect(trace.power == nil && trace.top == nil && trace.density == nil && trace.sharpness == nil && trace.keskar == nil)
+        // λ_min of the spectrum [6, 3, 1, −2, 0.5, 4] is −2 (6 Lanczos steps on a 6 × 6 matrix are exact).
+        #expect(abs(trace.bottom!.pairs[0].value + 2) < 1e-9 && trace.hutchinson != nil && trace.hutchPlusPlus != nil)
+        // Sharpness needs λ_max for ½ε²λ_max: it runs too, and the prediction uses λ_max = 6.
+        let sharp = try probeSuite(of: f, at: θ, operator: try HessianOperator(of: f, at: θ), layout: f.layout, settings: s, parts: [.sharpness])
+        #expect(sharp.parts == [.sharpness, .lambdaMax] && sharp.hutchinson == nil && sharp.bottom == nil)
+        #expect(abs(sharp.sharpness!.quadraticPrediction! - 0.5 * 0.05 * 0.05 * 6) < 1e-9)
+    }
+}
