@@ -29,9 +29,10 @@ struct RunContext {
     ///   - parameters: the parameter file (`--parameters`).
     ///   - runDirectory: a run directory given explicitly (`check --run`); its run.json must be readable.
     ///   - model: `--model`; an error when it contradicts the file or run.json.
+    ///   - data: the data options given (`nil`: the run's data settings, else the defaults).
     /// - Throws: ``CLIError`` naming the file, the model given and the model it holds; a file of
     ///   no model lists its tensors and every model's.
-    static func resolve(parameters: String?, runDirectory: String?, model: ModelKind?, data: DataOptions) throws -> RunContext {
+    static func resolve(parameters: String?, runDirectory: String?, model: ModelKind?, data: DataOptions?) throws -> RunContext {
         var fileKind: ModelKind? = nil
         if let parameters {
             let file: SafeTensorsFile
@@ -74,7 +75,7 @@ struct RunContext {
             }
         }
         let kind = model ?? fileKind ?? run?.configuration.model ?? TrainingConfiguration().model
-        return RunContext(parameters: parameters, kind: kind, run: run, data: data.settings(over: run), mnistFrom: data.mnistFrom)
+        return RunContext(parameters: parameters, kind: kind, run: run, data: data?.settings(over: run) ?? run?.configuration.data ?? DataSettings(), mnistFrom: data?.mnistFrom)
     }
 
     /// The data set of ``data``; says where the settings come from when run.json gave them.

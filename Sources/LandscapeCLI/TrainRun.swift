@@ -33,7 +33,7 @@ extension TrainCommand {
     /// - Throws: ``CLIError`` naming the file and both models.
     func startingFrom(_ file: String, _ cfg: TrainingConfiguration) throws -> TrainingConfiguration {
         let path = URL(fileURLWithPath: file).standardizedFileURL.path
-        let context = try RunContext.resolve(parameters: path, runDirectory: nil, model: nil, data: DataOptions())
+        let context = try RunContext.resolve(parameters: path, runDirectory: nil, model: nil, data: nil)
         var c = cfg
         if c.model != context.kind {
             guard !settings.assignments.contains(where: { $0.hasPrefix("model=") }) else {

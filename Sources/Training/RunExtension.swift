@@ -93,7 +93,7 @@ extension RunStore {
             throw TrainingError.invalidRun("--epochs must be at most \(TrainingConfiguration.maximumEpochs), got \(epochs)")
         }
         guard !c.schedule.spansRunLength else {
-            throw TrainingError.invalidRun("\(directory.path) uses the \(c.schedule) schedule, whose learning rate at each step depends on the run's total length (\(c.epochs) epochs): its \(epoch) epochs trained would not be those of a \(epochs)-epoch run. Start a new run from its last checkpoint instead: landscape train --from-checkpoint \(directory.appendingPathComponent(ParameterFiles.thetaName(epoch: epoch)).path) --epochs N")
+            throw TrainingError.invalidRun("\(directory.path) uses the \(c.schedule) schedule, whose learning rate at each step depends on the run's total length (\(c.epochs) epoch\(c.epochs == 1 ? "" : "s")): the \(epoch) epoch\(epoch == 1 ? "" : "s") trained would not be those of a \(epochs)-epoch run. Start a new run from its last checkpoint instead: landscape train --from-checkpoint \(directory.appendingPathComponent(ParameterFiles.thetaName(epoch: epoch)).path) --epochs N")
         }
         let url = directory.appendingPathComponent(Self.runInfoName)
         let raw: String
