@@ -187,3 +187,9 @@ struct CheckTargetOptions: ParsableArguments {
         if run != nil && parameters == nil { throw ValidationError("--run needs --parameters FILE (the checkpoint to check)") }
     }
 }
+
+/// `taylor --json FILE`.
+struct TaylorRecordOptions: ParsableArguments {
+    @Option(help: "Also write the derivatives, the comparison table and the inputs (checkpoint and its SHA-256, data, samples, seed, direction) to this JSON file.")
+    var json: String?
+}

@@ -149,8 +149,12 @@ import Training
         #expect(e.status == 0, "\(e.output)")
         let ritz = ((try Self.json(eigen.appendingPathComponent("probe.json"))["lanczos_top"] as? [[String: Any]])?.first?["value"] as? Double) ?? .nan
         let direction = eigen.appendingPathComponent(ParameterFiles.directionName("eigen-1")).path
-        let taylor = try runLandscape(exe, ["taylor", "--parameters", checkpoint, "--direction", direction, "--samples", "16", "--order", "2"], in: elsewhere)
+        let record = root.appendingPathComponent("taylor.json")
+        let taylor = try runLandscape(exe, ["taylor", "--parameters", checkpoint, "--direction", direction, "--samples", "16", "--order", "2", "--json", record.path], in: elsewhere)
         #expect(taylor.status == 0, "\(taylor.output)")
+        let recorded = try Self.json(record)
+        #expect((recorded["derivatives"] as? [Double])?.count == 3 && (recorded["inputs"] as? [String: Any])?["direction"] as? String == direction
+                && (recorded["inputs"] as? [String: Any])?["data_directory"] as? String == Self.fixtureData, "\(recorded)")
         let line = taylor.output.split(separator: "\n").first { $0.hasSuffix("vᵀHv") }
         let curvature = line.flatMap { $0.split(separator: " ").dropFirst().first.flatMap { Double($0) } } ?? .nan
         #expect(abs(curvature - ritz) <= 1e-4 * abs(ritz), "vᵀHv \(curvature), Ritz value \(ritz)")
