@@ -49,6 +49,9 @@ extension TrainCommand {
     /// - Throws: ``CLIError`` saying why it cannot be extended.
     func extend(_ store: RunStore, to epochs: Int, after state: TrainingCheckpoint?) throws {
         let before = store.configuration.epochs
+        if let state, let met = store.configuration.stopping?.reached(trainLoss: state.metrics.trainLoss, trainAccuracy: state.metrics.trainAccuracy) {
+            throw CLIError(description: "--resume \(store.directory.path) --epochs \(epochs): the run stopped at epoch \(state.epoch) by its stopping rule (\(met)); more epochs would not train. Start a new run from its last checkpoint: landscape train --from-checkpoint \(state.parametersPath)")
+        }
         do { try store.extend(toEpochs: epochs, after: state?.epoch ?? 0) } catch let error as TrainingError {
             throw CLIError(description: "--resume \(store.directory.path) --epochs \(epochs): \(error)")
         }

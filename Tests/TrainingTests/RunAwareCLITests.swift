@@ -75,6 +75,14 @@ import Training
         let refused = try runLandscape(exe, ["train", "--resume", cosine.path, "--epochs", "2", "--no-progress"])
         #expect(refused.status != 0 && refused.output.contains("cosine") && refused.output.contains("--from-checkpoint"), "\(refused.output)")
 
+        // A run that met its stopping rule is not extended (it would train no further).
+        let early = root.appendingPathComponent("early")
+        let r = try runLandscape(exe, ["train", "--epochs", "3", "--train-loss", "100", "--output-dir", early.path] + Self.tiny)
+        #expect(r.status == 0 && r.output.contains("stopped: reached"), "\(r.output)")
+        let notExtended = try runLandscape(exe, ["train", "--resume", early.path, "--epochs", "4", "--no-progress"])
+        #expect(notExtended.status != 0 && notExtended.output.contains("stopping rule") && notExtended.output.contains("--from-checkpoint"), "\(notExtended.output)")
+        #expect((try Self.json(early.appendingPathComponent("run.json"))["extensions"]) == nil)
+
         // Ctrl-C: the child stops at a step boundary, prints the resume command, and the run resumes to the same metrics.
         let stopped = root.appendingPathComponent("stopped")
         let log = root.appendingPathComponent("stopped.log")
