@@ -79,6 +79,7 @@ struct TrainCommand: ParsableCommand {
             // A finished run is a success with nothing left to do (a rerun of a finished job, e.g. a requeued array task).
             if let state, let done = cfg.completion(after: state.metrics) {
                 outLine("\(store.directory.path) already \(done): nothing to train; its last checkpoint: \(state.parametersPath)")
+                outLine(nextCommands(checkpoint: URL(fileURLWithPath: state.parametersPath), run: store.directory))
                 return
             }
             try store.prepareToContinue(after: state)

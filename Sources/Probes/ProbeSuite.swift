@@ -2,7 +2,7 @@ import Autodiff
 import Foundation
 import Tensors
 
-/// The settings of ``probeSuite(of:at:operator:layout:settings:progress:)`` (`landscape probe`).
+/// The settings of ``probeSuite(of:at:operator:layout:settings:parts:progress:)`` (`landscape probe`).
 public struct ProbeSuiteSettings: Sendable, Equatable {
     /// Top eigenvalues by Lanczos, and the Lanczos steps for them (at least `top`).
     public var top = 5, lanczosSteps = 40
