@@ -13,9 +13,9 @@ import Training
 @Suite(.serialized) struct RunAwareCLITests {
     static let fixtureData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/data").path
-    /// A tiny constant-rate run on the fixture data (two epochs unless `--epochs` follows).
+    /// A tiny run on the fixture data, its rate halved every epoch (a schedule that does not depend on the run's length).
     static let tiny = ["--data-dir", fixtureData, "--validation", "16", "--batch-size", "16", "--lambda-samples", "16",
-                       "--lambda-iterations", "2", "--schedule", "constant", "--no-progress"]
+                       "--lambda-iterations", "2", "--schedule", "step:1:0.5", "--no-progress"]
 
     /// metrics.csv as rows of named fields, the timings left out (they differ between runs).
     static func metrics(_ dir: URL) throws -> [[String: String]] {
@@ -42,7 +42,7 @@ import Training
     }
 
     /// train prints its last checkpoint and the commands that use it; a run of 1 epoch extended
-    /// to 2 (constant rate) has the metrics of a 2-epoch run; a cosine run is not extended; Ctrl-C
+    /// to 2 (rate halved every epoch) has the metrics of a 2-epoch run; a cosine run is not extended; Ctrl-C
     /// leaves a run that resumes to the same metrics; --from-checkpoint starts at the file's θ
     /// and records its SHA-256.
     @Test func trainKnowsItsCheckpointsAndRuns() throws {
