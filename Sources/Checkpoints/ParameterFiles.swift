@@ -50,3 +50,9 @@ public func loadParameters(from url: URL, layout: ParameterLayout) throws -> Ten
     }
     return Tensor(values)
 }
+
+extension ParameterFiles {
+    /// A direction file: `direction-NAME.safetensors`, θ's layout (``saveParameters(_:layout:to:metadata:)``),
+    /// read back by ``loadParameters(from:layout:)`` (`landscape taylor --direction FILE`).
+    public static func directionName(_ name: String) -> String { "direction-\(name).safetensors" }
+}

@@ -60,8 +60,8 @@ struct ProbeTarget: ParsableArguments {
     @Option(parsing: .unconditional, help: "Seed of the fresh model, probe vectors and directions.") var seed: UInt64 = 0
     @OptionGroup var data: DataOptions
 
-    /// The model (``TrainingConfiguration``'s default when none is given).
-    func makeModel() throws -> any Model { try (model ?? TrainingConfiguration().model).make() }
+    /// The model: the checkpoint's and its run's (``RunContext``), else ``TrainingConfiguration``'s default.
+    func makeModel() throws -> any Model { try runContext().kind.make() }
 
     func validate() throws {
         if let probeSamples, probeSamples < 1 || probeSamples > 60_000 { throw ValidationError("--probe-samples must be in 1...60000, got \(probeSamples)") }
@@ -77,11 +77,12 @@ struct ProbeTarget: ParsableArguments {
     /// The first `--probe-samples` (else `defaultSamples`) training samples in Float64 and θ
     /// (Float64), to be used in chunks (``ProbeBatch``).
     func batch<M: Model>(_ m: M, defaultSamples: Int = 512) throws -> ProbeBatch<M> {
-        let dataset = try data.load(log: stderrLine)
+        let context = try runContext()
+        let dataset = try context.loadData()
         let n = min(probeSamples ?? defaultSamples, dataset.train.count)
         let θ = try parameters.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") } ?? m.initialParameters(Double.self, seed: seed)
         return ProbeBatch(model: m, input: dataset.train.images(rows: 0..<n, as: Double.self), labels: Array(dataset.train.labels[0..<n]), θ: θ,
-                          chunkRows: BatchChunking.rows(for: model ?? TrainingConfiguration().model), train: dataset.train)
+                          chunkRows: BatchChunking.rows(for: context.kind), train: dataset.train)
     }
 }
 

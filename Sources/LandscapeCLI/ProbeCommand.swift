@@ -15,6 +15,7 @@ struct ProbeCommand: ModelCommand {
         abstract: "Curvature probes on a parameter file: λ_max (power iteration and Lanczos), λ_min, trace (Hutchinson, Hutch++), spectral density (SLQ), effective rank and sharpness.")
 
     @OptionGroup var target: ProbeTarget
+    @OptionGroup var selection: ProbeSelectionOptions
     @Option(help: "Directory for the JSON/CSV/SVG outputs (default runs/probe-MODEL-TIMESTAMP).") var outputDir: String?
     @Option(parsing: .unconditional, help: "Top eigenvalues by Lanczos (default \(ProbeCommand.defaults.top)).") var top: Int?
     @Option(parsing: .unconditional, help: "Lanczos steps for the top eigenvalues (default \(ProbeCommand.defaults.lanczosSteps)).") var lanczosSteps: Int?
@@ -86,6 +87,7 @@ struct ProbeCommand: ModelCommand {
         if let (setting, problem) = settings.memoryProblem(dimension: m.layout.parameterCount, scalarBytes: MemoryLayout<Double>.size) {
             throw CLIError(description: "--\(ConfigurationFlags.option(for: setting)): \(problem); lower it")
         }
+        let context = try target.runContext()
         let b = try target.batch(m)
         let kind = CurvatureKind(rawValue: curvature)!
         if kind == .fisher { stderrLine("… per-sample gradients for the empirical Fisher (\(b.labels.count) backward passes)") }
@@ -93,25 +95,41 @@ struct ProbeCommand: ModelCommand {
         let f = try b.loss, θ = b.θ
         let d = θ.count
         let settings = self.settings
-        let r = try probeSuite(of: f, at: θ, operator: op, layout: m.layout, settings: settings) { stderrLine("… \($0) (\(curvature))") }
-        let power = r.power, lz = r.top, sharp = r.sharpness
+        // λ_max's eigenvector is the start of --per-sample, the direction files and the extra probes' λ_max.
+        var asked = try selection.parts
+        if perSample || selection.saveDirections { asked.insert(.lambdaMax) }
+        let r = try probeSuite(of: f, at: θ, operator: op, layout: m.layout, settings: settings, parts: asked) { stderrLine("… \($0) (\(curvature))") }
         outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(b.labels.count) training samples in chunks of \(min(b.chunkRows, b.labels.count)) (\(b.records(kind).rawValue)), Float64, operator: \(curvature)")
-        outLine(String(format: "λ_max (largest eigenvalue)  %@ %.6g (%d products, residual %.2g%@)   Lanczos top-%d %.6g (residual %.2g)   relative difference %.2g",
-                       power.method == .powerIteration ? "power iteration" : "power iteration + Lanczos", power.value, power.products, power.residualNorm,
-                       power.converged ? "" : ", not converged; power iteration: \(power.powerStatus.rawValue)", settings.top, r.lambdaMax, lz.pairs[0].residualNorm,
-                       abs(power.value - r.lambdaMax) / max(abs(r.lambdaMax), 1e-300)))
-        if let negative = power.dominantNegative {
-            outLine(String(format: "dominant negative eigenvalue %.6g (|λ| ≥ λ_max: negative curvature dominates in magnitude)", negative))
+        if selection.only != nil { outLine("probes: \(r.parts.sorted().map(\.rawValue).joined(separator: ", "))") }
+        if let power = r.power, let lz = r.top, let lambdaMax = r.lambdaMax {
+            outLine(String(format: "λ_max (largest eigenvalue)  %@ %.6g (%d products, residual %.2g%@)   Lanczos top-%d %.6g (residual %.2g)   relative difference %.2g",
+                           power.method == .powerIteration ? "power iteration" : "power iteration + Lanczos", power.value, power.products, power.residualNorm,
+                           power.converged ? "" : ", not converged; power iteration: \(power.powerStatus.rawValue)", settings.top, lambdaMax, lz.pairs[0].residualNorm,
+                           abs(power.value - lambdaMax) / max(abs(lambdaMax), 1e-300)))
+            if let negative = power.dominantNegative {
+                outLine(String(format: "dominant negative eigenvalue %.6g (|λ| ≥ λ_max: negative curvature dominates in magnitude)", negative))
+            }
+            outLine("top-\(settings.top) (Lanczos): " + lz.pairs.map { String(format: "%.6g", $0.value) }.joined(separator: ", "))
         }
-        outLine("top-\(settings.top) (Lanczos): " + lz.pairs.map { String(format: "%.6g", $0.value) }.joined(separator: ", ") + String(format: "   λ_min %.6g", r.bottom.pairs[0].value))
-        outLine(String(format: "trace  Hutchinson %.6g ± %.2g   Hutch++ %.6g ± %.2g   SLQ d·mean %.6g", r.hutchinson.trace, r.hutchinson.standardError,
-                       r.hutchPlusPlus.trace, r.hutchPlusPlus.standardError, r.density.mean * Double(d)))
-        outLine(String(format: "effective rank (from SLQ)  entropy %.4g   trace/λ_max %.4g   participation ratio %.4g   N_eff(z = %g) %.4g   eigenvalues ≥ %g·λ_max %.4g",
-                       r.ranks.effectiveRank.entropy, r.ranks.effectiveRank.traceRatio, r.ranks.participationRatio, r.ranks.regularization,
-                       r.ranks.effectiveDimension, r.ranks.fraction, r.ranks.countAboveFraction))
-        outLine(String(format: "sharpness ε = %g  S_max %.6g   S_mean %.6g   worst case (PGA) %.6g   ½ε²λ_max %.6g", settings.epsilon, sharp.maximum, sharp.mean, r.worstCase, sharp.quadraticPrediction ?? .nan))
-        outLine(String(format: "Keskar sharpness, box |δ_i| ≤ %g(|θ_i| + 1): increase %.6g, φ = %.6g %% (%d ascent steps)",
-                       r.keskar.epsilon, r.keskar.increase, r.keskar.sharpness, r.keskar.steps))
+        if let bottom = r.bottom { outLine(String(format: "λ_min (Lanczos) %.6g", bottom.pairs[0].value)) }
+        if let hutchinson = r.hutchinson, let hpp = r.hutchPlusPlus {
+            outLine(String(format: "trace  Hutchinson %.6g ± %.2g   Hutch++ %.6g ± %.2g", hutchinson.trace, hutchinson.standardError, hpp.trace, hpp.standardError) +
+                    (r.density.map { String(format: "   SLQ d·mean %.6g", $0.mean * Double(d)) } ?? ""))
+        } else if let density = r.density {
+            outLine(String(format: "trace  SLQ d·mean %.6g", density.mean * Double(d)))
+        }
+        if let ranks = r.ranks {
+            outLine(String(format: "effective rank (from SLQ)  entropy %.4g   trace/λ_max %.4g   participation ratio %.4g   N_eff(z = %g) %.4g   eigenvalues ≥ %g·λ_max %.4g",
+                           ranks.effectiveRank.entropy, ranks.effectiveRank.traceRatio, ranks.participationRatio, ranks.regularization,
+                           ranks.effectiveDimension, ranks.fraction, ranks.countAboveFraction))
+        }
+        if let sharp = r.sharpness, let worstCase = r.worstCase {
+            outLine(String(format: "sharpness ε = %g  S_max %.6g   S_mean %.6g   worst case (PGA) %.6g   ½ε²λ_max %.6g", settings.epsilon, sharp.maximum, sharp.mean, worstCase, sharp.quadraticPrediction ?? .nan))
+        }
+        if let keskar = r.keskar {
+            outLine(String(format: "Keskar sharpness, box |δ_i| ≤ %g(|θ_i| + 1): increase %.6g, φ = %.6g %% (%d ascent steps)",
+                           keskar.epsilon, keskar.increase, keskar.sharpness, keskar.steps))
+        }
         if !r.layers.isEmpty {
             outLine("per layer (\(curvature) diagonal blocks):")
             for b in r.layers {
@@ -133,7 +151,7 @@ struct ProbeCommand: ModelCommand {
             var context = ProbeContext(point: θ, loss: f, seed: target.seed, curvature: { AnySymmetricOperator(op) }, miniBatches: miniBatches,
                                        perSample: try m.perSampleLosses(on: b.input, labels: b.labels, chunkSize: b.chunkRows))
             context.learningRate = learningRate
-            context.warmStarts[LambdaMaxProbe.name] = power.vector   // the start of λ_max where a probe runs it
+            if let power = r.power { context.warmStarts[LambdaMaxProbe.name] = power.vector }   // the start of λ_max where a probe runs it
             for p in try extraProbes {
                 stderrLine("… \(p.name) (\(curvature))")
                 let values: [Double]
@@ -147,46 +165,68 @@ struct ProbeCommand: ModelCommand {
                 outLine("\(p.name): " + zip(p.columns, values).map { "\($0.0) \(String(format: "%.6g", $0.1))" }.joined(separator: "  "))
             }
         }
-        var outputs = ["probe.json", "density.csv", "density-nodes.csv", "density.svg"]
-        if perSample {
+        var outputs = ["probe.json"]
+        if r.density != nil { outputs += ["density.csv", "density-nodes.csv", "density.svg"] }
+        if perSample, let power = r.power {
             further["per_sample"] = try writePerSample(m, b, u: power.vector, out)
             outputs += ["per_sample.csv", "per_sample.svg"]
         }
-        let json: [String: Any] = [
+        if selection.saveDirections, let lz = r.top {
+            outputs += try saveDirections(lz.pairs.enumerated().map { (name: "eigen-\($0.offset + 1)", vector: $0.element.vector) }, layout: m.layout, in: out,
+                                          metadata: ["model": m.name, "operator": curvature, "source": target.parameters ?? "fresh, seed \(target.seed)"])
+        }
+        var json: [String: Any] = [
             "probes": further,
+            "ran": r.parts.sorted().map(\.rawValue),
+            "inputs": try context.inputs(samples: b.labels.count, seed: target.seed),
+            "settings": ["top": settings.top, "lanczos_steps": settings.lanczosSteps, "power_iterations": settings.powerIterations, "power_tolerance": settings.powerTolerance,
+                         "slq_probes": settings.slqProbes, "slq_steps": settings.slqSteps, "trace_probes": settings.traceProbes, "epsilon": settings.epsilon,
+                         "directions": settings.directions, "ascent_steps": settings.ascentSteps, "keskar_epsilon": settings.keskar.epsilon,
+                         "rank_regularization": settings.ranks.regularization, "rank_fraction": settings.ranks.fraction, "filter_normalized": settings.filterNormalized,
+                         "blocks": blocks, "batch_size": batchSize ?? Self.defaultBatchSize, "learning_rate": learningRate.map { $0 as Any } ?? NSNull()] as [String: Any],
             "model": m.name, "parameters": d, "samples": b.labels.count, "chunk_rows": min(b.chunkRows, b.labels.count), "seed": target.seed, "operator": curvature,
             "blocks": r.layers.map { ["name": $0.name, "parameters": $0.parameters, "lambda_max": $0.lambdaMax.value,
                                       "lambda_max_residual": $0.lambdaMax.residualNorm, "lambda_min": $0.lambdaMin.value,
                                       "lambda_min_residual": $0.lambdaMin.residualNorm, "trace": $0.trace, "trace_standard_error": $0.traceStandardError] as [String: Any] },
-            "lambda_max_power": ["value": power.value, "products": power.products, "residual": power.residualNorm, "converged": power.converged,
-                                 "method": power.method.rawValue, "power_status": power.powerStatus.rawValue, "dominant_negative": power.dominantNegative.map { $0 as Any } ?? NSNull()],
-            "lanczos_top": lz.pairs.map { ["value": $0.value, "residual": $0.residualNorm, "converged": $0.converged] },
-            "lambda_min": r.bottom.pairs[0].value,
-            "trace_hutchinson": ["estimate": r.hutchinson.trace, "standard_error": r.hutchinson.standardError],
-            "trace_hutchpp": ["estimate": r.hutchPlusPlus.trace, "standard_error": r.hutchPlusPlus.standardError],
-            "effective_rank": ["entropy": r.ranks.effectiveRank.entropy, "trace_ratio": r.ranks.effectiveRank.traceRatio,
-                               "participation_ratio": r.ranks.participationRatio, "effective_dimension": r.ranks.effectiveDimension,
-                               "effective_dimension_z": r.ranks.regularization, "count_above_fraction": r.ranks.countAboveFraction,
-                               "fraction": r.ranks.fraction],
-            "keskar_sharpness": ["epsilon": r.keskar.epsilon, "increase": r.keskar.increase, "phi_percent": r.keskar.sharpness, "steps": r.keskar.steps],
-            "sharpness": ["epsilon": settings.epsilon, "max": sharp.maximum, "mean": sharp.mean, "worst_case": r.worstCase,
-                          "half_eps2_lambda_max": sharp.quadraticPrediction ?? Double.nan, "directions": filterNormalized ? "filter-normalized" : "unit"],
             "seconds": r.seconds, "openblas": BLASRuntime.coreName,
         ]
-        let density = r.density
+        if let power = r.power, let lz = r.top {
+            json["lambda_max_power"] = ["value": power.value, "products": power.products, "residual": power.residualNorm, "converged": power.converged,
+                                        "method": power.method.rawValue, "power_status": power.powerStatus.rawValue, "dominant_negative": power.dominantNegative.map { $0 as Any } ?? NSNull()] as [String: Any]
+            json["lanczos_top"] = lz.pairs.map { ["value": $0.value, "residual": $0.residualNorm, "converged": $0.converged] }
+        }
+        if let bottom = r.bottom { json["lambda_min"] = bottom.pairs[0].value }
+        if let hutchinson = r.hutchinson, let hpp = r.hutchPlusPlus {
+            json["trace_hutchinson"] = ["estimate": hutchinson.trace, "standard_error": hutchinson.standardError]
+            json["trace_hutchpp"] = ["estimate": hpp.trace, "standard_error": hpp.standardError]
+        }
+        if let density = r.density { json["trace_slq"] = ["estimate": density.mean * Double(d), "probes": settings.slqProbes, "steps": min(settings.slqSteps, d)] as [String: Any] }
+        if let ranks = r.ranks {
+            json["effective_rank"] = ["entropy": ranks.effectiveRank.entropy, "trace_ratio": ranks.effectiveRank.traceRatio,
+                                      "participation_ratio": ranks.participationRatio, "effective_dimension": ranks.effectiveDimension,
+                                      "effective_dimension_z": ranks.regularization, "count_above_fraction": ranks.countAboveFraction,
+                                      "fraction": ranks.fraction] as [String: Any]
+        }
+        if let keskar = r.keskar { json["keskar_sharpness"] = ["epsilon": keskar.epsilon, "increase": keskar.increase, "phi_percent": keskar.sharpness, "steps": keskar.steps] as [String: Any] }
+        if let sharp = r.sharpness, let worstCase = r.worstCase {
+            json["sharpness"] = ["epsilon": settings.epsilon, "max": sharp.maximum, "mean": sharp.mean, "worst_case": worstCase,
+                                 "half_eps2_lambda_max": sharp.quadraticPrediction ?? Double.nan, "directions": filterNormalized ? "filter-normalized" : "unit"] as [String: Any]
+        }
         try AtomicFile.write(try JSONText.data(json), to: out.appendingPathComponent("probe.json"))
         let numbers = JSONText.numbers(in: json)
         if let warning = nonFiniteWarning(numbers.map(\.value), what: "results", note: numbers.filter { !$0.value.isFinite }.map(\.path).joined(separator: ", "),
                                           kept: "probe.json holds them as \"\(JSONText.nan)\", \"\(JSONText.infinity)\" or \"\(JSONText.negativeInfinity)\"") {
             stderrLine(warning)
         }
-        try writeText("eigenvalue,density\n" + zip(density.grid, density.density).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density.csv")
-        try writeText("node,weight\n" + zip(density.nodes, density.weights).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density-nodes.csv")
-        let floor = (density.density.max() ?? 1) * 1e-8
-        let title = curvature == "hessian" ? "Hessian" : curvature == "ggn" ? "Gauss–Newton" : "empirical Fisher"
-        try writeText(SVGPlot.linePlot(title: "\(title) spectral density (SLQ, \(settings.slqProbes) probes × \(min(settings.slqSteps, d)) steps)", xLabel: "eigenvalue λ",
-                                       yLabel: "density φ(λ)", series: [.init(name: "SLQ density", x: density.grid, y: density.density.map { max($0, floor) }, color: "#1f77b4")],
-                                       logY: true), out, "density.svg")
+        if let density = r.density {
+            try writeText("eigenvalue,density\n" + zip(density.grid, density.density).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density.csv")
+            try writeText("node,weight\n" + zip(density.nodes, density.weights).map { "\($0),\($1)" }.joined(separator: "\n") + "\n", out, "density-nodes.csv")
+            let floor = (density.density.max() ?? 1) * 1e-8
+            let title = curvature == "hessian" ? "Hessian" : curvature == "ggn" ? "Gauss–Newton" : "empirical Fisher"
+            try writeText(SVGPlot.linePlot(title: "\(title) spectral density (SLQ, \(settings.slqProbes) probes × \(min(settings.slqSteps, d)) steps)", xLabel: "eigenvalue λ",
+                                           yLabel: "density φ(λ)", series: [.init(name: "SLQ density", x: density.grid, y: density.density.map { max($0, floor) }, color: "#1f77b4")],
+                                           logY: true), out, "density.svg")
+        }
         outLine("wrote \(out.path)/" + outputs.joined(separator: ", "))
         if !failed.isEmpty {
             throw CLIError(description: "--probes: \(failed.joined(separator: "; ")); every other result is in \(out.path)")

@@ -13,6 +13,7 @@ struct SliceCommand: ModelCommand {
         abstract: "1D or 2D loss slices L(θ + αu + βv) along random, filter-normalized, Hessian-eigenvector or interpolation directions, with CSV and SVG output.")
 
     @OptionGroup var target: ProbeTarget
+    @OptionGroup var save: SliceSaveOptions
     @Option(help: "Directory for the CSV/SVG outputs (default runs/slice-MODEL-TIMESTAMP).") var outputDir: String?
     @Option(parsing: .unconditional, help: "1 or 2 dimensions.") var dimensions: Int = 2
     @Option(help: "Directions: random, filter (filter-normalized random), eigen (top Hessian eigenvectors), interpolate (to --to), pca (of the theta-epoch-*.safetensors in --trajectory).") var directions: SliceDirectionKind = .filter
@@ -39,6 +40,7 @@ struct SliceCommand: ModelCommand {
         if directions == .pca && trajectory == nil { throw ValidationError("--directions pca needs --trajectory RUN_DIRECTORY") }
         if to != nil && directions != .interpolate { throw ValidationError("--to is only used with --directions interpolate") }
         if trajectory != nil && directions != .pca { throw ValidationError("--trajectory is only used with --directions pca") }
+        if save.saveDirections && ![.eigen, .pca].contains(directions) { throw ValidationError("--save-directions writes the directions of --directions eigen or pca, not \(directions.rawValue)") }
         guard taylorOrder >= 1, taylorOrder <= 12 else { throw ValidationError("--taylor-order must be in 1...12") }
         let (lo, hi) = try bounds()
         do { _ = try grid(from: lo, to: hi, count: points) } catch { throw ValidationError("--range \(range) with --points \(points): \(error)") }
@@ -76,6 +78,22 @@ struct SliceCommand: ModelCommand {
         if let explained {
             stderrLine("PCA of \(snapshots.count) checkpoints: explained variance " + explained.map { String(format: "%.3f", $0) }.joined(separator: ", "))
         }
+        var written: [String] = []
+        if save.saveDirections {
+            written = try saveDirections(dirs.enumerated().map { (name: "\(directions.rawValue)-\($0.offset + 1)", vector: $0.element) }, layout: m.layout, in: out,
+                                         metadata: ["model": m.name, "source": target.parameters ?? "fresh, seed \(target.seed)"])
+            outLine("directions: " + written.map { out.appendingPathComponent($0).path }.joined(separator: ", "))
+        }
+        var record = try target.runContext().inputs(samples: b.labels.count, seed: target.seed)
+        record["directions"] = directions.rawValue
+        record["dimensions"] = dimensions
+        record["points"] = points
+        record["range"] = [lo, hi]
+        record["direction_files"] = written
+        record["explained_variance"] = explained.map { $0 as Any } ?? NSNull()
+        record["trajectory"] = trajectory.map { URL(fileURLWithPath: $0).path as Any } ?? NSNull()
+        record["to"] = to.map { URL(fileURLWithPath: $0).path as Any } ?? NSNull()
+        try AtomicFile.write(try JSONText.data(["inputs": record]), to: out.appendingPathComponent("slice.json"))
         let alphas = try grid(from: lo, to: hi, count: points)
         let start = Date()
         let seconds = { String(format: "%.1f", Date().timeIntervalSince(start)) }

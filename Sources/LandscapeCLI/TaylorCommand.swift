@@ -1,5 +1,6 @@
 import ArgumentParser
 import Autodiff
+import Checkpoints
 import Foundation
 import Layers
 import Probes
@@ -11,6 +12,7 @@ struct TaylorCommand: ParsableCommand {
         abstract: "Print the first K directional derivatives of the loss along a direction, in one Taylor-mode (jet) pass, and compare the quadratic model with the true loss change.")
 
     @OptionGroup var target: ProbeTarget
+    @OptionGroup var record: TaylorRecordOptions
     @Option(help: "A direction file (safetensors with the layout's tensor names); default: a random unit direction from --seed.") var direction: String?
     @Option(parsing: .unconditional, help: "Highest derivative order K (≥ 2).") var order: Int = 4
     @Option(help: "Comma-separated step sizes ε for the comparison table.") var epsilons: String = "0.01,0.1,0.3,1"
@@ -58,6 +60,7 @@ struct TaylorCommand: ParsableCommand {
         outLine(Self.smoothLine(radii))
         outLine(Self.quadraticLine(radii))
         let l0 = d[0], g = d[1], curvature = d[2]
+        var rows: [[String: Any]] = []
         outLine("")
         outLine("      ε     true ΔL − ε·gᵀv     ½ε²·vᵀHv (quadratic)     Taylor to order \(order)     rel. error of quadratic")
         for e in eps {
@@ -68,7 +71,16 @@ struct TaylorCommand: ParsableCommand {
             var taylor = 0.0, factorial = 1.0, power = e
             for k in 2...order { factorial *= Double(k); power *= e; taylor += d[k] / factorial * power }
             let rel = abs(quadratic - truth) / max(abs(truth), 1e-300)
+            rows.append(["epsilon": e, "true_change": truth, "quadratic": quadratic, "taylor": taylor, "relative_error_quadratic": rel])
             outLine(String(format: "%8.4g   %+.8e   %+.8e           %+.8e       %.3g", e, truth, quadratic, taylor, rel))
+        }
+        if let path = record.json {
+            var inputs = try target.runContext().inputs(samples: f.labels.count, seed: seed)
+            inputs["direction"] = direction.map { URL(fileURLWithPath: $0).path as Any } ?? "random unit, seed \(seed)"
+            inputs["order"] = order
+            try AtomicFile.write(try JSONText.data(["inputs": inputs, "derivatives": d, "direction_norm": v.norm(), "comparison": rows] as [String: Any]),
+                                 to: URL(fileURLWithPath: path))
+            outLine("wrote \(path)")
         }
     }
 

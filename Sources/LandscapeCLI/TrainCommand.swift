@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoints
 import Datasets
 import Foundation
 import Study
@@ -13,13 +14,20 @@ struct TrainCommand: ParsableCommand {
         The configuration starts from the defaults (--print-config shows them), then a --config JSON file (any subset of \
         the keys), then the configuration options below and --set KEY=VALUE, in command-line order.
 
+        Ctrl-C stops at the next step boundary; every complete epoch is saved and `landscape train --resume DIR` continues. \
+        `--resume DIR --epochs N` with N above the run's epochs extends a finished run (run.json keeps its configuration and \
+        lists the extension under "extensions"); a cosine schedule spans the run's length, so such a run is refused \
+        (its epochs would change meaning): start a new one with --from-checkpoint.
+
         """ + ConfigurationFlags.help(TrainingConfiguration.self))
 
     @OptionGroup var settings: ConfigurationOptions
     @OptionGroup var output: RunOptions
+    @OptionGroup var start: TrainStartOptions
 
     func validate() throws {
         if output.resume != nil {
+            if start.fromCheckpoint != nil { throw ValidationError("--from-checkpoint starts a new run; it cannot be combined with --resume") }
             let given = settings.given.filter { !$0.hasPrefix("--set") } + (output.outputDir != nil ? ["--output-dir"] : [])
             guard given.isEmpty else { throw ValidationError("--resume continues with the run's own configuration; drop \(given.joined(separator: ", "))") }
             return
@@ -31,13 +39,18 @@ struct TrainCommand: ParsableCommand {
         if let resume = output.resume {
             let store = try RunStore.open(at: URL(fileURLWithPath: resume), log: stderrLine)
             let cfg = try settings.resolve(store.configuration)
+            if cfg.epochs != store.configuration.epochs, cfg.describesSameRun(as: store.configuration, butEpochs: true) {
+                try train(cfg, store: store, resuming: true, extending: cfg.epochs)
+                return
+            }
             guard cfg.describesSameRun(as: store.configuration) else {
                 throw CLIError(description: "--resume \(resume): only data settings may be given when resuming (the run's configuration is in its run.json): \(store.configuration.differingKeys(from: cfg).filter { !$0.hasPrefix("data.") }.joined(separator: ", ")) would change the run")
             }
             try train(cfg, store: store, resuming: true)
             return
         }
-        let cfg = try settings.resolve(TrainingConfiguration())
+        var cfg = try settings.resolve(TrainingConfiguration())
+        if let file = start.fromCheckpoint { cfg = try startingFrom(file, cfg) }
         if settings.printConfig {
             outLine(String(decoding: try cfg.jsonData(), as: UTF8.self))
             return
@@ -46,7 +59,7 @@ struct TrainCommand: ParsableCommand {
         try removingIfEmptyOnError(out) { try train(cfg, store: nil, resuming: false, directory: out.url) }
     }
 
-    func train(_ cfg: TrainingConfiguration, store opened: RunStore?, resuming: Bool, directory: URL? = nil) throws {
+    func train(_ cfg: TrainingConfiguration, store opened: RunStore?, resuming: Bool, extending: Int? = nil, directory: URL? = nil) throws {
         let dataset = try MNISTDataset.load(cfg.data, mnistFrom: output.mnistCopy, log: stderrLine)
         if let limit = cfg.data.trainLimit, limit > dataset.train.count {
             stderrLine("note: --train-limit \(limit) exceeds the training split; using all \(dataset.train.count) samples")
@@ -60,9 +73,13 @@ struct TrainCommand: ParsableCommand {
         if resuming {
             try store.check(data: dataset)
             state = try store.lastComplete(layout: model.layout, stepsPerEpoch: trainer.stepsPerEpoch)
+            if let epochs = extending {
+                try extend(store, to: epochs, after: state)
+            }
             // A finished run is a success with nothing left to do (a rerun of a finished job, e.g. a requeued array task).
             if let state, let done = cfg.completion(after: state.metrics) {
                 outLine("\(store.directory.path) already \(done): nothing to train; its last checkpoint: \(state.parametersPath)")
+                outLine(nextCommands(checkpoint: URL(fileURLWithPath: state.parametersPath), run: store.directory))
                 return
             }
             try store.prepareToContinue(after: state)
@@ -78,6 +95,7 @@ struct TrainCommand: ParsableCommand {
         func percent(_ x: Double) -> String { String(format: "%.2f%%", 100 * x) }
         func loss(_ x: Double) -> String { String(format: "%.4f", x) }
         var last: EpochMetrics? = nil
+        trainer.shouldInterrupt = TrainInterruption.install()
         do {
             _ = try trainer.train(model: model, from: state, store: store, onStep: { progress.update($0) }, onEpoch: { m in
                 progress.clear()
@@ -89,6 +107,7 @@ struct TrainCommand: ParsableCommand {
             })
         } catch {
             progress.clear()
+            if case TrainingError.interrupted = error, TrainInterruption.received { throw TrainInterruption.report(error, directory: store.directory) }
             throw error
         }
         if let rule = cfg.stopping, let last {
@@ -99,5 +118,7 @@ struct TrainCommand: ParsableCommand {
                 (cfg.probes.lambdaEverySteps.map { "; λ_max every \($0) steps: \(RunStore.stepsName)" } ?? "") +
                 (cfg.probes.stepCurvature == true ? "; the curvature along every step: \(RunStore.stepCurvatureName), \(StepCurvatureFigure.fileName)" : "") +
                 "\n(λ_max: the Hessian eigenvalue of largest magnitude on the probe batch; * = power iteration did not converge; — = not estimated)")
+        let lastEpoch = last?.epoch ?? state?.epoch
+        if let lastEpoch { outLine(nextCommands(checkpoint: store.directory.appendingPathComponent(ParameterFiles.thetaName(epoch: lastEpoch)), run: store.directory)) }
     }
 }

@@ -33,3 +33,35 @@ public func makeModel(named name: String) throws -> any Model {
     }
     return try kind.make()
 }
+
+extension ModelKind {
+    /// The models whose parameter layout (default sizes) is exactly `tensors`: the same names,
+    /// each with the layout's shape, and no other tensor. A parameter file written by `train`
+    /// (``ParameterLayout`` names and shapes, PyTorch's) matches one model; an empty result means
+    /// the file is no model's (``layoutMismatch(_:)`` says why).
+    /// - Throws: ``ModelError`` when a model cannot be built with its default sizes (not expected).
+    public static func matching(tensors: [(name: String, shape: [Int])]) throws -> [ModelKind] {
+        try allCases.filter { try $0.layoutMismatch(tensors) == nil }
+    }
+
+    /// How `tensors` differ from this model's parameter layout (default sizes): the first missing
+    /// tensor, one of another shape, or one the layout does not have; `nil` when they are its layout.
+    /// - Throws: ``ModelError`` when the model cannot be built with its default sizes (not expected).
+    public func layoutMismatch(_ tensors: [(name: String, shape: [Int])]) throws -> String? {
+        let layout = try make().layout
+        let given = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        for e in layout.entries {
+            guard let shape = given[e.name] else { return "no tensor \(e.name) (\(rawValue) has \(e.name) \(e.shape))" }
+            guard shape == e.shape else { return "\(e.name) is \(shape), \(rawValue) has \(e.shape)" }
+        }
+        let names = Set(layout.entries.map(\.name))
+        if let extra = tensors.first(where: { !names.contains($0.name) }) { return "\(rawValue) has no tensor \(extra.name)" }
+        return nil
+    }
+
+    /// The layout as `name [shape], …` (for messages listing what a model expects).
+    /// - Throws: ``ModelError`` when the model cannot be built with its default sizes (not expected).
+    public func layoutSummary() throws -> String {
+        try make().layout.entries.map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
+    }
+}

@@ -2,7 +2,7 @@ import Autodiff
 import Foundation
 import Tensors
 
-/// The settings of `probeSuite(of:at:operator:layout:settings:progress:)` (`landscape probe`).
+/// The settings of `probeSuite(of:at:operator:layout:settings:parts:progress:)` (`landscape probe`).
 public struct ProbeSuiteSettings: Sendable, Equatable {
     /// Top eigenvalues by Lanczos, and the Lanczos steps for them (at least `top`).
     public var top = 5, lanczosSteps = 40
@@ -85,80 +85,121 @@ extension ProbeSuiteSettings {
     }
 }
 
-/// What `probeSuite(of:at:operator:layout:settings:progress:)` measured.
+/// The probes of `probeSuite(of:at:operator:layout:settings:parts:progress:)` by name (`landscape probe --only`).
+public enum ProbeSuitePart: String, CaseIterable, Sendable, Comparable {
+    /// λ_max by power iteration and the top eigenvalues (and eigenvectors) by Lanczos.
+    case lambdaMax = "lambda_max"
+    /// λ_min by Lanczos.
+    case lambdaMin = "lambda_min"
+    /// The trace by Hutchinson and Hutch++.
+    case trace
+    /// The SLQ spectral density and the effective ranks from it.
+    case density
+    /// Random-direction and worst-case sharpness (needs λ_max for ½ε²λ_max).
+    case sharpness
+    /// Keskar et al.'s box sharpness.
+    case keskar
+
+    public static func < (a: Self, b: Self) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+
+    /// The parts `parts` need besides themselves: λ_max for sharpness.
+    public static func closure(of parts: Set<Self>) -> Set<Self> {
+        parts.contains(.sharpness) ? parts.union([.lambdaMax]) : parts
+    }
+}
+
+/// What `probeSuite(of:at:operator:layout:settings:parts:progress:)` measured; a probe not run is `nil`.
 public struct ProbeSuiteResult<E: TensorScalar>: Sendable {
+    /// The probes that ran (those asked for and those they need, ``ProbeSuitePart/closure(of:)``).
+    public var parts: Set<ProbeSuitePart>
     /// λ_max (largest algebraic) by power iteration, then Lanczos where power iteration leaves it open.
-    public var power: LargestEigenvalue<E>
+    public var power: LargestEigenvalue<E>?
     /// The top eigenvalues (largest algebraic) and λ_min by Lanczos.
-    public var top: LanczosResult<E>, bottom: LanczosResult<E>
+    public var top: LanczosResult<E>?, bottom: LanczosResult<E>?
     /// Trace estimates with their standard errors.
-    public var hutchinson: (trace: Double, standardError: Double), hutchPlusPlus: (trace: Double, standardError: Double)
+    public var hutchinson: (trace: Double, standardError: Double)?, hutchPlusPlus: (trace: Double, standardError: Double)?
     /// The SLQ spectral density, and the effective ranks and dimensionality from it.
-    public var density: SpectralDensity, ranks: SpectralRanks
+    public var density: SpectralDensity?, ranks: SpectralRanks?
     /// Per-layer curvature (empty unless ``ProbeSuiteSettings/perLayer``).
     public var layers: [BlockCurvature]
     /// Random-direction sharpness (with ½ε²λ_max from the top Lanczos value), the worst case in the
     /// ℓ2 ball by gradient ascent, and Keskar et al.'s box sharpness.
-    public var sharpness: RandomSharpness, worstCase: Double, keskar: KeskarSharpness<E>
+    public var sharpness: RandomSharpness?, worstCase: Double?, keskar: KeskarSharpness<E>?
     /// Seconds per probe: `power_iteration`, `lanczos`, `trace`, `slq`, `blocks`, `sharpness`, `keskar`.
     public var seconds: [String: Double]
-    /// λ_max: the largest Lanczos Ritz value of the top-k run.
-    public var lambdaMax: Double { top.pairs[0].value }
+    /// λ_max: the largest Lanczos Ritz value of the top-k run (`nil` when λ_max was not run).
+    public var lambdaMax: Double? { top?.pairs[0].value }
 }
 
 /// The curvature probes of `landscape probe` on one operator: λ_max by power iteration and by
 /// Lanczos, λ_min, the trace by Hutchinson and Hutch++, the SLQ density and effective ranks,
-/// optionally per-layer blocks, and the sharpness of `f` at θ (random and worst-case). `op` is the
+/// optionally per-layer blocks, and the sharpness of `f` at θ (random and worst-case), or only
+/// the `parts` asked for (with those they need). `op` is the
 /// Hessian of `f` at θ or another curvature matrix there (Gauss–Newton, Fisher); `progress` is
 /// told each probe's name as it starts.
 /// - Throws: ``/Autodiff/AutodiffError`` for invalid settings or lengths; the operator's errors.
 public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tensor<O.Scalar>, operator op: A, layout: ParameterLayout,
-                                                           settings s: ProbeSuiteSettings, progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<O.Scalar>
+                                                           settings s: ProbeSuiteSettings, parts: Set<ProbeSuitePart> = Set(ProbeSuitePart.allCases),
+                                                           progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<O.Scalar>
     where A.Scalar == O.Scalar {
-    try probeSuite(of: LossFunction(f), at: θ, operator: op, layout: layout, settings: s, progress: progress)
+    try probeSuite(of: LossFunction(f), at: θ, operator: op, layout: layout, settings: s, parts: parts, progress: progress)
 }
 
-/// ``probeSuite(of:at:operator:layout:settings:progress:)`` with the sharpness of any loss function
-/// (e.g. `Model.meanLoss(on:labels:chunkSize:)`, a mean over chunks of data).
+/// `probeSuite(of:at:operator:layout:settings:parts:progress:)` with the sharpness of any loss function
+/// (e.g. ``Model/meanLoss(on:labels:chunkSize:)``, a mean over chunks of data).
 public func probeSuite<E: TensorScalar, A: SymmetricOperator>(of f: LossFunction<E>, at θ: Tensor<E>, operator op: A, layout: ParameterLayout,
-                                                             settings s: ProbeSuiteSettings, progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<E>
+                                                             settings s: ProbeSuiteSettings, parts asked: Set<ProbeSuitePart> = Set(ProbeSuitePart.allCases),
+                                                             progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<E>
     where A.Scalar == E {
     if let (setting, problem) = s.problem(in: Precision(of: E.self)) { throw AutodiffError.invalidArgument("probe suite: \(setting) \(problem)") }
+    let parts = ProbeSuitePart.closure(of: asked)
     let d = θ.count
-    var seconds: [String: Double] = [:]
+    var r = ProbeSuiteResult<E>(parts: parts, layers: [], seconds: [:])
     func step(_ name: String) -> Date { progress(name); return Date() }
-    var t = step("λ_max by power iteration")
-    let power = try largestEigenvalue(of: op, powerIterations: s.powerIterations, lanczosSteps: min(s.lanczosSteps, d), tolerance: s.powerTolerance, seed: s.seed)
-    seconds["power_iteration"] = Date().timeIntervalSince(t)
-    t = step("top-\(s.top) eigenvalues by Lanczos")
-    let top = try lanczos(of: op, count: s.top, target: .largestAlgebraic, steps: min(s.lanczosSteps, d), seed: s.seed)
-    let bottom = try lanczos(of: op, count: 1, target: .smallestAlgebraic, steps: min(s.lanczosSteps, d), seed: s.seed &+ 1)
-    seconds["lanczos"] = Date().timeIntervalSince(t)
-    t = step("trace (Hutchinson, Hutch++)")
-    let hutch = try hutchinsonTrace(of: op, probes: s.traceProbes, seed: s.seed)
-    let hpp = try hutchPlusPlusTrace(of: op, probes: s.traceProbes, seed: s.seed)
-    seconds["trace"] = Date().timeIntervalSince(t)
-    t = step("spectral density (SLQ, \(s.slqProbes) × \(s.slqSteps) steps)")
-    let density = try spectralDensity(of: op, probes: s.slqProbes, steps: min(s.slqSteps, d), seed: s.seed)
-    let ranks = try SpectralRanks(density: density, dimension: d, regularization: s.ranks.regularization, fraction: s.ranks.fraction)
-    seconds["slq"] = Date().timeIntervalSince(t)
-    var layers: [BlockCurvature] = []
+    var t: Date
+    if parts.contains(.lambdaMax) {
+        t = step("λ_max by power iteration")
+        r.power = try largestEigenvalue(of: op, powerIterations: s.powerIterations, lanczosSteps: min(s.lanczosSteps, d), tolerance: s.powerTolerance, seed: s.seed)
+        r.seconds["power_iteration"] = Date().timeIntervalSince(t)
+    }
+    if parts.contains(.lambdaMax) || parts.contains(.lambdaMin) {
+        t = step(parts.contains(.lambdaMax) ? "top-\(s.top) eigenvalues by Lanczos" : "λ_min by Lanczos")
+        if parts.contains(.lambdaMax) { r.top = try lanczos(of: op, count: s.top, target: .largestAlgebraic, steps: min(s.lanczosSteps, d), seed: s.seed) }
+        if parts.contains(.lambdaMin) { r.bottom = try lanczos(of: op, count: 1, target: .smallestAlgebraic, steps: min(s.lanczosSteps, d), seed: s.seed &+ 1) }
+        r.seconds["lanczos"] = Date().timeIntervalSince(t)
+    }
+    if parts.contains(.trace) {
+        t = step("trace (Hutchinson, Hutch++)")
+        r.hutchinson = try hutchinsonTrace(of: op, probes: s.traceProbes, seed: s.seed)
+        r.hutchPlusPlus = try hutchPlusPlusTrace(of: op, probes: s.traceProbes, seed: s.seed)
+        r.seconds["trace"] = Date().timeIntervalSince(t)
+    }
+    if parts.contains(.density) {
+        t = step("spectral density (SLQ, \(s.slqProbes) × \(s.slqSteps) steps)")
+        let density = try spectralDensity(of: op, probes: s.slqProbes, steps: min(s.slqSteps, d), seed: s.seed)
+        r.density = density
+        r.ranks = try SpectralRanks(density: density, dimension: d, regularization: s.ranks.regularization, fraction: s.ranks.fraction)
+        r.seconds["slq"] = Date().timeIntervalSince(t)
+    }
     if s.perLayer {
         t = step("per-layer λ_max, λ_min and trace")
-        layers = try blockCurvature(of: op, blocks: layerBlocks(of: layout), layout: layout,
-                                    steps: min(s.lanczosSteps, 30), traceProbes: max(s.traceProbes / 3, 2), seed: s.seed)
-        seconds["blocks"] = Date().timeIntervalSince(t)
+        r.layers = try blockCurvature(of: op, blocks: layerBlocks(of: layout), layout: layout,
+                                      steps: min(s.lanczosSteps, 30), traceProbes: max(s.traceProbes / 3, 2), seed: s.seed)
+        r.seconds["blocks"] = Date().timeIntervalSince(t)
     }
-    t = step("sharpness (ε = \(s.epsilon))")
-    let sharp = try randomSharpness(of: f, at: θ, epsilon: s.epsilon, directions: s.directions, kind: s.filterNormalized ? .filterNormalized : .unit,
-                                    lambdaMax: top.pairs[0].value, seed: s.seed)
-    let worst = try worstCaseSharpness(of: f, at: θ, epsilon: s.epsilon, steps: s.ascentSteps, seed: s.seed)
-    seconds["sharpness"] = Date().timeIntervalSince(t)
-    t = step("Keskar sharpness (ε = \(s.keskar.epsilon), box)")
-    let keskar = try keskarSharpness(of: f, at: θ, epsilon: s.keskar.epsilon, steps: s.keskar.steps, seed: s.keskar.seed)
-    seconds["keskar"] = Date().timeIntervalSince(t)
-    return ProbeSuiteResult(power: power, top: top, bottom: bottom, hutchinson: hutch, hutchPlusPlus: hpp, density: density, ranks: ranks,
-                            layers: layers, sharpness: sharp, worstCase: worst.increase, keskar: keskar, seconds: seconds)
+    if parts.contains(.sharpness) {
+        t = step("sharpness (ε = \(s.epsilon))")
+        r.sharpness = try randomSharpness(of: f, at: θ, epsilon: s.epsilon, directions: s.directions, kind: s.filterNormalized ? .filterNormalized : .unit,
+                                          lambdaMax: r.lambdaMax, seed: s.seed)
+        r.worstCase = try worstCaseSharpness(of: f, at: θ, epsilon: s.epsilon, steps: s.ascentSteps, seed: s.seed).increase
+        r.seconds["sharpness"] = Date().timeIntervalSince(t)
+    }
+    if parts.contains(.keskar) {
+        t = step("Keskar sharpness (ε = \(s.keskar.epsilon), box)")
+        r.keskar = try keskarSharpness(of: f, at: θ, epsilon: s.keskar.epsilon, steps: s.keskar.steps, seed: s.keskar.seed)
+        r.seconds["keskar"] = Date().timeIntervalSince(t)
+    }
+    return r
 }
 
 /// How `sliceDirections(_:count:of:at:layout:seed:endpoint:trajectory:)` chooses the directions of a slice.

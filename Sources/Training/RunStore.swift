@@ -34,8 +34,9 @@ import Tensors
 public final class RunStore {
     /// The run directory.
     public let directory: URL
-    /// The run's configuration, as run.json holds it.
-    public let configuration: TrainingConfiguration
+    /// The run's configuration, as run.json holds it (with its length extended by run.json's
+    /// ``extensionsKey``, ``extend(toEpochs:after:)``; ``configurationHash`` stays the original's).
+    public internal(set) var configuration: TrainingConfiguration
     /// The SHA-256 run.json records for the configuration, written into every checkpoint.
     public let configurationHash: String
     /// The columns of metrics.csv: ``EpochMetrics/columns`` and the epoch probe's.
@@ -187,7 +188,12 @@ public final class RunStore {
         guard recorded == hash else {
             throw bad("its configuration was edited after the run started (its SHA-256 differs from the recorded configuration_sha256); restore it or start a new run")
         }
-        return (configuration, recorded, info["data"] as? [String: Any] ?? [:])
+        var extended = configuration
+        if let epochs = extendedEpochs(info) {
+            guard epochs >= configuration.epochs, epochs <= TrainingConfiguration.maximumEpochs else { throw bad("extends the run to \(epochs) epochs, not more than its \(configuration.epochs)") }
+            extended.epochs = epochs
+        }
+        return (extended, recorded, info["data"] as? [String: Any] ?? [:])
     }
 
     // MARK: Checks

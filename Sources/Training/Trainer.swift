@@ -172,7 +172,7 @@ public struct Trainer {
         let cfg = configuration, o = cfg.optimizer, p = cfg.probes
         let train = data.train
         let stepsPerEpoch = self.stepsPerEpoch
-        var θ = state?.parameters ?? model.initialParameters(Float.self, seed: cfg.seed)
+        var θ = try state?.parameters ?? cfg.initialParameters?.load(layout: model.layout) ?? model.initialParameters(Float.self, seed: cfg.seed)
         var optimizer = try SGD<Float>(parameterCount: θ.count, learningRate: o.learningRate, momentum: o.momentum,
                                        weightDecay: o.weightDecay, nesterov: o.nesterov, gradientClipNorm: o.gradientClipNorm,
                                        schedule: try cfg.learningRateSchedule(stepsPerEpoch: stepsPerEpoch),

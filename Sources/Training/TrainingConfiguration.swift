@@ -30,6 +30,9 @@ public struct TrainingConfiguration: ConfigurationValue {
     public var probes = ProbeSettings()
     /// Rows per chunk when evaluating loss and accuracy.
     public var evaluationBatchSize: Int = 2048
+    /// The θ the run starts from (`train --from-checkpoint`: the file and its SHA-256); `nil`: a
+    /// fresh initialization from ``seed``. (Optional, so that runs made before it keep their SHA-256.)
+    public var initialParameters: InitialParameters? = nil
 
     /// The defaults of `landscape train` (the study's high-noise MLP run, for 3 epochs).
     public init() {}

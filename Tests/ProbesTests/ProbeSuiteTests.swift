@@ -16,20 +16,20 @@ import Tensors
         s.top = 3; s.lanczosSteps = 6; s.slqSteps = 6; s.traceProbes = 600; s.powerIterations = 500; s.perLayer = true
         var steps: [String] = []
         let r = try probeSuite(of: f, at: θ, operator: try HessianOperator(of: f, at: θ), layout: f.layout, settings: s) { steps.append($0) }
-        #expect(abs(r.power.value - 6) < 1e-6)
-        #expect(zip(r.top.pairs.map(\.value), [6.0, 4, 3]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(r.top.pairs.map(\.value))")
-        #expect(abs(r.bottom.pairs[0].value + 2) < 1e-9)
+        #expect(abs(r.power!.value - 6) < 1e-6)
+        #expect(zip(r.top!.pairs.map(\.value), [6.0, 4, 3]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(r.top!.pairs.map(\.value))")
+        #expect(abs(r.bottom!.pairs[0].value + 2) < 1e-9)
         let trace = Self.spectrum.reduce(0, +)
-        #expect(abs(r.hutchinson.trace - trace) < 4 * r.hutchinson.standardError + 1e-9, "\(r.hutchinson)")
-        #expect(!r.density.nodes.isEmpty && r.density.nodes.allSatisfy { $0 >= -2 - 1e-9 && $0 <= 6 + 1e-9 }, "Ritz values lie in the spectrum's range")
+        #expect(abs(r.hutchinson!.trace - trace) < 4 * r.hutchinson!.standardError + 1e-9, "\(r.hutchinson)")
+        #expect(!r.density!.nodes.isEmpty && r.density!.nodes.allSatisfy { $0 >= -2 - 1e-9 && $0 <= 6 + 1e-9 }, "Ritz values lie in the spectrum's range")
         #expect(r.layers.count == 1 && abs(r.layers[0].lambdaMax.value - 6) < 1e-6)
-        #expect(abs(r.sharpness.quadraticPrediction! - 0.5 * 0.05 * 0.05 * 6) < 1e-9)
-        #expect(r.worstCase >= 0 && r.sharpness.maximum >= r.sharpness.mean)
+        #expect(abs(r.sharpness!.quadraticPrediction! - 0.5 * 0.05 * 0.05 * 6) < 1e-9)
+        #expect(r.worstCase! >= 0 && r.sharpness!.maximum >= r.sharpness!.mean)
         #expect(steps.count == 7 && Set(r.seconds.keys) == ["power_iteration", "lanczos", "trace", "slq", "blocks", "sharpness", "keskar"])
         // Keskar's box at θ: |δ_i| ≤ 1e-3(|θ_i| + 1); the increase is a maximum, so at least 0 (δ = 0).
-        #expect(r.keskar.increase >= 0 && zip(r.keskar.delta.scalars, θ.scalars).allSatisfy { abs($0) <= 1e-3 * (abs($1) + 1) * (1 + 1e-12) })
+        #expect(r.keskar!.increase >= 0 && zip(r.keskar!.delta.scalars, θ.scalars).allSatisfy { abs($0) <= 1e-3 * (abs($1) + 1) * (1 + 1e-12) })
         // Ritz values lie in [λ_min, λ_max] = [−2, 6], and at most d = 6 eigenvalues are counted.
-        #expect(r.ranks.lambdaMax <= 6 + 1e-9 && r.ranks.countAboveFraction <= 6 + 1e-9 && r.ranks.effectiveDimension <= 6)
+        #expect(r.ranks!.lambdaMax <= 6 + 1e-9 && r.ranks!.countAboveFraction <= 6 + 1e-9 && r.ranks!.effectiveDimension <= 6)
         s.traceProbes = 5
         #expect(s.problem?.setting == "traceProbes")
         #expect(throws: AutodiffError.self) { try probeSuite(of: f, at: θ, operator: try HessianOperator(of: f, at: θ), layout: f.layout, settings: s) }
@@ -68,5 +68,25 @@ import Tensors
         #expect(abs(dirs[0].norm() - 3 * w.norm()) < 1e-6 * w.norm())
         #expect(ratios[0] > 0.999)
         #expect(throws: AutodiffError.self) { try trajectoryDirections(Array(snapshots.prefix(2)), around: θ, count: 2) }
+    }
+}
+
+/// `probe --only`: the suite runs the parts asked for and those they need, nothing else.
+@Suite struct ProbeSuitePartsTests {
+    @Test func onlyTheSelectedProbesRun() throws {
+        let f = Quadratic(spectrum: ProbeSuiteTests.spectrum, seed: 3)
+        let θ = Tensor<Double>([0.3, -0.2, 0.1, 0.4, -0.5, 0.2])
+        var s = ProbeSuiteSettings()
+        s.top = 2; s.lanczosSteps = 6; s.slqSteps = 6; s.traceProbes = 6
+        var steps: [String] = []
+        let trace = try probeSuite(of: f, at: θ, operator: try HessianOperator(of: f, at: θ), layout: f.layout, settings: s, parts: [.trace, .lambdaMin]) { steps.append($0) }
+        #expect(trace.parts == [.trace, .lambdaMin] && Set(trace.seconds.keys) == ["lanczos", "trace"] && steps.count == 2, "\(steps)")
+        #expect(trace.power == nil && trace.top == nil && trace.density == nil && trace.sharpness == nil && trace.keskar == nil)
+        // λ_min of the spectrum [6, 3, 1, −2, 0.5, 4] is −2 (6 Lanczos steps on a 6 × 6 matrix are exact).
+        #expect(abs(trace.bottom!.pairs[0].value + 2) < 1e-9 && trace.hutchinson != nil && trace.hutchPlusPlus != nil)
+        // Sharpness needs λ_max for ½ε²λ_max: it runs too, and the prediction uses λ_max = 6.
+        let sharp = try probeSuite(of: f, at: θ, operator: try HessianOperator(of: f, at: θ), layout: f.layout, settings: s, parts: [.sharpness])
+        #expect(sharp.parts == [.sharpness, .lambdaMax] && sharp.hutchinson == nil && sharp.bottom == nil)
+        #expect(abs(sharp.sharpness!.quadraticPrediction! - 0.5 * 0.05 * 0.05 * 6) < 1e-9)
     }
 }

@@ -1,0 +1,195 @@
+import ArgumentParser
+import Autodiff
+import Checkpoints
+import Datasets
+import Foundation
+import Layers
+import Probes
+import Tensors
+import Training
+
+/// The checkpoint a command reads and the run it belongs to: the model comes from the file's
+/// tensors (their names and shapes against each ``ModelKind``'s layout) and from the run's
+/// run.json; the data settings from run.json, each overridden by the option the user gives.
+/// Used by `probe`, `slice`, `taylor` and `check`.
+struct RunContext {
+    /// The parameter file, if any (else a fresh model).
+    let parameters: String?
+    /// The model.
+    let kind: ModelKind
+    /// The run whose run.json describes the checkpoint: the directory given, else the file's own
+    /// directory when it holds a run.json.
+    let run: RecordedRun?
+    /// The data settings: the run's (its recorded data directory), with the user's options laid over them.
+    let data: DataSettings
+    /// `--mnist-from`.
+    let mnistFrom: String?
+
+    /// - Parameters:
+    ///   - parameters: the parameter file (`--parameters`).
+    ///   - runDirectory: a run directory given explicitly (`check --run`); its run.json must be readable.
+    ///   - model: `--model`; an error when it contradicts the file or run.json.
+    ///   - data: the data options given (`nil`: the run's data settings, else the defaults).
+    /// - Throws: ``CLIError`` naming the file, the model given and the model it holds; a file of
+    ///   no model lists its tensors and every model's.
+    static func resolve(parameters: String?, runDirectory: String?, model: ModelKind?, data: DataOptions?) throws -> RunContext {
+        var fileKind: ModelKind? = nil
+        if let parameters {
+            let file: SafeTensorsFile
+            do { file = try SafeTensors.read(from: URL(fileURLWithPath: parameters)) } catch {
+                throw CLIError(description: "cannot read the parameter file \(parameters): \(error)")
+            }
+            let tensors = file.entries.map { (name: $0.name, shape: $0.shape) }
+            let matches = try ModelKind.matching(tensors: tensors)
+            guard let match = matches.first else {
+                let held = tensors.map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
+                let expected = try ModelKind.allCases.map { "\($0.rawValue): \(try $0.layoutSummary()) (\(try $0.layoutMismatch(tensors) ?? ""))" }
+                throw CLIError(description: "\(parameters) holds the parameters of no model of landscape: it holds \(held.isEmpty ? "no tensors" : held); " +
+                               expected.joined(separator: "; "))
+            }
+            fileKind = match
+            if let model, model != match {
+                throw CLIError(description: "--model \(model.rawValue) contradicts \(parameters), which holds the \(match.rawValue)'s parameters (\(try model.layoutMismatch(tensors) ?? "")); drop --model or give --model \(match.rawValue)")
+            }
+        }
+        var run: RecordedRun? = nil
+        if let runDirectory {
+            let dir = URL(fileURLWithPath: runDirectory)
+            guard let recorded = try RunStore.recordedRun(in: dir) else {
+                throw CLIError(description: "--run \(runDirectory): no \(RunStore.runInfoName) there; is it a run directory (as `landscape train` writes)?")
+            }
+            run = recorded
+        } else if let parameters {
+            let dir = URL(fileURLWithPath: parameters).deletingLastPathComponent()
+            do { run = try RunStore.recordedRun(in: dir) } catch {
+                stderrLine("note: \(dir.path)/\(RunStore.runInfoName) is not used: \(error)")
+            }
+        }
+        if let run {
+            let recorded = run.configuration.model
+            if let fileKind, fileKind != recorded {
+                throw CLIError(description: "\(parameters ?? "") holds the \(fileKind.rawValue)'s parameters, but \(run.directory.path)/\(RunStore.runInfoName) says the run trained the \(recorded.rawValue); give the run's own checkpoint or another --run")
+            }
+            if let model, model != recorded {
+                throw CLIError(description: "--model \(model.rawValue) contradicts \(run.directory.path)/\(RunStore.runInfoName), which says the run trained the \(recorded.rawValue); drop --model or give --model \(recorded.rawValue)")
+            }
+        }
+        let kind = model ?? fileKind ?? run?.configuration.model ?? TrainingConfiguration().model
+        return RunContext(parameters: parameters, kind: kind, run: run, data: data?.settings(over: run) ?? run?.configuration.data ?? DataSettings(), mnistFrom: data?.mnistFrom)
+    }
+
+    /// The data set of ``data``; says where the settings come from when run.json gave them.
+    func loadData() throws -> MNISTDataset {
+        if let run { stderrLine("data as in \(run.directory.path)/\(RunStore.runInfoName) (unless given): \(data.dataset.rawValue) in \(data.resolvedDirectory), validation \(data.validation)" + (data.trainLimit.map { ", train limit \($0)" } ?? "")) }
+        return try MNISTDataset.load(data, mnistFrom: mnistFrom.map { URL(fileURLWithPath: $0) }, log: stderrLine)
+    }
+
+    /// What a command's JSON records of its inputs: the checkpoint and the SHA-256 of its bytes,
+    /// the run directory, the data settings, the samples in the batch and the seed.
+    func inputs(samples: Int, seed: UInt64) throws -> [String: Any] {
+        var json: [String: Any] = ["model": kind.rawValue, "samples": samples, "seed": seed,
+                                   "dataset": data.dataset.rawValue, "data_directory": URL(fileURLWithPath: data.resolvedDirectory).path,
+                                   "validation": data.validation, "train_limit": data.trainLimit.map { $0 as Any } ?? NSNull(),
+                                   "run_directory": run.map { $0.directory.path as Any } ?? NSNull()]
+        if let parameters {
+            json["checkpoint"] = URL(fileURLWithPath: parameters).path
+            json["checkpoint_sha256"] = try InitialParameters(file: parameters).sha256
+        } else {
+            json["checkpoint"] = NSNull()
+        }
+        return json
+    }
+}
+
+extension DataOptions {
+    /// The run's data settings (defaults without a run) with the options given laid over them. The
+    /// run's recorded data directory (absolute) stands for its configured one while it exists;
+    /// another data set than the run's starts from that data set's default directory.
+    func settings(over run: RecordedRun?) -> DataSettings {
+        guard let run else { return settings }
+        var s = run.configuration.data
+        if let recorded = run.dataDirectory, FileManager.default.fileExists(atPath: recorded) { s.dataDirectory = recorded }
+        if let dataset, dataset != s.dataset { s.dataset = dataset; s.dataDirectory = nil }
+        if let dataDirectory { s.dataDirectory = dataDirectory }
+        if let validation { s.validation = validation }
+        if let trainLimit { s.trainLimit = trainLimit }
+        return s
+    }
+}
+
+extension ProbeTarget {
+    /// The checkpoint's model, run and data (``RunContext``).
+    func runContext() throws -> RunContext { try RunContext.resolve(parameters: parameters, runDirectory: nil, model: model, data: data) }
+}
+
+/// Writes each direction as `direction-NAME.safetensors` in `out` (θ's layout, Float32:
+/// ``ParameterFiles/directionName(_:)``), readable by `taylor --direction FILE`; returns the file names.
+func saveDirections(_ directions: [(name: String, vector: Tensor<Double>)], layout: ParameterLayout, in out: URL, metadata: [String: String]) throws -> [String] {
+    try directions.map { d in
+        let name = ParameterFiles.directionName(d.name)
+        try saveParameters(Tensor<Float>(converting: d.vector), layout: layout, to: out.appendingPathComponent(name), metadata: metadata.merging(["direction": d.name]) { $1 })
+        return name
+    }
+}
+
+// MARK: Options of the run-aware commands
+
+/// `train --from-checkpoint FILE`.
+struct TrainStartOptions: ParsableArguments {
+    @Option(help: "Start a new run from this checkpoint's θ (a parameter file, e.g. a run's theta-epoch-NNN.safetensors) instead of a fresh initialization; the model is the file's. run.json records its path and SHA-256 (key initialParameters).")
+    var fromCheckpoint: String?
+}
+
+/// `probe --only` and `probe --save-directions`.
+struct ProbeSelectionOptions: ParsableArguments {
+    @Option(help: "Run only these probes, comma-separated: \(ProbeSuitePart.allCases.map(\.rawValue).joined(separator: ", ")) (default: all). λ_max is computed when a probe needs it.")
+    var only: String?
+
+    @Flag(help: "Write the top Lanczos eigenvectors as direction files direction-eigen-K.safetensors (θ's layout), for `taylor --direction FILE`.")
+    var saveDirections = false
+
+    /// The probes of `--only` (all without it).
+    /// - Throws: ``ValidationError`` for an unknown name, listing the valid ones.
+    var parts: Set<ProbeSuitePart> {
+        get throws {
+            guard let only else { return Set(ProbeSuitePart.allCases) }
+            let names = only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !names.isEmpty else { throw ValidationError("--only needs at least one probe: \(ProbeSuitePart.allCases.map(\.rawValue).joined(separator: ", "))") }
+            return Set(try names.map { name in
+                guard let part = ProbeSuitePart(rawValue: name) else {
+                    throw ValidationError("--only: unknown probe '\(name)'; the probes are \(ProbeSuitePart.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return part
+            })
+        }
+    }
+
+    func validate() throws { _ = try parts }
+}
+
+/// `slice --save-directions`.
+struct SliceSaveOptions: ParsableArguments {
+    @Flag(help: "With --directions eigen or pca: write each direction as direction-eigen-K.safetensors or direction-pca-K.safetensors (θ's layout), for `taylor --direction FILE`.")
+    var saveDirections = false
+}
+
+/// `check --parameters FILE [--run DIR]` and its data options.
+struct CheckTargetOptions: ParsableArguments {
+    @Option(help: "Check at this checkpoint (a parameter file) on the first --batch training samples of the real data (from the run's run.json beside it, or the data options) instead of a random model on random inputs.")
+    var parameters: String?
+
+    @Option(help: "The run directory whose run.json gives the model and data of --parameters (default: the file's directory, when it holds a run.json).")
+    var run: String?
+
+    @OptionGroup var data: DataOptions
+
+    func validate() throws {
+        if run != nil && parameters == nil { throw ValidationError("--run needs --parameters FILE (the checkpoint to check)") }
+    }
+}
+
+/// `taylor --json FILE`.
+struct TaylorRecordOptions: ParsableArguments {
+    @Option(help: "Also write the derivatives, the comparison table and the inputs (checkpoint and its SHA-256, data, samples, seed, direction) to this JSON file.")
+    var json: String?
+}
