@@ -37,7 +37,7 @@ public func makeModel(named name: String) throws -> any Model {
 extension ModelKind {
     /// The models whose parameter layout (default sizes) is exactly `tensors`: the same names,
     /// each with the layout's shape, and no other tensor. A parameter file written by `train`
-    /// (``ParameterLayout`` names and shapes, PyTorch's) matches one model; an empty result means
+    /// (``/Autodiff/ParameterLayout`` names and shapes, PyTorch's) matches one model; an empty result means
     /// the file is no model's (``layoutMismatch(_:)`` says why).
     /// - Throws: ``ModelError`` when a model cannot be built with its default sizes (not expected).
     public static func matching(tensors: [(name: String, shape: [Int])]) throws -> [ModelKind] {

@@ -146,7 +146,7 @@ public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tenso
 }
 
 /// `probeSuite(of:at:operator:layout:settings:parts:progress:)` with the sharpness of any loss function
-/// (e.g. ``Model/meanLoss(on:labels:chunkSize:)``, a mean over chunks of data).
+/// (e.g. `Model.meanLoss(on:labels:chunkSize:)` in Layers, a mean over chunks of data).
 public func probeSuite<E: TensorScalar, A: SymmetricOperator>(of f: LossFunction<E>, at θ: Tensor<E>, operator op: A, layout: ParameterLayout,
                                                              settings s: ProbeSuiteSettings, parts asked: Set<ProbeSuitePart> = Set(ProbeSuitePart.allCases),
                                                              progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<E>

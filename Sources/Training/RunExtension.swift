@@ -9,11 +9,12 @@ import Tensors
 /// a parameter file of the run's model and the SHA-256 of its bytes, checked when the run starts
 /// (also when it starts again from epoch 1 on resume), so that a run records what it began with.
 public struct InitialParameters: Codable, Equatable, Sendable {
-    /// The parameter file (safetensors, ``saveParameters(_:layout:to:metadata:)``), as given.
+    /// The parameter file (safetensors, ``/Checkpoints/saveParameters(_:layout:to:metadata:)``), as given.
     public var path: String
     /// SHA-256 of the file's bytes, lowercase hex.
     public var sha256: String
 
+    /// A file and the SHA-256 of its bytes as recorded (``init(file:)`` reads the file).
     public init(path: String, sha256: String) {
         self.path = path
         self.sha256 = sha256
@@ -32,7 +33,7 @@ public struct InitialParameters: Codable, Equatable, Sendable {
     }
 
     /// θ from the file, after checking that its bytes are still those recorded.
-    /// - Throws: ``TrainingError/invalidRun(_:)`` for a changed or unreadable file; ``CheckpointError``
+    /// - Throws: ``TrainingError/invalidRun(_:)`` for a changed or unreadable file; ``/Checkpoints/CheckpointError``
     ///   for a file that does not hold `layout` (naming the tensor).
     public func load(layout: ParameterLayout) throws -> Tensor<Float> {
         let now = try Self.digest(of: path)
