@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the system dependencies, builds the tests and the release binary (the
-# quick preset's test runs it), runs every test target, checks the Kubernetes Job example and the
+# quick preset's test runs it), runs every test target, checks the study's and a run's report.html in
+# headless Chromium (scripts/report-check.sh; about a minute), checks the Kubernetes Job example and the
 # Slurm batch script's signal handling, runs the Slurm smoke test (scripts/slurm/smoke.sh; SLURM_SMOKE=0 skips it), then each fuzz
 # target of Fuzz/ for a fixed 20,000 inputs from its seed corpus (a reader that crashes on them
 # fails the run). FUZZ_RUNS=0 skips the fuzzing.
@@ -11,6 +12,9 @@ swift build --build-tests
 # The quick preset's test (QuickPresetTests) runs the release binary.
 swift build -c release --product landscape
 LANDSCAPE_RELEASE_BINARY="$PWD/.build/release/landscape" swift test --skip-build "$@"
+# The report in a browser: a tiny study's report.html and a run's at 1300 and 400 px, and broken copies refused.
+echo "== report.html in headless Chromium (scripts/report-check.sh) =="
+bash scripts/report-check.sh "$PWD/.build/release/landscape"
 # A sweep as a Kubernetes Indexed Job: the example checked without a cluster.
 echo "== Kubernetes Indexed Job example (scripts/k8s/check-job.py) =="
 python3 scripts/k8s/check-job.py --landscape "$PWD/.build/release/landscape"
