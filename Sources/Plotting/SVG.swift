@@ -219,7 +219,7 @@ public enum SVGPlot {
                 for (x, y) in zip(ser.x, ser.y) {
                     if x.isFinite, x >= x0, x <= x1, let yy = ty(y), yy >= y0, yy <= y1 { pieces[pieces.count - 1].append(point(x, yy)) } else if !pieces[pieces.count - 1].isEmpty { pieces.append([]) }
                 }
-                s += "<g data-series=\"\(escape(ser.name))\" data-style=\"\(ser.style.rawValue)\">" + pieces.filter { !$0.isEmpty }.map {
+                s += "<g data-style=\"\(ser.style.rawValue)\" data-series=\"\(escape(ser.name))\">" + pieces.filter { !$0.isEmpty }.map {
                     "<polyline fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"\(dash) points=\"\($0.joined(separator: " "))\"/>"
                 }.joined() + "</g>\n"
                 continue

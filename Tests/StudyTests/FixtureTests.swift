@@ -138,7 +138,7 @@ import Training
         // λ_max with each configuration's stability limit, dash-dot (a reference line) in its colour.
         let lambda = try String(contentsOf: dir.appendingPathComponent("figures/lambda-max.svg"), encoding: .utf8)
         #expect(try svgSeries(dir.appendingPathComponent("figures/lambda-max.svg")).contains("mlp-low-noise 2(1+μ)/η"))
-        let group = lambda.components(separatedBy: "<g data-series=\"mlp-low-noise 2(1+μ)/η\" data-style=\"dashDot\">")[1].components(separatedBy: "</g>")[0]
+        let group = lambda.components(separatedBy: "<g data-style=\"dashDot\" data-series=\"mlp-low-noise 2(1+μ)/η\">")[1].components(separatedBy: "</g>")[0]
         #expect(group.contains("<polyline") && group.contains("stroke=\"#ff7f0e\"") && group.contains("stroke-dasharray=\"9 3 2 3\""), "\(group)")
         let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
         #expect(html.contains("Dash-dot: the stability limit 2(1+μ)/η"))
