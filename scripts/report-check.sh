@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the study report and a run's report in a browser: runs a tiny study (MLP, both regimes,
 # one seed, 600 training samples, 2 epochs, λ_max every 3 SGD steps, a 7×7 slice — every figure
-# kind of report.html, about a minute with a release build on 2 cores), draws one of its runs with
+# kind of report.html; the whole check takes about 20 s with a release build on 2 cores), draws one of its runs with
 # `landscape report RUN_DIR`, and loads both pages in headless Chromium at 1300 px and 400 px
 # (scripts/report_check.py): it fails if a figure is missing, empty or of zero size, overflows
 # the viewport horizontally, has text under 11 px at its displayed size, if the page scrolls

@@ -7,8 +7,15 @@ import Foundation
 /// following letters and digits. Identifiers
 /// such as `train_loss` or `lambda_max` (multi-letter bases) stay as they are.
 public enum ScriptText {
-    /// A piece of text and its position.
-    public enum Position: Sendable, Equatable { case normal, sub, sup }
+    /// Where a piece of text sits.
+    public enum Position: Sendable, Equatable {
+        /// On the baseline.
+        case normal
+        /// A subscript (`_`).
+        case sub
+        /// A superscript (`^`).
+        case sup
+    }
 
     /// The pieces of `text` in order (empty pieces left out).
     public static func segments(_ text: String) -> [(text: String, position: Position)] {
