@@ -97,7 +97,8 @@ public enum RunReport {
                 series.append(SVGPlot.Series(name: info.limitLabel, x: epochs, y: metrics.numbers("stability_limit"), color: "#000000", reference: true))
             }
             try figure(SVGPlot.linePlot(title: "λ_max of the Hessian per epoch", xLabel: "epoch", yLabel: "λ_max", series: series, logY: true, markers: true, integerX: true),
-                       "lambda-max.svg", "The largest Hessian eigenvalue on the probe samples after each epoch (power iteration; log scale). Dash-dot: the stability limit \(info.limitLabel) of SGD with momentum μ at the epoch's learning rate η; λ_max at or above it is the edge of stability.")
+                       "lambda-max.svg", "The largest Hessian eigenvalue on the probe samples after each epoch (power iteration; log scale)."
+                        + (metrics.columns.contains("stability_limit") ? " Dash-dot: the stability limit \(info.limitLabel) of SGD with momentum μ at the epoch's learning rate η; λ_max at or above it is the edge of stability." : ""))
         }
         if let steps = try CSVTable.readIfPresent(directory.appendingPathComponent(RunStore.stepsName)), steps.columns.contains("lambda_max"), !steps.rows.isEmpty {
             var series = [SVGPlot.Series(name: "λ_max", x: steps.numbers("step"), y: steps.numbers("lambda_max"), color: color)]
