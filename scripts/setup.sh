@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Landscape needs on a fresh Debian machine (idempotent; run as root or with sudo):
-# OpenBLAS (with LAPACK), zlib, pkg-config, PyYAML (scripts/k8s/check-job.py); and, if the package exists, Fashion-MNIST.
+# OpenBLAS (with LAPACK), zlib, pkg-config, PyYAML (scripts/k8s/check-job.py), Chromium (scripts/report-check.sh);
+# and, if the package exists, Fashion-MNIST.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
@@ -9,6 +10,7 @@ pkg-config --exists openblas 2>/dev/null || need+=(libopenblas-dev)
 pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 python3 -c "import yaml" 2>/dev/null || need+=(python3-yaml)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs the system dependencies, builds the tests and the release binary (the
 # quick preset's test runs it), runs every test target, builds the documentation (scripts/docs.sh;
-# DOCS=0 skips it), checks the Kubernetes Job example and the
+# DOCS=0 skips it), checks the study's and a run's report.html in headless Chromium
+# (scripts/report-check.sh; about 20 s), checks the Kubernetes Job example and the
 # Slurm batch script's signal handling, runs the Slurm smoke test (scripts/slurm/smoke.sh; SLURM_SMOKE=0 skips it), then each fuzz
 # target of Fuzz/ for a fixed 20,000 inputs from its seed corpus (a reader that crashes on them
 # fails the run). FUZZ_RUNS=0 skips the fuzzing.
@@ -18,6 +19,9 @@ if [ "${DOCS:-1}" != 0 ]; then
     echo "== Documentation (scripts/docs.sh) =="
     bash scripts/docs.sh
 fi
+# The report in a browser: a tiny study's report.html and a run's at 1300 and 400 px, and broken copies refused.
+echo "== report.html in headless Chromium (scripts/report-check.sh) =="
+bash scripts/report-check.sh "$PWD/.build/release/landscape"
 # A sweep as a Kubernetes Indexed Job: the example checked without a cluster.
 echo "== Kubernetes Indexed Job example (scripts/k8s/check-job.py) =="
 python3 scripts/k8s/check-job.py --landscape "$PWD/.build/release/landscape"

@@ -5,6 +5,7 @@ import Foundation
 import Layers
 import Plotting
 import Probes
+import Study
 import Tensors
 
 struct SliceCommand: ModelCommand {
@@ -121,8 +122,16 @@ struct SliceCommand: ModelCommand {
             var csv = "alpha,beta,loss\n"
             for (i, a) in alphas.enumerated() { for (j, b) in alphas.enumerated() { csv += "\(a),\(b),\(s.losses[i][j])\n" } }
             try writeText(csv, out, "slice2d.csv")
-            try writeText(SVGPlot.contourMap(title: "2D loss slice (\(directions.rawValue) directions)", xLabel: "α", yLabel: "β", zLabel: "loss",
-                                             x: alphas, y: alphas, z: s.losses), out, "slice2d.svg")
+            // A PCA slice shows the trajectory it was made from: each checkpoint projected on the plane (Li et al. 2018, Fig. 9).
+            var path: SVGPlot.Path?
+            if directions == .pca {
+                let (pa, pb) = try SliceFigure.planeCoordinates(of: snapshots, around: θ, u: dirs[0], v: dirs[1])
+                let epochs = try ParameterFiles.thetaFiles(in: URL(fileURLWithPath: trajectory ?? ".")).map { $0.deletingPathExtension().lastPathComponent.replacingOccurrences(of: "theta-epoch-", with: "") }
+                try writeText("epoch,alpha,beta\n" + (0..<pa.count).map { "\(Int(epochs[$0]) ?? $0 + 1),\(pa[$0]),\(pb[$0])" }.joined(separator: "\n") + "\n", out, "trajectory.csv")
+                path = SVGPlot.Path(label: "training trajectory: checkpoints by epoch (filled: the last)", x: pa, y: pb)
+            }
+            try writeText(SliceFigure.svg(title: "2D loss slice (\(directions.rawValue) directions)", grid: SliceFigure.Grid(alphas: alphas, betas: alphas, losses: s.losses),
+                                          range: nil, shared: false, trajectory: path), out, "slice2d.svg")
             outLine("2D slice of \(points)×\(points) points in \(seconds()) s; cos∠(u, v) = \(String(format: "%.3g", s.cosine))" +
                     (directions == .filter ? " (filter-normalized directions are not orthogonalized)" : "") + "; wrote \(out.path)/slice2d.csv, slice2d.svg")
         }

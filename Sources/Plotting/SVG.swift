@@ -5,7 +5,7 @@ import Foundation
 public enum SVGPlot {
     /// One line series.
     public struct Series: Sendable {
-        /// The legend label.
+        /// The legend label (sub/superscripts as ``ScriptText``).
         public let name: String
         /// Abscissae.
         public let x: [Double]
@@ -13,8 +13,10 @@ public enum SVGPlot {
         public let y: [Double]
         /// An SVG colour, e.g. "#1f77b4".
         public let color: String
+        /// The line's style (``LineStyle``); a reference series is always drawn dash-dot.
+        public let style: LineStyle
         /// Whether the line is dashed.
-        public let dashed: Bool
+        public var dashed: Bool { style == .dashed }
         /// Whether only ring markers are drawn (no line), e.g. to flag some points of another series.
         public let ringsOnly: Bool
         /// A shaded band around the line (e.g. the range over seeds), or `nil`.
@@ -23,12 +25,16 @@ public enum SVGPlot {
         /// at most one decade (log axis) or the other series' span (linear axis) beyond the other
         /// series, and is drawn only where it lies inside the axes (a gap where it leaves them).
         public let reference: Bool
-        /// A series named `name` through the points (x[i], y[i]).
-        public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, ringsOnly: Bool = false,
+        /// A series named `name` through the points (x[i], y[i]), in `style` (default: dashed when
+        /// `dashed`, else solid).
+        public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, style: LineStyle? = nil, ringsOnly: Bool = false,
                     band: Band? = nil, reference: Bool = false) {
-            self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed; self.ringsOnly = ringsOnly
-            self.band = band; self.reference = reference
+            self.name = name; self.x = x; self.y = y; self.color = color; self.style = reference ? .dashDot : (style ?? (dashed ? .dashed : .solid))
+            self.ringsOnly = ringsOnly; self.band = band; self.reference = reference
         }
+
+        /// Its legend entry.
+        public var legendEntry: LegendEntry { LegendEntry(name: name, color: color, style: style, ring: ringsOnly) }
     }
 
     /// A band from `lower[i]` to `upper[i]` at the series' x[i], filled in the series' colour
@@ -80,12 +86,19 @@ public enum SVGPlot {
         return (c - h, c + h)
     }
 
-    /// The SVG header, white background, title centred over the plot area and the plot frame.
+    /// The SVG header, white background, the title (wrapped) centred over the plot area and the plot frame.
     static func frame(width: Double, height: Double, title: String, left: Double, top: Double, pw: Double, ph: Double) -> String {
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(left + pw / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
+        let (s, _) = header(width: width, height: height, title: title, centre: left + pw / 2)
         return s + "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
+    }
+
+    /// The top of the plot area under `title` wrapped to `width`.
+    static func plotTop(title: String, width: Double) -> Double { titleHeight(titleLines(title, width: width).count) + 6 }
+
+    /// The axis labels: x centred under the plot at `y`, y rotated at the left edge.
+    static func axisLabels(xLabel: String, yLabel: String, left: Double, top: Double, pw: Double, ph: Double, xLabelY: Double) -> String {
+        text(xLabel, x: left + pw / 2, y: xLabelY, anchor: "middle") + "\n"
+            + text(yLabel, x: 0, y: 0, anchor: "middle", extra: " transform=\"translate(16 \(f2(top + ph / 2))) rotate(-90)\"") + "\n"
     }
 
     /// Tick positions (in log₁₀ units) for a log axis spanning [lo, hi] (log₁₀ values): whole
@@ -127,14 +140,16 @@ public enum SVGPlot {
     /// `markers` draws a dot at every point (useful for few points); `integerX` keeps only whole-number
     /// x ticks (epochs). Bands (``Band``, `<polygon data-band="NAME">`) are drawn first, then the
     /// lines; a reference series (``Series/reference``) is a `<g data-series="NAME">` of the
-    /// pieces inside the axes.
+    /// pieces inside the axes. The legend (`legend`, default: one entry per series; none for a
+    /// single series without one) goes below the plot, in as many columns as fit the width.
     public static func linePlot(title: String, xLabel: String, yLabel: String, series: [Series], logY: Bool = false,
-                                markers: Bool = false, integerX: Bool = false, width: Double = 640, height: Double = 420) -> String {
-        // The legend goes in a right margin sized to the longest name, so it never covers data.
-        let legendWidth = series.count > 1 ? 60 + 7 * Double(series.map(\.name.count).max() ?? 0) : 0
-        let width = width + legendWidth
-        let left = 78.0, right = 20.0 + legendWidth, top = 40.0, bottom = 56.0
-        let pw = width - left - right, ph = height - top - bottom
+                                markers: Bool = false, integerX: Bool = false, legend: [LegendEntry]? = nil,
+                                width: Double = defaultWidth, height: Double = 340) -> String {
+        let entries = legend ?? (series.count > 1 ? series.map(\.legendEntry) : [])
+        let left = 74.0, right = 18.0, top = plotTop(title: title, width: width)
+        let ph = height - 100, pw = width - left - right
+        let legendTop = top + ph + 50
+        let totalHeight = legendTop + legendHeight(entries, width: width) + 4
         func ty(_ v: Double) -> Double? { v.isFinite ? (logY ? (v > 0 ? Foundation.log10(v) : nil) : v) : nil }
         // Reference lines widen the data's axes by a bounded margin (or set them when there is nothing else).
         let ranged = series.contains { !$0.reference } ? series.filter { !$0.reference } : series
@@ -149,7 +164,7 @@ public enum SVGPlot {
         let pad = 0.05 * y1 - 0.05 * y0; y0 -= pad; y1 += pad
         func px(_ x: Double) -> Double { left + fraction(x, x0, x1) * pw }
         func py(_ y: Double) -> Double { top + (1 - fraction(y, y0, y1)) * ph }
-        var s = frame(width: width, height: height, title: title, left: left, top: top, pw: pw, ph: ph)
+        var s = frame(width: width, height: totalHeight, title: title, left: left, top: top, pw: pw, ph: ph)
         let xTicks = ticks(x0, x1)
         var shownX = integerX ? xTicks.filter { $0 == $0.rounded() } : xTicks
         if integerX, x1 - x0 < 5, abs(x0) < 0x1p52, abs(x1) < 0x1p52 {
@@ -157,14 +172,13 @@ public enum SVGPlot {
         }
         for t in shownX {
             s += "<line x1=\"\(px(t))\" y1=\"\(top + ph)\" x2=\"\(px(t))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"
-            s += "<text x=\"\(px(t))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(label(t))</text>\n"
+            s += "<text x=\"\(px(t))\" y=\"\(top + ph + 20)\" text-anchor=\"middle\">\(label(t))</text>\n"
         }
         for t in logY ? logTicks(y0, y1) : ticks(y0, y1) {
             s += "<line x1=\"\(left - 5)\" y1=\"\(py(t))\" x2=\"\(left)\" y2=\"\(py(t))\" stroke=\"#333\"/>"
-            s += "<text x=\"\(left - 8)\" y=\"\(py(t) + 4)\" text-anchor=\"end\">\(logY ? logLabel(t) : label(t))</text>\n"
+            s += "<text x=\"\(left - 8)\" y=\"\(py(t) + 5)\" text-anchor=\"end\">\(logY ? logLabel(t) : label(t))</text>\n"
         }
-        s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        s += "<text transform=\"translate(16 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel + (logY ? " (log scale)" : "")))</text>\n"
+        s += axisLabels(xLabel: xLabel, yLabel: yLabel + (logY ? " (log scale)" : ""), left: left, top: top, pw: pw, ph: ph, xLabelY: top + ph + 40)
         func point(_ x: Double, _ y: Double) -> String { String(format: "%.2f,%.2f", px(x), py(min(max(y, y0), y1))) }
         for ser in series {
             guard let band = ser.band else { continue }
@@ -186,63 +200,139 @@ public enum SVGPlot {
             }
             flush()
         }
-        for (k, ser) in series.enumerated() {
+        for ser in series {
             let pts = zip(ser.x, ser.y).compactMap { x, y -> String? in
                 guard x.isFinite, let yy = ty(y) else { return nil }
                 return point(x, yy)
             }
-            let ly = top + 14 + Double(k) * 18
-            let lx = series.count > 1 ? left + pw + 14 : left + 12
             if ser.ringsOnly {
                 s += "<g data-series=\"\(escape(ser.name))\">" + pts.map { p -> String in
                     let xy = p.split(separator: ",")
                     return "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"7\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
                 }.joined() + "</g>\n"
-                s += "<circle cx=\"\(lx + 12)\" cy=\"\(ly)\" r=\"6\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"/>"
-                s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
                 continue
             }
-            let dash = ser.dashed ? " stroke-dasharray=\"6 4\"" : ""
+            let dash = ser.style.attribute
             if ser.reference {
                 // Pieces of consecutive points inside the axes.
                 var pieces: [[String]] = [[]]
                 for (x, y) in zip(ser.x, ser.y) {
                     if x.isFinite, x >= x0, x <= x1, let yy = ty(y), yy >= y0, yy <= y1 { pieces[pieces.count - 1].append(point(x, yy)) } else if !pieces[pieces.count - 1].isEmpty { pieces.append([]) }
                 }
-                s += "<g data-series=\"\(escape(ser.name))\">" + pieces.filter { !$0.isEmpty }.map {
+                s += "<g data-style=\"\(ser.style.rawValue)\" data-series=\"\(escape(ser.name))\">" + pieces.filter { !$0.isEmpty }.map {
                     "<polyline fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"\(dash) points=\"\($0.joined(separator: " "))\"/>"
                 }.joined() + "</g>\n"
-                s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"\(ser.color)\" stroke-width=\"1.5\"\(dash)/>"
-                s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
                 continue
             }
-            s += "<polyline data-series=\"\(escape(ser.name))\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash) points=\"\(pts.joined(separator: " "))\"/>\n"
+            s += "<polyline data-series=\"\(escape(ser.name))\" data-style=\"\(ser.style.rawValue)\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash) points=\"\(pts.joined(separator: " "))\"/>\n"
             if markers {
                 for p in pts {
                     let xy = p.split(separator: ",")
-                    s += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"\(ser.dashed ? "white" : ser.color)\" stroke=\"\(ser.color)\"/>"
+                    s += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"3\" fill=\"\(ser.style == .solid ? ser.color : "white")\" stroke=\"\(ser.color)\"/>"
                 }
                 s += "\n"
             }
-            s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(dash)/>"
-            s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
         }
+        s += drawLegend(entries, top: legendTop, width: width)
         return s + "</svg>\n"
     }
 
-    /// A filled-contour map of `z[i][j]` over (x[i], y[j]) with `levels` colour bands and a colour bar:
-    /// each grid cell is filled with the colour of its band. With `logZ` the bands are even in
-    /// log₁₀ z (non-positive values count as missing) and the colour bar is labelled in z.
-    /// Missing and non-finite values are drawn light grey (`data-missing` counts them).
+    /// A marked point of a contour map (e.g. θ at α = β = 0).
+    public struct Marker: Sendable {
+        /// Its label (drawn beside it and its `data-marker` attribute).
+        public let label: String
+        /// Coordinates in the map's units.
+        public let x: Double, y: Double
+        /// A marker labelled `label` at (x, y).
+        public init(label: String, x: Double, y: Double) { self.label = label; self.x = x; self.y = y }
+    }
+
+    /// A path drawn on a contour map: points in order, joined by a line, each a small circle
+    /// (`<circle data-point="K" data-x="…" data-y="…">`, the first open, the last filled), e.g. a
+    /// training trajectory projected on the slice's plane.
+    public struct Path: Sendable {
+        /// The legend label.
+        public let label: String
+        /// The points' coordinates in the map's units (same count).
+        public let x: [Double], y: [Double]
+        /// A path labelled `label` through (x[k], y[k]).
+        public init(label: String, x: [Double], y: [Double]) { self.label = label; self.x = x; self.y = y }
+    }
+
+    /// The contour levels (isolines) for values in [lo, hi] (log₁₀ values when `log`): round values
+    /// strictly inside the range (1-2-5 steps or decades, as the axes' ticks).
+    public static func isolineLevels(_ lo: Double, _ hi: Double, log: Bool) -> [Double] {
+        guard hi > lo else { return [] }
+        // A level within rounding of an end is that end, not an isoline.
+        let slack = 1e-9 * (hi - lo)
+        return (log ? logTicks(lo, hi) : ticks(lo, hi)).filter { $0 > lo + slack && $0 < hi - slack }
+    }
+
+    /// The segments where the bilinear interpolant of the grid crosses `level` (marching squares;
+    /// saddles resolved by the cell's mean), in fractional grid indices (i, j). Cells with a
+    /// non-finite corner have none.
+    static func isolineSegments(_ z: [[Double]], level: Double) -> [((Double, Double), (Double, Double))] {
+        let nx = z.count, ny = z.first?.count ?? 0
+        guard nx >= 2, ny >= 2 else { return [] }
+        var out: [((Double, Double), (Double, Double))] = []
+        for i in 0..<(nx - 1) {
+            for j in 0..<(ny - 1) {
+                // Corners counter-clockwise from (i, j).
+                let corners = [(Double(i), Double(j), z[i][j]), (Double(i + 1), Double(j), z[i + 1][j]),
+                               (Double(i + 1), Double(j + 1), z[i + 1][j + 1]), (Double(i), Double(j + 1), z[i][j + 1])]
+                guard corners.allSatisfy({ $0.2.isFinite }) else { continue }
+                var crossings: [(Double, Double)] = []
+                for e in 0..<4 {
+                    let p = corners[e], q = corners[(e + 1) % 4]
+                    if (p.2 < level) != (q.2 < level) {
+                        let t = (level - p.2) / (q.2 - p.2)
+                        crossings.append((p.0 + t * (q.0 - p.0), p.1 + t * (q.1 - p.1)))
+                    }
+                }
+                if crossings.count == 2 {
+                    out.append((crossings[0], crossings[1]))
+                } else if crossings.count == 4 {
+                    let centre = corners.map(\.2).reduce(0, +) / 4
+                    // The first corner's side: join the crossings around it when the centre is on the other side.
+                    if (centre < level) == (corners[0].2 < level) {
+                        out.append((crossings[0], crossings[1])); out.append((crossings[2], crossings[3]))
+                    } else {
+                        out.append((crossings[0], crossings[3])); out.append((crossings[1], crossings[2]))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// A filled-contour map of `z[i][j]` over (x[i], y[j]) with `levels` colour bands, isolines
+    /// and a colour bar: each grid cell is filled with the colour of its band. With `logZ` the
+    /// bands are even in log₁₀ z (non-positive values count as missing) and the colour bar is
+    /// labelled in z. Missing and non-finite values are drawn light grey (`data-missing` counts them).
+    ///
+    /// - Parameters:
+    ///   - zRange: the colour scale's ends in z's units (default: the finite values' minimum and
+    ///     maximum); give several maps the same range to compare them by eye. Values outside it
+    ///     take the end colours. Recorded as `data-zmin`/`data-zmax` on the grid group.
+    ///   - isolines: z values of the isolines (default: ``isolineLevels(_:_:log:)`` of the colour
+    ///     range): each a `<path data-isoline="VALUE">` (white), its value marked on the colour bar.
+    ///   - marker: a labelled point (`<g data-marker="LABEL">`), e.g. θ at (0, 0); drawn when inside.
+    ///   - path: a path drawn over the map (``Path``; `<g data-path="LABEL">`), clipped to the plot.
     public static func contourMap(title: String, xLabel: String, yLabel: String, zLabel: String,
                                   x: [Double], y: [Double], z: [[Double]], levels: Int = 14, logZ: Bool = false,
-                                  width: Double = 640, height: Double = 520) -> String {
-        let left = 70.0, right = 130.0, top = 40.0, bottom = 56.0
-        let pw = width - left - right, ph = height - top - bottom
-        let z = logZ ? z.map { $0.map { $0 > 0 && $0.isFinite ? Foundation.log10($0) : Double.nan } } : z
+                                  zRange: (Double, Double)? = nil, isolines: [Double]? = nil, marker: Marker? = nil, path: Path? = nil,
+                                  width: Double = defaultWidth) -> String {
+        let left = 70.0, right = 104.0, top = plotTop(title: title, width: width)
+        let pw = width - left - right, ph = pw
+        let entries = path.map { [LegendEntry(name: $0.label, color: "#e41a1c")] } ?? []
+        let legendTop = top + ph + 50
+        let height = legendTop + legendHeight(entries, width: width) + 4
+        func toZ(_ v: Double) -> Double { logZ ? (v > 0 && v.isFinite ? Foundation.log10(v) : Double.nan) : v }
+        let z = z.map { $0.map(toZ) }
         let finite = z.flatMap { $0 }.filter(\.isFinite)
         let missing = z.flatMap { $0 }.count - finite.count
-        let zmin = finite.min() ?? 0, zmax = finite.max() ?? 1
+        var zmin = finite.min() ?? 0, zmax = finite.max() ?? 1
+        if let zRange, toZ(zRange.0).isFinite, toZ(zRange.1).isFinite, toZ(zRange.1) >= toZ(zRange.0) { (zmin, zmax) = (toZ(zRange.0), toZ(zRange.1)) }
         func band(_ v: Double) -> Int? {
             guard v.isFinite else { return nil }
             return zmax > zmin ? min(levels - 1, max(0, Int(fraction(v, zmin, zmax) * Double(levels)))) : 0
@@ -258,39 +348,71 @@ public enum SVGPlot {
             }
             return String(format: "#%02x%02x%02x", c[0], c[1], c[2])
         }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\((left + pw / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
+        func zText(_ v: Double) -> String { String(format: "%.3g", logZ ? Foundation.pow(10, v) : v) }
+        var s = frame(width: width, height: height, title: title, left: left, top: top, pw: pw, ph: ph)
         let nx = x.count, ny = y.count
         let cw = pw / Double(max(nx, 1)), chh = ph / Double(max(ny, 1))
-        s += "<g data-series=\"grid\" data-missing=\"\(missing)\">\n"
+        // Grid point (i, j) is the centre of its cell; fractional indices map linearly.
+        func pxi(_ i: Double) -> Double { left + (i + 0.5) * cw }
+        func pyj(_ j: Double) -> Double { top + ph - (j + 0.5) * chh }
+        let x0 = x.first ?? 0, x1 = x.last ?? 1, y0 = y.first ?? 0, y1 = y.last ?? 1
+        func index(_ v: Double, _ lo: Double, _ hi: Double, _ n: Int) -> Double { hi > lo ? fraction(v, lo, hi) * Double(n - 1) : 0 }
+        func px(_ v: Double) -> Double { pxi(index(v, x0, x1, nx)) }
+        func py(_ v: Double) -> Double { pyj(index(v, y0, y1, ny)) }
+        s += "<g data-series=\"grid\" data-missing=\"\(missing)\" data-zmin=\"\(zText(zmin))\" data-zmax=\"\(zText(zmax))\">\n"
         for i in 0..<nx { for j in 0..<ny {
             let fill = band(z[i][j]).map(color) ?? "#dddddd"
             s += String(format: "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%@\"/>", left + Double(i) * cw, top + Double(ny - 1 - j) * chh, cw + 0.5, chh + 0.5, fill as NSString)
         } ; s += "\n" }
-        s += "</g>\n<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
-        let x0 = x.first ?? 0, x1 = x.last ?? 1, y0 = y.first ?? 0, y1 = y.last ?? 1
+        s += "</g>\n"
+        // Isolines at fixed levels, then the path and the marker, clipped to the plot area (a nested viewport).
+        let lines = (isolines.map { $0.map(toZ).filter(\.isFinite) } ?? isolineLevels(zmin, zmax, log: logZ)).filter { $0 >= zmin && $0 <= zmax }
+        s += "<svg x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" viewBox=\"\(left) \(top) \(pw) \(ph)\" overflow=\"hidden\">\n"
+        for level in lines {
+            let d = isolineSegments(z, level: level).map { a, b in "M\(f2(pxi(a.0))) \(f2(pyj(a.1)))L\(f2(pxi(b.0))) \(f2(pyj(b.1)))" }.joined()
+            s += "<path data-isoline=\"\(zText(level))\" fill=\"none\" stroke=\"white\" stroke-opacity=\"0.85\" stroke-width=\"1.2\" d=\"\(d)\"/>\n"
+        }
+        if let path, !path.x.isEmpty {
+            let pts = zip(path.x, path.y).map { (px($0), py($1)) }
+            s += "<g data-path=\"\(escape(path.label))\">"
+            s += "<polyline fill=\"none\" stroke=\"#e41a1c\" stroke-width=\"2\" points=\"\(pts.map { "\(f2($0.0)),\(f2($0.1))" }.joined(separator: " "))\"/>"
+            for (k, p) in pts.enumerated() {
+                let fill = k == pts.count - 1 ? "#e41a1c" : "white"
+                s += "<circle data-point=\"\(k)\" data-x=\"\(path.x[k])\" data-y=\"\(path.y[k])\" cx=\"\(f2(p.0))\" cy=\"\(f2(p.1))\" r=\"3.5\" fill=\"\(fill)\" stroke=\"#e41a1c\" stroke-width=\"1.5\"/>"
+            }
+            s += "</g>\n"
+        }
+        if let marker, marker.x >= min(x0, x1), marker.x <= max(x0, x1), marker.y >= min(y0, y1), marker.y <= max(y0, y1) {
+            let mx = px(marker.x), my = py(marker.y)
+            let cross = "M\(f2(mx - 6)) \(f2(my - 6))L\(f2(mx + 6)) \(f2(my + 6))M\(f2(mx - 6)) \(f2(my + 6))L\(f2(mx + 6)) \(f2(my - 6))"
+            s += "<g data-marker=\"\(escape(marker.label))\"><path d=\"\(cross)\" stroke=\"white\" stroke-width=\"4.5\"/><path d=\"\(cross)\" stroke=\"black\" stroke-width=\"2\"/>"
+            s += text(marker.label, x: mx + 8, y: my - 8, extra: " font-weight=\"bold\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\"") + "</g>\n"
+        }
+        s += "</svg>\n<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
         for t in ticks(x0, x1) where x1 > x0 {
-            let px = left + fraction(t, x0, x1) * pw
-            s += "<text x=\"\(px)\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(label(t))</text>\n"
+            s += "<text x=\"\(f2(px(t)))\" y=\"\(top + ph + 20)\" text-anchor=\"middle\">\(label(t))</text>\n"
         }
         for t in ticks(y0, y1) where y1 > y0 {
-            let py = top + (1 - fraction(t, y0, y1)) * ph
-            s += "<text x=\"\(left - 8)\" y=\"\(py + 4)\" text-anchor=\"end\">\(label(t))</text>\n"
+            s += "<text x=\"\(left - 8)\" y=\"\(f2(py(t) + 5))\" text-anchor=\"end\">\(label(t))</text>\n"
         }
-        s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        s += "<text transform=\"translate(16 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
-        // Colour bar.
-        let bx = left + pw + 24, bh = ph / Double(levels)
+        s += axisLabels(xLabel: xLabel, yLabel: yLabel, left: left, top: top, pw: pw, ph: ph, xLabelY: top + ph + 40)
+        // Colour bar: the bands, the isoline levels as white ticks, labels at the ends and the levels.
+        let bx = left + pw + 12, bh = ph / Double(levels)
         for b in 0..<levels {
-            s += String(format: "<rect x=\"%.2f\" y=\"%.2f\" width=\"18\" height=\"%.2f\" fill=\"%@\"/>", bx, top + Double(levels - 1 - b) * bh, bh + 0.5, color(b) as NSString)
+            s += String(format: "<rect x=\"%.2f\" y=\"%.2f\" width=\"16\" height=\"%.2f\" fill=\"%@\"/>", bx, top + Double(levels - 1 - b) * bh, bh + 0.5, color(b) as NSString)
         }
-        s += "\n<rect x=\"\(bx)\" y=\"\(top)\" width=\"18\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
-        for k in 0...4 {
-            let v = zmin * (1 - Double(k) / 4) + zmax * Double(k) / 4
-            s += "<text x=\"\(bx + 24)\" y=\"\(top + ph * (1 - Double(k) / 4) + 4)\">\(String(format: "%.3g", logZ ? Foundation.pow(10, v) : v))</text>\n"
+        s += "\n<rect x=\"\(bx)\" y=\"\(top)\" width=\"16\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
+        func barY(_ v: Double) -> Double { zmax > zmin ? top + ph * (1 - fraction(v, zmin, zmax)) : top + ph / 2 }
+        var labelled: [Double] = []
+        for v in [zmin, zmax] + (lines.count <= 6 ? lines : stride(from: 0, to: lines.count, by: 2).map { lines[$0] }) {
+            let yv = barY(v)
+            guard !labelled.contains(where: { abs($0 - yv) < 18 }) else { continue }
+            labelled.append(yv)
+            s += text(zText(v), x: bx + 20, y: yv + 5) + "\n"
         }
-        s += "<text transform=\"translate(\(width - 10) \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(zLabel))</text>\n"
+        for v in lines { s += "<line x1=\"\(bx)\" y1=\"\(f2(barY(v)))\" x2=\"\(bx + 16)\" y2=\"\(f2(barY(v)))\" stroke=\"white\" stroke-width=\"1.5\"/>" }
+        s += "\n" + text(zLabel, x: 0, y: 0, anchor: "middle", extra: " transform=\"translate(\(f2(width - 8)) \(f2(top + ph / 2))) rotate(-90)\"") + "\n"
+        s += drawLegend(entries, top: legendTop, width: width)
         return s + "</svg>\n"
     }
 
@@ -311,9 +433,10 @@ public enum SVGPlot {
     /// A scatter plot of labelled points. `logX` plots log₁₀ x (non-positive x are skipped);
     /// non-finite points are skipped; a dashed line marks y = 0 when it is in range.
     public static func scatterPlot(title: String, xLabel: String, yLabel: String, points: [Point], logX: Bool = false,
-                                   width: Double = 640, height: Double = 420) -> String {
-        let left = 78.0, right = 20.0, top = 40.0, bottom = 56.0
-        let pw = width - left - right, ph = height - top - bottom
+                                   width: Double = defaultWidth, height: Double = 340) -> String {
+        let left = 74.0, right = 18.0, top = plotTop(title: title, width: width)
+        let pw = width - left - right, ph = height - 100
+        let height = top + ph + 50
         func tx(_ v: Double) -> Double? { logX ? (v > 0 && v.isFinite ? Foundation.log10(v) : nil) : (v.isFinite ? v : nil) }
         let shown = points.compactMap { p -> (Point, Double)? in tx(p.x).flatMap { x in p.y.isFinite ? (p, x) : nil } }
         var (x0, x1) = axisRange(shown.map(\.1).min() ?? 0, shown.map(\.1).max() ?? 1)
@@ -325,7 +448,7 @@ public enum SVGPlot {
         var s = frame(width: width, height: height, title: title, left: left, top: top, pw: pw, ph: ph)
         for t in logX ? logTicks(x0, x1) : ticks(x0, x1) {
             s += "<line x1=\"\(px(t))\" y1=\"\(top + ph)\" x2=\"\(px(t))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"
-            s += "<text x=\"\(px(t))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(logX ? logLabel(t) : label(t))</text>\n"
+            s += "<text x=\"\(px(t))\" y=\"\(top + ph + 20)\" text-anchor=\"middle\">\(logX ? logLabel(t) : label(t))</text>\n"
         }
         for t in ticks(y0, y1) {
             s += "<line x1=\"\(left - 5)\" y1=\"\(py(t))\" x2=\"\(left)\" y2=\"\(py(t))\" stroke=\"#333\"/>"
@@ -334,17 +457,16 @@ public enum SVGPlot {
         if y0 < 0, y1 > 0 {
             s += "<line x1=\"\(left)\" y1=\"\(py(0))\" x2=\"\(left + pw)\" y2=\"\(py(0))\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n"
         }
-        s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel + (logX ? " (log scale)" : "")))</text>\n"
-        s += "<text transform=\"translate(16 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        s += axisLabels(xLabel: xLabel + (logX ? " (log scale)" : ""), yLabel: yLabel, left: left, top: top, pw: pw, ph: ph, xLabelY: top + ph + 40)
         // Labels go above-right, above-left, below-right or below-left of their point: the first
         // place that stays inside the plot and overlaps no label placed before (7 px per character).
         var placed: [(x0: Double, y0: Double, x1: Double, y1: Double)] = []
         for (p, x) in shown {
-            let cx = px(x), cy = py(p.y), w = 7 * Double(p.label.count)
+            let cx = px(x), cy = py(p.y), w = charWidth * Double(p.label.count)
             s += "<g data-series=\"\(escape(p.label))\"><circle cx=\"\(cx)\" cy=\"\(cy)\" r=\"6\" fill=\"\(p.color)\"/>"
             let candidates: [(Double, Double, Bool)] = [(cx + 9, cy - 8, false), (cx - 9, cy - 8, true), (cx + 9, cy + 20, false), (cx - 9, cy + 20, true)]
             func box(_ c: (Double, Double, Bool)) -> (x0: Double, y0: Double, x1: Double, y1: Double) {
-                c.2 ? (c.0 - w, c.1 - 12, c.0, c.1 + 2) : (c.0, c.1 - 12, c.0 + w, c.1 + 2)
+                c.2 ? (c.0 - w, c.1 - 14, c.0, c.1 + 3) : (c.0, c.1 - 14, c.0 + w, c.1 + 3)
             }
             let fits = candidates.first { c in
                 let b = box(c)
@@ -383,12 +505,12 @@ extension SVGPlot {
     /// Each series is one `<g data-series="NAME">`: its line, its markers (`<circle>`) and its
     /// bars (`<line data-bar="1">`).
     public static func errorBarPlot(title: String, xLabel: String, yLabel: String, series: [ErrorBarSeries], logX: Bool = false, logY: Bool = false,
-                                    identityLine: String? = nil, width: Double = 640, height: Double = 420) -> String {
-        let names = series.map(\.name) + (identityLine.map { [$0] } ?? [])
-        let legendWidth = 60 + 7 * Double(names.map(\.count).max() ?? 0)
-        let width = width + legendWidth
-        let left = 78.0, right = 20.0 + legendWidth, top = 40.0, bottom = 56.0
-        let pw = width - left - right, ph = height - top - bottom
+                                    identityLine: String? = nil, width: Double = defaultWidth, height: Double = 340) -> String {
+        let entries = series.map { LegendEntry(name: $0.name, color: $0.color) } + (identityLine.map { [LegendEntry(name: $0, color: "#000", style: .dashDot)] } ?? [])
+        let left = 74.0, right = 18.0, top = plotTop(title: title, width: width)
+        let pw = width - left - right, ph = height - 100
+        let legendTop = top + ph + 50
+        let height = legendTop + legendHeight(entries, width: width) + 4
         func tx(_ v: Double) -> Double? { v.isFinite ? (logX ? (v > 0 ? Foundation.log10(v) : nil) : v) : nil }
         func ty(_ v: Double) -> Double? { v.isFinite ? (logY ? (v > 0 ? Foundation.log10(v) : nil) : v) : nil }
         // The drawable points of each series, in x order: (x, y, bar ends or nil).
@@ -414,24 +536,19 @@ extension SVGPlot {
         var s = frame(width: width, height: height, title: title, left: left, top: top, pw: pw, ph: ph)
         for t in logX ? logTicks(x0, x1) : ticks(x0, x1) {
             s += "<line x1=\"\(f(px(t)))\" y1=\"\(top + ph)\" x2=\"\(f(px(t)))\" y2=\"\(top + ph + 5)\" stroke=\"#333\"/>"
-            s += "<text x=\"\(f(px(t)))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(logX ? logLabel(t) : label(t))</text>\n"
+            s += "<text x=\"\(f(px(t)))\" y=\"\(top + ph + 20)\" text-anchor=\"middle\">\(logX ? logLabel(t) : label(t))</text>\n"
         }
         for t in logY ? logTicks(y0, y1) : ticks(y0, y1) {
             s += "<line x1=\"\(left - 5)\" y1=\"\(f(py(t)))\" x2=\"\(left)\" y2=\"\(f(py(t)))\" stroke=\"#333\"/>"
             s += "<text x=\"\(left - 8)\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(logY ? logLabel(t) : label(t))</text>\n"
         }
-        s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel + (logX ? " (log scale)" : "")))</text>\n"
-        s += "<text transform=\"translate(16 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel + (logY ? " (log scale)" : "")))</text>\n"
-        let lx = left + pw + 14
+        s += axisLabels(xLabel: xLabel + (logX ? " (log scale)" : ""), yLabel: yLabel + (logY ? " (log scale)" : ""), left: left, top: top, pw: pw, ph: ph, xLabelY: top + ph + 40)
         if let identityLine {
             // y = x from where it enters the plot to where it leaves it.
             let a = max(x0, y0), b = min(x1, y1)
             if a < b {
                 s += "<g data-reference=\"\(escape(identityLine))\"><line x1=\"\(f(px(a)))\" y1=\"\(f(py(a)))\" x2=\"\(f(px(b)))\" y2=\"\(f(py(b)))\" stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/></g>\n"
             }
-            let ly = top + 14 + Double(series.count) * 18
-            s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>"
-            s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(identityLine))</text>\n"
         }
         for (k, ser) in series.enumerated() {
             let pts = drawn[k]
@@ -450,10 +567,7 @@ extension SVGPlot {
                 s += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3.5\" fill=\"\(ser.color)\"/>"
             }
             s += "</g>\n"
-            let ly = top + 14 + Double(k) * 18
-            s += "<line x1=\"\(lx)\" y1=\"\(ly)\" x2=\"\(lx + 24)\" y2=\"\(ly)\" stroke=\"\(ser.color)\" stroke-width=\"2\"/><circle cx=\"\(lx + 12)\" cy=\"\(ly)\" r=\"3.5\" fill=\"\(ser.color)\"/>"
-            s += "<text x=\"\(lx + 30)\" y=\"\(ly + 4)\">\(escape(ser.name))</text>\n"
         }
-        return s + "</svg>\n"
+        return s + drawLegend(entries, top: legendTop, width: width) + "</svg>\n"
     }
 }

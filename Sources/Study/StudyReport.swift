@@ -12,11 +12,14 @@ import Training
 ///
 /// Every final quantity is summarized per configuration over its seeds (``Statistics``): mean ±
 /// sample standard deviation [min, max] over the runs that finished training, with n. Figures:
-/// (1) train and validation loss per epoch, (2) train and test accuracy, (3) λ_max with the
-/// stability limit 2(1+μ)/η where metrics.csv has it, (4) S_ε^max — each the mean over seeds
-/// with a min–max band; (5) generalization gap vs final λ_max, one point per run; (6) the final
-/// 2D slices as contour maps of log₁₀ loss and (7) the SLQ spectral densities, per run. Log
-/// scales where values span decades.
+/// (1) train, validation and test loss per epoch, (2) their accuracies (solid, dashed, dotted:
+/// one line style per split in every figure, ``SVGPlot/LineStyle``), (3) λ_max with the
+/// stability limit 2(1+μ)/η (dash-dot) where metrics.csv has it, (4) S_ε^max — each the mean over
+/// seeds with a min–max band; (5) generalization gap vs final λ_max, one point per run; (6) the
+/// final 2D slices on one shared log colour scale with isolines and θ marked (``SliceFigure``) and
+/// (7) the SLQ spectral densities, per run. Log scales where values span decades. report.html
+/// shows each figure inline with a caption saying how to read it (``HTML``: a responsive page),
+/// and tables of S_ε against ½ε²λ_max and ½ε²·tr(H)/d and of the three trace estimates.
 public enum StudyReport {
     /// A configuration's colour in every figure.
     static func color(_ name: String, index: Int) -> String {
@@ -187,10 +190,14 @@ public enum StudyReport {
         }
         defer { filesLock.map(DirectoryLock.release) }
         var written: [URL] = []
-        func write(_ text: String, _ name: String) throws {
+        // Each figure's SVG and caption, by file name, for report.html.
+        var svgOf: [String: String] = [:], captions: [String: String] = [:]
+        func write(_ text: String, _ name: String, caption: String = "") throws {
             let url = figures.appendingPathComponent(name)
             try AtomicFile.write(text, to: url)
             written.append(url)
+            svgOf[name] = text
+            captions[name] = caption
         }
         // Each run's rows, by run name (rows of runs the configuration does not list are left out).
         var rowsOf: [String: [[String: String]]] = [:]
@@ -202,7 +209,7 @@ public enum StudyReport {
         let colorOf = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, color($1, index: $0)) })
 
         // Per-epoch figures: per configuration the mean over its runs at each epoch, with a min–max band.
-        func epochSeries(_ column: String, label: String = "", dashed: Bool = false, scale: Double = 1, band: Bool = true) -> [SVGPlot.Series] {
+        func epochSeries(_ column: String, label: String = "", style: SVGPlot.LineStyle = .solid, scale: Double = 1, band: Bool = true) -> [SVGPlot.Series] {
             names.compactMap { n in
                 let perRun = runsOf(n).map { rows($0.name) }.filter { !$0.isEmpty }
                 guard !perRun.isEmpty else { return nil }
@@ -211,7 +218,7 @@ public enum StudyReport {
                     Statistics.summary(perRun.compactMap { r in r.first { Int($0["epoch"] ?? "") == e }.map { scale * (Double($0[column] ?? "") ?? .nan) } })
                 }
                 let spread = band && stats.contains { $0.count > 1 }
-                return SVGPlot.Series(name: n + label, x: epochs.map(Double.init), y: stats.map(\.mean), color: colorOf[n]!, dashed: dashed,
+                return SVGPlot.Series(name: n + label, x: epochs.map(Double.init), y: stats.map(\.mean), color: colorOf[n]!, style: style,
                                       band: spread ? SVGPlot.Band(lower: stats.map(\.minimum), upper: stats.map(\.maximum)) : nil)
             }
         }
@@ -225,28 +232,48 @@ public enum StudyReport {
         // 2(1+μ)/((1+2μ)η)), where the runs recorded it.
         let limitName = config.training.stabilityLimitLabel
         let limits = metrics.columns.contains("stability_limit")
-            ? epochSeries("stability_limit", label: " \(limitName)", dashed: true, band: false).map {
+            ? epochSeries("stability_limit", label: " \(limitName)", band: false).map {
                 SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y, color: $0.color, dashed: true, reference: true)
             } : []
-        try write(SVGPlot.linePlot(title: "Loss per epoch (\(tag)): train (solid), validation (dashed)\(seedNote)", xLabel: "epoch", yLabel: "mean cross-entropy loss",
-                                   series: epochSeries("train_loss", label: " train") + epochSeries("validation_loss", label: " validation", dashed: true),
-                                   logY: true, markers: true, integerX: true), "loss.svg")
-        try write(SVGPlot.linePlot(title: "Accuracy per epoch (\(tag)): train (solid), test (dashed)\(seedNote)", xLabel: "epoch", yLabel: "accuracy (%)",
-                                   series: epochSeries("train_accuracy", label: " train", scale: 100) + epochSeries("test_accuracy", label: " test", dashed: true, scale: 100),
-                                   markers: true, integerX: true), "accuracy.svg")
-        try write(SVGPlot.linePlot(title: "λ_max of the Hessian on \(min(config.training.probes.probeSamples, trainCount ?? config.training.probes.probeSamples)) probe samples\(limits.isEmpty ? "" : " (dashed: \(limitName))")\(seedNote)",
-                                   xLabel: "epoch", yLabel: "λ_max", series: epochSeries("lambda_max") + limits + notConverged, logY: true, markers: true, integerX: true), "lambda-max.svg")
-        try write(SVGPlot.linePlot(title: "Sharpness S_ε^max, ε = \(config.epochProbes.sharpnessEpsilon), \(config.epochProbes.sharpnessDirections) unit directions\(seedNote)", xLabel: "epoch",
-                                   yLabel: "S_ε^max = max_i L(θ+εu_i) − L(θ)", series: epochSeries("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg")
+        // The splits of a per-epoch figure, one line style each (SVGPlot.LineStyle: one convention in every figure).
+        let splits: [(column: String, label: String, style: SVGPlot.LineStyle)] = [("train", "train", .solid), ("validation", "validation", .dashed), ("test", "test", .dotted)]
+        func splitSeries(_ quantity: String, scale: Double = 1) -> (series: [SVGPlot.Series], legend: [SVGPlot.LegendEntry]) {
+            let present = splits.filter { metrics.columns.contains("\($0.column)_\(quantity)") }
+            let series = present.flatMap { epochSeries("\($0.column)_\(quantity)", label: " " + $0.label, style: $0.style, scale: scale) }
+            let shown = names.filter { n in series.contains { $0.name.hasPrefix(n + " ") } }
+            return (series, shown.map { SVGPlot.LegendEntry(name: $0, color: colorOf[$0]!) } + present.map { SVGPlot.LegendEntry(name: $0.label, color: "#444", style: $0.style) })
+        }
+        let splitNote = "Colour: configuration; line style: split (solid = train, dashed = validation, dotted = test). Markers at each evaluated epoch\(config.runSeeds.count > 1 ? "; lines are means over seeds, the shaded band their min–max range" : "")."
+        let loss = splitSeries("loss")
+        try write(SVGPlot.linePlot(title: "Loss per epoch (\(tag))", xLabel: "epoch", yLabel: "mean cross-entropy loss",
+                                   series: loss.series, logY: true, markers: true, integerX: true, legend: loss.legend), "loss.svg",
+                  caption: "Mean cross-entropy on each full split after every epoch (log scale). " + splitNote + " Validation above train and rising while train falls is overfitting.")
+        let accuracy = splitSeries("accuracy", scale: 100)
+        try write(SVGPlot.linePlot(title: "Accuracy per epoch (\(tag))", xLabel: "epoch", yLabel: "accuracy (%)",
+                                   series: accuracy.series, markers: true, integerX: true, legend: accuracy.legend), "accuracy.svg",
+                  caption: "Classification accuracy on each full split after every epoch. " + splitNote + " The generalization gap of the tables is train − test accuracy at the last epoch.")
+        let probeCountText = "\(min(config.training.probes.probeSamples, trainCount ?? config.training.probes.probeSamples))"
+        try write(SVGPlot.linePlot(title: "λ_max of the Hessian per epoch\(seedNote)",
+                                   xLabel: "epoch", yLabel: "λ_max", series: epochSeries("lambda_max") + limits + notConverged, logY: true, markers: true, integerX: true), "lambda-max.svg",
+                  caption: "The largest Hessian eigenvalue λ_max of the loss on the first \(probeCountText) training samples (power iteration, warm-started from the previous epoch; log scale)."
+                    + (limits.isEmpty ? "" : " Dash-dot: the stability limit \(limitName) of SGD with momentum μ at each epoch's learning rate η; λ_max at or above it means gradient descent on this loss would oscillate (the edge of stability).")
+                    + (notConverged.isEmpty ? "" : " Rings: estimates that did not converge within \(config.training.probes.lambdaIterations) iterations."))
+        let quadraticNote = "S_ε^max is the largest loss increase L(θ + εu) − L(θ) over \(config.epochProbes.sharpnessDirections) random unit directions u at radius ε = \(config.epochProbes.sharpnessEpsilon). "
+            + "Why it lies far below ½ε²λ_max: a random unit direction in d dimensions sees the average curvature uᵀHu ≈ tr(H)/d, not the top eigenvalue (its overlap with the top eigenvector is ~1/d), so S_ε ≈ ½ε²·tr(H)/d (plus the first-order term ε·gᵀu), orders of magnitude below the worst case ½ε²λ_max; the table \"Sharpness against its quadratic predictions\" gives both numbers per run."
+        try write(SVGPlot.linePlot(title: "Sharpness S_ε^max per epoch, ε = \(config.epochProbes.sharpnessEpsilon)\(seedNote)", xLabel: "epoch",
+                                   yLabel: "S_ε^max", series: epochSeries("sharpness_max"), logY: true, markers: true, integerX: true), "sharpness-max.svg",
+                  caption: quadraticNote + " Log scale.")
         // Batch sharpness (Andreyev and Beneventano 2024) beside λ_max and the stability limit: under
         // SGD it settles near 2/η (2(1+μ)/η with momentum) where the full-batch λ_max need not.
         if metrics.columns.contains("batch_sharpness") {
             let lambdaRings = epochSeries("lambda_max", label: " λ_max", band: false).map {
                 SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y, color: $0.color, ringsOnly: true)
             }
-            try write(SVGPlot.linePlot(title: "Batch sharpness E_B[g_BᵀH_Bg_B/‖g_B‖²] (solid), λ_max (rings)\(limits.isEmpty ? "" : ", \(limitName) (dashed)")\(seedNote); values ≤ 0 not drawn",
+            try write(SVGPlot.linePlot(title: "Batch sharpness and λ_max per epoch\(seedNote)",
                                        xLabel: "epoch", yLabel: "curvature", series: epochSeries("batch_sharpness") + lambdaRings + limits,
-                                       logY: true, markers: true, integerX: true), "batch-sharpness.svg")
+                                       logY: true, markers: true, integerX: true), "batch-sharpness.svg",
+                      caption: "Solid: batch sharpness E_{B}[g_{B}ᵀH_{B}g_{B}/‖g_{B}‖²], the curvature of each mini-batch's loss along its own gradient (Andreyev and Beneventano 2024); rings: the full-batch λ_max"
+                        + (limits.isEmpty ? "." : "; dash-dot: the stability limit \(limitName). Under SGD batch sharpness settles near the limit where the full-batch λ_max need not.") + " Values ≤ 0 are not drawn (log scale).")
         }
         // λ_max every K SGD steps (probes.lambdaEverySteps), where a run recorded steps.csv.
         var stepSeries: [SVGPlot.Series] = []
@@ -256,12 +283,13 @@ public enum StudyReport {
             let color = colorOf[r.configuration] ?? "#000000"
             stepSeries.append(SVGPlot.Series(name: r.name, x: steps.numbers("step"), y: steps.numbers("lambda_max"), color: color))
             if steps.columns.contains("stability_limit") {
-                stepSeries.append(SVGPlot.Series(name: r.name + " \(limitName)", x: steps.numbers("step"), y: steps.numbers("stability_limit"), color: color, dashed: true, reference: true))
+                stepSeries.append(SVGPlot.Series(name: r.name + " \(limitName)", x: steps.numbers("step"), y: steps.numbers("stability_limit"), color: color, reference: true))
             }
         }
         if !stepSeries.isEmpty {
-            try write(SVGPlot.linePlot(title: "λ_max every \(config.training.probes.lambdaEverySteps ?? 0) SGD steps (solid) and \(limitName) (dashed)", xLabel: "SGD step",
-                                       yLabel: "λ_max", series: stepSeries, logY: true), "lambda-steps.svg")
+            try write(SVGPlot.linePlot(title: "λ_max every \(config.training.probes.lambdaEverySteps ?? 0) SGD steps", xLabel: "SGD step",
+                                       yLabel: "λ_max", series: stepSeries, logY: true), "lambda-steps.svg",
+                      caption: "λ_max within epochs (solid), measured every \(config.training.probes.lambdaEverySteps ?? 0) SGD steps, against the stability limit \(limitName) (dash-dot), one colour per run. Log scale.")
         }
         // Gap vs λ_max: one point per finished run, and their rank correlation.
         let lambdas = finished.map { $0["lambda_max"] }, gaps = finished.map { $0["gap"] }
@@ -272,22 +300,20 @@ public enum StudyReport {
         try write(SVGPlot.scatterPlot(title: "Generalization gap vs final λ_max" + (rho.isFinite ? String(format: " (Spearman ρ = %.2f", rho) + (interval.map { String(format: ", 95 %% CI [%.2f, %.2f])", $0.lower, $0.upper) } ?? ")") : ""),
                                       xLabel: "final λ_max", yLabel: "train − test accuracy (percentage points)",
                                       points: finished.map { SVGPlot.Point(label: $0.run, x: $0["lambda_max"], y: $0["gap"], color: colorOf[$0.configuration] ?? "#000000") },
-                                      logX: logLambda), "gap-vs-lambda.svg")
-        var sliceFigures: [String] = []
+                                      logX: logLambda), "gap-vs-lambda.svg",
+                  caption: "One point per finished run: the generalization gap (train − test accuracy, percentage points) against the final λ_max. \"Sharp minima generalize worse\" predicts a rising cloud; the title's Spearman ρ and its bootstrap interval say whether the data resolve one.")
+        // The final slices, all on one colour scale (SliceFigure.sharedRange) so they compare by eye.
+        var sliceGrids: [(name: String, grid: SliceFigure.Grid)] = []
         for r in runs {
-            let n = r.name
-            guard let slice = try CSVTable.readIfPresent(directory.appendingPathComponent("slices/\(n).csv")) else { continue }
-            let a = slice.numbers("alpha"), b = slice.numbers("beta"), l = slice.numbers("loss")
-            let alphas = Array(Set(a)).sorted(), betas = Array(Set(b)).sorted()
-            guard alphas.count * betas.count == l.count, !alphas.isEmpty else {
-                throw StudyError.corruptFile(path: directory.appendingPathComponent("slices/\(n).csv").path, reason: "is not a full grid (\(alphas.count)×\(betas.count) axes, \(l.count) values)")
-            }
-            var z = Array(repeating: Array(repeating: Double.nan, count: betas.count), count: alphas.count)
-            for k in 0..<l.count {
-                if let i = alphas.firstIndex(of: a[k]), let j = betas.firstIndex(of: b[k]) { z[i][j] = l[k] }
-            }
-            try write(SVGPlot.contourMap(title: "\(n): L(θ + αu + βv), filter-normalized u, v", xLabel: "α", yLabel: "β", zLabel: "loss (log colour scale; grey: not finite)",
-                                         x: alphas, y: betas, z: z, logZ: true), "slice-\(n).svg")
+            let url = directory.appendingPathComponent("slices/\(r.name).csv")
+            guard let slice = try CSVTable.readIfPresent(url) else { continue }
+            sliceGrids.append((r.name, try SliceFigure.grid(of: slice, path: url.path)))
+        }
+        let sliceRange = SliceFigure.sharedRange(sliceGrids.map(\.grid))
+        var sliceFigures: [String] = []
+        for (n, grid) in sliceGrids {
+            try write(SliceFigure.svg(title: "\(n): L(θ + αu + βv)", grid: grid, range: sliceRange, shared: sliceGrids.count > 1), "slice-\(n).svg",
+                      caption: SliceFigure.caption(range: sliceRange, shared: sliceGrids.count > 1))
             sliceFigures.append("slice-\(n).svg")
         }
         var densitySeries: [SVGPlot.Series] = []
@@ -300,8 +326,10 @@ public enum StudyReport {
         let peak = densitySeries.flatMap(\.y).filter(\.isFinite).max() ?? 0
         densitySeries = densitySeries.map { SVGPlot.Series(name: $0.name, x: $0.x, y: $0.y.map { max($0, 1e-9 * peak) }, color: $0.color) }
         if !densitySeries.isEmpty {
-            try write(SVGPlot.linePlot(title: "Hessian spectral density (SLQ, \(config.finalProbes.slqProbes) probe\(config.finalProbes.slqProbes == 1 ? "" : "s") × \(config.finalProbes.slqSteps) steps)",
-                                       xLabel: "eigenvalue", yLabel: "density", series: densitySeries, logY: true), "density.svg")
+            try write(SVGPlot.linePlot(title: "Hessian spectral density at the final θ",
+                                       xLabel: "eigenvalue", yLabel: "density", series: densitySeries, logY: true), "density.svg",
+                      caption: "The Hessian's eigenvalue density by stochastic Lanczos quadrature (SLQ: \(config.finalProbes.slqProbes) probe\(config.finalProbes.slqProbes == 1 ? "" : "s") × \(config.finalProbes.slqSteps) Lanczos steps, each Ritz value smoothed by a Gaussian; log scale, clamped nine decades below the peak). "
+                        + "The bulk near 0 holds almost all of the d eigenvalues; the few outliers to the right (weight ~1/d each) are the top eigenvalues λ_1 ≈ λ_max of the tables. d·(mean of the density) is the SLQ trace.")
         }
 
         // The runs: each one's final values and status.
@@ -386,6 +414,19 @@ public enum StudyReport {
         let grand = totals.reduce(0, +)
         timeTable.append(["**all**", String(runs.filter { !rows($0.name).isEmpty }.count)] + totals.map { String(format: "%.1f", $0) }
                          + [String(format: "%.1f (%.1f min)", grand, grand / 60), String(format: "%.0f %%", 100 * totals[2...].reduce(0, +) / max(grand, 1e-9))])
+        // S_ε against ½ε²λ_max (the worst direction) and ½ε²·tr(H)/d (a random direction's mean curvature).
+        let eps = config.epochProbes.sharpnessEpsilon
+        let quadraticHeader = ["run", "d", "S_ε^mean", "½ε²·tr/d", "S_ε^max", "½ε²λ_max", "S_ε^mean / ½ε²λ_max"]
+        let quadraticRows: [[String]] = finished.map { v in
+            let d = (try? makeModel(named: v.model).layout.parameterCount).map(Double.init) ?? .nan
+            let half = 0.5 * eps * eps
+            return [v.run, d.isFinite ? String(Int(d)) : "—", fmt(v["sharpness_mean"], "%.3g"), fmt(half * v["trace"] / d, "%.3g"),
+                    fmt(v["sharpness_max"], "%.3g"), fmt(half * v["lambda_max"], "%.3g"), fmt(v["sharpness_mean"] / (half * v["lambda_max"]), "%.2g")]
+        }
+        let traceNote = "Hutchinson (metrics.csv `trace`, every epoch): the mean of zᵀHz over \(config.epochProbes.traceProbes) Rademacher probes z; unbiased, with the standard error s/√m shown beside it in the runs table (trust it to about ±2 standard errors). "
+            + "Hutch++ (`landscape probe`; Meyer, Musco, Musco & Woodruff 2021): spends a third of its products on a sketch of the top eigen-directions, takes their trace exactly and runs Hutchinson on the rest; its standard error covers that Hutchinson part only. When a few large eigenvalues dominate it has a much smaller error at the same cost, otherwise it matches Hutchinson. "
+            + "SLQ d·mean (final.csv `slq_trace`): d times the mean of the SLQ density. Gauss quadrature is exact for the first moment, so it equals Hutchinson's estimate with the SLQ's \(config.finalProbes.slqProbes) normalized Rademacher probe\(config.finalProbes.slqProbes == 1 ? "" : "s"), and it comes with no error bar: with few probes it is the least reliable of the three. "
+            + "Which to trust: Hutchinson with its standard error (or Hutch++ where measured); read SLQ's density for its shape, not its trace. The three agree within their errors when nothing is wrong; a disagreement far beyond them points at an unconverged probe or too few probes."
         let claims = paperClaims(finished, configuration: config)
 
         var md = "# Study summary: \(datasetName)\n\n"
@@ -438,6 +479,8 @@ public enum StudyReport {
         md += "## Final values over seeds\n\n" + aggregateText + "\n\n" + Markdown.table(aggregateHeader, aggregateTable) + "\n"
         let regimeText = "Per model and regime, mean ± sample standard deviation over the finished runs (n). λ_max·η₀/2 is the sharpness in units of gradient descent's stability limit 2/η at the regime's peak learning rate η₀ (1 at the edge of stability); for SGD with heavy-ball momentum μ the limit is 2(1+μ)/η, i.e. λ_max·η₀/2 = 1 + μ. Keskar sharpness is final.csv's `keskar_sharpness` (— when the study did not measure it). Smooth radius / ε is final.csv's `validity_random_smooth_median` (the median over sharpness's first directions — the same seed — of the distance to the nearest change of the activation pattern or a pooling argmax) in units of the sharpness radius ε: below 1, S_ε measures beyond the region where the loss is smooth and ½ε²λ_max cannot predict it (— when the study did not measure it)."
         md += "## Regimes side by side\n\n" + regimeText + "\n\n" + Markdown.table(regimeHeader, regimeTable) + "\n"
+        md += "## Sharpness against its quadratic predictions\n\n" + quadraticNote + "\n\n" + Markdown.table(quadraticHeader, quadraticRows) + "\n"
+        md += "## Three estimates of the trace\n\n" + traceNote + "\n\n"
         md += "## Time (seconds)\n\n" + Markdown.table(timeHeader, timeTable) + "\n"
         md += "Summed over each configuration's runs. Probes = λ_max + sharpness + trace (+ other epoch probes) every epoch, and the final Lanczos, SLQ, slice, sharpness precision check, per-layer blocks, Gauss–Newton eigenvalues and extra final probes.\n\n"
         var precisionHeader: [String] = [], precisionRows: [[String]] = []
@@ -499,16 +542,19 @@ public enum StudyReport {
 
         var html = HTML.pageStart(title: "Landscape study: \(datasetName)")
         html += "<h1>Landscape study: \(HTML.escape(datasetName))</h1>\n"
-        func paragraph(_ text: String) -> String { "<p>\(HTML.codeSpans(HTML.escape(text)))</p>\n" }
+        func paragraph(_ text: String) -> String { HTML.paragraph(text) }
         html += intro.map(paragraph).joined()
         html += "<h2>Runs</h2>\n" + paragraph(missingText) + HTML.table(runHeader, runTable)
         html += "<h2>Final values over seeds</h2>\n" + paragraph(aggregateText) + HTML.table(aggregateHeader, aggregateTable)
         html += "<h2>Regimes side by side</h2>\n" + paragraph(regimeText) + HTML.table(regimeHeader, regimeTable)
-        html += "<h2>Figures</h2>\n<div class=\"grid\">\n"
-        for f in ["loss.svg", "accuracy.svg", "lambda-max.svg", "batch-sharpness.svg", "lambda-steps.svg", "sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"] where written.contains(where: { $0.lastPathComponent == f }) {
-            html += "<img src=\"figures/\(f)\" alt=\"\(f)\">\n"
+        html += "<h2>Figures</h2>\n" + HTML.paragraph(SVGPlot.lineStyleConvention + " Colours are configurations (the same in every figure).", class: "note")
+        func figureHTML(_ f: String) -> String? { svgOf[f].map { HTML.figure(name: f, svg: $0, caption: captions[f] ?? "") } }
+        html += HTML.figureGrid(["loss.svg", "accuracy.svg", "lambda-max.svg", "batch-sharpness.svg", "lambda-steps.svg", "sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"].compactMap(figureHTML))
+        html += "<h2>Sharpness against its quadratic predictions</h2>\n" + HTML.paragraph(quadraticNote) + HTML.table(quadraticHeader, quadraticRows)
+        html += "<h2>Three estimates of the trace</h2>\n" + HTML.paragraph(traceNote)
+        if !sliceFigures.isEmpty {
+            html += "<h2>Final 2D slices</h2>\n" + HTML.figureGrid(sliceFigures.compactMap(figureHTML))
         }
-        html += "</div>\n<h2>Final 2D slices</h2>\n<div class=\"grid\">\n" + sliceFigures.map { "<img src=\"figures/\($0)\" alt=\"\($0)\" width=\"560\">" }.joined(separator: "\n") + "\n</div>\n"
         html += "<h2>Time (seconds)</h2>\n" + HTML.table(timeHeader, timeTable.map { $0.map { $0.replacingOccurrences(of: "**", with: "") } })
         if !perSampleRows.isEmpty {
             html += "<h2>Per-sample curvature at the final θ</h2>\n" + HTML.table(perSampleHeader, perSampleRows)
@@ -519,7 +565,7 @@ public enum StudyReport {
         if !curvatureRows.isEmpty {
             html += "<h2>Curvature per layer and the Gauss–Newton matrix</h2>\n" + HTML.table(curvatureHeader, curvatureRows)
         }
-        html += "<h2>The source paper's claims, checked on these numbers</h2>\n" + paragraph(claimsText) + "<ul>\n" + claims.map { "<li>\(HTML.escape($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
+        html += "<h2>The source paper's claims, checked on these numbers</h2>\n" + paragraph(claimsText) + "<ul>\n" + claims.map { "<li>\(HTML.rich($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
         html += "<p>Data files: metrics.csv, final.csv, spectra.csv, ggn-spectra.csv, layers.csv, aggregate.csv, slices/, densities/; checkpoints in runs/. Regenerate with <code>landscape report DIR</code>.</p>\n" + HTML.pageEnd
         try AtomicFile.write(html, to: directory.appendingPathComponent("report.html"))
         written.append(directory.appendingPathComponent("report.html"))

@@ -99,7 +99,7 @@ func points(in svg: String, element name: String, attribute: String) -> [[(Doubl
         let top = { (svg: String) in points(in: svg, element: "polyline", attribute: "data-series=\"λ\"").first![1].1 }
         #expect(top(both) > top(alone))
         // The limit leaves the axes at x = 2 and for good at x = 5: two pieces, x 0–1 and x 3–4.
-        let group = both.components(separatedBy: "<g data-series=\"limit\">")[1].components(separatedBy: "</g>")[0]
+        let group = both.components(separatedBy: "data-series=\"limit\">")[1].components(separatedBy: "</g>")[0]
         #expect(group.components(separatedBy: "<polyline").count - 1 == 2 && group.contains("stroke-dasharray"))
         // On a log axis the margin is one decade: 2.6 widens it, 1000 (more than a decade above 2) does not.
         let log = SVGPlot.linePlot(title: "t", xLabel: "x", yLabel: "y", series: [data, limit], logY: true)

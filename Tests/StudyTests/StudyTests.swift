@@ -232,7 +232,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(lambdaSeries.contains(ring) == metrics.rows.contains { $0["lambda_converged"] == "0" })
         #expect(try svgSeries(dir.appendingPathComponent("figures/slice-mlp-low-noise-seed0.svg")) == ["grid"])
         let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
-        for f in expected where f.hasPrefix("figures/") { #expect(html.contains("src=\"\(f)\""), "report.html does not show \(f)") }
+        for f in expected where f.hasPrefix("figures/") { #expect(html.contains("data-figure=\"\(f.dropFirst(8))\""), "report.html does not show \(f)") }
         let summary = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
         for n in runs { #expect(summary.contains("| \(n) | 0 | 1/1 |")) }
         #expect(summary.contains("MNIST") && summary.contains("All 4 runs are complete."))
