@@ -5,7 +5,7 @@ import Training
 
 /// The report of one training run (a `landscape train` directory: run.json, metrics.csv,
 /// checkpoints; `landscape report RUN_DIR`), in the study report's page style: loss and accuracy
-/// per epoch on each split (one line style per split, ``SVGPlot/LineStyle``), λ_max with the
+/// per epoch on each split (one line style per split, ``/Plotting/SVGPlot/LineStyle``), λ_max with the
 /// stability limit, λ_max every K steps (steps.csv) and the step curvature
 /// (step-curvature.csv) where the run recorded them, and the table of its epochs. Writes
 /// figures/*.svg and report.html in the run directory; reads nothing but its files.

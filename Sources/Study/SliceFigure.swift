@@ -76,7 +76,7 @@ extension SliceFigure {
     /// solution of θ_k − θ ≈ α·u + β·v (the 2×2 normal equations with the Gram matrix of u, v),
     /// which for the orthogonal principal directions of a trajectory PCA is α = ⟨θ_k − θ, u⟩/‖u‖²,
     /// β = ⟨θ_k − θ, v⟩/‖v‖² (Li et al. 2018, §7: the optimizer's path on the PCA plane).
-    /// - Throws: ``AutodiffError.invalidArgument(_:)`` when a length differs from θ's or u and v
+    /// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` when a length differs from θ's or u and v
     ///   are parallel (a singular Gram matrix).
     public static func planeCoordinates(of snapshots: [Tensor<Double>], around θ: Tensor<Double>, u: Tensor<Double>, v: Tensor<Double>) throws -> (alphas: [Double], betas: [Double]) {
         guard u.count == θ.count, v.count == θ.count, snapshots.allSatisfy({ $0.count == θ.count }) else {

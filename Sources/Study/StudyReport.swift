@@ -13,12 +13,12 @@ import Training
 /// Every final quantity is summarized per configuration over its seeds (``Statistics``): mean ±
 /// sample standard deviation [min, max] over the runs that finished training, with n. Figures:
 /// (1) train, validation and test loss per epoch, (2) their accuracies (solid, dashed, dotted:
-/// one line style per split in every figure, ``SVGPlot/LineStyle``), (3) λ_max with the
+/// one line style per split in every figure, ``/Plotting/SVGPlot/LineStyle``), (3) λ_max with the
 /// stability limit 2(1+μ)/η (dash-dot) where metrics.csv has it, (4) S_ε^max — each the mean over
 /// seeds with a min–max band; (5) generalization gap vs final λ_max, one point per run; (6) the
 /// final 2D slices on one shared log colour scale with isolines and θ marked (``SliceFigure``) and
 /// (7) the SLQ spectral densities, per run. Log scales where values span decades. report.html
-/// shows each figure inline with a caption saying how to read it (``HTML``: a responsive page),
+/// shows each figure inline with a caption saying how to read it (``/Plotting/HTML``: a responsive page),
 /// and tables of S_ε against ½ε²λ_max and ½ε²·tr(H)/d and of the three trace estimates.
 public enum StudyReport {
     /// A configuration's colour in every figure.
