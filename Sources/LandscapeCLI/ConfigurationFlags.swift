@@ -15,10 +15,12 @@ enum ConfigurationFlags {
         var c = base
         var spelled: [String: String] = [:]
         for a in try SettingOptions(C.keys).parse(arguments) {
+            spelled[a.key.name] = a.spelled
+            // null for a key that is unset already (inside an optional group that is nil) leaves it so.
+            if a.value.argumentText == "null", a.key.value(c).argumentText == "null" { continue }
             var nested = jsonValue(a.value)
             for k in a.key.name.split(separator: ".").reversed() { nested = [String(k): nested] }
             c = try c.merging(nested as? [String: Any] ?? [:], source: a.spelled)
-            spelled[a.key.name] = a.spelled
         }
         return (c, spelled)
     }
@@ -32,11 +34,14 @@ enum ConfigurationFlags {
         return encoded(value)
     }
 
-    /// `c.validate()`, with an error about a key that an option set naming that option as typed.
+    /// `c.validate()`, with an error about a key that an option set (or a group holding it) naming
+    /// that option as typed.
     /// - Throws: ``ConfigurationError``.
     static func validate<C: ConfigurationValue>(_ c: C, spelled: [String: String]) throws {
         do { try c.validate() } catch var error as ConfigurationError {
-            if let key = error.key, let option = spelled[key] { error.source = option }
+            if let key = error.key, let option = spelled[key] ?? spelled.sorted(by: { $0.key < $1.key }).first(where: { $0.key.hasPrefix(key + ".") })?.value {
+                error.source = option
+            }
             throw error
         }
     }

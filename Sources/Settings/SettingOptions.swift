@@ -23,7 +23,7 @@ public struct SettingAssignment<Root> {
 /// The options of a group's keys (``SettingKey``): every key is `--OPTION VALUE` (or
 /// `--OPTION=VALUE`); a key holding true or false is the flag `--OPTION` / `--no-OPTION`. The
 /// same table gives the options' help and checks the keys' limits.
-public struct SettingOptions<Root> {
+public struct SettingOptions<Root>: Sendable {
     /// The keys, in the order help lists them.
     public let keys: [SettingKey<Root>]
 
@@ -74,15 +74,18 @@ public struct SettingOptions<Root> {
         return out
     }
 
-    /// The option nearest to `name`: one that contains it or that it contains, or the closest by
-    /// edit distance (within half the name's length).
-    public func suggestion(for name: String, among extra: [String] = []) -> String? {
-        let names = keys.map(\.option) + extra
-        let initials = names.filter { n in n.split(separator: "-").map { String($0.prefix(1)) }.joined() == name }
-        if let first = initials.first { return first }
-        if let containing = names.filter({ $0.contains(name) || name.contains($0) }).min(by: { $0.count < $1.count }), name.count >= 3 { return containing }
-        let scored = names.map { ($0, editDistance(name, $0)) }.min { $0.1 < $1.1 }
-        return scored.flatMap { $0.1 <= max(2, name.count / 2) ? $0.0 : nil }
+    /// The option nearest to `name`: the one whose initials it is (`lr`), else the closest by edit
+    /// distance within 2, else one that contains it or that it contains (3 characters at least),
+    /// else the closest within half the name's length.
+    public func suggestion(for name: String) -> String? {
+        let names = keys.map(\.option) + keys.flatMap(\.aliases)
+        if let initials = names.first(where: { $0.split(separator: "-").map { String($0.prefix(1)) }.joined() == name }), name.count > 1 { return initials }
+        let closest = names.map { ($0, editDistance(name, $0)) }.min { $0.1 < $1.1 }
+        if let closest, closest.1 <= 2 { return closest.0 }
+        if name.count >= 3, let containing = names.filter({ $0.count >= 3 && ($0.contains(name) || name.contains($0)) }).min(by: { $0.count < $1.count }) {
+            return containing
+        }
+        return closest.flatMap { $0.1 <= name.count / 2 ? $0.0 : nil }
     }
 
     /// The options in help: each with its value's type, description, limits and default
@@ -92,8 +95,20 @@ public struct SettingOptions<Root> {
             let form = k.isFlag ? "--\(k.option) / --no-\(k.option)" : "--\(k.option) <\(k.typeDescription)>"
             let limits = k.limits.map { " Must be \($0.description)." } ?? ""
             let aliases = k.aliases.isEmpty ? "" : " Also: " + k.aliases.map { "--\($0)" }.joined(separator: ", ") + "."
-            return "  \(form)\n        \(k.help)\(limits) Default: \(k.value(defaults).argumentText). Key: \(k.name).\(aliases)"
+            return (["  \(form)"] + wrap("\(k.help)\(limits) Default: \(k.value(defaults).argumentText). Key: \(k.name).\(aliases)", indent: 6)).joined(separator: "\n")
         }.joined(separator: "\n")
+    }
+
+    /// `text` in lines of at most 79 characters after `indent` spaces (ArgumentParser re-wraps
+    /// longer lines of a discussion without the indentation).
+    func wrap(_ text: String, indent: Int) -> [String] {
+        var lines: [String] = [], line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty, indent + line.count + 1 + word.count > 79 { lines.append(line); line = "" }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines.map { String(repeating: " ", count: indent) + $0 }
     }
 
     /// The first key whose value is outside its limits, and the problem.

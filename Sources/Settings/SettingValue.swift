@@ -82,10 +82,10 @@ extension Optional: SettingValue where Wrapped: SettingValue {
     public var numericValue: Double? { flatMap(\.numericValue) }
 }
 
-/// A list on the command line: items separated by commas (`mlp,cnn`, `0,1,2`).
+/// A list: on the command line, items separated by commas (`mlp,cnn`, `0,1,2`).
 extension Array: SettingValue where Element: SettingValue {
     public static var elementDescription: String? { Element.typeDescription }
-    public static var typeDescription: String { "a comma-separated list of \(Element.typeDescription.replacingOccurrences(of: "one of ", with: "names: "))" }
+    public static var typeDescription: String { "a list, each \(Element.typeDescription)" }
     public init?(argument text: String) {
         var out: [Element] = []
         for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
