@@ -85,6 +85,32 @@ import Training
         #expect(try runLandscape(exe, ["slice", "--help"]).output.split(whereSeparator: \.isWhitespace).joined(separator: " ").contains("--points <points> Grid points per axis (the study's finalProbes.slicePoints, the same default). (default: 31)"))
     }
 
+    /// With default settings `train`'s λ_max after an epoch and `probe`'s on that epoch's
+    /// checkpoint measure the same matrix (the same 1,024-sample probe batch, the same tolerance):
+    /// two power iterations that each stop at a relative residual ‖Hv − λv‖ ≤ 1e-3·|λ| agree
+    /// to within the sum of their residuals (a Rayleigh quotient's error is at most the residual).
+    @Test func trainAndProbeMeasureTheSameLambdaMax() throws {
+        guard let exe = landscapeExecutable(), let data = sharedMNISTOrRecord() else { return }
+        let run = temporaryDirectory(), out = temporaryDirectory().appendingPathComponent("probe")
+        defer { try? FileManager.default.removeItem(at: run); try? FileManager.default.removeItem(at: out.deletingLastPathComponent()) }
+        let dataOptions = ["--data-dir", data.path, "--train-limit", "4096"]
+        let t = try runLandscape(exe, ["train", "--epochs", "1", "--no-progress", "--output-dir", run.path + "/r"] + dataOptions)
+        #expect(t.status == 0, "\(t.output)")
+        let rows = try String(contentsOf: run.appendingPathComponent("r/metrics.csv"), encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        let column = { (name: String) in rows[1][rows[0].firstIndex(of: name)!] }
+        let trained = try #require(Double(column("lambda_max"))), trainResidual = try #require(Double(column("lambda_residual")))
+        #expect(column("lambda_converged") == "1" || column("lambda_converged") == "true", "\(rows)")
+        // λ_max's settings at their defaults; the rest of the suite small (it does not touch λ_max).
+        let small = ["--slq-probes", "1", "--slq-steps", "4", "--trace-probes", "6", "--sharpness-directions", "1", "--ascent-steps", "1"]
+        let p = try runLandscape(exe, ["probe", "--parameters", run.path + "/r/theta-epoch-001.safetensors", "--output-dir", out.path] + small + dataOptions)
+        #expect(p.status == 0, "\(p.output)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("probe.json"))) as! [String: Any]
+        let power = json["lambda_max_power"] as! [String: Any]
+        let probed = power["value"] as! Double, probeResidual = power["residual"] as! Double
+        #expect(json["samples"] as? Int == 1024, "\(json)")
+        #expect(abs(trained - probed) <= trainResidual + probeResidual + 1e-9 * probed, "train \(trained) ± \(trainResidual), probe \(probed) ± \(probeResidual)")
+    }
+
     /// `study --help` lists each configuration option once, and each one, given the default its
     /// help shows, is accepted.
     @Test func studyHelpListsOnlyOptionsThatWorkAndEachOnce() throws {
