@@ -187,9 +187,13 @@ struct ConfigurationOptions: ParsableArguments {
     func resolve<C: ConfigurationValue>(_ base: C) throws -> C {
         var c = base
         if let config = config.first { c = try C.load(from: URL(fileURLWithPath: config), base: c) }
-        for a in assignments { c = try c.setting(a) }
+        var given: [String: String] = [:]
+        for a in assignments {
+            c = try c.setting(a)
+            if let key = a.split(separator: "=").first, let path = try? C.path(of: String(key)) { given[path.joined(separator: ".")] = "--set \(a)" }
+        }
         let (options, spelled) = try ConfigurationFlags.apply(keyOptions, to: c)
-        try ConfigurationFlags.validate(options, spelled: spelled)
+        try ConfigurationFlags.validate(options, spelled: given.merging(spelled) { _, option in option })
         return options
     }
 

@@ -63,6 +63,8 @@ public struct SettingKey<Root>: @unchecked Sendable {
     public let value: (Root) -> any SettingValue
     /// Reads the key's value from command-line text, or `nil` when the text is not of its type.
     public let parse: (String) -> (any SettingValue)?
+    /// Why text is not of the key's type, where the type says more (``SettingValue/problem(argument:)``).
+    public let parseProblem: (String) -> String?
     /// Sets the key's value in a `Root` (`nil` where the key is set through the group's JSON).
     public let assign: ((inout Root, any SettingValue) -> Void)?
 
@@ -88,6 +90,7 @@ public struct SettingKey<Root>: @unchecked Sendable {
         self.elementDescription = V.elementDescription
         self.value = { value($0) }
         self.parse = { V(argument: $0) }
+        self.parseProblem = { V.problem(argument: $0) }
         self.assign = assign
     }
 
@@ -102,6 +105,7 @@ public struct SettingKey<Root>: @unchecked Sendable {
         elementDescription = k.elementDescription
         self.value = value
         parse = k.parse
+        parseProblem = k.parseProblem
         self.assign = assign
     }
 

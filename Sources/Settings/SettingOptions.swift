@@ -63,7 +63,9 @@ public struct SettingOptions<Root>: Sendable {
                     i += 1
                 }
                 let spelled = inline != nil || key.isFlag ? a : "\(a) \(text)"
-                guard let value = key.parse(text) else { throw SettingOptionError(spelled: spelled, problem: "must be \(key.typeDescription)") }
+                guard let value = key.parse(text) else {
+                    throw SettingOptionError(spelled: spelled, problem: key.parseProblem(text) ?? "must be \(key.typeDescription)")
+                }
                 out.append(SettingAssignment(key: key, value: value, spelled: spelled))
             } else if name.hasPrefix("no-"), inline == nil, let key = key(option: String(name.dropFirst(3))), key.isFlag, let value = key.parse("false") {
                 out.append(SettingAssignment(key: key, value: value, spelled: a))

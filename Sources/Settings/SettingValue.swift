@@ -16,11 +16,15 @@ public protocol SettingValue: Encodable {
     var numericValue: Double? { get }
     /// What an element is, in words, for a list type (`nil` otherwise).
     static var elementDescription: String? { get }
+    /// Why `text` is not a value, for a type that can say more than its ``typeDescription``
+    /// (`nil`: "must be TYPE" says it).
+    static func problem(argument text: String) -> String?
 }
 
 extension SettingValue {
     public static var isFlag: Bool { false }
     public static var elementDescription: String? { nil }
+    public static func problem(argument text: String) -> String? { nil }
     public var numericValue: Double? { nil }
 }
 

@@ -343,10 +343,11 @@ extension ConfigurationValue {
             case let .keyNotFound(k, c):
                 throw ConfigurationError(source: source, key: key(c), "lacks the key '\(k.stringValue)'")
             case let .dataCorrupted(c):
-                // The decoder's own words for a number that is not an integer or a name that is not
-                // a case; a type's own message (a schedule's syntax) as it is.
-                let generic = c.debugDescription.hasPrefix("Cannot initialize") || c.debugDescription.hasPrefix("Parsed JSON number")
-                guard generic, let k = key(c) else { throw ConfigurationError(source: source, key: key(c), c.debugDescription) }
+                // A type's own problem (a schedule's syntax, ``Schedule/init(parsing:)``) as it is; else
+                // the value and the type it should have (a number that is not an integer, a name
+                // that is not a case).
+                if let own = c.underlyingError as? ConfigurationError { throw ConfigurationError(source: source, key: key(c), own.problem) }
+                guard let k = key(c) else { throw ConfigurationError(source: source, key: nil, c.debugDescription) }
                 var node: Any? = tree
                 for part in c.codingPath { node = part.intValue.flatMap { i in (node as? [Any]).flatMap { i < $0.count ? $0[i] : nil } } ?? (node as? [String: Any])?[part.stringValue] }
                 let shown = node.map { $0 is String ? "'\($0)'" : "\($0)" } ?? "?"

@@ -364,7 +364,7 @@ public enum Schedule: Codable, Equatable, Sendable, CustomStringConvertible {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         do { try self.init(parsing: text) } catch let error as ConfigurationError {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.problem))
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.problem, underlyingError: error))
         }
     }
 
@@ -432,6 +432,10 @@ extension Precision: SettingName {}
 extension Schedule: SettingValue {
     public static var typeDescription: String { "constant, cosine or step:EPOCHS:GAMMA" }
     public init?(argument text: String) { try? self.init(parsing: text) }
+    /// What ``init(parsing:)`` says is wrong (`has an invalid value ('step:0:1'): the step size must be …`).
+    public static func problem(argument text: String) -> String? {
+        do { _ = try Schedule(parsing: text); return nil } catch { return (error as? ConfigurationError)?.problem }
+    }
     public var argumentText: String { description }
 }
 
