@@ -24,6 +24,8 @@ public struct SettingLimits: Sendable {
     public static let positive = SettingLimits("positive and finite") { $0 > 0 && $0.isFinite }
     /// At least 0 and finite.
     public static let nonNegative = SettingLimits("≥ 0 and finite") { $0 >= 0 && $0.isFinite }
+    /// These limits with a note in parentheses after their words (`≥ 0 (0: never)`).
+    public func noting(_ note: String) -> SettingLimits { SettingLimits("\(description) (\(note))", accepts: accepts) }
     /// In [lo, hi).
     public static func halfOpen(_ lo: Double, _ hi: Double) -> SettingLimits {
         SettingLimits("in [\(lo.formatted()), \(hi.formatted()))") { $0 >= lo && $0 < hi }

@@ -17,7 +17,7 @@ import Training
             (["study", "--sharpness-epsilon", "0"], "--sharpness-epsilon 0: "),
             (["probe", "--samples", "100000"], "--samples 100000: must be in 1...60000, got 100000"),
             (["probe", "--probe-samples", "0"], "--probe-samples 0: must be in 1...60000, got 0"),
-            (["slice", "--validation", "60000"], "--validation 60000: must be in 0...59999, got 60000"),
+            (["slice", "--validation", "60000"], "--validation 60000: must be in 0..<60000 (the rest is the training split), got 60000"),
             (["taylor", "--train-limit", "x"], "--train-limit x: must be an integer or null"),
         ] {
             let r = try runLandscape(exe, args + ["--data-dir", "/nonexistent"])
