@@ -7,6 +7,7 @@ public struct SettingOptionError: Error, CustomStringConvertible, Equatable, Sen
     public var spelled: String
     /// What is wrong.
     public var problem: String
+    /// `SPELLED: PROBLEM`.
     public var description: String { "\(spelled): \(problem)" }
 }
 
