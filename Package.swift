@@ -10,7 +10,7 @@ let package = Package(
     name: "Landscape",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "Landscape", targets: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Plotting", "Study"]),
+        .library(name: "Landscape", targets: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Plotting", "Study", "Settings"]),
         .executable(name: "landscape", targets: ["LandscapeCLI"]),
     ],
     dependencies: [
@@ -21,18 +21,19 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Settings"),
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimized),
         .target(name: "Autodiff", dependencies: ["Tensors"], swiftSettings: optimized),
-        .target(name: "Probes", dependencies: ["Autodiff", "Tensors"], swiftSettings: optimized),
+        .target(name: "Probes", dependencies: ["Autodiff", "Tensors", "Settings"], swiftSettings: optimized),
         .target(name: "Layers", dependencies: ["Autodiff", "Probes", "Tensors"], swiftSettings: optimized),
         .target(name: "Optimizers", dependencies: ["Tensors"], swiftSettings: optimized),
         .target(name: "Datasets", dependencies: ["CZlib", "Tensors"]),
         .target(name: "Checkpoints", dependencies: ["Autodiff", "Tensors"]),
-        .target(name: "Training", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints"], swiftSettings: optimized),
+        .target(name: "Training", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Settings"], swiftSettings: optimized),
         .target(name: "Plotting"),
-        .target(name: "Study", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Datasets", "Checkpoints", "Training", "Plotting"], swiftSettings: optimized),
+        .target(name: "Study", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Datasets", "Checkpoints", "Training", "Plotting", "Settings"], swiftSettings: optimized),
         .executableTarget(name: "LandscapeCLI", dependencies: [
-            "Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Plotting", "Study",
+            "Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Plotting", "Study", "Settings",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimized),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
@@ -44,7 +45,7 @@ let package = Package(
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "StudyTests", dependencies: ["Study", "Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Probes", "Plotting"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Datasets", "Checkpoints", "Layers", "Tensors", "Autodiff", "Optimizers"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Settings", "Datasets", "Checkpoints", "Layers", "Tensors", "Autodiff", "Optimizers"]),
         .testTarget(name: "SnippetTests", dependencies: ["Tensors", "Autodiff", "Layers", "Probes", "Optimizers", "Datasets", "Checkpoints", "Training", "Plotting", "Study"]),
     ]
 )

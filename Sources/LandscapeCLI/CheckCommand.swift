@@ -1,15 +1,18 @@
 import ArgumentParser
 import Autodiff
+import Datasets
 import Foundation
 import Layers
 import Probes
+import Settings
 import Tensors
 import Training
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check gradients and Hessian-vector products against central finite differences, in Float64: of a fresh model on a random batch, or at a checkpoint (--parameters) on real data.")
+        abstract: "Check gradients and Hessian-vector products against central finite differences, in Float64: of a fresh model on a random batch, or at a checkpoint (--parameters) on real data.",
+        discussion: SettingOptions(DataSettings.keys).help(defaults: DataSettings(), heading: "Data of --parameters (default: its run's, from run.json beside it; --OPTION VALUE or --OPTION=VALUE):"))
 
     @Option(help: "Model (default mlp).") var model: ModelKind?
     @Option(parsing: .unconditional, help: "Samples in the random batch.") var batch: Int = 16
@@ -26,7 +29,7 @@ struct CheckCommand: ParsableCommand {
     }
 
     func run() throws {
-        let context = try target.parameters.map { try RunContext.resolve(parameters: $0, runDirectory: target.run, model: model, data: target.data) }
+        let context = try target.parameters.map { try RunContext.resolve(parameters: $0, runDirectory: target.run, model: model, data: try target.data()) }
         let m = try (context?.kind ?? model ?? TrainingConfiguration().model).make()
         let (gc, hc, d, what) = try check(m, context)
         outLine("model \(m.name), \(d) parameters, \(what), Float64")

@@ -1,88 +1,59 @@
+import Checkpoints
 import Foundation
+import Settings
 import Training
 
-/// Options named after configuration keys: every key of a ``ConfigurationValue`` is also the
-/// option `--KEY` in kebab case (`--learning-rate 0.1`, `--nesterov`, `--no-nesterov`,
-/// `--models mlp,cnn`), which is `--set KEY=VALUE`. So a key added to the configuration is an
-/// option at once, with the same name, default and checks as in a configuration file.
+/// Options named after configuration keys: every key a configuration declares (``ConfigurationValue/keys``)
+/// is also the option `--KEY` in kebab case (`--learning-rate 0.1`, `--nesterov`, `--no-nesterov`,
+/// `--models mlp,cnn`), read from what ArgumentParser did not recognise (``ConfigurationOptions``)
+/// and typed by the key's declaration. Messages name the option as the user typed it.
 enum ConfigurationFlags {
-    /// Option names of earlier versions: option → key.
-    static let aliases = ["data-dir": "dataDirectory", "lambda-samples": "probeSamples", "micro-batch": "microBatchSize"]
+    /// `base` with the key options in `arguments` laid over it, and for each key set, how it was typed.
+    /// - Throws: ``SettingOptionError`` (an unknown option, a missing or mistyped value) or
+    ///   ``ConfigurationError`` with the option as typed as its source.
+    static func apply<C: ConfigurationValue>(_ arguments: [String], to base: C) throws -> (C, spelled: [String: String]) {
+        var c = base
+        var spelled: [String: String] = [:]
+        for a in try SettingOptions(C.keys).parse(arguments) {
+            spelled[a.key.name] = a.spelled
+            // null for a key that is unset already (inside an optional group that is nil) leaves it so.
+            if a.value.argumentText == "null", a.key.value(c).argumentText == "null" { continue }
+            var nested = jsonValue(a.value)
+            for k in a.key.name.split(separator: ".").reversed() { nested = [String(k): nested] }
+            c = try c.merging(nested as? [String: Any] ?? [:], source: a.spelled)
+        }
+        return (c, spelled)
+    }
 
-    /// The option of a key: its last component in kebab case (`learningRate` → `learning-rate`).
+    /// A setting's value as a JSON value (as its `Codable` form writes it).
+    static func jsonValue(_ value: any SettingValue) -> Any {
+        func encoded<T: Encodable>(_ v: T) -> Any {
+            let data = (try? JSONText.encoder().encode([v])) ?? Data("[null]".utf8)
+            return ((try? JSONSerialization.jsonObject(with: data)) as? [Any])?.first ?? NSNull()
+        }
+        return encoded(value)
+    }
+
+    /// `c.validate()`, with an error about a key that an option set (or a group holding it) naming
+    /// that option as typed.
+    /// - Throws: ``ConfigurationError``.
+    static func validate<C: ConfigurationValue>(_ c: C, spelled: [String: String]) throws {
+        do { try c.validate() } catch var error as ConfigurationError {
+            if let key = error.key, let option = spelled[key] ?? spelled.sorted(by: { $0.key < $1.key }).first(where: { $0.key.hasPrefix(key + ".") })?.value {
+                error.source = option
+            }
+            throw error
+        }
+    }
+
+    /// The option (without dashes) of a key of `probe`'s settings (``TargetSettings/probeKeys``):
+    /// `directions` → `sharpness-directions`.
     static func option(for key: String) -> String {
-        let name = key.split(separator: ".").last.map(String.init) ?? key
-        return name.reduce(into: "") { out, c in
-            if c.isUppercase { out += "-" + c.lowercased() } else { out.append(c) }
-        }
+        SettingOptions(TargetSettings.probeKeys).key(named: key)?.option ?? SettingKey<TargetSettings>.kebab(key)
     }
 
-    /// The options of a configuration: option → the key's last component (resolved by ``ConfigurationValue/path(of:source:)``).
-    static func options<C: ConfigurationValue>(_: C.Type) -> [String: String] {
-        var table = aliases
-        for path in C.keyPaths {
-            let name = path.split(separator: ".").last.map(String.init) ?? path
-            table[option(for: path)] = name
-        }
-        return table
-    }
-
-    /// `arguments` with every configuration option turned into `--set KEY=VALUE`: `--OPTION VALUE`,
-    /// `--OPTION=VALUE`, and for a key holding true or false, `--OPTION` (true) and `--no-OPTION`
-    /// (false). Everything else, and everything after `--`, is left as it is.
-    static func rewrite<C: ConfigurationValue>(_ arguments: [String], for type: C.Type) -> [String] {
-        let table = options(type)
-        func isFlag(_ key: String) -> Bool {
-            guard let path = try? C.path(of: key) else { return false }
-            return C.expectedType(at: path).hasPrefix("true or false")   // also an optional flag ("true or false or null")
-        }
-        var out: [String] = []
-        var i = 0
-        while i < arguments.count {
-            let a = arguments[i]
-            if a == "--" { out += arguments[i...]; break }
-            guard a.hasPrefix("--") else { out.append(a); i += 1; continue }
-            let body = String(a.dropFirst(2))
-            let (name, inline) = body.firstIndex(of: "=").map { (String(body[..<$0]), String(body[body.index(after: $0)...])) } ?? (body, nil)
-            if let key = table[name] {
-                if let inline {
-                    out += ["--set", "\(key)=\(inline)"]
-                } else if isFlag(key) {
-                    out += ["--set", "\(key)=true"]
-                } else if i + 1 < arguments.count {
-                    out += ["--set", "\(key)=\(arguments[i + 1])"]
-                    i += 1
-                } else {
-                    out.append(a)
-                }
-            } else if name.hasPrefix("no-"), inline == nil, let key = table[String(name.dropFirst(3))], isFlag(key) {
-                out += ["--set", "\(key)=false"]
-            } else {
-                out.append(a)
-            }
-            i += 1
-        }
-        return out
-    }
-
-    /// The options' help: each option, its key and its default (`--print-config` shows them all as JSON).
-    static func help<C: ConfigurationValue>(_: C.Type) -> String {
-        let defaults = C().jsonObject()
-        let lines = C.keyPaths.map { path -> String in
-            var node: Any? = defaults
-            for k in path.split(separator: ".") { node = (node as? [String: Any])?[String(k)] }
-            let shown: String
-            switch node {
-            case is NSNull, nil: shown = "null"
-            case let s as String: shown = s
-            case let v?:
-                let json = (try? JSONSerialization.data(withJSONObject: [v], options: .sortedKeys)).map { String(decoding: $0, as: UTF8.self) } ?? "[?]"
-                shown = String(json.dropFirst().dropLast())
-            }
-            let name = path.split(separator: ".").last.map(String.init) ?? path
-            let owned = (try? C.path(of: name))?.joined(separator: ".") == path
-            return owned ? "  --\(option(for: path)) (\(path), default \(shown))" : "  --set \(path)=… (default \(shown))"
-        }
-        return "Configuration options (each is --set KEY=VALUE for its key):\n" + lines.joined(separator: "\n")
+    /// The options' help: each option with its description, limits, default and key.
+    static func help<C: ConfigurationValue>(_: C.Type, defaults: C = C()) -> String {
+        SettingOptions(C.keys).help(defaults: defaults, heading: "Configuration options (each sets its key, as --set KEY=VALUE does; --print-config shows every key):")
     }
 }

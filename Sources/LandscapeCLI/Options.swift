@@ -5,81 +5,89 @@ import Datasets
 import Foundation
 import Layers
 import Probes
+import Settings
 import Study
 import Tensors
 import Training
 
 extension ModelKind: ExpressibleByArgument {}
-extension DatasetKind: ExpressibleByArgument {}
 extension StudyConfiguration.Preset: ExpressibleByArgument {}
 extension SliceDirectionKind: ExpressibleByArgument {}
 
-/// The data options of `taylor`, `probe` and `slice`: overlays on ``DataSettings`` (unset: its defaults).
-struct DataOptions: ParsableArguments {
-    @Option(help: "Data set (default mnist; fashion-mnist reads Debian's dataset-fashion-mnist files, or --data-directory).")
-    var dataset: DatasetKind?
+/// The settings of `probe`, `slice` and `taylor` that key options set (``SettingKey``): the probe
+/// batch, the data and, for `probe`, the probe suite.
+struct TargetSettings {
+    /// Training samples in the probe batch (the first of the training split).
+    var probeSamples = ProbeDefaults.probeSamples
+    /// The data set and its splits.
+    var data = DataSettings()
+    /// The probe suite (`probe` only).
+    var suite = ProbeSuiteSettings()
+    /// The keys of ``data`` the user gave (`dataset`, `dataDirectory`, …), to be laid over a run's
+    /// own data settings (``DataOverrides``).
+    var givenData: Set<String> = []
 
-    @Option(name: [.customLong("data-directory"), .customLong("data-dir")],
-            help: "Directory with the four IDX files (.gz or raw). MNIST is fetched there if missing. Default: data/mnist, or /usr/share/datasets/fashion-mnist for fashion-mnist.")
-    var dataDirectory: String?
-
-    @Option(help: "An existing local copy of the MNIST files to use when fetching.")
-    var mnistFrom: String?
-
-    @Option(parsing: .unconditional, help: "Training samples held out for validation (of the 60,000; default 5000).")
-    var validation: Int?
-
-    @Option(parsing: .unconditional, help: "Use only this many training samples (a seeded random subset), for quick runs.")
-    var trainLimit: Int?
-
-    /// The data settings with these options laid over the defaults.
-    var settings: DataSettings {
-        var s = DataSettings()
-        if let dataset { s.dataset = dataset }
-        if let dataDirectory { s.dataDirectory = dataDirectory }
-        if let validation { s.validation = validation }
-        if let trainLimit { s.trainLimit = trainLimit }
-        return s
-    }
-
-    func validate() throws {
-        if let (key, problem) = settings.problem { throw ValidationError("--\(ConfigurationFlags.option(for: key)) \(problem)") }
-    }
-
-    func load(log: (String) -> Void) throws -> MNISTDataset {
-        try MNISTDataset.load(settings, mnistFrom: mnistFrom.map { URL(fileURLWithPath: $0) }, log: log)
-    }
+    /// The options of `slice` and `taylor`: the probe batch and the data.
+    static let targetKeys: [SettingKey<TargetSettings>] = [
+        SettingKey("probeSamples", \.probeSamples, aliases: ["samples"], limits: .range(1...60_000),
+                   help: "Training samples in the probe batch, the first of the training split (train's probes.probeSamples, the same default)."),
+    ] + DataSettings.keys.map { $0.nested(in: "data", \.data) }
+    /// The options of `probe`: ``targetKeys`` and the suite's.
+    static let probeKeys = targetKeys + ProbeSuiteSettings.keys.map { $0.nested(in: "", \.suite) }
 }
 
-/// Options shared by `probe`, `slice` and `taylor`: the model, its parameters and the batch.
+/// Options shared by `probe`, `slice` and `taylor`: the model, its parameters and the batch; the
+/// settings (probe batch, data, probe suite) are key options read by ``settings(keys:probeSamples:)``.
 struct ProbeTarget: ParsableArguments {
     @Option(help: "Model (default mlp).") var model: ModelKind?
     @Option(help: "A parameter file (safetensors, as written by `train`); default: a fresh model from --seed.") var parameters: String?
-    @Option(name: [.customLong("probe-samples"), .customLong("samples")], parsing: .unconditional,
-            help: "Training samples in the probe batch (the first of the training split; default 512, taylor 256).") var probeSamples: Int?
     @Option(parsing: .unconditional, help: "Seed of the fresh model, probe vectors and directions.") var seed: UInt64 = 0
-    @OptionGroup var data: DataOptions
+    @Option(help: "An existing local copy of the MNIST files to use when fetching.") var mnistFrom: String?
+    /// The key options (``TargetSettings``), as ArgumentParser leaves them.
+    @Argument(parsing: .allUnrecognized, help: .hidden) var keyOptions: [String] = []
 
     /// The model: the checkpoint's and its run's (``RunContext``), else ``TrainingConfiguration``'s default.
     func makeModel() throws -> any Model { try runContext().kind.make() }
 
-    func validate() throws {
-        if let probeSamples, probeSamples < 1 || probeSamples > 60_000 { throw ValidationError("--probe-samples must be in 1...60000, got \(probeSamples)") }
+    /// The key options over the defaults (with `probeSamples` as the default probe batch), checked.
+    /// - Throws: ``ValidationError`` naming the option as typed: unknown (with the nearest option),
+    ///   mistyped, or out of its limits.
+    func settings(keys: [SettingKey<TargetSettings>] = TargetSettings.probeKeys, probeSamples: Int = ProbeDefaults.probeSamples) throws -> TargetSettings {
+        var s = TargetSettings()
+        s.probeSamples = probeSamples
+        let table = SettingOptions(keys)
+        var spelled: [String: String] = [:]
+        do {
+            for a in try table.parse(keyOptions) {
+                a.key.assign?(&s, a.value)
+                spelled[a.key.name] = a.spelled
+                if a.key.name.hasPrefix("data.") { s.givenData.insert(String(a.key.name.dropFirst("data.".count))) }
+            }
+        } catch { throw ValidationError("\(error)") }
+        func named(_ key: String) -> String { spelled[key] ?? "--" + (table.key(named: key)?.option ?? SettingKey<TargetSettings>.kebab(key)) }
+        if let (key, problem) = table.problem(in: s) { throw ValidationError("\(named(key.name)): \(problem)") }
+        if let (key, problem) = s.data.problem { throw ValidationError("\(named("data.\(key)")): \(problem)") }
+        if keys.count > TargetSettings.targetKeys.count, let (key, problem) = s.suite.problem { throw ValidationError("\(named(key)): \(problem)") }
+        return s
     }
+
+    /// The option of a key of ``TargetSettings/probeKeys`` (`directions` → `--sharpness-directions`).
+    static func option(_ key: String) -> String { "--" + (SettingOptions(TargetSettings.probeKeys).key(named: key)?.option ?? key) }
 
     /// The loss on the first `--probe-samples` (else `defaultSamples`) training samples in Float64,
     /// in chunks of ``ProbeBatch/chunkRows``, and θ (Float64).
-    func load<M: Model>(_ m: M, defaultSamples: Int = 512) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
+    func load<M: Model>(_ m: M, defaultSamples: Int = ProbeDefaults.probeSamples) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
         let b = try batch(m, defaultSamples: defaultSamples)
         return (try b.objective, b.θ)
     }
 
     /// The first `--probe-samples` (else `defaultSamples`) training samples in Float64 and θ
     /// (Float64), to be used in chunks (``ProbeBatch``).
-    func batch<M: Model>(_ m: M, defaultSamples: Int = 512) throws -> ProbeBatch<M> {
+    func batch<M: Model>(_ m: M, defaultSamples: Int = ProbeDefaults.probeSamples) throws -> ProbeBatch<M> {
+        let s = try settings(probeSamples: defaultSamples)
         let context = try runContext()
         let dataset = try context.loadData()
-        let n = min(probeSamples ?? defaultSamples, dataset.train.count)
+        let n = min(s.probeSamples, dataset.train.count)
         let θ = try parameters.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") } ?? m.initialParameters(Double.self, seed: seed)
         return ProbeBatch(model: m, input: dataset.train.images(rows: 0..<n, as: Double.self), labels: Array(dataset.train.labels[0..<n]), θ: θ,
                           chunkRows: BatchChunking.rows(for: context.kind), train: dataset.train)
@@ -168,6 +176,8 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "A JSON configuration file (any subset of the keys --print-config prints); its keys override the defaults. At most one.") var config: [String] = []
     @Option(name: .customLong("set"), help: "KEY=VALUE for any configuration key (repeatable; dotted keys reach into objects).") var assignments: [String] = []
     @Flag(help: "Print the resolved configuration as JSON and exit.") var printConfig = false
+    /// The configuration options (``ConfigurationFlags``), as ArgumentParser leaves them.
+    @Argument(parsing: .allUnrecognized, help: .hidden) var keyOptions: [String] = []
 
     /// A second file would replace the first one's keys without a word: one file, then `--set`.
     func validate() throws {
@@ -176,19 +186,26 @@ struct ConfigurationOptions: ParsableArguments {
         }
     }
 
-    /// `base` with the file and the assignments laid over it, validated.
-    /// - Throws: ``ConfigurationError`` naming the source and the key.
+    /// `base` with the file, the assignments and then the configuration options laid over it, validated.
+    /// - Throws: ``ConfigurationError`` naming the source (an option as typed) and the key, or
+    ///   ``SettingOptionError`` for an unknown or mistyped option.
     func resolve<C: ConfigurationValue>(_ base: C) throws -> C {
         var c = base
         if let config = config.first { c = try C.load(from: URL(fileURLWithPath: config), base: c) }
-        for a in assignments { c = try c.setting(a) }
-        try c.validate()
-        return c
+        var given: [String: String] = [:]
+        for a in assignments {
+            c = try c.setting(a)
+            if let key = a.split(separator: "=").first, let path = try? C.path(of: String(key)) { given[path.joined(separator: ".")] = "--set \(a)" }
+        }
+        let (options, spelled) = try ConfigurationFlags.apply(keyOptions, to: c)
+        try ConfigurationFlags.validate(options, spelled: given.merging(spelled) { _, option in option })
+        return options
     }
 
     /// The options given, by name, for refusing them where they do not apply (`--resume`).
     var given: [String] {
-        [config.isEmpty ? nil : "--config", assignments.isEmpty ? nil : "--set (or a configuration option)", printConfig ? "--print-config" : nil].compactMap { $0 }
+        [config.isEmpty ? nil : "--config", assignments.isEmpty && keyOptions.isEmpty ? nil : "--set (or a configuration option)",
+         printConfig ? "--print-config" : nil].compactMap { $0 }
     }
 }
 

@@ -5,6 +5,7 @@ import Foundation
 import Layers
 import Plotting
 import Probes
+import Settings
 import Study
 import Tensors
 import Training
@@ -12,24 +13,12 @@ import Training
 struct ProbeCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
-        abstract: "Curvature probes on a parameter file: λ_max (power iteration and Lanczos), λ_min, trace (Hutchinson, Hutch++), spectral density (SLQ), effective rank and sharpness.")
+        abstract: "Curvature probes on a parameter file: λ_max (power iteration and Lanczos), λ_min, trace (Hutchinson, Hutch++), spectral density (SLQ), effective rank and sharpness.",
+        discussion: SettingOptions(TargetSettings.probeKeys).help(defaults: TargetSettings(), heading: "Settings (--OPTION VALUE or --OPTION=VALUE):"))
 
     @OptionGroup var target: ProbeTarget
     @OptionGroup var selection: ProbeSelectionOptions
     @Option(help: "Directory for the JSON/CSV/SVG outputs (default runs/probe-MODEL-TIMESTAMP).") var outputDir: String?
-    @Option(parsing: .unconditional, help: "Top eigenvalues by Lanczos (default \(ProbeCommand.defaults.top)).") var top: Int?
-    @Option(parsing: .unconditional, help: "Lanczos steps for the top eigenvalues (default \(ProbeCommand.defaults.lanczosSteps)).") var lanczosSteps: Int?
-    @Option(parsing: .unconditional, help: "Power iterations (maximum) for λ_max (default \(ProbeCommand.defaults.powerIterations)).") var powerIterations: Int?
-    @Option(parsing: .unconditional, help: "SLQ probe vectors (default \(ProbeCommand.defaults.slqProbes)).") var slqProbes: Int?
-    @Option(parsing: .unconditional, help: "SLQ Lanczos steps per probe (default \(ProbeCommand.defaults.slqSteps)).") var slqSteps: Int?
-    @Option(parsing: .unconditional, help: "Hutchinson probes; Hutch++ uses the same number of HVPs (default \(ProbeCommand.defaults.traceProbes)).") var traceProbes: Int?
-    @Option(parsing: .unconditional, help: "Sharpness radius ε in parameter-space units (default \(ProbeCommand.defaults.epsilon)).") var epsilon: Double?
-    @Option(parsing: .unconditional, help: "Random directions for sharpness (default \(ProbeCommand.defaults.directions)).") var directions: Int?
-    @Option(parsing: .unconditional, help: "Keskar et al.'s box sharpness: half-width ε of the box |δ_i| ≤ ε(|θ_i| + 1) (default \(ProbeCommand.defaults.keskar.epsilon)).") var keskarEpsilon: Double?
-    @Option(parsing: .unconditional, help: "z of the effective dimensionality Σ λ/(λ + z) from the SLQ density (default \(ProbeCommand.defaults.ranks.regularization)).") var rankRegularization: Double?
-    @Option(parsing: .unconditional, help: "Count eigenvalues above this fraction of λ_max in the SLQ density (default \(ProbeCommand.defaults.ranks.fraction)).") var rankFraction: Double?
-    @Flag(help: "Filter-normalized random directions for sharpness (Li et al. 2018).") var filterNormalized = false
-    @Option(parsing: .unconditional, help: "Projected gradient-ascent steps for worst-case sharpness (default \(ProbeCommand.defaults.ascentSteps)).") var ascentSteps: Int?
     @Option(name: .customLong("operator"), help: "Curvature for the eigenvalue, trace and density probes: hessian, ggn (generalized Gauss–Newton) or fisher (empirical Fisher).") var curvature: String = "hessian"
     @Option(help: "Per-block probes: none, or layer (λ_max, λ_min and trace of each layer's diagonal block).") var blocks: String = "none"
     @Option(help: "Further probes by name, comma-separated, with their default settings, on the --operator curvature (\(ProbeRegistry.names.joined(separator: ", "))); their fields go to probe.json under \"probes\".") var probes: String = ""
@@ -46,29 +35,16 @@ struct ProbeCommand: ModelCommand {
     static let outputPrefix = "runs/probe"
     /// The mini-batch size without --batch-size: training's default (``OptimizerSettings/batchSize``).
     static let defaultBatchSize = TrainingConfiguration().optimizer.batchSize
-    /// The probe suite's defaults, which the options override.
-    static let defaults = ProbeSuiteSettings()
-
-    /// The options laid over the probe suite's defaults.
+    /// The probe suite's settings from the key options (``TargetSettings/probeKeys``), with `--blocks` and `--seed`.
     var settings: ProbeSuiteSettings {
-        var s = Self.defaults
-        if let top { s.top = top }
-        if let lanczosSteps { s.lanczosSteps = lanczosSteps }
-        if let powerIterations { s.powerIterations = powerIterations }
-        if let slqProbes { s.slqProbes = slqProbes }
-        if let slqSteps { s.slqSteps = slqSteps }
-        if let traceProbes { s.traceProbes = traceProbes }
-        if let epsilon { s.epsilon = epsilon }
-        if let directions { s.directions = directions }
-        if let ascentSteps { s.ascentSteps = ascentSteps }
-        if let keskarEpsilon { s.keskar.epsilon = keskarEpsilon }
-        if let rankRegularization { s.ranks.regularization = rankRegularization }
-        if let rankFraction { s.ranks.fraction = rankFraction }
-        s.filterNormalized = filterNormalized
+        var s = (try? target.settings())?.suite ?? ProbeSuiteSettings()
         s.perLayer = blocks == "layer"
         s.seed = target.seed
         return s
     }
+
+    /// `--filter-normalized`.
+    var filterNormalized: Bool { settings.filterNormalized }
 
     func validate() throws {
         guard CurvatureKind(rawValue: curvature) != nil else {
@@ -78,9 +54,7 @@ struct ProbeCommand: ModelCommand {
         do { _ = try extraProbes } catch { throw ValidationError("--probes: \(error)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be positive and finite, got \(learningRate)") }
-        if let (setting, problem) = settings.problem {
-            throw ValidationError("--\(ConfigurationFlags.option(for: setting)) \(problem)")
-        }
+        _ = try target.settings()
     }
 
     func run<M: Model>(_ m: M, _ out: URL) throws {

@@ -5,6 +5,7 @@ import Datasets
 import Foundation
 import Layers
 import Probes
+import Settings
 import Tensors
 import Training
 
@@ -32,7 +33,7 @@ struct RunContext {
     ///   - data: the data options given (`nil`: the run's data settings, else the defaults).
     /// - Throws: ``CLIError`` naming the file, the model given and the model it holds; a file of
     ///   no model lists its tensors and every model's.
-    static func resolve(parameters: String?, runDirectory: String?, model: ModelKind?, data: DataOptions?) throws -> RunContext {
+    static func resolve(parameters: String?, runDirectory: String?, model: ModelKind?, data: DataOverrides?) throws -> RunContext {
         var fileKind: ModelKind? = nil
         if let parameters {
             let file: SafeTensorsFile
@@ -101,25 +102,37 @@ struct RunContext {
     }
 }
 
-extension DataOptions {
+/// The data settings a user gave on the command line (key options): laid over a run's own data
+/// settings (``RunContext``) or, without a run, over the defaults.
+struct DataOverrides {
+    /// The defaults with the user's options laid over them.
+    var given: DataSettings
+    /// The keys of ``given`` the user set (`dataset`, `dataDirectory`, `validation`, `trainLimit`).
+    var keys: Set<String>
+    /// `--mnist-from`.
+    var mnistFrom: String?
+
     /// The run's data settings (defaults without a run) with the options given laid over them. The
     /// run's recorded data directory (absolute) stands for its configured one while it exists;
     /// another data set than the run's starts from that data set's default directory.
     func settings(over run: RecordedRun?) -> DataSettings {
-        guard let run else { return settings }
+        guard let run else { return given }
         var s = run.configuration.data
         if let recorded = run.dataDirectory, FileManager.default.fileExists(atPath: recorded) { s.dataDirectory = recorded }
-        if let dataset, dataset != s.dataset { s.dataset = dataset; s.dataDirectory = nil }
-        if let dataDirectory { s.dataDirectory = dataDirectory }
-        if let validation { s.validation = validation }
-        if let trainLimit { s.trainLimit = trainLimit }
+        if keys.contains("dataset"), given.dataset != s.dataset { s.dataset = given.dataset; s.dataDirectory = nil }
+        if keys.contains("dataDirectory") { s.dataDirectory = given.dataDirectory }
+        if keys.contains("validation") { s.validation = given.validation }
+        if keys.contains("trainLimit") { s.trainLimit = given.trainLimit }
         return s
     }
 }
 
 extension ProbeTarget {
     /// The checkpoint's model, run and data (``RunContext``).
-    func runContext() throws -> RunContext { try RunContext.resolve(parameters: parameters, runDirectory: nil, model: model, data: data) }
+    func runContext() throws -> RunContext {
+        let s = try settings()
+        return try RunContext.resolve(parameters: parameters, runDirectory: nil, model: model, data: DataOverrides(given: s.data, keys: s.givenData, mnistFrom: mnistFrom))
+    }
 }
 
 /// Writes each direction as `direction-NAME.safetensors` in `out` (θ's layout, Float32:
@@ -181,10 +194,29 @@ struct CheckTargetOptions: ParsableArguments {
     @Option(help: "The run directory whose run.json gives the model and data of --parameters (default: the file's directory, when it holds a run.json).")
     var run: String?
 
-    @OptionGroup var data: DataOptions
+    @Option(help: "An existing local copy of the MNIST files to use when fetching.") var mnistFrom: String?
+    /// The data key options (``DataSettings/keys``), as ArgumentParser leaves them.
+    @Argument(parsing: .allUnrecognized, help: .hidden) var keyOptions: [String] = []
+
+    /// The data options given, for ``RunContext/resolve(parameters:runDirectory:model:data:)``.
+    /// - Throws: ``ValidationError`` naming the option as typed (unknown, mistyped or out of its limits).
+    func data() throws -> DataOverrides {
+        let table = SettingOptions(DataSettings.keys)
+        var given = DataSettings(), keys: Set<String> = [], spelled: [String: String] = [:]
+        do {
+            for a in try table.parse(keyOptions) {
+                a.key.assign?(&given, a.value)
+                keys.insert(a.key.name)
+                spelled[a.key.name] = a.spelled
+            }
+        } catch { throw ValidationError("\(error)") }
+        if let (key, problem) = given.problem { throw ValidationError("\(spelled[key] ?? "--" + SettingKey<DataSettings>.kebab(key)): \(problem)") }
+        return DataOverrides(given: given, keys: keys, mnistFrom: mnistFrom)
+    }
 
     func validate() throws {
         if run != nil && parameters == nil { throw ValidationError("--run needs --parameters FILE (the checkpoint to check)") }
+        _ = try data()
     }
 }
 

@@ -5,13 +5,15 @@ import Foundation
 import Layers
 import Plotting
 import Probes
+import Settings
 import Study
 import Tensors
 
 struct SliceCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "slice",
-        abstract: "1D or 2D loss slices L(θ + αu + βv) along random, filter-normalized, Hessian-eigenvector or interpolation directions, with CSV and SVG output.")
+        abstract: "1D or 2D loss slices L(θ + αu + βv) along random, filter-normalized, Hessian-eigenvector or interpolation directions, with CSV and SVG output.",
+        discussion: SettingOptions(TargetSettings.targetKeys).help(defaults: TargetSettings(), heading: "Settings (--OPTION VALUE or --OPTION=VALUE):"))
 
     @OptionGroup var target: ProbeTarget
     @OptionGroup var save: SliceSaveOptions
@@ -20,7 +22,7 @@ struct SliceCommand: ModelCommand {
     @Option(help: "Directions: random, filter (filter-normalized random), eigen (top Hessian eigenvectors), interpolate (to --to), pca (of the theta-epoch-*.safetensors in --trajectory).") var directions: SliceDirectionKind = .filter
     @Option(help: "Second parameter file for --directions interpolate.") var to: String?
     @Option(help: "A run directory whose theta-epoch-NNN.safetensors form the trajectory for --directions pca.") var trajectory: String?
-    @Option(parsing: .unconditional, help: "Grid points per axis.") var points: Int = 25
+    @Option(parsing: .unconditional, help: "Grid points per axis (the study's finalProbes.slicePoints, the same default).") var points: Int = ProbeDefaults.slicePoints
     @Option(parsing: .unconditional, help: "Range of α and β as LO:HI, e.g. -1:1 or -0.5:1.5.") var range: String = "-1:1"
     @Option(parsing: .unconditional, help: "Order of the Taylor polynomial drawn beside a 1D slice.") var taylorOrder: Int = 4
 
@@ -35,6 +37,7 @@ struct SliceCommand: ModelCommand {
     }
 
     func validate() throws {
+        _ = try target.settings(keys: TargetSettings.targetKeys)
         guard dimensions == 1 || dimensions == 2 else { throw ValidationError("--dimensions must be 1 or 2, got \(dimensions)") }
         guard points >= 2, points <= 201 else { throw ValidationError("--points must be in 2...201, got \(points)") }
         if directions == .interpolate && to == nil { throw ValidationError("--directions interpolate needs --to FILE") }

@@ -4,12 +4,19 @@ import Checkpoints
 import Foundation
 import Layers
 import Probes
+import Settings
 import Tensors
 
 struct TaylorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "taylor",
-        abstract: "Print the first K directional derivatives of the loss along a direction, in one Taylor-mode (jet) pass, and compare the quadratic model with the true loss change.")
+        abstract: "Print the first K directional derivatives of the loss along a direction, in one Taylor-mode (jet) pass, and compare the quadratic model with the true loss change.",
+        discussion: """
+        The probe batch is \(TaylorCommand.defaultSamples) samples by default, not probe's \(ProbeDefaults.probeSamples): a jet of order K carries K + 1 \
+        coefficients through every layer for every sample, so it costs about K + 1 times a forward pass and holds K + 1 activations per sample.
+
+        """ + SettingOptions(TargetSettings.targetKeys).help(defaults: { var s = TargetSettings(); s.probeSamples = TaylorCommand.defaultSamples; return s }(),
+                                                             heading: "Settings (--OPTION VALUE or --OPTION=VALUE):"))
 
     @OptionGroup var target: ProbeTarget
     @OptionGroup var record: TaylorRecordOptions
@@ -17,7 +24,8 @@ struct TaylorCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Highest derivative order K (≥ 2).") var order: Int = 4
     @Option(help: "Comma-separated step sizes ε for the comparison table.") var epsilons: String = "0.01,0.1,0.3,1"
 
-    /// Training samples in the batch unless --probe-samples says otherwise.
+    /// Training samples in the batch unless --probe-samples says otherwise: fewer than probe's
+    /// (``ProbeDefaults/probeSamples``) because a jet of order K costs about K + 1 forward passes.
     static let defaultSamples = 256
 
     func epsilonValues() throws -> [Double] {
@@ -29,6 +37,7 @@ struct TaylorCommand: ParsableCommand {
     }
 
     func validate() throws {
+        _ = try target.settings(keys: TargetSettings.targetKeys, probeSamples: Self.defaultSamples)
         guard order >= 2, order <= 12 else { throw ValidationError("--order must be in 2...12, got \(order)") }
         _ = try epsilonValues()
     }

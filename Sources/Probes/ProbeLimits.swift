@@ -1,5 +1,20 @@
 import Tensors
 
+/// Defaults that `train`, `study`, `probe` and `slice` share, written once: the same quantity has
+/// the same default in every command (training's JSON keys hold these values, so they cannot change).
+public enum ProbeDefaults {
+    /// The probe batch: the first this many training samples (`--probe-samples`).
+    public static let probeSamples = 1024
+    /// Power iteration has converged when ‖Av − λv‖ ≤ tolerance·|λ| (`--power-tolerance`).
+    public static let powerTolerance = 1e-3
+    /// The radius ε of random-direction sharpness, in parameter-space units (`--sharpness-epsilon`).
+    public static let sharpnessEpsilon = 0.5
+    /// Random directions of sharpness (`--sharpness-directions`).
+    public static let sharpnessDirections = 20
+    /// Grid points per axis of a loss slice (`--points`, the study's `slicePoints`).
+    public static let slicePoints = 31
+}
+
 /// The allowed ranges of the probes' size settings, shared by `landscape probe`, the study's
 /// configuration and training's λ_max estimate. Lanczos keeps every vector (full
 /// reorthogonalization): 500 steps × 269,322 Float32 ≈ 540 MB.

@@ -1,5 +1,6 @@
 import Autodiff
 import Foundation
+import Settings
 import Tensors
 
 /// The settings of `probeSuite(of:at:operator:layout:settings:parts:progress:)` (`landscape probe`).
@@ -9,13 +10,13 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
     /// Power iterations (maximum) for λ_max, before Lanczos takes over
     /// (``largestEigenvalue(of:powerIterations:lanczosSteps:tolerance:seed:initialVector:)``); converged
     /// when ‖Av − λv‖ ≤ `powerTolerance`·|λ|.
-    public var powerIterations = 100, powerTolerance = 1e-4
+    public var powerIterations = 100, powerTolerance = ProbeDefaults.powerTolerance
     /// SLQ probe vectors and Lanczos steps per probe.
     public var slqProbes = 3, slqSteps = 40
     /// Hutchinson probes (Hutch++ uses the same number of products; at least 6).
     public var traceProbes = 30
     /// Sharpness radius ε (parameter-space units), random directions, and projected gradient-ascent steps.
-    public var epsilon = 0.05, directions = 20, ascentSteps = 20
+    public var epsilon = ProbeDefaults.sharpnessEpsilon, directions = ProbeDefaults.sharpnessDirections, ascentSteps = 20
     /// Keskar et al.'s box sharpness: its half-width ε and ascent steps (the probe's settings and defaults).
     public var keskar = KeskarProbe()
     /// z of N_eff(z) = Σ λ/(λ + z) and the fraction of λ_max above which eigenvalues are counted,
@@ -31,23 +32,35 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
     /// The defaults of `landscape probe`.
     public init() {}
 
-    /// The problem with these settings (the setting's name and what is wrong), or `nil`.
+    /// The settings as options of `landscape probe`, declared once with their help and limits
+    /// (``problem`` checks the limits).
+    public static let keys: [SettingKey<ProbeSuiteSettings>] = [
+        SettingKey("top", \.top, limits: .atLeast(1), help: "Top eigenvalues by Lanczos (at most --lanczos-steps)."),
+        SettingKey("lanczosSteps", \.lanczosSteps, limits: .range(ProbeLimits.lanczosSteps), help: "Lanczos steps for the top eigenvalues."),
+        SettingKey("powerIterations", \.powerIterations, limits: .range(ProbeLimits.powerIterations), help: "Power iterations (maximum) for λ_max, before Lanczos takes over."),
+        SettingKey("powerTolerance", \.powerTolerance, limits: .positive, help: "Power iteration has converged when ‖Hv − λv‖ ≤ tolerance·|λ| (train's probes.lambdaTolerance, the same default)."),
+        SettingKey("slqProbes", \.slqProbes, limits: .range(ProbeLimits.slqProbes), help: "SLQ probe vectors."),
+        SettingKey("slqSteps", \.slqSteps, limits: .range(ProbeLimits.slqSteps), help: "SLQ Lanczos steps per probe."),
+        SettingKey("traceProbes", \.traceProbes, limits: .range(6...ProbeLimits.traceProbes.upperBound), help: "Hutchinson probes; Hutch++ uses the same number of products (it splits them in thirds)."),
+        SettingKey("epsilon", \.epsilon, option: "sharpness-epsilon", aliases: ["epsilon"], limits: .positive,
+                   help: "Sharpness radius ε in parameter-space units (the study's epochProbes.sharpnessEpsilon, the same default)."),
+        SettingKey("directions", \.directions, option: "sharpness-directions", limits: .range(ProbeLimits.sharpnessDirections),
+                   help: "Random directions of sharpness (a count; slice's --directions is a kind of direction)."),
+        SettingKey("ascentSteps", \.ascentSteps, limits: .range(ProbeLimits.ascentSteps), help: "Projected gradient-ascent steps of worst-case sharpness."),
+        SettingKey("keskar.epsilon", \.keskar.epsilon, option: "keskar-epsilon", help: "Keskar et al.'s box sharpness: half-width ε of the box |δ_i| ≤ ε(|θ_i| + 1)."),
+        SettingKey("ranks.regularization", \.ranks.regularization, option: "rank-regularization", help: "z of the effective dimensionality Σ λ/(λ + z) from the SLQ density."),
+        SettingKey("ranks.fraction", \.ranks.fraction, option: "rank-fraction", help: "Count eigenvalues above this fraction of λ_max in the SLQ density."),
+        SettingKey("filterNormalized", \.filterNormalized, help: "Filter-normalized random directions for sharpness (Li et al. 2018) instead of unit ones."),
+    ]
+
+    /// The problem with these settings (the setting's key in ``keys`` and what is wrong), or `nil`.
     public var problem: (setting: String, problem: String)? {
         guard top >= 1, lanczosSteps >= top else { return ("top", "must be in 1...lanczosSteps (\(lanczosSteps)), got \(top)") }
-        // Hutch++ splits its probes in thirds, so it needs at least 6.
-        let checks: [(String, Int, ClosedRange<Int>)] = [
-            ("powerIterations", powerIterations, ProbeLimits.powerIterations), ("slqProbes", slqProbes, ProbeLimits.slqProbes),
-            ("slqSteps", slqSteps, ProbeLimits.slqSteps), ("traceProbes", traceProbes, 6...ProbeLimits.traceProbes.upperBound),
-            ("directions", directions, ProbeLimits.sharpnessDirections), ("ascentSteps", ascentSteps, ProbeLimits.ascentSteps),
-            ("lanczosSteps", lanczosSteps, ProbeLimits.lanczosSteps)]
-        for (name, value, range) in checks where !range.contains(value) {
-            return (name, "must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
-        }
-        guard epsilon > 0, epsilon.isFinite else { return ("epsilon", "must be positive and finite, got \(epsilon)") }
-        // The probes' settings under the names of `landscape probe`'s options (keskarEpsilon, rankFraction, …).
-        for (prefix, probe) in [("keskar", AnyProbe(keskar)), ("rank", AnyProbe(ranks))] {
+        if let (key, problem) = SettingOptions(Self.keys).problem(in: self) { return (key.name, problem) }
+        // The probes' own checks, under the keys of their settings (keskar.epsilon, ranks.fraction, …).
+        for (prefix, probe) in [("keskar", AnyProbe(keskar)), ("ranks", AnyProbe(ranks))] {
             do { try probe.validate() } catch let error as ProbeSettingError {
-                return (prefix + error.setting.prefix(1).uppercased() + error.setting.dropFirst(), error.problem)
+                return ("\(prefix).\(error.setting)", error.problem)
             } catch { return (probe.name, "\(error)") }
         }
         return nil
@@ -57,7 +70,7 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
     /// computes in (that of its objective).
     public func problem(in precision: Precision) -> (setting: String, problem: String)? {
         if let problem { return problem }
-        for (setting, value) in [("epsilon", epsilon), ("keskarEpsilon", keskar.epsilon)] {
+        for (setting, value) in [("epsilon", epsilon), ("keskar.epsilon", keskar.epsilon)] {
             if let problem = precision.roundingProblem(value, user: "the probe suite") { return (setting, problem) }
         }
         return nil

@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import Layers
 import Probes
+import Settings
 import Training
 
 /// Errors of the study's files and runs. Each names the file or run. (Configuration errors are
@@ -87,9 +88,9 @@ public struct RegimeSettings: Codable, Sendable, Equatable {
 /// older manifests and task directories unreadable (SweepPlanTests pins two ids).
 public struct EpochProbeSettings: Codable, Sendable, Equatable {
     /// ε of random-direction sharpness S_ε (parameter-space units; directions have unit norm).
-    public var sharpnessEpsilon: Double = 0.5
+    public var sharpnessEpsilon: Double = ProbeDefaults.sharpnessEpsilon
     /// m, the number of random unit directions.
-    public var sharpnessDirections: Int = 20
+    public var sharpnessDirections: Int = ProbeDefaults.sharpnessDirections
     /// Seed of the sharpness directions (the same in every configuration and epoch).
     public var sharpnessSeed: UInt64 = 1
     /// The precision of the sharpness loss evaluations. At ε = 0.5 the two agree to ~1e-4
@@ -130,7 +131,7 @@ extension EpochProbeSettings {
 /// The probes of the final epoch: the 2D slice, the top Lanczos eigenvalues and the SLQ density.
 public struct FinalProbeSettings: Codable, Sendable, Equatable {
     /// Points per axis of the final 2D slice.
-    public var slicePoints: Int = 31
+    public var slicePoints: Int = ProbeDefaults.slicePoints
     /// The slice covers α, β ∈ [−sliceRange, sliceRange] (filter-normalized units).
     public var sliceRange: Double = 1
     /// Probe samples used by the slice (the first of the probe set): 961 forward passes on 256
@@ -495,4 +496,41 @@ public struct StudyConfiguration: ConfigurationValue {
             }
         }
     }
+}
+
+extension EpochProbeSettings {
+    /// The epoch probes' keys with their help (the probes check their ranges, ``validate(with:)``).
+    public static let keys: [SettingKey<EpochProbeSettings>] = [
+        SettingKey("sharpnessEpsilon", \.sharpnessEpsilon, limits: .positive, help: "ε of random-direction sharpness S_ε (parameter-space units; probe's --sharpness-epsilon, the same default)."),
+        SettingKey("sharpnessDirections", \.sharpnessDirections, limits: .range(ProbeLimits.sharpnessDirections), help: "Random unit directions of sharpness (probe's --sharpness-directions)."),
+        SettingKey("sharpnessSeed", \.sharpnessSeed, help: "Seed of the sharpness directions."),
+        SettingKey("sharpnessPrecision", \.sharpnessPrecision, help: "The precision of the sharpness loss evaluations."),
+        SettingKey("traceProbes", \.traceProbes, limits: .range(ProbeLimits.traceProbes), help: "Rademacher probes of the Hutchinson trace per epoch."),
+        SettingKey("traceSeed", \.traceSeed, help: "Seed of the trace probes."),
+        SettingKey("batchSharpnessBatches", \.batchSharpnessBatches, limits: .atLeast(0), help: "Mini-batches of batch sharpness per epoch (0: ⌈4096/B⌉, at least 4, for the regime's batch size B)."),
+        SettingKey("batchSharpnessSeed", \.batchSharpnessSeed, help: "Seed of the batch-sharpness mini-batches."),
+    ]
+}
+
+extension StudyConfiguration {
+    /// The study's keys as options: its own, the epoch and final probes', and training's except
+    /// `model` and `seed`, which the study sets from ``models`` and ``seeds``. The per-model and
+    /// per-regime maps are open objects, set with `--set` (`--set microBatchSize.cnn=256`).
+    public static let keys: [SettingKey<StudyConfiguration>] = [
+        SettingKey("seeds", \.seeds, limits: nil, help: "The seeds: each configuration is trained once per seed (at most \(maximumSeeds)); null: one run with training.seed."),
+        SettingKey("models", \.models, help: "The models to train, in order."),
+        SettingKey("regimes", \.regimes, help: "The regimes to train (names in regimeSettings), in order."),
+        SettingKey("finalProbes.slicePoints", \.finalProbes.slicePoints, limits: .range(2...401), help: "Points per axis of the final 2D slice (slice's --points, the same default)."),
+        SettingKey("finalProbes.sliceRange", \.finalProbes.sliceRange, limits: .positive, help: "The slice covers α, β ∈ [−sliceRange, sliceRange] (filter-normalized units)."),
+        SettingKey("finalProbes.sliceSamples", \.finalProbes.sliceSamples, limits: .atLeast(1), help: "Probe samples used by the final slice (the first of the probe batch)."),
+        SettingKey("finalProbes.sliceSeed", \.finalProbes.sliceSeed, help: "Seed of the two filter-normalized slice directions."),
+        SettingKey("finalProbes.lanczosCount", \.finalProbes.lanczosCount, limits: .atLeast(1), help: "Top Lanczos eigenvalues reported at the final epoch."),
+        SettingKey("finalProbes.lanczosSteps", \.finalProbes.lanczosSteps, limits: .range(ProbeLimits.lanczosSteps), help: "Lanczos steps for them, at least."),
+        SettingKey("finalProbes.slqProbes", \.finalProbes.slqProbes, limits: .range(ProbeLimits.slqProbes), help: "Rademacher probes of the SLQ density."),
+        SettingKey("finalProbes.slqSteps", \.finalProbes.slqSteps, limits: .range(ProbeLimits.slqSteps), help: "Lanczos steps per SLQ probe."),
+        SettingKey("finalProbes.spectrumSeed", \.finalProbes.spectrumSeed, help: "Seed of the Lanczos and SLQ start vectors."),
+        SettingKey("finalProbes.extraFinalProbes", \.finalProbes.extraFinalProbes, help: "Further probes at the final θ, by name (\(ProbeRegistry.names.joined(separator: ", ")))."),
+        SettingKey("finalProbes.wholeSplitSeeds", \.finalProbes.wholeSplitSeeds, limits: .atLeast(0), help: "λ_max and trace on the whole training split for the first this many seeds (0: never)."),
+    ] + EpochProbeSettings.keys.map { $0.nested(in: "epochProbes", \.epochProbes) }
+      + TrainingConfiguration.keys.filter { !["model", "seed"].contains($0.name) }.map { $0.nested(in: "training", \.training) }
 }

@@ -1,6 +1,7 @@
 import Checkpoints
 import Datasets
 import Foundation
+import Settings
 import Training
 
 /// The settings of one sweep task: a training run (``/Training/TrainingConfiguration``) with the study's
@@ -18,6 +19,9 @@ public struct SweepTaskSettings: ConfigurationValue {
     public init() {}
 
     public static var renamedKeys: [String: String] { TrainingConfiguration.renamedKeys }
+    /// Training's keys and the epoch probes' (for the types in error messages; a sweep's settings come from its file).
+    public static let keys: [SettingKey<SweepTaskSettings>] = TrainingConfiguration.keys.map { $0.nested(in: "training", \.training) }
+        + EpochProbeSettings.keys.map { $0.nested(in: "epochProbes", \.epochProbes) }
 
     /// Checks the training settings and the epoch probes.
     /// - Throws: ``/Training/ConfigurationError`` naming the first bad key (`training.…` or `epochProbes.…`).

@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Settings
 
 /// A configuration value that is invalid or cannot be read: where it came from, which key, and
 /// what is wrong. Every configuration error of the package has this one form:
@@ -56,6 +57,9 @@ public protocol ConfigurationValue: Codable, Equatable, Sendable {
     static var openObjects: Set<String> { get }
     /// Names of older versions and the names that replaced them (last components).
     static var renamedKeys: [String: String] { get }
+    /// The keys that are also command-line options, each declared once with its type, help and
+    /// limits (``SettingKey``): options, help and the types in error messages come from here.
+    static var keys: [SettingKey<Self>] { get }
     /// Checks every value.
     /// - Throws: ``ConfigurationError`` naming the first bad key.
     func validate() throws
@@ -84,6 +88,7 @@ extension Optional: OptionalGroupType where Wrapped: OptionalSettingsGroup {
 extension ConfigurationValue {
     public static var openObjects: Set<String> { [] }
     public static var renamedKeys: [String: String] { [:] }
+    public static var keys: [SettingKey<Self>] { [] }
 
     // MARK: Keys
 
@@ -338,10 +343,11 @@ extension ConfigurationValue {
             case let .keyNotFound(k, c):
                 throw ConfigurationError(source: source, key: key(c), "lacks the key '\(k.stringValue)'")
             case let .dataCorrupted(c):
-                // The decoder's own words for a number that is not an integer or a name that is not
-                // a case; a type's own message (a schedule's syntax) as it is.
-                let generic = c.debugDescription.hasPrefix("Cannot initialize") || c.debugDescription.hasPrefix("Parsed JSON number")
-                guard generic, let k = key(c) else { throw ConfigurationError(source: source, key: key(c), c.debugDescription) }
+                // A type's own problem (a schedule's syntax, ``Schedule/init(parsing:)``) as it is; else
+                // the value and the type it should have (a number that is not an integer, a name
+                // that is not a case).
+                if let own = c.underlyingError as? ConfigurationError { throw ConfigurationError(source: source, key: key(c), own.problem) }
+                guard let k = key(c) else { throw ConfigurationError(source: source, key: nil, c.debugDescription) }
                 var node: Any? = tree
                 for part in c.codingPath { node = part.intValue.flatMap { i in (node as? [Any]).flatMap { i < $0.count ? $0[i] : nil } } ?? (node as? [String: Any])?[part.stringValue] }
                 let shown = node.map { $0 is String ? "'\($0)'" : "\($0)" } ?? "?"
@@ -352,9 +358,13 @@ extension ConfigurationValue {
         }
     }
 
-    /// What the key at `path` holds, in words, from the defaults' Swift value ("an integer",
-    /// "true or false", "one of mlp, cnn", …).
+    /// What the key at `path` holds, in words ("an integer", "true or false", "one of mlp, cnn", …):
+    /// the key's declaration (``keys``), else (inside open objects) the type of the defaults' value.
     public static func expectedType(at path: [String]) -> String {
+        let dotted = path.joined(separator: ".")
+        if let key = keys.first(where: { $0.name == dotted }) { return key.typeDescription }
+        if let last = path.last, Int(last) != nil, let list = keys.first(where: { $0.name == path.dropLast().joined(separator: ".") }),
+           let element = list.elementDescription { return element }
         // A group of keys (`optimizer`): an object of them, not a value of its own.
         if let group = templateValue(at: path) as? [String: Any], !openObjects.contains(path.joined(separator: ".")) {
             return "an object of the group's keys (\(group.keys.sorted().joined(separator: ", ")))"
@@ -399,30 +409,11 @@ final class KeyTreeCache: @unchecked Sendable {
     }
 }
 
-/// What a value of this kind is, in words, for error messages ("an integer", "one of mlp, cnn").
+/// What a value of this kind is, in words, for error messages ("an integer", "one of mlp, cnn"):
+/// its type's ``SettingValue/typeDescription``.
 func describeType(_ value: Any) -> String {
-    if let named = value as? any CaseIterable { return "one of " + caseNames(named).joined(separator: ", ") }
-    if let list = value as? [any CaseIterable], let first = list.first { return "a list of names (" + caseNames(first).joined(separator: ", ") + ")" }
-    var name = "\(type(of: value))"
-    let optional = name.hasPrefix("Optional<")
-    if optional { name = String(name.dropFirst("Optional<".count).dropLast()) }
-    let base: String
-    switch name {
-    case "Int": base = "an integer"
-    case "UInt64": base = "a non-negative integer"
-    case "Double": base = "a number"
-    case "Bool": base = "true or false"
-    case "String": base = "a string"
-    case _ where name.hasPrefix("Array<"): base = "a list"
-    case _ where name.hasPrefix("Dictionary<"): base = "an object"
-    default: base = "a value of the form of its default"
-    }
-    return optional ? base + " or null" : base
-}
-
-/// The names of an enumeration's cases as written in JSON (raw values).
-func caseNames<T: CaseIterable>(_ value: T) -> [String] {
-    T.allCases.map { c in (c as? any RawRepresentable).map { "\($0.rawValue)" } ?? "\(c)" }
+    if let v = value as? any SettingValue { return type(of: v).typeDescription }
+    return Mirror(reflecting: value).displayStyle == .dictionary ? "an object" : "a value of the form of its default"
 }
 
 /// A value's JSON object (or other JSON value) as the synthesized encoder writes it.

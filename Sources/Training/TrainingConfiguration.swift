@@ -4,6 +4,7 @@ import Foundation
 import Layers
 import Optimizers
 import Probes
+import Settings
 
 /// The settings of one training run: the model, its data, SGD, the learning-rate schedule and
 /// the per-epoch λ_max probe. Every default is the initial value of its property, written here
@@ -48,12 +49,10 @@ public struct TrainingConfiguration: ConfigurationValue {
     public func validate() throws {
         func bad(_ key: String, _ problem: String) -> ConfigurationError { ConfigurationError(key: key, problem) }
         if let (key, problem) = data.problem { throw bad("data.\(key)", problem) }
+        // Each key's own limits, from its declaration (``keys``); then what involves several keys or the precision.
+        if let (key, problem) = SettingOptions(Self.keys).problem(in: self) { throw bad(key.name, problem) }
         let o = optimizer
-        guard o.batchSize >= 1, o.batchSize <= 1 << 24 else { throw bad("optimizer.batchSize", "must be in 1...\(1 << 24), got \(o.batchSize)") }
-        guard o.learningRate > 0, o.learningRate.isFinite else { throw bad("optimizer.learningRate", "must be positive and finite, got \(o.learningRate)") }
-        guard o.momentum >= 0, o.momentum < 1, Float(o.momentum) < 1 else { throw bad("optimizer.momentum", "must be in [0, 1) (also after rounding to Float32), got \(o.momentum)") }
-        guard o.weightDecay >= 0, o.weightDecay.isFinite else { throw bad("optimizer.weightDecay", "must be ≥ 0 and finite, got \(o.weightDecay)") }
-        if let c = o.gradientClipNorm, !(c > 0 && c.isFinite) { throw bad("optimizer.gradientClipNorm", "must be positive and finite (or null: no clipping), got \(c)") }
+        guard Float(o.momentum) < 1 else { throw bad("optimizer.momentum", "must be in [0, 1) (also after rounding to Float32), got \(o.momentum)") }
         // SGD computes in Float32 (Trainer), so each value must keep its meaning there.
         for (key, value) in [("optimizer.learningRate", o.learningRate), ("optimizer.momentum", o.momentum), ("optimizer.weightDecay", o.weightDecay),
                              ("optimizer.gradientClipNorm", o.gradientClipNorm ?? 1)] {
@@ -62,14 +61,10 @@ public struct TrainingConfiguration: ConfigurationValue {
         if let w = o.warmupEpochs, !(w >= 0 && w.isFinite && w <= Double(epochs)) {
             throw bad("optimizer.warmupEpochs", "must be in [0, epochs] = [0, \(epochs)] (or null: no warm-up), got \(w)")
         }
-        guard o.microBatchSize >= 0 else { throw bad("optimizer.microBatchSize", "must be ≥ 0 (0: the whole mini-batch), got \(o.microBatchSize)") }
-        guard epochs >= 1, epochs <= Self.maximumEpochs else { throw bad("epochs", "must be in 1...\(Self.maximumEpochs), got \(epochs)") }
         if let s = stopping {
             guard s.trainAccuracy != nil || s.trainLoss != nil else {
                 throw bad("stopping", "sets no target: give stopping.trainAccuracy and/or stopping.trainLoss, or null for no stopping rule")
             }
-            if let a = s.trainAccuracy, !(a > 0 && a <= 1) { throw bad("stopping.trainAccuracy", "must be in (0, 1] (a fraction of the training split), got \(a)") }
-            if let l = s.trainLoss, !(l > 0 && l.isFinite) { throw bad("stopping.trainLoss", "must be positive and finite, got \(l)") }
         }
         if case let .step(every, gamma) = schedule {
             guard every >= 1, every <= Self.maximumEpochs else {
@@ -85,10 +80,6 @@ public struct TrainingConfiguration: ConfigurationValue {
             }
         }
         let p = probes
-        guard p.lambdaEvery >= 0 else { throw bad("probes.lambdaEvery", "must be ≥ 0 (0: never), got \(p.lambdaEvery)") }
-        guard p.probeSamples >= 1 else { throw bad("probes.probeSamples", "must be at least 1, got \(p.probeSamples)") }
-        if let k = p.lambdaEverySteps, k < 1 { throw bad("probes.lambdaEverySteps", "must be at least 1 (or null: λ_max only after epochs), got \(k)") }
-        guard p.probeBatchSize >= 0 else { throw bad("probes.probeBatchSize", "must be ≥ 0 (0: the whole probe set at once), got \(p.probeBatchSize)") }
         do { try LambdaMaxProbe(powerIterations: p.lambdaIterations, tolerance: p.lambdaTolerance).validate() } catch let error as ProbeSettingError {
             throw bad(["powerIterations": "probes.lambdaIterations", "tolerance": "probes.lambdaTolerance"][error.setting] ?? "probes", error.problem)
         }
@@ -98,7 +89,6 @@ public struct TrainingConfiguration: ConfigurationValue {
             }
         }
         if let names = p.extraProbes, Set(names).count != names.count { throw bad("probes.extraProbes", "names a probe twice: \(names)") }
-        guard evaluationBatchSize >= 1, evaluationBatchSize <= 1 << 24 else { throw bad("evaluationBatchSize", "must be in 1...\(1 << 24), got \(evaluationBatchSize)") }
     }
 
     /// The run's length in words, for logs: `10 epochs`, or with a stopping rule
@@ -305,7 +295,7 @@ public struct ProbeSettings: Codable, Equatable, Sendable {
     /// Estimate λ_max every this many epochs (0 disables it; the last epoch always has one).
     public var lambdaEvery: Int = 1
     /// The probe set: the first this many training samples.
-    public var probeSamples: Int = 1024
+    public var probeSamples: Int = ProbeDefaults.probeSamples
     /// Rows per chunk of the probe set in Hessian-vector products (0: all at once). The probe loss
     /// is the size-weighted mean of the chunks' losses, i.e. the same function; only the speed
     /// differs (the CNN's HVP costs less per sample in chunks of 64).
@@ -314,7 +304,7 @@ public struct ProbeSettings: Codable, Equatable, Sendable {
     /// not converge within 20 (a close λ₂) and went on to Lanczos anyway, which then converged.
     public var lambdaIterations: Int = 10
     /// Power iteration has converged when its residual ‖Hv − λv‖ ≤ tolerance·|λ|.
-    public var lambdaTolerance: Double = 1e-3
+    public var lambdaTolerance: Double = ProbeDefaults.powerTolerance
     /// Further probes after λ_max on the same schedule, by name (``/Probes/ProbeRegistry``), with their
     /// default settings; `nil` or empty: λ_max alone. (Optional, so that the configurations of
     /// runs made before it keep their SHA-256.)
@@ -366,7 +356,7 @@ public enum Schedule: Codable, Equatable, Sendable, CustomStringConvertible {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         do { try self.init(parsing: text) } catch let error as ConfigurationError {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.problem))
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.problem, underlyingError: error))
         }
     }
 
@@ -425,4 +415,63 @@ struct FlatTrainingConfiguration: Encodable {
             evaluationBatchSize: c.evaluationBatchSize, probeBatchSize: p.probeBatchSize, microBatchSize: o.microBatchSize)
         return (c, sha256OfSortedJSON(flat))
     }
+}
+
+extension ModelKind: SettingName {}
+extension DatasetKind: SettingName {}
+extension Precision: SettingName {}
+
+extension Schedule: SettingValue {
+    public static var typeDescription: String { "constant, cosine or step:EPOCHS:GAMMA" }
+    public init?(argument text: String) { try? self.init(parsing: text) }
+    /// What ``init(parsing:)`` says is wrong (`has an invalid value ('step:0:1'): the step size must be …`).
+    public static func problem(argument text: String) -> String? {
+        do { _ = try Schedule(parsing: text); return nil } catch { return (error as? ConfigurationError)?.problem }
+    }
+    public var argumentText: String { description }
+}
+
+extension DataSettings {
+    /// The data keys, declared once: `train`'s `data.…` keys, and the data options of `probe`, `slice` and `taylor`.
+    public static let keys: [SettingKey<DataSettings>] = [
+        SettingKey("dataset", \.dataset, help: "The data set (fashion-mnist reads Debian's dataset-fashion-mnist files, or --data-directory)."),
+        SettingKey("dataDirectory", \.dataDirectory, aliases: ["data-dir"],
+                   help: "Directory with the four IDX files (.gz or raw); MNIST is fetched there if missing. null: data/mnist, or /usr/share/datasets/fashion-mnist for fashion-mnist."),
+        SettingKey("validation", \.validation, limits: SettingLimits("in 0..<60000 (the rest is the training split)") { $0 >= 0 && $0 < 60_000 }, help: "Training samples held out for validation (of the 60,000)."),
+        SettingKey("trainLimit", \.trainLimit, limits: .atLeast(1), help: "Use only this many training samples (a seeded random subset); null: all."),
+        SettingKey("testLimit", \.testLimit, limits: .atLeast(1), help: "Use only this many test samples (a seeded random subset); null: all."),
+    ]
+}
+
+extension TrainingConfiguration {
+    /// Every key of a training run with its option, help and limits: `train`'s options and help come from here.
+    public static let keys: [SettingKey<TrainingConfiguration>] = [
+        SettingKey("model", \.model, help: "The model."),
+        SettingKey("epochs", \.epochs, limits: .range(1...maximumEpochs), help: "Passes over the training split; with a stopping rule, the most."),
+        SettingKey("seed", \.seed, help: "Seeds initialization, shuffling and the λ_max start vector."),
+        SettingKey("schedule", \.schedule, help: "The learning-rate schedule in epochs: constant, cosine (to zero over the run) or step:EPOCHS:GAMMA (multiply by GAMMA every EPOCHS epochs)."),
+        SettingKey("evaluationBatchSize", \.evaluationBatchSize, limits: .range(1...(1 << 24)), help: "Rows per chunk when evaluating loss and accuracy."),
+        SettingKey("optimizer.batchSize", \.optimizer.batchSize, limits: .range(1...(1 << 24)), help: "Samples per SGD step."),
+        SettingKey("optimizer.learningRate", \.optimizer.learningRate, limits: .positive, help: "The base learning rate η₀ (representable in Float32)."),
+        SettingKey("optimizer.momentum", \.optimizer.momentum, limits: .halfOpen(0, 1).noting("also after rounding to Float32"), help: "Heavy-ball momentum μ."),
+        SettingKey("optimizer.weightDecay", \.optimizer.weightDecay, limits: .nonNegative, help: "L2 weight decay λ; η·λ must stay below SGD's stability limit."),
+        SettingKey("optimizer.nesterov", \.optimizer.nesterov, help: "Nesterov momentum instead of heavy ball."),
+        SettingKey("optimizer.gradientClipNorm", \.optimizer.gradientClipNorm, limits: .positive.noting("or null: no clipping"), help: "Clip each mini-batch gradient to this global L2 norm; null: no clipping."),
+        SettingKey("optimizer.microBatchSize", \.optimizer.microBatchSize, aliases: ["micro-batch"], limits: .atLeast(0).noting("0: the whole mini-batch"),
+                   help: "Rows per gradient evaluation inside one SGD step (0: the whole mini-batch); the same step with less memory."),
+        SettingKey("optimizer.warmupEpochs", \.optimizer.warmupEpochs, help: "Linear learning-rate warm-up over this many epochs (at most epochs; fractions allowed); null: none."),
+        SettingKey("stopping.trainAccuracy", Double?.self, limits: .openClosed(0, 1).noting("a fraction of the training split"), help: "Stop once the train accuracy reaches this fraction; null: no such target.",
+                   value: { $0.stopping?.trainAccuracy }),
+        SettingKey("stopping.trainLoss", Double?.self, limits: .positive, help: "Stop once the train loss falls to this value; null: no such target.",
+                   value: { $0.stopping?.trainLoss }),
+        SettingKey("probes.lambdaEvery", \.probes.lambdaEvery, limits: .atLeast(0).noting("0: never"), help: "Estimate λ_max every this many epochs (0: never; the last epoch always has one)."),
+        SettingKey("probes.probeSamples", \.probes.probeSamples, aliases: ["lambda-samples"], limits: .atLeast(1),
+                   help: "The probe batch: the first this many training samples (the same default as probe's --probe-samples)."),
+        SettingKey("probes.probeBatchSize", \.probes.probeBatchSize, limits: .atLeast(0).noting("0: the whole probe set at once"), help: "Rows per chunk of the probe batch in Hessian-vector products (0: all at once); the same function, only the speed differs."),
+        SettingKey("probes.lambdaIterations", \.probes.lambdaIterations, option: "power-iterations", aliases: ["lambda-iterations"], limits: .range(ProbeLimits.powerIterations), help: "Maximum power iterations per λ_max estimate."),
+        SettingKey("probes.lambdaTolerance", \.probes.lambdaTolerance, option: "power-tolerance", aliases: ["lambda-tolerance"], limits: .positive, help: "Power iteration has converged when ‖Hv − λv‖ ≤ tolerance·|λ| (the same default as probe's --power-tolerance)."),
+        SettingKey("probes.extraProbes", \.probes.extraProbes, help: "Further probes after λ_max on the same schedule, by name (\(ProbeRegistry.names.filter { $0 != LambdaMaxProbe.name }.joined(separator: ", "))); null: λ_max alone."),
+        SettingKey("probes.lambdaEverySteps", \.probes.lambdaEverySteps, limits: .atLeast(1).noting("or null: λ_max only after epochs"), help: "λ_max also after every this many SGD steps (steps.csv); null: only after epochs."),
+        SettingKey("probes.stepCurvature", \.probes.stepCurvature, help: "The curvature along every SGD step (step-curvature.csv)."),
+    ] + DataSettings.keys.map { $0.nested(in: "data", \.data) }
 }

@@ -65,7 +65,7 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         for (range, dimensions) in [("1:1.0000000000000002", "2"), ("1e16:10000000000000002", "1"), ("1e16:10000000000000002", "2")] {
             let r = try runLandscape(exe, ["slice", "--range", range, "--dimensions", dimensions, "--data-dir", "/nonexistent"])
             #expect(!r.signalled && r.status != 0, "\(range)")
-            #expect(r.output.contains("too narrow for 25 distinct points"), "\(r.output)")
+            #expect(r.output.contains("too narrow for 31 distinct points"), "\(r.output)")   // slice's default --points, the study's slicePoints
         }
     }
 
@@ -134,11 +134,11 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
     @Test func everyProbeOptionHasAnUpperBound() throws {
         guard let exe = landscapeExecutable() else { return }
         for (option, value, range) in [("--lanczos-steps", 501, "1...500"), ("--slq-steps", 501, "2...500"), ("--slq-probes", 1001, "1...1000"),
-                                       ("--trace-probes", 10_001, "6...10000"), ("--directions", 10_001, "1...10000"),
+                                       ("--trace-probes", 10_001, "6...10000"), ("--sharpness-directions", 10_001, "1...10000"),
                                        ("--ascent-steps", 10_001, "1...10000"), ("--power-iterations", 100_001, "1...100000")] {
             let r = try runLandscape(exe, ["probe", option, String(value), "--data-dir", "/nonexistent"])
             #expect(!r.signalled && r.status != 0, "\(option)")
-            #expect(r.output.contains("\(option) must be in \(range), got \(value)"), "\(r.output)")
+            #expect(r.output.contains("\(option) \(value): must be in \(range), got \(value)"), "\(r.output)")
         }
     }
 
@@ -148,7 +148,7 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         defer { try? FileManager.default.removeItem(at: out) }
         let r = try runLandscape(exe, ["probe", "--operator", "ggn", "--blocks", "layer", "--samples", "16", "--top", "2",
                                        "--lanczos-steps", "8", "--slq-probes", "1", "--slq-steps", "4", "--trace-probes", "6",
-                                       "--directions", "2", "--ascent-steps", "2", "--power-iterations", "5",
+                                       "--sharpness-directions", "2", "--ascent-steps", "2", "--power-iterations", "5",
                                        "--data-dir", data.path, "--output-dir", out.path])
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains("operator: ggn") && r.output.contains("per layer"), "\(r.output)")
@@ -173,7 +173,7 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         defer { try? FileManager.default.removeItem(at: out) }
         let r = try runLandscape(exe, ["probe", "--probes", "sharpness_gradient", "--learning-rate", "0.05", "--samples", "8", "--top", "2",
                                        "--lanczos-steps", "4", "--slq-probes", "1", "--slq-steps", "4", "--trace-probes", "6",
-                                       "--directions", "1", "--ascent-steps", "1", "--power-iterations", "20",
+                                       "--sharpness-directions", "1", "--ascent-steps", "1", "--power-iterations", "20",
                                        "--data-dir", fixture.path, "--validation", "16", "--output-dir", out.path])
         #expect(r.status == 0, "\(r.output)")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("probe.json"))) as! [String: Any]
@@ -196,7 +196,7 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         defer { try? FileManager.default.removeItem(at: far) }
         let huge = try runLandscape(exe, ["probe", "--probes", "sharpness_gradient", "--learning-rate", "1e300", "--samples", "8", "--top", "2",
                                           "--lanczos-steps", "4", "--slq-probes", "1", "--slq-steps", "4", "--trace-probes", "6",
-                                          "--directions", "1", "--ascent-steps", "1", "--power-iterations", "20",
+                                          "--sharpness-directions", "1", "--ascent-steps", "1", "--power-iterations", "20",
                                           "--data-dir", fixture.path, "--validation", "16", "--output-dir", far.path])
         #expect(huge.status == 0 && huge.output.contains("sharpness_gradient_measured"), "\(huge.output)")
         let farJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: far.appendingPathComponent("probe.json"))) as! [String: Any]
@@ -215,7 +215,7 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         defer { try? FileManager.default.removeItem(at: out) }
         let r = try runLandscape(exe, ["probe", "--probes", "batch_sharpness", "--batch-size", "200", "--samples", "8", "--top", "2",
                                        "--lanczos-steps", "4", "--slq-probes", "1", "--slq-steps", "4", "--trace-probes", "6",
-                                       "--directions", "1", "--ascent-steps", "1", "--power-iterations", "2",
+                                       "--sharpness-directions", "1", "--ascent-steps", "1", "--power-iterations", "2",
                                        "--data-dir", fixture.path, "--validation", "16", "--output-dir", out.path])
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains("--batch-size 200 is more than the 80 training samples; batch_sharpness measures one batch of all of them"), "\(r.output)")
@@ -272,7 +272,7 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
         defer { try? FileManager.default.removeItem(at: out) }
         let r = try runLandscape(exe, ["probe", "--per-sample", "--probes", "per_sample_curvature", "--samples", "8", "--top", "2",
                                        "--lanczos-steps", "4", "--slq-probes", "1", "--slq-steps", "4", "--trace-probes", "6",
-                                       "--directions", "1", "--ascent-steps", "1", "--power-iterations", "20", "--seed", "5",
+                                       "--sharpness-directions", "1", "--ascent-steps", "1", "--power-iterations", "20", "--seed", "5",
                                        "--data-dir", fixture.path, "--validation", "16", "--output-dir", out.path])
         #expect(r.status == 0, "\(r.output)")
         let lines = try String(contentsOf: out.appendingPathComponent("per_sample.csv"), encoding: .utf8).split(separator: "\n")

@@ -21,7 +21,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: out) }
         let stdout = sink == "/dev/full" ? try #require(FileHandle(forWritingAtPath: "/dev/full")) : brokenPipe()
         let r = try runLandscape(exe, ["probe", "--samples", "8", "--top", "2", "--lanczos-steps", "4", "--power-iterations", "3", "--slq-probes", "1",
-                              "--slq-steps", "3", "--trace-probes", "6", "--directions", "1", "--ascent-steps", "1",
+                              "--slq-steps", "3", "--trace-probes", "6", "--sharpness-directions", "1", "--ascent-steps", "1",
                               "--data-dir", mnist.path, "--output-dir", out.path], stdout: stdout)
         #expect(!r.signalled && r.status == 0, "\(sink): \(r.output)")
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("probe.json").path), "\(sink)")

@@ -11,7 +11,7 @@ import Layers
     static let data = ["--data-dir", root.appendingPathComponent("Tests/Fixtures/data").path, "--validation", "16", "--samples", "8"]
     /// `landscape probe`'s suite at its smallest.
     static let smallProbe = ["--top", "1", "--lanczos-steps", "4", "--slq-probes", "1", "--slq-steps", "2", "--trace-probes", "6",
-                             "--directions", "1", "--ascent-steps", "1", "--power-iterations", "2"]
+                             "--sharpness-directions", "1", "--ascent-steps", "1", "--power-iterations", "2"]
 
     @Test func nonFiniteProbeResultsAreWrittenAsStringsBesideTheOthers() throws {
         guard let exe = landscapeExecutable() else { return }
