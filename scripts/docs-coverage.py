@@ -12,8 +12,7 @@ A symbol counts as documented when it has its own doc comment, or when DocC show
 - an initializer without parameters, `init()`: the value with its defaults, which the type's and
   the properties' documentation describe (the house rule: no template comments on obvious members);
 - an enum case declared on the line of its documented enum.
-Symbols listed in scripts/docs-coverage-pending.txt (MODULE PATH per line) are reported as pending
-instead of failing. Prints the coverage per module and every undocumented symbol (file:line, kind, path); exits 1 if
+Prints the coverage per module and every undocumented symbol (file:line, kind, path); exits 1 if
 there is one. --report prints them without failing (for a list of what is missing).
 """
 import json
@@ -137,12 +136,6 @@ def main():
         sys.exit(__doc__)
     directory, modules = args[0], args[1:]
     symbols, relationships = load(directory, set(modules))
-    pending_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "docs-coverage-pending.txt")
-    pending = set()
-    if os.path.exists(pending_file):
-        with open(pending_file) as f:
-            pending = {tuple(l.split(None, 1)) for l in (l.strip() for l in f) if l and not l.startswith("#")}
-    pending_seen = set()
     total_missing = 0
     lines = []
     for m in modules:
@@ -151,16 +144,10 @@ def main():
         others = [symbols[o] for o in symbols if o != m]
         rels = [r for o in symbols for r in relationships[o]]
         missing = undocumented([symbols[m]] + others, rels)
-        pending_here = [s for s in missing if (m, ".".join(s["pathComponents"])) in pending]
-        for s in pending_here:
-            pending_seen.add((m, ".".join(s["pathComponents"])))
-            print(f"docs-coverage: pending (scripts/docs-coverage-pending.txt): {m} {'.'.join(s['pathComponents'])}")
-            missing.remove(s)
         countable = [k for k, s in symbols[m].items()
                      if "::SYNTHESIZED::" not in k and "location" in s and s["kind"]["identifier"] != "swift.extension"]
         total_missing += len(missing)
-        note = f" ({len(pending_here)} pending)" if pending_here else ""
-        print(f"docs-coverage: {m}: {len(countable) - len(missing) - len(pending_here)}/{len(countable)} public symbols documented{note}")
+        print(f"docs-coverage: {m}: {len(countable) - len(missing)}/{len(countable)} public symbols documented")
         for s in missing:
             loc = s["location"]
             path = loc["uri"].replace("file://", "")
@@ -169,9 +156,6 @@ def main():
                          f"{'.'.join(s['pathComponents'])} has no doc comment")
     for line in sorted(lines):
         print(line)
-    for m, path in sorted(pending - pending_seen):
-        if m in modules:
-            print(f"docs-coverage: {m} {path} is documented or gone: delete its line from scripts/docs-coverage-pending.txt")
     if total_missing and not report_only:
         print(f"docs-coverage: {total_missing} public symbols without a summary (add a /// line; "
               "protocol witnesses inherit the requirement's)", file=sys.stderr)

@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 output="${1:-.build/docs-site}"
-modules=(Tensors Autodiff Layers Probes Optimizers Datasets Checkpoints Training Plotting Study)
+modules=(Tensors Autodiff Layers Probes Optimizers Datasets Checkpoints Settings Training Plotting Study)
 targets=()
 for m in "${modules[@]}"; do targets+=(--target "$m"); done
 export LANDSCAPE_DOCS=1

@@ -2,7 +2,9 @@ import Foundation
 
 /// The data sets this package reads, by name: the one list of data-set names.
 public enum DatasetKind: String, CaseIterable, Codable, Sendable {
+    /// LeCun et al.'s handwritten digits (fetched into the data directory when missing).
     case mnist
+    /// Zalando's Fashion-MNIST, the same format (Debian's dataset-fashion-mnist, or the data directory).
     case fashionMNIST = "fashion-mnist"
 
     /// The name in messages and reports ("MNIST", "Fashion-MNIST"; ``MNISTDataset/name``).

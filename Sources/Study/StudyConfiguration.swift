@@ -299,7 +299,10 @@ public struct StudyConfiguration: ConfigurationValue {
     /// whole-split probes). Measured (Notes/study.md): the low-noise MLP reaches 91.8 % test
     /// accuracy over seeds 0–2 (91.75–91.84 %), the high-noise MLP 92.8 %, the CNNs above 95 %.
     public enum Preset: String, CaseIterable, Sendable {
-        case full, quick
+        /// The study's protocol: the defaults.
+        case full
+        /// The first look described above.
+        case quick
 
         /// The preset's configuration.
         public var configuration: StudyConfiguration {

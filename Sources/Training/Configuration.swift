@@ -58,7 +58,7 @@ public protocol ConfigurationValue: Codable, Equatable, Sendable {
     /// Names of older versions and the names that replaced them (last components).
     static var renamedKeys: [String: String] { get }
     /// The keys that are also command-line options, each declared once with its type, help and
-    /// limits (``SettingKey``): options, help and the types in error messages come from here.
+    /// limits (``/Settings/SettingKey``): options, help and the types in error messages come from here.
     static var keys: [SettingKey<Self>] { get }
     /// Checks every value.
     /// - Throws: ``ConfigurationError`` naming the first bad key.
@@ -410,7 +410,7 @@ final class KeyTreeCache: @unchecked Sendable {
 }
 
 /// What a value of this kind is, in words, for error messages ("an integer", "one of mlp, cnn"):
-/// its type's ``SettingValue/typeDescription``.
+/// its type's ``/Settings/SettingValue/typeDescription``.
 func describeType(_ value: Any) -> String {
     if let v = value as? any SettingValue { return type(of: v).typeDescription }
     return Mirror(reflecting: value).displayStyle == .dictionary ? "an object" : "a value of the form of its default"

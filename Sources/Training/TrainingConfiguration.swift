@@ -330,8 +330,11 @@ public struct ProbeSettings: Codable, Equatable, Sendable {
 /// PyTorch's StepLR stepped once per epoch). ``TrainingConfiguration/learningRateSchedule(stepsPerEpoch:)``
 /// turns it into steps.
 public enum Schedule: Codable, Equatable, Sendable, CustomStringConvertible {
+    /// η₀ at every step.
     case constant
+    /// η₀·½(1 + cos(πt/T)) at step t = 0, 1, … of the run's T steps (towards zero at its end).
     case cosine
+    /// η₀·gamma^⌊epoch/everyEpochs⌋ (the epoch counted from 0).
     case step(everyEpochs: Int, gamma: Double)
 
     /// Reads the text form.
