@@ -77,7 +77,7 @@ import Tensors
         let f = Quadratic(spectrum: ProbeSuiteTests.spectrum, seed: 3)
         let θ = Tensor<Double>([0.3, -0.2, 0.1, 0.4, -0.5, 0.2])
         var s = ProbeSuiteSettings()
-        s.top = 2; s.lanczosSteps = 6; s.slqSteps = 6; s.traceProbes = 6
+        s.top = 2; s.lanczosSteps = 6; s.slqSteps = 6; s.traceProbes = 6; s.epsilon = 0.05
         var steps: [String] = []
         let trace = try probeSuite(of: f, at: θ, operator: try HessianOperator(of: f, at: θ), layout: f.layout, settings: s, parts: [.trace, .lambdaMin]) { steps.append($0) }
         #expect(trace.parts == [.trace, .lambdaMin] && Set(trace.seconds.keys) == ["lanczos", "trace"] && steps.count == 2, "\(steps)")
