@@ -13,6 +13,12 @@ struct FetchCommand: ParsableCommand {
     @Option(help: "An existing local copy to use first (else $LANDSCAPE_MNIST_DIR, else ../shared/data/mnist).")
     var from: String?
 
+    func validate() throws {
+        var s = DataSettings()
+        s.dataDirectory = dataDirectory
+        if let (key, problem) = s.problem, key == "dataDirectory" { throw ValidationError("--data-directory: \(problem)") }
+    }
+
     func run() throws {
         let dir = URL(fileURLWithPath: dataDirectory ?? DatasetKind.mnist.defaultDirectory)
         let source = try MNISTFetcher.fetch(into: dir, localCopy: from.map { URL(fileURLWithPath: $0) }, log: { outLine($0) })

@@ -48,8 +48,15 @@ struct Landscape: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout pipe becomes EPIPE, which Console reports and survives
         BLASRuntime.ensureFastKernel()
         BLASRuntime.retainFreedMemory()
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        // `--version` anywhere before `--` (`landscape train --version`) prints the version: a
+        // subcommand would otherwise parse past it and start its job.
+        if arguments.prefix(while: { $0 != "--" }).contains("--version") {
+            outLine(versionLine)
+            return
+        }
         do {
-            var command = try parseAsRoot(Array(CommandLine.arguments.dropFirst()))
+            var command = try parseAsRoot(arguments)
             try command.run()
         } catch {
             exit(withError: error)

@@ -224,4 +224,18 @@ struct CheckTargetOptions: ParsableArguments {
 struct TaylorRecordOptions: ParsableArguments {
     @Option(help: "Also write the derivatives, the comparison table and the inputs (checkpoint and its SHA-256, data, samples, seed, direction) to this JSON file.")
     var json: String?
+
+    /// The file is written after the derivatives are computed: its place is checked first.
+    func validate() throws {
+        guard let json else { return }
+        guard !json.isEmpty else { throw ValidationError("--json: must not be empty") }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: json, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ValidationError("--json \(json): is a directory; give a file name")
+        }
+        let parent = URL(fileURLWithPath: json).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--json \(json): the directory \(parent) does not exist")
+        }
+    }
 }
