@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Study
+import Training
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,6 +19,11 @@ struct ReportCommand: ParsableCommand {
         if RunReport.isRun(dir) {
             list(try RunReport.write(in: dir))
             return
+        }
+        let fm = FileManager.default
+        if fm.fileExists(atPath: dir.path), !fm.fileExists(atPath: dir.appendingPathComponent("config.json").path),
+           !fm.fileExists(atPath: dir.appendingPathComponent(RunStore.runInfoName).path) {
+            throw CLIError(description: "\(directory) holds neither config.json (a study's directory) nor run.json (a training run's): give a directory that `landscape study` or `landscape train` wrote")
         }
         let written = try StudyReport.write(in: dir)
         list(written.files)

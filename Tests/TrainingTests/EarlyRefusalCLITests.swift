@@ -39,3 +39,14 @@ import Testing
         }
     }
 }
+
+extension EarlyRefusalCLITests {
+    @Test func reportNamesBothKindsOfDirectory() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-report-empty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try runLandscape(exe, ["report", dir.path])
+        #expect(r.status != 0 && r.output.contains("neither config.json") && r.output.contains("run.json"), "\(r.output)")
+    }
+}
