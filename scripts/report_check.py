@@ -3,8 +3,9 @@
 
 A copy of the page gets a script injected at the top of <head> that records console errors,
 uncaught exceptions and failed resource loads from the start, and on `load` checks the page (a viewport meta element is present):
-every expected figure is present (<figure data-figure="NAME">), has a non-zero size and drawn
-elements (path, polyline, polygon, circle, line, rect beyond the background), lies inside the
+every expected figure is present (<figure data-figure="NAME">), has a non-zero size and draws
+data (series points, scatter points or heat-map cells, told apart from axes, ticks and legend by
+the data attributes of SVGPlot's figures), lies inside the
 viewport horizontally, and its SVG text is at least 11 px at the displayed size; the page itself
 does not scroll horizontally. The page is loaded in an <iframe> exactly as wide as the width
 checked (headless Chromium's window is at least 500 px wide); the check posts its result as
@@ -61,9 +62,22 @@ CHECK_SCRIPT = r"""
       var s = svg.getBoundingClientRect();
       info.svgWidth = Math.round(s.width); info.svgHeight = Math.round(s.height);
       if (s.width < 1 || s.height < 1) problems.push(name + ": the figure has zero size (" + s.width + "×" + s.height + ")");
-      var drawn = svg.querySelectorAll("path, polyline, polygon, circle, line, rect").length;
-      info.drawn = drawn;
-      if (drawn < 5) problems.push(name + ": empty (only " + drawn + " drawn elements)");
+      // Data marks, by the attributes SVGPlot gives the data (axes, ticks, legend and background
+      // carry none): the points of each line (polyline[data-series] of at least 2 points), the
+      // circles of scatter, ring and error-bar series (g[data-series]; reference lines, which
+      // carry data-style, are not data), and the heat map's cells with a finite value (the rects
+      // of g[data-series="grid"] less its data-missing).
+      var marks = 0;
+      svg.querySelectorAll("polyline[data-series]").forEach(function (p) {
+        var n = (p.getAttribute("points") || "").trim().split(/\s+/).filter(Boolean).length;
+        if (n >= 2) marks += n;
+      });
+      marks += svg.querySelectorAll('g[data-series]:not([data-style]):not([data-series="grid"]) circle').length;
+      svg.querySelectorAll('g[data-series="grid"]').forEach(function (g) {
+        marks += Math.max(0, g.querySelectorAll("rect").length - (parseInt(g.getAttribute("data-missing"), 10) || 0));
+      });
+      info.marks = marks;
+      if (marks < 1) problems.push(name + ": empty (no data drawn: no series points, scatter points or heat-map cells)");
       var vb = svg.viewBox && svg.viewBox.baseVal;
       var scale = vb && vb.width > 0 ? s.width / vb.width : 1;
       var smallest = Infinity;
@@ -137,7 +151,7 @@ def check(page, expected, widths, chromium):
             if result["width"] != width:
                 failures.append("%d px: the viewport is %d px wide" % (width, result["width"]))
             failures += ["%d px: %s" % (width, p) for p in result["problems"]]
-            sizes = ", ".join("%s %dx%d (text ≥ %s px)" % (n, i["svgWidth"], i["svgHeight"], i["smallestText"])
+            sizes = ", ".join("%s %dx%d (text ≥ %s px, %s data marks)" % (n, i["svgWidth"], i["svgHeight"], i["smallestText"], i.get("marks"))
                               for n, i in sorted(result["figures"].items()) if "svgWidth" in i)
             print("  %d px: %d figures: %s" % (width, len(result["figures"]), sizes if len(sizes) < 400 else sizes[:400] + "…"))
     finally:

@@ -50,9 +50,10 @@ struct SliceCommand: ModelCommand {
         do { _ = try grid(from: lo, to: hi, count: points) } catch { throw ValidationError("--range \(range) with --points \(points): \(error)") }
     }
 
-    /// The θ checkpoints of the --trajectory run directory.
-    func trajectorySnapshots<M: Model>(_ m: M) throws -> [Tensor<Double>] {
-        guard let trajectory else { return [] }
+    /// The θ checkpoints of the --trajectory run directory, in epoch order, with the epoch each
+    /// file's name gives (theta-epoch-NNN.safetensors).
+    func trajectorySnapshots<M: Model>(_ m: M) throws -> (epochs: [Int], snapshots: [Tensor<Double>]) {
+        guard let trajectory else { return ([], []) }
         let dir = URL(fileURLWithPath: trajectory)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir) else { throw CLIError(description: "--trajectory \(dir.path) does not exist") }
@@ -61,7 +62,13 @@ struct SliceCommand: ModelCommand {
         guard files.count >= dimensions + 1 else {
             throw CLIError(description: "--trajectory \(dir.path) holds \(files.count) checkpoint\(files.count == 1 ? "" : "s") (theta-epoch-NNN.safetensors); PCA needs at least \(dimensions + 1)")
         }
-        return try files.map { try loadFlat($0.path, layout: m.layout, what: "parameters of the \(m.name)") }
+        let epochs = try files.map { file in
+            guard let epoch = Int(file.deletingPathExtension().lastPathComponent.dropFirst("theta-epoch-".count)) else {
+                throw CLIError(description: "--trajectory \(dir.path): \(file.lastPathComponent) names no epoch (theta-epoch-NNN.safetensors)")
+            }
+            return epoch
+        }
+        return (epochs, try files.map { try loadFlat($0.path, layout: m.layout, what: "parameters of the \(m.name)") })
     }
 
     func run<M: Model>(_ m: M, _ out: URL) throws {
@@ -69,7 +76,7 @@ struct SliceCommand: ModelCommand {
         let f = try b.objective, θ = b.θ
         let (lo, hi) = try bounds()
         if directions == .eigen { stderrLine("… top-\(dimensions) Hessian eigenvectors by Lanczos") }
-        let snapshots = try trajectorySnapshots(m)
+        let (snapshotEpochs, snapshots) = try trajectorySnapshots(m)
         let endpoint = try to.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") }
         let (dirs, explained): ([Tensor<Double>], [Double]?)
         do {
@@ -129,8 +136,7 @@ struct SliceCommand: ModelCommand {
             var path: SVGPlot.Path?
             if directions == .pca {
                 let (pa, pb) = try SliceFigure.planeCoordinates(of: snapshots, around: θ, u: dirs[0], v: dirs[1])
-                let epochs = try ParameterFiles.thetaFiles(in: URL(fileURLWithPath: trajectory ?? ".")).map { $0.deletingPathExtension().lastPathComponent.replacingOccurrences(of: "theta-epoch-", with: "") }
-                try writeText("epoch,alpha,beta\n" + (0..<pa.count).map { "\(Int(epochs[$0]) ?? $0 + 1),\(pa[$0]),\(pb[$0])" }.joined(separator: "\n") + "\n", out, "trajectory.csv")
+                try writeText("epoch,alpha,beta\n" + (0..<pa.count).map { "\(snapshotEpochs[$0]),\(pa[$0]),\(pb[$0])" }.joined(separator: "\n") + "\n", out, "trajectory.csv")
                 path = SVGPlot.Path(label: "training trajectory: checkpoints by epoch (filled: the last)", x: pa, y: pb)
             }
             try writeText(SliceFigure.svg(title: "2D loss slice (\(directions.rawValue) directions)", grid: SliceFigure.Grid(alphas: alphas, betas: alphas, losses: s.losses),

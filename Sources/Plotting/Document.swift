@@ -32,9 +32,22 @@ public enum HTML {
     /// The end of a page.
     public static let pageEnd = "</body></html>\n"
 
-    /// `s` with `&`, `<` and `>` escaped.
+    /// `s` with `&`, `<`, `>`, `"` and `'` escaped as character references, so that it is safe as
+    /// text and inside an attribute value quoted either way (HTML and SVG, which is XML).
     public static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
     }
 
     /// `s` escaped, with sub/superscripts (``ScriptText``: `λ_max`, `S_ε^max`) as `<sub>`/`<sup>`.

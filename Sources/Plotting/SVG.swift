@@ -49,9 +49,7 @@ public enum SVGPlot {
         public init(lower: [Double], upper: [Double]) { self.lower = lower; self.upper = upper }
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
+    static func escape(_ s: String) -> String { HTML.escape(s) }
 
     /// Up to `count` + 1 round ticks (1-2-5 steps) in [lo, hi], for any finite range: a range too
     /// narrow for two distinct ticks in floating point gets its two ends.

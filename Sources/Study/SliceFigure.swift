@@ -20,17 +20,34 @@ public enum SliceFigure {
         public init(alphas: [Double], betas: [Double], losses: [[Double]]) { self.alphas = alphas; self.betas = betas; self.losses = losses }
     }
 
-    /// The grid of a slice table (columns `alpha`, `beta`, `loss`, one row per grid point).
-    /// - Throws: ``StudyError/corruptFile(path:reason:)`` naming `path` when the rows do not form a full grid.
+    /// The grid of a slice table (columns `alpha`, `beta`, `loss`, one row per grid point, in any
+    /// order; the loss may be non-finite, the coordinates may not).
+    /// - Throws: ``StudyError/corruptFile(path:reason:)`` naming `path` when a column is missing,
+    ///   a row's α or β is not a finite number, or the rows do not hold each point of the grid
+    ///   of their α and β values exactly once (naming the repeated data row, counted from 1 after the header).
     public static func grid(of table: CSVTable, path: String) throws -> Grid {
-        let a = table.numbers("alpha"), b = table.numbers("beta"), l = table.numbers("loss")
-        let alphas = Array(Set(a)).sorted(), betas = Array(Set(b)).sorted()
-        guard alphas.count * betas.count == l.count, !alphas.isEmpty else {
-            throw StudyError.corruptFile(path: path, reason: "is not a full grid (\(alphas.count)×\(betas.count) axes, \(l.count) values)")
+        for column in ["alpha", "beta", "loss"] where !table.columns.contains(column) {
+            throw StudyError.corruptFile(path: path, reason: "has no column '\(column)'")
         }
+        let a = table.numbers("alpha"), b = table.numbers("beta"), l = table.numbers("loss")
+        if let k = a.indices.first(where: { !a[$0].isFinite || !b[$0].isFinite }) {
+            throw StudyError.corruptFile(path: path, reason: "data row \(k + 1): α = \(table.rows[k]["alpha"] ?? ""), β = \(table.rows[k]["beta"] ?? "") is not a finite point")
+        }
+        let alphas = Array(Set(a)).sorted(), betas = Array(Set(b)).sorted()
+        guard !alphas.isEmpty else { throw StudyError.corruptFile(path: path, reason: "has no rows") }
+        let column = Dictionary(uniqueKeysWithValues: alphas.enumerated().map { ($1, $0) }), row = Dictionary(uniqueKeysWithValues: betas.enumerated().map { ($1, $0) })
         var z = Array(repeating: Array(repeating: Double.nan, count: betas.count), count: alphas.count)
+        var first = Array(repeating: Array(repeating: -1, count: betas.count), count: alphas.count)
         for k in 0..<l.count {
-            if let i = alphas.firstIndex(of: a[k]), let j = betas.firstIndex(of: b[k]) { z[i][j] = l[k] }
+            let i = column[a[k]]!, j = row[b[k]]!
+            guard first[i][j] < 0 else {
+                throw StudyError.corruptFile(path: path, reason: "data row \(k + 1) repeats the grid point α = \(a[k]), β = \(b[k]) of data row \(first[i][j] + 1)")
+            }
+            first[i][j] = k
+            z[i][j] = l[k]
+        }
+        guard alphas.count * betas.count == l.count else {
+            throw StudyError.corruptFile(path: path, reason: "is not a full grid (\(alphas.count)×\(betas.count) axes, \(l.count) values)")
         }
         return Grid(alphas: alphas, betas: betas, losses: z)
     }

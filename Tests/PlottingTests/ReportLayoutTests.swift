@@ -58,6 +58,23 @@ func elements(_ name: String, in svg: String) -> [[String: String]] {
         #expect(SVGPlot.fontSize * Double(HTML.figureMinimumWidth - 14) / SVGPlot.defaultWidth >= 11)
     }
 
+    @Test func namesWithQuotesAndMarkupStayInsideTheirAttributes() {
+        // Each of the five characters by its character reference (XML 1.0 §4.6; HTML's named and numeric references).
+        #expect(HTML.escape(#"a&b<c>d"e'f"#) == "a&amp;b&lt;c&gt;d&quot;e&#39;f")
+        #expect(HTML.escape("λ_max ≥ 2/η") == "λ_max ≥ 2/η")
+        // A figure name, a series name and a marker label with both quotes and markup read back
+        // unchanged from well-formed XML, in the attribute they belong to.
+        let name = #"run "a" 'b' <c> & d.svg"#, label = #"θ "final" <x> 'y'"#
+        let figure = HTML.figure(name: name, svg: "<svg></svg>\n", caption: "c")
+        let attributes = elements("figure", in: figure)
+        #expect(attributes.count == 1 && attributes[0]["data-figure"] == name && attributes[0]["id"] == "fig-" + String(name.dropLast(4)))
+        let svg = SVGPlot.contourMap(title: "t", xLabel: "x", yLabel: "y", zLabel: "z", x: [0, 1], y: [0, 1], z: [[1, 2], [3, 4]],
+                                     marker: .init(label: label, x: 0, y: 0))
+        #expect(elements("g", in: svg).compactMap { $0["data-marker"] } == [label])
+        let line = SVGPlot.linePlot(title: "t", xLabel: "x", yLabel: "y", series: [.init(name: label, x: [0, 1], y: [1, 2], color: "#000")])
+        #expect(elements("polyline", in: line).compactMap { $0["data-series"] } == [label])
+    }
+
     @Test func everyFigureScalesWithItsViewBox() {
         let plots = [SVGPlot.linePlot(title: "t", xLabel: "x", yLabel: "y", series: [.init(name: "a", x: [0, 1], y: [1, 2], color: "#000")]),
                      SVGPlot.scatterPlot(title: "t", xLabel: "x", yLabel: "y", points: [.init(label: "p", x: 1, y: 2, color: "#000")]),

@@ -7,6 +7,7 @@ import Plotting
 import Probes
 @testable import Study
 import Tensors
+import Training
 
 /// The attributes of every element `name` of an SVG or XHTML fragment (in document order).
 func svgElements(_ name: String, in svg: String) -> [[String: String]] {
@@ -137,6 +138,30 @@ func svgElements(_ name: String, in svg: String) -> [[String: String]] {
         #expect(points.map { Double($0["data-x"]!)! } == alphas && points.map { Double($0["data-y"]!)! } == betas)
     }
 
+    /// A slice CSV must hold each point of its grid exactly once: a repeated row in place of a
+    /// missing one has the full grid's row count but would leave a cell without a value.
+    @Test func aSliceGridHoldsEachPointExactlyOnce() throws {
+        func grid(_ text: String) throws -> SliceFigure.Grid {
+            try SliceFigure.grid(of: try CSVTable.parse(text, path: "slice-x.csv"), path: "slice-x.csv")
+        }
+        func reason(_ text: String) -> String? {
+            do { _ = try grid(text); return nil } catch let StudyError.corruptFile(path, reason) {
+                #expect(path == "slice-x.csv")
+                return reason
+            } catch { return "\(error)" }
+        }
+        // Rows in any order; a non-finite loss is kept (drawn grey).
+        let g = try grid("alpha,beta,loss\n1,0,3\n0,1,2\n1,1,nan\n0,0,1\n")
+        #expect(g.alphas == [0, 1] && g.betas == [0, 1])
+        #expect(g.losses[0] == [1, 2] && g.losses[1][0] == 3 && g.losses[1][1].isNaN)
+        // (0, 1) twice and (1, 1) missing: four rows for 2×2 axes.
+        #expect(reason("alpha,beta,loss\n0,0,1\n0,1,2\n1,0,3\n0,1,2\n") == "data row 4 repeats the grid point α = 0.0, β = 1.0 of data row 2")
+        #expect(reason("alpha,beta,loss\n0,0,1\n0,1,2\n1,0,3\n") == "is not a full grid (2×2 axes, 3 values)")
+        #expect(reason("alpha,beta,loss\n0,0,1\nnan,1,2\n") == "data row 2: α = nan, β = 1 is not a finite point")
+        #expect(reason("alpha,loss\n0,1\n") == "has no column 'beta'")
+        #expect(reason("alpha,beta,loss\n") == "has no rows")
+    }
+
     @Test func nonOrthogonalDirectionsGiveTheCoordinatesASnapshotWasBuiltFrom() throws {
         var rng = SplitMix64(seed: 7)
         let θ = Tensor<Double>.randomNormal([12], using: &rng), u = Tensor<Double>.randomNormal([12], using: &rng)
@@ -168,5 +193,44 @@ func svgElements(_ name: String, in svg: String) -> [[String: String]] {
         #expect(styles == ["train": "solid", "validation": "dashed", "test": "dotted"])
         // The run directory still resumes: the report added only figures/ and report.html.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["checkpoints.csv", "figures", "metrics.csv", "report.html", "run.json", "theta-epoch-003.safetensors"])
+    }
+
+    /// The length a run's report states is the one it trains to: after `train --resume DIR
+    /// --epochs 5` (RunStore.extend) run.json keeps its 3-epoch configuration and lists the
+    /// extension; one epoch is named in the singular.
+    @Test func anExtendedRunIsReportedWithItsNewLength() throws {
+        let dir = try copy("train-complete")
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        let page = dir.appendingPathComponent("report.html")
+        try RunReport.write(in: dir)
+        #expect(try String(contentsOf: page, encoding: .utf8).contains(" schedule, 3 epochs; 3 epochs recorded."))
+        let store = try RunStore.open(at: dir)
+        try store.extend(toEpochs: 5, after: 3)
+        store.close()
+        try RunReport.write(in: dir)
+        let html = try String(contentsOf: page, encoding: .utf8)
+        #expect(html.contains(" schedule, 5 epochs; 3 epochs recorded."), "\(html.components(separatedBy: "<p>")[1])")
+
+        // A one-epoch run with one epoch recorded: its configuration and SHA-256 rewritten as `train` writes them.
+        let runJSON = dir.appendingPathComponent("run.json")
+        var info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: runJSON)) as? [String: Any])
+        var c = try TrainingConfiguration().merging(try #require(info["configuration"] as? [String: Any]), source: runJSON.path)
+        c.epochs = 1
+        info["configuration"] = c.jsonObject()
+        info["configuration_sha256"] = c.sha256
+        info["extensions"] = nil
+        try JSONSerialization.data(withJSONObject: info).write(to: runJSON)
+        let metrics = dir.appendingPathComponent("metrics.csv")
+        let lines = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n")
+        try (lines[0...1].joined(separator: "\n") + "\n").write(to: metrics, atomically: true, encoding: .utf8)
+        try RunReport.write(in: dir)
+        #expect(try String(contentsOf: page, encoding: .utf8).contains(" schedule, 1 epoch; 1 epoch recorded."))
+        // An edited configuration is refused, naming run.json.
+        info["configuration_sha256"] = String(repeating: "0", count: 64)
+        try JSONSerialization.data(withJSONObject: info).write(to: runJSON)
+        #expect { try RunReport.write(in: dir) } throws: { error in
+            guard case let StudyError.corruptFile(path, _) = error else { return false }
+            return path == runJSON.path
+        }
     }
 }
