@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the study report and a run's report in a browser: runs a tiny study (MLP, both regimes,
 # one seed, 600 training samples, 3 epochs, λ_max every 3 SGD steps, a 7×7 slice — every figure
-# kind of report.html; the whole check takes about 20 s with a release build on 2 cores), draws one of its runs with
+# kind of report.html; the whole check takes 20–40 s with a release build on 2 cores), draws one of its runs with
 # `landscape report RUN_DIR` and slices it along its trajectory's principal directions (the
 # trajectory must be drawn on the slice, one point per checkpoint where the map's axes put its
 # coordinates, ending on θ's marker; a copy with a point moved 3 px must be refused), and loads both

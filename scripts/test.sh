@@ -2,7 +2,7 @@
 # The test command: installs the system dependencies, builds the tests and the release binary (the
 # quick preset's test runs it), runs every test target, builds the documentation (scripts/docs.sh;
 # DOCS=0 skips it), checks the study's and a run's report.html in headless Chromium
-# (scripts/report-check.sh; about 20 s), checks the Kubernetes Job example and the
+# (scripts/report-check.sh; under a minute), checks the Kubernetes Job example and the
 # Slurm batch script's signal handling, runs the Slurm smoke test (scripts/slurm/smoke.sh; SLURM_SMOKE=0 skips it), then each fuzz
 # target of Fuzz/ for a fixed 20,000 inputs from its seed corpus (a reader that crashes on them
 # fails the run). FUZZ_RUNS=0 skips the fuzzing.
