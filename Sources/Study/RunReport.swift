@@ -120,7 +120,7 @@ public enum RunReport {
         html += HTML.paragraph(intro)
         html += "<h2>Figures</h2>\n" + HTML.paragraph(SVGPlot.lineStyleConvention, class: "note") + HTML.figureGrid(shown)
         html += "<h2>Epochs</h2>\n" + HTML.table(present.map(\.1), rows)
-        html += HTML.paragraph("Data files: run.json, metrics.csv, checkpoints.csv and the θ checkpoints theta-epoch-NNN.safetensors. Regenerate with `landscape report \(directory.lastPathComponent)`.")
+        html += HTML.paragraph("Data files: run.json, metrics.csv, checkpoints.csv and the θ checkpoints theta-epoch-NNN.safetensors. Regenerate with `landscape report \(directory.path)`.")
         html += HTML.pageEnd
         let page = directory.appendingPathComponent("report.html")
         try AtomicFile.write(html, to: page)

@@ -258,6 +258,7 @@ public enum StudyReport {
                   caption: "The largest Hessian eigenvalue λ_max of the loss on the first \(probeCountText) training samples (power iteration, warm-started from the previous epoch; log scale)."
                     + (limits.isEmpty ? "" : " Dash-dot: the stability limit \(limitName) of SGD with momentum μ at each epoch's learning rate η; λ_max at or above it means gradient descent on this loss would oscillate (the edge of stability).")
                     + (notConverged.isEmpty ? "" : " Rings: estimates that did not converge within \(config.training.probes.lambdaIterations) iterations."))
+        let quadraticTableNote = "S_ε per run beside its two quadratic predictions: ½ε²·tr(H)/d, what a random unit direction sees on average, which S_ε^mean follows, and ½ε²λ_max, the worst direction, far above it (the sharpness figure's caption says why)."
         let quadraticNote = "S_ε^max is the largest loss increase L(θ + εu) − L(θ) over \(config.epochProbes.sharpnessDirections) random unit directions u at radius ε = \(config.epochProbes.sharpnessEpsilon). "
             + "Why it lies far below ½ε²λ_max: a random unit direction in d dimensions sees the average curvature uᵀHu ≈ tr(H)/d, not the top eigenvalue (its overlap with the top eigenvector is ~1/d), so S_ε ≈ ½ε²·tr(H)/d (plus the first-order term ε·gᵀu), orders of magnitude below the worst case ½ε²λ_max; the table \"Sharpness against its quadratic predictions\" gives both numbers per run."
         try write(SVGPlot.linePlot(title: "Sharpness S_ε^max per epoch, ε = \(config.epochProbes.sharpnessEpsilon)\(seedNote)", xLabel: "epoch",
@@ -479,7 +480,7 @@ public enum StudyReport {
         md += "## Final values over seeds\n\n" + aggregateText + "\n\n" + Markdown.table(aggregateHeader, aggregateTable) + "\n"
         let regimeText = "Per model and regime, mean ± sample standard deviation over the finished runs (n). λ_max·η₀/2 is the sharpness in units of gradient descent's stability limit 2/η at the regime's peak learning rate η₀ (1 at the edge of stability); for SGD with heavy-ball momentum μ the limit is 2(1+μ)/η, i.e. λ_max·η₀/2 = 1 + μ. Keskar sharpness is final.csv's `keskar_sharpness` (— when the study did not measure it). Smooth radius / ε is final.csv's `validity_random_smooth_median` (the median over sharpness's first directions — the same seed — of the distance to the nearest change of the activation pattern or a pooling argmax) in units of the sharpness radius ε: below 1, S_ε measures beyond the region where the loss is smooth and ½ε²λ_max cannot predict it (— when the study did not measure it)."
         md += "## Regimes side by side\n\n" + regimeText + "\n\n" + Markdown.table(regimeHeader, regimeTable) + "\n"
-        md += "## Sharpness against its quadratic predictions\n\n" + quadraticNote + "\n\n" + Markdown.table(quadraticHeader, quadraticRows) + "\n"
+        md += "## Sharpness against its quadratic predictions\n\n" + quadraticTableNote + "\n\n" + Markdown.table(quadraticHeader, quadraticRows) + "\n"
         md += "## Three estimates of the trace\n\n" + traceNote + "\n\n"
         md += "## Time (seconds)\n\n" + Markdown.table(timeHeader, timeTable) + "\n"
         md += "Summed over each configuration's runs. Probes = λ_max + sharpness + trace (+ other epoch probes) every epoch, and the final Lanczos, SLQ, slice, sharpness precision check, per-layer blocks, Gauss–Newton eigenvalues and extra final probes.\n\n"
@@ -550,7 +551,7 @@ public enum StudyReport {
         html += "<h2>Figures</h2>\n" + HTML.paragraph(SVGPlot.lineStyleConvention + " Colours are configurations (the same in every figure).", class: "note")
         func figureHTML(_ f: String) -> String? { svgOf[f].map { HTML.figure(name: f, svg: $0, caption: captions[f] ?? "") } }
         html += HTML.figureGrid(["loss.svg", "accuracy.svg", "lambda-max.svg", "batch-sharpness.svg", "lambda-steps.svg", "sharpness-max.svg", "gap-vs-lambda.svg", "density.svg"].compactMap(figureHTML))
-        html += "<h2>Sharpness against its quadratic predictions</h2>\n" + HTML.paragraph(quadraticNote) + HTML.table(quadraticHeader, quadraticRows)
+        html += "<h2>Sharpness against its quadratic predictions</h2>\n" + HTML.paragraph(quadraticTableNote) + HTML.table(quadraticHeader, quadraticRows)
         html += "<h2>Three estimates of the trace</h2>\n" + HTML.paragraph(traceNote)
         if !sliceFigures.isEmpty {
             html += "<h2>Final 2D slices</h2>\n" + HTML.figureGrid(sliceFigures.compactMap(figureHTML))
