@@ -17,7 +17,8 @@ struct StudyCommand: ParsableCommand {
         abstract: "Run the MNIST geometry study: MLP and CNN × high-noise and low-noise SGD, each over several seeds, with loss, accuracy, λ_max, sharpness and trace every epoch, final slices and spectra, figures and an HTML report with means and spreads over seeds.",
         discussion: """
         The configuration starts from --preset (full: the study's protocol, seeds 0, 1, 2; quick: one seed, 10,000 \
-        training samples, 2 epochs, smaller probes, 1–3 minutes), then a --config JSON file (any subset of the keys printed by --print-config), \
+        training samples, 2 epochs of high-noise and 6 of low-noise SGD, smaller probes: about a minute for the MLP alone, 6–15 minutes \
+        with the CNN on 2 cores; the options below show the full preset's defaults), then a --config JSON file (any subset of the keys printed by --print-config), \
         then --set KEY=VALUE for any key (dotted keys reach into objects; the per-model and per-regime maps are set this way, \
         e.g. --set regimeSettings.low-noise.batchSize=1024), then the configuration options below. Each configuration (model × regime) is trained \
         once per seed (--seeds 0,1,2), each as its own run. The run directory gets config.json, metrics.csv, \
@@ -31,7 +32,7 @@ struct StudyCommand: ParsableCommand {
 
         """ + ConfigurationFlags.help(StudyConfiguration.self))
 
-    @Option(help: "Preset: full (the study's protocol, the default) or quick (a first look in 1–3 minutes).") var preset: StudyConfiguration.Preset?
+    @Option(help: "Preset: full (the study's protocol, the default) or quick (a first look: about a minute with --models mlp, 6–15 minutes with the CNN).") var preset: StudyConfiguration.Preset?
     @OptionGroup var settings: ConfigurationOptions
     @OptionGroup var output: RunOptions
     @Flag(help: "Plan the study as a manifest of its runs (DIR/manifest.jsonl) for `landscape sweep run`, without training.") var plan = false
