@@ -6,7 +6,8 @@
 A symbol counts as documented when it has its own doc comment, or when DocC shows another's:
 - a protocol witness or default implementation (its name is a requirement of a protocol its type
   conforms to, directly or through refinement; for the standard library's protocols, the names
-  in STANDARD_REQUIREMENTS), which shows the requirement's documentation;
+  that STANDARD_REQUIREMENTS lists under a protocol the type conforms to), which shows the
+  requirement's documentation;
 - a member synthesized by the compiler or inherited from a protocol extension (no source location
   in this package);
 - an initializer without parameters, `init()`: the value with its defaults, which the type's and
@@ -20,19 +21,45 @@ import os
 import sys
 from collections import defaultdict
 
-# Requirements of the standard library's and Foundation's protocols that the package's types
-# conform to; DocC shows the standard library's documentation for their witnesses.
+# Requirements of the standard library's, Foundation's and ArgumentParser's protocols, by protocol;
+# DocC shows their documentation for a witness. A member is exempt by this table only when its type
+# conforms to the protocol (the graphs' conformsTo relationships name external protocols in
+# targetFallback, and list implied conformances: a RandomAccessCollection also conforms to Collection).
+_COLLECTION = {"startIndex", "endIndex", "index(after:)", "index(_:offsetBy:)", "distance(from:to:)",
+               "subscript(_:)", "count", "isEmpty", "Index", "Indices", "SubSequence", "indices"}
+_SEQUENCE = {"makeIterator()", "Element", "Iterator", "underestimatedCount"}
+_LITERAL = {
+    "Swift.ExpressibleByIntegerLiteral": {"init(integerLiteral:)", "IntegerLiteralType"},
+    "Swift.ExpressibleByFloatLiteral": {"init(floatLiteral:)", "FloatLiteralType"},
+    "Swift.ExpressibleByStringLiteral": {"init(stringLiteral:)", "StringLiteralType"},
+    "Swift.ExpressibleByArrayLiteral": {"init(arrayLiteral:)", "ArrayLiteralElement"},
+    "Swift.ExpressibleByDictionaryLiteral": {"init(dictionaryLiteral:)", "Key", "Value"},
+}
 STANDARD_REQUIREMENTS = {
-    "description", "debugDescription", "==(_:_:)", "!=(_:_:)", "<(_:_:)", "hash(into:)", "hashValue",
-    "init(from:)", "encode(to:)", "errorDescription", "localizedDescription",
-    "rawValue", "init(rawValue:)", "RawValue", "allCases", "AllCases",
-    "startIndex", "endIndex", "index(after:)", "index(before:)", "index(_:offsetBy:)",
-    "distance(from:to:)", "subscript(_:)", "count", "isEmpty", "makeIterator()", "next()",
-    "Element", "Index", "Indices", "Iterator", "SubSequence", "indices",
-    "codingKey", "init(codingKey:)", "stringValue", "intValue", "init(stringValue:)", "init(intValue:)",
-    "next(_:)", "callAsFunction(_:)", "init(integerLiteral:)", "init(floatLiteral:)", "init(stringLiteral:)",
-    "init(arrayLiteral:)", "init(dictionaryLiteral:)", "IntegerLiteralType", "FloatLiteralType",
-    "StringLiteralType", "ArrayLiteralElement", "nextResult()", "run()", "validate()",
+    "Swift.CustomStringConvertible": {"description"},
+    "Swift.CustomDebugStringConvertible": {"debugDescription"},
+    "Swift.LosslessStringConvertible": {"init(_:)", "description"},
+    "Swift.Equatable": {"==(_:_:)", "!=(_:_:)"},
+    "Swift.Comparable": {"<(_:_:)", "<=(_:_:)", ">(_:_:)", ">=(_:_:)"},
+    "Swift.Hashable": {"hash(into:)", "hashValue"},
+    "Swift.Decodable": {"init(from:)"},
+    "Swift.Encodable": {"encode(to:)"},
+    "Swift.Error": {"localizedDescription"},
+    "Foundation.LocalizedError": {"errorDescription", "failureReason", "recoverySuggestion", "helpAnchor"},
+    "Swift.RawRepresentable": {"rawValue", "init(rawValue:)", "RawValue"},
+    "Swift.CaseIterable": {"allCases", "AllCases"},
+    "Swift.Sequence": _SEQUENCE,
+    "Swift.Collection": _COLLECTION | _SEQUENCE,
+    "Swift.BidirectionalCollection": {"index(before:)"},
+    "Swift.RandomAccessCollection": set(),
+    "Swift.IteratorProtocol": {"next()", "Element"},
+    "Swift.RandomNumberGenerator": {"next()", "next(_:)"},
+    "Swift.CodingKey": {"stringValue", "intValue", "init(stringValue:)", "init(intValue:)"},
+    "Swift.CodingKeyRepresentable": {"codingKey", "init(codingKey:)"},
+    "ArgumentParser.ParsableArguments": {"validate()", "init()"},
+    "ArgumentParser.ParsableCommand": {"run()", "validate()", "configuration"},
+    "ArgumentParser.AsyncParsableCommand": {"run()"},
+    **_LITERAL,
 }
 
 
@@ -79,6 +106,9 @@ def undocumented(symbols, relationships):
     for module_symbols in symbols:
         all_symbols.update(module_symbols)
     titles = {k: v["names"]["title"] for k, v in all_symbols.items()}
+    for r in relationships:   # external protocols are not in the graphs: their names from the fallback
+        if r["kind"] == "conformsTo" and "targetFallback" in r:
+            titles.setdefault(r["target"], r["targetFallback"])
     kinds = {k: v["kind"]["identifier"] for k, v in all_symbols.items()}
     # A protocol's associated types are its members (not "requirementOf"); they are requirements too.
     for owner, ms in members.items():
@@ -117,9 +147,10 @@ def undocumented(symbols, relationships):
             reqs = set()
             for p in protocols(owner) | {owner}:
                 reqs |= {titles.get(r, "") for r in requirement_names.get(p, ())}
+                reqs |= STANDARD_REQUIREMENTS.get(titles.get(p, ""), set())
             # A protocol's own requirement without documentation is missing; a witness is not.
             is_requirement = precise in {r for rs in requirement_names.values() for r in rs}
-            if not is_requirement and (title in reqs or title in STANDARD_REQUIREMENTS):
+            if not is_requirement and title in reqs:
                 continue
             # A conditional default implementation: a protocol extension's member that implements a
             # requirement of another protocol (`extension DerivativeCarrier where Value: TensorAlgebra`).

@@ -21,12 +21,15 @@ for m in "${modules[@]}"; do targets+=(--target "$m"); done
 export LANDSCAPE_DOCS=1
 start=$SECONDS
 rm -rf "$output"
+# The symbol graphs the plugin extracts (.build/TRIPLE/extracted-symbols/PACKAGE/MODULE/): removed
+# first, so that the coverage check reads this build's graphs, not an earlier build's.
+find .build -mindepth 2 -maxdepth 2 -type d -name extracted-symbols -exec rm -rf {} + 2>/dev/null || true
 swift package --disable-sandbox --allow-writing-to-directory "$output" generate-documentation \
     "${targets[@]}" --enable-experimental-combined-documentation \
     --output-path "$output" --transform-for-static-hosting --warnings-as-errors \
     --disable-parameters-and-returns-validation
 echo "docs: static site in $output ($((SECONDS - start)) s)"
-# The symbol graphs the plugin extracted (.build/TRIPLE/extracted-symbols/PACKAGE/MODULE/).
-graphs=$(find .build -mindepth 2 -maxdepth 2 -type d -name extracted-symbols | head -n 1)
+graphs=$(find .build -mindepth 2 -maxdepth 2 -type d -name extracted-symbols)
 [ -n "$graphs" ] || { echo "docs.sh: no extracted symbol graphs under .build" >&2; exit 1; }
+[ "$(printf '%s\n' "$graphs" | wc -l)" -eq 1 ] || { echo "docs.sh: more than one extracted-symbols directory: $graphs" >&2; exit 1; }
 python3 scripts/docs-coverage.py "$graphs" "${modules[@]}"

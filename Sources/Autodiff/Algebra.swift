@@ -16,15 +16,15 @@ import Tensors
 /// Arithmetic: `+ − × ÷` (elementwise for tensors; equal shapes, a precondition naming both),
 /// negation, and constant scaling and shifting (the constant takes no derivative).
 public protocol ArithmeticAlgebra {
-    /// The sum.
+    /// Elementwise `lhs + rhs`, no broadcasting; derivative parts add.
     static func + (lhs: Self, rhs: Self) -> Self
-    /// The difference.
+    /// Elementwise `lhs − rhs`, no broadcasting; derivative parts subtract.
     static func - (lhs: Self, rhs: Self) -> Self
     /// The product (elementwise for tensors).
     static func * (lhs: Self, rhs: Self) -> Self
     /// IEEE 754 for division by zero.
     static func / (lhs: Self, rhs: Self) -> Self
-    /// The negation.
+    /// Elementwise `−operand`; derivative parts are negated too.
     static prefix func - (operand: Self) -> Self
     /// `factor · self`, with `factor` a constant.
     func scaled(by factor: Double) -> Self

@@ -16,7 +16,8 @@ import Training
 struct RunContext {
     /// The parameter file, if any (else a fresh model).
     let parameters: String?
-    /// The model.
+    /// `--model`, else the parameter file's, else run.json's, else training's default; a
+    /// contradiction between them is an error before this is built.
     let kind: ModelKind
     /// The run whose run.json describes the checkpoint: the directory given, else the file's own
     /// directory when it holds a run.json.

@@ -91,7 +91,8 @@ extension Model {
 public struct ModelLoss<M: Model, E: TensorScalar>: Objective {
     /// The element type of θ and of the batch.
     public typealias Scalar = E
-    /// The model.
+    /// The architecture that θ parameterizes: θ has `model.layout.parameterCount` entries, in the
+    /// layout's order.
     public let model: M
     /// The batch, `[N, inputSize]`; a constant (no tangent, not taped).
     public let input: Tensor<E>

@@ -53,7 +53,7 @@ public struct LargestEigenvalue<E: TensorScalar>: Sendable {
 ///   - initialVector: a warm start (e.g. the previous epoch's ``LargestEigenvalue/vector``).
 /// - Throws: ``/Autodiff/AutodiffError`` for invalid options, wrong lengths or a non-finite product;
 ///   ``/Tensors/LAPACK/Failure`` if the tridiagonal eigensolver fails.
-public func largestEigenvalue<A: SymmetricOperator>(of op: A, powerIterations: Int = 10, lanczosSteps: Int = 10, tolerance: Double = 1e-3,
+public func largestEigenvalue<A: SymmetricOperator>(of op: A, powerIterations: Int = 10, lanczosSteps: Int = 10, tolerance: Double = ProbeDefaults.powerTolerance,
                                                     seed: UInt64 = 0, initialVector: Tensor<A.Scalar>? = nil) throws -> LargestEigenvalue<A.Scalar> {
     guard lanczosSteps >= 1 else { throw AutodiffError.invalidArgument("λ_max: lanczosSteps must be at least 1, got \(lanczosSteps)") }
     let power = try powerIteration(of: op, maxIterations: powerIterations, tolerance: tolerance, seed: seed, initialVector: initialVector)
@@ -100,7 +100,7 @@ public struct LambdaMaxProbe: Probe {
     /// The most Lanczos steps after them.
     public var lanczosSteps = 10
     /// Convergence: ‖Hv − λv‖ ≤ tolerance·|λ|.
-    public var tolerance = 1e-3
+    public var tolerance = ProbeDefaults.powerTolerance
 
     public init() {}
     /// The probe with these settings.

@@ -63,7 +63,7 @@ public struct PowerIterationResult<E: TensorScalar>: Sendable {
 ///   - initialVector: a warm start (e.g. the previous epoch's eigenvector); normalized here.
 /// - Throws: ``/Autodiff/AutodiffError`` for wrong lengths, a zero initial vector, invalid options or a
 ///   non-finite product.
-public func powerIteration<A: SymmetricOperator>(of a: A, maxIterations: Int = 100, tolerance: Double = 1e-3, seed: UInt64 = 0,
+public func powerIteration<A: SymmetricOperator>(of a: A, maxIterations: Int = 100, tolerance: Double = ProbeDefaults.powerTolerance, seed: UInt64 = 0,
                                                  initialVector: Tensor<A.Scalar>? = nil) throws -> PowerIterationResult<A.Scalar> {
     guard maxIterations >= 1 else { throw AutodiffError.invalidArgument("maxIterations must be at least 1, got \(maxIterations)") }
     guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("tolerance must be positive, got \(tolerance)") }
@@ -111,7 +111,7 @@ public func powerIteration<A: SymmetricOperator>(of a: A, maxIterations: Int = 1
 /// ``HessianOperator``.
 /// - Throws: as the operator form, and for θ of the wrong length.
 public func powerIteration<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, maxIterations: Int = 100,
-                                         tolerance: Double = 1e-3, seed: UInt64 = 0,
+                                         tolerance: Double = ProbeDefaults.powerTolerance, seed: UInt64 = 0,
                                          initialVector: Tensor<O.Scalar>? = nil) throws -> PowerIterationResult<O.Scalar> {
     try powerIteration(of: try HessianOperator(of: f, at: θ), maxIterations: maxIterations, tolerance: tolerance,
                        seed: seed, initialVector: initialVector)

@@ -11,6 +11,10 @@ public enum ProbeDefaults {
     public static let sharpnessEpsilon = 0.5
     /// Random directions of sharpness (`--sharpness-directions`).
     public static let sharpnessDirections = 20
+    /// SLQ probe vectors of the spectral density (`--slq-probes`).
+    public static let slqProbes = 3
+    /// Lanczos steps per SLQ probe, capped at the parameter count (`--slq-steps`).
+    public static let slqSteps = 40
     /// Grid points per axis of a loss slice (`--points`, the study's `slicePoints`).
     public static let slicePoints = 31
 }

@@ -12,7 +12,7 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
     /// when ‖Av − λv‖ ≤ `powerTolerance`·|λ|.
     public var powerIterations = 100, powerTolerance = ProbeDefaults.powerTolerance
     /// SLQ probe vectors and Lanczos steps per probe.
-    public var slqProbes = 3, slqSteps = 40
+    public var slqProbes = ProbeDefaults.slqProbes, slqSteps = ProbeDefaults.slqSteps
     /// Hutchinson probes (Hutch++ uses the same number of products; at least 6).
     public var traceProbes = 30
     /// Sharpness radius ε (parameter-space units), random directions, and projected gradient-ascent steps.

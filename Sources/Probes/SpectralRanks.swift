@@ -114,7 +114,7 @@ public struct SpectralRanks: Sendable, Equatable {
 public struct SpectralRanksProbe: Probe {
     public static let name = "spectral_ranks"
     /// SLQ probe vectors and Lanczos steps per probe (capped at d).
-    public var slqProbes = 3, slqSteps = 40
+    public var slqProbes = ProbeDefaults.slqProbes, slqSteps = ProbeDefaults.slqSteps
     /// z of N_eff(z), and the fraction of λ_max above which eigenvalues are counted.
     public var regularization = 1.0, fraction = 0.01
     /// Seed of the SLQ probe vectors.

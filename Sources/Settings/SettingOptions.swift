@@ -13,7 +13,7 @@ public struct SettingOptionError: Error, CustomStringConvertible, Equatable, Sen
 
 /// One key option as given on the command line: the key, the value read, and how it was typed.
 public struct SettingAssignment<Root> {
-    /// The key.
+    /// The key the option named, whichever of its spellings was typed (`--x`, `--x=v`, `--no-x`).
     public let key: SettingKey<Root>
     /// The value, of the key's type.
     public let value: any SettingValue

@@ -12,7 +12,8 @@ import Settings
 /// this type (``ConfigurationValue``). Units: sizes in samples, the learning rate per step, the
 /// schedule in epochs; `seed` seeds initialization, shuffling and probe vectors.
 public struct TrainingConfiguration: ConfigurationValue {
-    /// The model.
+    /// The architecture (`--model`); it fixes the length of θ, so a checkpoint resumes or is probed
+    /// only as the same kind.
     public var model: ModelKind = .mlp
     /// The data set and its splits.
     public var data = DataSettings()
