@@ -14,6 +14,9 @@ import Tensors
         let θ = Tensor<Double>([0.3, -0.2, 0.1, 0.4, -0.5, 0.2])
         var s = ProbeSuiteSettings()
         s.top = 3; s.lanczosSteps = 6; s.slqSteps = 6; s.traceProbes = 600; s.powerIterations = 500; s.perLayer = true
+        // Tolerance and ε set here, not the defaults: a residual r bounds the Rayleigh quotient's error by
+        // r²/gap (gap 2 here), so 1e-4·6 gives under 2e-7; ½ε²λ_max below is for this ε.
+        s.powerTolerance = 1e-4; s.epsilon = 0.05
         var steps: [String] = []
         let r = try probeSuite(of: f, at: θ, operator: try HessianOperator(of: f, at: θ), layout: f.layout, settings: s) { steps.append($0) }
         #expect(abs(r.power!.value - 6) < 1e-6)
