@@ -48,8 +48,12 @@ struct Landscape: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout pipe becomes EPIPE, which Console reports and survives
         BLASRuntime.ensureFastKernel()
         BLASRuntime.retainFreedMemory()
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let name = arguments.first, let command = configuration.subcommands.first(where: { $0.configuration.commandName == name }) {
+            CommandOptions.names = CommandOptions.names(of: command)
+        }
         do {
-            var command = try parseAsRoot(Array(CommandLine.arguments.dropFirst()))
+            var command = try parseAsRoot(arguments)
             try command.run()
         } catch {
             exit(withError: error)

@@ -49,8 +49,8 @@ struct TrainCommand: ParsableCommand {
             try train(cfg, store: store, resuming: true)
             return
         }
-        var cfg = try settings.resolve(TrainingConfiguration())
-        if let file = start.fromCheckpoint { cfg = try startingFrom(file, cfg) }
+        var (cfg, given) = try settings.resolved(TrainingConfiguration())
+        if let file = start.fromCheckpoint { cfg = try startingFrom(file, cfg, given: given) }
         if settings.printConfig {
             outLine(String(decoding: try cfg.jsonData(), as: UTF8.self))
             return
@@ -96,6 +96,7 @@ struct TrainCommand: ParsableCommand {
         func loss(_ x: Double) -> String { String(format: "%.4f", x) }
         var last: EpochMetrics? = nil
         trainer.shouldInterrupt = TrainInterruption.install()
+        defer { TrainInterruption.uninstall() }
         do {
             _ = try trainer.train(model: model, from: state, store: store, onStep: { progress.update($0) }, onEpoch: { m in
                 progress.clear()

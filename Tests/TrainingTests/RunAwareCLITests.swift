@@ -113,8 +113,36 @@ import Training
         let initial = (try Self.json(started.appendingPathComponent("run.json"))["configuration"] as? [String: Any])?["initialParameters"] as? [String: Any]
         #expect(initial?["path"] as? String == last, "\(String(describing: initial))")
         if let expected = try Self.sha256sum(last) { #expect(initial?["sha256"] as? String == expected) }
-        let contradiction = try runLandscape(exe, ["train", "--from-checkpoint", last, "--model", "cnn", "--output-dir", root.appendingPathComponent("bad").path] + Self.tiny)
-        #expect(contradiction.status != 0 && contradiction.output.contains("--model cnn") && contradiction.output.contains("mlp"), "\(contradiction.output)")
+        // A model given by any source that is not the file's is refused, naming the source as typed; nothing is written.
+        let file = root.appendingPathComponent("cnn.json")
+        try Data(#"{"model": "cnn"}"#.utf8).write(to: file)
+        for (given, source) in [(["--model", "cnn"], "--model cnn"), (["--set", "model=cnn"], "--set model=cnn"), (["--config", file.path], "--config \(file.path) (model cnn)")] {
+            let bad = root.appendingPathComponent("bad")
+            let contradiction = try runLandscape(exe, ["train", "--from-checkpoint", last] + given + ["--output-dir", bad.path] + Self.tiny)
+            #expect(contradiction.status != 0 && contradiction.output.contains("\(source) contradicts --from-checkpoint \(last), which holds the mlp's parameters"), "\(contradiction.output)")
+            #expect(!FileManager.default.fileExists(atPath: bad.appendingPathComponent("run.json").path))
+        }
+        let agreeing = try runLandscape(exe, ["train", "--from-checkpoint", last, "--model", "mlp", "--print-config"])
+        #expect(agreeing.status == 0 && agreeing.output.contains("\"model\" : \"mlp\""), "\(agreeing.output)")
+    }
+
+    /// A second Ctrl-C does not wait for the step boundary: `train` exits at once with 130, every
+    /// complete epoch kept.
+    @Test func aSecondSignalExitsAtOnce() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("run"), log = root.appendingPathComponent("run.log")
+        let p = try launchLandscape(exe, ["train", "--epochs", "1000", "--output-dir", run.path] + Self.tiny, log: log)
+        let deadline = Date().addingTimeInterval(300)
+        while p.isRunning, Date() < deadline, ((try? Self.metrics(run).count) ?? 0) < 1 { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(p.isRunning, "the run ended before the signals")
+        kill(p.processIdentifier, SIGINT)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(p.terminationReason == .exit && p.terminationStatus == 130 && output.contains("second signal: exiting now"), "\(output)")
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("theta-epoch-001.safetensors").path))
     }
 
     /// probe, check, slice and taylor on a run's checkpoint from another directory, without
