@@ -12,7 +12,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a model on MNIST with SGD, printing loss, accuracy and λ_max (power iteration on HVPs) every epoch.",
         discussion: """
         The configuration starts from the defaults (--print-config shows them), then a --config JSON file (any subset of \
-        the keys), then --set KEY=VALUE, then the configuration options below.
+        the keys), then --set KEY=VALUE and the configuration options below, in command-line order, each key once.
 
         Ctrl-C stops at the next step boundary; every complete epoch is saved and `landscape train --resume DIR` continues. \
         `--resume DIR --epochs N` with N above the run's epochs extends a finished run (run.json keeps its configuration and \

@@ -70,7 +70,7 @@ import Training
 
         // Cosine spans the run's length: refused, naming the schedule and the way out.
         let cosine = root.appendingPathComponent("cosine")
-        let c = try runLandscape(exe, ["train", "--epochs", "1", "--output-dir", cosine.path] + Self.tiny + ["--schedule", "cosine"])
+        let c = try runLandscape(exe, ["train", "--epochs", "1", "--output-dir", cosine.path] + Self.tiny.map { $0 == "step:1:0.5" ? "cosine" : $0 })
         #expect(c.status == 0, "\(c.output)")
         let refused = try runLandscape(exe, ["train", "--resume", cosine.path, "--epochs", "2", "--no-progress"])
         #expect(refused.status != 0 && refused.output.contains("cosine") && refused.output.contains("--from-checkpoint"), "\(refused.output)")
