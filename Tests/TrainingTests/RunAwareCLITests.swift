@@ -169,6 +169,11 @@ import Training
         #expect(inputs["checkpoint"] as? String == checkpoint && inputs["data_directory"] as? String == Self.fixtureData
                 && inputs["run_directory"] as? String == run.path && inputs["samples"] as? Int == 16, "\(inputs)")
         if let expected = try Self.sha256sum(checkpoint) { #expect(inputs["checkpoint_sha256"] as? String == expected) }
+        // The run is resolved once (its data note printed once); Keskar sharpness applies no
+        // curvature operator, so the Fisher's per-sample gradients are not computed.
+        let keskar = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--only", "keskar", "--operator", "fisher", "--ascent-steps", "2",
+                                            "--samples", "16", "--output-dir", root.appendingPathComponent("keskar").path], in: elsewhere)
+        #expect(keskar.status == 0 && keskar.output.components(separatedBy: "data as in").count == 2 && !keskar.output.contains("per-sample gradients"), "\(keskar.output)")
         let unknown = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--only", "trace,hessian_norm"], in: elsewhere)
         #expect(unknown.status != 0 && unknown.output.contains("hessian_norm") && unknown.output.contains("lambda_max, lambda_min, trace, density, sharpness, keskar"), "\(unknown.output)")
         let contradiction = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--model", "cnn"], in: elsewhere)
