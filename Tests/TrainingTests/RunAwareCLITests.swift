@@ -174,6 +174,14 @@ import Training
         let keskar = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--only", "keskar", "--operator", "fisher", "--ascent-steps", "2",
                                             "--samples", "16", "--output-dir", root.appendingPathComponent("keskar").path], in: elsewhere)
         #expect(keskar.status == 0 && keskar.output.components(separatedBy: "data as in").count == 2 && !keskar.output.contains("per-sample gradients"), "\(keskar.output)")
+        // A CNN file in the MLP run's directory: the way out is worded for the command (only check has --run).
+        let cnn = try CNN(), stray = run.appendingPathComponent("cnn.safetensors")
+        try saveParameters(cnn.initialParameters(Float.self, seed: 1), layout: cnn.layout, to: stray)
+        let fromStray = try runLandscape(exe, ["train", "--from-checkpoint", stray.path, "--print-config"], in: elsewhere)
+        #expect(fromStray.status != 0 && fromStray.output.contains("give the run's own checkpoint, or a copy of the file outside \(run.path)") && !fromStray.output.contains("--run"), "\(fromStray.output)")
+        let checkStray = try runLandscape(exe, ["check", "--parameters", stray.path, "--run", run.path], in: elsewhere)
+        #expect(checkStray.status != 0 && checkStray.output.contains("give the run's own checkpoint or another --run"), "\(checkStray.output)")
+        try FileManager.default.removeItem(at: stray)
         let unknown = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--only", "trace,hessian_norm"], in: elsewhere)
         #expect(unknown.status != 0 && unknown.output.contains("hessian_norm") && unknown.output.contains("lambda_max, lambda_min, trace, density, sharpness, keskar"), "\(unknown.output)")
         let contradiction = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--model", "cnn"], in: elsewhere)
