@@ -46,12 +46,11 @@ public struct DataSettings: Codable, Equatable, Sendable {
         URL(fileURLWithPath: dataDirectory ?? dataset.defaultDirectory).standardizedFileURL.path
     }
 
-    /// The problem with these settings (key and words), or `nil`.
+    /// The problem with these settings beyond each number's limits (key and words), or `nil`. The
+    /// limits (`validation`, `trainLimit`, `testLimit`) are declared with the keys
+    /// (`DataSettings.keys` in Training) and checked from there.
     public var problem: (key: String, problem: String)? {
         if let dataDirectory, dataDirectory.isEmpty { return ("dataDirectory", "must not be empty") }
-        guard validation >= 0, validation < 60_000 else { return ("validation", "must be in 0..<60000 (the rest is the training split), got \(validation)") }
-        if let trainLimit, trainLimit < 1 { return ("trainLimit", "must be at least 1, got \(trainLimit)") }
-        if let testLimit, testLimit < 1 { return ("testLimit", "must be at least 1, got \(testLimit)") }
         return nil
     }
 }

@@ -55,6 +55,9 @@ struct Landscape: ParsableCommand {
             outLine(versionLine)
             return
         }
+        if let name = arguments.first, let command = configuration.subcommands.first(where: { $0.configuration.commandName == name }) {
+            CommandOptions.names = CommandOptions.names(of: command)
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

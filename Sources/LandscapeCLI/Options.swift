@@ -29,11 +29,16 @@ struct TargetSettings {
 
     /// The options of `slice` and `taylor`: the probe batch and the data.
     static let targetKeys: [SettingKey<TargetSettings>] = [
-        SettingKey("probeSamples", \.probeSamples, aliases: ["samples"], limits: .range(1...60_000),
-                   help: "Training samples in the probe batch, the first of the training split (train's probes.probeSamples, the same default)."),
+        SettingKey("probeSamples", \.probeSamples, aliases: ["samples"], limits: .range(ProbeLimits.probeSamples),
+                   help: "Training samples in the probe batch, the first of the training split (probe's and slice's default is train's probes.probeSamples; taylor's is \(TaylorCommand.defaultSamples))."),
     ] + DataSettings.keys.map { $0.nested(in: "data", \.data) }
     /// The options of `probe`: ``targetKeys`` and the suite's.
     static let probeKeys = targetKeys + ProbeSuiteSettings.keys.map { $0.nested(in: "", \.suite) }
+
+    /// The option (without dashes) of a key of ``probeKeys``: `directions` → `sharpness-directions`.
+    static func option(for key: String) -> String {
+        SettingOptions(probeKeys).key(named: key)?.option ?? SettingKey<TargetSettings>.kebab(key)
+    }
 }
 
 /// Options shared by `probe`, `slice` and `taylor`: the model, its parameters and the batch; the
@@ -46,16 +51,13 @@ struct ProbeTarget: ParsableArguments {
     /// The key options (``TargetSettings``), as ArgumentParser leaves them.
     @Argument(parsing: .allUnrecognized, help: .hidden) var keyOptions: [String] = []
 
-    /// The model: the checkpoint's and its run's (``RunContext``), else ``TrainingConfiguration``'s default.
-    func makeModel() throws -> any Model { try runContext().kind.make() }
-
     /// The key options over the defaults (with `probeSamples` as the default probe batch), checked.
     /// - Throws: ``ValidationError`` naming the option as typed: unknown (with the nearest option),
     ///   mistyped, or out of its limits.
     func settings(keys: [SettingKey<TargetSettings>] = TargetSettings.probeKeys, probeSamples: Int = ProbeDefaults.probeSamples) throws -> TargetSettings {
         var s = TargetSettings()
         s.probeSamples = probeSamples
-        let table = SettingOptions(keys)
+        let table = SettingOptions(keys, otherOptions: CommandOptions.names)
         var spelled: [String: String] = [:]
         do {
             for a in try table.parse(keyOptions) {
@@ -71,21 +73,17 @@ struct ProbeTarget: ParsableArguments {
         return s
     }
 
-    /// The option of a key of ``TargetSettings/probeKeys`` (`directions` → `--sharpness-directions`).
-    static func option(_ key: String) -> String { "--" + (SettingOptions(TargetSettings.probeKeys).key(named: key)?.option ?? key) }
-
     /// The loss on the first `--probe-samples` (else `defaultSamples`) training samples in Float64,
     /// in chunks of ``ProbeBatch/chunkRows``, and θ (Float64).
-    func load<M: Model>(_ m: M, defaultSamples: Int = ProbeDefaults.probeSamples) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
-        let b = try batch(m, defaultSamples: defaultSamples)
+    func load<M: Model>(_ m: M, context: RunContext, defaultSamples: Int = ProbeDefaults.probeSamples) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
+        let b = try batch(m, context: context, defaultSamples: defaultSamples)
         return (try b.objective, b.θ)
     }
 
     /// The first `--probe-samples` (else `defaultSamples`) training samples in Float64 and θ
-    /// (Float64), to be used in chunks (``ProbeBatch``).
-    func batch<M: Model>(_ m: M, defaultSamples: Int = ProbeDefaults.probeSamples) throws -> ProbeBatch<M> {
+    /// (Float64), to be used in chunks (``ProbeBatch``), from the data of `context` (``runContext()``, resolved once by the command).
+    func batch<M: Model>(_ m: M, context: RunContext, defaultSamples: Int = ProbeDefaults.probeSamples) throws -> ProbeBatch<M> {
         let s = try settings(probeSamples: defaultSamples)
-        let context = try runContext()
         let dataset = try context.loadData()
         let n = min(s.probeSamples, dataset.train.count)
         let θ = try parameters.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") } ?? m.initialParameters(Double.self, seed: seed)
@@ -157,26 +155,28 @@ protocol ModelCommand: ParsableCommand {
     var outputDir: String? { get }
     /// The default output directory prefix, e.g. "runs/probe".
     static var outputPrefix: String { get }
-    /// The command's work for a concrete model, writing into `out`.
-    func run<M: Model>(_ m: M, _ out: URL) throws
+    /// The command's work for a concrete model (the model of `context`), writing into `out`.
+    func run<M: Model>(_ m: M, _ context: RunContext, _ out: URL) throws
 }
 
 extension ModelCommand {
     func run() throws {
-        let m = try target.makeModel()
+        let context = try target.runContext()
+        let m = try context.kind.make()
         let out = try prepareOutputDirectory(outputDir, defaultPrefix: "\(Self.outputPrefix)-\(m.name)", lock: true)
         defer { if let lock = out.lock { DirectoryLock.release(lock) } }
-        try removingIfEmptyOnError(out) { try run(m, out.url) }
+        try removingIfEmptyOnError(out) { try run(m, context, out.url) }
     }
 }
 
 /// How `train` and `study` get their configuration: the defaults (or a preset), then a file, then
-/// `--set` and the configuration options (``ConfigurationFlags``), in command-line order.
+/// `--set` and the configuration options (``ConfigurationFlags``), in command-line order. Each key
+/// may be given once on the command line (by `--set` or its option).
 struct ConfigurationOptions: ParsableArguments {
     @Option(help: "A JSON configuration file (any subset of the keys --print-config prints); its keys override the defaults. At most one.") var config: [String] = []
-    @Option(name: .customLong("set"), help: "KEY=VALUE for any configuration key (repeatable; dotted keys reach into objects).") var assignments: [String] = []
     @Flag(help: "Print the resolved configuration as JSON and exit.") var printConfig = false
-    /// The configuration options (``ConfigurationFlags``), as ArgumentParser leaves them.
+    /// `--set KEY=VALUE` and the configuration options (``ConfigurationFlags``), as ArgumentParser
+    /// leaves them, in command-line order (`--set` is read here, not by ArgumentParser, to keep that order).
     @Argument(parsing: .allUnrecognized, help: .hidden) var keyOptions: [String] = []
 
     /// A second file would replace the first one's keys without a word: one file, then `--set`.
@@ -186,25 +186,39 @@ struct ConfigurationOptions: ParsableArguments {
         }
     }
 
-    /// `base` with the file, the assignments and then the configuration options laid over it, validated.
+    /// `base` with the file, then the assignments and configuration options in command-line order laid over it, validated.
     /// - Throws: ``ConfigurationError`` naming the source (an option as typed) and the key, or
-    ///   ``SettingOptionError`` for an unknown or mistyped option.
-    func resolve<C: ConfigurationValue>(_ base: C) throws -> C {
+    ///   ``SettingOptionError`` for an unknown, mistyped or repeated option.
+    func resolve<C: ConfigurationValue>(_ base: C) throws -> C { try resolved(base).configuration }
+
+    /// ``resolve(_:)`` and, for each key given by the file, `--set` or an option, how it was given
+    /// (`--model cnn`, `--set model=cnn`, `--config FILE`), by its dotted name.
+    func resolved<C: ConfigurationValue>(_ base: C) throws -> (configuration: C, given: [String: String]) {
         var c = base
-        if let config = config.first { c = try C.load(from: URL(fileURLWithPath: config), base: c) }
         var given: [String: String] = [:]
-        for a in assignments {
-            c = try c.setting(a)
-            if let key = a.split(separator: "=").first, let path = try? C.path(of: String(key)) { given[path.joined(separator: ".")] = "--set \(a)" }
+        if let config = config.first {
+            c = try C.load(from: URL(fileURLWithPath: config), base: c)
+            for key in Self.leafKeys(ofFile: config) { given[key] = "--config \(config)" }
         }
         let (options, spelled) = try ConfigurationFlags.apply(keyOptions, to: c)
-        try ConfigurationFlags.validate(options, spelled: given.merging(spelled) { _, option in option })
-        return options
+        given.merge(spelled) { _, option in option }
+        try ConfigurationFlags.validate(options, spelled: given)
+        return (options, given)
+    }
+
+    /// The dotted keys a JSON configuration file sets (its leaves), for messages; none when it cannot be read.
+    static func leafKeys(ofFile path: String) -> [String] {
+        guard let data = FileManager.default.contents(atPath: path), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+        func leaves(_ value: Any, _ prefix: String) -> [String] {
+            guard let object = value as? [String: Any], !object.isEmpty else { return [prefix] }
+            return object.flatMap { leaves($0.value, prefix.isEmpty ? $0.key : "\(prefix).\($0.key)") }
+        }
+        return leaves(json, "")
     }
 
     /// The options given, by name, for refusing them where they do not apply (`--resume`).
     var given: [String] {
-        [config.isEmpty ? nil : "--config", assignments.isEmpty && keyOptions.isEmpty ? nil : "--set (or a configuration option)",
+        [config.isEmpty ? nil : "--config", keyOptions.isEmpty ? nil : "--set (or a configuration option)",
          printConfig ? "--print-config" : nil].compactMap { $0 }
     }
 }

@@ -57,15 +57,17 @@ struct ProbeCommand: ModelCommand {
         _ = try target.settings()
     }
 
-    func run<M: Model>(_ m: M, _ out: URL) throws {
+    func run<M: Model>(_ m: M, _ context: RunContext, _ out: URL) throws {
         if let (setting, problem) = settings.memoryProblem(dimension: m.layout.parameterCount, scalarBytes: MemoryLayout<Double>.size) {
-            throw CLIError(description: "--\(ConfigurationFlags.option(for: setting)): \(problem); lower it")
+            throw CLIError(description: "--\(TargetSettings.option(for: setting)): \(problem); lower it")
         }
-        let context = try target.runContext()
-        let b = try target.batch(m)
+        let b = try target.batch(m, context: context)
         let kind = CurvatureKind(rawValue: curvature)!
-        if kind == .fisher { stderrLine("… per-sample gradients for the empirical Fisher (\(b.labels.count) backward passes)") }
-        let op = try b.curvature(kind)
+        // Built at the first product: `--only keskar` needs none (for fisher, no per-sample gradients).
+        let op = LazyOperator<Double>(dimension: b.θ.count) {
+            if kind == .fisher { stderrLine("… per-sample gradients for the empirical Fisher (\(b.labels.count) backward passes)") }
+            return try b.curvature(kind)
+        }
         let f = try b.loss, θ = b.θ
         let d = θ.count
         let settings = self.settings
@@ -244,4 +246,31 @@ struct ProbeCommand: ModelCommand {
         try writeText(svg, out, "per_sample.svg")
         return summary.json.merging(["random_seed": target.seed, "random_mean": cr.reduce(0, +) / Double(cr.count)]) { a, _ in a }
     }
+}
+
+/// An operator built at its first product (and kept): a command builds its curvature operator only
+/// when a probe applies it.
+final class LazyOperator<E: TensorScalar>: SymmetricOperator {
+    let dimension: Int
+    private let build: () throws -> AnySymmetricOperator<E>
+    private var built: AnySymmetricOperator<E>?
+
+    /// The operator `build` returns, of `dimension`, built when first applied.
+    init(dimension: Int, build: @escaping () throws -> AnySymmetricOperator<E>) {
+        self.dimension = dimension
+        self.build = build
+    }
+
+    /// The operator, built now if it was not.
+    var base: AnySymmetricOperator<E> {
+        get throws {
+            if let built { return built }
+            let op = try build()
+            built = op
+            return op
+        }
+    }
+
+    func apply(_ v: Tensor<E>) throws -> Tensor<E> { try base.apply(v) }
+    func apply(block vectors: [Tensor<E>]) throws -> [Tensor<E>] { try base.apply(block: vectors) }
 }

@@ -70,7 +70,7 @@ struct RunContext {
         if let run {
             let recorded = run.configuration.model
             if let fileKind, fileKind != recorded {
-                throw CLIError(description: "\(parameters ?? "") holds the \(fileKind.rawValue)'s parameters, but \(run.directory.path)/\(RunStore.runInfoName) says the run trained the \(recorded.rawValue); give the run's own checkpoint or another --run")
+                throw CLIError(description: "\(parameters ?? "") holds the \(fileKind.rawValue)'s parameters, but \(run.directory.path)/\(RunStore.runInfoName) says the run trained the \(recorded.rawValue); give the run's own checkpoint" + (runDirectory != nil ? " or another --run" : ", or a copy of the file outside \(run.directory.path)"))
             }
             if let model, model != recorded {
                 throw CLIError(description: "--model \(model.rawValue) contradicts \(run.directory.path)/\(RunStore.runInfoName), which says the run trained the \(recorded.rawValue); drop --model or give --model \(recorded.rawValue)")
@@ -202,7 +202,7 @@ struct CheckTargetOptions: ParsableArguments {
     /// The data options given, for ``RunContext/resolve(parameters:runDirectory:model:data:)``.
     /// - Throws: ``ValidationError`` naming the option as typed (unknown, mistyped or out of its limits).
     func data() throws -> DataOverrides {
-        let table = SettingOptions(DataSettings.keys)
+        let table = SettingOptions(DataSettings.keys, otherOptions: CommandOptions.names)
         var given = DataSettings(), keys: Set<String> = [], spelled: [String: String] = [:]
         do {
             for a in try table.parse(keyOptions) {
@@ -211,6 +211,7 @@ struct CheckTargetOptions: ParsableArguments {
                 spelled[a.key.name] = a.spelled
             }
         } catch { throw ValidationError("\(error)") }
+        if let (key, problem) = table.problem(in: given) { throw ValidationError("\(spelled[key.name] ?? "--" + key.option): \(problem)") }
         if let (key, problem) = given.problem { throw ValidationError("\(spelled[key] ?? "--" + SettingKey<DataSettings>.kebab(key)): \(problem)") }
         return DataOverrides(given: given, keys: keys, mnistFrom: mnistFrom)
     }
@@ -218,6 +219,9 @@ struct CheckTargetOptions: ParsableArguments {
     func validate() throws {
         if run != nil && parameters == nil { throw ValidationError("--run needs --parameters FILE (the checkpoint to check)") }
         _ = try data()
+        if parameters == nil, !keyOptions.isEmpty {
+            throw ValidationError("\(keyOptions.joined(separator: " ")): the data options need --parameters FILE (without it, check uses a random batch, not data)")
+        }
     }
 }
 

@@ -71,8 +71,8 @@ struct SliceCommand: ModelCommand {
         return (epochs, try files.map { try loadFlat($0.path, layout: m.layout, what: "parameters of the \(m.name)") })
     }
 
-    func run<M: Model>(_ m: M, _ out: URL) throws {
-        let b = try target.batch(m)
+    func run<M: Model>(_ m: M, _ context: RunContext, _ out: URL) throws {
+        let b = try target.batch(m, context: context)
         let f = try b.objective, θ = b.θ
         let (lo, hi) = try bounds()
         if directions == .eigen { stderrLine("… top-\(dimensions) Hessian eigenvectors by Lanczos") }
@@ -95,7 +95,7 @@ struct SliceCommand: ModelCommand {
                                          metadata: ["model": m.name, "source": target.parameters ?? "fresh, seed \(target.seed)"])
             outLine("directions: " + written.map { out.appendingPathComponent($0).path }.joined(separator: ", "))
         }
-        var record = try target.runContext().inputs(samples: b.labels.count, seed: target.seed)
+        var record = try context.inputs(samples: b.labels.count, seed: target.seed)
         record["directions"] = directions.rawValue
         record["dimensions"] = dimensions
         record["points"] = points

@@ -20,7 +20,7 @@ struct StudyCommand: ParsableCommand {
         training samples, 2 epochs of high-noise and 6 of low-noise SGD, smaller probes: about a minute for the MLP alone, 6–15 minutes \
         with the CNN on 2 cores; the options below show the full preset's defaults), then a --config JSON file (any subset of the keys printed by --print-config), \
         then --set KEY=VALUE for any key (dotted keys reach into objects; the per-model and per-regime maps are set this way, \
-        e.g. --set regimeSettings.low-noise.batchSize=1024), then the configuration options below. Each configuration (model × regime) is trained \
+        e.g. --set regimeSettings.low-noise.batchSize=1024) and the configuration options below, in command-line order, each key once. Each configuration (model × regime) is trained \
         once per seed (--seeds 0,1,2), each as its own run. The run directory gets config.json, metrics.csv, \
         summary.md, report.html, figures/*.svg, slices/ and densities/ CSV files and per-run checkpoints in runs/. \
         Ctrl-C leaves it resumable: `landscape study --resume DIR` continues from each run's last complete epoch.

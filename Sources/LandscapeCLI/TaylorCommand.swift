@@ -43,12 +43,13 @@ struct TaylorCommand: ParsableCommand {
     }
 
     func run() throws {
-        try run(try target.makeModel())
+        let context = try target.runContext()
+        try run(try context.kind.make(), context)
     }
 
-    func run<M: Model>(_ m: M) throws {
+    func run<M: Model>(_ m: M, _ context: RunContext) throws {
         let eps = try epsilonValues()
-        let (f, θ) = try target.load(m, defaultSamples: Self.defaultSamples)
+        let (f, θ) = try target.load(m, context: context, defaultSamples: Self.defaultSamples)
         let seed = target.seed
         var v: Tensor<Double>
         if let direction {
@@ -84,7 +85,7 @@ struct TaylorCommand: ParsableCommand {
             outLine(String(format: "%8.4g   %+.8e   %+.8e           %+.8e       %.3g", e, truth, quadratic, taylor, rel))
         }
         if let path = record.json {
-            var inputs = try target.runContext().inputs(samples: f.labels.count, seed: seed)
+            var inputs = try context.inputs(samples: f.labels.count, seed: seed)
             inputs["direction"] = direction.map { URL(fileURLWithPath: $0).path as Any } ?? "random unit, seed \(seed)"
             inputs["order"] = order
             try AtomicFile.write(try JSONText.data(["inputs": inputs, "derivatives": d, "direction_norm": v.norm(), "comparison": rows] as [String: Any]),

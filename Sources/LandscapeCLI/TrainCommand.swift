@@ -12,7 +12,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a model on MNIST with SGD, printing loss, accuracy and λ_max (power iteration on HVPs) every epoch.",
         discussion: """
         The configuration starts from the defaults (--print-config shows them), then a --config JSON file (any subset of \
-        the keys), then --set KEY=VALUE, then the configuration options below.
+        the keys), then --set KEY=VALUE and the configuration options below, in command-line order, each key once.
 
         Ctrl-C stops at the next step boundary; every complete epoch is saved and `landscape train --resume DIR` continues. \
         `--resume DIR --epochs N` with N above the run's epochs extends a finished run (run.json keeps its configuration and \
@@ -49,8 +49,8 @@ struct TrainCommand: ParsableCommand {
             try train(cfg, store: store, resuming: true)
             return
         }
-        var cfg = try settings.resolve(TrainingConfiguration())
-        if let file = start.fromCheckpoint { cfg = try startingFrom(file, cfg) }
+        var (cfg, given) = try settings.resolved(TrainingConfiguration())
+        if let file = start.fromCheckpoint { cfg = try startingFrom(file, cfg, given: given) }
         if settings.printConfig {
             outLine(String(decoding: try cfg.jsonData(), as: UTF8.self))
             return
@@ -96,6 +96,7 @@ struct TrainCommand: ParsableCommand {
         func loss(_ x: Double) -> String { String(format: "%.4f", x) }
         var last: EpochMetrics? = nil
         trainer.shouldInterrupt = TrainInterruption.install()
+        defer { TrainInterruption.uninstall() }
         do {
             _ = try trainer.train(model: model, from: state, store: store, onStep: { progress.update($0) }, onEpoch: { m in
                 progress.clear()

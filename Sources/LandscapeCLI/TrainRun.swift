@@ -7,12 +7,40 @@ import Training
 
 /// Ctrl-C (SIGINT) and SIGTERM during `train`: the handler records the signal (``SweepSignals``)
 /// and the trainer stops before its next SGD step, evaluation or probe (``Trainer/shouldInterrupt``),
-/// leaving every complete epoch in the run directory; `train` then prints how to resume.
+/// leaving every complete epoch in the run directory; `train` then prints how to resume. A second
+/// signal (the first one is waiting for a long evaluation or probe) exits at once with 128 + the
+/// signal, losing only the epoch in progress.
 enum TrainInterruption {
+    /// The signals handled.
+    static let signals = [SIGINT, SIGTERM]
+    /// ``SweepSignals``' recording handler, called first by ``forceQuitting``.
+    nonisolated(unsafe) static var recorder: (@convention(c) (Int32) -> Void)?
+    /// Written by the handler on the second signal (prepared here: the handler may only call async-signal-safe functions).
+    static let forceQuitMessage = Array("\nsecond signal: exiting now; the epoch in progress is lost, every complete epoch is saved (landscape train --resume DIR continues)\n".utf8)
+
+    /// Records the signal through ``recorder``; at the second one, writes ``forceQuitMessage`` and `_exit`s with 128 + the signal.
+    static let forceQuitting: @convention(c) (Int32) -> Void = { signal in
+        TrainInterruption.recorder?(signal)
+        if SweepSignals.receivedCount >= 2 {
+            TrainInterruption.forceQuitMessage.withUnsafeBufferPointer { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            _exit(128 + signal)
+        }
+    }
+
     /// Installs the handler; returns what the trainer asks.
     static func install() -> () -> Bool {
-        SweepSignals.install([SIGINT, SIGTERM])
+        SweepSignals.install(signals)
+        for s in signals {
+            let previous = signal(s, SIG_IGN)
+            if recorder == nil, let previous, unsafeBitCast(previous, to: Int.self) > 1 { recorder = previous }   // not SIG_DFL (0) or SIG_IGN (1)
+            signal(s, forceQuitting)
+        }
         return { SweepSignals.receivedSignal != nil }
+    }
+
+    /// Restores the default action of ``signals`` once training has returned (a signal then ends `train` at once).
+    static func uninstall() {
+        for s in signals { signal(s, SIG_DFL) }
     }
 
     /// Whether a signal asked the run to stop.
@@ -29,15 +57,17 @@ enum TrainInterruption {
 
 extension TrainCommand {
     /// `cfg` starting from the checkpoint `file` (``InitialParameters``, its path made absolute): the
-    /// model is the file's; a `--model` (or configuration key) that names another is an error.
-    /// - Throws: ``CLIError`` naming the file and both models.
-    func startingFrom(_ file: String, _ cfg: TrainingConfiguration) throws -> TrainingConfiguration {
+    /// model is the file's; a `model` given (`--model`, `--set model=…`, a `--config` file; `given`
+    /// says how, ``ConfigurationOptions/resolved(_:)``) that names another is an error.
+    /// - Throws: ``CLIError`` naming the file, both models and the source of `model` as typed.
+    func startingFrom(_ file: String, _ cfg: TrainingConfiguration, given: [String: String]) throws -> TrainingConfiguration {
         let path = URL(fileURLWithPath: file).standardizedFileURL.path
         let context = try RunContext.resolve(parameters: path, runDirectory: nil, model: nil, data: nil)
         var c = cfg
         if c.model != context.kind {
-            guard !settings.assignments.contains(where: { $0.hasPrefix("model=") }) else {
-                throw CLIError(description: "--model \(c.model.rawValue) contradicts --from-checkpoint \(file), which holds the \(context.kind.rawValue)'s parameters; drop --model or give --model \(context.kind.rawValue)")
+            if let source = given["model"] {
+                let what = source.hasPrefix("--config") ? "\(source) (model \(c.model.rawValue))" : source
+                throw CLIError(description: "\(what) contradicts --from-checkpoint \(file), which holds the \(context.kind.rawValue)'s parameters; drop it or give --model \(context.kind.rawValue)")
             }
             c.model = context.kind
         }

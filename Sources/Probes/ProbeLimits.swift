@@ -31,6 +31,12 @@ public enum ProbeLimits {
     public static let slqProbes = 1...1_000
     /// Hutchinson trace probes (a standard error needs two).
     public static let traceProbes = 2...10_000
+    /// Trace probes of Hutch++ (``hutchPlusPlusTrace(of:probes:seed:)``: k = probes/3 sketch products,
+    /// k more to project, the remaining probes − 2k Hutchinson products on the complement; it asks
+    /// for 6 at least): the probe suite's `traceProbes`, which runs Hutchinson and Hutch++ with that number.
+    public static let hutchPlusPlusProbes = 6...traceProbes.upperBound
+    /// Training samples in a probe batch (of MNIST's 60,000 training images).
+    public static let probeSamples = 1...60_000
     /// Mini-batches of batch sharpness (a standard error needs two).
     public static let batchSharpnessBatches = 2...10_000
     /// Random directions of sharpness.

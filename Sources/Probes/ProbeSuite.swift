@@ -41,7 +41,7 @@ public struct ProbeSuiteSettings: Sendable, Equatable {
         SettingKey("powerTolerance", \.powerTolerance, limits: .positive, help: "Power iteration has converged when ‖Hv − λv‖ ≤ tolerance·|λ| (train's probes.lambdaTolerance, the same default)."),
         SettingKey("slqProbes", \.slqProbes, limits: .range(ProbeLimits.slqProbes), help: "SLQ probe vectors."),
         SettingKey("slqSteps", \.slqSteps, limits: .range(ProbeLimits.slqSteps), help: "SLQ Lanczos steps per probe."),
-        SettingKey("traceProbes", \.traceProbes, limits: .range(6...ProbeLimits.traceProbes.upperBound), help: "Hutchinson probes; Hutch++ uses the same number of products (it splits them in thirds)."),
+        SettingKey("traceProbes", \.traceProbes, limits: .range(ProbeLimits.hutchPlusPlusProbes), help: "Hutchinson probes; Hutch++ uses the same number of products (it splits them in thirds)."),
         SettingKey("epsilon", \.epsilon, option: "sharpness-epsilon", aliases: ["epsilon"], limits: .positive,
                    help: "Sharpness radius ε in parameter-space units (the study's epochProbes.sharpnessEpsilon, the same default)."),
         SettingKey("directions", \.directions, option: "sharpness-directions", limits: .range(ProbeLimits.sharpnessDirections),

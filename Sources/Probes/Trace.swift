@@ -90,7 +90,9 @@ public func hutchPlusPlusTrace<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, p
 
 /// Hutch++ on any symmetric operator; see ``hutchPlusPlusTrace(of:at:probes:seed:)``.
 public func hutchPlusPlusTrace<A: SymmetricOperator>(of op: A, probes: Int = 60, seed: UInt64 = 0) throws -> (trace: Double, standardError: Double) {
-    guard probes >= 6 else { throw AutodiffError.invalidArgument("Hutch++: need at least 6 probes, got \(probes)") }
+    guard probes >= ProbeLimits.hutchPlusPlusProbes.lowerBound else {
+        throw AutodiffError.invalidArgument("Hutch++: need at least \(ProbeLimits.hutchPlusPlusProbes.lowerBound) probes, got \(probes)")
+    }
     let d = op.dimension, k = probes / 3, m = probes - 2 * k
     var rng = SplitMix64(seed: seed)
     // Q: orthonormal basis of A S (modified Gram–Schmidt, twice).

@@ -7,6 +7,11 @@ public struct SettingOptionError: Error, CustomStringConvertible, Equatable, Sen
     public var spelled: String
     /// What is wrong.
     public var problem: String
+    /// The error of what was typed and its problem.
+    public init(spelled: String, problem: String) {
+        self.spelled = spelled
+        self.problem = problem
+    }
     /// `SPELLED: PROBLEM`.
     public var description: String { "\(spelled): \(problem)" }
 }
@@ -27,9 +32,15 @@ public struct SettingAssignment<Root> {
 public struct SettingOptions<Root>: Sendable {
     /// The keys, in the order help lists them.
     public let keys: [SettingKey<Root>]
+    /// The command's other option names (without dashes), which ``suggestion(for:)`` may name too
+    /// (`--ouptut-dir` → `--output-dir`).
+    public let otherOptions: [String]
 
-    /// The options of `keys`.
-    public init(_ keys: [SettingKey<Root>]) { self.keys = keys }
+    /// The options of `keys`, beside a command's `otherOptions` (names without dashes).
+    public init(_ keys: [SettingKey<Root>], otherOptions: [String] = []) {
+        self.keys = keys
+        self.otherOptions = otherOptions
+    }
 
     /// The key of an option name (without dashes), by its name or an alias.
     public func key(option name: String) -> SettingKey<Root>? {
@@ -42,13 +53,17 @@ public struct SettingOptions<Root>: Sendable {
     /// Reads `arguments` (what the command's own options left: ArgumentParser's unrecognized
     /// inputs, in order) as key options.
     /// - Throws: ``SettingOptionError`` in the user's spelling: an unknown option (with the
-    ///   nearest option named), a missing value, a value not of the key's type, a stray argument.
+    ///   nearest option named), a missing value, a value not of the key's type, a stray argument
+    ///   (a separate value after a flag, `--`), a key given twice.
     public func parse(_ arguments: [String]) throws -> [SettingAssignment<Root>] {
         var out: [SettingAssignment<Root>] = []
         var i = 0
         while i < arguments.count {
             let a = arguments[i]
             i += 1
+            if a == "--" {
+                throw SettingOptionError(spelled: a, problem: "not used: no command takes arguments after its options; give every setting as --NAME VALUE")
+            }
             guard a.hasPrefix("--"), a.count > 2 else {
                 throw SettingOptionError(spelled: a, problem: "unexpected argument" + (a.hasPrefix("-") ? "; options are spelled --NAME" : ""))
             }
@@ -67,28 +82,45 @@ public struct SettingOptions<Root>: Sendable {
                 guard let value = key.parse(text) else {
                     throw SettingOptionError(spelled: spelled, problem: key.parseProblem(text) ?? "must be \(key.typeDescription)")
                 }
+                if key.isFlag, inline == nil, i < arguments.count, Bool(argument: arguments[i]) != nil {
+                    throw SettingOptionError(spelled: "\(a) \(arguments[i])", problem: "a flag takes no separate value; \(Self.flagForms(key.option))")
+                }
                 out.append(SettingAssignment(key: key, value: value, spelled: spelled))
-            } else if name.hasPrefix("no-"), inline == nil, let key = key(option: String(name.dropFirst(3))), key.isFlag, let value = key.parse("false") {
+            } else if name.hasPrefix("no-"), let key = key(option: String(name.dropFirst(3))), key.isFlag, let value = key.parse("false") {
+                guard inline == nil else { throw SettingOptionError(spelled: a, problem: "--\(name) takes no value; \(Self.flagForms(key.option))") }
+                if i < arguments.count, Bool(argument: arguments[i]) != nil {
+                    throw SettingOptionError(spelled: "\(a) \(arguments[i])", problem: "a flag takes no separate value; \(Self.flagForms(key.option))")
+                }
                 out.append(SettingAssignment(key: key, value: value, spelled: a))
             } else {
                 throw SettingOptionError(spelled: "--\(name)", problem: "no such option" + (suggestion(for: name).map { "; did you mean --\($0)?" } ?? "; --help lists the options"))
+            }
+            if let last = out.last, let first = out.dropLast().first(where: { $0.key.name == last.key.name }) {
+                throw SettingOptionError(spelled: last.spelled, problem: "\(last.key.name) is given twice (\(first.spelled), \(last.spelled)); give it once")
             }
         }
         return out
     }
 
+    /// The three forms of the flag `--OPTION`, in words.
+    static func flagForms(_ option: String) -> String {
+        "write --\(option) (true), --no-\(option) (false) or --\(option)=true|false"
+    }
+
     /// The option nearest to `name`: the one whose initials it is (`lr`), else the closest by edit
     /// distance within 2, else one that contains it or that it contains (3 characters at least),
-    /// else the closest within half the name's length.
+    /// else the closest within half the name's length; at each step a key's option before the
+    /// command's ``otherOptions``.
     public func suggestion(for name: String) -> String? {
-        let names = keys.map(\.option) + keys.flatMap(\.aliases)
-        if let initials = names.first(where: { $0.split(separator: "-").map { String($0.prefix(1)) }.joined() == name }), name.count > 1 { return initials }
-        let closest = names.map { ($0, editDistance(name, $0)) }.min { $0.1 < $1.1 }
-        if let closest, closest.1 <= 2 { return closest.0 }
-        if name.count >= 3, let containing = names.filter({ $0.count >= 3 && ($0.contains(name) || name.contains($0)) }).min(by: { $0.count < $1.count }) {
-            return containing
-        }
-        return closest.flatMap { $0.1 <= name.count / 2 ? $0.0 : nil }
+        let tiers = [keys.map(\.option) + keys.flatMap(\.aliases), otherOptions]
+        let steps: [([String]) -> String?] = [
+            { names in name.count > 1 ? names.first { $0.split(separator: "-").map { String($0.prefix(1)) }.joined() == name } : nil },
+            { names in names.map { ($0, editDistance(name, $0)) }.min { $0.1 < $1.1 }.flatMap { $0.1 <= 2 ? $0.0 : nil } },
+            { names in name.count >= 3 ? names.filter { $0.count >= 3 && ($0.contains(name) || name.contains($0)) }.min { $0.count < $1.count } : nil },
+            { names in names.map { ($0, editDistance(name, $0)) }.min { $0.1 < $1.1 }.flatMap { $0.1 <= name.count / 2 ? $0.0 : nil } },
+        ]
+        for step in steps { for names in tiers { if let found = step(names) { return found } } }
+        return nil
     }
 
     /// The options in help: each with its value's type, description, limits and default

@@ -469,7 +469,7 @@ extension TrainingConfiguration {
         SettingKey("stopping.trainLoss", Double?.self, limits: .positive, help: "Stop once the train loss falls to this value; null: no such target.",
                    value: { $0.stopping?.trainLoss }),
         SettingKey("probes.lambdaEvery", \.probes.lambdaEvery, limits: .atLeast(0).noting("0: never"), help: "Estimate λ_max every this many epochs (0: never; the last epoch always has one)."),
-        SettingKey("probes.probeSamples", \.probes.probeSamples, aliases: ["lambda-samples"], limits: .atLeast(1),
+        SettingKey("probes.probeSamples", \.probes.probeSamples, aliases: ["lambda-samples"], limits: .range(ProbeLimits.probeSamples),
                    help: "The probe batch: the first this many training samples (the same default as probe's --probe-samples)."),
         SettingKey("probes.probeBatchSize", \.probes.probeBatchSize, limits: .atLeast(0).noting("0: the whole probe set at once"), help: "Rows per chunk of the probe batch in Hessian-vector products (0: all at once); the same function, only the speed differs."),
         SettingKey("probes.lambdaIterations", \.probes.lambdaIterations, option: "power-iterations", aliases: ["lambda-iterations"], limits: .range(ProbeLimits.powerIterations), help: "Maximum power iterations per λ_max estimate."),

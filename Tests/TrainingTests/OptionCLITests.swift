@@ -28,6 +28,39 @@ import Training
         }
     }
 
+    /// `--set` and the key options apply in command-line order, each key once (by `--set` or its
+    /// option); the command's own options are suggested for typos; a flag's forms are explained.
+    @Test func assignmentsApplyInOrderEachKeyOnce() throws {
+        guard let exe = landscapeExecutable() else { return }
+        func learningRate(_ args: [String]) throws -> Double? {
+            let r = try runLandscape(exe, ["train"] + args + ["--print-config"])
+            let json = try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any]
+            return (json?["optimizer"] as? [String: Any])?["learningRate"] as? Double
+        }
+        // The group by --set and its key by an option: the later one wins.
+        #expect(try learningRate(["--learning-rate", "0.3", "--set", "optimizer={\"learningRate\":0.2}"]) == 0.2)
+        #expect(try learningRate(["--set", "optimizer={\"learningRate\":0.2}", "--learning-rate", "0.3"]) == 0.3)
+        #expect(try learningRate(["--set=optimizer.learningRate=0.4"]) == 0.4)
+        for (args, expected) in [
+            (["study", "--epochs", "3", "--set", "epochs=4"], "--set epochs=4: training.epochs is given twice (--epochs 3, --set epochs=4)"),
+            (["train", "--epochs", "2", "--epochs", "3"], "--epochs 3: epochs is given twice (--epochs 2, --epochs 3)"),
+            (["train", "--set", "epochs=2", "--set", "epochs=3"], "--set epochs=3: epochs is given twice (--set epochs=2, --set epochs=3)"),
+            (["study", "--models", "mlp", "--models", "cnn"], "--models cnn: models is given twice (--models mlp, --models cnn)"),
+            (["probe", "--samples", "3", "--probe-samples", "4"], "--probe-samples 4: probeSamples is given twice (--samples 3, --probe-samples 4)"),
+            (["train", "--ouptut-dir", "x"], "--ouptut-dir: no such option; did you mean --output-dir?"),
+            (["train", "--resum", "x"], "--resum: no such option; did you mean --resume?"),
+            (["probe", "--paramters", "x"], "--paramters: no such option; did you mean --parameters?"),
+            (["train", "--nesterov", "false"], "--nesterov false: a flag takes no separate value; write --nesterov (true), --no-nesterov (false) or --nesterov=true|false"),
+            (["train", "--no-nesterov=true"], "--no-nesterov=true: --no-nesterov takes no value"),
+            (["train", "--"], "--: not used"),
+            (["train", "--lambda-samples", "70000"], "--lambda-samples 70000: 'probes.probeSamples' must be in 1...60000"),
+            (["check", "--validation", "5"], "--validation 5: the data options need --parameters FILE"),
+        ] {
+            let r = try runLandscape(exe, args + ["--print-config"].filter { _ in args[0] != "probe" && args[0] != "check" })
+            #expect(!r.signalled && r.status != 0 && r.output.contains(expected), "\(args): \(r.output)")
+        }
+    }
+
     @Test func anUnknownOptionNamesTheNearestOne() throws {
         guard let exe = landscapeExecutable() else { return }
         for (args, expected) in [(["train", "--lr", "0.1"], "--lr: no such option; did you mean --learning-rate?"),
@@ -46,7 +79,7 @@ import Training
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "\(r.output)")
         let optimizer = try #require(json["optimizer"] as? [String: Any])
         #expect(optimizer["learningRate"] as? Double == 0.1 && optimizer["nesterov"] as? Bool == true && json["epochs"] as? Int == 7, "\(json)")
-        let off = try runLandscape(exe, ["train", "--set", "nesterov=true", "--no-nesterov", "--print-config"])
+        let off = try runLandscape(exe, ["train", "--set", "optimizer={\"nesterov\":true}", "--no-nesterov", "--print-config"])
         #expect(off.output.contains("\"nesterov\" : false"), "\(off.output)")
         let study = try runLandscape(exe, ["study", "--models", "cnn,mlp", "--seeds", "5", "--print-config"])
         let s = try #require(try JSONSerialization.jsonObject(with: Data(study.output.utf8)) as? [String: Any], "\(study.output)")
@@ -171,7 +204,8 @@ import Training
     @Test func optionsSetTheirKeys() throws {
         let r = try apply(["--rate", "0.25", "--n=7", "--on", "--names", "x,y", "--limit", "4"])
         #expect(r.rate == 0.25 && r.count == 7 && r.on && r.names == ["x", "y"] && r.limit == 4)
-        let s = try apply(["--on", "--no-on", "--limit=null", "--rate", "-2"])
+        #expect(try apply(["--on=true"]).on && !(try apply(["--on=false"]).on))
+        let s = try apply(["--no-on", "--limit=null", "--rate", "-2"])
         #expect(!s.on && s.limit == nil && s.rate == -2)
         #expect(Self.table.problem(in: s)?.problem == "must be positive and finite, got -2.0")
         #expect(Self.table.problem(in: try apply(["--count", "11"]))?.problem == "must be in 1...10, got 11")
@@ -186,5 +220,21 @@ import Training
         #expect(message(["--no-count"]) == "--no-count: no such option; did you mean --count?")
         #expect(message(["stray"]) == "stray: unexpected argument")
         #expect(message(["--on=maybe"]) == "--on=maybe: must be true or false")
+        // A flag's forms, said where another is tried; `--` separates nothing here.
+        let forms = "write --on (true), --no-on (false) or --on=true|false"
+        #expect(message(["--on", "false"]) == "--on false: a flag takes no separate value; \(forms)")
+        #expect(message(["--no-on", "true"]) == "--no-on true: a flag takes no separate value; \(forms)")
+        #expect(message(["--no-on=true"]) == "--no-on=true: --no-on takes no value; \(forms)")
+        #expect(message(["--"]).hasPrefix("--: not used"))
+        // A key given twice is refused, naming both spellings (an alias is the same key).
+        #expect(message(["--count", "2", "--n=3"]) == "--n=3: count is given twice (--count 2, --n=3); give it once")
+        #expect(message(["--on", "--no-on"]) == "--no-on: on is given twice (--on, --no-on); give it once")
+    }
+
+    @Test func suggestionsIncludeTheCommandsOwnOptions() {
+        let table = SettingOptions(Self.table.keys, otherOptions: ["output-dir", "resume"])
+        #expect(table.suggestion(for: "ouptut-dir") == "output-dir")
+        #expect(table.suggestion(for: "resum") == "resume")
+        #expect(Self.table.suggestion(for: "resum") == nil)
     }
 }

@@ -70,7 +70,7 @@ import Training
 
         // Cosine spans the run's length: refused, naming the schedule and the way out.
         let cosine = root.appendingPathComponent("cosine")
-        let c = try runLandscape(exe, ["train", "--epochs", "1", "--output-dir", cosine.path] + Self.tiny + ["--schedule", "cosine"])
+        let c = try runLandscape(exe, ["train", "--epochs", "1", "--output-dir", cosine.path] + Self.tiny.map { $0 == "step:1:0.5" ? "cosine" : $0 })
         #expect(c.status == 0, "\(c.output)")
         let refused = try runLandscape(exe, ["train", "--resume", cosine.path, "--epochs", "2", "--no-progress"])
         #expect(refused.status != 0 && refused.output.contains("cosine") && refused.output.contains("--from-checkpoint"), "\(refused.output)")
@@ -113,8 +113,36 @@ import Training
         let initial = (try Self.json(started.appendingPathComponent("run.json"))["configuration"] as? [String: Any])?["initialParameters"] as? [String: Any]
         #expect(initial?["path"] as? String == last, "\(String(describing: initial))")
         if let expected = try Self.sha256sum(last) { #expect(initial?["sha256"] as? String == expected) }
-        let contradiction = try runLandscape(exe, ["train", "--from-checkpoint", last, "--model", "cnn", "--output-dir", root.appendingPathComponent("bad").path] + Self.tiny)
-        #expect(contradiction.status != 0 && contradiction.output.contains("--model cnn") && contradiction.output.contains("mlp"), "\(contradiction.output)")
+        // A model given by any source that is not the file's is refused, naming the source as typed; nothing is written.
+        let file = root.appendingPathComponent("cnn.json")
+        try Data(#"{"model": "cnn"}"#.utf8).write(to: file)
+        for (given, source) in [(["--model", "cnn"], "--model cnn"), (["--set", "model=cnn"], "--set model=cnn"), (["--config", file.path], "--config \(file.path) (model cnn)")] {
+            let bad = root.appendingPathComponent("bad")
+            let contradiction = try runLandscape(exe, ["train", "--from-checkpoint", last] + given + ["--output-dir", bad.path] + Self.tiny)
+            #expect(contradiction.status != 0 && contradiction.output.contains("\(source) contradicts --from-checkpoint \(last), which holds the mlp's parameters"), "\(contradiction.output)")
+            #expect(!FileManager.default.fileExists(atPath: bad.appendingPathComponent("run.json").path))
+        }
+        let agreeing = try runLandscape(exe, ["train", "--from-checkpoint", last, "--model", "mlp", "--print-config"])
+        #expect(agreeing.status == 0 && agreeing.output.contains("\"model\" : \"mlp\""), "\(agreeing.output)")
+    }
+
+    /// A second Ctrl-C does not wait for the step boundary: `train` exits at once with 130, every
+    /// complete epoch kept.
+    @Test func aSecondSignalExitsAtOnce() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let run = root.appendingPathComponent("run"), log = root.appendingPathComponent("run.log")
+        let p = try launchLandscape(exe, ["train", "--epochs", "1000", "--output-dir", run.path] + Self.tiny, log: log)
+        let deadline = Date().addingTimeInterval(300)
+        while p.isRunning, Date() < deadline, ((try? Self.metrics(run).count) ?? 0) < 1 { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(p.isRunning, "the run ended before the signals")
+        kill(p.processIdentifier, SIGINT)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(p.terminationReason == .exit && p.terminationStatus == 130 && output.contains("second signal: exiting now"), "\(output)")
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("theta-epoch-001.safetensors").path))
     }
 
     /// probe, check, slice and taylor on a run's checkpoint from another directory, without
@@ -141,6 +169,19 @@ import Training
         #expect(inputs["checkpoint"] as? String == checkpoint && inputs["data_directory"] as? String == Self.fixtureData
                 && inputs["run_directory"] as? String == run.path && inputs["samples"] as? Int == 16, "\(inputs)")
         if let expected = try Self.sha256sum(checkpoint) { #expect(inputs["checkpoint_sha256"] as? String == expected) }
+        // The run is resolved once (its data note printed once); Keskar sharpness applies no
+        // curvature operator, so the Fisher's per-sample gradients are not computed.
+        let keskar = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--only", "keskar", "--operator", "fisher", "--ascent-steps", "2",
+                                            "--samples", "16", "--output-dir", root.appendingPathComponent("keskar").path], in: elsewhere)
+        #expect(keskar.status == 0 && keskar.output.components(separatedBy: "data as in").count == 2 && !keskar.output.contains("per-sample gradients"), "\(keskar.output)")
+        // A CNN file in the MLP run's directory: the way out is worded for the command (only check has --run).
+        let cnn = try CNN(), stray = run.appendingPathComponent("cnn.safetensors")
+        try saveParameters(cnn.initialParameters(Float.self, seed: 1), layout: cnn.layout, to: stray)
+        let fromStray = try runLandscape(exe, ["train", "--from-checkpoint", stray.path, "--print-config"], in: elsewhere)
+        #expect(fromStray.status != 0 && fromStray.output.contains("give the run's own checkpoint, or a copy of the file outside \(run.path)") && !fromStray.output.contains("--run"), "\(fromStray.output)")
+        let checkStray = try runLandscape(exe, ["check", "--parameters", stray.path, "--run", run.path], in: elsewhere)
+        #expect(checkStray.status != 0 && checkStray.output.contains("give the run's own checkpoint or another --run"), "\(checkStray.output)")
+        try FileManager.default.removeItem(at: stray)
         let unknown = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--only", "trace,hessian_norm"], in: elsewhere)
         #expect(unknown.status != 0 && unknown.output.contains("hessian_norm") && unknown.output.contains("lambda_max, lambda_min, trace, density, sharpness, keskar"), "\(unknown.output)")
         let contradiction = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--model", "cnn"], in: elsewhere)
