@@ -33,7 +33,8 @@ struct RunContext {
     ///   - model: `--model`; an error when it contradicts the file or run.json.
     ///   - data: the data options given (`nil`: the run's data settings, else the defaults).
     /// - Throws: ``CLIError`` naming the file, the model given and the model it holds; a file of
-    ///   no model lists its tensors and every model's.
+    ///   no model lists its tensors and every model's; a run.json beside the file that cannot be
+    ///   read, unless data options are given.
     static func resolve(parameters: String?, runDirectory: String?, model: ModelKind?, data: DataOverrides?) throws -> RunContext {
         var fileKind: ModelKind? = nil
         if let parameters {
@@ -64,7 +65,12 @@ struct RunContext {
         } else if let parameters {
             let dir = URL(fileURLWithPath: parameters).deletingLastPathComponent()
             do { run = try RunStore.recordedRun(in: dir) } catch {
-                stderrLine("note: \(dir.path)/\(RunStore.runInfoName) is not used: \(error)")
+                // A run.json that is there but unreadable or edited: the data the checkpoint was
+                // trained on is unknown, so the defaults would be a silent guess.
+                guard let data, !data.keys.isEmpty else {
+                    throw CLIError(description: "\(dir.path)/\(RunStore.runInfoName) beside \(parameters) cannot be used (\(error)), so the data of this run is unknown; give the data options (--data-directory, --validation, --train-limit) to use the file on data you choose")
+                }
+                stderrLine("note: \(dir.path)/\(RunStore.runInfoName) is not used (\(error)); the data options given are")
             }
         }
         if let run {

@@ -118,7 +118,7 @@ struct TrainCommand: ParsableCommand {
         outLine("metrics: \(store.directory.appendingPathComponent(RunStore.metricsName).path); checkpoints: theta-epoch-NNN.safetensors" +
                 (cfg.probes.lambdaEverySteps.map { "; λ_max every \($0) steps: \(RunStore.stepsName)" } ?? "") +
                 (cfg.probes.stepCurvature == true ? "; the curvature along every step: \(RunStore.stepCurvatureName), \(StepCurvatureFigure.fileName)" : "") +
-                "\n(λ_max: the Hessian eigenvalue of largest magnitude on the probe batch; * = power iteration did not converge; — = not estimated)")
+                "\n(λ_max: the Hessian's largest eigenvalue on the probe batch; * = power iteration did not converge; — = not estimated)")
         let lastEpoch = last?.epoch ?? state?.epoch
         if let lastEpoch { outLine(nextCommands(checkpoint: store.directory.appendingPathComponent(ParameterFiles.thetaName(epoch: lastEpoch)), run: store.directory)) }
     }

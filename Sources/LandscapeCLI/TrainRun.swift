@@ -50,7 +50,7 @@ enum TrainInterruption {
     static func report(_ error: Error, directory: URL) -> ExitCode {
         let signal = SweepSignals.receivedSignal ?? SIGINT
         stderrLine("\ninterrupted by \(SweepSignals.name(of: signal)): \(error)")
-        stderrLine("every complete epoch is saved; continue with: landscape train --resume \(directory.path)")
+        stderrLine("every complete epoch is saved; continue with: \(invokedAs) train --resume \(shellQuoted(directory.path))")
         return ExitCode(128 + signal)
     }
 }
@@ -94,12 +94,16 @@ extension TrainCommand {
         return """
         last checkpoint: \(checkpoint.path)
         next:
-          landscape probe --parameters \(p)     # curvature: λ_max, trace, spectral density, sharpness
-          landscape slice --parameters \(p)     # a 2D loss slice around it
-          landscape report \(d)     # figures and a summary of the run
+          \(invokedAs) probe --parameters \(p)     # curvature: λ_max, trace, spectral density, sharpness
+          \(invokedAs) slice --parameters \(p)     # a 2D loss slice around it
+          \(invokedAs) report \(d)     # figures and a summary of the run
         """
     }
 }
+
+/// The program as the user invoked it (`landscape` on the PATH, or a path such as
+/// `.build/release/landscape`), for commands printed to be run next from the same directory.
+let invokedAs = shellQuoted(CommandLine.arguments.first ?? "landscape")
 
 /// `s` as one word for a POSIX shell: as it is when it holds only safe characters, else in single quotes.
 func shellQuoted(_ s: String) -> String {

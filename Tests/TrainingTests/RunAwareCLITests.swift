@@ -53,7 +53,7 @@ import Training
         let a = try runLandscape(exe, ["train", "--epochs", "2", "--output-dir", full.path] + Self.tiny)
         #expect(a.status == 0, "\(a.output)")
         let last = full.appendingPathComponent("theta-epoch-002.safetensors").path
-        #expect(a.output.contains("last checkpoint: \(last)") && a.output.contains("landscape probe --parameters \(last)")
+        #expect(a.output.contains("last checkpoint: \(last)") && a.output.contains(" probe --parameters \(last)")
                 && a.output.contains("landscape slice --parameters \(last)") && a.output.contains("landscape report \(full.path)"), "\(a.output)")
 
         // Extending a finished 1-epoch run to 2 epochs continues from epoch 1 with the same batches and state.
@@ -137,7 +137,9 @@ import Training
         let deadline = Date().addingTimeInterval(300)
         while p.isRunning, Date() < deadline, ((try? Self.metrics(run).count) ?? 0) < 1 { Thread.sleep(forTimeInterval: 0.05) }
         #expect(p.isRunning, "the run ended before the signals")
-        kill(p.processIdentifier, SIGINT)
+        // Two different signals: two of the same kind sent before the first is handled merge into
+        // one (POSIX signals do not queue), which is what a loaded machine does.
+        kill(p.processIdentifier, SIGTERM)
         kill(p.processIdentifier, SIGINT)
         p.waitUntilExit()
         let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
@@ -217,6 +219,16 @@ import Training
         #expect((try Self.json(slice.appendingPathComponent("slice.json"))["inputs"] as? [String: Any])?["direction_files"] as? [String] == ["direction-pca-1.safetensors"])
         let back = try runLandscape(exe, ["taylor", "--parameters", checkpoint, "--direction", pca, "--samples", "8", "--order", "2"], in: elsewhere)
         #expect(back.status == 0, "\(back.output)")
+
+        // An unreadable run.json beside the file: its data is unknown, so probe refuses rather than
+        // guessing the defaults, unless the data options are given.
+        let info = run.appendingPathComponent("run.json")
+        try Data("{ not json".utf8).write(to: info)
+        let guessed = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--only", "trace", "--output-dir", root.appendingPathComponent("guess").path] + small, in: elsewhere)
+        #expect(guessed.status != 0 && guessed.output.contains("cannot be used") && guessed.output.contains("give the data options"), "\(guessed.output)")
+        let chosen = try runLandscape(exe, ["probe", "--parameters", checkpoint, "--only", "trace", "--data-directory", Self.fixtureData, "--validation", "16",
+                                            "--output-dir", root.appendingPathComponent("chosen").path] + small, in: elsewhere)
+        #expect(chosen.status == 0 && chosen.output.components(separatedBy: "is not used").count == 2, "\(chosen.output)")
     }
 
     /// A CNN checkpoint is probed as a CNN without --model; a file of no model lists its tensors and each model's.
