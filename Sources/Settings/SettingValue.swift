@@ -31,7 +31,7 @@ extension SettingValue {
     /// the key below the value where the problem is (a list's index, a map's name; empty for the
     /// value itself) and the problem as it follows the key in an error (`must be an integer`,
     /// `must be true or false, not null`, `has an invalid value ('vgg'); expected one of mlp, cnn`,
-    /// or the type's own words, ``problem(argument:)``). The value reads itself (its `Decodable`
+    /// `lacks the key 'sha256'`, or the type's own words, ``problem(argument:)``). The value reads itself (its `Decodable`
     /// form); the kind of decoding error, not its text, tells a wrong kind from an invalid value.
     public static func problem(json value: Any) -> (subkey: [String], problem: String)? {
         guard let data = try? JSONSerialization.data(withJSONObject: [value], options: [.fragmentsAllowed]) else {
@@ -50,6 +50,7 @@ extension SettingValue {
             switch error {
             case .typeMismatch: return (subkey, "must be \(expected)")
             case .valueNotFound: return (subkey, "must be \(expected), not null")
+            case let .keyNotFound(k, _): return (subkey, "lacks the key '\(k.stringValue)'")
             default:
                 if subkey.isEmpty, let text = value as? String, let own = problem(argument: text) { return (subkey, own) }
                 return (subkey, "has an invalid value (\(node.map { $0 is String ? "'\($0)'" : "\($0)" } ?? "?")); expected \(expected)")

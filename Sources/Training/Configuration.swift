@@ -132,10 +132,10 @@ extension ConfigurationValue {
     /// The configuration as a JSON object: every key, unset optional ones as `NSNull`.
     public func jsonObject() -> [String: Any] { jsonObject(expandingGroups: false) }
 
-    /// ``jsonObject()``, or with `expandingGroups` each `nil` optional settings group as an
-    /// object of its keys, each `null` (the key tree, ``template``; not a value to decode).
-    /// The synthesized encoder's object (the form that is hashed) with `null` for every declared
-    /// key (``keys``, and ``openObjectEntries`` in each entry) that it leaves out, a `nil` optional.
+    /// ``jsonObject()``: the synthesized encoder's object (the form that is hashed) with `null` for
+    /// every declared key (``keys``, ``recordedKeys``, ``openObjectEntries`` in each entry) that it
+    /// leaves out, a `nil` optional; with `expandingGroups` each `nil` optional settings group as
+    /// an object of its keys, each `null` (the key tree, ``template``; not a value to decode).
     func jsonObject(expandingGroups: Bool) -> [String: Any] {
         var object = encodedJSON(self) as? [String: Any] ?? [:]
         func parts(_ name: String) -> [String] { name.split(separator: ".").map(String.init) }
@@ -339,8 +339,9 @@ extension ConfigurationValue {
         tree[first] = child
     }
 
-    /// The declared type of the key at `path`: a key of ``keys`` or ``recordedKeys``, an open object's entry, or a
-    /// key inside one (``openObjectEntries``); `nil` for a group, an open object, or an undeclared key.
+    /// The declared type of the key at `path`: a key of ``keys`` or ``recordedKeys``, an open
+    /// object's entry, or a key inside one (``openObjectEntries``); `nil` for a group, an open
+    /// object, or an undeclared key.
     static func declaredType(at path: [String]) -> SettingType? {
         let dotted = path.joined(separator: ".")
         if let key = (keys + recordedKeys).first(where: { $0.name == dotted }) { return key.type }

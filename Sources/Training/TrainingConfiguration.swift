@@ -432,7 +432,7 @@ extension Schedule: SettingValue {
 }
 
 extension InitialParameters: SettingValue {
-    public static var typeDescription: String { "an object of path and sha256 (a parameter file and its SHA-256) or null" }
+    public static var typeDescription: String { "an object of path and sha256 (a parameter file and its SHA-256)" }
     /// Not read from the command line: `train --from-checkpoint PATH` sets it, with the file's SHA-256.
     public init?(argument text: String) { return nil }
     public var argumentText: String { path }
