@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoints
 import Foundation
 import Layers
+import Settings
 import Study
 import Training
 
@@ -36,7 +37,8 @@ extension TrainCommand {
         let context = try RunContext.resolve(parameters: path, runDirectory: nil, model: nil, data: nil)
         var c = cfg
         if c.model != context.kind {
-            guard !settings.assignments.contains(where: { $0.hasPrefix("model=") }) else {
+            let given = (try? SettingOptions(TrainingConfiguration.keys).parse(settings.keyOptions))?.contains { $0.key.name == "model" } ?? false
+            guard !given, !settings.assignments.contains(where: { $0.hasPrefix("model=") }) else {
                 throw CLIError(description: "--model \(c.model.rawValue) contradicts --from-checkpoint \(file), which holds the \(context.kind.rawValue)'s parameters; drop --model or give --model \(context.kind.rawValue)")
             }
             c.model = context.kind
