@@ -2,6 +2,7 @@ import ArgumentParser
 import Checkpoints
 import Foundation
 import Layers
+import Settings
 import Study
 import Training
 

@@ -55,12 +55,14 @@ public struct SettingKey<Root>: @unchecked Sendable {
     public let help: String
     /// The values it accepts, beyond its type; checked by ``SettingOptions/problem(in:)``.
     public let limits: SettingLimits?
+    /// The key's type: its words and its JSON check.
+    public let type: SettingType
     /// The type in words (``SettingValue/typeDescription``).
-    public let typeDescription: String
+    public var typeDescription: String { type.description }
     /// Whether the option is a flag (`--KEY`, `--no-KEY`).
     public let isFlag: Bool
     /// What an element is, in words, for a list (``SettingValue/elementDescription``).
-    public let elementDescription: String?
+    public var elementDescription: String? { type.elementDescription }
     /// The key's value in a `Root`.
     public let value: (Root) -> any SettingValue
     /// Reads the key's value from command-line text, or `nil` when the text is not of its type.
@@ -87,9 +89,8 @@ public struct SettingKey<Root>: @unchecked Sendable {
         self.aliases = aliases
         self.help = help
         self.limits = limits
-        self.typeDescription = V.typeDescription
+        self.type = SettingType(V.self)
         self.isFlag = V.isFlag
-        self.elementDescription = V.elementDescription
         self.value = { value($0) }
         self.parse = { V(argument: $0) }
         self.parseProblem = { V.problem(argument: $0) }
@@ -102,9 +103,8 @@ public struct SettingKey<Root>: @unchecked Sendable {
         aliases = k.aliases
         help = k.help
         limits = k.limits
-        typeDescription = k.typeDescription
+        type = k.type
         isFlag = k.isFlag
-        elementDescription = k.elementDescription
         self.value = value
         parse = k.parse
         parseProblem = k.parseProblem

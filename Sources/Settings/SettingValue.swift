@@ -2,8 +2,8 @@ import Foundation
 
 /// A value a setting can hold, read from command-line text: `0.1`, `true`, `mlp,cnn`, `null`.
 /// Each type says what it is in words, for help and errors ("an integer", "one of mlp, cnn").
-/// JSON is the type's `Codable` form; this protocol adds only the command line.
-public protocol SettingValue: Encodable {
+/// JSON is the type's `Codable` form; this protocol adds the command line and the words.
+public protocol SettingValue: Codable {
     /// What a value of this type is, in words ("an integer", "a number", "one of mlp, cnn").
     static var typeDescription: String { get }
     /// Whether the option of a key of this type is a flag: `--KEY` sets true, `--no-KEY` false.
@@ -26,6 +26,69 @@ extension SettingValue {
     public static var elementDescription: String? { nil }
     public static func problem(argument text: String) -> String? { nil }
     public var numericValue: Double? { nil }
+
+    /// Why a JSON value (as `JSONSerialization` reads it) is not a value of this type, or `nil`:
+    /// the key below the value where the problem is (a list's index, a map's name; empty for the
+    /// value itself) and the problem as it follows the key in an error (`must be an integer`,
+    /// `must be true or false, not null`, `has an invalid value ('vgg'); expected one of mlp, cnn`,
+    /// `lacks the key 'sha256'`, or the type's own words, ``problem(argument:)``). The value reads itself (its `Decodable`
+    /// form); the kind of decoding error, not its text, tells a wrong kind from an invalid value.
+    public static func problem(json value: Any) -> (subkey: [String], problem: String)? {
+        guard let data = try? JSONSerialization.data(withJSONObject: [value], options: [.fragmentsAllowed]) else {
+            return ([], "must be \(typeDescription)")
+        }
+        let context: DecodingError.Context
+        do { _ = try JSONDecoder().decode([Self].self, from: data); return nil } catch let error as DecodingError {
+            switch error {
+            case let .typeMismatch(_, c), let .valueNotFound(_, c), let .keyNotFound(_, c), let .dataCorrupted(c): context = c
+            @unknown default: return ([], "must be \(typeDescription)")
+            }
+            let subkey = context.codingPath.dropFirst().map { $0.intValue.map(String.init) ?? $0.stringValue }
+            let expected = subkey.count == 1 ? elementDescription ?? typeDescription : typeDescription
+            var node: Any? = value
+            for k in subkey { node = (node as? [Any]).flatMap { a in Int(k).flatMap { $0 < a.count ? a[$0] : nil } } ?? (node as? [String: Any])?[k] }
+            switch error {
+            case .typeMismatch: return (subkey, "must be \(expected)")
+            case .valueNotFound: return (subkey, "must be \(expected), not null")
+            case let .keyNotFound(k, _): return (subkey, "lacks the key '\(k.stringValue)'")
+            default:
+                if subkey.isEmpty, let text = value as? String, let own = problem(argument: text) { return (subkey, own) }
+                return (subkey, "has an invalid value (\(node.map { $0 is String ? "'\($0)'" : "\($0)" } ?? "?")); expected \(expected)")
+            }
+        } catch { return ([], "must be \(typeDescription)") }
+    }
+}
+
+/// A value type, without a key: its words and its JSON check (``SettingValue/problem(json:)``),
+/// for the entries of an open object (``SettingEntries``) and for a key (``SettingKey/type``).
+public struct SettingType: Sendable {
+    /// The type in words (``SettingValue/typeDescription``).
+    public let description: String
+    /// What an element is, for a list or a map (``SettingValue/elementDescription``).
+    public let elementDescription: String?
+    /// ``SettingValue/problem(json:)`` of the type.
+    public let problem: @Sendable (Any) -> (subkey: [String], problem: String)?
+
+    /// The type `V`.
+    public init<V: SettingValue>(_: V.Type) {
+        description = V.typeDescription
+        elementDescription = V.elementDescription
+        problem = { V.problem(json: $0) }
+    }
+}
+
+/// What the entries of an open object hold (a map whose names the user chooses, such as the
+/// study's regimes): each entry one value of a type, or an object of keys with their types.
+public struct SettingEntries: Sendable {
+    /// An entry's keys (dotted, relative to the entry) and their types; empty when an entry is one value.
+    public let keys: [(name: String, type: SettingType)]
+    /// An entry's type when it is one value.
+    public let value: SettingType?
+
+    /// Entries that are values of type `V`.
+    public init<V: SettingValue>(_ type: V.Type) { keys = []; value = SettingType(type) }
+    /// Entries that are objects of `keys` (one key table, or several: a regime's own keys and training's stopping keys).
+    public init(keys: [(name: String, type: SettingType)]) { self.keys = keys; value = nil }
 }
 
 extension Int: SettingValue {
@@ -99,6 +162,23 @@ extension Array: SettingValue where Element: SettingValue {
         self = out
     }
     public var argumentText: String { map(\.argumentText).joined(separator: ",") }
+}
+
+/// A map from names to values (a regime's learning rate per model); on the command line
+/// `NAME=VALUE` pairs separated by commas (`mlp=0.1,cnn=0.05`).
+extension Dictionary: SettingValue where Key: SettingName, Value: SettingValue {
+    public static var elementDescription: String? { Value.typeDescription }
+    public static var typeDescription: String { "an object from names (\(Key.typeDescription)) to values (each \(Value.typeDescription))" }
+    public init?(argument text: String) {
+        var out: [Key: Value] = [:]
+        for item in text.split(separator: ",") {
+            let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, let name = Key(rawValue: pair[0]), let value = Value(argument: pair[1]) else { return nil }
+            out[name] = value
+        }
+        self = out
+    }
+    public var argumentText: String { sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value.argumentText)" }.joined(separator: ",") }
 }
 
 /// An enumeration whose cases are written by their names (raw values): conforming is all it takes.

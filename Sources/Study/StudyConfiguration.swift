@@ -287,7 +287,13 @@ public struct StudyConfiguration: ConfigurationValue {
                                              stopping: StoppingRule(trainAccuracy: 0.99))),
     ]
 
-    public static var openObjects: Set<String> { ["regimeSettings", "probeBatchSize", "microBatchSize"] }
+    /// The open objects: a regime's entry holds ``RegimeSettings/keys`` and training's stopping
+    /// keys; the per-model maps hold integers.
+    public static var openObjectEntries: [String: SettingEntries] {
+        let stopping = TrainingConfiguration.keys.filter { $0.name.hasPrefix("stopping.") }.map { ($0.name, $0.type) }
+        return ["regimeSettings": SettingEntries(keys: RegimeSettings.keys.map { ($0.name, $0.type) } + stopping),
+                "probeBatchSize": SettingEntries(Int.self), "microBatchSize": SettingEntries(Int.self)]
+    }
     public static var renamedKeys: [String: String] { TrainingConfiguration.renamedKeys }
 
     /// The presets: `full` is the study's protocol (the defaults, seeds 0, 1, 2); `quick` is a first
@@ -501,6 +507,18 @@ public struct StudyConfiguration: ConfigurationValue {
     }
 }
 
+extension RegimeSettings {
+    /// A regime's keys (each `nil`: the training settings'), but its stopping rule's, which are
+    /// training's (``/Training/TrainingConfiguration/keys``).
+    public static let keys: [SettingKey<RegimeSettings>] = [
+        SettingKey("batchSize", \.batchSize, help: "Samples per SGD step."),
+        SettingKey("learningRate", \.learningRate, help: "The initial (peak) learning rate η₀."),
+        SettingKey("learningRates", \.learningRates, help: "η₀ per model, where the models need different ones."),
+        SettingKey("epochs", \.epochs, help: "The regime's epochs, or with a stopping rule its cap."),
+        SettingKey("warmupEpochs", \.warmupEpochs, help: "Linear warm-up over this many epochs."),
+    ]
+}
+
 extension EpochProbeSettings {
     /// The epoch probes' keys with their help (the probes check their ranges, ``validate(with:)``).
     public static let keys: [SettingKey<EpochProbeSettings>] = [
@@ -536,4 +554,8 @@ extension StudyConfiguration {
         SettingKey("finalProbes.wholeSplitSeeds", \.finalProbes.wholeSplitSeeds, limits: .atLeast(0), help: "λ_max and trace on the whole training split for the first this many seeds (0: never)."),
     ] + EpochProbeSettings.keys.map { $0.nested(in: "epochProbes", \.epochProbes) }
       + TrainingConfiguration.keys.filter { !["model", "seed"].contains($0.name) }.map { $0.nested(in: "training", \.training) }
+
+    /// Training's `model` and `seed` (set from ``models`` and ``seeds``) and its recorded keys.
+    public static let recordedKeys: [SettingKey<StudyConfiguration>] = (TrainingConfiguration.keys.filter { ["model", "seed"].contains($0.name) }
+        + TrainingConfiguration.recordedKeys).map { $0.nested(in: "training", \.training) }
 }

@@ -22,6 +22,7 @@ public struct SweepTaskSettings: ConfigurationValue {
     /// Training's keys and the epoch probes' (for the types in error messages; a sweep's settings come from its file).
     public static let keys: [SettingKey<SweepTaskSettings>] = TrainingConfiguration.keys.map { $0.nested(in: "training", \.training) }
         + EpochProbeSettings.keys.map { $0.nested(in: "epochProbes", \.epochProbes) }
+    public static let recordedKeys: [SettingKey<SweepTaskSettings>] = TrainingConfiguration.recordedKeys.map { $0.nested(in: "training", \.training) }
 
     /// Checks the training settings and the epoch probes.
     /// - Throws: ``/Training/ConfigurationError`` naming the first bad key (`training.…` or `epochProbes.…`).

@@ -53,13 +53,19 @@ public protocol ConfigurationValue: Codable, Equatable, Sendable {
     /// The defaults.
     init()
     /// Dotted paths of open objects: maps from names the user chooses to values, whose entries
-    /// merge one by one and whose keys are not configuration keys.
+    /// merge one by one and whose keys are not configuration keys (``openObjectEntries``' keys).
     static var openObjects: Set<String> { get }
+    /// What the entries of each open object hold: their keys and types, declared once.
+    static var openObjectEntries: [String: SettingEntries] { get }
     /// Names of older versions and the names that replaced them (last components).
     static var renamedKeys: [String: String] { get }
     /// The keys that are also command-line options, each declared once with its type, help and
     /// limits (``/Settings/SettingKey``): options, help and the types in error messages come from here.
     static var keys: [SettingKey<Self>] { get }
+    /// The keys of the JSON form that are not options: values the program records or derives
+    /// (``TrainingConfiguration/initialParameters``, set by `train --from-checkpoint`; a study's
+    /// `training.model` and `training.seed`). With ``keys`` they declare every key's type.
+    static var recordedKeys: [SettingKey<Self>] { get }
     /// Checks every value.
     /// - Throws: ``ConfigurationError`` naming the first bad key.
     func validate() throws
@@ -76,24 +82,17 @@ public protocol OptionalSettingsGroup: Codable, Equatable, Sendable {
     init()
 }
 
-/// `Optional<Group>` as a type: lets the key machinery see the keys of a group that is `nil`.
-protocol OptionalGroupType {
-    static var groupDefault: any Encodable { get }
-}
-
-extension Optional: OptionalGroupType where Wrapped: OptionalSettingsGroup {
-    static var groupDefault: any Encodable { Wrapped() }
-}
-
 extension ConfigurationValue {
-    public static var openObjects: Set<String> { [] }
+    public static var openObjects: Set<String> { Set(openObjectEntries.keys) }
+    public static var openObjectEntries: [String: SettingEntries] { [:] }
     public static var renamedKeys: [String: String] { [:] }
     public static var keys: [SettingKey<Self>] { [] }
+    public static var recordedKeys: [SettingKey<Self>] { [] }
 
     // MARK: Keys
 
     /// The tree of every key: the defaults' JSON object, with each optional settings group
-    /// (``OptionalSettingsGroup``) that is `nil` shown as its default's keys.
+    /// (``OptionalSettingsGroup``) that is `nil` shown as an object of its keys.
     /// Built once per type (``KeyTreeCache``): every key lookup and merge reads it.
     static var template: [String: Any] { KeyTreeCache.shared.tree(of: Self.self) { Self().jsonObject(expandingGroups: true) } }
 
@@ -133,12 +132,35 @@ extension ConfigurationValue {
     /// The configuration as a JSON object: every key, unset optional ones as `NSNull`.
     public func jsonObject() -> [String: Any] { jsonObject(expandingGroups: false) }
 
-    /// ``jsonObject()``, or with `expandingGroups` each `nil` optional settings group as its
-    /// default's object (the key tree, ``template``; not a value to decode).
+    /// ``jsonObject()``: the synthesized encoder's object (the form that is hashed) with `null` for
+    /// every declared key (``keys``, ``recordedKeys``, ``openObjectEntries`` in each entry) that it
+    /// leaves out, a `nil` optional; with `expandingGroups` each `nil` optional settings group as
+    /// an object of its keys, each `null` (the key tree, ``template``; not a value to decode).
     func jsonObject(expandingGroups: Bool) -> [String: Any] {
-        var object = encodedJSON(self)
-        fillNulls(&object, self, expandingGroups: expandingGroups)
-        return object as? [String: Any] ?? [:]
+        var object = encodedJSON(self) as? [String: Any] ?? [:]
+        func parts(_ name: String) -> [String] { name.split(separator: ".").map(String.init) }
+        var paths = (Self.keys + Self.recordedKeys).map { parts($0.name) }
+        for (open, entries) in Self.openObjectEntries {
+            var node: Any? = object
+            for k in parts(open) { node = (node as? [String: Any])?[k] }
+            for name in (node as? [String: Any] ?? [:]).keys { paths += entries.keys.map { parts(open) + [name] + parts($0.name) } }
+        }
+        for path in paths { Self.insertNull(at: path, in: &object, expandingGroups: expandingGroups) }
+        return object
+    }
+
+    /// Sets `null` at `path` where the encoder left the key out; where a group on the way is left
+    /// out (an optional settings group that is `nil`), the group is `null`, or with
+    /// `expandingGroups` an object of its keys.
+    static func insertNull(at path: [String], in tree: inout [String: Any], expandingGroups: Bool) {
+        guard let first = path.first else { return }
+        if path.count > 1, tree[first] is [String: Any] || expandingGroups {
+            var child = tree[first] as? [String: Any] ?? [:]
+            insertNull(at: Array(path.dropFirst()), in: &child, expandingGroups: expandingGroups)
+            tree[first] = child
+        } else if tree[first] == nil {
+            tree[first] = NSNull()
+        }
     }
 
     /// The configuration as pretty-printed JSON with sorted keys (`config.json`, `--print-config`).
@@ -179,6 +201,8 @@ extension ConfigurationValue {
     }
 
     /// This configuration with `overrides` laid over it, as a JSON file would be (not validated).
+    /// Each value is checked against its key's declared type (``keys``, ``openObjectEntries``)
+    /// before the one decode.
     /// - Throws: ``ConfigurationError`` (with `source`) for unknown keys and values of the wrong type.
     public func merging(_ overrides: [String: Any], source: String) throws -> Self {
         var assignments: [([String], Any)] = []
@@ -201,8 +225,11 @@ extension ConfigurationValue {
             }
         }
         var tree = jsonObject()
-        for (path, value) in assignments { Self.assign(value, at: path, in: &tree) }
-        return try Self.decodeTree(tree, source: source, assignments: assignments, base: self)
+        for (path, value) in assignments {
+            try Self.checkType(value, at: path, source: source)
+            Self.assign(value, at: path, in: &tree)
+        }
+        return try Self.decodeTree(tree, source: source)
     }
 
     /// Sets one key from a command-line `KEY=VALUE` (`--set`, or an option named after a key).
@@ -262,8 +289,8 @@ extension ConfigurationValue {
                 for (name, entry) in entries.sorted(by: { $0.key < $1.key }) { try flatten(entry, at: path + [name], into: &out, source: source) }
                 return
             }
-            // An entry (or a key inside one): check its keys against the defaults' entries.
-            let entryKeys = Set((templateValue(at: Array(path.prefix(depth))) as? [String: Any] ?? [:]).values.compactMap { $0 as? [String: Any] }.flatMap(\.keys))
+            // An entry (or a key inside one): check its keys against the entries' declared keys.
+            let entryKeys = Set(openObjectEntries[open]?.keys.compactMap { $0.name.split(separator: ".").first.map(String.init) } ?? [])
             if path.count == depth + 1, let inner = value as? [String: Any], !entryKeys.isEmpty {
                 for k in inner.keys.sorted() where !entryKeys.contains(k) {
                     throw ConfigurationError(source: source, key: "\(dotted).\(k)", "is not a key of \(open) entries; they have \(entryKeys.sorted().joined(separator: ", "))")
@@ -312,90 +339,70 @@ extension ConfigurationValue {
         tree[first] = child
     }
 
-    /// Decodes a merged tree; a value of the wrong type is reported with its key.
-    static func decodeTree(_ tree: [String: Any], source: String, assignments: [([String], Any)], base: Self) throws -> Self {
-        do { return try decodeReportingPath(tree, source: source) } catch let error as ConfigurationError where error.key == nil {
-            // The decoder did not say which key failed (e.g. 2.5 for an integer): try them one by one.
-            for (path, value) in assignments {
-                var single = base.jsonObject()
-                assign(value, at: path, in: &single)
-                if (try? decodeReportingPath(single, source: source)) == nil {
-                    throw ConfigurationError(source: source, key: path.joined(separator: "."), "has an invalid value (\(value)); expected \(expectedType(at: path))")
-                }
-            }
-            throw error
+    /// The declared type of the key at `path`: a key of ``keys`` or ``recordedKeys``, an open
+    /// object's entry, or a key inside one (``openObjectEntries``); `nil` for a group, an open
+    /// object, or an undeclared key.
+    static func declaredType(at path: [String]) -> SettingType? {
+        let dotted = path.joined(separator: ".")
+        if let key = (keys + recordedKeys).first(where: { $0.name == dotted }) { return key.type }
+        guard let (open, entries) = openObjectEntries.first(where: { dotted.hasPrefix($0.key + ".") }) else { return nil }
+        let inner = path.dropFirst(open.split(separator: ".").count + 1).joined(separator: ".")
+        return inner.isEmpty ? entries.value : entries.keys.first { $0.name == inner }?.type
+    }
+
+    /// The keys of the group at `path` (`optimizer`, an open object's entry, `stopping` in one),
+    /// or `nil` where `path` is not a group.
+    static func groupKeys(at path: [String]) -> [String]? {
+        let dotted = path.joined(separator: ".")
+        guard let (open, entries) = openObjectEntries.first(where: { dotted.hasPrefix($0.key + ".") }) else {
+            return openObjects.contains(dotted) ? nil : (templateValue(at: path) as? [String: Any])?.keys.sorted()
+        }
+        let inner = path.dropFirst(open.split(separator: ".").count + 1)
+        let names = entries.keys.map { $0.name.split(separator: ".").map(String.init) }.filter { $0.count > inner.count && $0.starts(with: inner) }
+        return names.isEmpty ? nil : Set(names.map { $0[inner.count] }).sorted()
+    }
+
+    /// Checks `value` against the declared type of the key at `path`; an object given for a
+    /// group or an open object, key by key.
+    /// - Throws: ``ConfigurationError`` naming the key (a list's index or a map's name below it, if there).
+    static func checkType(_ value: Any, at path: [String], source: String) throws {
+        if let type = declaredType(at: path) {
+            if let (subkey, problem) = type.problem(value) { throw ConfigurationError(source: source, key: (path + subkey).joined(separator: "."), problem) }
+        } else if let object = value as? [String: Any] {
+            for (k, v) in object.sorted(by: { $0.key < $1.key }) { try checkType(v, at: path + [k], source: source) }
+        } else if !(value is NSNull), groupKeys(at: path) != nil || openObjects.contains(path.joined(separator: ".")) {
+            throw ConfigurationError(source: source, key: path.joined(separator: "."), "must be \(expectedType(at: path))")
         }
     }
 
-    static func decodeReportingPath(_ tree: [String: Any], source: String) throws -> Self {
-        let data = try JSONSerialization.data(withJSONObject: tree)
-        do { return try JSONDecoder().decode(Self.self, from: data) } catch let error as DecodingError {
-            func key(_ c: DecodingError.Context) -> String? {
-                let p = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
-                return p.isEmpty ? nil : p.joined(separator: ".")
-            }
-            func expected(_ c: DecodingError.Context) -> String { expectedType(at: c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }) }
-            switch error {
-            case let .typeMismatch(_, c):
-                throw ConfigurationError(source: source, key: key(c), "must be \(expected(c))")
-            case let .valueNotFound(_, c):
-                throw ConfigurationError(source: source, key: key(c), "must be \(expected(c)), not null")
-            case let .keyNotFound(k, c):
-                throw ConfigurationError(source: source, key: key(c), "lacks the key '\(k.stringValue)'")
-            case let .dataCorrupted(c):
-                // A type's own problem (a schedule's syntax, ``Schedule/init(parsing:)``) as it is; else
-                // the value and the type it should have (a number that is not an integer, a name
-                // that is not a case).
-                if let own = c.underlyingError as? ConfigurationError { throw ConfigurationError(source: source, key: key(c), own.problem) }
-                guard let k = key(c) else { throw ConfigurationError(source: source, key: nil, c.debugDescription) }
-                var node: Any? = tree
-                for part in c.codingPath { node = part.intValue.flatMap { i in (node as? [Any]).flatMap { i < $0.count ? $0[i] : nil } } ?? (node as? [String: Any])?[part.stringValue] }
-                let shown = node.map { $0 is String ? "'\($0)'" : "\($0)" } ?? "?"
-                throw ConfigurationError(source: source, key: k, "has an invalid value (\(shown)); expected \(expected(c))")
-            @unknown default:
-                throw ConfigurationError(source: source, key: nil, "\(error)")
-            }
+    /// Decodes a merged tree whose values ``checkType(_:at:source:)`` passed; what the decoder
+    /// still refuses (`null` for a group that is not optional, a key without a declaration) is
+    /// reported with its key and the type it expects.
+    static func decodeTree(_ tree: [String: Any], source: String) throws -> Self {
+        func path(_ c: DecodingError.Context) -> [String] { c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue } }
+        func key(_ c: DecodingError.Context) -> String? { c.codingPath.isEmpty ? nil : path(c).joined(separator: ".") }
+        do { return try JSONDecoder().decode(Self.self, from: try JSONSerialization.data(withJSONObject: tree)) }
+        catch let DecodingError.keyNotFound(k, c) { throw ConfigurationError(source: source, key: key(c), "lacks the key '\(k.stringValue)'") }
+        catch let DecodingError.valueNotFound(_, c) { throw ConfigurationError(source: source, key: key(c), "must be \(expectedType(at: path(c))), not null") }
+        catch DecodingError.typeMismatch(_, let c), DecodingError.dataCorrupted(let c) {
+            throw ConfigurationError(source: source, key: key(c), "must be \(expectedType(at: path(c)))")
         }
     }
 
     /// What the key at `path` holds, in words ("an integer", "true or false", "one of mlp, cnn", …):
-    /// the key's declaration (``keys``), else (inside open objects) the type of the defaults' value.
+    /// its declared type (``keys``, ``openObjectEntries``), an element of a declared list or map,
+    /// or an object of a group's keys.
     public static func expectedType(at path: [String]) -> String {
-        let dotted = path.joined(separator: ".")
-        if let key = keys.first(where: { $0.name == dotted }) { return key.typeDescription }
-        if let last = path.last, Int(last) != nil, let list = keys.first(where: { $0.name == path.dropLast().joined(separator: ".") }),
-           let element = list.elementDescription { return element }
-        // A group of keys (`optimizer`): an object of them, not a value of its own.
-        if let group = templateValue(at: path) as? [String: Any], !openObjects.contains(path.joined(separator: ".")) {
-            return "an object of the group's keys (\(group.keys.sorted().joined(separator: ", ")))"
-        }
-        var value: Any = Self()
-        for k in path {
-            // An optional settings group: its value, or its default when it is nil.
-            if Mirror(reflecting: value).displayStyle == .optional {
-                if let some = Mirror(reflecting: value).children.first { value = some.value }
-                else if let group = type(of: value) as? any OptionalGroupType.Type { value = group.groupDefault }
-            }
-            let children = Array(Mirror(reflecting: value).children)
-            if Mirror(reflecting: value).displayStyle == .collection, let i = Int(k), !children.isEmpty {
-                value = children[min(i, children.count - 1)].value
-            } else if Mirror(reflecting: value).displayStyle == .dictionary {
-                let pairs = children.map { Array(Mirror(reflecting: $0.value).children.map(\.value)) }
-                guard let pair = pairs.first(where: { p in ((p[0] as? any RawRepresentable).map { "\($0.rawValue)" } ?? "\(p[0])") == k }) ?? pairs.first else { return "another value" }
-                value = pair[1]
-            } else if let child = children.first(where: { $0.label == k }) {
-                value = child.value
-            } else {
-                return "another value"
-            }
-        }
-        return describeType(value)
+        if let type = declaredType(at: path) { return type.description }
+        if path.count > 1, let element = declaredType(at: Array(path.dropLast()))?.elementDescription { return element }
+        if let names = groupKeys(at: path) { return "an object of the group's keys (\(names.joined(separator: ", ")))" }
+        return openObjects.contains(path.joined(separator: ".")) ? "an object" : "a value of the key's type"
     }
 }
 
 /// The key trees of configuration types (``ConfigurationValue/template``), one per type, built on
 /// first use: a type's keys do not change while the program runs, and building the tree (encoding
-/// the defaults, reflecting on them) took a quarter of the time of planning a sweep.
+/// the defaults, filling in their nulls) took a quarter of the time of planning a sweep.
 final class KeyTreeCache: @unchecked Sendable {
     static let shared = KeyTreeCache()
     private let lock = NSLock()
@@ -409,54 +416,8 @@ final class KeyTreeCache: @unchecked Sendable {
     }
 }
 
-/// What a value of this kind is, in words, for error messages ("an integer", "one of mlp, cnn"):
-/// its type's ``/Settings/SettingValue/typeDescription``.
-func describeType(_ value: Any) -> String {
-    if let v = value as? any SettingValue { return type(of: v).typeDescription }
-    return Mirror(reflecting: value).displayStyle == .dictionary ? "an object" : "a value of the form of its default"
-}
-
 /// A value's JSON object (or other JSON value) as the synthesized encoder writes it.
 func encodedJSON(_ value: any Encodable) -> Any {
     let data = (try? JSONText.encoder().encode(value)) ?? Data("{}".utf8)
     return (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) ?? [String: Any]()
-}
-
-/// Adds `NSNull` for every `nil` optional of `value` (a struct, or a dictionary of structs) to its
-/// JSON object, which the synthesized encoder leaves out; with `expandingGroups`, a `nil`
-/// ``OptionalSettingsGroup`` gets its default's object instead.
-func fillNulls(_ json: inout Any, _ value: Any, expandingGroups: Bool = false) {
-    let mirror = Mirror(reflecting: value)
-    guard var dict = json as? [String: Any] else { return }
-    switch mirror.displayStyle {
-    case .struct:
-        for child in mirror.children {
-            guard let label = child.label else { continue }
-            let m = Mirror(reflecting: child.value)
-            if m.displayStyle == .optional, m.children.isEmpty {
-                if expandingGroups, let group = type(of: child.value) as? any OptionalGroupType.Type {
-                    var sub = encodedJSON(group.groupDefault)
-                    fillNulls(&sub, group.groupDefault, expandingGroups: true)
-                    dict[label] = sub
-                } else if dict[label] == nil {
-                    dict[label] = NSNull()
-                }
-            } else if var sub = dict[label] {
-                fillNulls(&sub, m.displayStyle == .optional ? m.children.first!.value : child.value, expandingGroups: expandingGroups)
-                dict[label] = sub
-            }
-        }
-    case .dictionary:
-        for child in mirror.children {
-            let pair = Array(Mirror(reflecting: child.value).children.map(\.value))
-            guard pair.count == 2 else { continue }
-            let key = (pair[0] as? any RawRepresentable).map { "\($0.rawValue)" } ?? "\(pair[0])"
-            if var sub = dict[key] {
-                fillNulls(&sub, pair[1], expandingGroups: expandingGroups)
-                dict[key] = sub
-            }
-        }
-    default: return
-    }
-    json = dict
 }

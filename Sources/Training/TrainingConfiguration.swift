@@ -435,6 +435,13 @@ extension Schedule: SettingValue {
     public var argumentText: String { description }
 }
 
+extension InitialParameters: SettingValue {
+    public static var typeDescription: String { "an object of path and sha256 (a parameter file and its SHA-256)" }
+    /// Not read from the command line: `train --from-checkpoint PATH` sets it, with the file's SHA-256.
+    public init?(argument text: String) { return nil }
+    public var argumentText: String { path }
+}
+
 extension DataSettings {
     /// The data keys, declared once: `train`'s `data.…` keys, and the data options of `probe`, `slice` and `taylor`.
     public static let keys: [SettingKey<DataSettings>] = [
@@ -478,4 +485,9 @@ extension TrainingConfiguration {
         SettingKey("probes.lambdaEverySteps", \.probes.lambdaEverySteps, limits: .atLeast(1).noting("or null: λ_max only after epochs"), help: "λ_max also after every this many SGD steps (steps.csv); null: only after epochs."),
         SettingKey("probes.stepCurvature", \.probes.stepCurvature, help: "The curvature along every SGD step (step-curvature.csv)."),
     ] + DataSettings.keys.map { $0.nested(in: "data", \.data) }
+
+    /// The θ a run starts from, which `train --from-checkpoint` records.
+    public static let recordedKeys: [SettingKey<TrainingConfiguration>] = [
+        SettingKey("initialParameters", \.initialParameters, help: "The parameter file a run starts from and its SHA-256 (train --from-checkpoint); null: a fresh initialization from seed."),
+    ]
 }
