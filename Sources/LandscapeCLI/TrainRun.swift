@@ -12,7 +12,6 @@ import Training
 /// signal (the first one is waiting for a long evaluation or probe) exits at once with 128 + the
 /// signal, losing only the epoch in progress.
 enum TrainInterruption {
-    /// The signals handled.
     static let signals = [SIGINT, SIGTERM]
     /// ``SweepSignals``' recording handler, called first by ``forceQuitting``.
     nonisolated(unsafe) static var recorder: (@convention(c) (Int32) -> Void)?

@@ -129,7 +129,7 @@ public struct ReLU: ScalarFunction {
 /// `x^exponent` for a constant real exponent (IEEE `pow`: nan for negative `x` and a
 /// non-integer exponent).
 public struct Power: ScalarFunction {
-    /// The constant exponent.
+    /// A constant: derivatives are taken in x only.
     public let exponent: Double
     /// `x^exponent`.
     @inlinable public init(_ exponent: Double) { self.exponent = exponent }

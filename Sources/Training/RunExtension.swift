@@ -56,7 +56,7 @@ extension Schedule {
 /// What run.json says about a run, read without taking the run's lock: for commands that use a
 /// run's checkpoints (`probe`, `slice`, `taylor`, `check`).
 public struct RecordedRun: Sendable {
-    /// The run directory.
+    /// The directory whose run.json this was read from.
     public let directory: URL
     /// The run's configuration (with its extensions, ``RunStore/extend(toEpochs:after:)``).
     public let configuration: TrainingConfiguration
