@@ -129,7 +129,6 @@ struct SpecCompiler {
             if p > 0 { hasDropout = true }
             steps.append(.dropout(p: p)); return shape
         case let .patchEmbed(patch, dim):
-            guard SpecModel.hasAttention else { throw fail("not available yet (needs batchedMatmul and permuted in the algebra)") }
             let (c, h, w) = try image()
             guard patch > 0, dim > 0, h % patch == 0, w % patch == 0 else {
                 throw fail("need patch > 0 dividing H and W and dim > 0, got patch \(patch), dim \(dim) for input \(shape)")
@@ -144,7 +143,6 @@ struct SpecCompiler {
             steps.append(.patchEmbed(slot, position: p, patch: patch))
             return [tokens, dim]
         case let .transformerBlock(heads, mlp):
-            guard SpecModel.hasAttention else { throw fail("not available yet (needs batchedMatmul and permuted in the algebra)") }
             let (_, d) = try tokens()
             guard heads > 0, mlp > 0, d % heads == 0 else { throw fail("need heads > 0 dividing D = \(d) and mlp > 0, got heads \(heads), mlp \(mlp)") }
             let name = next("block")
@@ -163,7 +161,6 @@ struct SpecCompiler {
             steps.append(.transformerBlock(.init(heads: heads, norm1: norm1, q: q, k: k, v: v, out: out, norm2: norm2, fc1: fc1, fc2: fc2)))
             return shape
         case .tokenMean:
-            guard SpecModel.hasAttention else { throw fail("not available yet (needs permuted in the algebra)") }
             let (_, d) = try tokens()
             steps.append(.tokenMean); return [d]
         }

@@ -135,9 +135,6 @@ public struct SpecModel: Model {
         case normal(Double)
     }
 
-    /// Whether the algebra has what patch embeddings, transformer blocks and token means need.
-    static let hasAttention = false
-
     /// The ε of BatchNorm and LayerNorm (PyTorch's default).
     public static let normalizationEpsilon = 1e-5
 
@@ -195,7 +192,7 @@ public struct SpecModel: Model {
             case .tanh:
                 h = A.tanh(h)
             case .gelu:
-                h = Self.gelu(h)
+                h = h.gelu()
             case .maxPool:
                 h = h.maxPool2x2()
             case let .avgPool(k):
@@ -230,12 +227,6 @@ public struct SpecModel: Model {
         return h
     }
 
-    /// GELU x·Φ(x) = x/2·(1 + erf(x/√2)).
-    @inlinable
-    static func gelu<A: ConvolutionAlgebra>(_ x: A) -> A {
-        x * A.erf(x.scaled(by: 0.5.squareRoot())).shifted(by: 1).scaled(by: 0.5)
-    }
-
     /// k×k stride-k average pool of `[N, C, H, W]`: each channel as an image `[N·C, 1, H, W]`
     /// convolved with the constant filter 1/k².
     @inlinable
@@ -249,19 +240,42 @@ public struct SpecModel: Model {
     /// `[N, T, D] → [N, D]`, the mean over tokens.
     @inlinable
     static func tokenMean<A: ConvolutionAlgebra>(_ x: A) -> A {
-        preconditionFailure("SpecModel: tokenMean needs the algebra's permuted (arch-algebra)")
+        let s = x.shape
+        return x.permuted([0, 2, 1]).reshaped([s[0] * s[2], s[1]]).sumColumns().scaled(by: 1 / Double(s[1])).reshaped([s[0], s[2]])
     }
 
-    /// `[N, C, H, W] → [N, T, dim]` plus the position embedding.
+    /// `[N, C, H, W] → [N, T, dim]`: the convolution of kernel = stride = patch, its positions as
+    /// tokens (row-major), plus the position embedding `[T, dim]`.
     @inlinable
     static func patchEmbed<A: ConvolutionAlgebra>(_ x: A, _ s: Slot, position: A, patch: Int, _ parameters: [A]) -> A {
-        preconditionFailure("SpecModel: patchEmbed needs the algebra's permuted (arch-algebra)")
+        let y = A.conv2d(x, parameters[s.weight], stride: patch, padding: 0).addingChannelBias(parameters[s.bias])
+        let (n, dim, tokens) = (y.shape[0], y.shape[1], y.shape[2] * y.shape[3])
+        return y.reshaped([n, dim, tokens]).permuted([0, 2, 1]).reshaped([n, tokens * dim])
+            .addingRowBroadcast(position.reshaped([tokens * dim])).reshaped([n, tokens, dim])
     }
 
-    /// A pre-norm transformer encoder block on `[N, T, D]`.
+    /// A pre-norm transformer encoder block on `[N, T, D]`: x + MHSA(LN₁(x)), then
+    /// x + FFN(LN₂(x)). Heads split D into H slices of D/H (`[N·H, T, D/H]`); attention
+    /// softmax(q kᵀ/√(D/H)) v per head (Vaswani et al. 2017, eq. 1), the softmax over keys.
     @inlinable
     static func transformerBlock<A: ConvolutionAlgebra>(_ x: A, _ t: TransformerStep, _ parameters: [A]) -> A {
-        preconditionFailure("SpecModel: transformer blocks need the algebra's batchedMatmul and permuted (arch-algebra)")
+        let (n, tokens, d) = (x.shape[0], x.shape[1], x.shape[2])
+        let rows = n * tokens, h = t.heads, dh = d / h
+        func linear(_ a: A, _ s: Slot) -> A {
+            A.matmul(a, parameters[s.weight], transposeA: false, transposeB: true).addingRowBroadcast(parameters[s.bias])
+        }
+        func norm(_ a: A, _ s: Slot) -> A { layerNorm(a, features: d, weight: parameters[s.weight], bias: parameters[s.bias]) }
+        // [N·T, D] → [N·H, T, D/H] and back.
+        func split(_ a: A) -> A { a.reshaped([n, tokens, h, dh]).permuted([0, 2, 1, 3]).reshaped([n * h, tokens, dh]) }
+        func merge(_ a: A) -> A { a.reshaped([n, h, tokens, dh]).permuted([0, 2, 1, 3]).reshaped([rows, d]) }
+        let x0 = x.reshaped([rows, d])
+        let a = norm(x0, t.norm1)
+        let q = split(linear(a, t.q)), k = split(linear(a, t.k)), v = split(linear(a, t.v))
+        let scores = A.batchedMatmul(q, k, transposeA: false, transposeB: true).scaled(by: 1 / Double(dh).squareRoot())
+        let weights = scores.reshaped([n * h * tokens, tokens]).softmax().reshaped([n * h, tokens, tokens])
+        let x1 = x0 + linear(merge(A.batchedMatmul(weights, v, transposeA: false, transposeB: false)), t.out)
+        let x2 = x1 + linear(linear(norm(x1, t.norm2), t.fc1).gelu(), t.fc2)
+        return x2.reshaped([n, tokens, d])
     }
 
     /// A residual block's projection of its input.
