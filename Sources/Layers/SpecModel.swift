@@ -177,11 +177,16 @@ public struct SpecModel: Model {
     /// The activations entering step `end` (the logits for `end == steps.count`).
     @inlinable
     func forward<A: ConvolutionAlgebra>(_ parameters: [A], input: A, upTo end: Int) -> A {
-        let n = input.shape[0]
-        var h = inputShape.count == 1 ? input : input.reshaped([n] + inputShape)
+        run(parameters, inputShape.count == 1 ? input : input.reshaped([input.shape[0]] + inputShape), steps: 0..<end)
+    }
+
+    /// The activations after `steps` for `h` entering the first of them (outside a residual body).
+    @inlinable
+    func run<A: ConvolutionAlgebra>(_ parameters: [A], _ start: A, steps range: Range<Int>) -> A {
+        var h = start
         var saved: [A] = []
         var masks = dropoutSeed.map { SplitMix64(seed: $0) }
-        for step in steps[0..<end] {
+        for step in steps[range] {
             switch step {
             case let .linear(s):
                 h = A.matmul(h, parameters[s.weight], transposeA: false, transposeB: true).addingRowBroadcast(parameters[s.bias])
