@@ -67,9 +67,13 @@ public protocol Model: Sendable {
 }
 
 extension Model {
+    /// `false`: each sample's loss is its own.
     public var couplesSamples: Bool { false }
+    /// `self`: no BatchNorm, no dropout.
     public func training(seed: UInt64) -> Self { self }
+    /// The layout's layers (``/Probes/layerBlocks(of:)``): "fc1.weight" and "fc1.bias" form "fc1".
     public var modules: [(name: String, entries: [String])] { layerBlocks(of: layout) }
+    /// Nothing to check.
     public func checkEvaluable() throws {}
 }
 

@@ -39,6 +39,7 @@ extension ModelLoss: PlaneEvaluable where M: PlaneModel {
 }
 
 extension MLP: PlaneModel {
+    /// The shortcut, always available (every MLP starts with a linear layer).
     public func lossesOnPlane<E: TensorScalar>(_ θ: Tensor<E>, u: Tensor<E>, v: Tensor<E>, alphas: [Double], betas: [Double],
                                                rows input: Tensor<E>, labels: [Int]) throws -> [[Double]]? {
         let p = try layout.split(θ), pu = try layout.split(u, as: "the direction u"), pv = try layout.split(v, as: "the direction v")

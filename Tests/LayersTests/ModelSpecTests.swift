@@ -107,6 +107,15 @@ func expectError(_ text: String, naming parts: [String], sourceLocation: SourceL
         #expect(bare.name == "custom" && bare.input == [1, 28, 28])
     }
 
+    /// The JSON example of the Layers documentation is a valid model.
+    @Test func documentedExampleBuilds() throws {
+        let article = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/Layers/Layers.docc/Layers.md")
+        let text = try String(contentsOf: article, encoding: .utf8)
+        let start = try #require(text.range(of: "```json\n")), end = try #require(text.range(of: "\n```", range: start.upperBound..<text.endIndex))
+        let model = try ModelSpec(parsing: String(text[start.upperBound..<end.lowerBound])).make()
+        #expect(model.classCount == 10 && model.inputSize == 784 && model.hasBatchNorm && model.hasDropout)
+    }
+
     @Test func badJSONNamesThePath() {
         expectError(#"{"layers": [{"conv3d": {"out": 2}}]}"#, naming: ["layers[0]", "'conv3d'", "conv2d"])
         expectError(#"{"layers": ["flatten", {"linear": {}}]}"#, naming: ["layers[1]", "out"])
