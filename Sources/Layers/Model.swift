@@ -107,7 +107,8 @@ extension Model {
     }
 
     /// Mean loss and accuracy of θ on a data set, evaluated in chunks of `batchSize` rows
-    /// with plain tensors. `input` is `[N, inputSize]`.
+    /// with plain tensors. `input` is `[N, inputSize]`. A model that couples its samples
+    /// (train-mode BatchNorm) normalizes each chunk with that chunk's statistics.
     /// - Throws: ``ModelError`` or ``/Autodiff/AutodiffError`` for wrong shapes or lengths.
     public func evaluate<E: TensorScalar>(_ θ: Tensor<E>, input: Tensor<E>, labels: [Int], batchSize: Int) throws -> (loss: Double, accuracy: Double) {
         try validate(input: input, labels: labels)
