@@ -142,7 +142,8 @@ public struct SpecModel: Model {
     /// - Throws: ``ModelError/specification(_:)`` naming the layer and the shapes.
     init(spec: ModelSpec) throws {
         var compiler = SpecCompiler(model: spec.name)
-        guard !spec.input.isEmpty, spec.input.allSatisfy({ $0 > 0 }), spec.input.count == 1 || spec.input.count == 3 else {
+        guard !spec.input.isEmpty, spec.input.allSatisfy({ $0 > 0 }), spec.input.count == 1 || spec.input.count == 3,
+              SpecCompiler.count(spec.input) != nil else {
             throw ModelError.specification("model \(spec.name): the input shape must be [F] or [C, H, W] with positive sizes, got \(spec.input)")
         }
         guard !spec.layers.isEmpty else { throw ModelError.specification("model \(spec.name): no layers") }

@@ -86,6 +86,8 @@ func expectError(_ text: String, naming parts: [String], sourceLocation: SourceL
         expectError("vit:patch7-dim32-depth2-heads4", naming: ["missing mlp"])
         expectError("vit:patch5-dim32-depth1-heads4-mlp64", naming: ["layers[0] (patchEmbed)", "patch 5", "[1, 28, 28]"])
         expectError("rnn:1-2", naming: ["unknown family 'rnn'"])
+        expectError("mlp:9999999999-9999999999-10", naming: ["fc1.weight", "2^40"])
+        expectError(#"{"input": [4000000000, 4000000000, 1], "layers": ["flatten"]}"#, naming: ["input shape"])
         expectError("resnet", naming: ["unknown model 'resnet'", "mlp, cnn", grammar])
     }
 }
