@@ -81,7 +81,7 @@ extension SpecModel: PlaneModel {
             Tensor.matmul(input, w[first.weight], transposeA: false, transposeB: true).addingRowBroadcast(w[first.bias])
         }
         let a = linear(p), b = linear(pu), c = linear(pv)
-        let rest = 1..<steps.count
+        let rest = 1..<steps.count, keys = dropoutSeed == nil ? [] : Self.rowKeys(input)
         var losses: [[Double]] = []
         for alpha in alphas {
             var row: [Double] = []
@@ -94,7 +94,7 @@ extension SpecModel: PlaneModel {
                     w.addScaled(pu[k], E(alpha)); w.addScaled(pv[k], E(beta))
                     return w
                 }
-                row.append(Double(softmaxCrossEntropy(logits: run(point, h, steps: rest), labels: labels).scalar))
+                row.append(Double(softmaxCrossEntropy(logits: run(point, h, steps: rest, rows: keys), labels: labels).scalar))
             }
             losses.append(row)
         }
