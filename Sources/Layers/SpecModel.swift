@@ -342,7 +342,9 @@ public struct SpecModel: Model {
     /// i's mask ``dropoutMask(seed:row:layer:count:p:)`` of its key `rows[i]`.
     @inlinable
     static func dropout<A: ConvolutionAlgebra>(_ x: A, p: Double, seed: UInt64, rows: [UInt64], layer: Int) -> A {
-        let n = x.shape[0], count = x.shape.reduce(1, *) / n
+        let n = x.shape[0]
+        guard n > 0 else { return x }
+        let count = x.shape.reduce(1, *) / n
         precondition(rows.count == n, "SpecModel.dropout: \(rows.count) row keys for a batch of \(n)")
         let mask = rows.flatMap { dropoutMask(seed: seed, row: $0, layer: layer, count: count, p: p) }
         return x * A(constant: Tensor(shape: x.shape, scalars: mask.map { A.Scalar($0) }))
