@@ -14,7 +14,7 @@ struct CheckCommand: ParsableCommand {
         abstract: "Check gradients and Hessian-vector products against central finite differences, in Float64: of a fresh model on a random batch, or at a checkpoint (--parameters) on real data.",
         discussion: SettingOptions(DataSettings.keys).help(defaults: DataSettings(), heading: "Data of --parameters (default: its run's, from run.json beside it; --OPTION VALUE or --OPTION=VALUE):"))
 
-    @Option(help: "The model, where neither run.json beside --parameters nor the file's layout (a preset's) says it: a preset, a compact form or a JSON specification file (default mlp). A model with BatchNorm is checked in train mode (batch statistics). \(ModelSpec.compactFormHelp)") var model: String?
+    @Option(help: "The model, where neither run.json beside --parameters nor the file's layout (a preset's) says it: a preset, a compact form or a JSON specification file (default mlp). A model with BatchNorm is checked in train mode (batch statistics). (landscape model --help lists the compact forms).") var model: String?
     @Option(parsing: .unconditional, help: "Samples in the random batch.") var batch: Int = 16
     @Option(parsing: .unconditional, help: "Gradient coordinates to check (random subset; 0 = all).") var coordinates: Int = 256
     @Option(parsing: .unconditional, help: "Seed of the model, batch and directions.") var seed: UInt64 = 0
@@ -72,7 +72,7 @@ struct CheckCommand: ParsableCommand {
             what = "a fresh model and a random batch of \(batch), seed \(seed)"
         }
         // In chunks, as `probe`: memory of a chunk however large the batch.
-        let rows = BatchChunking.rows(for: context?.spec ?? (try parseModelOption(model)) ?? TrainingConfiguration().model)
+        let rows = BatchChunking.rows(for: try context?.spec ?? parseModelOption(model) ?? TrainingConfiguration().model)
         let f = try m.meanLoss(on: x, labels: labels, chunkSize: rows)
         let hessian = try CurvatureKind.hessian.matrix(of: m, at: θ, input: x, labels: labels, chunkSize: rows, records: .streamed)
         let gc = try checkGradient(value: f.value(at:), gradient: { try f.valueWithGradient(at: $0).1 }, at: θ,

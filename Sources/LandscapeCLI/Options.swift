@@ -44,7 +44,7 @@ struct TargetSettings {
 /// Options shared by `probe`, `slice` and `taylor`: the model, its parameters and the batch; the
 /// settings (probe batch, data, probe suite) are key options read by ``settings(keys:probeSamples:)``.
 struct ProbeTarget: ParsableArguments {
-    @Option(help: "The model, where neither run.json beside --parameters nor the file's layout (a preset's) says it: a preset, a compact form or a JSON specification file (default mlp). \(ModelSpec.compactFormHelp)") var model: String?
+    @Option(help: "The model, where neither run.json beside --parameters nor the file's layout (a preset's) says it: a preset, a compact form or a JSON specification file (default mlp). (landscape model --help lists the compact forms).") var model: String?
     @Option(help: "A parameter file (safetensors, as written by `train`); default: a fresh model from --seed.") var parameters: String?
     @Option(parsing: .unconditional, help: "Seed of the fresh model, probe vectors and directions.") var seed: UInt64 = 0
     @Option(help: "An existing local copy of the MNIST files to use when fetching.") var mnistFrom: String?

@@ -559,7 +559,7 @@ extension StudyConfiguration {
     /// per-regime maps are open objects, set with `--set` (`--set microBatchSize.cnn=256`).
     public static let keys: [SettingKey<StudyConfiguration>] = [
         SettingKey("seeds", \.seeds, limits: nil, help: "The seeds: each configuration is trained once per seed (at most \(maximumSeeds)); null: one run with training.seed."),
-        SettingKey("models", \.models, help: "The models to train, in order, separated by commas (a compact form has none): presets, compact forms or paths of JSON specification files (mlp,cnn:16-32/128,res.json); each name once. In a JSON file, a list of names, compact forms and specification objects. \(ModelSpec.compactFormHelp)"),
+        SettingKey("models", \.models, help: "The models to train, in order, separated by commas (a compact form has none): presets, compact forms or paths of JSON specification files (mlp,cnn:16-32/128,res.json); each name once. In a JSON file, a list of names, compact forms and specification objects (landscape model --help lists the compact forms)."),
         SettingKey("regimes", \.regimes, help: "The regimes to train (names in regimeSettings), in order."),
         SettingKey("finalProbes.slicePoints", \.finalProbes.slicePoints, limits: .range(2...401), help: "Points per axis of the final 2D slice (slice's --points, the same default)."),
         SettingKey("finalProbes.sliceRange", \.finalProbes.sliceRange, limits: .positive, help: "The slice covers α, β ∈ [−sliceRange, sliceRange] (filter-normalized units)."),

@@ -457,6 +457,10 @@ extension ModelSpec: SettingValue {
     ///   wrong, with the compact forms' grammar (``/Layers/ModelSpec/compactFormHelp``).
     public init(reading text: String) throws {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
+        // The grammar once: a specification's errors about a compact form or a name carry it already.
+        func withGrammar(_ error: Error) -> String {
+            "\(error)".contains(ModelSpec.compactFormHelp) ? "\(error)" : "\(error)\n\(ModelSpec.compactFormHelp)"
+        }
         var isDirectory: ObjCBool = false
         let isFile = FileManager.default.fileExists(atPath: trimmed, isDirectory: &isDirectory) && !isDirectory.boolValue
         if isFile || trimmed.lowercased().hasSuffix(".json") {
@@ -470,7 +474,7 @@ extension ModelSpec: SettingValue {
             return
         }
         do { self = try ModelSpec(parsing: trimmed) } catch {
-            throw ConfigurationError(key: "model", "has an invalid value ('\(trimmed)'): \(error). \(ModelSpec.compactFormHelp)")
+            throw ConfigurationError(key: "model", "has an invalid value ('\(trimmed)'): \(withGrammar(error))")
         }
     }
 
@@ -504,7 +508,7 @@ extension DataSettings {
 extension TrainingConfiguration {
     /// Every key of a training run with its option, help and limits: `train`'s options and help come from here.
     public static let keys: [SettingKey<TrainingConfiguration>] = [
-        SettingKey("model", \.model, help: "The model: a preset (\(ModelSpec.presets.map(\.name).joined(separator: ", "))), a compact form, or the path of a JSON file of a specification (read, and recorded in run.json as the specification itself). \(ModelSpec.compactFormHelp)"),
+        SettingKey("model", \.model, help: "The model: a preset (\(ModelSpec.presets.map(\.name).joined(separator: ", "))), a compact form (mlp:784-512-512-10, cnn:16-32/128+bn, vit:patch7-dim32-depth2-heads4-mlp64; landscape model --help lists them), or the path of a JSON file of a specification (read, and recorded in run.json as the specification itself)."),
         SettingKey("epochs", \.epochs, limits: .range(1...maximumEpochs), help: "Passes over the training split; with a stopping rule, the most."),
         SettingKey("seed", \.seed, help: "Seeds initialization, shuffling and the λ_max start vector."),
         SettingKey("schedule", \.schedule, help: "The learning-rate schedule in epochs: constant, cosine (to zero over the run) or step:EPOCHS:GAMMA (multiply by GAMMA every EPOCHS epochs)."),

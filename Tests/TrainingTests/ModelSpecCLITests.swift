@@ -31,6 +31,9 @@ import Training
         return (r, json)
     }
 
+    /// The parameters of linear layers of these widths (input first): Σ (in·out + out), weights and biases.
+    static func linearCount(_ widths: [Int]) -> Int { zip(widths, widths.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 } }
+
     static func runInfo(_ dir: URL) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("run.json"))) as? [String: Any])
     }
@@ -45,11 +48,11 @@ import Training
         #expect(r.status == 0, "\(r.output)")
         let info = try Self.runInfo(dir)
         #expect((info["configuration"] as? [String: Any])?["model"] as? String == "mlp:784-32-32-10", "\(info)")
-        #expect((info["model"] as? [String: Any])?["parameters"] as? Int == 784 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10)
+        #expect((info["model"] as? [String: Any])?["parameters"] as? Int == Self.linearCount([784, 32, 32, 10]))
         let checkpoint = dir.appendingPathComponent("theta-epoch-001.safetensors")
         let (p, json) = try Self.probe(exe, checkpoint)
         #expect(p.status == 0, "\(p.output)")
-        #expect((json?["parameters"] as? Int) == 26_506)
+        #expect((json?["parameters"] as? Int) == Self.linearCount([784, 32, 32, 10]))
         #expect(json?["normalization"] is NSNull, "a model without BatchNorm records no normalization")
         // Without run.json: the file is no preset's; the error lists its tensors and asks for --model.
         let alone = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-spec-alone-\(UUID().uuidString)")
@@ -85,13 +88,14 @@ import Training
         let recorded = try #require((Self.runInfo(dir)["configuration"] as? [String: Any])?["model"] as? [String: Any])
         #expect(recorded["name"] as? String == "res-small")
         // 784·24 + 24, the residual body's 24·24 + 24, 24·10 + 10.
-        #expect((try Self.runInfo(dir)["model"] as? [String: Any])?["parameters"] as? Int == 784 * 24 + 24 + 24 * 24 + 24 + 24 * 10 + 10)
+        let count = Self.linearCount([784, 24, 24, 10])
+        #expect((try Self.runInfo(dir)["model"] as? [String: Any])?["parameters"] as? Int == count)
         let (p, json) = try Self.probe(exe, dir.appendingPathComponent("theta-epoch-001.safetensors"), ["--blocks", "layer"])
         #expect(p.status == 0, "\(p.output)")
         let spec = try ModelSpec(parsing: String(decoding: try JSONSerialization.data(withJSONObject: recorded), as: UTF8.self))
         let blocks = (json?["blocks"] as? [[String: Any]])?.map { $0["name"] as? String ?? "" }
         #expect(blocks == (try spec.make()).modules.map(\.name), "\(String(describing: blocks))")
-        #expect((json?["blocks"] as? [[String: Any]])?.reduce(0) { $0 + ($1["parameters"] as? Int ?? 0) } == 784 * 24 + 24 + 24 * 24 + 24 + 24 * 10 + 10)
+        #expect((json?["blocks"] as? [[String: Any]])?.reduce(0) { $0 + ($1["parameters"] as? Int ?? 0) } == count)
     }
 
     /// A model with BatchNorm trains one epoch (λ_max measured in eval mode); run.json and
@@ -125,11 +129,12 @@ import Training
         guard let exe = landscapeExecutable() else { return }
         let r = try runLandscape(exe, ["model", "mlp"])
         #expect(r.status == 0 && r.output.contains("parameters 269,322") && r.output.contains("fc1.weight  [256, 784]") && r.output.contains("fc3: fc3.weight, fc3.bias"), "\(r.output)")
-        #expect(784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10 == 269_322)
+        #expect(Self.linearCount([784, 256, 256, 10]) == 269_322)
         let j = try runLandscape(exe, ["model", "cnn", "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(j.output.utf8)) as? [String: Any], "\(j.output)")
         // The CNN: conv 1→16 and 16→32 of 5×5 (with biases), fc 32·7·7 → 128 → 10.
-        #expect(object["parameters"] as? Int == 16 * 25 + 16 + 32 * 16 * 25 + 32 + 32 * 7 * 7 * 128 + 128 + 128 * 10 + 10)
+        let convolutions: Int = 16 * 25 + 16 + 32 * 16 * 25 + 32
+        #expect(object["parameters"] as? Int == convolutions + Self.linearCount([32 * 7 * 7, 128, 10]))
         #expect((object["layout"] as? [[String: Any]])?.first?["name"] as? String == "conv1.weight")
         let sized = try runLandscape(exe, ["model", "mlp", "--parameters", "100000", "--json"])
         let s = try #require(try JSONSerialization.jsonObject(with: Data(sized.output.utf8)) as? [String: Any], "\(sized.output)")
@@ -137,7 +142,7 @@ import Training
         let widths = form.dropFirst("mlp:".count).split(separator: "-").compactMap { Int($0) }
         #expect(widths.count == 4 && widths[0] == 784 && widths[1] == widths[2] && widths[3] == 10, "\(form)")
         let w = widths[1], count = try #require(s["parameters"] as? Int)
-        #expect(count == 784 * w + w + w * w + w + 10 * w + 10)
+        #expect(count == Self.linearCount([784, w, w, 10]))
         #expect(abs(Double(count) - 100_000) <= 0.1 * 100_000)
     }
 
