@@ -162,6 +162,14 @@ extension Array: SettingValue where Element: SettingValue {
         self = out
     }
     public var argumentText: String { map(\.argumentText).joined(separator: ",") }
+    /// The first item that is not an element, and what is wrong with it (the element's own words
+    /// where it has them: `item 'mlp:784-abc-10' has an invalid value …`).
+    public static func problem(argument text: String) -> String? {
+        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty && Element(argument: item) == nil {
+            return "item '\(item)' " + (Element.problem(argument: item) ?? "must be \(Element.typeDescription)")
+        }
+        return nil
+    }
 }
 
 /// A map from names to values (a regime's learning rate per model, keyed by the model's name);

@@ -47,7 +47,10 @@ import Training
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(r.status == 0, "\(r.output)")
         let info = try Self.runInfo(dir)
-        #expect((info["configuration"] as? [String: Any])?["model"] as? String == "mlp:784-32-32-10", "\(info)")
+        // The compact form, as the specification writes it (784-32x2-10 for 784-32-32-10).
+        let recorded = try #require((info["configuration"] as? [String: Any])?["model"] as? String, "\(info)")
+        let written = try ModelSpec(parsing: recorded), asGiven = try ModelSpec(parsing: "mlp:784-32-32-10")
+        #expect(recorded.hasPrefix("mlp:") && written == asGiven, "\(recorded)")
         #expect((info["model"] as? [String: Any])?["parameters"] as? Int == Self.linearCount([784, 32, 32, 10]))
         let checkpoint = dir.appendingPathComponent("theta-epoch-001.safetensors")
         let (p, json) = try Self.probe(exe, checkpoint)
@@ -139,7 +142,11 @@ import Training
         let sized = try runLandscape(exe, ["model", "mlp", "--parameters", "100000", "--json"])
         let s = try #require(try JSONSerialization.jsonObject(with: Data(sized.output.utf8)) as? [String: Any], "\(sized.output)")
         let form = try #require(s["compact_form"] as? String)
-        let widths = form.dropFirst("mlp:".count).split(separator: "-").compactMap { Int($0) }
+        // Widths, WxK written out as K times W.
+        let widths = form.dropFirst("mlp:".count).split(separator: "-").flatMap { part -> [Int] in
+            let wk = part.split(separator: "x").compactMap { Int($0) }
+            return wk.count == 2 ? Array(repeating: wk[0], count: wk[1]) : wk
+        }
         #expect(widths.count == 4 && widths[0] == 784 && widths[1] == widths[2] && widths[3] == 10, "\(form)")
         let w = widths[1], count = try #require(s["parameters"] as? Int)
         #expect(count == Self.linearCount([784, w, w, 10]))
