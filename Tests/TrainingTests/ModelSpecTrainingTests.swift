@@ -25,7 +25,7 @@ import Training
         return try Trainer(configuration: cfg, data: try #require(data), outputDirectory: nil).run().parameters
     }
 
-    static func distance(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Float {
+    static func distance(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Double {
         var d = a
         d.addScaled(b, -1)
         return d.norm()
