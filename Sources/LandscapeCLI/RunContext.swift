@@ -57,7 +57,8 @@ struct RunContext {
         }
         let runInfo = run.map { "\($0.directory.path)/\(RunStore.runInfoName)" } ?? ""
         if let run, let model, model != run.configuration.model {
-            throw CLIError(description: "--model \(model) contradicts \(runInfo), which says the run trained the model \(run.configuration.model); drop --model or give --model \(run.configuration.model)")
+            let what = parameters.map { "\($0), whose \(runInfo) says its run trained the model \(run.configuration.model)" } ?? "\(runInfo), which says the run trained the model \(run.configuration.model)"
+            throw CLIError(description: "--model \(model) contradicts \(what); drop --model or give --model \(run.configuration.model)")
         }
         var spec = model ?? run?.configuration.model ?? TrainingConfiguration().model
         if let parameters {

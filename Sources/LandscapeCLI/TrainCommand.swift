@@ -55,7 +55,7 @@ struct TrainCommand: ParsableCommand {
             outLine(String(decoding: try cfg.jsonData(), as: UTF8.self))
             return
         }
-        let out = try prepareOutputDirectory(output.outputDir, defaultPrefix: "runs/train-\(cfg.model.name)")
+        let out = try prepareOutputDirectory(output.outputDir, defaultPrefix: "runs/train-\(StudyConfiguration.modelNameProblem(cfg.model.name) == nil ? cfg.model.name : "model")")
         try removingIfEmptyOnError(out) { try train(cfg, store: nil, resuming: false, directory: out.url) }
     }
 

@@ -233,7 +233,7 @@ public struct Trainer {
                     let start = Date()
                     let row: StepCurvatureMetrics
                     do {
-                        row = try Self.stepCurvature(model.training(seed: SplitMix64.derivedSeed(stepSeed, stream: 0)), before, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize,
+                        row = try Self.stepCurvature(model.training(seed: stepSeed), before, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize,
                                                      epoch: epoch, step: optimizer.step, learningRate: lastRate, configuration: cfg, start: start)
                     } catch {
                         throw TrainingError.probeFailed(epoch: epoch, reason: "the curvature along step \(optimizer.step): \(error)")
@@ -344,14 +344,15 @@ public struct Trainer {
     }
 
     /// The mean loss over `rows` of the training data and its gradient, in micro-batches of at
-    /// most `microBatch` rows (0: all at once) weighted by size; micro-batch i sees the model as
-    /// ``/Layers/Model/training(seed:)`` gives it for `SplitMix64.derivedSeed(seed, stream: i)`
-    /// (BatchNorm with batch statistics, dropout masks; a model without either is itself).
+    /// most `microBatch` rows (0: all at once) weighted by size, each seeing the model as
+    /// ``/Layers/Model/training(seed:)`` gives it for the step's `seed` (BatchNorm with batch
+    /// statistics, dropout masks; a model without either is itself). A dropout mask is drawn per
+    /// sample from the seed and the sample, so micro-batches take the same step as the whole batch.
     static func valueWithGradient<M: Model>(_ model: M, _ θ: Tensor<Float>, rows: [Int], of x: Tensor<Float>, _ y: [Int],
                                             microBatch: Int, seed: UInt64) throws -> (Float, Tensor<Float>) {
-        let (loss, g) = try RowChunks(rows: rows.count, size: microBatch).weightedSum { i, r in
+        let stepModel = model.training(seed: seed)
+        let (loss, g) = try RowChunks(rows: rows.count, size: microBatch).weightedSum { _, r in
             let part = Array(rows[r])
-            let stepModel = model.training(seed: SplitMix64.derivedSeed(seed, stream: UInt64(i)))
             let (l, g) = try Autodiff.valueWithGradient(of: try stepModel.loss(on: x.gatherRows(part), labels: part.map { y[$0] }), at: θ)
             return (Double(l), g)
         }
@@ -359,8 +360,8 @@ public struct Trainer {
     }
 
     /// The seed of SGD step `step` (1, 2, … within the epoch) of epoch `epoch` of a run of `seed`:
-    /// its micro-batches' dropout masks derive from it (``valueWithGradient(_:_:rows:of:_:microBatch:seed:)``),
-    /// so a resumed run draws the masks of an uninterrupted one.
+    /// its dropout masks derive from it (``valueWithGradient(_:_:rows:of:_:microBatch:seed:)``), so a
+    /// resumed run draws the masks of an uninterrupted one.
     static func stepSeed(_ seed: UInt64, epoch: Int, step: Int) -> UInt64 {
         // A stream of its own (0xD209: "drop"), apart from the shuffles' and the probes' seeds.
         SplitMix64.derivedSeed(SplitMix64.derivedSeed(SplitMix64.derivedSeed(seed, stream: 0xD209), stream: UInt64(epoch)), stream: UInt64(step))

@@ -447,7 +447,8 @@ extension Schedule: SettingValue {
 
 extension ModelSpec: SettingValue {
     public static var typeDescription: String {
-        "a model: a preset name (\(presets.map(\.name).joined(separator: ", "))), a compact form (mlp:784-256-10, cnn:16-32/128, …) or the path of a JSON file of a specification"
+        // Short: `--models <a list, each …>` must fit a help line.
+        "a model (a preset, a compact form or a JSON file)"
     }
 
     /// Reads a model from command-line text: the path of an existing file (a JSON specification,

@@ -175,7 +175,10 @@ func svgSeries(_ url: URL) throws -> [String] {
         #expect(layers.rows.filter { $0["model"] == "mlp" }.map { $0["layer"]! } == ["fc1", "fc2", "fc3", "fc1", "fc2", "fc3"])
         #expect(layers.numbers("lambda_max").allSatisfy { $0.isFinite } && layers.numbers("trace").allSatisfy { $0.isFinite })
         let summaryText = try String(contentsOf: dir.appendingPathComponent("summary.md"), encoding: .utf8)
-        #expect(summaryText.contains("## Curvature per layer and the Gauss–Newton matrix"))
+        #expect(summaryText.contains("## Curvature per module and the Gauss–Newton matrix"))
+        // Each model's parameter count (the MLP's: 784·256 + 256 + 256·256 + 256 + 256·10 + 10), and a row per configuration and module.
+        #expect(summaryText.contains("Models mlp (269,322 parameters), cnn ("), "\(summaryText)")
+        #expect(summaryText.contains("| mlp-high-noise | fc1 | \(784 * 256 + 256) | 1 | "), "\(summaryText)")
         let slice = try CSVTable.read(dir.appendingPathComponent("slices/cnn-low-noise-seed0.csv"))
         #expect(slice.columns == ["alpha", "beta", "loss"])
         #expect(slice.rows.count == 25)
@@ -765,7 +768,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         let url = try write(#"{"models": ["vgg"]}"#)
         defer { try? FileManager.default.removeItem(at: url) }
         let v = message { _ = try StudyConfiguration.load(from: url) }
-        #expect(v.contains("'models.0' has an invalid value ('vgg'); expected a model: a preset name (mlp, cnn)"), "\(v)")
+        #expect(v.contains("'models.0' has an invalid value ('vgg'); expected a model (a preset, a compact form or a JSON file)"), "\(v)")
         c = StudyConfiguration()
         c.models = [.mlp, .mlp]
         #expect(message { try c.validate() }.contains("'models' lists the model 'mlp' twice"))

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+import Datasets
+import Layers
+import Tensors
+import Training
+
+/// The trainer with models from specifications: each step sees the model in training mode
+/// (dropout masks from the step's seed), micro-batches take the same step, and a model with
+/// BatchNorm refuses micro-batches.
+@Suite struct ModelSpecTrainingTests {
+    static let data: MNISTDataset? = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return try? MNISTDataset(directory: root.appendingPathComponent("Tests/Fixtures/data"), validationCount: 16)
+    }()
+
+    static func trained(_ model: String, microBatch: Int = 0, seed: UInt64 = 0) throws -> Tensor<Float> {
+        var cfg = TrainingConfiguration()
+        cfg.model = try ModelSpec(reading: model)
+        cfg.epochs = 1
+        cfg.seed = seed
+        cfg.optimizer.batchSize = 24
+        cfg.optimizer.microBatchSize = microBatch
+        cfg.probes.lambdaEvery = 0
+        return try Trainer(configuration: cfg, data: try #require(data), outputDirectory: nil).run().parameters
+    }
+
+    static func distance(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Double {
+        var d = a
+        d.addScaled(b, -1)
+        return d.norm()
+    }
+
+    /// Dropout has no parameters, so both models start from the same θ; only the masks make the
+    /// dropout model's steps differ. The masks are per sample, so micro-batches (24 = 10 + 10 + 4)
+    /// give the step of the whole batch, and the same seed gives the same run.
+    @Test func dropoutMasksComeFromTheStepAndMicroBatchesTakeTheSameStep() throws {
+        let plain = try Self.trained("mlp:784-32-10")
+        let dropped = try Self.trained("mlp:784-32-10+drop0.5")
+        #expect(Self.distance(plain, dropped) > 1e-3 * plain.norm(), "dropout did not change the steps")
+        #expect(try Self.trained("mlp:784-32-10+drop0.5") == dropped)
+        let micro = try Self.trained("mlp:784-32-10+drop0.5", microBatch: 10)
+        #expect(Self.distance(micro, dropped) < 1e-5 * dropped.norm(), "‖Δθ‖ = \(Self.distance(micro, dropped))")
+        #expect(Self.distance(try Self.trained("mlp:784-32-10+drop0.5", seed: 1), dropped) > 0)
+    }
+
+    /// BatchNorm's batch statistics couple the samples: a micro-batch size is refused by name.
+    @Test func aBatchNormModelRefusesMicroBatches() throws {
+        var cfg = TrainingConfiguration()
+        cfg.model = try ModelSpec(reading: "mlp:784-32-10+bn")
+        cfg.optimizer.microBatchSize = 16
+        let error = try #require(throws: ConfigurationError.self) { try cfg.validate() }
+        #expect(error.key == "optimizer.microBatchSize" && error.problem.contains("BatchNorm"), "\(error)")
+        cfg.optimizer.microBatchSize = 0
+        try cfg.validate()
+    }
+}
