@@ -245,3 +245,134 @@ private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathCompon
         #expect(perLayer.allSatisfy { $0.lambdaMax.value <= ggnSpectrum.last! * (1 + 1e-9) })
     }
 }
+
+@Suite struct DefiningAModelArticleSnippets {
+    @Test func threeForms() throws {
+        // snippet: defining-a-model-forms
+        // One residual MLP, written three ways.
+        let compact = try ModelSpec(parsing: "mlp:784-64x2-10+res")
+        let json = try ModelSpec(parsing: """
+            {"name": "mlp-784-64x2-10+res", "input": [784],
+             "layers": [{"linear": {"out": 64}}, "relu",
+                        {"residual": {"body": [{"linear": {"out": 64}}, "relu"]}},
+                        {"linear": {"out": 10}}]}
+            """)
+        let literal = ModelSpec(name: "mlp-784-64x2-10+res", input: [784], layers: [
+            .linear(out: 64), .relu,
+            .residual(body: [.linear(out: 64), .relu], projection: false),
+            .linear(out: 10)])
+        let model = try literal.make()                  // ModelError naming the layer when a shape does not fit
+        let names = model.layout.entries.map(\.name)    // fc1.weight, fc1.bias, fc2.weight, …, fc3.bias
+        // end snippet
+        #expect(compact == json && json == literal)
+        #expect(literal.compactForm == "mlp:784-64x2-10+res" && literal.description == "mlp:784-64x2-10+res")
+        #expect(names == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"])
+        // fc1 784→64, the residual block's 64→64, fc3 64→10.
+        #expect(model.layout.parameterCount == (784 * 64 + 64) + (64 * 64 + 64) + (64 * 10 + 10))
+        // A spec with a compact form encodes as it; decoding the encoding gives the spec back.
+        let encoded = try JSONEncoder().encode(json)
+        #expect(String(decoding: encoded, as: UTF8.self) == #""mlp:784-64x2-10+res""#)
+        #expect(try JSONDecoder().decode(ModelSpec.self, from: encoded) == literal)
+        // A projection-free residual block whose body changes the width gets a learned projection.
+        let widening = try ModelSpec(parsing: "mlp:784-64-32-10+res").make()
+        #expect(widening.layout.entries.map(\.name).contains("res1.proj.weight"))
+        #expect(throws: ModelError.self) { try ModelSpec(parsing: "mlp:784-64-10+bn+ln") }
+    }
+
+    @Test func batchNormModes() throws {
+        // snippet: defining-a-model-batchnorm
+        var rng = SplitMix64(seed: 7)
+        let x = Tensor<Double>.randomUniform([32, 784], bound: 1, using: &rng)   // a batch [N, 784]
+        let labels = (0..<32).map { $0 % 10 }
+        let bn = try ModelSpec(parsing: "mlp:784-16-16-10+bn").make()          // bn1, bn2 before the hidden ReLUs
+        let θ = bn.initialParameters(Double.self, seed: 0)
+        let eval = try bn.withPopulationStatistics(at: θ, input: x, chunk: 8)   // eval mode: statistics over all 32 rows
+        let train = bn.training(seed: 1)                                         // train mode: the batch's statistics
+        let evalLogits = eval.logits(try bn.layout.split(θ), input: x)           // [32, 10]
+        let trainLogits = train.logits(try bn.layout.split(θ), input: x)         // the same: the batch is the population
+        let coupled = train.couplesSamples                                       // true: its loss is one batch, not chunked
+        // end snippet
+        // Layer by layer, the population statistics over x are the batch statistics of x, so both
+        // modes normalize alike on this batch; in chunks of 8 rows (Chan et al.'s update) as in one.
+        #expect((evalLogits - trainLogits).norm() <= 1e-12 * trainLogits.norm())
+        #expect(coupled && !eval.couplesSamples && Set(eval.statistics.keys) == ["bn1", "bn2"])
+        let whole = try bn.withPopulationStatistics(at: θ, input: x, chunk: 0)
+        for name in ["bn1", "bn2"] {
+            #expect((whole.statistics[name]!.mean - eval.statistics[name]!.mean).norm() <= 1e-13)
+            #expect((whole.statistics[name]!.variance - eval.statistics[name]!.variance).norm() <= 1e-13)
+        }
+        // Eval mode without statistics is refused, naming the layers.
+        #expect(throws: ModelError.missingStatistics(model: bn.name, layers: ["bn1", "bn2"])) { try bn.loss(on: x, labels: labels) }
+        // On other rows, eval mode uses x's statistics and train mode the rows' own: they differ.
+        let y = Tensor<Double>.randomUniform([8, 784], bound: 1, using: &rng)
+        #expect((eval.logits(try bn.layout.split(θ), input: y) - train.logits(try bn.layout.split(θ), input: y)).norm() > 1e-3)
+
+        // snippet: defining-a-model-dropout
+        let dropped = try ModelSpec(parsing: "mlp:784-16-10+drop0.5").make()
+        let φ = dropped.initialParameters(Double.self, seed: 0)
+        let probed = try value(of: dropped.loss(on: x, labels: labels), at: φ)                  // no dropout
+        let stepped = try value(of: dropped.training(seed: 3).loss(on: x, labels: labels), at: φ)  // one SGD step's masks
+        // end snippet
+        // Without the dropout layer the layout is the same, so φ is its θ too.
+        let plain = try ModelSpec(parsing: "mlp:784-16-10").make()
+        #expect(probed == (try value(of: plain.loss(on: x, labels: labels), at: φ)))
+        #expect(stepped != probed && abs(stepped - probed) > 1e-6)
+        // A sample's mask depends on the seed, the sample and the layer: the loss in chunks is the same.
+        var chunked = try dropped.training(seed: 3).loss(on: x, labels: labels)
+        chunked.chunkRows = 5
+        #expect(abs(try value(of: chunked, at: φ) - stepped) <= 1e-14 * abs(stepped))
+    }
+
+    @Test func perModuleCurvature() throws {
+        var rng = SplitMix64(seed: 7)
+        let x = Tensor<Double>.randomUniform([32, 784], bound: 1, using: &rng)
+        let labels = (0..<32).map { $0 % 10 }
+        // snippet: defining-a-model-modules
+        let small = try ModelSpec(parsing: "mlp:784-4x3-10+res+ln").make()
+        let modules = small.modules.map(\.name)                 // fc1, ln1, fc2, ln2, fc3, ln3, fc4
+        let smallθ = small.initialParameters(Double.self, seed: 0)   // 3,254 parameters
+        let loss = try small.loss(on: x, labels: labels)
+        let perModule = try blockCurvature(of: HessianOperator(of: loss, at: smallθ), blocks: small.modules, layout: small.layout)
+        // perModule[i].lambdaMax.value, .lambdaMin.value, .trace: module i's diagonal block of the Hessian
+        // end snippet
+        #expect(modules == ["fc1", "ln1", "fc2", "ln2", "fc3", "ln3", "fc4"])
+        // fc1 784→4, ln1 (4 + 4), two residual blocks of fc 4→4 and ln, fc4 4→10.
+        let d = (784 * 4 + 4) + 8 + 2 * ((4 * 4 + 4) + 8) + (4 * 10 + 10)
+        #expect(smallθ.count == d && d == 3_254)
+        // Against the dense Hessian (d HVPs with basis vectors) and LAPACK on each diagonal block.
+        let h = try hessian(of: loss, at: smallθ)
+        let scale = perModule.map { abs($0.lambdaMax.value) }.max()!
+        for (module, block) in zip(small.modules, perModule) {
+            let ranges = small.layout.entries.filter { module.entries.contains($0.name) }.map { $0.offset..<($0.offset + $0.shape.reduce(1, *)) }
+            let indices = ranges.flatMap { Array($0) }
+            let n = indices.count
+            let sub = Tensor<Double>(shape: [n, n], scalars: indices.flatMap { i in indices.map { j in h.scalars[i * d + j] } })
+            let exact = try LAPACK.symmetricEigen(sub).values
+            #expect(block.parameters == n)
+            // A Ritz value has an eigenvalue of the block within its residual norm, and lies
+            // below the block's top (Ritz values interlace).
+            let nearest = exact.map { abs($0 - block.lambdaMax.value) }.min()!
+            #expect(nearest <= block.lambdaMax.residualNorm + 1e-9 * scale, "\(block.name): Ritz \(block.lambdaMax.value), nearest eigenvalue off by \(nearest)")
+            #expect(block.lambdaMax.value <= exact.last! + 1e-9 * scale)
+            // Lanczos with as many steps as the block has parameters (≤ 30) finds its top exactly.
+            if n <= 30 { #expect(abs(block.lambdaMax.value - exact.last!) <= 1e-8 * scale, "\(block.name)") }
+        }
+    }
+
+    @Test func sizing() throws {
+        // snippet: defining-a-model-sizing
+        let base = try ModelSpec(parsing: "mlp:784-128x4-10+res")   // 151,306 parameters
+        let sized = try base.sized(toParameters: 50_000)             // its hidden widths scaled by one factor
+        let form = sized.compactForm                                  // mlp:784-52x4-10+res
+        let count = try sized.parameterCount                          // 49,618: within 10 % of 50,000
+        // end snippet
+        // Hidden width w: fc1 784→w, three residual blocks w→w, fc5 w→10: 3w² + 798w + 10.
+        func closedForm(_ w: Int) -> Int { (784 * w + w) + 3 * (w * w + w) + (w * 10 + 10) }
+        #expect(try base.parameterCount == closedForm(128))
+        let w = Int(form!.dropFirst("mlp:784-".count).prefix { $0.isNumber })!
+        #expect(form == "mlp:784-\(w)x4-10+res" && count == closedForm(w))
+        #expect(abs(count - 50_000) <= 5_000)
+        // No width does better: w ± 1 are no closer to the target.
+        #expect(abs(closedForm(w - 1) - 50_000) >= abs(count - 50_000) && abs(closedForm(w + 1) - 50_000) >= abs(count - 50_000))
+    }
+}

@@ -54,6 +54,56 @@ import Testing
         #expect(density.nodes.allSatisfy { $0 >= lowest - 1e-8 * highest && $0 <= highest + 1e-8 * highest })
     }
 
+    /// Your own architecture from Swift: a residual MLP from its compact form, a checkpoint of
+    /// its layout (written here from a seeded θ), the loss on the fixture's 80 MNIST training
+    /// images, λ_max, an HVP and the per-module curvature. Checked: the parameter count against
+    /// its closed form, the HVP against central differences of gradients, λ_max's eigen-residual
+    /// and Cauchy interlacing (no diagonal block's top Ritz value above λ_max).
+    @Test func residualModelFromSwift() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("readme-residual-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let checkpoint = directory.appendingPathComponent("theta-epoch-001.safetensors")
+        let trained = try ModelSpec(parsing: "mlp:784-128x4-10+res").make()
+        let written = trained.initialParameters(Float.self, seed: 3)
+        try saveParameters(written, layout: trained.layout, to: checkpoint)
+        let fixture = try MNISTDataset(directory: Self.root.appendingPathComponent("Tests/Fixtures/data"), validationCount: 16)
+        let images = fixture.train.images(as: Double.self), labels = fixture.train.labels   // [80, 784], 80 labels
+
+        // snippet: readme-residual-swift
+        let spec = try ModelSpec(parsing: "mlp:784-128x4-10+res")   // a preset name, a compact form or JSON text
+        let model = try spec.make()                                  // SpecModel: layout, initialization, logits
+        let θ = Tensor<Double>(converting: try loadParameters(from: checkpoint, layout: model.layout))   // [151,306]
+        let loss = try model.loss(on: images, labels: labels)        // mean cross-entropy, an Objective over θ
+        let λmax = try largestEigenvalue(of: HessianOperator(of: loss, at: θ))
+        let hv = try hessianVectorProduct(of: loss, at: θ, along: λmax.vector)   // H·v, forward-over-reverse
+        let perModule = try blockCurvature(of: HessianOperator(of: loss, at: θ), blocks: model.modules, layout: model.layout)
+        // end snippet
+
+        // fc1 784→128, then three residual blocks x + ReLU(W x + b) of 128→128, then fc5 128→10.
+        let d = (784 * 128 + 128) + 3 * (128 * 128 + 128) + (128 * 10 + 10)
+        #expect(θ.count == d && d == 151_306)
+        #expect(θ == Tensor<Double>(converting: written))
+        let layers = ["fc1", "fc2", "fc3", "fc4", "fc5"]
+        #expect(model.modules.map(\.name) == layers)
+        #expect(model.layout.entries.map(\.name) == layers.flatMap { ["\($0).weight", "\($0).bias"] })
+        // H·v against central differences of reverse-mode gradients (error O(ε²) + round-off / ε).
+        let ε = 1e-5
+        let plus = try gradient(of: loss, at: θ + λmax.vector.scaled(by: ε))
+        let minus = try gradient(of: loss, at: θ - λmax.vector.scaled(by: ε))
+        let difference = (plus - minus).scaled(by: 1 / (2 * ε))
+        #expect((hv - difference).norm() <= 1e-5 * hv.norm(), "HVP \(hv.norm()), finite differences off by \((hv - difference).norm())")
+        // v is a unit eigenvector: ‖Hv − λv‖ small; every block's top Ritz value is at most λ_max.
+        #expect(λmax.value > 0 && abs(λmax.vector.norm() - 1) <= 1e-12)
+        let residual = (hv - λmax.vector.scaled(by: λmax.value)).norm()
+        #expect(residual <= 1e-2 * λmax.value && abs(residual - λmax.residualNorm) <= 1e-6 * λmax.value,
+                "λ_max \(λmax.value): residual \(residual), reported \(λmax.residualNorm)")
+        #expect(perModule.map(\.name) == layers && perModule.map(\.parameters) == [100_480, 16_512, 16_512, 16_512, 1_290])
+        for block in perModule {
+            #expect(block.lambdaMax.value <= λmax.value * (1 + 1e-2), "\(block.name): \(block.lambdaMax.value) > λ_max \(λmax.value)")
+        }
+    }
+
     /// One function, four differentiation modes, against the closed forms.
     @Test func oneFunctionFourModes() {
         // snippet: four-modes
