@@ -92,6 +92,10 @@ public protocol TensorAlgebra: ScalarAlgebra {
     var shape: [Int] { get }
     /// Matrix product `op(a)·op(b)` of rank-2 values (`op` = transpose where flagged).
     static func matmul(_ a: Self, _ b: Self, transposeA: Bool, transposeB: Bool) -> Self
+    /// Batched matrix product of rank-3 values: `op(a[i])·op(b[i])` for each `i` (`a` `[B, M, K]`,
+    /// `b` `[B, K, N]` → `[B, M, N]`; `op` = the transpose of each slice where flagged). Bilinear;
+    /// its partial adjoints are batched products with other flags.
+    static func batchedMatmul(_ a: Self, _ b: Self, transposeA: Bool, transposeB: Bool) -> Self
     /// `self[i, j] + bias[j]` for `self: [N, C]`, `bias: [C]`.
     func addingRowBroadcast(_ bias: Self) -> Self
     /// `[C] → [rows, C]`, repeating the vector (adjoint of ``sumRows()``).
@@ -108,6 +112,9 @@ public protocol TensorAlgebra: ScalarAlgebra {
     func broadcast(to shape: [Int]) -> Self
     /// The same elements viewed with another shape of equal element count.
     func reshaped(_ shape: [Int]) -> Self
+    /// The axes permuted, `result.shape[i] == shape[axes[i]]` (NumPy's `transpose(axes)`), rank ≤ 6.
+    /// Linear; its adjoint is the permutation by the inverse axes.
+    func permuted(_ axes: [Int]) -> Self
     /// `self[i, index[i]]` for `self: [N, C]` → `[N]`.
     func gatherColumns(_ index: [Int]) -> Self
     /// `[N] → [N, width]` with `self[i]` at column `index[i]` and zeros elsewhere.
@@ -156,6 +163,8 @@ public protocol ConvolutionAlgebra: TensorAlgebra {
 extension TensorAlgebra {
     /// Matrix product without transposes.
     @inlinable public static func matmul(_ a: Self, _ b: Self) -> Self { matmul(a, b, transposeA: false, transposeB: false) }
+    /// Batched matrix product without transposes: `[B, M, K]·[B, K, N] → [B, M, N]`.
+    @inlinable public static func batchedMatmul(_ a: Self, _ b: Self) -> Self { batchedMatmul(a, b, transposeA: false, transposeB: false) }
     /// The mean of all elements, as a rank-0 value.
     @inlinable public func mean() -> Self { sum().scaled(by: 1 / Double(shape.reduce(1, *))) }
     /// Row-wise softmax of `[N, C]` logits: `exp(logSoftmax)`.

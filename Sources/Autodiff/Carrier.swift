@@ -208,6 +208,25 @@ extension DerivativeCarrier where Value: TensorAlgebra {
             }
         })
     }
+    /// Bilinear; the adjoints are `matmul`'s, slice by slice: batched products with the flags
+    /// arranged so no transpose is copied.
+    @inlinable public static func batchedMatmul(_ a: Self, _ b: Self, transposeA: Bool, transposeB: Bool) -> Self {
+        bilinear(a, b, { Value.batchedMatmul($0, $1, transposeA: transposeA, transposeB: transposeB) }, adjointLeft: { g, b in
+            switch (transposeA, transposeB) {
+            case (false, false): return Value.batchedMatmul(g, b, transposeA: false, transposeB: true)
+            case (false, true): return Value.batchedMatmul(g, b, transposeA: false, transposeB: false)
+            case (true, false): return Value.batchedMatmul(b, g, transposeA: false, transposeB: true)
+            case (true, true): return Value.batchedMatmul(b, g, transposeA: true, transposeB: true)
+            }
+        }, adjointRight: { a, g in
+            switch (transposeA, transposeB) {
+            case (false, false): return Value.batchedMatmul(a, g, transposeA: true, transposeB: false)
+            case (false, true): return Value.batchedMatmul(g, a, transposeA: true, transposeB: false)
+            case (true, false): return Value.batchedMatmul(a, g, transposeA: false, transposeB: false)
+            case (true, true): return Value.batchedMatmul(g, a, transposeA: true, transposeB: true)
+            }
+        })
+    }
     @inlinable public func addingRowBroadcast(_ bias: Self) -> Self {
         let rows = shape[0]
         return Self.linear(self, bias, { $0.addingRowBroadcast($1) }, left: { $0 }, right: { $0.broadcastRows(rows) },
@@ -223,6 +242,12 @@ extension DerivativeCarrier where Value: TensorAlgebra {
         return linear({ $0.broadcast(to: shape) }, adjoint: { $0.sum().reshaped(s) })
     }
     @inlinable public func reshaped(_ shape: [Int]) -> Self { let s = self.shape; return linear({ $0.reshaped(shape) }, adjoint: { $0.reshaped(s) }) }
+    /// Adjoint: the permutation by the inverse axes.
+    @inlinable public func permuted(_ axes: [Int]) -> Self {
+        var inverse = [Int](repeating: 0, count: axes.count)
+        for (i, a) in axes.enumerated() where a >= 0 && a < axes.count { inverse[a] = i }
+        return linear({ $0.permuted(axes) }, adjoint: { $0.permuted(inverse) })
+    }
     @inlinable public func gatherColumns(_ index: [Int]) -> Self {
         let c = shape[1]
         return linear({ $0.gatherColumns(index) }, adjoint: { $0.scatterColumns(index, width: c) })

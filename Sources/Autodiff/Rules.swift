@@ -185,6 +185,24 @@ extension Erf: ElementwiseFunction {
     }
 }
 
+extension Erfc: ElementwiseFunction {
+    /// erfc'(x) = −2/√π · e^{−x²}.
+    @inlinable public func derivative<V: ScalarAlgebra>(at x: V, value y: V) -> V {
+        V.exp(-(x * x)).scaled(by: -2 / Double.pi.squareRoot())
+    }
+}
+
+extension GELU: ElementwiseFunction {
+    /// GELU'(x) = Φ(x) + x·φ(x), with Φ(x) = erfc(−x/√2)/2 (no cancellation in the left tail, so
+    /// GELU'(−30) keeps its digits) and φ(x) = e^{−x²/2}/√(2π); at ±large x, φ's exponential is an
+    /// exact 0 and the chain rule's strong zero keeps x·φ(x) and its derivatives 0, not 0·∞.
+    @inlinable public func derivative<V: ScalarAlgebra>(at x: V, value y: V) -> V {
+        let cdf = V.erfc(x.scaled(by: -(0.5).squareRoot())).scaled(by: 0.5)
+        let density = V.exp((x * x).scaled(by: -0.5)).scaled(by: 1 / (2 * Double.pi).squareRoot())
+        return cdf + x * density
+    }
+}
+
 extension Abs: ElementwiseFunction {
     /// sign(x), so abs'(0) = 0 (the minimal-norm subgradient).
     @inlinable public func derivative<V: ScalarAlgebra>(at x: V, value y: V) -> V { V.sign(x) }
@@ -351,6 +369,8 @@ extension ElementaryFunctions {
     @inlinable public static func tan(_ x: Self) -> Self { applying(Tan(), to: x) }
     /// The error function.
     @inlinable public static func erf(_ x: Self) -> Self { applying(Erf(), to: x) }
+    /// The complementary error function `1 − erf(x)`, accurate where erf(x) is near 1.
+    @inlinable public static func erfc(_ x: Self) -> Self { applying(Erfc(), to: x) }
     /// Logistic sigmoid `1/(1+e^{-x})`, without overflow for large `|x|`.
     @inlinable public static func sigmoid(_ x: Self) -> Self { applying(Sigmoid(), to: x) }
     /// `|x|`; abs'(0) = 0.
@@ -370,6 +390,10 @@ extension ElementaryFunctions {
     @inlinable public static func min(_ a: Self, _ b: Self) -> Self { applying(Minimum(), a, b) }
     /// `max(x, 0)`; ReLU'(0) = 0.
     @inlinable public func relu() -> Self { Self.applying(ReLU(), to: self) }
+    /// GELU, the exact form `x·Φ(x) = x/2·(1 + erf(x/√2))` (Hendrycks & Gimpel 2016); GELU(−∞) = −0.
+    @inlinable public static func gelu(_ x: Self) -> Self { applying(GELU(), to: x) }
+    /// GELU, the exact form `x·Φ(x)`; the instance spelling of ``gelu(_:)``.
+    @inlinable public func gelu() -> Self { Self.gelu(self) }
 }
 
 extension TensorAlgebra {
@@ -386,7 +410,7 @@ extension TensorAlgebra {
 public enum RuleTable {
     /// Every built-in elementwise function, with the exponents of `pow` that the tests walk.
     public static let elementwise: [any ElementwiseFunction] = [
-        Exp(), Log(), Log1p(), Expm1(), Sqrt(), Tanh(), Sigmoid(), Sin(), Cos(), Tan(), Erf(), Abs(), Sign(), ReLU(),
+        Exp(), Log(), Log1p(), Expm1(), Sqrt(), Tanh(), Sigmoid(), Sin(), Cos(), Tan(), Erf(), Erfc(), GELU(), Abs(), Sign(), ReLU(),
         Power(0), Power(1), Power(2), Power(3), Power(-2), Power(0.5), Power(1.5), Power(-1.7),
     ]
     /// Every built-in binary elementwise function.

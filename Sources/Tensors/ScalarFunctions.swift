@@ -90,6 +90,31 @@ public struct Erf: ScalarFunction {
     @inlinable public func callAsFunction(_ x: Double) -> Double { Foundation.erf(x) }
 }
 
+/// The complementary error function `erfc(x) = 1 − erf(x)`, accurate where `erf(x)` is near 1
+/// (erfc(10) = 2.1e−45, while 1 − erf(10) rounds to 0).
+public struct Erfc: ScalarFunction {
+    @inlinable public init() {}
+    @inlinable public func callAsFunction(_ x: Float) -> Float { Foundation.erfc(x) }
+    @inlinable public func callAsFunction(_ x: Double) -> Double { Foundation.erfc(x) }
+}
+
+/// GELU, the exact (erf) form: `x·Φ(x) = x/2·(1 + erf(x/√2))` with Φ the standard normal CDF
+/// (Hendrycks & Gimpel 2016, "Gaussian Error Linear Units", eq. 1; PyTorch's
+/// `gelu(approximate='none')`). Computed as `x/2·erfc(−x/√2)`, the same function, so that the
+/// left tail keeps its digits (gelu(−10) = −7.6e−23, not 0 from 1 + erf cancelling) and
+/// underflows to −0 (gelu(−40), gelu(−∞) = −0, not −∞·0 = nan).
+public struct GELU: ScalarFunction {
+    @inlinable public init() {}
+    @inlinable public func callAsFunction(_ x: Float) -> Float {
+        let c = Foundation.erfc(-x * Float(0.5.squareRoot()))
+        return c == 0 ? -0.0 : 0.5 * x * c
+    }
+    @inlinable public func callAsFunction(_ x: Double) -> Double {
+        let c = Foundation.erfc(-x * 0.5.squareRoot())
+        return c == 0 ? -0.0 : 0.5 * x * c
+    }
+}
+
 /// The logistic sigmoid `1/(1 + e^{−x})`, evaluated so that no `exp` overflows.
 public struct Sigmoid: ScalarFunction {
     @inlinable public init() {}

@@ -120,6 +120,49 @@ extension Tensor {
         }
     }
 
+    /// Batched matrix product of rank-3 tensors: `op(a[i])·op(b[i])` for each `i` (`a` `[B, M, K]`,
+    /// `b` `[B, K, N]` → `[B, M, N]`, `op` the transpose of each `[M, K]` slice where flagged, so a
+    /// flagged `a` is `[B, K, M]`). One `cblas_?gemm` per batch element on the slices in place (no copies).
+    /// - Precondition: both rank 3, equal batch sizes, inner dimensions agree (the message names the shapes).
+    @inlinable
+    public static func batchedMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        precondition(a.rank == 3 && b.rank == 3, "batchedMatmul: operands must be rank 3, got \(a.shape) and \(b.shape)")
+        let batch = a.shape[0]
+        precondition(b.shape[0] == batch, "batchedMatmul: batch sizes differ: \(a.shape) and \(b.shape)")
+        let m = transposeA ? a.shape[2] : a.shape[1]
+        let ka = transposeA ? a.shape[1] : a.shape[2]
+        let kb = transposeB ? b.shape[2] : b.shape[1]
+        let n = transposeB ? b.shape[1] : b.shape[2]
+        precondition(ka == kb, "batchedMatmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+        return Tensor(shape: [batch, m, n]) { c, count in
+            if count == 0 { return }
+            if ka == 0 { Element.fill(c, value: 0, count: count); return }
+            let aStride = a.shape[1] * a.shape[2], bStride = b.shape[1] * b.shape[2]
+            a.withUnsafePointer { ap in b.withUnsafePointer { bp in
+                for i in 0..<batch {
+                    Element.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: ka, alpha: 1,
+                                 a: ap + i * aStride, lda: a.shape[2], b: bp + i * bStride, ldb: b.shape[2],
+                                 beta: 0, c: c + i * m * n, ldc: n)
+                }
+            } }
+        }
+    }
+
+    /// The axes permuted: `result.shape[i] == shape[axes[i]]` and
+    /// `result[j₀, …] = self[k…]` with `k[axes[i]] = j[i]` (NumPy's `transpose(axes)`), rank ≤ 6.
+    /// Its adjoint is the permutation by the inverse axes.
+    /// - Precondition: `axes` is a permutation of `0..<rank` and rank ≤ 6 (the message names both).
+    @inlinable
+    public func permuted(_ axes: [Int]) -> Tensor {
+        precondition(axes.count == rank && axes.sorted() == Array(0..<rank),
+                     "permuted: axes \(axes) are not a permutation of the axes of a tensor of shape \(shape)")
+        precondition(rank <= AxisPermutation.maximumRank,
+                     "permuted: rank \(rank) (shape \(shape), axes \(axes)) is above \(AxisPermutation.maximumRank)")
+        if axes == Array(0..<rank) { return self }
+        let p = AxisPermutation(shape: shape, axes: axes)
+        return Tensor(shape: axes.map { shape[$0] }) { y, _ in withUnsafePointer { x in Element.permute(x, y, p) } }
+    }
+
     /// `self[i, j] + bias[j]` for `self` of shape `[N, C]` and `bias` of shape `[C]`.
     @inlinable
     public func addingRowBroadcast(_ bias: Tensor) -> Tensor {

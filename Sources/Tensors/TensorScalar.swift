@@ -90,6 +90,8 @@ where Self.RawSignificand: FixedWidthInteger {
     static func col2imPadded(_ cols: UnsafePointer<Self>, _ padded: UnsafeMutablePointer<Self>, _ g: ConvolutionGeometry)
     /// `y[b, a, k] = x[a, b, k]`.
     static func swapLeadingAxes(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, a: Int, b: Int, k: Int)
+    /// `y[i₀, …, i₅] = x[Σ iⱼ·strides[j]]` over the result's `extents` (row-major): an axis permutation.
+    static func permute(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, _ p: AxisPermutation)
     /// `y[n, c, q] = x[n, c, q] + bias[c]`.
     static func addChannelBias(_ x: UnsafePointer<Self>, _ bias: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, n: Int, c: Int, q: Int)
     /// `y[c] = Σ_{n,q} x[n, c, q]`.
@@ -372,6 +374,28 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     }
 }
 
+/// The index arithmetic of an axis permutation of a row-major tensor of rank ≤ 6
+/// (``Tensor/permuted(_:)``): the result's shape and, for each result axis, the stride of the
+/// source axis it reads, both padded at the front to six axes (extent 1, stride 0).
+public struct AxisPermutation: Sendable, Equatable {
+    /// The largest rank a permutation handles.
+    public static let maximumRank = 6
+    /// The result's shape, six axes.
+    public let extents: [Int]
+    /// The source stride (in elements) of each result axis, six axes.
+    public let strides: [Int]
+
+    /// The permutation of a tensor of shape `shape` with `result.shape[i] == shape[axes[i]]`; not
+    /// validated (``Tensor/permuted(_:)`` validates).
+    public init(shape: [Int], axes: [Int]) {
+        var sourceStrides = [Int](repeating: 1, count: shape.count)
+        for i in stride(from: shape.count - 2, through: 0, by: -1) { sourceStrides[i] = sourceStrides[i + 1] * shape[i + 1] }
+        let pad = Self.maximumRank - axes.count
+        extents = [Int](repeating: 1, count: pad) + axes.map { shape[$0] }
+        strides = [Int](repeating: 0, count: pad) + axes.map { sourceStrides[$0] }
+    }
+}
+
 extension TensorScalar {
     /// Copies `nb` images `[nb, C, H, W]` into the interior of the zero-bordered buffer
     /// `[nb, C, H + 2p, W + 2p]`, whose border must already be zero.
@@ -455,6 +479,26 @@ extension TensorScalar {
             for i in rows {
                 for j in 0..<b {
                     (y + (j * a + i) * k).update(from: x + (i * b + j) * k, count: k)
+                }
+            }
+        }
+    }
+
+    /// A stride walk over the result in row-major order; the innermost axis reads with its stride.
+    @inlinable
+    public static func permute(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, _ p: AxisPermutation) {
+        let e = p.extents, s = p.strides
+        let (n0, n1, n2, n3, n4, n5) = (e[0], e[1], e[2], e[3], e[4], e[5])
+        let (s0, s1, s2, s3, s4, s5) = (s[0], s[1], s[2], s[3], s[4], s[5])
+        var o = 0
+        for i0 in 0..<n0 { let b0 = i0 * s0
+            for i1 in 0..<n1 { let b1 = b0 + i1 * s1
+                for i2 in 0..<n2 { let b2 = b1 + i2 * s2
+                    for i3 in 0..<n3 { let b3 = b2 + i3 * s3
+                        for i4 in 0..<n4 { let b4 = b3 + i4 * s4
+                            for i5 in 0..<n5 { y[o] = x[b4 + i5 * s5]; o += 1 }
+                        }
+                    }
                 }
             }
         }

@@ -33,6 +33,9 @@ struct TensorOnly: TensorAlgebra {
     static func matmul(_ a: TensorOnly, _ b: TensorOnly, transposeA: Bool, transposeB: Bool) -> TensorOnly {
         TensorOnly(.matmul(a.base, b.base, transposeA: transposeA, transposeB: transposeB))
     }
+    static func batchedMatmul(_ a: TensorOnly, _ b: TensorOnly, transposeA: Bool, transposeB: Bool) -> TensorOnly {
+        TensorOnly(.batchedMatmul(a.base, b.base, transposeA: transposeA, transposeB: transposeB))
+    }
     func addingRowBroadcast(_ bias: TensorOnly) -> TensorOnly { TensorOnly(base.addingRowBroadcast(bias.base)) }
     func broadcastRows(_ rows: Int) -> TensorOnly { TensorOnly(base.broadcastRows(rows)) }
     func sumRows() -> TensorOnly { TensorOnly(base.sumRows()) }
@@ -41,6 +44,7 @@ struct TensorOnly: TensorAlgebra {
     func sum() -> TensorOnly { TensorOnly(base.sum()) }
     func broadcast(to shape: [Int]) -> TensorOnly { TensorOnly(base.broadcast(to: shape)) }
     func reshaped(_ shape: [Int]) -> TensorOnly { TensorOnly(base.reshaped(shape)) }
+    func permuted(_ axes: [Int]) -> TensorOnly { TensorOnly(base.permuted(axes)) }
     func gatherColumns(_ index: [Int]) -> TensorOnly { TensorOnly(base.gatherColumns(index)) }
     func scatterColumns(_ index: [Int], width: Int) -> TensorOnly { TensorOnly(base.scatterColumns(index, width: width)) }
     static func applying<Op: TensorFunction>(_ op: Op, to x: TensorOnly) -> TensorOnly { TensorOnly(.applying(op, to: x.base)) }

@@ -21,6 +21,9 @@ struct UnaryCase: Sendable, CustomTestStringConvertible {
         UnaryCase(name: "cos", op: Cos(), range: -10...10) { Foundation.cos($0) },
         UnaryCase(name: "tan", op: Tan(), range: -1.4...1.4) { Foundation.sin($0) / Foundation.cos($0) },
         UnaryCase(name: "erf", op: Erf(), range: -4...4) { Foundation.erf($0) },
+        UnaryCase(name: "erfc", op: Erfc(), range: -4...0.5) { 1 - Foundation.erf($0) },   // where 1 − erf does not cancel
+        // The erf form as the reference, on a range where 1 + erf(x/√2) does not cancel.
+        UnaryCase(name: "gelu", op: GELU(), range: -1...4) { $0 / 2 * (1 + Foundation.erf($0 / 2.0.squareRoot())) },
         UnaryCase(name: "sigmoid", op: Sigmoid(), range: -30...30) { 1 / (1 + Foundation.exp(-$0)) },
         UnaryCase(name: "abs", op: Abs(), range: -5...5) { Swift.abs($0) },
         UnaryCase(name: "sign", op: Sign(), range: -5...5) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) },
