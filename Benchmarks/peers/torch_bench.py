@@ -27,6 +27,9 @@ Usage (after `bash Benchmarks/peers/setup.sh`; PY=.build-peers/venv/bin/python):
       [--power-loop full,retained]   which λ_max forms to time (see below)
       [--epoch-batches 64,2048] [--epoch-samples 60000]
 
+      [--cpu-time]            the process's CPU time instead of the wall clock (with --threads 1:
+                              other processes then barely change it; landscape-benchmarks has the same)
+
   Common: [--threads 2]  torch.set_num_threads (intra-op threads; default 2)
           [--models mlp,cnn,vit]  (--check: the files peer-check-MODEL.safetensors to compare;
                                   the vit's architecture is the file's "spec")
@@ -459,16 +462,22 @@ def check(directory, precision, tolerance, variants, models):
 # ----------------------------------------------------------------------------- timing
 
 
+# --cpu-time: the process's CPU time (all threads) instead of the wall clock, as
+# landscape-benchmarks --cpu-time; with --threads 1 other processes barely change it.
+CLOCK = {"now": time.perf_counter}
+
+
 def median_time(call, warmup, repeats):
     """Median seconds of call() over `repeats` runs after `warmup` runs. CPU PyTorch runs each
     operation to completion before returning, so no synchronisation is needed."""
+    now = CLOCK["now"]
     for _ in range(warmup):
         call()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = now()
         call()
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return statistics.median(times)
 
 
@@ -577,12 +586,12 @@ def run_time(args, log):
                     del warm
                     side = VARIANTS[variant](model, params, data[:batch], data_labels[:batch])
                     side.sgd_setup(lr=0.01, mu=0.9)
-                    t0 = time.perf_counter()
+                    t0 = CLOCK["now"]()
                     for start in range(0, samples, batch):    # the last batch may be short
                         end = min(start + batch, samples)
                         side.set_batch(data[start:end], data_labels[start:end])
                         side.sgd_step()
-                    add(model, variant, epoch_name(samples), "f32", batch, time.perf_counter() - t0)
+                    add(model, variant, epoch_name(samples), "f32", batch, CLOCK["now"]() - t0)
     return rows
 
 
@@ -645,6 +654,8 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-4, help="--check: largest relative error accepted")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     ap.add_argument("--quick", action="store_true", help="3 repeats, batches 64 and 2048")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="--time: the process's CPU time instead of the wall clock (use with --threads 1)")
     ap.add_argument("--models", type=csv("models", ["mlp", "cnn", "vit"]), default=["mlp", "cnn", "vit"],
                     help="--time and --check: comma-separated from mlp, cnn, vit (default all)")
     ap.add_argument("--vit", default=VIT_SPEC, metavar="SPEC",
@@ -676,6 +687,8 @@ def main():
         ap.error(f"--json {args.json}: its directory does not exist")
 
     torch.set_num_threads(args.threads)
+    if args.cpu_time:
+        CLOCK["now"] = time.process_time
     VIT["spec"] = args.vit
     set_vit(args.vit)
     env = environment(args.threads)
@@ -690,7 +703,8 @@ def main():
     else:
         args.precision = args.precision or "both"
         args.default_batches = [64, 2048] if args.quick else [64, 512, 2048]
-        out = {**env, "quick": args.quick, "vit": VIT["spec"], "rows": run_time(args, log)}
+        out = {**env, "quick": args.quick, "vit": VIT["spec"], "clock": "process CPU time" if args.cpu_time else "wall clock",
+               "rows": run_time(args, log)}
         ok = True
     finish(out, args.json, ok)
 
