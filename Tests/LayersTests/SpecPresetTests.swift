@@ -2,10 +2,12 @@ import Foundation
 import Testing
 import Autodiff
 import Layers
+import Optimizers
 import Tensors
 
 /// The presets reproduce the reference structs bit for bit: layout, initial θ (the same
-/// SplitMix64 draws in the same order), logits and gradients in Float and Double.
+/// SplitMix64 draws in the same order), logits, gradients, HVPs and Taylor coefficients in
+/// Float and Double.
 @Suite struct SpecPresetTests {
     static func inputs<E: TensorScalar>(_: E.Type, rows: Int, seed: UInt64) -> (Tensor<E>, [Int]) {
         var rng = SplitMix64(seed: seed)
@@ -27,6 +29,12 @@ import Tensors
         let (v0, g0) = try valueWithGradient(of: try reference.loss(on: x, labels: y), at: θ)
         let (v1, g1) = try valueWithGradient(of: try model.loss(on: x, labels: y), at: θ)
         #expect(v0 == v1 && g0 == g1, "loss and Tracked gradient of \(spec), seed \(seed)")
+        var rng = SplitMix64(seed: seed &+ 2)
+        let v = Tensor<E>(converting: Tensor<Double>.randomNormal([θ.count], using: &rng))
+        #expect(try hessianVectorProduct(of: try reference.loss(on: x, labels: y), at: θ, along: v)
+                == hessianVectorProduct(of: try model.loss(on: x, labels: y), at: θ, along: v), "HVP (Tracked<Dual>) of \(spec)")
+        #expect(try taylorCoefficients(of: try reference.loss(on: x, labels: y), at: θ, along: v, order: 3)
+                == taylorCoefficients(of: try model.loss(on: x, labels: y), at: θ, along: v, order: 3), "Jet coefficients of \(spec)")
     }
 
     @Test func mlpPresetMatchesMLP() throws {
@@ -37,6 +45,30 @@ import Tensors
     @Test func cnnPresetMatchesCNN() throws {
         try checkSame(try CNN(), .cnn, Float.self, seed: 5)
         try checkSame(try CNN(), .cnn, Double.self, seed: 6)
+    }
+
+    /// 20 SGD steps (momentum 0.9) on random batches: the same θ bit for bit.
+    func checkSameTraining<M: Model>(_ reference: M, _ spec: ModelSpec, seed: UInt64) throws {
+        let model = try spec.make()
+        let (pool, labels) = Self.inputs(Float.self, rows: 64, seed: seed)
+        var a = reference.initialParameters(Float.self, seed: seed), b = model.initialParameters(Float.self, seed: seed)
+        var sa = try SGD<Float>(parameterCount: a.count, learningRate: 0.05, momentum: 0.9)
+        var sb = try SGD<Float>(parameterCount: b.count, learningRate: 0.05, momentum: 0.9)
+        var rng = SplitMix64(seed: seed)
+        for step in 0..<20 {
+            let rows = (0..<16).map { _ in rng.next(below: 64) }
+            let x = pool.gatherRows(rows), y = rows.map { labels[$0] }
+            let ga = try gradient(of: try reference.loss(on: x, labels: y), at: a)
+            let gb = try gradient(of: try model.training(seed: UInt64(step)).loss(on: x, labels: y), at: b)
+            try sa.update(&a, gradient: ga)
+            try sb.update(&b, gradient: gb)
+        }
+        #expect(a == b, "θ after 20 SGD steps of \(spec), seed \(seed)")
+    }
+
+    @Test func presetsTrainAsTheStructs() throws {
+        try checkSameTraining(MLP(), .mlp, seed: 8)
+        try checkSameTraining(try CNN(), .cnn, seed: 9)
     }
 
     @Test func presetModulesAreLayerBlocks() throws {
