@@ -17,7 +17,9 @@ Usage (after `bash Benchmarks/peers/setup.sh`; PY=.build-peers/venv/bin/python):
   # timing: jitted, compiled and warmed up, median of repeated runs
   $PY Benchmarks/peers/jax_bench.py --time --json /tmp/jax.json
       [--quick]               3 repeats everywhere, batches 64 and 2048 (like Landscape's --quick)
-      [--models mlp,cnn] [--batches 64,512,2048] [--precision both|f32|f64]
+      [--models mlp,cnn,vit] [--batches 64,512,2048] [--precision both|f32|f64]
+      [--vit vit:patch7-dim32-depth2-heads4-mlp64]   the transformer (compact form; timed at
+                              batches 64 and 512 unless --batches, not in λ_max)
       [--maxpool reshape|window]  how the CNN's max-pool is written (default reshape)
       [--power-loop unrolled,dispatched]  which λ_max variants to time (also: rolled)
 
@@ -75,7 +77,10 @@ if os.environ.get("JAX_ENABLE_X64") == "1":
 
 # ----------------------------------------------------------------------------- models
 
-from peer_common import NAMES, SHAPES, agreement, finish, log  # noqa: E402
+from peer_common import NAMES, SHAPES, VIT_INPUT, VIT_SPEC, agreement, finish, log, parse_vit, set_vit  # noqa: E402
+
+# The transformer's compact form (--vit, or a check file's "spec"); vit_logits reads it.
+VIT = {"spec": VIT_SPEC}
 
 
 def linear(h, w, b):
@@ -122,7 +127,42 @@ def cnn_logits(params, x):
     return linear(h, f2w, f2b)
 
 
-LOGITS = {"mlp": mlp_logits, "cnn": cnn_logits}
+def layer_norm(h, w, b, eps=1e-5):
+    """nn.LayerNorm over the last axis: biased variance, ε inside the square root."""
+    mu = h.mean(-1, keepdims=True)
+    var = ((h - mu) ** 2).mean(-1, keepdims=True)
+    return (h - mu) / jnp.sqrt(var + eps) * w + b
+
+
+def vit_logits(params, x):
+    """The transformer of VIT["spec"], as torch_bench.py's ViT: patches by a convolution of
+    kernel = stride = patch, tokens in row-major patch order plus the position embedding,
+    pre-norm blocks (attention softmax(q kᵀ/√d_head) v with separate q, k, v, out linears; FFN
+    with the exact GELU), a final LayerNorm, the mean over tokens, a linear head."""
+    cfg = parse_vit(VIT["spec"])
+    p, d, heads, t = cfg["patch"], cfg["dim"], cfg["heads"], cfg["tokens"]
+    dh = d // heads
+    n = x.shape[0]
+    pw, pb, pos = params[:3]
+    h = lax.conv_general_dilated(x.reshape(n, *VIT_INPUT), pw, window_strides=(p, p), padding="VALID",
+                                 dimension_numbers=("NCHW", "OIHW", "NCHW")) + pb[None, :, None, None]
+    h = h.reshape(n, d, t).transpose(0, 2, 1) + pos                       # [N,T,D]
+    for i in range(cfg["depth"]):
+        n1w, n1b, qw, qb, kw, kb, vw, vb, ow, ob, n2w, n2b, f1w, f1b, f2w, f2b = params[3 + 16 * i: 3 + 16 * (i + 1)]
+        a = layer_norm(h, n1w, n1b)
+
+        def split(z):                                                     # [N,T,D] → [N,H,T,D/H]
+            return z.reshape(n, t, heads, dh).transpose(0, 2, 1, 3)
+        q, k, v = split(linear(a, qw, qb)), split(linear(a, kw, kb)), split(linear(a, vw, vb))
+        att = jax.nn.softmax(q @ k.swapaxes(-1, -2) / dh ** 0.5, axis=-1)
+        h = h + linear((att @ v).transpose(0, 2, 1, 3).reshape(n, t, d), ow, ob)
+        m = layer_norm(h, n2w, n2b)
+        h = h + linear(jax.nn.gelu(linear(m, f1w, f1b), approximate=False), f2w, f2b)
+    lw, lb, hw, hb = params[-4:]
+    return linear(layer_norm(h, lw, lb).mean(axis=1), hw, hb)
+
+
+LOGITS = {"mlp": mlp_logits, "cnn": cnn_logits, "vit": vit_logits}
 
 
 def make_loss(model):
@@ -201,13 +241,20 @@ def make_fns(model):
 # ----------------------------------------------------------------------------- check
 
 
-def check(directory, precision, tolerance):
+def check(directory, precision, tolerance, models):
+    from safetensors import safe_open
     from safetensors.numpy import load_file
     dtype = np.float64 if precision == "f64" else np.float32
     results, ok = {}, True
-    for model in ("mlp", "cnn"):
+    for model in models:
         path = os.path.join(directory, f"peer-check-{model}.safetensors")
+        if not os.path.isfile(path):
+            raise SystemExit(f"{path} not found: write it with `landscape-benchmarks --export-peer-check {directory}`")
         t = load_file(path)
+        if model == "vit":      # the transformer the file was written for (landscape-benchmarks --vit)
+            with safe_open(path, "np") as f:
+                VIT["spec"] = (f.metadata() or {}).get("spec", VIT_SPEC)
+            set_vit(VIT["spec"])
         names = NAMES[model]
         for n, shape in SHAPES[model]:
             for kind in ("theta", "v", "grad", "hvp"):
@@ -225,6 +272,8 @@ def check(directory, precision, tolerance):
             "lossJAX": float(value),
             **agreement(float(value), g, hv, t, names, tolerance),
         }
+        if model == "vit":
+            r["spec"] = VIT["spec"]
         ok &= r["pass"]
         results[model] = r
         print(f"{model}: JAX {precision} vs Landscape f32 (batch {r['batch']}): "
@@ -260,6 +309,7 @@ def random_problem(model, batch, dtype, seed):
     labels = jnp.asarray(rng.integers(0, 10, batch).astype(np.int32))
     params, v = [], []
     for _, shape in SHAPES[model]:
+        # (values don't matter for the time: the vit's norms and position embedding get the same)
         fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else shape[0]
         bound = 1 / np.sqrt(fan_in)
         params.append(jnp.asarray(rng.uniform(-bound, bound, shape).astype(dtype)))
@@ -278,7 +328,8 @@ def time_precision(precision, models, batches, quick, power_variants, log):
 
     for model in models:
         fns = make_fns(model)
-        for batch in batches:
+        # The transformer at batches 64 and 512 unless --batches is given, as Landscape's benchmark.
+        for batch in (batches or ([64, 512] if model == "vit" else ([64, 2048] if quick else [64, 512, 2048]))):
             params, v, x, labels = random_problem(model, batch, dtype, seed=7)
             # Landscape: 7 repeats, 3 for the CNN at batch ≥ 2048, 3 with --quick; 1 warm-up.
             reps = 3 if quick or (model == "cnn" and batch >= 2048) else 7
@@ -299,7 +350,7 @@ def time_precision(precision, models, batches, quick, power_variants, log):
                     return value
                 add(model, "SGD step", batch, median_time(step, 2, reps))
             log(f"  ({model} {precision} batch {batch}: {time.perf_counter() - t0:.1f} s)")
-        if precision == "f32":
+        if precision == "f32" and model != "vit":    # λ_max: the MLP and the CNN only
             batch = 512
             params, v, x, labels = random_problem(model, batch, dtype, seed=9)
             for variant in power_variants:
@@ -313,7 +364,7 @@ def time_precision(precision, models, batches, quick, power_variants, log):
 
 def run_time(args):
     models = args.models.split(",")
-    batches = [int(b) for b in (args.batches or ("64,2048" if args.quick else "64,512,2048")).split(",")]
+    batches = [int(b) for b in args.batches.split(",")] if args.batches else None
     precisions = ["f32", "f64"] if args.precision == "both" else [args.precision]
     if len(precisions) == 1:
         log(f"JAX {jax.__version__} on {jax.devices()}, x64 {jax.config.jax_enable_x64}, max-pool {MAXPOOL}, "
@@ -324,8 +375,10 @@ def run_time(args):
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
             out = f.name
         cmd = [sys.executable, os.path.abspath(__file__), "--time", "--precision", p,
-               "--models", args.models, "--batches", ",".join(map(str, batches)), "--json", out,
+               "--models", args.models, "--json", out, "--vit", args.vit,
                "--maxpool", args.maxpool, "--power-loop", args.power_loop]
+        if batches:
+            cmd += ["--batches", ",".join(map(str, batches))]
         if args.quick:
             cmd.append("--quick")
         subprocess.run(cmd, check=True)
@@ -344,8 +397,11 @@ def main():
     ap.add_argument("--precision", choices=["f32", "f64", "both"], default=None)
     ap.add_argument("--tolerance", type=float, default=1e-4, help="--check: largest relative error accepted")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--models", default="mlp,cnn")
-    ap.add_argument("--batches", default=None, help="comma-separated (default 64,512,2048)")
+    ap.add_argument("--models", default="mlp,cnn,vit", help="comma-separated from mlp, cnn, vit (default all)")
+    ap.add_argument("--vit", default=VIT_SPEC, metavar="SPEC",
+                    help=f"--time: the transformer's compact form (default {VIT_SPEC}); --check reads it from the file")
+    ap.add_argument("--batches", default=None,
+                    help="comma-separated (default 64,512,2048; 64,2048 with --quick; the vit 64,512)")
     ap.add_argument("--maxpool", choices=["reshape", "window"], default="reshape",
                     help="how the CNN's max-pool is written (see max_pool_2x2)")
     ap.add_argument("--power-loop", default="unrolled,dispatched",
@@ -356,12 +412,16 @@ def main():
         ap.error("--power-loop takes unrolled, dispatched, rolled")
     global MAXPOOL
     MAXPOOL = args.maxpool
+    if not set(args.models.split(",")) <= {"mlp", "cnn", "vit"}:
+        ap.error("--models takes mlp, cnn, vit")
+    VIT["spec"] = args.vit
+    set_vit(args.vit)
 
     if args.check:
         precision = args.precision or "f32"
         if precision == "both":
             ap.error("--check takes --precision f32 or f64")
-        results, ok = check(args.check, precision, args.tolerance)
+        results, ok = check(args.check, precision, args.tolerance, args.models.split(","))
         out = {"jax": jax.__version__, "tolerance": args.tolerance, "models": results}
     else:
         args.precision = args.precision or "both"

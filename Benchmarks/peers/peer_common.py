@@ -19,8 +19,66 @@ CNN_SHAPES = [
     ("fc1.weight", (128, 1568)), ("fc1.bias", (128,)),
     ("fc2.weight", (10, 128)), ("fc2.bias", (10,)),
 ]
-SHAPES = {"mlp": MLP_SHAPES, "cnn": CNN_SHAPES}
+
+
+# The transformer of the benchmark: Landscape's compact form (ModelSpec(parsing:) in
+# Sources/Layers), `landscape-benchmarks --vit SPEC` there and `--vit SPEC` here to change it.
+# The layout follows Landscape's SpecModel for a `vit:` form on MNIST ([1, 28, 28] inputs, 10
+# classes): the patch embedding (a convolution of kernel = stride = patch), the learned position
+# embedding, per block the pre-norm attention (LayerNorm, separate q, k, v and output linears) and
+# the pre-norm feed-forward (LayerNorm, fc1, GELU, fc2), the final LayerNorm (ln1) and the
+# head (fc1).
+VIT_SPEC = "vit:patch7-dim32-depth2-heads4-mlp64"
+VIT_INPUT = (1, 28, 28)
+CLASSES = 10
+
+
+def parse_vit(text):
+    """patch, dim, depth, heads and mlp of a compact form `vit:patchP-dimD-depthL-headsH-mlpM`."""
+    if not text.startswith("vit:"):
+        raise SystemExit(f"{text!r} is not a compact vit form (vit:patch7-dim32-depth2-heads4-mlp64)")
+    cfg = {}
+    for part in text[len("vit:"):].split("-"):
+        key = part.rstrip("0123456789")
+        if key not in ("patch", "dim", "depth", "heads", "mlp") or key == part or key in cfg:
+            raise SystemExit(f"{text!r}: unexpected part {part!r} (vit:patchP-dimD-depthL-headsH-mlpM)")
+        cfg[key] = int(part[len(key):])
+    missing = {"patch", "dim", "depth", "heads", "mlp"} - set(cfg)
+    if missing:
+        raise SystemExit(f"{text!r}: missing {', '.join(sorted(missing))}")
+    c, h, w = VIT_INPUT
+    if h % cfg["patch"] or w % cfg["patch"] or cfg["dim"] % cfg["heads"]:
+        raise SystemExit(f"{text!r}: the patch must divide {h}×{w} and the heads the dim")
+    cfg["tokens"] = (h // cfg["patch"]) * (w // cfg["patch"])
+    return cfg
+
+
+def vit_shapes(text):
+    """(name, shape) of every parameter of the vit form `text`, in Landscape's order."""
+    cfg = parse_vit(text)
+    p, d, m, t = cfg["patch"], cfg["dim"], cfg["mlp"], cfg["tokens"]
+    shapes = [("patch.weight", (d, VIT_INPUT[0], p, p)), ("patch.bias", (d,)), ("pos_embedding", (t, d))]
+    for i in range(1, cfg["depth"] + 1):
+        b = f"block{i}"
+        shapes += [(f"{b}.norm1.weight", (d,)), (f"{b}.norm1.bias", (d,))]
+        for proj in ("q", "k", "v", "out"):
+            shapes += [(f"{b}.attn.{proj}.weight", (d, d)), (f"{b}.attn.{proj}.bias", (d,))]
+        shapes += [(f"{b}.norm2.weight", (d,)), (f"{b}.norm2.bias", (d,)),
+                   (f"{b}.mlp.fc1.weight", (m, d)), (f"{b}.mlp.fc1.bias", (m,)),
+                   (f"{b}.mlp.fc2.weight", (d, m)), (f"{b}.mlp.fc2.bias", (d,))]
+    # The final LayerNorm and the head are numbered per kind like any layer of a specification.
+    shapes += [("ln1.weight", (d,)), ("ln1.bias", (d,)), ("fc1.weight", (CLASSES, d)), ("fc1.bias", (CLASSES,))]
+    return shapes
+
+
+SHAPES = {"mlp": MLP_SHAPES, "cnn": CNN_SHAPES, "vit": vit_shapes(VIT_SPEC)}
 NAMES = {m: [n for n, _ in s] for m, s in SHAPES.items()}
+
+
+def set_vit(text):
+    """Makes `text` the transformer of SHAPES["vit"] and NAMES["vit"]."""
+    SHAPES["vit"] = vit_shapes(text)
+    NAMES["vit"] = [n for n, _ in SHAPES["vit"]]
 
 
 def rel_err(a, b):

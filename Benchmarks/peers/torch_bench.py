@@ -20,13 +20,26 @@ Usage (after `bash Benchmarks/peers/setup.sh`; PY=.build-peers/venv/bin/python):
   # timing: warmed up, median of repeated runs
   $PY Benchmarks/peers/torch_bench.py --time --json /tmp/torch.json
       [--quick]               3 repeats everywhere, batches 64 and 2048 (like Landscape's --quick)
-      [--models mlp,cnn] [--batches 64,512,2048] [--precision both|f32|f64]
+      [--models mlp,cnn,vit] [--batches 64,512,2048] [--precision both|f32|f64]
+      [--vit vit:patch7-dim32-depth2-heads4-mlp64]   the transformer (compact form)
       [--variants eager,torch.func]
       [--workloads loss,gradient,hvp,sgd,lambda_max,epoch]
       [--power-loop full,retained]   which λ_max forms to time (see below)
       [--epoch-batches 64,2048] [--epoch-samples 60000]
 
+      [--cpu-time]            the process's CPU time instead of the wall clock (with --threads 1:
+                              other processes then barely change it; landscape-benchmarks has the same)
+
   Common: [--threads 2]  torch.set_num_threads (intra-op threads; default 2)
+          [--models mlp,cnn,vit]  (--check: the files peer-check-MODEL.safetensors to compare;
+                                  the vit's architecture is the file's "spec")
+
+The transformer (`vit`, class ViT below) is Landscape's `vit:` compact form: patch embedding by
+a convolution of kernel = stride = patch, tokens in row-major patch order plus a learned
+position embedding, pre-norm blocks (LayerNorm ε 1e-5; attention with separate q, k, v, out
+linears, softmax(q kᵀ/√d_head) v written out; FFN fc1, exact GELU, fc2), a final LayerNorm,
+the mean over tokens and a linear head. It is timed at batches 64 and 512 (loss,
+value+gradient, HVP, SGD step), not in λ_max or the epoch.
 
 Workloads (rows {"model","workload","precision","batch","medianSeconds","variant"}, variant
 "eager" or "torch.func"; workload names as Landscape's and jax_bench.py's):
@@ -82,8 +95,11 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
 # ----------------------------------------------------------------------------- models
 
 # Landscape's parameter order and names (peer_common.py). The modules below declare their
-# layers in this order, so that named_parameters() yields exactly these.
-from peer_common import NAMES, SHAPES, agreement, finish, log  # noqa: E402
+# layers in this order, so that named_parameters() yields exactly these (the ViT's own
+# pos_embedding comes first in named_parameters(), before its submodules' parameters, so
+# parameters_in_order() reorders by name).
+from peer_common import (CLASSES, NAMES, SHAPES, VIT_INPUT, VIT_SPEC, agreement, finish, log,  # noqa: E402
+                         parse_vit, set_vit)
 
 
 class MLP(nn.Module):
@@ -116,14 +132,101 @@ class CNN(nn.Module):
         return self.fc2(h)
 
 
-MODULES = {"mlp": MLP, "cnn": CNN}
+class Attention(nn.Module):
+    """Multi-head self-attention with separate q, k, v and output projections (Vaswani et al.
+    2017, eq. 1 and 2), written out (softmax(q kᵀ/√d_h) v per head): the same operations as
+    Landscape's, and every one of them has forward-mode and double-backward rules, which
+    F.scaled_dot_product_attention's fused CPU kernels do not promise."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, h):
+        n, t, d = h.shape
+        dh = d // self.heads
+
+        def split(z):                                        # [N,T,D] → [N,H,T,D/H]
+            return z.view(n, t, self.heads, dh).transpose(1, 2)
+        q, k, v = split(self.q(h)), split(self.k(h)), split(self.v(h))
+        a = torch.softmax(q @ k.transpose(-2, -1) / dh ** 0.5, dim=-1)
+        return self.out((a @ v).transpose(1, 2).reshape(n, t, d))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, h):
+        return self.fc2(F.gelu(self.fc1(h)))                 # exact GELU, x·Φ(x)
+
+
+class Block(nn.Module):
+    """Pre-norm encoder block (Xiong et al. 2020): h + attn(LN(h)), then h + mlp(LN(h))."""
+
+    def __init__(self, dim, heads, hidden):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)                       # ε = 1e-5, as Landscape's
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = FeedForward(dim, hidden)
+
+    def forward(self, h):
+        h = h + self.attn(self.norm1(h))
+        return h + self.mlp(self.norm2(h))
+
+
+class ViT(nn.Module):
+    """The vision transformer of peer_common.VIT_SPEC (Dosovitskiy et al. 2021): patches by a
+    convolution of kernel = stride = patch, tokens in row-major patch order, a learned position
+    embedding, pre-norm blocks, a final LayerNorm, the mean over tokens and a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        cfg = parse_vit(VIT["spec"])
+        c, hh, ww = VIT_INPUT
+        d = cfg["dim"]
+        self.patch = nn.Conv2d(c, d, cfg["patch"], stride=cfg["patch"])
+        self.pos_embedding = nn.Parameter(torch.zeros(cfg["tokens"], d))
+        for i in range(1, cfg["depth"] + 1):
+            setattr(self, f"block{i}", Block(d, cfg["heads"], cfg["mlp"]))
+        self.depth = cfg["depth"]
+        self.ln1 = nn.LayerNorm(d)                           # Landscape's names: numbered per kind
+        self.fc1 = nn.Linear(d, CLASSES)
+
+    def forward(self, x):
+        h = self.patch(x.view(x.shape[0], *VIT_INPUT))       # [N,D,H/p,W/p]
+        h = h.flatten(2).transpose(1, 2) + self.pos_embedding  # [N,T,D]
+        for i in range(1, self.depth + 1):
+            h = getattr(self, f"block{i}")(h)
+        return self.fc1(self.ln1(h).mean(dim=1))
+
+
+# The transformer's compact form (--vit, or a check file's "spec"); ViT() reads it.
+VIT = {"spec": VIT_SPEC}
+
+MODULES = {"mlp": MLP, "cnn": CNN, "vit": ViT}
+
+
+def parameters_in_order(m, model):
+    """The module's parameters in Landscape's order."""
+    by_name = dict(m.named_parameters())
+    return [by_name[n] for n in NAMES[model]]
 
 
 def make_module(model, params, dtype):
     """A module of `model` in `dtype` holding copies of `params` (a dict in Landscape's order)."""
     m = MODULES[model]().to(dtype)
     names = [n for n, _ in m.named_parameters()]
-    assert names == NAMES[model], f"{model}: module parameters {names} are not in Landscape's order"
+    assert sorted(names) == sorted(NAMES[model]), f"{model}: module parameters {names} are not Landscape's {NAMES[model]}"
+    shapes = {n: tuple(p.shape) for n, p in m.named_parameters()}
+    assert all(shapes[n] == s for n, s in SHAPES[model]), f"{model}: module shapes {shapes} are not Landscape's"
     with torch.no_grad():
         for n, p in m.named_parameters():
             p.copy_(params[n])
@@ -147,7 +250,7 @@ class Eager:
 
     def __init__(self, model, params, x, labels):
         self.m = make_module(model, params, x.dtype)
-        self.params = list(self.m.parameters())
+        self.params = parameters_in_order(self.m, model)
         self.x, self.labels = x, labels
 
     def loss(self):
@@ -302,7 +405,11 @@ def load_check_inputs(directory, model):
                          f"`landscape-benchmarks --export-peer-check {directory}`")
     t = load_file(path)
     with safe_open(path, "np") as f:
-        order = (f.metadata() or {}).get("order")
+        meta = f.metadata() or {}
+    order = meta.get("order")
+    if model == "vit":          # the transformer the file was written for (landscape-benchmarks --vit)
+        VIT["spec"] = meta.get("spec", VIT_SPEC)
+        set_vit(VIT["spec"])
     if order is not None and order.split(",") != NAMES[model]:
         raise SystemExit(f"{path}: parameter order {order} is not {','.join(NAMES[model])}")
     for key in ("x", "labels", "loss"):
@@ -318,10 +425,10 @@ def load_check_inputs(directory, model):
     return path, t
 
 
-def check(directory, precision, tolerance, variants):
+def check(directory, precision, tolerance, variants, models):
     dtype = torch.float64 if precision == "f64" else torch.float32
     results, ok = {}, True
-    for model in ("mlp", "cnn"):
+    for model in models:
         path, t = load_check_inputs(directory, model)
         names = NAMES[model]
         theta = {n: torch.from_numpy(t[f"theta/{n}"]).to(dtype) for n in names}
@@ -343,6 +450,8 @@ def check(directory, precision, tolerance, variants):
             }
             ok &= r["pass"]
             results[model][variant] = r
+            if model == "vit":
+                r["spec"] = VIT["spec"]
             print(f"{model}: PyTorch {variant} ({r['hvpMode']}) {precision} vs Landscape f32 "
                   f"(batch {r['batch']}): loss {r['lossPyTorch']:.7g} vs {r['lossLandscape']:.7g} "
                   f"rel err {r['lossRelErr']:.2e}; gradient rel err {r['gradRelErr']:.2e}; "
@@ -353,24 +462,39 @@ def check(directory, precision, tolerance, variants):
 # ----------------------------------------------------------------------------- timing
 
 
+# --cpu-time: the process's CPU time (all threads) instead of the wall clock, as
+# landscape-benchmarks --cpu-time; with --threads 1 other processes barely change it.
+CLOCK = {"now": time.perf_counter}
+
+
 def median_time(call, warmup, repeats):
     """Median seconds of call() over `repeats` runs after `warmup` runs. CPU PyTorch runs each
     operation to completion before returning, so no synchronisation is needed."""
+    now = CLOCK["now"]
     for _ in range(warmup):
         call()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = now()
         call()
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return statistics.median(times)
 
 
 def random_params(model, dtype, gen):
-    """Weights and biases uniform ±1/√fan-in (fan-in of the layer, as nn.Linear/nn.Conv2d)."""
+    """Weights and biases uniform ±1/√fan-in (fan-in of the layer, as nn.Linear/nn.Conv2d);
+    LayerNorm weights 1 and biases 0, the position embedding normal(0, 0.02), as Landscape
+    initializes them."""
     params = {}
     shapes = SHAPES[model]
     for i, (n, shape) in enumerate(shapes):
+        layer = n.rsplit(".", 1)[0]            # "block1.norm1", "ln1", "fc1", "pos_embedding"
+        if layer.rsplit(".", 1)[-1].startswith(("ln", "norm")):
+            params[n] = (torch.ones if n.endswith("weight") else torch.zeros)(shape, dtype=dtype)
+            continue
+        if n == "pos_embedding":
+            params[n] = torch.randn(shape, generator=gen, dtype=dtype) * 0.02
+            continue
         wshape = shape if n.endswith("weight") else shapes[i - 1][1]
         bound = 1 / np.sqrt(int(np.prod(wshape[1:])))
         params[n] = (torch.rand(shape, generator=gen, dtype=dtype) * 2 - 1) * bound
@@ -394,7 +518,7 @@ def epoch_name(samples):
 
 def run_time(args, log):
     models = args.models
-    batches = args.batches
+    batches, default_batches = args.batches, args.default_batches
     precisions = ["f32", "f64"] if args.precision == "both" else [args.precision]
     W = set(args.workloads)
     rows = []
@@ -407,7 +531,8 @@ def run_time(args, log):
     for model in models:
         for precision in precisions:
             dtype = torch.float64 if precision == "f64" else torch.float32
-            for batch in batches:
+            # The transformer at batches 64 and 512 unless --batches is given, as Landscape's benchmark.
+            for batch in (batches or ([64, 512] if model == "vit" else default_batches)):
                 if not W & {"loss", "gradient", "hvp", "sgd"}:
                     break
                 params, v, x, labels = random_problem(model, batch, dtype, seed=7)
@@ -429,6 +554,8 @@ def run_time(args, log):
                         side.sgd_setup()
                         add(model, variant, "SGD step", precision, batch, median_time(side.sgd_step, 2, reps))
                 log(f"  ({model} {precision} batch {batch}: {time.perf_counter() - t0:.1f} s)")
+        if model == "vit":      # λ_max and the epoch: the MLP and the CNN only (as Landscape's benchmark)
+            continue
         if "f32" in precisions and "lambda_max" in W:
             batch = 512
             params, v, x, labels = random_problem(model, batch, torch.float32, seed=9)
@@ -459,12 +586,12 @@ def run_time(args, log):
                     del warm
                     side = VARIANTS[variant](model, params, data[:batch], data_labels[:batch])
                     side.sgd_setup(lr=0.01, mu=0.9)
-                    t0 = time.perf_counter()
+                    t0 = CLOCK["now"]()
                     for start in range(0, samples, batch):    # the last batch may be short
                         end = min(start + batch, samples)
                         side.set_batch(data[start:end], data_labels[start:end])
                         side.sgd_step()
-                    add(model, variant, epoch_name(samples), "f32", batch, time.perf_counter() - t0)
+                    add(model, variant, epoch_name(samples), "f32", batch, CLOCK["now"]() - t0)
     return rows
 
 
@@ -527,9 +654,14 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-4, help="--check: largest relative error accepted")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     ap.add_argument("--quick", action="store_true", help="3 repeats, batches 64 and 2048")
-    ap.add_argument("--models", type=csv("models", ["mlp", "cnn"]), default=["mlp", "cnn"])
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="--time: the process's CPU time instead of the wall clock (use with --threads 1)")
+    ap.add_argument("--models", type=csv("models", ["mlp", "cnn", "vit"]), default=["mlp", "cnn", "vit"],
+                    help="--time and --check: comma-separated from mlp, cnn, vit (default all)")
+    ap.add_argument("--vit", default=VIT_SPEC, metavar="SPEC",
+                    help=f"--time: the transformer's compact form (default {VIT_SPEC}); --check reads it from the file")
     ap.add_argument("--batches", type=positive_ints("--batches"), default=None,
-                    help="comma-separated (default 64,512,2048; 64,2048 with --quick)")
+                    help="comma-separated (default 64,512,2048; 64,2048 with --quick; the vit 64,512)")
     ap.add_argument("--variants", type=csv("variants", list(VARIANTS)), default=list(VARIANTS),
                     help="eager, torch.func (default both)")
     ap.add_argument("--workloads", type=csv("workloads", WORKLOADS), default=WORKLOADS,
@@ -555,6 +687,10 @@ def main():
         ap.error(f"--json {args.json}: its directory does not exist")
 
     torch.set_num_threads(args.threads)
+    if args.cpu_time:
+        CLOCK["now"] = time.process_time
+    VIT["spec"] = args.vit
+    set_vit(args.vit)
     env = environment(args.threads)
     log(f"PyTorch {env['torch']} on the CPU, {env['threads']} threads (interop {env['interopThreads']}), "
         f"mkldnn available {env['mkldnnAvailable']}, enabled {env['mkldnnEnabled']}, BLAS {env['blas']}, "
@@ -562,12 +698,13 @@ def main():
 
     if args.check:
         precision = args.precision or "f32"
-        results, ok = check(args.check, precision, args.tolerance, args.variants)
+        results, ok = check(args.check, precision, args.tolerance, args.variants, args.models)
         out = {**env, "tolerance": args.tolerance, "models": results}
     else:
         args.precision = args.precision or "both"
-        args.batches = args.batches or ([64, 2048] if args.quick else [64, 512, 2048])
-        out = {**env, "quick": args.quick, "rows": run_time(args, log)}
+        args.default_batches = [64, 2048] if args.quick else [64, 512, 2048]
+        out = {**env, "quick": args.quick, "vit": VIT["spec"], "clock": "process CPU time" if args.cpu_time else "wall clock",
+               "rows": run_time(args, log)}
         ok = True
     finish(out, args.json, ok)
 

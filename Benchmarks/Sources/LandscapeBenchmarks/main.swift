@@ -9,7 +9,9 @@ import Training
 
 // Plain release benchmark: warm-up, then the median of repeated runs. Reports ratios
 // measured in this run (GFLOP/s relative to sgemm, HVP time / gradient time), and the
-// OpenBLAS kernel. Usage: landscape-benchmarks [--quick] [--json FILE] [--markdown FILE]
+// OpenBLAS kernel. Usage: landscape-benchmarks [--quick] [--models mlp,cnn,vit] [--vit SPEC]
+// [--batches B,…] [--cpu-time] [--no-probes] [--no-epochs] [--json FILE] [--markdown FILE];
+// other modes below (--spec-parity, --callgrind, --export-peer-check, …).
 
 BLASRuntime.ensureFastKernel()
 BLASRuntime.retainFreedMemory()
@@ -23,14 +25,25 @@ func option(_ name: String) -> String? {
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
+/// --cpu-time: the main table and --spec-parity time the process's CPU time instead of the wall
+/// clock; with OPENBLAS_NUM_THREADS=1 other processes on the machine then barely change it.
+let cpuTime = args.contains("--cpu-time")
+let clockName = cpuTime ? "process CPU time" : "wall clock"
+func timer() -> Double {
+    guard cpuTime else { return now() }
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
 /// Median seconds of `body` over `repeats` runs after `warmup` runs (at least `minTime` seconds in total).
 func measure(warmup: Int = 2, repeats: Int = 7, _ body: () throws -> Void) rethrows -> Double {
     for _ in 0..<warmup { try body() }
     var times: [Double] = []
     for _ in 0..<(quick ? 3 : repeats) {
-        let t0 = now()
+        let t0 = timer()
         try body()
-        times.append(now() - t0)
+        times.append(timer() - t0)
     }
     times.sort()
     return times[times.count / 2]
@@ -366,12 +379,183 @@ if args.contains("--ops") {
     exit(0)
 }
 
+/// The transformer of the benchmark and of the peers' agreement check (Benchmarks/peers:
+/// torch_bench.py builds the same architecture from the same compact form): --vit SPEC to change it.
+let vitSpecText = option("--vit") ?? "vit:patch7-dim32-depth2-heads4-mlp64"
+func vitModel() throws -> SpecModel { try ModelSpec(parsing: vitSpecText).make() }
+
+struct BenchmarkError: Error, CustomStringConvertible { let description: String }
+
+/// The order statistics of a sample: median, quartiles (nearest rank) and extremes.
+struct Spread: Codable {
+    var median: Double, q1: Double, q3: Double, min: Double, max: Double
+    init(_ x: [Double]) {
+        let s = x.sorted(), n = s.count
+        median = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+        q1 = s[(n - 1) / 4]; q3 = s[(3 * (n - 1) + 3) / 4]; min = s[0]; max = s[n - 1]
+    }
+    var text: String { String(format: "%.3f [%.3f, %.3f] (min %.3f, max %.3f)", median, q1, q3, min, max) }
+}
+
+/// One workload of `--spec-parity`: the struct's and the specification's time per call and their ratio.
+struct ParityRow: Codable {
+    var model: String, workload: String, precision: String, batch: Int
+    var rounds: Int, callsPerTiming: Int
+    var structMilliseconds: Double, specMilliseconds: Double   // medians over rounds, per call
+    var ratio: Spread                                           // spec / struct, per round
+    var bitIdentical: Bool                                      // loss and gradient (or H·v) equal bit for bit
+}
+
+/// Times `reference` (a struct: MLP, CNN) against `spec` (the same preset through ModelSpec) on
+/// the same θ and batch, interleaved: every round times a block of `calls` calls of each, the
+/// order alternating between rounds, after one warm-up round; the ratio spec / struct is taken
+/// per round, so that load from other processes falls on both sides of each ratio.
+func parity<R: Model, S: Model, E: TensorScalar>(_ reference: R, _ spec: S, _: E.Type, batches: [Int], rounds: Int,
+                                                 blockSeconds: Double) throws -> [ParityRow] {
+    guard reference.layout.entries.map(\.name) == spec.layout.entries.map(\.name),
+          reference.layout.entries.map(\.shape) == spec.layout.entries.map(\.shape) else {
+        throw BenchmarkError(description: "--spec-parity: \(spec.name)'s layout differs from \(reference.name)'s")
+    }
+    let prec = E.self == Float.self ? "f32" : "f64"
+    let θ = reference.initialParameters(E.self, seed: 1)
+    if spec.initialParameters(E.self, seed: 1).scalars != θ.scalars {
+        print("warning: \(spec.name) through the specification draws another initial θ than the struct (timed on the struct's)")
+    }
+    var out: [ParityRow] = []
+    for batch in batches {
+        var rng = SplitMix64(seed: 7)
+        let x = Tensor<E>.randomUniform([batch, reference.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
+        let labels = (0..<batch).map { _ in rng.next(below: reference.classCount) }
+        let v = Tensor<E>.randomNormal([θ.count], using: &rng)
+        let fr = try reference.loss(on: x, labels: labels), fs = try spec.loss(on: x, labels: labels)
+        var pr = θ, ps = θ
+        var optR = try SGD<E>(parameterCount: θ.count, learningRate: 0.01, momentum: 0.9), optS = optR
+        let (lr, gr) = try valueWithGradient(of: fr, at: θ), (ls, gs) = try valueWithGradient(of: fs, at: θ)
+        let (_, _, hr) = try valueGradientAndHVP(of: fr, at: θ, along: v), (_, _, hs) = try valueGradientAndHVP(of: fs, at: θ, along: v)
+        let sameGradient = lr == ls && gr.scalars == gs.scalars, sameHVP = sameGradient && hr.scalars == hs.scalars
+        var workloads: [(name: String, same: Bool, reference: () throws -> Void, spec: () throws -> Void)] = [
+            ("value+gradient", sameGradient, { _ = try valueWithGradient(of: fr, at: θ) }, { _ = try valueWithGradient(of: fs, at: θ) }),
+            ("HVP (fwd-over-rev)", sameHVP, { _ = try valueGradientAndHVP(of: fr, at: θ, along: v) },
+             { _ = try valueGradientAndHVP(of: fs, at: θ, along: v) }),
+        ]
+        if batch == 64 {
+            workloads.append(("SGD step", sameGradient,
+                              { try optR.update(&pr, gradient: try gradient(of: fr, at: pr)) },
+                              { try optS.update(&ps, gradient: try gradient(of: fs, at: ps)) }))
+        }
+        for w in workloads {
+            try w.reference(); try w.spec()
+            let t0 = timer(); try w.reference()
+            let calls = max(1, Int((blockSeconds / max(timer() - t0, 1e-6)).rounded(.up)))
+            func block(_ body: () throws -> Void) throws -> Double {
+                let t0 = timer()
+                for _ in 0..<calls { try body() }
+                return (timer() - t0) / Double(calls)
+            }
+            var tr: [Double] = [], ts: [Double] = []
+            for r in 0...rounds {
+                let a: Double, b: Double
+                if r % 2 == 0 { a = try block(w.reference); b = try block(w.spec) } else { b = try block(w.spec); a = try block(w.reference) }
+                if r > 0 { tr.append(a); ts.append(b) }    // round 0 warms up
+            }
+            let row = ParityRow(model: reference.name, workload: w.name, precision: prec, batch: batch, rounds: rounds, callsPerTiming: calls,
+                                structMilliseconds: Spread(tr).median * 1e3, specMilliseconds: Spread(ts).median * 1e3,
+                                ratio: Spread(zip(ts, tr).map { $0 / $1 }), bitIdentical: w.same)
+            print(String(format: "%@ %@ batch %4d %-19@ struct %9.3f ms, spec %9.3f ms; spec / struct %@; %@",
+                         row.model, prec, batch, w.name as NSString, row.structMilliseconds, row.specMilliseconds, row.ratio.text,
+                         w.same ? "bit-identical" : "NOT bit-identical"))
+            out.append(row)
+        }
+    }
+    return out
+}
+
+if args.contains("--spec-parity") {
+    // The presets through the specification (ModelSpec.mlp.make(), ModelSpec.cnn.make(): SpecModel)
+    // against the structs MLP() and CNN() that the main table times, in one run, interleaved (see
+    // `parity`): value+gradient and HVP at batches 64 and 512, SGD step at 64. --rounds (default 11,
+    // 5 with --quick), --block SECONDS (least time per timing, default 0.05: small workloads are
+    // timed as blocks of calls), --precision f32|f64|both (default f32), --models mlp,cnn,
+    // --cpu-time, --json FILE, --markdown FILE.
+    let rounds = Int(option("--rounds") ?? "") ?? (quick ? 5 : 11)
+    let blockSeconds = Double(option("--block") ?? "") ?? 0.05
+    let precision = option("--precision") ?? "f32"
+    let names = (option("--models") ?? "mlp,cnn").split(separator: ",").map(String.init)
+    print("OpenBLAS kernel: \(BLASRuntime.coreName), threads: \(BLASRuntime.threadCount); \(clockName), \(rounds) interleaved rounds after one warm-up")
+    var out: [ParityRow] = []
+    for name in names {
+        for p in ["f32", "f64"] where precision == p || precision == "both" {
+            func run<E: TensorScalar>(_ e: E.Type) throws {
+                switch name {
+                case "mlp": out += try parity(MLP(), try ModelSpec.mlp.make(), e, batches: [64, 512], rounds: rounds, blockSeconds: blockSeconds)
+                case "cnn": out += try parity(try CNN(), try ModelSpec.cnn.make(), e, batches: [64, 512], rounds: rounds, blockSeconds: blockSeconds)
+                default: fatalError("--spec-parity: unknown model \(name); mlp or cnn")
+                }
+            }
+            if p == "f32" { try run(Float.self) } else { try run(Double.self) }
+        }
+    }
+    var md = "OpenBLAS kernel: \(BLASRuntime.coreName), threads: \(BLASRuntime.threadCount); \(rounds) interleaved rounds (\(clockName)), ratio = spec / struct per round\n\n"
+    md += "| model | workload | precision | batch | struct (ms) | spec (ms) | spec / struct: median | quartiles | min–max | calls per timing | bit-identical |\n"
+    md += "|---|---|---|---:|---:|---:|---:|---|---|---:|---|\n"
+    for r in out {
+        md += String(format: "| %@ | %@ | %@ | %d | %.3f | %.3f | %.3f | %.3f–%.3f | %.3f–%.3f | %d | %@ |\n", r.model, r.workload, r.precision, r.batch,
+                     r.structMilliseconds, r.specMilliseconds, r.ratio.median, r.ratio.q1, r.ratio.q3, r.ratio.min, r.ratio.max,
+                     r.callsPerTiming, r.bitIdentical ? "yes" : "no")
+    }
+    print(md)
+    if let path = option("--markdown") { try md.write(toFile: path, atomically: true, encoding: .utf8) }
+    if let path = option("--json") {
+        let enc = JSONText.encoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(out).write(to: URL(fileURLWithPath: path))
+    }
+    exit(0)
+}
+
+/// The region Benchmarks/callgrind.sh counts (valgrind --toggle-collect='*callgrindRegion*'):
+/// everything `body` executes, and nothing of the set-up around it.
+@inline(never) func callgrindRegion(_ body: () throws -> Void) rethrows { try body() }
+
+if let which = option("--callgrind") {
+    // A small fixed workload for instruction counts under valgrind (Benchmarks/callgrind.sh):
+    // --calls N (default 20) calls of --workload gradient|hvp (value+gradient, or value, gradient
+    // and H·v) at --batch B (default 64), Float32, on mlp | cnn (the structs), spec-mlp | spec-cnn
+    // (the presets through ModelSpec) or vit (the benchmark's transformer).
+    let calls = Int(option("--calls") ?? "20") ?? 20, batch = Int(option("--batch") ?? "64") ?? 64
+    let hvp = option("--workload") == "hvp"
+    func run<M: Model>(_ m: M) throws {
+        var rng = SplitMix64(seed: 7)
+        let x = Tensor<Float>.randomUniform([batch, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
+        let labels = (0..<batch).map { _ in rng.next(below: m.classCount) }
+        let θ = m.initialParameters(Float.self, seed: 1)
+        let v = Tensor<Float>.randomNormal([θ.count], using: &rng)
+        let f = try m.loss(on: x, labels: labels)
+        _ = try valueGradientAndHVP(of: f, at: θ, along: v)     // one-off costs (BLAS buffers, caches) outside the region
+        try callgrindRegion {
+            for _ in 0..<calls {
+                if hvp { _ = try valueGradientAndHVP(of: f, at: θ, along: v) } else { _ = try valueWithGradient(of: f, at: θ) }
+            }
+        }
+        print("\(which): \(calls) × \(hvp ? "HVP" : "value+gradient") at batch \(batch), OpenBLAS \(BLASRuntime.coreName), \(BLASRuntime.threadCount) threads")
+    }
+    switch which {
+    case "mlp": try run(MLP())
+    case "cnn": try run(try CNN())
+    case "spec-mlp": try run(try ModelSpec.mlp.make())
+    case "spec-cnn": try run(try ModelSpec.cnn.make())
+    case "vit": try run(try vitModel())
+    default: fatalError("--callgrind: unknown workload \(which); mlp, cnn, spec-mlp, spec-cnn or vit")
+    }
+    exit(0)
+}
+
 if let dir = option("--export-peer-check") {
     // Writes, per model, a safetensors file with a batch, θ, a direction v and Landscape's
     // Float32 HVP, for Benchmarks/peers/jax_bench.py to compare against JAX on the same numbers.
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    for m in [MLP() as any Model, try CNN() as any Model] {
-        try exportPeerCheck(m, to: URL(fileURLWithPath: dir).appendingPathComponent("peer-check-\(m.name).safetensors"))
+    for m in [MLP() as any Model, try CNN() as any Model, try vitModel() as any Model] {
+        try exportPeerCheck(m, to: URL(fileURLWithPath: dir).appendingPathComponent("peer-check-\(label(m)).safetensors"))
     }
     exit(0)
 }
@@ -396,7 +580,8 @@ func exportPeerCheck<M: Model>(_ m: M, to url: URL) throws {
         tensors.append((name: "grad/" + e.name, shape: e.shape, payload: .f32(Array(g.scalars[e.range]))))
         tensors.append((name: "hvp/" + e.name, shape: e.shape, payload: .f32(Array(hv.scalars[e.range]))))
     }
-    try SafeTensors.write(tensors, metadata: ["model": m.name, "order": m.layout.entries.map(\.name).joined(separator: ",")], to: url)
+    try SafeTensors.write(tensors, metadata: ["model": label(m), "spec": (m as? SpecModel)?.spec.description ?? m.name,
+                                              "order": m.layout.entries.map(\.name).joined(separator: ",")], to: url)
     print("wrote \(url.path)")
 }
 
@@ -422,7 +607,7 @@ func gemmThroughput<E: TensorScalar>(_: E.Type) -> Double {
 }
 let sgemm = gemmThroughput(Float.self)
 let dgemm = gemmThroughput(Double.self)
-print("OpenBLAS kernel: \(BLASRuntime.coreName), threads: \(BLASRuntime.threadCount)")
+print("OpenBLAS kernel: \(BLASRuntime.coreName), threads: \(BLASRuntime.threadCount), \(clockName)")
 print(String(format: "sgemm 1024: %.1f GFLOP/s, dgemm 1024: %.1f GFLOP/s", sgemm, dgemm))
 
 /// GEMM/convolution FLOPs of one forward pass and of one value-with-gradient.
@@ -447,6 +632,12 @@ func flops<M: Model>(_ m: M, batch: Int) -> (forward: Double, gradient: Double) 
     return (.nan, .nan)
 }
 
+/// GFLOP/s of `flops` in `seconds`; nil when the FLOPs of the model are not counted (the transformer).
+func rate(_ flops: Double, _ seconds: Double) -> Double? { flops.isFinite ? flops / seconds / 1e9 : nil }
+
+/// The model's name in the tables: "vit" for the transformer (its specification is in the header), else its own.
+func label<M: Model>(_ m: M) -> String { m is SpecModel ? "vit" : m.name }
+
 func benchModel<M: Model, E: TensorScalar>(_ m: M, _: E.Type, batch: Int, gemmRate: Double, hvpOnly: Bool) throws {
     var rng = SplitMix64(seed: 7)
     let x = Tensor<E>.randomUniform([batch, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
@@ -460,15 +651,15 @@ func benchModel<M: Model, E: TensorScalar>(_ m: M, _: E.Type, batch: Int, gemmRa
     let tg = try measure(warmup: 1, repeats: reps) { _ = try valueWithGradient(of: f, at: θ) }
     if !hvpOnly {
         let tl = try measure(warmup: 1, repeats: reps) { _ = try value(of: f, at: θ) }
-        rows.append(Row(model: m.name, workload: "loss", precision: prec, batch: batch, medianSeconds: tl, gflops: fwd / tl / 1e9, fractionOfGemm: fwd / tl / 1e9 / gemmRate))
+        rows.append(Row(model: label(m), workload: "loss", precision: prec, batch: batch, medianSeconds: tl, gflops: rate(fwd, tl), fractionOfGemm: rate(fwd, tl).map { $0 / gemmRate }))
     }
-    rows.append(Row(model: m.name, workload: "value+gradient", precision: prec, batch: batch, medianSeconds: tg, gflops: gradFlops / tg / 1e9, fractionOfGemm: gradFlops / tg / 1e9 / gemmRate, ratioToGradient: 1))
+    rows.append(Row(model: label(m), workload: "value+gradient", precision: prec, batch: batch, medianSeconds: tg, gflops: rate(gradFlops, tg), fractionOfGemm: rate(gradFlops, tg).map { $0 / gemmRate }, ratioToGradient: 1))
     let th = try measure(warmup: 1, repeats: reps) { _ = try valueGradientAndHVP(of: f, at: θ, along: v) }
-    rows.append(Row(model: m.name, workload: "HVP (fwd-over-rev)", precision: prec, batch: batch, medianSeconds: th, ratioToGradient: th / tg))
+    rows.append(Row(model: label(m), workload: "HVP (fwd-over-rev)", precision: prec, batch: batch, medianSeconds: th, ratioToGradient: th / tg))
     // The linearized Hessian: recorded once (one value+gradient pass), then tangents only per product.
     let op = try LinearizedHessian(of: f, at: θ)
     let ta = try measure(warmup: 1, repeats: reps) { _ = try op.apply(v) }
-    rows.append(Row(model: m.name, workload: "linearized HVP (apply)", precision: prec, batch: batch, medianSeconds: ta, ratioToGradient: ta / tg))
+    rows.append(Row(model: label(m), workload: "linearized HVP (apply)", precision: prec, batch: batch, medianSeconds: ta, ratioToGradient: ta / tg))
     if !hvpOnly {
         var opt = try SGD<E>(parameterCount: θ.count, learningRate: 0.01, momentum: 0.9)
         var p = θ
@@ -476,15 +667,24 @@ func benchModel<M: Model, E: TensorScalar>(_ m: M, _: E.Type, batch: Int, gemmRa
             let g = try gradient(of: f, at: p)
             try opt.update(&p, gradient: g)
         }
-        rows.append(Row(model: m.name, workload: "SGD step", precision: prec, batch: batch, medianSeconds: ts, ratioToGradient: ts / tg))
+        rows.append(Row(model: label(m), workload: "SGD step", precision: prec, batch: batch, medianSeconds: ts, ratioToGradient: ts / tg))
     }
-    print("done: \(m.name) \(prec) batch \(batch)")
+    print("done: \(label(m)) \(prec) batch \(batch)")
 }
 
-let cnn = try CNN()
-let models: [any Model] = (option("--models") ?? "mlp,cnn").split(separator: ",").map { $0 == "cnn" ? cnn as any Model : MLP() as any Model }
+// --models: mlp, cnn (the structs) and vit (the transformer `vitSpecText` through the specification).
+let models: [any Model] = try (option("--models") ?? "mlp,cnn,vit").split(separator: ",").map { name -> any Model in
+    switch name {
+    case "mlp": return MLP()
+    case "cnn": return try CNN()
+    case "vit": return try vitModel()
+    default: throw BenchmarkError(description: "--models: unknown model \(name); mlp, cnn or vit")
+    }
+}
 for model in models {
-    for batch in (option("--batches").map { $0.split(separator: ",").compactMap { Int($0) } } ?? (quick ? [64, 2048] : [64, 512, 2048])) {
+    // The transformer at batches 64 and 512 (the issue's rows), the others at 64, 2048 (--quick) or 64, 512, 2048.
+    let defaultBatches = model is SpecModel ? [64, 512] : quick ? [64, 2048] : [64, 512, 2048]
+    for batch in (option("--batches").map { $0.split(separator: ",").compactMap { Int($0) } } ?? defaultBatches) {
         try benchModel(model, Float.self, batch: batch, gemmRate: sgemm, hvpOnly: false)
         try benchModel(model, Double.self, batch: batch, gemmRate: dgemm, hvpOnly: true)
     }
@@ -498,14 +698,14 @@ func benchProbesAndEpochs<M: Model>(_ m: M) throws {
     let θ = m.initialParameters(Float.self, seed: 1)
     let tg = try measure(warmup: 1, repeats: 5) { _ = try valueWithGradient(of: f, at: θ) }
     let t = try measure(warmup: 1, repeats: quick ? 1 : 3) { _ = try powerIteration(of: f, at: θ, maxIterations: 20, tolerance: 1e-12) }
-    rows.append(Row(model: m.name, workload: "lambda_max (20 power its)", precision: "f32", batch: 512, medianSeconds: t, ratioToGradient: t / tg))
+    rows.append(Row(model: label(m), workload: "lambda_max (20 power its)", precision: "f32", batch: 512, medianSeconds: t, ratioToGradient: t / tg))
     let v = Tensor<Float>.randomNormal([θ.count], using: &rng)
     let tj = try measure(warmup: 1, repeats: quick ? 3 : 5) { _ = try taylorCoefficients(of: f, at: θ, along: v, order: 3) }
-    rows.append(Row(model: m.name, workload: "jet, order 3", precision: "f32", batch: 512, medianSeconds: tj, ratioToGradient: tj / tg))
+    rows.append(Row(model: label(m), workload: "jet, order 3", precision: "f32", batch: 512, medianSeconds: tj, ratioToGradient: tj / tg))
     // ∇λ = ∇³L[u, u, ·]: reverse mode over an order-2 jet (Notes/jets.md; target ≤ 4× value+gradient).
     let u = v.normalized()
     let tc = try measure(warmup: 1, repeats: quick ? 3 : 5) { _ = try gradientOfCurvature(of: f, at: θ, along: u) }
-    rows.append(Row(model: m.name, workload: "gradient of curvature (rev over jet 2)", precision: "f32", batch: 512, medianSeconds: tc, ratioToGradient: tc / tg))
+    rows.append(Row(model: label(m), workload: "gradient of curvature (rev over jet 2)", precision: "f32", batch: 512, medianSeconds: tc, ratioToGradient: tc / tg))
     guard !args.contains("--no-epochs") else { return }
     let samples = 60_000
     let data = Tensor<Float>.randomUniform([samples, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
@@ -513,7 +713,7 @@ func benchProbesAndEpochs<M: Model>(_ m: M) throws {
     for batch in [64, 2048] {
         var p = θ
         var opt = try SGD<Float>(parameterCount: θ.count, learningRate: 0.01, momentum: 0.9)
-        let t0 = now()
+        let t0 = timer()
         var start = 0
         while start < samples {
             let end = min(start + batch, samples)
@@ -522,16 +722,17 @@ func benchProbesAndEpochs<M: Model>(_ m: M) throws {
             try opt.update(&p, gradient: g)
             start = end
         }
-        let te = now() - t0
+        let te = timer() - t0
         let (_, gradFlops) = flops(m, batch: samples)
-        rows.append(Row(model: m.name, workload: "training epoch (60k samples, 1 run)", precision: "f32", batch: batch, medianSeconds: te,
+        rows.append(Row(model: label(m), workload: "training epoch (60k samples, 1 run)", precision: "f32", batch: batch, medianSeconds: te,
                         gflops: gradFlops / te / 1e9, fractionOfGemm: gradFlops / te / 1e9 / sgemm))
-        print("done: \(m.name) epoch at batch \(batch)")
+        print("done: \(label(m)) epoch at batch \(batch)")
     }
 }
 if !args.contains("--no-probes") { for model in models { try benchProbesAndEpochs(model) } }
 
-var md = "OpenBLAS kernel: \(BLASRuntime.coreName), threads: \(BLASRuntime.threadCount); sgemm \(String(format: "%.1f", sgemm)) GFLOP/s, dgemm \(String(format: "%.1f", dgemm)) GFLOP/s (1024×1024, this run)\n\n"
+var md = "OpenBLAS kernel: \(BLASRuntime.coreName), threads: \(BLASRuntime.threadCount), \(clockName); sgemm \(String(format: "%.1f", sgemm)) GFLOP/s, dgemm \(String(format: "%.1f", dgemm)) GFLOP/s (1024×1024, this run)\n\n"
+if models.contains(where: { $0 is SpecModel }) { md += "vit: `\(vitSpecText)` through the specification (SpecModel)\n\n" }
 md += "| model | workload | precision | batch | median (ms) | GFLOP/s | of gemm | time / gradient |\n|---|---|---|---|---|---|---|---|\n"
 for r in rows {
     let g = r.gflops.map { String(format: "%.1f", $0) } ?? ""
