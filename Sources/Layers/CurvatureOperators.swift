@@ -60,9 +60,11 @@ public struct EmpiricalFisherOperator<E: TensorScalar>: SymmetricOperator {
     public let gradients: Tensor<E>
     public var dimension: Int { gradients.shape[1] }
 
-    /// - Throws: ``ModelError`` or ``/Autodiff/AutodiffError`` for a batch or θ that does not fit the model.
+    /// - Throws: ``ModelError`` or ``/Autodiff/AutodiffError`` for a batch or θ that does not fit the model;
+    ///   ``ModelError/couplesSamples(model:operation:)`` for a model whose loss couples the samples.
     public init<M: Model>(model: M, at θ: Tensor<E>, input: Tensor<E>, labels: [Int]) throws {
         try model.validate(input: input, labels: labels)
+        guard !model.couplesSamples else { throw ModelError.couplesSamples(model: model.name, operation: "the empirical Fisher (per-sample gradients)") }
         var rows: [E] = []
         rows.reserveCapacity(input.shape[0] * θ.count)
         for i in 0..<input.shape[0] {
@@ -90,7 +92,7 @@ public enum CurvatureKind: String, CaseIterable, Codable, Sendable {
     case fisher
 
     /// This curvature of `model`'s mean cross-entropy over the rows of `input` ([N, inputSize])
-    /// at θ, summed over chunks of `chunkSize` rows (0: one chunk) with weights n_i/N
+    /// at θ, summed over chunks of `chunkSize` rows (0, or a model that couples its samples: one chunk) with weights n_i/N
     /// (``/Probes/ChunkedOperator``): the same matrix as on the whole batch, to round-off.
     /// - Throws: ``ModelError`` for a batch that does not fit the model, ``/Autodiff/AutodiffError`` for a
     ///   wrong θ length or an empty batch.
@@ -100,7 +102,8 @@ public enum CurvatureKind: String, CaseIterable, Codable, Sendable {
         try model.layout.validate(θ)
         guard !labels.isEmpty else { throw AutodiffError.invalidArgument("\(rawValue): the batch is empty") }
         guard chunkSize >= 0 else { throw AutodiffError.invalidArgument("\(rawValue): the chunk size must be ≥ 0, got \(chunkSize)") }
-        let chunks = RowChunks(rows: labels.count, size: chunkSize)
+        // A loss that couples the samples is not a sum over chunks: one chunk.
+        let chunks = RowChunks(rows: labels.count, size: model.couplesSamples ? 0 : chunkSize)
         func rows(_ r: Range<Int>) -> (Tensor<E>, [Int]) { chunks.count == 1 ? (input, labels) : (input.rows(r), Array(labels[r])) }
         switch self {
         case .hessian:
@@ -147,7 +150,7 @@ public enum BatchChunking {
 
 extension Model {
     /// The mean cross-entropy over the rows of `input` ([N, inputSize]) as a ``/Probes/LossFunction``,
-    /// evaluated and differentiated in chunks of `chunkSize` rows (0: one chunk) weighted by n_i/N
+    /// evaluated and differentiated in chunks of `chunkSize` rows (0, or a model that couples its samples: one chunk) weighted by n_i/N
     /// (``/Autodiff/RowChunks``): the same function as on the whole batch, with one chunk on the tape at a time.
     /// Its Taylor coefficients are the chunked objective's (``ModelLoss/chunkRows``: one chunk's
     /// jets at a time); its gradient of curvature and its Hessian at any point are sums over the
@@ -159,7 +162,7 @@ extension Model {
         guard !labels.isEmpty, chunkSize >= 0 else {
             throw AutodiffError.invalidArgument("mean loss: need a non-empty batch and a chunk size ≥ 0, got \(labels.count) rows and \(chunkSize)")
         }
-        let chunks = RowChunks(rows: labels.count, size: chunkSize)
+        let chunks = RowChunks(rows: labels.count, size: couplesSamples ? 0 : chunkSize)
         if chunks.count == 1 { return LossFunction(try loss(on: input, labels: labels)) }
         let parts = try chunks.map { try loss(on: input.rows($0), labels: Array(labels[$0])) }
         var whole = try loss(on: input, labels: labels)

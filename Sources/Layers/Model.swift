@@ -1,4 +1,5 @@
 import Autodiff
+import Probes
 import Tensors
 
 /// Errors of models and their inputs.
@@ -9,12 +10,24 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case labels(String)
     /// An unknown model name.
     case unknownModel(String, known: [String])
+    /// A model specification that is not valid: the message names the part (text, JSON path or
+    /// layer with its shapes).
+    case specification(String)
+    /// Eval-mode BatchNorm layers without statistics (``SpecModel/withPopulationStatistics(at:input:chunk:)``).
+    case missingStatistics(model: String, layers: [String])
+    /// A per-sample quantity asked of a model whose loss couples the samples (``Model/couplesSamples``).
+    case couplesSamples(model: String, operation: String)
 
     public var description: String {
         switch self {
         case let .inputShape(model, expected, actual): return "\(model): input must have shape \(expected), got \(actual)"
         case let .labels(message): return message
         case let .unknownModel(name, known): return "unknown model '\(name)'; known models: \(known.joined(separator: ", "))"
+        case let .specification(message): return message
+        case let .missingStatistics(model, layers):
+            return "\(model): BatchNorm layers \(layers.joined(separator: ", ")) have no eval-mode statistics (compute them at θ with withPopulationStatistics, or use train mode)"
+        case let .couplesSamples(model, operation):
+            return "\(model): \(operation) is not defined while BatchNorm uses batch statistics (train mode couples the samples of a batch); use eval mode"
         }
     }
 }
@@ -38,6 +51,26 @@ public protocol Model: Sendable {
     func logits<A: ConvolutionAlgebra>(_ parameters: [A], input: A) -> A
     /// A freshly initialized flat θ (PyTorch default initialization), reproducible from `seed`.
     func initialParameters<E: TensorScalar>(_: E.Type, seed: UInt64) -> Tensor<E>
+    /// Whether the loss couples the samples of a batch (BatchNorm in train mode): such a loss is
+    /// not a mean over chunks, so ``ModelLoss`` does not chunk it and per-sample quantities are
+    /// refused. Default `false`.
+    var couplesSamples: Bool { get }
+    /// The model as one SGD step (or micro-batch) sees it: BatchNorm with batch statistics,
+    /// dropout masks drawn from `seed`. Default: `self`.
+    func training(seed: UInt64) -> Self
+    /// Parameter groups for per-module curvature, each a name and layout entry names, covering
+    /// the layout once. Default: ``/Probes/layerBlocks(of:)`` of the layout.
+    var modules: [(name: String, entries: [String])] { get }
+    /// Throws when the model cannot compute logits as configured (eval-mode BatchNorm without
+    /// statistics); ``validate(input:labels:)`` calls it. Default: nothing to check.
+    func checkEvaluable() throws
+}
+
+extension Model {
+    public var couplesSamples: Bool { false }
+    public func training(seed: UInt64) -> Self { self }
+    public var modules: [(name: String, entries: [String])] { layerBlocks(of: layout) }
+    public func checkEvaluable() throws {}
 }
 
 /// A ``Model`` without convolutions: its logits run in any ``/Autodiff/TensorAlgebra``.
@@ -47,9 +80,10 @@ public protocol TensorModel: Model {
 }
 
 extension Model {
-    /// Checks an input batch and its labels.
+    /// Checks an input batch and its labels, and that the model can run (``checkEvaluable()``).
     /// - Throws: ``ModelError`` naming the problem.
     public func validate<E>(input: Tensor<E>, labels: [Int]) throws {
+        try checkEvaluable()
         guard input.rank == 2, input.shape[1] == inputSize else {
             throw ModelError.inputShape(model: name, expected: "[N, \(inputSize)]", actual: input.shape)
         }
@@ -111,10 +145,11 @@ public struct ModelLoss<M: Model, E: TensorScalar>: Objective {
         mean(parameters) { model.logits($0, input: $1) }
     }
 
-    /// Σ_i (n_i/N)·cross-entropy(`logits(parameters, rows_i)`) over the chunks of ``chunkRows``.
+    /// Σ_i (n_i/N)·cross-entropy(`logits(parameters, rows_i)`) over the chunks of ``chunkRows``;
+    /// one chunk for a model that couples its samples (``Model/couplesSamples``).
     @inlinable
     func mean<A: TensorAlgebra>(_ parameters: [A], logits: ([A], A) -> A) -> A where A.Scalar == E {
-        guard chunkRows > 0, labels.count > chunkRows else {
+        guard chunkRows > 0, labels.count > chunkRows, !model.couplesSamples else {
             return softmaxCrossEntropy(logits: logits(parameters, A(constant: input)), labels: labels)
         }
         let chunks = RowChunks(rows: labels.count, size: chunkRows)

@@ -11,11 +11,13 @@ extension Model {
     /// - Parameters:
     ///   - θ, v: length d.
     ///   - input: `[N, inputSize]`; `labels`: N values in `0..<classCount`.
-    /// - Throws: ``ModelError`` for a batch that does not fit the model; ``/Autodiff/AutodiffError`` for θ or
+    /// - Throws: ``ModelError`` for a batch that does not fit the model or a model that couples its
+    ///   samples (``couplesSamples``); ``/Autodiff/AutodiffError`` for θ or
     ///   v of the wrong length, an empty batch, a negative order or chunk size.
     public func perSampleExpansion<E: TensorScalar>(at θ: Tensor<E>, along v: Tensor<E>, input: Tensor<E>, labels: [Int],
                                                     order: Int, chunkSize: Int = 0) throws -> PerSampleExpansion {
         try validate(input: input, labels: labels)
+        guard !couplesSamples else { throw ModelError.couplesSamples(model: name, operation: "per-sample losses") }
         guard !labels.isEmpty, chunkSize >= 0, order >= 0 else {
             throw AutodiffError.invalidArgument("per-sample losses: need a non-empty batch, a chunk size ≥ 0 and an order ≥ 0, got \(labels.count) rows, chunk size \(chunkSize), order \(order)")
         }
@@ -35,9 +37,11 @@ extension Model {
 
     /// The per-sample losses of a batch as a probe route (``/Probes/ProbeContext/perSample``), in chunks of
     /// `chunkSize` rows (``perSampleExpansion(at:along:input:labels:order:chunkSize:)``).
-    /// - Throws: ``ModelError`` for a batch that does not fit the model.
+    /// - Throws: ``ModelError`` for a batch that does not fit the model or a model that couples its
+    ///   samples (``couplesSamples``).
     public func perSampleLosses<E: TensorScalar>(on input: Tensor<E>, labels: [Int], chunkSize: Int = 0) throws -> PerSampleLosses<E> {
         try validate(input: input, labels: labels)
+        guard !couplesSamples else { throw ModelError.couplesSamples(model: name, operation: "per-sample losses") }
         return PerSampleLosses(classCount: classCount) { θ, v, order in
             try perSampleExpansion(at: θ, along: v, input: input, labels: labels, order: order, chunkSize: chunkSize)
         }
