@@ -14,7 +14,7 @@ struct CheckCommand: ParsableCommand {
         abstract: "Check gradients and Hessian-vector products against central finite differences, in Float64: of a fresh model on a random batch, or at a checkpoint (--parameters) on real data.",
         discussion: SettingOptions(DataSettings.keys).help(defaults: DataSettings(), heading: "Data of --parameters (default: its run's, from run.json beside it; --OPTION VALUE or --OPTION=VALUE):"))
 
-    @Option(help: "Model (default mlp).") var model: ModelKind?
+    @Option(help: "The model, where neither run.json beside --parameters nor the file's layout (a preset's) says it: a preset, a compact form or a JSON specification file (default mlp). A model with BatchNorm is checked in train mode (batch statistics). (landscape model --help lists the compact forms).") var model: String?
     @Option(parsing: .unconditional, help: "Samples in the random batch.") var batch: Int = 16
     @Option(parsing: .unconditional, help: "Gradient coordinates to check (random subset; 0 = all).") var coordinates: Int = 256
     @Option(parsing: .unconditional, help: "Seed of the model, batch and directions.") var seed: UInt64 = 0
@@ -26,11 +26,16 @@ struct CheckCommand: ParsableCommand {
         guard batch >= 1, batch <= 100_000 else { throw ValidationError("--batch must be in 1...100000, got \(batch)") }
         guard coordinates >= 0 else { throw ValidationError("--coordinates must be ≥ 0") }
         guard gradientTolerance > 0, hvpTolerance > 0 else { throw ValidationError("tolerances must be positive") }
+        _ = try parseModelOption(model)
     }
 
     func run() throws {
-        let context = try target.parameters.map { try RunContext.resolve(parameters: $0, runDirectory: target.run, model: model, data: try target.data()) }
-        let m = try (context?.kind ?? model ?? TrainingConfiguration().model).make()
+        let given = try parseModelOption(model)
+        let context = try target.parameters.map { try RunContext.resolve(parameters: $0, runDirectory: target.run, model: given, data: try target.data()) }
+        let spec = context?.spec ?? given ?? TrainingConfiguration().model
+        var m = try spec.make()
+        // Eval mode needs statistics at θ; the check is of the loss a training step sees.
+        if m.hasBatchNorm { m.normalization = .train }
         let (gc, hc, d, what) = try check(m, context)
         outLine("model \(m.name), \(d) parameters, \(what), Float64")
         outLine("gradient vs central differences: \(Self.describe(gc, layout: m.layout))  [tolerance \(String(format: "%.1e", gradientTolerance))] \(gc.passes(tolerance: gradientTolerance) ? "ok" : "FAILED")")
@@ -67,7 +72,7 @@ struct CheckCommand: ParsableCommand {
             what = "a fresh model and a random batch of \(batch), seed \(seed)"
         }
         // In chunks, as `probe`: memory of a chunk however large the batch.
-        let rows = BatchChunking.rows(for: context?.kind ?? model ?? TrainingConfiguration().model)
+        let rows = BatchChunking.rows(for: try context?.spec ?? parseModelOption(model) ?? TrainingConfiguration().model)
         let f = try m.meanLoss(on: x, labels: labels, chunkSize: rows)
         let hessian = try CurvatureKind.hessian.matrix(of: m, at: θ, input: x, labels: labels, chunkSize: rows, records: .streamed)
         let gc = try checkGradient(value: f.value(at:), gradient: { try f.valueWithGradient(at: $0).1 }, at: θ,

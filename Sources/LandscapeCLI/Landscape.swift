@@ -11,7 +11,7 @@ struct Landscape: ParsableCommand {
         abstract: "Second-order automatic differentiation and loss-landscape analysis.",
         discussion: "Runs on the OpenBLAS kernel picked for this CPU (OPENBLAS_CORETYPE; set it yourself to override).",
         subcommands: [StudyCommand.self, ReportCommand.self, FetchCommand.self, TrainCommand.self, CheckCommand.self,
-                      TaylorCommand.self, ProbeCommand.self, SliceCommand.self, SweepCommand.self])
+                      TaylorCommand.self, ProbeCommand.self, SliceCommand.self, SweepCommand.self, ModelSpecCommand.self])
 
     /// The release, the one place it is written.
     static let version = "0.1.0"

@@ -10,8 +10,8 @@ import Study
 import Tensors
 import Training
 
-extension ModelKind: ExpressibleByArgument {}
 extension StudyConfiguration.Preset: ExpressibleByArgument {}
+extension NormalizationMode: ExpressibleByArgument {}
 extension SliceDirectionKind: ExpressibleByArgument {}
 
 /// The settings of `probe`, `slice` and `taylor` that key options set (``SettingKey``): the probe
@@ -44,10 +44,12 @@ struct TargetSettings {
 /// Options shared by `probe`, `slice` and `taylor`: the model, its parameters and the batch; the
 /// settings (probe batch, data, probe suite) are key options read by ``settings(keys:probeSamples:)``.
 struct ProbeTarget: ParsableArguments {
-    @Option(help: "Model (default mlp).") var model: ModelKind?
+    @Option(help: "The model, where neither run.json beside --parameters nor the file's layout (a preset's) says it: a preset, a compact form or a JSON specification file (default mlp). (landscape model --help lists the compact forms).") var model: String?
     @Option(help: "A parameter file (safetensors, as written by `train`); default: a fresh model from --seed.") var parameters: String?
     @Option(parsing: .unconditional, help: "Seed of the fresh model, probe vectors and directions.") var seed: UInt64 = 0
     @Option(help: "An existing local copy of the MNIST files to use when fetching.") var mnistFrom: String?
+    @Option(help: "For a model with BatchNorm, the Hessian and loss measured: eval (each BatchNorm layer's population statistics at θ over the training split) or train (the batch statistics of the probe batch, as one batch, not chunked). Default: the run's probes.normalization (run.json), else eval.")
+    var normalization: NormalizationMode?
     /// The key options (``TargetSettings``), as ArgumentParser leaves them.
     @Argument(parsing: .allUnrecognized, help: .hidden) var keyOptions: [String] = []
 
@@ -73,6 +75,10 @@ struct ProbeTarget: ParsableArguments {
         return s
     }
 
+    /// `--model` read (``/Layers/ModelSpec``: a preset, a compact form or a JSON specification file).
+    /// - Throws: ``ValidationError`` naming the problem, with the compact forms' grammar.
+    func modelSpec() throws -> ModelSpec? { try parseModelOption(model) }
+
     /// The loss on the first `--probe-samples` (else `defaultSamples`) training samples in Float64,
     /// in chunks of ``ProbeBatch/chunkRows``, and θ (Float64).
     func load<M: Model>(_ m: M, context: RunContext, defaultSamples: Int = ProbeDefaults.probeSamples) throws -> (ModelLoss<M, Double>, Tensor<Double>) {
@@ -87,8 +93,15 @@ struct ProbeTarget: ParsableArguments {
         let dataset = try context.loadData()
         let n = min(s.probeSamples, dataset.train.count)
         let θ = try parameters.map { try loadFlat($0, layout: m.layout, what: "parameters of the \(m.name)") } ?? m.initialParameters(Double.self, seed: seed)
-        return ProbeBatch(model: m, input: dataset.train.images(rows: 0..<n, as: Double.self), labels: Array(dataset.train.labels[0..<n]), θ: θ,
-                          chunkRows: BatchChunking.rows(for: context.kind), train: dataset.train)
+        var model = m, mode: NormalizationMode? = nil
+        if let spec = m as? SpecModel, spec.hasBatchNorm {
+            let chosen = normalization ?? context.run?.configuration.probes.normalization ?? .eval
+            if chosen == .eval { stderrLine("… BatchNorm population statistics at θ over the \(dataset.train.count) training samples") }
+            model = try Trainer.normalized(m, at: Tensor<Float>(converting: θ), input: dataset.train.images(as: Float.self), mode: chosen, chunk: BatchChunking.rows(for: context.spec))
+            mode = chosen
+        }
+        return ProbeBatch(model: model, input: dataset.train.images(rows: 0..<n, as: Double.self), labels: Array(dataset.train.labels[0..<n]), θ: θ,
+                          chunkRows: model.couplesSamples ? 0 : BatchChunking.rows(for: context.spec), train: dataset.train, normalization: mode)
     }
 }
 
@@ -102,6 +115,9 @@ struct ProbeBatch<M: Model> {
     let chunkRows: Int
     /// The whole training split, for mini-batches (``miniBatches(batchSize:)``).
     let train: DatasetSplit
+    /// The BatchNorm mode of ``model`` (`nil`: it has no BatchNorm): eval (population statistics at
+    /// θ over the training split) or train (the batch statistics of the batch; ``chunkRows`` 0).
+    let normalization: NormalizationMode?
 
     /// The mean loss as an objective in chunks of ``chunkRows`` (values and jets hold one chunk).
     var objective: ModelLoss<M, Double> {
@@ -162,7 +178,7 @@ protocol ModelCommand: ParsableCommand {
 extension ModelCommand {
     func run() throws {
         let context = try target.runContext()
-        let m = try context.kind.make()
+        let m = try context.spec.make()
         let out = try prepareOutputDirectory(outputDir, defaultPrefix: "\(Self.outputPrefix)-\(m.name)", lock: true)
         defer { if let lock = out.lock { DirectoryLock.release(lock) } }
         try removingIfEmptyOnError(out) { try run(m, context, out.url) }
@@ -198,7 +214,7 @@ struct ConfigurationOptions: ParsableArguments {
         var given: [String: String] = [:]
         if let config = config.first {
             c = try C.load(from: URL(fileURLWithPath: config), base: c)
-            for key in Self.leafKeys(ofFile: config) { given[key] = "--config \(config)" }
+            for key in Self.leafKeys(ofFile: config, declared: Set((C.keys + C.recordedKeys).map(\.name))) { given[key] = "--config \(config)" }
         }
         let (options, spelled) = try ConfigurationFlags.apply(keyOptions, to: c)
         given.merge(spelled) { _, option in option }
@@ -206,11 +222,12 @@ struct ConfigurationOptions: ParsableArguments {
         return (options, given)
     }
 
-    /// The dotted keys a JSON configuration file sets (its leaves), for messages; none when it cannot be read.
-    static func leafKeys(ofFile path: String) -> [String] {
+    /// The dotted keys a JSON configuration file sets (its leaves, where a `declared` key's value,
+    /// such as a model's specification object, is one leaf), for messages; none when it cannot be read.
+    static func leafKeys(ofFile path: String, declared: Set<String> = []) -> [String] {
         guard let data = FileManager.default.contents(atPath: path), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
         func leaves(_ value: Any, _ prefix: String) -> [String] {
-            guard let object = value as? [String: Any], !object.isEmpty else { return [prefix] }
+            guard let object = value as? [String: Any], !object.isEmpty, !declared.contains(prefix) else { return [prefix] }
             return object.flatMap { leaves($0.value, prefix.isEmpty ? $0.key : "\(prefix).\($0.key)") }
         }
         return leaves(json, "")
@@ -232,4 +249,15 @@ struct RunOptions: ParsableArguments {
 
     /// `--mnist-from` as a URL.
     var mnistCopy: URL? { mnistFrom.map { URL(fileURLWithPath: $0) } }
+}
+
+/// `--model TEXT` of a command that is not configured by keys (`probe`, `slice`, `taylor`, `check`;
+/// `option` nil: `landscape model`'s argument), read
+/// as training's `model` key reads it (``/Training/TrainingConfiguration/model``).
+/// - Throws: ``ValidationError`` naming the problem, with the compact forms' grammar.
+func parseModelOption(_ text: String?, option: String? = "--model") throws -> ModelSpec? {
+    guard let text else { return nil }
+    do { return try ModelSpec(reading: text) } catch let error as ConfigurationError {
+        throw ValidationError("\(option.map { "\($0) " } ?? "")\(text): \(error.problem)")
+    }
 }

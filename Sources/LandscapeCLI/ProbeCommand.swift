@@ -20,7 +20,7 @@ struct ProbeCommand: ModelCommand {
     @OptionGroup var selection: ProbeSelectionOptions
     @Option(help: "Directory for the JSON/CSV/SVG outputs (default runs/probe-MODEL-TIMESTAMP).") var outputDir: String?
     @Option(name: .customLong("operator"), help: "Curvature for the eigenvalue, trace and density probes: hessian, ggn (generalized Gauss–Newton) or fisher (empirical Fisher).") var curvature: String = "hessian"
-    @Option(help: "Per-block probes: none, or layer (λ_max, λ_min and trace of each layer's diagonal block).") var blocks: String = "none"
+    @Option(help: "Per-block probes: none, or layer (λ_max, λ_min and trace of each module's diagonal block: a parameterized layer, or a transformer block's attention, MLP and norms).") var blocks: String = "none"
     @Option(help: "Further probes by name, comma-separated, with their default settings, on the --operator curvature (\(ProbeRegistry.names.joined(separator: ", "))); their fields go to probe.json under \"probes\".") var probes: String = ""
     @Flag(help: "Per-sample curvature: uᵀHᵢu of every sample's loss along the λ_max eigenvector u and along a random unit direction (drawn from --seed; its generator seed is in the CSV), one forward jet pass of order 2 each; writes per_sample.csv and per_sample.svg (per class), and the summary along u to probe.json under \"probes\".per_sample.") var perSample = false
     @Option(parsing: .unconditional, help: "Samples per mini-batch of \(BatchSharpnessProbe.name) in --probes: the SGD batch size of the run that wrote --parameters (default \(ProbeCommand.defaultBatchSize), train's default). Batches are drawn from the whole training split; a size above it uses all of it.") var batchSize: Int?
@@ -62,6 +62,8 @@ struct ProbeCommand: ModelCommand {
             throw CLIError(description: "--\(TargetSettings.option(for: setting)): \(problem); lower it")
         }
         let b = try target.batch(m, context: context)
+        // The model in the BatchNorm mode the probes measure (itself without BatchNorm).
+        let m = b.model
         let kind = CurvatureKind(rawValue: curvature)!
         // Built at the first product: `--only keskar` needs none (for fisher, no per-sample gradients).
         let op = LazyOperator<Double>(dimension: b.θ.count) {
@@ -74,8 +76,8 @@ struct ProbeCommand: ModelCommand {
         // λ_max's eigenvector is the start of --per-sample, the direction files and the extra probes' λ_max.
         var asked = try selection.parts
         if perSample || selection.saveDirections { asked.insert(.lambdaMax) }
-        let r = try probeSuite(of: f, at: θ, operator: op, layout: m.layout, settings: settings, parts: asked) { stderrLine("… \($0) (\(curvature))") }
-        outLine("model \(m.name) (\(d) parameters), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(b.labels.count) training samples in chunks of \(min(b.chunkRows, b.labels.count)) (\(b.records(kind).rawValue)), Float64, operator: \(curvature)")
+        let r = try probeSuite(of: f, at: θ, operator: op, layout: m.layout, blocks: m.modules, settings: settings, parts: asked) { stderrLine("… \($0) (\(curvature))") }
+        outLine("model \(m.name) (\(d) parameters\(b.normalization.map { ", BatchNorm in \($0.rawValue) mode" } ?? "")), θ: \(target.parameters ?? "fresh, seed \(target.seed)"), batch: \(b.labels.count) training samples in chunks of \(min(b.chunkRows, b.labels.count)) (\(b.records(kind).rawValue)), Float64, operator: \(curvature)")
         if selection.only != nil { outLine("probes: \(r.parts.sorted().map(\.rawValue).joined(separator: ", "))") }
         if let power = r.power, let lz = r.top, let lambdaMax = r.lambdaMax {
             outLine(String(format: "λ_max (largest eigenvalue)  %@ %.6g (%d products, residual %.2g%@)   Lanczos top-%d %.6g (residual %.2g)   relative difference %.2g",
@@ -107,7 +109,7 @@ struct ProbeCommand: ModelCommand {
                            keskar.epsilon, keskar.increase, keskar.sharpness, keskar.steps))
         }
         if !r.layers.isEmpty {
-            outLine("per layer (\(curvature) diagonal blocks):")
+            outLine("per module (\(curvature) diagonal blocks):")
             for b in r.layers {
                 outLine(String(format: "  %@  %d parameters  λ_max %.6g%@  λ_min %.6g%@  trace %.6g ± %.2g", b.name, b.parameters,
                                b.lambdaMax.value, b.lambdaMax.converged ? "" : " (not converged)", b.lambdaMin.value,
@@ -125,7 +127,7 @@ struct ProbeCommand: ModelCommand {
                 stderrLine("note: --batch-size \(miniBatches.batchSize) is more than the \(miniBatches.samples) training samples; \(BatchSharpnessProbe.name) measures one batch of all of them")
             }
             var context = ProbeContext(point: θ, loss: f, seed: target.seed, curvature: { AnySymmetricOperator(op) }, miniBatches: miniBatches,
-                                       perSample: try m.perSampleLosses(on: b.input, labels: b.labels, chunkSize: b.chunkRows))
+                                       perSample: m.couplesSamples ? nil : try m.perSampleLosses(on: b.input, labels: b.labels, chunkSize: b.chunkRows))
             context.learningRate = learningRate
             if let power = r.power { context.warmStarts[LambdaMaxProbe.name] = power.vector }   // the start of λ_max where a probe runs it
             for p in try extraProbes {
@@ -160,7 +162,7 @@ struct ProbeCommand: ModelCommand {
                          "directions": settings.directions, "ascent_steps": settings.ascentSteps, "keskar_epsilon": settings.keskar.epsilon,
                          "rank_regularization": settings.ranks.regularization, "rank_fraction": settings.ranks.fraction, "filter_normalized": settings.filterNormalized,
                          "blocks": blocks, "batch_size": batchSize ?? Self.defaultBatchSize, "learning_rate": learningRate.map { $0 as Any } ?? NSNull()] as [String: Any],
-            "model": m.name, "parameters": d, "samples": b.labels.count, "chunk_rows": min(b.chunkRows, b.labels.count), "seed": target.seed, "operator": curvature,
+            "model": m.name, "parameters": d, "normalization": b.normalization.map { $0.rawValue as Any } ?? NSNull(), "samples": b.labels.count, "chunk_rows": min(b.chunkRows, b.labels.count), "seed": target.seed, "operator": curvature,
             "blocks": r.layers.map { ["name": $0.name, "parameters": $0.parameters, "lambda_max": $0.lambdaMax.value,
                                       "lambda_max_residual": $0.lambdaMax.residualNorm, "lambda_min": $0.lambdaMin.value,
                                       "lambda_min_residual": $0.lambdaMin.residualNorm, "trace": $0.trace, "trace_standard_error": $0.traceStandardError] as [String: Any] },

@@ -9,16 +9,16 @@ import Settings
 import Tensors
 import Training
 
-/// The checkpoint a command reads and the run it belongs to: the model comes from the file's
-/// tensors (their names and shapes against each ``ModelKind``'s layout) and from the run's
-/// run.json; the data settings from run.json, each overridden by the option the user gives.
-/// Used by `probe`, `slice`, `taylor` and `check`.
+/// The checkpoint a command reads and the run it belongs to: the model is run.json's (its
+/// ``/Layers/ModelSpec``) when the checkpoint has one, else `--model`, else the preset whose layout
+/// the file's tensors are (their names and shapes); the data settings come from run.json, each
+/// overridden by the option the user gives. Used by `probe`, `slice`, `taylor` and `check`.
 struct RunContext {
     /// The parameter file, if any (else a fresh model).
     let parameters: String?
-    /// `--model`, else the parameter file's, else run.json's, else training's default; a
-    /// contradiction between them is an error before this is built.
-    let kind: ModelKind
+    /// `--model`, else run.json's, else the preset the parameter file matches, else training's
+    /// default; a contradiction between them is an error before this is built.
+    let spec: ModelSpec
     /// The run whose run.json describes the checkpoint: the directory given, else the file's own
     /// directory when it holds a run.json.
     let run: RecordedRun?
@@ -32,29 +32,11 @@ struct RunContext {
     ///   - runDirectory: a run directory given explicitly (`check --run`); its run.json must be readable.
     ///   - model: `--model`; an error when it contradicts the file or run.json.
     ///   - data: the data options given (`nil`: the run's data settings, else the defaults).
-    /// - Throws: ``CLIError`` naming the file, the model given and the model it holds; a file of
-    ///   no model lists its tensors and every model's; a run.json beside the file that cannot be
-    ///   read, unless data options are given.
-    static func resolve(parameters: String?, runDirectory: String?, model: ModelKind?, data: DataOverrides?) throws -> RunContext {
-        var fileKind: ModelKind? = nil
-        if let parameters {
-            let file: SafeTensorsFile
-            do { file = try SafeTensors.read(from: URL(fileURLWithPath: parameters)) } catch {
-                throw CLIError(description: "cannot read the parameter file \(parameters): \(error)")
-            }
-            let tensors = file.entries.map { (name: $0.name, shape: $0.shape) }
-            let matches = try ModelKind.matching(tensors: tensors)
-            guard let match = matches.first else {
-                let held = tensors.map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
-                let expected = try ModelKind.allCases.map { "\($0.rawValue): \(try $0.layoutSummary()) (\(try $0.layoutMismatch(tensors) ?? ""))" }
-                throw CLIError(description: "\(parameters) holds the parameters of no model of landscape: it holds \(held.isEmpty ? "no tensors" : held); " +
-                               expected.joined(separator: "; "))
-            }
-            fileKind = match
-            if let model, model != match {
-                throw CLIError(description: "--model \(model.rawValue) contradicts \(parameters), which holds the \(match.rawValue)'s parameters (\(try model.layoutMismatch(tensors) ?? "")); drop --model or give --model \(match.rawValue)")
-            }
-        }
+    /// - Throws: ``CLIError`` naming the file, the model given and the model it holds; a file
+    ///   without run.json that is no preset's lists its tensors and each preset's layout and asks
+    ///   for `--model`; a file that is not the layout of the model given lists both; a run.json
+    ///   beside the file that cannot be read, unless data options are given.
+    static func resolve(parameters: String?, runDirectory: String?, model: ModelSpec?, data: DataOverrides?) throws -> RunContext {
         var run: RecordedRun? = nil
         if let runDirectory {
             let dir = URL(fileURLWithPath: runDirectory)
@@ -73,17 +55,58 @@ struct RunContext {
                 stderrLine("note: \(dir.path)/\(RunStore.runInfoName) is not used (\(error)); the data options given are")
             }
         }
-        if let run {
-            let recorded = run.configuration.model
-            if let fileKind, fileKind != recorded {
-                throw CLIError(description: "\(parameters ?? "") holds the \(fileKind.rawValue)'s parameters, but \(run.directory.path)/\(RunStore.runInfoName) says the run trained the \(recorded.rawValue); give the run's own checkpoint" + (runDirectory != nil ? " or another --run" : ", or a copy of the file outside \(run.directory.path)"))
+        let runInfo = run.map { "\($0.directory.path)/\(RunStore.runInfoName)" } ?? ""
+        if let run, let model, model != run.configuration.model {
+            throw CLIError(description: "--model \(model) contradicts \(runInfo), which says the run trained the model \(run.configuration.model); drop --model or give --model \(run.configuration.model)")
+        }
+        var spec = model ?? run?.configuration.model ?? TrainingConfiguration().model
+        if let parameters {
+            let file: SafeTensorsFile
+            do { file = try SafeTensors.read(from: URL(fileURLWithPath: parameters)) } catch {
+                throw CLIError(description: "cannot read the parameter file \(parameters): \(error)")
             }
-            if let model, model != recorded {
-                throw CLIError(description: "--model \(model.rawValue) contradicts \(run.directory.path)/\(RunStore.runInfoName), which says the run trained the \(recorded.rawValue); drop --model or give --model \(recorded.rawValue)")
+            let tensors = file.entries.map { (name: $0.name, shape: $0.shape) }
+            let held = tensors.map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
+            if let run {
+                if let mismatch = try Self.layoutMismatch(of: spec, tensors) {
+                    throw CLIError(description: "\(parameters) is not the layout of the model \(spec) that \(runInfo) says the run trained (\(mismatch)); give the run's own checkpoint" + (runDirectory != nil ? " or another --run" : ", or a copy of the file outside \(run.directory.path)"))
+                }
+            } else if let model {
+                if let mismatch = try Self.layoutMismatch(of: model, tensors) {
+                    let presets = try ModelSpec.presets.filter { try Self.layoutMismatch(of: $0, tensors) == nil }
+                    throw CLIError(description: "--model \(model) contradicts \(parameters) (\(mismatch)): the file holds \(held.isEmpty ? "no tensors" : held); the model's layout is \(try Self.layoutSummary(of: model))" +
+                                   (presets.first.map { "; the file is the \($0.name)'s: drop --model or give --model \($0.name)" } ?? ""))
+                }
+            } else {
+                guard let match = try ModelSpec.presets.first(where: { try Self.layoutMismatch(of: $0, tensors) == nil }) else {
+                    let expected = try ModelSpec.presets.map { "\($0.name): \(try Self.layoutSummary(of: $0)) (\(try Self.layoutMismatch(of: $0, tensors) ?? ""))" }
+                    throw CLIError(description: "\(parameters) holds the parameters of no preset and has no \(RunStore.runInfoName) beside it to name its model: it holds \(held.isEmpty ? "no tensors" : held); " +
+                                   expected.joined(separator: "; ") + ". Give its model with --model SPEC (a compact form or a JSON specification file)")
+                }
+                spec = match
             }
         }
-        let kind = model ?? fileKind ?? run?.configuration.model ?? TrainingConfiguration().model
-        return RunContext(parameters: parameters, kind: kind, run: run, data: data?.settings(over: run) ?? run?.configuration.data ?? DataSettings(), mnistFrom: data?.mnistFrom)
+        return RunContext(parameters: parameters, spec: spec, run: run, data: data?.settings(over: run) ?? run?.configuration.data ?? DataSettings(), mnistFrom: data?.mnistFrom)
+    }
+
+    /// How `tensors` differ from `spec`'s parameter layout: the first missing tensor, one of
+    /// another shape, or one the layout does not have; `nil` when they are its layout.
+    /// - Throws: ``/Layers/ModelError`` when the specification cannot be built.
+    static func layoutMismatch(of spec: ModelSpec, _ tensors: [(name: String, shape: [Int])]) throws -> String? {
+        let layout = try spec.make().layout
+        let given = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        for e in layout.entries {
+            guard let shape = given[e.name] else { return "no tensor \(e.name) (\(spec.name) has \(e.name) \(e.shape))" }
+            guard shape == e.shape else { return "\(e.name) is \(shape), \(spec.name) has \(e.shape)" }
+        }
+        let names = Set(layout.entries.map(\.name))
+        if let extra = tensors.first(where: { !names.contains($0.name) }) { return "\(spec.name) has no tensor \(extra.name)" }
+        return nil
+    }
+
+    /// The layout as `name [shape], …` (for messages listing what a model expects).
+    static func layoutSummary(of spec: ModelSpec) throws -> String {
+        try spec.make().layout.entries.map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
     }
 
     /// The data set of ``data``; says where the settings come from when run.json gave them.
@@ -95,7 +118,7 @@ struct RunContext {
     /// What a command's JSON records of its inputs: the checkpoint and the SHA-256 of its bytes,
     /// the run directory, the data settings, the samples in the batch and the seed.
     func inputs(samples: Int, seed: UInt64) throws -> [String: Any] {
-        var json: [String: Any] = ["model": kind.rawValue, "samples": samples, "seed": seed,
+        var json: [String: Any] = ["model": ConfigurationFlags.jsonValue(spec), "samples": samples, "seed": seed,
                                    "dataset": data.dataset.rawValue, "data_directory": URL(fileURLWithPath: data.resolvedDirectory).path,
                                    "validation": data.validation, "train_limit": data.trainLimit.map { $0 as Any } ?? NSNull(),
                                    "run_directory": run.map { $0.directory.path as Any } ?? NSNull()]
@@ -138,7 +161,7 @@ extension ProbeTarget {
     /// The checkpoint's model, run and data (``RunContext``).
     func runContext() throws -> RunContext {
         let s = try settings()
-        return try RunContext.resolve(parameters: parameters, runDirectory: nil, model: model, data: DataOverrides(given: s.data, keys: s.givenData, mnistFrom: mnistFrom))
+        return try RunContext.resolve(parameters: parameters, runDirectory: nil, model: try modelSpec(), data: DataOverrides(given: s.data, keys: s.givenData, mnistFrom: mnistFrom))
     }
 }
 

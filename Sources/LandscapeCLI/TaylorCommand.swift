@@ -44,7 +44,7 @@ struct TaylorCommand: ParsableCommand {
 
     func run() throws {
         let context = try target.runContext()
-        try run(try context.kind.make(), context)
+        try run(try context.spec.make(), context)
     }
 
     func run<M: Model>(_ m: M, _ context: RunContext) throws {

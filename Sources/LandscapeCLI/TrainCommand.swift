@@ -55,7 +55,7 @@ struct TrainCommand: ParsableCommand {
             outLine(String(decoding: try cfg.jsonData(), as: UTF8.self))
             return
         }
-        let out = try prepareOutputDirectory(output.outputDir, defaultPrefix: "runs/train-\(cfg.model.rawValue)")
+        let out = try prepareOutputDirectory(output.outputDir, defaultPrefix: "runs/train-\(cfg.model.name)")
         try removingIfEmptyOnError(out) { try train(cfg, store: nil, resuming: false, directory: out.url) }
     }
 
@@ -85,7 +85,7 @@ struct TrainCommand: ParsableCommand {
             try store.prepareToContinue(after: state)
         }
         let o = cfg.optimizer
-        outLine("landscape train: \(cfg.model.rawValue) on \(dataset.name) (\(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test), " +
+        outLine("landscape train: \(cfg.model) (\(model.layout.parameterCount) parameters) on \(dataset.name) (\(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test), " +
                 "batch \(o.batchSize), lr \(o.learningRate) \(cfg.schedule), momentum \(o.momentum), \(cfg.lengthDescription), seed \(cfg.seed); \(BLASRuntime.summary)")
         outLine("run directory: \(store.directory.path)\(resuming ? " (resuming after its last complete epoch)" : "")")
         let table = ConsoleTable(columns: [("epoch", 5), ("train_loss", 10), ("train_acc", 9), ("val_loss", 10), ("val_acc", 9),

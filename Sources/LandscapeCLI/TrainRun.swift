@@ -62,14 +62,16 @@ extension TrainCommand {
     /// - Throws: ``CLIError`` naming the file, both models and the source of `model` as typed.
     func startingFrom(_ file: String, _ cfg: TrainingConfiguration, given: [String: String]) throws -> TrainingConfiguration {
         let path = URL(fileURLWithPath: file).standardizedFileURL.path
-        let context = try RunContext.resolve(parameters: path, runDirectory: nil, model: nil, data: nil)
+        // Without run.json beside it, a file of no preset's layout is read as the model given.
+        let fileOnly = (try? RunStore.recordedRun(in: URL(fileURLWithPath: path).deletingLastPathComponent())) == nil
+        let context = try RunContext.resolve(parameters: path, runDirectory: nil, model: fileOnly && given["model"] != nil ? cfg.model : nil, data: nil)
         var c = cfg
-        if c.model != context.kind {
+        if c.model != context.spec {
             if let source = given["model"] {
-                let what = source.hasPrefix("--config") ? "\(source) (model \(c.model.rawValue))" : source
-                throw CLIError(description: "\(what) contradicts --from-checkpoint \(file), which holds the \(context.kind.rawValue)'s parameters; drop it or give --model \(context.kind.rawValue)")
+                let what = source.hasPrefix("--config") ? "\(source) (model \(c.model))" : source
+                throw CLIError(description: "\(what) contradicts --from-checkpoint \(file), which holds the \(context.spec)'s parameters; drop it or give --model \(context.spec)")
             }
-            c.model = context.kind
+            c.model = context.spec
         }
         c.initialParameters = try InitialParameters(file: path)
         return c

@@ -3,7 +3,7 @@ import Foundation
 import Settings
 import Tensors
 
-/// The settings of `probeSuite(of:at:operator:layout:settings:parts:progress:)` (`landscape probe`).
+/// The settings of `probeSuite(of:at:operator:layout:blocks:settings:parts:progress:)` (`landscape probe`).
 public struct ProbeSuiteSettings: Sendable, Equatable {
     /// Top eigenvalues by Lanczos, and the Lanczos steps for them (at least `top`).
     public var top = 5, lanczosSteps = 40
@@ -98,7 +98,7 @@ extension ProbeSuiteSettings {
     }
 }
 
-/// The probes of `probeSuite(of:at:operator:layout:settings:parts:progress:)` by name (`landscape probe --only`).
+/// The probes of `probeSuite(of:at:operator:layout:blocks:settings:parts:progress:)` by name (`landscape probe --only`).
 public enum ProbeSuitePart: String, CaseIterable, Sendable, Comparable {
     /// λ_max by power iteration and the top eigenvalues (and eigenvectors) by Lanczos.
     case lambdaMax = "lambda_max"
@@ -121,7 +121,7 @@ public enum ProbeSuitePart: String, CaseIterable, Sendable, Comparable {
     }
 }
 
-/// What `probeSuite(of:at:operator:layout:settings:parts:progress:)` measured; a probe not run is `nil`.
+/// What `probeSuite(of:at:operator:layout:blocks:settings:parts:progress:)` measured; a probe not run is `nil`.
 public struct ProbeSuiteResult<E: TensorScalar>: Sendable {
     /// The probes that ran (those asked for and those they need, ``ProbeSuitePart/closure(of:)``).
     public var parts: Set<ProbeSuitePart>
@@ -146,22 +146,24 @@ public struct ProbeSuiteResult<E: TensorScalar>: Sendable {
 
 /// The curvature probes of `landscape probe` on one operator: λ_max by power iteration and by
 /// Lanczos, λ_min, the trace by Hutchinson and Hutch++, the SLQ density and effective ranks,
-/// optionally per-layer blocks, and the sharpness of `f` at θ (random and worst-case), or only
+/// optionally per-block curvature (`blocks`: a model's modules, `Model.modules` in Layers; `nil`:
+/// ``layerBlocks(of:)``), and the sharpness of `f` at θ (random and worst-case), or only
 /// the `parts` asked for (with those they need). `op` is the
 /// Hessian of `f` at θ or another curvature matrix there (Gauss–Newton, Fisher); `progress` is
 /// told each probe's name as it starts.
 /// - Throws: ``/Autodiff/AutodiffError`` for invalid settings or lengths; the operator's errors.
 public func probeSuite<O: Objective, A: SymmetricOperator>(of f: O, at θ: Tensor<O.Scalar>, operator op: A, layout: ParameterLayout,
+                                                           blocks: [(name: String, entries: [String])]? = nil,
                                                            settings s: ProbeSuiteSettings, parts: Set<ProbeSuitePart> = Set(ProbeSuitePart.allCases),
                                                            progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<O.Scalar>
     where A.Scalar == O.Scalar {
-    try probeSuite(of: LossFunction(f), at: θ, operator: op, layout: layout, settings: s, parts: parts, progress: progress)
+    try probeSuite(of: LossFunction(f), at: θ, operator: op, layout: layout, blocks: blocks, settings: s, parts: parts, progress: progress)
 }
 
-/// `probeSuite(of:at:operator:layout:settings:parts:progress:)` with the sharpness of any loss function
+/// `probeSuite(of:at:operator:layout:blocks:settings:parts:progress:)` with the sharpness of any loss function
 /// (e.g. `Model.meanLoss(on:labels:chunkSize:)` in Layers, a mean over chunks of data).
 public func probeSuite<E: TensorScalar, A: SymmetricOperator>(of f: LossFunction<E>, at θ: Tensor<E>, operator op: A, layout: ParameterLayout,
-                                                             settings s: ProbeSuiteSettings, parts asked: Set<ProbeSuitePart> = Set(ProbeSuitePart.allCases),
+                                                             blocks: [(name: String, entries: [String])]? = nil, settings s: ProbeSuiteSettings, parts asked: Set<ProbeSuitePart> = Set(ProbeSuitePart.allCases),
                                                              progress: (String) -> Void = { _ in }) throws -> ProbeSuiteResult<E>
     where A.Scalar == E {
     if let (setting, problem) = s.problem(in: Precision(of: E.self)) { throw AutodiffError.invalidArgument("probe suite: \(setting) \(problem)") }
@@ -196,7 +198,7 @@ public func probeSuite<E: TensorScalar, A: SymmetricOperator>(of f: LossFunction
     }
     if s.perLayer {
         t = step("per-layer λ_max, λ_min and trace")
-        r.layers = try blockCurvature(of: op, blocks: layerBlocks(of: layout), layout: layout,
+        r.layers = try blockCurvature(of: op, blocks: blocks ?? layerBlocks(of: layout), layout: layout,
                                       steps: min(s.lanczosSteps, 30), traceProbes: max(s.traceProbes / 3, 2), seed: s.seed)
         r.seconds["blocks"] = Date().timeIntervalSince(t)
     }

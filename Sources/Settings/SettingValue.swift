@@ -1,10 +1,10 @@
 import Foundation
 
 /// A value a setting can hold, read from command-line text: `0.1`, `true`, `mlp,cnn`, `null`.
-/// Each type says what it is in words, for help and errors ("an integer", "one of mlp, cnn").
+/// Each type says what it is in words, for help and errors ("an integer", "one of mnist, fashion-mnist").
 /// JSON is the type's `Codable` form; this protocol adds the command line and the words.
 public protocol SettingValue: Codable {
-    /// What a value of this type is, in words ("an integer", "a number", "one of mlp, cnn").
+    /// What a value of this type is, in words ("an integer", "a number", "one of mnist, fashion-mnist").
     static var typeDescription: String { get }
     /// Whether the option of a key of this type is a flag: `--KEY` sets true, `--no-KEY` false.
     static var isFlag: Bool { get }
@@ -30,7 +30,7 @@ extension SettingValue {
     /// Why a JSON value (as `JSONSerialization` reads it) is not a value of this type, or `nil`:
     /// the key below the value where the problem is (a list's index, a map's name; empty for the
     /// value itself) and the problem as it follows the key in an error (`must be an integer`,
-    /// `must be true or false, not null`, `has an invalid value ('vgg'); expected one of mlp, cnn`,
+    /// `must be true or false, not null`, `has an invalid value ('cifar'); expected one of mnist, fashion-mnist`,
     /// `lacks the key 'sha256'`, or the type's own words, ``problem(argument:)``). The value reads itself (its `Decodable`
     /// form); the kind of decoding error, not its text, tells a wrong kind from an invalid value.
     public static func problem(json value: Any) -> (subkey: [String], problem: String)? {
@@ -162,23 +162,31 @@ extension Array: SettingValue where Element: SettingValue {
         self = out
     }
     public var argumentText: String { map(\.argumentText).joined(separator: ",") }
+    /// The first item that is not an element, and what is wrong with it (the element's own words
+    /// where it has them: `item 'mlp:784-abc-10' has an invalid value …`).
+    public static func problem(argument text: String) -> String? {
+        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty && Element(argument: item) == nil {
+            return "item '\(item)' " + (Element.problem(argument: item) ?? "must be \(Element.typeDescription)")
+        }
+        return nil
+    }
 }
 
-/// A map from names to values (a regime's learning rate per model); on the command line
-/// `NAME=VALUE` pairs separated by commas (`mlp=0.1,cnn=0.05`).
-extension Dictionary: SettingValue where Key: SettingName, Value: SettingValue {
+/// A map from names to values (a regime's learning rate per model, keyed by the model's name);
+/// on the command line `NAME=VALUE` pairs separated by commas (`mlp=0.1,cnn=0.05`).
+extension Dictionary: SettingValue where Key == String, Value: SettingValue {
     public static var elementDescription: String? { Value.typeDescription }
-    public static var typeDescription: String { "an object from names (\(Key.typeDescription)) to values (each \(Value.typeDescription))" }
+    public static var typeDescription: String { "an object from names to values (each \(Value.typeDescription))" }
     public init?(argument text: String) {
-        var out: [Key: Value] = [:]
+        var out: [String: Value] = [:]
         for item in text.split(separator: ",") {
             let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard pair.count == 2, let name = Key(rawValue: pair[0]), let value = Value(argument: pair[1]) else { return nil }
-            out[name] = value
+            guard pair.count == 2, !pair[0].isEmpty, let value = Value(argument: pair[1]) else { return nil }
+            out[pair[0]] = value
         }
         self = out
     }
-    public var argumentText: String { sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value.argumentText)" }.joined(separator: ",") }
+    public var argumentText: String { sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.argumentText)" }.joined(separator: ",") }
 }
 
 /// An enumeration whose cases are written by their names (raw values): conforming is all it takes.

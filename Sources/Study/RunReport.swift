@@ -66,7 +66,7 @@ public enum RunReport {
         }
         let epochs = metrics.numbers("epoch")
         let color = "#1f77b4"
-        let c = info.configuration, model = c.model.rawValue, limitLabel = c.stabilityLimitLabel
+        let c = info.configuration, model = c.model.name, limitLabel = c.stabilityLimitLabel
         let splits: [(String, SVGPlot.LineStyle)] = [("train", .solid), ("validation", .dashed), ("test", .dotted)]
         func splitSeries(_ quantity: String, scale: Double) -> [SVGPlot.Series] {
             splits.filter { metrics.columns.contains("\($0.0)_\(quantity)") }.map { split, style in

@@ -57,8 +57,9 @@ public struct RegimeSettings: Codable, Sendable, Equatable {
     public var batchSize: Int?
     /// The initial (peak) learning rate η₀ (decayed by the study's schedule).
     public var learningRate: Double?
-    /// η₀ per model, where the models need different ones (replaces ``learningRate`` for those models).
-    public var learningRates: [ModelKind: Double]?
+    /// η₀ per model, by the model's name (``/Layers/ModelSpec/name``), where the models need
+    /// different ones (replaces ``learningRate`` for those models).
+    public var learningRates: [String: Double]?
     /// The regime's epochs, or with ``stopping`` its cap of epochs.
     public var epochs: Int?
     /// Linear warm-up over this many epochs (``/Training/OptimizerSettings/warmupEpochs``).
@@ -67,7 +68,7 @@ public struct RegimeSettings: Codable, Sendable, Equatable {
     public var stopping: StoppingRule?
 
     /// A regime with the given settings (`nil`: the training settings').
-    public init(batchSize: Int? = nil, learningRate: Double? = nil, learningRates: [ModelKind: Double]? = nil, epochs: Int? = nil,
+    public init(batchSize: Int? = nil, learningRate: Double? = nil, learningRates: [String: Double]? = nil, epochs: Int? = nil,
                 warmupEpochs: Double? = nil, stopping: StoppingRule? = nil) {
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -168,7 +169,7 @@ public struct FinalProbeSettings: Codable, Sendable, Equatable {
 /// One training run of the study: a configuration (model × regime) and a seed.
 public struct StudyRun: Sendable, Hashable {
     /// The model and the regime (a key of ``StudyConfiguration/regimeSettings``).
-    public var model: ModelKind, regime: String
+    public var model: ModelSpec, regime: String
     /// The run's `training.seed`.
     public var seed: UInt64
     /// Whether the seed is one of ``StudyConfiguration/seeds`` (false: a study without `seeds`,
@@ -176,12 +177,12 @@ public struct StudyRun: Sendable, Hashable {
     public var listed: Bool
 
     /// A run of `model` and `regime` with `seed`.
-    public init(model: ModelKind, regime: String, seed: UInt64, listed: Bool = true) {
+    public init(model: ModelSpec, regime: String, seed: UInt64, listed: Bool = true) {
         self.model = model; self.regime = regime; self.seed = seed; self.listed = listed
     }
 
     /// The configuration's name, "MODEL-REGIME".
-    public var configuration: String { StudyConfiguration.configurationName(model: model.rawValue, regime: regime) }
+    public var configuration: String { StudyConfiguration.configurationName(model: model.name, regime: regime) }
 
     /// The run's name: its directory under `runs/`, its files in `slices/` and `densities/`, its
     /// label in logs and reports. "MODEL-REGIME-seedS" for a listed seed, "MODEL-REGIME" in a
@@ -218,17 +219,20 @@ public struct StudyConfiguration: ConfigurationValue {
     /// 1…``maximumSeeds`` distinct values. `nil` is the layout of studies written before this key:
     /// one run per configuration with `training.seed`, in `runs/MODEL-REGIME` (``StudyRun``).
     public var seeds: [UInt64]? = StudyConfiguration.protocolSeeds
-    /// The models to train, in order.
-    public var models: [ModelKind] = ModelKind.allCases
+    /// The models to train, in order: presets, compact forms or specifications
+    /// (``/Layers/ModelSpec``), with distinct names (each names the model's configurations, runs
+    /// and rows, and keys the per-model maps).
+    public var models: [ModelSpec] = ModelSpec.presets
     /// The regimes to train (keys of ``regimeSettings``), in order.
     public var regimes: [String] = StudyConfiguration.protocolRegimes.map(\.name)
     /// The settings of each regime (batch size, η₀, and optionally epochs, warm-up, stopping rule).
     public var regimeSettings: [String: RegimeSettings] = Dictionary(uniqueKeysWithValues: StudyConfiguration.protocolRegimes.map { ($0.name, $0.settings) })
-    /// Rows per chunk of the probe set in HVPs, per model (missing: `training.probes.probeBatchSize`).
-    public var probeBatchSize: [ModelKind: Int] = Dictionary(uniqueKeysWithValues: ModelKind.allCases.compactMap { k in k.probeChunkRows.map { (k, $0) } })
-    /// Rows per gradient evaluation inside an SGD step, per model (missing:
+    /// Rows per chunk of the probe set in HVPs, per model name (missing: `training.probes.probeBatchSize`);
+    /// the presets' measured preferences (``/Layers/BatchChunking/preferredRows(for:)``: the CNN's 64).
+    public var probeBatchSize: [String: Int] = Dictionary(uniqueKeysWithValues: ModelSpec.presets.compactMap { m in BatchChunking.preferredRows(for: m).map { (m.name, $0) } })
+    /// Rows per gradient evaluation inside an SGD step, per model name (missing:
     /// `training.optimizer.microBatchSize`); see ``/Training/OptimizerSettings/microBatchSize``.
-    public var microBatchSize: [ModelKind: Int] = [:]
+    public var microBatchSize: [String: Int] = [:]
     /// Sharpness and trace after every epoch.
     public var epochProbes = EpochProbeSettings()
     /// Slice and spectra after the last epoch.
@@ -283,7 +287,7 @@ public struct StudyConfiguration: ConfigurationValue {
         // 96.5 %, CNN 98.6 % after 30 epochs). The MLP: 0.2 (99 % at epoch 16). The CNN: 0.1 (99 % at epoch 26; it
         // diverges at 0.2, and without warm-up sits at chance for 2 epochs at 0.1). Notes/study.md
         // has the measurements. η₀/B ≤ 9.8e-5 is at least 8× below high-noise's 7.8e-4.
-        ("low-noise-matched", RegimeSettings(batchSize: 2048, learningRate: 0.2, learningRates: [.cnn: 0.1], epochs: 30, warmupEpochs: 2,
+        ("low-noise-matched", RegimeSettings(batchSize: 2048, learningRate: 0.2, learningRates: ["cnn": 0.1], epochs: 30, warmupEpochs: 2,
                                              stopping: StoppingRule(trainAccuracy: 0.99))),
     ]
 
@@ -346,10 +350,20 @@ public struct StudyConfiguration: ConfigurationValue {
     }
 
     /// The configurations' names, "MODEL-REGIME", models outer.
-    public var configurationNames: [String] { models.flatMap { m in regimes.map { Self.configurationName(model: m.rawValue, regime: $0) } } }
+    public var configurationNames: [String] { models.flatMap { m in regimes.map { Self.configurationName(model: m.name, regime: $0) } } }
 
     /// A configuration's name, "MODEL-REGIME".
     public static func configurationName(model: String, regime: String) -> String { "\(model)-\(regime)" }
+
+    /// Why a model's name cannot name a study's configurations (`nil`: it can): it names files and
+    /// directories and is a field of the CSV files, so 1–64 ASCII letters, digits, '-', '_', '.', '+'.
+    public static func modelNameProblem(_ name: String) -> String? {
+        let allowed = name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.+".contains($0)) }
+        guard !name.isEmpty, name.count <= 64, allowed, name != ".", name != ".." else {
+            return "a model's name must be 1–64 ASCII letters, digits, '-', '_', '.' and '+' (it names files and CSV rows)"
+        }
+        return nil
+    }
 
     /// The seeds of every configuration's runs: ``seeds``, or `training.seed` alone when it is nil.
     public var runSeeds: [UInt64] { seeds ?? [training.seed] }
@@ -381,7 +395,7 @@ public struct StudyConfiguration: ConfigurationValue {
 
     /// The training settings of one model and regime (with `training.seed`; ``training(for:)`` sets a run's).
     /// - Throws: ``/Training/ConfigurationError`` for a regime without settings.
-    public func training(model: ModelKind, regime: String) throws -> TrainingConfiguration {
+    public func training(model: ModelSpec, regime: String) throws -> TrainingConfiguration {
         guard regimeSettings[regime] != nil else {
             throw ConfigurationError(key: "regimes", "names '\(regime)', which has no entry in regimeSettings (known: \(regimeSettings.keys.sorted().joined(separator: ", ")))")
         }
@@ -392,17 +406,17 @@ public struct StudyConfiguration: ConfigurationValue {
         t.epochs = r.epochs ?? t.epochs
         t.optimizer.warmupEpochs = r.warmupEpochs ?? t.optimizer.warmupEpochs
         t.stopping = r.stopping ?? t.stopping
-        t.probes.probeBatchSize = probeBatchSize[model] ?? t.probes.probeBatchSize
-        t.optimizer.microBatchSize = microBatchSize[model] ?? t.optimizer.microBatchSize
+        t.probes.probeBatchSize = probeBatchSize[model.name] ?? t.probes.probeBatchSize
+        t.optimizer.microBatchSize = microBatchSize[model.name] ?? t.optimizer.microBatchSize
         return t
     }
 
     /// A regime's batch size and initial learning rate for `model` (its ``RegimeSettings/learningRates``
     /// entry, else its ``RegimeSettings/learningRate``), the training settings' where it sets none;
     /// without a model, the regime's rate for models without an entry.
-    public func resolvedRegime(_ regime: String, model: ModelKind? = nil) -> (batchSize: Int, learningRate: Double) {
+    public func resolvedRegime(_ regime: String, model: ModelSpec? = nil) -> (batchSize: Int, learningRate: Double) {
         let r = regimeSettings[regime] ?? RegimeSettings()
-        let rate = model.flatMap { r.learningRates?[$0] } ?? r.learningRate ?? training.optimizer.learningRate
+        let rate = model.flatMap { r.learningRates?[$0.name] } ?? r.learningRate ?? training.optimizer.learningRate
         return (r.batchSize ?? training.optimizer.batchSize, rate)
     }
 
@@ -416,8 +430,8 @@ public struct StudyConfiguration: ConfigurationValue {
         let f = finalProbes
         for m in models {
             let vectors = max(f.lanczosSteps, f.slqSteps) + f.lanczosCount
-            if let problem = ProbeLimits.memoryProblem(vectors: vectors, dimension: try m.make().layout.parameterCount, scalarBytes: 4,
-                                                       what: "the \(m.rawValue)'s final Lanczos basis") {
+            if let problem = ProbeLimits.memoryProblem(vectors: vectors, dimension: try m.parameterCount, scalarBytes: 4,
+                                                       what: "the \(m.name)'s final Lanczos basis") {
                 throw ConfigurationError(key: f.lanczosSteps >= f.slqSteps ? "finalProbes.lanczosSteps" : "finalProbes.slqSteps", problem)
             }
         }
@@ -447,7 +461,13 @@ public struct StudyConfiguration: ConfigurationValue {
             }
         }
         guard !models.isEmpty else { throw bad("models", "is empty") }
-        guard Set(models).count == models.count else { throw bad("models", "lists a model twice: \(models.map(\.rawValue))") }
+        for (i, m) in models.enumerated() {
+            if let j = models[..<i].firstIndex(where: { $0.name == m.name }) {
+                throw bad("models", models[j] == m ? "lists the model '\(m.name)' twice" : "lists two models named '\(m.name)' (\(models[j]) and \(m)); give each model its own name (a specification's \"name\") — the name labels its runs, rows and per-model settings")
+            }
+            if let problem = Self.modelNameProblem(m.name) { throw bad("models", "names the model '\(m.name.prefix(80))'; \(problem)") }
+            do { _ = try m.parameterCount } catch { throw bad("models", "holds the model '\(m.name)', which cannot be built: \(error)") }
+        }
         guard !regimes.isEmpty else { throw bad("regimes", "is empty") }
         guard Set(regimes).count == regimes.count else { throw bad("regimes", "lists a regime twice: \(regimes)") }
         for r in regimes where regimeSettings[r] == nil {
@@ -491,13 +511,13 @@ public struct StudyConfiguration: ConfigurationValue {
                 do { try training(model: m, regime: r).validate() } catch var error as ConfigurationError {
                     switch error.key {
                     case "optimizer.batchSize" where regimeSettings[r]?.batchSize != nil: error.key = "regimeSettings.\(r).batchSize"
-                    case "optimizer.learningRate" where regimeSettings[r]?.learningRates?[m] != nil: error.key = "regimeSettings.\(r).learningRates.\(m.rawValue)"
+                    case "optimizer.learningRate" where regimeSettings[r]?.learningRates?[m.name] != nil: error.key = "regimeSettings.\(r).learningRates.\(m.name)"
                     case "optimizer.learningRate" where regimeSettings[r]?.learningRate != nil: error.key = "regimeSettings.\(r).learningRate"
                     case "epochs" where regimeSettings[r]?.epochs != nil: error.key = "regimeSettings.\(r).epochs"
                     case "optimizer.warmupEpochs" where regimeSettings[r]?.warmupEpochs != nil: error.key = "regimeSettings.\(r).warmupEpochs"
                     case let key? where key.hasPrefix("stopping") && regimeSettings[r]?.stopping != nil: error.key = "regimeSettings.\(r).\(key)"
-                    case "probes.probeBatchSize" where probeBatchSize[m] != nil: error.key = "probeBatchSize.\(m.rawValue)"
-                    case "optimizer.microBatchSize" where microBatchSize[m] != nil: error.key = "microBatchSize.\(m.rawValue)"
+                    case "probes.probeBatchSize" where probeBatchSize[m.name] != nil: error.key = "probeBatchSize.\(m.name)"
+                    case "optimizer.microBatchSize" where microBatchSize[m.name] != nil: error.key = "microBatchSize.\(m.name)"
                     default: error.key = error.key.map { "training.\($0)" }
                     }
                     throw error
@@ -513,7 +533,7 @@ extension RegimeSettings {
     public static let keys: [SettingKey<RegimeSettings>] = [
         SettingKey("batchSize", \.batchSize, help: "Samples per SGD step."),
         SettingKey("learningRate", \.learningRate, help: "The initial (peak) learning rate η₀."),
-        SettingKey("learningRates", \.learningRates, help: "η₀ per model, where the models need different ones."),
+        SettingKey("learningRates", \.learningRates, help: "η₀ per model name, where the models need different ones."),
         SettingKey("epochs", \.epochs, help: "The regime's epochs, or with a stopping rule its cap."),
         SettingKey("warmupEpochs", \.warmupEpochs, help: "Linear warm-up over this many epochs."),
     ]
@@ -539,7 +559,7 @@ extension StudyConfiguration {
     /// per-regime maps are open objects, set with `--set` (`--set microBatchSize.cnn=256`).
     public static let keys: [SettingKey<StudyConfiguration>] = [
         SettingKey("seeds", \.seeds, limits: nil, help: "The seeds: each configuration is trained once per seed (at most \(maximumSeeds)); null: one run with training.seed."),
-        SettingKey("models", \.models, help: "The models to train, in order."),
+        SettingKey("models", \.models, help: "The models to train, in order, separated by commas (a compact form has none): presets, compact forms or paths of JSON specification files (mlp,cnn:16-32/128,res.json); each name once. In a JSON file, a list of names, compact forms and specification objects (landscape model --help lists the compact forms)."),
         SettingKey("regimes", \.regimes, help: "The regimes to train (names in regimeSettings), in order."),
         SettingKey("finalProbes.slicePoints", \.finalProbes.slicePoints, limits: .range(2...401), help: "Points per axis of the final 2D slice (slice's --points, the same default)."),
         SettingKey("finalProbes.sliceRange", \.finalProbes.sliceRange, limits: .positive, help: "The slice covers α, β ∈ [−sliceRange, sliceRange] (filter-normalized units)."),

@@ -123,6 +123,13 @@ public enum StudyReport {
     /// `v` in printf format `f`, "—" when not finite.
     static func fmt(_ v: Double, _ f: String = "%.4g") -> String { v.isFinite ? String(format: f, v) : "—" }
 
+    /// An integer with its thousands separated by commas (`269,322`): parameter counts in reports and `landscape model`.
+    public static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        let groups = stride(from: digits.count, to: 0, by: -3).map { end in String(digits.dropFirst(max(end - 3, 0)).prefix(end - max(end - 3, 0))) }.reversed()
+        return (n < 0 ? "-" : "") + groups.joined(separator: ",")
+    }
+
     /// A summary as "mean ± sd [min, max]" ("mean ± —" for one value; ", k not finite" when values
     /// were left out; "—" without values).
     static func cell(_ s: Statistics.Summary, _ f: String, range: Bool = true) -> String {
@@ -206,6 +213,8 @@ public enum StudyReport {
         func runsOf(_ configuration: String) -> [StudyRun] { runs.filter { $0.configuration == configuration } }
         let values = runValues(runs: runs, config: config, rows: rows, finals: finals, spectra: spectra, ggn: ggn)
         let finished = values.filter(\.finished)
+        // Each model's parameter count, from its specification (nothing for one that cannot be built).
+        let parameterCounts = Dictionary(config.models.compactMap { m in (try? m.parameterCount).map { (m.name, $0) } }, uniquingKeysWith: { a, _ in a })
         let colorOf = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, color($1, index: $0)) })
 
         // Per-epoch figures: per configuration the mean over its runs at each epoch, with a min–max band.
@@ -369,9 +378,9 @@ public enum StudyReport {
             aggregateTable.append([q.label] + names.map { cell(summary($0, q.id), q.format) })
             for m in config.models {
                 for r in config.regimes {
-                    let s = summary(StudyConfiguration.configurationName(model: m.rawValue, regime: r), q.id)
+                    let s = summary(StudyConfiguration.configurationName(model: m.name, regime: r), q.id)
                     guard s.count + s.nonFinite > 0 else { continue }
-                    aggregateCSV.rows.append(["model": m.rawValue, "regime": r, "quantity": q.id, "n": String(s.count), "non_finite": String(s.nonFinite),
+                    aggregateCSV.rows.append(["model": m.name, "regime": r, "quantity": q.id, "n": String(s.count), "non_finite": String(s.nonFinite),
                                               "mean": "\(s.mean)", "sd": "\(s.standardDeviation)", "min": "\(s.minimum)", "max": "\(s.maximum)"])
                 }
             }
@@ -382,12 +391,12 @@ public enum StudyReport {
         var regimeTable: [[String]] = []
         for m in config.models {
             for r in config.regimes {
-                let c = StudyConfiguration.configurationName(model: m.rawValue, regime: r)
+                let c = StudyConfiguration.configurationName(model: m.name, regime: r)
                 let eta = config.resolvedRegime(r, model: m).learningRate
                 let mine = finished.filter { $0.configuration == c }
                 let relative = Statistics.summary(mine.map { $0["lambda_max"] * eta / 2 })
                 let smooth = Statistics.summary(mine.compactMap { $0.values["final.validity_random_smooth_median"].map { $0 / config.epochProbes.sharpnessEpsilon } })
-                regimeTable.append([m.rawValue, r, String(config.resolvedRegime(r).batchSize), "\(eta)", String(mine.count),
+                regimeTable.append([m.name, r, String(config.resolvedRegime(r).batchSize), "\(eta)", String(mine.count),
                                     cell(summary(c, "lambda_max"), "%.4g", range: false), cell(relative, "%.3g", range: false),
                                     cell(summary(c, "sharpness_max"), "%.3g", range: false), cell(summary(c, "final.keskar_sharpness"), "%.3g", range: false),
                                     cell(smooth, "%.3g", range: false), cell(summary(c, "trace"), "%.4g", range: false), cell(summary(c, "gap"), "%.2f", range: false)])
@@ -419,7 +428,7 @@ public enum StudyReport {
         let eps = config.epochProbes.sharpnessEpsilon
         let quadraticHeader = ["run", "d", "S_ε^mean", "½ε²·tr/d", "S_ε^max", "½ε²λ_max", "S_ε^mean / ½ε²λ_max"]
         let quadraticRows: [[String]] = finished.map { v in
-            let d = (try? makeModel(named: v.model).layout.parameterCount).map(Double.init) ?? .nan
+            let d = parameterCounts[v.model].map(Double.init) ?? .nan
             let half = 0.5 * eps * eps
             return [v.run, d.isFinite ? String(Int(d)) : "—", fmt(v["sharpness_mean"], "%.3g"), fmt(half * v["trace"] / d, "%.3g"),
                     fmt(v["sharpness_max"], "%.3g"), fmt(half * v["lambda_max"], "%.3g"), fmt(v["sharpness_mean"] / (half * v["lambda_max"]), "%.2g")]
@@ -432,11 +441,11 @@ public enum StudyReport {
 
         var md = "# Study summary: \(datasetName)\n\n"
         var intro: [String] = []
-        var line = "Models \(config.models.map(\.rawValue).joined(separator: ", ")) × regimes " + config.regimes.map { r in
+        var line = "Models \(config.models.map { m in "\(m)" + (parameterCounts[m.name].map { " (\(Self.grouped($0)) parameters)" } ?? "") }.joined(separator: ", ")) × regimes " + config.regimes.map { r in
             let s = config.resolvedRegime(r), extra = config.regimeSettings[r]
             let rates = config.models.map { config.resolvedRegime(r, model: $0).learningRate }
             let rateText = Set(rates).count == 1 ? "η₀ = \(rates[0]), η₀/B = \(String(format: "%.2g", rates[0] / Double(s.batchSize)))"
-                : zip(config.models, rates).map { "η₀ = \($1) for the \($0.rawValue) (η₀/B = \(String(format: "%.2g", $1 / Double(s.batchSize))))" }.joined(separator: ", ")
+                : zip(config.models, rates).map { "η₀ = \($1) for the \($0.name) (η₀/B = \(String(format: "%.2g", $1 / Double(s.batchSize))))" }.joined(separator: ", ")
             var text = "\(r) (batch \(s.batchSize), \(rateText)"
             if let e = extra?.epochs { text += extra?.stopping == nil ? ", \(e) epochs" : ", at most \(e) epochs" }
             if let w = extra?.warmupEpochs, w > 0 { text += ", \(w) epochs of linear warm-up" }
@@ -510,6 +519,8 @@ public enum StudyReport {
             md += Markdown.table(perSampleHeader, perSampleRows) + "\n"
         }
         var curvatureHeader: [String] = [], curvatureRows: [[String]] = []
+        let moduleHeader = ["configuration", "module", "parameters", "n", "λ_max", "trace ± se"]
+        var moduleRows: [[String]] = []
         if let layers {
             for name in names {
                 let mine = Set(finished.filter { $0.configuration == name }.map(\.run))
@@ -517,20 +528,27 @@ public enum StudyReport {
                 guard !rows.isEmpty else { continue }
                 var order: [String] = []
                 for r in rows where !order.contains(r["layer"] ?? "?") { order.append(r["layer"] ?? "?") }
-                let perLayer = order.map { layer -> String in
-                    let lr = rows.filter { ($0["layer"] ?? "?") == layer }
+                for module in order {
+                    let lr = rows.filter { ($0["layer"] ?? "?") == module }
                     let lambda = Statistics.summary(lr.map { Double($0["lambda_max"] ?? "") ?? .nan }), trace = Statistics.summary(lr.map { Double($0["trace"] ?? "") ?? .nan })
-                    return "\(layer) \(fmt(lambda.mean, "%.4g"))\(lr.allSatisfy { $0["lambda_max_converged"] == "1" } ? "" : "*") / \(fmt(trace.mean, "%.4g"))"
-                }.joined(separator: ", ")
+                    // The Hutchinson error of the mean of the runs' independent estimates: √(Σ se_i²)/n.
+                    let errors = lr.compactMap { Double($0["trace_stderr"] ?? "") }.filter(\.isFinite)
+                    let se = errors.isEmpty ? Double.nan : errors.reduce(0) { $0 + $1 * $1 }.squareRoot() / Double(errors.count)
+                    moduleRows.append([name, module, lr.first?["parameters"] ?? "—", String(lr.count),
+                                       fmt(lambda.mean, "%.4g") + (lr.allSatisfy { $0["lambda_max_converged"] == "1" } ? "" : "*"),
+                                       "\(fmt(trace.mean, "%.4g")) ± \(fmt(se, "%.2g"))"])
+                }
                 let top = (1...max(1, config.finalProbes.lanczosCount)).compactMap { k -> String? in
                     let s = summary(name, "ggn.\(k)")
                     return s.count > 0 ? fmt(s.mean, "%.4g") : nil
                 }.joined(separator: ", ")
-                curvatureRows.append([name, String(mine.count), perLayer, top.isEmpty ? "—" : top])
+                curvatureRows.append([name, String(mine.count), top.isEmpty ? "—" : top])
             }
-            curvatureHeader = ["configuration", "n", "per layer: λ_max / trace of the Hessian block", "Gauss–Newton top eigenvalues"]
-            md += "## Curvature per layer and the Gauss–Newton matrix (final θ, probe set)\n\n"
-            md += "Means over the n finished runs (spreads in the table above and in layers.csv). λ_max of each layer's diagonal Hessian block by \(StudyRunner.layerLanczosSteps) Lanczos steps (* not converged to 1e-6 in some run), its trace from the \(config.epochProbes.traceProbes) Hutchinson probes of the whole Hessian split by block; the GGN Jᵀ∇²ℓJ is PSD and, for a network near a minimum, close to the Hessian's top.\n\n"
+            curvatureHeader = ["configuration", "n", "Gauss–Newton top eigenvalues"]
+            md += "## Curvature per module and the Gauss–Newton matrix (final θ, probe set)\n\n"
+            md += "Means over the n finished runs (spreads in layers.csv). A module is a parameterized layer, or a part of a transformer block (its attention, its MLP, its norms). λ_max of each module's diagonal Hessian block by \(StudyRunner.layerLanczosSteps) Lanczos steps (* not converged to 1e-6 in some run); its trace from the \(config.epochProbes.traceProbes) Hutchinson probes of the whole Hessian split by block, ± the Hutchinson standard error of the mean over the runs (√(Σ se²)/n; seed-to-seed spread not included).\n\n"
+            md += Markdown.table(moduleHeader, moduleRows) + "\n"
+            md += "The GGN Jᵀ∇²ℓJ is PSD and, for a network near a minimum, close to the Hessian's top:\n\n"
             md += Markdown.table(curvatureHeader, curvatureRows) + "\n"
         }
         let claimsText = "The claims below are those of the study this project reproduces, as stated by the source paper of the MNIST geometry study (Soni 2025, §7)\(datasetName == "MNIST" ? "" : "; they are about MNIST and are checked on \(datasetName) for comparison only"). "
@@ -564,7 +582,7 @@ public enum StudyReport {
             html += "<h2>Sharpness precision check at the final θ</h2>\n" + HTML.table(precisionHeader, precisionRows)
         }
         if !curvatureRows.isEmpty {
-            html += "<h2>Curvature per layer and the Gauss–Newton matrix</h2>\n" + HTML.table(curvatureHeader, curvatureRows)
+            html += "<h2>Curvature per module and the Gauss–Newton matrix</h2>\n" + HTML.table(moduleHeader, moduleRows) + HTML.table(curvatureHeader, curvatureRows)
         }
         html += "<h2>The source paper's claims, checked on these numbers</h2>\n" + paragraph(claimsText) + "<ul>\n" + claims.map { "<li>\(HTML.rich($0))</li>" }.joined(separator: "\n") + "\n</ul>\n"
         html += "<p>Data files: metrics.csv, final.csv, spectra.csv, ggn-spectra.csv, layers.csv, aggregate.csv, slices/, densities/; checkpoints in runs/. Regenerate with <code>landscape report DIR</code>.</p>\n" + HTML.pageEnd
@@ -627,7 +645,7 @@ public enum StudyReport {
                 }
             }
             let training = try? config.training(for: r)
-            var values = RunValues(run: r.name, configuration: r.configuration, model: r.model.rawValue, regime: r.regime, seed: r.seed,
+            var values = RunValues(run: r.name, configuration: r.configuration, model: r.model.name, regime: r.regime, seed: r.seed,
                                    epoch: Int(last["epoch"] ?? "") ?? 0, epochs: training?.epochs ?? config.training.epochs, hasFinalProbes: finalRow != nil, values: v)
             values.stopped = training?.stopping?.reached(trainLoss: Double(last["train_loss"] ?? "") ?? .nan, trainAccuracy: Double(last["train_accuracy"] ?? "") ?? .nan) != nil
             return values
@@ -676,7 +694,8 @@ public enum StudyReport {
         func pairs(_ model: String) -> [(high: RunValues, low: RunValues)] {
             of(model, "high-noise").compactMap { h in of(model, "low-noise").first { $0.seed == h.seed }.map { (h, $0) } }
         }
-        let models = config.models.map(\.rawValue)
+        let models = config.models.map(\.name)
+        let specs = Dictionary(config.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         if models.contains("cnn") {
             let cnn = runs.filter { $0.model == "cnn" }
             let known = cnn.filter { $0["test_accuracy"].isFinite }
@@ -707,8 +726,8 @@ public enum StudyReport {
                 out.append("\(model.uppercased()): at matched training accuracy (\(regime) trained to ≥ \(String(format: "%g", 100 * target)) % train accuracy), large-batch SGD ends sharper than high-noise: "
                            + "\(verdict(matched.filter { $0.low["lambda_max"] > $0.high["lambda_max"] }.count, of: matched.count, "seeds with both runs at the target")) "
                            + "(λ_max \(ms(p.map(\.low), "lambda_max")) vs \(ms(p.map(\.high), "lambda_max")); train accuracy \(ms(p.map(\.low), "train_accuracy", "%.2f")) % vs \(ms(p.map(\.high), "train_accuracy", "%.2f")) %, "
-                           + "\(regime) epochs \(cell(Statistics.summary(p.map { Double($0.low.epoch) }), "%.3g", range: false)); λ_max·η₀/2 \(ms(p.map(\.low), "lambda_max", "%.3g", scale: config.resolvedRegime(regime, model: ModelKind(rawValue: model) ?? .mlp).learningRate / 2)) "
-                           + "vs \(ms(p.map(\.high), "lambda_max", "%.3g", scale: config.resolvedRegime("high-noise", model: ModelKind(rawValue: model) ?? .mlp).learningRate / 2)))")
+                           + "\(regime) epochs \(cell(Statistics.summary(p.map { Double($0.low.epoch) }), "%.3g", range: false)); λ_max·η₀/2 \(ms(p.map(\.low), "lambda_max", "%.3g", scale: config.resolvedRegime(regime, model: specs[model]).learningRate / 2)) "
+                           + "vs \(ms(p.map(\.high), "lambda_max", "%.3g", scale: config.resolvedRegime("high-noise", model: specs[model]).learningRate / 2)))")
             }
         }
         let cnnLow = of("cnn", "low-noise"), cnnHigh = of("cnn", "high-noise")

@@ -37,7 +37,7 @@ public enum StudyTaskResult: Sendable, Equatable {
 /// DIR/final.csv                   final-epoch probes per run (timings, SLQ trace, effective ranks)
 /// DIR/spectra.csv                 top Lanczos eigenvalues per run
 /// DIR/ggn-spectra.csv             top eigenvalues of the Gauss–Newton matrix per run
-/// DIR/layers.csv                  per run and layer: λ_max and trace of the Hessian's diagonal block
+/// DIR/layers.csv                  per run and module: λ_max and trace of the Hessian's diagonal block
 /// DIR/slices/NAME.csv             the run's final 2D slice (alpha, beta, loss)
 /// DIR/densities/NAME.csv          the run's SLQ density (eigenvalue, density); NAME-nodes.csv its nodes and weights
 /// DIR/.lock, DIR/.files.lock      flock(2): the study (exclusive) or its tasks (shared); the shared files' writes (short)
@@ -519,9 +519,12 @@ public struct StudyRunner {
 
     // MARK: Final-epoch probes
 
-    func finalProbes<M: Model>(_ model: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], training: TrainingConfiguration, run: StudyRun,
+    func finalProbes<M: Model>(_ trained: M, θ: Tensor<Float>, chunk: Int, trainX: Tensor<Float>, trainY: [Int], training: TrainingConfiguration, run: StudyRun,
                                epoch: Int) throws {
         let cfg = configuration, e = cfg.epochProbes, f = cfg.finalProbes
+        // The model in the BatchNorm mode of the epoch probes (itself without BatchNorm); a loss that couples the samples is not chunked.
+        let model = try Trainer.normalized(trained, at: θ, input: trainX, mode: training.probes.normalization ?? .eval, chunk: training.evaluationBatchSize)
+        let chunk = model.couplesSamples ? 0 : chunk
         // A stop request between stages (``shouldInterrupt``): nothing of the final probes is written yet.
         func checkStop() throws {
             guard shouldInterrupt() else { return }
@@ -576,14 +579,16 @@ public struct StudyRunner {
                                       at: θ64, epsilon: e.sharpnessEpsilon, directions: e.sharpnessDirections, kind: .unit, seed: e.sharpnessSeed)
         let t4 = Date()
         try checkStop()
-        // Curvature per layer and the Gauss–Newton matrix's top eigenvalues on the same probe set:
-        // each layer's diagonal Hessian block by a short Lanczos run, its trace by splitting
+        // Curvature per module (``/Layers/Model/modules``: a parameterized layer, or a transformer
+        // block's attention, MLP and norms) and the Gauss–Newton matrix's top eigenvalues on the same
+        // probe set: each module's diagonal Hessian block by a short Lanczos run, its trace by splitting
         // Hutchinson products of the whole Hessian by block (tr H_bb = E[z_bᵀ(Hz)_b]), and the
         // GGN's top eigenvalues by Lanczos on the chunk-weighted sum of per-chunk GGN operators.
-        let blocks = try layerBlocks(of: model.layout).map { try RestrictedOperator(hessianOp, entries: $0.entries, of: model.layout) }
+        let modules = model.modules
+        let blocks = try modules.map { try RestrictedOperator(hessianOp, entries: $0.entries, of: model.layout) }
         let traces = try blockTraces(of: hessianOp, blocks: blocks.map(\.ranges), probes: max(e.traceProbes, 2), seed: e.traceSeed &+ 1)
         var layerRows: [[String: String]] = []
-        for (block, (restricted, (mean, se))) in zip(layerBlocks(of: model.layout), zip(blocks, traces)) {
+        for (block, (restricted, (mean, se))) in zip(modules, zip(blocks, traces)) {
             let run = try lanczos(of: restricted, count: 1, steps: min(Self.layerLanczosSteps, restricted.dimension), seed: f.spectrumSeed)
             layerRows.append(["model": model.name, "regime": regime, "seed": seed, "layer": block.name, "parameters": String(restricted.dimension),
                               "lambda_max": "\(run.pairs[0].value)", "lambda_max_residual": "\(run.pairs[0].residualNorm)",
@@ -598,7 +603,7 @@ public struct StudyRunner {
         var context = ProbeContext(point: θ, loss: try model.meanLoss(on: probeX, labels: probeY, chunkSize: chunk), seed: f.spectrumSeed,
                                    curvature: { hessianOp }, float64: { (try model.meanLoss(on: probeX64, labels: probeY, chunkSize: chunk), θ64) },
                                    miniBatches: try Trainer.miniBatches(of: model, input: trainX, labels: trainY, configuration: training),
-                                   perSample: try model.perSampleLosses(on: probeX, labels: probeY, chunkSize: chunk))
+                                   perSample: model.couplesSamples ? nil : try model.perSampleLosses(on: probeX, labels: probeY, chunkSize: chunk))
         // The top Ritz vector starts λ_max for the extra probes that measure along its eigenvector.
         if let t = top.pairs.first { context.warmStarts[LambdaMaxProbe.name] = t.vector }
         let extraValues = try extras.measure(&context)
@@ -606,7 +611,7 @@ public struct StudyRunner {
         if !extras.probes.isEmpty {
             log("[\(name)] " + zip(extras.columns, extraValues).filter { !$0.0.hasSuffix("_seconds") }.map { "\($0.0) \(String(format: "%.4g", $0.1))" }.joined(separator: ", "))
         }
-        log(String(format: "[%@] per layer λ_max %@; Gauss–Newton top eigenvalues %@  [%.1f s]", name,
+        log(String(format: "[%@] per module λ_max %@; Gauss–Newton top eigenvalues %@  [%.1f s]", name,
                    layerRows.map { "\($0["layer"]!) \(String(format: "%.4g", Double($0["lambda_max"]!)!))" }.joined(separator: ", "),
                    ggn.pairs.map { String(format: "%.4g", $0.value) }.joined(separator: ", "), t5.timeIntervalSince(t4)))
 
@@ -714,6 +719,10 @@ public struct StudyRunner {
             return Dictionary(uniqueKeysWithValues: Self.wholeSplitColumns.map { ($0, "") })
         }
         let t0 = Date()
+        guard !model.couplesSamples else {
+            log("[\(run.name)] whole-split probes skipped: in train mode, BatchNorm's batch statistics make the whole split one batch")
+            return Dictionary(uniqueKeysWithValues: Self.wholeSplitColumns.map { ($0, "") })
+        }
         let chunk = BatchChunking.rows(for: run.model)
         let records = BatchChunking.records(.hessian, rows: trainY.count, dimension: θ.count, scalarBytes: 4)
         log("[\(run.name)] final λ_max and trace on the whole training split (\(trainY.count) samples, chunks of \(min(chunk, trainY.count)))")
@@ -743,11 +752,12 @@ public struct StudyRunner {
     /// The columns of spectra.csv (the Hessian's top Lanczos eigenvalues) and ggn-spectra.csv (the Gauss–Newton matrix's).
     public static let spectraColumns = runColumns + ["rank", "eigenvalue", "residual", "converged"]
 
-    /// The columns of layers.csv: per run and layer, λ_max of the layer's diagonal Hessian
-    /// block (Lanczos, ``layerLanczosSteps`` steps) with its residual, and the block's Hutchinson trace.
+    /// The columns of layers.csv: per run and module (``/Layers/Model/modules``; the column `layer`
+    /// holds the module's name, as it did when the modules were the layers), λ_max of the module's
+    /// diagonal Hessian block (Lanczos, ``layerLanczosSteps`` steps) with its residual, and the block's Hutchinson trace.
     public static let layerColumns = runColumns + ["layer", "parameters", "lambda_max", "lambda_max_residual", "lambda_max_converged", "trace", "trace_stderr"]
 
-    /// Lanczos steps per layer block at the final epoch.
+    /// Lanczos steps per module block at the final epoch.
     public static let layerLanczosSteps = 10
 
     // MARK: metrics.csv
@@ -776,7 +786,7 @@ public struct StudyRunner {
                     do { rows = try RunRecord.completeRows(of: url, columns: EpochMetrics.columns + probeColumns, renamed: EpochMetrics.renamedColumns, added: EpochMetrics.addedColumns, log: log) } catch let TrainingError.corruptRun(path, reason) {
                         throw StudyError.corruptFile(path: path, reason: reason)
                     }
-                    for line in rows { out += "\(model.rawValue),\(regime),\(run.seed),\(line)\n" }
+                    for line in rows { out += "\(model.name),\(regime),\(run.seed),\(line)\n" }
                 }
             }
         }

@@ -233,7 +233,8 @@ extension ConfigurationValue {
     }
 
     /// Sets one key from a command-line `KEY=VALUE` (`--set`, or an option named after a key).
-    /// VALUE is read as JSON when it parses (numbers, true/false, null, lists, objects), else as a
+    /// VALUE is read as JSON when it parses (numbers, true/false, null, lists, objects), else as the
+    /// key's option reads it (``/Settings/SettingKey/parse``: `model=spec.json` reads the file), else as a
     /// string; for a key that holds a list, a string or a single number is split at commas
     /// (`models=mlp,cnn`, `seeds=0,1,2`, `seeds=5`), into numbers where the default list holds
     /// numbers. Not validated.
@@ -246,7 +247,10 @@ extension ConfigurationValue {
         let raw = String(assignment[assignment.index(after: eq)...])
         let path = try Self.path(of: key, source: source)
         var value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
-        if value is String || value is NSNumber, let template = Self.templateValue(at: path) as? [Any] {
+        // Text that is not JSON, read as its key's option reads it (a model's specification file: `model=spec.json`).
+        if value is String, let key = Self.keys.first(where: { $0.name == path.joined(separator: ".") }), let parsed = key.parse(raw) {
+            value = encodedJSON(parsed)
+        } else if value is String || value is NSNumber, let template = Self.templateValue(at: path) as? [Any] {
             let items = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             value = template.first is NSNumber ? items.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed])) as? NSNumber ?? $0 as Any } : items
         }
@@ -389,7 +393,7 @@ extension ConfigurationValue {
         }
     }
 
-    /// What the key at `path` holds, in words ("an integer", "true or false", "one of mlp, cnn", …):
+    /// What the key at `path` holds, in words ("an integer", "true or false", "one of mnist, fashion-mnist", …):
     /// its declared type (``keys``, ``openObjectEntries``), an element of a declared list or map,
     /// or an object of a group's keys.
     public static func expectedType(at path: [String]) -> String {

@@ -106,11 +106,14 @@ public final class RunStore {
                                        "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
         let store = RunStore(directory: directory, configuration: configuration, configurationHash: configuration.sha256,
                              probeColumns: probeColumns ?? Trainer.defaultEpochProbes(for: configuration).columns, recordedData: dataInfo, lock: lock, log: log)
+        var modelInfo: [String: Any] = ["name": model.name, "parameters": model.layout.parameterCount,
+                                        "layout": model.layout.entries.map { ["name": $0.name, "shape": $0.shape, "offset": $0.offset] }]
+        // The Hessian its probes measure (``ProbeSettings/normalization``), where the model has BatchNorm.
+        if let spec = model as? SpecModel, spec.hasBatchNorm { modelInfo["probe_normalization"] = (configuration.probes.normalization ?? .eval).rawValue }
         let info: [String: Any] = [
             "configuration": configuration.jsonObject(),
             "configuration_sha256": configuration.sha256,
-            "model": ["name": model.name, "parameters": model.layout.parameterCount,
-                      "layout": model.layout.entries.map { ["name": $0.name, "shape": $0.shape, "offset": $0.offset] }],
+            "model": modelInfo,
             "data": dataInfo,
             "openblas": ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount],
             "seed": configuration.seed,

@@ -71,17 +71,20 @@ public struct Trainer {
     }
 
     /// The context of the epoch probes at θ: the mean loss on the probe set (in Float32, and in
-    /// Float64 on demand), its per-sample losses and its Hessian, all in chunks of `chunk` rows, and the mini-batches
+    /// Float64 on demand), its per-sample losses and its Hessian, all in chunks of `chunk` rows (one
+    /// batch and no per-sample losses for a model whose loss couples the samples), and the mini-batches
     /// of the training data when given (``miniBatches(of:input:labels:configuration:)``).
     /// - Throws: ``/Layers/ModelError`` for a probe set that does not fit the model.
     /// `input64` gives the same rows in Float64, computed from the data (not widened from Float32).
     public static func probeContext<M: Model>(model: M, at θ: Tensor<Float>, input: Tensor<Float>, labels: [Int], chunk: Int, seed: UInt64,
                                               miniBatches: MiniBatchSource<Float>? = nil,
                                               input64: @escaping () -> Tensor<Double>) throws -> ProbeContext<Float> {
-        ProbeContext(point: θ, loss: try model.meanLoss(on: input, labels: labels, chunkSize: chunk), seed: seed,
-                     curvature: { try probeHessian(of: model, at: θ, input: input, labels: labels, chunk: chunk) },
-                     float64: { (try model.meanLoss(on: input64(), labels: labels, chunkSize: chunk), Tensor<Double>(converting: θ)) },
-                     miniBatches: miniBatches, perSample: try model.perSampleLosses(on: input, labels: labels, chunkSize: chunk))
+        // A loss that couples the samples (BatchNorm's batch statistics) is one batch: not a mean over chunks, no per-sample losses.
+        let chunk = model.couplesSamples ? 0 : chunk
+        return ProbeContext(point: θ, loss: try model.meanLoss(on: input, labels: labels, chunkSize: chunk), seed: seed,
+                            curvature: { try probeHessian(of: model, at: θ, input: input, labels: labels, chunk: chunk) },
+                            float64: { (try model.meanLoss(on: input64(), labels: labels, chunkSize: chunk), Tensor<Double>(converting: θ)) },
+                            miniBatches: miniBatches, perSample: model.couplesSamples ? nil : try model.perSampleLosses(on: input, labels: labels, chunkSize: chunk))
     }
 
     /// The mini-batches an SGD step of `configuration` sees: its batch size
@@ -193,10 +196,15 @@ public struct Trainer {
         let (valX, valY) = Self.tensor(of: data.validation, as: Float.self)
         let (testX, testY) = Self.tensor(of: data.test, as: Float.self)
         let (probeX, probeY) = Self.probeSet(of: trainX, labels: trainY, samples: p.probeSamples)
-        let miniBatches = try Self.miniBatches(of: model, input: trainX, labels: trainY, configuration: cfg)
-        func probeContext(seed: UInt64) throws -> ProbeContext<Float> {
-            try Self.probeContext(model: model, at: θ, input: probeX, labels: probeY, chunk: p.probeBatchSize,
-                                  seed: seed, miniBatches: miniBatches) { train.images(rows: 0..<probeY.count, as: Double.self) }
+        let normalization = p.normalization ?? .eval
+        // The probes' model at θ (``normalized(_:at:input:mode:chunk:)``; the model itself without BatchNorm), given the evaluation's where it is the same.
+        func probeContext(seed: UInt64, evaluated: M? = nil) throws -> ProbeContext<Float> {
+            let probeModel = try evaluated.flatMap { normalization == .eval ? $0 : nil }
+                ?? Self.normalized(model, at: θ, input: trainX, mode: normalization, chunk: cfg.evaluationBatchSize)
+            return try Self.probeContext(model: probeModel, at: θ, input: probeX, labels: probeY, chunk: p.probeBatchSize, seed: seed,
+                                         miniBatches: try Self.miniBatches(of: probeModel, input: trainX, labels: trainY, configuration: cfg)) {
+                train.images(rows: 0..<probeY.count, as: Double.self)
+            }
         }
         let stepProbes = Self.stepProbes(for: cfg)
         let recordsCurvature = p.stepCurvature == true
@@ -211,7 +219,8 @@ public struct Trainer {
             for batch in train.batchIndices(size: o.batchSize, seed: cfg.seed, epoch: epoch) {
                 if shouldInterrupt() { throw TrainingError.interrupted(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint) }
                 step += 1
-                let (loss, g) = try Self.valueWithGradient(model, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize)
+                let stepSeed = Self.stepSeed(cfg.seed, epoch: epoch, step: step)
+                let (loss, g) = try Self.valueWithGradient(model, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize, seed: stepSeed)
                 guard loss.isFinite else {
                     throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: Double(loss), lastCheckpoint: lastCheckpoint, cause: cause())
                 }
@@ -224,7 +233,7 @@ public struct Trainer {
                     let start = Date()
                     let row: StepCurvatureMetrics
                     do {
-                        row = try Self.stepCurvature(model, before, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize,
+                        row = try Self.stepCurvature(model.training(seed: SplitMix64.derivedSeed(stepSeed, stream: 0)), before, θ, rows: batch, of: trainX, trainY, microBatch: o.microBatchSize,
                                                      epoch: epoch, step: optimizer.step, learningRate: lastRate, configuration: cfg, start: start)
                     } catch {
                         throw TrainingError.probeFailed(epoch: epoch, reason: "the curvature along step \(optimizer.step): \(error)")
@@ -273,9 +282,10 @@ public struct Trainer {
                 throw TrainingError.nonFiniteParameters(epoch: epoch, step: step, lastCheckpoint: lastCheckpoint, cause: cause())
             }
             let t1 = Date()
-            let (trL, trA) = try model.evaluate(θ, input: trainX, labels: trainY, batchSize: cfg.evaluationBatchSize)
-            let (vaL, vaA) = data.validation.count > 0 ? try model.evaluate(θ, input: valX, labels: valY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
-            let (teL, teA) = data.test.count > 0 ? try model.evaluate(θ, input: testX, labels: testY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
+            let evaluated = try Self.normalized(model, at: θ, input: trainX, mode: .eval, chunk: cfg.evaluationBatchSize)
+            let (trL, trA) = try evaluated.evaluate(θ, input: trainX, labels: trainY, batchSize: cfg.evaluationBatchSize)
+            let (vaL, vaA) = data.validation.count > 0 ? try evaluated.evaluate(θ, input: valX, labels: valY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
+            let (teL, teA) = data.test.count > 0 ? try evaluated.evaluate(θ, input: testX, labels: testY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
             let evaluationSeconds = Date().timeIntervalSince(t1)
             guard trL.isFinite else {
                 throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: trL, lastCheckpoint: lastCheckpoint, cause: cause())
@@ -289,7 +299,7 @@ public struct Trainer {
             if shouldInterrupt() { throw interruption }
             if epochProbes.due(epoch: epoch, of: lastEpoch) {
                 do {
-                    var context = try probeContext(seed: cfg.seed &+ UInt64(epoch))
+                    var context = try probeContext(seed: cfg.seed &+ UInt64(epoch), evaluated: evaluated)
                     // Warm start from the previous estimate's eigenvector.
                     if let eigenvector { context.warmStarts[LambdaMaxProbe.name] = eigenvector }
                     context.learningRate = lastRate
@@ -334,14 +344,42 @@ public struct Trainer {
     }
 
     /// The mean loss over `rows` of the training data and its gradient, in micro-batches of at
-    /// most `microBatch` rows (0: all at once) weighted by size.
+    /// most `microBatch` rows (0: all at once) weighted by size; micro-batch i sees the model as
+    /// ``/Layers/Model/training(seed:)`` gives it for `SplitMix64.derivedSeed(seed, stream: i)`
+    /// (BatchNorm with batch statistics, dropout masks; a model without either is itself).
     static func valueWithGradient<M: Model>(_ model: M, _ θ: Tensor<Float>, rows: [Int], of x: Tensor<Float>, _ y: [Int],
-                                            microBatch: Int) throws -> (Float, Tensor<Float>) {
-        let (loss, g) = try RowChunks(rows: rows.count, size: microBatch).weightedSum { _, r in
+                                            microBatch: Int, seed: UInt64) throws -> (Float, Tensor<Float>) {
+        let (loss, g) = try RowChunks(rows: rows.count, size: microBatch).weightedSum { i, r in
             let part = Array(rows[r])
-            let (l, g) = try Autodiff.valueWithGradient(of: try model.loss(on: x.gatherRows(part), labels: part.map { y[$0] }), at: θ)
+            let stepModel = model.training(seed: SplitMix64.derivedSeed(seed, stream: UInt64(i)))
+            let (l, g) = try Autodiff.valueWithGradient(of: try stepModel.loss(on: x.gatherRows(part), labels: part.map { y[$0] }), at: θ)
             return (Double(l), g)
         }
         return (Float(loss), g)
+    }
+
+    /// The seed of SGD step `step` (1, 2, … within the epoch) of epoch `epoch` of a run of `seed`:
+    /// its micro-batches' dropout masks derive from it (``valueWithGradient(_:_:rows:of:_:microBatch:seed:)``),
+    /// so a resumed run draws the masks of an uninterrupted one.
+    static func stepSeed(_ seed: UInt64, epoch: Int, step: Int) -> UInt64 {
+        // A stream of its own (0xD209: "drop"), apart from the shuffles' and the probes' seeds.
+        SplitMix64.derivedSeed(SplitMix64.derivedSeed(SplitMix64.derivedSeed(seed, stream: 0xD209), stream: UInt64(epoch)), stream: UInt64(step))
+    }
+
+    /// The model that evaluation and the probes use at θ. Without BatchNorm: `model` itself. With
+    /// BatchNorm (``/Layers/SpecModel/hasBatchNorm``): in `.eval` mode, with the population statistics
+    /// of each BatchNorm layer's input at θ over `input` (the training split), computed in chunks of
+    /// `chunk` rows (``/Layers/SpecModel/withPopulationStatistics(at:input:chunk:)``); in `.train`
+    /// mode, with the batch statistics of whatever batch it is given (the probe set, as one batch).
+    /// - Throws: ``/Layers/ModelError`` for inputs that do not fit the model.
+    public static func normalized<M: Model, E: TensorScalar>(_ model: M, at θ: Tensor<E>, input: Tensor<E>, mode: NormalizationMode, chunk: Int) throws -> M {
+        guard var spec = model as? SpecModel, spec.hasBatchNorm else { return model }
+        switch mode {
+        case .train: spec.normalization = .train
+        case .eval:
+            spec = try spec.withPopulationStatistics(at: θ, input: input, chunk: chunk)
+            spec.normalization = .eval
+        }
+        return spec as! M
     }
 }

@@ -12,9 +12,10 @@ import Settings
 /// this type (``ConfigurationValue``). Units: sizes in samples, the learning rate per step, the
 /// schedule in epochs; `seed` seeds initialization, shuffling and probe vectors.
 public struct TrainingConfiguration: ConfigurationValue {
-    /// The architecture (`--model`); it fixes the length of θ, so a checkpoint resumes or is probed
-    /// only as the same kind.
-    public var model: ModelKind = .mlp
+    /// The architecture (`--model`): a preset, a compact form or a specification
+    /// (``/Layers/ModelSpec``); it fixes θ's layout, so a checkpoint resumes or is probed only as
+    /// the same model. A preset is written as its name, so configurations of presets keep their SHA-256.
+    public var model: ModelSpec = .mlp
     /// The data set and its splits.
     public var data = DataSettings()
     /// SGD's hyper-parameters.
@@ -90,6 +91,9 @@ public struct TrainingConfiguration: ConfigurationValue {
             }
         }
         if let names = p.extraProbes, Set(names).count != names.count { throw bad("probes.extraProbes", "names a probe twice: \(names)") }
+        if o.microBatchSize > 0, (try? model.make())?.training(seed: 0).couplesSamples == true {
+            throw bad("optimizer.microBatchSize", "must be 0 (the whole mini-batch) for the model \(model), got \(o.microBatchSize): its BatchNorm layers normalize a training step's batch by that batch's own statistics, so micro-batches would compute another step")
+        }
     }
 
     /// The run's length in words, for logs: `10 epochs`, or with a stopping rule
@@ -321,6 +325,12 @@ public struct ProbeSettings: Codable, Equatable, Sendable {
     /// run's step-curvature.csv (``StepCurvatureMetrics``). `nil` or `false`: none. (Optional, so
     /// that runs made before it keep their SHA-256.)
     public var stepCurvature: Bool? = nil
+    /// Which Hessian the probes of a model with BatchNorm measure: `eval` (`nil`), the loss with
+    /// each BatchNorm layer's population statistics at θ over the training split (the evaluation's
+    /// loss), or `train`, the loss with the batch statistics of the probe set as one batch (the
+    /// training loss's; not chunked). No effect on a model without BatchNorm. (Optional, so that
+    /// runs made before it keep their SHA-256.)
+    public var normalization: NormalizationMode? = nil
 
     /// The defaults: every epoch, 1,024 samples at once, 10 iterations, tolerance 1e-3.
     public init() {}
@@ -413,7 +423,7 @@ struct FlatTrainingConfiguration: Encodable {
         let c = try TrainingConfiguration().merging(object, source: source)
         let o = c.optimizer, p = c.probes
         let flat = FlatTrainingConfiguration(
-            model: c.model.rawValue, batchSize: o.batchSize, learningRate: o.learningRate, momentum: o.momentum, weightDecay: o.weightDecay,
+            model: c.model.description, batchSize: o.batchSize, learningRate: o.learningRate, momentum: o.momentum, weightDecay: o.weightDecay,
             nesterov: o.nesterov, schedule: object["schedule"] as? String ?? c.schedule.description, epochs: c.epochs, seed: c.seed,
             lambdaEvery: p.lambdaEvery, lambdaSamples: p.probeSamples, lambdaIterations: p.lambdaIterations, lambdaTolerance: p.lambdaTolerance,
             evaluationBatchSize: c.evaluationBatchSize, probeBatchSize: p.probeBatchSize, microBatchSize: o.microBatchSize)
@@ -421,8 +431,8 @@ struct FlatTrainingConfiguration: Encodable {
     }
 }
 
-extension ModelKind: SettingName {}
 extension DatasetKind: SettingName {}
+extension NormalizationMode: SettingName {}
 extension Precision: SettingName {}
 
 extension Schedule: SettingValue {
@@ -431,6 +441,47 @@ extension Schedule: SettingValue {
     /// What ``init(parsing:)`` says is wrong (`has an invalid value ('step:0:1'): the step size must be …`).
     public static func problem(argument text: String) -> String? {
         do { _ = try Schedule(parsing: text); return nil } catch { return (error as? ConfigurationError)?.problem }
+    }
+    public var argumentText: String { description }
+}
+
+extension ModelSpec: SettingValue {
+    public static var typeDescription: String {
+        "a model: a preset name (\(presets.map(\.name).joined(separator: ", "))), a compact form (mlp:784-256-10, cnn:16-32/128, …) or the path of a JSON file of a specification"
+    }
+
+    /// Reads a model from command-line text: the path of an existing file (a JSON specification,
+    /// read and kept as the specification itself, so a configuration that holds it needs no file),
+    /// else a preset name, a compact form or JSON text (``/Layers/ModelSpec/init(parsing:)``).
+    /// - Throws: ``ConfigurationError`` (key `model`) naming the file or the text and what is
+    ///   wrong, with the compact forms' grammar (``/Layers/ModelSpec/compactFormHelp``).
+    public init(reading text: String) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        // The grammar once: a specification's errors about a compact form or a name carry it already.
+        func withGrammar(_ error: Error) -> String {
+            "\(error)".contains(ModelSpec.compactFormHelp) ? "\(error)" : "\(error)\n\(ModelSpec.compactFormHelp)"
+        }
+        var isDirectory: ObjCBool = false
+        let isFile = FileManager.default.fileExists(atPath: trimmed, isDirectory: &isDirectory) && !isDirectory.boolValue
+        if isFile || trimmed.lowercased().hasSuffix(".json") {
+            let json: String
+            do { json = try TextFile.read(URL(fileURLWithPath: trimmed)) } catch {
+                throw ConfigurationError(key: "model", "names the specification file \(error.path), which \(error.problem)")
+            }
+            do { self = try ModelSpec(parsing: json) } catch {
+                throw ConfigurationError(key: "model", "names the specification file \(trimmed), which is not a model specification: \(error)")
+            }
+            return
+        }
+        do { self = try ModelSpec(parsing: trimmed) } catch {
+            throw ConfigurationError(key: "model", "has an invalid value ('\(trimmed)'): \(withGrammar(error))")
+        }
+    }
+
+    public init?(argument text: String) { try? self.init(reading: text) }
+    /// What ``init(reading:)`` says is wrong with `text`.
+    public static func problem(argument text: String) -> String? {
+        do { _ = try ModelSpec(reading: text); return nil } catch { return (error as? ConfigurationError)?.problem ?? "\(error)" }
     }
     public var argumentText: String { description }
 }
@@ -457,7 +508,7 @@ extension DataSettings {
 extension TrainingConfiguration {
     /// Every key of a training run with its option, help and limits: `train`'s options and help come from here.
     public static let keys: [SettingKey<TrainingConfiguration>] = [
-        SettingKey("model", \.model, help: "The model."),
+        SettingKey("model", \.model, help: "The model: a preset (\(ModelSpec.presets.map(\.name).joined(separator: ", "))), a compact form (mlp:784-512-512-10, cnn:16-32/128+bn, vit:patch7-dim32-depth2-heads4-mlp64; landscape model --help lists them), or the path of a JSON file of a specification (read, and recorded in run.json as the specification itself)."),
         SettingKey("epochs", \.epochs, limits: .range(1...maximumEpochs), help: "Passes over the training split; with a stopping rule, the most."),
         SettingKey("seed", \.seed, help: "Seeds initialization, shuffling and the λ_max start vector."),
         SettingKey("schedule", \.schedule, help: "The learning-rate schedule in epochs: constant, cosine (to zero over the run) or step:EPOCHS:GAMMA (multiply by GAMMA every EPOCHS epochs)."),
@@ -484,6 +535,7 @@ extension TrainingConfiguration {
         SettingKey("probes.extraProbes", \.probes.extraProbes, help: "Further probes after λ_max on the same schedule, by name (\(ProbeRegistry.names.filter { $0 != LambdaMaxProbe.name }.joined(separator: ", "))); null: λ_max alone."),
         SettingKey("probes.lambdaEverySteps", \.probes.lambdaEverySteps, limits: .atLeast(1).noting("or null: λ_max only after epochs"), help: "λ_max also after every this many SGD steps (steps.csv); null: only after epochs."),
         SettingKey("probes.stepCurvature", \.probes.stepCurvature, help: "The curvature along every SGD step (step-curvature.csv)."),
+        SettingKey("probes.normalization", \.probes.normalization, help: "For a model with BatchNorm, the Hessian the probes measure: eval (population statistics at θ over the training split) or train (batch statistics of the probe set, as one batch); null: eval."),
     ] + DataSettings.keys.map { $0.nested(in: "data", \.data) }
 
     /// The θ a run starts from, which `train --from-checkpoint` records.

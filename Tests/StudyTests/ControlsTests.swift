@@ -25,7 +25,7 @@ import Training
             (RegimeSettings(epochs: 0), "regimeSettings.r.epochs"),
             (RegimeSettings(epochs: 3, warmupEpochs: 4), "regimeSettings.r.warmupEpochs"),
             (RegimeSettings(stopping: StoppingRule(trainAccuracy: 1.5)), "regimeSettings.r.stopping.trainAccuracy"),
-            (RegimeSettings(learningRate: 0.1, learningRates: [.mlp: -1]), "regimeSettings.r.learningRates.mlp"),
+            (RegimeSettings(learningRate: 0.1, learningRates: ["mlp": -1]), "regimeSettings.r.learningRates.mlp"),
         ]
         for (settings, key) in cases {
             var c = StudyConfiguration()
@@ -42,7 +42,7 @@ import Training
     @Test func theMatchedControlKeepsItsNoiseScaleFourTimesBelowHighNoise() throws {
         let c = StudyConfiguration()
         #expect(c.regimes == ["high-noise", "low-noise", "low-noise-matched"])
-        for m in ModelKind.allCases {
+        for m in ModelSpec.presets {
             let high = c.resolvedRegime("high-noise", model: m), matched = c.resolvedRegime("low-noise-matched", model: m)
             #expect(matched.learningRate / Double(matched.batchSize) * 4 <= high.learningRate / Double(high.batchSize), "\(m)")
             #expect(matched.learningRate >= high.learningRate && matched.batchSize == 2048, "\(m)")

@@ -41,7 +41,7 @@ import Training
         c.epochProbes.traceProbes = 2
         // The flat file spelled out the regimes and both models' chunk sizes.
         c.regimeSettings["high-noise"] = RegimeSettings(batchSize: 64, learningRate: 0.05)
-        c.probeBatchSize = [.mlp: 0, .cnn: 64]
+        c.probeBatchSize = ["mlp": 0, "cnn": 64]
         c.training.probes.lambdaIterations = 20   // the default then
         c.finalProbes.extraFinalProbes = []       // none then: resuming it runs no probe its final.csv lacks
         return c

@@ -77,8 +77,8 @@ import Training
                 t.stopping = r.stopping
                 return try table(RegimeSettings.keys, at: r).merging(table(stoppingKeys, at: t)) { a, _ in a }
             }
-            expected["probeBatchSize"] = Dictionary(uniqueKeysWithValues: c.probeBatchSize.map { ($0.key.rawValue, $0.value) })
-            expected["microBatchSize"] = Dictionary(uniqueKeysWithValues: c.microBatchSize.map { ($0.key.rawValue, $0.value) })
+            expected["probeBatchSize"] = Dictionary(uniqueKeysWithValues: c.probeBatchSize.map { ($0.key, $0.value) })
+            expected["microBatchSize"] = Dictionary(uniqueKeysWithValues: c.microBatchSize.map { ($0.key, $0.value) })
             let text = String(decoding: try c.jsonData(), as: UTF8.self)
             #expect(try same(printed(c), expected), "\(text)")
         }

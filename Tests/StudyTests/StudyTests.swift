@@ -34,7 +34,7 @@ func tinyConfiguration() -> StudyConfiguration {
     c.training.epochs = 1
     c.regimeSettings["low-noise"] = RegimeSettings(batchSize: 200, learningRate: 0.01)
     c.training.probes.probeSamples = 64
-    c.probeBatchSize = [.cnn: 32]
+    c.probeBatchSize = ["cnn": 32]
     c.training.probes.lambdaIterations = 5
     c.epochProbes.sharpnessDirections = 3
     c.epochProbes.traceProbes = 2
@@ -660,7 +660,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         let p = try StudyConfiguration.load(from: partial)
         #expect(p.regimeSettings["low-noise"] == RegimeSettings(batchSize: 512, learningRate: 0.01))
         #expect(p.regimeSettings["high-noise"] == RegimeSettings())
-        #expect(p.probeBatchSize == [.cnn: 128])
+        #expect(p.probeBatchSize == ["cnn": 128])
         // The written configuration lists every key (unset optional ones as null) and reads back equal.
         let json = try #require(try JSONSerialization.jsonObject(with: p.jsonData()) as? [String: Any])
         #expect(Set(json.keys) == ["training", "seeds", "models", "regimes", "regimeSettings", "probeBatchSize", "microBatchSize", "epochProbes", "finalProbes"])
@@ -692,7 +692,7 @@ func svgSeries(_ url: URL) throws -> [String] {
         expected.training.schedule = .step(everyEpochs: 2, gamma: 0.5)
         expected.training.evaluationBatchSize = 512
         expected.training.probes.probeSamples = 96
-        expected.probeBatchSize = [.mlp: 8, .cnn: 64]
+        expected.probeBatchSize = ["mlp": 8, "cnn": 64]
         expected.training.probes.lambdaIterations = 7
         expected.training.probes.lambdaTolerance = 0.01
         expected.epochProbes = EpochProbeSettings()
@@ -765,10 +765,16 @@ func svgSeries(_ url: URL) throws -> [String] {
         let url = try write(#"{"models": ["vgg"]}"#)
         defer { try? FileManager.default.removeItem(at: url) }
         let v = message { _ = try StudyConfiguration.load(from: url) }
-        #expect(v.contains("'models.0' has an invalid value ('vgg'); expected one of mlp, cnn"), "\(v)")
+        #expect(v.contains("'models.0' has an invalid value ('vgg'); expected a model: a preset name (mlp, cnn)"), "\(v)")
         c = StudyConfiguration()
         c.models = [.mlp, .mlp]
-        #expect(message { try c.validate() }.contains("'models' lists a model twice"))
+        #expect(message { try c.validate() }.contains("'models' lists the model 'mlp' twice"))
+        // Two different models of one name would share their runs' directories and rows.
+        var renamed = try ModelSpec(parsing: "mlp:784-32-10")
+        renamed.name = "mlp"
+        c.models = [.mlp, renamed]
+        let twoNamed = message { try c.validate() }
+        #expect(twoNamed.contains("'models' lists two models named 'mlp'") && twoNamed.contains("give each model its own name"), "\(twoNamed)")
         #expect(message { _ = try StudyConfiguration().setting("model=cnn").validate() }.contains("'training.model' is set from 'models'"))
     }
 

@@ -151,7 +151,7 @@ func runLandscape(_ exe: URL, _ args: [String], in cwd: URL? = nil, stdout: File
                                        "--sharpness-directions", "2", "--ascent-steps", "2", "--power-iterations", "5",
                                        "--data-dir", data.path, "--output-dir", out.path])
         #expect(r.status == 0, "\(r.output)")
-        #expect(r.output.contains("operator: ggn") && r.output.contains("per layer"), "\(r.output)")
+        #expect(r.output.contains("operator: ggn") && r.output.contains("per module"), "\(r.output)")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("probe.json"))) as! [String: Any]
         let blocks = json["blocks"] as! [[String: Any]]
         #expect(blocks.map { $0["name"] as! String } == ["fc1", "fc2", "fc3"])

@@ -11,7 +11,7 @@ import Training
         guard let exe = landscapeExecutable() else { return }
         for (args, expected) in [
             (["train", "--momentum", "1.5"], "--momentum 1.5: 'optimizer.momentum' must be in [0, 1)"),
-            (["train", "--model", "resnet"], "--model resnet: must be one of mlp, cnn"),
+            (["train", "--model", "resnet"], "--model resnet: has an invalid value ('resnet')"),
             (["train", "--epochs=2.5"], "--epochs=2.5: must be an integer"),
             (["train", "--micro-batch", "-1"], "--micro-batch -1: 'optimizer.microBatchSize' must be ≥ 0"),
             (["study", "--sharpness-epsilon", "0"], "--sharpness-epsilon 0: "),
