@@ -67,9 +67,13 @@ public protocol Model: Sendable {
 }
 
 extension Model {
+    /// `false`: each sample's loss is its own.
     public var couplesSamples: Bool { false }
+    /// `self`: no BatchNorm, no dropout.
     public func training(seed: UInt64) -> Self { self }
+    /// The layout's layers (``/Probes/layerBlocks(of:)``): "fc1.weight" and "fc1.bias" form "fc1".
     public var modules: [(name: String, entries: [String])] { layerBlocks(of: layout) }
+    /// Nothing to check.
     public func checkEvaluable() throws {}
 }
 
@@ -103,7 +107,8 @@ extension Model {
     }
 
     /// Mean loss and accuracy of θ on a data set, evaluated in chunks of `batchSize` rows
-    /// with plain tensors. `input` is `[N, inputSize]`.
+    /// with plain tensors. `input` is `[N, inputSize]`. A model that couples its samples
+    /// (train-mode BatchNorm) normalizes each chunk with that chunk's statistics.
     /// - Throws: ``ModelError`` or ``/Autodiff/AutodiffError`` for wrong shapes or lengths.
     public func evaluate<E: TensorScalar>(_ θ: Tensor<E>, input: Tensor<E>, labels: [Int], batchSize: Int) throws -> (loss: Double, accuracy: Double) {
         try validate(input: input, labels: labels)

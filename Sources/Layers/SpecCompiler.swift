@@ -23,23 +23,44 @@ struct SpecCompiler {
         return "\(prefix)\(counters[prefix]!)"
     }
 
-    private mutating func add(_ name: String, _ shape: [Int], _ initializer: SpecModel.Initializer) -> Int {
+    /// The most elements of one per-sample activation or of θ (2⁴⁰): beyond it a spec is refused
+    /// rather than overflowing a count.
+    static let elementLimit = 1 << 40
+
+    /// ∏ shape, or `nil` when it exceeds ``elementLimit``.
+    static func count(_ shape: [Int]) -> Int? {
+        var p = 1
+        for d in shape {
+            let (r, overflow) = p.multipliedReportingOverflow(by: d)
+            if overflow || r > elementLimit { return nil }
+            p = r
+        }
+        return p
+    }
+
+    private var parameterTotal = 0
+
+    private mutating func add(_ name: String, _ shape: [Int], _ initializer: SpecModel.Initializer) throws -> Int {
+        guard let c = Self.count(shape), parameterTotal + c <= Self.elementLimit else {
+            throw ModelError.specification("model \(model): \(name) \(shape) takes the parameter count over 2^40")
+        }
+        parameterTotal += c
         entries.append((name: name, shape: shape))
         initializers.append(initializer)
         return entries.count - 1
     }
 
     /// `name.weight` and `name.bias`, both uniform in ±1/√fan_in (PyTorch's Linear and Conv2d).
-    private mutating func affine(_ name: String, weight: [Int], fanIn: Int, module: Bool = true) -> Slot {
+    private mutating func affine(_ name: String, weight: [Int], fanIn: Int, module: Bool = true) throws -> Slot {
         let bound = 1 / Double(fanIn).squareRoot()
-        let w = add("\(name).weight", weight, .uniform(bound)), b = add("\(name).bias", [weight[0]], .uniform(bound))
+        let w = try add("\(name).weight", weight, .uniform(bound)), b = try add("\(name).bias", [weight[0]], .uniform(bound))
         if module { modules.append((name: name, entries: ["\(name).weight", "\(name).bias"])) }
         return Slot(weight: w, bias: b)
     }
 
     /// A norm's `name.weight` (ones) and `name.bias` (zeros) of `shape`.
-    private mutating func norm(_ name: String, shape: [Int], module: Bool = true) -> Slot {
-        let w = add("\(name).weight", shape, .constant(1)), b = add("\(name).bias", shape, .constant(0))
+    private mutating func norm(_ name: String, shape: [Int], module: Bool = true) throws -> Slot {
+        let w = try add("\(name).weight", shape, .constant(1)), b = try add("\(name).bias", shape, .constant(0))
         if module { modules.append((name: name, entries: ["\(name).weight", "\(name).bias"])) }
         return Slot(weight: w, bias: b)
     }
@@ -47,7 +68,12 @@ struct SpecCompiler {
     /// Compiles `layers` applied to per-sample shape `input`; returns the output shape.
     mutating func compile(_ layers: [LayerSpec], input: [Int], path: String) throws -> [Int] {
         var shape = input
-        for (i, layer) in layers.enumerated() { shape = try compile(layer, shape, path: "\(path)[\(i)]") }
+        for (i, layer) in layers.enumerated() {
+            shape = try compile(layer, shape, path: "\(path)[\(i)]")
+            guard Self.count(shape) != nil else {
+                throw ModelError.specification("model \(model): \(path)[\(i)] (\(layer.kind.rawValue)): the output \(shape) has more than 2^40 elements per sample")
+            }
+        }
         return shape
     }
 
@@ -65,7 +91,7 @@ struct SpecCompiler {
         case let .linear(out):
             guard out > 0 else { throw fail("out must be positive, got \(out)") }
             guard shape.count == 1 else { throw fail("needs a per-sample input [F], got \(shape) (add flatten, globalAvgPool or tokenMean before it)") }
-            steps.append(.linear(affine(next("fc"), weight: [out, shape[0]], fanIn: shape[0])))
+            steps.append(.linear(try affine(next("fc"), weight: [out, shape[0]], fanIn: shape[0])))
             return [out]
         case let .conv2d(out, kernel, stride, padding):
             guard out > 0, kernel > 0, stride > 0, padding >= 0 else {
@@ -77,7 +103,7 @@ struct SpecCompiler {
             do { geometry = try ConvolutionGeometry.checked(input: [1] + shape, filter: filter, stride: stride, padding: padding) } catch {
                 throw fail("input \(shape), filter \(filter), stride \(stride), padding \(padding): \(error)")
             }
-            steps.append(.conv2d(affine(next("conv"), weight: filter, fanIn: c * kernel * kernel), stride: stride, padding: padding))
+            steps.append(.conv2d(try affine(next("conv"), weight: filter, fanIn: c * kernel * kernel), stride: stride, padding: padding))
             return Array(geometry.outputShape.dropFirst())
         case .relu:
             steps.append(.relu); return shape
@@ -105,10 +131,10 @@ struct SpecCompiler {
             let out = try compile(body, input: shape, path: "\(path).residual.body")
             if out == shape && !projection { steps.append(.residualEnd(nil)); return out }
             if shape.count == 1 && out.count == 1 {
-                steps.append(.residualEnd(.init(slot: affine("\(name).proj", weight: [out[0], shape[0]], fanIn: shape[0]), convolutionStride: nil)))
+                steps.append(.residualEnd(.init(slot: try affine("\(name).proj", weight: [out[0], shape[0]], fanIn: shape[0]), convolutionStride: nil)))
             } else if shape.count == 3 && out.count == 3,
                       let stride = (1...shape[1]).first(where: { (shape[1] - 1) / $0 + 1 == out[1] && (shape[2] - 1) / $0 + 1 == out[2] }) {
-                steps.append(.residualEnd(.init(slot: affine("\(name).proj", weight: [out[0], shape[0], 1, 1], fanIn: shape[0]), convolutionStride: stride)))
+                steps.append(.residualEnd(.init(slot: try affine("\(name).proj", weight: [out[0], shape[0], 1, 1], fanIn: shape[0]), convolutionStride: stride)))
             } else {
                 throw fail("the body maps \(shape) to \(out): no projection fits (a linear map between [F] shapes, or a strided 1×1 convolution between [C, H, W] shapes)")
             }
@@ -116,13 +142,13 @@ struct SpecCompiler {
         case .layerNorm:
             // Tokens: over D per token (weight [D]); otherwise over the whole sample (weight of its shape).
             let weight = shape.count == 2 ? [shape[1]] : shape
-            steps.append(.layerNorm(norm(next("ln"), shape: weight), features: weight.reduce(1, *)))
+            steps.append(.layerNorm(try norm(next("ln"), shape: weight), features: weight.reduce(1, *)))
             return shape
         case .batchNorm:
             guard shape.count == 1 || shape.count == 3 else { throw fail("needs features [F] or images [C, H, W], got \(shape)") }
             let name = next("bn")
             batchNorms.append((name: name, width: shape[0]))
-            steps.append(.batchNorm(.init(name: name, slot: norm(name, shape: [shape[0]]), perChannel: shape.count == 3)))
+            steps.append(.batchNorm(.init(name: name, slot: try norm(name, shape: [shape[0]]), perChannel: shape.count == 3)))
             return shape
         case let .dropout(p):
             guard p >= 0, p < 1 else { throw fail("p must be in [0, 1), got \(p)") }
@@ -137,8 +163,8 @@ struct SpecCompiler {
             counters["patch"] = count
             let name = count == 1 ? "patch" : "patch\(count)", position = count == 1 ? "pos_embedding" : "pos_embedding\(count)"
             let tokens = (h / patch) * (w / patch)
-            let slot = affine(name, weight: [dim, c, patch, patch], fanIn: c * patch * patch, module: false)
-            let p = add(position, [tokens, dim], .normal(0.02))
+            let slot = try affine(name, weight: [dim, c, patch, patch], fanIn: c * patch * patch, module: false)
+            let p = try add(position, [tokens, dim], .normal(0.02))
             modules.append((name: name, entries: ["\(name).weight", "\(name).bias", position]))
             steps.append(.patchEmbed(slot, position: p, patch: patch))
             return [tokens, dim]
@@ -146,14 +172,14 @@ struct SpecCompiler {
             let (_, d) = try tokens()
             guard heads > 0, mlp > 0, d % heads == 0 else { throw fail("need heads > 0 dividing D = \(d) and mlp > 0, got heads \(heads), mlp \(mlp)") }
             let name = next("block")
-            let norm1 = norm("\(name).norm1", shape: [d], module: false)
-            let q = affine("\(name).attn.q", weight: [d, d], fanIn: d, module: false)
-            let k = affine("\(name).attn.k", weight: [d, d], fanIn: d, module: false)
-            let v = affine("\(name).attn.v", weight: [d, d], fanIn: d, module: false)
-            let out = affine("\(name).attn.out", weight: [d, d], fanIn: d, module: false)
-            let norm2 = norm("\(name).norm2", shape: [d], module: false)
-            let fc1 = affine("\(name).mlp.fc1", weight: [mlp, d], fanIn: d, module: false)
-            let fc2 = affine("\(name).mlp.fc2", weight: [d, mlp], fanIn: mlp, module: false)
+            let norm1 = try norm("\(name).norm1", shape: [d], module: false)
+            let q = try affine("\(name).attn.q", weight: [d, d], fanIn: d, module: false)
+            let k = try affine("\(name).attn.k", weight: [d, d], fanIn: d, module: false)
+            let v = try affine("\(name).attn.v", weight: [d, d], fanIn: d, module: false)
+            let out = try affine("\(name).attn.out", weight: [d, d], fanIn: d, module: false)
+            let norm2 = try norm("\(name).norm2", shape: [d], module: false)
+            let fc1 = try affine("\(name).mlp.fc1", weight: [mlp, d], fanIn: d, module: false)
+            let fc2 = try affine("\(name).mlp.fc2", weight: [d, mlp], fanIn: mlp, module: false)
             func pair(_ n: String) -> [String] { ["\(name).\(n).weight", "\(name).\(n).bias"] }
             modules.append((name: "\(name).norm", entries: pair("norm1") + pair("norm2")))
             modules.append((name: "\(name).attn", entries: pair("attn.q") + pair("attn.k") + pair("attn.v") + pair("attn.out")))

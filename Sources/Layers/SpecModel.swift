@@ -59,7 +59,8 @@ public struct SpecModel: Model {
     public var couplesSamples: Bool { hasBatchNorm && normalization == .train }
 
     /// The model one SGD step sees: BatchNorm with batch statistics, dropout masks drawn from
-    /// `seed` (SplitMix64, one mask per dropout layer in order, the same for the same seed and batch shape).
+    /// `seed` (``dropoutMask(seed:row:layer:count:p:)``: each sample's mask depends on the seed,
+    /// the sample and the layer only, so a loss in chunks of rows is the same function).
     public func training(seed: UInt64) -> SpecModel {
         var m = self
         if hasBatchNorm { m.normalization = .train }
@@ -142,7 +143,8 @@ public struct SpecModel: Model {
     /// - Throws: ``ModelError/specification(_:)`` naming the layer and the shapes.
     init(spec: ModelSpec) throws {
         var compiler = SpecCompiler(model: spec.name)
-        guard !spec.input.isEmpty, spec.input.allSatisfy({ $0 > 0 }), spec.input.count == 1 || spec.input.count == 3 else {
+        guard !spec.input.isEmpty, spec.input.allSatisfy({ $0 > 0 }), spec.input.count == 1 || spec.input.count == 3,
+              SpecCompiler.count(spec.input) != nil else {
             throw ModelError.specification("model \(spec.name): the input shape must be [F] or [C, H, W] with positive sizes, got \(spec.input)")
         }
         guard !spec.layers.isEmpty else { throw ModelError.specification("model \(spec.name): no layers") }
@@ -177,11 +179,18 @@ public struct SpecModel: Model {
     /// The activations entering step `end` (the logits for `end == steps.count`).
     @inlinable
     func forward<A: ConvolutionAlgebra>(_ parameters: [A], input: A, upTo end: Int) -> A {
-        let n = input.shape[0]
-        var h = inputShape.count == 1 ? input : input.reshaped([n] + inputShape)
+        run(parameters, inputShape.count == 1 ? input : input.reshaped([input.shape[0]] + inputShape), steps: 0..<end,
+            rows: dropoutSeed == nil ? [] : Self.rowKeys(input.primalTensor))
+    }
+
+    /// The activations after `steps` for `h` entering the first of them (outside a residual
+    /// body); `rows`: the samples' keys for dropout masks (``rowKeys(_:)``).
+    @inlinable
+    func run<A: ConvolutionAlgebra>(_ parameters: [A], _ start: A, steps range: Range<Int>, rows: [UInt64]) -> A {
+        var h = start
         var saved: [A] = []
-        var masks = dropoutSeed.map { SplitMix64(seed: $0) }
-        for step in steps[0..<end] {
+        var dropoutLayer = 0
+        for step in steps[range] {
             switch step {
             case let .linear(s):
                 h = A.matmul(h, parameters[s.weight], transposeA: false, transposeB: true).addingRowBroadcast(parameters[s.bias])
@@ -214,10 +223,10 @@ public struct SpecModel: Model {
             case let .batchNorm(b):
                 h = batchNorm(h, b, parameters)
             case let .dropout(p):
-                if var rng = masks {
-                    h = Self.dropout(h, p: p, using: &rng)
-                    masks = rng
+                if let seed = dropoutSeed, p > 0 {
+                    h = Self.dropout(h, p: p, seed: seed, rows: rows, layer: dropoutLayer)
                 }
+                dropoutLayer += 1
             case let .patchEmbed(s, position, patch):
                 h = Self.patchEmbed(h, s, position: parameters[position], patch: patch, parameters)
             case let .transformerBlock(t):
@@ -329,15 +338,43 @@ public struct SpecModel: Model {
         }
     }
 
-    /// Inverted dropout: each element kept with probability 1 − p and scaled by 1/(1 − p), the
-    /// mask drawn element by element in row-major order.
+    /// Inverted dropout: each element kept with probability 1 − p and scaled by 1/(1 − p), row
+    /// i's mask ``dropoutMask(seed:row:layer:count:p:)`` of its key `rows[i]`.
     @inlinable
-    static func dropout<A: ConvolutionAlgebra>(_ x: A, p: Double, using rng: inout SplitMix64) -> A {
-        let count = x.shape.reduce(1, *)
-        let keep = A.Scalar(1 / (1 - p))
-        var mask = [A.Scalar](repeating: 0, count: count)
-        for i in 0..<count where rng.nextUnitInterval() >= p { mask[i] = keep }
-        return x * A(constant: Tensor(shape: x.shape, scalars: mask))
+    static func dropout<A: ConvolutionAlgebra>(_ x: A, p: Double, seed: UInt64, rows: [UInt64], layer: Int) -> A {
+        let n = x.shape[0]
+        guard n > 0 else { return x }
+        let count = x.shape.reduce(1, *) / n
+        precondition(rows.count == n, "SpecModel.dropout: \(rows.count) row keys for a batch of \(n)")
+        let mask = rows.flatMap { dropoutMask(seed: seed, row: $0, layer: layer, count: count, p: p) }
+        return x * A(constant: Tensor(shape: x.shape, scalars: mask.map { A.Scalar($0) }))
+    }
+
+    /// One sample's dropout mask: `count` values, 1/(1 − p) with probability 1 − p and 0
+    /// otherwise, drawn in row-major order from SplitMix64 seeded by the training seed, the
+    /// sample's key and the dropout layer's index (0, 1, … in order): the same sample gets the
+    /// same mask in any batch or chunk.
+    @inlinable
+    public static func dropoutMask(seed: UInt64, row: UInt64, layer: Int, count: Int, p: Double) -> [Double] {
+        var mix = SplitMix64(seed: seed)
+        var rng = SplitMix64(seed: mix.next() ^ row ^ (UInt64(layer) &+ 1) &* 0x9E37_79B9_7F4A_7C15)
+        let keep = 1 / (1 - p)
+        return (0..<count).map { _ in rng.nextUnitInterval() >= p ? keep : 0 }
+    }
+
+    /// Each row's key for its dropout masks: an FNV-1a-style hash (Fowler–Noll–Vo: xor, then
+    /// multiply by the 64-bit FNV prime) of the bit patterns of its values rounded to Float, so
+    /// that a sample's key is the same in every batch and chunk, and in Float and Double.
+    @inlinable
+    public static func rowKeys<E: TensorScalar>(_ input: Tensor<E>) -> [UInt64] {
+        let n = input.shape[0], width = input.count / max(n, 1)
+        return input.withUnsafePointer { p in
+            (0..<n).map { i in
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for j in 0..<width { h = (h ^ UInt64(Float(p[i * width + j]).bitPattern)) &* 0x100_0000_01b3 }
+                return h
+            }
+        }
     }
 
     // MARK: Initialization and statistics

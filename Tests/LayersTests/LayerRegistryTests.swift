@@ -162,4 +162,34 @@ func kinds(of layers: [LayerSpec]) -> Set<LayerSpec.Kind> {
         let d2 = (4 * (try second(h / 2)) - (try second(h))) / 3       // error O(h⁴) + rounding ε·L/h²
         #expect(abs(2 * c[2] - d2) <= 1e-6 * max(abs(d2), 1e-1), "\(m): 2c₂ \(2 * c[2]) vs second difference \(d2)")
     }
+
+    /// Watched<Jet<Tensor>>: the same Taylor coefficients as the Jet; no routing change (an
+    /// infinite radius) without ReLU or max-pool; for the ReLU model the exact forward distance
+    /// to the first sign change of a first-layer pre-activation, which is affine in t.
+    @Test(arguments: LayerRegistry.models.indices) func smoothnessRadii(index: Int) throws {
+        let m = LayerRegistry.models[index]
+        let (model, θ, x, y) = try m.setUp()
+        let loss = try model.loss(on: x, labels: y)
+        var rng = SplitMix64(seed: RegisteredModel.seed &+ 200 &+ UInt64(index))
+        let v = Tensor<Double>.randomNormal([θ.count], using: &rng).normalized()
+        let radius = try smoothnessRadius(of: loss, at: θ, along: v, order: 3)
+        let c = try taylorCoefficients(of: loss, at: θ, along: v, order: 3)
+        for k in 0...3 { #expect(abs(radius.coefficients[k] - c[k]) <= 1e-12 * max(1, abs(c[k])), "\(m): c\(k) \(radius.coefficients[k]) vs \(c[k])") }
+        let routed = kinds(of: m.spec.layers).intersection([.relu, .maxPool])
+        if routed.isEmpty {
+            #expect(radius.radius == .infinity, "\(m): a smooth model has no routing change, got \(radius.radius)")
+        } else {
+            #expect(radius.radius > 0 && radius.radius.isFinite, "\(m): radius \(radius.radius)")
+        }
+        if m.kind == .relu {
+            let prefix = try ModelSpec(name: "prefix", input: m.spec.input, layers: [m.spec.layers[0]]).make()
+            let n = prefix.layout.parameterCount
+            var moved = θ; moved.addScaled(v, 1)
+            let z0: Tensor<Double> = prefix.logits(try prefix.layout.split(θ.flatSlice(0..<n)), input: x)
+            let z1: Tensor<Double> = prefix.logits(try prefix.layout.split(moved.flatSlice(0..<n)), input: x)
+            let roots = zip(z0.scalars, z1.scalars).map { -$0 / ($1 - $0) }.filter { $0 > 0 }
+            let expected = roots.min() ?? .infinity
+            #expect(abs(radius.forward - expected) <= 1e-9 * expected, "\(m): forward radius \(radius.forward) vs \(expected)")
+        }
+    }
 }

@@ -86,6 +86,8 @@ func expectError(_ text: String, naming parts: [String], sourceLocation: SourceL
         expectError("vit:patch7-dim32-depth2-heads4", naming: ["missing mlp"])
         expectError("vit:patch5-dim32-depth1-heads4-mlp64", naming: ["layers[0] (patchEmbed)", "patch 5", "[1, 28, 28]"])
         expectError("rnn:1-2", naming: ["unknown family 'rnn'"])
+        expectError("mlp:9999999999-9999999999-10", naming: ["fc1.weight", "2^40"])
+        expectError(#"{"input": [4000000000, 4000000000, 1], "layers": ["flatten"]}"#, naming: ["input shape"])
         expectError("resnet", naming: ["unknown model 'resnet'", "mlp, cnn", grammar])
     }
 }
@@ -105,6 +107,15 @@ func expectError(_ text: String, naming parts: [String], sourceLocation: SourceL
         // A JSON object without name and input: "custom" on MNIST images.
         let bare = try ModelSpec(parsing: #"{"layers": ["flatten", {"linear": {"out": 10}}]}"#)
         #expect(bare.name == "custom" && bare.input == [1, 28, 28])
+    }
+
+    /// The JSON example of the Layers documentation is a valid model.
+    @Test func documentedExampleBuilds() throws {
+        let article = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/Layers/Layers.docc/Layers.md")
+        let text = try String(contentsOf: article, encoding: .utf8)
+        let start = try #require(text.range(of: "```json\n")), end = try #require(text.range(of: "\n```", range: start.upperBound..<text.endIndex))
+        let model = try ModelSpec(parsing: String(text[start.upperBound..<end.lowerBound])).make()
+        #expect(model.classCount == 10 && model.inputSize == 784 && model.hasBatchNorm && model.hasDropout)
     }
 
     @Test func badJSONNamesThePath() {
@@ -154,20 +165,46 @@ func expectError(_ text: String, naming parts: [String], sourceLocation: SourceL
 
     @Test func identityByDefaultMaskedInTraining() throws {
         let model = try Self.spec.make()
-        let x = Tensor<Double>(repeating: 1, shape: [2, 4000])
+        var rng = SplitMix64(seed: 10)
+        let x = Tensor<Double>.randomUniform([2, 4000], bound: 1, using: &rng).shifted(by: 2)    // in [1, 3)
         let z: Tensor<Double> = model.logits([], input: x)
         #expect(z == x, "dropout must be the identity outside training(seed:)")
-        let m1: Tensor<Double> = model.training(seed: 11).logits([], input: x)
+        let m1: Tensor<Double> = model.training(seed: 11).logits([], input: x) / x
         let keep = 1 / 0.7
-        #expect(m1.scalars.allSatisfy { $0 == 0 || $0 == keep }, "mask values are 0 or 1/(1 − p)")
+        #expect(m1.scalars.allSatisfy { $0 == 0 || abs($0 - keep) <= 1e-15 }, "mask values are 0 or 1/(1 − p)")
         let kept = m1.scalars.filter { $0 != 0 }.count
         // Binomial(8000, 0.7): mean 5600, sd √(8000·0.21) ≈ 41; five standard deviations.
         #expect(abs(Double(kept) - 5600) < 5 * (8000 * 0.21).squareRoot(), "kept \(kept) of 8000 (seed 11)")
-        let again: Tensor<Double> = model.training(seed: 11).logits([], input: x)
+        let again: Tensor<Double> = model.training(seed: 11).logits([], input: x) / x
         #expect(again == m1, "the same seed gives the same mask")
-        let other: Tensor<Double> = model.training(seed: 12).logits([], input: x)
+        let other: Tensor<Double> = model.training(seed: 12).logits([], input: x) / x
         #expect(other != m1, "another seed gives another mask")
+        #expect(m1.scalars[0..<4000] != m1.scalars[4000...], "two samples get different masks")
         #expect(!model.training(seed: 11).couplesSamples)
+    }
+
+    /// A sample's mask depends on the seed, the sample and the layer only: the rows of a batch
+    /// get the masks they get alone, so a chunked loss is the same function as the whole.
+    @Test func masksDoNotDependOnTheBatch() throws {
+        let spec = ModelSpec(name: "drop2", input: [5], layers: [.linear(out: 6), .tanh, .dropout(p: 0.5), .linear(out: 6), .tanh, .dropout(p: 0.5), .linear(out: 3)])
+        let model = try spec.make().training(seed: 4)
+        var rng = SplitMix64(seed: 6)
+        let x = Tensor<Double>.randomNormal([6, 5], using: &rng), y = [0, 1, 2, 2, 1, 0]
+        let θ = model.initialParameters(Double.self, seed: 6)
+        let p = try model.layout.split(θ)
+        let whole: Tensor<Double> = model.logits(p, input: x)
+        for r in [0..<1, 1..<4, 4..<6] {
+            let part: Tensor<Double> = model.logits(p, input: x.rows(r))
+            let diff = zip(part.scalars, whole.rows(r).scalars).map { abs($0 - $1) }.max()!
+            #expect(diff <= 1e-15, "rows \(r): logits alone differ from the batch's by \(diff)")
+        }
+        var chunked = try model.loss(on: x, labels: y)
+        chunked.chunkRows = 4
+        let a = try value(of: chunked, at: θ), b = try value(of: try model.loss(on: x, labels: y), at: θ)
+        #expect(abs(a - b) <= 1e-14, "chunked \(a) vs whole \(b)")
+        // Another seed changes the masks, and so the logits.
+        let other: Tensor<Double> = try spec.make().training(seed: 5).logits(p, input: x)
+        #expect(other != whole)
     }
 
     @Test func trainingLeavesModelsWithoutDropoutOrBatchNormAlone() throws {

@@ -6,7 +6,8 @@ import Optimizers
 import Tensors
 
 /// The presets reproduce the reference structs bit for bit: layout, initial θ (the same
-/// SplitMix64 draws in the same order), logits and gradients in Float and Double.
+/// SplitMix64 draws in the same order), logits, gradients, HVPs and Taylor coefficients in
+/// Float and Double.
 @Suite struct SpecPresetTests {
     static func inputs<E: TensorScalar>(_: E.Type, rows: Int, seed: UInt64) -> (Tensor<E>, [Int]) {
         var rng = SplitMix64(seed: seed)
@@ -28,6 +29,12 @@ import Tensors
         let (v0, g0) = try valueWithGradient(of: try reference.loss(on: x, labels: y), at: θ)
         let (v1, g1) = try valueWithGradient(of: try model.loss(on: x, labels: y), at: θ)
         #expect(v0 == v1 && g0 == g1, "loss and Tracked gradient of \(spec), seed \(seed)")
+        var rng = SplitMix64(seed: seed &+ 2)
+        let v = Tensor<E>(converting: Tensor<Double>.randomNormal([θ.count], using: &rng))
+        #expect(try hessianVectorProduct(of: try reference.loss(on: x, labels: y), at: θ, along: v)
+                == hessianVectorProduct(of: try model.loss(on: x, labels: y), at: θ, along: v), "HVP (Tracked<Dual>) of \(spec)")
+        #expect(try taylorCoefficients(of: try reference.loss(on: x, labels: y), at: θ, along: v, order: 3)
+                == taylorCoefficients(of: try model.loss(on: x, labels: y), at: θ, along: v, order: 3), "Jet coefficients of \(spec)")
     }
 
     @Test func mlpPresetMatchesMLP() throws {
