@@ -8,13 +8,13 @@
 #
 #   bash scripts/architectures.sh [OUTPUT_DIR] [extra `landscape study` options…]
 #
-# OUTPUT_DIR defaults to runs/architectures-TIMESTAMP; EPOCHS (environment) defaults to 3.
+# OUTPUT_DIR defaults to runs/architectures-TIMESTAMP; EPOCHS (environment) defaults to 5.
 # An interrupted run continues with `.build/release/landscape study --resume OUTPUT_DIR`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/architectures-$(date +%Y%m%d-%H%M%S)}
 shift || true
-epochs=${EPOCHS:-3}
+epochs=${EPOCHS:-5}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
 swift build -c release --product landscape
