@@ -8,7 +8,9 @@
 #
 #   bash scripts/architectures.sh [OUTPUT_DIR] [extra `landscape study` options…]
 #
-# OUTPUT_DIR defaults to runs/architectures-TIMESTAMP; EPOCHS (environment) defaults to 5.
+# OUTPUT_DIR defaults to runs/architectures-TIMESTAMP. Environment: EPOCHS (default 5), SEEDS
+# (default "0, 1, 2"), MODELS (default: the twelve below, space-separated) — the note's
+# 10-epoch check is EPOCHS=10 with the eleven MLPs, then EPOCHS=10 SEEDS=0 with the ViT.
 # An interrupted run continues with `.build/release/landscape study --resume OUTPUT_DIR`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,12 +24,14 @@ bin=.build/release/landscape
 
 # The sized compact forms (each the output of `landscape model FORM --parameters 50000` for
 # the same form at width 100 / dim 32; listed here so that the note's runs are fixed text).
-models=(
+default_models=(
   mlp:784-59x2-10 mlp:784-59x2-10+res mlp:784-58x2-10+ln
   mlp:784-52x4-10 mlp:784-52x4-10+res mlp:784-52x4-10+ln mlp:784-52x4-10+bn
   mlp:784-45x8-10 mlp:784-45x8-10+res mlp:784-44x8-10+ln mlp:784-44x8-10+res+ln
   vit:patch7-dim52-depth2-heads4-mlp108
 )
+read -r -a models <<< "${MODELS:-${default_models[*]}}"
+seeds=${SEEDS:-0, 1, 2}
 mkdir -p "$(dirname "$out")"
 config="$out.config.json"
 {
@@ -37,7 +41,7 @@ config="$out.config.json"
   cat <<EOF
 ],
   "regimes": ["high-noise"],
-  "seeds": [0, 1, 2],
+  "seeds": [$seeds],
   "training": {"epochs": $epochs},
   "finalProbes": {"wholeSplitSeeds": 0, "extraFinalProbes": [], "slicePoints": 11}
 }
