@@ -101,21 +101,51 @@ def main(directory):
     for r in final:
         seconds[r["model"]] += sum(num(r[c]) for c in r if c.endswith("_seconds") and math.isfinite(num(r[c])))
 
+    def short(m):
+        return m.replace("mlp-784-", "mlp ").replace("vit-patch7-", "vit ").replace("-high-noise", "")
+
+    def ms(values, digits=3):
+        """mean ± sample sd of the finite values."""
+        v = [x for x in values if math.isfinite(x)]
+        if not v:
+            return "–"
+        return fmt(statistics.mean(v), digits) + (f" ± {fmt(statistics.stdev(v), 2)}" if len(v) > 1 else "")
+
+    def agg_ms(row, digits=3):
+        if row is None:
+            return "–", 0
+        n = int(row["n"])
+        return fmt(num(row["mean"]), digits) + (f" ± {fmt(num(row['sd']), 2)}" if n > 1 else ""), n
+
     print("### Final values per architecture\n")
-    print("Mean ± sample sd [min, max] over the seeds that finished (n), from aggregate.csv; accuracies in %; "
-          "λ_max and trace at the final θ on the probe set (the last epoch's power iteration / Lanczos, Hutchinson); "
-          "peak λ_max and peak batch sharpness: the largest per-epoch value of a run (metrics.csv), to set against "
-          "the heavy-ball stability limit 2(1+μ)/η₀ at the peak rate.\n")
-    print("| architecture | parameters | epochs | test acc. (%) | train acc. (%) | λ_max | peak λ_max over epochs | peak batch sharpness | trace | top Lanczos λ₁ | GGN λ₁ |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("Mean ± sample sd over the n seeds that finished (from aggregate.csv; peak values from metrics.csv). "
+          "Accuracies in %; λ_max (power iteration with Lanczos fallback) and trace (Hutchinson) at the final θ on the "
+          "probe set; GGN λ₁ the Gauss–Newton matrix's top eigenvalue there; peak λ_max and peak batch sharpness the "
+          "largest per-epoch value of each run, against the heavy-ball limit 2(1+μ)/η₀ = 76 at the peak rate.\n")
+    print("| architecture | parameters | n | test acc. | train acc. | λ_max | trace | GGN λ₁ | peak λ_max | peak batch sharpness |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for m in names:
         a = aggregate.get(m, {})
         p = sorted(set(parameters.get(m, {}).values()))
-        print(f"| `{m}` | {', '.join(f'{x:,}' for x in p) or '–'} | {', '.join(str(e) for e in sorted(set(epochs_done.get(m, [])))) or '–'} "
-              f"| {agg_cell(a.get('test_accuracy'), 4)} | {agg_cell(a.get('train_accuracy'), 4)} "
-              f"| {agg_cell(a.get('lambda_max'))} | {spread(peak.get(m, []))} | {spread(peak_batch.get(m, []))} | {agg_cell(a.get('trace'))} "
-              f"| {agg_cell(a.get('lanczos.1'))} | {agg_cell(a.get('ggn.1'))} |")
+        test, n = agg_ms(a.get("test_accuracy"), 4)
+        print(f"| {short(m)} | {', '.join(f'{x:,}' for x in p) or '–'} | {n} | {test} | {agg_ms(a.get('train_accuracy'), 4)[0]} "
+              f"| {agg_ms(a.get('lambda_max'))[0]} | {agg_ms(a.get('trace'))[0]} | {agg_ms(a.get('ggn.1'))[0]} "
+              f"| {ms(peak.get(m, []))} | {ms(peak_batch.get(m, []))} |")
 
+    print("\n### Per seed (final epoch): test accuracy (%) / λ_max / trace\n")
+    seeds = sorted({r["seed"] for r in metrics}, key=int)
+    print("| architecture | " + " | ".join(f"seed {s}" for s in seeds) + " |")
+    print("|---|" + "---|" * len(seeds))
+    for m in names:
+        cells = []
+        for s in seeds:
+            rows = by_run.get((m, s), [])
+            if not rows:
+                cells.append("–")
+                continue
+            last = max(rows, key=lambda r: int(r["epoch"]))
+            cells.append(f"{100 * num(last['test_accuracy']):.2f} / {fmt(num(last['lambda_max']))} / {fmt(num(last['trace']))}")
+        print(f"| {short(m)} | " + " | ".join(cells) + " |")
     print("\n### λ_max and trace per epoch (mean over the seeds that reached the epoch, n)\n")
     max_epoch = max((e for v in epochs_done.values() for e in v), default=0)
     print("| architecture | " + " | ".join(f"epoch {e}: λ_max / trace" for e in range(1, max_epoch + 1)) + " |")
@@ -127,34 +157,66 @@ def main(directory):
             lam = [num(r["lambda_max"]) for r in rows]
             tr = [num(r["trace"]) for r in rows]
             cells.append(f"{fmt(statistics.mean(lam))} / {fmt(statistics.mean(tr))} (n = {len(rows)})" if rows else "–")
-        print(f"| `{m}` | " + " | ".join(cells) + " |")
+        print(f"| {short(m)} | " + " | ".join(cells) + " |")
 
     print("\n### Per-module curvature at the final θ\n")
-    print("Each module's diagonal Hessian block (layers.csv): λ_max by 10 Lanczos steps (a lower bound; * = not converged "
-          "to 1e-6·|λ| in some seed), trace from the Hutchinson probes split by block; mean ± sd over seeds (n).\n")
+    print("Each module's diagonal Hessian block (layers.csv): λ_max by 10 Lanczos steps (a lower bound where not "
+          "converged), trace from 4 Hutchinson probes of the whole Hessian split by block; mean ± sd over seeds.\n")
+
+    def groups(m):
+        """The MLP's modules as input layer, hidden layers, head and norms (None for other models)."""
+        names_ = sorted({r["layer"] for r in layers if r["model"] == m})
+        fcs = sorted((n for n in names_ if n.startswith("fc")), key=lambda n: int(n[2:]))
+        if not fcs or any(not (n.startswith("fc") or n.startswith("ln") or n.startswith("bn")) for n in names_):
+            return None
+        return {"input (fc1)": [fcs[0]], "hidden (fc2…)": fcs[1:-1], "head": [fcs[-1]],
+                "norms": [n for n in names_ if not n.startswith("fc")]}
+
+    print("**MLPs**, modules grouped per seed (max λ_max and Σ trace over the group's blocks; parameters of the group):\n")
+    print("| architecture | input layer: params, λ_max, trace | hidden layers: params, max λ_max, Σ trace | head: params, λ_max, trace | norms: params, max λ_max, Σ trace |")
+    print("|---|---|---|---|---|")
     for m in names:
-        rows = [r for r in layers if r["model"] == m]
-        if not rows:
+        g = groups(m)
+        if g is None:
             continue
+        cells = []
+        for key, members in g.items():
+            if not members:
+                cells.append("–")
+                continue
+            per_seed = defaultdict(list)
+            for r in layers:
+                if r["model"] == m and r["layer"] in members:
+                    per_seed[r["seed"]].append(r)
+            count = sum(int(r["parameters"]) for r in next(iter(per_seed.values())))
+            lam = [max(num(r["lambda_max"]) for r in rs) for rs in per_seed.values()]
+            tr = [sum(num(r["trace"]) for r in rs) for rs in per_seed.values()]
+            cells.append(f"{count:,}, {ms(lam)}, {ms(tr)}")
+        print(f"| {short(m)} | " + " | ".join(cells) + " |")
+    print()
+
+    def module_table(m):
+        rows = [r for r in layers if r["model"] == m]
         modules = OrderedDict()
         for r in rows:
             modules.setdefault(r["layer"], []).append(r)
-        print(f"**`{m}`**\n")
         print("| module | parameters | λ_max | trace | trace per parameter |")
         print("|---|---|---|---|---|")
         for module, rs in modules.items():
             star = "*" if any(r["lambda_max_converged"] != "1" for r in rs) else ""
             tr = [num(r["trace"]) for r in rs]
             per = [t / int(r["parameters"]) for t, r in zip(tr, rs)]
-            print(f"| {module} | {int(rs[0]['parameters']):,} | {spread([num(r['lambda_max']) for r in rs])}{star} | {spread(tr)} | {spread(per)} |")
+            print(f"| {module} | {int(rs[0]['parameters']):,} | {ms([num(r['lambda_max']) for r in rs])}{star} | {ms(tr)} | {ms(per)} |")
         print()
 
-    # Transformer blocks: attention vs feed-forward, summed over blocks per seed.
+    # Models with transformer blocks: every module, then attention vs feed-forward.
     for m in names:
         rows = [r for r in layers if r["model"] == m and (r["layer"].endswith(".attn") or r["layer"].endswith(".mlp"))]
         if not rows:
             continue
-        print(f"**`{m}`: attention vs feed-forward** (per seed: the largest block λ_max and the summed trace of each kind, then over seeds)\n")
+        print(f"**{short(m)}**, every module (* = a block's Lanczos not converged to 1e-6·|λ| in some seed):\n")
+        module_table(m)
+        print(f"**{short(m)}: attention vs feed-forward** (per seed: the largest block λ_max and the summed trace of each kind, then over seeds)\n")
         print("| kind | parameters | max λ_max over blocks | Σ trace | Σ trace per parameter |")
         print("|---|---|---|---|---|")
         for kind in ("attn", "mlp"):
@@ -165,14 +227,21 @@ def main(directory):
             lam = [max(num(r["lambda_max"]) for r in rs) for rs in per_seed.values()]
             tr = [sum(num(r["trace"]) for r in rs) for rs in per_seed.values()]
             count = [sum(int(r["parameters"]) for r in rs) for rs in per_seed.values()]
-            print(f"| {'attention' if kind == 'attn' else 'feed-forward'} | {count[0]:,} | {spread(lam)} | {spread(tr)} | {spread([t / c for t, c in zip(tr, count)])} |")
+            print(f"| {'attention' if kind == 'attn' else 'feed-forward'} | {count[0]:,} | {ms(lam)} | {ms(tr)} | {ms([t / c for t, c in zip(tr, count)])} |")
         print()
+
+    print("<details><summary>Every module of every MLP</summary>\n")
+    for m in names:
+        if groups(m) is not None:
+            print(f"**{short(m)}**\n")
+            module_table(m)
+    print("</details>\n")
 
     print("### Seconds per architecture (all seeds: training, evaluation, epoch and final probes)\n")
     print("| architecture | seconds |")
     print("|---|---|")
     for m in names:
-        print(f"| `{m}` | {seconds.get(m, 0):.0f} |")
+        print(f"| {short(m)} | {seconds.get(m, 0):.0f} |")
     print(f"| all | {sum(seconds.values()):.0f} |")
 
 
