@@ -2,6 +2,9 @@
 """Markdown tables of the architectures experiment (Notes/architectures.md) from a study directory.
 
 Usage: python3 scripts/architectures_tables.py STUDY_DIR
+       python3 scripts/architectures_tables.py --compare STUDY_DIR OTHER_DIR [OTHER_DIR …]
+         (final test accuracy, λ_max and trace per architecture in STUDY_DIR beside the same
+         architectures in the other directories, e.g. the same runs trained for more epochs)
 
 Reads the study's own outputs, never hand-copied numbers: aggregate.csv (final quantities as
 mean, sample sd, min, max over seeds, written by `landscape report`), metrics.csv (per-epoch
@@ -245,7 +248,43 @@ def main(directory):
     print(f"| all | {sum(seconds.values()):.0f} |")
 
 
+def last_epochs(directory):
+    """Per model: the last metrics row of each run, and the run's epoch count."""
+    runs = defaultdict(dict)
+    for r in read(os.path.join(directory, "metrics.csv")):
+        key = r["seed"]
+        if key not in runs[r["model"]] or int(r["epoch"]) > int(runs[r["model"]][key]["epoch"]):
+            runs[r["model"]][key] = r
+    return runs
+
+
+def compare(base, others):
+    a = last_epochs(base)
+    b = defaultdict(dict)
+    for d in others:
+        for m, rs in last_epochs(d).items():
+            b[m].update(rs)
+
+    def cell(rows):
+        if not rows:
+            return "–"
+        epochs = sorted({int(r["epoch"]) for r in rows})
+        def ms(values, accuracy=False):
+            mean = f"{statistics.mean(values):.2f}" if accuracy else fmt(statistics.mean(values))
+            return mean + (f" ± {fmt(statistics.stdev(values), 2)}" if len(values) > 1 else "")
+        return (f"{ms([100 * num(r['test_accuracy']) for r in rows], True)} / {ms([num(r['lambda_max']) for r in rows])} / "
+                f"{ms([num(r['trace']) for r in rows])} (epochs {', '.join(map(str, epochs))}; n = {len(rows)})")
+
+    print("| architecture | first directory: test acc. (%) / λ_max / trace | other directories: the same |")
+    print("|---|---|---|")
+    for m in a:
+        print(f"| {m.replace('mlp-784-', 'mlp ').replace('vit-patch7-', 'vit ')} | {cell(list(a[m].values()))} | {cell(list(b.get(m, {}).values()))} |")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) >= 4 and sys.argv[1] == "--compare":
+        compare(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) == 2:
+        main(sys.argv[1])
+    else:
         sys.exit(__doc__)
-    main(sys.argv[1])
