@@ -725,7 +725,7 @@ func benchProbesAndEpochs<M: Model>(_ m: M) throws {
         let te = timer() - t0
         let (_, gradFlops) = flops(m, batch: samples)
         rows.append(Row(model: label(m), workload: "training epoch (60k samples, 1 run)", precision: "f32", batch: batch, medianSeconds: te,
-                        gflops: gradFlops / te / 1e9, fractionOfGemm: gradFlops / te / 1e9 / sgemm))
+                        gflops: rate(gradFlops, te), fractionOfGemm: rate(gradFlops, te).map { $0 / sgemm }))
         print("done: \(label(m)) epoch at batch \(batch)")
     }
 }
