@@ -5,6 +5,83 @@ enum CompactKind: String, CaseIterable {
     case mlp, cnn, vit
 }
 
+/// The suffixes of the `mlp:` and `cnn:` forms (`+res`, …): their spelling, conflicts, help,
+/// effect and canonical text in one table.
+enum CompactSuffix: String, CaseIterable {
+    // Declaration order is the canonical order of ``CompactForm/text``.
+    case res, ln, bn, tanh, gelu, drop
+
+    /// Suffixes of one group exclude each other (one normalization, one activation).
+    var group: String {
+        switch self {
+        case .ln, .bn: return "normalization"
+        case .tanh, .gelu: return "activation"
+        case .res, .drop: return rawValue
+        }
+    }
+
+    /// As written in lists of the known suffixes.
+    var spelling: String { self == .drop ? "+dropP" : "+\(rawValue)" }
+
+    /// What it does, for ``ModelSpec/compactFormHelp``.
+    var help: String {
+        switch self {
+        case .res: return "+res: hidden layers after the first as residual blocks x + f(x); a block whose width or channels change adds a learned projection, P·x + f(x) (linear, or 1×1 convolution)"
+        case .ln: return "+ln: LayerNorm before each hidden activation"
+        case .bn: return "+bn: BatchNorm before each hidden activation"
+        case .tanh: return "+tanh: tanh as the activation (default ReLU)"
+        case .gelu: return "+gelu: GELU as the activation (default ReLU)"
+        case .drop: return "+drop0.1: dropout with p in [0, 1) after each hidden fully connected activation"
+        }
+    }
+
+    /// The suffix of `text` (`"res"`, `"drop0.1"`), or `nil` when it is none of the table's.
+    init?(text: String) {
+        if text.hasPrefix(Self.drop.rawValue) { self = .drop } else if let s = Self(rawValue: text), s != .drop { self = s } else { return nil }
+    }
+
+    /// Sets this suffix on `form`; `text` is the suffix as written. `false`: a `+dropP` whose P
+    /// is not a number in [0, 1).
+    func apply(_ text: String, to form: inout CompactForm) -> Bool {
+        switch self {
+        case .res: form.residual = true
+        case .ln: form.norm = .layerNorm
+        case .bn: form.norm = .batchNorm
+        case .tanh: form.activation = .tanh
+        case .gelu: form.activation = .gelu
+        case .drop:
+            guard let p = Double(text.dropFirst(rawValue.count)), p >= 0, p < 1 else { return false }
+            form.dropout = p
+        }
+        return true
+    }
+
+    /// This suffix as `form` has it, or `nil` when `form` does not have it.
+    func written(by form: CompactForm) -> String? {
+        switch self {
+        case .res: return form.residual ? "+res" : nil
+        case .ln: return form.norm == .layerNorm ? "+ln" : nil
+        case .bn: return form.norm == .batchNorm ? "+bn" : nil
+        case .tanh: return form.activation == .tanh ? "+tanh" : nil
+        case .gelu: return form.activation == .gelu ? "+gelu" : nil
+        case .drop: return form.dropout.map { "+drop\($0)" }
+        }
+    }
+
+    /// Whether `form`'s layers give this suffix something to act on: `+res` a hidden layer after
+    /// the first (convolution stage or fully connected), `+drop` a hidden fully connected layer,
+    /// the others a hidden layer.
+    func applies(to form: CompactForm) -> Bool {
+        let convolutions = form.kind == .cnn ? form.widths.count : 0
+        let connected = form.kind == .cnn ? form.hidden.count : max(form.widths.count - 2, 0)
+        switch self {
+        case .res: return convolutions >= 2 || connected >= 2
+        case .drop: return connected >= 1
+        case .ln, .bn, .tanh, .gelu: return convolutions + connected >= 1
+        }
+    }
+}
+
 /// A parsed compact form: the grammar of ``ModelSpec/compactFormHelp`` in one place, its
 /// expansion into layers, its canonical text, and its scaling (``ModelSpec/sized(toParameters:tolerance:)``).
 struct CompactForm: Equatable {
@@ -19,6 +96,11 @@ struct CompactForm: Equatable {
     var norm: LayerSpec? = nil
     var activation: LayerSpec = .relu
     var dropout: Double? = nil
+
+    /// The settings of a `vit:` form, in their canonical order: key, and where it is stored.
+    static var vitSettings: [(key: String, value: WritableKeyPath<CompactForm, Int>)] {
+        [("patch", \.patch), ("dim", \.dim), ("depth", \.depth), ("heads", \.heads), ("mlp", \.mlp)]
+    }
 
     /// The classes of the `cnn:` and `vit:` forms (MNIST).
     static let classCount = 10
@@ -53,6 +135,9 @@ struct CompactForm: Equatable {
                     guard let k = Int(pieces[1]), k > 0 else { throw Self.fail(text, "repeat count in '\(item)' is not a positive integer") }
                     repeats = k
                 }
+                guard repeats <= ModelSpec.layerLimit - out.count else {
+                    throw Self.fail(text, "'\(s)' asks for more than \(ModelSpec.layerLimit) \(what)s (at '\(item)')")
+                }
                 out += Array(repeating: w, count: repeats)
             }
             return out
@@ -69,46 +154,37 @@ struct CompactForm: Equatable {
             if halves.count == 2 { hidden = try widthList(halves[1], what: "hidden width") }
         case .vit:
             var seen = Set<String>()
+            let keys = Self.vitSettings.map(\.key)
             for item in body.split(separator: "-", omittingEmptySubsequences: false).map(String.init) {
-                guard let key = ["patch", "dim", "depth", "heads", "mlp"].first(where: { item.hasPrefix($0) }),
-                      let v = Int(item.dropFirst(key.count)), v > 0 else {
-                    throw Self.fail(text, "'\(item)' is not one of patchP, dimD, depthL, headsH, mlpM with a positive integer")
+                guard let setting = Self.vitSettings.first(where: { item.hasPrefix($0.key) }),
+                      let v = Int(item.dropFirst(setting.key.count)), v > 0 else {
+                    throw Self.fail(text, "'\(item)' is not one of \(keys.map { "\($0)N" }.joined(separator: ", ")) with a positive integer N")
                 }
-                guard seen.insert(key).inserted else { throw Self.fail(text, "'\(key)' is given twice") }
-                switch key {
-                case "patch": patch = v
-                case "dim": dim = v
-                case "depth": depth = v
-                case "heads": heads = v
-                default: mlp = v
-                }
+                guard seen.insert(setting.key).inserted else { throw Self.fail(text, "'\(setting.key)' is given twice") }
+                self[keyPath: setting.value] = v
             }
-            let missing = ["patch", "dim", "depth", "heads", "mlp"].filter { !seen.contains($0) }
+            let missing = keys.filter { !seen.contains($0) }
             guard missing.isEmpty else { throw Self.fail(text, "missing \(missing.joined(separator: ", "))") }
             guard dim % heads == 0 else { throw Self.fail(text, "dim \(dim) is not divisible by heads \(heads)") }
+            guard depth <= ModelSpec.layerLimit else { throw Self.fail(text, "depth \(depth) is more than \(ModelSpec.layerLimit) blocks") }
         }
 
-        var seenSuffix = Set<String>()
-        for suffix in parts.dropFirst() {
-            let key = suffix.hasPrefix("drop") ? "drop" : suffix
-            guard seenSuffix.insert(["ln", "bn"].contains(key) ? "norm" : ["tanh", "gelu"].contains(key) ? "activation" : key).inserted else {
-                throw Self.fail(text, "suffix '+\(suffix)' conflicts with an earlier one")
+        var seenGroups = Set<String>()
+        var given: [(CompactSuffix, String)] = []
+        for written in parts.dropFirst() {
+            guard let suffix = CompactSuffix(text: written) else {
+                throw Self.fail(text, "unknown suffix '+\(written)' (known: \(CompactSuffix.allCases.map(\.spelling).joined(separator: ", ")))")
             }
-            if kind == .vit { throw Self.fail(text, "suffix '+\(suffix)': vit takes no suffixes") }
-            switch key {
-            case "res": residual = true
-            case "ln": norm = .layerNorm
-            case "bn": norm = .batchNorm
-            case "tanh": activation = .tanh
-            case "gelu": activation = .gelu
-            case "drop":
-                guard let p = Double(suffix.dropFirst(4)), p >= 0, p < 1 else {
-                    throw Self.fail(text, "suffix '+\(suffix)': the dropout probability must be a number in [0, 1), e.g. +drop0.1")
-                }
-                dropout = p
-            default:
-                throw Self.fail(text, "unknown suffix '+\(suffix)' (known: +res, +ln, +bn, +tanh, +gelu, +dropP)")
+            guard seenGroups.insert(suffix.group).inserted else { throw Self.fail(text, "suffix '+\(written)' conflicts with an earlier one") }
+            if kind == .vit { throw Self.fail(text, "suffix '+\(written)': vit takes no suffixes") }
+            guard suffix.apply(written, to: &self) else {
+                throw Self.fail(text, "suffix '+\(written)': the dropout probability must be a number in [0, 1), e.g. +drop0.1")
             }
+            given.append((suffix, written))
+        }
+        // After all suffixes are read, so that unknown and conflicting ones are named first.
+        for (suffix, written) in given where !suffix.applies(to: self) {
+            throw Self.fail(text, "suffix '+\(written)' has nothing to apply to (\(suffix == .res ? "it needs two hidden layers or convolution stages" : suffix == .drop ? "it needs a hidden fully connected layer" : "it needs a hidden layer"))")
         }
     }
 
@@ -129,14 +205,9 @@ struct CompactForm: Equatable {
         switch kind {
         case .mlp: body = ([String(widths[0])] + (widths.count > 2 ? [run(Array(widths.dropFirst().dropLast()))] : []) + [String(widths.last!)]).joined(separator: "-")
         case .cnn: body = run(widths) + (hidden.isEmpty ? "" : "/" + run(hidden))
-        case .vit: body = "patch\(patch)-dim\(dim)-depth\(depth)-heads\(heads)-mlp\(mlp)"
+        case .vit: body = Self.vitSettings.map { "\($0.key)\(self[keyPath: $0.value])" }.joined(separator: "-")
         }
-        if residual { body += "+res" }
-        if norm == .layerNorm { body += "+ln" }
-        if norm == .batchNorm { body += "+bn" }
-        if activation == .tanh { body += "+tanh" }
-        if activation == .gelu { body += "+gelu" }
-        if let p = dropout { body += "+drop\(p)" }
+        body += CompactSuffix.allCases.compactMap { $0.written(by: self) }.joined()
         return "\(kind.rawValue):\(body)"
     }
 
@@ -179,14 +250,16 @@ struct CompactForm: Equatable {
         }
     }
 
-    /// The form with its hidden sizes scaled by `s` (each at least 1; a vit's dim a multiple of heads).
+    /// The form with its hidden sizes scaled by `s` (each at least 1 and at most
+    /// ``SpecCompiler/elementLimit``, beyond which the spec is refused anyway; a vit's dim a multiple of heads).
     func scaled(by s: Double) -> CompactForm {
-        func scale(_ w: Int) -> Int { max(1, Int((Double(w) * s).rounded())) }
+        func clamped(_ x: Double) -> Int { Int(min(max(x.rounded(), 1), Double(SpecCompiler.elementLimit))) }
+        func scale(_ w: Int) -> Int { clamped(Double(w) * s) }
         var f = self
         switch kind {
         case .mlp: f.widths = [widths[0]] + widths.dropFirst().dropLast().map(scale) + [widths.last!]
         case .cnn: f.widths = widths.map(scale); f.hidden = hidden.map(scale)
-        case .vit: f.dim = heads * max(1, Int((Double(dim) * s / Double(heads)).rounded())); f.mlp = scale(mlp)
+        case .vit: f.dim = heads * clamped(Double(dim) * s / Double(heads)); f.mlp = scale(mlp)
         }
         return f
     }
@@ -201,16 +274,15 @@ struct CompactForm: Equatable {
 extension ModelSpec {
     /// The grammar of the compact forms, for `--help` and error messages.
     public static let compactFormHelp = """
-    Models: a preset (mlp = mlp:784-256-256-10, cnn = cnn:16-32/128), a compact form, or a JSON object.
+    Models: a preset (\(presetForms.map { "\($0.name) = \($0.form)" }.joined(separator: ", "))), a compact form, or a JSON object.
       mlp:784-256-256-10        linear layers of these widths (input first), the activation between; WxK repeats a width (784-128x4-10)
       cnn:16-32/128             per channel count a 5×5 convolution (padding 2), the activation and a 2×2 max-pool; flatten;
                                 linear layers of the widths after '/' (optional) with the activation; linear → 10
       vit:patch7-dim32-depth2-heads4-mlp64
                                 patch embedding (kernel = stride = patch) and a position embedding, depth pre-norm encoder
                                 blocks (heads divides dim, FFN width mlp, GELU), LayerNorm, mean over tokens, linear → 10
-      suffixes for mlp and cnn, joined by '+': +res (hidden layers after the first as residual blocks x + f(x)),
-        +ln / +bn (LayerNorm / BatchNorm before each hidden activation), +tanh / +gelu (activation; default ReLU),
-        +drop0.1 (dropout with p in [0, 1) after each hidden fully connected activation)
+      at most \(layerLimit) widths per list and \(layerLimit) blocks; suffixes for mlp and cnn, joined by '+', each needing a layer to act on:
+    \(CompactSuffix.allCases.map { "    " + $0.help }.joined(separator: "\n"))
     """
 
     /// A compact form's spec.
@@ -229,13 +301,20 @@ extension ModelSpec {
         }
         guard target >= 1, tolerance >= 0 else { throw ModelError.specification("sizing \(description): need a target ≥ 1 and a tolerance ≥ 0, got \(target) and \(tolerance)") }
         let form = try CompactForm(parsing: text)
-        func count(_ s: Double) throws -> (Int, CompactForm) { let f = form.scaled(by: s); return (try f.spec.parameterCount, f) }
-        var lo = -12.0, hi = 12.0      // log₂ of the factor
-        var best = try count(1)
+        // A count over the compiler's limit (a ModelError) is "too many".
+        func count(_ s: Double) -> (Int, CompactForm) {
+            let f = form.scaled(by: s)
+            return ((try? f.spec.parameterCount) ?? Int.max, f)
+        }
+        var best = count(1)
         func consider(_ c: (Int, CompactForm)) { if abs(c.0 - target) < abs(best.0 - target) { best = c } }
-        for _ in 0..<60 {
+        // log₂ of the factor: widen [lo, hi] by 12 at a time (to ±60) until it brackets the target, then bisect.
+        var lo = -12.0, hi = 12.0
+        while hi < 60, count(Foundation.pow(2, hi)).0 < target { lo = hi; hi += 12 }
+        while lo > -60, count(Foundation.pow(2, lo)).0 > target { hi = lo; lo -= 12 }
+        for _ in 0..<80 {
             let mid = (lo + hi) / 2
-            let c = try count(Foundation.pow(2, mid))
+            let c = count(Foundation.pow(2, mid))
             consider(c)
             if c.0 == target { break }
             if c.0 < target { lo = mid } else { hi = mid }

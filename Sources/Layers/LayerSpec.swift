@@ -28,7 +28,8 @@ public indirect enum LayerSpec: Hashable, Sendable {
     case flatten
     /// `x + body(x)`, or `P x + body(x)` with a learned projection P (a 1×1 convolution of the
     /// stride that matches the spatial sizes for images, a linear map for features) when the
-    /// shapes differ or `projection` is true (He et al. 2016, eq. 1 and 2).
+    /// shapes differ or `projection` is true (He et al. 2016, eq. 1 and 2). Tokens `[T, D]` have
+    /// no projection: their body must keep the shape.
     case residual(body: [LayerSpec], projection: Bool)
     /// Layer normalization (Ba, Kiros & Hinton 2016) with an elementwise affine map, ε = 1e-5:
     /// over all per-sample axes (`[F]`, `[C, H, W]`; weight of that shape), or over D for each
@@ -47,7 +48,10 @@ public indirect enum LayerSpec: Hashable, Sendable {
     case patchEmbed(patch: Int, dim: Int)
     /// A pre-norm transformer encoder block (Xiong et al. 2020): x + MHSA(LN(x)), then
     /// x + FFN(LN(x)) with FFN = Linear(D→mlp) → GELU → Linear(mlp→D); `[T, D] → [T, D]`, D
-    /// divisible by `heads` (Vaswani et al. 2017, eq. 1 and 2 for the attention).
+    /// divisible by `heads` (Vaswani et al. 2017, eq. 1 and 2 for the attention). The attention's
+    /// q, k, v and out projections are four separate Linear layers (`blockK.attn.q`, …) with
+    /// Linear's default initialization, uniform ±1/√D for weights and biases — not
+    /// `nn.MultiheadAttention`'s Xavier-uniform in-projection and zero biases.
     case transformerBlock(heads: Int, mlp: Int)
     /// The mean over tokens: `[T, D] → [D]`.
     case tokenMean

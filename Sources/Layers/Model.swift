@@ -17,6 +17,10 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case missingStatistics(model: String, layers: [String])
     /// A per-sample quantity asked of a model whose loss couples the samples (``Model/couplesSamples``).
     case couplesSamples(model: String, operation: String)
+    /// A train-mode BatchNorm layer that would see one value per feature or channel (a batch of
+    /// one row; for `[N, C, H, W]`, N·H·W = 1): its batch variance is zero. PyTorch refuses the
+    /// same ("Expected more than 1 value per channel when training").
+    case batchTooSmall(model: String, layer: String, rows: Int)
 
     public var description: String {
         switch self {
@@ -28,6 +32,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "\(model): BatchNorm layers \(layers.joined(separator: ", ")) have no eval-mode statistics (compute them at θ with withPopulationStatistics, or use train mode)"
         case let .couplesSamples(model, operation):
             return "\(model): \(operation) is not defined while BatchNorm uses batch statistics (train mode couples the samples of a batch); use eval mode"
+        case let .batchTooSmall(model, layer, rows):
+            return "\(model): BatchNorm layer \(layer) in train mode needs more than 1 value per channel, a batch of \(rows) row\(rows == 1 ? "" : "s") gives 1 (use a larger batch or eval mode)"
         }
     }
 }
@@ -64,6 +70,11 @@ public protocol Model: Sendable {
     /// Throws when the model cannot compute logits as configured (eval-mode BatchNorm without
     /// statistics); ``validate(input:labels:)`` calls it. Default: nothing to check.
     func checkEvaluable() throws
+    /// Throws when the model cannot compute logits for a batch of `rows` rows (train-mode
+    /// BatchNorm with one value per channel, ``ModelError/batchTooSmall(model:layer:rows:)``);
+    /// ``validate(input:labels:)`` and ``evaluate(_:input:labels:batchSize:)`` call it.
+    /// Default: nothing to check.
+    func checkBatch(rows: Int) throws
 }
 
 extension Model {
@@ -75,6 +86,8 @@ extension Model {
     public var modules: [(name: String, entries: [String])] { layerBlocks(of: layout) }
     /// Nothing to check.
     public func checkEvaluable() throws {}
+    /// Nothing to check.
+    public func checkBatch(rows: Int) throws {}
 }
 
 /// A ``Model`` without convolutions: its logits run in any ``/Autodiff/TensorAlgebra``.
@@ -84,13 +97,15 @@ public protocol TensorModel: Model {
 }
 
 extension Model {
-    /// Checks an input batch and its labels, and that the model can run (``checkEvaluable()``).
+    /// Checks an input batch and its labels, and that the model can run (``checkEvaluable()``,
+    /// ``checkBatch(rows:)`` for the whole batch).
     /// - Throws: ``ModelError`` naming the problem.
     public func validate<E>(input: Tensor<E>, labels: [Int]) throws {
         try checkEvaluable()
         guard input.rank == 2, input.shape[1] == inputSize else {
             throw ModelError.inputShape(model: name, expected: "[N, \(inputSize)]", actual: input.shape)
         }
+        if input.shape[0] > 0 { try checkBatch(rows: input.shape[0]) }
         guard labels.count == input.shape[0] else {
             throw ModelError.labels("\(name): \(labels.count) labels for a batch of \(input.shape[0])")
         }
@@ -115,6 +130,8 @@ extension Model {
         let params = try layout.split(θ)
         let n = input.shape[0]
         guard n > 0 else { return (.nan, .nan) }
+        // The last chunk is the smallest.
+        if n % max(batchSize, 1) != 0 { try checkBatch(rows: n % max(batchSize, 1)) }
         var totalLoss = 0.0, correct = 0
         for r in RowChunks(rows: n, size: max(batchSize, 1)) {
             let y = Array(labels[r])

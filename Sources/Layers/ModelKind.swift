@@ -1,5 +1,6 @@
-/// The models of this package by name: the one list of model names (CLI options, configuration
-/// files, run.json, the study's `models`).
+/// The two reference structs ``MLP`` and ``CNN`` by name. Not the list of model names: models are
+/// ``ModelSpec``s and their preset names are ``ModelSpec/presets``; this enum remains only for
+/// `BatchChunking.rows(for: ModelKind)`, the benchmarks and tests.
 public enum ModelKind: String, CaseIterable, Codable, CodingKeyRepresentable, Sendable {
     /// The MLP, 784→256→256→10 (``MLP``).
     case mlp

@@ -8,7 +8,7 @@ import Foundation
 /// (`"mlp"`, `"cnn"`), a compact form (`"mlp:784-512-512-10+res"`, ``compactFormHelp``), or a
 /// JSON object `{"name": …, "input": [1, 28, 28], "layers": [...]}` (``LayerSpec``). Encoding
 /// writes the shortest of the three that the spec has, so a configuration naming a preset
-/// writes the bytes it wrote when models were named by ``ModelKind``.
+/// writes the bytes it wrote when models were named by the enum `ModelKind` (`"mlp"`).
 public struct ModelSpec: Hashable, Sendable, CustomStringConvertible {
     /// The name used by configurations, CSV columns and per-model maps: the preset's name, the
     /// compact form with its first ':' written '-' (`"mlp-784-512-512-10"`), or the JSON's "name".
@@ -26,16 +26,24 @@ public struct ModelSpec: Hashable, Sendable, CustomStringConvertible {
     /// The MNIST image shape, the input of the compact `cnn:` and `vit:` forms and of a JSON object without "input".
     public static let mnistInput = [1, 28, 28]
 
+    /// The presets' names and defining compact forms: the one table from which ``mlp``, ``cnn``,
+    /// ``presets``, ``compactForm`` and ``compactFormHelp`` follow.
+    static let presetForms: [(name: String, form: String)] = [("mlp", "mlp:784-256-256-10"), ("cnn", "cnn:16-32/128")]
+
     /// The MLP of the study, 784→256→256→10 with ReLU: the same layout, initial θ and logits as ``MLP``.
-    public static let mlp = preset("mlp", "mlp:784-256-256-10")
+    public static let mlp = preset("mlp")
     /// The CNN of the study: the same layout, initial θ and logits as ``CNN``.
-    public static let cnn = preset("cnn", "cnn:16-32/128")
+    public static let cnn = preset("cnn")
     /// The presets, the one list of preset names.
-    public static let presets: [ModelSpec] = [.mlp, .cnn]
+    public static let presets: [ModelSpec] = presetForms.map { preset($0.name) }
 
-    private static let presetForms = ["mlp": "mlp:784-256-256-10", "cnn": "cnn:16-32/128"]
+    /// The most hidden widths (or channel counts, or transformer blocks) of a compact form, and
+    /// the most layers of a spec counting those inside residual bodies: beyond it a spec is
+    /// refused before anything is built.
+    public static let layerLimit = 10_000
 
-    private static func preset(_ name: String, _ form: String) -> ModelSpec {
+    private static func preset(_ name: String) -> ModelSpec {
+        guard let form = presetForms.first(where: { $0.name == name })?.form else { preconditionFailure("ModelSpec: no preset \(name)") }
         do {
             var spec = try ModelSpec(compact: form)
             spec.name = name
@@ -49,7 +57,7 @@ public struct ModelSpec: Hashable, Sendable, CustomStringConvertible {
     /// The compact text of this spec when it has one (a preset's defining form,
     /// `"mlp:784-256-256-10"` for ``mlp``), else `nil`.
     public var compactForm: String? {
-        if let form = Self.presetForms[name], isPreset { return form }
+        if isPreset, let form = Self.presetForms.first(where: { $0.name == name })?.form { return form }
         guard let dash = name.firstIndex(of: "-"), CompactKind(rawValue: String(name[..<dash])) != nil else { return nil }
         var text = name
         text.replaceSubrange(dash...dash, with: ":")

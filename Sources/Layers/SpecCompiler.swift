@@ -11,7 +11,8 @@ struct SpecCompiler {
     var entries: [(name: String, shape: [Int])] = []
     var initializers: [SpecModel.Initializer] = []
     var modules: [(name: String, entries: [String])] = []
-    var batchNorms: [(name: String, width: Int)] = []
+    /// Each BatchNorm's name, feature or channel count, and positions per channel (H·W, or 1 for features).
+    var batchNorms: [(name: String, width: Int, positions: Int)] = []
     var hasDropout = false
     private var counters: [String: Int] = [:]
 
@@ -39,6 +40,8 @@ struct SpecCompiler {
     }
 
     private var parameterTotal = 0
+    /// The layers compiled so far, those inside residual bodies included.
+    private var layerTotal = 0
 
     private mutating func add(_ name: String, _ shape: [Int], _ initializer: SpecModel.Initializer) throws -> Int {
         guard let c = Self.count(shape), parameterTotal + c <= Self.elementLimit else {
@@ -66,9 +69,15 @@ struct SpecCompiler {
     }
 
     /// Compiles `layers` applied to per-sample shape `input`; returns the output shape.
+    /// - Throws: ``ModelError/specification(_:)`` also when the layers, counting those inside
+    ///   residual bodies, number more than ``ModelSpec/layerLimit``.
     mutating func compile(_ layers: [LayerSpec], input: [Int], path: String) throws -> [Int] {
         var shape = input
         for (i, layer) in layers.enumerated() {
+            layerTotal += 1
+            guard layerTotal <= ModelSpec.layerLimit else {
+                throw ModelError.specification("model \(model): \(path)[\(i)]: more than \(ModelSpec.layerLimit) layers (counting those inside residual bodies)")
+            }
             shape = try compile(layer, shape, path: "\(path)[\(i)]")
             guard Self.count(shape) != nil else {
                 throw ModelError.specification("model \(model): \(path)[\(i)] (\(layer.kind.rawValue)): the output \(shape) has more than 2^40 elements per sample")
@@ -130,6 +139,9 @@ struct SpecCompiler {
             steps.append(.residualStart)
             let out = try compile(body, input: shape, path: "\(path).residual.body")
             if out == shape && !projection { steps.append(.residualEnd(nil)); return out }
+            if shape.count == 2 || out.count == 2 {
+                throw fail("the body maps \(shape) to \(out)\(projection ? " and a projection is asked for" : ""): a projection is not available for [T, D] tokens")
+            }
             if shape.count == 1 && out.count == 1 {
                 steps.append(.residualEnd(.init(slot: try affine("\(name).proj", weight: [out[0], shape[0]], fanIn: shape[0]), convolutionStride: nil)))
             } else if shape.count == 3 && out.count == 3,
@@ -147,8 +159,9 @@ struct SpecCompiler {
         case .batchNorm:
             guard shape.count == 1 || shape.count == 3 else { throw fail("needs features [F] or images [C, H, W], got \(shape)") }
             let name = next("bn")
-            batchNorms.append((name: name, width: shape[0]))
-            steps.append(.batchNorm(.init(name: name, slot: try norm(name, shape: [shape[0]]), perChannel: shape.count == 3)))
+            let index = batchNorms.count
+            batchNorms.append((name: name, width: shape[0], positions: shape.dropFirst().reduce(1, *)))
+            steps.append(.batchNorm(.init(name: name, index: index, slot: try norm(name, shape: [shape[0]]), perChannel: shape.count == 3)))
             return shape
         case let .dropout(p):
             guard p >= 0, p < 1 else { throw fail("p must be in [0, 1), got \(p)") }
@@ -173,6 +186,9 @@ struct SpecCompiler {
             guard heads > 0, mlp > 0, d % heads == 0 else { throw fail("need heads > 0 dividing D = \(d) and mlp > 0, got heads \(heads), mlp \(mlp)") }
             let name = next("block")
             let norm1 = try norm("\(name).norm1", shape: [d], module: false)
+            // q, k, v and out are four separate Linear layers with Linear's default initialization
+            // (uniform ±1/√D for weights and biases), not nn.MultiheadAttention's (Xavier-uniform
+            // in_proj_weight, zero in_proj_bias and out_proj.bias).
             let q = try affine("\(name).attn.q", weight: [d, d], fanIn: d, module: false)
             let k = try affine("\(name).attn.k", weight: [d, d], fanIn: d, module: false)
             let v = try affine("\(name).attn.v", weight: [d, d], fanIn: d, module: false)

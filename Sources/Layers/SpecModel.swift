@@ -26,7 +26,17 @@ public struct SpecModel: Model {
     public var normalization: NormalizationMode = .eval
     /// Eval-mode BatchNorm statistics by layer name (`bn1`, …): per feature (`[F]`) or channel
     /// (`[C]`) mean and biased variance, constants in θ (``withPopulationStatistics(at:input:chunk:)``).
-    public var statistics: [String: (mean: Tensor<Double>, variance: Tensor<Double>)] = [:]
+    public var statistics: [String: (mean: Tensor<Double>, variance: Tensor<Double>)] = [:] {
+        didSet { evalConstants = batchNormLayers.map { statistics[$0].map(Self.constants) } }
+    }
+    /// Per BatchNorm layer in order (``BatchNormStep/index``): the eval-mode mean and
+    /// √(variance + ε) from ``statistics``, computed once when they are set; `nil` when missing.
+    @usableFromInline var evalConstants: [(mean: Tensor<Double>, std: Tensor<Double>)?]
+
+    /// The mean and √(variance + ε) of eval-mode statistics.
+    static func constants(_ s: (mean: Tensor<Double>, variance: Tensor<Double>)) -> (mean: Tensor<Double>, std: Tensor<Double>) {
+        (mean: s.mean, std: Tensor.sqrt(s.variance.shifted(by: normalizationEpsilon)))
+    }
     /// The seed of the dropout masks (``training(seed:)``); `nil`: dropout is the identity.
     public var dropoutSeed: UInt64? = nil
     /// The layout of θ.
@@ -79,8 +89,19 @@ public struct SpecModel: Model {
         if !missing.isEmpty { throw ModelError.missingStatistics(model: name, layers: missing) }
     }
 
+    /// - Throws: ``ModelError/batchTooSmall(model:layer:rows:)`` in train mode when a BatchNorm
+    ///   layer would see one value per feature or channel (`rows` · H·W = 1).
+    public func checkBatch(rows: Int) throws {
+        guard normalization == .train else { return }
+        if let (name, _) = zip(batchNormLayers, batchNormPositions).first(where: { $0.1 * rows <= 1 }) {
+            throw ModelError.batchTooSmall(model: self.name, layer: name, rows: rows)
+        }
+    }
+
     /// Each BatchNorm layer's feature or channel count.
     let batchNormWidths: [Int]
+    /// Each BatchNorm layer's positions per channel: H·W for images, 1 for features.
+    let batchNormPositions: [Int]
 
     // MARK: The plan
 
@@ -98,6 +119,8 @@ public struct SpecModel: Model {
     /// A BatchNorm layer: its statistics' name, affine parameters, and whether it is per channel of `[N, C, H, W]`.
     @usableFromInline struct BatchNormStep: Sendable {
         @usableFromInline let name: String
+        /// Its position among the BatchNorm layers (``evalConstants``).
+        @usableFromInline let index: Int
         @usableFromInline let slot: Slot
         @usableFromInline let perChannel: Bool
     }
@@ -126,7 +149,8 @@ public struct SpecModel: Model {
         case transformerBlock(TransformerStep)
     }
 
-    /// How a layout entry is initialized (PyTorch's defaults).
+    /// How a layout entry is initialized (PyTorch's defaults per layer; attention's q, k, v, out as
+    /// separate Linear layers, not `nn.MultiheadAttention`'s Xavier-uniform and zero biases).
     enum Initializer {
         /// Uniform in ±bound (Linear and Conv2d weights and biases, bound 1/√fan_in).
         case uniform(Double)
@@ -162,6 +186,8 @@ public struct SpecModel: Model {
         self.modules = compiler.modules
         self.batchNormLayers = compiler.batchNorms.map(\.name)
         self.batchNormWidths = compiler.batchNorms.map(\.width)
+        self.batchNormPositions = compiler.batchNorms.map(\.positions)
+        self.evalConstants = Array(repeating: nil, count: compiler.batchNorms.count)
         self.hasDropout = compiler.hasDropout
     }
 
@@ -328,11 +354,11 @@ public struct SpecModel: Model {
             let y = c / spread(std) * spread(weight)
             return b.perChannel ? y.addingChannelBias(bias) : y.addingRowBroadcast(bias)
         case .eval:
-            guard let s = statistics[b.name] else {
+            guard let s = evalConstants[b.index] else {
                 preconditionFailure("\(ModelError.missingStatistics(model: name, layers: [b.name]))")
             }
             mean = A(constant: Tensor(converting: s.mean))
-            std = A(constant: Tensor(converting: Tensor.sqrt(s.variance.shifted(by: Self.normalizationEpsilon))))
+            std = A(constant: Tensor(converting: s.std))
             let y = (x - spread(mean)) / spread(std) * spread(weight)
             return b.perChannel ? y.addingChannelBias(bias) : y.addingRowBroadcast(bias)
         }
@@ -346,8 +372,10 @@ public struct SpecModel: Model {
         guard n > 0 else { return x }
         let count = x.shape.reduce(1, *) / n
         precondition(rows.count == n, "SpecModel.dropout: \(rows.count) row keys for a batch of \(n)")
-        let mask = rows.flatMap { dropoutMask(seed: seed, row: $0, layer: layer, count: count, p: p) }
-        return x * A(constant: Tensor(shape: x.shape, scalars: mask.map { A.Scalar($0) }))
+        var mask: [A.Scalar] = []
+        mask.reserveCapacity(n * count)
+        for row in rows { appendDropoutMask(seed: seed, row: row, layer: layer, count: count, p: p, to: &mask) }
+        return x * A(constant: Tensor(shape: x.shape, scalars: mask))
     }
 
     /// One sample's dropout mask: `count` values, 1/(1 − p) with probability 1 − p and 0
@@ -356,10 +384,19 @@ public struct SpecModel: Model {
     /// same mask in any batch or chunk.
     @inlinable
     public static func dropoutMask(seed: UInt64, row: UInt64, layer: Int, count: Int, p: Double) -> [Double] {
+        var mask: [Double] = []
+        mask.reserveCapacity(count)
+        appendDropoutMask(seed: seed, row: row, layer: layer, count: count, p: p, to: &mask)
+        return mask
+    }
+
+    /// ``dropoutMask(seed:row:layer:count:p:)`` appended to `mask` in the element type.
+    @inlinable
+    static func appendDropoutMask<E: TensorScalar>(seed: UInt64, row: UInt64, layer: Int, count: Int, p: Double, to mask: inout [E]) {
         var mix = SplitMix64(seed: seed)
         var rng = SplitMix64(seed: mix.next() ^ row ^ (UInt64(layer) &+ 1) &* 0x9E37_79B9_7F4A_7C15)
-        let keep = 1 / (1 - p)
-        return (0..<count).map { _ in rng.nextUnitInterval() >= p ? keep : 0 }
+        let keep = E(1 / (1 - p))
+        for _ in 0..<count { mask.append(rng.nextUnitInterval() >= p ? keep : 0) }
     }
 
     /// Each row's key for its dropout masks: an FNV-1a-style hash (Fowler–Noll–Vo: xor, then
