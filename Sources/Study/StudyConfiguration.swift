@@ -228,7 +228,7 @@ public struct StudyConfiguration: ConfigurationValue {
     /// The settings of each regime (batch size, η₀, and optionally epochs, warm-up, stopping rule).
     public var regimeSettings: [String: RegimeSettings] = Dictionary(uniqueKeysWithValues: StudyConfiguration.protocolRegimes.map { ($0.name, $0.settings) })
     /// Rows per chunk of the probe set in HVPs, per model name (missing: `training.probes.probeBatchSize`);
-    /// the presets' measured preferences (``/Layers/BatchChunking/preferredRows(for:)``: the CNN's 64).
+    /// the presets' measured preferences (`BatchChunking.preferredRows(for:)`: the CNN's 64).
     public var probeBatchSize: [String: Int] = Dictionary(uniqueKeysWithValues: ModelSpec.presets.compactMap { m in BatchChunking.preferredRows(for: m).map { (m.name, $0) } })
     /// Rows per gradient evaluation inside an SGD step, per model name (missing:
     /// `training.optimizer.microBatchSize`); see ``/Training/OptimizerSettings/microBatchSize``.
@@ -468,6 +468,20 @@ public struct StudyConfiguration: ConfigurationValue {
             if let problem = Self.modelNameProblem(m.name) { throw bad("models", "names the model '\(m.name.prefix(80))'; \(problem)") }
             do { _ = try m.parameterCount } catch { throw bad("models", "holds the model '\(m.name)', which cannot be built: \(error)") }
         }
+        // The per-model maps are keyed by name, so a typo would silently never apply: each key must
+        // name a model of the study or a preset (the defaults carry the presets' entries, e.g. the
+        // CNN's probeBatchSize and low-noise-matched rate, also in a study without them).
+        let knownModels = models.map(\.name) + ModelSpec.presets.map(\.name).filter { p in !models.contains { $0.name == p } }
+        func checkModelKeys(_ key: String, _ names: some Collection<String>) throws {
+            if let unknown = names.sorted().first(where: { !knownModels.contains($0) }) {
+                throw bad("\(key).\(unknown)", "names the model '\(unknown.prefix(80))', which is neither in 'models' nor a preset; known model names: \(knownModels.joined(separator: ", "))")
+            }
+        }
+        for (r, settings) in regimeSettings.sorted(by: { $0.key < $1.key }) {
+            try checkModelKeys("regimeSettings.\(r).learningRates", (settings.learningRates ?? [:]).keys)
+        }
+        try checkModelKeys("probeBatchSize", probeBatchSize.keys)
+        try checkModelKeys("microBatchSize", microBatchSize.keys)
         guard !regimes.isEmpty else { throw bad("regimes", "is empty") }
         guard Set(regimes).count == regimes.count else { throw bad("regimes", "lists a regime twice: \(regimes)") }
         for r in regimes where regimeSettings[r] == nil {

@@ -159,7 +159,8 @@ public struct Trainer {
     /// the ``TrainingConfiguration/stopping`` rule (which is then the last: its epoch probes run as
     /// after the last epoch; a state already there trains no further). With
     /// ``ProbeSettings/lambdaEverySteps`` = K, λ_max after every K-th step of the run
-    /// (``stepProbes(for:)``) goes to the store's steps.csv and ``onStepMetrics``; with
+    /// (``stepProbes(for:)``; for a model with BatchNorm in eval mode, with the population statistics
+    /// at θ of the epoch's start) goes to the store's steps.csv and ``onStepMetrics``; with
     /// ``ProbeSettings/stepCurvature``, the curvature along every step's update goes to its
     /// step-curvature.csv and ``onStepCurvature`` (a warning through ``log`` when it exceeds the
     /// stability limit). `onStep` is
@@ -208,8 +209,15 @@ public struct Trainer {
         }
         let stepProbes = Self.stepProbes(for: cfg)
         let recordsCurvature = p.stepCurvature == true
+        // The step probes' eval-mode model: BatchNorm population statistics at θ of the epoch's start
+        // (the previous epoch's evaluation, at the same θ; so a resumed run probes as an uninterrupted
+        // one). Recomputing them at every probed step would cost a pass over the training split each.
+        var epochStartModel: M? = nil
         var all: [EpochMetrics] = []
         for epoch in firstEpoch...cfg.epochs {
+            if stepProbes != nil, normalization == .eval, epochStartModel == nil {
+                epochStartModel = try Self.normalized(model, at: θ, input: trainX, mode: .eval, chunk: cfg.evaluationBatchSize)
+            }
             let t0 = Date()
             var lossSum = 0.0
             var step = 0
@@ -257,7 +265,7 @@ public struct Trainer {
                     let values: [Double], probeStart = Date()
                     defer { stepProbeSeconds += Date().timeIntervalSince(probeStart) }
                     do {
-                        var context = try probeContext(seed: cfg.seed &+ UInt64(optimizer.step))
+                        var context = try probeContext(seed: cfg.seed &+ UInt64(optimizer.step), evaluated: epochStartModel)
                         if let stepEigenvector { context.warmStarts[LambdaMaxProbe.name] = stepEigenvector }
                         values = try stepProbes.measure(&context)
                         stepEigenvector = context.warmStarts[LambdaMaxProbe.name] ?? stepEigenvector
@@ -287,6 +295,7 @@ public struct Trainer {
             let (vaL, vaA) = data.validation.count > 0 ? try evaluated.evaluate(θ, input: valX, labels: valY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
             let (teL, teA) = data.test.count > 0 ? try evaluated.evaluate(θ, input: testX, labels: testY, batchSize: cfg.evaluationBatchSize) : (.nan, .nan)
             let evaluationSeconds = Date().timeIntervalSince(t1)
+            if stepProbes != nil { epochStartModel = evaluated }
             guard trL.isFinite else {
                 throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, loss: trL, lastCheckpoint: lastCheckpoint, cause: cause())
             }

@@ -91,7 +91,9 @@ public struct TrainingConfiguration: ConfigurationValue {
             }
         }
         if let names = p.extraProbes, Set(names).count != names.count { throw bad("probes.extraProbes", "names a probe twice: \(names)") }
-        if o.microBatchSize > 0, (try? model.make())?.training(seed: 0).couplesSamples == true {
+        let built: SpecModel
+        do { built = try model.make() } catch { throw bad("model", "\(model) cannot be built: \(error)") }
+        if o.microBatchSize > 0, built.training(seed: 0).couplesSamples {
             throw bad("optimizer.microBatchSize", "must be 0 (the whole mini-batch) for the model \(model), got \(o.microBatchSize): its BatchNorm layers normalize a training step's batch by that batch's own statistics, so micro-batches would compute another step")
         }
     }
@@ -328,7 +330,9 @@ public struct ProbeSettings: Codable, Equatable, Sendable {
     /// Which Hessian the probes of a model with BatchNorm measure: `eval` (`nil`), the loss with
     /// each BatchNorm layer's population statistics at θ over the training split (the evaluation's
     /// loss), or `train`, the loss with the batch statistics of the probe set as one batch (the
-    /// training loss's; not chunked). No effect on a model without BatchNorm. (Optional, so that
+    /// training loss's; not chunked). In `eval` mode the epoch probes use the statistics at the
+    /// epoch's θ, the step probes (``lambdaEverySteps``) those at θ of the epoch's start (one pass
+    /// over the training split per epoch, not per probed step). No effect on a model without BatchNorm. (Optional, so that
     /// runs made before it keep their SHA-256.)
     public var normalization: NormalizationMode? = nil
 
@@ -451,9 +455,12 @@ extension ModelSpec: SettingValue {
         "a model (a preset, a compact form or a JSON file)"
     }
 
-    /// Reads a model from command-line text: the path of an existing file (a JSON specification,
-    /// read and kept as the specification itself, so a configuration that holds it needs no file),
-    /// else a preset name, a compact form or JSON text (``/Layers/ModelSpec/init(parsing:)``).
+    /// Reads a model from command-line text: a preset name, a compact form or JSON text
+    /// (``/Layers/ModelSpec/init(parsing:)``), else — when the text looks like a path (it ends in
+    /// `.json` or contains '/') — a JSON specification file, read and kept as the specification
+    /// itself, so a configuration that holds it needs no file. The text is parsed first, so a file
+    /// in the working directory named like a preset (`mlp`) does not replace the preset; write
+    /// `./mlp` to read it.
     /// - Throws: ``ConfigurationError`` (key `model`) naming the file or the text and what is
     ///   wrong, with the compact forms' grammar (``/Layers/ModelSpec/compactFormHelp``).
     public init(reading text: String) throws {
@@ -462,9 +469,13 @@ extension ModelSpec: SettingValue {
         func withGrammar(_ error: Error) -> String {
             "\(error)".contains(ModelSpec.compactFormHelp) ? "\(error)" : "\(error)\n\(ModelSpec.compactFormHelp)"
         }
+        let parseError: Error
+        do { self = try ModelSpec(parsing: trimmed); return } catch { parseError = error }
         var isDirectory: ObjCBool = false
         let isFile = FileManager.default.fileExists(atPath: trimmed, isDirectory: &isDirectory) && !isDirectory.boolValue
-        if isFile || trimmed.lowercased().hasSuffix(".json") {
+        let looksLikePath = !trimmed.hasPrefix("{") && (trimmed.lowercased().hasSuffix(".json") || trimmed.contains("/"))
+        // A compact form may contain '/' (`cnn:16-32/128`): a bad one that names no file is a bad model text.
+        if looksLikePath && (isFile || trimmed.lowercased().hasSuffix(".json")) {
             let json: String
             do { json = try TextFile.read(URL(fileURLWithPath: trimmed)) } catch {
                 throw ConfigurationError(key: "model", "names the specification file \(error.path), which \(error.problem)")
@@ -474,9 +485,8 @@ extension ModelSpec: SettingValue {
             }
             return
         }
-        do { self = try ModelSpec(parsing: trimmed) } catch {
-            throw ConfigurationError(key: "model", "has an invalid value ('\(trimmed)'): \(withGrammar(error))")
-        }
+        let fileNote = looksLikePath ? " (nor is it an existing file)" : isFile ? " (to read the file '\(trimmed)', write ./\(trimmed))" : ""
+        throw ConfigurationError(key: "model", "has an invalid value ('\(trimmed)')\(fileNote): \(withGrammar(parseError))")
     }
 
     public init?(argument text: String) { try? self.init(reading: text) }
@@ -536,7 +546,7 @@ extension TrainingConfiguration {
         SettingKey("probes.extraProbes", \.probes.extraProbes, help: "Further probes after λ_max on the same schedule, by name (\(ProbeRegistry.names.filter { $0 != LambdaMaxProbe.name }.joined(separator: ", "))); null: λ_max alone."),
         SettingKey("probes.lambdaEverySteps", \.probes.lambdaEverySteps, limits: .atLeast(1).noting("or null: λ_max only after epochs"), help: "λ_max also after every this many SGD steps (steps.csv); null: only after epochs."),
         SettingKey("probes.stepCurvature", \.probes.stepCurvature, help: "The curvature along every SGD step (step-curvature.csv)."),
-        SettingKey("probes.normalization", \.probes.normalization, help: "For a model with BatchNorm, the Hessian the probes measure: eval (population statistics at θ over the training split) or train (batch statistics of the probe set, as one batch); null: eval."),
+        SettingKey("probes.normalization", \.probes.normalization, help: "For a model with BatchNorm, the Hessian the probes measure: eval (population statistics at θ over the training split; step probes: at θ of the epoch's start) or train (batch statistics of the probe set, as one batch); null: eval."),
     ] + DataSettings.keys.map { $0.nested(in: "data", \.data) }
 
     /// The θ a run starts from, which `train --from-checkpoint` records.

@@ -83,4 +83,32 @@ import Training
             #expect(try same(printed(c), expected), "\(text)")
         }
     }
+
+    /// The per-model maps are keyed by a model's name, so a key must name a model of the study or
+    /// a preset (the defaults keep the CNN's entries in a study of the MLP alone); a typo is
+    /// refused, naming the key and listing the names, rather than never applying.
+    @Test func aPerModelKeyNamingNoModelIsRefused() throws {
+        var mlpOnly = StudyConfiguration()
+        mlpOnly.models = [.mlp]
+        try mlpOnly.validate()
+        var custom = StudyConfiguration()
+        custom.models = [.mlp, try ModelSpec(parsing: "mlp:784-32-10")]
+        custom.microBatchSize = ["mlp-784-32-10": 16, "cnn": 32]
+        custom.regimeSettings["low-noise"]?.learningRates = ["mlp-784-32-10": 0.02]
+        try custom.validate()
+        var typo = StudyConfiguration()
+        typo.microBatchSize = ["cnnn": 256]
+        var error = try #require(throws: ConfigurationError.self) { try typo.validate() }
+        #expect(error.key == "microBatchSize.cnnn" && error.problem.contains("'cnnn'") && error.problem.contains("mlp, cnn"), "\(error)")
+        typo = StudyConfiguration()
+        typo.probeBatchSize["MLP"] = 128
+        error = try #require(throws: ConfigurationError.self) { try typo.validate() }
+        #expect(error.key == "probeBatchSize.MLP", "\(error)")
+        // In any regime's settings, listed in regimes or not.
+        typo = custom
+        typo.regimes = ["high-noise"]
+        typo.regimeSettings["low-noise"]?.learningRates = ["mlp-784-32-1": 0.02]
+        error = try #require(throws: ConfigurationError.self) { try typo.validate() }
+        #expect(error.key == "regimeSettings.low-noise.learningRates.mlp-784-32-1" && error.problem.contains("mlp, mlp-784-32-10, cnn"), "\(error)")
+    }
 }

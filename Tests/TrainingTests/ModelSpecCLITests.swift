@@ -166,4 +166,28 @@ import Training
         let missing = try runLandscape(exe, ["train", "--model", "/nonexistent/spec.json", "--data-dir", "/nonexistent"])
         #expect(missing.status != 0 && missing.output.contains("/nonexistent/spec.json") && missing.output.contains("does not exist"), "\(missing.output)")
     }
+
+    /// Model text is parsed before it is read as a file: a file named like a preset in the working
+    /// directory does not replace the preset (`./mlp` reads it); a specification that cannot be
+    /// built is refused by `--print-config`; a study's per-model key naming no model is refused.
+    @Test func presetsWinOverFilesAndUnbuildableModelsAndUnknownKeysAreRefused() throws {
+        guard let exe = landscapeExecutable() else { return }
+        let cwd = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-cwd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: cwd, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: cwd) }
+        try #"{"name": "from-file", "input": [784], "layers": [{"linear": {"out": 10}}]}"#
+            .write(to: cwd.appendingPathComponent("mlp"), atomically: true, encoding: .utf8)
+        let preset = try runLandscape(exe, ["train", "--model", "mlp", "--print-config"], in: cwd)
+        #expect(preset.status == 0 && preset.output.contains(#""model" : "mlp""#) && !preset.output.contains("from-file"), "\(preset.output)")
+        let file = try runLandscape(exe, ["train", "--model", "./mlp", "--print-config"], in: cwd)
+        #expect(file.status == 0 && file.output.contains("from-file"), "\(file.output)")
+        try #"{"name": "flat-conv", "input": [784], "layers": [{"conv2d": {"out": 4, "kernel": 3}}, "flatten", {"linear": {"out": 10}}]}"#
+            .write(to: cwd.appendingPathComponent("bad.json"), atomically: true, encoding: .utf8)
+        let bad = try runLandscape(exe, ["train", "--model", "bad.json", "--print-config"], in: cwd)
+        #expect(!bad.signalled && bad.status != 0 && bad.output.contains("flat-conv") && bad.output.contains("model"), "\(bad.output)")
+        let missing = try runLandscape(exe, ["train", "--model", "specs/none", "--print-config"], in: cwd)
+        #expect(missing.status != 0 && missing.output.contains("specs/none") && missing.output.contains("nor is it an existing file"), "\(missing.output)")
+        let typo = try runLandscape(exe, ["study", "--set", "microBatchSize.cnnn=256", "--print-config"])
+        #expect(!typo.signalled && typo.status != 0 && typo.output.contains("microBatchSize.cnnn") && typo.output.contains("mlp, cnn"), "\(typo.output)")
+    }
 }
