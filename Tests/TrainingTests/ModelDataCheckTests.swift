@@ -54,7 +54,7 @@ import Training
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let dataDir = Self.root.appendingPathComponent("Tests/Fixtures/data").path
-        for (model, expected) in [("mlp:784-16-5", "outputs 5 logits but MNIST has 10 classes"),
+        for (model, expected) in [("mlp:784-16-5", "outputs 5 logits but "), ("mlp:784-16-1", "has 10 classes"),
                                   ("mlp:100-16-10", "takes inputs of shape [100] (100 values)"),
                                   ("mlp:784-16-100", "outputs 100 logits")] {
             let out = dir.appendingPathComponent("run")
