@@ -111,9 +111,13 @@ struct RunContext {
     }
 
     /// The data set of ``data``; says where the settings come from when run.json gave them.
+    /// - Throws: the loader's errors; ``ModelDataError`` when ``spec`` does not fit the data
+    ///   (``ModelDataCheck/mismatch(_:_:data:)``: its input width or its number of logits).
     func loadData() throws -> MNISTDataset {
         if let run { stderrLine("data as in \(run.directory.path)/\(RunStore.runInfoName) (unless given): \(data.dataset.rawValue) in \(data.resolvedDirectory), validation \(data.validation)" + (data.trainLimit.map { ", train limit \($0)" } ?? "")) }
-        return try MNISTDataset.load(data, mnistFrom: mnistFrom.map { URL(fileURLWithPath: $0) }, log: stderrLine)
+        let dataset = try MNISTDataset.load(data, mnistFrom: mnistFrom.map { URL(fileURLWithPath: $0) }, log: stderrLine)
+        if let problem = ModelDataCheck.mismatch(spec, try spec.make(), data: dataset) { throw ModelDataError(problem) }
+        return dataset
     }
 
     /// What a command's JSON records of its inputs: the checkpoint and the SHA-256 of its bytes,

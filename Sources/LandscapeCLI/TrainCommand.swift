@@ -40,13 +40,13 @@ struct TrainCommand: ParsableCommand {
             let store = try RunStore.open(at: URL(fileURLWithPath: resume), log: stderrLine)
             let cfg = try settings.resolve(store.configuration)
             if cfg.epochs != store.configuration.epochs, cfg.describesSameRun(as: store.configuration, butEpochs: true) {
-                try train(cfg, store: store, resuming: true, extending: cfg.epochs)
+                try train(cfg, data: try loadChecked(cfg), store: store, resuming: true, extending: cfg.epochs)
                 return
             }
             guard cfg.describesSameRun(as: store.configuration) else {
                 throw CLIError(description: "--resume \(resume): only data settings may be given when resuming (the run's configuration is in its run.json): \(store.configuration.differingKeys(from: cfg).filter { !$0.hasPrefix("data.") }.joined(separator: ", ")) would change the run")
             }
-            try train(cfg, store: store, resuming: true)
+            try train(cfg, data: try loadChecked(cfg), store: store, resuming: true)
             return
         }
         var (cfg, given) = try settings.resolved(TrainingConfiguration())
@@ -55,12 +55,20 @@ struct TrainCommand: ParsableCommand {
             outLine(String(decoding: try cfg.jsonData(), as: UTF8.self))
             return
         }
+        // The model is checked against the data and the memory before the run directory exists.
+        let dataset = try loadChecked(cfg)
         let out = try prepareOutputDirectory(output.outputDir, defaultPrefix: "runs/train-\(StudyConfiguration.modelNameProblem(cfg.model.name) == nil ? cfg.model.name : "model")")
-        try removingIfEmptyOnError(out) { try train(cfg, store: nil, resuming: false, directory: out.url) }
+        try removingIfEmptyOnError(out) { try train(cfg, data: dataset, store: nil, resuming: false, directory: out.url) }
     }
 
-    func train(_ cfg: TrainingConfiguration, store opened: RunStore?, resuming: Bool, extending: Int? = nil, directory: URL? = nil) throws {
+    /// The data set of `cfg`, once its model is known to fit it and this machine (``ModelDataCheck``).
+    func loadChecked(_ cfg: TrainingConfiguration) throws -> MNISTDataset {
         let dataset = try MNISTDataset.load(cfg.data, mnistFrom: output.mnistCopy, log: stderrLine)
+        try ModelDataCheck.check(cfg, data: dataset)
+        return dataset
+    }
+
+    func train(_ cfg: TrainingConfiguration, data dataset: MNISTDataset, store opened: RunStore?, resuming: Bool, extending: Int? = nil, directory: URL? = nil) throws {
         if let limit = cfg.data.trainLimit, limit > dataset.train.count {
             stderrLine("note: --train-limit \(limit) exceeds the training split; using all \(dataset.train.count) samples")
         }

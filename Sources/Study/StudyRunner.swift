@@ -107,10 +107,18 @@ public struct StudyRunner {
                                  TraceProbe.name: ["probes": "epochProbes.traceProbes"],
                                  BatchSharpnessProbe.name: ["batches": "epochProbes.batchSharpnessBatches"]]
 
-    /// - Throws: ``/Training/ConfigurationError`` for an invalid configuration or an empty training split.
+    /// - Throws: ``/Training/ConfigurationError`` for an invalid configuration or an empty training split;
+    ///   ``/Training/ModelDataError`` for a model that does not fit the data or this machine's memory
+    ///   (``/Training/ModelDataCheck/check(_:data:available:)``).
     public init(configuration: StudyConfiguration, data: MNISTDataset, directory: URL) throws {
         try configuration.validate()
         guard data.train.count > 0 else { throw ConfigurationError(key: "training.data", "selects an empty training split") }
+        // Every model against the data and this machine's memory, before any run starts.
+        for model in configuration.models {
+            var training = configuration.training
+            training.model = model
+            try ModelDataCheck.check(training, data: data)
+        }
         self.configuration = try configuration.normalizedAsSaved()
         self.data = data
         self.directory = directory

@@ -149,6 +149,7 @@ public struct SweepTaskRunner {
         }
         let training = task.settings.training
         let dataset = try data()
+        try ModelDataCheck.check(training, data: dataset)
         let model = try training.model.make()
         do {
             _ = try StudyRunner.trainWithEpochProbes(model, training: training, epochProbes: task.settings.epochProbes, data: dataset, in: directory,
