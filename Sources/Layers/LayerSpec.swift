@@ -58,8 +58,38 @@ public indirect enum LayerSpec: Hashable, Sendable {
 
     /// The layer kinds: the one list of names (JSON keys, the layer registry of the tests).
     public enum Kind: String, CaseIterable, Sendable {
-        case linear, conv2d, relu, tanh, gelu, maxPool, avgPool, globalAvgPool, flatten, residual
-        case layerNorm, batchNorm, dropout, patchEmbed, transformerBlock, tokenMean
+        /// The kind of ``LayerSpec/linear(out:)``.
+        case linear
+        /// The kind of ``LayerSpec/conv2d(out:kernel:stride:padding:)``.
+        case conv2d
+        /// The kind of ``LayerSpec/relu``.
+        case relu
+        /// The kind of ``LayerSpec/tanh``.
+        case tanh
+        /// The kind of ``LayerSpec/gelu``.
+        case gelu
+        /// The kind of ``LayerSpec/maxPool``.
+        case maxPool
+        /// The kind of ``LayerSpec/avgPool(kernel:)``.
+        case avgPool
+        /// The kind of ``LayerSpec/globalAvgPool``.
+        case globalAvgPool
+        /// The kind of ``LayerSpec/flatten``.
+        case flatten
+        /// The kind of ``LayerSpec/residual(body:projection:)``.
+        case residual
+        /// The kind of ``LayerSpec/layerNorm``.
+        case layerNorm
+        /// The kind of ``LayerSpec/batchNorm``.
+        case batchNorm
+        /// The kind of ``LayerSpec/dropout(p:)``.
+        case dropout
+        /// The kind of ``LayerSpec/patchEmbed(patch:dim:)``.
+        case patchEmbed
+        /// The kind of ``LayerSpec/transformerBlock(heads:mlp:)``.
+        case transformerBlock
+        /// The kind of ``LayerSpec/tokenMean``.
+        case tokenMean
     }
 
     /// This layer's kind.

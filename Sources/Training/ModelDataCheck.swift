@@ -7,6 +7,7 @@ import Tensors
 public struct ModelDataError: Error, CustomStringConvertible, Equatable {
     /// What does not fit, with the counts.
     public let description: String
+    /// An error with the message `description`.
     public init(_ description: String) { self.description = description }
 }
 
