@@ -69,18 +69,18 @@ struct RunContext {
             let tensors = file.entries.map { (name: $0.name, shape: $0.shape) }
             let held = tensors.map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
             if let run {
-                if let mismatch = try Self.layoutMismatch(of: spec, tensors) {
+                if let mismatch = try spec.layoutMismatch(tensors) {
                     throw CLIError(description: "\(parameters) is not the layout of the model \(spec) that \(runInfo) says the run trained (\(mismatch)); give the run's own checkpoint" + (runDirectory != nil ? " or another --run" : ", or a copy of the file outside \(run.directory.path)"))
                 }
             } else if let model {
-                if let mismatch = try Self.layoutMismatch(of: model, tensors) {
-                    let presets = try ModelSpec.presets.filter { try Self.layoutMismatch(of: $0, tensors) == nil }
-                    throw CLIError(description: "--model \(model) contradicts \(parameters) (\(mismatch)): the file holds \(held.isEmpty ? "no tensors" : held); the model's layout is \(try Self.layoutSummary(of: model))" +
+                if let mismatch = try model.layoutMismatch(tensors) {
+                    let presets = try ModelSpec.presets(matching: tensors)
+                    throw CLIError(description: "--model \(model) contradicts \(parameters) (\(mismatch)): the file holds \(held.isEmpty ? "no tensors" : held); the model's layout is \(try model.layoutSummary())" +
                                    (presets.first.map { "; the file is the \($0.name)'s: drop --model or give --model \($0.name)" } ?? ""))
                 }
             } else {
-                guard let match = try ModelSpec.presets.first(where: { try Self.layoutMismatch(of: $0, tensors) == nil }) else {
-                    let expected = try ModelSpec.presets.map { "\($0.name): \(try Self.layoutSummary(of: $0)) (\(try Self.layoutMismatch(of: $0, tensors) ?? ""))" }
+                guard let match = try ModelSpec.presets(matching: tensors).first else {
+                    let expected = try ModelSpec.presets.map { "\($0.name): \(try $0.layoutSummary()) (\(try $0.layoutMismatch(tensors) ?? ""))" }
                     throw CLIError(description: "\(parameters) holds the parameters of no preset and has no \(RunStore.runInfoName) beside it to name its model: it holds \(held.isEmpty ? "no tensors" : held); " +
                                    expected.joined(separator: "; ") + ". Give its model with --model SPEC (a compact form or a JSON specification file)")
                 }
@@ -88,26 +88,6 @@ struct RunContext {
             }
         }
         return RunContext(parameters: parameters, spec: spec, run: run, data: data?.settings(over: run) ?? run?.configuration.data ?? DataSettings(), mnistFrom: data?.mnistFrom)
-    }
-
-    /// How `tensors` differ from `spec`'s parameter layout: the first missing tensor, one of
-    /// another shape, or one the layout does not have; `nil` when they are its layout.
-    /// - Throws: ``/Layers/ModelError`` when the specification cannot be built.
-    static func layoutMismatch(of spec: ModelSpec, _ tensors: [(name: String, shape: [Int])]) throws -> String? {
-        let layout = try spec.make().layout
-        let given = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
-        for e in layout.entries {
-            guard let shape = given[e.name] else { return "no tensor \(e.name) (\(spec.name) has \(e.name) \(e.shape))" }
-            guard shape == e.shape else { return "\(e.name) is \(shape), \(spec.name) has \(e.shape)" }
-        }
-        let names = Set(layout.entries.map(\.name))
-        if let extra = tensors.first(where: { !names.contains($0.name) }) { return "\(spec.name) has no tensor \(extra.name)" }
-        return nil
-    }
-
-    /// The layout as `name [shape], …` (for messages listing what a model expects).
-    static func layoutSummary(of spec: ModelSpec) throws -> String {
-        try spec.make().layout.entries.map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
     }
 
     /// The data set of ``data``; says where the settings come from when run.json gave them.

@@ -133,8 +133,24 @@ public enum BatchChunking {
     /// Rows of a batch whose chunks' records are kept. The CNN's kept records of 16 × 64 Float32
     /// rows took 493 MiB (Notes/probes.md), so 2048 Float64 rows take about 2 GB.
     public static let keptRows = 2048
-    /// Rows per chunk for `model`: its ``ModelKind/probeChunkRows``, else 512.
-    public static func rows(for model: ModelKind) -> Int { model.probeChunkRows ?? 512 }
+    /// Rows per chunk of a probe batch for `model` when it has a measured preference, `nil` when
+    /// not: 64 for a model with convolutions (the CNN's Hessian-vector product costs less per
+    /// sample in chunks of 64; Notes/probes.md), none otherwise. (A model whose loss couples the
+    /// samples, BatchNorm in train mode, is never chunked: ``Model/couplesSamples``.)
+    public static func preferredRows(for model: ModelSpec) -> Int? {
+        func convolves(_ layers: [LayerSpec]) -> Bool {
+            layers.contains { layer in
+                switch layer {
+                case .conv2d: return true
+                case let .residual(body, _): return convolves(body)
+                default: return false
+                }
+            }
+        }
+        return convolves(model.layers) ? 64 : nil
+    }
+    /// Rows per chunk for `model`: its ``preferredRows(for:)``, else 512.
+    public static func rows(for model: ModelSpec) -> Int { preferredRows(for: model) ?? 512 }
     /// Bytes of the empirical Fisher's per-sample gradients (N × d) that are kept; beyond, each
     /// product recomputes them chunk by chunk.
     public static let keptFisherBytes = 2e9

@@ -155,3 +155,36 @@ struct AnyKey: CodingKey {
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { stringValue = "\(intValue)"; self.intValue = intValue }
 }
+
+extension ModelSpec {
+    /// The ``presets`` whose parameter layout is exactly `tensors` (``layoutMismatch(_:)`` is
+    /// `nil`): a parameter file written by `train` (``/Autodiff/ParameterLayout`` names and
+    /// shapes, PyTorch's) matches at most one; an empty result means it is no preset's.
+    /// - Throws: ``ModelError`` when a preset cannot be built (not expected).
+    public static func presets(matching tensors: [(name: String, shape: [Int])]) throws -> [ModelSpec] {
+        try presets.filter { try $0.layoutMismatch(tensors) == nil }
+    }
+
+    /// How `tensors` differ from this spec's parameter layout: the first missing tensor
+    /// (`no tensor fc3.bias (mlp has fc3.bias [10])`), one of another shape
+    /// (`fc1.weight is [4, 784], mlp has [256, 784]`), or one the layout does not have
+    /// (`mlp has no tensor extra`); `nil` when they are its layout.
+    /// - Throws: ``ModelError`` when the specification cannot be built.
+    public func layoutMismatch(_ tensors: [(name: String, shape: [Int])]) throws -> String? {
+        let layout = try make().layout
+        let given = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        for e in layout.entries {
+            guard let shape = given[e.name] else { return "no tensor \(e.name) (\(name) has \(e.name) \(e.shape))" }
+            guard shape == e.shape else { return "\(e.name) is \(shape), \(name) has \(e.shape)" }
+        }
+        let names = Set(layout.entries.map(\.name))
+        if let extra = tensors.first(where: { !names.contains($0.name) }) { return "\(name) has no tensor \(extra.name)" }
+        return nil
+    }
+
+    /// The parameter layout as `name [shape], …` (for messages listing what a model expects).
+    /// - Throws: ``ModelError`` when the specification cannot be built.
+    public func layoutSummary() throws -> String {
+        try make().layout.entries.map { "\($0.name) \($0.shape)" }.joined(separator: ", ")
+    }
+}

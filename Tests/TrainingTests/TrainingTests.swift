@@ -111,8 +111,8 @@ func temporaryDirectory() -> URL {
         }
         cfg = TrainingConfiguration(); cfg.optimizer.momentum = 1
         #expect(throws: ConfigurationError.self) { try cfg.validate() }
-        #expect(throws: ModelError.self) { try makeModel(named: "resnet") }
-        #expect(try makeModel(named: "CNN").name == "cnn")
+        #expect(throws: ModelError.self) { try ModelSpec(parsing: "resnet").make() }
+        #expect(try ModelSpec(parsing: "CNN").make().name == "cnn")
     }
 
     @Test func parametersWithTheWrongShapeAreRejectedOnLoad() throws {

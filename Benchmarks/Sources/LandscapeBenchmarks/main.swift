@@ -158,7 +158,7 @@ if let name = option("--probe-memory") {
     // chunks by BatchChunking): run once per probe and size, in separate processes, and compare
     // the maxima. --model mlp|cnn, --samples N (probe batch), --probes K (trace probes, SLQ
     // probes, sharpness directions), --steps S (Lanczos steps).
-    let kind = ModelKind(rawValue: option("--model") ?? "mlp") ?? .mlp
+    let spec = ModelSpec.presets.first { $0.name == option("--model") ?? "mlp" } ?? .mlp
     let samples = Int(option("--samples") ?? "512") ?? 512, k = Int(option("--probes") ?? "30") ?? 30
     let steps = Int(option("--steps") ?? "40") ?? 40
     func run<M: Model>(_ m: M) throws {
@@ -171,7 +171,7 @@ if let name = option("--probe-memory") {
         let before = Double(usage.ru_maxrss) / 1024
         let t0 = Date()
         let curvatureKind = CurvatureKind(rawValue: option("--operator") ?? "hessian") ?? .hessian
-        let rows = BatchChunking.rows(for: kind)
+        let rows = BatchChunking.rows(for: spec)
         let records = BatchChunking.records(curvatureKind, rows: samples, dimension: m.layout.parameterCount, scalarBytes: 8)
         let curvature = { try curvatureKind.matrix(of: m, at: θ, input: x, labels: y, chunkSize: rows, records: records) }
         let loss = try m.meanLoss(on: x, labels: y, chunkSize: rows)
@@ -191,10 +191,8 @@ if let name = option("--probe-memory") {
                      name, m.name, m.layout.parameterCount, samples, min(rows, samples), records.rawValue, k, steps, value,
                      Double(usage.ru_maxrss) / 1024, before, Date().timeIntervalSince(t0)))
     }
-    switch kind {
-    case .mlp: try run(MLP())
-    case .cnn: try run(try CNN())
-    }
+    // The structs MLP and CNN, which give the presets' layouts and logits.
+    if spec == .cnn { try run(try CNN()) } else { try run(MLP()) }
     exit(0)
 }
 
