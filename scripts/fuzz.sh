@@ -21,5 +21,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p artifacts
 echo "fuzz.sh: $target on $corpus, $([ "$runs" -lt 0 ] && echo "until stopped" || echo "$runs runs")"
+# The one known false positive of LeakSanitizer (Fuzz/lsan-suppressions.txt says why).
+export LSAN_OPTIONS="suppressions=$PWD/lsan-suppressions.txt${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 ".build/debug/$target" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="artifacts/$target-" "$work" "$corpus"
