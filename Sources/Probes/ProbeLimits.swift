@@ -57,6 +57,22 @@ public enum ProbeLimits {
         max(1, blockBytes / max(1, 2 * dimension * scalarBytes))
     }
 
+    /// Tangents one Hessian replay carries at once (``HessianOperator/apply(block:)``): its memory
+    /// is this many times the tangent intermediates of one product (for the CNN at 512 rows per
+    /// chunk, about 8 × 60 MB in Float32), and past 8 the time per product no longer falls
+    /// (Notes/performance.md, "k tangents in one pass").
+    public static let tangentsPerPass = 8
+
+    /// Bytes of Lanczos bases that runs in lockstep (SLQ's probes, ``lanczos(of:starts:count:steps:tolerance:stopWhenConverged:)``)
+    /// may hold together beyond one run's.
+    public static let lockstepBytes = 512 << 20
+
+    /// Lanczos runs of `steps` steps that go in lockstep (one block product per step): at most
+    /// ``tangentsPerPass``, and as many as ``lockstepBytes`` holds (at least 1).
+    public static func lockstepRuns(steps: Int, dimension: Int, scalarBytes: Int) -> Int {
+        max(1, min(tangentsPerPass, lockstepBytes / max(1, steps * dimension * scalarBytes)))
+    }
+
     /// Parameter-sized work vectors an estimator holds beside the ones its settings ask for (the
     /// iterate, its product, a residual, a restart vector).
     public static let workVectors = 4
