@@ -58,10 +58,11 @@ public enum ProbeLimits {
     }
 
     /// Tangents one Hessian replay carries at once (``HessianOperator/apply(block:)``): its memory
-    /// is this many times the tangent intermediates of one product (for the CNN at 512 rows per
-    /// chunk, about 8 × 60 MB in Float32), and past 8 the time per product no longer falls
+    /// is this many times the tangent intermediates of one product. On the CPU the products are
+    /// GEMM-bound, so a block saves only the per-pass work (about 5 % of the instructions at k = 4)
+    /// and at k = 8 its larger working set made it 5–10 % slower than one by one
     /// (Notes/performance.md, "k tangents in one pass").
-    public static let tangentsPerPass = 8
+    public static let tangentsPerPass = 4
 
     /// Bytes of Lanczos bases that runs in lockstep (SLQ's probes, ``lanczos(of:starts:count:steps:tolerance:stopWhenConverged:)``)
     /// may hold together beyond one run's.

@@ -12,7 +12,8 @@ import Tensors
 /// one by one.
 @Suite struct BlockProductTests {
     /// The Hessian of `model`'s loss on `inputs` random rows (Double) at θ₀ + 0.3·noise, applied to k = 1,
-    /// 3, 8 and 11 (> `ProbeLimits.tangentsPerPass`: split) random vectors at once: each product
+    /// 3, 8 and tangentsPerPass + 3 random vectors at once (through `HessianOperator`, split into replays
+    /// of at most `ProbeLimits.tangentsPerPass`, and all in one `LinearizedHessian` replay): each product
     /// within 1e-12 (relative, in norm) of the full HVP of its vector and within 1e-13 of the
     /// single linearized product. (Observed: equal to the single product bit for bit — each slot
     /// runs the same kernels on the same operands.)
@@ -25,14 +26,16 @@ import Tensors
         let op = try HessianOperator(of: loss, at: θ)
         for k in [1, 3, 8, ProbeLimits.tangentsPerPass + 3] {
             let vs = (0..<k).map { _ in Tensor<Double>.randomNormal([θ.count], using: &rng) }
-            let block = try op.apply(block: vs)
-            #expect(block.count == k)
-            for (j, v) in vs.enumerated() {
-                let full = try hessianVectorProduct(of: loss, at: θ, along: v), single = try op.apply(v)
-                #expect((block[j] - full).norm() <= 1e-12 * full.norm(),
-                        "seed \(seed) \(model.name) k \(k) slot \(j): vs full HVP \((block[j] - full).norm() / full.norm())")
-                #expect((block[j] - single).norm() <= 1e-13 * single.norm(),
-                        "seed \(seed) \(model.name) k \(k) slot \(j): vs single \((block[j] - single).norm() / single.norm())")
+            // Split into replays of ProbeLimits.tangentsPerPass, and all k in one replay.
+            for block in [try op.apply(block: vs), try op.linearization.apply(block: vs)] {
+                #expect(block.count == k)
+                for (j, v) in vs.enumerated() {
+                    let full = try hessianVectorProduct(of: loss, at: θ, along: v), single = try op.apply(v)
+                    #expect((block[j] - full).norm() <= 1e-12 * full.norm(),
+                            "seed \(seed) \(model.name) k \(k) slot \(j): vs full HVP \((block[j] - full).norm() / full.norm())")
+                    #expect((block[j] - single).norm() <= 1e-13 * single.norm(),
+                            "seed \(seed) \(model.name) k \(k) slot \(j): vs single \((block[j] - single).norm() / single.norm())")
+                }
             }
         }
         #expect(try op.apply(block: []).isEmpty)
