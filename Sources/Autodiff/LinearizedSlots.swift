@@ -12,6 +12,7 @@ import Tensors
 /// (``LinearizedHessian/apply(block:)``). A constant (no record, ``tangents`` empty) is an exact
 /// zero in every slot; otherwise every non-constant value of one pass has the same slot count.
 public struct LinearizedSlots<V: ScalarAlgebra> {
+    /// The primal part, shared by the slots.
     public var primal: V
     /// The tangent of each slot (`nil` an exact zero); empty for a constant.
     public var tangents: [V?]

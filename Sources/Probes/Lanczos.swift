@@ -97,8 +97,11 @@ public func lanczos<A: SymmetricOperator>(of op: A, count k: Int, target: Spectr
 /// One Lanczos run's start: the vector q₁ (normalized here; `nil`: a seeded Gaussian from
 /// `seed`) and the end of the spectrum its pairs are ordered by.
 public struct LanczosStart<E: TensorScalar> {
+    /// q₁ (length d, normalized by the run), or `nil` for a seeded Gaussian.
     public var initialVector: Tensor<E>?
+    /// The seed of the Gaussian start when ``initialVector`` is `nil`.
     public var seed: UInt64
+    /// The end of the spectrum the run's pairs are ordered by (and, with `stopWhenConverged`, tested at).
     public var target: SpectrumEnd
     public init(initialVector: Tensor<E>? = nil, seed: UInt64 = 0, target: SpectrumEnd = .largestAlgebraic) {
         self.initialVector = initialVector; self.seed = seed; self.target = target
