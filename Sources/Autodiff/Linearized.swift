@@ -113,7 +113,7 @@ public final class LinearizedHessian<O: Objective> {
     /// [H(θ)·v₁, …, H(θ)·v_k] in one replay on `Tracked<LinearizedSlots<Tensor>>`: the k forward and
     /// reverse tangents ride on one pass (one tape, one read of the record), each equal to
     /// ``apply(_:)`` of its vector to round-off (the same operations per slot). Memory: k times
-    /// the tangent intermediates of one product (callers split large blocks:
+    /// the tangent intermediates of one product (`HessianOperator` splits blocks by
     /// `ProbeLimits.tangentsPerPass`).
     /// - Throws: ``AutodiffError`` for a vector of the wrong length.
     public func apply(block vectors: [Tensor<O.Scalar>]) throws -> [Tensor<O.Scalar>] {
