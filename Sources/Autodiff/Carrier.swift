@@ -43,35 +43,46 @@ extension DerivativeCarrier {
     }
 }
 
-/// A carrier that pushes one tangent forward with its primal (`Dual`, `Linearized`): every
-/// rule of the carrier is written once, here, over the two ways of building a result from its
-/// operands, which the conformers differ in (a `Linearized` replays its primals).
+/// A carrier that pushes tangents forward with its primal (`Dual`, `Linearized`, and
+/// `LinearizedSlots` with k tangents): every rule of the carrier is written once, here, as the map
+/// from an operation's primal result and its operands' tangents *in one slot* to the result's
+/// tangent in that slot. The conformers differ in where the primal comes from (a `Linearized`
+/// replays its primals) and in how many slots they hold (one, or k sharing the primal). A rule
+/// maps exact zeros (`nil`) to exact zeros, so a constant operand costs nothing in any slot.
 public protocol TangentCarrier: DerivativeCarrier {
     /// The primal part.
     var primal: Value { get }
+    /// The result of an operation on `self`: its primal `y` from `primal`, then, in each tangent
+    /// slot, the result's tangent `tangent(y, ẋ)` from the operand's tangent `ẋ` in that slot
+    /// (`nil` an exact zero).
+    func result(primal: () -> Value, tangent: (_ y: Value, _ ẋ: Value?) -> Value?) -> Self
+    /// The result of an operation on `a` and `b`: `tangent(y, ȧ, ḃ)` in each slot.
+    static func result(_ a: Self, _ b: Self, primal: () -> Value, tangent: (_ y: Value, _ ȧ: Value?, _ ḃ: Value?) -> Value?) -> Self
+}
+
+/// A ``TangentCarrier`` with one tangent slot (`Dual`, `Linearized`).
+public protocol SingleTangentCarrier: TangentCarrier {
     /// The tangent; `nil` is an exact zero.
     var tangent: Value? { get }
-    /// The result of an operation on `self`: its primal from `primal`, then its tangent from
-    /// that primal (`nil` an exact zero).
-    func result(primal: () -> Value, tangent: (Value) -> Value?) -> Self
-    /// The result of an operation on `a` and `b`.
-    static func result(_ a: Self, _ b: Self, primal: () -> Value, tangent: (Value) -> Value?) -> Self
+}
+
+extension SingleTangentCarrier {
+    /// The tangent, materializing zeros for a `nil` tangent.
+    @inlinable public var tangentOrZero: Value { tangent ?? primal.zerosLike() }
+    @inlinable public var isIdenticallyZero: Bool { primal.isIdenticallyZero && (tangent?.isIdenticallyZero ?? true) }
 }
 
 extension TangentCarrier {
-    /// The tangent, materializing zeros for a `nil` tangent.
-    @inlinable public var tangentOrZero: Value { tangent ?? primal.zerosLike() }
     @inlinable public var primalValue: Value { primal }
-    @inlinable public var isIdenticallyZero: Bool { primal.isIdenticallyZero && (tangent?.isIdenticallyZero ?? true) }
-    @inlinable public func mappingPrimal(_ f: (Value) -> Value) -> Self { result(primal: { f(primal) }, tangent: { _ in tangent }) }
+    @inlinable public func mappingPrimal(_ f: (Value) -> Value) -> Self { result(primal: { f(primal) }, tangent: { _, t in t }) }
     @inlinable public func linear(_ f: @escaping (Value) -> Value, adjoint: @escaping (Value) -> Value) -> Self {
-        result(primal: { f(primal) }, tangent: { _ in tangent.map(f) })
+        result(primal: { f(primal) }, tangent: { _, t in t.map(f) })
     }
     @inlinable public static func linear(_ a: Self, _ b: Self, _ both: @escaping (Value, Value) -> Value,
                                          left: @escaping (Value) -> Value, right: @escaping (Value) -> Value,
                                          adjointLeft: @escaping (Value) -> Value, adjointRight: @escaping (Value) -> Value) -> Self {
         result(a, b, primal: { both(a.primal, b.primal) },
-               tangent: { _ in sumOfLinearMaps(a.tangent, b.tangent, both: both, left: left, right: right) })
+               tangent: { _, ta, tb in sumOfLinearMaps(ta, tb, both: both, left: left, right: right) })
     }
     /// (f(a, b))' = f(a', b) + f(a, b'); a constant operand skips its product.
     @inlinable public static func bilinear(_ a: Self, _ b: Self, _ f: @escaping (Value, Value) -> Value,
@@ -81,18 +92,20 @@ extension TangentCarrier {
     @inlinable public static func bilinear(_ a: Self, _ b: Self, _ f: @escaping (Value, Value) -> Value,
                                            tangent: @escaping (Value, Value?, Value, Value?) -> Value?,
                                            adjointLeft: @escaping (Value, Value) -> Value, adjointRight: @escaping (Value, Value) -> Value) -> Self {
-        result(a, b, primal: { f(a.primal, b.primal) }, tangent: { _ in tangent(a.primal, a.tangent, b.primal, b.tangent) })
+        result(a, b, primal: { f(a.primal, b.primal) }, tangent: { _, ta, tb in tangent(a.primal, ta, b.primal, tb) })
     }
     /// ẏ = f'(x)·ẋ.
     @inlinable public static func applying<F: ElementwiseFunction>(_ f: F, to x: Self) -> Self {
-        x.result(primal: { Value.applying(f, to: x.primal) }, tangent: { y in x.tangent.map { f.tangent($0, at: x.primal, value: y) } })
+        x.result(primal: { Value.applying(f, to: x.primal) }, tangent: { y, t in t.map { f.tangent($0, at: x.primal, value: y) } })
     }
-    /// ẏ = ∂f/∂a·ȧ + ∂f/∂b·ḃ.
+    /// ẏ = ∂f/∂a·ȧ + ∂f/∂b·ḃ; the partials are computed once for all slots.
     @inlinable public static func applying<F: BinaryElementwiseFunction>(_ f: F, _ a: Self, _ b: Self) -> Self {
-        result(a, b, primal: { Value.applying(f, a.primal, b.primal) }, tangent: { y in
-            guard a.tangent != nil || b.tangent != nil else { return nil }
-            let (da, db) = f.partials(a.primal, b.primal, value: y)
-            return sumOfPresent(a.tangent.map { Value.strongZeroProduct($0, da) }, b.tangent.map { Value.strongZeroProduct($0, db) })
+        var partials: (Value, Value)?
+        return result(a, b, primal: { Value.applying(f, a.primal, b.primal) }, tangent: { y, ta, tb in
+            guard ta != nil || tb != nil else { return nil }
+            let (da, db) = partials ?? f.partials(a.primal, b.primal, value: y)
+            partials = (da, db)
+            return sumOfPresent(ta.map { Value.strongZeroProduct($0, da) }, tb.map { Value.strongZeroProduct($0, db) })
         })
     }
 }
@@ -100,8 +113,8 @@ extension TangentCarrier {
 extension TangentCarrier where Value: TensorAlgebra {
     /// ẏ = the rule's JVP at x.
     @inlinable public static func applying<Op: TensorFunction>(_ op: Op, to x: Self) -> Self {
-        x.result(primal: { Value.applying(op, to: x.primal) }, tangent: { y in
-            x.tangent.map {
+        x.result(primal: { Value.applying(op, to: x.primal) }, tangent: { y, t in
+            t.map {
                 let t = op.jvp(at: x.primal, value: y, tangent: $0)
                 precondition(t.shape == y.shape, "\(Op.self).jvp returned shape \(t.shape) for a value of shape \(y.shape)")
                 return t

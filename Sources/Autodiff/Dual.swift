@@ -6,7 +6,7 @@ import Tensors
 /// ``ConvolutionAlgebra`` when `V` does, so it wraps scalars (`Dual<Double>`), tensors
 /// (`Dual<Tensor<Float>>`), other duals (`Dual<Dual<Double>>`, the hyper-dual of
 /// forward-over-forward) and taped values. Its rules are the JVPs of the rule table
-/// (`Rules.swift`, `Carrier.swift`), written once for it and ``Linearized`` (``TangentCarrier``).
+/// (`Rules.swift`, `Carrier.swift`), written once for it, ``Linearized`` and ``LinearizedSlots`` (``TangentCarrier``).
 ///
 /// A `nil` tangent means an exact zero and costs nothing: constants (input batches, labels) are
 /// lifted with a `nil` tangent, and products with them skip the tangent GEMM entirely.
@@ -30,16 +30,16 @@ public struct Dual<V: ScalarAlgebra> {
     }
 }
 
-extension Dual: TangentCarrier {
+extension Dual: SingleTangentCarrier {
     public typealias Value = V
     @inlinable public init(constantValue: V) { self.init(primal: constantValue) }
-    @inlinable public func result(primal: () -> V, tangent: (V) -> V?) -> Dual {
+    @inlinable public func result(primal: () -> V, tangent: (V, V?) -> V?) -> Dual {
         let y = primal()
-        return Dual(primal: y, tangent: tangent(y))
+        return Dual(primal: y, tangent: tangent(y, self.tangent))
     }
-    @inlinable public static func result(_ a: Dual, _ b: Dual, primal: () -> V, tangent: (V) -> V?) -> Dual {
+    @inlinable public static func result(_ a: Dual, _ b: Dual, primal: () -> V, tangent: (V, V?, V?) -> V?) -> Dual {
         let y = primal()
-        return Dual(primal: y, tangent: tangent(y))
+        return Dual(primal: y, tangent: tangent(y, a.tangent, b.tangent))
     }
 }
 

@@ -58,14 +58,14 @@ public struct Linearized<V: ScalarAlgebra> {
     }
 }
 
-extension Linearized: TangentCarrier {
+extension Linearized: SingleTangentCarrier {
     public typealias Value = V
     @inlinable public init(constantValue: V) { self.init(primal: constantValue) }
-    @inlinable public func result(primal: () -> V, tangent: (V) -> V?) -> Linearized {
-        Linearized(on: record, primal: primal, tangent: tangent)
+    @inlinable public func result(primal: () -> V, tangent: (V, V?) -> V?) -> Linearized {
+        Linearized(on: record, primal: primal, tangent: { tangent($0, self.tangent) })
     }
-    @inlinable public static func result(_ a: Linearized, _ b: Linearized, primal: () -> V, tangent: (V) -> V?) -> Linearized {
-        Linearized(on: a.record ?? b.record, primal: primal, tangent: tangent)
+    @inlinable public static func result(_ a: Linearized, _ b: Linearized, primal: () -> V, tangent: (V, V?, V?) -> V?) -> Linearized {
+        Linearized(on: a.record ?? b.record, primal: primal, tangent: { tangent($0, a.tangent, b.tangent) })
     }
 }
 
@@ -95,30 +95,53 @@ public final class LinearizedHessian<O: Objective> {
     /// - Throws: ``AutodiffError`` for a θ of the wrong length or a non-scalar objective.
     public init(of f: O, at θ: Tensor<O.Scalar>) throws {
         let record = PrimalRecord<Tensor<O.Scalar>>()
-        let (y, g) = try Self.pass(f, θ, directions: nil, record: record)
-        objective = f; point = θ; value = y.scalars[0]; gradient = g.primal
+        let blocks = try f.layout.split(θ)
+        let (y, cot) = try Self.pass(f, blocks) { i in Linearized(primal: blocks[i], record: record) }
+        objective = f; point = θ; value = y.scalars[0]; gradient = f.layout.flatten(cot.map(\.primal))
         self.record = record
     }
 
     /// H(θ)·v. - Throws: ``AutodiffError`` for a v of the wrong length.
     public func apply(_ v: Tensor<O.Scalar>) throws -> Tensor<O.Scalar> {
+        let blocks = try objective.layout.split(point), directions = try objective.layout.split(v, as: "the direction")
         record.rewind()
-        let (_, g) = try Self.pass(objective, point, directions: try objective.layout.split(v, as: "the direction"), record: record)
+        let (_, cot) = try Self.pass(objective, blocks) { i in Linearized(primal: blocks[i], tangent: directions[i], record: record) }
         precondition(record.replayIsComplete, "LinearizedHessian: the replay ran fewer operations than the recording")
-        return g.tangent
+        return objective.layout.flatten(cot.map(\.tangentOrZero))
     }
 
-    /// One forward-over-reverse pass: the value, and the flat gradient with its tangent.
-    static func pass(_ f: O, _ θ: Tensor<O.Scalar>, directions: [Tensor<O.Scalar>]?, record: PrimalRecord<Tensor<O.Scalar>>) throws
-        -> (Tensor<O.Scalar>, (primal: Tensor<O.Scalar>, tangent: Tensor<O.Scalar>)) {
-        let blocks = try f.layout.split(θ)
-        let tape = Tape<Linearized<Tensor<O.Scalar>>>()
-        let vars = blocks.indices.map { i in tape.variable(Linearized(primal: blocks[i], tangent: directions?[i], record: record)) }
+    /// [H(θ)·v₁, …, H(θ)·v_k] in one replay on `Tracked<LinearizedSlots<Tensor>>`: the k forward and
+    /// reverse tangents ride on one pass (one tape, one read of the record), each equal to
+    /// ``apply(_:)`` of its vector to round-off (the same operations per slot). Memory: k times
+    /// the tangent intermediates of one product (`HessianOperator` splits blocks by
+    /// `ProbeLimits.tangentsPerPass`).
+    /// - Throws: ``AutodiffError`` for a vector of the wrong length.
+    public func apply(block vectors: [Tensor<O.Scalar>]) throws -> [Tensor<O.Scalar>] {
+        guard !vectors.isEmpty else { return [] }
+        let blocks = try objective.layout.split(point)
+        let directions = try vectors.map { try objective.layout.split($0, as: "the direction") }
+        record.rewind()
+        let (_, cot) = try Self.pass(objective, blocks) { i in
+            LinearizedSlots(primal: blocks[i], tangents: directions.map { $0[i] }, record: record)
+        }
+        precondition(record.replayIsComplete, "LinearizedHessian: the replay ran fewer operations than the recording")
+        return vectors.indices.map { j in
+            objective.layout.flatten(zip(cot, blocks).map { c, b in c.tangent(slot: j) ?? b.zerosLike() })
+        }
+    }
+
+    /// One reverse pass of `f` at the parameter blocks on a carrier `C` (variable `i` from
+    /// `variable(i)`): the value and the cotangent of every block (a constant zero where no path
+    /// leads from it to the value).
+    static func pass<C: TangentCarrier & ConvolutionAlgebra>(_ f: O, _ blocks: [Tensor<O.Scalar>], variable: (Int) -> C) throws
+        -> (Tensor<O.Scalar>, [C]) where C.Value == Tensor<O.Scalar>, C.Scalar == O.Scalar {
+        let tape = Tape<C>()
+        let vars = blocks.indices.map { tape.variable(variable($0)) }
         let y = f(vars)
         try f.checkScalar(y.shape)
-        guard y.tape === tape else { return (y.value.primal, (Tensor.zeros([θ.count]), Tensor.zeros([θ.count]))) }
-        let adj = tape.cotangents(of: y, seed: Linearized(primal: y.value.primal.onesLike()))
-        let cot = zip(vars, blocks).map { adj[$0.index] ?? Linearized(primal: $1.zerosLike()) }
-        return (y.value.primal, (f.layout.flatten(cot.map(\.primal)), f.layout.flatten(cot.map(\.tangentOrZero))))
+        let zeros = blocks.map { C(constantValue: $0.zerosLike()) }
+        guard y.tape === tape else { return (y.value.primal, zeros) }
+        let adj = tape.cotangents(of: y, seed: C(constantValue: y.value.primal.onesLike()))
+        return (y.value.primal, vars.indices.map { adj[vars[$0].index] ?? zeros[$0] })
     }
 }

@@ -89,42 +89,103 @@ public func lanczos<A: SymmetricOperator>(of op: A, count k: Int, target: Spectr
     guard m >= k, m <= d else { throw AutodiffError.invalidArgument("Lanczos: steps must be in \(k)...\(d), got \(m)") }
     guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("Lanczos: tolerance must be positive, got \(tolerance)") }
 
-    var q = try unitStartVector(initialVector, dimension: d, seed: seed, probe: "Lanczos")
-    var basis: [Tensor<A.Scalar>] = []
+    var run = LanczosRun<A.Scalar>(start: try unitStartVector(initialVector, dimension: d, seed: seed, probe: "Lanczos"))
+    while !run.finished { try run.advance(product: try op.apply(run.q), steps: m, count: k, target: target, tolerance: tolerance, stopWhenConverged: stopWhenConverged) }
+    return try run.result(count: k, target: target, tolerance: tolerance)
+}
+
+/// One Lanczos run's start: the vector q₁ (normalized here; `nil`: a seeded Gaussian from
+/// `seed`) and the end of the spectrum its pairs are ordered by.
+public struct LanczosStart<E: TensorScalar> {
+    /// q₁ (length d, normalized by the run), or `nil` for a seeded Gaussian.
+    public var initialVector: Tensor<E>?
+    /// The seed of the Gaussian start when ``initialVector`` is `nil`.
+    public var seed: UInt64
+    /// The end of the spectrum the run's pairs are ordered by (and, with `stopWhenConverged`, tested at).
+    public var target: SpectrumEnd
+    public init(initialVector: Tensor<E>? = nil, seed: UInt64 = 0, target: SpectrumEnd = .largestAlgebraic) {
+        self.initialVector = initialVector; self.seed = seed; self.target = target
+    }
+}
+
+/// Several Lanczos runs on one operator in lockstep: step j of every run still going is one
+/// block product (``SymmetricOperator/apply(block:)``: for the Hessian, one replay carrying every
+/// run's vector), so n runs of m steps cost m block products instead of n·m products. Each run is
+/// ``lanczos(of:count:target:steps:tolerance:seed:initialVector:stopWhenConverged:)`` from its
+/// start, to round-off (the block product equals the single ones to round-off); a run that stops
+/// early (an invariant subspace, or converged) leaves the block.
+/// - Throws: as ``lanczos(of:count:target:steps:tolerance:seed:initialVector:stopWhenConverged:)``.
+public func lanczos<A: SymmetricOperator>(of op: A, starts: [LanczosStart<A.Scalar>], count k: Int, steps: Int? = nil,
+                                          tolerance: Double = 1e-6, stopWhenConverged: Bool = false) throws -> [LanczosResult<A.Scalar>] {
+    let d = op.dimension
+    guard k >= 1 else { throw AutodiffError.invalidArgument("Lanczos: the number of eigenpairs must be at least 1, got \(k)") }
+    guard k <= d else { throw AutodiffError.invalidArgument("Lanczos: asked for \(k) eigenpairs of a \(d)×\(d) Hessian") }
+    let m = steps ?? min(d, max(2 * k + 20, 40))
+    guard m >= k, m <= d else { throw AutodiffError.invalidArgument("Lanczos: steps must be in \(k)...\(d), got \(m)") }
+    guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("Lanczos: tolerance must be positive, got \(tolerance)") }
+    var runs = try starts.map { LanczosRun<A.Scalar>(start: try unitStartVector($0.initialVector, dimension: d, seed: $0.seed, probe: "Lanczos")) }
+    while case let going = runs.indices.filter({ !runs[$0].finished }), !going.isEmpty {
+        let products = try op.apply(block: going.map { runs[$0].q })
+        for (i, w) in zip(going, products) {
+            try runs[i].advance(product: w, steps: m, count: k, target: starts[i].target, tolerance: tolerance, stopWhenConverged: stopWhenConverged)
+        }
+    }
+    return try zip(runs, starts).map { try $0.result(count: k, target: $1.target, tolerance: tolerance) }
+}
+
+/// The state of one Lanczos run between products (full reorthogonalization): the basis, the
+/// tridiagonal T's entries, and the next vector to multiply.
+struct LanczosRun<E: TensorScalar> {
+    /// The vector whose product the next step needs.
+    var q: Tensor<E>
+    var basis: [Tensor<E>] = []
     var alpha: [Double] = [], beta: [Double] = []
     var lastBeta = 0.0
-    for j in 0..<m {
+    /// Whether the run has taken its last step.
+    var finished = false
+
+    init(start: Tensor<E>) { q = start }
+
+    /// One step from `w` = A q: α, reorthogonalization, β and the next q; finished after `steps`
+    /// steps, at an invariant subspace or, with `stopWhenConverged`, once the `count` pairs at
+    /// `target` have converged.
+    mutating func advance(product: Tensor<E>, steps m: Int, count k: Int, target: SpectrumEnd, tolerance: Double, stopWhenConverged: Bool) throws {
+        let j = alpha.count
         basis.append(q)
-        var w = try op.apply(q)
+        var w = product
         guard w.norm().isFinite else { throw AutodiffError.invalidArgument("Lanczos: the operator product is not finite at step \(j + 1)") }
         let a = w.dot(q)
         alpha.append(a)
         // Full reorthogonalization (twice is enough: Parlett's "twice is enough").
         for _ in 0..<2 {
-            for b in basis { w.addScaled(b, A.Scalar(-w.dot(b))) }
+            for b in basis { w.addScaled(b, E(-w.dot(b))) }
         }
         let bnorm = w.norm()
         lastBeta = bnorm
         let scale = max(alpha.map(abs).max() ?? 0, beta.max() ?? 0, 1e-300)
-        if j == m - 1 || bnorm <= 1e-10 * scale { break }
+        if j == m - 1 || bnorm <= 1e-10 * scale { finished = true; return }
         if stopWhenConverged, alpha.count >= k,
-           try ritzPairsConverged(alpha: alpha, beta: beta, nextBeta: bnorm, count: k, target: target, tolerance: tolerance) { break }
+           try ritzPairsConverged(alpha: alpha, beta: beta, nextBeta: bnorm, count: k, target: target, tolerance: tolerance) { finished = true; return }
         beta.append(bnorm)
-        q = w.affine(scale: A.Scalar(1 / bnorm), shift: 0)
+        q = w.affine(scale: E(1 / bnorm), shift: 0)
     }
-    let steps = alpha.count
-    let (values, vectors) = try LAPACK.tridiagonalEigen(diagonal: alpha, offDiagonal: Array(beta.prefix(steps - 1)))
-    let tNorm = max(values.map(abs).max() ?? 0, 1e-300)
-    let pairs: [RitzPair<A.Scalar>] = ritzOrder(values, target).prefix(min(k, steps)).map { i in
-        let s = (0..<steps).map { vectors.scalars[i * steps + $0] }
-        var y = Tensor<A.Scalar>.zeros([d])
-        for (c, b) in zip(s, basis) { y.addScaled(b, A.Scalar(c)) }
-        let residual = abs(lastBeta * s[steps - 1])
-        return RitzPair(value: values[i], vector: y, residualNorm: residual,
-                        converged: ritzConverged(residual: residual, value: values[i], spread: tNorm, tolerance: tolerance))
+
+    /// The Ritz pairs at `target`, all Ritz values and the quadrature weights.
+    func result(count k: Int, target: SpectrumEnd, tolerance: Double) throws -> LanczosResult<E> {
+        let steps = alpha.count, d = q.count
+        let (values, vectors) = try LAPACK.tridiagonalEigen(diagonal: alpha, offDiagonal: Array(beta.prefix(steps - 1)))
+        let tNorm = max(values.map(abs).max() ?? 0, 1e-300)
+        let pairs: [RitzPair<E>] = ritzOrder(values, target).prefix(min(k, steps)).map { i in
+            let s = (0..<steps).map { vectors.scalars[i * steps + $0] }
+            var y = Tensor<E>.zeros([d])
+            for (c, b) in zip(s, basis) { y.addScaled(b, E(c)) }
+            let residual = abs(lastBeta * s[steps - 1])
+            return RitzPair(value: values[i], vector: y, residualNorm: residual,
+                            converged: ritzConverged(residual: residual, value: values[i], spread: tNorm, tolerance: tolerance))
+        }
+        let weights = (0..<steps).map { i in vectors.scalars[i * steps] * vectors.scalars[i * steps] }
+        return LanczosResult(pairs: pairs, steps: steps, ritzValues: values, quadratureWeights: weights)
     }
-    let weights = (0..<steps).map { i in vectors.scalars[i * steps] * vectors.scalars[i * steps] }
-    return LanczosResult(pairs: pairs, steps: steps, ritzValues: values, quadratureWeights: weights)
 }
 
 /// Indices of the Ritz values, the requested end of the spectrum first.

@@ -14,7 +14,8 @@ public protocol SymmetricOperator {
     /// `A v` for `v` of length d.
     /// - Throws: ``/Autodiff/AutodiffError`` for a wrong length or a non-finite product.
     func apply(_ v: Tensor<Scalar>) throws -> Tensor<Scalar>
-    /// `[A v₁, …, A v_k]`; the default applies the vectors one by one.
+    /// `[A v₁, …, A v_k]`, each equal to ``apply(_:)`` of its vector to round-off; the default
+    /// applies the vectors one by one, ``HessianOperator`` pushes k tangents through one replay.
     func apply(block vectors: [Tensor<Scalar>]) throws -> [Tensor<Scalar>]
 }
 
@@ -108,6 +109,20 @@ public struct HessianOperator<O: Objective>: SymmetricOperator {
     public func apply(_ v: Tensor<O.Scalar>) throws -> Tensor<O.Scalar> {
         try finite(try linearization.apply(v), "the Hessian-vector product")
     }
+
+    /// The products in replays of up to ``ProbeLimits/tangentsPerPass`` tangents each
+    /// (``/Autodiff/LinearizedHessian/apply(block:)``): equal to ``apply(_:)`` vector by vector to
+    /// round-off.
+    public func apply(block vectors: [Tensor<O.Scalar>]) throws -> [Tensor<O.Scalar>] {
+        for v in vectors { try validate(v, as: "the direction") }
+        var out: [Tensor<O.Scalar>] = []
+        out.reserveCapacity(vectors.count)
+        for start in stride(from: 0, to: vectors.count, by: ProbeLimits.tangentsPerPass) {
+            let part = Array(vectors[start..<min(start + ProbeLimits.tangentsPerPass, vectors.count)])
+            out += try (part.count == 1 ? [linearization.apply(part[0])] : linearization.apply(block: part)).map { try finite($0, "the Hessian-vector product") }
+        }
+        return out
+    }
 }
 
 /// An operator restricted to some coordinates: P A Pᵀ for the selection P of `ranges` (e.g. one
@@ -156,6 +171,12 @@ public struct RestrictedOperator<Base: SymmetricOperator>: SymmetricOperator {
         try validate(v)
         return extract(try base.apply(embed(v)))
     }
+
+    /// The base's block product of the embedded vectors.
+    public func apply(block vectors: [Tensor<Scalar>]) throws -> [Tensor<Scalar>] {
+        for v in vectors { try validate(v) }
+        return try base.apply(block: vectors.map(embed)).map(extract)
+    }
 }
 
 /// The layers of a layout: entries grouped by the name before the last dot ("fc1.weight" and
@@ -199,6 +220,20 @@ public struct BlockDiagonalOperator<Base: SymmetricOperator>: SymmetricOperator 
             for r in b.ranges { for i in r { out[i] += y.scalars[k]; k += 1 } }
         }
         return Tensor(out)
+    }
+
+    /// Each block's block product of the vectors' parts, placed back.
+    public func apply(block vectors: [Tensor<Scalar>]) throws -> [Tensor<Scalar>] {
+        for v in vectors { try validate(v) }
+        var out = vectors.map { _ in [Scalar](repeating: 0, count: dimension) }
+        for b in blocks {
+            let ys = try b.apply(block: vectors.map(b.extract))
+            for (j, y) in ys.enumerated() {
+                var k = 0
+                for r in b.ranges { for i in r { out[j][i] += y.scalars[k]; k += 1 } }
+            }
+        }
+        return out.map { Tensor($0) }
     }
 }
 
@@ -329,8 +364,9 @@ public func blockCurvature<A: SymmetricOperator>(of op: A, blocks: [(name: Strin
     return try zip(blocks, zip(restricted, traces)).map { block, rt in
         let (restricted, (t, se)) = rt
         let d = restricted.dimension
-        let run = try lanczos(of: restricted, count: 1, steps: min(max(steps, 2), d), seed: seed)
-        let low = try lanczos(of: restricted, count: 1, target: .smallestAlgebraic, steps: min(max(steps, 2), d), seed: seed &+ 2)
+        let runs = try lanczos(of: restricted, starts: [LanczosStart(seed: seed), LanczosStart(seed: seed &+ 2, target: .smallestAlgebraic)],
+                               count: 1, steps: min(max(steps, 2), d))
+        let (run, low) = (runs[0], runs[1])
         func double(_ p: RitzPair<A.Scalar>) -> RitzPair<Double> {
             RitzPair(value: p.value, vector: Tensor<Double>(converting: p.vector), residualNorm: p.residualNorm, converged: p.converged)
         }

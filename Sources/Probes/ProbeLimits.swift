@@ -57,6 +57,27 @@ public enum ProbeLimits {
         max(1, blockBytes / max(1, 2 * dimension * scalarBytes))
     }
 
+    /// Tangents one Hessian replay carries at once (``HessianOperator/apply(block:)``; the
+    /// k-slot replay is ``/Autodiff/LinearizedHessian/apply(block:)``). Its memory is this many
+    /// times the tangent intermediates of one product. 1 on the CPU: the products are GEMM-bound,
+    /// so a wider replay saves only the per-pass work (5 % of the instructions at k = 4) and its
+    /// larger peak memory costs page faults under glibc's default trimming (at 1024 samples the
+    /// CNN's block of 4 took 4.7× one product against 4.0× one by one; with the allocator keeping
+    /// its pages, 4.02× vs 4.00×). Raise it where one product is far from the GEMM rate (a GPU) or
+    /// with an allocator that keeps its pages (Notes/performance.md, "k tangents in one pass").
+    public static let tangentsPerPass = 1
+
+    /// Bytes of Lanczos bases that runs in lockstep (SLQ's probes, ``lanczos(of:starts:count:steps:tolerance:stopWhenConverged:)``)
+    /// may hold together beyond one run's.
+    public static let lockstepBytes = 512 << 20
+
+    /// Lanczos runs of `steps` steps that go in lockstep (one block product per step, so one
+    /// pass over the data's chunks per step: a streamed chunk is recorded once per step, not once
+    /// per run and step): at most 4, and as many as ``lockstepBytes`` holds (at least 1).
+    public static func lockstepRuns(steps: Int, dimension: Int, scalarBytes: Int) -> Int {
+        max(1, min(4, lockstepBytes / max(1, steps * dimension * scalarBytes)))
+    }
+
     /// Parameter-sized work vectors an estimator holds beside the ones its settings ask for (the
     /// iterate, its product, a residual, a restart vector).
     public static let workVectors = 4

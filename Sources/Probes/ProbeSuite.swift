@@ -81,13 +81,14 @@ extension ProbeSuiteSettings {
     /// The setting whose parameter-sized vectors would exceed `available` bytes
     /// (``/Tensors/MachineMemory/bytes``) for `dimension` parameters of `scalarBytes` bytes, with the
     /// estimate, or `nil`. The vectors held at once: the Lanczos basis and Ritz vectors
-    /// (`lanczosSteps + top`), the SLQ basis (`slqSteps`; each probe's run is reduced to its
-    /// quadrature before the next), Hutch++'s orthonormal sketch (`traceProbes / 3`) with a block
+    /// (`lanczosSteps + top`), the SLQ bases (`slqSteps` for each of the probes whose runs go in
+    /// lockstep, ``ProbeLimits/lockstepRuns(steps:dimension:scalarBytes:)``; each run is reduced to
+    /// its quadrature when it ends), Hutch++'s orthonormal sketch (`traceProbes / 3`) with a block
     /// of probes and products; each with a few work vectors. The data's records are not counted.
     public func memoryProblem(dimension: Int, scalarBytes: Int, available: Double = MachineMemory.bytes) -> (setting: String, problem: String)? {
         let block = 2 * min(ProbeLimits.vectorsPerBlock(dimension: dimension, scalarBytes: scalarBytes), traceProbes)
         let uses: [(String, Int, String)] = [
-            ("lanczosSteps", lanczosSteps + top, "the Lanczos basis"), ("slqSteps", slqSteps, "the SLQ Lanczos basis"),
+            ("lanczosSteps", lanczosSteps + top, "the Lanczos basis"), ("slqSteps", slqSteps * min(max(slqProbes, 1), ProbeLimits.lockstepRuns(steps: slqSteps, dimension: dimension, scalarBytes: scalarBytes)), "the SLQ Lanczos bases"),
             ("traceProbes", traceProbes / 3 + block, "Hutch++'s sketch")]
         for (setting, vectors, what) in uses {
             if let message = ProbeLimits.memoryProblem(vectors: vectors, dimension: dimension, scalarBytes: scalarBytes, what: what, available: available) {

@@ -42,10 +42,14 @@ public func spectralDensity<A: SymmetricOperator>(of op: A, probes: Int = 4, ste
     guard gridPoints >= 2 else { throw AutodiffError.invalidArgument("SLQ: the grid needs at least 2 points, got \(gridPoints)") }
     if let bandwidth, !(bandwidth > 0 && bandwidth.isFinite) { throw AutodiffError.invalidArgument("SLQ: bandwidth must be positive, got \(bandwidth)") }
     var rng = SplitMix64(seed: seed)
+    // The runs go in lockstep, each holding its basis until it ends.
+    let size = ProbeLimits.lockstepRuns(steps: steps, dimension: d, scalarBytes: MemoryLayout<A.Scalar>.size)
     var runs: [LanczosResult<A.Scalar>] = []
-    for p in 0..<probes {
-        let z = Tensor<A.Scalar>.randomRademacher([d], using: &rng)
-        runs.append(try lanczos(of: op, count: 1, steps: steps, seed: seed &+ UInt64(p), initialVector: z).quadrature)
+    for first in stride(from: 0, to: probes, by: size) {
+        let starts = (first..<min(first + size, probes)).map { p in
+            LanczosStart(initialVector: Tensor<A.Scalar>.randomRademacher([d], using: &rng), seed: seed &+ UInt64(p))
+        }
+        runs += try lanczos(of: op, starts: starts, count: 1, steps: steps).map(\.quadrature)
     }
     return try spectralDensity(from: runs, gridPoints: gridPoints, bandwidth: bandwidth)
 }
