@@ -22,7 +22,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Settings"),
-        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimized),
+        // Direct SIMD convolution kernels (generic, AVX2, AVX-512 variants chosen at run time).
+        .target(name: "CKernels"),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimized),
         .target(name: "Autodiff", dependencies: ["Tensors"], swiftSettings: optimized),
         .target(name: "Probes", dependencies: ["Autodiff", "Tensors", "Settings"], swiftSettings: optimized),
         .target(name: "Layers", dependencies: ["Autodiff", "Probes", "Tensors"], swiftSettings: optimized),

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Errors of convolution and pooling geometry, each naming the offending sizes.
@@ -169,6 +170,25 @@ extension Tensor {
         conv2dBackwardFilterSum([(x, g)], filterShape: filterShape, stride: stride, padding: padding)
     }
 
+    /// ``conv2d(_:_:stride:padding:)`` with the direct kernels' variant chosen by the caller (tests,
+    /// benchmarks); the same GEMM path as the default where `kernel` does not apply
+    /// (``ConvolutionKernel/runsDirectly(_:)``: Double, stride > 1, large patches).
+    /// - Precondition: `kernel.isSupported`.
+    @inlinable
+    public static func conv2d(_ x: Tensor, _ w: Tensor, stride: Int, padding: Int, kernel: ConvolutionKernel) -> Tensor {
+        precondition(kernel.isSupported, "conv2d: kernel variant \(kernel) does not run on this CPU")
+        return conv2dSum([(x, w)], stride: stride, padding: padding, kernel: kernel)
+    }
+
+    /// ``conv2dBackwardFilter(_:_:filterShape:stride:padding:)`` with an explicit direct-kernel variant.
+    /// - Precondition: `kernel.isSupported`.
+    @inlinable
+    public static func conv2dBackwardFilter(_ x: Tensor, _ g: Tensor, filterShape: [Int], stride: Int, padding: Int,
+                                            kernel: ConvolutionKernel) -> Tensor {
+        precondition(kernel.isSupported, "conv2dBackwardFilter: kernel variant \(kernel) does not run on this CPU")
+        return conv2dBackwardFilterSum([(x, g)], filterShape: filterShape, stride: stride, padding: padding, kernel: kernel)
+    }
+
     /// Calls `body` with a pointer to the scalars of each tensor, in order.
     @inlinable
     static func withUnsafePointers<R>(_ tensors: ArraySlice<Tensor>, _ pointers: [UnsafePointer<Element>] = [],
@@ -180,13 +200,21 @@ extension Tensor {
     /// `Σ_t conv2d(x_t, w_t)` over terms of one shape: per tile, each term's unfolding and GEMM
     /// accumulate into one tile result (the primal has one term, its tangent two).
     @inlinable
-    static func conv2dSum(_ terms: [(input: Tensor, filter: Tensor)], stride: Int, padding: Int) -> Tensor {
+    static func conv2dSum(_ terms: [(input: Tensor, filter: Tensor)], stride: Int, padding: Int,
+                          kernel: ConvolutionKernel = .selected) -> Tensor {
         let g = ConvolutionGeometry.require(input: terms[0].input.shape, filter: terms[0].filter.shape, stride: stride, padding: padding)
         precondition(terms.allSatisfy { $0.input.shape == terms[0].input.shape && $0.filter.shape == terms[0].filter.shape },
                      "conv2d: terms of different shapes \(terms.map { ($0.input.shape, $0.filter.shape) })")
         let (O, K, P) = (g.outputChannels, g.patchSize, g.outputPixels)
         return Tensor(shape: g.outputShape) { y, _ in
             withUnsafePointers(ArraySlice(terms.flatMap { [$0.input, $0.filter] })) { p in
+                if Element.self == Float.self, kernel.runsDirectly(g) {
+                    for t in terms.indices {
+                        DirectConvolution.forward(UnsafeRawPointer(p[2 * t]), UnsafeRawPointer(p[2 * t + 1]), UnsafeMutableRawPointer(y),
+                                                  g, accumulate: t > 0, kernel: kernel)
+                    }
+                    return
+                }
                 let tiles = ConvolutionTiles<Element>(g)
                 defer { tiles.deallocate() }
                 tiles.forEach { n0, nb, sg in
@@ -229,7 +257,8 @@ extension Tensor {
 
     /// `Σ_t conv2dBackwardFilter(x_t, g_t)`: every tile's GEMMs accumulate into the one result.
     @inlinable
-    static func conv2dBackwardFilterSum(_ terms: [(input: Tensor, cotangent: Tensor)], filterShape: [Int], stride: Int, padding: Int) -> Tensor {
+    static func conv2dBackwardFilterSum(_ terms: [(input: Tensor, cotangent: Tensor)], filterShape: [Int], stride: Int, padding: Int,
+                                        kernel: ConvolutionKernel = .selected) -> Tensor {
         let geo = ConvolutionGeometry.require(input: terms[0].input.shape, filter: filterShape, stride: stride, padding: padding)
         precondition(terms.allSatisfy { $0.input.shape == terms[0].input.shape && $0.cotangent.shape == geo.outputShape },
                      "conv2dBackwardFilter: cotangents \(terms.map(\.cotangent.shape)) or inputs do not match \(geo.outputShape)")
@@ -237,6 +266,13 @@ extension Tensor {
         return Tensor(shape: filterShape) { dw, count in
             Element.fill(dw, value: 0, count: count)
             withUnsafePointers(ArraySlice(terms.flatMap { [$0.input, $0.cotangent] })) { p in
+                if Element.self == Float.self, kernel.runsDirectly(geo) {
+                    for t in terms.indices {
+                        DirectConvolution.filterGradient(UnsafeRawPointer(p[2 * t]), UnsafeRawPointer(p[2 * t + 1]), UnsafeMutableRawPointer(dw),
+                                                         geo, kernel: kernel)
+                    }
+                    return
+                }
                 let tiles = ConvolutionTiles<Element>(geo)
                 defer { tiles.deallocate() }
                 tiles.forEach { n0, nb, sg in
@@ -338,6 +374,104 @@ extension Tensor {
 }
 
 
+
+// MARK: - Direct kernels (Sources/CKernels)
+
+/// The SIMD variant of the direct convolution kernels (`Sources/CKernels`), which compute the
+/// forward convolution and the filter gradient of layers with few input channels (the CNN's
+/// conv1: one channel, 5×5) without im2col or GEMM. Chosen once per process, as OpenBLAS picks
+/// its kernel: the widest variant CPUID and the OS allow, or `LANDSCAPE_KERNEL`
+/// (`generic`, `avx2`, `avx512`) when set to a variant this CPU runs.
+public enum ConvolutionKernel: String, CaseIterable, Sendable {
+    /// The build target's baseline vectors (4 floats: SSE2 on x86-64, NEON on arm64).
+    case generic
+    /// AVX2 + FMA, 8 floats per vector.
+    case avx2
+    /// AVX-512F (+VL), 16 floats per vector.
+    case avx512
+
+    @usableFromInline var code: Int32 {
+        switch self {
+        case .generic: return Int32(LK_KERNEL_GENERIC)
+        case .avx2: return Int32(LK_KERNEL_AVX2)
+        case .avx512: return Int32(LK_KERNEL_AVX512)
+        }
+    }
+
+    /// Whether this CPU and OS run the variant (CPUID feature bits and XGETBV register state).
+    public var isSupported: Bool { lk_kernel_supported(code) != 0 }
+
+    /// The variants this machine runs, narrowest first.
+    public static var supported: [ConvolutionKernel] { allCases.filter(\.isSupported) }
+
+    /// The variant every convolution uses: `LANDSCAPE_KERNEL` when it names a supported variant,
+    /// else the widest supported one. An unknown or unsupported `LANDSCAPE_KERNEL` is reported on
+    /// standard error, naming the value and the variants available, and ignored.
+    public static let selected: ConvolutionKernel = {
+        let best = supported.last ?? .generic
+        guard let value = ProcessInfo.processInfo.environment["LANDSCAPE_KERNEL"], !value.isEmpty else { return best }
+        guard let kernel = ConvolutionKernel(rawValue: value.lowercased()), kernel.isSupported else {
+            FileHandle.standardError.write(Data(("LANDSCAPE_KERNEL=\(value) is not a kernel variant this CPU runs (\(supported.map(\.rawValue).joined(separator: ", "))); using \(best.rawValue)\n").utf8))
+            return best
+        }
+        return kernel
+    }()
+
+    /// What runs, for logs and benchmark headers (like `BLASRuntime.summary`), e.g.
+    /// `"direct conv: avx512 (supported: generic, avx2, avx512)"`.
+    public static var coreName: String {
+        "direct conv: \(selected.rawValue) (supported: \(supported.map(\.rawValue).joined(separator: ", ")))"
+    }
+
+    /// Whether a Float convolution of geometry `g` runs the direct kernels: stride 1 and at most
+    /// 32 taps per output (C·kH·kW; conv1 has 25). Larger patches (conv2: 400) keep im2col + GEMM,
+    /// which the direct kernel does not beat there (AVX2, conv2 at batch 64: 18 GFLOP/s direct).
+    @inlinable
+    public func runsDirectly(_ g: ConvolutionGeometry) -> Bool { g.stride == 1 && g.patchSize <= 32 && g.batch > 0 }
+}
+
+/// The Float direct kernels over a batch, split over ``ParallelLoop/threadCount`` threads by images.
+@usableFromInline
+enum DirectConvolution {
+    /// Images per thread below which one thread does all.
+    static let minimumImagesPerThread = 4
+
+    /// `y (+)= conv2d(x, w)` for Float `x` `[N, C, H, W]`, `w` `[O, C, kH, kW]`, `y` `[N, O, Ho, Wo]`, stride 1.
+    @usableFromInline
+    static func forward(_ x: UnsafeRawPointer, _ w: UnsafeRawPointer, _ y: UnsafeMutableRawPointer, _ g: ConvolutionGeometry,
+                        accumulate: Bool, kernel: ConvolutionKernel) {
+        let (xf, wf, yf) = (x.assumingMemoryBound(to: Float.self), w.assumingMemoryBound(to: Float.self), y.assumingMemoryBound(to: Float.self))
+        parallelRanges(g.batch, minimumPerThread: minimumImagesPerThread) { images in
+            lk_conv2d_forward_f32(kernel.code, xf, wf, yf, images.lowerBound, images.upperBound, g.channels, g.height, g.width,
+                                  g.outputChannels, g.kernelHeight, g.kernelWidth, g.padding, accumulate ? 1 : 0)
+        }
+    }
+
+    /// `dw += conv2dBackwardFilter(x, g)` (Float, stride 1): each thread sums its images into its
+    /// own partial `[O, C, kH, kW]`, added in thread order.
+    @usableFromInline
+    static func filterGradient(_ x: UnsafeRawPointer, _ cotangent: UnsafeRawPointer, _ dw: UnsafeMutableRawPointer, _ g: ConvolutionGeometry,
+                               kernel: ConvolutionKernel) {
+        let (xf, gf, dwf) = (x.assumingMemoryBound(to: Float.self), cotangent.assumingMemoryBound(to: Float.self), dw.assumingMemoryBound(to: Float.self))
+        let count = g.outputChannels * g.patchSize
+        let threads = min(ParallelLoop.threadCount, max(1, g.batch / minimumImagesPerThread))
+        if threads == 1 {
+            lk_conv2d_filter_f32(kernel.code, xf, gf, dwf, 0, g.batch, g.channels, g.height, g.width,
+                                 g.outputChannels, g.kernelHeight, g.kernelWidth, g.padding)
+            return
+        }
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: threads * count)
+        defer { partials.deallocate() }
+        partials.initialize(repeating: 0, count: threads * count)
+        parallelRanges(threads, minimumPerThread: 1) { ts in
+            for t in ts {
+                lk_conv2d_filter_f32(kernel.code, xf, gf, partials + t * count, g.batch * t / threads, g.batch * (t + 1) / threads,
+                                     g.channels, g.height, g.width, g.outputChannels, g.kernelHeight, g.kernelWidth, g.padding)
+            }
+        }
+        for t in 0..<threads { for i in 0..<count { dwf[i] += partials[t * count + i] } }
+    }
+}
 
 // MARK: - Forward-mode rules with shared work
 
