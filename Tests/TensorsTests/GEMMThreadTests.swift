@@ -64,6 +64,41 @@ struct GEMMThreadTests {
         }
     }
 
+    /// The Float64 products (dgemm) likewise, bit for bit on SkylakeX, elsewhere within the bound.
+    @Test("split Float64 products equal one call (bit for bit on SkylakeX)", arguments: [(64, 256, 784), (256, 784, 64), (333, 517, 129)])
+    func splitEqualsOneCallInDouble(_ shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let seed: UInt64 = 0xD6E33 &+ UInt64(m * 31 + n * 7 + k)
+        var rng = SplitMix64(seed: seed)
+        let a = (0..<(m * k)).map { _ in rng.nextUnitInterval() * 2 - 1 }
+        let b = (0..<(k * n)).map { _ in rng.nextUnitInterval() * 2 - 1 }
+        func product(_ a: [Double], _ b: [Double], transposeA: Bool, transposeB: Bool, threads: Int) -> [Double] {
+            let lda = transposeA ? m : k, ldb = transposeB ? k : n, ldc = n
+            var c = [Double](repeating: 0, count: m * n)
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                GEMMThreads.run(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc, threads: threads) { m, n, ao, bo, co in
+                    cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                                blasint(m), blasint(n), blasint(k), 1, ap.baseAddress! + ao, blasint(lda), bp.baseAddress! + bo, blasint(ldb),
+                                0, cp.baseAddress! + co, blasint(ldc))
+                }
+            } } }
+            return c
+        }
+        openblas_set_num_threads(1)
+        for transposeA in [false, true] {
+            for transposeB in [false, true] {
+                let one = product(a, b, transposeA: transposeA, transposeB: transposeB, threads: 1)
+                let magnitude = product(a.map(abs), b.map(abs), transposeA: transposeA, transposeB: transposeB, threads: 1)
+                let split = product(a, b, transposeA: transposeA, transposeB: transposeB, threads: 2)
+                let differing = zip(split, one).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+                let outside = (0..<(m * n)).filter { abs(split[$0] - one[$0]) > 2 * Double(k) * Double.ulpOfOne * magnitude[$0] }.count
+                let what = "seed \(seed): \(m)×\(n)×\(k), transposes \(transposeA) \(transposeB), kernel \(BLASRuntime.coreName)"
+                #expect(outside == 0, "\(what): \(outside) elements beyond the round-off bound")
+                if BLASRuntime.coreName.lowercased() == "skylakex" { #expect(differing == 0, "\(what): \(differing) elements differ") }
+            }
+        }
+    }
+
     @Test("blocks tile the longer side in multiples of 64, each at least minimumPartSize")
     func blocks() {
         // MLP batch 64, first layer: 64×256×784 = 12.8·10⁶ → two column blocks of 128.
