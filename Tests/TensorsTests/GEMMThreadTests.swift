@@ -3,8 +3,9 @@ import Tensors
 import Testing
 
 /// The thread policy's split of large GEMMs (`GEMMThreads`): the blocks tile C exactly, and the
-/// split product equals one OpenBLAS call on one thread bit for bit (each element of C sums the
-/// same products in the same order), for every transpose and the MLP's and CNN's shapes.
+/// split product equals one OpenBLAS call on one thread — bit for bit on the SkylakeX kernel (each
+/// element of C sums the same products in the same order), within round-off on others — for every
+/// transpose, β = 0 and β ≠ 0, and the MLP's and CNN's shapes.
 @Suite("GEMMThreads")
 struct GEMMThreadTests {
     /// One single-threaded `cblas_sgemm` call through `GEMMThreads.run` with `threads` blocks at most.
