@@ -132,10 +132,11 @@ public struct SGD<E: TensorScalar>: Sendable {
             if norm > c { g = g.affine(scale: E(c / norm), shift: 0) }
         }
         if weightDecay != 0 { g.addScaled(θ, wd) }                       // g ← g + λθ
-        velocity.withUnsafeMutablePointer { b in
-            E.affine(b, scale: mu, shift: 0, b, count: n)                // b ← μb
-            g.withUnsafePointer { gp in E.axpy(n, 1, gp, b) }            // b ← μb + g
-        }
+        // b ← μb into a new buffer, not in place: with input and output the same array the kernel's
+        // loop ran unvectorized (its alias check fails; 5 instructions per element, 5 % of an MLP step).
+        var b = velocity.affine(scale: mu, shift: 0)                     // b ← μb
+        b.withUnsafeMutablePointer { bp in g.withUnsafePointer { gp in E.axpy(n, 1, gp, bp) } }   // b ← μb + g
+        velocity = b
         if nesterov {
             θ.addScaled(g, -lr)                                           // θ ← θ − η(g + μb)
             θ.addScaled(velocity, -lr * mu)

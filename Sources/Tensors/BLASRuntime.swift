@@ -15,8 +15,9 @@ public enum BLASRuntime {
         return String(cString: p)
     }
 
-    /// The number of threads OpenBLAS uses.
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+    /// The threads a large GEMM runs on (``GEMMThreads/count``; OpenBLAS itself runs each call on
+    /// one thread, the thread policy in `Notes/performance.md`).
+    public static var threadCount: Int { GEMMThreads.count }
 
     /// The kernel recommended for this CPU from `/proc/cpuinfo` flags: "SkylakeX" with
     /// AVX-512 F/CD/BW/DQ/VL, "Haswell" with AVX2 and FMA, else `nil` (let OpenBLAS decide).
@@ -72,8 +73,91 @@ public enum BLASRuntime {
         #endif
     }
 
-    /// A one-line description for run metadata, e.g. "OpenBLAS SkylakeX, 2 threads".
-    public static var summary: String { "OpenBLAS \(coreName), \(threadCount) thread\(threadCount == 1 ? "" : "s")" }
+    /// A one-line description for run metadata, e.g. "OpenBLAS SkylakeX, 2 threads (GEMMs split
+    /// over the process's threads, OpenBLAS single-threaded)".
+    public static var summary: String {
+        "OpenBLAS \(coreName), \(threadCount) thread\(threadCount == 1 ? "" : "s")"
+            + (threadCount > 1 ? " (GEMMs split over the process's threads, OpenBLAS single-threaded)" : "")
+    }
+}
+
+/// The thread policy for matrix products: one pool of threads for the whole process.
+///
+/// OpenBLAS runs every call on the calling thread (`openblas_set_num_threads(1)` at the first
+/// GEMM); a GEMM with m·n·k ≥ 2 · ``minimumPartSize`` is split into at most ``count`` blocks of
+/// rows or columns of C, run concurrently by ``parallelRanges(_:minimumPerThread:_:)`` (GCD), the
+/// same threads as the project's elementwise and layout loops. OpenBLAS's own worker threads
+/// spin in `sched_yield` between calls and synchronise with busy waits inside a call, so beside
+/// GCD's threads on 2 cores (or beside other processes) they fought for the cores: 22 % of CNN
+/// time in yielding threads, and at a load above the core count an MLP value+gradient at batch 64
+/// took 188 ms instead of 1.1 ms (`Notes/performance.md`, "Thread policy").
+///
+/// Each block is a GEMM of its own on the same K, so every element of C sums the same products in
+/// the same order as the whole product on one thread (OpenBLAS blocks K alike for any m and n; a
+/// block never falls under OpenBLAS's small-matrix path, m·n·k ≤ 10⁶ on SkylakeX, because blocks
+/// have at least ``minimumPartSize`` = 2·10⁶; block edges are multiples of 64). `GEMMThreadTests`
+/// checks the split against one call, bit for bit.
+public enum GEMMThreads {
+    /// Threads a large GEMM is split over: ``ParallelLoop/threadCount`` (`LANDSCAPE_THREADS`), at
+    /// most the threads OpenBLAS was started with (`OPENBLAS_NUM_THREADS`, else its core count), so
+    /// `OPENBLAS_NUM_THREADS=1` still means single-threaded products.
+    public static var count: Int { policy }
+
+    /// The least m·n·k of one block (below it the dispatch costs more than the second thread
+    /// gains: a block of 2·10⁶ multiply-adds takes about 40 µs on one core, waking a GCD worker 5–10 µs).
+    public static let minimumPartSize = 2_000_000
+
+    /// Block edges are multiples of this (a multiple of every OpenBLAS kernel's unrolling of m and n).
+    public static let alignment = 64
+
+    /// Applied once, at the first use: OpenBLAS set to one thread per call.
+    static let policy: Int = {
+        let started = Int(openblas_get_num_threads())
+        openblas_set_num_threads(1)
+        return max(1, min(ParallelLoop.threadCount, started))
+    }()
+
+    /// Runs a row-major GEMM of `op(A)` m×k by `op(B)` k×n into C (row strides `lda`, `ldb`, `ldc`,
+    /// transposes as BLAS flags) as one call or as blocks of rows or columns of C: `body(m', n',
+    /// aOffset, bOffset, cOffset)` computes the block whose operands start at those element offsets
+    /// (with the same k, strides and flags), blocks concurrently.
+    public static func run(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int, threads: Int = count,
+                           _ body: (_ m: Int, _ n: Int, _ aOffset: Int, _ bOffset: Int, _ cOffset: Int) -> Void) {
+        let plan = blocks(m: m, n: n, k: k, threads: threads)
+        guard plan.count > 1 else { body(m, n, 0, 0, 0); return }
+        parallelRanges(plan.count, minimumPerThread: 1) { parts in
+            for part in parts {
+                let lo = plan.edge(part), hi = plan.edge(part + 1)
+                if plan.alongRows {       // rows lo..<hi of C and of op(A)
+                    body(hi - lo, n, transposeA ? lo : lo * lda, 0, lo * ldc)
+                } else {                  // columns lo..<hi of C and of op(B)
+                    body(m, hi - lo, 0, transposeB ? lo * ldb : lo, lo)
+                }
+            }
+        }
+    }
+
+    /// How a GEMM of m×n×k is split: `count` blocks along the rows of C (`alongRows`) or its
+    /// columns, block `i` from `edge(i)` to `edge(i + 1)`.
+    public struct Blocks: Equatable, Sendable {
+        public let count: Int
+        public let alongRows: Bool
+        let length: Int
+        public func edge(_ i: Int) -> Int {
+            // Multiples of `alignment`, the last block takes the rest.
+            i >= count ? length : min(length, (length / alignment * i / count) * alignment)
+        }
+    }
+
+    /// The split of an m×n×k product over ``count`` threads: along the longer of m and n, into as
+    /// many blocks (at most ``count``) as keep each at least ``alignment`` long and at least
+    /// ``minimumPartSize`` multiply-adds; one block when none of that holds.
+    public static func blocks(m: Int, n: Int, k: Int, threads: Int = count) -> Blocks {
+        let alongRows = m > n, length = alongRows ? m : n
+        let work = Double(m) * Double(n) * Double(k)
+        let parts = min(threads, length / alignment, Int(work / Double(minimumPartSize)))
+        return Blocks(count: max(1, parts), alongRows: alongRows, length: length)
+    }
 }
 
 #if os(Linux)

@@ -3,7 +3,8 @@ import Foundation
 
 /// Splits `0..<count` into at most ``ParallelLoop/threadCount`` contiguous ranges and runs
 /// `body` on them concurrently (the memory-bound loops around GEMMs: im2col, col2im,
-/// pooling, layout changes). Runs inline when `count < minimumPerThread * 2`.
+/// pooling, layout changes; and the blocks of a large GEMM, ``GEMMThreads``: the process's one
+/// pool of threads). Runs inline when `count < minimumPerThread * 2`.
 /// `body` must only write memory that belongs to its range.
 @inlinable
 public func parallelRanges(_ count: Int, minimumPerThread: Int, _ body: (Range<Int>) -> Void) {

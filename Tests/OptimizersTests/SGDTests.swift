@@ -158,3 +158,29 @@ struct SGDTests {
         #expect(OptimizerError.lengthMismatch(expected: 5, actual: 4).description.contains("4"))
     }
 }
+
+/// The momentum buffer is b ← μb + g rounded as two Float operations, fl(fl(μ·b) + g), bit for bit,
+/// step after step, on a vector long enough for the vectorized kernels (and of odd length, so their
+/// remainder loops run too); θ moves by −η·b within the roundings of each step (the BLAS may fuse them).
+@Test func momentumBufferIsTheFloatRecurrenceBitForBit() throws {
+    let seed: UInt64 = 0x5ED
+    var rng = SplitMix64(seed: seed)
+    let d = 4_099, μ: Float = 0.9, η: Float = 0.05
+    var sgd = try SGD<Float>(parameterCount: d, learningRate: Double(η), momentum: Double(μ))
+    var θ = Tensor<Float>(randomValues(d, &rng))
+    var b = [Float](repeating: 0, count: d), θRef = θ.scalars
+    for step in 1...3 {
+        let g: [Float] = randomValues(d, &rng)
+        try sgd.update(&θ, gradient: Tensor(g))
+        for i in 0..<d {
+            let scaled = μ * b[i]
+            b[i] = scaled + g[i]
+            θRef[i] -= η * b[i]
+        }
+        let differing = (0..<d).filter { sgd.velocity.scalars[$0].bitPattern != b[$0].bitPattern }.count
+        #expect(differing == 0, "seed \(seed), step \(step): \(differing) velocity elements differ")
+        // θ, g in [−1, 1] and |b| < 10: each step's two roundings are below 2ε in absolute terms, accumulated over the steps.
+        let far = (0..<d).filter { abs(θ.scalars[$0] - θRef[$0]) > Float(step) * 4 * .ulpOfOne }.count
+        #expect(far == 0, "seed \(seed), step \(step): \(far) parameters beyond rounding")
+    }
+}

@@ -1,5 +1,6 @@
 import Autodiff
 import Checkpoints
+import Datasets
 import Foundation
 import Layers
 import Optimizers
@@ -521,7 +522,7 @@ if let which = option("--callgrind") {
     // and H·v) at --batch B (default 64), Float32, on mlp | cnn (the structs), spec-mlp | spec-cnn
     // (the presets through ModelSpec) or vit (the benchmark's transformer).
     let calls = Int(option("--calls") ?? "20") ?? 20, batch = Int(option("--batch") ?? "64") ?? 64
-    let hvp = option("--workload") == "hvp"
+    let hvp = option("--workload") == "hvp", sgdStep = option("--workload") == "step"
     func run<M: Model>(_ m: M) throws {
         var rng = SplitMix64(seed: 7)
         let x = Tensor<Float>.randomUniform([batch, m.inputSize], bound: 1, using: &rng).affine(scale: 0.5, shift: 0.5)
@@ -530,12 +531,17 @@ if let which = option("--callgrind") {
         let v = Tensor<Float>.randomNormal([θ.count], using: &rng)
         let f = try m.loss(on: x, labels: labels)
         _ = try valueGradientAndHVP(of: f, at: θ, along: v)     // one-off costs (BLAS buffers, caches) outside the region
+        // --workload step: the benchmark's "SGD step" row (gradient, then the momentum update in place).
+        var p = θ, opt = try SGD<Float>(parameterCount: θ.count, learningRate: 0.01, momentum: 0.9)
+        if sgdStep { try opt.update(&p, gradient: try gradient(of: f, at: p)) }
         try callgrindRegion {
             for _ in 0..<calls {
-                if hvp { _ = try valueGradientAndHVP(of: f, at: θ, along: v) } else { _ = try valueWithGradient(of: f, at: θ) }
+                if hvp { _ = try valueGradientAndHVP(of: f, at: θ, along: v) }
+                else if sgdStep { try opt.update(&p, gradient: try gradient(of: f, at: p)) }
+                else { _ = try valueWithGradient(of: f, at: θ) }
             }
         }
-        print("\(which): \(calls) × \(hvp ? "HVP" : "value+gradient") at batch \(batch), OpenBLAS \(BLASRuntime.coreName), \(BLASRuntime.threadCount) threads")
+        print("\(which): \(calls) × \(hvp ? "HVP" : sgdStep ? "SGD step" : "value+gradient") at batch \(batch), OpenBLAS \(BLASRuntime.coreName), \(BLASRuntime.threadCount) threads")
     }
     switch which {
     case "mlp": try run(MLP())
@@ -545,6 +551,63 @@ if let which = option("--callgrind") {
     case "vit": try run(try vitModel())
     default: fatalError("--callgrind: unknown workload \(which); mlp, cnn, spec-mlp, spec-cnn or vit")
     }
+    exit(0)
+}
+
+if let which = option("--epoch-overhead") {
+    // What an epoch of `Trainer.train` costs beyond its SGD steps: --steps S (default 200) steps at
+    // --batch B (default 64) on the first S·B rows of MNIST (LANDSCAPE_MNIST or
+    // /work/shared/data/mnist), no probes, against the same steps (the same batches, gathered
+    // beforehand) as bare gradient + update calls. Process CPU time of steps 11…S (from the
+    // onStep callback), minimum of --rounds R (default 3) alternating rounds. Under callgrind
+    // (--callgrind-region trainer|steps) only that part runs, inside `callgrindRegion`.
+    let steps = Int(option("--steps") ?? "200") ?? 200, batch = Int(option("--batch") ?? "64") ?? 64
+    let rounds = Int(option("--rounds") ?? "3") ?? 3, only = option("--callgrind-region")
+    let dir = URL(fileURLWithPath: ProcessInfo.processInfo.environment["LANDSCAPE_MNIST"] ?? "/work/shared/data/mnist")
+    let data = try MNISTDataset(directory: dir, validationCount: 64, trainLimit: steps * batch, testLimit: 64)
+    var cfg = TrainingConfiguration()
+    cfg.model = which == "cnn" ? .cnn : .mlp
+    cfg.epochs = 1
+    cfg.optimizer.batchSize = batch
+    cfg.optimizer.learningRate = 0.01
+    cfg.optimizer.momentum = 0.9
+    cfg.probes.lambdaEvery = 0
+    cfg.evaluationBatchSize = 64
+    let trainer = try Trainer(configuration: cfg, data: data)
+    func cpuNow() -> Double { var t = timespec(); clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9 }
+    func run<M: Model>(_ m: M) throws {
+        let (x, y) = Trainer.tensor(of: data.train, as: Float.self)
+        let batches = data.train.batchIndices(size: batch, seed: cfg.seed, epoch: 1)
+        let losses = try batches.map { try m.loss(on: x.gatherRows($0), labels: $0.map { y[$0] }) }
+        func trainerRound() throws -> Double {
+            var t10 = 0.0, tEnd = 0.0
+            _ = try trainer.train(model: m, from: nil, store: nil, onStep: { s in
+                if s.step == 10 { t10 = cpuNow() } else if s.step == steps { tEnd = cpuNow() }
+            })
+            return (tEnd - t10) / Double(steps - 10)
+        }
+        func stepsRound() throws -> Double {
+            var θ = m.initialParameters(Float.self, seed: cfg.seed)
+            var opt = try SGD<Float>(parameterCount: θ.count, learningRate: 0.01, momentum: 0.9)
+            var t10 = 0.0
+            for (i, f) in losses.enumerated() {
+                if i == 10 { t10 = cpuNow() }
+                try opt.update(&θ, gradient: try gradient(of: f, at: θ))
+            }
+            return (cpuNow() - t10) / Double(steps - 10)
+        }
+        if let only {
+            _ = only == "trainer" ? try trainerRound() : try stepsRound()     // warm-up outside the region
+            try callgrindRegion { _ = only == "trainer" ? try trainerRound() : try stepsRound() }
+            print("\(which): \(only), \(steps) steps at batch \(batch)")
+            return
+        }
+        var te = Double.infinity, ts = Double.infinity
+        for _ in 0..<rounds { te = min(te, try trainerRound()); ts = min(ts, try stepsRound()) }
+        print(String(format: "%@ batch %d: Trainer epoch %.3f ms/step, bare steps %.3f ms/step, ratio %.3f (CPU time, min of %d; OpenBLAS %@, %d threads)",
+                     which, batch, te * 1e3, ts * 1e3, te / ts, rounds, BLASRuntime.coreName, BLASRuntime.threadCount))
+    }
+    if which == "cnn" { try run(try CNN()) } else { try run(MLP()) }
     exit(0)
 }
 
