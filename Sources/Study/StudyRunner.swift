@@ -406,7 +406,7 @@ public struct StudyRunner {
             info["data"] = ["name": data.name, "directory": data.directory.path, "train": data.train.count,
                             "validation": data.validation.count, "test": data.test.count, "split_seed": data.splitSeed]
         }
-        info["openblas"] = ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount]
+        info["openblas"] = BLASRuntime.record
         info["host"] = ["processors": ProcessInfo.processInfo.activeProcessorCount]
         try AtomicFile.write(try JSONText.data(info), to: url)
     }

@@ -74,10 +74,17 @@ public enum BLASRuntime {
     }
 
     /// A one-line description for run metadata, e.g. "OpenBLAS SkylakeX, 2 threads (GEMMs split
-    /// over the process's threads, OpenBLAS single-threaded)".
+    /// over the process's threads, OpenBLAS single-threaded); direct convolution avx512".
     public static var summary: String {
         "OpenBLAS \(coreName), \(threadCount) thread\(threadCount == 1 ? "" : "s")"
             + (threadCount > 1 ? " (GEMMs split over the process's threads, OpenBLAS single-threaded)" : "")
+            + "; direct convolution \(ConvolutionKernel.selected.rawValue)"
+    }
+
+    /// The kernels of this process as run.json records them (key `openblas`): OpenBLAS's kernel,
+    /// the GEMM threads and the direct convolution's SIMD variant (``ConvolutionKernel/selected``).
+    public static var record: [String: Any] {
+        ["kernel": coreName, "threads": threadCount, "convolution": ConvolutionKernel.selected.rawValue]
     }
 }
 

@@ -115,7 +115,7 @@ public final class RunStore {
             "configuration_sha256": configuration.sha256,
             "model": modelInfo,
             "data": dataInfo,
-            "openblas": ["kernel": BLASRuntime.coreName, "threads": BLASRuntime.threadCount],
+            "openblas": BLASRuntime.record,
             "seed": configuration.seed,
             "started": ISO8601DateFormatter().string(from: Date()),
             "host": ["processors": ProcessInfo.processInfo.activeProcessorCount],

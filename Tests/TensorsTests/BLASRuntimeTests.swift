@@ -34,5 +34,6 @@ struct BLASRuntimeTests {
         #expect(!BLASRuntime.coreName.isEmpty)
         #expect(BLASRuntime.threadCount >= 1)
         #expect(BLASRuntime.summary.contains(BLASRuntime.coreName))
+        #expect(BLASRuntime.summary.hasSuffix("direct convolution \(ConvolutionKernel.selected.rawValue)"))
     }
 }

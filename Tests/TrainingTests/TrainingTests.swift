@@ -56,6 +56,7 @@ func temporaryDirectory() -> URL {
         #expect(csv[0] == Substring(EpochMetrics.csvHeader(probeColumns: EpochProbes.lambdaMaxColumns)))
         let info = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("run.json"))) as? [String: Any]
         #expect((info?["openblas"] as? [String: Any])?["kernel"] as? String == BLASRuntime.coreName)
+        #expect((info?["openblas"] as? [String: Any])?["convolution"] as? String == ConvolutionKernel.selected.rawValue)
         let loaded = try loadParameters(from: out.appendingPathComponent("theta-epoch-002.safetensors"), layout: model.layout)
         #expect(loaded == θ)
         let file = try SafeTensors.read(from: out.appendingPathComponent("theta-epoch-002.safetensors"))
