@@ -92,6 +92,12 @@ public protocol TensorAlgebra: ScalarAlgebra {
     var shape: [Int] { get }
     /// Matrix product `op(a)·op(b)` of rank-2 values (`op` = transpose where flagged).
     static func matmul(_ a: Self, _ b: Self, transposeA: Bool, transposeB: Bool) -> Self
+    /// The forward-mode rule of ``matmul(_:_:transposeA:transposeB:)``: `op(ȧ)·op(b) + op(a)·op(ḃ)`,
+    /// a `nil` tangent an exact zero (both `nil`: `nil`), in one call so that an implementation can
+    /// accumulate the two products into one result (`Tensor`: the second GEMM with β = 1, as
+    /// ``ConvolutionAlgebra/conv2dTangent(_:_:_:_:stride:padding:)``). The default makes the two
+    /// products and adds them.
+    static func matmulTangent(_ a: Self, _ ȧ: Self?, _ b: Self, _ ḃ: Self?, transposeA: Bool, transposeB: Bool) -> Self?
     /// Batched matrix product of rank-3 values: `op(a[i])·op(b[i])` for each `i` (`a` `[B, M, K]`,
     /// `b` `[B, K, N]` → `[B, M, N]`; `op` = the transpose of each slice where flagged). Bilinear;
     /// its partial adjoints are batched products with other flags.
@@ -161,6 +167,9 @@ public protocol ConvolutionAlgebra: TensorAlgebra {
 }
 
 extension TensorAlgebra {
+    @inlinable public static func matmulTangent(_ a: Self, _ ȧ: Self?, _ b: Self, _ ḃ: Self?, transposeA: Bool, transposeB: Bool) -> Self? {
+        bilinearTangentRule { matmul($0, $1, transposeA: transposeA, transposeB: transposeB) }(a, ȧ, b, ḃ)
+    }
     /// Matrix product without transposes.
     @inlinable public static func matmul(_ a: Self, _ b: Self) -> Self { matmul(a, b, transposeA: false, transposeB: false) }
     /// Batched matrix product without transposes: `[B, M, K]·[B, K, N] → [B, M, N]`.
@@ -239,6 +248,29 @@ extension Tensor: TensorAlgebra {
         return Tensor(repeating: scalars[0], shape: shape)
     }
     @inlinable public static func applying<Op: TensorFunction>(_ op: Op, to x: Tensor) -> Tensor { op.value(x) }
+    /// `op(ȧ)·op(b)` into a fresh result, then `op(a)·op(ḃ)` accumulated into it (GEMM with β = 1):
+    /// no second result, no addition pass. Equal to the sum of the two products to round-off
+    /// (the second product's partial sums are added to the first's inside the GEMM).
+    @inlinable public static func matmulTangent(_ a: Tensor, _ ȧ: Tensor?, _ b: Tensor, _ ḃ: Tensor?,
+                                                transposeA: Bool, transposeB: Bool) -> Tensor? {
+        guard let ȧ, let ḃ else {
+            if let ȧ { return matmul(ȧ, b, transposeA: transposeA, transposeB: transposeB) }
+            if let ḃ { return matmul(a, ḃ, transposeA: transposeA, transposeB: transposeB) }
+            return nil
+        }
+        precondition(ȧ.shape == a.shape && ḃ.shape == b.shape,
+                     "matmulTangent: tangents \(ȧ.shape), \(ḃ.shape) do not match \(a.shape), \(b.shape)")
+        var result = matmul(ȧ, b, transposeA: transposeA, transposeB: transposeB)
+        let m = result.shape[0], n = result.shape[1], k = transposeA ? a.shape[0] : a.shape[1]
+        guard k > 0 else { return result }
+        result.withUnsafeMutablePointer { c in
+            a.withUnsafePointer { ap in ḃ.withUnsafePointer { bp in
+                Element.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
+                             a: ap, lda: a.shape[1], b: bp, ldb: ḃ.shape[1], beta: 1, c: c, ldc: n)
+            } }
+        }
+        return result
+    }
 }
 
 extension Tensor: ConvolutionAlgebra {}

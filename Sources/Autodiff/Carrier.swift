@@ -205,7 +205,8 @@ extension DerivativeCarrier where Value: TensorAlgebra {
 
     /// Bilinear; the adjoints C̄·op(B)ᵀ and op(A)ᵀ·C̄ are arranged so no transpose is copied.
     @inlinable public static func matmul(_ a: Self, _ b: Self, transposeA: Bool, transposeB: Bool) -> Self {
-        bilinear(a, b, { Value.matmul($0, $1, transposeA: transposeA, transposeB: transposeB) }, adjointLeft: { g, b in
+        bilinear(a, b, { Value.matmul($0, $1, transposeA: transposeA, transposeB: transposeB) },
+                 tangent: { Value.matmulTangent($0, $1, $2, $3, transposeA: transposeA, transposeB: transposeB) }, adjointLeft: { g, b in
             switch (transposeA, transposeB) {
             case (false, false): return Value.matmul(g, b, transposeA: false, transposeB: true)
             case (false, true): return Value.matmul(g, b, transposeA: false, transposeB: false)

@@ -91,6 +91,8 @@ public final class LinearizedHessian<O: Objective> {
     /// ∇f(θ) (length d).
     public let gradient: Tensor<O.Scalar>
     @usableFromInline let record: PrimalRecord<Tensor<O.Scalar>>
+    /// θ split into the layout's blocks once, for every replay.
+    let blocks: [Tensor<O.Scalar>]
 
     /// - Throws: ``AutodiffError`` for a θ of the wrong length or a non-scalar objective.
     public init(of f: O, at θ: Tensor<O.Scalar>) throws {
@@ -98,12 +100,12 @@ public final class LinearizedHessian<O: Objective> {
         let blocks = try f.layout.split(θ)
         let (y, cot) = try Self.pass(f, blocks) { i in Linearized(primal: blocks[i], record: record) }
         objective = f; point = θ; value = y.scalars[0]; gradient = f.layout.flatten(cot.map(\.primal))
-        self.record = record
+        self.record = record; self.blocks = blocks
     }
 
     /// H(θ)·v. - Throws: ``AutodiffError`` for a v of the wrong length.
     public func apply(_ v: Tensor<O.Scalar>) throws -> Tensor<O.Scalar> {
-        let blocks = try objective.layout.split(point), directions = try objective.layout.split(v, as: "the direction")
+        let directions = try objective.layout.split(v, as: "the direction")
         record.rewind()
         let (_, cot) = try Self.pass(objective, blocks) { i in Linearized(primal: blocks[i], tangent: directions[i], record: record) }
         precondition(record.replayIsComplete, "LinearizedHessian: the replay ran fewer operations than the recording")
@@ -118,7 +120,6 @@ public final class LinearizedHessian<O: Objective> {
     /// - Throws: ``AutodiffError`` for a vector of the wrong length.
     public func apply(block vectors: [Tensor<O.Scalar>]) throws -> [Tensor<O.Scalar>] {
         guard !vectors.isEmpty else { return [] }
-        let blocks = try objective.layout.split(point)
         let directions = try vectors.map { try objective.layout.split($0, as: "the direction") }
         record.rewind()
         let (_, cot) = try Self.pass(objective, blocks) { i in
