@@ -147,9 +147,12 @@ public enum GEMMThreads {
     /// How a GEMM of m×n×k is split: `count` blocks along the rows of C (`alongRows`) or its
     /// columns, block `i` from `edge(i)` to `edge(i + 1)`.
     public struct Blocks: Equatable, Sendable {
+        /// The number of blocks (1: one call).
         public let count: Int
+        /// Whether the blocks are rows of C (else columns).
         public let alongRows: Bool
         let length: Int
+        /// The first row (or column) of block `i`; `edge(count)` is m (or n).
         public func edge(_ i: Int) -> Int {
             // Multiples of `alignment`, the last block takes the rest.
             i >= count ? length : min(length, (length / alignment * i / count) * alignment)
