@@ -17,13 +17,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 1; }
+command -v strip >/dev/null || { echo "callgrind.sh: strip (binutils) is not installed" >&2; exit 1; }
 swift build -c release --package-path Benchmarks 2>&1 | tail -1
 out="${OUT:-$(mktemp -d)}"
 mkdir -p "$out"
 # valgrind 3.19 cannot read the DWARF 5 line tables clang writes for the C target (CKernels) and
 # gives up; a copy without debug information runs (function names stay, source lines go).
-bin="$out/landscape-benchmarks"
+bin="$(mktemp)"
+trap 'rm -f "$bin"' EXIT
 strip --strip-debug -o "$bin" Benchmarks/.build/release/landscape-benchmarks
+chmod +x "$bin"
 declare -A ir
 for m in ${MODELS:-mlp spec-mlp cnn spec-cnn vit}; do
     OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=Haswell valgrind --tool=callgrind --collect-atstart=no \

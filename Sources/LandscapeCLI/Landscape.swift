@@ -48,6 +48,7 @@ struct Landscape: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)  // a closed stdout pipe becomes EPIPE, which Console reports and survives
         BLASRuntime.ensureFastKernel()
         BLASRuntime.retainFreedMemory()
+        _ = GEMMThreads.count  // the thread policy (OpenBLAS single-threaded) before any BLAS call
         let arguments = Array(CommandLine.arguments.dropFirst())
         // `--version` anywhere before `--` (`landscape train --version`) prints the version: a
         // subcommand would otherwise parse past it and start its job.

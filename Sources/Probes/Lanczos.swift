@@ -103,14 +103,16 @@ public struct LanczosStart<E: TensorScalar> {
     public var seed: UInt64
     /// The end of the spectrum the run's pairs are ordered by (and, with `stopWhenConverged`, tested at).
     public var target: SpectrumEnd
+    /// A start from `initialVector` (or a Gaussian from `seed`), its pairs ordered by `target`.
     public init(initialVector: Tensor<E>? = nil, seed: UInt64 = 0, target: SpectrumEnd = .largestAlgebraic) {
         self.initialVector = initialVector; self.seed = seed; self.target = target
     }
 }
 
 /// Several Lanczos runs on one operator in lockstep: step j of every run still going is one
-/// block product (``SymmetricOperator/apply(block:)``: for the Hessian, one replay carrying every
-/// run's vector), so n runs of m steps cost m block products instead of n·m products. Each run is
+/// block product (``SymmetricOperator/apply(block:)``), so n runs of m steps make m block
+/// products of n vectors: one pass over the chunks per step for a chunked operator, but still n·m
+/// Hessian-vector products (``ProbeLimits/tangentsPerPass`` vectors per replay). Each run is
 /// ``lanczos(of:count:target:steps:tolerance:seed:initialVector:stopWhenConverged:)`` from its
 /// start, to round-off (the block product equals the single ones to round-off); a run that stops
 /// early (an invariant subspace, or converged) leaves the block.

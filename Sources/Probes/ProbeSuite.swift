@@ -82,8 +82,8 @@ extension ProbeSuiteSettings {
     /// (``/Tensors/MachineMemory/bytes``) for `dimension` parameters of `scalarBytes` bytes, with the
     /// estimate, or `nil`. The vectors held at once: the Lanczos basis and Ritz vectors
     /// (`lanczosSteps + top`), the SLQ bases (`slqSteps` for each of the probes whose runs go in
-    /// lockstep, ``ProbeLimits/lockstepRuns(steps:dimension:scalarBytes:)``; each run is reduced to
-    /// its quadrature when it ends), Hutch++'s orthonormal sketch (`traceProbes / 3`) with a block
+    /// lockstep, ``ProbeLimits/lockstepRuns(steps:dimension:scalarBytes:)``; every basis of a group is
+    /// held until the group's last run ends), Hutch++'s orthonormal sketch (`traceProbes / 3`) with a block
     /// of probes and products; each with a few work vectors. The data's records are not counted.
     public func memoryProblem(dimension: Int, scalarBytes: Int, available: Double = MachineMemory.bytes) -> (setting: String, problem: String)? {
         let block = 2 * min(ProbeLimits.vectorsPerBlock(dimension: dimension, scalarBytes: scalarBytes), traceProbes)

@@ -427,7 +427,11 @@ public enum ConvolutionKernel: String, CaseIterable, Sendable {
     /// 32 taps per output (C·kH·kW; conv1 has 25). Larger patches (conv2: 400) keep im2col + GEMM,
     /// which the direct kernel does not beat there (AVX2, conv2 at batch 64: 18 GFLOP/s direct).
     @inlinable
-    public func runsDirectly(_ g: ConvolutionGeometry) -> Bool { g.stride == 1 && g.patchSize <= 32 && g.batch > 0 }
+    public func runsDirectly(_ g: ConvolutionGeometry) -> Bool {
+        // An empty dimension anywhere (a zero-sized buffer in the C kernels) takes the GEMM path.
+        g.stride == 1 && g.patchSize > 0 && g.patchSize <= 32 && g.batch > 0 && g.outputChannels > 0
+            && g.height > 0 && g.width > 0 && g.outputHeight > 0 && g.outputWidth > 0
+    }
 }
 
 /// The Float direct kernels over a batch, split over ``ParallelLoop/threadCount`` threads by images.

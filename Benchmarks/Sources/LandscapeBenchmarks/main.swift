@@ -16,6 +16,7 @@ import Training
 
 BLASRuntime.ensureFastKernel()
 BLASRuntime.retainFreedMemory()
+_ = GEMMThreads.count  // the thread policy (OpenBLAS single-threaded) before any BLAS call
 
 let args = CommandLine.arguments
 let quick = args.contains("--quick")

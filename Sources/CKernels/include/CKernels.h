@@ -2,7 +2,7 @@
 #define LANDSCAPE_CKERNELS_H
 
 // Direct (non-GEMM) convolution kernels of Landscape, in three variants chosen at run time:
-// 0 generic (the build target's baseline vectors), 1 AVX2 + FMA, 2 AVX-512F (x86-64 only).
+// 0 generic (the build target's baseline vectors), 1 AVX2 + FMA, 2 AVX-512F+VL (x86-64 only).
 // Float32, stride 1, zero padding, cross-correlation (PyTorch's conv2d): meant for layers with
 // few input channels (C·kH·kW small), where im2col + GEMM is memory-bound.
 
@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-/// Variants: 0 generic, 1 AVX2+FMA, 2 AVX-512F.
+/// Variants: 0 generic, 1 AVX2+FMA, 2 AVX-512F+VL.
 enum { LK_KERNEL_GENERIC = 0, LK_KERNEL_AVX2 = 1, LK_KERNEL_AVX512 = 2 };
 
 /// 1 when this CPU and OS can run `variant` (CPUID and XGETBV), else 0.
