@@ -92,7 +92,7 @@ public protocol TensorAlgebra: ScalarAlgebra {
     var shape: [Int] { get }
     /// Matrix product `op(a)·op(b)` of rank-2 values (`op` = transpose where flagged).
     static func matmul(_ a: Self, _ b: Self, transposeA: Bool, transposeB: Bool) -> Self
-    /// The forward-mode rule of ``matmul(_:_:transposeA:transposeB:)``: `op(ȧ)·op(b) + op(a)·op(ḃ)`,
+    /// The forward-mode rule of ``TensorAlgebra/matmul(_:_:transposeA:transposeB:)``: `op(ȧ)·op(b) + op(a)·op(ḃ)`,
     /// a `nil` tangent an exact zero (both `nil`: `nil`), in one call so that an implementation can
     /// accumulate the two products into one result (`Tensor`: the second GEMM with β = 1, as
     /// ``ConvolutionAlgebra/conv2dTangent(_:_:_:_:stride:padding:)``). The default makes the two
