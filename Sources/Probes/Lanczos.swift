@@ -83,11 +83,7 @@ public func lanczos<A: SymmetricOperator>(of op: A, count k: Int, target: Spectr
                                           steps: Int? = nil, tolerance: Double = 1e-6, seed: UInt64 = 0,
                                           initialVector: Tensor<A.Scalar>? = nil, stopWhenConverged: Bool = false) throws -> LanczosResult<A.Scalar> {
     let d = op.dimension
-    guard k >= 1 else { throw AutodiffError.invalidArgument("Lanczos: the number of eigenpairs must be at least 1, got \(k)") }
-    guard k <= d else { throw AutodiffError.invalidArgument("Lanczos: asked for \(k) eigenpairs of a \(d)×\(d) Hessian") }
-    let m = steps ?? min(d, max(2 * k + 20, 40))
-    guard m >= k, m <= d else { throw AutodiffError.invalidArgument("Lanczos: steps must be in \(k)...\(d), got \(m)") }
-    guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("Lanczos: tolerance must be positive, got \(tolerance)") }
+    let m = try lanczosSteps(count: k, dimension: d, steps: steps, tolerance: tolerance)
 
     var run = LanczosRun<A.Scalar>(start: try unitStartVector(initialVector, dimension: d, seed: seed, probe: "Lanczos"))
     while !run.finished { try run.advance(product: try op.apply(run.q), steps: m, count: k, target: target, tolerance: tolerance, stopWhenConverged: stopWhenConverged) }
@@ -120,11 +116,7 @@ public struct LanczosStart<E: TensorScalar> {
 public func lanczos<A: SymmetricOperator>(of op: A, starts: [LanczosStart<A.Scalar>], count k: Int, steps: Int? = nil,
                                           tolerance: Double = 1e-6, stopWhenConverged: Bool = false) throws -> [LanczosResult<A.Scalar>] {
     let d = op.dimension
-    guard k >= 1 else { throw AutodiffError.invalidArgument("Lanczos: the number of eigenpairs must be at least 1, got \(k)") }
-    guard k <= d else { throw AutodiffError.invalidArgument("Lanczos: asked for \(k) eigenpairs of a \(d)×\(d) Hessian") }
-    let m = steps ?? min(d, max(2 * k + 20, 40))
-    guard m >= k, m <= d else { throw AutodiffError.invalidArgument("Lanczos: steps must be in \(k)...\(d), got \(m)") }
-    guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("Lanczos: tolerance must be positive, got \(tolerance)") }
+    let m = try lanczosSteps(count: k, dimension: d, steps: steps, tolerance: tolerance)
     var runs = try starts.map { LanczosRun<A.Scalar>(start: try unitStartVector($0.initialVector, dimension: d, seed: $0.seed, probe: "Lanczos")) }
     while case let going = runs.indices.filter({ !runs[$0].finished }), !going.isEmpty {
         let products = try op.apply(block: going.map { runs[$0].q })
@@ -225,4 +217,16 @@ func ritzPairsConverged(alpha: [Double], beta: [Double], nextBeta: Double, count
 ///   allow d² memory and d HVPs), and the errors of the HVP and of ``/Tensors/LAPACK``.
 public func hessianSpectrum<O: Objective>(of f: O, at θ: Tensor<O.Scalar>, limit: Int = 4096) throws -> [Double] {
     try HessianOperator(of: f, at: θ).spectrum(limit: limit)
+}
+
+/// The number of Lanczos steps m for k eigenpairs of a d×d operator: `steps`, else
+/// min(d, max(2k + 20, 40)).
+/// - Throws: ``/Autodiff/AutodiffError/invalidArgument(_:)`` unless 1 ≤ k ≤ m ≤ d and the tolerance is positive and finite.
+func lanczosSteps(count k: Int, dimension d: Int, steps: Int?, tolerance: Double) throws -> Int {
+    guard k >= 1 else { throw AutodiffError.invalidArgument("Lanczos: the number of eigenpairs must be at least 1, got \(k)") }
+    guard k <= d else { throw AutodiffError.invalidArgument("Lanczos: asked for \(k) eigenpairs of a \(d)×\(d) Hessian") }
+    let m = steps ?? min(d, max(2 * k + 20, 40))
+    guard m >= k, m <= d else { throw AutodiffError.invalidArgument("Lanczos: steps must be in \(k)...\(d), got \(m)") }
+    guard tolerance > 0, tolerance.isFinite else { throw AutodiffError.invalidArgument("Lanczos: tolerance must be positive, got \(tolerance)") }
+    return m
 }
