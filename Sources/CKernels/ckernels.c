@@ -13,12 +13,6 @@
 #define XB 2
 #define JB 5
 #include "conv_body.h"
-#undef SUFFIX
-#undef TARGET
-#undef VW
-#undef OB
-#undef XB
-#undef JB
 
 #if defined(__x86_64__)
 // AVX2 + FMA: 8-float vectors, 16 registers: forward 4 channels × 2 vectors = 8 accumulators;
@@ -30,12 +24,6 @@
 #define XB 2
 #define JB 5
 #include "conv_body.h"
-#undef SUFFIX
-#undef TARGET
-#undef VW
-#undef OB
-#undef XB
-#undef JB
 
 // AVX-512F: 16-float vectors, 32 registers: forward 4 × 3 = 12 accumulators; filter 4 × 5 = 20.
 #define SUFFIX avx512
@@ -45,12 +33,6 @@
 #define XB 3
 #define JB 5
 #include "conv_body.h"
-#undef SUFFIX
-#undef TARGET
-#undef VW
-#undef OB
-#undef XB
-#undef JB
 #endif
 
 int lk_kernel_supported(int variant) {

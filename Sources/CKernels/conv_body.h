@@ -1,7 +1,7 @@
 // One variant of the direct convolution kernels; included by ckernels.c once per variant with
 // SUFFIX (name suffix), TARGET (function attribute), VW (floats per vector), OB (output
 // channels per register block), XB (vectors per forward block), JB (kernel columns per
-// filter-gradient block) defined.
+// filter-gradient block) defined; undefines them at its end.
 //
 // Layout: each image is copied into a zero-bordered scratch [C, Hp, pitch] whose row pitch is
 // W + 2p rounded up to VW, so output position (y, x) is the flat index q = y·pitch + x and the
@@ -126,3 +126,10 @@ TARGET static void CAT(filter_, SUFFIX)(const float *x, const float *g, float *d
 
 #undef VEC
 #undef IVEC
+// The variant's parameters, so that ckernels.c can define the next one.
+#undef SUFFIX
+#undef TARGET
+#undef VW
+#undef OB
+#undef XB
+#undef JB
